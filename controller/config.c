@@ -1,0 +1,343 @@
+/* controller/config.c - ini file + flags into struct synod_config. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+void config_defaults(struct synod_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->election_timeout_ms = 1000;
+	c->snapshot_threshold = 65536;
+	c->snapshot_trailing = 16384;
+	c->max_inflight_entries = 256;
+	c->max_batch_records = 10000;
+	c->connect_retry_ms = 100;
+	c->max_frame = 16u << 20;
+	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
+	 * above ~20 MiB segments it wraps and every write fails with
+	 * RAFT_NOSPACE. */
+	c->segment_size = 16u << 20;
+	c->pre_vote = 1;
+	c->log_level = LOG_INFO;
+}
+
+int config_check_hostport(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+	if (colon == NULL || colon == s || strchr(s, '/') != NULL)
+		return -1;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || port < 1 || port > 65535)
+		return -1;
+	return 0;
+}
+
+static int parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+	if (v[0] == '-' || v[0] == '\0')
+		return -1;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end != '\0' || x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+int config_parse_voters(const char *spec, struct voter_spec *out, unsigned max,
+			unsigned *n, char *err, size_t err_size)
+{
+	char buf[4096], *tok, *save;
+	*n = 0;
+	if (strlen(spec) >= sizeof buf) {
+		snprintf(err, err_size, "voters: too long");
+		return -1;
+	}
+	strcpy(buf, spec);
+	for (tok = strtok_r(buf, ", ", &save); tok;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		char *at = strchr(tok, '@'), *slash;
+		struct voter_spec *v;
+		if (*n >= max) {
+			snprintf(err, err_size, "voters: more than %u", max);
+			return -1;
+		}
+		v = &out[*n];
+		if (at == NULL || (slash = strchr(at, '/')) == NULL) {
+			snprintf(err, err_size,
+				 "voters: '%s' is not "
+				 "ID@RAFT_HOST:PORT/CLIENT_HOST:PORT",
+				 tok);
+			return -1;
+		}
+		*at = '\0';
+		*slash = '\0';
+		if (parse_u64(tok, 1, UINT32_MAX, &v->id) != 0) {
+			snprintf(err, err_size, "voters: bad node id '%s'",
+				 tok);
+			return -1;
+		}
+		if (strlen(at + 1) >= sizeof v->raft_address ||
+		    strlen(slash + 1) >= sizeof v->client_address ||
+		    config_check_hostport(at + 1) != 0 ||
+		    config_check_hostport(slash + 1) != 0) {
+			snprintf(err, err_size,
+				 "voters: bad address for node %llu",
+				 (unsigned long long)v->id);
+			return -1;
+		}
+		strcpy(v->raft_address, at + 1);
+		strcpy(v->client_address, slash + 1);
+		for (unsigned i = 0; i < *n; i++)
+			if (out[i].id == v->id) {
+				snprintf(err, err_size,
+					 "voters: node id %llu twice",
+					 (unsigned long long)v->id);
+				return -1;
+			}
+		(*n)++;
+	}
+	return 0;
+}
+
+static int set_str(char *dst, size_t size, const char *key, const char *v,
+		   char *err, size_t err_size)
+{
+	if (strlen(v) >= size) {
+		snprintf(err, err_size, "%s: value too long", key);
+		return -1;
+	}
+	strcpy(dst, v);
+	return 0;
+}
+
+#define U(field, min, max)                                                     \
+	do {                                                                   \
+		uint64_t x_;                                                   \
+		if (parse_u64(value, min, max, &x_) != 0) {                    \
+			snprintf(err, err_size,                                \
+				 "%s: '%s' is not a number in [%llu, %llu]",   \
+				 key, value, (unsigned long long)(min),        \
+				 (unsigned long long)(max));                   \
+			return -1;                                             \
+		}                                                              \
+		c->field = x_;                                                 \
+		return 0;                                                      \
+	} while (0)
+
+int config_set(struct synod_config *c, const char *key, const char *value,
+	       char *err, size_t err_size)
+{
+	if (strcmp(key, "node_id") == 0)
+		U(node_id, 1, UINT32_MAX);
+	if (strcmp(key, "raft_address") == 0) {
+		if (config_check_hostport(value) != 0) {
+			snprintf(err, err_size,
+				 "raft_address: '%s' is not "
+				 "HOST:PORT",
+				 value);
+			return -1;
+		}
+		return set_str(c->raft_address, sizeof c->raft_address, key,
+			       value, err, err_size);
+	}
+	if (strcmp(key, "client_address") == 0) {
+		if (config_check_hostport(value) != 0) {
+			snprintf(err, err_size,
+				 "client_address: '%s' is not "
+				 "HOST:PORT",
+				 value);
+			return -1;
+		}
+		return set_str(c->client_address, sizeof c->client_address, key,
+			       value, err, err_size);
+	}
+	if (strcmp(key, "data_dir") == 0)
+		return set_str(c->data_dir, sizeof c->data_dir, key, value, err,
+			       err_size);
+	if (strcmp(key, "cluster_id") == 0) {
+		for (const char *p = value; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') ||
+			      (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' ||
+			      *p == '_')) {
+				snprintf(err, err_size,
+					 "cluster_id: only letters, digits, "
+					 "'-' and '_' are allowed");
+				return -1;
+			}
+		if (value[0] == '\0' || strlen(value) > 48) {
+			snprintf(err, err_size, "cluster_id: 1-48 characters");
+			return -1;
+		}
+		return set_str(c->cluster_id, sizeof c->cluster_id, key, value,
+			       err, err_size);
+	}
+	if (strcmp(key, "voters") == 0)
+		return config_parse_voters(value, c->voters, SYNOD_MAX_VOTERS,
+					   &c->n_voters, err, err_size);
+	if (strcmp(key, "election_timeout_ms") == 0)
+		U(election_timeout_ms, 50, 60000);
+	if (strcmp(key, "heartbeat_timeout_ms") == 0)
+		U(heartbeat_timeout_ms, 10, 30000);
+	if (strcmp(key, "snapshot_threshold") == 0)
+		U(snapshot_threshold, 16, 100000000);
+	if (strcmp(key, "snapshot_trailing") == 0)
+		U(snapshot_trailing, 16, 100000000);
+	if (strcmp(key, "max_inflight_entries") == 0)
+		U(max_inflight_entries, 1, 65536);
+	if (strcmp(key, "max_batch_records") == 0)
+		U(max_batch_records, 1, 1000000);
+	if (strcmp(key, "connect_retry_ms") == 0)
+		U(connect_retry_ms, 10, 60000);
+	if (strcmp(key, "max_frame_bytes") == 0)
+		U(max_frame, 4096, 1u << 30);
+	if (strcmp(key, "segment_size_bytes") == 0)
+		U(segment_size, 1u << 20, 20u << 20);
+	if (strcmp(key, "pre_vote") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			c->pre_vote = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			c->pre_vote = 0;
+		else {
+			snprintf(err, err_size, "pre_vote: true or false");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(key, "log_level") == 0) {
+		int l = log_parse_level(value);
+		if (l < 0) {
+			snprintf(err, err_size,
+				 "log_level: error, warn, info or debug");
+			return -1;
+		}
+		c->log_level = l;
+		return 0;
+	}
+	snprintf(err, err_size, "unknown config key '%s'", key);
+	return -1;
+}
+
+struct ini_ctx {
+	struct synod_config *c;
+	char *err;
+	size_t err_size;
+	int failed;
+};
+
+static int on_ini_line(void *user, const char *section, const char *name,
+		       const char *value)
+{
+	struct ini_ctx *x = user;
+	char e[256];
+	if (x->failed)
+		return 0;
+	if (section[0] != '\0' && strcmp(section, "synod") != 0) {
+		snprintf(x->err, x->err_size, "unknown section [%s]", section);
+		x->failed = 1;
+		return 0;
+	}
+	if (config_set(x->c, name, value, e, sizeof e) != 0) {
+		snprintf(x->err, x->err_size, "%s", e);
+		x->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int config_load_file(struct synod_config *c, const char *path, char *err,
+		     size_t err_size)
+{
+	struct ini_ctx x = {c, err, err_size, 0};
+	char e[256];
+	int rv;
+	x.err = e;
+	x.err_size = sizeof e;
+	rv = ini_parse(path, on_ini_line, &x);
+	if (rv == -1) {
+		snprintf(err, err_size, "%s: cannot open: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (x.failed) {
+		snprintf(err, err_size, "%s: %s", path, e);
+		return -1;
+	}
+	if (rv != 0) {
+		snprintf(err, err_size, "%s:%d: syntax error", path, rv);
+		return -1;
+	}
+	return 0;
+}
+
+int config_validate(const struct synod_config *c, char *err, size_t err_size)
+{
+	if (c->node_id == 0) {
+		snprintf(err, err_size, "node_id is required");
+		return -1;
+	}
+	if (c->data_dir[0] == '\0') {
+		snprintf(err, err_size, "data_dir is required");
+		return -1;
+	}
+	if (c->cluster_id[0] == '\0') {
+		snprintf(err, err_size,
+			 "cluster_id is required (the same on every node; "
+			 "`synod --new-cluster-id` prints a fresh one)");
+		return -1;
+	}
+	if (c->raft_address[0] == '\0' || c->client_address[0] == '\0') {
+		/* Take them from our own voters entry. */
+		int found = 0;
+		for (unsigned i = 0; i < c->n_voters; i++)
+			if (c->voters[i].id == c->node_id)
+				found = 1;
+		if (!found) {
+			snprintf(err, err_size,
+				 "raft_address and client_address are "
+				 "required unless voters lists node %llu",
+				 (unsigned long long)c->node_id);
+			return -1;
+		}
+	}
+	for (unsigned i = 0; i < c->n_voters; i++) {
+		const struct voter_spec *v = &c->voters[i];
+		if (v->id != c->node_id)
+			continue;
+		if ((c->raft_address[0] &&
+		     strcmp(v->raft_address, c->raft_address) != 0) ||
+		    (c->client_address[0] &&
+		     strcmp(v->client_address, c->client_address) != 0)) {
+			snprintf(err, err_size,
+				 "voters entry for node %llu does not match "
+				 "raft_address/client_address",
+				 (unsigned long long)c->node_id);
+			return -1;
+		}
+	}
+	unsigned hb = c->heartbeat_timeout_ms ? c->heartbeat_timeout_ms
+					      : c->election_timeout_ms / 10;
+	if (hb >= c->election_timeout_ms) {
+		snprintf(err, err_size,
+			 "heartbeat_timeout_ms must be below "
+			 "election_timeout_ms");
+		return -1;
+	}
+	if (c->snapshot_trailing > 0 && c->snapshot_threshold == 0) {
+		snprintf(err, err_size, "snapshot_threshold must be > 0");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* controller/config.h - the daemon's configuration: an ini file
+ * (--config FILE) and command-line flags, flags winning. See
+ * deploy/synod.conf.example and docs/operations.md for every key.
+ * Plain struct with fixed buffers: nothing to free.
+ */
+#ifndef SYNOD_CONFIG_H
+#define SYNOD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYNOD_MAX_VOTERS 16
+#define SYNOD_ADDR_MAX 128
+
+struct voter_spec {
+	uint64_t id;
+	char raft_address[SYNOD_ADDR_MAX];
+	char client_address[SYNOD_ADDR_MAX];
+};
+
+struct synod_config {
+	uint64_t node_id;
+	char raft_address[SYNOD_ADDR_MAX];
+	char client_address[SYNOD_ADDR_MAX];
+	char data_dir[PATH_MAX];
+	char cluster_id[64];
+	struct voter_spec voters[SYNOD_MAX_VOTERS];
+	unsigned n_voters;
+	unsigned election_timeout_ms;
+	unsigned heartbeat_timeout_ms; /* 0: election timeout / 10 */
+	unsigned snapshot_threshold;
+	unsigned snapshot_trailing;
+	unsigned max_inflight_entries;
+	unsigned max_batch_records;
+	unsigned connect_retry_ms;
+	size_t max_frame;
+	size_t segment_size;
+	int pre_vote;
+	int log_level;
+};
+
+void config_defaults(struct synod_config *c);
+/* Load an ini file over *c. Returns 0, or -1 with a message in err. */
+int config_load_file(struct synod_config *c, const char *path, char *err,
+		     size_t err_size);
+/* Set one key ("node_id", "election_timeout_ms", ...) from text. */
+int config_set(struct synod_config *c, const char *key, const char *value,
+	       char *err, size_t err_size);
+/* Check the whole config (required keys, ranges, this node's address in
+ * the voters it names). */
+int config_validate(const struct synod_config *c, char *err, size_t err_size);
+/* Parse "ID@RAFT_HOST:PORT/CLIENT_HOST:PORT,..." */
+int config_parse_voters(const char *spec, struct voter_spec *out, unsigned max,
+			unsigned *n, char *err, size_t err_size);
+/* Check "host:port" syntax. */
+int config_check_hostport(const char *s);
+
+#endif

@@ -1,0 +1,213 @@
+/* controller/configdefs.c - config key table and validation. */
+#include "configdefs.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct limits {
+	const char *key;
+	long long min, max;	    /* integers */
+	const char *const *choices; /* enum / list members */
+};
+
+static const char *const cleanup_choices[] = {"delete", "compact", NULL};
+static const char *const compression_choices[] = {
+    "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd", NULL};
+static const char *const timestamp_choices[] = {"CreateTime", "LogAppendTime",
+						NULL};
+
+static const struct configdef defs[] = {
+    {"cleanup.policy", "list", "delete", 1,
+     "delete and/or compact old segments"},
+    {"compression.type", "enum", "producer", 1, "final compression codec"},
+    {"delete.retention.ms", "long", "86400000", 1,
+     "how long delete tombstones are kept"},
+    {"max.message.bytes", "int", "1048588", 1, "largest record batch"},
+    {"message.timestamp.type", "enum", "CreateTime", 1,
+     "which timestamp records carry"},
+    {"min.cleanable.dirty.ratio", "double", "0.5", 1,
+     "dirty ratio that triggers compaction"},
+    {"min.insync.replicas", "int", "1", 1,
+     "replicas that must acknowledge acks=all writes"},
+    {"retention.bytes", "long", "-1", 1, "size limit per partition (-1: none)"},
+    {"retention.ms", "long", "604800000", 1, "time limit (-1: none)"},
+    {"segment.bytes", "int", "1073741824", 1, "log segment size"},
+    {"segment.ms", "long", "604800000", 1, "time before a segment rolls"},
+    {"unclean.leader.election.enable", "bool", "false", 1,
+     "elect a leader outside the ISR when no ISR member is alive"},
+    {"auto.leader.rebalance.enable", "bool", "true", 0,
+     "move leadership back to preferred replicas automatically"},
+    {"default.replication.factor", "int", "3", 0,
+     "replication factor of topics created without one"},
+    {"leader.imbalance.check.interval.seconds", "long", "300", 0,
+     "how often leader imbalance is checked"},
+    {"leader.imbalance.percentage", "int", "10", 0,
+     "imbalance that triggers a preferred leader election"},
+    {"num.partitions", "int", "1", 0,
+     "partition count of topics created without one"},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
+static const struct limits limits[] = {
+    {"cleanup.policy", 0, 0, cleanup_choices},
+    {"compression.type", 0, 0, compression_choices},
+    {"delete.retention.ms", 0, INT64_MAX, NULL},
+    {"max.message.bytes", 0, INT32_MAX, NULL},
+    {"message.timestamp.type", 0, 0, timestamp_choices},
+    {"min.insync.replicas", 1, INT32_MAX, NULL},
+    {"retention.bytes", -1, INT64_MAX, NULL},
+    {"retention.ms", -1, INT64_MAX, NULL},
+    {"segment.bytes", 14, INT32_MAX, NULL},
+    {"segment.ms", 1, INT64_MAX, NULL},
+    {"default.replication.factor", 1, 32767, NULL},
+    {"leader.imbalance.check.interval.seconds", 1, INT64_MAX, NULL},
+    {"leader.imbalance.percentage", 0, 100, NULL},
+    {"num.partitions", 1, 1000000, NULL},
+    {NULL, 0, 0, NULL},
+};
+
+const struct configdef *configdefs(void)
+{
+	return defs;
+}
+
+const struct configdef *configdef_find(const char *key)
+{
+	for (const struct configdef *d = defs; d->key; d++)
+		if (strcmp(d->key, key) == 0)
+			return d;
+	return NULL;
+}
+
+static const struct limits *limits_find(const char *key)
+{
+	for (const struct limits *l = limits; l->key; l++)
+		if (strcmp(l->key, key) == 0)
+			return l;
+	return NULL;
+}
+
+static int in_choices(const char *const *choices, const char *v, size_t n)
+{
+	for (; *choices; choices++)
+		if (strlen(*choices) == n && strncmp(*choices, v, n) == 0)
+			return 1;
+	return 0;
+}
+
+int configdef_validate(unsigned scope, const char *key, const char *value,
+		       char *err, size_t err_size)
+{
+	const struct configdef *d = configdef_find(key);
+	const struct limits *l;
+	if (d == NULL) {
+		snprintf(err, err_size, "unknown config key '%s'", key);
+		return -1;
+	}
+	if (scope > 1) {
+		snprintf(err, err_size, "unknown scope %u", scope);
+		return -1;
+	}
+	if (scope == 1 && !d->topic_scope) {
+		snprintf(err, err_size, "'%s' can only be set for the cluster",
+			 key);
+		return -1;
+	}
+	if (strlen(value) > 1024) {
+		snprintf(err, err_size, "value of '%s' is too long", key);
+		return -1;
+	}
+	l = limits_find(key);
+	if (strcmp(d->type, "bool") == 0) {
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			goto bad;
+		return 0;
+	}
+	if (strcmp(d->type, "long") == 0 || strcmp(d->type, "int") == 0) {
+		char *end;
+		long long x;
+		errno = 0;
+		x = strtoll(value, &end, 10);
+		if (value[0] == '\0' || *end != '\0' || errno != 0 ||
+		    x < l->min || x > l->max) {
+			snprintf(err, err_size,
+				 "'%s' must be an integer in [%lld, %lld], "
+				 "not '%s'",
+				 key, l->min, l->max, value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(d->type, "double") == 0) {
+		char *end;
+		double x;
+		errno = 0;
+		x = strtod(value, &end);
+		if (value[0] == '\0' || *end != '\0' || errno != 0 ||
+		    !isfinite(x) || x < 0.0 || x > 1.0) {
+			snprintf(err, err_size,
+				 "'%s' must be a number in [0, 1], not '%s'",
+				 key, value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(d->type, "enum") == 0) {
+		if (!in_choices(l->choices, value, strlen(value)))
+			goto bad;
+		return 0;
+	}
+	if (strcmp(d->type, "list") == 0) {
+		const char *p = value;
+		if (*p == '\0')
+			goto bad;
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+			if (!in_choices(l->choices, p, n))
+				goto bad;
+			p += n;
+			if (*p == ',') {
+				p++;
+				if (*p == '\0')
+					goto bad;
+			}
+		}
+		return 0;
+	}
+bad:
+	if (l && l->choices) {
+		char list[256] = "";
+		for (const char *const *c = l->choices; *c; c++) {
+			strncat(list, *c, sizeof list - strlen(list) - 1);
+			if (c[1])
+				strncat(list, ", ",
+					sizeof list - strlen(list) - 1);
+		}
+		snprintf(err, err_size, "'%s' must be %s of: %s; not '%s'", key,
+			 strcmp(d->type, "list") == 0 ? "a list" : "one", list,
+			 value);
+	} else {
+		snprintf(err, err_size, "'%s' must be true or false, not '%s'",
+			 key, value);
+	}
+	return -1;
+}
+
+int topic_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 249 || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+		      *p == '-'))
+			return 0;
+	return 1;
+}

@@ -1,0 +1,48 @@
+/* controller/fsm.h - the raft state machine over the SQLite store.
+ *
+ * Glues a struct store (storage/) into libraft's struct raft_fsm:
+ * apply() runs store_apply() for each committed command entry; snapshot()
+ * copies the database image; restore() replaces it. Pure of sockets and
+ * clocks, so raft_fixture tests drive it exactly as the daemon does.
+ *
+ * Ownership: fsm_init() opens a store that the fsm owns until fsm_close().
+ * The optional hooks are called on the loop thread during apply.
+ */
+#ifndef SYNOD_FSM_H
+#define SYNOD_FSM_H
+
+#include <raft.h>
+#include <stdint.h>
+
+#include "../storage/store.h"
+
+struct fsm_hooks {
+	void *arg;
+	/* Before applying entry `index`: where to write per-record statuses
+	 * (NULL: nowhere). */
+	int *(*statuses_for)(void *arg, uint64_t index, unsigned *max);
+	/* After an entry applied (state changed). */
+	void (*applied)(void *arg, uint64_t index);
+	/* After a snapshot was restored (state replaced). */
+	void (*restored)(void *arg, uint64_t index);
+	/* The node can no longer apply (newer format or local DB failure):
+	 * the daemon must stop. */
+	void (*fatal)(void *arg, const char *msg);
+};
+
+struct fsm {
+	struct raft_fsm raft_fsm; /* handed to raft_init() */
+	struct store *store;
+	struct raft *raft; /* set after raft_init (for the index) */
+	struct fsm_hooks hooks;
+	uint64_t snapshots_taken;
+	uint64_t snapshots_restored;
+	uint64_t last_snapshot_us;
+	uint64_t last_restore_us;
+	int failed; /* set once apply failed fatally: applies stop */
+};
+
+int fsm_init(struct fsm *f);
+void fsm_close(struct fsm *f);
+
+#endif

@@ -1,0 +1,389 @@
+/* controller/main.c - the synod daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "node.h"
+#include "server.h"
+
+#define META_FILE "node.meta"
+
+static struct synod_config cfg;
+static struct node node;
+static struct server server;
+static uv_loop_t *loop;
+static uv_signal_t sigterm, sigint;
+static uv_timer_t stop_timer;
+static int exit_code;
+static int stopping;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: synod [--config FILE] [options]\n"
+		"       synod --new-cluster-id\n"
+		"\n"
+		"The Synod controller daemon: one node of a raft quorum that "
+		"replicates\ncluster metadata. Flags override the config "
+		"file's keys of the same name.\n"
+		"\n"
+		"  --config FILE              ini file ([synod] section)\n"
+		"  --node-id N                this node's id (1..2^32-1)\n"
+		"  --cluster-id ID            cluster id, the same on every "
+		"node\n"
+		"  --raft-address H:P         address for raft traffic\n"
+		"  --client-address H:P       address for clients, brokers, "
+		"synodctl\n"
+		"  --data-dir DIR             raft log, snapshots, node.meta\n"
+		"  --voters LIST              initial voters, bootstrapped on "
+		"first start:\n"
+		"                             ID@RAFT_H:P/CLIENT_H:P,...\n"
+		"                             (a node not in the list starts "
+		"empty and\n"
+		"                             waits to be added with synodctl "
+		"quorum add-voter)\n"
+		"  --election-timeout-ms N    raft election timeout (default "
+		"1000)\n"
+		"  --heartbeat-timeout-ms N   raft heartbeat (default "
+		"election/10)\n"
+		"  --snapshot-threshold N     entries between snapshots "
+		"(default 65536)\n"
+		"  --snapshot-trailing N      entries kept after a snapshot "
+		"(default 16384)\n"
+		"  --max-inflight-entries N   raft pipelining (default 256)\n"
+		"  --max-batch-records N      records per raft entry (default "
+		"10000)\n"
+		"  --max-frame-bytes N        largest client frame (default "
+		"16 MiB)\n"
+		"  --pre-vote true|false      raft pre-vote (default true)\n"
+		"  --log-level LEVEL          error, warn, info, debug\n"
+		"  --new-cluster-id           print a fresh cluster id and "
+		"exit\n"
+		"  --version, --help\n");
+}
+
+static void new_cluster_id(char *out, size_t size)
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof b, 0) != sizeof b)
+		for (size_t i = 0; i < sizeof b; i++)
+			b[i] = (unsigned char)rand();
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, size,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+		 "02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* node.meta: which cluster and node this data dir belongs to. Returns 1
+ * when it was just created (first start), 0 when it matched, -1 on a
+ * mismatch or error (message printed). */
+static int check_meta(void)
+{
+	char path[PATH_MAX + 32], raft_dir[PATH_MAX + 16];
+	char line[256], cid[64] = "";
+	unsigned long long nid = 0;
+	FILE *f;
+	snprintf(path, sizeof path, "%s/%s", cfg.data_dir, META_FILE);
+	snprintf(raft_dir, sizeof raft_dir, "%s/raft", cfg.data_dir);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		while (fgets(line, sizeof line, f)) {
+			if (sscanf(line, "cluster_id = %63s", cid) == 1)
+				continue;
+			sscanf(line, "node_id = %llu", &nid);
+		}
+		fclose(f);
+		if (strcmp(cid, cfg.cluster_id) != 0) {
+			log_error("data dir %s belongs to cluster %s, not %s: "
+				  "refusing to start",
+				  cfg.data_dir, cid[0] ? cid : "(none)",
+				  cfg.cluster_id);
+			return -1;
+		}
+		if (nid != cfg.node_id) {
+			log_error("data dir %s belongs to node %llu, not %llu: "
+				  "refusing to start",
+				  cfg.data_dir, nid,
+				  (unsigned long long)cfg.node_id);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (mkdir(raft_dir, 0750) != 0 && errno != EEXIST) {
+		log_error("mkdir %s: %s", raft_dir, strerror(errno));
+		return -1;
+	}
+	char tmp[PATH_MAX + 40];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		log_error("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fprintf(f,
+		"# Written by synod on first start. Do not edit.\n"
+		"format = 1\ncluster_id = %s\nnode_id = %llu\n",
+		cfg.cluster_id, (unsigned long long)cfg.node_id);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		log_error("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	fclose(f);
+	if (rename(tmp, path) != 0) {
+		log_error("rename %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 1;
+}
+
+static int lock_data_dir(void)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+	snprintf(path, sizeof path, "%s/lock", cfg.data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_error("data dir %s is in use by another synod process",
+			  cfg.data_dir);
+		close(fd);
+		return -1;
+	}
+	return 0; /* kept open (and locked) until exit */
+}
+
+static void all_closed(void)
+{
+	uv_close((uv_handle_t *)&sigterm, NULL);
+	uv_close((uv_handle_t *)&sigint, NULL);
+	uv_close((uv_handle_t *)&stop_timer, NULL);
+}
+
+static int parts_left;
+
+static void part_stopped(void)
+{
+	if (--parts_left == 0) {
+		log_info("stopped");
+		all_closed();
+	}
+}
+
+static void on_node_stopped(struct node *n)
+{
+	(void)n;
+	part_stopped();
+}
+
+static void on_server_closed(struct server *s)
+{
+	(void)s;
+	part_stopped();
+}
+
+static void stop(void)
+{
+	if (stopping)
+		return;
+	stopping = 1;
+	log_info("stopping");
+	parts_left = 2;
+	server.on_closed = on_server_closed;
+	node.on_stopped = on_node_stopped;
+	server_close(&server);
+	node_stop(&node);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+	(void)t;
+	stop();
+}
+
+static void on_fatal(struct node *n, const char *msg)
+{
+	(void)n;
+	log_error("fatal: %s", msg);
+	exit_code = 1;
+	/* Not from inside raft's callbacks: on the next loop turn. */
+	uv_timer_start(&stop_timer, on_stop_timer, 0, 0);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	(void)s;
+	log_info("signal %d received", signum);
+	stop();
+}
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"node-id", required_argument, NULL, 1},
+    {"cluster-id", required_argument, NULL, 2},
+    {"raft-address", required_argument, NULL, 3},
+    {"client-address", required_argument, NULL, 4},
+    {"data-dir", required_argument, NULL, 5},
+    {"voters", required_argument, NULL, 6},
+    {"election-timeout-ms", required_argument, NULL, 7},
+    {"heartbeat-timeout-ms", required_argument, NULL, 8},
+    {"snapshot-threshold", required_argument, NULL, 9},
+    {"snapshot-trailing", required_argument, NULL, 10},
+    {"max-inflight-entries", required_argument, NULL, 11},
+    {"max-batch-records", required_argument, NULL, 12},
+    {"max-frame-bytes", required_argument, NULL, 13},
+    {"pre-vote", required_argument, NULL, 14},
+    {"log-level", required_argument, NULL, 15},
+    {"new-cluster-id", no_argument, NULL, 16},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *const opt_keys[] = {
+    [1] = "node_id",
+    [2] = "cluster_id",
+    [3] = "raft_address",
+    [4] = "client_address",
+    [5] = "data_dir",
+    [6] = "voters",
+    [7] = "election_timeout_ms",
+    [8] = "heartbeat_timeout_ms",
+    [9] = "snapshot_threshold",
+    [10] = "snapshot_trailing",
+    [11] = "max_inflight_entries",
+    [12] = "max_batch_records",
+    [13] = "max_frame_bytes",
+    [14] = "pre_vote",
+    [15] = "log_level",
+};
+
+int main(int argc, char **argv)
+{
+	char err[512];
+	const char *config_path = NULL;
+	int opt, first_start, bootstrap = 0;
+
+	config_defaults(&cfg);
+	/* First pass: find --config so flags can override the file. */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1)
+		if (opt == 'c')
+			config_path = optarg;
+	if (config_path &&
+	    config_load_file(&cfg, config_path, err, sizeof err) != 0) {
+		fprintf(stderr, "synod: %s\n", err);
+		return 2;
+	}
+	opterr = 1;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("synod %s (libraft %d.%d.%d, libuv %s)\n",
+			       SYNOD_VERSION, RAFT_VERSION_MAJOR,
+			       RAFT_VERSION_MINOR, RAFT_VERSION_RELEASE,
+			       uv_version_string());
+			return 0;
+		case 16: {
+			char id[40];
+			new_cluster_id(id, sizeof id);
+			printf("%s\n", id);
+			return 0;
+		}
+		case '?':
+			usage(stderr);
+			return 2;
+		default:
+			if (config_set(&cfg, opt_keys[opt], optarg, err,
+				       sizeof err) != 0) {
+				fprintf(stderr, "synod: %s\n", err);
+				return 2;
+			}
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "synod: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (config_validate(&cfg, err, sizeof err) != 0) {
+		fprintf(stderr, "synod: %s (see --help)\n", err);
+		return 2;
+	}
+	log_set_level(cfg.log_level);
+	{
+		char prefix[32];
+		snprintf(prefix, sizeof prefix, "node %llu",
+			 (unsigned long long)cfg.node_id);
+		log_set_prefix(prefix);
+	}
+	if (mkdir(cfg.data_dir, 0750) != 0 && errno != EEXIST) {
+		log_error("mkdir %s: %s", cfg.data_dir, strerror(errno));
+		return 1;
+	}
+	if (lock_data_dir() != 0)
+		return 1;
+	first_start = check_meta();
+	if (first_start < 0)
+		return 1;
+	if (first_start) {
+		for (unsigned i = 0; i < cfg.n_voters; i++)
+			if (cfg.voters[i].id == cfg.node_id)
+				bootstrap = 1;
+		log_info("first start in %s (%s)", cfg.data_dir,
+			 bootstrap ? "bootstrapping the initial voters"
+				   : "joining: waiting to be added");
+	}
+
+	loop = uv_default_loop();
+	uv_timer_init(loop, &stop_timer);
+	if (node_init(&node, loop, &cfg, bootstrap) != 0) {
+		log_error("%s", node.errmsg);
+		return 1;
+	}
+	node.on_fatal = on_fatal;
+	if (server_start(&server, loop, &node, node.client_address) != 0) {
+		log_error("%s", server.errmsg);
+		return 1;
+	}
+	if (node_start(&node) != 0) {
+		log_error("%s", node.errmsg);
+		return 1;
+	}
+	uv_signal_init(loop, &sigterm);
+	uv_signal_init(loop, &sigint);
+	uv_signal_start(&sigterm, on_signal, SIGTERM);
+	uv_signal_start(&sigint, on_signal, SIGINT);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("serving clients on %s (cluster %s)", node.client_address,
+		 cfg.cluster_id);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_loop_close(loop);
+	return exit_code;
+}

@@ -1,0 +1,868 @@
+/* controller/node.c - raft wiring, leadership, group commit, reads. */
+#include "node.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "log.h"
+#include "synod/client.h"
+
+#define POLL_MS 10
+#define BATCH_HEADER_MAX 32
+
+struct proposal {
+	struct raft_apply req;
+	struct node *node;
+	struct proposal *next, *prev;
+	uint64_t index;
+	unsigned n_records;
+	int *statuses;
+	struct waiter *waiters;
+};
+
+struct read_barrier {
+	struct raft_barrier req;
+	struct node *node;
+	struct waiter *waiters;
+};
+
+struct node_change {
+	struct raft_change req;
+	struct raft_transfer treq;
+	struct node *node;
+	node_change_cb cb;
+	void *arg;
+	uint64_t id;
+	int assign_next; /* add: assign voter role after the spare is in */
+};
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void complete_list(struct node *n, struct waiter *w, int rc,
+			  const int *statuses)
+{
+	while (w) {
+		struct waiter *next = w->next;
+		w->next = NULL;
+		w->done(n, w, rc, statuses ? statuses + w->first : NULL);
+		w = next;
+	}
+}
+
+static int lost_code(struct node *n)
+{
+	return n->stopping ? SYNOD_ESHUTTING_DOWN : SYNOD_ENOT_CONTROLLER;
+}
+
+/* Fail what has not been handed to raft yet. */
+static void fail_unproposed(struct node *n)
+{
+	struct waiter *w = n->batch_waiters, *r = n->reads_next;
+	n->batch_waiters = NULL;
+	n->batch_tail = &n->batch_waiters;
+	n->batch_len = 0;
+	n->batch_records = 0;
+	n->reads_next = NULL;
+	n->reads_next_tail = &n->reads_next;
+	complete_list(n, w, lost_code(n), NULL);
+	complete_list(n, r, lost_code(n), NULL);
+}
+
+/* ---- fsm hooks ---- */
+
+static int *statuses_for(void *arg, uint64_t index, unsigned *max)
+{
+	struct node *n = arg;
+	for (struct proposal *p = n->inflight_head; p; p = p->next)
+		if (p->index == index) {
+			*max = p->n_records;
+			return p->statuses;
+		}
+	return NULL;
+}
+
+static void applied(void *arg, uint64_t index)
+{
+	struct node *n = arg;
+	const char *cid = store_cluster_id(n->fsm.store);
+	(void)index;
+	n->stats.entries_applied++;
+	if (cid[0] != '\0' && strcmp(cid, n->cfg->cluster_id) != 0 &&
+	    n->on_fatal) {
+		char msg[256];
+		snprintf(msg, sizeof msg,
+			 "this node is configured for cluster %s but the "
+			 "quorum's log is cluster %s",
+			 n->cfg->cluster_id, cid);
+		n->on_fatal(n, msg);
+	}
+}
+
+static void restored(void *arg, uint64_t index)
+{
+	struct node *n = arg;
+	log_info("restored snapshot at index %llu (%zu bytes of database)",
+		 (unsigned long long)index, store_db_size(n->fsm.store));
+	applied(arg, index);
+}
+
+static void fatal(void *arg, const char *msg)
+{
+	struct node *n = arg;
+	if (n->on_fatal)
+		n->on_fatal(n, msg);
+}
+
+/* ---- group commit ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+	size_t i = 0;
+	while (v >= 0x80) {
+		p[i++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[i++] = (uint8_t)v;
+	return i;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct proposal *p = req->data;
+	struct node *n = p->node;
+	(void)result;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		n->inflight_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		n->inflight_tail = p->prev;
+	n->inflight_entries--;
+	if (status == 0)
+		complete_list(n, p->waiters, SYNOD_OK, p->statuses);
+	else
+		complete_list(n, p->waiters, lost_code(n), NULL);
+	free(p->statuses);
+	free(p);
+}
+
+static void read_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct read_barrier *b = req->data;
+	struct node *n = b->node;
+	n->read_barriers_inflight--;
+	complete_list(n, b->waiters, status == 0 ? SYNOD_OK : lost_code(n),
+		      NULL);
+	free(b);
+}
+
+static void propose_batch(struct node *n)
+{
+	struct proposal *p;
+	struct raft_buffer buf;
+	uint8_t hdr[BATCH_HEADER_MAX];
+	size_t h = 0;
+	struct waiter *waiters = n->batch_waiters;
+	int rv;
+
+	if (n->batch_records == 0)
+		return;
+	/* RecordBatch: field 1 version, field 2 timestamp, then the records
+	 * already packed as repeated field 3. */
+	hdr[h++] = 0x08;
+	h += put_varint(hdr + h, STORE_ENVELOPE_VERSION);
+	hdr[h++] = 0x10;
+	h += put_varint(hdr + h, wall_ms());
+
+	/* raft_uv wants entry lengths in multiples of 8: pad with field 15
+	 * (bytes), tag 0x7A, a one-byte length and 0-7 zero bytes. */
+	size_t pad = (8 - (h + n->batch_len + 2) % 8) % 8;
+	p = calloc(1, sizeof *p);
+	buf.len = h + n->batch_len + 2 + pad;
+	buf.base = raft_malloc(buf.len);
+	if (p)
+		p->statuses = calloc(n->batch_records, sizeof *p->statuses);
+	if (p == NULL || buf.base == NULL || p->statuses == NULL) {
+		if (p)
+			free(p->statuses);
+		free(p);
+		raft_free(buf.base);
+		n->batch_waiters = NULL;
+		n->batch_tail = &n->batch_waiters;
+		n->batch_len = n->batch_records = 0;
+		complete_list(n, waiters, SYNOD_EUNAVAILABLE, NULL);
+		return;
+	}
+	memcpy(buf.base, hdr, h);
+	memcpy((uint8_t *)buf.base + h, n->batch_buf, n->batch_len);
+	((uint8_t *)buf.base)[h + n->batch_len] = 0x7A;
+	((uint8_t *)buf.base)[h + n->batch_len + 1] = (uint8_t)pad;
+	memset((uint8_t *)buf.base + h + n->batch_len + 2, 0, pad);
+	p->node = n;
+	p->n_records = n->batch_records;
+	p->waiters = waiters;
+	p->req.data = p;
+	n->batch_waiters = NULL;
+	n->batch_tail = &n->batch_waiters;
+	n->batch_len = 0;
+	n->batch_records = 0;
+	/* Reads that arrived so far ride on this entry. */
+	if (n->reads_next) {
+		struct waiter **t = &p->waiters;
+		while (*t)
+			t = &(*t)->next;
+		*t = n->reads_next;
+		n->stats.reads++;
+		n->reads_next = NULL;
+		n->reads_next_tail = &n->reads_next;
+	}
+	rv = raft_apply(&n->raft, &p->req, &buf, 1, apply_cb);
+	if (rv != 0) {
+		log_warn("raft_apply: %s", raft_strerror(rv));
+		/* Only these fail before raft takes the buffer; after any
+		 * other error raft may have logged it already: leak rather
+		 * than risk a double free. */
+		if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE ||
+		    rv == RAFT_NOMEM || rv == RAFT_CANTCHANGE)
+			raft_free(buf.base);
+		complete_list(n, p->waiters,
+			      rv == RAFT_NOTLEADER ? SYNOD_ENOT_CONTROLLER
+						   : SYNOD_EUNAVAILABLE,
+			      NULL);
+		free(p->statuses);
+		free(p);
+		return;
+	}
+	p->index = p->req.index;
+	p->prev = n->inflight_tail;
+	if (n->inflight_tail)
+		n->inflight_tail->next = p;
+	else
+		n->inflight_head = p;
+	n->inflight_tail = p;
+	n->inflight_entries++;
+	n->stats.entries_proposed++;
+	n->stats.records_proposed += p->n_records;
+}
+
+static void issue_read_barrier(struct node *n)
+{
+	struct read_barrier *b;
+	struct waiter *w = n->reads_next;
+	int rv;
+	if (w == NULL)
+		return;
+	n->reads_next = NULL;
+	n->reads_next_tail = &n->reads_next;
+	b = calloc(1, sizeof *b);
+	if (b == NULL) {
+		complete_list(n, w, SYNOD_EUNAVAILABLE, NULL);
+		return;
+	}
+	b->node = n;
+	b->waiters = w;
+	b->req.data = b;
+	rv = raft_barrier(&n->raft, &b->req, read_barrier_cb);
+	if (rv != 0) {
+		free(b);
+		complete_list(n, w, SYNOD_ENOT_CONTROLLER, NULL);
+		return;
+	}
+	n->read_barriers_inflight++;
+	n->stats.barriers++;
+	n->stats.reads++;
+}
+
+static void flush(struct node *n)
+{
+	if (n->flush_armed) {
+		uv_check_stop(&n->flush_check);
+		uv_idle_stop(&n->flush_idle);
+		n->flush_armed = 0;
+	}
+	if (n->stopping)
+		return;
+	propose_batch(n);
+	issue_read_barrier(n);
+}
+
+static void on_flush_check(uv_check_t *h)
+{
+	flush(h->data);
+}
+
+static void on_flush_idle(uv_idle_t *h)
+{
+	flush(h->data);
+}
+
+static void arm_flush(struct node *n)
+{
+	if (n->flush_armed)
+		return;
+	uv_check_start(&n->flush_check, on_flush_check);
+	uv_idle_start(&n->flush_idle, on_flush_idle);
+	n->flush_armed = 1;
+}
+
+int node_check_active(struct node *n)
+{
+	if (n->stopping)
+		return SYNOD_ESHUTTING_DOWN;
+	if (n->active && raft_state(&n->raft) == RAFT_LEADER)
+		return SYNOD_OK;
+	if (n->is_leader)
+		return SYNOD_EUNAVAILABLE; /* elected, first barrier pending */
+	return SYNOD_ENOT_CONTROLLER;
+}
+
+int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
+		 unsigned n_recs, struct waiter *w)
+{
+	size_t need = 0;
+	int rv = node_check_active(n);
+	if (rv != SYNOD_OK)
+		return rv;
+	for (unsigned i = 0; i < n_recs; i++)
+		need += 11 + protobuf_c_message_get_packed_size(&recs[i]->base);
+	if (need > n->cfg->max_frame)
+		return SYNOD_EMESSAGE_TOO_LARGE;
+	if (n->batch_records > 0 &&
+	    (n->batch_records + n_recs > n->cfg->max_batch_records ||
+	     n->batch_len + need > n->cfg->max_frame))
+		propose_batch(n);
+	if (n->batch_cap - n->batch_len < need) {
+		size_t cap = n->batch_cap ? n->batch_cap : 64 * 1024;
+		while (cap - n->batch_len < need)
+			cap *= 2;
+		uint8_t *b = realloc(n->batch_buf, cap);
+		if (b == NULL)
+			return SYNOD_EUNAVAILABLE;
+		n->batch_buf = b;
+		n->batch_cap = cap;
+	}
+	w->first = n->batch_records;
+	w->count = n_recs;
+	for (unsigned i = 0; i < n_recs; i++) {
+		size_t len = protobuf_c_message_get_packed_size(&recs[i]->base);
+		n->batch_buf[n->batch_len++] = 0x1A; /* field 3, LEN */
+		n->batch_len += put_varint(n->batch_buf + n->batch_len, len);
+		protobuf_c_message_pack(&recs[i]->base,
+					n->batch_buf + n->batch_len);
+		n->batch_len += len;
+	}
+	n->batch_records += n_recs;
+	w->next = NULL;
+	*n->batch_tail = w;
+	n->batch_tail = &w->next;
+	arm_flush(n);
+	return SYNOD_OK;
+}
+
+int node_read(struct node *n, struct waiter *w)
+{
+	int rv = node_check_active(n);
+	if (rv != SYNOD_OK)
+		return rv;
+	w->first = 0;
+	w->count = 0;
+	w->next = NULL;
+	*n->reads_next_tail = w;
+	n->reads_next_tail = &w->next;
+	arm_flush(n);
+	return SYNOD_OK;
+}
+
+/* ---- leadership ---- */
+
+static void init_cluster_done(struct node *n, struct waiter *w, int rc,
+			      const int *statuses)
+{
+	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_OK)
+		log_info("cluster %s initialised", n->cfg->cluster_id);
+	else if (rc == SYNOD_OK && statuses &&
+		 statuses[0] == STORE_R_CLUSTER_MISMATCH && n->on_fatal)
+		n->on_fatal(n, "the quorum's log belongs to another cluster");
+	free(w);
+}
+
+static void became_active(struct node *n)
+{
+	const char *cid = store_cluster_id(n->fsm.store);
+	n->active = 1;
+	n->stats.leader_elected++;
+	log_info("active controller for term %llu (commit %llu)",
+		 (unsigned long long)n->active_term,
+		 (unsigned long long)raft_commit_index(&n->raft));
+	if (cid[0] == '\0') {
+		Synod__Rec__InitCluster ic = SYNOD__REC__INIT_CLUSTER__INIT;
+		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+		const Synod__Rec__Record *rp = &r;
+		struct waiter *w = calloc(1, sizeof *w);
+		ic.cluster_id = (char *)n->cfg->cluster_id;
+		ic.schema_version = STORE_SCHEMA_VERSION;
+		r.body_case = SYNOD__REC__RECORD__BODY_INIT_CLUSTER;
+		r.init_cluster = &ic;
+		if (w) {
+			w->done = init_cluster_done;
+			if (node_propose(n, &rp, 1, w) != SYNOD_OK)
+				free(w);
+		}
+	}
+	if (n->on_leadership)
+		n->on_leadership(n, 1);
+}
+
+static void lead_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct node *n = req->data;
+	int current = n->lead_barrier == req;
+	free(req);
+	if (!current)
+		return;
+	n->lead_barrier = NULL;
+	if (n->stopping)
+		return;
+	if (status != 0 || raft_state(&n->raft) != RAFT_LEADER ||
+	    raft_current_term(&n->raft) != n->active_term) {
+		n->is_leader = 0; /* poll retries if still leader */
+		return;
+	}
+	became_active(n);
+}
+
+static void lose_leadership(struct node *n)
+{
+	int was_active = n->active;
+	n->is_leader = 0;
+	n->active = 0;
+	n->lead_barrier = NULL; /* its callback will see it is stale */
+	fail_unproposed(n);
+	if (was_active) {
+		log_info("no longer the active controller (term %llu)",
+			 (unsigned long long)raft_current_term(&n->raft));
+		if (n->on_leadership)
+			n->on_leadership(n, 0);
+	}
+}
+
+static void check_leadership(struct node *n)
+{
+	raft_term term = raft_current_term(&n->raft);
+	int state = raft_state(&n->raft);
+	if (term != n->term) {
+		if (n->term != 0)
+			n->stats.term_changes++;
+		n->term = term;
+	}
+	if (state == RAFT_LEADER) {
+		if (n->is_leader && n->active_term == term)
+			return;
+		if (n->is_leader)
+			lose_leadership(n);
+		struct raft_barrier *b = calloc(1, sizeof *b);
+		if (b == NULL)
+			return;
+		b->data = n;
+		int rv = raft_barrier(&n->raft, b, lead_barrier_cb);
+		if (rv != 0) {
+			log_warn("barrier after election: %s (retrying)",
+				 raft_strerror(rv));
+			free(b);
+			return;
+		}
+		n->is_leader = 1;
+		n->active = 0;
+		n->active_term = term;
+		n->lead_barrier = b;
+		log_info("elected leader for term %llu, waiting for barrier",
+			 (unsigned long long)term);
+	} else if (n->is_leader) {
+		lose_leadership(n);
+	}
+}
+
+static void on_poll(uv_timer_t *t)
+{
+	check_leadership(t->data);
+}
+
+void node_leader(struct node *n, uint64_t *id, char *client, size_t size)
+{
+	raft_id lid = 0;
+	const char *addr = NULL;
+	if (client && size)
+		client[0] = '\0';
+	raft_leader(&n->raft, &lid, &addr);
+	*id = lid;
+	if (lid != 0 && addr != NULL && client)
+		synod_addr_split(addr, NULL, 0, client, size);
+}
+
+const char *node_role(struct node *n)
+{
+	switch (raft_state(&n->raft)) {
+	case RAFT_LEADER:
+		return "leader";
+	case RAFT_FOLLOWER:
+		return "follower";
+	case RAFT_CANDIDATE:
+		return "candidate";
+	default:
+		return "unavailable";
+	}
+}
+
+int64_t node_last_contact_ms(struct node *n)
+{
+	switch (raft_state(&n->raft)) {
+	case RAFT_LEADER:
+		return 0;
+	case RAFT_FOLLOWER: {
+		raft_id lid = 0;
+		const char *addr;
+		raft_leader(&n->raft, &lid, &addr);
+		if (lid == 0)
+			return -1;
+		raft_time now = n->io.time(&n->io);
+		return now >= n->raft.election_timer_start
+			   ? (int64_t)(now - n->raft.election_timer_start)
+			   : 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+/* ---- membership ---- */
+
+static void change_cb(struct raft_change *req, int status)
+{
+	struct node_change *c = req->data;
+	struct node *n = c->node;
+	if (status == 0 && c->assign_next) {
+		c->assign_next = 0;
+		int rv = raft_assign(&n->raft, &c->req, c->id, RAFT_VOTER,
+				     change_cb);
+		if (rv == 0)
+			return;
+		status = rv;
+	}
+	n->change = NULL;
+	if (status == 0)
+		c->cb(n, c->arg, SYNOD_OK, "done");
+	else
+		c->cb(n, c->arg,
+		      status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER
+			  ? SYNOD_ENOT_CONTROLLER
+			  : SYNOD_EUNAVAILABLE,
+		      raft_strerror(status));
+	free(c);
+}
+
+static struct raft_server *find_server(struct node *n, uint64_t id)
+{
+	for (unsigned i = 0; i < n->raft.configuration.n; i++)
+		if (n->raft.configuration.servers[i].id == id)
+			return &n->raft.configuration.servers[i];
+	return NULL;
+}
+
+static struct node_change *change_new(struct node *n, uint64_t id,
+				      node_change_cb cb, void *arg, int *rv)
+{
+	struct node_change *c;
+	*rv = node_check_active(n);
+	if (*rv != SYNOD_OK)
+		return NULL;
+	if (n->change != NULL) {
+		*rv = SYNOD_EBUSY;
+		return NULL;
+	}
+	c = calloc(1, sizeof *c);
+	if (c == NULL) {
+		*rv = SYNOD_EUNAVAILABLE;
+		return NULL;
+	}
+	c->node = n;
+	c->cb = cb;
+	c->arg = arg;
+	c->id = id;
+	c->req.data = c;
+	c->treq.data = c;
+	return c;
+}
+
+int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
+		   const char *client_address, node_change_cb cb, void *arg)
+{
+	char addr[sizeof n->address];
+	struct raft_server *s;
+	struct node_change *c;
+	int rv;
+	if (id == 0 || config_check_hostport(raft_address) != 0 ||
+	    config_check_hostport(client_address) != 0 ||
+	    strlen(raft_address) >= SYNOD_ADDR_MAX ||
+	    strlen(client_address) >= SYNOD_ADDR_MAX)
+		return SYNOD_EINVALID_ARGUMENT;
+	s = find_server(n, id);
+	if (s != NULL && s->role == RAFT_VOTER)
+		return SYNOD_EINVALID_ARGUMENT;
+	c = change_new(n, id, cb, arg, &rv);
+	if (c == NULL)
+		return rv;
+	snprintf(addr, sizeof addr, "%s/%s", raft_address, client_address);
+	if (s != NULL) {
+		rv = raft_assign(&n->raft, &c->req, id, RAFT_VOTER, change_cb);
+	} else {
+		c->assign_next = 1;
+		rv = raft_add(&n->raft, &c->req, id, addr, change_cb);
+	}
+	if (rv != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "%s",
+			 raft_errmsg(&n->raft));
+		free(c);
+		return rv == RAFT_CANTCHANGE ? SYNOD_EBUSY
+					     : SYNOD_EINVALID_ARGUMENT;
+	}
+	n->change = c;
+	return SYNOD_OK;
+}
+
+int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb, void *arg)
+{
+	struct node_change *c;
+	int rv;
+	if (find_server(n, id) == NULL)
+		return SYNOD_ENOT_FOUND;
+	c = change_new(n, id, cb, arg, &rv);
+	if (c == NULL)
+		return rv;
+	rv = raft_remove(&n->raft, &c->req, id, change_cb);
+	if (rv != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "%s",
+			 raft_errmsg(&n->raft));
+		free(c);
+		return rv == RAFT_CANTCHANGE ? SYNOD_EBUSY
+					     : SYNOD_EINVALID_ARGUMENT;
+	}
+	n->change = c;
+	return SYNOD_OK;
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+	struct node_change *c = req->data;
+	struct node *n = c->node;
+	n->change = NULL;
+	if (raft_state(&n->raft) != RAFT_LEADER)
+		c->cb(n, c->arg, SYNOD_OK, "leadership transferred");
+	else
+		c->cb(n, c->arg, SYNOD_EUNAVAILABLE,
+		      "leadership transfer did not complete");
+	free(c);
+}
+
+int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
+{
+	struct node_change *c;
+	struct raft_server *s;
+	int rv;
+	if (id != 0) {
+		s = find_server(n, id);
+		if (s == NULL)
+			return SYNOD_ENOT_FOUND;
+		if (s->role != RAFT_VOTER || id == n->raft.id)
+			return SYNOD_EINVALID_ARGUMENT;
+	}
+	c = change_new(n, id, cb, arg, &rv);
+	if (c == NULL)
+		return rv;
+	rv = raft_transfer(&n->raft, &c->treq, id, transfer_cb);
+	if (rv != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "%s",
+			 raft_errmsg(&n->raft));
+		free(c);
+		return SYNOD_EUNAVAILABLE;
+	}
+	n->change = c;
+	return SYNOD_OK;
+}
+
+/* ---- lifecycle ---- */
+
+int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
+	      int bootstrap)
+{
+	char dir[PATH_MAX + 16];
+	unsigned seed = 0;
+	int rv;
+	const char *raft_addr = cfg->raft_address,
+		   *client = cfg->client_address;
+
+	memset(n, 0, sizeof *n);
+	n->cfg = cfg;
+	n->loop = loop;
+	n->batch_tail = &n->batch_waiters;
+	n->reads_next_tail = &n->reads_next;
+	n->stats.start_ms = uv_now(loop);
+	for (unsigned i = 0; i < cfg->n_voters; i++)
+		if (cfg->voters[i].id == cfg->node_id) {
+			if (!raft_addr[0])
+				raft_addr = cfg->voters[i].raft_address;
+			if (!client[0])
+				client = cfg->voters[i].client_address;
+		}
+	snprintf(n->address, sizeof n->address, "%s/%s", raft_addr, client);
+	snprintf(n->client_address, sizeof n->client_address, "%s", client);
+	snprintf(dir, sizeof dir, "%s/raft", cfg->data_dir);
+
+	if (fsm_init(&n->fsm) != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "cannot open the store");
+		return -1;
+	}
+	n->fsm.hooks.arg = n;
+	n->fsm.hooks.statuses_for = statuses_for;
+	n->fsm.hooks.applied = applied;
+	n->fsm.hooks.restored = restored;
+	n->fsm.hooks.fatal = fatal;
+
+	if ((rv = synod_transport_init(&n->transport, loop)) != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "transport: %s",
+			 raft_strerror(rv));
+		goto err_fsm;
+	}
+	if ((rv = raft_uv_init(&n->io, loop, dir, &n->transport.outer)) != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "raft io in %s: %s", dir,
+			 n->io.errmsg);
+		goto err_transport;
+	}
+	raft_uv_set_segment_size(&n->io, cfg->segment_size);
+	raft_uv_set_connect_retry_delay(&n->io, cfg->connect_retry_ms);
+	if ((rv = raft_init(&n->raft, &n->io, &n->fsm.raft_fsm, cfg->node_id,
+			    n->address)) != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s",
+			 raft_errmsg(&n->raft));
+		goto err_io;
+	}
+	n->fsm.raft = &n->raft;
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = (unsigned)wall_ms() ^ (unsigned)cfg->node_id;
+	raft_seed(&n->raft, seed);
+	raft_set_election_timeout(&n->raft, cfg->election_timeout_ms);
+	raft_set_heartbeat_timeout(&n->raft,
+				   cfg->heartbeat_timeout_ms
+				       ? cfg->heartbeat_timeout_ms
+				       : cfg->election_timeout_ms / 10);
+	raft_set_pre_vote(&n->raft, cfg->pre_vote != 0);
+	raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
+	raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
+	raft_set_max_inflight_entries(&n->raft, cfg->max_inflight_entries);
+
+	if (bootstrap) {
+		struct raft_configuration conf;
+		char addr[sizeof n->address];
+		raft_configuration_init(&conf);
+		for (unsigned i = 0; i < cfg->n_voters; i++) {
+			snprintf(addr, sizeof addr, "%s/%s",
+				 cfg->voters[i].raft_address,
+				 cfg->voters[i].client_address);
+			rv = raft_configuration_add(&conf, cfg->voters[i].id,
+						    addr, RAFT_VOTER);
+			if (rv != 0)
+				break;
+		}
+		if (rv == 0)
+			rv = raft_bootstrap(&n->raft, &conf);
+		raft_configuration_close(&conf);
+		if (rv == RAFT_CANTBOOTSTRAP) {
+			log_info("raft data exists already: not bootstrapping");
+		} else if (rv != 0) {
+			snprintf(n->errmsg, sizeof n->errmsg, "bootstrap: %s",
+				 raft_errmsg(&n->raft));
+			goto err_raft;
+		} else {
+			log_info("bootstrapped a quorum of %u voters",
+				 cfg->n_voters);
+		}
+	}
+	uv_check_init(loop, &n->flush_check);
+	uv_idle_init(loop, &n->flush_idle);
+	uv_timer_init(loop, &n->poll);
+	n->flush_check.data = n->flush_idle.data = n->poll.data = n;
+	return 0;
+
+err_raft:
+	raft_close(&n->raft, NULL);
+	/* raft_close on an unstarted raft completes synchronously enough for
+	 * the caller to exit; the process is about to stop anyway. */
+	return -1;
+err_io:
+	raft_uv_close(&n->io);
+err_transport:
+	synod_transport_close(&n->transport);
+err_fsm:
+	fsm_close(&n->fsm);
+	return -1;
+}
+
+int node_start(struct node *n)
+{
+	int rv = raft_start(&n->raft);
+	if (rv != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "raft start: %s",
+			 raft_errmsg(&n->raft));
+		return -1;
+	}
+	n->raft_started = 1;
+	n->term = raft_current_term(&n->raft);
+	uv_timer_start(&n->poll, on_poll, POLL_MS, POLL_MS);
+	log_info("raft started: node %llu at %s, last index %llu",
+		 (unsigned long long)n->cfg->node_id, n->address,
+		 (unsigned long long)raft_last_index(&n->raft));
+	return 0;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct node *n = h->data;
+	if (--n->open_handles == 0 && n->on_stopped)
+		n->on_stopped(n);
+}
+
+static void raft_closed(struct raft *r)
+{
+	struct node *n = r->data;
+	raft_uv_close(&n->io);
+	synod_transport_close(&n->transport);
+	fsm_close(&n->fsm);
+	free(n->batch_buf);
+	n->batch_buf = NULL;
+	handle_closed((uv_handle_t *)&n->poll);
+}
+
+void node_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	n->active = 0;
+	fail_unproposed(n);
+	uv_timer_stop(&n->poll);
+	n->open_handles = 4; /* three handles + raft itself */
+	uv_close((uv_handle_t *)&n->flush_check, handle_closed);
+	uv_close((uv_handle_t *)&n->flush_idle, handle_closed);
+	uv_close((uv_handle_t *)&n->poll, handle_closed);
+	n->raft.data = n;
+	raft_close(&n->raft, raft_closed);
+}

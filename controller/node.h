@@ -1,0 +1,143 @@
+/* controller/node.h - one controller node: raft wiring, leadership, the
+ * group-commit write path and linearizable reads.
+ *
+ * Write path: a request handler turns a request into records and calls
+ * node_propose() with a waiter. Records proposed in one loop iteration are
+ * packed into one RecordBatch and one raft entry (group commit, at most
+ * max_batch_records records). When raft applies the entry on this node, the
+ * fsm fills each record's status, and the waiters complete, in log order.
+ * A waiter completes exactly once: with SYNOD_OK (check its statuses), or
+ * SYNOD_ENOT_CONTROLLER when leadership was lost (the outcome is unknown),
+ * or SYNOD_ESHUTTING_DOWN.
+ *
+ * Reads: node_read() completes its waiter once a barrier entry proposed
+ * after the call has been applied, so the read sees every write
+ * acknowledged before it (linearizable). One barrier serves all reads that
+ * arrive in the same loop iteration.
+ *
+ * Ownership: the node borrows the config and the loop. Waiters are owned
+ * by the caller and must stay valid until their done callback ran.
+ */
+#ifndef SYNOD_NODE_H
+#define SYNOD_NODE_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fsm.h"
+#include "records.pb-c.h"
+#include "transport.h"
+
+struct node;
+struct waiter;
+
+typedef void (*waiter_cb)(struct node *n, struct waiter *w, int rc,
+			  const int *statuses);
+
+struct waiter {
+	struct waiter *next;
+	waiter_cb done;
+	unsigned first; /* index of the waiter's first record in the entry */
+	unsigned count;
+	void *data;
+};
+
+struct proposal;
+struct node_change;
+
+struct node_stats {
+	uint64_t entries_proposed;
+	uint64_t records_proposed;
+	uint64_t entries_applied;
+	uint64_t reads;
+	uint64_t barriers;
+	uint64_t leader_elected; /* times this node became active */
+	uint64_t term_changes;	 /* terms seen change (elections) */
+	uint64_t start_ms;
+};
+
+struct node {
+	const struct synod_config *cfg;
+	uv_loop_t *loop;
+	struct raft raft;
+	struct raft_io io;
+	struct synod_transport transport;
+	struct fsm fsm;
+	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */
+	char client_address[SYNOD_ADDR_MAX];
+	char errmsg[256];
+
+	int raft_started;
+	int is_leader; /* raft says leader */
+	int active;    /* leader whose first barrier applied */
+	raft_term term;
+	raft_term active_term;
+	struct raft_barrier *lead_barrier; /* in flight, or NULL */
+
+	/* group commit */
+	uint8_t *batch_buf;
+	size_t batch_len, batch_cap;
+	unsigned batch_records;
+	struct waiter *batch_waiters, **batch_tail;
+	struct proposal *inflight_head, *inflight_tail;
+	unsigned inflight_entries;
+	uv_check_t flush_check;
+	uv_idle_t flush_idle;
+	int flush_armed;
+
+	/* linearizable reads */
+	struct waiter *reads_next; /* waiting for a barrier not sent yet */
+	struct waiter **reads_next_tail;
+	unsigned read_barriers_inflight;
+
+	/* membership */
+	struct node_change *change;
+
+	uv_timer_t poll;
+	struct node_stats stats;
+	int stopping;
+	int open_handles;
+	void (*on_fatal)(struct node *n, const char *msg);
+	void (*on_leadership)(struct node *n, int active);
+	void (*on_stopped)(struct node *n);
+	void *data;
+};
+
+/* Set up raft (raft_uv + our transport) in cfg->data_dir/raft and the
+ * fsm; bootstrap when `bootstrap` is set. Returns 0 or -1 with errmsg. */
+int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
+	      int bootstrap);
+int node_start(struct node *n);
+/* Stop raft; on_stopped runs when every handle is closed. Pending waiters
+ * complete with SYNOD_ESHUTTING_DOWN. */
+void node_stop(struct node *n);
+
+/* Propose records (packed into the current batch). Returns SYNOD_OK (w->done
+ * will run), or SYNOD_ENOT_CONTROLLER / SYNOD_EUNAVAILABLE /
+ * SYNOD_EMESSAGE_TOO_LARGE without calling it. */
+int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
+		 unsigned n_recs, struct waiter *w);
+/* Linearizable read barrier (see above). Same return rules. */
+int node_read(struct node *n, struct waiter *w);
+
+/* The active controller as this node knows it: id (0 unknown) and client
+ * address ("" unknown). */
+void node_leader(struct node *n, uint64_t *id, char *client, size_t size);
+/* SYNOD_OK when this node may serve writes now, else the code to answer. */
+int node_check_active(struct node *n);
+
+typedef void (*node_change_cb)(struct node *n, void *arg, int rc,
+			       const char *msg);
+int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
+		   const char *client_address, node_change_cb cb, void *arg);
+int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb,
+		      void *arg);
+int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg);
+
+const char *node_role(struct node *n);
+int64_t node_last_contact_ms(struct node *n);
+
+#endif

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Run a local Synod quorum on loopback for development and tests.
+#
+#   deploy/cluster.sh start [N]     start N nodes (default 3; 1-7)
+#   deploy/cluster.sh stop          SIGTERM every node, wait for them
+#   deploy/cluster.sh status        pids and `synodctl quorum status`
+#   deploy/cluster.sh kill ID       kill -9 node ID
+#   deploy/cluster.sh restart ID    start node ID again (same data)
+#   deploy/cluster.sh bootstrap     print the bootstrap string
+#
+# State lives under $SYNOD_CLUSTER_DIR (default ./.cluster): one directory
+# per node (data), node-ID.pid, node-ID.log and cluster.env. Ports: raft
+# 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), BASE from
+# $SYNOD_BASE_PORT (default 17000). Extra daemon flags: $SYNOD_FLAGS.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+dir="${SYNOD_CLUSTER_DIR:-./.cluster}"
+bin="${SYNOD_BIN:-$root/build}"
+base="${SYNOD_BASE_PORT:-17000}"
+
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+
+load_env() {
+  [ -f "$dir/cluster.env" ] || die "no cluster in $dir (run: $0 start)"
+  # shellcheck disable=SC1091
+  . "$dir/cluster.env"
+}
+
+bootstrap_string() {
+  local s="" i
+  for i in $(seq 1 "$N"); do s="${s:+$s,}127.0.0.1:$((base + 100 + i))"; done
+  echo "$s"
+}
+
+alive() { [ -f "$dir/node-$1.pid" ] && kill -0 "$(cat "$dir/node-$1.pid")" 2>/dev/null; }
+
+start_node() {
+  local id=$1
+  alive "$id" && { echo "node $id already running (pid $(cat "$dir/node-$id.pid"))"; return 0; }
+  mkdir -p "$dir/node-$id"
+  # shellcheck disable=SC2086
+  nohup "$bin/synod" --node-id "$id" --cluster-id "$CLUSTER_ID" \
+    --raft-address "127.0.0.1:$((base + id))" \
+    --client-address "127.0.0.1:$((base + 100 + id))" \
+    --data-dir "$dir/node-$id" --voters "$VOTERS" ${SYNOD_FLAGS:-} \
+    >>"$dir/node-$id.log" 2>&1 </dev/null &
+  echo $! >"$dir/node-$id.pid"
+  echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)))"
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  start)
+    N="${2:-3}"
+    [[ "$N" =~ ^[1-7]$ ]] || die "start: N must be 1..7"
+    [ -x "$bin/synod" ] || die "no $bin/synod: build first (cmake -S . -B build && cmake --build build)"
+    mkdir -p "$dir"
+    if [ -f "$dir/cluster.env" ]; then
+      load_env
+    else
+      CLUSTER_ID="$("$bin/synod" --new-cluster-id)"
+      VOTERS=""
+      for i in $(seq 1 "$N"); do
+        VOTERS="${VOTERS:+$VOTERS,}$i@127.0.0.1:$((base + i))/127.0.0.1:$((base + 100 + i))"
+      done
+      printf 'N=%s\nCLUSTER_ID=%s\nVOTERS=%s\nbase=%s\n' "$N" "$CLUSTER_ID" "$VOTERS" "$base" >"$dir/cluster.env"
+    fi
+    for i in $(seq 1 "$N"); do start_node "$i"; done
+    echo "cluster $CLUSTER_ID"
+    echo "export SYNOD_BOOTSTRAP=$(bootstrap_string)"
+    ;;
+  stop)
+    load_env
+    for f in "$dir"/node-*.pid; do
+      [ -f "$f" ] || continue
+      pid="$(cat "$f")"
+      kill -TERM "$pid" 2>/dev/null || true
+    done
+    for f in "$dir"/node-*.pid; do
+      [ -f "$f" ] || continue
+      pid="$(cat "$f")"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && { echo "pid $pid did not stop; killing"; kill -KILL "$pid" 2>/dev/null || true; }
+      rm -f "$f"
+    done
+    echo "stopped"
+    ;;
+  status)
+    load_env
+    for i in $(seq 1 "$N"); do
+      if alive "$i"; then echo "node $i: running (pid $(cat "$dir/node-$i.pid"))"; else echo "node $i: down"; fi
+    done
+    SYNOD_BOOTSTRAP="$(bootstrap_string)" "$bin/synodctl" quorum status || true
+    ;;
+  kill)
+    load_env
+    id="${2:?kill ID}"
+    alive "$id" || die "node $id is not running"
+    kill -KILL "$(cat "$dir/node-$id.pid")"
+    rm -f "$dir/node-$id.pid"
+    echo "node $id killed"
+    ;;
+  restart)
+    load_env
+    id="${2:?restart ID}"
+    if alive "$id"; then
+      pid="$(cat "$dir/node-$id.pid")"; kill -TERM "$pid"
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    start_node "$id"
+    ;;
+  bootstrap)
+    load_env
+    bootstrap_string
+    ;;
+  *)
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    [ -z "$cmd" ] || exit 2
+    ;;
+esac

@@ -1,0 +1,568 @@
+/* net/client.c - the Synod client library (see synod/client.h). */
+#include "synod/client.h"
+
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+#define TICK_MS 20
+#define MAX_ADDRS 64
+
+enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_READY };
+
+struct preq {
+	struct preq *next, *prev;
+	uint32_t corr;
+	uint16_t api;
+	int to_leader;
+	int sent;
+	uint8_t *body;
+	size_t len;
+	uint64_t deadline;
+	synod_response_cb cb;
+	void *arg;
+};
+
+struct cconn {
+	struct conn conn;
+	uv_connect_t connect;
+	struct synod_client *client;
+	int connected;
+};
+
+struct synod_client {
+	uv_loop_t *loop;
+	uv_loop_t own_loop;
+	int owns_loop;
+	char *addrs[MAX_ADDRS];
+	unsigned n_addrs;
+	unsigned addr_next;
+	char *cluster_id;
+	struct synod_client_config cfg;
+	struct conn_flusher flusher;
+	struct cconn *cc;
+	int state;
+	char peer[128];
+	char leader_hint[128];
+	uv_timer_t tick;  /* deadlines and connect timeout */
+	uv_timer_t retry; /* reconnect backoff */
+	unsigned backoff_ms;
+	uint64_t connect_deadline;
+	uint32_t next_corr;
+	uint32_t handshake_corr;
+	struct preq *head, *tail;
+	int open_handles;
+	int closing;
+	char errmsg[256];
+};
+
+static void seterr(struct synod_client *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+	va_end(ap);
+}
+
+const char *synod_client_errmsg(const struct synod_client *c)
+{
+	return c->errmsg;
+}
+
+uv_loop_t *synod_client_loop(struct synod_client *c)
+{
+	return c->loop;
+}
+
+const char *synod_client_peer(const struct synod_client *c)
+{
+	return c->state == ST_READY ? c->peer : NULL;
+}
+
+static void list_remove(struct synod_client *c, struct preq *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		c->head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		c->tail = p->prev;
+	p->next = p->prev = NULL;
+}
+
+static void list_append(struct synod_client *c, struct preq *p)
+{
+	p->next = NULL;
+	p->prev = c->tail;
+	if (c->tail)
+		c->tail->next = p;
+	else
+		c->head = p;
+	c->tail = p;
+}
+
+static void complete(struct synod_client *c, struct preq *p, int status,
+		     const uint8_t *body, size_t len)
+{
+	list_remove(c, p);
+	if (p->cb)
+		p->cb(p->arg, status, body, len);
+	free(p->body);
+	free(p);
+}
+
+static void fail_all(struct synod_client *c, int status)
+{
+	while (c->head)
+		complete(c, c->head, status, NULL, 0);
+}
+
+static void start_connect(struct synod_client *c);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct synod_client *c = t->data;
+	if (!c->closing && c->cc == NULL && c->head != NULL)
+		start_connect(c);
+}
+
+static void schedule_reconnect(struct synod_client *c, int immediate)
+{
+	if (c->closing || c->head == NULL)
+		return;
+	if (immediate) {
+		uv_timer_start(&c->retry, on_retry, 0, 0);
+		return;
+	}
+	uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > c->cfg.backoff_max_ms)
+		c->backoff_ms = c->cfg.backoff_max_ms;
+}
+
+static void send_one(struct synod_client *c, struct preq *p)
+{
+	struct frame_header h = {.kind = FRAME_REQUEST,
+				 .api = p->api,
+				 .api_version = 1,
+				 .correlation_id = p->corr};
+	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0)
+		p->sent = 1;
+}
+
+static void send_unsent(struct synod_client *c)
+{
+	for (struct preq *p = c->head; p; p = p->next)
+		if (!p->sent)
+			send_one(c, p);
+}
+
+static void on_conn_closed(struct conn *conn)
+{
+	struct cconn *cc = conn->data;
+	struct synod_client *c = cc->client;
+	int immediate = c->leader_hint[0] != '\0';
+	free(cc);
+	c->open_handles--;
+	if (c->cc == cc) {
+		c->cc = NULL;
+		c->state = ST_IDLE;
+		for (struct preq *p = c->head; p; p = p->next)
+			p->sent = 0;
+		schedule_reconnect(c, immediate);
+	}
+	if (c->closing && c->open_handles == 0 && !c->owns_loop)
+		free(c);
+}
+
+static void drop_conn(struct synod_client *c)
+{
+	if (c->cc)
+		conn_close(&c->cc->conn);
+}
+
+static int status_of(const uint8_t *body, size_t len, char *leader,
+		     size_t leader_size)
+{
+	Synod__Wire__AnyResponse *r =
+	    synod__wire__any_response__unpack(NULL, len, body);
+	int code;
+	leader[0] = '\0';
+	if (r == NULL)
+		return -1;
+	code = r->status ? r->status->code : 0;
+	if (r->status && r->status->leader_address)
+		snprintf(leader, leader_size, "%s", r->status->leader_address);
+	synod__wire__any_response__free_unpacked(r, NULL);
+	return code;
+}
+
+static void on_frame(struct conn *conn, const struct frame_header *h,
+		     const uint8_t *body, size_t len)
+{
+	struct cconn *cc = conn->data;
+	struct synod_client *c = cc->client;
+	char leader[128];
+	struct preq *p;
+	if (h->kind != FRAME_RESPONSE)
+		return; /* pushes: delivered by the broker layer (later) */
+	if (c->state == ST_HANDSHAKE &&
+	    h->correlation_id == c->handshake_corr) {
+		int code = status_of(body, len, leader, sizeof leader);
+		if (code == SYNOD_ECLUSTER_ID_MISMATCH) {
+			seterr(c, "node %s belongs to another cluster",
+			       c->peer);
+			fail_all(c, SYNOD_ECLUSTER_ID_MISMATCH);
+			drop_conn(c);
+			return;
+		}
+		c->state = ST_READY;
+		send_unsent(c);
+		return;
+	}
+	for (p = c->head; p; p = p->next)
+		if (p->sent && p->corr == h->correlation_id)
+			break;
+	if (p == NULL)
+		return; /* timed out already */
+	if (p->to_leader && !c->cfg.pinned) {
+		int code = status_of(body, len, leader, sizeof leader);
+		if (code == SYNOD_ENOT_CONTROLLER ||
+		    code == SYNOD_EUNAVAILABLE) {
+			if (code == SYNOD_ENOT_CONTROLLER && leader[0] &&
+			    strcmp(leader, c->peer) != 0)
+				snprintf(c->leader_hint, sizeof c->leader_hint,
+					 "%s", leader);
+			else
+				c->leader_hint[0] = '\0';
+			p->sent = 0;
+			drop_conn(c);
+			return;
+		}
+	}
+	c->backoff_ms = 50;
+	complete(c, p, SYNOD_OK, body, len);
+}
+
+static const struct conn_ops client_ops = {
+    .frame = on_frame,
+    .bad_frame = NULL,
+    .closed = on_conn_closed,
+};
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct cconn *cc = req->data;
+	struct synod_client *c = cc->client;
+	if (c->cc != cc)
+		return; /* abandoned (timeout / close): already closing */
+	if (status < 0) {
+		seterr(c, "connect %s: %s", c->peer, uv_strerror(status));
+		c->leader_hint[0] = '\0';
+		drop_conn(c);
+		return;
+	}
+	cc->connected = 1;
+	if (conn_start(&cc->conn) != 0) {
+		drop_conn(c);
+		return;
+	}
+	if (c->cluster_id) {
+		Synod__Wire__MetadataRequest m =
+		    SYNOD__WIRE__METADATA_REQUEST__INIT;
+		struct frame_header h = {.kind = FRAME_REQUEST,
+					 .api = SYNOD_API_METADATA,
+					 .api_version = 1,
+					 .correlation_id = ++c->next_corr};
+		m.cluster_id = c->cluster_id;
+		c->handshake_corr = h.correlation_id;
+		c->state = ST_HANDSHAKE;
+		conn_send(&cc->conn, &h, &m.base);
+		return;
+	}
+	c->state = ST_READY;
+	send_unsent(c);
+}
+
+static int resolve(const char *hostport, struct sockaddr_storage *ss)
+{
+	char host[128];
+	const char *colon = strrchr(hostport, ':');
+	int port;
+	if (colon == NULL || colon == hostport ||
+	    (size_t)(colon - hostport) >= sizeof host)
+		return -1;
+	memcpy(host, hostport, (size_t)(colon - hostport));
+	host[colon - hostport] = '\0';
+	port = atoi(colon + 1);
+	if (port <= 0 || port > 65535)
+		return -1;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
+		return 0;
+	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
+		return 0;
+	/* A name: resolve it (synchronously: names are looked up rarely and
+	 * the controller addresses are in /etc/hosts or DNS caches). */
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static uint64_t now_ms(struct synod_client *c)
+{
+	return uv_now(c->loop);
+}
+
+static void start_connect(struct synod_client *c)
+{
+	struct sockaddr_storage ss;
+	struct cconn *cc;
+	if (c->leader_hint[0] && !c->cfg.pinned) {
+		snprintf(c->peer, sizeof c->peer, "%s", c->leader_hint);
+		c->leader_hint[0] = '\0';
+	} else {
+		unsigned i = c->cfg.pinned ? 0 : c->addr_next++ % c->n_addrs;
+		snprintf(c->peer, sizeof c->peer, "%s", c->addrs[i]);
+	}
+	if (resolve(c->peer, &ss) != 0) {
+		seterr(c, "cannot resolve %s", c->peer);
+		schedule_reconnect(c, 0);
+		return;
+	}
+	cc = calloc(1, sizeof *cc);
+	if (cc == NULL) {
+		schedule_reconnect(c, 0);
+		return;
+	}
+	cc->client = c;
+	if (conn_init(&cc->conn, c->loop, &c->flusher, c->cfg.max_frame,
+		      &client_ops, cc) != 0) {
+		free(cc);
+		schedule_reconnect(c, 0);
+		return;
+	}
+	c->open_handles++;
+	c->cc = cc;
+	c->state = ST_CONNECTING;
+	c->connect_deadline = now_ms(c) + c->cfg.connect_timeout_ms;
+	cc->connect.data = cc;
+	if (uv_tcp_connect(&cc->connect, &cc->conn.tcp, (struct sockaddr *)&ss,
+			   on_connect) != 0) {
+		drop_conn(c);
+	}
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct synod_client *c = t->data;
+	uint64_t now = now_ms(c);
+	struct preq *p = c->head, *next;
+	while (p) {
+		next = p->next;
+		if (now >= p->deadline) {
+			seterr(c, "request timed out (last node tried: %s)",
+			       c->peer);
+			complete(c, p, SYNOD_ETIMEOUT, NULL, 0);
+		}
+		p = next;
+	}
+	if (c->cc && c->state != ST_READY && now >= c->connect_deadline) {
+		seterr(c, "connect %s: timed out", c->peer);
+		drop_conn(c);
+	}
+	if (c->head == NULL)
+		uv_timer_stop(&c->tick);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct synod_client *c = h->data;
+	c->open_handles--;
+	if (c->closing && c->open_handles == 0 && !c->owns_loop)
+		free(c);
+}
+
+int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
+		     struct synod_client **out)
+{
+	struct synod_client *c;
+	char *copy, *tok, *save;
+	if (cfg == NULL || cfg->bootstrap == NULL || cfg->bootstrap[0] == '\0')
+		return SYNOD_EINVALID_ARGUMENT;
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return SYNOD_ENOMEM;
+	c->cfg = *cfg;
+	if (c->cfg.request_timeout_ms == 0)
+		c->cfg.request_timeout_ms = 10000;
+	if (c->cfg.connect_timeout_ms == 0)
+		c->cfg.connect_timeout_ms = 1000;
+	if (c->cfg.backoff_max_ms == 0)
+		c->cfg.backoff_max_ms = 1000;
+	if (c->cfg.max_frame == 0)
+		c->cfg.max_frame = SYNOD_DEFAULT_MAX_FRAME;
+	c->backoff_ms = 50;
+	copy = strdup(cfg->bootstrap);
+	if (copy == NULL)
+		goto nomem;
+	for (tok = strtok_r(copy, ", ", &save); tok && c->n_addrs < MAX_ADDRS;
+	     tok = strtok_r(NULL, ", ", &save)) {
+		c->addrs[c->n_addrs] = strdup(tok);
+		if (c->addrs[c->n_addrs] == NULL) {
+			free(copy);
+			goto nomem;
+		}
+		c->n_addrs++;
+	}
+	free(copy);
+	if (c->n_addrs == 0) {
+		free(c);
+		return SYNOD_EINVALID_ARGUMENT;
+	}
+	if (cfg->cluster_id && cfg->cluster_id[0]) {
+		c->cluster_id = strdup(cfg->cluster_id);
+		if (c->cluster_id == NULL)
+			goto nomem;
+	}
+	if (loop == NULL) {
+		uv_loop_init(&c->own_loop);
+		c->loop = &c->own_loop;
+		c->owns_loop = 1;
+	} else {
+		c->loop = loop;
+	}
+	conn_flusher_init(&c->flusher, c->loop);
+	uv_timer_init(c->loop, &c->tick);
+	uv_timer_init(c->loop, &c->retry);
+	c->tick.data = c->retry.data = c;
+	c->flusher.check.data = c->flusher.idle.data = &c->flusher;
+	c->open_handles = 4; /* tick, retry, flusher check + idle */
+	/* Start the round-robin at a per-client offset so many clients
+	 * spread their first connections. */
+	c->addr_next = (unsigned)((uintptr_t)c >> 4) % c->n_addrs;
+	*out = c;
+	return SYNOD_OK;
+nomem:
+	for (unsigned i = 0; i < c->n_addrs; i++)
+		free(c->addrs[i]);
+	free(c->cluster_id);
+	free(c);
+	return SYNOD_ENOMEM;
+}
+
+int synod_client_send(struct synod_client *c, uint16_t api,
+		      const ProtobufCMessage *req, int to_leader,
+		      synod_response_cb cb, void *arg)
+{
+	struct preq *p;
+	if (c->closing)
+		return SYNOD_ESHUTTING_DOWN;
+	p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return SYNOD_ENOMEM;
+	p->len = req ? protobuf_c_message_get_packed_size(req) : 0;
+	if (p->len + FRAME_HEADER_SIZE > c->cfg.max_frame) {
+		free(p);
+		return SYNOD_EMESSAGE_TOO_LARGE;
+	}
+	p->body = malloc(p->len ? p->len : 1);
+	if (p->body == NULL) {
+		free(p);
+		return SYNOD_ENOMEM;
+	}
+	if (req)
+		protobuf_c_message_pack(req, p->body);
+	p->api = api;
+	p->to_leader = to_leader;
+	p->cb = cb;
+	p->arg = arg;
+	p->corr = ++c->next_corr;
+	p->deadline = now_ms(c) + c->cfg.request_timeout_ms;
+	list_append(c, p);
+	if (!uv_is_active((uv_handle_t *)&c->tick))
+		uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
+	if (c->state == ST_READY)
+		send_one(c, p);
+	else if (c->cc == NULL && !uv_is_active((uv_handle_t *)&c->retry))
+		start_connect(c);
+	return SYNOD_OK;
+}
+
+struct sync_call {
+	int done;
+	int status;
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage *resp;
+};
+
+static void on_sync(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct sync_call *s = arg;
+	s->done = 1;
+	s->status = status;
+	if (status == SYNOD_OK) {
+		s->resp = protobuf_c_message_unpack(s->desc, NULL, len, body);
+		if (s->resp == NULL)
+			s->status = SYNOD_EINVALID_REQUEST;
+	}
+}
+
+int synod_client_call(struct synod_client *c, uint16_t api,
+		      const ProtobufCMessage *req, int to_leader,
+		      const ProtobufCMessageDescriptor *resp_desc,
+		      ProtobufCMessage **resp)
+{
+	struct sync_call s = {0, 0, resp_desc, NULL};
+	int rv;
+	if (!c->owns_loop)
+		return SYNOD_EINVALID_ARGUMENT;
+	rv = synod_client_send(c, api, req, to_leader, on_sync, &s);
+	if (rv != SYNOD_OK)
+		return rv;
+	while (!s.done)
+		uv_run(c->loop, UV_RUN_ONCE);
+	*resp = s.resp;
+	return s.status;
+}
+
+void synod_client_close(struct synod_client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	fail_all(c, SYNOD_ECANCELED);
+	drop_conn(c);
+	uv_close((uv_handle_t *)&c->tick, on_handle_closed);
+	uv_close((uv_handle_t *)&c->retry, on_handle_closed);
+	c->flusher.check.data = c->flusher.idle.data = c;
+	uv_close((uv_handle_t *)&c->flusher.check, on_handle_closed);
+	uv_close((uv_handle_t *)&c->flusher.idle, on_handle_closed);
+	for (unsigned i = 0; i < c->n_addrs; i++)
+		free(c->addrs[i]);
+	free(c->cluster_id);
+	c->cluster_id = NULL;
+	c->n_addrs = 0;
+	if (c->owns_loop) {
+		while (c->open_handles > 0)
+			uv_run(c->loop, UV_RUN_ONCE);
+		uv_loop_close(c->loop);
+		free(c);
+	}
+}

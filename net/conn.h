@@ -1,0 +1,89 @@
+/* net/conn.h - a framed TCP connection on a libuv loop (internal).
+ *
+ * Used by the controller's server and by the client library. Reads are
+ * split into frames (net/frame.h); frames to send are packed into a
+ * per-connection output buffer and written once per loop iteration by a
+ * flusher shared by all connections of one owner, so a burst of responses
+ * costs one write() per connection, not one per frame.
+ *
+ * Ownership: the owner allocates struct conn (usually embedded in its own
+ * per-connection struct), calls conn_init(), and may free it only from the
+ * ops->closed callback (after every handle is closed). Outgoing bodies are
+ * copied: the caller keeps its message.
+ */
+#ifndef SYNOD_CONN_H
+#define SYNOD_CONN_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "frame.h"
+
+struct conn;
+
+struct conn_ops {
+	/* One complete frame. The body is valid during the call only. The
+	 * callee may call conn_close(). */
+	void (*frame)(struct conn *c, const struct frame_header *h,
+		      const uint8_t *body, size_t len);
+	/* A framing error (FRAME_E*): called once, right before the
+	 * connection closes. h is partly filled (see frame_decode). */
+	void (*bad_frame)(struct conn *c, int err,
+			  const struct frame_header *h);
+	/* Connection ended (peer closed, error, or conn_close): handles are
+	 * closed, the owner may free the struct now. */
+	void (*closed)(struct conn *c);
+};
+
+/* Flushes dirty connections once per loop iteration. One per owner. */
+struct conn_flusher {
+	uv_check_t check;
+	uv_idle_t idle;
+	struct conn *dirty; /* doubly linked through conn->next/prev */
+	int active;
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	void *data;
+	const struct conn_ops *ops;
+	struct conn_flusher *flusher;
+	struct conn *next, *prev; /* dirty list */
+	int dirty;
+	int closing;
+	int reading;
+	size_t max_frame;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+	size_t inflight_bytes; /* handed to uv_write, not yet written */
+	uint64_t frames_in, frames_out;
+	char peer[64];
+};
+
+int conn_flusher_init(struct conn_flusher *f, uv_loop_t *loop);
+/* Close the flusher's handles (after all its connections closed). */
+void conn_flusher_close(struct conn_flusher *f);
+
+/* Initialise the TCP handle on `loop`. */
+int conn_init(struct conn *c, uv_loop_t *loop, struct conn_flusher *f,
+	      size_t max_frame, const struct conn_ops *ops, void *data);
+/* Start reading (after connect or accept); records the peer address. */
+int conn_start(struct conn *c);
+/* Queue one frame. Returns 0, UV_ENOMEM, or UV_EPIPE when closing. */
+int conn_send(struct conn *c, const struct frame_header *h,
+	      const ProtobufCMessage *body);
+/* Queue a frame whose body is already packed. */
+int conn_send_raw(struct conn *c, const struct frame_header *h,
+		  const uint8_t *body, size_t len);
+/* Write what is queued now (normally the flusher does it). */
+void conn_flush(struct conn *c);
+/* Bytes queued or in flight on this connection (back-pressure). */
+size_t conn_pending_bytes(const struct conn *c);
+/* Idempotent. Queued output that was not written yet is dropped. */
+void conn_close(struct conn *c);
+
+#endif

@@ -1,0 +1,57 @@
+/* net/frame.h - framing of the client protocol (internal to net/ and the
+ * controller's server).
+ *
+ * Frame: u32 big-endian length of what follows (header + body), then the
+ * 12-byte header:
+ *   u8 magic (0x53 'S'), u8 frame version (1), u8 kind, u8 flags,
+ *   u16 api, u16 api version, u32 correlation id   (all big-endian)
+ * then the protobuf body. Pure functions over buffers: no I/O.
+ */
+#ifndef SYNOD_FRAME_H
+#define SYNOD_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FRAME_MAGIC 0x53
+#define FRAME_VERSION 1
+#define FRAME_LEN_SIZE 4
+#define FRAME_HEADER_SIZE 12
+#define FRAME_PREFIX (FRAME_LEN_SIZE + FRAME_HEADER_SIZE)
+
+enum frame_kind { FRAME_REQUEST = 0, FRAME_RESPONSE = 1, FRAME_PUSH = 2 };
+
+/* frame_decode results */
+enum {
+	FRAME_OK = 0,
+	FRAME_EAGAIN = -1,   /* need more bytes */
+	FRAME_ETOOBIG = -2,  /* declared length above the maximum */
+	FRAME_EMAGIC = -3,   /* not a Synod frame */
+	FRAME_EVERSION = -4, /* frame version unknown */
+	FRAME_ESHORT = -5,   /* declared length below the header size */
+	FRAME_EKIND = -6,    /* kind unknown */
+};
+
+struct frame_header {
+	uint8_t kind;
+	uint8_t flags;
+	uint16_t api;
+	uint16_t api_version;
+	uint32_t correlation_id;
+};
+
+const char *frame_strerror(int rv);
+
+/* Write the 16-byte prefix for a body of body_len bytes. */
+void frame_put_prefix(uint8_t *out, const struct frame_header *h,
+		      size_t body_len);
+
+/* Try to take one frame from buf[0..len). On FRAME_OK: *h, *body,
+ * *body_len (pointing into buf) and *consumed are set. On FRAME_EVERSION
+ * *h is set as far as it was read (correlation id included) so the
+ * receiver can answer before closing. */
+int frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
+		 struct frame_header *h, const uint8_t **body, size_t *body_len,
+		 size_t *consumed);
+
+#endif

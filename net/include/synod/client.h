@@ -1,0 +1,132 @@
+/* synod/client.h - the Synod client library (public header).
+ *
+ * Brokers, synodctl, synod-sim and synod-bench talk to the controller
+ * quorum through this library. It speaks the framed protocol described in
+ * docs/protocol.md: length-prefixed frames with a fixed 12-byte header and
+ * a protobuf-c body from net/synod.proto (header "synod.pb-c.h", which is
+ * part of this API).
+ *
+ * Threading: a client runs on one libuv loop, either its own (pass loop =
+ * NULL) or the caller's. Every function must be called on that loop's
+ * thread; callbacks run on it. The blocking helper synod_client_call() is
+ * only for clients with their own loop.
+ *
+ * Routing: requests that need the active controller go to the node the
+ * client believes leads. A NOT_CONTROLLER answer carries the leader's
+ * address; the client reconnects there and sends the request again. On a
+ * lost connection or when no leader is known, it retries other bootstrap
+ * nodes with exponential backoff until the request's deadline. A request may
+ * thus reach the controller more than once: every write API is idempotent
+ * or carries what makes it so (see docs/protocol.md).
+ *
+ * Ownership: the client copies the config strings. A request message is
+ * packed before synod_client_send() returns; the caller keeps it. The body
+ * passed to a response callback is valid only during the callback; the
+ * message returned by synod_client_call() belongs to the caller, who frees
+ * it with protobuf_c_message_free_unpacked(msg, NULL).
+ */
+#ifndef SYNOD_CLIENT_H
+#define SYNOD_CLIENT_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "synod.pb-c.h"
+
+/* Error codes: in Status.code on the wire, and returned by functions here.
+ * 0 is success. Codes are stable; new ones are only appended. */
+enum synod_error {
+	SYNOD_OK = 0,
+	SYNOD_EUNKNOWN = 1,		/* unexpected server error */
+	SYNOD_ENOT_CONTROLLER = 2,	/* this node is not the active one */
+	SYNOD_EINVALID_REQUEST = 3,	/* malformed frame or body */
+	SYNOD_EUNSUPPORTED_VERSION = 4, /* frame or api version unknown */
+	SYNOD_EUNSUPPORTED_API = 5,	/* api id unknown */
+	SYNOD_EMESSAGE_TOO_LARGE = 6,	/* frame above the maximum size */
+	SYNOD_ECLUSTER_ID_MISMATCH = 7, /* request for another cluster */
+	SYNOD_EINVALID_CONFIG = 8,	/* config key or value not valid */
+	SYNOD_ENOT_FOUND = 9,		/* no such config, node, ... */
+	SYNOD_ETIMEOUT = 10,		/* deadline passed */
+	SYNOD_EUNAVAILABLE = 11,	/* no quorum / no leader right now */
+	SYNOD_EBUSY = 12,		/* another change is in progress */
+	SYNOD_EINVALID_ARGUMENT = 13,	/* argument not acceptable */
+	SYNOD_ESHUTTING_DOWN = 14,	/* server or client is closing */
+	SYNOD_ECONNECTION = 15,		/* (client) could not reach any node */
+	SYNOD_ENOMEM = 16,		/* (client) out of memory */
+	SYNOD_ECANCELED = 17,		/* (client) request canceled by close */
+	SYNOD_ERROR_COUNT
+};
+
+/* Stable name of a code ("NOT_CONTROLLER") and a sentence for humans. */
+const char *synod_error_name(int code);
+const char *synod_strerror(int code);
+
+/* API ids (frame header). */
+enum synod_api {
+	SYNOD_API_METADATA = 1,
+	SYNOD_API_NODE_STATUS = 2,
+	SYNOD_API_CONFIG_SET = 3,
+	SYNOD_API_CONFIG_GET = 4,
+	SYNOD_API_CONFIG_LIST = 5,
+	SYNOD_API_CONFIG_DELETE = 6,
+	SYNOD_API_ADD_VOTER = 7,
+	SYNOD_API_REMOVE_VOTER = 8,
+	SYNOD_API_TRANSFER_LEADER = 9,
+	SYNOD_API_COUNT
+};
+
+/* Config scopes (ConfigEntry.scope). */
+enum { SYNOD_SCOPE_CLUSTER = 0, SYNOD_SCOPE_TOPIC = 1 };
+
+#define SYNOD_DEFAULT_MAX_FRAME (16u << 20)
+
+struct synod_client_config {
+	const char *bootstrap;	     /* "host:port,host:port" (required) */
+	const char *cluster_id;	     /* expected cluster id, or NULL */
+	unsigned request_timeout_ms; /* default 10000 */
+	unsigned connect_timeout_ms; /* per attempt, default 1000 */
+	unsigned backoff_max_ms;     /* default 1000 */
+	size_t max_frame;	     /* default SYNOD_DEFAULT_MAX_FRAME */
+	int pinned; /* 1: talk only to the first bootstrap node, never
+		       follow NOT_CONTROLLER (per-node status) */
+};
+
+struct synod_client;
+
+/* Response callback: status is SYNOD_OK when a response arrived (its own
+ * Status may still carry an error: decode the body), or a client error
+ * (TIMEOUT, CONNECTION, CANCELED, ...) with body NULL. */
+typedef void (*synod_response_cb)(void *arg, int status, const uint8_t *body,
+				  size_t len);
+
+/* Create a client. loop NULL: the client makes and owns a loop. */
+int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
+		     struct synod_client **out);
+/* Close: pending requests complete with SYNOD_ECANCELED. Frees the client
+ * once its handles are closed (on an own loop: before returning). */
+void synod_client_close(struct synod_client *c);
+/* Last error text of this client. */
+const char *synod_client_errmsg(const struct synod_client *c);
+uv_loop_t *synod_client_loop(struct synod_client *c);
+
+/* Send a request. `to_leader`: 1 routes to the active controller (following
+ * NOT_CONTROLLER); 0 accepts any node. On error, cb is never called. */
+int synod_client_send(struct synod_client *c, uint16_t api,
+		      const ProtobufCMessage *req, int to_leader,
+		      synod_response_cb cb, void *arg);
+
+/* Blocking call on a client with its own loop: sends, runs the loop until
+ * the answer, decodes it with `resp_desc` into *resp. Returns SYNOD_OK, a
+ * client error, or SYNOD_EINVALID_REQUEST when the body does not decode.
+ * The server's Status is in the decoded message. */
+int synod_client_call(struct synod_client *c, uint16_t api,
+		      const ProtobufCMessage *req, int to_leader,
+		      const ProtobufCMessageDescriptor *resp_desc,
+		      ProtobufCMessage **resp);
+
+/* Address (host:port) of the node the client is connected to, or NULL. */
+const char *synod_client_peer(const struct synod_client *c);
+
+#endif

@@ -1,0 +1,671 @@
+/* storage/store.c - SQLite store: schema, apply, snapshot, typed access. */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "records.pb-c.h"
+
+#define SNAP_MAGIC "SYNODSN1"
+#define SNAP_HEADER 24 /* magic(8) format(4) flags(4) length(8) */
+#define SNAP_FORMAT 1
+#define MEMDB_MAX ((sqlite3_int64)64 << 30)
+
+enum {
+	ST_SET_META,
+	ST_SET_CONFIG,
+	ST_DEL_CONFIG,
+	ST_GET_CONFIG,
+	ST_LIST_ALL,
+	ST_LIST_SCOPE,
+	ST_LIST_RESOURCE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_SET_CONFIG] =
+	"INSERT INTO configs(scope, resource, key, value) "
+	"VALUES(?1, ?2, ?3, ?4) ON CONFLICT(scope, resource, key) "
+	"DO UPDATE SET value = excluded.value",
+    [ST_DEL_CONFIG] = "DELETE FROM configs WHERE scope = ?1 AND resource = ?2 "
+		      "AND key = ?3",
+    [ST_GET_CONFIG] = "SELECT value FROM configs WHERE scope = ?1 AND "
+		      "resource = ?2 AND key = ?3",
+    [ST_LIST_ALL] = "SELECT scope, resource, key, value FROM configs "
+		    "ORDER BY scope, resource, key",
+    [ST_LIST_SCOPE] = "SELECT scope, resource, key, value FROM configs "
+		      "WHERE scope = ?1 ORDER BY scope, resource, key",
+    [ST_LIST_RESOURCE] = "SELECT scope, resource, key, value FROM configs "
+			 "WHERE scope = ?1 AND resource = ?2 ORDER BY key",
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+};
+
+/* Schema version 1. Replicas and ISRs are packed little-endian int32 arrays
+ * (compact at a million partitions). Later issues fill the tables that only
+ * exist here so far. */
+static const char schema_v1[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    "CREATE TABLE brokers("
+    " id INTEGER PRIMARY KEY, epoch INTEGER NOT NULL,"
+    " incarnation_id TEXT NOT NULL, rack TEXT,"
+    " fenced INTEGER NOT NULL DEFAULT 1,"
+    " shutting_down INTEGER NOT NULL DEFAULT 0,"
+    " registered_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE broker_endpoints("
+    " broker_id INTEGER NOT NULL, name TEXT NOT NULL, host TEXT NOT NULL,"
+    " port INTEGER NOT NULL, security_protocol TEXT NOT NULL,"
+    " PRIMARY KEY(broker_id, name)) WITHOUT ROWID;"
+    "CREATE TABLE topics("
+    " name TEXT PRIMARY KEY, topic_id BLOB NOT NULL UNIQUE,"
+    " created_index INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE partitions("
+    " topic_id BLOB NOT NULL, partition INTEGER NOT NULL,"
+    " replicas BLOB NOT NULL, isr BLOB NOT NULL,"
+    " leader INTEGER NOT NULL, leader_epoch INTEGER NOT NULL,"
+    " partition_epoch INTEGER NOT NULL,"
+    " PRIMARY KEY(topic_id, partition)) WITHOUT ROWID;"
+    "CREATE TABLE configs("
+    " scope INTEGER NOT NULL, resource TEXT NOT NULL, key TEXT NOT NULL,"
+    " value TEXT NOT NULL, PRIMARY KEY(scope, resource, key)) WITHOUT ROWID;"
+    "CREATE TABLE groups("
+    " group_id TEXT PRIMARY KEY, group_epoch INTEGER NOT NULL,"
+    " assignment_epoch INTEGER NOT NULL DEFAULT 0, assignor TEXT,"
+    " state TEXT NOT NULL DEFAULT 'empty') WITHOUT ROWID;"
+    "CREATE TABLE members("
+    " group_id TEXT NOT NULL, member_id TEXT NOT NULL,"
+    " member_epoch INTEGER NOT NULL, instance_id TEXT, rack TEXT,"
+    " client_id TEXT, subscribed_topics TEXT,"
+    " PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
+    "CREATE TABLE assignments("
+    " group_id TEXT NOT NULL, member_id TEXT NOT NULL,"
+    " topic_id BLOB NOT NULL, partition INTEGER NOT NULL,"
+    " PRIMARY KEY(group_id, topic_id, partition)) WITHOUT ROWID;"
+    "CREATE INDEX assignments_member ON assignments(group_id, member_id);"
+    "INSERT INTO meta(key, value) VALUES('schema_version', 1),"
+    " ('applied_index', 0), ('cluster_id', ''), ('timestamp_ms', 0);";
+
+static const char *const digest_tables[] = {
+    "SELECT * FROM meta ORDER BY key",
+    "SELECT * FROM brokers ORDER BY id",
+    "SELECT * FROM broker_endpoints ORDER BY broker_id, name",
+    "SELECT * FROM topics ORDER BY name",
+    "SELECT * FROM partitions ORDER BY topic_id, partition",
+    "SELECT * FROM configs ORDER BY scope, resource, key",
+    "SELECT * FROM groups ORDER BY group_id",
+    "SELECT * FROM members ORDER BY group_id, member_id",
+    "SELECT * FROM assignments ORDER BY group_id, topic_id, partition",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+	uint64_t applied_index;
+	char cluster_id[64];
+	char errmsg[256];
+};
+
+const char *store_strerror(int rv)
+{
+	switch (rv) {
+	case STORE_OK:
+		return "ok";
+	case STORE_ENOMEM:
+		return "out of memory";
+	case STORE_EDB:
+		return "database error";
+	case STORE_EMALFORMED:
+		return "malformed input";
+	case STORE_EVERSION:
+		return "format version newer than this build supports";
+	case STORE_ENOTFOUND:
+		return "not found";
+	default:
+		return "unknown error";
+	}
+}
+
+static int fail(struct store *s, int rv, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+static int dbfail(struct store *s, const char *what)
+{
+	return fail(s, STORE_EDB, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+const char *store_errmsg(const struct store *s)
+{
+	return s->errmsg;
+}
+
+static void finalize_all(struct store *s)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		sqlite3_finalize(s->stmt[i]);
+		s->stmt[i] = NULL;
+	}
+}
+
+static int prepare_all(struct store *s)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+				       NULL) != SQLITE_OK)
+			return dbfail(s, "prepare");
+	}
+	return STORE_OK;
+}
+
+static void set_limits(struct store *s)
+{
+	sqlite3_int64 limit = MEMDB_MAX;
+	sqlite3_file_control(s->db, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
+}
+
+/* Reload the cached meta values after open or restore. */
+static int load_meta(struct store *s)
+{
+	sqlite3_stmt *st;
+	int rv = STORE_OK;
+	long long version = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT key, value FROM meta", -1, &st,
+			       NULL) != SQLITE_OK)
+		return dbfail(s, "read meta");
+	s->applied_index = 0;
+	s->cluster_id[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (k == NULL)
+			continue;
+		if (strcmp(k, "applied_index") == 0)
+			s->applied_index =
+			    (uint64_t)sqlite3_column_int64(st, 1);
+		else if (strcmp(k, "schema_version") == 0)
+			version = sqlite3_column_int64(st, 1);
+		else if (strcmp(k, "cluster_id") == 0) {
+			const char *v =
+			    (const char *)sqlite3_column_text(st, 1);
+			snprintf(s->cluster_id, sizeof s->cluster_id, "%s",
+				 v ? v : "");
+		}
+	}
+	sqlite3_finalize(st);
+	if (version < 1)
+		rv = fail(s, STORE_EMALFORMED, "no schema version in store");
+	else if (version > STORE_SCHEMA_VERSION)
+		rv = fail(s, STORE_EVERSION,
+			  "store schema version %lld is newer than %d", version,
+			  STORE_SCHEMA_VERSION);
+	return rv;
+}
+
+static int exec_pragmas(struct store *s)
+{
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;"
+			 "PRAGMA foreign_keys=OFF;",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return dbfail(s, "pragma");
+	return STORE_OK;
+}
+
+int store_open(struct store **out)
+{
+	struct store *s;
+	int rv;
+	/* Before first use only; ignored (SQLITE_MISUSE) afterwards. */
+	sqlite3_config(SQLITE_CONFIG_MEMDB_MAXSIZE, MEMDB_MAX);
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return STORE_ENOMEM;
+	if (sqlite3_open_v2("synod.db", &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOMUTEX,
+			    "memdb") != SQLITE_OK) {
+		rv = STORE_EDB;
+		goto err;
+	}
+	set_limits(s);
+	if ((rv = exec_pragmas(s)) != 0)
+		goto err;
+	if (sqlite3_exec(s->db, schema_v1, NULL, NULL, NULL) != SQLITE_OK) {
+		rv = dbfail(s, "create schema");
+		goto err;
+	}
+	if ((rv = prepare_all(s)) != 0 || (rv = load_meta(s)) != 0)
+		goto err;
+	*out = s;
+	return STORE_OK;
+err:
+	store_close(s);
+	return rv;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	finalize_all(s);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int step_done(struct store *s, int i, const char *what)
+{
+	int rc = sqlite3_step(s->stmt[i]);
+	sqlite3_reset(s->stmt[i]);
+	sqlite3_clear_bindings(s->stmt[i]);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return dbfail(s, what);
+	return STORE_OK;
+}
+
+static int set_meta_int(struct store *s, const char *key, int64_t v)
+{
+	sqlite3_bind_text(s->stmt[ST_SET_META], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->stmt[ST_SET_META], 2, v);
+	return step_done(s, ST_SET_META, "set meta");
+}
+
+static int set_meta_text(struct store *s, const char *key, const char *v)
+{
+	sqlite3_bind_text(s->stmt[ST_SET_META], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->stmt[ST_SET_META], 2, v, -1, SQLITE_STATIC);
+	return step_done(s, ST_SET_META, "set meta");
+}
+
+static const char *resource_of(unsigned scope, const char *resource)
+{
+	return scope == STORE_SCOPE_CLUSTER || resource == NULL ? "" : resource;
+}
+
+static int apply_record(struct store *s, const Synod__Rec__Record *r,
+			int *status)
+{
+	*status = STORE_R_OK;
+	switch (r->body_case) {
+	case SYNOD__REC__RECORD__BODY_INIT_CLUSTER: {
+		const char *id = r->init_cluster->cluster_id;
+		if (id[0] == '\0' || strlen(id) >= sizeof s->cluster_id) {
+			*status = STORE_R_INVALID;
+			return STORE_OK;
+		}
+		if (s->cluster_id[0] != '\0') {
+			if (strcmp(s->cluster_id, id) != 0)
+				*status = STORE_R_CLUSTER_MISMATCH;
+			return STORE_OK;
+		}
+		int rv = set_meta_text(s, "cluster_id", id);
+		if (rv == STORE_OK)
+			snprintf(s->cluster_id, sizeof s->cluster_id, "%s", id);
+		return rv;
+	}
+	case SYNOD__REC__RECORD__BODY_SET_CONFIG: {
+		const Synod__Rec__SetConfig *c = r->set_config;
+		if (c->scope > STORE_SCOPE_TOPIC || c->key[0] == '\0') {
+			*status = STORE_R_INVALID;
+			return STORE_OK;
+		}
+		sqlite3_stmt *st = s->stmt[ST_SET_CONFIG];
+		sqlite3_bind_int(st, 1, (int)c->scope);
+		sqlite3_bind_text(st, 2, resource_of(c->scope, c->resource), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, c->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, c->value, -1, SQLITE_STATIC);
+		return step_done(s, ST_SET_CONFIG, "set config");
+	}
+	case SYNOD__REC__RECORD__BODY_DELETE_CONFIG: {
+		const Synod__Rec__DeleteConfig *c = r->delete_config;
+		sqlite3_stmt *st = s->stmt[ST_DEL_CONFIG];
+		int rv;
+		if (c->scope > STORE_SCOPE_TOPIC || c->key[0] == '\0') {
+			*status = STORE_R_INVALID;
+			return STORE_OK;
+		}
+		sqlite3_bind_int(st, 1, (int)c->scope);
+		sqlite3_bind_text(st, 2, resource_of(c->scope, c->resource), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, c->key, -1, SQLITE_STATIC);
+		rv = step_done(s, ST_DEL_CONFIG, "delete config");
+		if (rv == STORE_OK && sqlite3_changes(s->db) == 0)
+			*status = STORE_R_NOT_FOUND;
+		return rv;
+	}
+	case SYNOD__REC__RECORD__BODY_NOOP:
+		return STORE_OK;
+	default:
+		/* A record kind this build does not know: a newer leader
+		 * wrote it. Applying around it would diverge. */
+		return fail(s, STORE_EVERSION,
+			    "unknown record type %d: upgrade this node",
+			    (int)r->body_case);
+	}
+}
+
+static int run(struct store *s, int i)
+{
+	int rc = sqlite3_step(s->stmt[i]);
+	sqlite3_reset(s->stmt[i]);
+	return rc == SQLITE_DONE ? STORE_OK : dbfail(s, stmt_sql[i]);
+}
+
+int store_note_index(struct store *s, uint64_t index)
+{
+	int rv = set_meta_int(s, "applied_index", (int64_t)index);
+	if (rv == STORE_OK)
+		s->applied_index = index;
+	return rv;
+}
+
+int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
+		int *statuses, unsigned max_statuses, unsigned *n_records)
+{
+	Synod__Rec__RecordBatch *b;
+	int rv;
+	if (n_records)
+		*n_records = 0;
+	b = synod__rec__record_batch__unpack(NULL, len, buf);
+	if (b == NULL) {
+		/* Deterministic on every node: the bytes are the same. */
+		if (statuses && max_statuses > 0)
+			statuses[0] = STORE_R_SKIPPED_MALFORMED;
+		fail(s, STORE_EMALFORMED, "entry %llu: malformed record batch",
+		     (unsigned long long)index);
+		return store_note_index(s, index);
+	}
+	if (b->version > STORE_ENVELOPE_VERSION) {
+		rv = fail(s, STORE_EVERSION,
+			  "entry %llu: record batch version %u is newer than "
+			  "%d: upgrade this node",
+			  (unsigned long long)index, b->version,
+			  STORE_ENVELOPE_VERSION);
+		synod__rec__record_batch__free_unpacked(b, NULL);
+		return rv;
+	}
+	if ((rv = run(s, ST_BEGIN)) != STORE_OK)
+		goto out;
+	for (size_t i = 0; i < b->n_records; i++) {
+		int st;
+		rv = apply_record(s, b->records[i], &st);
+		if (rv != STORE_OK)
+			break;
+		if (statuses && i < max_statuses)
+			statuses[i] = st;
+	}
+	if (rv == STORE_OK)
+		rv = set_meta_int(s, "applied_index", (int64_t)index);
+	if (rv == STORE_OK && b->has_timestamp_ms)
+		rv = set_meta_int(s, "timestamp_ms", (int64_t)b->timestamp_ms);
+	if (rv == STORE_OK)
+		rv = run(s, ST_COMMIT);
+	if (rv != STORE_OK) {
+		char keep[sizeof s->errmsg];
+		memcpy(keep, s->errmsg, sizeof keep);
+		run(s, ST_ROLLBACK);
+		memcpy(s->errmsg, keep, sizeof keep);
+		load_meta(s);
+		goto out;
+	}
+	s->applied_index = index;
+	if (n_records)
+		*n_records = (unsigned)b->n_records;
+out:
+	synod__rec__record_batch__free_unpacked(b, NULL);
+	return rv;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_le32(const unsigned char *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+static uint64_t get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+size_t store_db_size(struct store *s)
+{
+	sqlite3_int64 size = 0;
+	unsigned char *p =
+	    sqlite3_serialize(s->db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
+	if (p == NULL) {
+		/* not contiguous: ask the pager */
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(s->db,
+				       "SELECT page_count * page_size FROM "
+				       "pragma_page_count, pragma_page_size",
+				       -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW)
+				size = sqlite3_column_int64(st, 0);
+			sqlite3_finalize(st);
+		}
+	}
+	return (size_t)size;
+}
+
+int store_snapshot(struct store *s, void *(*alloc)(size_t), void **buf,
+		   size_t *len)
+{
+	sqlite3_int64 size = 0;
+	unsigned char *img, *out;
+	int copied = 0;
+	img = sqlite3_serialize(s->db, "main", &size, SQLITE_SERIALIZE_NOCOPY);
+	if (img == NULL) {
+		img = sqlite3_serialize(s->db, "main", &size, 0);
+		if (img == NULL)
+			return fail(s, STORE_ENOMEM, "serialize failed");
+		copied = 1;
+	}
+	out = alloc(SNAP_HEADER + (size_t)size);
+	if (out == NULL) {
+		if (copied)
+			sqlite3_free(img);
+		return fail(s, STORE_ENOMEM, "snapshot: out of memory");
+	}
+	memcpy(out, SNAP_MAGIC, 8);
+	put_le32(out + 8, SNAP_FORMAT);
+	put_le32(out + 12, 0);
+	put_le64(out + 16, (uint64_t)size);
+	memcpy(out + SNAP_HEADER, img, (size_t)size);
+	if (copied)
+		sqlite3_free(img);
+	*buf = out;
+	*len = SNAP_HEADER + (size_t)size;
+	return STORE_OK;
+}
+
+int store_restore(struct store *s, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint64_t size;
+	unsigned char *img;
+	sqlite3 *db;
+	struct store tmp;
+	int rv;
+	if (len < SNAP_HEADER || memcmp(p, SNAP_MAGIC, 8) != 0)
+		return fail(s, STORE_EMALFORMED, "snapshot: bad magic");
+	if (get_le32(p + 8) > SNAP_FORMAT)
+		return fail(s, STORE_EVERSION,
+			    "snapshot format %u is newer than %d",
+			    get_le32(p + 8), SNAP_FORMAT);
+	size = get_le64(p + 16);
+	if (size != len - SNAP_HEADER || size < 100 ||
+	    memcmp(p + SNAP_HEADER, "SQLite format 3", 16) != 0)
+		return fail(s, STORE_EMALFORMED, "snapshot: bad image");
+	/* Load into a fresh connection first so a bad image leaves us as we
+	 * were. */
+	if (sqlite3_open_v2("synod.db", &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				SQLITE_OPEN_NOMUTEX,
+			    "memdb") != SQLITE_OK) {
+		sqlite3_close(db);
+		return fail(s, STORE_ENOMEM, "snapshot: open failed");
+	}
+	img = sqlite3_malloc64(size);
+	if (img == NULL) {
+		sqlite3_close(db);
+		return fail(s, STORE_ENOMEM, "snapshot: out of memory");
+	}
+	memcpy(img, p + SNAP_HEADER, size);
+	if (sqlite3_deserialize(
+		db, "main", img, (sqlite3_int64)size, (sqlite3_int64)size,
+		SQLITE_DESERIALIZE_FREEONCLOSE |
+		    SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
+		sqlite3_close(db);
+		return fail(s, STORE_EMALFORMED,
+			    "snapshot: deserialize failed");
+	}
+	memset(&tmp, 0, sizeof tmp);
+	tmp.db = db;
+	set_limits(&tmp);
+	if ((rv = exec_pragmas(&tmp)) != 0 || (rv = prepare_all(&tmp)) != 0 ||
+	    (rv = load_meta(&tmp)) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "snapshot: %.200s",
+			 tmp.errmsg);
+		finalize_all(&tmp);
+		sqlite3_close(db);
+		return rv == STORE_EDB ? STORE_EMALFORMED : rv;
+	}
+	finalize_all(s);
+	sqlite3_close(s->db);
+	memcpy(s->stmt, tmp.stmt, sizeof s->stmt);
+	s->db = db;
+	s->applied_index = tmp.applied_index;
+	memcpy(s->cluster_id, tmp.cluster_id, sizeof s->cluster_id);
+	return STORE_OK;
+}
+
+uint64_t store_applied_index(const struct store *s)
+{
+	return s->applied_index;
+}
+
+const char *store_cluster_id(const struct store *s)
+{
+	return s->cluster_id;
+}
+
+int store_config_get(struct store *s, unsigned scope, const char *resource,
+		     const char *key, char **value)
+{
+	sqlite3_stmt *st = s->stmt[ST_GET_CONFIG];
+	int rc, rv = STORE_ENOTFOUND;
+	sqlite3_bind_int(st, 1, (int)scope);
+	sqlite3_bind_text(st, 2, resource_of(scope, resource), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		*value = strdup(v ? v : "");
+		rv = *value ? STORE_OK : STORE_ENOMEM;
+	} else if (rc != SQLITE_DONE) {
+		rv = dbfail(s, "get config");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
+
+int store_config_list(struct store *s, int scope, const char *resource,
+		      store_config_cb cb, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, rv = STORE_OK;
+	if (scope < 0) {
+		st = s->stmt[ST_LIST_ALL];
+	} else if (resource == NULL) {
+		st = s->stmt[ST_LIST_SCOPE];
+		sqlite3_bind_int(st, 1, scope);
+	} else {
+		st = s->stmt[ST_LIST_RESOURCE];
+		sqlite3_bind_int(st, 1, scope);
+		sqlite3_bind_text(st, 2, resource_of((unsigned)scope, resource),
+				  -1, SQLITE_STATIC);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rv = cb(arg, (unsigned)sqlite3_column_int(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			(const char *)sqlite3_column_text(st, 3));
+		if (rv != 0)
+			break;
+	}
+	if (rv == 0 && rc != SQLITE_DONE)
+		rv = dbfail(s, "list configs");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
+
+/* FNV-1a over every column of every table, in key order. */
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++) {
+		*h ^= c[i];
+		*h *= 1099511628211ULL;
+	}
+}
+
+int store_digest(struct store *s, uint64_t *digest)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t t = 0; t < sizeof digest_tables / sizeof *digest_tables;
+	     t++) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(s->db, digest_tables[t], -1, &st,
+				       NULL) != SQLITE_OK)
+			return dbfail(s, "digest");
+		fnv(&h, &t, sizeof t);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int n = sqlite3_column_count(st);
+			for (int c = 0; c < n; c++) {
+				int type = sqlite3_column_type(st, c);
+				const void *v = sqlite3_column_blob(st, c);
+				int len = sqlite3_column_bytes(st, c);
+				fnv(&h, &type, sizeof type);
+				if (v != NULL)
+					fnv(&h, v, (size_t)len);
+			}
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return dbfail(s, "digest");
+	}
+	*digest = h;
+	return STORE_OK;
+}

@@ -1,0 +1,104 @@
+/* storage/store.h - the replicated state machine's SQLite store.
+ *
+ * A store is one private in-memory SQLite database (memdb VFS) holding schema
+ * version 1 of Synod's metadata. Committed raft entries are applied with
+ * store_apply(): one transaction per entry, record by record, each record
+ * checking its own preconditions. The result is a pure function of the
+ * entries applied (and the snapshot restored), never of clocks or the
+ * network. Nothing here knows about sockets or raft.
+ *
+ * Errors: functions return 0 or a STORE_E* code; the last error's text is in
+ * store_errmsg(). Per-record outcomes of store_apply() are STORE_R* codes.
+ *
+ * Ownership: the store owns its database and prepared statements. Strings
+ * returned through callbacks are valid only during the callback. Snapshot
+ * buffers come from the allocator passed in and belong to the caller.
+ * Not thread-safe: one thread (the event loop) uses a store at a time.
+ */
+#ifndef SYNOD_STORE_H
+#define SYNOD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_ENVELOPE_VERSION 1
+
+/* Function return codes. */
+enum {
+	STORE_OK = 0,
+	STORE_ENOMEM,	  /* out of memory */
+	STORE_EDB,	  /* SQLite failed (see store_errmsg) */
+	STORE_EMALFORMED, /* input could not be decoded */
+	STORE_EVERSION,	  /* input has a newer format than this build knows */
+	STORE_ENOTFOUND,  /* no such item */
+};
+
+/* Per-record apply outcomes (identical on every node). */
+enum {
+	STORE_R_OK = 0,
+	STORE_R_SKIPPED_MALFORMED, /* entry could not be decoded: skipped */
+	STORE_R_CLUSTER_MISMATCH,  /* InitCluster with another id */
+	STORE_R_NOT_FOUND,	   /* delete of something absent */
+	STORE_R_INVALID,	   /* record fields invalid */
+};
+
+/* Config scopes. */
+enum { STORE_SCOPE_CLUSTER = 0, STORE_SCOPE_TOPIC = 1 };
+
+struct store;
+
+const char *store_strerror(int rv);
+
+/* Open an empty store with schema version 1. *out is owned by the caller
+ * and freed with store_close(). */
+int store_open(struct store **out);
+void store_close(struct store *s);
+const char *store_errmsg(const struct store *s);
+
+/* Apply one committed entry (a RecordBatch) at log index `index`.
+ * `statuses`, if not NULL, receives one STORE_R* per record, up to
+ * `max_statuses`; *n_records (if not NULL) gets the record count.
+ * Returns STORE_OK when the entry was applied or deterministically skipped
+ * (malformed); STORE_EVERSION when the entry needs a newer build (nothing
+ * applied: the node must stop); STORE_EDB/ENOMEM on a local failure
+ * (nothing applied, the transaction rolled back). */
+int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
+		int *statuses, unsigned max_statuses, unsigned *n_records);
+
+/* Record that `index` was applied without a state change (barrier or
+ * configuration entries), so metadata_version keeps up with the log. */
+int store_note_index(struct store *s, uint64_t index);
+
+/* Snapshot: a self-describing copy of the database (header + SQLite image).
+ * The buffer is allocated with `alloc` and owned by the caller. The copy is
+ * one memcpy of the database pages. */
+int store_snapshot(struct store *s, void *(*alloc)(size_t), void **buf,
+		   size_t *len);
+/* Replace the whole database with a snapshot's. On error the old content
+ * stays. The buffer is not kept. */
+int store_restore(struct store *s, const void *buf, size_t len);
+
+/* Metadata version: index of the last applied log entry (0 when empty). */
+uint64_t store_applied_index(const struct store *s);
+/* Cluster id ("" before InitCluster is applied). Owned by the store. */
+const char *store_cluster_id(const struct store *s);
+/* Size in bytes of the database image. */
+size_t store_db_size(struct store *s);
+
+/* Typed access to configs. */
+typedef int (*store_config_cb)(void *arg, unsigned scope, const char *resource,
+			       const char *key, const char *value);
+/* *value (malloc'd, caller frees) or STORE_ENOTFOUND. */
+int store_config_get(struct store *s, unsigned scope, const char *resource,
+		     const char *key, char **value);
+/* Every config of `scope` (or all scopes when scope < 0) and `resource`
+ * (all resources when NULL), ordered by scope, resource, key. A non-zero
+ * return from cb stops the walk and is returned. */
+int store_config_list(struct store *s, int scope, const char *resource,
+		      store_config_cb cb, void *arg);
+
+/* A digest of all table contents (for tests that compare nodes). */
+int store_digest(struct store *s, uint64_t *digest);
+
+#endif

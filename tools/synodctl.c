@@ -1,0 +1,720 @@
+/* tools/synodctl.c - the Synod operator CLI. See `synodctl --help` and
+ * docs/operations.md. Exit codes: 0 ok, 1 the cluster refused or failed the
+ * request, 2 usage error, 3 the cluster could not be reached. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "configdefs.h"
+
+static const char *opt_bootstrap;
+static const char *opt_cluster_id;
+static unsigned opt_timeout_ms = 5000;
+static int opt_json;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: synodctl [--bootstrap H:P,...] [--cluster-id ID] "
+		"[--json] [--timeout-ms N]\n"
+		"                COMMAND ...\n"
+		"\n"
+		"The cluster is found from --bootstrap or $SYNOD_BOOTSTRAP "
+		"(client addresses).\n"
+		"\n"
+		"Quorum:\n"
+		"  quorum status                       every node's role, "
+		"applied index, lag\n"
+		"  quorum add-voter ID RAFT_H:P CLIENT_H:P\n"
+		"                                      add a started, empty "
+		"node as a voter\n"
+		"  quorum remove-voter ID              remove a node from the "
+		"quorum\n"
+		"  quorum transfer-leader [ID]         move leadership (to ID "
+		"or any voter)\n"
+		"Dynamic configs (cluster scope unless --topic NAME):\n"
+		"  config set [--topic T] [--validate-only] KEY=VALUE ...\n"
+		"  config get [--topic T] KEY          value (or default)\n"
+		"  config list [--topic T | --cluster] every config set\n"
+		"  config delete [--topic T] KEY\n"
+		"  config keys                         the keys Synod accepts\n"
+		"\n"
+		"--json prints machine-readable output (docs/operations.md has "
+		"the schema).\n");
+}
+
+static int die_usage(const char *msg)
+{
+	fprintf(stderr, "synodctl: %s (see synodctl --help)\n", msg);
+	return 2;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s) {
+		printf("%s\n", s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+/* Report a failed call or a response error. Returns the exit code. */
+static int report(int rv, ProtobufCMessage *resp, struct synod_client *c)
+{
+	const Synod__Wire__Status *st;
+	if (rv != SYNOD_OK) {
+		fprintf(stderr, "synodctl: %s: %s\n", synod_error_name(rv),
+			synod_client_errmsg(c)[0] ? synod_client_errmsg(c)
+						  : synod_strerror(rv));
+		return rv == SYNOD_ETIMEOUT || rv == SYNOD_ECONNECTION ? 3 : 1;
+	}
+	st = tool_status(resp);
+	if (st && st->code != SYNOD_OK) {
+		if (opt_json) {
+			json_t *j = json_pack("{s:s,s:i,s:s}", "error",
+					      synod_error_name(st->code),
+					      "code", st->code, "message",
+					      st->message ? st->message : "");
+			print_json(j);
+		} else {
+			fprintf(stderr, "synodctl: %s: %s\n",
+				synod_error_name(st->code),
+				st->message ? st->message
+					    : synod_strerror(st->code));
+		}
+		return 1;
+	}
+	return 0;
+}
+
+static struct synod_client *client(int pinned_to_first)
+{
+	const char *b = tool_bootstrap(opt_bootstrap);
+	if (b == NULL) {
+		fprintf(stderr, "synodctl: no cluster: pass --bootstrap "
+				"H:P,... or set SYNOD_BOOTSTRAP\n");
+		return NULL;
+	}
+	return tool_client(b, opt_cluster_id, opt_timeout_ms, pinned_to_first);
+}
+
+/* ---- quorum status ---- */
+
+struct probe {
+	struct synod_client *c;
+	int done;
+	int rv;
+	Synod__Wire__NodeStatusResponse *resp;
+};
+
+static void on_probe(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct probe *p = arg;
+	p->done = 1;
+	p->rv = status;
+	if (status == SYNOD_OK) {
+		p->resp =
+		    synod__wire__node_status_response__unpack(NULL, len, body);
+		if (p->resp == NULL)
+			p->rv = SYNOD_EINVALID_REQUEST;
+	}
+}
+
+static int quorum_status(void)
+{
+	struct synod_client *c = client(0);
+	Synod__Wire__MetadataRequest mreq = SYNOD__WIRE__METADATA_REQUEST__INIT;
+	Synod__Wire__MetadataResponse *md = NULL;
+	Synod__Wire__NodeStatusRequest sreq =
+	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
+	struct probe *probes;
+	uv_loop_t loop;
+	const Synod__Wire__NodeStatusResponse *leader = NULL;
+	uint64_t commit = 0, term = 0;
+	int rv, code;
+	if (c == NULL)
+		return 2;
+	mreq.cluster_id = (char *)opt_cluster_id;
+	rv = tool_call(c, SYNOD_API_METADATA, &mreq.base, 0,
+		       &synod__wire__metadata_response__descriptor,
+		       (ProtobufCMessage **)&md);
+	code = report(rv, (ProtobufCMessage *)md, c);
+	synod_client_close(c);
+	if (code != 0) {
+		if (md)
+			synod__wire__metadata_response__free_unpacked(md, NULL);
+		return code;
+	}
+	/* Ask every node for its own view, all at once. */
+	uv_loop_init(&loop);
+	probes = calloc(md->n_nodes ? md->n_nodes : 1, sizeof *probes);
+	for (size_t i = 0; i < md->n_nodes; i++) {
+		struct synod_client_config cfg = {0};
+		cfg.bootstrap = md->nodes[i]->client_address;
+		cfg.request_timeout_ms =
+		    opt_timeout_ms < 2000 ? opt_timeout_ms : 2000;
+		cfg.connect_timeout_ms = cfg.request_timeout_ms;
+		cfg.pinned = 1;
+		probes[i].done = 1;
+		probes[i].rv = SYNOD_ECONNECTION;
+		if (cfg.bootstrap[0] == '\0' ||
+		    synod_client_new(&loop, &cfg, &probes[i].c) != SYNOD_OK)
+			continue;
+		if (synod_client_send(probes[i].c, SYNOD_API_NODE_STATUS,
+				      &sreq.base, 0, on_probe,
+				      &probes[i]) == SYNOD_OK)
+			probes[i].done = 0;
+	}
+	for (;;) {
+		int all = 1;
+		for (size_t i = 0; i < md->n_nodes; i++)
+			all &= probes[i].done;
+		if (all)
+			break;
+		uv_run(&loop, UV_RUN_ONCE);
+	}
+	for (size_t i = 0; i < md->n_nodes; i++) {
+		Synod__Wire__NodeStatusResponse *r = probes[i].resp;
+		if (r == NULL)
+			continue;
+		if (r->term > term)
+			term = r->term;
+		if (r->role && strcmp(r->role, "leader") == 0 &&
+		    (leader == NULL || r->term > leader->term))
+			leader = r;
+	}
+	if (leader)
+		commit = leader->commit_index;
+	else
+		for (size_t i = 0; i < md->n_nodes; i++)
+			if (probes[i].resp &&
+			    probes[i].resp->commit_index > commit)
+				commit = probes[i].resp->commit_index;
+
+	json_t *nodes = json_array();
+	for (size_t i = 0; i < md->n_nodes; i++) {
+		Synod__Wire__NodeAddress *a = md->nodes[i];
+		Synod__Wire__NodeStatusResponse *r = probes[i].resp;
+		json_t *n = json_object();
+		int64_t match = -1;
+		if (leader)
+			for (size_t k = 0; k < leader->n_peers; k++)
+				if (leader->peers[k]->id == a->id)
+					match = (int64_t)leader->peers[k]
+						    ->match_index;
+		json_object_set_new(n, "id", json_integer((json_int_t)a->id));
+		json_object_set_new(n, "address",
+				    json_string(a->client_address));
+		json_object_set_new(n, "raft_address",
+				    json_string(a->raft_address));
+		json_object_set_new(n, "voter", json_boolean(a->voter));
+		json_object_set_new(n, "reachable", json_boolean(r != NULL));
+		if (r) {
+			json_object_set_new(n, "role", json_string(r->role));
+			json_object_set_new(
+			    n, "applied_index",
+			    json_integer((json_int_t)r->applied_index));
+			json_object_set_new(
+			    n, "lag",
+			    json_integer(
+				commit > r->applied_index
+				    ? (json_int_t)(commit - r->applied_index)
+				    : 0));
+			json_object_set_new(
+			    n, "last_contact_ms",
+			    r->last_contact_ms < 0
+				? json_null()
+				: json_integer(r->last_contact_ms));
+			json_object_set_new(n, "term",
+					    json_integer((json_int_t)r->term));
+		} else {
+			json_object_set_new(n, "role", json_string("unknown"));
+			json_object_set_new(n, "applied_index", json_null());
+			json_object_set_new(
+			    n, "lag",
+			    match >= 0 && commit >= (uint64_t)match
+				? json_integer(
+				      (json_int_t)(commit - (uint64_t)match))
+				: json_null());
+			json_object_set_new(n, "last_contact_ms", json_null());
+			json_object_set_new(
+			    n, "error",
+			    json_string(synod_error_name(probes[i].rv)));
+		}
+		json_object_set_new(n, "match_index",
+				    match >= 0 ? json_integer(match)
+					       : json_null());
+		json_array_append_new(nodes, n);
+	}
+	json_t *root = json_object();
+	json_object_set_new(root, "cluster_id",
+			    json_string(md->cluster_id ? md->cluster_id : ""));
+	json_object_set_new(root, "leader_id",
+			    leader ? json_integer((json_int_t)leader->node_id)
+				   : json_null());
+	json_object_set_new(root, "term", json_integer((json_int_t)term));
+	json_object_set_new(root, "commit_index",
+			    json_integer((json_int_t)commit));
+	json_object_set_new(root, "nodes", nodes);
+
+	if (opt_json) {
+		print_json(root);
+	} else {
+		size_t i;
+		json_t *n;
+		printf("Cluster:  %s\n", md->cluster_id ? md->cluster_id : "");
+		if (leader)
+			printf(
+			    "Leader:   %llu (term %llu, commit index %llu)\n",
+			    (unsigned long long)leader->node_id,
+			    (unsigned long long)term,
+			    (unsigned long long)commit);
+		else
+			printf("Leader:   none reachable (term %llu)\n",
+			       (unsigned long long)term);
+		printf("\n%-4s %-22s %-6s %-10s %-9s %10s %8s %14s\n", "ID",
+		       "ADDRESS", "VOTER", "ROLE", "REACHABLE", "APPLIED",
+		       "LAG", "LAST_CONTACT");
+		json_array_foreach(nodes, i, n)
+		{
+			char applied[24] = "-", lag[24] = "-",
+			     contact[24] = "-";
+			json_t *v;
+			if (json_is_integer(
+				v = json_object_get(n, "applied_index")))
+				snprintf(applied, sizeof applied, "%lld",
+					 (long long)json_integer_value(v));
+			if (json_is_integer(v = json_object_get(n, "lag")))
+				snprintf(lag, sizeof lag, "%lld",
+					 (long long)json_integer_value(v));
+			if (json_is_integer(
+				v = json_object_get(n, "last_contact_ms")))
+				snprintf(contact, sizeof contact, "%lld ms",
+					 (long long)json_integer_value(v));
+			printf("%-4lld %-22s %-6s %-10s %-9s %10s %8s %14s\n",
+			       (long long)json_integer_value(
+				   json_object_get(n, "id")),
+			       json_string_value(json_object_get(n, "address")),
+			       json_is_true(json_object_get(n, "voter")) ? "yes"
+									 : "no",
+			       json_string_value(json_object_get(n, "role")),
+			       json_is_true(json_object_get(n, "reachable"))
+				   ? "yes"
+				   : "NO",
+			       applied, lag, contact);
+		}
+		json_decref(root);
+	}
+	for (size_t i = 0; i < md->n_nodes; i++) {
+		if (probes[i].c)
+			synod_client_close(probes[i].c);
+		if (probes[i].resp)
+			synod__wire__node_status_response__free_unpacked(
+			    probes[i].resp, NULL);
+	}
+	while (uv_run(&loop, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&loop);
+	free(probes);
+	synod__wire__metadata_response__free_unpacked(md, NULL);
+	return leader ? 0 : 1;
+}
+
+static int parse_id(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (s[0] == '\0' || s[0] == '-' || *end != '\0' || v == 0 ||
+	    v > UINT32_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int quorum_change(int argc, char **argv)
+{
+	Synod__Wire__AddVoterRequest add = SYNOD__WIRE__ADD_VOTER_REQUEST__INIT;
+	Synod__Wire__RemoveVoterRequest rm =
+	    SYNOD__WIRE__REMOVE_VOTER_REQUEST__INIT;
+	Synod__Wire__TransferLeaderRequest tr =
+	    SYNOD__WIRE__TRANSFER_LEADER_REQUEST__INIT;
+	Synod__Wire__QuorumChangeResponse *resp = NULL;
+	const ProtobufCMessage *req;
+	uint16_t api;
+	struct synod_client *c;
+	int rv, code;
+	if (strcmp(argv[0], "add-voter") == 0) {
+		if (argc != 4 || parse_id(argv[1], &add.id) != 0)
+			return die_usage("quorum add-voter ID RAFT_H:P "
+					 "CLIENT_H:P");
+		add.raft_address = argv[2];
+		add.client_address = argv[3];
+		api = SYNOD_API_ADD_VOTER;
+		req = &add.base;
+	} else if (strcmp(argv[0], "remove-voter") == 0) {
+		if (argc != 2 || parse_id(argv[1], &rm.id) != 0)
+			return die_usage("quorum remove-voter ID");
+		api = SYNOD_API_REMOVE_VOTER;
+		req = &rm.base;
+	} else if (strcmp(argv[0], "transfer-leader") == 0) {
+		if (argc > 2 || (argc == 2 && parse_id(argv[1], &tr.id) != 0))
+			return die_usage("quorum transfer-leader [ID]");
+		tr.has_id = argc == 2;
+		api = SYNOD_API_TRANSFER_LEADER;
+		req = &tr.base;
+	} else {
+		return die_usage("unknown quorum command");
+	}
+	if ((c = client(0)) == NULL)
+		return 2;
+	rv = tool_call(c, api, req, 1,
+		       &synod__wire__quorum_change_response__descriptor,
+		       (ProtobufCMessage **)&resp);
+	code = report(rv, (ProtobufCMessage *)resp, c);
+	if (code == 0) {
+		if (opt_json) {
+			json_t *j = json_object();
+			json_object_set_new(j, "ok", json_true());
+			json_object_set_new(
+			    j, "leader_id",
+			    resp->has_leader_id
+				? json_integer((json_int_t)resp->leader_id)
+				: json_null());
+			print_json(j);
+		} else {
+			printf("%s: done", argv[0]);
+			if (resp->has_leader_id && resp->leader_id)
+				printf(" (leader now %llu)",
+				       (unsigned long long)resp->leader_id);
+			printf("\n");
+		}
+	}
+	if (resp)
+		synod__wire__quorum_change_response__free_unpacked(resp, NULL);
+	synod_client_close(c);
+	return code;
+}
+
+/* ---- configs ---- */
+
+static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
+{
+	json_t *j = json_object();
+	json_object_set_new(
+	    j, "scope",
+	    json_string(e->scope == SYNOD_SCOPE_TOPIC ? "topic" : "cluster"));
+	json_object_set_new(j, "resource",
+			    e->resource ? json_string(e->resource)
+					: json_null());
+	json_object_set_new(j, "key", json_string(e->key));
+	json_object_set_new(j, "value", json_string(e->value));
+	return j;
+}
+
+static int config_cmd(int argc, char **argv)
+{
+	const char *topic = NULL;
+	int validate_only = 0, cluster_only = 0, i = 1, rv, code;
+	struct synod_client *c;
+	const char *sub = argv[0];
+	char **args;
+	int nargs;
+
+	for (; i < argc; i++) {
+		if (strcmp(argv[i], "--topic") == 0 && i + 1 < argc)
+			topic = argv[++i];
+		else if (strncmp(argv[i], "--topic=", 8) == 0)
+			topic = argv[i] + 8;
+		else if (strcmp(argv[i], "--validate-only") == 0)
+			validate_only = 1;
+		else if (strcmp(argv[i], "--cluster") == 0)
+			cluster_only = 1;
+		else if (argv[i][0] == '-' && argv[i][1] == '-')
+			return die_usage("unknown config option");
+		else
+			break;
+	}
+	args = argv + i;
+	nargs = argc - i;
+	unsigned scope = topic ? SYNOD_SCOPE_TOPIC : SYNOD_SCOPE_CLUSTER;
+
+	if (strcmp(sub, "keys") == 0) {
+		/* The same table the controller validates with. */
+		json_t *a = json_array();
+		for (const struct configdef *d = configdefs(); d->key; d++) {
+			if (opt_json) {
+				json_array_append_new(
+				    a, json_pack(
+					   "{s:s,s:s,s:s,s:s,s:s}", "key",
+					   d->key, "type", d->type, "default",
+					   d->default_value, "scopes",
+					   d->topic_scope ? "cluster,topic"
+							  : "cluster",
+					   "doc", d->doc));
+			} else {
+				if (d == configdefs())
+					printf("%-40s %-7s %-14s %-14s %s\n",
+					       "KEY", "TYPE", "DEFAULT",
+					       "SCOPES", "MEANING");
+				printf("%-40s %-7s %-14s %-14s %s\n", d->key,
+				       d->type, d->default_value,
+				       d->topic_scope ? "cluster,topic"
+						      : "cluster",
+				       d->doc);
+			}
+		}
+		if (opt_json)
+			print_json(a);
+		else
+			json_decref(a);
+		return 0;
+	}
+	if (strcmp(sub, "set") == 0) {
+		Synod__Wire__ConfigSetRequest req =
+		    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+		Synod__Wire__ConfigEntry *entries, **ptrs;
+		Synod__Wire__ConfigSetResponse *resp = NULL;
+		if (nargs < 1)
+			return die_usage("config set KEY=VALUE ...");
+		entries = calloc((size_t)nargs, sizeof *entries);
+		ptrs = calloc((size_t)nargs, sizeof *ptrs);
+		for (int k = 0; k < nargs; k++) {
+			char *eq = strchr(args[k], '=');
+			if (eq == NULL || eq == args[k]) {
+				free(entries);
+				free(ptrs);
+				return die_usage("config set takes KEY=VALUE");
+			}
+			*eq = '\0';
+			synod__wire__config_entry__init(&entries[k]);
+			entries[k].scope = scope;
+			entries[k].resource = (char *)topic;
+			entries[k].key = args[k];
+			entries[k].value = eq + 1;
+			ptrs[k] = &entries[k];
+		}
+		req.n_entries = (size_t)nargs;
+		req.entries = ptrs;
+		req.has_validate_only = validate_only;
+		req.validate_only = validate_only;
+		if ((c = client(0)) == NULL)
+			return 2;
+		rv = tool_call(c, SYNOD_API_CONFIG_SET, &req.base, 1,
+			       &synod__wire__config_set_response__descriptor,
+			       (ProtobufCMessage **)&resp);
+		code = report(rv, (ProtobufCMessage *)resp, c);
+		if (code == 0) {
+			if (opt_json) {
+				json_t *j = json_object();
+				json_object_set_new(j, "ok", json_true());
+				json_object_set_new(
+				    j, "validate_only",
+				    json_boolean(validate_only));
+				json_object_set_new(
+				    j, "metadata_version",
+				    json_integer(
+					(json_int_t)resp->metadata_version));
+				print_json(j);
+			} else if (validate_only) {
+				printf("valid\n");
+			} else {
+				printf(
+				    "ok (metadata version %llu)\n",
+				    (unsigned long long)resp->metadata_version);
+			}
+		}
+		free(entries);
+		free(ptrs);
+		if (resp)
+			synod__wire__config_set_response__free_unpacked(resp,
+									NULL);
+		synod_client_close(c);
+		return code;
+	}
+	if (strcmp(sub, "get") == 0) {
+		Synod__Wire__ConfigGetRequest req =
+		    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+		Synod__Wire__ConfigGetResponse *resp = NULL;
+		if (nargs != 1)
+			return die_usage("config get KEY");
+		req.scope = scope;
+		req.resource = (char *)topic;
+		req.key = args[0];
+		if ((c = client(0)) == NULL)
+			return 2;
+		rv = tool_call(c, SYNOD_API_CONFIG_GET, &req.base, 1,
+			       &synod__wire__config_get_response__descriptor,
+			       (ProtobufCMessage **)&resp);
+		code = report(rv, (ProtobufCMessage *)resp, c);
+		if (code == 0 && resp->entry) {
+			if (opt_json) {
+				json_t *j = entry_json(resp->entry);
+				json_object_set_new(
+				    j, "is_default",
+				    json_boolean(resp->is_default));
+				print_json(j);
+			} else {
+				printf("%s%s\n", resp->entry->value,
+				       resp->is_default ? " (default)" : "");
+			}
+		}
+		if (resp)
+			synod__wire__config_get_response__free_unpacked(resp,
+									NULL);
+		synod_client_close(c);
+		return code;
+	}
+	if (strcmp(sub, "list") == 0) {
+		Synod__Wire__ConfigListRequest req =
+		    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
+		Synod__Wire__ConfigListResponse *resp = NULL;
+		if (nargs != 0)
+			return die_usage("config list [--topic T | --cluster]");
+		if (topic || cluster_only) {
+			req.has_scope = 1;
+			req.scope = scope;
+			req.resource = (char *)topic;
+		}
+		if ((c = client(0)) == NULL)
+			return 2;
+		rv = tool_call(c, SYNOD_API_CONFIG_LIST, &req.base, 1,
+			       &synod__wire__config_list_response__descriptor,
+			       (ProtobufCMessage **)&resp);
+		code = report(rv, (ProtobufCMessage *)resp, c);
+		if (code == 0) {
+			if (opt_json) {
+				json_t *a = json_array();
+				for (size_t k = 0; k < resp->n_entries; k++)
+					json_array_append_new(
+					    a, entry_json(resp->entries[k]));
+				json_t *j = json_object();
+				json_object_set_new(j, "configs", a);
+				json_object_set_new(
+				    j, "metadata_version",
+				    json_integer(
+					(json_int_t)resp->metadata_version));
+				print_json(j);
+			} else {
+				printf("%-8s %-24s %-40s %s\n", "SCOPE",
+				       "RESOURCE", "KEY", "VALUE");
+				for (size_t k = 0; k < resp->n_entries; k++) {
+					Synod__Wire__ConfigEntry *e =
+					    resp->entries[k];
+					printf("%-8s %-24s %-40s %s\n",
+					       e->scope == SYNOD_SCOPE_TOPIC
+						   ? "topic"
+						   : "cluster",
+					       e->resource ? e->resource : "-",
+					       e->key, e->value);
+				}
+			}
+		}
+		if (resp)
+			synod__wire__config_list_response__free_unpacked(resp,
+									 NULL);
+		synod_client_close(c);
+		return code;
+	}
+	if (strcmp(sub, "delete") == 0) {
+		Synod__Wire__ConfigDeleteRequest req =
+		    SYNOD__WIRE__CONFIG_DELETE_REQUEST__INIT;
+		Synod__Wire__ConfigDeleteResponse *resp = NULL;
+		if (nargs != 1)
+			return die_usage("config delete KEY");
+		req.scope = scope;
+		req.resource = (char *)topic;
+		req.key = args[0];
+		if ((c = client(0)) == NULL)
+			return 2;
+		rv = tool_call(c, SYNOD_API_CONFIG_DELETE, &req.base, 1,
+			       &synod__wire__config_delete_response__descriptor,
+			       (ProtobufCMessage **)&resp);
+		code = report(rv, (ProtobufCMessage *)resp, c);
+		if (code == 0) {
+			if (opt_json)
+				print_json(json_pack("{s:b}", "ok", 1));
+			else
+				printf("deleted\n");
+		}
+		if (resp)
+			synod__wire__config_delete_response__free_unpacked(
+			    resp, NULL);
+		synod_client_close(c);
+		return code;
+	}
+	return die_usage("unknown config command");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"bootstrap", required_argument, NULL, 'b'},
+	    {"cluster-id", required_argument, NULL, 'c'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+	/* Options end at the first command word. */
+	while ((opt = getopt_long(argc, argv, "+b:c:jt:hV", opts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'b':
+			opt_bootstrap = optarg;
+			break;
+		case 'c':
+			opt_cluster_id = optarg;
+			break;
+		case 'j':
+			opt_json = 1;
+			break;
+		case 't': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v == 0 || v > 3600000)
+				return die_usage("bad --timeout-ms");
+			opt_timeout_ms = (unsigned)v;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("synodctl %s\n", SYNOD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	/* Allow --json after the command too. */
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0) {
+			opt_json = 1;
+			memmove(&argv[i], &argv[i + 1],
+				(size_t)(argc - i - 1) * sizeof *argv);
+			argc--;
+			i--;
+		}
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[0], "quorum") == 0) {
+		if (strcmp(argv[1], "status") == 0)
+			return argc == 2 ? quorum_status()
+					 : die_usage("quorum status");
+		return quorum_change(argc - 1, argv + 1);
+	}
+	if (strcmp(argv[0], "config") == 0)
+		return config_cmd(argc - 1, argv + 1);
+	return die_usage("unknown command");
+}
