@@ -335,9 +335,5 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 			 "election_timeout_ms");
 		return -1;
 	}
-	if (c->snapshot_trailing > 0 && c->snapshot_threshold == 0) {
-		snprintf(err, err_size, "snapshot_threshold must be > 0");
-		return -1;
-	}
 	return 0;
 }

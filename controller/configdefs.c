@@ -132,8 +132,9 @@ int configdef_validate(unsigned scope, const char *key, const char *value,
 		long long x;
 		errno = 0;
 		x = strtoll(value, &end, 10);
-		if (value[0] == '\0' || *end != '\0' || errno != 0 ||
-		    x < l->min || x > l->max) {
+		if (!(value[0] == '-' ||
+		      (value[0] >= '0' && value[0] <= '9')) ||
+		    *end != '\0' || errno != 0 || x < l->min || x > l->max) {
 			snprintf(err, err_size,
 				 "'%s' must be an integer in [%lld, %lld], "
 				 "not '%s'",
@@ -147,8 +148,10 @@ int configdef_validate(unsigned scope, const char *key, const char *value,
 		double x;
 		errno = 0;
 		x = strtod(value, &end);
-		if (value[0] == '\0' || *end != '\0' || errno != 0 ||
-		    !isfinite(x) || x < 0.0 || x > 1.0) {
+		if (!(value[0] == '.' ||
+		      (value[0] >= '0' && value[0] <= '9')) ||
+		    *end != '\0' || errno != 0 || !isfinite(x) || x < 0.0 ||
+		    x > 1.0) {
 			snprintf(err, err_size,
 				 "'%s' must be a number in [0, 1], not '%s'",
 				 key, value);

@@ -64,6 +64,7 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 	*n_bufs = 1;
 	f->snapshots_taken++;
 	f->last_snapshot_us = now_us() - t0;
+	f->snapshot_index = raft_last_applied(f->raft);
 	return 0;
 }
 
@@ -81,6 +82,7 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	raft_free(buf->base);
 	f->snapshots_restored++;
 	f->last_restore_us = now_us() - t0;
+	f->snapshot_index = store_applied_index(f->store);
 	if (f->hooks.restored)
 		f->hooks.restored(f->hooks.arg, store_applied_index(f->store));
 	return 0;

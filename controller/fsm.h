@@ -38,6 +38,8 @@ struct fsm {
 	uint64_t snapshots_taken;
 	uint64_t snapshots_restored;
 	uint64_t last_snapshot_us;
+	uint64_t snapshot_index; /* log index of the last snapshot taken or
+				    restored (0: none) */
 	uint64_t last_restore_us;
 	int failed; /* set once apply failed fatally: applies stop */
 };

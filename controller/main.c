@@ -1,4 +1,5 @@
 /* controller/main.c - the synod daemon. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -66,6 +67,10 @@ static void usage(FILE *out)
 		"  --max-frame-bytes N        largest client frame (default "
 		"16 MiB)\n"
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
+		"  --segment-size-bytes N     raft log segment size (default "
+		"16 MiB, at most 20 MiB)\n"
+		"  --connect-retry-ms N       raft reconnect delay (default "
+		"100)\n"
 		"  --log-level LEVEL          error, warn, info, debug\n"
 		"  --new-cluster-id           print a fresh cluster id and "
 		"exit\n"
@@ -125,6 +130,24 @@ static int check_meta(void)
 	if (errno != ENOENT) {
 		log_error("%s: %s", path, strerror(errno));
 		return -1;
+	}
+	/* No node.meta: this must be a new data dir. Raft data without it
+	 * means a damaged or foreign dir; never bootstrap over it. */
+	{
+		DIR *d = opendir(raft_dir);
+		struct dirent *e;
+		int has_data = 0;
+		while (d && (e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				has_data = 1;
+		if (d)
+			closedir(d);
+		if (has_data) {
+			log_error("%s has raft data but no %s: refusing to "
+				  "start (restore node.meta or wipe the dir)",
+				  raft_dir, META_FILE);
+			return -1;
+		}
 	}
 	if (mkdir(raft_dir, 0750) != 0 && errno != EEXIST) {
 		log_error("mkdir %s: %s", raft_dir, strerror(errno));
@@ -254,6 +277,8 @@ static const struct option long_opts[] = {
     {"max-frame-bytes", required_argument, NULL, 13},
     {"pre-vote", required_argument, NULL, 14},
     {"log-level", required_argument, NULL, 15},
+    {"segment-size-bytes", required_argument, NULL, 17},
+    {"connect-retry-ms", required_argument, NULL, 18},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -276,6 +301,9 @@ static const char *const opt_keys[] = {
     [13] = "max_frame_bytes",
     [14] = "pre_vote",
     [15] = "log_level",
+    [16] = NULL,
+    [17] = "segment_size_bytes",
+    [18] = "connect_retry_ms",
 };
 
 int main(int argc, char **argv)

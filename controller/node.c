@@ -565,7 +565,7 @@ static void change_cb(struct raft_change *req, int status)
 		c->cb(n, c->arg,
 		      status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER
 			  ? SYNOD_ENOT_CONTROLLER
-			  : SYNOD_EUNAVAILABLE,
+			  : SYNOD_ECHANGE_FAILED,
 		      raft_strerror(status));
 	free(c);
 }
@@ -609,15 +609,21 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 	char addr[sizeof n->address];
 	struct raft_server *s;
 	struct node_change *c;
-	int rv;
+	int rv = node_check_active(n);
+	if (rv != SYNOD_OK)
+		return rv;
 	if (id == 0 || config_check_hostport(raft_address) != 0 ||
 	    config_check_hostport(client_address) != 0 ||
 	    strlen(raft_address) >= SYNOD_ADDR_MAX ||
 	    strlen(client_address) >= SYNOD_ADDR_MAX)
 		return SYNOD_EINVALID_ARGUMENT;
 	s = find_server(n, id);
-	if (s != NULL && s->role == RAFT_VOTER)
+	if (s != NULL && s->role == RAFT_VOTER) {
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "node %llu is already a voter",
+			 (unsigned long long)id);
 		return SYNOD_EINVALID_ARGUMENT;
+	}
 	c = change_new(n, id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
@@ -642,9 +648,15 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 {
 	struct node_change *c;
-	int rv;
-	if (find_server(n, id) == NULL)
+	int rv = node_check_active(n);
+	if (rv != SYNOD_OK)
+		return rv;
+	if (find_server(n, id) == NULL) {
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "node %llu is not in the quorum",
+			 (unsigned long long)id);
 		return SYNOD_ENOT_FOUND;
+	}
 	c = change_new(n, id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
@@ -668,7 +680,7 @@ static void transfer_cb(struct raft_transfer *req)
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		c->cb(n, c->arg, SYNOD_OK, "leadership transferred");
 	else
-		c->cb(n, c->arg, SYNOD_EUNAVAILABLE,
+		c->cb(n, c->arg, SYNOD_ECHANGE_FAILED,
 		      "leadership transfer did not complete");
 	free(c);
 }
@@ -677,7 +689,9 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 {
 	struct node_change *c;
 	struct raft_server *s;
-	int rv;
+	int rv = node_check_active(n);
+	if (rv != SYNOD_OK)
+		return rv;
 	if (id != 0) {
 		s = find_server(n, id);
 		if (s == NULL)
@@ -820,8 +834,14 @@ int node_start(struct node *n)
 {
 	int rv = raft_start(&n->raft);
 	if (rv != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "raft start: %s",
-			 raft_errmsg(&n->raft));
+		const char *why = raft_errmsg(&n->raft);
+		if (why == NULL || why[0] == '\0')
+			why = n->io.errmsg[0] ? n->io.errmsg
+					      : n->transport.outer.errmsg;
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "raft start: %s%s%s (is %s in use?)",
+			 raft_strerror(rv), why[0] ? ": " : "", why,
+			 n->address);
 		return -1;
 	}
 	n->raft_started = 1;

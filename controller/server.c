@@ -190,6 +190,8 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	m.has_applied_index = m.has_last_index = m.has_leader_id = 1;
 	m.has_last_contact_ms = m.has_active_controller = 1;
 	m.has_snapshot_index = m.has_uptime_ms = m.has_elections_started = 1;
+	m.has_metadata_version = 1;
+	m.metadata_version = store_applied_index(n->fsm.store);
 	m.node_id = n->cfg->node_id;
 	m.role = (char *)node_role(n);
 	m.term = raft_current_term(r);
@@ -201,7 +203,7 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	m.last_contact_ms = node_last_contact_ms(n);
 	m.cluster_id = (char *)n->cfg->cluster_id;
 	m.active_controller = node_check_active(n) == SYNOD_OK;
-	m.snapshot_index = store_applied_index(n->fsm.store);
+	m.snapshot_index = n->fsm.snapshot_index;
 	m.version = SYNOD_VERSION;
 	m.uptime_ms = uv_now(n->loop) - n->stats.start_ms;
 	m.elections_started = n->stats.term_changes;
@@ -243,8 +245,14 @@ static int check_entry(unsigned scope, const char *resource, const char *key,
 		return SYNOD_EINVALID_ARGUMENT;
 	}
 	if (value == NULL) {
-		if (configdef_find(key) == NULL || scope > SYNOD_SCOPE_TOPIC) {
+		const struct configdef *d = configdef_find(key);
+		if (d == NULL || scope > SYNOD_SCOPE_TOPIC) {
 			snprintf(err, err_size, "unknown config key '%s'", key);
+			return SYNOD_EINVALID_CONFIG;
+		}
+		if (scope == SYNOD_SCOPE_TOPIC && !d->topic_scope) {
+			snprintf(err, err_size,
+				 "'%s' can only be set for the cluster", key);
 			return SYNOD_EINVALID_CONFIG;
 		}
 		return SYNOD_OK;
@@ -681,10 +689,12 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 	}
 	case SYNOD_API_CONFIG_LIST: {
 		Synod__Wire__ConfigListRequest *l = (void *)msg;
-		if (l->has_scope && l->scope == SYNOD_SCOPE_TOPIC &&
-		    l->resource && !topic_name_valid(l->resource)) {
+		if (l->has_scope &&
+		    (l->scope > SYNOD_SCOPE_TOPIC ||
+		     (l->scope == SYNOD_SCOPE_TOPIC && l->resource &&
+		      !topic_name_valid(l->resource)))) {
 			reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
-				     "invalid topic name");
+				     "unknown scope or invalid topic name");
 			protobuf_c_message_free_unpacked(msg, NULL);
 			break;
 		}
@@ -707,8 +717,8 @@ static void on_bad_frame(struct conn *c, int err, const struct frame_header *h)
 	sc->server->stats.bad_frames++;
 	log_warn("client %s: %s; closing the connection", c->peer,
 		 frame_strerror(err));
-	/* Answer in frame version 1 so the peer can read why. */
-	rh.kind = FRAME_REQUEST;
+	/* Answered in our frame version; the correlation id is 0 when the
+	 * header could not be read. */
 	reply_status(sc, &rh, code, frame_strerror(err));
 }
 
@@ -782,8 +792,13 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 address);
 		return -1;
 	}
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = '\0';
+	if (address[0] == '[' && colon > address + 1 && colon[-1] == ']') {
+		memcpy(host, address + 1, (size_t)(colon - address - 2));
+		host[colon - address - 2] = '\0';
+	} else {
+		memcpy(host, address, (size_t)(colon - address));
+		host[colon - address] = '\0';
+	}
 	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&ss) !=
 		0 &&
 	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&ss) !=

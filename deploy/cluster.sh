@@ -12,12 +12,13 @@
 # per node (data), node-ID.pid, node-ID.log and cluster.env. Ports: raft
 # 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), BASE from
 # $SYNOD_BASE_PORT (default 17000). Extra daemon flags: $SYNOD_FLAGS.
+# Binaries come from $SYNOD_BUILD_DIR (default ./build).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 dir="${SYNOD_CLUSTER_DIR:-./.cluster}"
-bin="${SYNOD_BIN:-$root/build}"
+bin="${SYNOD_BUILD_DIR:-$root/build}"
 base="${SYNOD_BASE_PORT:-17000}"
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
@@ -58,7 +59,11 @@ case "$cmd" in
     [ -x "$bin/synod" ] || die "no $bin/synod: build first (cmake -S . -B build && cmake --build build)"
     mkdir -p "$dir"
     if [ -f "$dir/cluster.env" ]; then
+      want="$N"
       load_env
+      if [ -n "${2:-}" ] && [ "$want" != "$N" ]; then
+        die "start: $dir holds a $N-node cluster, not $want (stop it and remove $dir for a new one)"
+      fi
     else
       CLUSTER_ID="$("$bin/synod" --new-cluster-id)"
       VOTERS=""

@@ -20,6 +20,7 @@ struct preq {
 	uint16_t api;
 	int to_leader;
 	int sent;
+	int ever_sent; /* reached some node at least once */
 	uint8_t *body;
 	size_t len;
 	uint64_t deadline;
@@ -54,6 +55,9 @@ struct synod_client {
 	uint64_t connect_deadline;
 	uint32_t next_corr;
 	uint32_t handshake_corr;
+	uint32_t ping_corr; /* liveness probe in flight, 0 if none */
+	uint64_t ping_sent_ms;
+	uint64_t last_rx_ms; /* last frame received on this connection */
 	struct preq *head, *tail;
 	int open_handles;
 	int closing;
@@ -125,6 +129,15 @@ static void fail_all(struct synod_client *c, int status)
 
 static void start_connect(struct synod_client *c);
 
+/* Correlation ids skip 0: the server answers frames it could not parse
+ * with id 0. */
+static uint32_t next_corr(struct synod_client *c)
+{
+	if (++c->next_corr == 0)
+		c->next_corr = 1;
+	return c->next_corr;
+}
+
 static void on_retry(uv_timer_t *t)
 {
 	struct synod_client *c = t->data;
@@ -153,7 +166,7 @@ static void send_one(struct synod_client *c, struct preq *p)
 				 .api_version = 1,
 				 .correlation_id = p->corr};
 	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0)
-		p->sent = 1;
+		p->sent = p->ever_sent = 1;
 }
 
 static void send_unsent(struct synod_client *c)
@@ -173,6 +186,7 @@ static void on_conn_closed(struct conn *conn)
 	if (c->cc == cc) {
 		c->cc = NULL;
 		c->state = ST_IDLE;
+		c->ping_corr = 0;
 		for (struct preq *p = c->head; p; p = p->next)
 			p->sent = 0;
 		schedule_reconnect(c, immediate);
@@ -210,8 +224,13 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	struct synod_client *c = cc->client;
 	char leader[128];
 	struct preq *p;
+	c->last_rx_ms = uv_now(c->loop);
 	if (h->kind != FRAME_RESPONSE)
 		return; /* pushes: delivered by the broker layer (later) */
+	if (c->ping_corr != 0 && h->correlation_id == c->ping_corr) {
+		c->ping_corr = 0;
+		return;
+	}
 	if (c->state == ST_HANDSHAKE &&
 	    h->correlation_id == c->handshake_corr) {
 		int code = status_of(body, len, leader, sizeof leader);
@@ -234,7 +253,8 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	if (p->to_leader && !c->cfg.pinned) {
 		int code = status_of(body, len, leader, sizeof leader);
 		if (code == SYNOD_ENOT_CONTROLLER ||
-		    code == SYNOD_EUNAVAILABLE) {
+		    code == SYNOD_EUNAVAILABLE ||
+		    code == SYNOD_ESHUTTING_DOWN) {
 			if (code == SYNOD_ENOT_CONTROLLER && leader[0] &&
 			    strcmp(leader, c->peer) != 0)
 				snprintf(c->leader_hint, sizeof c->leader_hint,
@@ -269,6 +289,8 @@ static void on_connect(uv_connect_t *req, int status)
 		return;
 	}
 	cc->connected = 1;
+	c->last_rx_ms = uv_now(c->loop);
+	c->ping_corr = 0;
 	if (conn_start(&cc->conn) != 0) {
 		drop_conn(c);
 		return;
@@ -279,7 +301,7 @@ static void on_connect(uv_connect_t *req, int status)
 		struct frame_header h = {.kind = FRAME_REQUEST,
 					 .api = SYNOD_API_METADATA,
 					 .api_version = 1,
-					 .correlation_id = ++c->next_corr};
+					 .correlation_id = next_corr(c)};
 		m.cluster_id = c->cluster_id;
 		c->handshake_corr = h.correlation_id;
 		c->state = ST_HANDSHAKE;
@@ -377,15 +399,51 @@ static void on_tick(uv_timer_t *t)
 	while (p) {
 		next = p->next;
 		if (now >= p->deadline) {
-			seterr(c, "request timed out (last node tried: %s)",
-			       c->peer);
-			complete(c, p, SYNOD_ETIMEOUT, NULL, 0);
+			if (p->ever_sent) {
+				seterr(c,
+				       "request timed out (last node tried: "
+				       "%s)",
+				       c->peer);
+				complete(c, p, SYNOD_ETIMEOUT, NULL, 0);
+			} else {
+				if (c->errmsg[0] == '\0')
+					seterr(c, "could not reach any node");
+				complete(c, p, SYNOD_ECONNECTION, NULL, 0);
+			}
 		}
 		p = next;
 	}
 	if (c->cc && c->state != ST_READY && now >= c->connect_deadline) {
 		seterr(c, "connect %s: timed out", c->peer);
 		drop_conn(c);
+	}
+	/* Liveness: a node that stops answering (SIGSTOP, a partition)
+	 * keeps its TCP connection open. With requests outstanding and no
+	 * frame for liveness_timeout_ms, probe it; if the probe is not
+	 * answered in time either, move on to another node. */
+	if (c->cc && c->state == ST_READY) {
+		int waiting = 0;
+		for (p = c->head; p && !waiting; p = p->next)
+			waiting = p->sent;
+		if (c->ping_corr != 0 &&
+		    now - c->ping_sent_ms >= c->cfg.liveness_timeout_ms) {
+			seterr(c, "node %s is not answering", c->peer);
+			c->leader_hint[0] = '\0';
+			drop_conn(c);
+		} else if (waiting && c->ping_corr == 0 &&
+			   now - c->last_rx_ms >= c->cfg.liveness_timeout_ms) {
+			Synod__Wire__NodeStatusRequest m =
+			    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
+			struct frame_header h = {.kind = FRAME_REQUEST,
+						 .api = SYNOD_API_NODE_STATUS,
+						 .api_version = 1,
+						 .correlation_id =
+						     next_corr(c)};
+			if (conn_send(&c->cc->conn, &h, &m.base) == 0) {
+				c->ping_corr = h.correlation_id;
+				c->ping_sent_ms = now;
+			}
+		}
 	}
 	if (c->head == NULL)
 		uv_timer_stop(&c->tick);
@@ -416,6 +474,8 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 		c->cfg.connect_timeout_ms = 1000;
 	if (c->cfg.backoff_max_ms == 0)
 		c->cfg.backoff_max_ms = 1000;
+	if (c->cfg.liveness_timeout_ms == 0)
+		c->cfg.liveness_timeout_ms = 1000;
 	if (c->cfg.max_frame == 0)
 		c->cfg.max_frame = SYNOD_DEFAULT_MAX_FRAME;
 	c->backoff_ms = 50;
@@ -493,7 +553,7 @@ int synod_client_send(struct synod_client *c, uint16_t api,
 	p->to_leader = to_leader;
 	p->cb = cb;
 	p->arg = arg;
-	p->corr = ++c->next_corr;
+	p->corr = next_corr(c);
 	p->deadline = now_ms(c) + c->cfg.request_timeout_ms;
 	list_append(c, p);
 	if (!uv_is_active((uv_handle_t *)&c->tick))

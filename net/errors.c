@@ -28,6 +28,8 @@ static const struct {
     [SYNOD_ECONNECTION] = {"CONNECTION_ERROR", "could not reach any node"},
     [SYNOD_ENOMEM] = {"OUT_OF_MEMORY", "out of memory"},
     [SYNOD_ECANCELED] = {"CANCELED", "request canceled"},
+    [SYNOD_ECHANGE_FAILED] = {"CHANGE_FAILED",
+			      "quorum change did not complete"},
 };
 
 const char *synod_error_name(int code)

@@ -66,8 +66,10 @@ const char *store_errmsg(const struct store *s);
 int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
 		int *statuses, unsigned max_statuses, unsigned *n_records);
 
-/* Record that `index` was applied without a state change (barrier or
- * configuration entries), so metadata_version keeps up with the log. */
+/* Record `index` as applied without a state change. store_apply() uses it
+ * for entries it skips as malformed. Barrier and configuration entries do
+ * not pass through the store: the metadata version is the index of the
+ * last command entry, which is what brokers compare. */
 int store_note_index(struct store *s, uint64_t index);
 
 /* Snapshot: a self-describing copy of the database (header + SQLite image).

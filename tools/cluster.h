@@ -21,24 +21,25 @@
 #define CLUSTER_MAX_NODES 7
 
 struct cluster_node {
-	unsigned id;          /* 1-based node id */
-	pid_t pid;            /* 0 when not running */
-	int stopped;          /* SIGSTOP'ed */
+	unsigned id; /* 1-based node id */
+	pid_t pid;   /* 0 when not running */
+	int stopped; /* SIGSTOP'ed */
 	char raft_address[64];
 	char client_address[64];
 	char data_dir[512];
 	char log_path[512];
+	int exit_status; /* waitpid status of its last exit, -1 none */
 };
 
 struct cluster {
-	unsigned n;           /* nodes in use (voters at start + joined) */
-	unsigned n_voters;    /* initial voters */
-	char dir[512];        /* temporary base directory */
-	char synod_bin[512];  /* path of the synod binary */
+	unsigned n;	     /* nodes in use (voters at start + joined) */
+	unsigned n_voters;   /* initial voters */
+	char dir[512];	     /* temporary base directory */
+	char synod_bin[512]; /* path of the synod binary */
 	char cluster_id[64];
-	char voters[2048];    /* --voters value of the initial voters */
-	char bootstrap[1024]; /* client addresses of all nodes, comma list */
-	char extra_flags[512];/* more daemon flags, space separated */
+	char voters[2048];     /* --voters value of the initial voters */
+	char bootstrap[1024];  /* client addresses of all nodes, comma list */
+	char extra_flags[512]; /* more daemon flags, space separated */
 	unsigned election_timeout_ms;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 };
@@ -56,7 +57,8 @@ int cluster_start_node(struct cluster *c, unsigned id);
  * SYNOD_API_ADD_VOTER). Returns its id or -1. */
 int cluster_add_node(struct cluster *c);
 /* Signals: kill -9 (and reap), SIGTERM (and wait up to timeout_ms),
- * SIGSTOP, SIGCONT. */
+ * SIGSTOP, SIGCONT. 0 or -1 (not running); cluster_term returns 0 only
+ * when the node exited with status 0 in time (else it is killed). */
 int cluster_kill(struct cluster *c, unsigned id);
 int cluster_term(struct cluster *c, unsigned id, unsigned timeout_ms);
 int cluster_stop_node(struct cluster *c, unsigned id);
@@ -73,10 +75,20 @@ int cluster_wait_applied(struct cluster *c, uint64_t index,
 /* NODE_STATUS of one node (pinned client, short timeout). Caller frees
  * with synod__wire__node_status_response__free_unpacked. NULL when
  * unreachable. */
-Synod__Wire__NodeStatusResponse *cluster_node_status(struct cluster *c,
-						     unsigned id,
-						     unsigned timeout_ms);
+Synod__Wire__NodeStatusResponse *
+cluster_node_status(struct cluster *c, unsigned id, unsigned timeout_ms);
 /* A client (own loop) bootstrapped with every node's client address. */
 struct synod_client *cluster_client(struct cluster *c, unsigned timeout_ms);
+
+/* A client (own loop) bootstrapped with one node's client address only;
+ * pinned: never follow NOT_CONTROLLER. */
+struct synod_client *cluster_node_client(struct cluster *c, unsigned id,
+					 unsigned timeout_ms, int pinned);
+/* 1 when node id runs (reaps it, setting pid to 0, when it exited). */
+int cluster_running(struct cluster *c, unsigned id);
+/* 1 when the node's log file contains `text`, 0 when not, -1 on error. */
+int cluster_log_contains(struct cluster *c, unsigned id, const char *text);
+/* Print the last max_lines lines of every node's log to stderr. */
+void cluster_dump_logs(struct cluster *c, unsigned max_lines);
 
 #endif

@@ -2,6 +2,7 @@
  * docs/operations.md. Exit codes: 0 ok, 1 the cluster refused or failed the
  * request, 2 usage error, 3 the cluster could not be reached. */
 #include <getopt.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,7 @@ static int quorum_status(void)
 				      (json_int_t)(commit - (uint64_t)match))
 				: json_null());
 			json_object_set_new(n, "last_contact_ms", json_null());
+			json_object_set_new(n, "term", json_null());
 			json_object_set_new(
 			    n, "error",
 			    json_string(synod_error_name(probes[i].rv)));
@@ -514,10 +516,12 @@ static int config_cmd(int argc, char **argv)
 				json_object_set_new(
 				    j, "validate_only",
 				    json_boolean(validate_only));
-				json_object_set_new(
-				    j, "metadata_version",
-				    json_integer(
-					(json_int_t)resp->metadata_version));
+				if (!validate_only)
+					json_object_set_new(
+					    j, "metadata_version",
+					    json_integer(
+						(json_int_t)
+						    resp->metadata_version));
 				print_json(j);
 			} else if (validate_only) {
 				printf("valid\n");
@@ -661,6 +665,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
+	signal(SIGPIPE, SIG_IGN); /* see synod/client.h */
 	/* Options end at the first command word. */
 	while ((opt = getopt_long(argc, argv, "+b:c:jt:hV", opts, NULL)) !=
 	       -1) {

@@ -6,6 +6,10 @@
  * a protobuf-c body from net/synod.proto (header "synod.pb-c.h", which is
  * part of this API).
  *
+ * Signals: a peer that dies mid-write raises SIGPIPE in the writing
+ * process; programs using this library must ignore it
+ * (signal(SIGPIPE, SIG_IGN)).
+ *
  * Threading: a client runs on one libuv loop, either its own (pass loop =
  * NULL) or the caller's. Every function must be called on that loop's
  * thread; callbacks run on it. The blocking helper synod_client_call() is
@@ -16,8 +20,9 @@
  * address; the client reconnects there and sends the request again. On a
  * lost connection or when no leader is known, it retries other bootstrap
  * nodes with exponential backoff until the request's deadline. A request may
- * thus reach the controller more than once: every write API is idempotent
- * or carries what makes it so (see docs/protocol.md).
+ * thus reach the controller more than once. Config writes are idempotent
+ * (a retried set sets the same value; a retried delete may answer
+ * NOT_FOUND for its own first attempt); see docs/protocol.md.
  *
  * Ownership: the client copies the config strings. A request message is
  * packed before synod_client_send() returns; the caller keeps it. The body
@@ -56,6 +61,7 @@ enum synod_error {
 	SYNOD_ECONNECTION = 15,		/* (client) could not reach any node */
 	SYNOD_ENOMEM = 16,		/* (client) out of memory */
 	SYNOD_ECANCELED = 17,		/* (client) request canceled by close */
+	SYNOD_ECHANGE_FAILED = 18,	/* quorum change did not complete */
 	SYNOD_ERROR_COUNT
 };
 
@@ -83,12 +89,15 @@ enum { SYNOD_SCOPE_CLUSTER = 0, SYNOD_SCOPE_TOPIC = 1 };
 #define SYNOD_DEFAULT_MAX_FRAME (16u << 20)
 
 struct synod_client_config {
-	const char *bootstrap;	     /* "host:port,host:port" (required) */
-	const char *cluster_id;	     /* expected cluster id, or NULL */
-	unsigned request_timeout_ms; /* default 10000 */
-	unsigned connect_timeout_ms; /* per attempt, default 1000 */
-	unsigned backoff_max_ms;     /* default 1000 */
-	size_t max_frame;	     /* default SYNOD_DEFAULT_MAX_FRAME */
+	const char *bootstrap;	      /* "host:port,host:port" (required) */
+	const char *cluster_id;	      /* expected cluster id, or NULL */
+	unsigned request_timeout_ms;  /* default 10000 */
+	unsigned connect_timeout_ms;  /* per attempt, default 1000 */
+	unsigned backoff_max_ms;      /* default 1000 */
+	unsigned liveness_timeout_ms; /* silence before a node is probed with
+					 NODE_STATUS, and the probe's own
+					 timeout; default 1000 */
+	size_t max_frame;	      /* default SYNOD_DEFAULT_MAX_FRAME */
 	int pinned; /* 1: talk only to the first bootstrap node, never
 		       follow NOT_CONTROLLER (per-node status) */
 };

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install dependencies, build, and run every test: unit, raft_fixture and
+# multi-process integration tests (ctest), then the unit tests again under
+# ASan+UBSan, then a clang-format check. Exit status 0 only if all pass.
+#   SYNOD_SKIP_DEPS=1   do not run deploy/install-deps.sh
+#   SYNOD_SKIP_ASAN=1   skip the sanitizer build
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [ "${SYNOD_SKIP_DEPS:-0}" != 1 ]; then
+  bash deploy/install-deps.sh
+fi
+
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+echo "== build (warnings are errors)"
+cmake -S . -B build -DSYNOD_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+
+echo "== tests"
+(cd build && ctest --output-on-failure --timeout 600)
+
+if [ "${SYNOD_SKIP_ASAN:-0}" != 1 ]; then
+  echo "== unit tests under ASan + UBSan"
+  cmake -S . -B build-asan -DSYNOD_SANITIZE=ON -DSYNOD_WERROR=ON \
+    -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build build-asan -j"$jobs" --target test_store test_fixture test_codec
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest -L unit --output-on-failure)
+fi
+
+echo "== clang-format"
+files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build*')
+if command -v clang-format >/dev/null; then
+  # shellcheck disable=SC2086
+  clang-format --dry-run -Werror $files
+  echo "formatted"
+fi
+echo "== all tests passed"

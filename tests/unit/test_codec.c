@@ -1,0 +1,377 @@
+/* Unit tests: frame codec (net/frame.c), protobuf bodies, config key
+ * validation (controller/configdefs.c) and daemon config parsing
+ * (controller/config.c). Malformed, truncated, oversize and unknown-version
+ * input must give an error, never a crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "configdefs.h"
+#include "frame.h"
+#include "synod.pb-c.h"
+#include "synod/client.h"
+
+static size_t make_frame(uint8_t *out, const struct frame_header *h,
+			 const uint8_t *body, size_t len)
+{
+	frame_put_prefix(out, h, len);
+	memcpy(out + FRAME_PREFIX, body, len);
+	return FRAME_PREFIX + len;
+}
+
+static void test_roundtrip(void **state)
+{
+	uint8_t buf[256];
+	struct frame_header h = {FRAME_REQUEST, 0, SYNOD_API_CONFIG_SET, 1,
+				 0xdeadbeef};
+	struct frame_header got;
+	const uint8_t *body;
+	size_t blen, used;
+	size_t n = make_frame(buf, &h, (const uint8_t *)"hello", 5);
+	(void)state;
+	assert_int_equal(n, 21);
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_OK);
+	assert_int_equal(got.kind, FRAME_REQUEST);
+	assert_int_equal(got.api, SYNOD_API_CONFIG_SET);
+	assert_int_equal(got.api_version, 1);
+	assert_int_equal(got.correlation_id, 0xdeadbeef);
+	assert_int_equal(blen, 5);
+	assert_memory_equal(body, "hello", 5);
+	assert_int_equal(used, n);
+}
+
+static void test_truncated(void **state)
+{
+	uint8_t buf[64];
+	struct frame_header h = {FRAME_RESPONSE, 0, 2, 1, 7}, got;
+	const uint8_t *body;
+	size_t blen, used;
+	size_t n = make_frame(buf, &h, (const uint8_t *)"abcdefgh", 8);
+	(void)state;
+	/* Every strict prefix is incomplete, never an error or a frame. */
+	for (size_t k = 0; k < n; k++)
+		assert_int_equal(
+		    frame_decode(buf, k, 1024, &got, &body, &blen, &used),
+		    FRAME_EAGAIN);
+	/* Two frames back to back decode one at a time. */
+	memcpy(buf + n, buf, n);
+	assert_int_equal(
+	    frame_decode(buf, 2 * n, 1024, &got, &body, &blen, &used),
+	    FRAME_OK);
+	assert_int_equal(used, n);
+	assert_int_equal(
+	    frame_decode(buf + used, n, 1024, &got, &body, &blen, &used),
+	    FRAME_OK);
+}
+
+static void test_bad_frames(void **state)
+{
+	uint8_t buf[64];
+	struct frame_header h = {FRAME_REQUEST, 0, 1, 1, 9}, got;
+	const uint8_t *body;
+	size_t blen, used;
+	size_t n = make_frame(buf, &h, (const uint8_t *)"x", 1);
+	(void)state;
+
+	/* Oversize: refused from the 4-byte length alone. */
+	assert_int_equal(frame_decode(buf, 4, 8, &got, &body, &blen, &used),
+			 FRAME_ETOOBIG);
+	uint8_t big[5] = {0xff, 0xff, 0xff, 0xff, FRAME_MAGIC};
+	assert_int_equal(
+	    frame_decode(big, sizeof big, 1u << 20, &got, &body, &blen, &used),
+	    FRAME_ETOOBIG);
+	/* Bad magic: refused as soon as the fifth byte is here. */
+	buf[4] = 'G';
+	assert_int_equal(frame_decode(buf, 5, 1024, &got, &body, &blen, &used),
+			 FRAME_EMAGIC);
+	buf[4] = FRAME_MAGIC;
+	/* Unknown frame version: error, but the correlation id is known so
+	 * the peer can be answered. */
+	buf[5] = 2;
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_EVERSION);
+	assert_int_equal(got.correlation_id, 9);
+	buf[5] = FRAME_VERSION;
+	/* Unknown kind. */
+	buf[6] = 9;
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_EKIND);
+	buf[6] = FRAME_REQUEST;
+	/* Length shorter than the header. */
+	uint8_t shorty[8] = {0, 0, 0, 3, FRAME_MAGIC, 1, 0, 0};
+	assert_int_equal(frame_decode(shorty, sizeof shorty, 1024, &got, &body,
+				      &blen, &used),
+			 FRAME_ESHORT);
+	for (int e = FRAME_EKIND; e <= FRAME_OK; e++)
+		assert_non_null(frame_strerror(e));
+}
+
+/* Random bytes never crash the decoder, and whatever it accepts lies
+ * inside the buffer. */
+static void test_fuzz(void **state)
+{
+	uint8_t buf[96];
+	struct frame_header got;
+	const uint8_t *body;
+	size_t blen, used;
+	(void)state;
+	srand(42);
+	for (int i = 0; i < 200000; i++) {
+		size_t len = (size_t)(rand() % (int)sizeof buf);
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (uint8_t)rand();
+		if (i % 3 == 0 && len > 5) {
+			buf[0] = buf[1] = 0;
+			buf[4] = FRAME_MAGIC;
+			buf[5] = FRAME_VERSION;
+			buf[6] = (uint8_t)(rand() % 3);
+		}
+		int rv = frame_decode(buf, len, 64, &got, &body, &blen, &used);
+		if (rv == FRAME_OK) {
+			assert_true(used <= len);
+			assert_true(body + blen == buf + used);
+			/* Bodies that do not decode are refused, not trusted.
+			 */
+			ProtobufCMessage *m = protobuf_c_message_unpack(
+			    &synod__wire__config_set_request__descriptor, NULL,
+			    blen, body);
+			if (m)
+				protobuf_c_message_free_unpacked(m, NULL);
+		}
+	}
+}
+
+static void test_truncated_bodies(void **state)
+{
+	Synod__Wire__ConfigSetRequest req =
+	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+	Synod__Wire__ConfigEntry *ep = &e;
+	uint8_t buf[256];
+	size_t n;
+	(void)state;
+	e.scope = 1;
+	e.resource = "orders";
+	e.key = "retention.ms";
+	e.value = "1000";
+	req.n_entries = 1;
+	req.entries = &ep;
+	n = synod__wire__config_set_request__pack(&req, buf);
+	Synod__Wire__ConfigSetRequest *full =
+	    synod__wire__config_set_request__unpack(NULL, n, buf);
+	assert_non_null(full);
+	assert_string_equal(full->entries[0]->value, "1000");
+	synod__wire__config_set_request__free_unpacked(full, NULL);
+	/* Every cut inside a length-delimited field must fail to decode. */
+	for (size_t k = 1; k < n; k++) {
+		Synod__Wire__ConfigSetRequest *m =
+		    synod__wire__config_set_request__unpack(NULL, k, buf);
+		assert_null(m);
+	}
+	/* A body missing a required field is refused. */
+	Synod__Wire__AnyResponse any = SYNOD__WIRE__ANY_RESPONSE__INIT;
+	n = synod__wire__any_response__pack(&any, buf);
+	assert_null(synod__wire__config_set_response__unpack(NULL, n, buf));
+}
+
+/* A Status-only body decodes as any response type. */
+static void test_status_only_response(void **state)
+{
+	Synod__Wire__AnyResponse any = SYNOD__WIRE__ANY_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	uint8_t buf[128];
+	size_t n;
+	(void)state;
+	st.code = SYNOD_ENOT_CONTROLLER;
+	st.has_leader_id = 1;
+	st.leader_id = 3;
+	st.leader_address = "127.0.0.1:9003";
+	any.status = &st;
+	n = synod__wire__any_response__pack(&any, buf);
+	Synod__Wire__ConfigListResponse *r =
+	    synod__wire__config_list_response__unpack(NULL, n, buf);
+	assert_non_null(r);
+	assert_int_equal(r->status->code, SYNOD_ENOT_CONTROLLER);
+	assert_int_equal(r->status->leader_id, 3);
+	assert_string_equal(r->status->leader_address, "127.0.0.1:9003");
+	synod__wire__config_list_response__free_unpacked(r, NULL);
+}
+
+static void test_error_names(void **state)
+{
+	(void)state;
+	for (int i = 0; i < SYNOD_ERROR_COUNT; i++) {
+		assert_string_not_equal(synod_error_name(i),
+					"UNKNOWN_ERROR_CODE");
+		assert_non_null(synod_strerror(i));
+	}
+	assert_string_equal(synod_error_name(-1), "UNKNOWN_ERROR_CODE");
+	assert_string_equal(synod_error_name(SYNOD_ERROR_COUNT),
+			    "UNKNOWN_ERROR_CODE");
+	assert_string_equal(synod_error_name(SYNOD_ENOT_CONTROLLER),
+			    "NOT_CONTROLLER");
+}
+
+static void test_configdefs(void **state)
+{
+	char err[256];
+	(void)state;
+	static const struct {
+		unsigned scope;
+		const char *key, *value;
+		int ok;
+	} cases[] = {
+	    {0, "retention.ms", "-1", 1},
+	    {0, "retention.ms", "604800000", 1},
+	    {0, "retention.ms", "-2", 0},
+	    {0, "retention.ms", "", 0},
+	    {0, "retention.ms", "12abc", 0},
+	    {0, "retention.ms", "99999999999999999999999", 0},
+	    {1, "segment.bytes", "14", 1},
+	    {1, "segment.bytes", "13", 0},
+	    {1, "segment.bytes", "2147483648", 0},
+	    {1, "cleanup.policy", "compact", 1},
+	    {1, "cleanup.policy", "compact,delete", 1},
+	    {1, "cleanup.policy", "compact,", 0},
+	    {1, "cleanup.policy", "", 0},
+	    {1, "cleanup.policy", "shred", 0},
+	    {1, "compression.type", "zstd", 1},
+	    {1, "compression.type", "brotli", 0},
+	    {1, "unclean.leader.election.enable", "true", 1},
+	    {1, "unclean.leader.election.enable", "yes", 0},
+	    {1, "min.cleanable.dirty.ratio", "0.25", 1},
+	    {1, "min.cleanable.dirty.ratio", "1.5", 0},
+	    {1, "min.cleanable.dirty.ratio", "nan", 0},
+	    {1, "min.insync.replicas", "0", 0},
+	    {0, "num.partitions", "12", 1},
+	    {1, "num.partitions", "12", 0}, /* cluster only */
+	    {0, "no.such.key", "1", 0},
+	    {2, "retention.ms", "1", 0},
+	    {0, "leader.imbalance.percentage", "101", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		int rv = configdef_validate(cases[i].scope, cases[i].key,
+					    cases[i].value, err, sizeof err);
+		if (cases[i].ok)
+			assert_int_equal(rv, 0);
+		else {
+			assert_int_equal(rv, -1);
+			assert_true(strlen(err) > 0);
+		}
+	}
+	/* Every default is itself valid. */
+	for (const struct configdef *d = configdefs(); d->key; d++)
+		assert_int_equal(configdef_validate(0, d->key, d->default_value,
+						    err, sizeof err),
+				 0);
+}
+
+static void test_topic_names(void **state)
+{
+	char longname[300];
+	(void)state;
+	assert_true(topic_name_valid("orders"));
+	assert_true(topic_name_valid("a.b_c-D9"));
+	assert_false(topic_name_valid(""));
+	assert_false(topic_name_valid("."));
+	assert_false(topic_name_valid(".."));
+	assert_false(topic_name_valid("has space"));
+	assert_false(topic_name_valid("slash/no"));
+	memset(longname, 'a', 249);
+	longname[249] = '\0';
+	assert_true(topic_name_valid(longname));
+	longname[249] = 'a';
+	longname[250] = '\0';
+	assert_false(topic_name_valid(longname));
+}
+
+static void test_daemon_config(void **state)
+{
+	struct synod_config c;
+	char err[512];
+	struct voter_spec v[SYNOD_MAX_VOTERS];
+	unsigned n;
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "node_id"));
+
+	assert_int_equal(config_parse_voters("1@127.0.0.1:7001/127.0.0.1:9001,"
+					     "2@h2:7002/h2:9002",
+					     v, SYNOD_MAX_VOTERS, &n, err,
+					     sizeof err),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1].id, 2);
+	assert_string_equal(v[1].raft_address, "h2:7002");
+	assert_string_equal(v[1].client_address, "h2:9002");
+	/* Bad voter lists. */
+	const char *bad[] = {"1@127.0.0.1:7001",    "x@h:1/h:2",
+			     "1@h:1/h:2,1@h:3/h:4", "0@h:1/h:2",
+			     "1@h:99999/h:2",	    "1@h/h:2"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_int_equal(config_parse_voters(bad[i], v,
+						     SYNOD_MAX_VOTERS, &n, err,
+						     sizeof err),
+				 -1);
+
+	assert_int_equal(config_set(&c, "node_id", "0", err, sizeof err), -1);
+	assert_int_equal(config_set(&c, "node_id", "-1", err, sizeof err), -1);
+	assert_int_equal(config_set(&c, "node_id", "1", err, sizeof err), 0);
+	assert_int_equal(
+	    config_set(&c, "election_timeout_ms", "10", err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "cluster_id", "bad id!", err, sizeof err), -1);
+	assert_int_equal(config_set(&c, "bogus", "1", err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "segment_size_bytes", "104857600", err, sizeof err),
+	    -1);
+	assert_int_equal(
+	    config_set(&c, "cluster_id", "abc-123", err, sizeof err), 0);
+	assert_int_equal(config_set(&c, "data_dir", "/tmp/x", err, sizeof err),
+			 0);
+	assert_int_equal(config_set(&c, "voters",
+				    "1@127.0.0.1:7001/127.0.0.1:9001", err,
+				    sizeof err),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	/* Own address that contradicts the voters entry. */
+	assert_int_equal(
+	    config_set(&c, "raft_address", "127.0.0.1:7999", err, sizeof err),
+	    0);
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "raft_address", "127.0.0.1:7001", err, sizeof err),
+	    0);
+	assert_int_equal(
+	    config_set(&c, "heartbeat_timeout_ms", "2000", err, sizeof err), 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	/* Missing file gives an error, not a crash. */
+	assert_int_equal(
+	    config_load_file(&c, "/nonexistent/synod.conf", err, sizeof err),
+	    -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_bad_frames),
+	    cmocka_unit_test(test_fuzz),
+	    cmocka_unit_test(test_truncated_bodies),
+	    cmocka_unit_test(test_status_only_response),
+	    cmocka_unit_test(test_error_names),
+	    cmocka_unit_test(test_configdefs),
+	    cmocka_unit_test(test_topic_names),
+	    cmocka_unit_test(test_daemon_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
