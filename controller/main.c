@@ -54,7 +54,7 @@ static void usage(FILE *out)
 		"                             waits to be added with synodctl "
 		"quorum add-voter)\n"
 		"  --election-timeout-ms N    raft election timeout (default "
-		"1000)\n"
+		"200)\n"
 		"  --heartbeat-timeout-ms N   raft heartbeat (default "
 		"election/10)\n"
 		"  --snapshot-threshold N     entries between snapshots "
