@@ -253,8 +253,8 @@ int cluster_init(struct cluster *c, unsigned n, const char *synod_bin,
 	}
 	c->n = n;
 	c->n_voters = n;
-	c->election_timeout_ms =
-	    election_timeout_ms ? election_timeout_ms : 200; /* daemon default */
+	c->election_timeout_ms = election_timeout_ms ? election_timeout_ms
+						     : 200; /* daemon default */
 	new_uuid(c->cluster_id, sizeof c->cluster_id);
 	for (unsigned i = 0; i < n; i++) {
 		node_prepare(c, &c->nodes[i], i + 1);
