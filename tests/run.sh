@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install dependencies, build, and run every test: unit, raft_fixture and
-# multi-process integration tests (ctest), then the unit tests again under
-# ASan+UBSan, then a clang-format check. Exit status 0 only if all pass.
+# multi-process integration tests (ctest), then the unit and integration
+# tests again with ASan+UBSan builds of the tests and the daemon, then a
+# clang-format check. Exit status 0 only if all pass.
 #   SYNOD_SKIP_DEPS=1   do not run deploy/install-deps.sh
 #   SYNOD_SKIP_ASAN=1   skip the sanitizer build
 set -euo pipefail
@@ -21,13 +22,15 @@ echo "== tests"
 (cd build && ctest --output-on-failure --timeout 600)
 
 if [ "${SYNOD_SKIP_ASAN:-0}" != 1 ]; then
-  echo "== unit tests under ASan + UBSan"
+  echo "== unit and integration tests under ASan + UBSan (daemons too)"
   cmake -S . -B build-asan -DSYNOD_SANITIZE=ON -DSYNOD_WERROR=ON \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build-asan -j"$jobs" --target test_store test_fixture test_codec
+  cmake --build build-asan -j"$jobs" --target synod test_store test_fixture \
+    test_codec test_quorum
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest -L unit --output-on-failure)
+    LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
+    ctest -L 'unit|integration' --output-on-failure --timeout 600)
 fi
 
 echo "== clang-format"

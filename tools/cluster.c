@@ -659,6 +659,23 @@ void cluster_destroy(struct cluster *c)
 			kill_and_reap(nd);
 		}
 	}
+	/* Every node has exited: a sanitizer build has written its reports
+	 * (memory errors, UB, leaks) to the node logs by now. */
+	for (unsigned i = 0; i < c->n; i++) {
+		static const char *const marks[] = {"ERROR: AddressSanitizer",
+						    "ERROR: LeakSanitizer",
+						    "runtime error:"};
+		for (size_t m = 0; m < sizeof marks / sizeof *marks; m++)
+			if (cluster_log_contains(c, c->nodes[i].id, marks[m]) ==
+			    1) {
+				fprintf(stderr,
+					"cluster: node %u log has a sanitizer "
+					"report (%s):\n",
+					c->nodes[i].id, marks[m]);
+				cluster_dump_logs_node(c, c->nodes[i].id, 60);
+				c->sanitizer_reports++;
+			}
+	}
 	if (c->dir[0]) {
 		if (keep && keep[0])
 			fprintf(stderr, "cluster: kept %s\n", c->dir);
@@ -786,25 +803,29 @@ int cluster_log_contains(struct cluster *c, unsigned id, const char *text)
 	return found;
 }
 
+void cluster_dump_logs_node(struct cluster *c, unsigned id, unsigned max_lines)
+{
+	struct cluster_node *nd = node_of(c, id);
+	char *s;
+	const char *p;
+	unsigned lines = 0;
+	if (nd == NULL || (s = read_log(nd->log_path, 0)) == NULL)
+		return;
+	p = s + strlen(s);
+	while (p > s) {
+		p--;
+		if (*p == '\n' && p[1] != '\0' && ++lines > max_lines) {
+			p++;
+			break;
+		}
+	}
+	fprintf(stderr, "---- node %u (%s, pid %d) last lines ----\n%s", nd->id,
+		nd->log_path, (int)nd->pid, p);
+	free(s);
+}
+
 void cluster_dump_logs(struct cluster *c, unsigned max_lines)
 {
-	for (unsigned i = 0; i < c->n; i++) {
-		struct cluster_node *nd = &c->nodes[i];
-		char *s = read_log(nd->log_path, 0);
-		const char *p;
-		unsigned lines = 0;
-		if (s == NULL)
-			continue;
-		p = s + strlen(s);
-		while (p > s) {
-			p--;
-			if (*p == '\n' && p[1] != '\0' && ++lines > max_lines) {
-				p++;
-				break;
-			}
-		}
-		fprintf(stderr, "---- node %u (%s, pid %d) last lines ----\n%s",
-			nd->id, nd->log_path, (int)nd->pid, p);
-		free(s);
-	}
+	for (unsigned i = 0; i < c->n; i++)
+		cluster_dump_logs_node(c, c->nodes[i].id, max_lines);
 }

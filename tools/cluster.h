@@ -40,6 +40,8 @@ struct cluster {
 	char voters[2048];     /* --voters value of the initial voters */
 	char bootstrap[1024];  /* client addresses of all nodes, comma list */
 	char extra_flags[512]; /* more daemon flags, space separated */
+	unsigned sanitizer_reports; /* node logs with ASan/UBSan/LSan reports,
+				      counted by cluster_destroy() */
 	unsigned election_timeout_ms;
 	struct cluster_node nodes[CLUSTER_MAX_NODES];
 };
@@ -63,7 +65,8 @@ int cluster_kill(struct cluster *c, unsigned id);
 int cluster_term(struct cluster *c, unsigned id, unsigned timeout_ms);
 int cluster_stop_node(struct cluster *c, unsigned id);
 int cluster_cont_node(struct cluster *c, unsigned id);
-/* SIGTERM every running node and wait; then remove the directory. */
+/* SIGTERM every running node and wait; count sanitizer reports in the
+ * node logs (sanitizer_reports); then remove the directory. */
 void cluster_destroy(struct cluster *c);
 
 /* Wait up to timeout_ms until some running node is the active controller
@@ -88,6 +91,8 @@ struct synod_client *cluster_node_client(struct cluster *c, unsigned id,
 int cluster_running(struct cluster *c, unsigned id);
 /* 1 when the node's log file contains `text`, 0 when not, -1 on error. */
 int cluster_log_contains(struct cluster *c, unsigned id, const char *text);
+/* Print the last max_lines lines of one node's log to stderr. */
+void cluster_dump_logs_node(struct cluster *c, unsigned id, unsigned max_lines);
 /* Print the last max_lines lines of every node's log to stderr. */
 void cluster_dump_logs(struct cluster *c, unsigned max_lines);
 

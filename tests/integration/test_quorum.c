@@ -57,13 +57,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	int rv = 0;
 	if (f->started) {
 		if (!f->passed)
 			cluster_dump_logs(&f->c, 40);
 		cluster_destroy(&f->c);
+		/* A daemon built with sanitizers that reported anything fails
+		 * the test, even if the scenario itself passed. */
+		if (f->c.sanitizer_reports > 0)
+			rv = -1;
 	}
 	free(f);
-	return 0;
+	return rv;
 }
 
 static struct cluster *start(struct fixture *f, unsigned n, const char *flags)
