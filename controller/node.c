@@ -603,6 +603,16 @@ static struct node_change *change_new(struct node *n, uint64_t id,
 	return c;
 }
 
+/* libraft refused to start a change: keep its message, map its code. */
+static int change_refused(struct node *n, struct node_change *c, int rv)
+{
+	snprintf(n->errmsg, sizeof n->errmsg, "%s", raft_errmsg(&n->raft));
+	free(c);
+	return rv == RAFT_CANTCHANGE || rv == RAFT_BUSY
+		   ? SYNOD_EBUSY
+		   : SYNOD_EINVALID_ARGUMENT;
+}
+
 int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 		   const char *client_address, node_change_cb cb, void *arg)
 {
@@ -634,13 +644,8 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 		c->assign_next = 1;
 		rv = raft_add(&n->raft, &c->req, id, addr, change_cb);
 	}
-	if (rv != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "%s",
-			 raft_errmsg(&n->raft));
-		free(c);
-		return rv == RAFT_CANTCHANGE ? SYNOD_EBUSY
-					     : SYNOD_EINVALID_ARGUMENT;
-	}
+	if (rv != 0)
+		return change_refused(n, c, rv);
 	n->change = c;
 	return SYNOD_OK;
 }
@@ -661,13 +666,8 @@ int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 	if (c == NULL)
 		return rv;
 	rv = raft_remove(&n->raft, &c->req, id, change_cb);
-	if (rv != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "%s",
-			 raft_errmsg(&n->raft));
-		free(c);
-		return rv == RAFT_CANTCHANGE ? SYNOD_EBUSY
-					     : SYNOD_EINVALID_ARGUMENT;
-	}
+	if (rv != 0)
+		return change_refused(n, c, rv);
 	n->change = c;
 	return SYNOD_OK;
 }
@@ -703,12 +703,8 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 	if (c == NULL)
 		return rv;
 	rv = raft_transfer(&n->raft, &c->treq, id, transfer_cb);
-	if (rv != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "%s",
-			 raft_errmsg(&n->raft));
-		free(c);
-		return SYNOD_EUNAVAILABLE;
-	}
+	if (rv != 0)
+		return change_refused(n, c, rv);
 	n->change = c;
 	return SYNOD_OK;
 }

@@ -103,6 +103,27 @@ static struct synod_client *client(int pinned_to_first)
 	return tool_client(b, opt_cluster_id, opt_timeout_ms, pinned_to_first);
 }
 
+/* One request to the active controller, errors reported. Returns the exit
+ * code; on 0, *resp is the decoded response, which the caller frees with
+ * protobuf_c_message_free_unpacked(). */
+static int leader_call(uint16_t api, const ProtobufCMessage *req,
+		       const ProtobufCMessageDescriptor *desc,
+		       ProtobufCMessage **resp)
+{
+	struct synod_client *c = client(0);
+	int code;
+	*resp = NULL;
+	if (c == NULL)
+		return 2;
+	code = report(tool_call(c, api, req, 1, desc, resp), *resp, c);
+	synod_client_close(c);
+	if (code != 0 && *resp != NULL) {
+		protobuf_c_message_free_unpacked(*resp, NULL);
+		*resp = NULL;
+	}
+	return code;
+}
+
 /* ---- quorum status ---- */
 
 struct probe {
@@ -347,8 +368,7 @@ static int quorum_change(int argc, char **argv)
 	Synod__Wire__QuorumChangeResponse *resp = NULL;
 	const ProtobufCMessage *req;
 	uint16_t api;
-	struct synod_client *c;
-	int rv, code;
+	int code;
 	if (strcmp(argv[0], "add-voter") == 0) {
 		if (argc != 4 || parse_id(argv[1], &add.id) != 0)
 			return die_usage("quorum add-voter ID RAFT_H:P "
@@ -371,12 +391,9 @@ static int quorum_change(int argc, char **argv)
 	} else {
 		return die_usage("unknown quorum command");
 	}
-	if ((c = client(0)) == NULL)
-		return 2;
-	rv = tool_call(c, api, req, 1,
-		       &synod__wire__quorum_change_response__descriptor,
-		       (ProtobufCMessage **)&resp);
-	code = report(rv, (ProtobufCMessage *)resp, c);
+	code = leader_call(api, req,
+			   &synod__wire__quorum_change_response__descriptor,
+			   (ProtobufCMessage **)&resp);
 	if (code == 0) {
 		if (opt_json) {
 			json_t *j = json_object();
@@ -396,8 +413,7 @@ static int quorum_change(int argc, char **argv)
 		}
 	}
 	if (resp)
-		synod__wire__quorum_change_response__free_unpacked(resp, NULL);
-	synod_client_close(c);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
 	return code;
 }
 
@@ -420,8 +436,7 @@ static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
 static int config_cmd(int argc, char **argv)
 {
 	const char *topic = NULL;
-	int validate_only = 0, cluster_only = 0, i = 1, rv, code;
-	struct synod_client *c;
+	int validate_only = 0, cluster_only = 0, i = 1, code;
 	const char *sub = argv[0];
 	char **args;
 	int nargs;
@@ -503,12 +518,10 @@ static int config_cmd(int argc, char **argv)
 		req.entries = ptrs;
 		req.has_validate_only = validate_only;
 		req.validate_only = validate_only;
-		if ((c = client(0)) == NULL)
-			return 2;
-		rv = tool_call(c, SYNOD_API_CONFIG_SET, &req.base, 1,
-			       &synod__wire__config_set_response__descriptor,
-			       (ProtobufCMessage **)&resp);
-		code = report(rv, (ProtobufCMessage *)resp, c);
+		code =
+		    leader_call(SYNOD_API_CONFIG_SET, &req.base,
+				&synod__wire__config_set_response__descriptor,
+				(ProtobufCMessage **)&resp);
 		if (code == 0) {
 			if (opt_json) {
 				json_t *j = json_object();
@@ -534,9 +547,7 @@ static int config_cmd(int argc, char **argv)
 		free(entries);
 		free(ptrs);
 		if (resp)
-			synod__wire__config_set_response__free_unpacked(resp,
-									NULL);
-		synod_client_close(c);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		return code;
 	}
 	if (strcmp(sub, "get") == 0) {
@@ -548,12 +559,10 @@ static int config_cmd(int argc, char **argv)
 		req.scope = scope;
 		req.resource = (char *)topic;
 		req.key = args[0];
-		if ((c = client(0)) == NULL)
-			return 2;
-		rv = tool_call(c, SYNOD_API_CONFIG_GET, &req.base, 1,
-			       &synod__wire__config_get_response__descriptor,
-			       (ProtobufCMessage **)&resp);
-		code = report(rv, (ProtobufCMessage *)resp, c);
+		code =
+		    leader_call(SYNOD_API_CONFIG_GET, &req.base,
+				&synod__wire__config_get_response__descriptor,
+				(ProtobufCMessage **)&resp);
 		if (code == 0 && resp->entry) {
 			if (opt_json) {
 				json_t *j = entry_json(resp->entry);
@@ -567,9 +576,7 @@ static int config_cmd(int argc, char **argv)
 			}
 		}
 		if (resp)
-			synod__wire__config_get_response__free_unpacked(resp,
-									NULL);
-		synod_client_close(c);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		return code;
 	}
 	if (strcmp(sub, "list") == 0) {
@@ -583,12 +590,10 @@ static int config_cmd(int argc, char **argv)
 			req.scope = scope;
 			req.resource = (char *)topic;
 		}
-		if ((c = client(0)) == NULL)
-			return 2;
-		rv = tool_call(c, SYNOD_API_CONFIG_LIST, &req.base, 1,
-			       &synod__wire__config_list_response__descriptor,
-			       (ProtobufCMessage **)&resp);
-		code = report(rv, (ProtobufCMessage *)resp, c);
+		code =
+		    leader_call(SYNOD_API_CONFIG_LIST, &req.base,
+				&synod__wire__config_list_response__descriptor,
+				(ProtobufCMessage **)&resp);
 		if (code == 0) {
 			if (opt_json) {
 				json_t *a = json_array();
@@ -618,9 +623,7 @@ static int config_cmd(int argc, char **argv)
 			}
 		}
 		if (resp)
-			synod__wire__config_list_response__free_unpacked(resp,
-									 NULL);
-		synod_client_close(c);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		return code;
 	}
 	if (strcmp(sub, "delete") == 0) {
@@ -632,12 +635,10 @@ static int config_cmd(int argc, char **argv)
 		req.scope = scope;
 		req.resource = (char *)topic;
 		req.key = args[0];
-		if ((c = client(0)) == NULL)
-			return 2;
-		rv = tool_call(c, SYNOD_API_CONFIG_DELETE, &req.base, 1,
-			       &synod__wire__config_delete_response__descriptor,
-			       (ProtobufCMessage **)&resp);
-		code = report(rv, (ProtobufCMessage *)resp, c);
+		code = leader_call(
+		    SYNOD_API_CONFIG_DELETE, &req.base,
+		    &synod__wire__config_delete_response__descriptor,
+		    (ProtobufCMessage **)&resp);
 		if (code == 0) {
 			if (opt_json)
 				print_json(json_pack("{s:b}", "ok", 1));
@@ -645,9 +646,7 @@ static int config_cmd(int argc, char **argv)
 				printf("deleted\n");
 		}
 		if (resp)
-			synod__wire__config_delete_response__free_unpacked(
-			    resp, NULL);
-		synod_client_close(c);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		return code;
 	}
 	return die_usage("unknown config command");
