@@ -10,12 +10,19 @@
 #include "synod/client.h"
 #include "synod.pb-c.h"
 
+/* Back-pressure per connection: stop reading while this many requests
+ * wait for raft, resume below half; close a peer that does not read its
+ * responses once this much output is queued. */
+#define MAX_OUTSTANDING 4096
+#define MAX_OUTPUT_BYTES (64u << 20)
+
 struct sconn {
 	struct conn conn;
 	struct server *server;
 	struct sconn *next, *prev;
 	int refs;
 	int closed;
+	unsigned outstanding; /* requests waiting for raft */
 };
 
 /* A request waiting for raft. */
@@ -41,8 +48,13 @@ static void send_msg(struct sconn *sc, const struct frame_header *req,
 		return;
 	h.kind = FRAME_RESPONSE;
 	h.flags = 0;
-	if (conn_send(&sc->conn, &h, body) != 0)
+	if (conn_send(&sc->conn, &h, body) != 0) {
 		conn_close(&sc->conn);
+	} else if (conn_pending_bytes(&sc->conn) > MAX_OUTPUT_BYTES) {
+		log_warn("client %s: %zu bytes of responses unread; closing",
+			 sc->conn.peer, conn_pending_bytes(&sc->conn));
+		conn_close(&sc->conn);
+	}
 }
 
 static void fill_status(struct server *s, Synod__Wire__Status *st, int code,
@@ -91,6 +103,8 @@ static struct pending *pending_new(struct sconn *sc,
 	p->msg = msg;
 	p->desc = desc;
 	sc->refs++;
+	if (++sc->outstanding >= MAX_OUTSTANDING)
+		conn_pause(&sc->conn);
 	return p;
 }
 
@@ -98,6 +112,8 @@ static void pending_free(struct pending *p)
 {
 	if (p->msg)
 		protobuf_c_message_free_unpacked(p->msg, NULL);
+	if (--p->sc->outstanding == MAX_OUTSTANDING / 2 && !p->sc->closed)
+		conn_resume(&p->sc->conn);
 	sconn_unref(p->sc);
 	free(p);
 }

@@ -298,6 +298,23 @@ size_t conn_pending_bytes(const struct conn *c)
 	return c->wlen + c->inflight_bytes;
 }
 
+void conn_pause(struct conn *c)
+{
+	if (c->reading && !c->closing) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = 0;
+	}
+}
+
+void conn_resume(struct conn *c)
+{
+	if (!c->reading && !c->closing) {
+		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) ==
+		    0)
+			c->reading = 1;
+	}
+}
+
 static void on_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;

@@ -83,6 +83,11 @@ int conn_send_raw(struct conn *c, const struct frame_header *h,
 void conn_flush(struct conn *c);
 /* Bytes queued or in flight on this connection (back-pressure). */
 size_t conn_pending_bytes(const struct conn *c);
+/* Stop / restart reading from the socket (back-pressure on a peer that
+ * sends faster than its requests complete). Frames already read are still
+ * delivered, so nothing waits in the buffer while paused. Idempotent. */
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
 /* Idempotent. Queued output that was not written yet is dropped. */
 void conn_close(struct conn *c);
 

@@ -1220,6 +1220,76 @@ static void test_bad_input(void **state)
 	f->passed = 1;
 }
 
+/* ---- h. many requests pipelined on one connection ---- */
+
+struct flood {
+	unsigned done, ok;
+};
+
+static void on_flood(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct flood *fl = arg;
+	fl->done++;
+	if (status == SYNOD_OK) {
+		Synod__Wire__ConfigSetResponse *r =
+		    synod__wire__config_set_response__unpack(NULL, len, body);
+		if (r && r->status->code == SYNOD_OK)
+			fl->ok++;
+		if (r)
+			synod__wire__config_set_response__free_unpacked(r,
+									NULL);
+	}
+}
+
+/* More requests in flight than the server keeps outstanding per
+ * connection (4096): it stops reading and resumes, and every request is
+ * answered once, committed, in any order. */
+static void test_pipelined_flood(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = start(f, 3, NULL);
+	struct synod_client *cl;
+	struct flood fl = {0, 0};
+	enum { N = 12000 };
+	assert_true(cluster_wait_leader(c, WAIT_MS) != 0);
+	cl = cluster_client(c, 60000);
+	assert_non_null(cl);
+	/* Route to the leader first. */
+	assert_int_equal(
+	    set_config(cl, SYNOD_SCOPE_CLUSTER, NULL, "retention.ms", "1"),
+	    SYNOD_OK);
+	for (unsigned i = 0; i < N; i++) {
+		Synod__Wire__ConfigSetRequest r =
+		    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+		Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+		Synod__Wire__ConfigEntry *ep = &e;
+		char topic[32], value[16];
+		snprintf(topic, sizeof topic, "flood-%u", i % 500);
+		snprintf(value, sizeof value, "%u", i);
+		e.scope = SYNOD_SCOPE_TOPIC;
+		e.resource = topic;
+		e.key = "retention.ms";
+		e.value = value;
+		r.n_entries = 1;
+		r.entries = &ep;
+		assert_int_equal(synod_client_send(cl, SYNOD_API_CONFIG_SET,
+						   &r.base, 1, on_flood, &fl),
+				 SYNOD_OK);
+	}
+	while (fl.done < N)
+		uv_run(synod_client_loop(cl), UV_RUN_ONCE);
+	assert_int_equal(fl.ok, N);
+	/* The last value written per topic is the highest i for it. */
+	char *v = NULL;
+	assert_int_equal(get_config(cl, SYNOD_SCOPE_TOPIC, "flood-7",
+				    "retention.ms", &v, NULL),
+			 SYNOD_OK);
+	assert_string_equal(v, "11507");
+	free(v);
+	synod_client_close(cl);
+	f->passed = 1;
+}
+
 /* ---- g. SIGSTOP of the leader ---- */
 
 static void test_stopped_leader(void **state)
@@ -1308,6 +1378,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_add_remove_voter, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_flood, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_stopped_leader, setup,
 					    teardown),
 	};
