@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -389,6 +390,15 @@ int main(int argc, char **argv)
 				   : "joining: waiting to be added");
 	}
 
+	/* One connection per broker: thousands of descriptors. */
+	{
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	loop = uv_default_loop();
 	uv_timer_init(loop, &stop_timer);
 	if (node_init(&node, loop, &cfg, bootstrap) != 0) {

@@ -9,30 +9,8 @@
 #include "log.h"
 #include "synod/client.h"
 #include "synod.pb-c.h"
-
-/* Back-pressure per connection: stop reading while this many requests
- * wait for raft, resume below half; close a peer that does not read its
- * responses once this much output is queued. */
-#define MAX_OUTSTANDING 4096
-#define MAX_OUTPUT_BYTES (64u << 20)
-
-struct sconn {
-	struct conn conn;
-	struct server *server;
-	struct sconn *next, *prev;
-	int refs;
-	int closed;
-	unsigned outstanding; /* requests waiting for raft */
-};
-
-/* A request waiting for raft. */
-struct pending {
-	struct waiter w;
-	struct sconn *sc;
-	struct frame_header h;
-	void *msg; /* decoded request, freed with the pending */
-	const ProtobufCMessageDescriptor *desc;
-};
+#include "server_int.h"
+#include "brokers.h"
 
 static void sconn_unref(struct sconn *sc)
 {
@@ -40,8 +18,8 @@ static void sconn_unref(struct sconn *sc)
 		free(sc);
 }
 
-static void send_msg(struct sconn *sc, const struct frame_header *req,
-		     const ProtobufCMessage *body)
+void srv_send(struct sconn *sc, const struct frame_header *req,
+	      const ProtobufCMessage *body)
 {
 	struct frame_header h = *req;
 	if (sc->closed)
@@ -57,9 +35,9 @@ static void send_msg(struct sconn *sc, const struct frame_header *req,
 	}
 }
 
-static void fill_status(struct server *s, Synod__Wire__Status *st, int code,
-			const char *msg, uint64_t *leader_id, char *leader,
-			size_t leader_size)
+void srv_fill_status(struct server *s, Synod__Wire__Status *st, int code,
+		     const char *msg, uint64_t *leader_id, char *leader,
+		     size_t leader_size)
 {
 	st->code = code;
 	st->message = (char *)(msg ? msg : synod_strerror(code));
@@ -74,24 +52,25 @@ static void fill_status(struct server *s, Synod__Wire__Status *st, int code,
 	}
 }
 
-static void reply_status(struct sconn *sc, const struct frame_header *h,
-			 int code, const char *msg)
+void srv_reply_status(struct sconn *sc, const struct frame_header *h, int code,
+		      const char *msg)
 {
 	Synod__Wire__AnyResponse r = SYNOD__WIRE__ANY_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
-	fill_status(sc->server, &st, code, msg, &lid, leader, sizeof leader);
+	srv_fill_status(sc->server, &st, code, msg, &lid, leader,
+			sizeof leader);
 	r.status = &st;
 	if (code != SYNOD_OK)
 		sc->server->stats.errors_sent++;
-	send_msg(sc, h, &r.base);
+	srv_send(sc, h, &r.base);
 }
 
-static struct pending *pending_new(struct sconn *sc,
-				   const struct frame_header *h, void *msg,
-				   const ProtobufCMessageDescriptor *desc,
-				   waiter_cb done)
+struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,
+				void *msg,
+				const ProtobufCMessageDescriptor *desc,
+				waiter_cb done)
 {
 	struct pending *p = calloc(1, sizeof *p);
 	if (p == NULL)
@@ -108,7 +87,7 @@ static struct pending *pending_new(struct sconn *sc,
 	return p;
 }
 
-static void pending_free(struct pending *p)
+void srv_pending_free(struct pending *p)
 {
 	if (p->msg)
 		protobuf_c_message_free_unpacked(p->msg, NULL);
@@ -138,10 +117,10 @@ static void handle_metadata(struct sconn *sc, const struct frame_header *h,
 		char msg[160];
 		snprintf(msg, sizeof msg, "this node belongs to cluster %s",
 			 n->cfg->cluster_id);
-		reply_status(sc, h, SYNOD_ECLUSTER_ID_MISMATCH, msg);
+		srv_reply_status(sc, h, SYNOD_ECLUSTER_ID_MISMATCH, msg);
 		return;
 	}
-	fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
+	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
 	r.status = &st;
 	r.cluster_id = (char *)n->cfg->cluster_id;
 	r.has_node_id = 1;
@@ -161,7 +140,7 @@ static void handle_metadata(struct sconn *sc, const struct frame_header *h,
 		free(nodes);
 		free(ptrs);
 		free(addrs);
-		reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		return;
 	}
 	for (unsigned i = 0; i < conf->n; i++) {
@@ -181,7 +160,7 @@ static void handle_metadata(struct sconn *sc, const struct frame_header *h,
 	}
 	r.n_nodes = conf->n;
 	r.nodes = ptrs;
-	send_msg(sc, h, &r.base);
+	srv_send(sc, h, &r.base);
 	free(nodes);
 	free(ptrs);
 	free(addrs);
@@ -200,7 +179,7 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	uint64_t lid = 0;
 	unsigned np = 0;
 
-	fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
+	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
 	m.status = &st;
 	m.has_node_id = m.has_term = m.has_commit_index = 1;
 	m.has_applied_index = m.has_last_index = m.has_leader_id = 1;
@@ -243,7 +222,7 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	}
 	m.n_peers = np;
 	m.peers = ptrs;
-	send_msg(sc, h, &m.base);
+	srv_send(sc, h, &m.base);
 	free(peers);
 	free(ptrs);
 }
@@ -294,15 +273,16 @@ static void config_write_done(struct node *n, struct waiter *w, int rc,
 			else if (statuses[i] != STORE_R_OK)
 				rc = SYNOD_EINVALID_ARGUMENT;
 	}
-	fill_status(p->sc->server, &st, rc, NULL, &lid, leader, sizeof leader);
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
 	r.status = &st;
 	if (rc == SYNOD_OK) {
 		r.has_metadata_version = 1;
 		r.metadata_version = store_applied_index(n->fsm.store);
 	}
 	/* ConfigDeleteResponse has the same fields and numbers. */
-	send_msg(p->sc, &p->h, &r.base);
-	pending_free(p);
+	srv_send(p->sc, &p->h, &r.base);
+	srv_pending_free(p);
 }
 
 static void handle_config_set(struct sconn *sc, const struct frame_header *h,
@@ -316,11 +296,11 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 	struct pending *p;
 	int rv = node_check_active(s->node);
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, NULL);
+		srv_reply_status(sc, h, rv, NULL);
 		goto out;
 	}
 	if (req->n_entries == 0) {
-		reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, "no entries");
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, "no entries");
 		goto out;
 	}
 	for (size_t i = 0; i < req->n_entries; i++) {
@@ -328,26 +308,26 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 		rv = check_entry(e->scope, e->resource, e->key, e->value, err,
 				 sizeof err);
 		if (rv != SYNOD_OK) {
-			reply_status(sc, h, rv, err);
+			srv_reply_status(sc, h, rv, err);
 			goto out;
 		}
 	}
 	if (req->validate_only) {
-		reply_status(sc, h, SYNOD_OK, "valid");
+		srv_reply_status(sc, h, SYNOD_OK, "valid");
 		goto out;
 	}
 	sets = calloc(req->n_entries, sizeof *sets);
 	recs = calloc(req->n_entries, sizeof *recs);
 	ptrs = calloc(req->n_entries, sizeof *ptrs);
-	p = pending_new(sc, h, req, NULL, config_write_done);
+	p = srv_pending_new(sc, h, req, NULL, config_write_done);
 	if (!sets || !recs || !ptrs || !p) {
-		reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		free(sets);
 		free(recs);
 		free(ptrs);
 		if (p) {
 			p->msg = NULL;
-			pending_free(p);
+			srv_pending_free(p);
 		}
 		goto out;
 	}
@@ -369,8 +349,8 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 	free(recs);
 	free(ptrs);
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, NULL);
-		pending_free(p);
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
 	}
 	return; /* req is owned by p now */
 out:
@@ -393,13 +373,13 @@ static void handle_config_delete(struct sconn *sc, const struct frame_header *h,
 	else
 		snprintf(err, sizeof err, "%s", synod_strerror(rv));
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, err);
+		srv_reply_status(sc, h, rv, err);
 		synod__wire__config_delete_request__free_unpacked(req, NULL);
 		return;
 	}
-	p = pending_new(sc, h, req, NULL, config_write_done);
+	p = srv_pending_new(sc, h, req, NULL, config_write_done);
 	if (p == NULL) {
-		reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		synod__wire__config_delete_request__free_unpacked(req, NULL);
 		return;
 	}
@@ -410,8 +390,8 @@ static void handle_config_delete(struct sconn *sc, const struct frame_header *h,
 	r.delete_config = &d;
 	rv = node_propose(s->node, &rp, 1, &p->w);
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, NULL);
-		pending_free(p);
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
 	}
 }
 
@@ -460,11 +440,12 @@ static void config_get_done(struct node *n, struct waiter *w, int rc,
 			r.metadata_version = store_applied_index(n->fsm.store);
 		}
 	}
-	fill_status(p->sc->server, &st, rc, NULL, &lid, leader, sizeof leader);
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
 	r.status = &st;
-	send_msg(p->sc, &p->h, &r.base);
+	srv_send(p->sc, &p->h, &r.base);
 	free(value);
-	pending_free(p);
+	srv_pending_free(p);
 }
 
 struct list_ctx {
@@ -523,9 +504,10 @@ static void config_list_done(struct node *n, struct waiter *w, int rc,
 		r.has_metadata_version = 1;
 		r.metadata_version = store_applied_index(n->fsm.store);
 	}
-	fill_status(p->sc->server, &st, rc, NULL, &lid, leader, sizeof leader);
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
 	r.status = &st;
-	send_msg(p->sc, &p->h, &r.base);
+	srv_send(p->sc, &p->h, &r.base);
 	for (size_t i = 0; i < x.n; i++) {
 		free(x.entries[i].resource);
 		free(x.entries[i].key);
@@ -533,7 +515,7 @@ static void config_list_done(struct node *n, struct waiter *w, int rc,
 	}
 	free(x.entries);
 	free(ptrs);
-	pending_free(p);
+	srv_pending_free(p);
 }
 
 static void start_read(struct sconn *sc, const struct frame_header *h,
@@ -542,20 +524,20 @@ static void start_read(struct sconn *sc, const struct frame_header *h,
 	struct pending *p;
 	int rv = node_check_active(sc->server->node);
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, NULL);
+		srv_reply_status(sc, h, rv, NULL);
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
-	p = pending_new(sc, h, msg, NULL, done);
+	p = srv_pending_new(sc, h, msg, NULL, done);
 	if (p == NULL) {
-		reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
 	rv = node_read(sc->server->node, &p->w);
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, NULL);
-		pending_free(p);
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
 	}
 }
 
@@ -569,24 +551,25 @@ static void change_done(struct node *n, void *arg, int rc, const char *msg)
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
-	fill_status(p->sc->server, &st, rc, msg, &lid, leader, sizeof leader);
+	srv_fill_status(p->sc->server, &st, rc, msg, &lid, leader,
+			sizeof leader);
 	r.status = &st;
 	node_leader(n, &lid, leader, sizeof leader);
 	r.has_leader_id = lid != 0;
 	r.leader_id = lid;
 	log_info("quorum change (api %u): %s", p->h.api, msg);
-	send_msg(p->sc, &p->h, &r.base);
-	pending_free(p);
+	srv_send(p->sc, &p->h, &r.base);
+	srv_pending_free(p);
 }
 
 static void handle_change(struct sconn *sc, const struct frame_header *h,
 			  ProtobufCMessage *msg)
 {
 	struct node *n = sc->server->node;
-	struct pending *p = pending_new(sc, h, msg, NULL, NULL);
+	struct pending *p = srv_pending_new(sc, h, msg, NULL, NULL);
 	int rv;
 	if (p == NULL) {
-		reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
@@ -609,9 +592,9 @@ static void handle_change(struct sconn *sc, const struct frame_header *h,
 		break;
 	}
 	if (rv != SYNOD_OK) {
-		reply_status(sc, h, rv, n->errmsg[0] ? n->errmsg : NULL);
+		srv_reply_status(sc, h, rv, n->errmsg[0] ? n->errmsg : NULL);
 		n->errmsg[0] = '\0';
-		pending_free(p);
+		srv_pending_free(p);
 	}
 }
 
@@ -638,6 +621,14 @@ static const ProtobufCMessageDescriptor *request_desc(uint16_t api)
 		return &synod__wire__remove_voter_request__descriptor;
 	case SYNOD_API_TRANSFER_LEADER:
 		return &synod__wire__transfer_leader_request__descriptor;
+	case SYNOD_API_BROKER_REGISTER:
+		return &synod__wire__broker_register_request__descriptor;
+	case SYNOD_API_BROKER_HEARTBEAT:
+		return &synod__wire__broker_heartbeat_request__descriptor;
+	case SYNOD_API_BROKER_UNREGISTER:
+		return &synod__wire__broker_unregister_request__descriptor;
+	case SYNOD_API_BROKER_LIST:
+		return &synod__wire__broker_list_request__descriptor;
 	default:
 		return NULL;
 	}
@@ -652,13 +643,13 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 	ProtobufCMessage *msg;
 	s->stats.requests++;
 	if (h->kind != FRAME_REQUEST) {
-		reply_status(sc, h, SYNOD_EINVALID_REQUEST,
-			     "expected a request frame");
+		srv_reply_status(sc, h, SYNOD_EINVALID_REQUEST,
+				 "expected a request frame");
 		return;
 	}
 	desc = request_desc(h->api);
 	if (desc == NULL) {
-		reply_status(sc, h, SYNOD_EUNSUPPORTED_API, NULL);
+		srv_reply_status(sc, h, SYNOD_EUNSUPPORTED_API, NULL);
 		return;
 	}
 	if (h->api_version != 1) {
@@ -666,13 +657,13 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 		snprintf(msg_text, sizeof msg_text,
 			 "api %u version %u not supported (supported: 1)",
 			 h->api, h->api_version);
-		reply_status(sc, h, SYNOD_EUNSUPPORTED_VERSION, msg_text);
+		srv_reply_status(sc, h, SYNOD_EUNSUPPORTED_VERSION, msg_text);
 		return;
 	}
 	msg = protobuf_c_message_unpack(desc, NULL, len, body);
 	if (msg == NULL) {
-		reply_status(sc, h, SYNOD_EINVALID_REQUEST,
-			     "body does not decode");
+		srv_reply_status(sc, h, SYNOD_EINVALID_REQUEST,
+				 "body does not decode");
 		return;
 	}
 	switch (h->api) {
@@ -696,7 +687,7 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 		int rv = check_entry(g->scope, g->resource, g->key, NULL, err,
 				     sizeof err);
 		if (rv != SYNOD_OK) {
-			reply_status(sc, h, rv, err);
+			srv_reply_status(sc, h, rv, err);
 			protobuf_c_message_free_unpacked(msg, NULL);
 			break;
 		}
@@ -709,14 +700,20 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 		    (l->scope > SYNOD_SCOPE_TOPIC ||
 		     (l->scope == SYNOD_SCOPE_TOPIC && l->resource &&
 		      !topic_name_valid(l->resource)))) {
-			reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
-				     "unknown scope or invalid topic name");
+			srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
+					 "unknown scope or invalid topic name");
 			protobuf_c_message_free_unpacked(msg, NULL);
 			break;
 		}
 		start_read(sc, h, msg, config_list_done);
 		break;
 	}
+	case SYNOD_API_BROKER_REGISTER:
+	case SYNOD_API_BROKER_HEARTBEAT:
+	case SYNOD_API_BROKER_UNREGISTER:
+	case SYNOD_API_BROKER_LIST:
+		brokers_handle(s->brokers, sc, h, msg);
+		break;
 	default:
 		handle_change(sc, h, msg);
 		break;
@@ -735,7 +732,7 @@ static void on_bad_frame(struct conn *c, int err, const struct frame_header *h)
 		 frame_strerror(err));
 	/* Answered in our frame version; the correlation id is 0 when the
 	 * header could not be read. */
-	reply_status(sc, &rh, code, frame_strerror(err));
+	srv_reply_status(sc, &rh, code, frame_strerror(err));
 }
 
 static void on_closed(struct conn *c)
@@ -793,6 +790,12 @@ static void on_connection(uv_stream_t *l, int status)
 	conn_start(&sc->conn);
 }
 
+static void on_leadership(struct node *n, int active)
+{
+	struct server *s = n->data;
+	brokers_leadership(s->brokers, active);
+}
+
 int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		 const char *address)
 {
@@ -824,6 +827,12 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 address);
 		return -1;
 	}
+	if (brokers_new(s, &s->brokers) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+		return -1;
+	}
+	node->data = s;
+	node->on_leadership = on_leadership;
 	conn_flusher_init(&s->flusher, loop);
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
@@ -851,6 +860,8 @@ void server_close(struct server *s)
 	if (s->closing)
 		return;
 	s->closing = 1;
+	s->node->on_leadership = NULL;
+	brokers_close(s->brokers);
 	s->open_handles = 3 + (int)s->n_conns;
 	s->flusher.check.data = s->flusher.idle.data = s;
 	uv_close((uv_handle_t *)&s->listener, handle_closed);

@@ -19,6 +19,7 @@
 #include "node.h"
 
 struct sconn;
+struct brokers;
 
 struct server_stats {
 	uint64_t connections_accepted;
@@ -30,6 +31,7 @@ struct server_stats {
 struct server {
 	uv_loop_t *loop;
 	struct node *node;
+	struct brokers *brokers;
 	uv_tcp_t listener;
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */

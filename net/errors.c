@@ -28,6 +28,12 @@ static const struct {
     [SYNOD_ECONNECTION] = {"CONNECTION_ERROR", "could not reach any node"},
     [SYNOD_ENOMEM] = {"OUT_OF_MEMORY", "out of memory"},
     [SYNOD_ECANCELED] = {"CANCELED", "request canceled"},
+    [SYNOD_ESTALE_BROKER_EPOCH] = {"STALE_BROKER_EPOCH",
+				   "broker epoch is not the current one"},
+    [SYNOD_EDUPLICATE_BROKER_REGISTRATION] =
+	{"DUPLICATE_BROKER_REGISTRATION",
+	 "another live incarnation holds this broker id"},
+    [SYNOD_EUNKNOWN_BROKER] = {"UNKNOWN_BROKER", "broker id not registered"},
     [SYNOD_ECHANGE_FAILED] = {"CHANGE_FAILED",
 			      "quorum change did not complete"},
 };

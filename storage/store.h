@@ -41,6 +41,7 @@ enum {
 	STORE_R_CLUSTER_MISMATCH,  /* InitCluster with another id */
 	STORE_R_NOT_FOUND,	   /* delete of something absent */
 	STORE_R_INVALID,	   /* record fields invalid */
+	STORE_R_STALE,		   /* epoch precondition failed */
 };
 
 /* Config scopes. */
@@ -99,6 +100,33 @@ int store_config_get(struct store *s, unsigned scope, const char *resource,
  * return from cb stops the walk and is returned. */
 int store_config_list(struct store *s, int scope, const char *resource,
 		      store_config_cb cb, void *arg);
+
+/* Brokers. A registration's epoch is the log index of its entry. */
+#define STORE_MAX_ENDPOINTS 8
+struct store_endpoint {
+	char name[32];
+	char host[256];
+	uint16_t port;
+	char security_protocol[32];
+};
+struct store_broker {
+	int32_t id;
+	uint64_t epoch;
+	char incarnation_id[40];
+	char rack[64];
+	int has_rack;
+	int fenced;
+	int shutting_down;
+	uint64_t registered_ms; /* leader's wall clock at registration */
+	unsigned n_endpoints;
+	struct store_endpoint endpoints[STORE_MAX_ENDPOINTS];
+};
+/* STORE_OK with *out filled, or STORE_ENOTFOUND. */
+int store_broker_get(struct store *s, int32_t id, struct store_broker *out);
+/* Every broker by id; a non-zero return from cb stops and is returned.
+ * The struct is valid during the call only. */
+typedef int (*store_broker_cb)(void *arg, const struct store_broker *b);
+int store_broker_list(struct store *s, store_broker_cb cb, void *arg);
 
 /* A digest of all table contents (for tests that compare nodes). */
 int store_digest(struct store *s, uint64_t *digest);

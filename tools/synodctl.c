@@ -18,33 +18,38 @@ static int opt_json;
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: synodctl [--bootstrap H:P,...] [--cluster-id ID] "
-		"[--json] [--timeout-ms N]\n"
-		"                COMMAND ...\n"
-		"\n"
-		"The cluster is found from --bootstrap or $SYNOD_BOOTSTRAP "
-		"(client addresses).\n"
-		"\n"
-		"Quorum:\n"
-		"  quorum status                       every node's role, "
-		"applied index, lag\n"
-		"  quorum add-voter ID RAFT_H:P CLIENT_H:P\n"
-		"                                      add a started, empty "
-		"node as a voter\n"
-		"  quorum remove-voter ID              remove a node from the "
-		"quorum\n"
-		"  quorum transfer-leader [ID]         move leadership (to ID "
-		"or any voter)\n"
-		"Dynamic configs (cluster scope unless --topic NAME):\n"
-		"  config set [--topic T] [--validate-only] KEY=VALUE ...\n"
-		"  config get [--topic T] KEY          value (or default)\n"
-		"  config list [--topic T | --cluster] every config set\n"
-		"  config delete [--topic T] KEY\n"
-		"  config keys                         the keys Synod accepts\n"
-		"\n"
-		"--json prints machine-readable output (docs/operations.md has "
-		"the schema).\n");
+	fprintf(
+	    out,
+	    "Usage: synodctl [--bootstrap H:P,...] [--cluster-id ID] "
+	    "[--json] [--timeout-ms N]\n"
+	    "                COMMAND ...\n"
+	    "\n"
+	    "The cluster is found from --bootstrap or $SYNOD_BOOTSTRAP "
+	    "(client addresses).\n"
+	    "\n"
+	    "Quorum:\n"
+	    "  quorum status                       every node's role, "
+	    "applied index, lag\n"
+	    "  quorum add-voter ID RAFT_H:P CLIENT_H:P\n"
+	    "                                      add a started, empty "
+	    "node as a voter\n"
+	    "  quorum remove-voter ID              remove a node from the "
+	    "quorum\n"
+	    "  quorum transfer-leader [ID]         move leadership (to ID "
+	    "or any voter)\n"
+	    "Dynamic configs (cluster scope unless --topic NAME):\n"
+	    "  config set [--topic T] [--validate-only] KEY=VALUE ...\n"
+	    "  config get [--topic T] KEY          value (or default)\n"
+	    "  config list [--topic T | --cluster] every config set\n"
+	    "  config delete [--topic T] KEY\n"
+	    "  config keys                         the keys Synod accepts\n"
+	    "Brokers:\n"
+	    "  broker list                         every registered broker\n"
+	    "  broker describe ID                  one broker in detail\n"
+	    "  broker unregister ID                remove a broker for good\n"
+	    "\n"
+	    "--json prints machine-readable output (docs/operations.md has "
+	    "the schema).\n");
 }
 
 static int die_usage(const char *msg)
@@ -652,6 +657,158 @@ static int config_cmd(int argc, char **argv)
 	return die_usage("unknown config command");
 }
 
+/* ---- brokers ---- */
+
+static int parse_broker_id(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || v > INT32_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static json_t *broker_json(const Synod__Wire__BrokerInfo *b)
+{
+	json_t *j = json_object(), *eps = json_array();
+	json_object_set_new(j, "id", json_integer(b->id));
+	json_object_set_new(j, "epoch", json_integer((json_int_t)b->epoch));
+	json_object_set_new(j, "incarnation_id",
+			    json_string(b->incarnation_id));
+	json_object_set_new(j, "rack",
+			    b->rack ? json_string(b->rack) : json_null());
+	for (size_t k = 0; k < b->n_endpoints; k++) {
+		const Synod__Wire__Endpoint *e = b->endpoints[k];
+		json_array_append_new(
+		    eps, json_pack("{s:s,s:s,s:i,s:s}", "name", e->name, "host",
+				   e->host, "port", (int)e->port,
+				   "security_protocol", e->security_protocol));
+	}
+	json_object_set_new(j, "endpoints", eps);
+	json_object_set_new(j, "state", json_string(b->state));
+	json_object_set_new(j, "fenced", json_boolean(b->fenced));
+	json_object_set_new(j, "last_heartbeat_ms",
+			    b->has_last_heartbeat_ms &&
+				    b->last_heartbeat_ms >= 0
+				? json_integer(b->last_heartbeat_ms)
+				: json_null());
+	json_object_set_new(j, "metadata_version",
+			    b->has_metadata_version
+				? json_integer((json_int_t)b->metadata_version)
+				: json_null());
+	json_object_set_new(j, "registered_ms",
+			    json_integer((json_int_t)b->registered_ms));
+	return j;
+}
+
+static int broker_cmd(int argc, char **argv)
+{
+	const char *sub = argv[0];
+	int code;
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
+		Synod__Wire__BrokerListRequest req =
+		    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+		Synod__Wire__BrokerListResponse *resp = NULL;
+		int describe = strcmp(sub, "describe") == 0;
+		uint64_t id;
+		if (describe) {
+			if (argc != 2 || parse_broker_id(argv[1], &id) != 0)
+				return die_usage("broker describe ID");
+			req.has_broker_id = 1;
+			req.broker_id = (int32_t)id;
+		} else if (argc != 1) {
+			return die_usage("broker list");
+		}
+		code =
+		    leader_call(SYNOD_API_BROKER_LIST, &req.base,
+				&synod__wire__broker_list_response__descriptor,
+				(ProtobufCMessage **)&resp);
+		if (code != 0)
+			return code;
+		if (opt_json) {
+			if (describe && resp->n_brokers == 1) {
+				print_json(broker_json(resp->brokers[0]));
+			} else {
+				json_t *a = json_array();
+				for (size_t k = 0; k < resp->n_brokers; k++)
+					json_array_append_new(
+					    a, broker_json(resp->brokers[k]));
+				print_json(json_pack(
+				    "{s:o,s:I}", "brokers", a,
+				    "metadata_version",
+				    (json_int_t)resp->metadata_version));
+			}
+		} else if (describe && resp->n_brokers == 1) {
+			const Synod__Wire__BrokerInfo *b = resp->brokers[0];
+			printf("Broker:          %d\n", b->id);
+			printf("State:           %s\n", b->state);
+			printf("Epoch:           %llu\n",
+			       (unsigned long long)b->epoch);
+			printf("Incarnation:     %s\n", b->incarnation_id);
+			printf("Rack:            %s\n",
+			       b->rack ? b->rack : "-");
+			if (b->last_heartbeat_ms >= 0)
+				printf("Last heartbeat:  %lld ms ago\n",
+				       (long long)b->last_heartbeat_ms);
+			else
+				printf("Last heartbeat:  none since the "
+				       "controller took over\n");
+			if (b->has_metadata_version)
+				printf("Metadata:        version %llu\n",
+				       (unsigned long long)b->metadata_version);
+			for (size_t k = 0; k < b->n_endpoints; k++)
+				printf("Endpoint:        %s://%s:%u (%s)\n",
+				       b->endpoints[k]->name,
+				       b->endpoints[k]->host,
+				       b->endpoints[k]->port,
+				       b->endpoints[k]->security_protocol);
+		} else {
+			printf("%-6s %-14s %-8s %-12s %-38s %s\n", "ID",
+			       "STATE", "EPOCH", "HEARTBEAT", "INCARNATION",
+			       "RACK");
+			for (size_t k = 0; k < resp->n_brokers; k++) {
+				const Synod__Wire__BrokerInfo *b =
+				    resp->brokers[k];
+				char hb[24] = "-";
+				if (b->last_heartbeat_ms >= 0)
+					snprintf(
+					    hb, sizeof hb, "%lld ms",
+					    (long long)b->last_heartbeat_ms);
+				printf(
+				    "%-6d %-14s %-8llu %-12s %-38s %s\n", b->id,
+				    b->state, (unsigned long long)b->epoch, hb,
+				    b->incarnation_id, b->rack ? b->rack : "-");
+			}
+		}
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return 0;
+	}
+	if (strcmp(sub, "unregister") == 0) {
+		Synod__Wire__BrokerUnregisterRequest req =
+		    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
+		Synod__Wire__BrokerUnregisterResponse *resp = NULL;
+		uint64_t id;
+		if (argc != 2 || parse_broker_id(argv[1], &id) != 0)
+			return die_usage("broker unregister ID");
+		req.broker_id = (int32_t)id;
+		code = leader_call(
+		    SYNOD_API_BROKER_UNREGISTER, &req.base,
+		    &synod__wire__broker_unregister_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+		if (code == 0) {
+			if (opt_json)
+				print_json(json_pack("{s:b}", "ok", 1));
+			else
+				printf("broker %llu unregistered\n",
+				       (unsigned long long)id);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		}
+		return code;
+	}
+	return die_usage("unknown broker command");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -720,5 +877,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "config") == 0)
 		return config_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "broker") == 0)
+		return broker_cmd(argc - 1, argv + 1);
 	return die_usage("unknown command");
 }

@@ -62,6 +62,11 @@ enum synod_error {
 	SYNOD_ENOMEM = 16,		/* (client) out of memory */
 	SYNOD_ECANCELED = 17,		/* (client) request canceled by close */
 	SYNOD_ECHANGE_FAILED = 18,	/* quorum change did not complete */
+	SYNOD_ESTALE_BROKER_EPOCH =
+	    19, /* broker epoch is not the current one */
+	SYNOD_EDUPLICATE_BROKER_REGISTRATION =
+	    20,			    /* another live incarnation */
+	SYNOD_EUNKNOWN_BROKER = 21, /* broker id not registered */
 	SYNOD_ERROR_COUNT
 };
 
@@ -80,6 +85,10 @@ enum synod_api {
 	SYNOD_API_ADD_VOTER = 7,
 	SYNOD_API_REMOVE_VOTER = 8,
 	SYNOD_API_TRANSFER_LEADER = 9,
+	SYNOD_API_BROKER_REGISTER = 10,
+	SYNOD_API_BROKER_HEARTBEAT = 11,
+	SYNOD_API_BROKER_UNREGISTER = 12,
+	SYNOD_API_BROKER_LIST = 13,
 	SYNOD_API_COUNT
 };
 

@@ -1,0 +1,59 @@
+/* controller/server_int.h - what request handlers outside server.c
+ * (controller/brokers.c) share with it: connections, waiting requests and
+ * answers. Internal to the daemon.
+ *
+ * Ownership: a struct pending holds a reference on its connection and owns
+ * the decoded request in `msg`; srv_pending_free() releases both. An answer
+ * to a connection that closed meanwhile is dropped.
+ */
+#ifndef SYNOD_SERVER_INT_H
+#define SYNOD_SERVER_INT_H
+
+#include "conn.h"
+#include "node.h"
+#include "server.h"
+#include "synod.pb-c.h"
+
+/* Back-pressure per connection: stop reading while this many requests
+ * wait for raft, resume below half; close a peer that does not read its
+ * responses once this much output is queued. */
+#define MAX_OUTSTANDING 4096
+#define MAX_OUTPUT_BYTES (64u << 20)
+
+struct sconn {
+	struct conn conn;
+	struct server *server;
+	struct sconn *next, *prev;
+	int refs;
+	int closed;
+	unsigned outstanding; /* requests waiting for raft */
+};
+
+/* A request waiting for raft. */
+struct pending {
+	struct waiter w;
+	struct sconn *sc;
+	struct frame_header h;
+	void *msg; /* decoded request, freed with the pending */
+	const ProtobufCMessageDescriptor *desc;
+};
+
+void srv_send(struct sconn *sc, const struct frame_header *req,
+	      const ProtobufCMessage *body);
+/* Fill a Status; with NOT_CONTROLLER/UNAVAILABLE add the leader hint
+ * (leader[] must outlive the send). */
+void srv_fill_status(struct server *s, Synod__Wire__Status *st, int code,
+		     const char *msg, uint64_t *leader_id, char *leader,
+		     size_t leader_size);
+/* Answer with a Status-only body. */
+void srv_reply_status(struct sconn *sc, const struct frame_header *h, int code,
+		      const char *msg);
+/* A request that will be answered later (takes a connection reference and
+ * ownership of msg). NULL when out of memory. */
+struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,
+				void *msg,
+				const ProtobufCMessageDescriptor *desc,
+				waiter_cb done);
+void srv_pending_free(struct pending *p);
+
+#endif
