@@ -188,6 +188,7 @@ static void sync_from_store(struct brokers *b, struct session *s)
 		/* A new registration: a new session. */
 		s->epoch = sb.epoch;
 		s->stop_ack = 0;
+		s->reported_version = 0;
 	}
 	snprintf(s->incarnation, sizeof s->incarnation, "%s",
 		 sb.incarnation_id);
@@ -302,11 +303,19 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 			 s->id, (unsigned long long)s->epoch, s->incarnation);
 		send_register_reply(b, o->p, SYNOD_OK, NULL, s->epoch);
 	} else {
+		/* Refused as stale: our view lagged the store. Take the
+		 * committed registration and let the broker retry. */
+		if (s)
+			sync_from_store(b, s);
 		if (s && s->epoch == 0)
 			table_remove(b, o->id);
 		if (rc == SYNOD_OK)
-			rc = SYNOD_EUNAVAILABLE; /* raced: retry */
-		send_register_reply(b, o->p, rc, NULL, 0);
+			rc = SYNOD_EBUSY;
+		send_register_reply(b, o->p, rc,
+				    rc == SYNOD_EBUSY ? "registration raced: "
+							"retry"
+						      : NULL,
+				    0);
 	}
 	srv_pending_free(o->p);
 	bop_free(o);
@@ -377,7 +386,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 	}
 	s = lookup(b, req->broker_id);
 	if (s && s->op_pending) {
-		srv_reply_status(sc, h, SYNOD_EUNAVAILABLE,
+		srv_reply_status(sc, h, SYNOD_EBUSY,
 				 "a change for this broker is in flight");
 		goto free_req;
 	}
@@ -406,13 +415,14 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 	}
 	if (s == NULL) {
 		s = calloc(1, sizeof *s);
+		if (s)
+			s->id = req->broker_id; /* table_put hashes the id */
 		if (s == NULL || table_put(b, s) != 0) {
 			free(s);
 			srv_reply_status(sc, h, SYNOD_EUNKNOWN,
 					 "out of memory");
 			goto free_req;
 		}
-		s->id = req->broker_id;
 	}
 	{
 		Synod__Rec__RegisterBroker rb =
@@ -991,4 +1001,9 @@ void brokers_close(struct brokers *b)
 const struct brokers_stats *brokers_stats(const struct brokers *b)
 {
 	return &b->stats;
+}
+
+unsigned brokers_count(const struct brokers *b)
+{
+	return b->active ? (unsigned)b->count : 0;
 }

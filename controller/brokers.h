@@ -42,5 +42,7 @@ void brokers_leadership(struct brokers *b, int active);
 void brokers_handle(struct brokers *b, struct sconn *sc,
 		    const struct frame_header *h, ProtobufCMessage *msg);
 const struct brokers_stats *brokers_stats(const struct brokers *b);
+/* Sessions held (0 unless active). */
+unsigned brokers_count(const struct brokers *b);
 
 #endif

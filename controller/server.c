@@ -185,6 +185,16 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	m.has_applied_index = m.has_last_index = m.has_leader_id = 1;
 	m.has_last_contact_ms = m.has_active_controller = 1;
 	m.has_snapshot_index = m.has_uptime_ms = m.has_elections_started = 1;
+	if (node_check_active(n) == SYNOD_OK) {
+		const struct brokers_stats *bs = brokers_stats(s->brokers);
+		m.has_brokers = m.has_broker_heartbeats = 1;
+		m.has_brokers_fenced_by_timeout = m.has_broker_registrations =
+		    1;
+		m.brokers = brokers_count(s->brokers);
+		m.broker_heartbeats = bs->heartbeats;
+		m.brokers_fenced_by_timeout = bs->fenced_by_timeout;
+		m.broker_registrations = bs->registrations;
+	}
 	m.has_metadata_version = 1;
 	m.metadata_version = store_applied_index(n->fsm.store);
 	m.node_id = n->cfg->node_id;

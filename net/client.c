@@ -20,7 +20,8 @@ struct preq {
 	uint16_t api;
 	int to_leader;
 	int sent;
-	int ever_sent; /* reached some node at least once */
+	int ever_sent;	  /* reached some node at least once */
+	uint64_t sent_ms; /* when last handed to a connection */
 	uint8_t *body;
 	size_t len;
 	uint64_t deadline;
@@ -165,8 +166,10 @@ static void send_one(struct synod_client *c, struct preq *p)
 				 .api = p->api,
 				 .api_version = 1,
 				 .correlation_id = p->corr};
-	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0)
+	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0) {
 		p->sent = p->ever_sent = 1;
+		p->sent_ms = uv_now(c->loop);
+	}
 }
 
 static void send_unsent(struct synod_client *c)
@@ -396,7 +399,7 @@ static void on_tick(uv_timer_t *t)
 	struct synod_client *c = t->data;
 	uint64_t now = now_ms(c);
 	struct preq *p = c->head, *next;
-	while (p) {
+	while (p && !c->closing) {
 		next = p->next;
 		if (now >= p->deadline) {
 			if (p->ever_sent) {
@@ -410,9 +413,14 @@ static void on_tick(uv_timer_t *t)
 					seterr(c, "could not reach any node");
 				complete(c, p, SYNOD_ECONNECTION, NULL, 0);
 			}
+			/* The callback may have sent or completed others:
+			 * start over (expired ones are gone). */
+			next = c->head;
 		}
 		p = next;
 	}
+	if (c->closing)
+		return;
 	if (c->cc && c->state != ST_READY && now >= c->connect_deadline) {
 		seterr(c, "connect %s: timed out", c->peer);
 		drop_conn(c);
@@ -422,9 +430,12 @@ static void on_tick(uv_timer_t *t)
 	 * frame for liveness_timeout_ms, probe it; if the probe is not
 	 * answered in time either, move on to another node. */
 	if (c->cc && c->state == ST_READY) {
+		/* Only a request that waited liveness_timeout_ms with nothing
+		 * received since it was sent makes the node suspect. */
 		int waiting = 0;
 		for (p = c->head; p && !waiting; p = p->next)
-			waiting = p->sent;
+			waiting = p->sent && now - p->sent_ms >=
+						 c->cfg.liveness_timeout_ms;
 		if (c->ping_corr != 0 &&
 		    now - c->ping_sent_ms >= c->cfg.liveness_timeout_ms) {
 			seterr(c, "node %s is not answering", c->peer);

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_CHUNK (64 * 1024)
+#define READ_MIN 4096
+#define READ_KEEP (256 * 1024)
 
 struct wreq {
 	uv_write_t req;
@@ -104,9 +105,11 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 	(void)hint;
-	if (c->rcap - c->rlen < READ_CHUNK / 2) {
-		size_t cap = c->rcap ? c->rcap * 2 : READ_CHUNK;
-		while (cap - c->rlen < READ_CHUNK / 2)
+	/* Start small (thousands of mostly idle broker connections) and
+	 * double while reads fill the buffer. */
+	if (c->rcap - c->rlen < READ_MIN / 2) {
+		size_t cap = c->rcap ? c->rcap * 2 : READ_MIN;
+		while (cap - c->rlen < READ_MIN / 2)
 			cap *= 2;
 		uint8_t *p = realloc(c->rbuf, cap);
 		if (p == NULL) {
@@ -158,7 +161,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		c->rlen -= off;
 	}
 	/* Give memory back after a large frame. */
-	if (c->rlen == 0 && c->rcap > 4 * READ_CHUNK) {
+	if (c->rlen == 0 && c->rcap > READ_KEEP) {
 		free(c->rbuf);
 		c->rbuf = NULL;
 		c->rcap = 0;

@@ -65,8 +65,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			"VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_BROKER_FENCE] = "UPDATE brokers SET fenced = ?3 WHERE id = ?1 AND "
 			"epoch = ?2",
-    [ST_BROKER_SHUTDOWN] = "UPDATE brokers SET shutting_down = 1, fenced = 1 WHERE "
-			   "id = ?1 AND epoch = ?2",
+    [ST_BROKER_SHUTDOWN] =
+	"UPDATE brokers SET shutting_down = 1, fenced = 1 WHERE "
+	"id = ?1 AND epoch = ?2",
     [ST_BROKER_DEL] = "DELETE FROM brokers WHERE id = ?1 AND "
 		      "(?2 = 0 OR epoch = ?2)",
     [ST_BROKER_GET] = "SELECT id, epoch, incarnation_id, rack, fenced, "

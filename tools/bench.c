@@ -16,8 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include "cluster.h"
 #include "common.h"
+#include "synod/broker.h"
 
 static unsigned opt_nodes = 3;
 static double opt_duration = 5.0;
@@ -27,6 +31,10 @@ static unsigned opt_election_ms = 200; /* the daemon's default */
 static const char *opt_only;
 static const char *opt_flags;
 static const char *opt_inflight = "1,64,256";
+static unsigned opt_brokers = 10000;
+static unsigned opt_hb_ms = 2000;
+static unsigned opt_session_ms = 9000;
+static double opt_window = 20.0;
 
 /* ---- write throughput ---- */
 
@@ -304,6 +312,345 @@ static void bench_quiet(struct cluster *c)
 	       (unsigned long long)tb, (unsigned long long)ta);
 }
 
+/* ---- brokers ---- */
+
+struct bb {
+	uv_loop_t loop;
+	struct synod_broker **b;
+	unsigned n;
+	uint64_t *seen_ok; /* heartbeats_ok at the last sample */
+	uint64_t *rtt;	   /* samples, us */
+	size_t n_rtt, cap_rtt;
+};
+
+static void bb_sample(struct bb *x, unsigned upto)
+{
+	for (unsigned i = 0; i < upto; i++) {
+		struct synod_broker_stats st;
+		if (x->b[i] == NULL)
+			continue;
+		synod_broker_stats(x->b[i], &st);
+		if (st.heartbeats_ok != x->seen_ok[i]) {
+			x->seen_ok[i] = st.heartbeats_ok;
+			if (x->n_rtt == x->cap_rtt) {
+				x->cap_rtt =
+				    x->cap_rtt ? x->cap_rtt * 2 : 65536;
+				x->rtt = realloc(x->rtt,
+						 x->cap_rtt * sizeof *x->rtt);
+			}
+			x->rtt[x->n_rtt++] = synod_broker_last_rtt_us(x->b[i]);
+		}
+	}
+}
+
+/* Run the loop for `seconds`, sampling heartbeat RTTs every 100 ms. */
+static void bb_run(struct bb *x, double seconds)
+{
+	uint64_t end = tool_now_us() + (uint64_t)(seconds * 1e6);
+	uint64_t next = 0;
+	while (tool_now_us() < end) {
+		uv_run(&x->loop, UV_RUN_NOWAIT);
+		if (tool_now_us() >= next) {
+			bb_sample(x, x->n);
+			next = tool_now_us() + 100000;
+		}
+		usleep(1000);
+	}
+}
+
+static void bb_report(struct bb *x, const char *what)
+{
+	qsort(x->rtt, x->n_rtt, sizeof *x->rtt, cmp_u64);
+	printf("brokers %s: heartbeat rtt p50 %.2f ms  p99 %.2f ms  max %.2f "
+	       "ms  (%zu heartbeats)\n",
+	       what, pct(x->rtt, x->n_rtt, 0.5), pct(x->rtt, x->n_rtt, 0.99),
+	       pct(x->rtt, x->n_rtt, 1.0), x->n_rtt);
+	fflush(stdout);
+	x->n_rtt = 0;
+}
+
+static int cpu_ticks(pid_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof buf, f) == NULL) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 2,
+				"%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+				"%*u %*u %lu %lu",
+				&ut, &st) != 2)
+		return -1;
+	*ticks = ut + st;
+	return 0;
+}
+
+static uint64_t leader_heartbeats(struct cluster *c, unsigned leader)
+{
+	uint64_t n = 0;
+	Synod__Wire__NodeStatusResponse *s =
+	    cluster_node_status(c, leader, 2000);
+	if (s) {
+		n = s->broker_heartbeats;
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+	}
+	return n;
+}
+
+static int set_cluster_config(struct cluster *c, const char *key,
+			      unsigned value)
+{
+	Synod__Wire__ConfigSetRequest req =
+	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+	Synod__Wire__ConfigEntry *ep = &e;
+	Synod__Wire__ConfigSetResponse *resp = NULL;
+	struct synod_client *cl = cluster_client(c, 5000);
+	char v[24];
+	int rv;
+	snprintf(v, sizeof v, "%u", value);
+	e.scope = SYNOD_SCOPE_CLUSTER;
+	e.key = (char *)key;
+	e.value = v;
+	req.n_entries = 1;
+	req.entries = &ep;
+	rv = tool_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
+		       &synod__wire__config_set_response__descriptor,
+		       (ProtobufCMessage **)&resp);
+	if (rv == SYNOD_OK && resp->status->code != SYNOD_OK)
+		rv = resp->status->code;
+	if (resp)
+		synod__wire__config_set_response__free_unpacked(resp, NULL);
+	synod_client_close(cl);
+	return rv;
+}
+
+struct writer_arg {
+	const char *bootstrap;
+	volatile int stop;
+	uint64_t done;
+};
+
+/* A second thread (own loop) that keeps 256 config writes in flight. */
+static void *writer_main(void *arg)
+{
+	struct writer_arg *w = arg;
+	struct wbench b;
+	struct synod_client_config cfg = {0};
+	uv_loop_t loop;
+	memset(&b, 0, sizeof b);
+	uv_loop_init(&loop);
+	cfg.bootstrap = w->bootstrap;
+	cfg.request_timeout_ms = 10000;
+	synod_client_new(&loop, &cfg, &b.c);
+	b.target = 256;
+	b.end_us = UINT64_MAX;
+	issue(&b);
+	while (!w->stop)
+		uv_run(&loop, UV_RUN_ONCE);
+	b.stop = 1;
+	while (b.inflight > 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	w->done = b.done;
+	synod_client_close(b.c);
+	while (uv_run(&loop, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&loop);
+	free(b.lat);
+	return NULL;
+}
+
+static void bench_brokers(struct cluster *c)
+{
+	struct bb x;
+	unsigned leader = cluster_wait_leader(c, 10000);
+	uint64_t t0, t_all = 0, hb0, hb1, cpu0, cpu1;
+	long hz = sysconf(_SC_CLK_TCK);
+	struct rlimit rl;
+	unsigned active = 0, n_kill = 10;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (set_cluster_config(c, "broker.heartbeat.interval.ms", opt_hb_ms) !=
+		SYNOD_OK ||
+	    set_cluster_config(c, "broker.session.timeout.ms",
+			       opt_session_ms) != SYNOD_OK) {
+		printf("brokers: cannot set the broker configs\n");
+		return;
+	}
+	memset(&x, 0, sizeof x);
+	uv_loop_init(&x.loop);
+	x.n = opt_brokers;
+	x.b = calloc(x.n, sizeof *x.b);
+	x.seen_ok = calloc(x.n, sizeof *x.seen_ok);
+	t0 = tool_now_us();
+	for (unsigned i = 0; i < x.n; i++) {
+		struct synod_broker_config cfg = {0};
+		struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1",
+					    (uint16_t)(20000 + i % 40000),
+					    "PLAINTEXT"};
+		char rack[16];
+		snprintf(rack, sizeof rack, "rack-%u", i % 3);
+		cfg.bootstrap = c->bootstrap;
+		cfg.cluster_id = c->cluster_id;
+		cfg.broker_id = (int32_t)i;
+		cfg.rack = rack;
+		cfg.endpoints = &ep;
+		cfg.n_endpoints = 1;
+		if (synod_broker_new(&x.loop, &cfg, NULL, &x.b[i]) !=
+			SYNOD_OK ||
+		    synod_broker_start(x.b[i]) != SYNOD_OK) {
+			printf("brokers: cannot start broker %u\n", i);
+			x.n = i;
+			break;
+		}
+		if (i % 500 == 499)
+			uv_run(&x.loop, UV_RUN_NOWAIT);
+	}
+	/* All registered and unfenced? */
+	while (tool_now_us() - t0 < 180000000ull) {
+		uv_run(&x.loop, UV_RUN_NOWAIT);
+		active = 0;
+		for (unsigned i = 0; i < x.n; i++)
+			active +=
+			    synod_broker_state(x.b[i]) == SYNOD_BROKER_ACTIVE;
+		if (active == x.n) {
+			t_all = tool_now_us() - t0;
+			break;
+		}
+		usleep(2000);
+	}
+	printf("brokers %u registered and unfenced in %.1f s (%u active)\n",
+	       x.n, t_all ? (double)t_all / 1e6 : -1.0, active);
+	fflush(stdout);
+	/* Settle one interval so heartbeats are spread, then measure. */
+	bb_run(&x, (double)opt_hb_ms / 1000.0);
+	x.n_rtt = 0;
+	memset(x.seen_ok, 0, x.n * sizeof *x.seen_ok);
+	bb_sample(&x, x.n);
+	x.n_rtt = 0;
+	hb0 = leader_heartbeats(c, leader);
+	cpu_ticks(c->nodes[leader - 1].pid, &cpu0);
+	t0 = tool_now_us();
+	bb_run(&x, opt_window);
+	cpu_ticks(c->nodes[leader - 1].pid, &cpu1);
+	hb1 = leader_heartbeats(c, leader);
+	double secs = (double)(tool_now_us() - t0) / 1e6;
+	double cpu_s = (double)(cpu1 - cpu0) / (double)hz;
+	printf("brokers idle controller: %.0f heartbeats/s, leader CPU %.1f%% "
+	       "of a core, %.1f us CPU per heartbeat\n",
+	       (double)(hb1 - hb0) / secs, 100.0 * cpu_s / secs,
+	       hb1 > hb0 ? cpu_s * 1e6 / (double)(hb1 - hb0) : 0.0);
+	bb_report(&x, "idle controller");
+
+	/* The same while the controller commits 256 writes in flight. */
+	{
+		struct writer_arg w = {c->bootstrap, 0, 0};
+		pthread_t th;
+		pthread_create(&th, NULL, writer_main, &w);
+		bb_run(&x, opt_window);
+		w.stop = 1;
+		pthread_join(th, NULL);
+		printf("brokers busy controller: %.0f config writes/s "
+		       "alongside\n",
+		       (double)w.done / opt_window);
+		bb_report(&x, "busy controller");
+	}
+
+	/* Crash n_kill brokers: time from their last heartbeat to the
+	 * committed fence, beyond the session timeout. */
+	{
+		Synod__Wire__BrokerListRequest lreq =
+		    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+		struct synod_client *cl = cluster_client(c, 5000);
+		uint64_t last_hb[64] = {0}, fenced_at[64] = {0};
+		unsigned victims[64], n_fenced = 0;
+		int64_t false_fences = 0;
+		for (unsigned k = 0; k < n_kill && k < x.n; k++)
+			victims[k] = (x.n / n_kill) * k;
+		/* Close each right after its next heartbeat answer. */
+		for (unsigned k = 0; k < n_kill; k++) {
+			unsigned i = victims[k];
+			struct synod_broker_stats st0, st;
+			synod_broker_stats(x.b[i], &st0);
+			do {
+				uv_run(&x.loop, UV_RUN_NOWAIT);
+				synod_broker_stats(x.b[i], &st);
+				usleep(200);
+			} while (st.heartbeats_ok == st0.heartbeats_ok);
+			last_hb[k] = tool_now_us();
+			synod_broker_close(x.b[i]);
+			x.b[i] = NULL;
+		}
+		t0 = tool_now_us();
+		while (n_fenced < n_kill &&
+		       tool_now_us() - t0 < (uint64_t)opt_session_ms * 3000) {
+			Synod__Wire__BrokerListResponse *r = NULL;
+			uv_run(&x.loop, UV_RUN_NOWAIT);
+			if (tool_call(
+				cl, SYNOD_API_BROKER_LIST, &lreq.base, 1,
+				&synod__wire__broker_list_response__descriptor,
+				(ProtobufCMessage **)&r) == SYNOD_OK &&
+			    r->status->code == SYNOD_OK) {
+				uint64_t now = tool_now_us();
+				for (size_t j = 0; j < r->n_brokers; j++)
+					for (unsigned k = 0; k < n_kill; k++)
+						if ((unsigned)r->brokers[j]
+							    ->id ==
+							victims[k] &&
+						    r->brokers[j]->fenced &&
+						    !fenced_at[k]) {
+							fenced_at[k] = now;
+							n_fenced++;
+						}
+				false_fences = 0;
+				for (size_t j = 0; j < r->n_brokers; j++)
+					if (r->brokers[j]->fenced)
+						false_fences++;
+				false_fences -= n_fenced;
+			}
+			if (r)
+				synod__wire__broker_list_response__free_unpacked(
+				    r, NULL);
+			usleep(5000);
+		}
+		double d[64];
+		unsigned nd = 0;
+		for (unsigned k = 0; k < n_kill; k++)
+			if (fenced_at[k])
+				d[nd++] = ((double)(fenced_at[k] - last_hb[k]) /
+					   1000.0) -
+					  (double)opt_session_ms;
+		qsort(d, nd, sizeof *d, cmp_d);
+		if (nd)
+			printf(
+			    "brokers fence: %u of %u crashed brokers fenced; "
+			    "after the session timeout: median %.0f ms, "
+			    "max %.0f ms (session %u ms)\n",
+			    nd, n_kill, d[nd / 2], d[nd - 1], opt_session_ms);
+		printf("brokers false fences: %lld of %u healthy\n",
+		       (long long)false_fences, x.n - n_kill);
+		synod_client_close(cl);
+	}
+	for (unsigned i = 0; i < x.n; i++)
+		if (x.b[i])
+			synod_broker_close(x.b[i]);
+	while (uv_run(&x.loop, UV_RUN_NOWAIT))
+		;
+	free(x.b);
+	free(x.seen_ok);
+	free(x.rtt);
+	fflush(stdout);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(
@@ -333,11 +680,15 @@ int main(int argc, char **argv)
 	    {"election-timeout-ms", required_argument, NULL, 'e'},
 	    {"flags", required_argument, NULL, 'f'},
 	    {"bootstrap", required_argument, NULL, 'b'},
+	    {"brokers", required_argument, NULL, 'B'},
+	    {"heartbeat-ms", required_argument, NULL, 'H'},
+	    {"session-ms", required_argument, NULL, 'S'},
+	    {"window", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *bootstrap = NULL;
-	int opt, do_w = 0, do_f = 0, do_q = 0;
+	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0;
 	struct cluster c;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -365,6 +716,18 @@ int main(int argc, char **argv)
 		case 'b':
 			bootstrap = optarg;
 			break;
+		case 'B':
+			opt_brokers = (unsigned)atoi(optarg);
+			break;
+		case 'H':
+			opt_hb_ms = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			opt_session_ms = (unsigned)atoi(optarg);
+			break;
+		case 'W':
+			opt_window = atof(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -380,12 +743,14 @@ int main(int argc, char **argv)
 			do_f = 1;
 		else if (strcmp(argv[i], "quiet") == 0)
 			do_q = 1;
+		else if (strcmp(argv[i], "brokers") == 0)
+			do_b = 1;
 		else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!do_w && !do_f && !do_q)
+	if (!do_w && !do_f && !do_q && !do_b)
 		do_w = do_f = do_q = 1;
 	(void)opt_only;
 	if (opt_nodes < 1 || opt_nodes > CLUSTER_MAX_NODES ||
@@ -394,6 +759,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (bootstrap) {
 		char list[256], *tok, *save;
 		snprintf(list, sizeof list, "%s", opt_inflight);
@@ -425,6 +791,8 @@ int main(int argc, char **argv)
 		bench_failover(&c, 0);
 		bench_failover(&c, 1);
 	}
+	if (do_b)
+		bench_brokers(&c);
 	if (do_q)
 		bench_quiet(&c);
 	cluster_destroy(&c);

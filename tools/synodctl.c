@@ -116,11 +116,12 @@ static int leader_call(uint16_t api, const ProtobufCMessage *req,
 		       ProtobufCMessage **resp)
 {
 	struct synod_client *c = client(0);
-	int code;
+	int rv, code;
 	*resp = NULL;
 	if (c == NULL)
 		return 2;
-	code = report(tool_call(c, api, req, 1, desc, resp), *resp, c);
+	rv = tool_call(c, api, req, 1, desc, resp);
+	code = report(rv, *resp, c);
 	synod_client_close(c);
 	if (code != 0 && *resp != NULL) {
 		protobuf_c_message_free_unpacked(*resp, NULL);

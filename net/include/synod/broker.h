@@ -55,7 +55,7 @@
  *   STOPPED at once, unless a registration is in flight; then the state is
  *   SHUTTING_DOWN, and the answer decides (granted: shut down as above;
  *   refused or lost: STOPPED).
-  *
+ *
  * Threading: one libuv loop, the caller's (pass it to synod_broker_new) or
  * a private one run by synod_broker_run(). All calls and callbacks happen
  * on that loop's thread. Ignore SIGPIPE (see synod/client.h). Callbacks may
@@ -78,11 +78,11 @@
 
 enum synod_broker_state {
 	SYNOD_BROKER_REGISTERING = 0, /* no epoch yet */
-	SYNOD_BROKER_FENCED,          /* registered, fenced */
-	SYNOD_BROKER_ACTIVE,          /* registered, unfenced */
+	SYNOD_BROKER_FENCED,	      /* registered, fenced */
+	SYNOD_BROKER_ACTIVE,	      /* registered, unfenced */
 	SYNOD_BROKER_SHUTTING_DOWN,   /* controlled shutdown requested */
-	SYNOD_BROKER_STOPPED,         /* controller said: you may stop */
-	SYNOD_BROKER_FAILED,          /* fatal refusal (duplicate id, other
+	SYNOD_BROKER_STOPPED,	      /* controller said: you may stop */
+	SYNOD_BROKER_FAILED,	      /* fatal refusal (duplicate id, other
 					 cluster); see synod_broker_error() */
 };
 
@@ -92,17 +92,17 @@ enum synod_broker_state {
 const char *synod_broker_state_name(enum synod_broker_state s);
 
 struct synod_endpoint {
-	const char *name;              /* "PLAINTEXT" */
+	const char *name; /* "PLAINTEXT" */
 	const char *host;
 	uint16_t port;
 	const char *security_protocol; /* "PLAINTEXT", "SSL", ... */
 };
 
 struct synod_broker_config {
-	const char *bootstrap;      /* controllers' client addresses */
-	const char *cluster_id;     /* required */
-	int32_t broker_id;          /* >= 0 */
-	const char *rack;           /* optional */
+	const char *bootstrap;	/* controllers' client addresses */
+	const char *cluster_id; /* required */
+	int32_t broker_id;	/* >= 0 */
+	const char *rack;	/* optional */
 	const struct synod_endpoint *endpoints;
 	unsigned n_endpoints;
 	/* 0: use the controller's broker.heartbeat.interval.ms. */
@@ -175,10 +175,10 @@ unsigned synod_broker_session_timeout(const struct synod_broker *b);
 
 /* Counters since synod_broker_new, for monitoring. */
 struct synod_broker_stats {
-	uint64_t registrations;	    /* registration requests sent */
-	uint64_t heartbeats;	    /* heartbeat requests sent */
-	uint64_t heartbeats_ok;	    /* answered with status OK */
-	uint64_t heartbeats_failed; /* transport error, timeout, refusal */
+	uint64_t registrations;	     /* registration requests sent */
+	uint64_t heartbeats;	     /* heartbeat requests sent */
+	uint64_t heartbeats_ok;	     /* answered with status OK */
+	uint64_t heartbeats_failed;  /* transport error, timeout, refusal */
 	uint64_t heartbeats_skipped; /* due while one was in flight */
 };
 void synod_broker_stats(const struct synod_broker *b,

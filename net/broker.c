@@ -1,0 +1,840 @@
+/* net/broker.c - the broker side of the Synod protocol (see synod/broker.h).
+ *
+ * Ownership: a struct synod_broker owns its config copies, one synod_client
+ * and one timer; the caller owns the struct until synod_broker_close(). The
+ * timer drives whatever comes next: a registration retry (epoch 0) or the
+ * next heartbeat (epoch set). At most one request is in flight at any time,
+ * so every answer arrives in a known context (b->inflight says which).
+ *
+ * The struct is freed only from the timer's close callback (or, on a
+ * private loop, at the end of close/run), never inside a client or state
+ * callback, so callbacks may close the broker re-entrantly: every path that
+ * calls out checks b->closing afterwards.
+ */
+#include "synod/broker.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define DEFAULT_REQUEST_TIMEOUT_MS 5000
+#define DEFAULT_HEARTBEAT_MS 2000 /* controller gave none */
+#define MIN_REQUEST_TIMEOUT_MS 100
+#define REGISTER_BACKOFF_MIN_MS 100
+#define REGISTER_BACKOFF_MAX_MS 2000
+
+enum { REQ_NONE = 0, REQ_REGISTER, REQ_HEARTBEAT };
+
+struct synod_broker {
+	uv_loop_t *loop;
+	uv_loop_t own_loop;
+	int owns_loop;
+	int running; /* inside synod_broker_run */
+	int closing;
+	int started;
+
+	/* configuration (owned copies) */
+	char *bootstrap;
+	char *cluster_id;
+	char *rack;
+	int32_t broker_id;
+	struct synod_endpoint *endpoints;
+	unsigned n_endpoints;
+	/* The registration's endpoints, built once from `endpoints`. */
+	Synod__Wire__Endpoint *wire_eps;
+	Synod__Wire__Endpoint **wire_epp;
+	unsigned cfg_heartbeat_ms;
+	unsigned request_timeout_ms; /* in use by the current client */
+	unsigned duplicate_retry_ms;
+	struct synod_broker_callbacks cbs;
+	char incarnation[37];
+	uint64_t rng;
+
+	struct synod_client *client;
+	unsigned want_timeout_ms; /* != request_timeout_ms: replace client */
+	uv_timer_t timer;
+
+	enum synod_broker_state state;
+	int inflight; /* REQ_* */
+	uint64_t sent_ns;
+	int want_shutdown;
+	int heartbeat_asap; /* send a heartbeat when the answer arrives */
+	int followup_done;  /* the one fast catch-up heartbeat was sent */
+	int fenced;
+	uint64_t epoch;
+	uint64_t caller_version;
+	uint64_t controller_version;
+	uint64_t reported_version; /* in the heartbeat in flight */
+	unsigned heartbeat_ms;	   /* in use; 0 before the first answer */
+	unsigned session_ms;
+	uint64_t next_due; /* loop time of the next heartbeat */
+	unsigned backoff_ms;
+	int dup_seen;
+	uint64_t dup_deadline;
+	uint64_t last_rtt_us;
+	struct synod_broker_stats stats;
+	int err;
+	char errmsg[256];
+};
+
+static const char *const state_names[] = {
+    [SYNOD_BROKER_REGISTERING] = "registering",
+    [SYNOD_BROKER_FENCED] = "fenced",
+    [SYNOD_BROKER_ACTIVE] = "active",
+    [SYNOD_BROKER_SHUTTING_DOWN] = "shutting-down",
+    [SYNOD_BROKER_STOPPED] = "stopped",
+    [SYNOD_BROKER_FAILED] = "failed",
+};
+
+const char *synod_broker_state_name(enum synod_broker_state s)
+{
+	if ((unsigned)s >= sizeof state_names / sizeof state_names[0] ||
+	    state_names[s] == NULL)
+		return "unknown";
+	return state_names[s];
+}
+
+/* ---- helpers ---- */
+
+static void seterr(struct synod_broker *b, int code, const char *fmt, ...)
+{
+	va_list ap;
+	b->err = code;
+	va_start(ap, fmt);
+	vsnprintf(b->errmsg, sizeof b->errmsg, fmt, ap);
+	va_end(ap);
+}
+
+/* xorshift64*: per-broker jitter, no shared state. */
+static uint64_t rnd(struct synod_broker *b)
+{
+	b->rng ^= b->rng >> 12;
+	b->rng ^= b->rng << 25;
+	b->rng ^= b->rng >> 27;
+	return b->rng * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [lo, hi] (hi >= lo). */
+static uint64_t rnd_between(struct synod_broker *b, uint64_t lo, uint64_t hi)
+{
+	return lo + rnd(b) % (hi - lo + 1);
+}
+
+static int fill_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int make_incarnation(struct synod_broker *b)
+{
+	uint8_t r[24];
+	if (fill_random(r, sizeof r) != 0)
+		return -1;
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(b->incarnation, sizeof b->incarnation,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+		 r[10], r[11], r[12], r[13], r[14], r[15]);
+	memcpy(&b->rng, r + 16, sizeof b->rng);
+	if (b->rng == 0)
+		b->rng = 0x9E3779B97F4A7C15ull;
+	return 0;
+}
+
+static int make_client(struct synod_broker *b, unsigned timeout_ms,
+		       struct synod_client **out)
+{
+	struct synod_client_config cfg = {0};
+	cfg.bootstrap = b->bootstrap;
+	cfg.cluster_id = b->cluster_id;
+	cfg.request_timeout_ms = timeout_ms;
+	if (timeout_ms < 1000)
+		cfg.connect_timeout_ms = timeout_ms;
+	return synod_client_new(b->loop, &cfg, out);
+}
+
+static void set_state(struct synod_broker *b, enum synod_broker_state s)
+{
+	enum synod_broker_state old = b->state;
+	if (old == s)
+		return;
+	b->state = s;
+	if (b->cbs.state_changed)
+		b->cbs.state_changed(b->cbs.arg, b, old, s);
+}
+
+static int finished(const struct synod_broker *b)
+{
+	return b->state == SYNOD_BROKER_STOPPED ||
+	       b->state == SYNOD_BROKER_FAILED;
+}
+
+/* FAILED, with the error seterr() recorded last. */
+static void fail(struct synod_broker *b)
+{
+	uv_timer_stop(&b->timer);
+	set_state(b, SYNOD_BROKER_FAILED);
+}
+
+static void stop(struct synod_broker *b)
+{
+	uv_timer_stop(&b->timer);
+	set_state(b, SYNOD_BROKER_STOPPED);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void arm(struct synod_broker *b, uint64_t delay_ms)
+{
+	uv_timer_start(&b->timer, on_timer, delay_ms, 0);
+}
+
+static uint64_t version_to_report(const struct synod_broker *b)
+{
+	return b->caller_version > b->controller_version
+		   ? b->caller_version
+		   : b->controller_version;
+}
+
+/* ---- registration ---- */
+
+static void on_register(void *arg, int status, const uint8_t *body, size_t len);
+
+static void schedule_register_retry(struct synod_broker *b)
+{
+	unsigned d = b->backoff_ms;
+	/* Jitter in [d/2, d]: brokers refused together spread out. */
+	arm(b, rnd_between(b, d / 2, d));
+	b->backoff_ms =
+	    d * 2 > REGISTER_BACKOFF_MAX_MS ? REGISTER_BACKOFF_MAX_MS : d * 2;
+}
+
+static int send_register(struct synod_broker *b)
+{
+	Synod__Wire__BrokerRegisterRequest req =
+	    SYNOD__WIRE__BROKER_REGISTER_REQUEST__INIT;
+	int rv;
+	req.cluster_id = b->cluster_id;
+	req.broker_id = b->broker_id;
+	req.incarnation_id = b->incarnation;
+	req.rack = b->rack;
+	req.n_endpoints = b->n_endpoints;
+	req.endpoints = b->wire_epp;
+	rv = synod_client_send(b->client, SYNOD_API_BROKER_REGISTER, &req.base,
+			       1, on_register, b);
+	if (rv != SYNOD_OK) {
+		seterr(b, rv, "register: %s", synod_strerror(rv));
+		return rv;
+	}
+	b->inflight = REQ_REGISTER;
+	b->sent_ns = uv_hrtime();
+	b->stats.registrations++;
+	return SYNOD_OK;
+}
+
+/* Register now, or after a backoff when the send itself failed. */
+static void do_register(struct synod_broker *b)
+{
+	if (send_register(b) != SYNOD_OK)
+		schedule_register_retry(b);
+}
+
+/* Begin a new registration (after the epoch went stale). */
+static void reregister(struct synod_broker *b)
+{
+	uv_timer_stop(&b->timer);
+	b->epoch = 0;
+	b->fenced = 1;
+	b->followup_done = 0;
+	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
+	set_state(b, SYNOD_BROKER_REGISTERING);
+	if (b->closing || finished(b))
+		return;
+	do_register(b);
+}
+
+static int send_heartbeat(struct synod_broker *b);
+
+static void registered(struct synod_broker *b,
+		       const Synod__Wire__BrokerRegisterResponse *r)
+{
+	uint64_t now = uv_now(b->loop);
+	b->epoch = r->broker_epoch;
+	b->fenced = 1;
+	b->followup_done = 0;
+	b->dup_seen = 0;
+	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
+	if (r->has_session_timeout_ms && r->session_timeout_ms > 0) {
+		b->session_ms = r->session_timeout_ms;
+		if (b->request_timeout_ms >= b->session_ms) {
+			unsigned t = b->session_ms / 2;
+			b->want_timeout_ms = t < MIN_REQUEST_TIMEOUT_MS
+						 ? MIN_REQUEST_TIMEOUT_MS
+						 : t;
+		}
+	}
+	if (b->cfg_heartbeat_ms)
+		b->heartbeat_ms = b->cfg_heartbeat_ms;
+	else if (r->has_heartbeat_interval_ms && r->heartbeat_interval_ms > 0)
+		b->heartbeat_ms = r->heartbeat_interval_ms;
+	else if (b->heartbeat_ms == 0)
+		b->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	/* First heartbeat at once, the next at a random point of the
+	 * interval: brokers registered together do not stay in step. */
+	b->next_due = now + rnd_between(b, 1, b->heartbeat_ms);
+	arm(b, b->next_due - now);
+	if (b->state != SYNOD_BROKER_SHUTTING_DOWN) {
+		set_state(b, SYNOD_BROKER_FENCED);
+		/* The callback may have closed or shut down (which sent a
+		 * heartbeat already). */
+		if (b->closing || finished(b) || b->inflight)
+			return;
+	}
+	send_heartbeat(b);
+}
+
+static int fatal_register_refusal(int code)
+{
+	return code == SYNOD_ECLUSTER_ID_MISMATCH ||
+	       code == SYNOD_EINVALID_REQUEST ||
+	       code == SYNOD_EINVALID_ARGUMENT ||
+	       code == SYNOD_EUNSUPPORTED_VERSION;
+}
+
+static void on_register(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct synod_broker *b = arg;
+	Synod__Wire__BrokerRegisterResponse *r = NULL;
+	int code;
+	b->inflight = REQ_NONE;
+	if (b->closing || finished(b))
+		return;
+	if (status == SYNOD_OK) {
+		r = synod__wire__broker_register_response__unpack(NULL, len,
+								  body);
+		if (r == NULL || r->status == NULL)
+			status = SYNOD_EINVALID_REQUEST;
+	}
+	if (status != SYNOD_OK) {
+		/* Client-side: TIMEOUT, CONNECTION, the handshake's
+		 * CLUSTER_ID_MISMATCH, or an undecodable answer. */
+		if (r)
+			synod__wire__broker_register_response__free_unpacked(
+			    r, NULL);
+		seterr(b, status, "register: %s (%s)", synod_strerror(status),
+		       synod_client_errmsg(b->client));
+		if (status == SYNOD_ECLUSTER_ID_MISMATCH) {
+			fail(b);
+			return;
+		}
+		if (b->state == SYNOD_BROKER_SHUTTING_DOWN) {
+			stop(b);
+			return;
+		}
+		schedule_register_retry(b);
+		return;
+	}
+	code = r->status->code;
+	if (code == SYNOD_OK &&
+	    (!r->has_broker_epoch || r->broker_epoch == 0)) {
+		/* Cannot heartbeat without an epoch: ask again. */
+		synod__wire__broker_register_response__free_unpacked(r, NULL);
+		seterr(b, SYNOD_EINVALID_REQUEST,
+		       "register: answer without epoch");
+		schedule_register_retry(b);
+		return;
+	}
+	if (code == SYNOD_OK) {
+		registered(b, r);
+		synod__wire__broker_register_response__free_unpacked(r, NULL);
+		return;
+	}
+	seterr(b, code, "register refused: %s%s%s", synod_error_name(code),
+	       r->status->message ? ": " : "",
+	       r->status->message ? r->status->message : "");
+	synod__wire__broker_register_response__free_unpacked(r, NULL);
+	if (fatal_register_refusal(code)) {
+		fail(b);
+		return;
+	}
+	if (b->state == SYNOD_BROKER_SHUTTING_DOWN) {
+		stop(b);
+		return;
+	}
+	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
+		uint64_t now = uv_now(b->loop);
+		if (!b->dup_seen) {
+			b->dup_seen = 1;
+			b->dup_deadline = now + b->duplicate_retry_ms;
+		}
+		if (now >= b->dup_deadline) {
+			fail(b);
+			return;
+		}
+		/* Retry at most every second: the old incarnation's session
+		 * expires on the controller's clock, not ours. */
+		if (b->backoff_ms > 1000)
+			b->backoff_ms = 1000;
+	}
+	schedule_register_retry(b);
+}
+
+/* ---- heartbeats ---- */
+
+static void on_heartbeat(void *arg, int status, const uint8_t *body,
+			 size_t len);
+
+static int send_heartbeat(struct synod_broker *b)
+{
+	Synod__Wire__BrokerHeartbeatRequest req =
+	    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
+	int rv;
+	if (b->inflight) {
+		b->stats.heartbeats_skipped++;
+		return SYNOD_EBUSY;
+	}
+	req.broker_id = b->broker_id;
+	req.broker_epoch = b->epoch;
+	req.metadata_version = version_to_report(b);
+	if (b->want_shutdown) {
+		req.has_want_shutdown = 1;
+		req.want_shutdown = 1;
+	}
+	rv = synod_client_send(b->client, SYNOD_API_BROKER_HEARTBEAT, &req.base,
+			       1, on_heartbeat, b);
+	if (rv != SYNOD_OK) {
+		seterr(b, rv, "heartbeat: %s", synod_strerror(rv));
+		b->stats.heartbeats_failed++;
+		return rv;
+	}
+	b->inflight = REQ_HEARTBEAT;
+	b->reported_version = req.metadata_version;
+	b->sent_ns = uv_hrtime();
+	b->stats.heartbeats++;
+	return SYNOD_OK;
+}
+
+/* Between requests only (never inside a client callback): switch to a
+ * client with a shorter request timeout. */
+static void maybe_replace_client(struct synod_broker *b)
+{
+	struct synod_client *c;
+	if (b->want_timeout_ms == 0 ||
+	    b->want_timeout_ms == b->request_timeout_ms || b->inflight)
+		return;
+	if (make_client(b, b->want_timeout_ms, &c) != SYNOD_OK)
+		return; /* keep the old one; try again next time */
+	synod_client_close(b->client);
+	b->client = c;
+	b->request_timeout_ms = b->want_timeout_ms;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct synod_broker *b = t->data;
+	uint64_t now;
+	if (b->closing || finished(b))
+		return;
+	maybe_replace_client(b);
+	if (b->epoch == 0) {
+		/* A registration retry. */
+		if (!b->inflight)
+			do_register(b);
+		return;
+	}
+	now = uv_now(b->loop);
+	b->next_due += b->heartbeat_ms;
+	if (b->next_due <= now)
+		b->next_due = now + b->heartbeat_ms;
+	arm(b, b->next_due - now);
+	send_heartbeat(b);
+}
+
+static void heartbeat_answered(struct synod_broker *b,
+			       const Synod__Wire__BrokerHeartbeatResponse *r)
+{
+	uint64_t behind;
+	unsigned iv;
+	b->stats.heartbeats_ok++;
+	b->last_rtt_us = (uv_hrtime() - b->sent_ns) / 1000u;
+	if (r->has_metadata_version)
+		b->controller_version = r->metadata_version;
+	behind = b->reported_version < b->controller_version;
+	if (r->has_is_fenced)
+		b->fenced = r->is_fenced;
+	iv = b->cfg_heartbeat_ms;
+	if (iv == 0 && r->has_heartbeat_interval_ms &&
+	    r->heartbeat_interval_ms > 0)
+		iv = r->heartbeat_interval_ms;
+	if (iv && iv != b->heartbeat_ms) {
+		uint64_t now = uv_now(b->loop);
+		b->heartbeat_ms = iv;
+		b->next_due = now + iv;
+		arm(b, iv);
+	}
+	if (b->state == SYNOD_BROKER_SHUTTING_DOWN) {
+		if (b->want_shutdown && r->has_should_shutdown &&
+		    r->should_shutdown)
+			stop(b);
+		else if (b->heartbeat_asap)
+			send_heartbeat(b);
+		b->heartbeat_asap = 0;
+		return;
+	}
+	set_state(b, b->fenced ? SYNOD_BROKER_FENCED : SYNOD_BROKER_ACTIVE);
+	if (b->closing || finished(b))
+		return;
+	if (b->heartbeat_asap || (b->fenced && behind && !b->followup_done)) {
+		b->heartbeat_asap = 0;
+		b->followup_done = 1;
+		send_heartbeat(b);
+	}
+}
+
+static void on_heartbeat(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct synod_broker *b = arg;
+	Synod__Wire__BrokerHeartbeatResponse *r = NULL;
+	int code;
+	b->inflight = REQ_NONE;
+	if (b->closing || finished(b))
+		return;
+	if (status == SYNOD_OK) {
+		r = synod__wire__broker_heartbeat_response__unpack(NULL, len,
+								   body);
+		if (r == NULL || r->status == NULL)
+			status = SYNOD_EINVALID_REQUEST;
+	}
+	if (status != SYNOD_OK) {
+		if (r)
+			synod__wire__broker_heartbeat_response__free_unpacked(
+			    r, NULL);
+		b->stats.heartbeats_failed++;
+		seterr(b, status, "heartbeat: %s (%s)", synod_strerror(status),
+		       synod_client_errmsg(b->client));
+		if (status == SYNOD_ECLUSTER_ID_MISMATCH) {
+			fail(b);
+			return;
+		}
+		if (b->heartbeat_asap) {
+			b->heartbeat_asap = 0;
+			send_heartbeat(b);
+		}
+		return;
+	}
+	code = r->status->code;
+	if (code == SYNOD_OK) {
+		heartbeat_answered(b, r);
+		synod__wire__broker_heartbeat_response__free_unpacked(r, NULL);
+		return;
+	}
+	b->stats.heartbeats_failed++;
+	seterr(b, code, "heartbeat refused: %s%s%s", synod_error_name(code),
+	       r->status->message ? ": " : "",
+	       r->status->message ? r->status->message : "");
+	synod__wire__broker_heartbeat_response__free_unpacked(r, NULL);
+	switch (code) {
+	case SYNOD_ECLUSTER_ID_MISMATCH:
+		fail(b);
+		return;
+	case SYNOD_ESTALE_BROKER_EPOCH:
+	case SYNOD_EUNKNOWN_BROKER:
+		b->heartbeat_asap = 0;
+		if (b->state == SYNOD_BROKER_SHUTTING_DOWN)
+			stop(b); /* nothing left to hand over */
+		else
+			reregister(b);
+		return;
+	default:
+		/* NOT_CONTROLLER after the client's retries, UNAVAILABLE,
+		 * anything unexpected: the next heartbeat is on schedule. */
+		if (b->heartbeat_asap) {
+			b->heartbeat_asap = 0;
+			send_heartbeat(b);
+		}
+		return;
+	}
+}
+
+/* ---- public API ---- */
+
+static void free_broker(struct synod_broker *b)
+{
+	for (unsigned i = 0; i < b->n_endpoints; i++) {
+		free((char *)b->endpoints[i].name);
+		free((char *)b->endpoints[i].host);
+		free((char *)b->endpoints[i].security_protocol);
+	}
+	free(b->endpoints);
+	free(b->wire_eps);
+	free(b->wire_epp);
+	free(b->bootstrap);
+	free(b->cluster_id);
+	free(b->rack);
+	free(b);
+}
+
+static char *dup_or_null(const char *s, int *bad)
+{
+	char *d;
+	if (s == NULL)
+		return NULL;
+	d = strdup(s);
+	if (d == NULL)
+		*bad = 1;
+	return d;
+}
+
+int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
+		     const struct synod_broker_callbacks *cbs,
+		     struct synod_broker **out)
+{
+	struct synod_broker *b;
+	int nomem = 0, rv;
+	if (cfg == NULL || out == NULL || cfg->bootstrap == NULL ||
+	    cfg->bootstrap[0] == '\0' || cfg->cluster_id == NULL ||
+	    cfg->cluster_id[0] == '\0' || cfg->broker_id < 0 ||
+	    (cfg->n_endpoints > 0 && cfg->endpoints == NULL))
+		return SYNOD_EINVALID_ARGUMENT;
+	for (unsigned i = 0; i < cfg->n_endpoints; i++)
+		if (cfg->endpoints[i].name == NULL ||
+		    cfg->endpoints[i].host == NULL)
+			return SYNOD_EINVALID_ARGUMENT;
+	b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return SYNOD_ENOMEM;
+	b->bootstrap = dup_or_null(cfg->bootstrap, &nomem);
+	b->cluster_id = dup_or_null(cfg->cluster_id, &nomem);
+	b->rack =
+	    cfg->rack && cfg->rack[0] ? dup_or_null(cfg->rack, &nomem) : NULL;
+	if (cfg->n_endpoints > 0) {
+		unsigned n = cfg->n_endpoints;
+		b->endpoints = calloc(n, sizeof *b->endpoints);
+		b->wire_eps = calloc(n, sizeof *b->wire_eps);
+		b->wire_epp = calloc(n, sizeof *b->wire_epp);
+		if (!b->endpoints || !b->wire_eps || !b->wire_epp)
+			nomem = 1;
+		else
+			b->n_endpoints = n;
+	}
+	for (unsigned i = 0; i < b->n_endpoints; i++) {
+		const struct synod_endpoint *e = &cfg->endpoints[i];
+		struct synod_endpoint *d = &b->endpoints[i];
+		Synod__Wire__Endpoint *w = &b->wire_eps[i];
+		d->name = dup_or_null(e->name, &nomem);
+		d->host = dup_or_null(e->host, &nomem);
+		d->port = e->port;
+		d->security_protocol = dup_or_null(
+		    e->security_protocol ? e->security_protocol : "PLAINTEXT",
+		    &nomem);
+		synod__wire__endpoint__init(w);
+		w->name = (char *)d->name;
+		w->host = (char *)d->host;
+		w->port = d->port;
+		w->security_protocol = (char *)d->security_protocol;
+		b->wire_epp[i] = w;
+	}
+	if (nomem) {
+		free_broker(b);
+		return SYNOD_ENOMEM;
+	}
+	if (make_incarnation(b) != 0) {
+		free_broker(b);
+		return SYNOD_EUNKNOWN;
+	}
+	b->broker_id = cfg->broker_id;
+	b->cfg_heartbeat_ms = cfg->heartbeat_interval_ms;
+	b->heartbeat_ms = cfg->heartbeat_interval_ms;
+	b->request_timeout_ms = cfg->request_timeout_ms
+				    ? cfg->request_timeout_ms
+				    : DEFAULT_REQUEST_TIMEOUT_MS;
+	b->duplicate_retry_ms = cfg->duplicate_retry_ms;
+	if (cbs)
+		b->cbs = *cbs;
+	b->state = SYNOD_BROKER_REGISTERING;
+	b->fenced = 1;
+	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
+	if (loop == NULL) {
+		if (uv_loop_init(&b->own_loop) != 0) {
+			free_broker(b);
+			return SYNOD_ENOMEM;
+		}
+		b->loop = &b->own_loop;
+		b->owns_loop = 1;
+	} else {
+		b->loop = loop;
+	}
+	rv = make_client(b, b->request_timeout_ms, &b->client);
+	if (rv != SYNOD_OK) {
+		if (b->owns_loop)
+			uv_loop_close(&b->own_loop);
+		free_broker(b);
+		return rv;
+	}
+	uv_timer_init(b->loop, &b->timer);
+	b->timer.data = b;
+	*out = b;
+	return SYNOD_OK;
+}
+
+int synod_broker_start(struct synod_broker *b)
+{
+	int rv;
+	if (b->started || finished(b))
+		return SYNOD_EBUSY;
+	rv = send_register(b);
+	if (rv != SYNOD_OK)
+		return rv;
+	b->started = 1;
+	return SYNOD_OK;
+}
+
+int synod_broker_shutdown(struct synod_broker *b)
+{
+	if (b->closing || finished(b) || b->want_shutdown)
+		return SYNOD_OK;
+	b->want_shutdown = 1;
+	if (b->epoch == 0) {
+		if (b->inflight == REQ_REGISTER)
+			set_state(b, SYNOD_BROKER_SHUTTING_DOWN);
+		else
+			stop(b);
+		return SYNOD_OK;
+	}
+	set_state(b, SYNOD_BROKER_SHUTTING_DOWN);
+	if (b->closing)
+		return SYNOD_OK;
+	if (b->inflight)
+		b->heartbeat_asap = 1;
+	else
+		send_heartbeat(b);
+	return SYNOD_OK;
+}
+
+void synod_broker_set_metadata_version(struct synod_broker *b, uint64_t v)
+{
+	b->caller_version = v;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct synod_broker *b = h->data;
+	if (!b->owns_loop)
+		free_broker(b);
+}
+
+/* Private loop: let the client and timer finish closing, then free. */
+static void finish_private(struct synod_broker *b)
+{
+	uv_run(b->loop, UV_RUN_DEFAULT);
+	uv_loop_close(b->loop);
+	free_broker(b);
+}
+
+void synod_broker_close(struct synod_broker *b)
+{
+	if (b == NULL || b->closing)
+		return;
+	b->closing = 1;
+	uv_timer_stop(&b->timer);
+	/* Fails the request in flight with CANCELED; on_* ignore it. */
+	synod_client_close(b->client);
+	b->client = NULL;
+	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
+	if (b->owns_loop && !b->running)
+		finish_private(b);
+}
+
+int synod_broker_run(struct synod_broker *b)
+{
+	int rv = SYNOD_OK;
+	if (!b->owns_loop || b->running || (!b->started && !finished(b)))
+		return SYNOD_EINVALID_ARGUMENT;
+	b->running = 1;
+	while (!b->closing && !finished(b))
+		if (uv_run(b->loop, UV_RUN_ONCE) == 0 && !b->closing &&
+		    !finished(b) && !uv_loop_alive(b->loop))
+			break; /* nothing left to wait for (cannot happen) */
+	b->running = 0;
+	if (b->closing) {
+		finish_private(b);
+		return SYNOD_OK;
+	}
+	if (b->state == SYNOD_BROKER_FAILED)
+		rv = b->err ? b->err : SYNOD_EUNKNOWN;
+	return rv;
+}
+
+enum synod_broker_state synod_broker_state(const struct synod_broker *b)
+{
+	return b->state;
+}
+
+uint64_t synod_broker_epoch(const struct synod_broker *b)
+{
+	return b->epoch;
+}
+
+int32_t synod_broker_id(const struct synod_broker *b)
+{
+	return b->broker_id;
+}
+
+const char *synod_broker_incarnation(const struct synod_broker *b)
+{
+	return b->incarnation;
+}
+
+uint64_t synod_broker_controller_version(const struct synod_broker *b)
+{
+	return b->controller_version;
+}
+
+uint64_t synod_broker_last_rtt_us(const struct synod_broker *b)
+{
+	return b->last_rtt_us;
+}
+
+int synod_broker_error(const struct synod_broker *b, const char **msg)
+{
+	if (msg)
+		*msg = b->errmsg;
+	return b->err;
+}
+
+int synod_broker_fenced(const struct synod_broker *b)
+{
+	return b->fenced;
+}
+
+unsigned synod_broker_heartbeat_interval(const struct synod_broker *b)
+{
+	return b->heartbeat_ms;
+}
+
+unsigned synod_broker_session_timeout(const struct synod_broker *b)
+{
+	return b->session_ms;
+}
+
+void synod_broker_stats(const struct synod_broker *b,
+			struct synod_broker_stats *out)
+{
+	*out = b->stats;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# CLI smoke test: deploy/cluster.sh and synodctl against a real 3-node
+# quorum, as an operator uses them (output, --json, exit codes). Waits use
+# deadlines, never fixed sleeps. Usage: test_cli.sh BUILD_DIR
+set -euo pipefail
+build="$(cd "${1:?build dir}" && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export SYNOD_BUILD_DIR="$build"
+export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-cli-XXXXXX)"
+# A port base of our own (24000-31999, below the ephemeral range), by pid.
+export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 ))
+export SYNOD_FLAGS="--election-timeout-ms 300"
+ctl="$build/synodctl"
+pass=0 fail=0
+
+cleanup() {
+  "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  if [ "$fail" -ne 0 ]; then tail -n 20 "$SYNOD_CLUSTER_DIR"/node-*.log >&2 || true; fi
+  rm -rf "$SYNOD_CLUSTER_DIR"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect_code() { # expected command...
+  local want=$1; shift
+  set +e; "$@" >/tmp/cli.$$ 2>&1; local got=$?; set -e
+  if [ "$got" -eq "$want" ]; then ok; else bad "'$*' exited $got, want $want: $(cat /tmp/cli.$$)"; fi
+}
+wait_for() { # seconds command...
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+"$root/deploy/cluster.sh" start 3 >/dev/null
+SYNOD_BOOTSTRAP="$("$root/deploy/cluster.sh" bootstrap)"
+export SYNOD_BOOTSTRAP
+cid="$(grep CLUSTER_ID "$SYNOD_CLUSTER_DIR/cluster.env" | cut -d= -f2)"
+
+wait_for 20 "$ctl" --timeout-ms 1000 quorum status && ok || bad "no leader"
+st="$("$ctl" --json quorum status)"
+[ "$(echo "$st" | json 'd["cluster_id"]')" = "$cid" ] && ok || bad "cluster id"
+[ "$(echo "$st" | json 'len(d["nodes"])')" = 3 ] && ok || bad "3 nodes"
+[ "$(echo "$st" | json 'sum(n["reachable"] for n in d["nodes"])')" = 3 ] && ok || bad "all reachable"
+"$ctl" quorum status | grep -q "^Leader:" && ok || bad "table output"
+
+# configs: set, get, list, delete, validation, exit codes
+expect_code 0 "$ctl" config set retention.ms=86400000 num.partitions=6
+expect_code 0 "$ctl" config set --topic orders cleanup.policy=compact,delete
+[ "$("$ctl" config get --topic orders cleanup.policy)" = "compact,delete" ] && ok || bad "get topic"
+[ "$("$ctl" --json config get --topic payments retention.ms | json 'd["value"]')" = 86400000 ] && ok || bad "inherited"
+[ "$("$ctl" --json config list | json 'len(d["configs"])')" = 3 ] && ok || bad "list"
+expect_code 1 "$ctl" config set retention.ms=forever
+expect_code 1 "$ctl" config set --topic orders num.partitions=3
+expect_code 1 "$ctl" config set --topic "bad name" retention.ms=1
+expect_code 0 "$ctl" config set --validate-only segment.bytes=1048576
+expect_code 1 "$ctl" config get segment.bytes.nope
+expect_code 0 "$ctl" config delete num.partitions
+expect_code 1 "$ctl" config delete num.partitions
+expect_code 2 "$ctl" config set novalue
+expect_code 2 "$ctl" frobnicate
+expect_code 0 "$ctl" config keys
+# wrong cluster id and unreachable cluster
+expect_code 1 "$ctl" --cluster-id not-this-one config list
+expect_code 3 "$ctl" --bootstrap 127.0.0.1:1 --timeout-ms 500 config list
+expect_code 0 "$ctl" --cluster-id "$cid" config list
+
+# kill -9 the leader: writes go on, status shows the dead node
+leader="$("$ctl" --json quorum status | json 'd["leader_id"]')"
+"$root/deploy/cluster.sh" kill "$leader" >/dev/null
+wait_for 20 "$ctl" --timeout-ms 1000 config set retention.ms=1000 && ok || bad "write after leader kill"
+st="$("$ctl" --json quorum status)"
+[ "$(echo "$st" | json "[n['reachable'] for n in d['nodes'] if n['id']==$leader][0]")" = False ] && ok || bad "dead node shown unreachable"
+[ "$("$ctl" config get retention.ms)" = 1000 ] && ok || bad "value after failover"
+"$root/deploy/cluster.sh" restart "$leader" >/dev/null
+wait_for 20 sh -c "'$ctl' --json quorum status | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(n[\"reachable\"] and n[\"lag\"]==0 for n in d[\"nodes\"]) else 1)'" && ok || bad "restarted node caught up"
+
+# transfer leadership
+leader="$("$ctl" --json quorum status | json 'd["leader_id"]')"
+target=$(( leader % 3 + 1 ))
+expect_code 0 "$ctl" quorum transfer-leader "$target"
+wait_for 10 sh -c "'$ctl' --json quorum status | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"leader_id\"]==$target else 1)'" && ok || bad "transfer to $target"
+expect_code 1 "$ctl" quorum remove-voter 9
+expect_code 2 "$ctl" quorum add-voter x y z
+
+# brokers: empty list works
+[ "$("$ctl" --json broker list | json 'len(d["brokers"])')" = 0 ] && ok || bad "broker list"
+expect_code 1 "$ctl" broker describe 5
+expect_code 1 "$ctl" broker unregister 5
+
+"$root/deploy/cluster.sh" stop >/dev/null && ok || bad "stop"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

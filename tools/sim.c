@@ -1,0 +1,886 @@
+/* tools/sim.c - synod-sim: many simulated brokers in one process.
+ *
+ * One libuv loop runs N struct synod_broker (net/broker.c), each with its
+ * own client connection, registering with ids K..K+N-1, heartbeating and,
+ * on SIGTERM/SIGINT, shutting down in a controlled way. Nothing listens on
+ * the endpoints the brokers advertise: they are metadata. See usage().
+ *
+ * Timers: each broker has the library's one timer; the simulator adds a
+ * 10 ms ramp timer while brokers are still being started, one 100 ms
+ * housekeeping timer (state file, deferred closes, exit check, summary)
+ * and one-shot crash/restart/deadline timers.
+ *
+ * Ownership: everything is owned by the single struct sim (static); a
+ * broker is closed (and its struct sbroker keeps the last values seen) once
+ * it is STOPPED, FAILED or crashed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "synod/broker.h"
+
+#define PORT_BASE 19000
+#define MAX_BROKER_ID (65535 - PORT_BASE)
+#define TICK_MS 100
+#define RAMP_TICK_MS 10
+#define STATE_MIN_MS 100
+#define STATE_MAX_MS 1000
+#define SUMMARY_MS 5000
+
+/* Simulator-level state of one broker: the library's states plus these. */
+enum {
+	SB_PENDING = -1, /* not started yet (ramp) */
+	SB_CRASHED = -2, /* closed without shutdown */
+};
+
+struct sbroker {
+	int32_t id;
+	struct synod_broker *b; /* NULL: not running */
+	char rack[24];
+	int state; /* enum synod_broker_state, or SB_* */
+	int crash_target;
+	int close_pending; /* STOPPED/FAILED: close at the next tick */
+	uint64_t start_at; /* ramp offset, ms */
+	/* Last values seen (kept after close). */
+	uint64_t epoch;
+	char incarnation[40];
+	int fenced;
+	uint64_t metadata_version;
+	uint64_t last_rtt_us;
+	char err[160];	      /* why it FAILED */
+	char last_error[160]; /* the library's last error, if any */
+};
+
+static struct sim {
+	uv_loop_t loop;
+	const char *bootstrap;
+	char cluster_id[128];
+	unsigned n;
+	int32_t first_id;
+	unsigned racks;
+	unsigned heartbeat_ms;
+	unsigned request_timeout_ms;
+	unsigned duplicate_retry_ms;
+	unsigned ramp_ms;
+	unsigned shutdown_timeout_ms;
+	const char *state_file;
+	char *crash_list;
+	unsigned crash_after_ms;
+	unsigned restart_after_ms;
+	int verbose;
+
+	struct sbroker *brokers;
+	unsigned *order; /* ramp order: indices sorted by start_at */
+	unsigned next_start;
+	uint64_t t0; /* loop time at start */
+	uv_timer_t tick, ramp, crash, restart, deadline;
+	uv_signal_t sigint, sigterm;
+
+	int shutting_down;
+	int exiting;
+	int exit_code;
+	int dirty;
+	uint64_t last_write_ms;
+	uint64_t last_summary_ms;
+	uint64_t prev_heartbeats;
+	struct synod_broker_stats closed_stats; /* of closed brokers */
+} sim;
+
+static void usage(FILE *out)
+{
+	fprintf(
+	    out,
+	    "Usage: synod-sim [--bootstrap H:P,...] [--cluster-id ID] "
+	    "--brokers N --first-id K\n"
+	    "                 [--racks R] [--heartbeat-ms MS] "
+	    "[--state-file F]\n"
+	    "                 [--crash ID[,ID...] --crash-after MS "
+	    "[--restart-after MS]]\n"
+	    "                 [--duplicate-retry-ms MS] "
+	    "[--request-timeout-ms MS]\n"
+	    "                 [--ramp-ms MS] [--shutdown-timeout-ms MS] "
+	    "[--verbose]\n"
+	    "\n"
+	    "Runs N simulated brokers (ids K..K+N-1) in one process until "
+	    "SIGTERM or SIGINT,\n"
+	    "then shuts them all down in a controlled way. Exit 0 when "
+	    "every broker stopped\n"
+	    "(crashed ones count as stopped), 1 otherwise (the ones that "
+	    "did not stop are\n"
+	    "listed), 2 usage error, 3 cluster unreachable. A second "
+	    "signal exits at once\n"
+	    "(1); so does the simulator when every broker failed (1).\n"
+	    "\n"
+	    "  --bootstrap H:P,...     controllers (default "
+	    "$SYNOD_BOOTSTRAP)\n"
+	    "  --cluster-id ID         default: asked with a METADATA "
+	    "request\n"
+	    "  --racks R               broker i gets rack \"rack-(i %% R)\"\n"
+	    "  --heartbeat-ms MS       default: the controller's interval\n"
+	    "  --state-file F          JSON state, rewritten atomically "
+	    "(<= every 100 ms\n"
+	    "                          when something changed, >= every "
+	    "second)\n"
+	    "  --crash IDS             these brokers stop heartbeating "
+	    "(close, no shutdown)\n"
+	    "  --crash-after MS        ... this long after start (0: "
+	    "never, the default)\n"
+	    "  --restart-after MS      ... and start again as a new "
+	    "incarnation this much\n"
+	    "                          later\n"
+	    "  --duplicate-retry-ms MS retry DUPLICATE_BROKER_REGISTRATION "
+	    "this long (60000)\n"
+	    "  --request-timeout-ms MS per request (library default 5000)\n"
+	    "  --ramp-ms MS            start the brokers at random points "
+	    "of this span\n"
+	    "                          (default N/5 ms, at most 5000)\n"
+	    "  --shutdown-timeout-ms MS give up waiting for STOPPED after "
+	    "this (30000)\n"
+	    "  --verbose               a summary line on stderr every 5 "
+	    "s (twice: every\n"
+	    "                          state change too)\n"
+	    "\n"
+	    "State file: {\"brokers\":[{\"id\",\"epoch\",\"incarnation_id\","
+	    "\"state\",\"fenced\",\"rack\",\n"
+	    "\"metadata_version\",\"last_rtt_us\"[,\"error\"][,"
+	    "\"last_error\"]},...],\n\"counts\":{state: n}, "
+	    "\"shutting_down\":bool, \"updated_ms\":wall-clock ms}.\n"
+	    "States: pending (not started yet), registering, fenced, active, "
+	    "shutting-down,\nstopped, failed, crashed.\n");
+}
+
+static int die_usage(const char *msg)
+{
+	fprintf(stderr, "synod-sim: %s (see synod-sim --help)\n", msg);
+	return 2;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_ms(void)
+{
+	return uv_now(&sim.loop);
+}
+
+static const char *sb_state_name(const struct sbroker *sb)
+{
+	if (sb->state == SB_PENDING)
+		return "pending";
+	if (sb->state == SB_CRASHED)
+		return "crashed";
+	return synod_broker_state_name((enum synod_broker_state)sb->state);
+}
+
+static int sb_done(const struct sbroker *sb)
+{
+	return sb->state == SB_CRASHED || sb->state == SYNOD_BROKER_STOPPED ||
+	       sb->state == SYNOD_BROKER_FAILED;
+}
+
+/* Copy what the state file shows from a live broker. */
+static void snapshot(struct sbroker *sb)
+{
+	struct synod_broker *b = sb->b;
+	const char *msg;
+	if (b == NULL)
+		return;
+	sb->epoch = synod_broker_epoch(b);
+	snprintf(sb->incarnation, sizeof sb->incarnation, "%s",
+		 synod_broker_incarnation(b));
+	sb->fenced = synod_broker_fenced(b);
+	sb->metadata_version = synod_broker_controller_version(b);
+	sb->last_rtt_us = synod_broker_last_rtt_us(b);
+	if (synod_broker_error(b, &msg) != SYNOD_OK)
+		snprintf(sb->last_error, sizeof sb->last_error, "%s", msg);
+}
+
+static void close_broker(struct sbroker *sb)
+{
+	struct synod_broker_stats st;
+	if (sb->b == NULL)
+		return;
+	snapshot(sb);
+	synod_broker_stats(sb->b, &st);
+	sim.closed_stats.registrations += st.registrations;
+	sim.closed_stats.heartbeats += st.heartbeats;
+	sim.closed_stats.heartbeats_ok += st.heartbeats_ok;
+	sim.closed_stats.heartbeats_failed += st.heartbeats_failed;
+	sim.closed_stats.heartbeats_skipped += st.heartbeats_skipped;
+	synod_broker_close(sb->b);
+	sb->b = NULL;
+	sb->close_pending = 0;
+}
+
+static void on_state(void *arg, struct synod_broker *b,
+		     enum synod_broker_state old_state,
+		     enum synod_broker_state new_state)
+{
+	struct sbroker *sb = arg;
+	sb->state = (int)new_state;
+	sim.dirty = 1;
+	if (new_state == SYNOD_BROKER_FAILED) {
+		const char *msg;
+		synod_broker_error(b, &msg);
+		snprintf(sb->err, sizeof sb->err, "%s", msg);
+		fprintf(stderr, "synod-sim: broker %d failed: %s\n", sb->id,
+			msg);
+	}
+	/* Closed at the next tick, not from inside the library's call. */
+	if (new_state == SYNOD_BROKER_STOPPED ||
+	    new_state == SYNOD_BROKER_FAILED)
+		sb->close_pending = 1;
+	if (sim.verbose > 1)
+		fprintf(stderr, "synod-sim: broker %d: %s -> %s\n", sb->id,
+			synod_broker_state_name(old_state),
+			synod_broker_state_name(new_state));
+}
+
+static int start_broker(struct sbroker *sb)
+{
+	struct synod_endpoint ep = {
+	    .name = "PLAINTEXT",
+	    .host = "127.0.0.1",
+	    .port = (uint16_t)(PORT_BASE + sb->id),
+	    .security_protocol = "PLAINTEXT",
+	};
+	struct synod_broker_config cfg = {
+	    .bootstrap = sim.bootstrap,
+	    .cluster_id = sim.cluster_id,
+	    .broker_id = sb->id,
+	    .rack = sb->rack[0] ? sb->rack : NULL,
+	    .endpoints = &ep,
+	    .n_endpoints = 1,
+	    .heartbeat_interval_ms = sim.heartbeat_ms,
+	    .request_timeout_ms = sim.request_timeout_ms,
+	    .duplicate_retry_ms = sim.duplicate_retry_ms,
+	};
+	struct synod_broker_callbacks cbs = {.arg = sb,
+					     .state_changed = on_state};
+	int rv = synod_broker_new(&sim.loop, &cfg, &cbs, &sb->b);
+	if (rv != SYNOD_OK) {
+		fprintf(stderr, "synod-sim: broker %d: %s\n", sb->id,
+			synod_strerror(rv));
+		sb->b = NULL;
+		sb->state = SYNOD_BROKER_FAILED;
+		snprintf(sb->err, sizeof sb->err, "new: %s",
+			 synod_strerror(rv));
+		sim.dirty = 1;
+		return rv;
+	}
+	sb->state = SYNOD_BROKER_REGISTERING;
+	sb->epoch = 0;
+	sb->fenced = 1;
+	sb->last_rtt_us = 0;
+	sb->err[0] = '\0';
+	sb->last_error[0] = '\0';
+	snapshot(sb);
+	rv = synod_broker_start(sb->b);
+	if (rv != SYNOD_OK) {
+		fprintf(stderr, "synod-sim: broker %d: start: %s\n", sb->id,
+			synod_strerror(rv));
+		synod_broker_close(sb->b);
+		sb->b = NULL;
+		sb->state = SYNOD_BROKER_FAILED;
+		snprintf(sb->err, sizeof sb->err, "start: %s",
+			 synod_strerror(rv));
+		return rv;
+	}
+	sim.dirty = 1;
+	return SYNOD_OK;
+}
+
+/* ---- state file ---- */
+
+static int write_state_file(void)
+{
+	json_t *root, *arr, *counts;
+	char tmp[4096];
+	unsigned c[8] = {0}; /* by state + 2 */
+	static const char *const cnames[8] = {
+	    "crashed", "pending",	"registering", "fenced",
+	    "active",  "shutting-down", "stopped",     "failed"};
+	int rv = 0;
+	if (sim.state_file == NULL)
+		return 0;
+	root = json_object();
+	arr = json_array();
+	counts = json_object();
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		json_t *o;
+		snapshot(sb);
+		c[sb->state + 2]++;
+		o = json_pack("{s:i,s:I,s:s,s:s,s:b,s:s?,s:I,s:I}", "id",
+			      (int)sb->id, "epoch", (json_int_t)sb->epoch,
+			      "incarnation_id", sb->incarnation, "state",
+			      sb_state_name(sb), "fenced", sb->fenced, "rack",
+			      sb->rack[0] ? sb->rack : NULL, "metadata_version",
+			      (json_int_t)sb->metadata_version, "last_rtt_us",
+			      (json_int_t)sb->last_rtt_us);
+		if (o && sb->err[0])
+			json_object_set_new(o, "error", json_string(sb->err));
+		if (o && sb->last_error[0])
+			json_object_set_new(o, "last_error",
+					    json_string(sb->last_error));
+		json_array_append_new(arr, o);
+	}
+	for (unsigned i = 0; i < 8; i++)
+		json_object_set_new(counts, cnames[i], json_integer(c[i]));
+	json_object_set_new(root, "brokers", arr);
+	json_object_set_new(root, "counts", counts);
+	json_object_set_new(root, "shutting_down",
+			    json_boolean(sim.shutting_down));
+	json_object_set_new(root, "updated_ms",
+			    json_integer((json_int_t)wall_ms()));
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", sim.state_file, (int)getpid());
+	if (json_dump_file(root, tmp, JSON_COMPACT) != 0 ||
+	    rename(tmp, sim.state_file) != 0) {
+		fprintf(stderr, "synod-sim: cannot write %s: %s\n",
+			sim.state_file, strerror(errno));
+		unlink(tmp);
+		rv = -1;
+	}
+	json_decref(root);
+	sim.dirty = 0;
+	sim.last_write_ms = now_ms();
+	return rv;
+}
+
+/* ---- summary ---- */
+
+static void summary(void)
+{
+	unsigned c[8] = {0};
+	struct synod_broker_stats tot = sim.closed_stats, st;
+	uint64_t rtt_sum = 0, rtt_max = 0, rtt_n = 0, now = now_ms();
+	double secs = (double)(now - sim.last_summary_ms) / 1000.0;
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		c[sb->state + 2]++;
+		if (sb->b == NULL)
+			continue;
+		synod_broker_stats(sb->b, &st);
+		tot.registrations += st.registrations;
+		tot.heartbeats += st.heartbeats;
+		tot.heartbeats_ok += st.heartbeats_ok;
+		tot.heartbeats_failed += st.heartbeats_failed;
+		tot.heartbeats_skipped += st.heartbeats_skipped;
+		uint64_t r = synod_broker_last_rtt_us(sb->b);
+		if (r) {
+			rtt_sum += r;
+			rtt_n++;
+			if (r > rtt_max)
+				rtt_max = r;
+		}
+	}
+	fprintf(stderr,
+		"synod-sim: %u brokers: active %u fenced %u registering %u "
+		"shutting-down %u stopped %u failed %u crashed %u pending %u "
+		"| hb %.0f/s ok %llu failed %llu skipped %llu reg %llu | rtt "
+		"avg %.2f ms max %.2f ms\n",
+		sim.n, c[SYNOD_BROKER_ACTIVE + 2], c[SYNOD_BROKER_FENCED + 2],
+		c[SYNOD_BROKER_REGISTERING + 2],
+		c[SYNOD_BROKER_SHUTTING_DOWN + 2], c[SYNOD_BROKER_STOPPED + 2],
+		c[SYNOD_BROKER_FAILED + 2], c[SB_CRASHED + 2],
+		c[SB_PENDING + 2],
+		secs > 0 ? (double)(tot.heartbeats - sim.prev_heartbeats) / secs
+			 : 0.0,
+		(unsigned long long)tot.heartbeats_ok,
+		(unsigned long long)tot.heartbeats_failed,
+		(unsigned long long)tot.heartbeats_skipped,
+		(unsigned long long)tot.registrations,
+		rtt_n ? (double)rtt_sum / (double)rtt_n / 1000.0 : 0.0,
+		(double)rtt_max / 1000.0);
+	sim.prev_heartbeats = tot.heartbeats;
+	sim.last_summary_ms = now;
+}
+
+/* ---- exit ---- */
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* Stop the loop: close every broker, then every other handle. */
+static void finish(int code)
+{
+	if (sim.exiting)
+		return;
+	sim.exiting = 1;
+	sim.exit_code = code;
+	for (unsigned i = 0; i < sim.n; i++)
+		close_broker(&sim.brokers[i]);
+	write_state_file();
+	/* The brokers' own handles close through their close calls; what
+	 * remains is ours. */
+	uv_close((uv_handle_t *)&sim.tick, NULL);
+	uv_close((uv_handle_t *)&sim.ramp, NULL);
+	uv_close((uv_handle_t *)&sim.crash, NULL);
+	uv_close((uv_handle_t *)&sim.restart, NULL);
+	uv_close((uv_handle_t *)&sim.deadline, NULL);
+	uv_close((uv_handle_t *)&sim.sigint, NULL);
+	uv_close((uv_handle_t *)&sim.sigterm, NULL);
+}
+
+/* After a shutdown: done when every broker is stopped, failed or crashed.
+ * Before: give up when every broker failed (nothing will ever change). */
+static void check_done(void)
+{
+	unsigned failed = 0;
+	if (sim.exiting)
+		return;
+	if (!sim.shutting_down) {
+		for (unsigned i = 0; i < sim.n; i++)
+			if (sim.brokers[i].state != SYNOD_BROKER_FAILED)
+				return;
+		fprintf(stderr, "synod-sim: every broker failed\n");
+		finish(1);
+		return;
+	}
+	for (unsigned i = 0; i < sim.n; i++) {
+		if (!sb_done(&sim.brokers[i]))
+			return;
+		failed += sim.brokers[i].state == SYNOD_BROKER_FAILED;
+	}
+	if (failed) {
+		fprintf(stderr,
+			"synod-sim: %u broker(s) did not stop:", failed);
+		for (unsigned i = 0; i < sim.n; i++)
+			if (sim.brokers[i].state == SYNOD_BROKER_FAILED)
+				fprintf(stderr, " %d(failed)",
+					sim.brokers[i].id);
+		fputc('\n', stderr);
+	} else if (sim.verbose) {
+		fprintf(stderr, "synod-sim: all %u brokers stopped\n", sim.n);
+	}
+	finish(failed ? 1 : 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	unsigned left = 0;
+	for (unsigned i = 0; i < sim.n; i++)
+		left += !sb_done(&sim.brokers[i]) ||
+			sim.brokers[i].state == SYNOD_BROKER_FAILED;
+	fprintf(stderr,
+		"synod-sim: %u broker(s) did not stop within %u ms:", left,
+		sim.shutdown_timeout_ms);
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		if (!sb_done(sb) || sb->state == SYNOD_BROKER_FAILED)
+			fprintf(stderr, " %d(%s)", sb->id, sb_state_name(sb));
+	}
+	fputc('\n', stderr);
+	finish(1);
+}
+
+static void begin_shutdown(void)
+{
+	sim.shutting_down = 1;
+	sim.dirty = 1;
+	uv_timer_stop(&sim.ramp);
+	uv_timer_stop(&sim.crash);
+	uv_timer_stop(&sim.restart);
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		if (sb->state == SB_PENDING)
+			sb->state = SYNOD_BROKER_STOPPED; /* never started */
+		else if (sb->b)
+			synod_broker_shutdown(sb->b);
+	}
+	uv_timer_start(&sim.deadline, on_deadline, sim.shutdown_timeout_ms, 0);
+	check_done();
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	if (sim.shutting_down) {
+		fprintf(stderr, "synod-sim: second signal, exiting now\n");
+		finish(1);
+		return;
+	}
+	if (sim.verbose)
+		fprintf(stderr, "synod-sim: %s: shutting down %u brokers\n",
+			strsignal(signum), sim.n);
+	begin_shutdown();
+}
+
+/* ---- timers ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+	uint64_t now = now_ms();
+	for (unsigned i = 0; i < sim.n; i++)
+		if (sim.brokers[i].close_pending)
+			close_broker(&sim.brokers[i]);
+	if (sim.state_file &&
+	    ((sim.dirty && now - sim.last_write_ms >= STATE_MIN_MS) ||
+	     now - sim.last_write_ms >= STATE_MAX_MS))
+		write_state_file();
+	if (sim.verbose && now - sim.last_summary_ms >= SUMMARY_MS)
+		summary();
+	check_done();
+}
+
+static void on_ramp(uv_timer_t *t)
+{
+	uint64_t elapsed = now_ms() - sim.t0;
+	while (sim.next_start < sim.n) {
+		struct sbroker *sb = &sim.brokers[sim.order[sim.next_start]];
+		if (sb->start_at > elapsed)
+			return;
+		sim.next_start++;
+		start_broker(sb);
+	}
+	uv_timer_stop(&sim.ramp);
+}
+
+static void on_restart(uv_timer_t *t)
+{
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		if (sb->crash_target && sb->state == SB_CRASHED) {
+			if (sim.verbose)
+				fprintf(stderr,
+					"synod-sim: restarting broker %d\n",
+					sb->id);
+			start_broker(sb);
+		}
+	}
+}
+
+static void on_crash(uv_timer_t *t)
+{
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		if (!sb->crash_target)
+			continue;
+		if (sb->b == NULL) {
+			/* Not started yet (or done): it never runs. */
+			if (sb->state == SB_PENDING)
+				sb->state = SB_CRASHED;
+			continue;
+		}
+		if (sim.verbose)
+			fprintf(stderr, "synod-sim: crashing broker %d (%s)\n",
+				sb->id, sb_state_name(sb));
+		close_broker(sb);
+		sb->state = SB_CRASHED;
+		sim.dirty = 1;
+	}
+	if (sim.restart_after_ms)
+		uv_timer_start(&sim.restart, on_restart, sim.restart_after_ms,
+			       0);
+}
+
+/* ---- setup ---- */
+
+static int fetch_cluster_id(void)
+{
+	Synod__Wire__MetadataRequest req = SYNOD__WIRE__METADATA_REQUEST__INIT;
+	Synod__Wire__MetadataResponse *resp = NULL;
+	struct synod_client *c = tool_client(sim.bootstrap, NULL, 10000, 0);
+	int rv;
+	if (c == NULL)
+		return 2;
+	rv = tool_call(c, SYNOD_API_METADATA, &req.base, 0,
+		       &synod__wire__metadata_response__descriptor,
+		       (ProtobufCMessage **)&resp);
+	if (rv != SYNOD_OK) {
+		fprintf(stderr, "synod-sim: cannot fetch the cluster id: %s\n",
+			synod_client_errmsg(c)[0] ? synod_client_errmsg(c)
+						  : synod_strerror(rv));
+		synod_client_close(c);
+		return 3;
+	}
+	synod_client_close(c);
+	if (resp->status->code != SYNOD_OK || resp->cluster_id == NULL ||
+	    resp->cluster_id[0] == '\0') {
+		fprintf(stderr, "synod-sim: METADATA: %s\n",
+			resp->status->code != SYNOD_OK
+			    ? synod_error_name(resp->status->code)
+			    : "no cluster id");
+		synod__wire__metadata_response__free_unpacked(resp, NULL);
+		return 3;
+	}
+	snprintf(sim.cluster_id, sizeof sim.cluster_id, "%s", resp->cluster_id);
+	synod__wire__metadata_response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* One socket per broker, plus the loop's own and a margin. */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)sim.n + 64)
+		fprintf(stderr,
+			"synod-sim: warning: %llu file descriptors allowed "
+			"for %u brokers\n",
+			(unsigned long long)rl.rlim_cur, sim.n);
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+	uint64_t x = sim.brokers[*(const unsigned *)a].start_at;
+	uint64_t y = sim.brokers[*(const unsigned *)b].start_at;
+	return x < y ? -1 : x > y;
+}
+
+static int mark_crash_targets(void)
+{
+	char *copy, *tok, *save;
+	if (sim.crash_list == NULL)
+		return 0;
+	copy = strdup(sim.crash_list);
+	if (copy == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long id;
+		if (parse_uint(tok, MAX_BROKER_ID, &id) != 0 ||
+		    id < (unsigned long)sim.first_id ||
+		    id >= (unsigned long)sim.first_id + sim.n) {
+			fprintf(stderr,
+				"synod-sim: --crash: '%s' is not one of the "
+				"simulated ids\n",
+				tok);
+			free(copy);
+			return -1;
+		}
+		sim.brokers[id - (unsigned long)sim.first_id].crash_target = 1;
+	}
+	free(copy);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"bootstrap", required_argument, NULL, 'b'},
+	    {"cluster-id", required_argument, NULL, 'c'},
+	    {"brokers", required_argument, NULL, 'n'},
+	    {"first-id", required_argument, NULL, 'k'},
+	    {"racks", required_argument, NULL, 'r'},
+	    {"heartbeat-ms", required_argument, NULL, 'H'},
+	    {"state-file", required_argument, NULL, 's'},
+	    {"crash", required_argument, NULL, 'C'},
+	    {"crash-after", required_argument, NULL, 'A'},
+	    {"restart-after", required_argument, NULL, 'R'},
+	    {"duplicate-retry-ms", required_argument, NULL, 'D'},
+	    {"request-timeout-ms", required_argument, NULL, 'T'},
+	    {"ramp-ms", required_argument, NULL, 'P'},
+	    {"shutdown-timeout-ms", required_argument, NULL, 'S'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *opt_bootstrap = NULL, *opt_cluster_id = NULL;
+	long ramp = -1;
+	int have_n = 0, have_k = 0, opt, rv;
+	unsigned long v;
+	uint64_t seed;
+
+	signal(SIGPIPE, SIG_IGN); /* see synod/client.h */
+	sim.duplicate_retry_ms = 60000;
+	sim.shutdown_timeout_ms = 30000;
+	while ((opt = getopt_long(argc, argv, "b:c:n:k:r:H:s:C:A:R:D:T:P:S:vh",
+				  opts, NULL)) != -1) {
+		switch (opt) {
+		case 'b':
+			opt_bootstrap = optarg;
+			break;
+		case 'c':
+			opt_cluster_id = optarg;
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1000000, &v) || v == 0)
+				return die_usage("bad --brokers");
+			sim.n = (unsigned)v;
+			have_n = 1;
+			break;
+		case 'k':
+			if (parse_uint(optarg, MAX_BROKER_ID, &v))
+				return die_usage("bad --first-id");
+			sim.first_id = (int32_t)v;
+			have_k = 1;
+			break;
+		case 'r':
+			if (parse_uint(optarg, 1000000, &v) || v == 0)
+				return die_usage("bad --racks");
+			sim.racks = (unsigned)v;
+			break;
+		case 'H':
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --heartbeat-ms");
+			sim.heartbeat_ms = (unsigned)v;
+			break;
+		case 's':
+			sim.state_file = optarg;
+			break;
+		case 'C':
+			sim.crash_list = optarg;
+			break;
+		case 'A':
+			if (parse_uint(optarg, 86400000, &v))
+				return die_usage("bad --crash-after");
+			sim.crash_after_ms = (unsigned)v;
+			break;
+		case 'R':
+			if (parse_uint(optarg, 86400000, &v))
+				return die_usage("bad --restart-after");
+			sim.restart_after_ms = (unsigned)v;
+			break;
+		case 'D':
+			if (parse_uint(optarg, 86400000, &v))
+				return die_usage("bad --duplicate-retry-ms");
+			sim.duplicate_retry_ms = (unsigned)v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --request-timeout-ms");
+			sim.request_timeout_ms = (unsigned)v;
+			break;
+		case 'P':
+			if (parse_uint(optarg, 3600000, &v))
+				return die_usage("bad --ramp-ms");
+			ramp = (long)v;
+			break;
+		case 'S':
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --shutdown-timeout-ms");
+			sim.shutdown_timeout_ms = (unsigned)v;
+			break;
+		case 'v':
+			sim.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return die_usage("unknown option");
+		}
+	}
+	if (optind != argc)
+		return die_usage("unexpected argument");
+	if (!have_n || !have_k)
+		return die_usage("--brokers and --first-id are required");
+	if ((unsigned long)sim.first_id + sim.n - 1 > MAX_BROKER_ID)
+		return die_usage("broker ids above 46535 (port 19000+id)");
+	if (sim.crash_list && sim.crash_after_ms == 0)
+		fprintf(stderr, "synod-sim: --crash without --crash-after: "
+				"no broker will crash\n");
+	sim.bootstrap = tool_bootstrap(opt_bootstrap);
+	if (sim.bootstrap == NULL) {
+		fprintf(stderr, "synod-sim: no cluster: pass --bootstrap "
+				"H:P,... or set SYNOD_BOOTSTRAP\n");
+		return 2;
+	}
+	sim.ramp_ms =
+	    ramp >= 0 ? (unsigned)ramp : (sim.n / 5 < 5000 ? sim.n / 5 : 5000);
+
+	sim.brokers = calloc(sim.n, sizeof *sim.brokers);
+	sim.order = calloc(sim.n, sizeof *sim.order);
+	if (sim.brokers == NULL || sim.order == NULL) {
+		fprintf(stderr, "synod-sim: out of memory\n");
+		return 1;
+	}
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = (uint64_t)time(NULL) ^ (uint64_t)getpid();
+	srandom((unsigned)(seed ^ (seed >> 32)));
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		sb->id = sim.first_id + (int32_t)i;
+		sb->state = SB_PENDING;
+		sb->fenced = 1;
+		if (sim.racks)
+			snprintf(sb->rack, sizeof sb->rack, "rack-%u",
+				 (unsigned)sb->id % sim.racks);
+		sb->start_at =
+		    sim.ramp_ms ? (uint64_t)random() % sim.ramp_ms : 0;
+		sim.order[i] = i;
+	}
+	qsort(sim.order, sim.n, sizeof *sim.order, cmp_start);
+	if (mark_crash_targets() != 0)
+		return 2;
+
+	if (opt_cluster_id && opt_cluster_id[0]) {
+		snprintf(sim.cluster_id, sizeof sim.cluster_id, "%s",
+			 opt_cluster_id);
+	} else {
+		rv = fetch_cluster_id();
+		if (rv != 0)
+			return rv;
+	}
+	raise_nofile();
+
+	uv_loop_init(&sim.loop);
+	uv_timer_init(&sim.loop, &sim.tick);
+	uv_timer_init(&sim.loop, &sim.ramp);
+	uv_timer_init(&sim.loop, &sim.crash);
+	uv_timer_init(&sim.loop, &sim.restart);
+	uv_timer_init(&sim.loop, &sim.deadline);
+	uv_signal_init(&sim.loop, &sim.sigint);
+	uv_signal_init(&sim.loop, &sim.sigterm);
+	uv_signal_start(&sim.sigint, on_signal, SIGINT);
+	uv_signal_start(&sim.sigterm, on_signal, SIGTERM);
+	uv_update_time(&sim.loop);
+	sim.t0 = now_ms();
+	sim.last_summary_ms = sim.t0;
+	if (sim.verbose)
+		fprintf(stderr,
+			"synod-sim: cluster %s, brokers %d..%d, ramp %u ms\n",
+			sim.cluster_id, sim.first_id,
+			sim.first_id + (int32_t)sim.n - 1, sim.ramp_ms);
+	write_state_file();
+	on_ramp(&sim.ramp); /* those due at 0 */
+	if (sim.next_start < sim.n)
+		uv_timer_start(&sim.ramp, on_ramp, RAMP_TICK_MS, RAMP_TICK_MS);
+	uv_timer_start(&sim.tick, on_tick, TICK_MS, TICK_MS);
+	if (sim.crash_list && sim.crash_after_ms)
+		uv_timer_start(&sim.crash, on_crash, sim.crash_after_ms, 0);
+
+	uv_run(&sim.loop, UV_RUN_DEFAULT);
+	/* finish() closed our handles; the brokers' closes finish here. */
+	uv_walk(&sim.loop, on_walk_close, NULL);
+	uv_run(&sim.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&sim.loop);
+	free(sim.brokers);
+	free(sim.order);
+	return sim.exit_code;
+}
