@@ -24,6 +24,9 @@ struct session {
 	uint64_t deadline_ms;
 	uint64_t last_hb_ms; /* 0: none since takeover */
 	uint64_t reported_version;
+	int going;	       /* fence/shutdown proposed, not applied */
+	struct sconn *sc;      /* connection of its last request (ref) */
+	uint64_t push_version; /* version of the last push made for it */
 };
 
 enum op_kind { OP_REGISTER, OP_HEARTBEAT, OP_FENCE, OP_UNREGISTER, OP_LIST };
@@ -52,7 +55,8 @@ struct brokers {
 	uint64_t session_ms, heartbeat_ms;
 	struct brokers_stats stats;
 	unsigned ops; /* bops whose waiters have not run yet */
-	int closing;  /* 1: closing, 2: timer closed */
+	struct brokers_hooks hooks;
+	int closing; /* 1: closing, 2: timer closed */
 };
 
 /* ---- session table ---- */
@@ -61,6 +65,24 @@ static size_t slot_of(const struct brokers *b, int32_t id)
 {
 	uint32_t h = (uint32_t)id * 2654435761u;
 	return h & (b->cap - 1);
+}
+
+static void session_free(struct session *s)
+{
+	if (s->sc)
+		srv_conn_unref(s->sc);
+	free(s);
+}
+
+/* Pushes go to the connection a broker last used. */
+static void note_conn(struct session *s, struct sconn *sc)
+{
+	if (s->sc == sc)
+		return;
+	if (s->sc)
+		srv_conn_unref(s->sc);
+	s->sc = sc;
+	srv_conn_ref(sc);
 }
 
 static struct session *lookup(struct brokers *b, int32_t id)
@@ -118,7 +140,7 @@ static void table_remove(struct brokers *b, int32_t id)
 		;
 	if ((s = b->slots[i]) == NULL)
 		return;
-	free(s);
+	session_free(s);
 	b->slots[i] = NULL;
 	b->count--;
 	/* Re-insert the rest of the cluster so probes stay unbroken. */
@@ -134,7 +156,8 @@ static void table_remove(struct brokers *b, int32_t id)
 static void table_clear(struct brokers *b)
 {
 	for (size_t i = 0; i < b->cap; i++)
-		free(b->slots[i]);
+		if (b->slots[i])
+			session_free(b->slots[i]);
 	free(b->slots);
 	b->slots = NULL;
 	b->cap = b->count = 0;
@@ -283,6 +306,37 @@ static int propose_one(struct brokers *b, Synod__Rec__Record *r, struct bop *o)
 	return node_propose(b->node, &rp, 1, &o->w);
 }
 
+/* Fence and shutdown records carry, in the same entry, the leader
+ * elections they cause (hooks.gone). */
+static int propose_state(struct brokers *b, struct session *s,
+			 Synod__Rec__Record *r, struct bop *o)
+{
+	struct recbuf rb;
+	Synod__Rec__Record *first;
+	int rv;
+	if ((r->body_case != SYNOD__REC__RECORD__BODY_FENCE_BROKER &&
+	     r->body_case != SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN) ||
+	    b->hooks.gone == NULL)
+		return propose_one(b, r, o);
+	recbuf_init(&rb);
+	if ((first = recbuf_add(&rb)) != NULL)
+		*first = *r;
+	s->going = 1;
+	b->hooks.gone(b->hooks.arg, s->id, &rb);
+	rv = rb.failed
+		 ? SYNOD_EUNAVAILABLE
+		 : node_propose(b->node,
+				(const Synod__Rec__Record *const *)rb.recs,
+				rb.n, &o->w);
+	if (rv != SYNOD_OK) {
+		s->going = 0;
+		if (b->hooks.abort)
+			b->hooks.abort(b->hooks.arg);
+	}
+	recbuf_free(&rb);
+	return rv;
+}
+
 /* ---- registration ---- */
 
 static void register_done(struct node *n, struct waiter *w, int rc,
@@ -298,6 +352,7 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(b, s);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
+		note_conn(s, o->p->sc);
 		b->stats.registrations++;
 		log_info("broker %d registered: epoch %llu, incarnation %s",
 			 s->id, (unsigned long long)s->epoch, s->incarnation);
@@ -384,6 +439,10 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 		    sc, h, rv != SYNOD_OK ? rv : SYNOD_EUNAVAILABLE, NULL);
 		goto free_req;
 	}
+	/* Registrations are rare: read the session settings fresh, so a
+	 * change made just before is in the answer (the tick refreshes them
+	 * for heartbeats within 50 ms). */
+	refresh_config(b);
 	s = lookup(b, req->broker_id);
 	if (s && s->op_pending) {
 		srv_reply_status(sc, h, SYNOD_EBUSY,
@@ -394,6 +453,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 			    req->incarnation_id, now_ms(b))) {
 	case LC_REG_SAME:
 		/* A retry after a lost answer: same epoch. */
+		note_conn(s, sc);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
 		p = srv_pending_new(sc, h, req, NULL, NULL);
@@ -491,9 +551,13 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 	(void)n;
 	if (s) {
 		s->op_pending = 0;
+		s->going = 0;
 		sync_from_store(b, s);
-		if (o->hb.action == LC_UNFENCE && !s->fenced)
+		if (o->hb.action == LC_UNFENCE && !s->fenced) {
 			b->stats.unfenced++;
+			if (b->hooks.back)
+				b->hooks.back(b->hooks.arg, s->id);
+		}
 		if (o->hb.action == LC_SHUTDOWN && s->shutting_down) {
 			b->stats.shutdowns++;
 			log_info("broker %d: controlled shutdown", s->id);
@@ -544,6 +608,7 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;
+	note_conn(s, sc);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	if (p == NULL) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
@@ -584,7 +649,7 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 			r.broker_shutdown = &sd;
 			break;
 		}
-		rv = propose_one(b, &r, o);
+		rv = propose_state(b, s, &r, o);
 		if (rv == SYNOD_OK) {
 			s->op_pending = 1;
 			return;
@@ -617,6 +682,7 @@ static void fence_done(struct node *n, struct waiter *w, int rc,
 	(void)n;
 	if (s) {
 		s->op_pending = 0;
+		s->going = 0;
 		sync_from_store(o->b, s);
 		if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_OK) {
 			o->b->stats.fenced_by_timeout++;
@@ -650,7 +716,7 @@ static void on_tick(uv_timer_t *t)
 		fb.epoch = s->epoch;
 		r.body_case = SYNOD__REC__RECORD__BODY_FENCE_BROKER;
 		r.fence_broker = &fb;
-		if (propose_one(b, &r, o) != SYNOD_OK) {
+		if (propose_state(b, s, &r, o) != SYNOD_OK) {
 			bop_free(o);
 			return;
 		}
@@ -1006,4 +1072,69 @@ const struct brokers_stats *brokers_stats(const struct brokers *b)
 unsigned brokers_count(const struct brokers *b)
 {
 	return b->active ? (unsigned)b->count : 0;
+}
+
+void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h)
+{
+	b->hooks = *h;
+}
+
+int brokers_alive(struct brokers *b, int32_t id)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	return s && s->epoch && !s->fenced && !s->shutting_down && !s->going;
+}
+
+int brokers_check(struct brokers *b, int32_t id, uint64_t epoch)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	if (s == NULL || s->epoch == 0)
+		return SYNOD_EUNKNOWN_BROKER;
+	return s->epoch == epoch ? SYNOD_OK : SYNOD_ESTALE_BROKER_EPOCH;
+}
+
+void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
+		    struct sconn *sc)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	if (s == NULL)
+		return;
+	s->push_version = version;
+	if (sc)
+		note_conn(s, sc);
+}
+
+void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
+		     void *arg)
+{
+	if (!b->active)
+		return;
+	for (size_t i = 0; i < b->cap; i++)
+		if (b->slots[i] && b->slots[i]->epoch)
+			cb(arg, b->slots[i]->id);
+}
+
+int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	struct frame_header h = {.kind = FRAME_PUSH,
+				 .api = SYNOD_API_METADATA_PUSH,
+				 .api_version = 1};
+	if (s == NULL || s->epoch == 0)
+		return -1;
+	d->prev_version = s->push_version;
+	/* The cursor moves even when the push is dropped: the broker's next
+	 * push then shows a gap and it fetches what it missed. */
+	s->push_version = d->version;
+	if (s->sc == NULL || s->sc->closed ||
+	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX) {
+		b->stats.pushes_dropped++;
+		return -1;
+	}
+	if (conn_send(&s->sc->conn, &h, &d->base) != 0) {
+		b->stats.pushes_dropped++;
+		return -1;
+	}
+	b->stats.pushes++;
+	return 0;
 }

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "recbuf.h"
 #include "server_int.h"
 
 struct brokers;
@@ -31,6 +32,26 @@ struct brokers_stats {
 	uint64_t shutdowns;
 	uint64_t stale_epoch_refusals;
 	uint64_t duplicate_refusals;
+	uint64_t pushes;
+	uint64_t pushes_dropped;
+};
+
+/* Output queued for one broker's connection above which pushes to it are
+ * dropped (it catches up with METADATA_FETCH). */
+#define BROKERS_PUSH_QUEUE_MAX (4u << 20)
+
+struct recbuf;
+
+/* What the topic logic (controller/topics.c) plugs in. */
+struct brokers_hooks {
+	void *arg;
+	/* Broker `id` is being fenced or shut down: append the leader
+	 * elections and ISR changes this causes to rb (same raft entry). */
+	int (*gone)(void *arg, int32_t id, struct recbuf *rb);
+	/* Broker `id` was unfenced (committed): recover what it can lead. */
+	void (*back)(void *arg, int32_t id);
+	/* A proposal built with `gone` was not made. */
+	void (*abort)(void *arg);
 };
 
 int brokers_new(struct server *s, struct brokers **out);
@@ -44,5 +65,22 @@ void brokers_handle(struct brokers *b, struct sconn *sc,
 const struct brokers_stats *brokers_stats(const struct brokers *b);
 /* Sessions held (0 unless active). */
 unsigned brokers_count(const struct brokers *b);
+
+void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h);
+/* Registered, unfenced, not shutting down and no fence in flight. */
+int brokers_alive(struct brokers *b, int32_t id);
+/* SYNOD_OK when id is registered with this epoch, else
+ * SYNOD_EUNKNOWN_BROKER / SYNOD_ESTALE_BROKER_EPOCH. */
+int brokers_check(struct brokers *b, int32_t id, uint64_t epoch);
+/* The broker has state up to `version` (after METADATA_FETCH); pushes
+ * continue from there, on sc when given. */
+void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
+		    struct sconn *sc);
+/* Every registered broker's id. */
+void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
+		     void *arg);
+/* Push a delta to broker id; sets d->prev_version. 0 when sent, -1 when
+ * not (no session, no connection, queue full: the broker will fetch). */
+int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d);
 
 #endif

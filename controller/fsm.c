@@ -34,7 +34,7 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		return RAFT_IOERR;
 	}
 	if (f->hooks.applied)
-		f->hooks.applied(f->hooks.arg, index);
+		f->hooks.applied(f->hooks.arg, index, buf->base, buf->len);
 	return 0;
 }
 
@@ -65,6 +65,7 @@ static int fsm_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
 	f->snapshots_taken++;
 	f->last_snapshot_us = now_us() - t0;
 	f->snapshot_index = raft_last_applied(f->raft);
+	f->last_snapshot_bytes = len;
 	return 0;
 }
 

@@ -22,7 +22,8 @@ struct fsm_hooks {
 	 * (NULL: nowhere). */
 	int *(*statuses_for)(void *arg, uint64_t index, unsigned *max);
 	/* After an entry applied (state changed). */
-	void (*applied)(void *arg, uint64_t index);
+	/* After a command entry applied (buf: the entry, for observers). */
+	void (*applied)(void *arg, uint64_t index, const void *buf, size_t len);
 	/* After a snapshot was restored (state replaced). */
 	void (*restored)(void *arg, uint64_t index);
 	/* The node can no longer apply (newer format or local DB failure):
@@ -38,6 +39,7 @@ struct fsm {
 	uint64_t snapshots_taken;
 	uint64_t snapshots_restored;
 	uint64_t last_snapshot_us;
+	uint64_t last_snapshot_bytes;
 	uint64_t snapshot_index; /* log index of the last snapshot taken or
 				    restored (0: none) */
 	uint64_t last_restore_us;

@@ -103,6 +103,9 @@ struct node {
 	void (*on_fatal)(struct node *n, const char *msg);
 	void (*on_leadership)(struct node *n, int active);
 	void (*on_stopped)(struct node *n);
+	/* A command entry applied on this node (any role). */
+	void (*on_applied)(struct node *n, uint64_t index, const void *buf,
+			   size_t len);
 	void *data;
 };
 

@@ -11,8 +11,14 @@
 #include "synod.pb-c.h"
 #include "server_int.h"
 #include "brokers.h"
+#include "topics.h"
 
-static void sconn_unref(struct sconn *sc)
+void srv_conn_ref(struct sconn *sc)
+{
+	sc->refs++;
+}
+
+void srv_conn_unref(struct sconn *sc)
 {
 	if (--sc->refs == 0)
 		free(sc);
@@ -93,7 +99,7 @@ void srv_pending_free(struct pending *p)
 		protobuf_c_message_free_unpacked(p->msg, NULL);
 	if (--p->sc->outstanding == MAX_OUTSTANDING / 2 && !p->sc->closed)
 		conn_resume(&p->sc->conn);
-	sconn_unref(p->sc);
+	srv_conn_unref(p->sc);
 	free(p);
 }
 
@@ -197,6 +203,20 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	}
 	m.has_metadata_version = 1;
 	m.metadata_version = store_applied_index(n->fsm.store);
+	m.has_db_bytes = m.has_snapshots_taken = m.has_last_snapshot_us = 1;
+	m.has_last_snapshot_bytes = m.has_snapshots_restored = 1;
+	m.has_last_restore_us = m.has_rss_bytes = 1;
+	m.db_bytes = store_db_size(n->fsm.store);
+	m.snapshots_taken = n->fsm.snapshots_taken;
+	m.last_snapshot_us = n->fsm.last_snapshot_us;
+	m.last_snapshot_bytes = n->fsm.last_snapshot_bytes;
+	m.snapshots_restored = n->fsm.snapshots_restored;
+	m.last_restore_us = n->fsm.last_restore_us;
+	{
+		size_t rss = 0;
+		uv_resident_set_memory(&rss);
+		m.rss_bytes = rss;
+	}
 	m.node_id = n->cfg->node_id;
 	m.role = (char *)node_role(n);
 	m.term = raft_current_term(r);
@@ -639,6 +659,20 @@ static const ProtobufCMessageDescriptor *request_desc(uint16_t api)
 		return &synod__wire__broker_unregister_request__descriptor;
 	case SYNOD_API_BROKER_LIST:
 		return &synod__wire__broker_list_request__descriptor;
+	case SYNOD_API_METADATA_FETCH:
+		return &synod__wire__metadata_fetch_request__descriptor;
+	case SYNOD_API_ALTER_PARTITION:
+		return &synod__wire__alter_partition_request__descriptor;
+	case SYNOD_API_CREATE_TOPICS:
+		return &synod__wire__create_topics_request__descriptor;
+	case SYNOD_API_DELETE_TOPICS:
+		return &synod__wire__delete_topics_request__descriptor;
+	case SYNOD_API_CREATE_PARTITIONS:
+		return &synod__wire__create_partitions_request__descriptor;
+	case SYNOD_API_DESCRIBE_TOPICS:
+		return &synod__wire__describe_topics_request__descriptor;
+	case SYNOD_API_ELECT_LEADERS:
+		return &synod__wire__elect_leaders_request__descriptor;
 	default:
 		return NULL;
 	}
@@ -724,6 +758,15 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 	case SYNOD_API_BROKER_LIST:
 		brokers_handle(s->brokers, sc, h, msg);
 		break;
+	case SYNOD_API_METADATA_FETCH:
+	case SYNOD_API_ALTER_PARTITION:
+	case SYNOD_API_CREATE_TOPICS:
+	case SYNOD_API_DELETE_TOPICS:
+	case SYNOD_API_CREATE_PARTITIONS:
+	case SYNOD_API_DESCRIBE_TOPICS:
+	case SYNOD_API_ELECT_LEADERS:
+		topics_handle(s->topics, sc, h, msg);
+		break;
 	default:
 		handle_change(sc, h, msg);
 		break;
@@ -757,7 +800,7 @@ static void on_closed(struct conn *c)
 	if (sc->next)
 		sc->next->prev = sc->prev;
 	s->n_conns--;
-	sconn_unref(sc);
+	srv_conn_unref(sc);
 	if (s->closing && --s->open_handles == 0 && s->on_closed)
 		s->on_closed(s);
 }
@@ -804,6 +847,14 @@ static void on_leadership(struct node *n, int active)
 {
 	struct server *s = n->data;
 	brokers_leadership(s->brokers, active);
+	topics_leadership(s->topics, active);
+}
+
+static void on_applied(struct node *n, uint64_t index, const void *buf,
+		       size_t len)
+{
+	struct server *s = n->data;
+	topics_applied(s->topics, index, buf, len);
 }
 
 int server_start(struct server *s, uv_loop_t *loop, struct node *node,
@@ -841,8 +892,13 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
 		return -1;
 	}
+	if (topics_new(s, s->brokers, &s->topics) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+		return -1;
+	}
 	node->data = s;
 	node->on_leadership = on_leadership;
+	node->on_applied = on_applied;
 	conn_flusher_init(&s->flusher, loop);
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
@@ -871,6 +927,8 @@ void server_close(struct server *s)
 		return;
 	s->closing = 1;
 	s->node->on_leadership = NULL;
+	s->node->on_applied = NULL;
+	topics_close(s->topics);
 	brokers_close(s->brokers);
 	s->open_handles = 3 + (int)s->n_conns;
 	s->flusher.check.data = s->flusher.idle.data = s;

@@ -20,6 +20,7 @@
 
 struct sconn;
 struct brokers;
+struct topics;
 
 struct server_stats {
 	uint64_t connections_accepted;
@@ -32,6 +33,7 @@ struct server {
 	uv_loop_t *loop;
 	struct node *node;
 	struct brokers *brokers;
+	struct topics *topics;
 	uv_tcp_t listener;
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */

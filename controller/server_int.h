@@ -38,6 +38,8 @@ struct pending {
 	const ProtobufCMessageDescriptor *desc;
 };
 
+void srv_conn_ref(struct sconn *sc);
+void srv_conn_unref(struct sconn *sc);
 void srv_send(struct sconn *sc, const struct frame_header *req,
 	      const ProtobufCMessage *body);
 /* Fill a Status; with NOT_CONTROLLER/UNAVAILABLE add the leader hint

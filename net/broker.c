@@ -1,12 +1,22 @@
 /* net/broker.c - the broker side of the Synod protocol (see synod/broker.h).
  *
- * Ownership: a struct synod_broker owns its config copies, one synod_client
- * and one timer; the caller owns the struct until synod_broker_close(). The
- * timer drives whatever comes next: a registration retry (epoch 0) or the
- * next heartbeat (epoch set). At most one request is in flight at any time,
- * so every answer arrives in a known context (b->inflight says which).
+ * Ownership: a struct synod_broker owns its config copies, one synod_client,
+ * two timers and its metadata view (net/view.h); the caller owns the struct
+ * until synod_broker_close(). The main timer drives whatever comes next: a
+ * registration retry (epoch 0) or the next heartbeat (epoch set). At most
+ * one registration or heartbeat is in flight at any time, so every answer
+ * arrives in a known context (b->inflight says which). Independently of
+ * it, at most one METADATA_FETCH is in flight (b->fetch_inflight; the
+ * second timer retries failed fetches), and any number of ALTER_PARTITION
+ * requests (counted, so the client is never replaced under them).
  *
- * The struct is freed only from the timer's close callback (or, on a
+ * Metadata: pushes arrive through the client's push callback; each is
+ * applied, ignored or turned into a fetch as view_check() says. While a
+ * fetch is in flight every push is ignored: the answer covers them (it is
+ * computed after they were sent, on the same connection, or the next push
+ * shows a gap).
+ *
+ * The struct is freed only from the timers' close callbacks (or, on a
  * private loop, at the end of close/run), never inside a client or state
  * callback, so callbacks may close the broker re-entrantly: every path that
  * calls out checks b->closing afterwards.
@@ -20,11 +30,15 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "view.h"
+
 #define DEFAULT_REQUEST_TIMEOUT_MS 5000
 #define DEFAULT_HEARTBEAT_MS 2000 /* controller gave none */
 #define MIN_REQUEST_TIMEOUT_MS 100
 #define REGISTER_BACKOFF_MIN_MS 100
 #define REGISTER_BACKOFF_MAX_MS 2000
+#define FETCH_BACKOFF_MIN_MS 100
+#define FETCH_BACKOFF_MAX_MS 2000
 
 enum { REQ_NONE = 0, REQ_REGISTER, REQ_HEARTBEAT };
 
@@ -56,6 +70,8 @@ struct synod_broker {
 	struct synod_client *client;
 	unsigned want_timeout_ms; /* != request_timeout_ms: replace client */
 	uv_timer_t timer;
+	uv_timer_t fetch_timer; /* fetch retries */
+	int open_timers;
 
 	enum synod_broker_state state;
 	int inflight; /* REQ_* */
@@ -65,9 +81,9 @@ struct synod_broker {
 	int followup_done;  /* the one fast catch-up heartbeat was sent */
 	int fenced;
 	uint64_t epoch;
-	uint64_t caller_version;
 	uint64_t controller_version;
-	uint64_t reported_version; /* in the heartbeat in flight */
+	uint64_t reported_version; /* in the last heartbeat sent */
+	int had_answer;		   /* some request was answered */
 	unsigned heartbeat_ms;	   /* in use; 0 before the first answer */
 	unsigned session_ms;
 	uint64_t next_due; /* loop time of the next heartbeat */
@@ -78,6 +94,17 @@ struct synod_broker {
 	struct synod_broker_stats stats;
 	int err;
 	char errmsg[256];
+
+	/* metadata */
+	struct view view; /* view.version: the applied version */
+	int legacy;	  /* controller without METADATA_FETCH */
+	int fetch_inflight;
+	uint64_t fetch_epoch; /* epoch of the fetch in flight */
+	uint64_t fetch_since; /* its since_version */
+	int fetch_again;      /* fetch once more after the one in flight */
+	int fetch_after_hb;   /* fetch after the next heartbeat answer */
+	unsigned fetch_backoff_ms;
+	unsigned alters_inflight;
 };
 
 static const char *const state_names[] = {
@@ -157,16 +184,22 @@ static int make_incarnation(struct synod_broker *b)
 	return 0;
 }
 
+static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len);
+
 static int make_client(struct synod_broker *b, unsigned timeout_ms,
 		       struct synod_client **out)
 {
 	struct synod_client_config cfg = {0};
+	int rv;
 	cfg.bootstrap = b->bootstrap;
 	cfg.cluster_id = b->cluster_id;
 	cfg.request_timeout_ms = timeout_ms;
 	if (timeout_ms < 1000)
 		cfg.connect_timeout_ms = timeout_ms;
-	return synod_client_new(b->loop, &cfg, out);
+	rv = synod_client_new(b->loop, &cfg, out);
+	if (rv == SYNOD_OK)
+		synod_client_on_push(*out, on_push, b);
+	return rv;
 }
 
 static void set_state(struct synod_broker *b, enum synod_broker_state s)
@@ -207,10 +240,13 @@ static void arm(struct synod_broker *b, uint64_t delay_ms)
 
 static uint64_t version_to_report(const struct synod_broker *b)
 {
-	return b->caller_version > b->controller_version
-		   ? b->caller_version
-		   : b->controller_version;
+	if (b->legacy && b->controller_version > b->view.version)
+		return b->controller_version;
+	return b->view.version;
 }
+
+static void start_fetch(struct synod_broker *b);
+static void maybe_catchup(struct synod_broker *b);
 
 /* ---- registration ---- */
 
@@ -259,9 +295,11 @@ static void do_register(struct synod_broker *b)
 static void reregister(struct synod_broker *b)
 {
 	uv_timer_stop(&b->timer);
+	uv_timer_stop(&b->fetch_timer); /* the registration fetches */
 	b->epoch = 0;
 	b->fenced = 1;
 	b->followup_done = 0;
+	b->fetch_after_hb = 0;
 	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
 	set_state(b, SYNOD_BROKER_REGISTERING);
 	if (b->closing || finished(b))
@@ -279,6 +317,8 @@ static void registered(struct synod_broker *b,
 	b->fenced = 1;
 	b->followup_done = 0;
 	b->dup_seen = 0;
+	b->had_answer = 1;
+	b->legacy = 0; /* try METADATA_FETCH again: maybe a newer node */
 	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
 	if (r->has_session_timeout_ms && r->session_timeout_ms > 0) {
 		b->session_ms = r->session_timeout_ms;
@@ -299,6 +339,10 @@ static void registered(struct synod_broker *b,
 	 * interval: brokers registered together do not stay in step. */
 	b->next_due = now + rnd_between(b, 1, b->heartbeat_ms);
 	arm(b, b->next_due - now);
+	/* Catch up from the applied version at once (the controller will
+	 * not unfence a broker behind its own registration). A fetch still
+	 * in flight was sent for the old epoch: fetch again after it. */
+	start_fetch(b);
 	if (b->state != SYNOD_BROKER_SHUTTING_DOWN) {
 		set_state(b, SYNOD_BROKER_FENCED);
 		/* The callback may have closed or shut down (which sent a
@@ -409,6 +453,11 @@ static int send_heartbeat(struct synod_broker *b)
 		b->stats.heartbeats_skipped++;
 		return SYNOD_EBUSY;
 	}
+	/* The connection went down since the last answer: pushes sent on it
+	 * may be lost. Check once this heartbeat has told the controller
+	 * where to push now. */
+	if (b->had_answer && synod_client_peer(b->client) == NULL)
+		b->fetch_after_hb = 1;
 	req.broker_id = b->broker_id;
 	req.broker_epoch = b->epoch;
 	req.metadata_version = version_to_report(b);
@@ -436,7 +485,8 @@ static void maybe_replace_client(struct synod_broker *b)
 {
 	struct synod_client *c;
 	if (b->want_timeout_ms == 0 ||
-	    b->want_timeout_ms == b->request_timeout_ms || b->inflight)
+	    b->want_timeout_ms == b->request_timeout_ms || b->inflight ||
+	    b->fetch_inflight || b->alters_inflight)
 		return;
 	if (make_client(b, b->want_timeout_ms, &c) != SYNOD_OK)
 		return; /* keep the old one; try again next time */
@@ -466,16 +516,42 @@ static void on_timer(uv_timer_t *t)
 	send_heartbeat(b);
 }
 
+/* While FENCED: send one heartbeat at once when the broker caught up with
+ * its registration since it last reported (or, with an old controller,
+ * when the controller's version is newer than the one reported), instead
+ * of waiting for the next interval. */
+static void maybe_catchup(struct synod_broker *b)
+{
+	int need;
+	if (b->closing || b->state != SYNOD_BROKER_FENCED || b->epoch == 0)
+		return;
+	if (b->legacy)
+		need = !b->followup_done &&
+		       b->reported_version < b->controller_version;
+	else
+		need = b->view.version >= b->epoch &&
+		       b->reported_version < b->epoch;
+	if (!need)
+		return;
+	if (b->inflight == REQ_HEARTBEAT) {
+		b->heartbeat_asap = 1; /* right after its answer */
+		return;
+	}
+	if (b->inflight)
+		return;
+	b->followup_done = 1;
+	send_heartbeat(b);
+}
+
 static void heartbeat_answered(struct synod_broker *b,
 			       const Synod__Wire__BrokerHeartbeatResponse *r)
 {
-	uint64_t behind;
 	unsigned iv;
 	b->stats.heartbeats_ok++;
+	b->had_answer = 1;
 	b->last_rtt_us = (uv_hrtime() - b->sent_ns) / 1000u;
 	if (r->has_metadata_version)
 		b->controller_version = r->metadata_version;
-	behind = b->reported_version < b->controller_version;
 	if (r->has_is_fenced)
 		b->fenced = r->is_fenced;
 	iv = b->cfg_heartbeat_ms;
@@ -500,11 +576,16 @@ static void heartbeat_answered(struct synod_broker *b,
 	set_state(b, b->fenced ? SYNOD_BROKER_FENCED : SYNOD_BROKER_ACTIVE);
 	if (b->closing || finished(b))
 		return;
-	if (b->heartbeat_asap || (b->fenced && behind && !b->followup_done)) {
-		b->heartbeat_asap = 0;
-		b->followup_done = 1;
-		send_heartbeat(b);
+	if (b->fetch_after_hb) {
+		b->fetch_after_hb = 0;
+		start_fetch(b);
 	}
+	if (b->heartbeat_asap) {
+		b->heartbeat_asap = 0;
+		send_heartbeat(b);
+		return;
+	}
+	maybe_catchup(b);
 }
 
 static void on_heartbeat(void *arg, int status, const uint8_t *body, size_t len)
@@ -532,6 +613,9 @@ static void on_heartbeat(void *arg, int status, const uint8_t *body, size_t len)
 			fail(b);
 			return;
 		}
+		/* The connection (maybe the controller) changed: pushes may
+		 * have been lost. */
+		b->fetch_after_hb = 1;
 		if (b->heartbeat_asap) {
 			b->heartbeat_asap = 0;
 			send_heartbeat(b);
@@ -563,13 +647,364 @@ static void on_heartbeat(void *arg, int status, const uint8_t *body, size_t len)
 		return;
 	default:
 		/* NOT_CONTROLLER after the client's retries, UNAVAILABLE,
-		 * anything unexpected: the next heartbeat is on schedule. */
+		 * anything unexpected: the next heartbeat is on schedule. A
+		 * new controller may not have our pushes: check after it. */
+		b->fetch_after_hb = 1;
 		if (b->heartbeat_asap) {
 			b->heartbeat_asap = 0;
 			send_heartbeat(b);
 		}
 		return;
 	}
+}
+
+/* ---- metadata ---- */
+
+static int delta_has_content(const Synod__Wire__MetadataDelta *d)
+{
+	return d->n_topics > 0 || d->n_partitions > 0 || d->n_removed > 0;
+}
+
+/* Apply d (view_check said VIEW_APPLY) and report it. Returns SYNOD_OK,
+ * SYNOD_EINVALID_REQUEST (refused, nothing changed) or SYNOD_ENOMEM (the
+ * view is empty at version 0 now). The callback may close the broker. */
+static int apply_delta(struct synod_broker *b,
+		       const Synod__Wire__MetadataDelta *d)
+{
+	uint64_t before = b->view.version;
+	int full = d->has_full && d->full;
+	int rv = view_apply(&b->view, d);
+	if (rv != SYNOD_OK) {
+		seterr(b, rv, "metadata %llu..%llu: %s",
+		       (unsigned long long)d->prev_version,
+		       (unsigned long long)d->version,
+		       rv == SYNOD_ENOMEM ? "out of memory, view dropped"
+					  : "malformed delta");
+		return rv;
+	}
+	if (full)
+		b->stats.full_images++;
+	if (b->cbs.metadata &&
+	    (full || d->version != before || delta_has_content(d)))
+		b->cbs.metadata(b->cbs.arg, b, d);
+	return SYNOD_OK;
+}
+
+static void on_fetch(void *arg, int status, const uint8_t *body, size_t len);
+static void on_fetch_timer(uv_timer_t *t);
+
+static void schedule_fetch_retry(struct synod_broker *b)
+{
+	unsigned d = b->fetch_backoff_ms;
+	uv_timer_start(&b->fetch_timer, on_fetch_timer,
+		       rnd_between(b, d / 2, d), 0);
+	b->fetch_backoff_ms =
+	    d * 2 > FETCH_BACKOFF_MAX_MS ? FETCH_BACKOFF_MAX_MS : d * 2;
+}
+
+/* Fetch the changes since the applied version now (or once the fetch in
+ * flight is answered). Nothing before an epoch (the registration fetches)
+ * or when the controller has no METADATA_FETCH. */
+static void start_fetch(struct synod_broker *b)
+{
+	Synod__Wire__MetadataFetchRequest req =
+	    SYNOD__WIRE__METADATA_FETCH_REQUEST__INIT;
+	int rv;
+	if (b->closing || finished(b) || b->legacy || b->epoch == 0)
+		return;
+	if (b->fetch_inflight) {
+		b->fetch_again = 1;
+		return;
+	}
+	uv_timer_stop(&b->fetch_timer);
+	req.broker_id = b->broker_id;
+	req.broker_epoch = b->epoch;
+	req.since_version = b->view.version;
+	rv = synod_client_send(b->client, SYNOD_API_METADATA_FETCH, &req.base,
+			       1, on_fetch, b);
+	if (rv != SYNOD_OK) {
+		seterr(b, rv, "metadata fetch: %s", synod_strerror(rv));
+		b->stats.fetches_failed++;
+		schedule_fetch_retry(b);
+		return;
+	}
+	b->fetch_inflight = 1;
+	b->fetch_epoch = b->epoch;
+	b->fetch_since = b->view.version;
+	b->stats.fetches++;
+}
+
+/* A gap: fetch, unless a retry is already scheduled (backoff holds). */
+static void fetch_for_gap(struct synod_broker *b)
+{
+	if (!uv_is_active((uv_handle_t *)&b->fetch_timer))
+		start_fetch(b);
+}
+
+static void on_fetch_timer(uv_timer_t *t)
+{
+	struct synod_broker *b = t->data;
+	if (b->closing || finished(b))
+		return;
+	start_fetch(b);
+}
+
+static void fetch_failed(struct synod_broker *b)
+{
+	b->stats.fetches_failed++;
+	if (b->fetch_again) {
+		b->fetch_again = 0;
+		start_fetch(b);
+		return;
+	}
+	schedule_fetch_retry(b);
+}
+
+/* The answer's delta, against the view the fetch was sent from (pushes
+ * were ignored meanwhile, so it is unchanged unless memory ran out).
+ * SYNOD_OK (applied, or nothing new) or an error: retry. */
+static int fetch_apply(struct synod_broker *b,
+		       const Synod__Wire__MetadataDelta *d)
+{
+	int rv = view_validate(d);
+	if (rv != SYNOD_OK) {
+		seterr(b, rv, "metadata fetch: malformed answer");
+		return rv;
+	}
+	switch (view_check(&b->view, d)) {
+	case VIEW_APPLY:
+		return apply_delta(b, d);
+	case VIEW_STALE:
+		return SYNOD_OK; /* nothing newer than what we have */
+	default:
+		seterr(b, SYNOD_EINVALID_REQUEST,
+		       "metadata fetch since %llu answered %llu..%llu",
+		       (unsigned long long)b->fetch_since,
+		       (unsigned long long)d->prev_version,
+		       (unsigned long long)d->version);
+		return SYNOD_EINVALID_REQUEST;
+	}
+}
+
+static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct synod_broker *b = arg;
+	Synod__Wire__MetadataFetchResponse *r = NULL;
+	int code;
+	b->fetch_inflight = 0;
+	if (b->closing || finished(b))
+		return;
+	if (status == SYNOD_OK) {
+		r = synod__wire__metadata_fetch_response__unpack(NULL, len,
+								 body);
+		if (r == NULL || r->status == NULL)
+			status = SYNOD_EINVALID_REQUEST;
+	}
+	if (status != SYNOD_OK) {
+		if (r)
+			synod__wire__metadata_fetch_response__free_unpacked(
+			    r, NULL);
+		seterr(b, status, "metadata fetch: %s (%s)",
+		       synod_strerror(status), synod_client_errmsg(b->client));
+		if (status == SYNOD_ECLUSTER_ID_MISMATCH) {
+			fail(b);
+			return;
+		}
+		fetch_failed(b);
+		return;
+	}
+	code = r->status->code;
+	if (code == SYNOD_OK) {
+		int rv = r->delta ? fetch_apply(b, r->delta)
+				  : SYNOD_EINVALID_REQUEST;
+		synod__wire__metadata_fetch_response__free_unpacked(r, NULL);
+		if (b->closing || finished(b))
+			return; /* the metadata callback closed or stopped */
+		if (rv != SYNOD_OK) {
+			fetch_failed(b);
+			return;
+		}
+		b->fetch_backoff_ms = FETCH_BACKOFF_MIN_MS;
+		if (b->fetch_again) {
+			b->fetch_again = 0;
+			start_fetch(b);
+		} else if (b->view.version < b->epoch) {
+			/* The controller answered from before our own
+			 * registration: cannot be, but do not stay fenced
+			 * for it. */
+			b->stats.fetches_failed++;
+			schedule_fetch_retry(b);
+		}
+		maybe_catchup(b);
+		return;
+	}
+	seterr(b, code, "metadata fetch refused: %s%s%s",
+	       synod_error_name(code), r->status->message ? ": " : "",
+	       r->status->message ? r->status->message : "");
+	synod__wire__metadata_fetch_response__free_unpacked(r, NULL);
+	switch (code) {
+	case SYNOD_ECLUSTER_ID_MISMATCH:
+		fail(b);
+		return;
+	case SYNOD_EUNSUPPORTED_API:
+		/* A controller from before metadata pushes: report its
+		 * version as before, until the next registration. */
+		b->legacy = 1;
+		b->fetch_again = 0;
+		b->stats.fetches_failed++;
+		maybe_catchup(b);
+		return;
+	case SYNOD_ESTALE_BROKER_EPOCH:
+	case SYNOD_EUNKNOWN_BROKER:
+		b->stats.fetches_failed++;
+		if (b->fetch_epoch != b->epoch) {
+			/* Sent for a registration replaced since. */
+			if (b->fetch_again) {
+				b->fetch_again = 0;
+				start_fetch(b);
+			}
+			return;
+		}
+		if (b->inflight) {
+			/* The heartbeat in flight carries the same epoch and
+			 * decides; should it succeed, fetch after it. */
+			b->fetch_after_hb = 1;
+			return;
+		}
+		b->heartbeat_asap = 0;
+		if (b->state == SYNOD_BROKER_SHUTTING_DOWN)
+			stop(b);
+		else
+			reregister(b);
+		return;
+	default:
+		/* NOT_CONTROLLER after the client's retries, UNAVAILABLE,
+		 * BUSY, UNKNOWN, ...: retry with backoff. */
+		fetch_failed(b);
+		return;
+	}
+}
+
+static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
+{
+	struct synod_broker *b = arg;
+	Synod__Wire__MetadataDelta *d;
+	if (b->closing || api != SYNOD_API_METADATA_PUSH)
+		return;
+	b->stats.pushes++;
+	if (b->fetch_inflight) {
+		b->stats.pushes_ignored++;
+		return;
+	}
+	d = synod__wire__metadata_delta__unpack(NULL, len, body);
+	if (d == NULL || view_validate(d) != SYNOD_OK) {
+		/* A change we cannot read is a change we miss. */
+		seterr(b, SYNOD_EINVALID_REQUEST,
+		       "metadata push: malformed delta");
+		if (d)
+			synod__wire__metadata_delta__free_unpacked(d, NULL);
+		b->stats.gaps++;
+		fetch_for_gap(b);
+		return;
+	}
+	switch (view_check(&b->view, d)) {
+	case VIEW_APPLY:
+		if (apply_delta(b, d) == SYNOD_OK) {
+			b->stats.pushes_applied++;
+		} else if (!b->closing) {
+			b->stats.gaps++;
+			fetch_for_gap(b);
+		}
+		break;
+	case VIEW_STALE:
+		b->stats.pushes_ignored++;
+		break;
+	default:
+		b->stats.gaps++;
+		fetch_for_gap(b);
+		break;
+	}
+	synod__wire__metadata_delta__free_unpacked(d, NULL);
+	maybe_catchup(b);
+}
+
+/* ---- alter partition ---- */
+
+struct alter_req {
+	struct synod_broker *b;
+	synod_broker_alter_cb cb;
+	void *arg;
+};
+
+static void on_alter(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct alter_req *a = arg;
+	struct synod_broker *b = a->b;
+	synod_broker_alter_cb cb = a->cb;
+	void *cb_arg = a->arg;
+	Synod__Wire__AlterPartitionResponse *r = NULL;
+	free(a);
+	b->alters_inflight--;
+	if (b->closing || cb == NULL)
+		return;
+	if (status == SYNOD_OK) {
+		r = synod__wire__alter_partition_response__unpack(NULL, len,
+								  body);
+		if (r == NULL || r->status == NULL)
+			status = SYNOD_EINVALID_REQUEST;
+	}
+	if (status != SYNOD_OK) {
+		if (r)
+			synod__wire__alter_partition_response__free_unpacked(
+			    r, NULL);
+		cb(cb_arg, status, NULL);
+		return;
+	}
+	cb(cb_arg, r->status->code,
+	   r->status->code == SYNOD_OK ? r->partition : NULL);
+	synod__wire__alter_partition_response__free_unpacked(r, NULL);
+}
+
+int synod_broker_alter_isr(struct synod_broker *b, const uint8_t *topic_id,
+			   int32_t partition, uint32_t leader_epoch,
+			   uint32_t partition_epoch, const int32_t *isr,
+			   size_t n, synod_broker_alter_cb cb, void *arg)
+{
+	Synod__Wire__AlterPartitionRequest req =
+	    SYNOD__WIRE__ALTER_PARTITION_REQUEST__INIT;
+	struct alter_req *a;
+	int rv;
+	if (b == NULL || topic_id == NULL || partition < 0 ||
+	    (n > 0 && isr == NULL))
+		return SYNOD_EINVALID_ARGUMENT;
+	if (b->closing || finished(b))
+		return SYNOD_ESHUTTING_DOWN;
+	if (b->epoch == 0)
+		return SYNOD_EUNKNOWN_BROKER;
+	a = malloc(sizeof *a);
+	if (a == NULL)
+		return SYNOD_ENOMEM;
+	a->b = b;
+	a->cb = cb;
+	a->arg = arg;
+	req.broker_id = b->broker_id;
+	req.broker_epoch = b->epoch;
+	req.topic_id.len = VIEW_TOPIC_ID_LEN;
+	req.topic_id.data = (uint8_t *)topic_id;
+	req.partition = partition;
+	req.leader_epoch = leader_epoch;
+	req.partition_epoch = partition_epoch;
+	req.n_new_isr = n;
+	req.new_isr = (int32_t *)isr;
+	rv = synod_client_send(b->client, SYNOD_API_ALTER_PARTITION, &req.base,
+			       1, on_alter, a);
+	if (rv != SYNOD_OK) {
+		free(a);
+		return rv;
+	}
+	b->alters_inflight++;
+	b->stats.alters++;
+	return SYNOD_OK;
 }
 
 /* ---- public API ---- */
@@ -587,6 +1022,7 @@ static void free_broker(struct synod_broker *b)
 	free(b->bootstrap);
 	free(b->cluster_id);
 	free(b->rack);
+	view_free(&b->view);
 	free(b);
 }
 
@@ -670,6 +1106,8 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	b->state = SYNOD_BROKER_REGISTERING;
 	b->fenced = 1;
 	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
+	b->fetch_backoff_ms = FETCH_BACKOFF_MIN_MS;
+	view_init(&b->view);
 	if (loop == NULL) {
 		if (uv_loop_init(&b->own_loop) != 0) {
 			free_broker(b);
@@ -688,7 +1126,9 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 		return rv;
 	}
 	uv_timer_init(b->loop, &b->timer);
-	b->timer.data = b;
+	uv_timer_init(b->loop, &b->fetch_timer);
+	b->timer.data = b->fetch_timer.data = b;
+	b->open_timers = 2;
 	*out = b;
 	return SYNOD_OK;
 }
@@ -727,15 +1167,10 @@ int synod_broker_shutdown(struct synod_broker *b)
 	return SYNOD_OK;
 }
 
-void synod_broker_set_metadata_version(struct synod_broker *b, uint64_t v)
-{
-	b->caller_version = v;
-}
-
 static void on_timer_closed(uv_handle_t *h)
 {
 	struct synod_broker *b = h->data;
-	if (!b->owns_loop)
+	if (--b->open_timers == 0 && !b->owns_loop)
 		free_broker(b);
 }
 
@@ -753,10 +1188,12 @@ void synod_broker_close(struct synod_broker *b)
 		return;
 	b->closing = 1;
 	uv_timer_stop(&b->timer);
-	/* Fails the request in flight with CANCELED; on_* ignore it. */
+	uv_timer_stop(&b->fetch_timer);
+	/* Fails the requests in flight with CANCELED; on_* ignore it. */
 	synod_client_close(b->client);
 	b->client = NULL;
 	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
+	uv_close((uv_handle_t *)&b->fetch_timer, on_timer_closed);
 	if (b->owns_loop && !b->running)
 		finish_private(b);
 }
@@ -837,4 +1274,40 @@ void synod_broker_stats(const struct synod_broker *b,
 			struct synod_broker_stats *out)
 {
 	*out = b->stats;
+}
+
+uint64_t synod_broker_metadata_version(const struct synod_broker *b)
+{
+	return b->view.version;
+}
+
+size_t synod_broker_topic_count(const struct synod_broker *b)
+{
+	return view_topic_count(&b->view);
+}
+
+size_t synod_broker_partition_count(const struct synod_broker *b)
+{
+	return view_partition_count(&b->view);
+}
+
+int synod_broker_partitions(const struct synod_broker *b,
+			    synod_broker_partition_cb cb, void *arg)
+{
+	return view_foreach_partition(&b->view, cb, arg);
+}
+
+int synod_broker_topics(const struct synod_broker *b, synod_broker_topic_cb cb,
+			void *arg)
+{
+	return view_foreach_topic(&b->view, cb, arg);
+}
+
+int synod_broker_find_partition(const struct synod_broker *b,
+				const uint8_t *topic_id, int32_t partition,
+				Synod__Wire__PartitionState *out)
+{
+	if (topic_id == NULL || out == NULL)
+		return SYNOD_EINVALID_ARGUMENT;
+	return view_find_partition(&b->view, topic_id, partition, out);
 }

@@ -60,6 +60,8 @@ struct synod_client {
 	uint64_t ping_sent_ms;
 	uint64_t last_rx_ms; /* last frame received on this connection */
 	struct preq *head, *tail;
+	synod_push_cb push_cb;
+	void *push_arg;
 	int open_handles;
 	int closing;
 	char errmsg[256];
@@ -81,6 +83,12 @@ const char *synod_client_errmsg(const struct synod_client *c)
 uv_loop_t *synod_client_loop(struct synod_client *c)
 {
 	return c->loop;
+}
+
+void synod_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg)
+{
+	c->push_cb = cb;
+	c->push_arg = arg;
 }
 
 const char *synod_client_peer(const struct synod_client *c)
@@ -228,8 +236,13 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	char leader[128];
 	struct preq *p;
 	c->last_rx_ms = uv_now(c->loop);
+	if (h->kind == FRAME_PUSH) {
+		if (c->push_cb)
+			c->push_cb(c->push_arg, h->api, body, len);
+		return;
+	}
 	if (h->kind != FRAME_RESPONSE)
-		return; /* pushes: delivered by the broker layer (later) */
+		return;
 	if (c->ping_corr != 0 && h->correlation_id == c->ping_corr) {
 		c->ping_corr = 0;
 		return;

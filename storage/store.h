@@ -128,6 +128,60 @@ int store_broker_get(struct store *s, int32_t id, struct store_broker *out);
 typedef int (*store_broker_cb)(void *arg, const struct store_broker *b);
 int store_broker_list(struct store *s, store_broker_cb cb, void *arg);
 
+/* Topics and partitions. tid is a small integer key internal to the store
+ * (stable for a topic's life); topic_id the 16-byte id clients see. */
+#define STORE_MAX_REPLICAS 32
+struct store_topic {
+	char name[256];
+	uint8_t topic_id[16];
+	int64_t tid;
+	uint32_t n_partitions;
+	uint64_t created_index;
+	uint64_t version; /* last change of the topic itself (or deletion) */
+};
+struct store_partition {
+	int32_t partition;
+	int32_t leader; /* -1: offline */
+	uint32_t leader_epoch;
+	uint32_t partition_epoch;
+	uint32_t n_replicas, n_isr;
+	int32_t replicas[STORE_MAX_REPLICAS];
+	int32_t isr[STORE_MAX_REPLICAS];
+	uint64_t version; /* log index of its last change */
+};
+typedef int (*store_topic_cb)(void *arg, const struct store_topic *t);
+/* For joined walks the topic carries name, topic_id, tid and
+ * n_partitions only. Structs are valid during the call. */
+typedef int (*store_partition_cb)(void *arg, const struct store_topic *t,
+				  const struct store_partition *p);
+int store_topic_get(struct store *s, const char *name, struct store_topic *out);
+int store_topic_get_by_id(struct store *s, const uint8_t id[16],
+			  struct store_topic *out);
+int store_topic_get_by_tid(struct store *s, int64_t tid,
+			   struct store_topic *out);
+int store_topic_list(struct store *s, store_topic_cb cb, void *arg);
+int store_partition_get(struct store *s, int64_t tid, int32_t partition,
+			struct store_partition *out);
+/* One topic's partitions, in order. */
+int store_partition_list(struct store *s, const struct store_topic *t,
+			 store_partition_cb cb, void *arg);
+/* Every partition, by topic name then partition. */
+int store_partitions_all(struct store *s, store_partition_cb cb, void *arg);
+/* Partitions broker replicates (changed after since_version; 0: all). */
+int store_broker_partitions(struct store *s, int32_t broker,
+			    uint64_t since_version, store_partition_cb cb,
+			    void *arg);
+/* Topics created or grown after since_version (live), and, when
+ * since_version > 0, topics deleted after it (deleted: name, topic_id and
+ * version = deletion index). */
+int store_topics_since(struct store *s, uint64_t since_version,
+		       store_topic_cb live, store_topic_cb deleted, void *arg);
+
+/* Per broker: how many partitions it replicates / leads. */
+typedef int (*store_count_cb)(void *arg, int32_t broker, uint64_t count);
+int store_replica_counts(struct store *s, store_count_cb cb, void *arg);
+int store_leader_counts(struct store *s, store_count_cb cb, void *arg);
+
 /* A digest of all table contents (for tests that compare nodes). */
 int store_digest(struct store *s, uint64_t *digest);
 

@@ -35,6 +35,10 @@ static unsigned opt_brokers = 10000;
 static unsigned opt_hb_ms = 2000;
 static unsigned opt_session_ms = 9000;
 static double opt_window = 20.0;
+static unsigned opt_p_brokers = 100;
+static unsigned opt_partitions = 100000;
+static unsigned opt_topic_parts = 1000;
+static unsigned opt_rf = 3;
 
 /* ---- write throughput ---- */
 
@@ -651,6 +655,298 @@ static void bench_brokers(struct cluster *c)
 	fflush(stdout);
 }
 
+/* ---- partitions ---- */
+
+struct pcreate {
+	unsigned sent, done, failed, inflight;
+	unsigned topics;
+	uint64_t t0, t1;
+};
+
+static void on_created(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct pcreate *pc = arg;
+	int ok = 0;
+	if (status == SYNOD_OK) {
+		Synod__Wire__CreateTopicsResponse *r =
+		    synod__wire__create_topics_response__unpack(NULL, len,
+								body);
+		ok = r && r->status->code == SYNOD_OK && r->n_results == 1 &&
+		     r->results[0]->status->code == SYNOD_OK;
+		if (!ok && r)
+			status = r->status->code != SYNOD_OK
+				     ? r->status->code
+				     : r->results[0]->status->code;
+		if (r)
+			synod__wire__create_topics_response__free_unpacked(
+			    r, NULL);
+	}
+	pc->inflight--;
+	pc->done++;
+	if (!ok && pc->failed++ < 3)
+		fprintf(stderr, "partitions: a creation failed: %s\n",
+			synod_error_name(status));
+	pc->t1 = tool_now_us();
+}
+
+static uint64_t node_figure(struct cluster *c, unsigned id, int which)
+{
+	uint64_t v = 0;
+	Synod__Wire__NodeStatusResponse *s = cluster_node_status(c, id, 3000);
+	if (s == NULL)
+		return 0;
+	switch (which) {
+	case 0:
+		v = s->rss_bytes;
+		break;
+	case 1:
+		v = s->db_bytes;
+		break;
+	case 2:
+		v = s->last_snapshot_us;
+		break;
+	case 3:
+		v = s->last_snapshot_bytes;
+		break;
+	case 4:
+		v = s->last_restore_us;
+		break;
+	case 5:
+		v = s->applied_index;
+		break;
+	case 6:
+		v = s->commit_index;
+		break;
+	default:
+		v = s->snapshots_taken;
+	}
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	return v;
+}
+
+struct led {
+	int32_t victim;
+	unsigned n;
+};
+
+static int count_led(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct led *l = arg;
+	if (p->leader == l->victim)
+		l->n++;
+	return 0;
+}
+
+static void bench_partitions(struct cluster *c)
+{
+	struct bb x;
+	struct synod_client *cl;
+	struct pcreate pc;
+	unsigned leader = cluster_wait_leader(c, 10000);
+	uint64_t t0, want, held = 0;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (set_cluster_config(c, "broker.heartbeat.interval.ms", 500) !=
+		SYNOD_OK ||
+	    set_cluster_config(c, "broker.session.timeout.ms", 2000) !=
+		SYNOD_OK) {
+		printf("partitions: cannot set the broker configs\n");
+		return;
+	}
+	memset(&x, 0, sizeof x);
+	uv_loop_init(&x.loop);
+	x.n = opt_p_brokers;
+	x.b = calloc(x.n, sizeof *x.b);
+	for (unsigned i = 0; i < x.n; i++) {
+		struct synod_broker_config cfg = {0};
+		struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1",
+					    (uint16_t)(20000 + i), "PLAINTEXT"};
+		char rack[16];
+		snprintf(rack, sizeof rack, "rack-%u", i % 3);
+		cfg.bootstrap = c->bootstrap;
+		cfg.cluster_id = c->cluster_id;
+		cfg.broker_id = (int32_t)i + 1;
+		cfg.rack = rack;
+		cfg.endpoints = &ep;
+		cfg.n_endpoints = 1;
+		if (synod_broker_new(&x.loop, &cfg, NULL, &x.b[i]) !=
+			SYNOD_OK ||
+		    synod_broker_start(x.b[i]) != SYNOD_OK) {
+			printf("partitions: cannot start broker %u\n", i);
+			return;
+		}
+	}
+	t0 = tool_now_us();
+	for (;;) {
+		unsigned active = 0;
+		uv_run(&x.loop, UV_RUN_NOWAIT);
+		for (unsigned i = 0; i < x.n; i++)
+			active +=
+			    synod_broker_state(x.b[i]) == SYNOD_BROKER_ACTIVE;
+		if (active == x.n)
+			break;
+		if (tool_now_us() - t0 > 60000000ull) {
+			printf("partitions: only %u of %u brokers active\n",
+			       active, x.n);
+			return;
+		}
+		usleep(2000);
+	}
+	/* Topic creation, 4 requests in flight. */
+	{
+		struct synod_client_config cc = {0};
+		cc.bootstrap = c->bootstrap;
+		cc.request_timeout_ms = 60000;
+		synod_client_new(&x.loop, &cc, &cl);
+	}
+	memset(&pc, 0, sizeof pc);
+	pc.topics = (opt_partitions + opt_topic_parts - 1) / opt_topic_parts;
+	pc.t0 = tool_now_us();
+	while (pc.done < pc.topics) {
+		while (pc.sent < pc.topics && pc.inflight < 4) {
+			Synod__Wire__CreateTopicsRequest req =
+			    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+			Synod__Wire__CreatableTopic ct =
+			    SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+			Synod__Wire__CreatableTopic *ctp = &ct;
+			char name[32];
+			snprintf(name, sizeof name, "bench-%05u", pc.sent);
+			ct.name = name;
+			ct.has_partitions = ct.has_replication_factor = 1;
+			ct.partitions = opt_topic_parts;
+			ct.replication_factor = opt_rf;
+			req.n_topics = 1;
+			req.topics = &ctp;
+			if (synod_client_send(cl, SYNOD_API_CREATE_TOPICS,
+					      &req.base, 1, on_created,
+					      &pc) != SYNOD_OK)
+				break;
+			pc.sent++;
+			pc.inflight++;
+		}
+		uv_run(&x.loop, UV_RUN_ONCE);
+	}
+	double secs = (double)(pc.t1 - pc.t0) / 1e6;
+	printf("partitions created: %u topics x %u partitions (RF %u) in "
+	       "%.2f s = %.0f partitions/s (%u failed)\n",
+	       pc.topics, opt_topic_parts, opt_rf, secs,
+	       (double)pc.topics * opt_topic_parts / secs, pc.failed);
+	want = (uint64_t)(pc.topics - pc.failed) * opt_topic_parts * opt_rf;
+	t0 = tool_now_us();
+	while (tool_now_us() - t0 < 120000000ull) {
+		uv_run(&x.loop, UV_RUN_NOWAIT);
+		held = 0;
+		for (unsigned i = 0; i < x.n; i++)
+			held += synod_broker_partition_count(x.b[i]);
+		if (held >= want)
+			break;
+		usleep(5000);
+	}
+	printf("partitions pushed: %llu of %llu replicas held by the "
+	       "brokers %.2f s after the last creation was acknowledged\n",
+	       (unsigned long long)held, (unsigned long long)want,
+	       (double)(tool_now_us() - pc.t1) / 1e6);
+	printf("partitions memory: leader RSS %.0f MiB, SQLite image %.0f "
+	       "MiB\n",
+	       (double)node_figure(c, leader, 0) / 1048576.0,
+	       (double)node_figure(c, leader, 1) / 1048576.0);
+
+	/* Fence one broker: time until every other broker holds the new
+	 * leaders of the partitions it led. */
+	{
+		struct synod_broker *victim = x.b[0];
+		int32_t vid = synod_broker_id(victim);
+		struct led l = {vid, 0};
+		uint64_t t_close, t_first = 0, t_all = 0;
+		unsigned before = 0;
+		for (unsigned i = 1; i < x.n; i++) {
+			l.n = 0;
+			synod_broker_partitions(x.b[i], count_led, &l);
+			before += l.n;
+		}
+		{
+			struct synod_broker_stats st;
+			synod_broker_stats(victim, &st);
+			printf(
+			    "partitions victim: %llu heartbeats ok, last rtt "
+			    "%llu us, state %s\n",
+			    (unsigned long long)st.heartbeats_ok,
+			    (unsigned long long)synod_broker_last_rtt_us(
+				victim),
+			    synod_broker_state_name(
+				synod_broker_state(victim)));
+		}
+		synod_broker_close(victim);
+		x.b[0] = NULL;
+		t_close = tool_now_us();
+		while (tool_now_us() - t_close < 30000000ull) {
+			unsigned left = 0;
+			uv_run(&x.loop, UV_RUN_NOWAIT);
+			for (unsigned i = 1; i < x.n; i++) {
+				l.n = 0;
+				synod_broker_partitions(x.b[i], count_led, &l);
+				left += l.n;
+			}
+			if (left < before && t_first == 0)
+				t_first = tool_now_us();
+			if (left == 0) {
+				t_all = tool_now_us();
+				break;
+			}
+			usleep(1000);
+		}
+		if (t_all)
+			printf("partitions fence of broker %d (%u replica "
+			       "views led by it): first new leader pushed "
+			       "%.0f ms after its last heartbeat; every broker "
+			       "holds the new leaders %.0f ms after that "
+			       "first push\n",
+			       vid, before,
+			       (double)(t_first - t_close) / 1000.0,
+			       (double)(t_all - t_first) / 1000.0);
+		else
+			printf("partitions fence: brokers still see broker %d "
+			       "leading after 30 s\n",
+			       vid);
+	}
+
+	/* Snapshot, restore, catch-up of a restarted follower. */
+	{
+		unsigned f = leader % c->n + 1;
+		uint64_t commit, t;
+		printf("partitions snapshot: leader took %llu snapshots, last "
+		       "%.0f MiB copied in %.0f ms on the loop\n",
+		       (unsigned long long)node_figure(c, leader, 7),
+		       (double)node_figure(c, leader, 3) / 1048576.0,
+		       (double)node_figure(c, leader, 2) / 1000.0);
+		cluster_kill(c, f);
+		commit = node_figure(c, leader, 6);
+		t = tool_now_us();
+		cluster_start_node(c, f);
+		if (cluster_wait_applied(c, commit, 60000) == 0)
+			printf("partitions restart: follower %u back in the "
+			       "quorum and caught up %.2f s after start "
+			       "(restore %.0f ms, RSS %.0f MiB)\n",
+			       f, (double)(tool_now_us() - t) / 1e6,
+			       (double)node_figure(c, f, 4) / 1000.0,
+			       (double)node_figure(c, f, 0) / 1048576.0);
+		else
+			printf("partitions restart: follower %u did not catch "
+			       "up in 60 s\n",
+			       f);
+	}
+	synod_client_close(cl);
+	for (unsigned i = 0; i < x.n; i++)
+		if (x.b[i])
+			synod_broker_close(x.b[i]);
+	while (uv_run(&x.loop, UV_RUN_NOWAIT))
+		;
+	free(x.b);
+}
+
 static void usage(FILE *out)
 {
 	fprintf(
@@ -684,11 +980,15 @@ int main(int argc, char **argv)
 	    {"heartbeat-ms", required_argument, NULL, 'H'},
 	    {"session-ms", required_argument, NULL, 'S'},
 	    {"window", required_argument, NULL, 'W'},
+	    {"p-brokers", required_argument, NULL, 'P'},
+	    {"partitions", required_argument, NULL, 'N'},
+	    {"topic-partitions", required_argument, NULL, 'T'},
+	    {"rf", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *bootstrap = NULL;
-	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0;
+	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0;
 	struct cluster c;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -728,6 +1028,18 @@ int main(int argc, char **argv)
 		case 'W':
 			opt_window = atof(optarg);
 			break;
+		case 'P':
+			opt_p_brokers = (unsigned)atoi(optarg);
+			break;
+		case 'N':
+			opt_partitions = (unsigned)atoi(optarg);
+			break;
+		case 'T':
+			opt_topic_parts = (unsigned)atoi(optarg);
+			break;
+		case 'R':
+			opt_rf = (unsigned)atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -745,12 +1057,14 @@ int main(int argc, char **argv)
 			do_q = 1;
 		else if (strcmp(argv[i], "brokers") == 0)
 			do_b = 1;
+		else if (strcmp(argv[i], "partitions") == 0)
+			do_p = 1;
 		else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!do_w && !do_f && !do_q && !do_b)
+	if (!do_w && !do_f && !do_q && !do_b && !do_p)
 		do_w = do_f = do_q = 1;
 	(void)opt_only;
 	if (opt_nodes < 1 || opt_nodes > CLUSTER_MAX_NODES ||
@@ -793,6 +1107,8 @@ int main(int argc, char **argv)
 	}
 	if (do_b)
 		bench_brokers(&c);
+	if (do_p)
+		bench_partitions(&c);
 	if (do_q)
 		bench_quiet(&c);
 	cluster_destroy(&c);

@@ -5,18 +5,29 @@
  * on SIGTERM/SIGINT, shutting down in a controlled way. Nothing listens on
  * the endpoints the brokers advertise: they are metadata. See usage().
  *
- * Timers: each broker has the library's one timer; the simulator adds a
+ * Each broker's library keeps its metadata view (topics and the partitions
+ * it replicates, from the controller's pushes and fetches); the state file
+ * shows it.
+ *
+ * Timers: each broker has the library's two timers; the simulator adds a
  * 10 ms ramp timer while brokers are still being started, one 100 ms
  * housekeeping timer (state file, deferred closes, exit check, summary)
  * and one-shot crash/restart/deadline timers.
  *
+ * State file: rewritten (atomically) only when something changed: a state,
+ * a view (metadata callback), an epoch. At most every 100 ms, and when a
+ * write takes longer than that, at most once per write's duration (so
+ * writing never takes more than about half of the loop's time). Each
+ * broker's partition list is serialized once per change of its view and
+ * kept (sorted by topic, then partition) in its struct sbroker, so a write
+ * costs little more than the I/O.
+ *
  * Ownership: everything is owned by the single struct sim (static); a
- * broker is closed (and its struct sbroker keeps the last values seen) once
- * it is STOPPED, FAILED or crashed.
+ * broker is closed (and its struct sbroker keeps the last values seen,
+ * partitions included) once it is STOPPED, FAILED or crashed.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +45,6 @@
 #define TICK_MS 100
 #define RAMP_TICK_MS 10
 #define STATE_MIN_MS 100
-#define STATE_MAX_MS 1000
 #define SUMMARY_MS 5000
 
 /* Simulator-level state of one broker: the library's states plus these. */
@@ -57,8 +67,19 @@ struct sbroker {
 	int fenced;
 	uint64_t metadata_version;
 	uint64_t last_rtt_us;
+	size_t n_topics, n_partitions;
 	char err[160];	      /* why it FAILED */
 	char last_error[160]; /* the library's last error, if any */
+	/* The view's partitions as a JSON array, rebuilt when view_dirty. */
+	int view_dirty;
+	char *pjson;
+	size_t pjson_len;
+};
+
+/* A growable text buffer (abort on out of memory: a simulator). */
+struct buf {
+	char *p;
+	size_t len, cap;
 };
 
 static struct sim {
@@ -74,6 +95,7 @@ static struct sim {
 	unsigned ramp_ms;
 	unsigned shutdown_timeout_ms;
 	const char *state_file;
+	int no_partitions; /* --no-partitions-in-state */
 	char *crash_list;
 	unsigned crash_after_ms;
 	unsigned restart_after_ms;
@@ -91,6 +113,7 @@ static struct sim {
 	int exit_code;
 	int dirty;
 	uint64_t last_write_ms;
+	uint64_t write_gap_ms; /* min time between writes */
 	uint64_t last_summary_ms;
 	uint64_t prev_heartbeats;
 	struct synod_broker_stats closed_stats; /* of closed brokers */
@@ -110,6 +133,7 @@ static void usage(FILE *out)
 	    "[--request-timeout-ms MS]\n"
 	    "                 [--ramp-ms MS] [--shutdown-timeout-ms MS] "
 	    "[--verbose]\n"
+	    "                 [--no-partitions-in-state]\n"
 	    "\n"
 	    "Runs N simulated brokers (ids K..K+N-1) in one process until "
 	    "SIGTERM or SIGINT,\n"
@@ -128,9 +152,12 @@ static void usage(FILE *out)
 	    "  --racks R               broker i gets rack \"rack-(i %% R)\"\n"
 	    "  --heartbeat-ms MS       default: the controller's interval\n"
 	    "  --state-file F          JSON state, rewritten atomically "
-	    "(<= every 100 ms\n"
-	    "                          when something changed, >= every "
-	    "second)\n"
+	    "when something\n"
+	    "                          changed, at most every 100 ms (or "
+	    "every write's\n"
+	    "                          duration, if longer)\n"
+	    "  --no-partitions-in-state  leave out the brokers' partition "
+	    "lists (huge runs)\n"
 	    "  --crash IDS             these brokers stop heartbeating "
 	    "(close, no shutdown)\n"
 	    "  --crash-after MS        ... this long after start (0: "
@@ -152,9 +179,14 @@ static void usage(FILE *out)
 	    "\n"
 	    "State file: {\"brokers\":[{\"id\",\"epoch\",\"incarnation_id\","
 	    "\"state\",\"fenced\",\"rack\",\n"
-	    "\"metadata_version\",\"last_rtt_us\"[,\"error\"][,"
-	    "\"last_error\"]},...],\n\"counts\":{state: n}, "
-	    "\"shutting_down\":bool, \"updated_ms\":wall-clock ms}.\n"
+	    "\"metadata_version\" (applied),\"last_rtt_us\",\"topic_count\","
+	    "\"partition_count\"[,\"error\"]\n"
+	    "[,\"last_error\"][,\"partitions\":[{\"topic\",\"partition\","
+	    "\"leader\",\"leader_epoch\",\n"
+	    "\"partition_epoch\",\"replicas\",\"isr\"},...] (by topic, "
+	    "then partition)]},...],\n"
+	    "\"counts\":{state: n}, \"shutting_down\":bool, "
+	    "\"updated_ms\":wall-clock ms}.\n"
 	    "States: pending (not started yet), registering, fenced, active, "
 	    "shutting-down,\nstopped, failed, crashed.\n");
 }
@@ -204,6 +236,164 @@ static int sb_done(const struct sbroker *sb)
 	       sb->state == SYNOD_BROKER_FAILED;
 }
 
+/* ---- text buffers and the partitions' JSON ---- */
+
+static void buf_reserve(struct buf *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 256;
+	char *p;
+	if (b->len + more <= b->cap)
+		return;
+	while (cap < b->len + more)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (p == NULL) {
+		fprintf(stderr, "synod-sim: out of memory\n");
+		abort();
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+static void buf_int(struct buf *b, long long v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof tmp, "%lld", v);
+	buf_put(b, tmp, (size_t)n);
+}
+
+/* A JSON string literal. */
+static void buf_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			buf_put(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u',		'0',
+				     '0',  hex[c >> 4], hex[c & 15]};
+			buf_put(b, e, 6);
+		} else {
+			buf_put(b, (const char *)&c, 1);
+		}
+	}
+	buf_put(b, "\"", 1);
+}
+
+static void buf_ints(struct buf *b, const int32_t *v, size_t n)
+{
+	buf_put(b, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_put(b, ",", 1);
+		buf_int(b, v[i]);
+	}
+	buf_put(b, "]", 1);
+}
+
+/* One partition of a view, pointing into it (valid during a rebuild). */
+struct prow {
+	const char *topic;
+	int32_t partition, leader;
+	uint32_t leader_epoch, partition_epoch;
+	const int32_t *replicas, *isr;
+	size_t n_replicas, n_isr;
+};
+
+struct prows {
+	struct prow *v;
+	size_t n, cap;
+};
+
+static int collect_partition(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct prows *rows = arg;
+	struct prow *r;
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 64;
+		struct prow *v = realloc(rows->v, cap * sizeof *v);
+		if (v == NULL) {
+			fprintf(stderr, "synod-sim: out of memory\n");
+			abort();
+		}
+		rows->v = v;
+		rows->cap = cap;
+	}
+	r = &rows->v[rows->n++];
+	r->topic = p->topic;
+	r->partition = p->partition;
+	r->leader = p->leader;
+	r->leader_epoch = p->leader_epoch;
+	r->partition_epoch = p->partition_epoch;
+	r->replicas = p->replicas;
+	r->n_replicas = p->n_replicas;
+	r->isr = p->isr;
+	r->n_isr = p->n_isr;
+	return 0;
+}
+
+static int cmp_prow(const void *a, const void *b)
+{
+	const struct prow *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+	if (c)
+		return c;
+	return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* Rebuild sb->pjson from the live broker's view. */
+static void rebuild_partitions(struct sbroker *sb)
+{
+	struct prows rows = {0};
+	struct buf out = {0};
+	sb->view_dirty = 0;
+	if (sb->b == NULL || sim.no_partitions)
+		return;
+	synod_broker_partitions(sb->b, collect_partition, &rows);
+	if (rows.n > 1)
+		qsort(rows.v, rows.n, sizeof *rows.v, cmp_prow);
+	buf_reserve(&out, 2 + rows.n * 128);
+	buf_put(&out, "[", 1);
+	for (size_t i = 0; i < rows.n; i++) {
+		const struct prow *r = &rows.v[i];
+		buf_puts(&out, i ? ",{\"topic\":" : "{\"topic\":");
+		buf_str(&out, r->topic);
+		buf_puts(&out, ",\"partition\":");
+		buf_int(&out, r->partition);
+		buf_puts(&out, ",\"leader\":");
+		buf_int(&out, r->leader);
+		buf_puts(&out, ",\"leader_epoch\":");
+		buf_int(&out, r->leader_epoch);
+		buf_puts(&out, ",\"partition_epoch\":");
+		buf_int(&out, r->partition_epoch);
+		buf_puts(&out, ",\"replicas\":");
+		buf_ints(&out, r->replicas, r->n_replicas);
+		buf_puts(&out, ",\"isr\":");
+		buf_ints(&out, r->isr, r->n_isr);
+		buf_put(&out, "}", 1);
+	}
+	buf_put(&out, "]", 1);
+	free(rows.v);
+	free(sb->pjson);
+	sb->pjson = out.p;
+	sb->pjson_len = out.len;
+}
+
 /* Copy what the state file shows from a live broker. */
 static void snapshot(struct sbroker *sb)
 {
@@ -215,10 +405,32 @@ static void snapshot(struct sbroker *sb)
 	snprintf(sb->incarnation, sizeof sb->incarnation, "%s",
 		 synod_broker_incarnation(b));
 	sb->fenced = synod_broker_fenced(b);
-	sb->metadata_version = synod_broker_controller_version(b);
+	sb->metadata_version = synod_broker_metadata_version(b);
 	sb->last_rtt_us = synod_broker_last_rtt_us(b);
+	sb->n_topics = synod_broker_topic_count(b);
+	sb->n_partitions = synod_broker_partition_count(b);
 	if (synod_broker_error(b, &msg) != SYNOD_OK)
 		snprintf(sb->last_error, sizeof sb->last_error, "%s", msg);
+	if (sb->view_dirty)
+		rebuild_partitions(sb);
+}
+
+static void add_stats(struct synod_broker_stats *to,
+		      const struct synod_broker_stats *st)
+{
+	to->registrations += st->registrations;
+	to->heartbeats += st->heartbeats;
+	to->heartbeats_ok += st->heartbeats_ok;
+	to->heartbeats_failed += st->heartbeats_failed;
+	to->heartbeats_skipped += st->heartbeats_skipped;
+	to->pushes += st->pushes;
+	to->pushes_applied += st->pushes_applied;
+	to->pushes_ignored += st->pushes_ignored;
+	to->gaps += st->gaps;
+	to->fetches += st->fetches;
+	to->fetches_failed += st->fetches_failed;
+	to->full_images += st->full_images;
+	to->alters += st->alters;
 }
 
 static void close_broker(struct sbroker *sb)
@@ -226,16 +438,28 @@ static void close_broker(struct sbroker *sb)
 	struct synod_broker_stats st;
 	if (sb->b == NULL)
 		return;
-	snapshot(sb);
+	snapshot(sb); /* the view too: it goes with the broker */
 	synod_broker_stats(sb->b, &st);
-	sim.closed_stats.registrations += st.registrations;
-	sim.closed_stats.heartbeats += st.heartbeats;
-	sim.closed_stats.heartbeats_ok += st.heartbeats_ok;
-	sim.closed_stats.heartbeats_failed += st.heartbeats_failed;
-	sim.closed_stats.heartbeats_skipped += st.heartbeats_skipped;
+	add_stats(&sim.closed_stats, &st);
 	synod_broker_close(sb->b);
 	sb->b = NULL;
 	sb->close_pending = 0;
+}
+
+static void on_metadata(void *arg, struct synod_broker *b,
+			const Synod__Wire__MetadataDelta *delta)
+{
+	struct sbroker *sb = arg;
+	sb->view_dirty = 1;
+	sim.dirty = 1;
+	if (sim.verbose > 1)
+		fprintf(stderr,
+			"synod-sim: broker %d: metadata %llu..%llu%s: %zu "
+			"topics, %zu partitions, %zu removed\n",
+			sb->id, (unsigned long long)delta->prev_version,
+			(unsigned long long)delta->version,
+			delta->has_full && delta->full ? " (full)" : "",
+			delta->n_topics, delta->n_partitions, delta->n_removed);
 }
 
 static void on_state(void *arg, struct synod_broker *b,
@@ -281,8 +505,8 @@ static int start_broker(struct sbroker *sb)
 	    .request_timeout_ms = sim.request_timeout_ms,
 	    .duplicate_retry_ms = sim.duplicate_retry_ms,
 	};
-	struct synod_broker_callbacks cbs = {.arg = sb,
-					     .state_changed = on_state};
+	struct synod_broker_callbacks cbs = {
+	    .arg = sb, .state_changed = on_state, .metadata = on_metadata};
 	int rv = synod_broker_new(&sim.loop, &cfg, &cbs, &sb->b);
 	if (rv != SYNOD_OK) {
 		fprintf(stderr, "synod-sim: broker %d: %s\n", sb->id,
@@ -298,6 +522,7 @@ static int start_broker(struct sbroker *sb)
 	sb->epoch = 0;
 	sb->fenced = 1;
 	sb->last_rtt_us = 0;
+	sb->view_dirty = 1; /* a new, empty view */
 	sb->err[0] = '\0';
 	sb->last_error[0] = '\0';
 	snapshot(sb);
@@ -318,58 +543,107 @@ static int start_broker(struct sbroker *sb)
 
 /* ---- state file ---- */
 
+static void put_broker(struct buf *o, const struct sbroker *sb)
+{
+	buf_puts(o, "{\"id\":");
+	buf_int(o, sb->id);
+	buf_puts(o, ",\"epoch\":");
+	buf_int(o, (long long)sb->epoch);
+	buf_puts(o, ",\"incarnation_id\":");
+	buf_str(o, sb->incarnation);
+	buf_puts(o, ",\"state\":");
+	buf_str(o, sb_state_name(sb));
+	buf_puts(o, sb->fenced ? ",\"fenced\":true" : ",\"fenced\":false");
+	buf_puts(o, ",\"rack\":");
+	if (sb->rack[0])
+		buf_str(o, sb->rack);
+	else
+		buf_puts(o, "null");
+	buf_puts(o, ",\"metadata_version\":");
+	buf_int(o, (long long)sb->metadata_version);
+	buf_puts(o, ",\"last_rtt_us\":");
+	buf_int(o, (long long)sb->last_rtt_us);
+	buf_puts(o, ",\"topic_count\":");
+	buf_int(o, (long long)sb->n_topics);
+	buf_puts(o, ",\"partition_count\":");
+	buf_int(o, (long long)sb->n_partitions);
+	if (sb->err[0]) {
+		buf_puts(o, ",\"error\":");
+		buf_str(o, sb->err);
+	}
+	if (sb->last_error[0]) {
+		buf_puts(o, ",\"last_error\":");
+		buf_str(o, sb->last_error);
+	}
+}
+
+/* Written with stdio (not jansson): the partition lists can be large and
+ * are kept serialized per broker. */
 static int write_state_file(void)
 {
-	json_t *root, *arr, *counts;
-	char tmp[4096];
-	unsigned c[8] = {0}; /* by state + 2 */
 	static const char *const cnames[8] = {
 	    "crashed", "pending",	"registering", "fenced",
 	    "active",  "shutting-down", "stopped",     "failed"};
+	unsigned c[8] = {0}; /* by state + 2 */
+	char tmp[4096];
+	struct buf o = {0};
+	uint64_t t0 = uv_hrtime(), took_ms;
+	FILE *f;
 	int rv = 0;
 	if (sim.state_file == NULL)
 		return 0;
-	root = json_object();
-	arr = json_array();
-	counts = json_object();
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", sim.state_file, (int)getpid());
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		fprintf(stderr, "synod-sim: cannot write %s: %s\n", tmp,
+			strerror(errno));
+		rv = -1;
+		goto out;
+	}
+	setvbuf(f, NULL, _IOFBF, 1 << 20);
+	fputs("{\"brokers\":[", f);
 	for (unsigned i = 0; i < sim.n; i++) {
 		struct sbroker *sb = &sim.brokers[i];
-		json_t *o;
 		snapshot(sb);
 		c[sb->state + 2]++;
-		o = json_pack("{s:i,s:I,s:s,s:s,s:b,s:s?,s:I,s:I}", "id",
-			      (int)sb->id, "epoch", (json_int_t)sb->epoch,
-			      "incarnation_id", sb->incarnation, "state",
-			      sb_state_name(sb), "fenced", sb->fenced, "rack",
-			      sb->rack[0] ? sb->rack : NULL, "metadata_version",
-			      (json_int_t)sb->metadata_version, "last_rtt_us",
-			      (json_int_t)sb->last_rtt_us);
-		if (o && sb->err[0])
-			json_object_set_new(o, "error", json_string(sb->err));
-		if (o && sb->last_error[0])
-			json_object_set_new(o, "last_error",
-					    json_string(sb->last_error));
-		json_array_append_new(arr, o);
+		o.len = 0;
+		if (i)
+			buf_put(&o, ",", 1);
+		put_broker(&o, sb);
+		if (!sim.no_partitions)
+			buf_puts(&o, ",\"partitions\":");
+		fwrite(o.p, 1, o.len, f);
+		if (!sim.no_partitions) {
+			if (sb->pjson)
+				fwrite(sb->pjson, 1, sb->pjson_len, f);
+			else
+				fputs("[]", f);
+		}
+		fputc('}', f);
 	}
+	fputs("],\"counts\":{", f);
 	for (unsigned i = 0; i < 8; i++)
-		json_object_set_new(counts, cnames[i], json_integer(c[i]));
-	json_object_set_new(root, "brokers", arr);
-	json_object_set_new(root, "counts", counts);
-	json_object_set_new(root, "shutting_down",
-			    json_boolean(sim.shutting_down));
-	json_object_set_new(root, "updated_ms",
-			    json_integer((json_int_t)wall_ms()));
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", sim.state_file, (int)getpid());
-	if (json_dump_file(root, tmp, JSON_COMPACT) != 0 ||
-	    rename(tmp, sim.state_file) != 0) {
+		fprintf(f, "%s\"%s\":%u", i ? "," : "", cnames[i], c[i]);
+	fprintf(f, "},\"shutting_down\":%s,\"updated_ms\":%llu}\n",
+		sim.shutting_down ? "true" : "false",
+		(unsigned long long)wall_ms());
+	rv = ferror(f);
+	if (fclose(f) != 0)
+		rv = -1;
+	if (rv != 0 || rename(tmp, sim.state_file) != 0) {
 		fprintf(stderr, "synod-sim: cannot write %s: %s\n",
 			sim.state_file, strerror(errno));
 		unlink(tmp);
 		rv = -1;
 	}
-	json_decref(root);
+out:
+	free(o.p);
 	sim.dirty = 0;
+	uv_update_time(&sim.loop);
 	sim.last_write_ms = now_ms();
+	/* A slow write (huge views) spaces the next one out as much. */
+	took_ms = (uv_hrtime() - t0) / 1000000u;
+	sim.write_gap_ms = took_ms > STATE_MIN_MS ? took_ms : STATE_MIN_MS;
 	return rv;
 }
 
@@ -387,11 +661,7 @@ static void summary(void)
 		if (sb->b == NULL)
 			continue;
 		synod_broker_stats(sb->b, &st);
-		tot.registrations += st.registrations;
-		tot.heartbeats += st.heartbeats;
-		tot.heartbeats_ok += st.heartbeats_ok;
-		tot.heartbeats_failed += st.heartbeats_failed;
-		tot.heartbeats_skipped += st.heartbeats_skipped;
+		add_stats(&tot, &st);
 		uint64_t r = synod_broker_last_rtt_us(sb->b);
 		if (r) {
 			rtt_sum += r;
@@ -404,7 +674,8 @@ static void summary(void)
 		"synod-sim: %u brokers: active %u fenced %u registering %u "
 		"shutting-down %u stopped %u failed %u crashed %u pending %u "
 		"| hb %.0f/s ok %llu failed %llu skipped %llu reg %llu | rtt "
-		"avg %.2f ms max %.2f ms\n",
+		"avg %.2f ms max %.2f ms | pushes %llu applied %llu ignored "
+		"%llu gaps %llu fetches %llu failed %llu full %llu\n",
 		sim.n, c[SYNOD_BROKER_ACTIVE + 2], c[SYNOD_BROKER_FENCED + 2],
 		c[SYNOD_BROKER_REGISTERING + 2],
 		c[SYNOD_BROKER_SHUTTING_DOWN + 2], c[SYNOD_BROKER_STOPPED + 2],
@@ -417,7 +688,12 @@ static void summary(void)
 		(unsigned long long)tot.heartbeats_skipped,
 		(unsigned long long)tot.registrations,
 		rtt_n ? (double)rtt_sum / (double)rtt_n / 1000.0 : 0.0,
-		(double)rtt_max / 1000.0);
+		(double)rtt_max / 1000.0, (unsigned long long)tot.pushes,
+		(unsigned long long)tot.pushes_applied,
+		(unsigned long long)tot.pushes_ignored,
+		(unsigned long long)tot.gaps, (unsigned long long)tot.fetches,
+		(unsigned long long)tot.fetches_failed,
+		(unsigned long long)tot.full_images);
 	sim.prev_heartbeats = tot.heartbeats;
 	sim.last_summary_ms = now;
 }
@@ -542,9 +818,8 @@ static void on_tick(uv_timer_t *t)
 	for (unsigned i = 0; i < sim.n; i++)
 		if (sim.brokers[i].close_pending)
 			close_broker(&sim.brokers[i]);
-	if (sim.state_file &&
-	    ((sim.dirty && now - sim.last_write_ms >= STATE_MIN_MS) ||
-	     now - sim.last_write_ms >= STATE_MAX_MS))
+	if (sim.state_file && sim.dirty &&
+	    now - sim.last_write_ms >= sim.write_gap_ms)
 		write_state_file();
 	if (sim.verbose && now - sim.last_summary_ms >= SUMMARY_MS)
 		summary();
@@ -707,6 +982,7 @@ int main(int argc, char **argv)
 	    {"ramp-ms", required_argument, NULL, 'P'},
 	    {"shutdown-timeout-ms", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"no-partitions-in-state", no_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -788,6 +1064,9 @@ int main(int argc, char **argv)
 			break;
 		case 'v':
 			sim.verbose++;
+			break;
+		case 'N':
+			sim.no_partitions = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -880,6 +1159,8 @@ int main(int argc, char **argv)
 	uv_walk(&sim.loop, on_walk_close, NULL);
 	uv_run(&sim.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&sim.loop);
+	for (unsigned i = 0; i < sim.n; i++)
+		free(sim.brokers[i].pjson);
 	free(sim.brokers);
 	free(sim.order);
 	return sim.exit_code;

@@ -810,6 +810,466 @@ static int broker_cmd(int argc, char **argv)
 	return die_usage("unknown broker command");
 }
 
+/* ---- topics and partitions ---- */
+
+static void uuid_str(const ProtobufCBinaryData *id, char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	for (size_t i = 0; i < 16 && i < id->len; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[id->data[i] >> 4];
+		out[o++] = hex[id->data[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+static json_t *ids_json(const int32_t *ids, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(ids[i]));
+	return a;
+}
+
+static json_t *partition_json(const Synod__Wire__PartitionState *p,
+			      int with_topic)
+{
+	json_t *j = json_object();
+	if (with_topic)
+		json_object_set_new(j, "topic", json_string(p->topic));
+	json_object_set_new(j, "partition", json_integer(p->partition));
+	json_object_set_new(j, "leader", json_integer(p->leader));
+	json_object_set_new(j, "leader_epoch", json_integer(p->leader_epoch));
+	json_object_set_new(j, "partition_epoch",
+			    json_integer(p->partition_epoch));
+	json_object_set_new(j, "replicas",
+			    ids_json(p->replicas, p->n_replicas));
+	json_object_set_new(j, "isr", ids_json(p->isr, p->n_isr));
+	return j;
+}
+
+static void ids_text(const int32_t *ids, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && o + 12 < size; i++)
+		o += (size_t)snprintf(out + o, size - o, "%s%d", i ? "," : "",
+				      ids[i]);
+}
+
+static int describe(int no_partitions, int offline, int under, char **names,
+		    size_t n_names, Synod__Wire__DescribeTopicsResponse **out)
+{
+	Synod__Wire__DescribeTopicsRequest req =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	req.n_names = n_names;
+	req.names = names;
+	req.has_no_partitions = req.no_partitions = no_partitions;
+	req.has_only_offline = req.only_offline = offline;
+	req.has_only_under_replicated = req.only_under_replicated = under;
+	return leader_call(SYNOD_API_DESCRIBE_TOPICS, &req.base,
+			   &synod__wire__describe_topics_response__descriptor,
+			   (ProtobufCMessage **)out);
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int topic_create(int argc, char **argv)
+{
+	Synod__Wire__CreateTopicsRequest req =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+	Synod__Wire__CreatableTopic *ctp = &ct;
+	Synod__Wire__CreateTopicsResponse *resp = NULL;
+	Synod__Wire__ConfigEntry cfg[64], *cfgp[64];
+	Synod__Wire__ReplicaAssignment ra[1024], *rap[1024];
+	int32_t ids[1024 * 8];
+	size_t n_ids = 0;
+	int code;
+	if (argc < 2 || argv[1][0] == '-')
+		return die_usage("topic create NAME --partitions P "
+				 "--replication-factor R [--config k=v]...");
+	ct.name = argv[1];
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--validate-only") == 0) {
+			req.has_validate_only = req.validate_only = 1;
+			continue;
+		}
+		if (v == NULL)
+			return die_usage("missing value");
+		i++;
+		if (strcmp(a, "--partitions") == 0) {
+			if (parse_u32(v, &ct.partitions) != 0)
+				return die_usage("bad --partitions");
+			ct.has_partitions = 1;
+		} else if (strcmp(a, "--replication-factor") == 0) {
+			if (parse_u32(v, &ct.replication_factor) != 0)
+				return die_usage("bad --replication-factor");
+			ct.has_replication_factor = 1;
+		} else if (strcmp(a, "--config") == 0) {
+			char *eq = strchr(v, '=');
+			if (eq == NULL || ct.n_configs == 64)
+				return die_usage("--config takes KEY=VALUE");
+			*eq = '\0';
+			synod__wire__config_entry__init(&cfg[ct.n_configs]);
+			cfg[ct.n_configs].scope = SYNOD_SCOPE_TOPIC;
+			cfg[ct.n_configs].key = (char *)v;
+			cfg[ct.n_configs].value = eq + 1;
+			cfgp[ct.n_configs] = &cfg[ct.n_configs];
+			ct.n_configs++;
+		} else if (strcmp(a, "--replica-assignment") == 0) {
+			/* "1:2:3,2:3:1": partition p's replicas, in order */
+			char *buf = strdup(v), *save, *part;
+			for (part = strtok_r(buf, ",", &save); part;
+			     part = strtok_r(NULL, ",", &save)) {
+				char *s2, *id;
+				if (ct.n_assignments == 1024)
+					break;
+				synod__wire__replica_assignment__init(
+				    &ra[ct.n_assignments]);
+				ra[ct.n_assignments].partition =
+				    (int32_t)ct.n_assignments;
+				ra[ct.n_assignments].replicas = ids + n_ids;
+				for (id = strtok_r(part, ":", &s2); id;
+				     id = strtok_r(NULL, ":", &s2)) {
+					uint64_t x;
+					if (parse_broker_id(id, &x) != 0 ||
+					    n_ids == sizeof ids / sizeof *ids) {
+						free(buf);
+						return die_usage(
+						    "bad --replica-assignment");
+					}
+					ids[n_ids++] = (int32_t)x;
+					ra[ct.n_assignments].n_replicas++;
+				}
+				rap[ct.n_assignments] = &ra[ct.n_assignments];
+				ct.n_assignments++;
+			}
+			free(buf);
+		} else {
+			return die_usage("unknown topic create option");
+		}
+	}
+	ct.configs = cfgp;
+	ct.assignments = rap;
+	req.n_topics = 1;
+	req.topics = &ctp;
+	code = leader_call(SYNOD_API_CREATE_TOPICS, &req.base,
+			   &synod__wire__create_topics_response__descriptor,
+			   (ProtobufCMessage **)&resp);
+	if (code != 0)
+		return code;
+	code = 0;
+	for (size_t k = 0; k < resp->n_results; k++) {
+		const Synod__Wire__TopicResult *r = resp->results[k];
+		char id[37] = "";
+		if (r->has_topic_id)
+			uuid_str(&r->topic_id, id);
+		if (r->status->code != SYNOD_OK)
+			code = 1;
+		if (opt_json) {
+			json_t *j = json_object();
+			json_object_set_new(j, "topic", json_string(r->name));
+			json_object_set_new(
+			    j, "error",
+			    r->status->code
+				? json_string(synod_error_name(r->status->code))
+				: json_null());
+			json_object_set_new(j, "message",
+					    json_string(r->status->message
+							    ? r->status->message
+							    : ""));
+			json_object_set_new(j, "topic_id",
+					    id[0] ? json_string(id)
+						  : json_null());
+			json_object_set_new(j, "validate_only",
+					    json_boolean(req.validate_only));
+			print_json(j);
+		} else if (r->status->code != SYNOD_OK) {
+			fprintf(stderr, "synodctl: %s: %s: %s\n", r->name,
+				synod_error_name(r->status->code),
+				r->status->message ? r->status->message : "");
+		} else {
+			printf("%s topic %s (%s)\n",
+			       req.validate_only ? "valid:" : "created",
+			       r->name, id);
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return code;
+}
+
+static int topic_cmd(int argc, char **argv)
+{
+	const char *sub = argv[0];
+	int code;
+	if (strcmp(sub, "create") == 0)
+		return topic_create(argc, argv);
+	if (strcmp(sub, "delete") == 0) {
+		Synod__Wire__DeleteTopicsRequest req =
+		    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
+		Synod__Wire__DeleteTopicsResponse *resp = NULL;
+		if (argc < 2)
+			return die_usage("topic delete NAME...");
+		req.n_names = (size_t)argc - 1;
+		req.names = argv + 1;
+		code = leader_call(
+		    SYNOD_API_DELETE_TOPICS, &req.base,
+		    &synod__wire__delete_topics_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+		if (code == 0) {
+			if (opt_json)
+				print_json(json_pack("{s:b}", "ok", 1));
+			else
+				printf("deleted\n");
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		}
+		return code;
+	}
+	if (strcmp(sub, "add-partitions") == 0) {
+		Synod__Wire__CreatePartitionsRequest req =
+		    SYNOD__WIRE__CREATE_PARTITIONS_REQUEST__INIT;
+		Synod__Wire__CreatePartitionsResponse *resp = NULL;
+		if (argc != 4 ||
+		    (strcmp(argv[2], "--total") != 0 &&
+		     strcmp(argv[2], "--partitions") != 0) ||
+		    parse_u32(argv[3], &req.total) != 0)
+			return die_usage("topic add-partitions NAME --total N");
+		req.name = argv[1];
+		code = leader_call(
+		    SYNOD_API_CREATE_PARTITIONS, &req.base,
+		    &synod__wire__create_partitions_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+		if (code == 0) {
+			if (opt_json)
+				print_json(json_pack("{s:b,s:i}", "ok", 1,
+						     "partitions",
+						     (int)req.total));
+			else
+				printf("topic %s now has %u partitions\n",
+				       req.name, req.total);
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		}
+		return code;
+	}
+	if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
+		Synod__Wire__DescribeTopicsResponse *resp = NULL;
+		int list = strcmp(sub, "list") == 0;
+		if (list ? argc != 1 : argc < 2)
+			return die_usage(list ? "topic list"
+					      : "topic describe NAME...");
+		code = describe(list, 0, 0, argv + 1, (size_t)argc - 1, &resp);
+		if (code != 0)
+			return code;
+		json_t *arr = json_array();
+		for (size_t k = 0; k < resp->n_topics; k++) {
+			const Synod__Wire__TopicDescription *d =
+			    resp->topics[k];
+			char id[37];
+			uuid_str(&d->topic_id, id);
+			if (opt_json) {
+				json_t *j = json_object(), *cf = json_object(),
+				       *ps = json_array();
+				json_object_set_new(j, "topic",
+						    json_string(d->name));
+				json_object_set_new(j, "topic_id",
+						    json_string(id));
+				json_object_set_new(
+				    j, "partition_count",
+				    json_integer(d->partition_count));
+				for (size_t c = 0; c < d->n_configs; c++)
+					json_object_set_new(
+					    cf, d->configs[c]->key,
+					    json_string(d->configs[c]->value));
+				json_object_set_new(j, "configs", cf);
+				for (size_t p = 0; !list && p < d->n_partitions;
+				     p++)
+					json_array_append_new(
+					    ps, partition_json(d->partitions[p],
+							       0));
+				if (!list)
+					json_object_set_new(j, "partitions",
+							    ps);
+				else
+					json_decref(ps);
+				json_array_append_new(arr, j);
+			} else if (list) {
+				if (k == 0)
+					printf("%-40s %-10s %s\n", "TOPIC",
+					       "PARTITIONS", "TOPIC_ID");
+				printf("%-40s %-10u %s\n", d->name,
+				       d->partition_count, id);
+			} else {
+				printf(
+				    "Topic: %s  TopicId: %s  Partitions: %u\n",
+				    d->name, id, d->partition_count);
+				for (size_t c = 0; c < d->n_configs; c++)
+					printf("  Config: %s=%s\n",
+					       d->configs[c]->key,
+					       d->configs[c]->value);
+				for (size_t p = 0; p < d->n_partitions; p++) {
+					const Synod__Wire__PartitionState *ps =
+					    d->partitions[p];
+					char rep[256], isr[256];
+					ids_text(ps->replicas, ps->n_replicas,
+						 rep, sizeof rep);
+					ids_text(ps->isr, ps->n_isr, isr,
+						 sizeof isr);
+					printf("  Partition: %-5d Leader: %-5d "
+					       "LeaderEpoch: %-4u "
+					       "PartitionEpoch: %-4u Replicas: "
+					       "%s  Isr: %s\n",
+					       ps->partition, ps->leader,
+					       ps->leader_epoch,
+					       ps->partition_epoch, rep, isr);
+				}
+			}
+		}
+		if (opt_json) {
+			if (!list && resp->n_topics == 1)
+				print_json(json_incref(json_array_get(arr, 0)));
+			else
+				print_json(json_pack("{s:O}", "topics", arr));
+		}
+		json_decref(arr);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return 0;
+	}
+	return die_usage("unknown topic command");
+}
+
+static int partition_cmd(int argc, char **argv)
+{
+	const char *sub = argv[0];
+	int code;
+	if (strcmp(sub, "list") == 0) {
+		Synod__Wire__DescribeTopicsResponse *resp = NULL;
+		int offline = 0, under = 0;
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--offline") == 0)
+				offline = 1;
+			else if (strcmp(argv[i], "--under-replicated") == 0)
+				under = 1;
+			else
+				return die_usage("partition list [--offline] "
+						 "[--under-replicated]");
+		}
+		code = describe(0, offline, under, NULL, 0, &resp);
+		if (code != 0)
+			return code;
+		json_t *arr = json_array();
+		if (!opt_json)
+			printf("%-30s %-9s %-7s %-7s %-7s %-16s %s\n", "TOPIC",
+			       "PARTITION", "LEADER", "L_EPOCH", "P_EPOCH",
+			       "REPLICAS", "ISR");
+		for (size_t k = 0; k < resp->n_topics; k++)
+			for (size_t p = 0; p < resp->topics[k]->n_partitions;
+			     p++) {
+				const Synod__Wire__PartitionState *ps =
+				    resp->topics[k]->partitions[p];
+				char rep[256], isr[256];
+				if (opt_json) {
+					json_array_append_new(
+					    arr, partition_json(ps, 1));
+					continue;
+				}
+				ids_text(ps->replicas, ps->n_replicas, rep,
+					 sizeof rep);
+				ids_text(ps->isr, ps->n_isr, isr, sizeof isr);
+				printf("%-30s %-9d %-7d %-7u %-7u %-16s %s\n",
+				       ps->topic, ps->partition, ps->leader,
+				       ps->leader_epoch, ps->partition_epoch,
+				       rep, isr);
+			}
+		if (opt_json)
+			print_json(json_pack("{s:O}", "partitions", arr));
+		json_decref(arr);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return 0;
+	}
+	if (strcmp(sub, "elect-leaders") == 0) {
+		Synod__Wire__ElectLeadersRequest req =
+		    SYNOD__WIRE__ELECT_LEADERS_REQUEST__INIT;
+		Synod__Wire__ElectLeadersResponse *resp = NULL;
+		Synod__Wire__TopicPartitions tp =
+		    SYNOD__WIRE__TOPIC_PARTITIONS__INIT;
+		Synod__Wire__TopicPartitions *tpp = &tp;
+		int32_t parts[1024];
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--preferred") == 0)
+				req.type = 0;
+			else if (strcmp(argv[i], "--unclean") == 0)
+				req.type = 1;
+			else if (strcmp(argv[i], "--topic") == 0 &&
+				 i + 1 < argc)
+				tp.topic = argv[++i];
+			else if (strcmp(argv[i], "--partition") == 0 &&
+				 i + 1 < argc && tp.n_partitions < 1024) {
+				uint64_t x;
+				if (parse_broker_id(argv[++i], &x) != 0)
+					return die_usage("bad --partition");
+				parts[tp.n_partitions++] = (int32_t)x;
+			} else
+				return die_usage(
+				    "partition elect-leaders [--preferred|"
+				    "--unclean] [--topic T [--partition "
+				    "P]...]");
+		}
+		if (tp.n_partitions && tp.topic == NULL)
+			return die_usage("--partition needs --topic");
+		tp.partitions = parts;
+		if (tp.topic) {
+			req.n_partitions = 1;
+			req.partitions = &tpp;
+		}
+		code = leader_call(
+		    SYNOD_API_ELECT_LEADERS, &req.base,
+		    &synod__wire__elect_leaders_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+		if (code != 0)
+			return code;
+		int failed = 0;
+		json_t *arr = json_array();
+		for (size_t k = 0; k < resp->n_results; k++) {
+			const Synod__Wire__ElectionResult *r = resp->results[k];
+			if (r->code != SYNOD_OK &&
+			    r->code != SYNOD_EELECTION_NOT_NEEDED)
+				failed = 1;
+			json_array_append_new(
+			    arr,
+			    json_pack("{s:s,s:i,s:s,s:i}", "topic", r->topic,
+				      "partition", r->partition, "result",
+				      r->code ? synod_error_name(r->code)
+					      : "ELECTED",
+				      "leader", r->leader));
+		}
+		if (opt_json)
+			print_json(json_pack("{s:i,s:O}", "elected",
+					     (int)resp->elected, "results",
+					     arr));
+		else
+			printf("%u leaders elected (%zu partitions looked "
+			       "at)\n",
+			       resp->elected, resp->n_results);
+		json_decref(arr);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return failed;
+	}
+	return die_usage("unknown partition command");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -880,5 +1340,9 @@ int main(int argc, char **argv)
 		return config_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[0], "broker") == 0)
 		return broker_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "topic") == 0)
+		return topic_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "partition") == 0)
+		return partition_cmd(argc - 1, argv + 1);
 	return die_usage("unknown command");
 }

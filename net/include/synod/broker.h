@@ -23,9 +23,9 @@
  *   outstanding is skipped. The first heartbeat follows the registration at
  *   once; the next one comes at a random point within one interval (so
  *   many brokers started together spread out), then one per interval. While
- *   fenced, one extra heartbeat per registration is sent at once when the
- *   first answer shows a newer controller version, so the broker reports
- *   that it caught up without waiting a whole interval.
+ *   fenced, one extra heartbeat is sent at once when the applied metadata
+ *   version reaches the epoch (see Metadata), so the broker reports that it
+ *   caught up without waiting a whole interval.
  * - Requests go to the active controller (the client follows
  *   NOT_CONTROLLER). Transport errors, TIMEOUT, NOT_CONTROLLER, UNAVAILABLE
  *   and unknown refusals of a heartbeat change nothing: the next heartbeat
@@ -41,11 +41,33 @@
  *   controller's session timeout (from the registration answer) is not
  *   above it, the broker uses half the session timeout instead, replacing
  *   its client (one reconnect) at the next scheduled heartbeat.
- * - Metadata version: until metadata pushes exist, the version reported in
- *   heartbeats is max(the caller's version, the controller's version from
- *   the last answer), so a new broker counts as caught up after one round
- *   trip. Callers that really apply metadata will get their own version
- *   reported once pushes exist.
+ * - Metadata: the library keeps the broker's metadata view (every topic,
+ *   and the full state of every partition this broker replicates) at one
+ *   metadata version (a log index), and reports that applied version in
+ *   every heartbeat. The active controller pushes MetadataDelta messages
+ *   (PUSH frames, api 14) on the connection the broker last registered,
+ *   heartbeated or fetched on. A push whose prev_version is the applied
+ *   version is applied; one whose version is not above it is ignored;
+ *   anything else is a gap, and the broker fetches (METADATA_FETCH, api
+ *   15) the changes since its applied version (or gets a full image). A
+ *   full image replaces the view when it is newer. prev_version 0 (the
+ *   controller's first push for this broker) never continues anything: an
+ *   empty view takes only a full image. Undecodable or malformed pushes
+ *   count as gaps. Changes are thus applied in version order, without
+ *   gaps. While a fetch is in flight, pushes are
+ *   ignored; the answer is applied, then pushes continue. A fetch also
+ *   goes out right after every (re)registration (the broker is unfenced
+ *   only once it reports a version at or above its epoch: then one
+ *   heartbeat goes out at once instead of waiting an interval), and after
+ *   the next successful heartbeat when the connection was lost or a
+ *   heartbeat failed (pushes may have been lost with it). Failed fetches
+ *   are retried with jittered backoff (100 ms doubling to 2 s);
+ *   STALE_BROKER_EPOCH or UNKNOWN_BROKER lead to a new registration as for
+ *   heartbeats. The view is kept across re-registrations.
+ * - Old controllers: when METADATA_FETCH is answered UNSUPPORTED_API the
+ *   broker stops fetching until its next registration and reports
+ *   max(applied version, the controller's version from the last heartbeat
+ *   answer), so it is unfenced as before metadata pushes existed.
  * - Shutdown: in FENCED or ACTIVE the state becomes SHUTTING_DOWN and a
  *   heartbeat with want_shutdown goes out at once (or right after the one
  *   in flight), then one per interval until the answer says should_shutdown
@@ -58,19 +80,34 @@
  *
  * Threading: one libuv loop, the caller's (pass it to synod_broker_new) or
  * a private one run by synod_broker_run(). All calls and callbacks happen
- * on that loop's thread. Ignore SIGPIPE (see synod/client.h). Callbacks may
- * call any function here, synod_broker_close() included.
+ * on that loop's thread. Ignore SIGPIPE (see synod/client.h). Callbacks
+ * (state_changed, metadata, an alter_isr callback) may call any function
+ * here, synod_broker_close() included; the walk callbacks of
+ * synod_broker_partitions() and synod_broker_topics() may only read.
  *
  * Ownership: the config's strings and arrays are copied. The broker owns
  * its client (one synod_client per broker, created with the cluster id so
- * that every connection's handshake checks it) and its timer;
- * synod_broker_close() releases them (asynchronously on a caller's loop:
- * the struct is freed once its handles are closed; never touch it after
- * close). Strings returned by the accessors belong to the broker.
+ * that every connection's handshake checks it), its two timers and its
+ * metadata view; synod_broker_close() releases them (asynchronously on a
+ * caller's loop: the struct is freed once its handles are closed; never
+ * touch it after close). Strings returned by the accessors belong to the
+ * broker. Messages passed to callbacks (a delta, a partition state)
+ * belong to the library and are valid during the call only; copy what you
+ * keep. View contents handed out by the accessors point into the view and
+ * are valid until the view next changes (a push or fetch answer is
+ * applied: only ever between loop callbacks, never during a call to this
+ * library that the caller made).
+ *
+ * Memory: the view costs 64 to 128 bytes per partition held (48-byte
+ * hash slots, the table 3/8 to 3/4 full; replica plus ISR lists longer
+ * than 6 ids take one more allocation) and about 60 bytes plus the name
+ * per topic. Out of memory while applying a delta empties the view
+ * (version 0); the next fetch rebuilds it from a full image.
  */
 #ifndef SYNOD_BROKER_H
 #define SYNOD_BROKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -122,6 +159,19 @@ struct synod_broker_callbacks {
 	void (*state_changed)(void *arg, struct synod_broker *b,
 			      enum synod_broker_state old_state,
 			      enum synod_broker_state new_state);
+	/* Optional. Every delta the library applied to its view, in version
+	 * order, right after it was applied (so the accessors already show
+	 * the new state and synod_broker_metadata_version() is
+	 * delta->version). delta->full: the view was replaced by this image
+	 * (every topic, every partition this broker replicates); otherwise
+	 * delta->topics are topics created, grown (partition count) or
+	 * deleted (deleted: gone with all their partitions),
+	 * delta->partitions are partitions whose full state was upserted and
+	 * delta->removed are partitions this broker no longer replicates
+	 * (removed from the view). Deltas that change nothing (a fetch that
+	 * found no news) are not reported. */
+	void (*metadata)(void *arg, struct synod_broker *b,
+			 const Synod__Wire__MetadataDelta *delta);
 };
 
 /* Create (not started); draws a fresh incarnation id (UUID v4 from
@@ -139,11 +189,6 @@ int synod_broker_start(struct synod_broker *b);
  * state becomes STOPPED at once). Nothing happens in FAILED. Returns
  * SYNOD_OK. */
 int synod_broker_shutdown(struct synod_broker *b);
-/* The metadata version this broker has applied (reported in heartbeats).
- * Until metadata pushes exist the library reports max(this, the
- * controller's version from the last answer); callers that apply metadata
- * set it. */
-void synod_broker_set_metadata_version(struct synod_broker *b, uint64_t v);
 /* Stop everything (no unregistration: the session simply expires). No
  * callback runs after this. */
 void synod_broker_close(struct synod_broker *b);
@@ -173,6 +218,58 @@ int synod_broker_fenced(const struct synod_broker *b);
 unsigned synod_broker_heartbeat_interval(const struct synod_broker *b);
 unsigned synod_broker_session_timeout(const struct synod_broker *b);
 
+/* ---- metadata view ---- */
+
+/* The metadata version applied to the view (0: none yet). This is what
+ * heartbeats report (see "Old controllers" above for the exception). */
+uint64_t synod_broker_metadata_version(const struct synod_broker *b);
+/* Topics in the view, and partitions (of this broker) in the view. */
+size_t synod_broker_topic_count(const struct synod_broker *b);
+size_t synod_broker_partition_count(const struct synod_broker *b);
+/* Call cb for every partition in the view, in no particular order. The
+ * PartitionState points into the view (see Ownership); cb must not call
+ * anything that changes the view or closes the broker. A non-zero return
+ * from cb stops the walk and is returned; otherwise 0. */
+typedef int (*synod_broker_partition_cb)(void *arg,
+					 const Synod__Wire__PartitionState *p);
+int synod_broker_partitions(const struct synod_broker *b,
+			    synod_broker_partition_cb cb, void *arg);
+/* The same for topics (TopicState.deleted is never set). */
+typedef int (*synod_broker_topic_cb)(void *arg,
+				     const Synod__Wire__TopicState *t);
+int synod_broker_topics(const struct synod_broker *b, synod_broker_topic_cb cb,
+			void *arg);
+/* One partition: SYNOD_OK and *out filled (pointing into the view), or
+ * SYNOD_ENOT_FOUND. topic_id: 16 bytes. */
+int synod_broker_find_partition(const struct synod_broker *b,
+				const uint8_t *topic_id, int32_t partition,
+				Synod__Wire__PartitionState *out);
+
+/* Result of synod_broker_alter_isr: code is SYNOD_OK or the controller's
+ * refusal (NOT_LEADER, FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION,
+ * INVALID_ISR, UNKNOWN_TOPIC, UNKNOWN_PARTITION, STALE_BROKER_EPOCH, ...)
+ * or a client error (TIMEOUT, CONNECTION). state: the partition's new
+ * state on SYNOD_OK (NULL if the answer had none, and always on errors);
+ * valid during the call only. The library does not apply it to the view:
+ * the view changes only in version order, when the controller pushes the
+ * change. */
+typedef void (*synod_broker_alter_cb)(void *arg, int code,
+				      const Synod__Wire__PartitionState *state);
+/* As the partition's leader, ask the active controller (ALTER_PARTITION,
+ * api 16) to set its ISR to isr[0..n), quoting the leader and partition
+ * epochs the broker knows. One request, sent at once, not retried (the
+ * client follows NOT_CONTROLLER within the request timeout); any number
+ * may be in flight. cb may be NULL. Returns SYNOD_OK (cb runs exactly
+ * once, unless the broker is closed first: then never), or, without
+ * calling cb: SYNOD_EINVALID_ARGUMENT (topic_id NULL, partition < 0, isr
+ * NULL with n > 0), SYNOD_EUNKNOWN_BROKER (no epoch: not registered yet
+ * or registering again), SYNOD_ESHUTTING_DOWN (closed, STOPPED or
+ * FAILED), SYNOD_ENOMEM or SYNOD_EMESSAGE_TOO_LARGE. */
+int synod_broker_alter_isr(struct synod_broker *b, const uint8_t *topic_id,
+			   int32_t partition, uint32_t leader_epoch,
+			   uint32_t partition_epoch, const int32_t *isr,
+			   size_t n, synod_broker_alter_cb cb, void *arg);
+
 /* Counters since synod_broker_new, for monitoring. */
 struct synod_broker_stats {
 	uint64_t registrations;	     /* registration requests sent */
@@ -180,6 +277,15 @@ struct synod_broker_stats {
 	uint64_t heartbeats_ok;	     /* answered with status OK */
 	uint64_t heartbeats_failed;  /* transport error, timeout, refusal */
 	uint64_t heartbeats_skipped; /* due while one was in flight */
+	uint64_t pushes;	     /* metadata push frames received */
+	uint64_t pushes_applied;     /* ... applied to the view */
+	uint64_t pushes_ignored;     /* ... stale, or during a fetch */
+	uint64_t gaps;		     /* pushes that showed missing changes
+					(or did not decode) */
+	uint64_t fetches;	     /* METADATA_FETCH requests sent */
+	uint64_t fetches_failed;     /* transport error, refusal, bad answer */
+	uint64_t full_images;	     /* full images applied */
+	uint64_t alters;	     /* ALTER_PARTITION requests sent */
 };
 void synod_broker_stats(const struct synod_broker *b,
 			struct synod_broker_stats *out);

@@ -67,6 +67,17 @@ enum synod_error {
 	SYNOD_EDUPLICATE_BROKER_REGISTRATION =
 	    20,			    /* another live incarnation */
 	SYNOD_EUNKNOWN_BROKER = 21, /* broker id not registered */
+	SYNOD_ETOPIC_ALREADY_EXISTS = 22,
+	SYNOD_EINVALID_REPLICATION_FACTOR = 23,
+	SYNOD_EINVALID_PARTITIONS = 24,
+	SYNOD_EUNKNOWN_TOPIC = 25,
+	SYNOD_ENOT_LEADER = 26,		    /* requester does not lead it */
+	SYNOD_EFENCED_LEADER_EPOCH = 27,    /* leader epoch is stale */
+	SYNOD_EINVALID_UPDATE_VERSION = 28, /* partition epoch is stale */
+	SYNOD_EINVALID_ISR = 29,	    /* proposed ISR not acceptable */
+	SYNOD_EINVALID_TOPIC = 30,	    /* topic name not valid */
+	SYNOD_EELECTION_NOT_NEEDED = 31,    /* leader already the wanted one */
+	SYNOD_EUNKNOWN_PARTITION = 32,
 	SYNOD_ERROR_COUNT
 };
 
@@ -89,6 +100,14 @@ enum synod_api {
 	SYNOD_API_BROKER_HEARTBEAT = 11,
 	SYNOD_API_BROKER_UNREGISTER = 12,
 	SYNOD_API_BROKER_LIST = 13,
+	SYNOD_API_METADATA_PUSH = 14, /* push frames, controller to broker */
+	SYNOD_API_METADATA_FETCH = 15,
+	SYNOD_API_ALTER_PARTITION = 16,
+	SYNOD_API_CREATE_TOPICS = 17,
+	SYNOD_API_DELETE_TOPICS = 18,
+	SYNOD_API_CREATE_PARTITIONS = 19,
+	SYNOD_API_DESCRIBE_TOPICS = 20,
+	SYNOD_API_ELECT_LEADERS = 21,
 	SYNOD_API_COUNT
 };
 
@@ -143,6 +162,13 @@ int synod_client_call(struct synod_client *c, uint16_t api,
 		      const ProtobufCMessage *req, int to_leader,
 		      const ProtobufCMessageDescriptor *resp_desc,
 		      ProtobufCMessage **resp);
+
+/* Frames of kind PUSH (the active controller's metadata pushes to
+ * brokers) are passed to this callback with their api and body (valid
+ * during the call only). Without one they are dropped. */
+typedef void (*synod_push_cb)(void *arg, uint16_t api, const uint8_t *body,
+			      size_t len);
+void synod_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg);
 
 /* Address (host:port) of the node the client is connected to, or NULL. */
 const char *synod_client_peer(const struct synod_client *c);

@@ -1,0 +1,2214 @@
+/* controller/topics.c - topics, partitions, elections, ISR, pushes. */
+#include "topics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "configdefs.h"
+#include "election.h"
+#include "log.h"
+#include "placement.h"
+#include "recbuf.h"
+#include "synod/client.h"
+
+#define MAX_PARTITIONS_PER_TOPIC 1000000u
+#define REBALANCE_POLL_MS 1000
+
+/* ---- overlay of proposed, not yet applied partition states ---- */
+
+struct ov_entry {
+	uint64_t key; /* tid << 32 | partition; 0 = empty */
+	struct store_partition p;
+};
+
+/* Replicas and leaders per broker, for placement: loaded from the store
+ * once (two GROUP BY scans) and then kept current by the controller's own
+ * decisions, so creating topic after topic stays O(new partitions). */
+struct load_entry {
+	int32_t id;
+	int used;
+	uint32_t replicas, leaders;
+};
+
+struct topics {
+	struct server *server;
+	struct node *node;
+	struct brokers *brokers;
+	struct store *store;
+	int active;
+	uint64_t gen;
+	struct ov_entry *ov;
+	size_t ov_cap, ov_count;
+	char **pending_names; /* topic creations in flight */
+	size_t n_pending, cap_pending;
+	uv_timer_t timer; /* automatic leader rebalance */
+	uint64_t next_rebalance_ms;
+	unsigned ops;
+	int closing;
+	struct load_entry *load;
+	size_t load_cap, load_count;
+	int load_valid;
+	struct topics_stats stats;
+};
+
+static struct load_entry *load_get(struct topics *t, int32_t id)
+{
+	size_t i;
+	if ((t->load_count + 1) * 2 > t->load_cap) {
+		struct load_entry *old = t->load;
+		size_t old_cap = t->load_cap;
+		size_t cap = old_cap ? old_cap * 2 : 64;
+		struct load_entry *n = calloc(cap, sizeof *n);
+		if (n == NULL)
+			return NULL;
+		t->load = n;
+		t->load_cap = cap;
+		t->load_count = 0;
+		for (size_t k = 0; k < old_cap; k++)
+			if (old[k].used) {
+				struct load_entry *e = load_get(t, old[k].id);
+				e->replicas = old[k].replicas;
+				e->leaders = old[k].leaders;
+			}
+		free(old);
+	}
+	for (i = ((uint32_t)id * 2654435761u) & (t->load_cap - 1);
+	     t->load[i].used; i = (i + 1) & (t->load_cap - 1))
+		if (t->load[i].id == id)
+			return &t->load[i];
+	t->load[i].used = 1;
+	t->load[i].id = id;
+	t->load_count++;
+	return &t->load[i];
+}
+
+static void load_invalidate(struct topics *t)
+{
+	free(t->load);
+	t->load = NULL;
+	t->load_cap = t->load_count = 0;
+	t->load_valid = 0;
+}
+
+static void load_leader_moved(struct topics *t, int32_t from, int32_t to)
+{
+	struct load_entry *e;
+	if (!t->load_valid || from == to)
+		return;
+	if (from >= 0 && (e = load_get(t, from)) != NULL && e->leaders > 0)
+		e->leaders--;
+	if (to >= 0 && (e = load_get(t, to)) != NULL)
+		e->leaders++;
+}
+
+static uint64_t ov_key(int64_t tid, int32_t partition)
+{
+	return ((uint64_t)tid << 32) | (uint32_t)partition;
+}
+
+static size_t ov_slot(const struct topics *t, uint64_t key)
+{
+	return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (t->ov_cap - 1);
+}
+
+static struct ov_entry *ov_find(struct topics *t, uint64_t key)
+{
+	if (t->ov_cap == 0)
+		return NULL;
+	for (size_t i = ov_slot(t, key);; i = (i + 1) & (t->ov_cap - 1)) {
+		if (t->ov[i].key == 0)
+			return NULL;
+		if (t->ov[i].key == key)
+			return &t->ov[i];
+	}
+}
+
+static void ov_clear(struct topics *t)
+{
+	free(t->ov);
+	t->ov = NULL;
+	t->ov_cap = t->ov_count = 0;
+}
+
+static int ov_put(struct topics *t, uint64_t key,
+		  const struct store_partition *p)
+{
+	struct ov_entry *e = ov_find(t, key);
+	if (e) {
+		e->p = *p;
+		return 0;
+	}
+	if ((t->ov_count + 1) * 2 > t->ov_cap) {
+		struct ov_entry *old = t->ov;
+		size_t old_cap = t->ov_cap;
+		size_t cap = old_cap ? old_cap * 2 : 256;
+		struct ov_entry *n = calloc(cap, sizeof *n);
+		if (n == NULL)
+			return -1;
+		t->ov = n;
+		t->ov_cap = cap;
+		t->ov_count = 0;
+		for (size_t i = 0; i < old_cap; i++)
+			if (old[i].key)
+				ov_put(t, old[i].key, &old[i].p);
+		free(old);
+	}
+	size_t i = ov_slot(t, key);
+	while (t->ov[i].key != 0)
+		i = (i + 1) & (t->ov_cap - 1);
+	t->ov[i].key = key;
+	t->ov[i].p = *p;
+	t->ov_count++;
+	return 0;
+}
+
+static void ov_remove(struct topics *t, uint64_t key)
+{
+	struct ov_entry *e = ov_find(t, key);
+	size_t i, j;
+	if (e == NULL)
+		return;
+	i = (size_t)(e - t->ov);
+	t->ov[i].key = 0;
+	t->ov_count--;
+	for (j = (i + 1) & (t->ov_cap - 1); t->ov[j].key;
+	     j = (j + 1) & (t->ov_cap - 1)) {
+		struct ov_entry m = t->ov[j];
+		t->ov[j].key = 0;
+		t->ov_count--;
+		ov_put(t, m.key, &m.p);
+	}
+}
+
+/* The partition as the controller must see it: proposed or committed. */
+static int current(struct topics *t, int64_t tid, int32_t partition,
+		   struct store_partition *out)
+{
+	struct ov_entry *e = ov_find(t, ov_key(tid, partition));
+	if (e) {
+		*out = e->p;
+		return STORE_OK;
+	}
+	return store_partition_get(t->store, tid, partition, out);
+}
+
+/* ---- conversions ---- */
+
+static void to_el(const struct store_partition *p, struct el_partition *e)
+{
+	memset(e, 0, sizeof *e);
+	e->n_replicas = p->n_replicas;
+	memcpy(e->replicas, p->replicas, p->n_replicas * sizeof(int32_t));
+	e->n_isr = p->n_isr;
+	memcpy(e->isr, p->isr, p->n_isr * sizeof(int32_t));
+	e->leader = p->leader;
+	e->leader_epoch = p->leader_epoch;
+	e->partition_epoch = p->partition_epoch;
+}
+
+static void from_el(const struct el_partition *e, int32_t partition,
+		    struct store_partition *p)
+{
+	memset(p, 0, sizeof *p);
+	p->partition = partition;
+	p->n_replicas = e->n_replicas;
+	memcpy(p->replicas, e->replicas, e->n_replicas * sizeof(int32_t));
+	p->n_isr = e->n_isr;
+	memcpy(p->isr, e->isr, e->n_isr * sizeof(int32_t));
+	p->leader = e->leader;
+	p->leader_epoch = e->leader_epoch;
+	p->partition_epoch = e->partition_epoch;
+}
+
+static int alive(void *arg, int32_t id)
+{
+	struct topics *t = arg;
+	return brokers_alive(t->brokers, id);
+}
+
+static int unclean_allowed(struct topics *t, const char *topic)
+{
+	char *v = NULL;
+	int on = 0;
+	if (store_config_get(t->store, SYNOD_SCOPE_TOPIC, topic,
+			     "unclean.leader.election.enable",
+			     &v) == STORE_OK ||
+	    store_config_get(t->store, SYNOD_SCOPE_CLUSTER, NULL,
+			     "unclean.leader.election.enable", &v) == STORE_OK)
+		on = strcmp(v, "true") == 0;
+	free(v);
+	return on;
+}
+
+static Synod__Rec__PartitionRecord *
+rec_partition(struct recbuf *rb, const struct store_partition *p)
+{
+	Synod__Rec__PartitionRecord *r = recbuf_alloc(rb, sizeof *r);
+	int32_t *rep = recbuf_alloc(rb, sizeof(int32_t) * (p->n_replicas + 1));
+	int32_t *isr = recbuf_alloc(rb, sizeof(int32_t) * (p->n_isr + 1));
+	if (r == NULL || rep == NULL || isr == NULL)
+		return NULL;
+	synod__rec__partition_record__init(r);
+	r->partition = p->partition;
+	memcpy(rep, p->replicas, sizeof(int32_t) * p->n_replicas);
+	memcpy(isr, p->isr, sizeof(int32_t) * p->n_isr);
+	r->n_replicas = p->n_replicas;
+	r->replicas = rep;
+	r->n_isr = p->n_isr;
+	r->isr = isr;
+	r->leader = p->leader;
+	r->leader_epoch = p->leader_epoch;
+	r->partition_epoch = p->partition_epoch;
+	return r;
+}
+
+/* Append a PartitionChange from `before` to `after` and remember it in the
+ * overlay. */
+static int add_change(struct topics *t, struct recbuf *rb,
+		      const struct store_topic *topic,
+		      const struct store_partition *before,
+		      const struct el_partition *after)
+{
+	Synod__Rec__Record *r = recbuf_add(rb);
+	Synod__Rec__PartitionChange *c = recbuf_alloc(rb, sizeof *c);
+	uint8_t *id = recbuf_alloc(rb, 16);
+	struct store_partition np;
+	if (r == NULL || c == NULL || id == NULL)
+		return -1;
+	from_el(after, before->partition, &np);
+	synod__rec__partition_change__init(c);
+	memcpy(id, topic->topic_id, 16);
+	c->topic_id.data = id;
+	c->topic_id.len = 16;
+	c->expected_partition_epoch = before->partition_epoch;
+	if ((c->state = rec_partition(rb, &np)) == NULL)
+		return -1;
+	r->body_case = SYNOD__REC__RECORD__BODY_PARTITION_CHANGE;
+	r->partition_change = c;
+	if (after->leader != before->leader) {
+		t->stats.elections++;
+		load_leader_moved(t, before->leader, after->leader);
+	}
+	return ov_put(t, ov_key(topic->tid, before->partition), &np);
+}
+
+/* ---- generic waiter for proposals made by the controller itself ---- */
+
+struct top {
+	struct waiter w;
+	struct topics *t;
+	struct pending *p; /* NULL: internal */
+	uint64_t gen;
+	int kind;
+	char *name; /* pending topic creation */
+	unsigned n_items;
+	void *items; /* per-kind result data */
+};
+
+static void topics_free(struct topics *t);
+
+static struct top *top_new(struct topics *t, struct pending *p, waiter_cb cb)
+{
+	struct top *o = calloc(1, sizeof *o);
+	if (o == NULL)
+		return NULL;
+	o->w.done = cb;
+	o->w.data = o;
+	o->t = t;
+	o->p = p;
+	o->gen = t->gen;
+	t->ops++;
+	return o;
+}
+
+static void top_free(struct top *o)
+{
+	struct topics *t = o->t;
+	free(o->items);
+	free(o);
+	if (--t->ops == 0 && t->closing == 2)
+		topics_free(t);
+}
+
+/* A proposal was lost: what the overlay says may never apply. */
+static void failed_proposal(struct topics *t, struct top *o, int rc)
+{
+	if (rc != SYNOD_OK && o->gen == t->gen) {
+		ov_clear(t);
+		load_invalidate(t);
+	}
+}
+
+static void internal_done(struct node *n, struct waiter *w, int rc,
+			  const int *statuses)
+{
+	struct top *o = w->data;
+	(void)n;
+	(void)statuses;
+	failed_proposal(o->t, o, rc);
+	if (rc != SYNOD_OK)
+		log_warn("leader elections not committed: %s",
+			 synod_error_name(rc));
+	top_free(o);
+}
+
+static int propose_internal(struct topics *t, struct recbuf *rb)
+{
+	struct top *o;
+	int rv;
+	if (rb->n == 0)
+		return 0;
+	if (rb->failed || (o = top_new(t, NULL, internal_done)) == NULL) {
+		ov_clear(t);
+		return -1;
+	}
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
+			  rb->n, &o->w);
+	if (rv != SYNOD_OK) {
+		ov_clear(t);
+		top_free(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- reactions to brokers ---- */
+
+struct walk {
+	struct topics *t;
+	struct recbuf *rb;
+	int32_t broker;
+	int mode; /* 0 gone, 1 back */
+	char unclean_topic[256];
+	int unclean;
+};
+
+static int walk_unclean(struct walk *w, const struct store_topic *topic)
+{
+	if (strcmp(w->unclean_topic, topic->name) != 0) {
+		snprintf(w->unclean_topic, sizeof w->unclean_topic, "%s",
+			 topic->name);
+		w->unclean = unclean_allowed(w->t, topic->name);
+	}
+	return w->unclean;
+}
+
+static int on_broker_partition(void *arg, const struct store_topic *topic,
+			       const struct store_partition *sp)
+{
+	struct walk *w = arg;
+	struct store_partition cur;
+	struct el_partition in, out;
+	if (current(w->t, topic->tid, sp->partition, &cur) != STORE_OK)
+		return 0;
+	to_el(&cur, &in);
+	if (w->mode == 0)
+		el_broker_gone(&in, w->broker, walk_unclean(w, topic), alive,
+			       w->t, &out);
+	else if (cur.leader == EL_NO_LEADER)
+		el_recover(&in, walk_unclean(w, topic), alive, w->t, &out);
+	else
+		return 0;
+	if (el_changed(&in, &out))
+		add_change(w->t, w->rb, topic, &cur, &out);
+	return 0;
+}
+
+static int hook_gone(void *arg, int32_t id, struct recbuf *rb)
+{
+	struct topics *t = arg;
+	struct walk w = {t, rb, id, 0, "", 0};
+	return store_broker_partitions(t->store, id, 0, on_broker_partition,
+				       &w);
+}
+
+static void hook_back(void *arg, int32_t id)
+{
+	struct topics *t = arg;
+	struct recbuf rb;
+	struct walk w = {t, &rb, id, 1, "", 0};
+	recbuf_init(&rb);
+	store_broker_partitions(t->store, id, 0, on_broker_partition, &w);
+	if (rb.n > 0) {
+		log_info("broker %d is back: %u offline partitions recover", id,
+			 rb.n);
+		propose_internal(t, &rb);
+	}
+	recbuf_free(&rb);
+}
+
+static void hook_abort(void *arg)
+{
+	ov_clear(arg);
+}
+
+/* ---- pushes ---- */
+
+struct bucket {
+	int32_t broker;
+	Synod__Wire__PartitionState **parts;
+	size_t n, cap;
+};
+
+struct push_ctx {
+	struct topics *t;
+	uint64_t index;
+	struct bucket *buckets;
+	size_t n_buckets, cap_buckets;
+	Synod__Wire__PartitionState *states;
+	size_t n_states, cap_states;
+	Synod__Wire__TopicState *topics;
+	size_t n_topics, cap_topics;
+	char **strings; /* owned copies */
+	size_t n_strings, cap_strings;
+	int32_t *ids; /* replicas and ISRs, owned */
+	size_t n_ids, cap_ids;
+	int failed;
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size, int *failed)
+{
+	size_t c = *cap ? *cap : 16;
+	void *n;
+	if (need <= *cap)
+		return p;
+	while (c < need)
+		c *= 2;
+	n = realloc(p, c * size);
+	if (n == NULL) {
+		*failed = 1;
+		return p;
+	}
+	*cap = c;
+	return n;
+}
+
+static char *keep_str(struct push_ctx *x, const char *s)
+{
+	char *d;
+	x->strings = grow(x->strings, &x->cap_strings, x->n_strings + 1,
+			  sizeof *x->strings, &x->failed);
+	if (x->failed || (d = strdup(s)) == NULL) {
+		x->failed = 1;
+		return NULL;
+	}
+	x->strings[x->n_strings++] = d;
+	return d;
+}
+
+static struct bucket *bucket_of(struct push_ctx *x, int32_t broker)
+{
+	for (size_t i = 0; i < x->n_buckets; i++)
+		if (x->buckets[i].broker == broker)
+			return &x->buckets[i];
+	x->buckets = grow(x->buckets, &x->cap_buckets, x->n_buckets + 1,
+			  sizeof *x->buckets, &x->failed);
+	if (x->failed)
+		return NULL;
+	memset(&x->buckets[x->n_buckets], 0, sizeof *x->buckets);
+	x->buckets[x->n_buckets].broker = broker;
+	return &x->buckets[x->n_buckets++];
+}
+
+/* Fill a wire PartitionState (ids copied into x->ids by index: pointers
+ * are fixed up once all states exist, since x->ids may move). */
+static void wire_partition(Synod__Wire__PartitionState *w, char *topic,
+			   uint8_t *topic_id, const struct store_partition *p)
+{
+	synod__wire__partition_state__init(w);
+	w->topic = topic;
+	w->topic_id.data = topic_id;
+	w->topic_id.len = 16;
+	w->partition = p->partition;
+	w->leader = p->leader;
+	w->leader_epoch = p->leader_epoch;
+	w->partition_epoch = p->partition_epoch;
+	w->n_replicas = p->n_replicas;
+	w->n_isr = p->n_isr;
+}
+
+static int push_add_partition(struct push_ctx *x, const struct store_topic *t,
+			      const struct store_partition *p)
+{
+	Synod__Wire__PartitionState *w;
+	char *name = keep_str(x, t->name);
+	char *id = name ? keep_str(x, "0123456789abcdef") : NULL;
+	size_t off;
+	if (id == NULL)
+		return -1;
+	memcpy(id, t->topic_id, 16);
+	x->states = grow(x->states, &x->cap_states, x->n_states + 1,
+			 sizeof *x->states, &x->failed);
+	x->ids = grow(x->ids, &x->cap_ids, x->n_ids + p->n_replicas + p->n_isr,
+		      sizeof *x->ids, &x->failed);
+	if (x->failed)
+		return -1;
+	w = &x->states[x->n_states++];
+	wire_partition(w, name, (uint8_t *)id, p);
+	off = x->n_ids;
+	memcpy(x->ids + off, p->replicas, p->n_replicas * sizeof(int32_t));
+	memcpy(x->ids + off + p->n_replicas, p->isr,
+	       p->n_isr * sizeof(int32_t));
+	/* Store the offset for now; fixed up before sending. */
+	w->replicas = (int32_t *)(uintptr_t)off;
+	x->n_ids += p->n_replicas + p->n_isr;
+	return 0;
+}
+
+static int push_topic(struct push_ctx *x, const struct store_topic *t,
+		      int deleted)
+{
+	Synod__Wire__TopicState *w;
+	char *name = keep_str(x, t->name);
+	char *id = name ? keep_str(x, "0123456789abcdef") : NULL;
+	if (id == NULL)
+		return -1;
+	memcpy(id, t->topic_id, 16);
+	x->topics = grow(x->topics, &x->cap_topics, x->n_topics + 1,
+			 sizeof *x->topics, &x->failed);
+	if (x->failed)
+		return -1;
+	w = &x->topics[x->n_topics++];
+	synod__wire__topic_state__init(w);
+	w->name = name;
+	w->topic_id.data = (uint8_t *)id;
+	w->topic_id.len = 16;
+	w->partitions = deleted ? 0 : t->n_partitions;
+	w->has_deleted = deleted;
+	w->deleted = deleted;
+	return 0;
+}
+
+static int push_live(void *arg, const struct store_topic *t)
+{
+	return push_topic(arg, t, 0);
+}
+
+static int push_deleted(void *arg, const struct store_topic *t)
+{
+	return push_topic(arg, t, 1);
+}
+
+struct send_all {
+	struct push_ctx *x;
+	Synod__Wire__PartitionState **none;
+};
+
+static void send_one(struct push_ctx *x, int32_t broker, struct bucket *bk)
+{
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__TopicState **tp = NULL;
+	if (x->n_topics) {
+		tp = malloc(x->n_topics * sizeof *tp);
+		if (tp == NULL)
+			return;
+		for (size_t i = 0; i < x->n_topics; i++)
+			tp[i] = &x->topics[i];
+	}
+	d.version = x->index;
+	d.n_topics = x->n_topics;
+	d.topics = tp;
+	d.n_partitions = bk ? bk->n : 0;
+	d.partitions = bk ? bk->parts : NULL;
+	brokers_push(x->t->brokers, broker, &d);
+	free(tp);
+}
+
+static void send_to_registered(void *arg, int32_t broker)
+{
+	struct push_ctx *x = arg;
+	for (size_t i = 0; i < x->n_buckets; i++)
+		if (x->buckets[i].broker == broker)
+			return; /* sent with its partitions */
+	send_one(x, broker, NULL);
+}
+
+static void push_free(struct push_ctx *x)
+{
+	for (size_t i = 0; i < x->n_strings; i++)
+		free(x->strings[i]);
+	free(x->strings);
+	for (size_t i = 0; i < x->n_buckets; i++)
+		free(x->buckets[i].parts);
+	free(x->buckets);
+	free(x->states);
+	free(x->topics);
+	free(x->ids);
+}
+
+static void push_entry(struct topics *t, uint64_t index,
+		       const Synod__Rec__RecordBatch *b)
+{
+	struct push_ctx x;
+	int topic_events = 0;
+	memset(&x, 0, sizeof x);
+	x.t = t;
+	x.index = index;
+	for (size_t i = 0; i < b->n_records && !x.failed; i++) {
+		const Synod__Rec__Record *r = b->records[i];
+		struct store_topic topic;
+		const ProtobufCBinaryData *id = NULL;
+		Synod__Rec__PartitionRecord **parts = NULL;
+		size_t n = 0;
+		switch (r->body_case) {
+		case SYNOD__REC__RECORD__BODY_CREATE_TOPIC:
+			id = &r->create_topic->topic_id;
+			parts = r->create_topic->partitions;
+			n = r->create_topic->n_partitions;
+			topic_events = 1;
+			break;
+		case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS:
+			id = &r->create_partitions->topic_id;
+			parts = r->create_partitions->partitions;
+			n = r->create_partitions->n_partitions;
+			topic_events = 1;
+			break;
+		case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
+			id = &r->partition_change->topic_id;
+			parts = &r->partition_change->state;
+			n = 1;
+			break;
+		case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
+			topic_events = 1;
+			load_invalidate(t);
+			continue;
+		default:
+			continue;
+		}
+		if (id->len != 16 || store_topic_get_by_id(t->store, id->data,
+							   &topic) != STORE_OK)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct store_partition p;
+			/* The committed state, if this entry changed it (a
+			 * record refused as stale changed nothing). */
+			if (store_partition_get(t->store, topic.tid,
+						parts[k]->partition,
+						&p) != STORE_OK ||
+			    p.version != index)
+				continue;
+			struct ov_entry *e =
+			    ov_find(t, ov_key(topic.tid, p.partition));
+			if (e && e->p.partition_epoch <= p.partition_epoch)
+				ov_remove(t, e->key);
+			if (push_add_partition(&x, &topic, &p) != 0)
+				break;
+		}
+	}
+	if (topic_events && !x.failed)
+		store_topics_since(t->store, index - 1, push_live, push_deleted,
+				   &x);
+	if (x.failed) {
+		log_warn("out of memory building pushes for %llu: brokers "
+			 "will fetch",
+			 (unsigned long long)index);
+		push_free(&x);
+		return;
+	}
+	if (x.n_states == 0 && x.n_topics == 0) {
+		push_free(&x);
+		return;
+	}
+	/* Fix up id pointers, then group states by replica. */
+	for (size_t i = 0; i < x.n_states && !x.failed; i++) {
+		Synod__Wire__PartitionState *w = &x.states[i];
+		size_t off = (size_t)(uintptr_t)w->replicas;
+		w->replicas = x.ids + off;
+		w->isr = x.ids + off + w->n_replicas;
+		for (size_t r = 0; r < w->n_replicas; r++) {
+			struct bucket *bk = bucket_of(&x, w->replicas[r]);
+			if (bk == NULL)
+				break;
+			bk->parts = grow(bk->parts, &bk->cap, bk->n + 1,
+					 sizeof *bk->parts, &x.failed);
+			if (!x.failed)
+				bk->parts[bk->n++] = w;
+		}
+	}
+	if (!x.failed) {
+		for (size_t i = 0; i < x.n_buckets; i++)
+			send_one(&x, x.buckets[i].broker, &x.buckets[i]);
+		if (x.n_topics)
+			brokers_foreach(t->brokers, send_to_registered, &x);
+		t->stats.pushes_built++;
+	}
+	push_free(&x);
+}
+
+void topics_applied(struct topics *t, uint64_t index, const void *buf,
+		    size_t len)
+{
+	Synod__Rec__RecordBatch *b;
+	int interesting = 0;
+	if (!t->active)
+		return;
+	b = synod__rec__record_batch__unpack(NULL, len, buf);
+	if (b == NULL)
+		return;
+	for (size_t i = 0; i < b->n_records && !interesting; i++)
+		interesting = b->records[i]->body_case >=
+				  SYNOD__REC__RECORD__BODY_CREATE_TOPIC &&
+			      b->records[i]->body_case <=
+				  SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
+	if (interesting)
+		push_entry(t, index, b);
+	synod__rec__record_batch__free_unpacked(b, NULL);
+}
+
+/* ---- METADATA_FETCH ---- */
+
+static int fetch_partition(void *arg, const struct store_topic *t,
+			   const struct store_partition *p)
+{
+	return push_add_partition(arg, t, p);
+}
+
+static void handle_fetch(struct topics *t, struct sconn *sc,
+			 const struct frame_header *h,
+			 Synod__Wire__MetadataFetchRequest *req)
+{
+	Synod__Wire__MetadataFetchResponse r =
+	    SYNOD__WIRE__METADATA_FETCH_RESPONSE__INIT;
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__TopicState **tp = NULL;
+	Synod__Wire__PartitionState **pp = NULL;
+	struct push_ctx x;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0, since = req->since_version;
+	uint64_t version = store_applied_index(t->store);
+	int code = node_check_active(t->node);
+	memset(&x, 0, sizeof x);
+	x.t = t;
+	if (code == SYNOD_OK)
+		code = brokers_check(t->brokers, req->broker_id,
+				     req->broker_epoch);
+	if (since > version)
+		since = 0; /* from a newer history (restore?): start over */
+	if (code == SYNOD_OK &&
+	    (store_topics_since(t->store, since, push_live, push_deleted, &x) !=
+		 STORE_OK ||
+	     store_broker_partitions(t->store, req->broker_id, since,
+				     fetch_partition, &x) != STORE_OK ||
+	     x.failed))
+		code = SYNOD_EUNKNOWN;
+	if (code == SYNOD_OK) {
+		tp = calloc(x.n_topics + 1, sizeof *tp);
+		pp = calloc(x.n_states + 1, sizeof *pp);
+		if (tp == NULL || pp == NULL)
+			code = SYNOD_EUNKNOWN;
+	}
+	if (code == SYNOD_OK) {
+		for (size_t i = 0; i < x.n_topics; i++)
+			tp[i] = &x.topics[i];
+		for (size_t i = 0; i < x.n_states; i++) {
+			size_t off = (size_t)(uintptr_t)x.states[i].replicas;
+			x.states[i].replicas = x.ids + off;
+			x.states[i].isr = x.ids + off + x.states[i].n_replicas;
+			pp[i] = &x.states[i];
+		}
+		d.prev_version = since;
+		d.version = version;
+		d.has_full = 1;
+		d.full = since == 0;
+		d.n_topics = x.n_topics;
+		d.topics = tp;
+		d.n_partitions = x.n_states;
+		d.partitions = pp;
+		r.delta = &d;
+		t->stats.fetches++;
+		brokers_synced(t->brokers, req->broker_id, version, sc);
+	}
+	srv_fill_status(t->server, &st, code, NULL, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	srv_send(sc, h, &r.base);
+	free(tp);
+	free(pp);
+	push_free(&x);
+	synod__wire__metadata_fetch_request__free_unpacked(req, NULL);
+}
+
+/* ---- topic creation ---- */
+
+static int load_replicas(void *arg, int32_t broker, uint64_t count)
+{
+	struct load_entry *e = load_get(arg, broker);
+	if (e)
+		e->replicas = (uint32_t)count;
+	return e ? 0 : -1;
+}
+
+static int load_leaders(void *arg, int32_t broker, uint64_t count)
+{
+	struct load_entry *e = broker >= 0 ? load_get(arg, broker) : NULL;
+	if (e)
+		e->leaders = (uint32_t)count;
+	return 0;
+}
+
+struct candidates {
+	struct topics *t;
+	struct pl_broker *b;
+	char (*racks)[64];
+	size_t n, cap;
+	int failed;
+};
+
+static int add_candidate(void *arg, const struct store_broker *sb)
+{
+	struct candidates *c = arg;
+	if (!brokers_alive(c->t->brokers, sb->id))
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *b = realloc(c->b, cap * sizeof *c->b);
+		void *r = b ? realloc(c->racks, cap * sizeof *c->racks) : NULL;
+		if (b)
+			c->b = b;
+		if (r == NULL) {
+			c->failed = 1;
+			return -1;
+		}
+		c->racks = r;
+		c->cap = cap;
+	}
+	snprintf(c->racks[c->n], 64, "%s", sb->has_rack ? sb->rack : "");
+	memset(&c->b[c->n], 0, sizeof *c->b);
+	c->b[c->n].id = sb->id;
+	c->n++;
+	return 0;
+}
+
+/* Alive brokers with their racks and current load. */
+/* Alive brokers with their racks and current load. */
+static int candidates_load(struct topics *t, struct candidates *c)
+{
+	memset(c, 0, sizeof *c);
+	c->t = t;
+	if (store_broker_list(t->store, add_candidate, c) != STORE_OK ||
+	    c->failed)
+		return -1;
+	if (!t->load_valid) {
+		load_invalidate(t);
+		if (store_replica_counts(t->store, load_replicas, t) != 0 ||
+		    store_leader_counts(t->store, load_leaders, t) != 0) {
+			load_invalidate(t);
+			return -1;
+		}
+		t->load_valid = 1;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		struct load_entry *e = load_get(t, c->b[i].id);
+		c->b[i].rack = c->racks[i];
+		if (e) {
+			c->b[i].replicas = e->replicas;
+			c->b[i].leaders = e->leaders;
+		}
+	}
+	return 0;
+}
+
+/* Placement added to c's counts: keep them. */
+static void candidates_keep(struct topics *t, struct candidates *c)
+{
+	for (size_t i = 0; t->load_valid && i < c->n; i++) {
+		struct load_entry *e = load_get(t, c->b[i].id);
+		if (e) {
+			e->replicas = c->b[i].replicas;
+			e->leaders = c->b[i].leaders;
+		}
+	}
+}
+
+static void candidates_free(struct candidates *c)
+{
+	free(c->b);
+	free(c->racks);
+}
+
+static int pending_name(struct topics *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (strcmp(t->pending_names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void pending_remove(struct topics *t, const char *name)
+{
+	for (size_t i = 0; i < t->n_pending; i++)
+		if (strcmp(t->pending_names[i], name) == 0) {
+			free(t->pending_names[i]);
+			t->pending_names[i] = t->pending_names[--t->n_pending];
+			return;
+		}
+}
+
+static int pending_add(struct topics *t, const char *name)
+{
+	char *d;
+	if (t->n_pending == t->cap_pending) {
+		size_t cap = t->cap_pending ? t->cap_pending * 2 : 16;
+		void *p =
+		    realloc(t->pending_names, cap * sizeof *t->pending_names);
+		if (p == NULL)
+			return -1;
+		t->pending_names = p;
+		t->cap_pending = cap;
+	}
+	if ((d = strdup(name)) == NULL)
+		return -1;
+	t->pending_names[t->n_pending++] = d;
+	return 0;
+}
+
+static uint32_t cluster_default(struct topics *t, const char *key)
+{
+	char *v = NULL;
+	uint32_t x;
+	if (store_config_get(t->store, SYNOD_SCOPE_CLUSTER, NULL, key, &v) !=
+	    STORE_OK)
+		v = strdup(configdef_find(key)->default_value);
+	x = v ? (uint32_t)strtoul(v, NULL, 10) : 1;
+	free(v);
+	return x;
+}
+
+/* Result of one topic of a CREATE_TOPICS request. */
+struct ct_item {
+	int code;
+	char msg[160];
+	uint8_t topic_id[16];
+	unsigned first_rec; /* index of its CreateTopic record, or -1u */
+	char name[250];
+};
+
+static int check_assignment(struct topics *t,
+			    const Synod__Wire__CreatableTopic *ct, char *msg,
+			    size_t size)
+{
+	uint32_t rf = 0;
+	for (size_t i = 0; i < ct->n_assignments; i++) {
+		const Synod__Wire__ReplicaAssignment *a = ct->assignments[i];
+		struct store_broker sb;
+		if (a->partition != (int32_t)i) {
+			snprintf(msg, size,
+				 "assignments must cover partitions 0..%zu in "
+				 "order",
+				 ct->n_assignments - 1);
+			return SYNOD_EINVALID_PARTITIONS;
+		}
+		if (i == 0)
+			rf = (uint32_t)a->n_replicas;
+		if (a->n_replicas == 0 || a->n_replicas != rf ||
+		    a->n_replicas > EL_MAX_REPLICAS) {
+			snprintf(msg, size,
+				 "every partition needs the same number "
+				 "(1-%d) of replicas",
+				 EL_MAX_REPLICAS);
+			return SYNOD_EINVALID_REPLICATION_FACTOR;
+		}
+		for (size_t k = 0; k < a->n_replicas; k++) {
+			for (size_t j = 0; j < k; j++)
+				if (a->replicas[j] == a->replicas[k]) {
+					snprintf(msg, size,
+						 "partition %zu lists broker "
+						 "%d twice",
+						 i, a->replicas[k]);
+					return SYNOD_EINVALID_ARGUMENT;
+				}
+			if (store_broker_get(t->store, a->replicas[k], &sb) !=
+			    STORE_OK) {
+				snprintf(msg, size,
+					 "broker %d is not registered",
+					 a->replicas[k]);
+				return SYNOD_EINVALID_ARGUMENT;
+			}
+		}
+	}
+	return SYNOD_OK;
+}
+
+/* The initial state: leader the first alive replica, ISR the replicas. */
+static void initial_state(struct topics *t, const int32_t *replicas,
+			  uint32_t rf, int32_t partition,
+			  struct store_partition *p)
+{
+	memset(p, 0, sizeof *p);
+	p->partition = partition;
+	p->n_replicas = rf;
+	memcpy(p->replicas, replicas, rf * sizeof(int32_t));
+	p->leader = EL_NO_LEADER;
+	for (uint32_t k = 0; k < rf; k++) {
+		if (brokers_alive(t->brokers, replicas[k]) &&
+		    p->leader == EL_NO_LEADER)
+			p->leader = replicas[k];
+		p->isr[p->n_isr++] = replicas[k];
+	}
+}
+
+static Synod__Rec__PartitionRecord **
+partitions_records(struct topics *t, struct recbuf *rb, const int32_t *assign,
+		   uint32_t first, uint32_t n, uint32_t rf)
+{
+	Synod__Rec__PartitionRecord **prs =
+	    recbuf_alloc(rb, sizeof *prs * (n ? n : 1));
+	if (prs == NULL)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct store_partition p;
+		initial_state(t, assign + (size_t)i * rf, rf,
+			      (int32_t)(first + i), &p);
+		if ((prs[i] = rec_partition(rb, &p)) == NULL)
+			return NULL;
+	}
+	return prs;
+}
+
+static void create_done(struct node *n, struct waiter *w, int rc,
+			const int *statuses)
+{
+	struct top *o = w->data;
+	struct topics *t = o->t;
+	struct ct_item *items = o->items;
+	Synod__Wire__CreateTopicsResponse r =
+	    SYNOD__WIRE__CREATE_TOPICS_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__TopicResult *res = calloc(o->n_items + 1, sizeof *res);
+	Synod__Wire__TopicResult **rp = calloc(o->n_items + 1, sizeof *rp);
+	Synod__Wire__Status *sts = calloc(o->n_items + 1, sizeof *sts);
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	for (unsigned i = 0; i < o->n_items; i++) {
+		struct ct_item *it = &items[i];
+		pending_remove(t, it->name);
+		if (it->code == SYNOD_OK && it->first_rec != -1u) {
+			if (rc != SYNOD_OK)
+				it->code = rc;
+			else if (statuses &&
+				 statuses[it->first_rec] == STORE_R_STALE)
+				it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
+			else if (statuses &&
+				 statuses[it->first_rec] != STORE_R_OK)
+				it->code = SYNOD_EUNKNOWN;
+			else
+				t->stats.topics_created++;
+		}
+	}
+	if (res && rp && sts) {
+		for (unsigned i = 0; i < o->n_items; i++) {
+			synod__wire__topic_result__init(&res[i]);
+			synod__wire__status__init(&sts[i]);
+			sts[i].code = items[i].code;
+			sts[i].message =
+			    items[i].msg[0]
+				? items[i].msg
+				: (char *)synod_strerror(items[i].code);
+			res[i].name = items[i].name;
+			res[i].status = &sts[i];
+			if (items[i].code == SYNOD_OK) {
+				res[i].has_topic_id = 1;
+				res[i].topic_id.data = items[i].topic_id;
+				res[i].topic_id.len = 16;
+			}
+			rp[i] = &res[i];
+		}
+		r.n_results = o->n_items;
+		r.results = rp;
+	}
+	srv_fill_status(t->server, &st, res && rp && sts ? SYNOD_OK : rc, NULL,
+			&lid, leader, sizeof leader);
+	r.status = &st;
+	r.has_metadata_version = 1;
+	r.metadata_version = store_applied_index(n->fsm.store);
+	if (o->p)
+		srv_send(o->p->sc, &o->p->h, &r.base);
+	free(res);
+	free(rp);
+	free(sts);
+	if (o->p)
+		srv_pending_free(o->p);
+	top_free(o);
+}
+
+static void handle_create(struct topics *t, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__CreateTopicsRequest *req)
+{
+	struct recbuf rb;
+	struct candidates cand;
+	struct ct_item *items;
+	struct pending *p;
+	struct top *o;
+	int rv = node_check_active(t->node);
+	uint32_t seed = 0;
+	if (rv != SYNOD_OK || req->n_topics == 0) {
+		srv_reply_status(sc, h,
+				 rv != SYNOD_OK ? rv : SYNOD_EINVALID_ARGUMENT,
+				 rv != SYNOD_OK ? NULL : "no topics");
+		synod__wire__create_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	items = calloc(req->n_topics, sizeof *items);
+	if (items == NULL || candidates_load(t, &cand) != 0) {
+		free(items);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		synod__wire__create_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+		seed = (uint32_t)uv_now(t->node->loop);
+	recbuf_init(&rb);
+	for (size_t i = 0; i < req->n_topics; i++) {
+		const Synod__Wire__CreatableTopic *ct = req->topics[i];
+		struct ct_item *it = &items[i];
+		struct store_topic existing;
+		uint32_t np, rf;
+		int32_t *assign = NULL;
+		it->first_rec = -1u;
+		snprintf(it->name, sizeof it->name, "%s", ct->name);
+		if (!topic_name_valid(ct->name)) {
+			it->code = SYNOD_EINVALID_TOPIC;
+			snprintf(it->msg, sizeof it->msg,
+				 "topic names are 1-249 of [a-zA-Z0-9._-], "
+				 "not '.' or '..'");
+			continue;
+		}
+		if (store_topic_get(t->store, ct->name, &existing) ==
+			STORE_OK ||
+		    pending_name(t, ct->name)) {
+			it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
+			continue;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(req->topics[k]->name, ct->name) == 0)
+				it->code = SYNOD_EINVALID_ARGUMENT;
+		if (it->code) {
+			snprintf(it->msg, sizeof it->msg,
+				 "topic listed twice in the request");
+			continue;
+		}
+		for (size_t k = 0; k < ct->n_configs; k++)
+			if (configdef_validate(SYNOD_SCOPE_TOPIC,
+					       ct->configs[k]->key,
+					       ct->configs[k]->value, it->msg,
+					       sizeof it->msg) != 0)
+				it->code = SYNOD_EINVALID_CONFIG;
+		if (it->code)
+			continue;
+		if (ct->n_assignments > 0) {
+			if (ct->has_partitions || ct->has_replication_factor) {
+				it->code = SYNOD_EINVALID_ARGUMENT;
+				snprintf(it->msg, sizeof it->msg,
+					 "give assignments or partitions and "
+					 "replication factor, not both");
+				continue;
+			}
+			it->code =
+			    check_assignment(t, ct, it->msg, sizeof it->msg);
+			if (it->code)
+				continue;
+			np = (uint32_t)ct->n_assignments;
+			rf = (uint32_t)ct->assignments[0]->n_replicas;
+			assign = malloc((size_t)np * rf * sizeof *assign);
+			for (uint32_t k = 0; assign && k < np; k++)
+				memcpy(assign + (size_t)k * rf,
+				       ct->assignments[k]->replicas,
+				       rf * sizeof *assign);
+		} else {
+			np = ct->has_partitions
+				 ? ct->partitions
+				 : cluster_default(t, "num.partitions");
+			rf = ct->has_replication_factor
+				 ? ct->replication_factor
+				 : cluster_default(
+				       t, "default.replication.factor");
+			if (np == 0 || np > MAX_PARTITIONS_PER_TOPIC) {
+				it->code = SYNOD_EINVALID_PARTITIONS;
+				snprintf(it->msg, sizeof it->msg,
+					 "partitions must be 1-%u",
+					 MAX_PARTITIONS_PER_TOPIC);
+				continue;
+			}
+			if (rf == 0 || rf > cand.n || rf > EL_MAX_REPLICAS) {
+				it->code = SYNOD_EINVALID_REPLICATION_FACTOR;
+				snprintf(it->msg, sizeof it->msg,
+					 "replication factor %u with %zu "
+					 "unfenced brokers",
+					 rf, cand.n);
+				continue;
+			}
+			assign = malloc((size_t)np * rf * sizeof *assign);
+			if (assign &&
+			    placement_assign(cand.b, cand.n, np, rf, seed + i,
+					     assign) != PL_OK) {
+				free(assign);
+				assign = NULL;
+			}
+		}
+		if (assign == NULL) {
+			it->code = SYNOD_EUNKNOWN;
+			snprintf(it->msg, sizeof it->msg, "placement failed");
+			continue;
+		}
+		if (getrandom(it->topic_id, 16, 0) != 16) {
+			for (int k = 0; k < 16; k++)
+				it->topic_id[k] = (uint8_t)rand();
+		}
+		it->topic_id[6] = (it->topic_id[6] & 0x0f) | 0x40;
+		it->topic_id[8] = (it->topic_id[8] & 0x3f) | 0x80;
+		if (!req->validate_only) {
+			Synod__Rec__Record *r = recbuf_add(&rb);
+			Synod__Rec__CreateTopic *c =
+			    recbuf_alloc(&rb, sizeof *c);
+			if (r && c) {
+				it->first_rec = rb.n - 1;
+				synod__rec__create_topic__init(c);
+				c->name = (char *)ct->name;
+				c->topic_id.data = it->topic_id;
+				c->topic_id.len = 16;
+				c->n_partitions = np;
+				c->partitions = partitions_records(
+				    t, &rb, assign, 0, np, rf);
+				r->body_case =
+				    SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
+				r->create_topic = c;
+				t->stats.partitions_created += np;
+			}
+			for (size_t k = 0; k < ct->n_configs; k++) {
+				Synod__Rec__Record *cr = recbuf_add(&rb);
+				Synod__Rec__SetConfig *sc2 =
+				    recbuf_alloc(&rb, sizeof *sc2);
+				if (cr == NULL || sc2 == NULL)
+					break;
+				synod__rec__set_config__init(sc2);
+				sc2->scope = SYNOD_SCOPE_TOPIC;
+				sc2->resource = (char *)ct->name;
+				sc2->key = ct->configs[k]->key;
+				sc2->value = ct->configs[k]->value;
+				cr->body_case =
+				    SYNOD__REC__RECORD__BODY_SET_CONFIG;
+				cr->set_config = sc2;
+			}
+			pending_add(t, ct->name);
+		}
+		free(assign);
+	}
+	if (!req->validate_only)
+		candidates_keep(t, &cand);
+	candidates_free(&cand);
+	p = srv_pending_new(sc, h, req, NULL, NULL);
+	o = p ? top_new(t, p, create_done) : NULL;
+	if (o == NULL || rb.failed) {
+		for (size_t i = 0; i < req->n_topics; i++)
+			pending_remove(t, items[i].name);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		if (o)
+			top_free(o);
+		if (p)
+			srv_pending_free(p);
+		else
+			synod__wire__create_topics_request__free_unpacked(req,
+									  NULL);
+		free(items);
+		recbuf_free(&rb);
+		return;
+	}
+	o->items = items;
+	o->n_items = (unsigned)req->n_topics;
+	if (rb.n == 0) {
+		/* validate_only, or nothing valid: answer now. */
+		create_done(t->node, &o->w, SYNOD_OK, NULL);
+		recbuf_free(&rb);
+		return;
+	}
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb.recs,
+			  rb.n, &o->w);
+	recbuf_free(&rb);
+	if (rv != SYNOD_OK)
+		create_done(t->node, &o->w, rv, NULL);
+}
+
+/* ---- deletion and growth ---- */
+
+static void simple_done(struct node *n, struct waiter *w, int rc,
+			const int *statuses)
+{
+	struct top *o = w->data;
+	struct topics *t = o->t;
+	int code = rc;
+	(void)n;
+	if (code == SYNOD_OK && statuses && o->n_items > 0) {
+		for (unsigned i = 0; i < o->n_items; i++)
+			if (statuses[i] == STORE_R_NOT_FOUND)
+				code = SYNOD_EUNKNOWN_TOPIC;
+			else if (statuses[i] == STORE_R_STALE)
+				code = SYNOD_EINVALID_UPDATE_VERSION;
+			else if (statuses[i] != STORE_R_OK)
+				code = SYNOD_EUNKNOWN;
+	}
+	failed_proposal(t, o, rc);
+	if (o->p) {
+		srv_reply_status(o->p->sc, &o->p->h, code,
+				 code == SYNOD_OK ? "done" : NULL);
+		srv_pending_free(o->p);
+	}
+	top_free(o);
+}
+
+static void propose_for(struct topics *t, struct sconn *sc,
+			const struct frame_header *h, void *req,
+			struct recbuf *rb)
+{
+	struct pending *p = srv_pending_new(sc, h, req, NULL, NULL);
+	struct top *o = p ? top_new(t, p, simple_done) : NULL;
+	int rv;
+	if (o == NULL || rb->failed) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		if (o)
+			top_free(o);
+		if (p)
+			srv_pending_free(p);
+		else
+			protobuf_c_message_free_unpacked(req, NULL);
+		return;
+	}
+	o->n_items = rb->n;
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
+			  rb->n, &o->w);
+	if (rv != SYNOD_OK)
+		simple_done(t->node, &o->w, rv, NULL);
+}
+
+static void handle_delete(struct topics *t, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__DeleteTopicsRequest *req)
+{
+	struct recbuf rb;
+	int rv = node_check_active(t->node);
+	char msg[300];
+	if (rv != SYNOD_OK || req->n_names == 0) {
+		srv_reply_status(sc, h, rv ? rv : SYNOD_EINVALID_ARGUMENT,
+				 rv ? NULL : "no topics");
+		synod__wire__delete_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	recbuf_init(&rb);
+	for (size_t i = 0; i < req->n_names; i++) {
+		struct store_topic tp;
+		Synod__Rec__Record *r;
+		Synod__Rec__RemoveTopic *rt;
+		uint8_t *id;
+		if (store_topic_get(t->store, req->names[i], &tp) != STORE_OK) {
+			snprintf(msg, sizeof msg, "no topic %s", req->names[i]);
+			srv_reply_status(sc, h, SYNOD_EUNKNOWN_TOPIC, msg);
+			recbuf_free(&rb);
+			synod__wire__delete_topics_request__free_unpacked(req,
+									  NULL);
+			return;
+		}
+		r = recbuf_add(&rb);
+		rt = recbuf_alloc(&rb, sizeof *rt);
+		id = recbuf_alloc(&rb, 16);
+		if (r == NULL || rt == NULL || id == NULL)
+			break;
+		synod__rec__remove_topic__init(rt);
+		memcpy(id, tp.topic_id, 16);
+		rt->topic_id.data = id;
+		rt->topic_id.len = 16;
+		r->body_case = SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
+		r->remove_topic = rt;
+	}
+	propose_for(t, sc, h, req, &rb);
+	recbuf_free(&rb);
+}
+
+static void handle_grow(struct topics *t, struct sconn *sc,
+			const struct frame_header *h,
+			Synod__Wire__CreatePartitionsRequest *req)
+{
+	struct store_topic tp;
+	struct store_partition p0;
+	struct candidates cand;
+	struct recbuf rb;
+	int32_t *assign = NULL;
+	uint32_t rf, add;
+	char msg[200];
+	int rv = node_check_active(t->node);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		goto free_req;
+	}
+	if (store_topic_get(t->store, req->name, &tp) != STORE_OK) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN_TOPIC, NULL);
+		goto free_req;
+	}
+	if (req->total <= tp.n_partitions ||
+	    req->total > MAX_PARTITIONS_PER_TOPIC) {
+		snprintf(msg, sizeof msg,
+			 "topic %s has %u partitions: the new total must be "
+			 "larger (at most %u)",
+			 tp.name, tp.n_partitions, MAX_PARTITIONS_PER_TOPIC);
+		srv_reply_status(sc, h, SYNOD_EINVALID_PARTITIONS, msg);
+		goto free_req;
+	}
+	if (current(t, tp.tid, 0, &p0) != STORE_OK ||
+	    candidates_load(t, &cand) != 0) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, NULL);
+		goto free_req;
+	}
+	rf = p0.n_replicas;
+	add = req->total - tp.n_partitions;
+	if (rf > cand.n) {
+		snprintf(msg, sizeof msg,
+			 "replication factor %u with %zu unfenced brokers", rf,
+			 cand.n);
+		candidates_free(&cand);
+		srv_reply_status(sc, h, SYNOD_EINVALID_REPLICATION_FACTOR, msg);
+		goto free_req;
+	}
+	assign = malloc((size_t)add * rf * sizeof *assign);
+	if (assign == NULL ||
+	    placement_assign(cand.b, cand.n, add, rf, (uint32_t)tp.tid,
+			     assign) != PL_OK) {
+		free(assign);
+		candidates_free(&cand);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "placement failed");
+		goto free_req;
+	}
+	if (!req->validate_only)
+		candidates_keep(t, &cand);
+	candidates_free(&cand);
+	if (req->validate_only) {
+		free(assign);
+		srv_reply_status(sc, h, SYNOD_OK, "valid");
+		goto free_req;
+	}
+	recbuf_init(&rb);
+	{
+		Synod__Rec__Record *r = recbuf_add(&rb);
+		Synod__Rec__CreatePartitions *c = recbuf_alloc(&rb, sizeof *c);
+		uint8_t *id = recbuf_alloc(&rb, 16);
+		if (r && c && id) {
+			synod__rec__create_partitions__init(c);
+			memcpy(id, tp.topic_id, 16);
+			c->topic_id.data = id;
+			c->topic_id.len = 16;
+			c->n_partitions = add;
+			c->partitions = partitions_records(
+			    t, &rb, assign, tp.n_partitions, add, rf);
+			r->body_case =
+			    SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS;
+			r->create_partitions = c;
+			t->stats.partitions_created += add;
+		}
+	}
+	free(assign);
+	propose_for(t, sc, h, req, &rb);
+	recbuf_free(&rb);
+	return;
+free_req:
+	synod__wire__create_partitions_request__free_unpacked(req, NULL);
+}
+
+/* ---- describe ---- */
+
+struct desc_ctx {
+	struct topics *t;
+	Synod__Wire__DescribeTopicsRequest *req;
+	Synod__Wire__TopicDescription *descs;
+	size_t n, cap;
+	struct push_ctx parts; /* partition states of all topics */
+	size_t *first_part;    /* per topic: first index in parts.states */
+	size_t *n_part;
+	Synod__Wire__ConfigEntry **cfg_entries;
+	size_t *n_cfg;
+	int failed;
+};
+
+static int desc_partition(void *arg, const struct store_topic *t,
+			  const struct store_partition *p)
+{
+	struct desc_ctx *x = arg;
+	if (x->req->only_offline && p->leader != EL_NO_LEADER)
+		return 0;
+	if (x->req->only_under_replicated && p->n_isr >= p->n_replicas)
+		return 0;
+	if (push_add_partition(&x->parts, t, p) != 0)
+		return -1;
+	x->n_part[x->n - 1]++;
+	return 0;
+}
+
+static int desc_config(void *arg, unsigned scope, const char *resource,
+		       const char *key, const char *value)
+{
+	struct desc_ctx *x = arg;
+	size_t ti = x->n - 1;
+	Synod__Wire__ConfigEntry *e;
+	(void)scope;
+	(void)resource;
+	x->cfg_entries[ti] =
+	    grow(x->cfg_entries[ti], &(size_t){x->n_cfg[ti]}, x->n_cfg[ti] + 1,
+		 sizeof *x->cfg_entries[ti], &x->failed);
+	if (x->failed)
+		return -1;
+	e = &x->cfg_entries[ti][x->n_cfg[ti]++];
+	synod__wire__config_entry__init(e);
+	e->scope = SYNOD_SCOPE_TOPIC;
+	e->key = keep_str(&x->parts, key);
+	e->value = keep_str(&x->parts, value);
+	return e->key && e->value ? 0 : -1;
+}
+
+static int desc_topic(void *arg, const struct store_topic *t)
+{
+	struct desc_ctx *x = arg;
+	Synod__Wire__TopicDescription *d;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 16;
+		void *a = realloc(x->descs, cap * sizeof *x->descs);
+		void *b =
+		    a ? realloc(x->first_part, cap * sizeof(size_t)) : NULL;
+		void *c = b ? realloc(x->n_part, cap * sizeof(size_t)) : NULL;
+		void *e =
+		    c ? realloc(x->cfg_entries, cap * sizeof *x->cfg_entries)
+		      : NULL;
+		void *f = e ? realloc(x->n_cfg, cap * sizeof(size_t)) : NULL;
+		if (a)
+			x->descs = a;
+		if (b)
+			x->first_part = b;
+		if (c)
+			x->n_part = c;
+		if (e)
+			x->cfg_entries = e;
+		if (f == NULL)
+			return -1;
+		x->n_cfg = f;
+		x->cap = cap;
+	}
+	d = &x->descs[x->n];
+	synod__wire__topic_description__init(d);
+	d->name = keep_str(&x->parts, t->name);
+	d->topic_id.data = (uint8_t *)keep_str(&x->parts, "0123456789abcdef");
+	if (d->name == NULL || d->topic_id.data == NULL)
+		return -1;
+	memcpy(d->topic_id.data, t->topic_id, 16);
+	d->topic_id.len = 16;
+	d->partition_count = t->n_partitions;
+	x->first_part[x->n] = x->parts.n_states;
+	x->n_part[x->n] = 0;
+	x->cfg_entries[x->n] = NULL;
+	x->n_cfg[x->n] = 0;
+	x->n++;
+	if (store_config_list(x->t->store, SYNOD_SCOPE_TOPIC, t->name,
+			      desc_config, x) != 0)
+		return -1;
+	if (!x->req->no_partitions &&
+	    store_partition_list(x->t->store, t, desc_partition, x) != 0)
+		return -1;
+	return 0;
+}
+
+static void describe_done(struct node *n, struct waiter *w, int rc,
+			  const int *statuses)
+{
+	struct top *o = w->data;
+	struct topics *t = o->t;
+	Synod__Wire__DescribeTopicsRequest *req = o->p->msg;
+	Synod__Wire__DescribeTopicsResponse r =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	struct desc_ctx x;
+	Synod__Wire__TopicDescription **dp = NULL;
+	Synod__Wire__PartitionState **pp = NULL;
+	Synod__Wire__ConfigEntry **cp = NULL;
+	size_t n_cfg_total = 0;
+	char leader[SYNOD_ADDR_MAX], msg[300] = "";
+	uint64_t lid = 0;
+	(void)statuses;
+	memset(&x, 0, sizeof x);
+	x.t = t;
+	x.req = req;
+	x.parts.t = t;
+	if (rc == SYNOD_OK) {
+		if (req->n_names == 0) {
+			if (store_topic_list(n->fsm.store, desc_topic, &x) != 0)
+				rc = SYNOD_EUNKNOWN;
+		} else {
+			for (size_t i = 0; i < req->n_names && rc == SYNOD_OK;
+			     i++) {
+				struct store_topic tp;
+				if (store_topic_get(n->fsm.store, req->names[i],
+						    &tp) != STORE_OK) {
+					rc = SYNOD_EUNKNOWN_TOPIC;
+					snprintf(msg, sizeof msg, "no topic %s",
+						 req->names[i]);
+				} else if (desc_topic(&x, &tp) != 0) {
+					rc = SYNOD_EUNKNOWN;
+				}
+			}
+		}
+	}
+	if (rc == SYNOD_OK && (x.parts.failed || x.failed))
+		rc = SYNOD_EUNKNOWN;
+	if (rc == SYNOD_OK) {
+		for (size_t i = 0; i < x.n; i++)
+			n_cfg_total += x.n_cfg[i];
+		dp = calloc(x.n + 1, sizeof *dp);
+		pp = calloc(x.parts.n_states + 1, sizeof *pp);
+		cp = calloc(n_cfg_total + 1, sizeof *cp);
+		if (dp == NULL || pp == NULL || cp == NULL)
+			rc = SYNOD_EUNKNOWN;
+	}
+	if (rc == SYNOD_OK) {
+		size_t ci = 0;
+		for (size_t i = 0; i < x.parts.n_states; i++) {
+			Synod__Wire__PartitionState *ps = &x.parts.states[i];
+			size_t off = (size_t)(uintptr_t)ps->replicas;
+			ps->replicas = x.parts.ids + off;
+			ps->isr = x.parts.ids + off + ps->n_replicas;
+			pp[i] = ps;
+		}
+		for (size_t i = 0; i < x.n; i++) {
+			x.descs[i].n_partitions = x.n_part[i];
+			x.descs[i].partitions = pp + x.first_part[i];
+			x.descs[i].n_configs = x.n_cfg[i];
+			x.descs[i].configs = cp + ci;
+			for (size_t k = 0; k < x.n_cfg[i]; k++)
+				cp[ci++] = &x.cfg_entries[i][k];
+			dp[i] = &x.descs[i];
+		}
+		r.n_topics = x.n;
+		r.topics = dp;
+		r.has_metadata_version = 1;
+		r.metadata_version = store_applied_index(n->fsm.store);
+	}
+	srv_fill_status(t->server, &st, rc, msg[0] ? msg : NULL, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	srv_send(o->p->sc, &o->p->h, &r.base);
+	free(dp);
+	free(pp);
+	free(cp);
+	for (size_t i = 0; i < x.n; i++)
+		free(x.cfg_entries[i]);
+	free(x.cfg_entries);
+	free(x.n_cfg);
+	free(x.descs);
+	free(x.first_part);
+	free(x.n_part);
+	push_free(&x.parts);
+	srv_pending_free(o->p);
+	top_free(o);
+}
+
+static void handle_describe(struct topics *t, struct sconn *sc,
+			    const struct frame_header *h,
+			    Synod__Wire__DescribeTopicsRequest *req)
+{
+	struct pending *p;
+	struct top *o;
+	int rv = node_check_active(t->node);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		synod__wire__describe_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	p = srv_pending_new(sc, h, req, NULL, NULL);
+	o = p ? top_new(t, p, describe_done) : NULL;
+	if (o == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		if (p)
+			srv_pending_free(p);
+		else
+			synod__wire__describe_topics_request__free_unpacked(
+			    req, NULL);
+		return;
+	}
+	rv = node_read(t->node, &o->w);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
+		top_free(o);
+	}
+}
+
+/* ---- elections on demand and rebalance ---- */
+
+struct elect_item {
+	char topic[250];
+	int32_t partition;
+	int code;
+	int32_t leader;
+	unsigned rec; /* record index, -1u: none */
+};
+
+struct elect_ctx {
+	struct topics *t;
+	struct recbuf *rb;
+	int unclean;
+	struct elect_item *items;
+	size_t n, cap;
+	int failed;
+};
+
+static int elect_one(void *arg, const struct store_topic *tp,
+		     const struct store_partition *sp)
+{
+	struct elect_ctx *x = arg;
+	struct store_partition cur;
+	struct el_partition in, out;
+	struct elect_item *it;
+	if (current(x->t, tp->tid, sp->partition, &cur) != STORE_OK)
+		return 0;
+	to_el(&cur, &in);
+	if (x->unclean)
+		el_recover(&in, 1, alive, x->t, &out);
+	else
+		el_preferred(&in, alive, x->t, &out);
+	x->items =
+	    grow(x->items, &x->cap, x->n + 1, sizeof *x->items, &x->failed);
+	if (x->failed)
+		return -1;
+	it = &x->items[x->n++];
+	snprintf(it->topic, sizeof it->topic, "%s", tp->name);
+	it->partition = sp->partition;
+	it->rec = -1u;
+	if (!el_changed(&in, &out)) {
+		it->code = SYNOD_EELECTION_NOT_NEEDED;
+		it->leader = cur.leader;
+		return 0;
+	}
+	it->code = SYNOD_OK;
+	it->leader = out.leader;
+	it->rec = x->rb->n;
+	return add_change(x->t, x->rb, tp, &cur, &out);
+}
+
+static void elect_done(struct node *n, struct waiter *w, int rc,
+		       const int *statuses)
+{
+	struct top *o = w->data;
+	struct topics *t = o->t;
+	struct elect_item *items = o->items;
+	Synod__Wire__ElectLeadersResponse r =
+	    SYNOD__WIRE__ELECT_LEADERS_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__ElectionResult *res = calloc(o->n_items + 1, sizeof *res);
+	Synod__Wire__ElectionResult **rp = calloc(o->n_items + 1, sizeof *rp);
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	unsigned elected = 0;
+	(void)n;
+	failed_proposal(t, o, rc);
+	for (unsigned i = 0; i < o->n_items; i++) {
+		if (items[i].rec != -1u) {
+			if (rc != SYNOD_OK)
+				items[i].code = rc;
+			else if (statuses &&
+				 statuses[items[i].rec] != STORE_R_OK)
+				items[i].code = SYNOD_EINVALID_UPDATE_VERSION;
+			else
+				elected++;
+		}
+		if (res && rp) {
+			synod__wire__election_result__init(&res[i]);
+			res[i].topic = items[i].topic;
+			res[i].partition = items[i].partition;
+			res[i].code = items[i].code;
+			res[i].has_leader = 1;
+			res[i].leader = items[i].leader;
+			rp[i] = &res[i];
+		}
+	}
+	if (o->p) {
+		srv_fill_status(t->server, &st, res && rp ? SYNOD_OK : rc, NULL,
+				&lid, leader, sizeof leader);
+		r.status = &st;
+		r.n_results = res && rp ? o->n_items : 0;
+		r.results = rp;
+		r.has_elected = 1;
+		r.elected = elected;
+		srv_send(o->p->sc, &o->p->h, &r.base);
+		srv_pending_free(o->p);
+	} else if (elected) {
+		log_info("leader rebalance: %u preferred leaders elected",
+			 elected);
+	}
+	free(res);
+	free(rp);
+	top_free(o);
+}
+
+/* Elect over the requested partitions (all when none named). Returns 0
+ * when a proposal (or an immediate answer) was made. */
+static int elect(struct topics *t, struct pending *p, int unclean,
+		 Synod__Wire__TopicPartitions **tps, size_t n_tps)
+{
+	struct recbuf rb;
+	struct elect_ctx x;
+	struct top *o;
+	int rv = 0;
+	recbuf_init(&rb);
+	memset(&x, 0, sizeof x);
+	x.t = t;
+	x.rb = &rb;
+	x.unclean = unclean;
+	if (n_tps == 0) {
+		rv = store_partitions_all(t->store, elect_one, &x);
+	} else {
+		for (size_t i = 0; i < n_tps && rv == 0; i++) {
+			struct store_topic tp;
+			if (store_topic_get(t->store, tps[i]->topic, &tp) !=
+			    STORE_OK) {
+				x.items = grow(x.items, &x.cap, x.n + 1,
+					       sizeof *x.items, &x.failed);
+				if (x.failed)
+					break;
+				memset(&x.items[x.n], 0, sizeof *x.items);
+				snprintf(x.items[x.n].topic,
+					 sizeof x.items[x.n].topic, "%s",
+					 tps[i]->topic);
+				x.items[x.n].partition = -1;
+				x.items[x.n].code = SYNOD_EUNKNOWN_TOPIC;
+				x.items[x.n].rec = -1u;
+				x.n++;
+				continue;
+			}
+			if (tps[i]->n_partitions == 0) {
+				rv = store_partition_list(t->store, &tp,
+							  elect_one, &x);
+				continue;
+			}
+			for (size_t k = 0; k < tps[i]->n_partitions; k++) {
+				struct store_partition sp;
+				if (store_partition_get(t->store, tp.tid,
+							tps[i]->partitions[k],
+							&sp) != STORE_OK) {
+					x.items =
+					    grow(x.items, &x.cap, x.n + 1,
+						 sizeof *x.items, &x.failed);
+					if (x.failed)
+						break;
+					memset(&x.items[x.n], 0,
+					       sizeof *x.items);
+					snprintf(x.items[x.n].topic,
+						 sizeof x.items[x.n].topic,
+						 "%s", tp.name);
+					x.items[x.n].partition =
+					    tps[i]->partitions[k];
+					x.items[x.n].code =
+					    SYNOD_EUNKNOWN_PARTITION;
+					x.items[x.n].rec = -1u;
+					x.n++;
+					continue;
+				}
+				elect_one(&x, &tp, &sp);
+			}
+		}
+	}
+	o = top_new(t, p, elect_done);
+	if (o == NULL || x.failed || rb.failed || rv != 0) {
+		free(x.items);
+		recbuf_free(&rb);
+		ov_clear(t);
+		if (o) {
+			o->p = NULL;
+			top_free(o);
+		}
+		return -1;
+	}
+	o->items = x.items;
+	o->n_items = (unsigned)x.n;
+	if (rb.n == 0) {
+		elect_done(t->node, &o->w, SYNOD_OK, NULL);
+	} else {
+		rv = node_propose(t->node,
+				  (const Synod__Rec__Record *const *)rb.recs,
+				  rb.n, &o->w);
+		if (rv != SYNOD_OK)
+			elect_done(t->node, &o->w, rv, NULL);
+	}
+	recbuf_free(&rb);
+	return 0;
+}
+
+static void handle_elect(struct topics *t, struct sconn *sc,
+			 const struct frame_header *h,
+			 Synod__Wire__ElectLeadersRequest *req)
+{
+	struct pending *p;
+	int rv = node_check_active(t->node);
+	if (rv == SYNOD_OK && req->type > 1)
+		rv = SYNOD_EINVALID_ARGUMENT;
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		synod__wire__elect_leaders_request__free_unpacked(req, NULL);
+		return;
+	}
+	p = srv_pending_new(sc, h, req, NULL, NULL);
+	if (p == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		synod__wire__elect_leaders_request__free_unpacked(req, NULL);
+		return;
+	}
+	if (elect(t, p, req->type == 1, req->partitions, req->n_partitions) !=
+	    0) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		srv_pending_free(p);
+	}
+}
+
+struct imb_ctx {
+	struct topics *t;
+	uint64_t total, off_preferred;
+};
+
+static int imb_one(void *arg, const struct store_topic *tp,
+		   const struct store_partition *p)
+{
+	struct imb_ctx *x = arg;
+	(void)tp;
+	if (p->leader == EL_NO_LEADER || p->n_replicas == 0)
+		return 0;
+	x->total++;
+	if (p->leader != p->replicas[0] &&
+	    brokers_alive(x->t->brokers, p->replicas[0]))
+		x->off_preferred++;
+	return 0;
+}
+
+static void on_rebalance_tick(uv_timer_t *tm)
+{
+	struct topics *t = tm->data;
+	struct imb_ctx x = {t, 0, 0};
+	char *v = NULL;
+	uint64_t now = uv_now(t->node->loop);
+	unsigned threshold;
+	if (!t->active || node_check_active(t->node) != SYNOD_OK ||
+	    now < t->next_rebalance_ms)
+		return;
+	t->next_rebalance_ms =
+	    now + 1000ull * cluster_default(
+				t, "leader.imbalance.check.interval.seconds");
+	if (store_config_get(t->store, SYNOD_SCOPE_CLUSTER, NULL,
+			     "auto.leader.rebalance.enable", &v) == STORE_OK &&
+	    strcmp(v, "false") == 0) {
+		free(v);
+		return;
+	}
+	free(v);
+	threshold = cluster_default(t, "leader.imbalance.percentage");
+	store_partitions_all(t->store, imb_one, &x);
+	if (x.total == 0 || x.off_preferred * 100 <= threshold * x.total)
+		return;
+	log_info("leader imbalance %llu%% above %u%%: electing preferred "
+		 "leaders",
+		 (unsigned long long)(x.off_preferred * 100 / x.total),
+		 threshold);
+	elect(t, NULL, 0, NULL, 0);
+}
+
+/* ---- ISR changes from partition leaders ---- */
+
+static void alter_done(struct node *n, struct waiter *w, int rc,
+		       const int *statuses)
+{
+	struct top *o = w->data;
+	struct topics *t = o->t;
+	Synod__Wire__AlterPartitionRequest *req = o->p->msg;
+	Synod__Wire__AlterPartitionResponse r =
+	    SYNOD__WIRE__ALTER_PARTITION_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__PartitionState ps;
+	struct store_topic tp;
+	struct store_partition p;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	failed_proposal(t, o, rc);
+	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_STALE)
+		rc = SYNOD_EINVALID_UPDATE_VERSION;
+	else if (rc == SYNOD_OK && statuses && statuses[0] != STORE_R_OK)
+		rc = SYNOD_EUNKNOWN_PARTITION;
+	if (rc == SYNOD_OK &&
+	    store_topic_get_by_id(n->fsm.store, req->topic_id.data, &tp) ==
+		STORE_OK &&
+	    store_partition_get(n->fsm.store, tp.tid, req->partition, &p) ==
+		STORE_OK) {
+		wire_partition(&ps, tp.name, tp.topic_id, &p);
+		ps.replicas = p.replicas;
+		ps.isr = p.isr;
+		r.partition = &ps;
+		t->stats.isr_changes++;
+	}
+	srv_fill_status(t->server, &st, rc, NULL, &lid, leader, sizeof leader);
+	r.status = &st;
+	srv_send(o->p->sc, &o->p->h, &r.base);
+	srv_pending_free(o->p);
+	top_free(o);
+}
+
+static void handle_alter(struct topics *t, struct sconn *sc,
+			 const struct frame_header *h,
+			 Synod__Wire__AlterPartitionRequest *req)
+{
+	struct store_topic tp;
+	struct store_partition cur;
+	struct el_partition in, out;
+	struct recbuf rb;
+	struct pending *p;
+	struct top *o;
+	int rv = node_check_active(t->node);
+	if (rv == SYNOD_OK)
+		rv = brokers_check(t->brokers, req->broker_id,
+				   req->broker_epoch);
+	if (rv == SYNOD_OK &&
+	    (req->topic_id.len != 16 ||
+	     store_topic_get_by_id(t->store, req->topic_id.data, &tp) !=
+		 STORE_OK))
+		rv = SYNOD_EUNKNOWN_TOPIC;
+	if (rv == SYNOD_OK &&
+	    current(t, tp.tid, req->partition, &cur) != STORE_OK)
+		rv = SYNOD_EUNKNOWN_PARTITION;
+	if (rv == SYNOD_OK) {
+		to_el(&cur, &in);
+		rv = el_alter_isr(&in, req->broker_id, req->leader_epoch,
+				  req->partition_epoch, req->new_isr,
+				  (uint32_t)req->n_new_isr, alive, t, &out);
+	}
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		synod__wire__alter_partition_request__free_unpacked(req, NULL);
+		return;
+	}
+	recbuf_init(&rb);
+	add_change(t, &rb, &tp, &cur, &out);
+	p = srv_pending_new(sc, h, req, NULL, NULL);
+	o = p ? top_new(t, p, alter_done) : NULL;
+	if (o == NULL || rb.failed) {
+		ov_clear(t);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		if (o)
+			top_free(o);
+		if (p)
+			srv_pending_free(p);
+		else
+			synod__wire__alter_partition_request__free_unpacked(
+			    req, NULL);
+		recbuf_free(&rb);
+		return;
+	}
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb.recs,
+			  rb.n, &o->w);
+	recbuf_free(&rb);
+	if (rv != SYNOD_OK)
+		alter_done(t->node, &o->w, rv, NULL);
+}
+
+/* ---- lifecycle ---- */
+
+void topics_handle(struct topics *t, struct sconn *sc,
+		   const struct frame_header *h, ProtobufCMessage *msg)
+{
+	switch (h->api) {
+	case SYNOD_API_METADATA_FETCH:
+		handle_fetch(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_ALTER_PARTITION:
+		handle_alter(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_CREATE_TOPICS:
+		handle_create(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_DELETE_TOPICS:
+		handle_delete(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_CREATE_PARTITIONS:
+		handle_grow(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_DESCRIBE_TOPICS:
+		handle_describe(t, sc, h, (void *)msg);
+		break;
+	default:
+		handle_elect(t, sc, h, (void *)msg);
+		break;
+	}
+}
+
+void topics_leadership(struct topics *t, int active)
+{
+	t->gen++;
+	ov_clear(t);
+	load_invalidate(t);
+	for (size_t i = 0; i < t->n_pending; i++)
+		free(t->pending_names[i]);
+	t->n_pending = 0;
+	t->active = active;
+	if (active) {
+		t->next_rebalance_ms =
+		    uv_now(t->node->loop) +
+		    1000ull * cluster_default(
+				  t, "leader.imbalance.check.interval.seconds");
+		uv_timer_start(&t->timer, on_rebalance_tick, REBALANCE_POLL_MS,
+			       REBALANCE_POLL_MS);
+	} else {
+		uv_timer_stop(&t->timer);
+	}
+}
+
+int topics_new(struct server *s, struct brokers *b, struct topics **out)
+{
+	struct topics *t = calloc(1, sizeof *t);
+	struct brokers_hooks hooks;
+	if (t == NULL)
+		return -1;
+	t->server = s;
+	t->node = s->node;
+	t->brokers = b;
+	t->store = s->node->fsm.store;
+	uv_timer_init(s->loop, &t->timer);
+	t->timer.data = t;
+	hooks.arg = t;
+	hooks.gone = hook_gone;
+	hooks.back = hook_back;
+	hooks.abort = hook_abort;
+	brokers_set_hooks(b, &hooks);
+	*out = t;
+	return 0;
+}
+
+static void topics_free(struct topics *t)
+{
+	ov_clear(t);
+	load_invalidate(t);
+	for (size_t i = 0; i < t->n_pending; i++)
+		free(t->pending_names[i]);
+	free(t->pending_names);
+	free(t);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct topics *t = h->data;
+	t->closing = 2;
+	if (t->ops == 0)
+		topics_free(t);
+}
+
+void topics_close(struct topics *t)
+{
+	t->closing = 1;
+	t->active = 0;
+	t->gen++;
+	uv_close((uv_handle_t *)&t->timer, timer_closed);
+}
+
+const struct topics_stats *topics_stats(const struct topics *t)
+{
+	return &t->stats;
+}

@@ -1,0 +1,53 @@
+/* controller/topics.h - topics and partitions on the active controller:
+ * creation (with placement), deletion, growth, description, leader
+ * elections (on broker fence/shutdown, on return, on demand, automatic
+ * rebalance), ISR changes from partition leaders, and metadata pushes and
+ * fetches for brokers.
+ *
+ * Decisions use the pure functions of placement.h and election.h over the
+ * committed state plus an overlay of partition states proposed but not yet
+ * applied, so two changes in flight never build on stale state. Every
+ * change is a record with the partition's full new state and the partition
+ * epoch it replaces.
+ *
+ * Pushes: after each applied entry that touched topics or partitions, the
+ * active controller sends each concerned broker a MetadataDelta (frame
+ * kind PUSH, api 14): all brokers get topic creations, growth and
+ * deletions; replicas get the new state of their partitions. Brokers that
+ * miss pushes (queue full, reconnect, failover) fetch what changed since
+ * their version (api 15), answered from the store.
+ *
+ * Ownership: owned by the server; borrows the node, the broker sessions
+ * and the loop. Requests passed to topics_handle() are owned by it.
+ */
+#ifndef SYNOD_TOPICS_H
+#define SYNOD_TOPICS_H
+
+#include <stdint.h>
+
+#include "brokers.h"
+#include "server_int.h"
+
+struct topics;
+
+struct topics_stats {
+	uint64_t topics_created;
+	uint64_t partitions_created;
+	uint64_t elections; /* leader changes proposed */
+	uint64_t isr_changes;
+	uint64_t pushes_built; /* entries that produced pushes */
+	uint64_t fetches;
+};
+
+int topics_new(struct server *s, struct brokers *b, struct topics **out);
+void topics_close(struct topics *t);
+void topics_leadership(struct topics *t, int active);
+/* A command entry applied (any role): pushes on the active controller. */
+void topics_applied(struct topics *t, uint64_t index, const void *buf,
+		    size_t len);
+/* APIs 15-21. Takes ownership of msg. */
+void topics_handle(struct topics *t, struct sconn *sc,
+		   const struct frame_header *h, ProtobufCMessage *msg);
+const struct topics_stats *topics_stats(const struct topics *t);
+
+#endif

@@ -1,0 +1,602 @@
+/* tests/integration/test_broker_sync.c - the broker library's metadata
+ * synchronisation against a scripted fake controller, for what a real one
+ * does not do on demand: a fetch answer held back while pushes arrive
+ * (they must be ignored), gaps, malformed pushes, a push from prev_version
+ * 0, a fetch refused as STALE_BROKER_EPOCH (re-registration, then a fetch
+ * since the applied version: the view is kept), and a controller without
+ * METADATA_FETCH (UNSUPPORTED_API: the old version reporting).
+ *
+ * The fake speaks the framing of net/conn.h on a loopback port of the
+ * test's loop, next to one struct synod_broker: registration, heartbeats
+ * (fenced until the reported version reaches the epoch), fetches and
+ * pushes of one topic of N_PARTS partitions. Every wait is bounded.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conn.h"
+#include "synod/broker.h"
+#include "synod/client.h"
+
+#define N_PARTS 4
+#define WAIT_MS 5000
+#define CLUSTER "sync-test-cluster"
+
+enum { FETCH_ANSWER, FETCH_HOLD, FETCH_STALE, FETCH_UNSUPPORTED };
+
+struct fconn {
+	struct conn conn;
+	struct fake *f;
+	struct fconn *next, *prev;
+};
+
+struct fake {
+	uv_loop_t loop;
+	uv_tcp_t listener;
+	struct conn_flusher flusher;
+	char addr[64];
+	struct fconn *conns; /* every open connection */
+	struct fconn *last;  /* where pushes go */
+	/* registration */
+	uint64_t epoch;
+	int fenced;
+	unsigned registrations, heartbeats, fetches;
+	uint64_t last_reported, last_since;
+	/* metadata */
+	uint64_t version;      /* the controller's */
+	uint64_t push_version; /* last push made for the broker */
+	int32_t leader[N_PARTS];
+	uint32_t pepoch[N_PARTS];
+	int fetch_mode;
+	int held; /* a fetch answer held back */
+	struct fconn *held_conn;
+	struct frame_header held_h;
+	/* the broker */
+	struct synod_broker *b;
+	uint64_t last_delta_version;
+	unsigned deltas, fulls, order_violations;
+};
+
+static const uint8_t topic_id[16] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+				     0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc,
+				     0xdd, 0xee, 0xff, 0x01};
+
+/* ---- the fake controller ---- */
+
+static void reply(struct fconn *fc, const struct frame_header *req,
+		  const ProtobufCMessage *m)
+{
+	struct frame_header h = {.kind = FRAME_RESPONSE,
+				 .api = req->api,
+				 .api_version = 1,
+				 .correlation_id = req->correlation_id};
+	conn_send(&fc->conn, &h, m);
+}
+
+static void reply_status(struct fconn *fc, const struct frame_header *req,
+			 int code)
+{
+	Synod__Wire__BrokerUnregisterResponse r =
+	    SYNOD__WIRE__BROKER_UNREGISTER_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	st.code = code;
+	r.status = &st;
+	reply(fc, req, &r.base);
+}
+
+/* The broker replicates every partition of the one topic. A delta with
+ * everything (full when since is 0), prev = since, version = now. */
+static void fill_image(struct fake *f, Synod__Wire__MetadataDelta *d,
+		       Synod__Wire__TopicState *t, Synod__Wire__TopicState **tp,
+		       Synod__Wire__PartitionState *p,
+		       Synod__Wire__PartitionState **pp, int32_t *reps)
+{
+	synod__wire__topic_state__init(t);
+	t->name = "t";
+	t->topic_id.data = (uint8_t *)topic_id;
+	t->topic_id.len = 16;
+	t->partitions = N_PARTS;
+	*tp = t;
+	d->n_topics = 1;
+	d->topics = tp;
+	for (int i = 0; i < N_PARTS; i++) {
+		synod__wire__partition_state__init(&p[i]);
+		p[i].topic = "t";
+		p[i].topic_id.data = (uint8_t *)topic_id;
+		p[i].topic_id.len = 16;
+		p[i].partition = i;
+		p[i].leader = f->leader[i];
+		p[i].leader_epoch = f->pepoch[i];
+		p[i].partition_epoch = f->pepoch[i];
+		p[i].n_replicas = p[i].n_isr = 1;
+		p[i].replicas = p[i].isr = reps;
+		pp[i] = &p[i];
+	}
+	d->n_partitions = N_PARTS;
+	d->partitions = pp;
+}
+
+static void answer_fetch(struct fake *f, struct fconn *fc,
+			 const struct frame_header *h, uint64_t since)
+{
+	Synod__Wire__MetadataFetchResponse r =
+	    SYNOD__WIRE__METADATA_FETCH_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__TopicState t, *tp;
+	Synod__Wire__PartitionState p[N_PARTS], *pp[N_PARTS];
+	int32_t reps[1] = {1};
+	fill_image(f, &d, &t, &tp, p, pp, reps);
+	d.prev_version = since;
+	d.version = f->version;
+	d.has_full = 1;
+	d.full = since == 0;
+	r.status = &st;
+	r.delta = &d;
+	reply(fc, h, &r.base);
+	f->push_version = f->version;
+	f->last = fc;
+}
+
+static void on_request(struct fake *f, struct fconn *fc,
+		       const struct frame_header *h, const uint8_t *body,
+		       size_t len)
+{
+	switch (h->api) {
+	case SYNOD_API_BROKER_REGISTER: {
+		Synod__Wire__BrokerRegisterResponse r =
+		    SYNOD__WIRE__BROKER_REGISTER_RESPONSE__INIT;
+		Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+		f->registrations++;
+		f->epoch = ++f->version; /* the registration's log index */
+		f->fenced = 1;
+		f->push_version = 0; /* a new session */
+		f->last = fc;
+		r.status = &st;
+		r.has_broker_epoch = 1;
+		r.broker_epoch = f->epoch;
+		r.has_heartbeat_interval_ms = 1;
+		r.heartbeat_interval_ms = 200;
+		r.has_session_timeout_ms = 1;
+		r.session_timeout_ms = 10000;
+		reply(fc, h, &r.base);
+		return;
+	}
+	case SYNOD_API_BROKER_HEARTBEAT: {
+		Synod__Wire__BrokerHeartbeatRequest *q =
+		    synod__wire__broker_heartbeat_request__unpack(NULL, len,
+								  body);
+		Synod__Wire__BrokerHeartbeatResponse r =
+		    SYNOD__WIRE__BROKER_HEARTBEAT_RESPONSE__INIT;
+		Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+		assert_non_null(q);
+		f->heartbeats++;
+		if (q->broker_epoch != f->epoch) {
+			reply_status(fc, h, SYNOD_ESTALE_BROKER_EPOCH);
+			synod__wire__broker_heartbeat_request__free_unpacked(
+			    q, NULL);
+			return;
+		}
+		f->last = fc;
+		f->last_reported = q->metadata_version;
+		if (q->metadata_version >= f->epoch)
+			f->fenced = 0;
+		synod__wire__broker_heartbeat_request__free_unpacked(q, NULL);
+		r.status = &st;
+		r.has_is_fenced = 1;
+		r.is_fenced = f->fenced;
+		r.has_metadata_version = 1;
+		r.metadata_version = f->version;
+		r.has_heartbeat_interval_ms = 1;
+		r.heartbeat_interval_ms = 200;
+		reply(fc, h, &r.base);
+		return;
+	}
+	case SYNOD_API_METADATA_FETCH: {
+		Synod__Wire__MetadataFetchRequest *q =
+		    synod__wire__metadata_fetch_request__unpack(NULL, len,
+								body);
+		assert_non_null(q);
+		f->fetches++;
+		f->last_since = q->since_version;
+		if (f->fetch_mode == FETCH_UNSUPPORTED) {
+			reply_status(fc, h, SYNOD_EUNSUPPORTED_API);
+		} else if (f->fetch_mode == FETCH_STALE ||
+			   q->broker_epoch != f->epoch) {
+			f->fetch_mode = FETCH_ANSWER;
+			f->epoch = 0; /* as if unregistered */
+			reply_status(fc, h, SYNOD_ESTALE_BROKER_EPOCH);
+		} else if (f->fetch_mode == FETCH_HOLD) {
+			f->held = 1;
+			f->held_conn = fc;
+			f->held_h = *h;
+		} else {
+			answer_fetch(f, fc, h, q->since_version);
+		}
+		synod__wire__metadata_fetch_request__free_unpacked(q, NULL);
+		return;
+	}
+	default:
+		/* The handshake (METADATA) and liveness probes: OK. */
+		reply_status(fc, h, SYNOD_OK);
+		return;
+	}
+}
+
+static void on_frame(struct conn *c, const struct frame_header *h,
+		     const uint8_t *body, size_t len)
+{
+	struct fconn *fc = c->data;
+	if (h->kind == FRAME_REQUEST)
+		on_request(fc->f, fc, h, body, len);
+}
+
+static void on_closed(struct conn *c)
+{
+	struct fconn *fc = c->data;
+	if (fc->prev)
+		fc->prev->next = fc->next;
+	else
+		fc->f->conns = fc->next;
+	if (fc->next)
+		fc->next->prev = fc->prev;
+	if (fc->f->last == fc)
+		fc->f->last = NULL;
+	if (fc->f->held_conn == fc) {
+		fc->f->held_conn = NULL;
+		fc->f->held = 0;
+	}
+	free(fc);
+}
+
+static const struct conn_ops fake_ops = {
+    .frame = on_frame,
+    .bad_frame = NULL,
+    .closed = on_closed,
+};
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct fake *f = l->data;
+	struct fconn *fc;
+	if (status < 0)
+		return;
+	fc = calloc(1, sizeof *fc);
+	assert_non_null(fc);
+	fc->f = f;
+	conn_init(&fc->conn, &f->loop, &f->flusher, SYNOD_DEFAULT_MAX_FRAME,
+		  &fake_ops, fc);
+	fc->next = f->conns;
+	if (f->conns)
+		f->conns->prev = fc;
+	f->conns = fc;
+	if (uv_accept(l, (uv_stream_t *)&fc->conn.tcp) != 0) {
+		conn_close(&fc->conn);
+		return;
+	}
+	conn_start(&fc->conn);
+}
+
+static void push_raw(struct fake *f, const uint8_t *body, size_t len)
+{
+	struct frame_header h = {.kind = FRAME_PUSH,
+				 .api = SYNOD_API_METADATA_PUSH,
+				 .api_version = 1};
+	assert_non_null(f->last);
+	conn_send_raw(&f->last->conn, &h, body, len);
+}
+
+static void push_delta(struct fake *f, const Synod__Wire__MetadataDelta *d)
+{
+	size_t len = synod__wire__metadata_delta__get_packed_size(d);
+	uint8_t *buf = malloc(len ? len : 1);
+	assert_non_null(buf);
+	synod__wire__metadata_delta__pack(d, buf);
+	push_raw(f, buf, len);
+	free(buf);
+}
+
+/* Partition i gets a new leader at a version `skip` above the current one
+ * (versions in between concern other brokers); pushed unless `lose`. */
+static void change(struct fake *f, int i, int32_t leader, unsigned skip,
+		   int lose)
+{
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__PartitionState p, *pp = &p;
+	int32_t reps[1] = {1};
+	f->version += skip;
+	f->leader[i] = leader;
+	f->pepoch[i]++;
+	synod__wire__partition_state__init(&p);
+	p.topic = "t";
+	p.topic_id.data = (uint8_t *)topic_id;
+	p.topic_id.len = 16;
+	p.partition = i;
+	p.leader = leader;
+	p.leader_epoch = p.partition_epoch = f->pepoch[i];
+	p.n_replicas = p.n_isr = 1;
+	p.replicas = p.isr = reps;
+	d.prev_version = f->push_version;
+	d.version = f->version;
+	d.n_partitions = 1;
+	d.partitions = &pp;
+	f->push_version = f->version;
+	if (!lose)
+		push_delta(f, &d);
+}
+
+static void release_fetch(struct fake *f)
+{
+	assert_true(f->held);
+	f->held = 0;
+	f->fetch_mode = FETCH_ANSWER;
+	answer_fetch(f, f->held_conn, &f->held_h, f->last_since);
+}
+
+/* ---- the broker ---- */
+
+static void on_metadata(void *arg, struct synod_broker *b,
+			const Synod__Wire__MetadataDelta *d)
+{
+	struct fake *f = arg;
+	int full = d->has_full && d->full;
+	if (d->version < f->last_delta_version ||
+	    (!full && d->prev_version != f->last_delta_version) ||
+	    synod_broker_metadata_version(b) != d->version)
+		f->order_violations++;
+	f->last_delta_version = d->version;
+	f->deltas++;
+	f->fulls += full;
+}
+
+static void on_pump_timer(uv_timer_t *t)
+{
+	*(int *)t->data = 1;
+}
+
+static void pump(struct fake *f, unsigned ms)
+{
+	uv_timer_t t;
+	int fired = 0;
+	uv_timer_init(&f->loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, on_pump_timer, ms, 0);
+	while (!fired)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+#define WAIT_FOR(f, cond)                                                      \
+	do {                                                                   \
+		unsigned waited_ = 0;                                          \
+		while (!(cond)) {                                              \
+			if (waited_ >= WAIT_MS)                                \
+				fail_msg("timed out waiting for %s", #cond);   \
+			pump((f), 5);                                          \
+			waited_ += 5;                                          \
+		}                                                              \
+	} while (0)
+
+/* The view has partition i with this leader. */
+static int leader_is(struct fake *f, int i, int32_t leader)
+{
+	Synod__Wire__PartitionState p;
+	return synod_broker_find_partition(f->b, topic_id, i, &p) == SYNOD_OK &&
+	       p.leader == leader;
+}
+
+static int view_matches(struct fake *f)
+{
+	for (int i = 0; i < N_PARTS; i++)
+		if (!leader_is(f, i, f->leader[i]))
+			return 0;
+	return synod_broker_partition_count(f->b) == N_PARTS &&
+	       synod_broker_topic_count(f->b) == 1;
+}
+
+static int setup(void **state)
+{
+	struct fake *f = calloc(1, sizeof *f);
+	struct sockaddr_in sa;
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	struct synod_broker_config cfg = {0};
+	struct synod_broker_callbacks cbs = {0};
+	if (f == NULL)
+		return -1;
+	for (int i = 0; i < N_PARTS; i++)
+		f->leader[i] = 1;
+	f->version = 10;
+	uv_loop_init(&f->loop);
+	conn_flusher_init(&f->flusher, &f->loop);
+	uv_tcp_init(&f->loop, &f->listener);
+	f->listener.data = f;
+	uv_ip4_addr("127.0.0.1", 0, &sa);
+	if (uv_tcp_bind(&f->listener, (struct sockaddr *)&sa, 0) != 0 ||
+	    uv_listen((uv_stream_t *)&f->listener, 16, on_connection) != 0 ||
+	    uv_tcp_getsockname(&f->listener, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	snprintf(f->addr, sizeof f->addr, "127.0.0.1:%d",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	cfg.bootstrap = f->addr;
+	cfg.cluster_id = CLUSTER;
+	cfg.broker_id = 1;
+	cbs.arg = f;
+	cbs.metadata = on_metadata;
+	if (synod_broker_new(&f->loop, &cfg, &cbs, &f->b) != SYNOD_OK)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fake *f = *state;
+	int rv = 0;
+	if (f->b)
+		synod_broker_close(f->b);
+	for (struct fconn *fc = f->conns; fc; fc = fc->next)
+		conn_close(&fc->conn);
+	uv_close((uv_handle_t *)&f->listener, NULL);
+	conn_flusher_close(&f->flusher);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&f->loop) != 0) {
+		fprintf(stderr, "teardown: handles left on the loop\n");
+		rv = -1;
+	}
+	if (f->order_violations) {
+		fprintf(stderr, "deltas out of order: %u\n",
+			f->order_violations);
+		rv = -1;
+	}
+	free(f);
+	return rv;
+}
+
+/* ---- tests ---- */
+
+static void test_fetch_push_gap(void **state)
+{
+	struct fake *f = *state;
+	struct synod_broker_stats st;
+	uint64_t v;
+	f->fetch_mode = FETCH_HOLD;
+	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+	WAIT_FOR(f, f->held);
+	/* Registered, fetch held: fenced, reporting nothing applied. */
+	assert_int_equal(f->last_since, 0);
+	WAIT_FOR(f, f->heartbeats >= 1);
+	assert_int_equal(synod_broker_state(f->b), SYNOD_BROKER_FENCED);
+	assert_int_equal(f->last_reported, 0);
+	/* Pushes while the fetch is in flight are ignored. */
+	change(f, 0, 2, 1, 0);
+	change(f, 1, 3, 2, 0);
+	pump(f, 50);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.pushes, 2);
+	assert_int_equal(st.pushes_ignored, 2);
+	assert_int_equal(st.pushes_applied, 0);
+	assert_int_equal(synod_broker_metadata_version(f->b), 0);
+	/* The answer carries them; the broker reports it caught up at once
+	 * (the interval is 200 ms, but it does not wait for it). */
+	release_fetch(f);
+	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
+	assert_true(view_matches(f));
+	assert_int_equal(f->fulls, 1);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	assert_int_equal(f->last_reported, f->version);
+	/* Pushes continue from the fetched version, skipping versions. */
+	change(f, 2, 4, 3, 0);
+	WAIT_FOR(f, leader_is(f, 2, 4));
+	assert_int_equal(synod_broker_metadata_version(f->b), f->version);
+	/* A stale push (already have it) changes nothing. */
+	v = f->version;
+	{
+		Synod__Wire__MetadataDelta d =
+		    SYNOD__WIRE__METADATA_DELTA__INIT;
+		d.prev_version = v - 3;
+		d.version = v;
+		push_delta(f, &d);
+	}
+	pump(f, 30);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.pushes_ignored, 3);
+	assert_int_equal(st.gaps, 0);
+	/* A lost push: the next one shows a gap; the fetch since the
+	 * applied version repairs it. */
+	change(f, 3, 5, 1, 1);
+	change(f, 0, 6, 1, 0);
+	WAIT_FOR(f, view_matches(f) &&
+			synod_broker_metadata_version(f->b) == f->version);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.fetches, 2);
+	assert_int_equal(f->last_since, v);
+	assert_int_equal(st.full_images, 1);
+	/* Garbage, and a delta from 0: gaps too. */
+	v = st.fetches;
+	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4);
+	WAIT_FOR(f, f->fetches == v + 1 &&
+			synod_broker_metadata_version(f->b) == f->version);
+	change(f, 1, 7, 1, 0); /* continues from the fetch */
+	WAIT_FOR(f, leader_is(f, 1, 7));
+	{
+		Synod__Wire__MetadataDelta d =
+		    SYNOD__WIRE__METADATA_DELTA__INIT;
+		d.prev_version = 0;
+		d.version = ++f->version;
+		f->push_version = f->version;
+		push_delta(f, &d);
+	}
+	WAIT_FOR(f, f->fetches == v + 2 &&
+			synod_broker_metadata_version(f->b) == f->version);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.gaps, 3);
+	assert_true(view_matches(f));
+	/* Heartbeats report the applied version. */
+	WAIT_FOR(f, f->last_reported == f->version);
+}
+
+/* A fetch refused as STALE_BROKER_EPOCH: register again, then fetch since
+ * the applied version (the view is kept). */
+static void test_fetch_stale_epoch(void **state)
+{
+	struct fake *f = *state;
+	struct synod_broker_stats st;
+	uint64_t applied, old_epoch;
+	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	applied = synod_broker_metadata_version(f->b);
+	old_epoch = synod_broker_epoch(f->b);
+	assert_true(applied >= old_epoch);
+	f->fetch_mode = FETCH_STALE;
+	change(f, 0, 9, 1, 1); /* lost */
+	change(f, 1, 9, 1, 0); /* gap: fetch, refused */
+	WAIT_FOR(f, f->registrations == 2 &&
+			synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	assert_true(synod_broker_epoch(f->b) > old_epoch);
+	WAIT_FOR(f, view_matches(f) &&
+			synod_broker_metadata_version(f->b) == f->version);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.full_images, 1);
+	assert_int_equal(f->last_since, applied);
+	assert_true(st.fetches_failed >= 1);
+}
+
+/* A controller without METADATA_FETCH: the broker reports the
+ * controller's version and is unfenced as before pushes existed. */
+static void test_old_controller(void **state)
+{
+	struct fake *f = *state;
+	f->fetch_mode = FETCH_UNSUPPORTED;
+	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	assert_int_equal(synod_broker_metadata_version(f->b), 0);
+	assert_int_equal(f->last_reported, f->version);
+	assert_int_equal(f->fetches, 1);
+	pump(f, 500);
+	assert_int_equal(f->fetches, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_fetch_push_gap, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fetch_stale_epoch, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_old_controller, setup,
+					    teardown),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

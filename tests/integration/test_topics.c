@@ -1,0 +1,2007 @@
+/* tests/integration/test_topics.c - topics, partitions, leader elections
+ * and ISR changes against a real quorum (docs/protocol.md, APIs 14-21).
+ *
+ * Each test starts its own 3-node quorum of `synod` processes (SYNOD_BIN)
+ * on loopback with a 300 ms election timeout through tools/cluster.c, sets
+ * a 2000 ms broker session and 200 ms heartbeats before any broker starts,
+ * and drives brokers two ways: `synod-sim` processes (SYNOD_SIM) with a
+ * --state-file each, where a broker process must crash (kill -9) and come
+ * back; and struct synod_broker objects of the C library on the test's own
+ * loop, where a broker must send ALTER_PARTITION. `synodctl` (SYNOD_CTL) is
+ * used where the operator would use it (offline partitions, unclean
+ * elections).
+ *
+ * The controller's answer to DESCRIBE_TOPICS is the reference: after every
+ * change, each live broker's view (the simulator's state file, or the
+ * library's accessors) must become exactly the partitions it replicates,
+ * with the same leader, epochs, replicas and ISR, and the topic count must
+ * match. Expected states after a broker loss are computed independently
+ * from the rules of controller/election.h (el_broker_gone) and compared
+ * field by field, so an election applied twice or lost shows up as a wrong
+ * epoch.
+ *
+ * Every wait is bounded; a failing test prints the tail of every node's and
+ * simulator's log. $SYNOD_KEEP_TEST_DIRS keeps the data dirs and logs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cluster.h"
+#include "common.h"
+#include "synod/broker.h"
+#include "synod/client.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+#ifndef SYNOD_SIM
+#define SYNOD_SIM "synod-sim"
+#endif
+#ifndef SYNOD_CTL
+#define SYNOD_CTL "synodctl"
+#endif
+
+#define ETO_MS 300
+#define SESSION_MS 2000
+#define HEARTBEAT_MS 200
+#define LEADER_TIMEOUT_MS 15000
+#define CALL_TIMEOUT_MS 15000
+#define WAIT_MS 15000
+#define MAX_SIMS 12
+#define MAX_LIB 8
+#define MAXR 8
+
+struct sim {
+	pid_t pid; /* 0: not running */
+	int32_t first;
+	unsigned n;
+	char log[600];
+	char state[600];
+};
+
+struct fixture {
+	struct cluster c;
+	int started;
+	int passed;
+	uv_loop_t loop;
+	int loop_ready;
+	struct synod_client *cl; /* on loop, follows the leader */
+	struct synod_broker *lib[MAX_LIB];
+	unsigned n_lib;
+	struct sim sims[MAX_SIMS];
+	unsigned n_sims;
+};
+
+/* ---- processes ---- */
+
+static void dump_file(const char *path, unsigned max_lines)
+{
+	FILE *fp = fopen(path, "r");
+	char line[1024];
+	char **ring;
+	unsigned n = 0;
+	if (fp == NULL)
+		return;
+	ring = calloc(max_lines, sizeof *ring);
+	if (ring == NULL) {
+		fclose(fp);
+		return;
+	}
+	while (fgets(line, sizeof line, fp)) {
+		free(ring[n % max_lines]);
+		ring[n % max_lines] = strdup(line);
+		n++;
+	}
+	fclose(fp);
+	fprintf(stderr, "---- %s (last %u lines) ----\n", path, max_lines);
+	for (unsigned i = n > max_lines ? n - max_lines : 0; i < n; i++)
+		fputs(ring[i % max_lines] ? ring[i % max_lines] : "\n", stderr);
+	for (unsigned i = 0; i < max_lines; i++)
+		free(ring[i]);
+	free(ring);
+}
+
+/* 1 when the file has a sanitizer report. */
+static int has_sanitizer_report(const char *path)
+{
+	static const char *const marks[] = {"ERROR: AddressSanitizer",
+					    "ERROR: LeakSanitizer",
+					    "runtime error:", NULL};
+	FILE *fp = fopen(path, "r");
+	char line[1024];
+	int found = 0;
+	if (fp == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, fp))
+		for (unsigned i = 0; marks[i]; i++)
+			if (strstr(line, marks[i]))
+				found = 1;
+	fclose(fp);
+	return found;
+}
+
+/* Start `synod-sim` with brokers first..first+n-1 and a state file; extra:
+ * NULL-terminated more arguments. Returns the index of the simulator. */
+static unsigned spawn_sim(struct fixture *f, int32_t first, unsigned n, ...)
+{
+	char first_s[16], n_s[16];
+	const char *argv[40];
+	unsigned k = 0, i = f->n_sims;
+	struct sim *s = &f->sims[i];
+	va_list ap;
+	pid_t pid;
+	assert_true(i < MAX_SIMS);
+	snprintf(first_s, sizeof first_s, "%d", first);
+	snprintf(n_s, sizeof n_s, "%u", n);
+	snprintf(s->log, sizeof s->log, "%s/sim-%u.log", f->c.dir, i);
+	snprintf(s->state, sizeof s->state, "%s/sim-%u.json", f->c.dir, i);
+	s->first = first;
+	s->n = n;
+	argv[k++] = SYNOD_SIM;
+	argv[k++] = "--bootstrap";
+	argv[k++] = f->c.bootstrap;
+	argv[k++] = "--cluster-id";
+	argv[k++] = f->c.cluster_id;
+	argv[k++] = "--brokers";
+	argv[k++] = n_s;
+	argv[k++] = "--first-id";
+	argv[k++] = first_s;
+	argv[k++] = "--state-file";
+	argv[k++] = s->state;
+	argv[k++] = "--ramp-ms";
+	argv[k++] = "0";
+	argv[k++] = "--verbose";
+	va_start(ap, n);
+	for (const char *a; (a = va_arg(ap, const char *)) != NULL;)
+		if (k < 39)
+			argv[k++] = a;
+	va_end(ap);
+	argv[k] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execvp(argv[0], (char *const *)argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	s->pid = pid;
+	f->n_sims++;
+	return i;
+}
+
+static void kill_sim(struct fixture *f, unsigned i)
+{
+	if (f->sims[i].pid <= 0)
+		return;
+	kill(f->sims[i].pid, SIGKILL);
+	waitpid(f->sims[i].pid, NULL, 0);
+	f->sims[i].pid = 0;
+}
+
+/* The running simulator holding broker id (simulators of one broker). */
+static unsigned sim_of(struct fixture *f, int32_t id)
+{
+	for (unsigned i = 0; i < f->n_sims; i++)
+		if (f->sims[i].pid > 0 && id >= f->sims[i].first &&
+		    id < f->sims[i].first + (int32_t)f->sims[i].n)
+			return i;
+	fail_msg("no running simulator holds broker %d", id);
+	return 0;
+}
+
+/* ---- fixture ---- */
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	if (f == NULL)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static void close_lib(struct fixture *f, unsigned i)
+{
+	if (f->lib[i]) {
+		synod_broker_close(f->lib[i]);
+		f->lib[i] = NULL;
+	}
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rv = 0;
+	for (unsigned i = 0; i < f->n_sims; i++)
+		kill_sim(f, i);
+	for (unsigned i = 0; i < f->n_lib; i++)
+		close_lib(f, i);
+	if (f->cl)
+		synod_client_close(f->cl);
+	if (f->loop_ready) {
+		uv_run(&f->loop, UV_RUN_DEFAULT);
+		if (uv_loop_close(&f->loop) != 0) {
+			fprintf(stderr, "teardown: handles left on the loop\n");
+			rv = -1;
+		}
+	}
+	if (f->started) {
+		if (!f->passed) {
+			cluster_dump_logs(&f->c, 40);
+			for (unsigned i = 0; i < f->n_sims; i++)
+				dump_file(f->sims[i].log, 20);
+		}
+		for (unsigned i = 0; i < f->n_sims; i++)
+			if (has_sanitizer_report(f->sims[i].log)) {
+				fprintf(stderr, "%s has a sanitizer report\n",
+					f->sims[i].log);
+				dump_file(f->sims[i].log, 60);
+				rv = -1;
+			}
+		cluster_destroy(&f->c);
+		/* A daemon built with sanitizers that reported anything fails
+		 * the test, even if the scenario itself passed. */
+		if (f->c.sanitizer_reports > 0)
+			rv = -1;
+	}
+	free(f);
+	return rv;
+}
+
+/* ---- the test's loop and client ---- */
+
+struct sync_call {
+	int done;
+	int status;
+	const ProtobufCMessageDescriptor *desc;
+	ProtobufCMessage *resp;
+};
+
+static void on_sync(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct sync_call *s = arg;
+	s->done = 1;
+	s->status = status;
+	if (status == SYNOD_OK) {
+		s->resp = protobuf_c_message_unpack(s->desc, NULL, len, body);
+		if (s->resp == NULL)
+			s->status = SYNOD_EINVALID_REQUEST;
+	}
+}
+
+/* A request to the active controller; runs the loop (and so the library
+ * brokers) until the answer. Returns a client error or the server's
+ * Status code; the decoded response goes to *out when wanted (also with
+ * an error status). */
+static int call(struct fixture *f, uint16_t api, const ProtobufCMessage *req,
+		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+	struct sync_call s = {0, 0, desc, NULL};
+	const Synod__Wire__Status *st;
+	int code;
+	if (out)
+		*out = NULL;
+	assert_int_equal(synod_client_send(f->cl, api, req, 1, on_sync, &s),
+			 SYNOD_OK);
+	while (!s.done)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	if (s.status != SYNOD_OK) {
+		fprintf(stderr, "call api %u: client error %s: %s\n", api,
+			synod_error_name(s.status), synod_client_errmsg(f->cl));
+		return s.status;
+	}
+	st = tool_status(s.resp);
+	code = st ? st->code : SYNOD_EUNKNOWN;
+	if (out)
+		*out = s.resp;
+	else
+		protobuf_c_message_free_unpacked(s.resp, NULL);
+	return code;
+}
+
+static void on_pump_timer(uv_timer_t *t)
+{
+	*(int *)t->data = 1;
+}
+
+/* Run the loop for ms milliseconds. */
+static void pump(struct fixture *f, unsigned ms)
+{
+	uv_timer_t t;
+	int fired = 0;
+	uv_timer_init(&f->loop, &t);
+	t.data = &fired;
+	uv_timer_start(&t, on_pump_timer, ms, 0);
+	while (!fired)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT); /* let the close finish */
+}
+
+static void pump_until(struct fixture *f, uint64_t when_ms)
+{
+	uint64_t now = tool_now_ms();
+	if (when_ms > now)
+		pump(f, (unsigned)(when_ms - now));
+}
+
+static int set_config(struct fixture *f, const char *key, const char *value)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+	Synod__Wire__ConfigEntry *ep = &e;
+	e.scope = SYNOD_SCOPE_CLUSTER;
+	e.key = (char *)key;
+	e.value = (char *)value;
+	r.n_entries = 1;
+	r.entries = &ep;
+	return call(f, SYNOD_API_CONFIG_SET, &r.base,
+		    &synod__wire__config_set_response__descriptor, NULL);
+}
+
+/* Start a 3-node quorum, wait for a leader, make the client and set the
+ * broker configs (before any broker starts). */
+static void start(struct fixture *f)
+{
+	struct synod_client_config cfg = {0};
+	char v[16];
+	assert_int_equal(cluster_init(&f->c, 3, SYNOD_BIN, ETO_MS, NULL), 0);
+	f->started = 1;
+	assert_int_equal(cluster_start(&f->c), 0);
+	assert_int_not_equal(cluster_wait_leader(&f->c, LEADER_TIMEOUT_MS), 0);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	f->loop_ready = 1;
+	cfg.bootstrap = f->c.bootstrap;
+	cfg.cluster_id = f->c.cluster_id;
+	cfg.request_timeout_ms = CALL_TIMEOUT_MS;
+	assert_int_equal(synod_client_new(&f->loop, &cfg, &f->cl), SYNOD_OK);
+	snprintf(v, sizeof v, "%u", SESSION_MS);
+	assert_int_equal(set_config(f, "broker.session.timeout.ms", v),
+			 SYNOD_OK);
+	snprintf(v, sizeof v, "%u", HEARTBEAT_MS);
+	assert_int_equal(set_config(f, "broker.heartbeat.interval.ms", v),
+			 SYNOD_OK);
+	/* The active controller rereads them every 50 ms. */
+	pump(f, 200);
+}
+
+/* ---- brokers ---- */
+
+/* A started library broker on the test's loop; its index in f->lib. */
+static unsigned lib_start(struct fixture *f, int32_t id)
+{
+	struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1",
+				    (uint16_t)(9000 + id), "PLAINTEXT"};
+	struct synod_broker_config cfg = {0};
+	unsigned i = f->n_lib;
+	assert_true(i < MAX_LIB);
+	cfg.bootstrap = f->c.bootstrap;
+	cfg.cluster_id = f->c.cluster_id;
+	cfg.broker_id = id;
+	cfg.endpoints = &ep;
+	cfg.n_endpoints = 1;
+	cfg.duplicate_retry_ms = 10000;
+	assert_int_equal(synod_broker_new(&f->loop, &cfg, NULL, &f->lib[i]),
+			 SYNOD_OK);
+	f->n_lib++;
+	assert_int_equal(synod_broker_start(f->lib[i]), SYNOD_OK);
+	return i;
+}
+
+/* The state of broker id as the controller lists it ("active", "fenced",
+ * ...), or "" when not registered. */
+static void broker_state(struct fixture *f, int32_t id, char *out, size_t size)
+{
+	Synod__Wire__BrokerListRequest r =
+	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+	Synod__Wire__BrokerListResponse *l = NULL;
+	int code;
+	r.has_broker_id = 1;
+	r.broker_id = id;
+	code = call(f, SYNOD_API_BROKER_LIST, &r.base,
+		    &synod__wire__broker_list_response__descriptor,
+		    (ProtobufCMessage **)&l);
+	out[0] = '\0';
+	if (code == SYNOD_OK && l->n_brokers == 1)
+		snprintf(out, size, "%s", l->brokers[0]->state);
+	else if (code != SYNOD_EUNKNOWN_BROKER)
+		fprintf(stderr, "BROKER_LIST %d: %s\n", id,
+			synod_error_name(code));
+	if (l)
+		synod__wire__broker_list_response__free_unpacked(l, NULL);
+}
+
+/* Wait until broker id is in state `want` per the controller. */
+static void wait_broker(struct fixture *f, int32_t id, const char *want,
+			unsigned timeout_ms)
+{
+	uint64_t deadline = tool_now_ms() + timeout_ms;
+	char st[32];
+	for (;;) {
+		broker_state(f, id, st, sizeof st);
+		if (strcmp(st, want) == 0)
+			return;
+		if (tool_now_ms() >= deadline)
+			fail_msg("broker %d: state '%s', wanted '%s'", id, st,
+				 want);
+		pump(f, 25);
+	}
+}
+
+/* ---- partition states ---- */
+
+struct part {
+	char topic[64];
+	int32_t partition, leader;
+	uint32_t le, pe; /* leader and partition epochs */
+	int32_t rep[MAXR];
+	unsigned nrep;
+	int32_t isr[MAXR];
+	unsigned nisr;
+};
+
+/* Every topic and partition, as the controller describes them (topics by
+ * name, partitions by number). */
+struct snap {
+	struct part *p;
+	size_t n;
+	char names[32][64];
+	uint8_t ids[32][16];
+	uint32_t counts[32];
+	size_t n_topics;
+};
+
+static int has(const int32_t *v, unsigned n, int32_t x)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (v[i] == x)
+			return 1;
+	return 0;
+}
+
+static void part_from_wire(const Synod__Wire__PartitionState *w, struct part *p)
+{
+	memset(p, 0, sizeof *p);
+	snprintf(p->topic, sizeof p->topic, "%s", w->topic);
+	p->partition = w->partition;
+	p->leader = w->leader;
+	p->le = w->leader_epoch;
+	p->pe = w->partition_epoch;
+	assert_true(w->n_replicas <= MAXR && w->n_isr <= MAXR);
+	p->nrep = (unsigned)w->n_replicas;
+	memcpy(p->rep, w->replicas, w->n_replicas * sizeof(int32_t));
+	p->nisr = (unsigned)w->n_isr;
+	memcpy(p->isr, w->isr, w->n_isr * sizeof(int32_t));
+}
+
+static int json_ids(json_t *a, int32_t *out, unsigned *n)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a) || json_array_size(a) > MAXR)
+		return -1;
+	*n = 0;
+	json_array_foreach(a, i, v) out[(*n)++] =
+	    (int32_t)json_integer_value(v);
+	return 0;
+}
+
+/* A partition object of a simulator's state file or of synodctl --json. */
+static int part_from_json(json_t *o, const char *topic, struct part *p)
+{
+	const char *t =
+	    topic ? topic : json_string_value(json_object_get(o, "topic"));
+	memset(p, 0, sizeof *p);
+	if (t == NULL)
+		return -1;
+	snprintf(p->topic, sizeof p->topic, "%s", t);
+	p->partition =
+	    (int32_t)json_integer_value(json_object_get(o, "partition"));
+	p->leader = (int32_t)json_integer_value(json_object_get(o, "leader"));
+	p->le =
+	    (uint32_t)json_integer_value(json_object_get(o, "leader_epoch"));
+	p->pe =
+	    (uint32_t)json_integer_value(json_object_get(o, "partition_epoch"));
+	if (!json_is_integer(json_object_get(o, "leader_epoch")) ||
+	    !json_is_integer(json_object_get(o, "partition_epoch")))
+		return -1;
+	if (json_ids(json_object_get(o, "replicas"), p->rep, &p->nrep) != 0 ||
+	    json_ids(json_object_get(o, "isr"), p->isr, &p->nisr) != 0)
+		return -1;
+	return 0;
+}
+
+static int part_eq(const struct part *a, const struct part *b)
+{
+	return strcmp(a->topic, b->topic) == 0 &&
+	       a->partition == b->partition && a->leader == b->leader &&
+	       a->le == b->le && a->pe == b->pe && a->nrep == b->nrep &&
+	       a->nisr == b->nisr &&
+	       memcmp(a->rep, b->rep, a->nrep * sizeof(int32_t)) == 0 &&
+	       memcmp(a->isr, b->isr, a->nisr * sizeof(int32_t)) == 0;
+}
+
+static const char *part_str(const struct part *p, char *buf, size_t size)
+{
+	size_t o = (size_t)snprintf(
+	    buf, size, "%s/%d leader %d le %u pe %u replicas [", p->topic,
+	    p->partition, p->leader, p->le, p->pe);
+	for (unsigned i = 0; i < p->nrep && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? "," : "",
+				      p->rep[i]);
+	if (o < size)
+		o += (size_t)snprintf(buf + o, size - o, "] isr [");
+	for (unsigned i = 0; i < p->nisr && o < size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%s%d", i ? "," : "",
+				      p->isr[i]);
+	if (o < size)
+		snprintf(buf + o, size - o, "]");
+	return buf;
+}
+
+static void assert_part(const struct part *got, const struct part *want)
+{
+	char a[256], b[256];
+	if (!part_eq(got, want))
+		fail_msg("partition state\n  got:  %s\n  want: %s",
+			 part_str(got, a, sizeof a),
+			 part_str(want, b, sizeof b));
+}
+
+static void snap_free(struct snap *s)
+{
+	free(s->p);
+	memset(s, 0, sizeof *s);
+}
+
+/* DESCRIBE_TOPICS of every topic into s. */
+static void snap_take(struct fixture *f, struct snap *s)
+{
+	Synod__Wire__DescribeTopicsRequest r =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	Synod__Wire__DescribeTopicsResponse *d = NULL;
+	size_t total = 0, k = 0;
+	int code = call(f, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+			&synod__wire__describe_topics_response__descriptor,
+			(ProtobufCMessage **)&d);
+	if (code != SYNOD_OK)
+		fail_msg("DESCRIBE_TOPICS: %s", synod_error_name(code));
+	memset(s, 0, sizeof *s);
+	assert_true(d->n_topics <= 32);
+	for (size_t t = 0; t < d->n_topics; t++)
+		total += d->topics[t]->n_partitions;
+	s->p = calloc(total + 1, sizeof *s->p);
+	assert_non_null(s->p);
+	for (size_t t = 0; t < d->n_topics; t++) {
+		const Synod__Wire__TopicDescription *td = d->topics[t];
+		snprintf(s->names[t], sizeof s->names[t], "%s", td->name);
+		assert_int_equal(td->topic_id.len, 16);
+		memcpy(s->ids[t], td->topic_id.data, 16);
+		s->counts[t] = td->partition_count;
+		assert_int_equal(td->n_partitions, td->partition_count);
+		for (size_t p = 0; p < td->n_partitions; p++) {
+			part_from_wire(td->partitions[p], &s->p[k]);
+			assert_string_equal(s->p[k].topic, td->name);
+			assert_int_equal(s->p[k].partition, (int32_t)p);
+			k++;
+		}
+	}
+	s->n = k;
+	s->n_topics = d->n_topics;
+	synod__wire__describe_topics_response__free_unpacked(d, NULL);
+}
+
+static const struct part *snap_find(const struct snap *s, const char *topic,
+				    int32_t partition)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->p[i].topic, topic) == 0 &&
+		    s->p[i].partition == partition)
+			return &s->p[i];
+	fail_msg("no partition %s/%d", topic, partition);
+	return NULL;
+}
+
+static int cmp_part(const void *a, const void *b)
+{
+	const struct part *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+	if (c)
+		return c;
+	return x->partition < y->partition ? -1 : x->partition > y->partition;
+}
+
+/* ---- brokers' views against the controller ---- */
+
+/* Compare one broker's view (sorted) with what it replicates in s. */
+static int view_cmp(int32_t id, const struct part *v, size_t n,
+		    size_t topic_count, const struct snap *s, char *why,
+		    size_t size)
+{
+	size_t k = 0;
+	char a[256], b[256];
+	for (size_t i = 0; i < s->n; i++) {
+		if (!has(s->p[i].rep, s->p[i].nrep, id))
+			continue;
+		if (k >= n) {
+			snprintf(why, size, "broker %d lacks %s", id,
+				 part_str(&s->p[i], a, sizeof a));
+			return -1;
+		}
+		if (!part_eq(&v[k], &s->p[i])) {
+			snprintf(why, size, "broker %d has %s, controller %s",
+				 id, part_str(&v[k], a, sizeof a),
+				 part_str(&s->p[i], b, sizeof b));
+			return -1;
+		}
+		k++;
+	}
+	if (k != n) {
+		snprintf(why, size, "broker %d has %s it does not replicate",
+			 id, part_str(&v[k], a, sizeof a));
+		return -1;
+	}
+	if (topic_count != s->n_topics) {
+		snprintf(why, size, "broker %d has %zu topics, controller %zu",
+			 id, topic_count, s->n_topics);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every active broker of running simulator i. */
+static int sim_views_match(struct fixture *f, unsigned i, const struct snap *s,
+			   char *why, size_t size)
+{
+	json_error_t err;
+	json_t *root = json_load_file(f->sims[i].state, 0, &err), *b;
+	json_t *brokers = json_object_get(root, "brokers");
+	size_t bi;
+	int rv = 0;
+	if (!json_is_array(brokers) ||
+	    json_array_size(brokers) != f->sims[i].n) {
+		snprintf(why, size, "simulator %u: no state file yet", i);
+		json_decref(root);
+		return -1;
+	}
+	json_array_foreach(brokers, bi, b)
+	{
+		json_t *ps = json_object_get(b, "partitions"), *pj;
+		int32_t id =
+		    (int32_t)json_integer_value(json_object_get(b, "id"));
+		const char *st = json_string_value(json_object_get(b, "state"));
+		struct part *v;
+		size_t pi, n = json_array_size(ps);
+		if (st == NULL || strcmp(st, "active") != 0) {
+			snprintf(why, size, "broker %d is %s", id,
+				 st ? st : "?");
+			rv = -1;
+			break;
+		}
+		v = calloc(n + 1, sizeof *v);
+		assert_non_null(v);
+		json_array_foreach(ps, pi, pj)
+		    assert_int_equal(part_from_json(pj, NULL, &v[pi]), 0);
+		rv = view_cmp(id, v, n,
+			      (size_t)json_integer_value(
+				  json_object_get(b, "topic_count")),
+			      s, why, size);
+		free(v);
+		if (rv != 0)
+			break;
+	}
+	json_decref(root);
+	return rv;
+}
+
+struct collect {
+	struct part *v;
+	size_t n, cap;
+};
+
+static int collect_one(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct collect *c = arg;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->v = realloc(c->v, c->cap * sizeof *c->v);
+		assert_non_null(c->v);
+	}
+	part_from_wire(p, &c->v[c->n++]);
+	return 0;
+}
+
+static int lib_view_matches(struct fixture *f, unsigned i, const struct snap *s,
+			    char *why, size_t size)
+{
+	struct synod_broker *b = f->lib[i];
+	struct collect c = {0};
+	int rv;
+	if (synod_broker_state(b) != SYNOD_BROKER_ACTIVE) {
+		snprintf(why, size, "library broker %d is %s",
+			 synod_broker_id(b),
+			 synod_broker_state_name(synod_broker_state(b)));
+		return -1;
+	}
+	synod_broker_partitions(b, collect_one, &c);
+	assert_int_equal(c.n, synod_broker_partition_count(b));
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof *c.v, cmp_part);
+	rv = view_cmp(synod_broker_id(b), c.v, c.n, synod_broker_topic_count(b),
+		      s, why, size);
+	free(c.v);
+	return rv;
+}
+
+/* Wait until every running simulator's and every open library broker's
+ * view equals the controller's description; *out gets that description
+ * (when not NULL). */
+static void wait_views(struct fixture *f, struct snap *out)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	char why[600];
+	unsigned checked;
+	for (;;) {
+		struct snap s;
+		int ok = 1;
+		snap_take(f, &s);
+		checked = 0;
+		for (unsigned i = 0; ok && i < f->n_sims; i++)
+			if (f->sims[i].pid > 0) {
+				ok = sim_views_match(f, i, &s, why,
+						     sizeof why) == 0;
+				checked++;
+			}
+		for (unsigned i = 0; ok && i < f->n_lib; i++)
+			if (f->lib[i]) {
+				ok = lib_view_matches(f, i, &s, why,
+						      sizeof why) == 0;
+				checked++;
+			}
+		if (ok) {
+			assert_true(checked > 0);
+			if (out)
+				*out = s;
+			else
+				snap_free(&s);
+			return;
+		}
+		snap_free(&s);
+		if (tool_now_ms() >= deadline)
+			fail_msg("views do not match the controller: %s", why);
+		pump(f, 50);
+	}
+}
+
+/* ---- topic requests ---- */
+
+struct spec {
+	const char *name;
+	int partitions;	     /* -1: unset */
+	int rf;		     /* -1: unset */
+	const char *assign;  /* "1:2,2:3": replicas of partition 0, 1, ... */
+	const char *configs; /* "k=v,k=v" */
+};
+
+struct built {
+	Synod__Wire__CreatableTopic ct;
+	Synod__Wire__ConfigEntry cfg[8], *cfgp[8];
+	Synod__Wire__ReplicaAssignment ra[32], *rap[32];
+	int32_t ids[32][MAXR];
+	char buf[512];
+};
+
+static void build_topic(const struct spec *sp, struct built *b)
+{
+	memset(b, 0, sizeof *b);
+	synod__wire__creatable_topic__init(&b->ct);
+	b->ct.name = (char *)sp->name;
+	if (sp->partitions >= 0) {
+		b->ct.has_partitions = 1;
+		b->ct.partitions = (uint32_t)sp->partitions;
+	}
+	if (sp->rf >= 0) {
+		b->ct.has_replication_factor = 1;
+		b->ct.replication_factor = (uint32_t)sp->rf;
+	}
+	if (sp->configs) {
+		char *save, *kv;
+		snprintf(b->buf, sizeof b->buf, "%s", sp->configs);
+		for (kv = strtok_r(b->buf, ",", &save); kv;
+		     kv = strtok_r(NULL, ",", &save)) {
+			Synod__Wire__ConfigEntry *e = &b->cfg[b->ct.n_configs];
+			char *eq = strchr(kv, '=');
+			assert_non_null(eq);
+			*eq = '\0';
+			synod__wire__config_entry__init(e);
+			e->scope = SYNOD_SCOPE_TOPIC;
+			e->key = kv;
+			e->value = eq + 1;
+			b->cfgp[b->ct.n_configs++] = e;
+		}
+		b->ct.configs = b->cfgp;
+	}
+	if (sp->assign) {
+		const char *s = sp->assign;
+		while (*s) {
+			Synod__Wire__ReplicaAssignment *a =
+			    &b->ra[b->ct.n_assignments];
+			synod__wire__replica_assignment__init(a);
+			a->partition = (int32_t)b->ct.n_assignments;
+			a->replicas = b->ids[b->ct.n_assignments];
+			while (*s && *s != ',') {
+				char *end;
+				a->replicas[a->n_replicas++] =
+				    (int32_t)strtol(s, &end, 10);
+				s = *end == ':' ? end + 1 : end;
+			}
+			if (*s == ',')
+				s++;
+			b->rap[b->ct.n_assignments++] = a;
+		}
+		b->ct.assignments = b->rap;
+	}
+}
+
+/* CREATE_TOPICS with one topic: its result code (the request's own status
+ * must be OK); id (16 bytes) and msg when wanted. */
+static int create(struct fixture *f, const struct spec *sp, int validate_only,
+		  uint8_t *id, char *msg, size_t msg_size)
+{
+	Synod__Wire__CreateTopicsRequest r =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreateTopicsResponse *resp = NULL;
+	struct built b;
+	Synod__Wire__CreatableTopic *ctp = &b.ct;
+	const Synod__Wire__TopicResult *res;
+	int code;
+	build_topic(sp, &b);
+	r.n_topics = 1;
+	r.topics = &ctp;
+	if (validate_only)
+		r.has_validate_only = r.validate_only = 1;
+	code = call(f, SYNOD_API_CREATE_TOPICS, &r.base,
+		    &synod__wire__create_topics_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+	if (code != SYNOD_OK)
+		fail_msg("CREATE_TOPICS %s: %s", sp->name,
+			 synod_error_name(code));
+	assert_int_equal(resp->n_results, 1);
+	res = resp->results[0];
+	/* The controller echoes at most 249 bytes of a name (see
+	 * ct_item.name in controller/topics.c). */
+	assert_int_equal(strncmp(res->name, sp->name, 249), 0);
+	code = res->status->code;
+	assert_int_equal(res->has_topic_id, code == SYNOD_OK);
+	if (code == SYNOD_OK) {
+		assert_int_equal(res->topic_id.len, 16);
+		/* A UUID v4. */
+		assert_int_equal(res->topic_id.data[6] >> 4, 4);
+		assert_int_equal(res->topic_id.data[8] >> 6, 2);
+		if (id)
+			memcpy(id, res->topic_id.data, 16);
+		assert_true(resp->has_metadata_version);
+	}
+	if (msg)
+		snprintf(msg, msg_size, "%s",
+			 res->status->message ? res->status->message : "");
+	synod__wire__create_topics_response__free_unpacked(resp, NULL);
+	return code;
+}
+
+static void create_ok(struct fixture *f, const struct spec *sp, uint8_t *id)
+{
+	char msg[200];
+	int code = create(f, sp, 0, id, msg, sizeof msg);
+	if (code != SYNOD_OK)
+		fail_msg("create %s: %s (%s)", sp->name, synod_error_name(code),
+			 msg);
+}
+
+static void expect_create(struct fixture *f, const struct spec *sp, int want)
+{
+	char msg[200];
+	int code = create(f, sp, 0, NULL, msg, sizeof msg);
+	if (code != want)
+		fail_msg("create %s: %s (%s), expected %s", sp->name,
+			 synod_error_name(code), msg, synod_error_name(want));
+	assert_true(msg[0] != '\0');
+}
+
+static int delete_topics(struct fixture *f, const char *const *names, size_t n)
+{
+	Synod__Wire__DeleteTopicsRequest r =
+	    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
+	r.n_names = n;
+	r.names = (char **)names;
+	return call(f, SYNOD_API_DELETE_TOPICS, &r.base,
+		    &synod__wire__delete_topics_response__descriptor, NULL);
+}
+
+static int grow(struct fixture *f, const char *name, uint32_t total,
+		int validate_only)
+{
+	Synod__Wire__CreatePartitionsRequest r =
+	    SYNOD__WIRE__CREATE_PARTITIONS_REQUEST__INIT;
+	r.name = (char *)name;
+	r.total = total;
+	if (validate_only)
+		r.has_validate_only = r.validate_only = 1;
+	return call(f, SYNOD_API_CREATE_PARTITIONS, &r.base,
+		    &synod__wire__create_partitions_response__descriptor, NULL);
+}
+
+/* DESCRIBE_TOPICS of one topic: the code, *out on success. */
+static int describe(struct fixture *f, const char *name,
+		    Synod__Wire__DescribeTopicsResponse **out)
+{
+	Synod__Wire__DescribeTopicsRequest r =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	char *names[1] = {(char *)name};
+	int code;
+	r.n_names = 1;
+	r.names = names;
+	code = call(f, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+		    &synod__wire__describe_topics_response__descriptor,
+		    (ProtobufCMessage **)out);
+	if (code != SYNOD_OK && *out) {
+		synod__wire__describe_topics_response__free_unpacked(*out,
+								     NULL);
+		*out = NULL;
+	}
+	return code;
+}
+
+static void describe_free(Synod__Wire__DescribeTopicsResponse *d)
+{
+	if (d)
+		synod__wire__describe_topics_response__free_unpacked(d, NULL);
+}
+
+static const char *config_of(const Synod__Wire__TopicDescription *d,
+			     const char *key)
+{
+	for (size_t i = 0; i < d->n_configs; i++)
+		if (strcmp(d->configs[i]->key, key) == 0)
+			return d->configs[i]->value;
+	return NULL;
+}
+
+/* ELECT_LEADERS for one partition (all of the topic when partition < 0):
+ * the request's code; the first result's code and leader. */
+static int elect(struct fixture *f, int unclean, const char *topic,
+		 int32_t partition, int *result, int32_t *leader)
+{
+	Synod__Wire__ElectLeadersRequest r =
+	    SYNOD__WIRE__ELECT_LEADERS_REQUEST__INIT;
+	Synod__Wire__ElectLeadersResponse *resp = NULL;
+	Synod__Wire__TopicPartitions tp = SYNOD__WIRE__TOPIC_PARTITIONS__INIT;
+	Synod__Wire__TopicPartitions *tpp = &tp;
+	int code;
+	r.type = unclean ? 1 : 0;
+	tp.topic = (char *)topic;
+	if (partition >= 0) {
+		tp.n_partitions = 1;
+		tp.partitions = &partition;
+	}
+	r.n_partitions = 1;
+	r.partitions = &tpp;
+	code = call(f, SYNOD_API_ELECT_LEADERS, &r.base,
+		    &synod__wire__elect_leaders_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+	if (code == SYNOD_OK) {
+		assert_true(resp->n_results >= 1);
+		assert_string_equal(resp->results[0]->topic, topic);
+		*result = resp->results[0]->code;
+		*leader = resp->results[0]->leader;
+		assert_true(resp->has_elected);
+		assert_int_equal(resp->elected, *result == SYNOD_OK);
+	}
+	if (resp)
+		synod__wire__elect_leaders_response__free_unpacked(resp, NULL);
+	return code;
+}
+
+/* ---- synodctl ---- */
+
+/* Run synodctl --json with `args`; its exit code, *out its parsed stdout
+ * (NULL if not JSON). Blocks the test's loop: only for tests whose brokers
+ * are simulator processes. */
+static int synodctl(struct fixture *f, const char *args, json_t **out)
+{
+	char cmd[2048], buf[1 << 16];
+	size_t n = 0, r;
+	FILE *p;
+	int st;
+	json_error_t err;
+	snprintf(cmd, sizeof cmd,
+		 "'%s' --bootstrap %s --cluster-id %s --timeout-ms %u --json "
+		 "%s 2>>'%s/synodctl.log'",
+		 SYNOD_CTL, f->c.bootstrap, f->c.cluster_id, CALL_TIMEOUT_MS,
+		 args, f->c.dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (n < sizeof buf - 1 &&
+	       (r = fread(buf + n, 1, sizeof buf - 1 - n, p)) > 0)
+		n += r;
+	buf[n] = '\0';
+	st = pclose(p);
+	*out = json_loads(buf, 0, &err);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `partition list [flags]` as "topic/partition" strings, sorted, joined by
+ * spaces; every entry's fields checked against s. */
+static void ctl_partition_list(struct fixture *f, const char *flags,
+			       const struct snap *s, char *out, size_t size)
+{
+	char args[128];
+	json_t *j = NULL, *arr, *e;
+	size_t i, o = 0;
+	snprintf(args, sizeof args, "partition list %s", flags);
+	assert_int_equal(synodctl(f, args, &j), 0);
+	assert_non_null(j);
+	arr = json_object_get(j, "partitions");
+	assert_true(json_is_array(arr));
+	out[0] = '\0';
+	json_array_foreach(arr, i, e)
+	{
+		struct part p;
+		assert_int_equal(part_from_json(e, NULL, &p), 0);
+		assert_part(&p, snap_find(s, p.topic, p.partition));
+		o += (size_t)snprintf(out + o, size - o, "%s%s/%d",
+				      i ? " " : "", p.topic, p.partition);
+		assert_true(o < size);
+	}
+	json_decref(j);
+}
+
+/* ---- the election rules, independently ---- */
+
+static int is_dead(const int32_t *dead, size_t n_dead, int32_t id)
+{
+	return has(dead, (unsigned)n_dead, id);
+}
+
+/* What controller/election.h's el_broker_gone must make of `in` when
+ * broker `gone` is fenced and the brokers in dead[] (gone included) are
+ * not alive; unclean elections off. */
+static void expect_gone(const struct part *in, int32_t gone,
+			const int32_t *dead, size_t n_dead, struct part *out)
+{
+	int in_isr = has(in->isr, in->nisr, gone);
+	*out = *in;
+	if (!in_isr && in->leader != gone)
+		return;
+	if (in_isr && in->nisr > 1) {
+		out->nisr = 0;
+		for (unsigned i = 0; i < in->nisr; i++)
+			if (in->isr[i] != gone)
+				out->isr[out->nisr++] = in->isr[i];
+	}
+	if (in->leader == gone) {
+		out->leader = -1;
+		for (unsigned i = 0; i < in->nrep; i++)
+			if (in->rep[i] != gone &&
+			    has(out->isr, out->nisr, in->rep[i]) &&
+			    !is_dead(dead, n_dead, in->rep[i])) {
+				out->leader = in->rep[i];
+				break;
+			}
+		out->le++;
+	}
+	if (!part_eq(in, out))
+		out->pe++;
+}
+
+/* Every partition of `after` is what expect_gone() makes of `before`.
+ * Returns how many partitions changed leader. */
+static unsigned check_gone(const struct snap *before, const struct snap *after,
+			   int32_t gone, const int32_t *dead, size_t n_dead)
+{
+	unsigned moved = 0;
+	assert_int_equal(after->n, before->n);
+	for (size_t i = 0; i < before->n; i++) {
+		struct part want;
+		expect_gone(&before->p[i], gone, dead, n_dead, &want);
+		assert_part(&after->p[i], &want);
+		if (want.leader != before->p[i].leader) {
+			moved++;
+			/* A new leader comes from the old ISR. */
+			if (want.leader >= 0)
+				assert_true(has(before->p[i].isr,
+						before->p[i].nisr,
+						want.leader));
+		}
+	}
+	return moved;
+}
+
+/* ---- a. create, describe, grow, delete, placement ---- */
+
+static const char *rack_of(int32_t id)
+{
+	static const char *const racks[] = {"rack-0", "rack-1", "rack-2"};
+	return racks[id % 3]; /* synod-sim --racks 3 */
+}
+
+/* Placement rules on a 6-broker, 3-rack cluster, every broker alive. */
+static void check_placement(const Synod__Wire__TopicDescription *d,
+			    uint32_t first, uint32_t rf)
+{
+	for (size_t p = first; p < d->n_partitions; p++) {
+		const Synod__Wire__PartitionState *ps = d->partitions[p];
+		assert_int_equal(ps->partition, (int32_t)p);
+		assert_int_equal(ps->n_replicas, rf);
+		for (size_t i = 0; i < rf; i++) {
+			assert_in_range(ps->replicas[i], 1, 6);
+			for (size_t k = 0; k < i; k++) {
+				assert_int_not_equal(ps->replicas[i],
+						     ps->replicas[k]);
+				/* rf <= 3 racks: one replica per rack. */
+				assert_string_not_equal(
+				    rack_of(ps->replicas[i]),
+				    rack_of(ps->replicas[k]));
+			}
+		}
+		/* New: the preferred replica leads, the ISR is every replica,
+		 * epochs start at 0. */
+		assert_int_equal(ps->leader, ps->replicas[0]);
+		assert_int_equal(ps->leader_epoch, 0);
+		assert_int_equal(ps->partition_epoch, 0);
+		assert_int_equal(ps->n_isr, ps->n_replicas);
+		assert_memory_equal(ps->isr, ps->replicas,
+				    ps->n_isr * sizeof(int32_t));
+	}
+}
+
+static void test_create_describe_delete(void **state)
+{
+	struct fixture *f = *state;
+	Synod__Wire__DescribeTopicsResponse *d = NULL;
+	const Synod__Wire__TopicDescription *td;
+	uint8_t orders_id[16], again_id[16], manual_id[16];
+	unsigned leaders[7] = {0}, replicas[7] = {0};
+	struct snap s;
+	char name250[251];
+
+	start(f);
+	spawn_sim(f, 1, 6, "--racks", "3", NULL);
+	for (int32_t id = 1; id <= 6; id++)
+		wait_broker(f, id, "active", WAIT_MS);
+
+	/* A topic with configs: 12 partitions, RF 3. */
+	{
+		struct spec sp = {
+		    "orders", 12, 3, NULL,
+		    "retention.ms=3600000,cleanup.policy=compact"};
+		create_ok(f, &sp, orders_id);
+		expect_create(f, &sp, SYNOD_ETOPIC_ALREADY_EXISTS);
+	}
+	assert_int_equal(describe(f, "orders", &d), SYNOD_OK);
+	assert_int_equal(d->n_topics, 1);
+	assert_true(d->has_metadata_version && d->metadata_version > 0);
+	td = d->topics[0];
+	assert_string_equal(td->name, "orders");
+	assert_int_equal(td->topic_id.len, 16);
+	assert_memory_equal(td->topic_id.data, orders_id, 16);
+	assert_int_equal(td->partition_count, 12);
+	assert_int_equal(td->n_configs, 2);
+	assert_string_equal(config_of(td, "retention.ms"), "3600000");
+	assert_string_equal(config_of(td, "cleanup.policy"), "compact");
+	assert_int_equal(td->n_partitions, 12);
+	check_placement(td, 0, 3);
+	/* Balance from zero load: 2 leaders and 6 replicas per broker. */
+	for (size_t p = 0; p < td->n_partitions; p++) {
+		leaders[td->partitions[p]->leader]++;
+		for (size_t i = 0; i < 3; i++)
+			replicas[td->partitions[p]->replicas[i]]++;
+	}
+	for (int id = 1; id <= 6; id++) {
+		assert_int_equal(leaders[id], 2);
+		assert_int_equal(replicas[id], 6);
+	}
+	describe_free(d);
+
+	/* Refusals, each with a message; nothing is created. */
+	{
+		struct spec rf7 = {"rf7", 1, 7, NULL, NULL};
+		struct spec rf0 = {"rf0", 1, 0, NULL, NULL};
+		struct spec p0 = {"p0", 0, 1, NULL, NULL};
+		struct spec badv = {"badv", 1, 1, NULL, "retention.ms=forever"};
+		struct spec badk = {"badk", 1, 1, NULL, "no.such.key=1"};
+		struct spec clus = {"clus", 1, 1, NULL, "num.partitions=3"};
+		struct spec n1 = {"bad name", 1, 1, NULL, NULL};
+		struct spec n2 = {".", 1, 1, NULL, NULL};
+		struct spec n3 = {"..", 1, 1, NULL, NULL};
+		struct spec n4 = {"a/b", 1, 1, NULL, NULL};
+		struct spec n5 = {name250, 1, 1, NULL, NULL};
+		struct spec a1 = {"a1", -1, -1, "1:2,2:99", NULL};
+		struct spec a2 = {"a2", -1, -1, "1:1", NULL};
+		struct spec a3 = {"a3", -1, -1, "1:2,3", NULL};
+		struct spec a4 = {"a4", 2, -1, "1:2,2:3", NULL};
+		memset(name250, 'x', 250);
+		name250[250] = '\0';
+		expect_create(f, &rf7, SYNOD_EINVALID_REPLICATION_FACTOR);
+		expect_create(f, &rf0, SYNOD_EINVALID_REPLICATION_FACTOR);
+		expect_create(f, &p0, SYNOD_EINVALID_PARTITIONS);
+		expect_create(f, &badv, SYNOD_EINVALID_CONFIG);
+		expect_create(f, &badk, SYNOD_EINVALID_CONFIG);
+		expect_create(f, &clus, SYNOD_EINVALID_CONFIG);
+		expect_create(f, &n1, SYNOD_EINVALID_TOPIC);
+		expect_create(f, &n2, SYNOD_EINVALID_TOPIC);
+		expect_create(f, &n3, SYNOD_EINVALID_TOPIC);
+		expect_create(f, &n4, SYNOD_EINVALID_TOPIC);
+		expect_create(f, &n5, SYNOD_EINVALID_TOPIC);
+		/* Explicit assignments: an unregistered broker, a broker
+		 * twice, unequal replica counts, and with a count. */
+		expect_create(f, &a1, SYNOD_EINVALID_ARGUMENT);
+		expect_create(f, &a2, SYNOD_EINVALID_ARGUMENT);
+		expect_create(f, &a3, SYNOD_EINVALID_REPLICATION_FACTOR);
+		expect_create(f, &a4, SYNOD_EINVALID_ARGUMENT);
+		name250[249] = '\0'; /* 249 characters are fine */
+		{
+			uint8_t id[16];
+			assert_int_equal(create(f, &n5, 1, id, NULL, 0),
+					 SYNOD_OK);
+		}
+	}
+	/* validate_only: answered with an id, nothing created. */
+	{
+		struct spec vo = {"vo", 4, 2, NULL, "retention.ms=1000"};
+		uint8_t id[16];
+		assert_int_equal(create(f, &vo, 1, id, NULL, 0), SYNOD_OK);
+		assert_int_equal(describe(f, "vo", &d), SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(grow(f, "orders", 16, 1), SYNOD_OK);
+	}
+	/* Several topics in one request: each has its own result. */
+	{
+		Synod__Wire__CreateTopicsRequest r =
+		    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+		Synod__Wire__CreateTopicsResponse *resp = NULL;
+		struct spec sa = {"multi-a", 2, 2, NULL, NULL};
+		struct spec sb = {"multi-b", 0, 2, NULL, NULL};
+		struct spec sc = {"multi-a", 1, 1, NULL, NULL};
+		struct built ba, bb, bc;
+		Synod__Wire__CreatableTopic *cts[3] = {&ba.ct, &bb.ct, &bc.ct};
+		build_topic(&sa, &ba);
+		build_topic(&sb, &bb);
+		build_topic(&sc, &bc);
+		r.n_topics = 3;
+		r.topics = cts;
+		assert_int_equal(
+		    call(f, SYNOD_API_CREATE_TOPICS, &r.base,
+			 &synod__wire__create_topics_response__descriptor,
+			 (ProtobufCMessage **)&resp),
+		    SYNOD_OK);
+		assert_int_equal(resp->n_results, 3);
+		assert_int_equal(resp->results[0]->status->code, SYNOD_OK);
+		assert_int_equal(resp->results[1]->status->code,
+				 SYNOD_EINVALID_PARTITIONS);
+		/* The first one is pending: the second is refused as an
+		 * existing topic. */
+		assert_int_equal(resp->results[2]->status->code,
+				 SYNOD_ETOPIC_ALREADY_EXISTS);
+		synod__wire__create_topics_response__free_unpacked(resp, NULL);
+		assert_int_equal(describe(f, "multi-a", &d), SYNOD_OK);
+		assert_int_equal(d->topics[0]->partition_count, 2);
+		assert_int_equal(d->topics[0]->partitions[0]->n_replicas, 2);
+		describe_free(d);
+		assert_int_equal(describe(f, "multi-b", &d),
+				 SYNOD_EUNKNOWN_TOPIC);
+	}
+	/* Explicit assignment: exactly as given; defaults otherwise
+	 * (num.partitions 1, default.replication.factor 3). */
+	{
+		struct spec m = {"manual", -1, -1, "4:5,5:6,6:4", NULL};
+		struct spec dflt = {"defaults", -1, -1, NULL, NULL};
+		static const int32_t want[3][2] = {{4, 5}, {5, 6}, {6, 4}};
+		create_ok(f, &m, manual_id);
+		create_ok(f, &dflt, NULL);
+		assert_int_equal(describe(f, "manual", &d), SYNOD_OK);
+		td = d->topics[0];
+		assert_memory_equal(td->topic_id.data, manual_id, 16);
+		assert_int_equal(td->partition_count, 3);
+		assert_int_equal(td->n_configs, 0);
+		for (size_t p = 0; p < 3; p++) {
+			const Synod__Wire__PartitionState *ps =
+			    td->partitions[p];
+			assert_int_equal(ps->n_replicas, 2);
+			assert_memory_equal(ps->replicas, want[p],
+					    sizeof want[p]);
+			assert_int_equal(ps->leader, want[p][0]);
+			assert_int_equal(ps->n_isr, 2);
+			assert_memory_equal(ps->isr, want[p], sizeof want[p]);
+			assert_int_equal(ps->leader_epoch, 0);
+			assert_int_equal(ps->partition_epoch, 0);
+		}
+		describe_free(d);
+		assert_int_equal(describe(f, "defaults", &d), SYNOD_OK);
+		assert_int_equal(d->topics[0]->partition_count, 1);
+		check_placement(d->topics[0], 0, 3);
+		describe_free(d);
+	}
+
+	/* Growth: 12 -> 16; the old partitions are untouched. */
+	{
+		Synod__Wire__DescribeTopicsResponse *before = NULL;
+		assert_int_equal(describe(f, "orders", &before), SYNOD_OK);
+		assert_int_equal(grow(f, "orders", 12, 0),
+				 SYNOD_EINVALID_PARTITIONS);
+		assert_int_equal(grow(f, "orders", 10, 0),
+				 SYNOD_EINVALID_PARTITIONS);
+		assert_int_equal(grow(f, "nope", 20, 0), SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(grow(f, "orders", 16, 0), SYNOD_OK);
+		assert_int_equal(describe(f, "orders", &d), SYNOD_OK);
+		td = d->topics[0];
+		assert_int_equal(td->partition_count, 16);
+		assert_int_equal(td->n_partitions, 16);
+		assert_memory_equal(td->topic_id.data, orders_id, 16);
+		check_placement(td, 12, 3);
+		for (size_t p = 0; p < 12; p++) {
+			struct part a, b;
+			part_from_wire(before->topics[0]->partitions[p], &a);
+			part_from_wire(td->partitions[p], &b);
+			assert_part(&b, &a);
+		}
+		describe_free(before);
+		describe_free(d);
+	}
+
+	/* Every simulated broker holds exactly what it replicates. */
+	wait_views(f, &s);
+	assert_int_equal(s.n_topics, 4); /* defaults, manual, multi-a,
+					    orders */
+	snap_free(&s);
+
+	/* Deletion: all or nothing; unknown topics refused. */
+	{
+		const char *unknown[] = {"nope"};
+		const char *mixed[] = {"manual", "nope"};
+		const char *two[] = {"orders", "manual"};
+		assert_int_equal(delete_topics(f, unknown, 1),
+				 SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(delete_topics(f, mixed, 2),
+				 SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(describe(f, "manual", &d), SYNOD_OK);
+		describe_free(d);
+		assert_int_equal(delete_topics(f, two, 2), SYNOD_OK);
+		assert_int_equal(describe(f, "orders", &d),
+				 SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(describe(f, "manual", &d),
+				 SYNOD_EUNKNOWN_TOPIC);
+		assert_int_equal(delete_topics(f, two, 1),
+				 SYNOD_EUNKNOWN_TOPIC);
+	}
+	/* Gone from every broker's view (partitions and topic count). */
+	wait_views(f, &s);
+	assert_int_equal(s.n_topics, 2);
+	for (size_t i = 0; i < s.n; i++)
+		assert_string_not_equal(s.p[i].topic, "orders");
+	snap_free(&s);
+
+	/* The name is free again: a new id, no configs inherited. */
+	{
+		struct spec sp = {"orders", 3, 2, NULL, NULL};
+		create_ok(f, &sp, again_id);
+		assert_memory_not_equal(again_id, orders_id, 16);
+		assert_int_equal(describe(f, "orders", &d), SYNOD_OK);
+		assert_int_equal(d->topics[0]->n_configs, 0);
+		assert_int_equal(d->topics[0]->partition_count, 3);
+		describe_free(d);
+	}
+	wait_views(f, NULL);
+	f->passed = 1;
+}
+
+/* ---- b. brokers die; the controller dies around their fences ---- */
+
+static long log_size(struct cluster *c, unsigned id)
+{
+	struct stat st;
+	if (stat(c->nodes[id - 1].log_path, &st) != 0)
+		return 0;
+	return (long)st.st_size;
+}
+
+/* 1 when node id's log contains `text` after byte `from`, else 0. */
+static int log_contains_after(struct cluster *c, unsigned id, long from,
+			      const char *text)
+{
+	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
+	char line[2048];
+	int found = 0;
+	if (fp == NULL)
+		return 0;
+	if (fseek(fp, from, SEEK_SET) != 0) {
+		fclose(fp);
+		return 0;
+	}
+	while (!found && fgets(line, sizeof line, fp))
+		found = strstr(line, text) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/* The live broker (not in dead[]) leading the most partitions of s. */
+static int32_t busiest(const struct snap *s, const int32_t *dead, size_t n_dead,
+		       unsigned *count)
+{
+	int32_t best = 0;
+	*count = 0;
+	for (int32_t id = 1; id <= 5; id++) {
+		unsigned n = 0;
+		if (is_dead(dead, n_dead, id))
+			continue;
+		for (size_t i = 0; i < s->n; i++)
+			n += s->p[i].leader == id;
+		if (n > *count) {
+			*count = n;
+			best = id;
+		}
+	}
+	assert_true(*count >= 1);
+	return best;
+}
+
+/* Restart node id and wait until it applied what the leader has. */
+static void restart_node(struct fixture *f, unsigned id)
+{
+	struct cluster *c = &f->c;
+	unsigned leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	Synod__Wire__NodeStatusResponse *st;
+	assert_int_not_equal(leader, 0);
+	st = cluster_node_status(c, leader, 2000);
+	assert_non_null(st);
+	assert_int_equal(cluster_start_node(c, id), 0);
+	assert_int_equal(cluster_wait_applied(c, st->applied_index, WAIT_MS),
+			 0);
+	synod__wire__node_status_response__free_unpacked(st, NULL);
+}
+
+static void test_broker_loss_and_controller_crash(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->c;
+	struct snap s0, s1, s2, s3;
+	unsigned leader, leader2, most, moved;
+	int32_t x, y, z, dead[3];
+	uint64_t t_kill;
+	long from;
+	char st[32], line[96];
+
+	start(f);
+	for (int32_t id = 1; id <= 5; id++)
+		spawn_sim(f, id, 1, NULL);
+	for (int32_t id = 1; id <= 5; id++)
+		wait_broker(f, id, "active", WAIT_MS);
+	{
+		struct spec ev = {"events", 10, 3, NULL, NULL};
+		struct spec lg = {"logs", 5, 2, NULL, NULL};
+		create_ok(f, &ev, NULL);
+		create_ok(f, &lg, NULL);
+	}
+	wait_views(f, &s0);
+	assert_int_equal(s0.n, 15);
+
+	/* kill -9 x: the partitions it led get new leaders from their ISRs
+	 * (in the fence's entry); x leaves every ISR; epochs move once. */
+	x = busiest(&s0, NULL, 0, &most);
+	assert_true(most >= 2);
+	kill_sim(f, sim_of(f, x));
+	wait_broker(f, x, "fenced", SESSION_MS + WAIT_MS);
+	snap_take(f, &s1);
+	dead[0] = x;
+	moved = check_gone(&s0, &s1, x, dead, 1);
+	assert_int_equal(moved, most);
+	for (size_t i = 0; i < s1.n; i++) {
+		assert_false(has(s1.p[i].isr, s1.p[i].nisr, x));
+		assert_int_not_equal(s1.p[i].leader, x);
+		assert_int_not_equal(s1.p[i].leader, -1);
+	}
+	snap_free(&s1);
+	wait_views(f, &s1);
+	check_gone(&s0, &s1, x, dead, 1); /* nothing moved since */
+
+	/* kill -9 y, then kill -9 the active controller about when y's
+	 * session expires (its fence and elections may or may not have
+	 * been proposed or committed). */
+	y = busiest(&s1, dead, 1, &most);
+	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+	kill_sim(f, sim_of(f, y));
+	t_kill = tool_now_ms();
+	pump_until(f, t_kill + SESSION_MS - HEARTBEAT_MS / 2);
+	assert_int_equal(cluster_kill(c, leader), 0);
+	snprintf(line, sizeof line, "broker %d fenced", y);
+	fprintf(stderr,
+		"controller %u killed %llu ms after broker %d; it had %s "
+		"applied its fence\n",
+		leader, (unsigned long long)(tool_now_ms() - t_kill), y,
+		cluster_log_contains(c, leader, line) == 1 ? "already" : "not");
+	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader2, 0);
+	assert_int_not_equal(leader2, leader);
+	/* The new controller fences y after a session of grace (unless the
+	 * fence committed); nothing is lost or applied twice: the state is
+	 * exactly one loss of y after the loss of x. */
+	wait_broker(f, y, "fenced", 2 * SESSION_MS + WAIT_MS);
+	snap_take(f, &s2);
+	dead[1] = y;
+	moved = check_gone(&s1, &s2, y, dead, 2);
+	assert_int_equal(moved, most);
+	snap_free(&s2);
+	/* The healthy ones stayed active through the failover. */
+	for (int32_t id = 1; id <= 5; id++) {
+		if (is_dead(dead, 2, id))
+			continue;
+		broker_state(f, id, st, sizeof st);
+		assert_string_equal(st, "active");
+	}
+	wait_views(f, &s2);
+	check_gone(&s1, &s2, y, dead, 2);
+
+	/* kill -9 z, and kill -9 the active controller right after it
+	 * applied z's fence (committed, maybe not yet applied elsewhere):
+	 * the next controller has it, and does not fence z again. */
+	restart_node(f, leader);
+	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+	z = busiest(&s2, dead, 2, &most);
+	from = log_size(c, leader);
+	kill_sim(f, sim_of(f, z));
+	t_kill = tool_now_ms();
+	snprintf(line, sizeof line, "broker %d fenced", z);
+	while (!log_contains_after(c, leader, from, line)) {
+		assert_true(tool_now_ms() < t_kill + SESSION_MS + WAIT_MS);
+		pump(f, 5);
+	}
+	assert_int_equal(cluster_kill(c, leader), 0);
+	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader2, 0);
+	assert_int_not_equal(leader2, leader);
+	broker_state(f, z, st, sizeof st);
+	assert_string_equal(st, "fenced");
+	snap_take(f, &s3);
+	dead[2] = z;
+	moved = check_gone(&s2, &s3, z, dead, 3);
+	assert_int_equal(moved, most);
+	snap_free(&s3);
+	wait_views(f, &s3);
+	check_gone(&s2, &s3, z, dead, 3);
+	assert_int_equal(log_contains_after(c, leader2, 0, line), 0);
+	snap_free(&s0);
+	snap_free(&s1);
+	snap_free(&s2);
+	snap_free(&s3);
+	f->passed = 1;
+}
+
+/* ---- c. offline partitions, recovery, unclean elections ---- */
+
+static void expect_state(const struct snap *s, const char *topic,
+			 int32_t leader, uint32_t le, uint32_t pe,
+			 const char *isr)
+{
+	const struct part *p = snap_find(s, topic, 0);
+	struct part want = *p;
+	const char *q = isr;
+	want.leader = leader;
+	want.le = le;
+	want.pe = pe;
+	want.nisr = 0;
+	while (*q) {
+		char *end;
+		want.isr[want.nisr++] = (int32_t)strtol(q, &end, 10);
+		q = *end ? end + 1 : end;
+	}
+	assert_part(p, &want);
+}
+
+static void test_offline_and_unclean(void **state)
+{
+	struct fixture *f = *state;
+	Synod__Wire__DescribeTopicsResponse *d = NULL;
+	struct snap s;
+	char list[256];
+	json_t *j = NULL, *r;
+
+	start(f);
+	for (int32_t id = 1; id <= 3; id++)
+		spawn_sim(f, id, 1, NULL);
+	for (int32_t id = 1; id <= 3; id++)
+		wait_broker(f, id, "active", WAIT_MS);
+	{
+		struct spec off = {"off", -1, -1, "1:2", NULL};
+		struct spec uncl = {"uncl", -1, -1, "2:3", NULL};
+		struct spec au = {"auto", -1, -1, "1:2",
+				  "unclean.leader.election.enable=true"};
+		create_ok(f, &off, NULL);
+		create_ok(f, &uncl, NULL);
+		create_ok(f, &au, NULL);
+	}
+	assert_int_equal(describe(f, "auto", &d), SYNOD_OK);
+	assert_string_equal(
+	    config_of(d->topics[0], "unclean.leader.election.enable"), "true");
+	describe_free(d);
+
+	/* Broker 2 dies: it leaves the ISRs; uncl's leadership moves to 3. */
+	kill_sim(f, sim_of(f, 2));
+	wait_broker(f, 2, "fenced", SESSION_MS + WAIT_MS);
+	wait_views(f, &s);
+	expect_state(&s, "off", 1, 0, 1, "1");
+	expect_state(&s, "uncl", 3, 1, 1, "3");
+	expect_state(&s, "auto", 1, 0, 1, "1");
+	snap_free(&s);
+
+	/* It comes back (a new incarnation): outside every ISR, nothing to
+	 * recover, nothing changes. */
+	spawn_sim(f, 2, 1, NULL);
+	wait_broker(f, 2, "active", WAIT_MS);
+	wait_views(f, &s);
+	expect_state(&s, "off", 1, 0, 1, "1");
+	expect_state(&s, "uncl", 3, 1, 1, "3");
+	expect_state(&s, "auto", 1, 0, 1, "1");
+	snap_free(&s);
+
+	/* 1 and 3 die: off and uncl lose their whole ISR and go offline
+	 * (the last ISR member stays listed); auto allows unclean elections
+	 * and takes 2, outside its ISR. */
+	kill_sim(f, sim_of(f, 1));
+	kill_sim(f, sim_of(f, 3));
+	wait_broker(f, 1, "fenced", SESSION_MS + WAIT_MS);
+	wait_broker(f, 3, "fenced", SESSION_MS + WAIT_MS);
+	wait_views(f, &s);
+	expect_state(&s, "off", -1, 1, 2, "1");
+	expect_state(&s, "uncl", -1, 2, 2, "3");
+	expect_state(&s, "auto", 2, 1, 2, "2");
+	ctl_partition_list(f, "--offline", &s, list, sizeof list);
+	assert_string_equal(list, "off/0 uncl/0");
+	ctl_partition_list(f, "--under-replicated", &s, list, sizeof list);
+	assert_string_equal(list, "auto/0 off/0 uncl/0");
+	ctl_partition_list(f, "", &s, list, sizeof list);
+	assert_string_equal(list, "auto/0 off/0 uncl/0");
+	snap_free(&s);
+
+	/* A preferred election cannot help an offline partition whose
+	 * preferred replica is dead. */
+	assert_int_equal(synodctl(f,
+				  "partition elect-leaders --preferred "
+				  "--topic off",
+				  &j),
+			 0);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "elected")), 0);
+	r = json_array_get(json_object_get(j, "results"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "result")),
+			    "ELECTION_NOT_NEEDED");
+	json_decref(j);
+
+	/* The operator forces uncl: 2 (alive, outside the ISR) leads, alone
+	 * in the ISR. */
+	assert_int_equal(synodctl(f,
+				  "partition elect-leaders --unclean --topic "
+				  "uncl --partition 0",
+				  &j),
+			 0);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(j, "elected")), 1);
+	r = json_array_get(json_object_get(j, "results"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "topic")),
+			    "uncl");
+	assert_int_equal(json_integer_value(json_object_get(r, "partition")),
+			 0);
+	assert_string_equal(json_string_value(json_object_get(r, "result")),
+			    "ELECTED");
+	assert_int_equal(json_integer_value(json_object_get(r, "leader")), 2);
+	json_decref(j);
+	assert_int_equal(synodctl(f,
+				  "partition elect-leaders --unclean "
+				  "--topic nope",
+				  &j),
+			 1);
+	json_decref(j);
+	wait_views(f, &s);
+	expect_state(&s, "uncl", 2, 3, 3, "2");
+	expect_state(&s, "off", -1, 1, 2, "1");
+	ctl_partition_list(f, "--offline", &s, list, sizeof list);
+	assert_string_equal(list, "off/0");
+	snap_free(&s);
+
+	/* 1, the last ISR member of off, comes back: off recovers with it
+	 * when it is unfenced. */
+	spawn_sim(f, 1, 1, NULL);
+	wait_broker(f, 1, "active", WAIT_MS);
+	wait_views(f, &s);
+	expect_state(&s, "off", 1, 2, 3, "1");
+	expect_state(&s, "uncl", 2, 3, 3, "2");
+	expect_state(&s, "auto", 2, 1, 2, "2");
+	ctl_partition_list(f, "--offline", &s, list, sizeof list);
+	assert_string_equal(list, "");
+	snap_free(&s);
+	f->passed = 1;
+}
+
+/* ---- d. ISR changes from leaders, preferred elections ---- */
+
+struct alter_result {
+	int done;
+	int code;
+	int has_state;
+	struct part state;
+};
+
+static void on_alter(void *arg, int code, const Synod__Wire__PartitionState *s)
+{
+	struct alter_result *r = arg;
+	r->done = 1;
+	r->code = code;
+	r->has_state = s != NULL;
+	if (s)
+		part_from_wire(s, &r->state);
+}
+
+/* synod_broker_alter_isr from library broker i; the answer's code, *out
+ * the new state on success. */
+static int alter(struct fixture *f, unsigned i, const uint8_t *tid,
+		 int32_t partition, uint32_t le, uint32_t pe,
+		 const int32_t *isr, size_t n, struct part *out)
+{
+	struct alter_result r = {0};
+	assert_int_equal(synod_broker_alter_isr(f->lib[i], tid, partition, le,
+						pe, isr, n, on_alter, &r),
+			 SYNOD_OK);
+	while (!r.done)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(r.has_state, r.code == SYNOD_OK);
+	if (out && r.code == SYNOD_OK)
+		*out = r.state;
+	return r.code;
+}
+
+/* ALTER_PARTITION by hand. */
+static int alter_raw(struct fixture *f, int32_t broker, uint64_t epoch,
+		     const uint8_t *tid, int32_t partition, uint32_t le,
+		     uint32_t pe, int32_t *isr, size_t n)
+{
+	Synod__Wire__AlterPartitionRequest r =
+	    SYNOD__WIRE__ALTER_PARTITION_REQUEST__INIT;
+	r.broker_id = broker;
+	r.broker_epoch = epoch;
+	r.topic_id.data = (uint8_t *)tid;
+	r.topic_id.len = 16;
+	r.partition = partition;
+	r.leader_epoch = le;
+	r.partition_epoch = pe;
+	r.new_isr = isr;
+	r.n_new_isr = n;
+	return call(f, SYNOD_API_ALTER_PARTITION, &r.base,
+		    &synod__wire__alter_partition_response__descriptor, NULL);
+}
+
+static void lib_wait_active(struct fixture *f, unsigned i)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	while (synod_broker_state(f->lib[i]) != SYNOD_BROKER_ACTIVE) {
+		if (tool_now_ms() >= deadline)
+			fail_msg("library broker %d: %s",
+				 synod_broker_id(f->lib[i]),
+				 synod_broker_state_name(
+				     synod_broker_state(f->lib[i])));
+		pump(f, 10);
+	}
+}
+
+/* Expected state of isr/<partition> in s, with leader, epochs, ISR. */
+static void expect_isr_part(const struct snap *s, int32_t partition,
+			    int32_t leader, uint32_t le, uint32_t pe,
+			    const int32_t *isr, unsigned n)
+{
+	const struct part *p = snap_find(s, "isr", partition);
+	struct part want = *p;
+	want.leader = leader;
+	want.le = le;
+	want.pe = pe;
+	want.nisr = n;
+	memcpy(want.isr, isr, n * sizeof *isr);
+	assert_part(p, &want);
+}
+
+static void test_isr_changes_and_preferred(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->c;
+	struct snap s;
+	struct part got;
+	uint8_t tid[16], bad_tid[16];
+	unsigned l1, l2, l3, leader;
+	uint64_t e2;
+	int result;
+	int32_t who;
+	static const int32_t i23[] = {2, 3}, i2[] = {2}, i3[] = {3},
+			     i231[] = {2, 3, 1}, i123[] = {1, 2, 3},
+			     i32[] = {3, 2}, i132[] = {1, 3, 2};
+	struct synod_broker_stats st_before, st_after;
+
+	start(f);
+	l1 = lib_start(f, 1);
+	l2 = lib_start(f, 2);
+	l3 = lib_start(f, 3);
+	lib_wait_active(f, l1);
+	lib_wait_active(f, l2);
+	lib_wait_active(f, l3);
+	{
+		struct spec sp = {"isr", -1, -1, "1:2:3,1:3:2", NULL};
+		create_ok(f, &sp, tid);
+	}
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 1, 0, 0, i123, 3);
+	expect_isr_part(&s, 1, 1, 0, 0, i132, 3);
+	snap_free(&s);
+
+	/* Broker 1 dies: 2 leads partition 0, 3 leads partition 1. */
+	close_lib(f, l1);
+	wait_broker(f, 1, "fenced", SESSION_MS + WAIT_MS);
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 2, 1, 1, i23, 2);
+	expect_isr_part(&s, 1, 3, 1, 1, i32, 2);
+	snap_free(&s);
+
+	/* Stale and wrong requests are refused and change nothing. */
+	assert_int_equal(alter(f, l2, tid, 0, 0, 1, i2, 1, NULL),
+			 SYNOD_EFENCED_LEADER_EPOCH);
+	assert_int_equal(alter(f, l2, tid, 0, 1, 0, i2, 1, NULL),
+			 SYNOD_EINVALID_UPDATE_VERSION);
+	assert_int_equal(alter(f, l3, tid, 0, 1, 1, i3, 1, NULL),
+			 SYNOD_ENOT_LEADER);
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, i3, 1, NULL),
+			 SYNOD_EINVALID_ISR); /* without the leader */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, i231, 3, NULL),
+			 SYNOD_EINVALID_ISR); /* 1 is fenced */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, NULL, 0, NULL),
+			 SYNOD_EINVALID_ISR);
+	assert_int_equal(alter(f, l2, tid, 2, 1, 1, i2, 1, NULL),
+			 SYNOD_EUNKNOWN_PARTITION);
+	memset(bad_tid, 0xab, sizeof bad_tid);
+	assert_int_equal(alter(f, l2, bad_tid, 0, 1, 1, i2, 1, NULL),
+			 SYNOD_EUNKNOWN_TOPIC);
+	e2 = synod_broker_epoch(f->lib[l2]);
+	{
+		int32_t isr[1] = {2};
+		assert_int_equal(
+		    alter_raw(f, 2, e2 + 1000, tid, 0, 1, 1, isr, 1),
+		    SYNOD_ESTALE_BROKER_EPOCH);
+		assert_int_equal(alter_raw(f, 9, 1, tid, 0, 1, 1, isr, 1),
+				 SYNOD_EUNKNOWN_BROKER);
+	}
+	/* Restating the ISR (any order) is accepted without a bump. */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, i32, 2, &got), SYNOD_OK);
+	assert_int_equal(got.pe, 1);
+	snap_take(f, &s);
+	expect_isr_part(&s, 0, 2, 1, 1, i23, 2);
+	snap_free(&s);
+
+	/* A valid shrink: partition epoch + 1, pushed to the replicas. */
+	synod_broker_stats(f->lib[l3], &st_before);
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, i2, 1, &got), SYNOD_OK);
+	assert_string_equal(got.topic, "isr");
+	assert_int_equal(got.partition, 0);
+	assert_int_equal(got.leader, 2);
+	assert_int_equal(got.le, 1);
+	assert_int_equal(got.pe, 2);
+	assert_int_equal(got.nisr, 1);
+	assert_int_equal(got.isr[0], 2);
+	/* The same request again is stale now. */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 1, i2, 1, NULL),
+			 SYNOD_EINVALID_UPDATE_VERSION);
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 2, 1, 2, i2, 1);
+	expect_isr_part(&s, 1, 3, 1, 1, i32, 2);
+	snap_free(&s);
+	synod_broker_stats(f->lib[l3], &st_after);
+	assert_true(st_after.pushes_applied > st_before.pushes_applied);
+
+	/* Broker 1 returns: nothing changes until a leader adds it. */
+	l1 = lib_start(f, 1);
+	lib_wait_active(f, l1);
+	assert_int_equal(elect(f, 0, "isr", 0, &result, &who), SYNOD_OK);
+	assert_int_equal(result, SYNOD_EELECTION_NOT_NEEDED);
+	assert_int_equal(who, 2);
+	/* A valid expansion, stored in replica order. */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 2, i231, 3, &got), SYNOD_OK);
+	assert_int_equal(got.pe, 3);
+	assert_int_equal(alter(f, l3, tid, 1, 1, 1, i231, 3, &got), SYNOD_OK);
+	assert_int_equal(got.pe, 2);
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 2, 1, 3, i123, 3);
+	expect_isr_part(&s, 1, 3, 1, 2, i132, 3);
+	snap_free(&s);
+
+	/* Preferred election of partition 0: back to replicas[0] = 1. */
+	assert_int_equal(elect(f, 0, "isr", 0, &result, &who), SYNOD_OK);
+	assert_int_equal(result, SYNOD_OK);
+	assert_int_equal(who, 1);
+	assert_int_equal(elect(f, 0, "isr", 0, &result, &who), SYNOD_OK);
+	assert_int_equal(result, SYNOD_EELECTION_NOT_NEEDED);
+	assert_int_equal(who, 1);
+	assert_int_equal(elect(f, 0, "isr", 5, &result, &who), SYNOD_OK);
+	assert_int_equal(result, SYNOD_EUNKNOWN_PARTITION);
+	assert_int_equal(elect(f, 0, "nope", -1, &result, &who), SYNOD_OK);
+	assert_int_equal(result, SYNOD_EUNKNOWN_TOPIC);
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 1, 2, 4, i123, 3);
+	expect_isr_part(&s, 1, 3, 1, 2, i132, 3);
+	snap_free(&s);
+	/* The old leader is a follower now. */
+	assert_int_equal(alter(f, l2, tid, 0, 1, 3, i2, 1, NULL),
+			 SYNOD_ENOT_LEADER);
+
+	/* Automatic rebalance: partition 1 (1 of 2 led off its preferred
+	 * replica: 50% > leader.imbalance.percentage 10) moves back once
+	 * a check runs. The interval is read when a controller becomes
+	 * active, so a new one takes it. */
+	assert_int_equal(
+	    set_config(f, "leader.imbalance.check.interval.seconds", "1"),
+	    SYNOD_OK);
+	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+	assert_int_equal(cluster_kill(c, leader), 0);
+	assert_int_not_equal(cluster_wait_leader(c, LEADER_TIMEOUT_MS), 0);
+	{
+		uint64_t deadline = tool_now_ms() + WAIT_MS;
+		for (;;) {
+			snap_take(f, &s);
+			if (snap_find(&s, "isr", 1)->leader == 1)
+				break;
+			snap_free(&s);
+			assert_true(tool_now_ms() < deadline);
+			pump(f, 100);
+		}
+		snap_free(&s);
+	}
+	wait_views(f, &s);
+	expect_isr_part(&s, 0, 1, 2, 4, i123, 3);
+	expect_isr_part(&s, 1, 1, 2, 3, i132, 3);
+	snap_free(&s);
+	f->passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_describe_delete, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_broker_loss_and_controller_crash, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offline_and_unclean, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_isr_changes_and_preferred,
+					    setup, teardown),
+	};
+	/* Writes to a killed node's socket must fail, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,296 @@
+/* Unit tests: topic and partition records in the store (apply rules,
+ * epochs, indexes by broker, versions for fetch-since, tombstones). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "records.pb-c.h"
+#include "store.h"
+
+static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
+{
+	Synod__Rec__RecordBatch b = SYNOD__REC__RECORD_BATCH__INIT;
+	Synod__Rec__Record *rp = r;
+	size_t len;
+	uint8_t *buf;
+	int st = -1;
+	b.version = 1;
+	b.n_records = 1;
+	b.records = &rp;
+	len = synod__rec__record_batch__get_packed_size(&b);
+	buf = malloc(len);
+	synod__rec__record_batch__pack(&b, buf);
+	assert_int_equal(store_apply(s, index, buf, len, &st, 1, NULL),
+			 STORE_OK);
+	free(buf);
+	return st;
+}
+
+static Synod__Rec__PartitionRecord *prec(int32_t part, int32_t a, int32_t b,
+					 int32_t c)
+{
+	Synod__Rec__PartitionRecord *p = calloc(1, sizeof *p);
+	synod__rec__partition_record__init(p);
+	p->partition = part;
+	p->replicas = calloc(3, sizeof(int32_t));
+	p->isr = calloc(3, sizeof(int32_t));
+	p->replicas[0] = p->isr[0] = a;
+	p->replicas[1] = p->isr[1] = b;
+	p->replicas[2] = p->isr[2] = c;
+	p->n_replicas = p->n_isr = 3;
+	p->leader = a;
+	return p;
+}
+
+static void free_prec(Synod__Rec__PartitionRecord *p)
+{
+	free(p->replicas);
+	free(p->isr);
+	free(p);
+}
+
+static uint8_t ID_A[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static uint8_t ID_B[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+
+static int create(struct store *s, uint64_t index, const char *name,
+		  uint8_t *id, unsigned n)
+{
+	Synod__Rec__CreateTopic c = SYNOD__REC__CREATE_TOPIC__INIT;
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	Synod__Rec__PartitionRecord *ps[16];
+	int st;
+	for (unsigned i = 0; i < n; i++)
+		ps[i] = prec((int32_t)i, (int32_t)(i % 4),
+			     (int32_t)((i + 1) % 4), (int32_t)((i + 2) % 4));
+	c.name = (char *)name;
+	c.topic_id.data = id;
+	c.topic_id.len = 16;
+	c.n_partitions = n;
+	c.partitions = ps;
+	r.body_case = SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
+	r.create_topic = &c;
+	st = apply(s, index, &r);
+	for (unsigned i = 0; i < n; i++)
+		free_prec(ps[i]);
+	return st;
+}
+
+static int change(struct store *s, uint64_t index, uint8_t *id, int32_t part,
+		  uint32_t expected, int32_t leader, uint32_t le, uint32_t pe,
+		  int n_isr)
+{
+	Synod__Rec__PartitionChange c = SYNOD__REC__PARTITION_CHANGE__INIT;
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	Synod__Rec__PartitionRecord *p = prec(part, 0, 1, 2);
+	int st;
+	p->leader = leader;
+	p->leader_epoch = le;
+	p->partition_epoch = pe;
+	p->n_isr = (size_t)n_isr;
+	c.topic_id.data = id;
+	c.topic_id.len = 16;
+	c.expected_partition_epoch = expected;
+	c.state = p;
+	r.body_case = SYNOD__REC__RECORD__BODY_PARTITION_CHANGE;
+	r.partition_change = &c;
+	st = apply(s, index, &r);
+	free_prec(p);
+	return st;
+}
+
+struct count {
+	int n;
+	int32_t last_leader;
+};
+
+static int count_part(void *arg, const struct store_topic *t,
+		      const struct store_partition *p)
+{
+	struct count *c = arg;
+	(void)t;
+	c->n++;
+	c->last_leader = p->leader;
+	return 0;
+}
+
+static int count_topic(void *arg, const struct store_topic *t)
+{
+	(void)t;
+	((struct count *)arg)->n++;
+	return 0;
+}
+
+static void test_create_and_lookup(void **state)
+{
+	struct store *s;
+	struct store_topic t;
+	struct store_partition p;
+	struct count c = {0, 0};
+	(void)state;
+	assert_int_equal(store_open(&s), STORE_OK);
+	assert_int_equal(create(s, 10, "orders", ID_A, 8), STORE_R_OK);
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_OK);
+	assert_int_equal(t.n_partitions, 8);
+	assert_memory_equal(t.topic_id, ID_A, 16);
+	assert_int_equal(t.created_index, 10);
+	assert_int_equal(store_topic_get_by_id(s, ID_A, &t), STORE_OK);
+	assert_string_equal(t.name, "orders");
+	assert_int_equal(store_partition_get(s, t.tid, 5, &p), STORE_OK);
+	assert_int_equal(p.n_replicas, 3);
+	assert_int_equal(p.replicas[0], 1);
+	assert_int_equal(p.leader, 1);
+	assert_int_equal(p.version, 10);
+	/* The same name or id again is refused (stale), nothing changes. */
+	assert_int_equal(create(s, 11, "orders", ID_B, 2), STORE_R_STALE);
+	assert_int_equal(create(s, 12, "other", ID_A, 2), STORE_R_STALE);
+	assert_int_equal(store_topic_get(s, "other", &t), STORE_ENOTFOUND);
+	/* Broker 0 replicates partitions 0,2,3,4,6,7 (i%4, i+1%4, i+2%4). */
+	assert_int_equal(store_broker_partitions(s, 0, 0, count_part, &c),
+			 STORE_OK);
+	assert_int_equal(c.n, 6);
+	store_close(s);
+}
+
+static void test_partition_change_epochs(void **state)
+{
+	struct store *s;
+	struct store_topic t;
+	struct store_partition p;
+	struct count c = {0, 0};
+	(void)state;
+	assert_int_equal(store_open(&s), STORE_OK);
+	assert_int_equal(create(s, 10, "orders", ID_A, 4), STORE_R_OK);
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_OK);
+	/* A change expecting the current epoch applies. */
+	assert_int_equal(change(s, 11, ID_A, 1, 0, 2, 1, 1, 2), STORE_R_OK);
+	assert_int_equal(store_partition_get(s, t.tid, 1, &p), STORE_OK);
+	assert_int_equal(p.leader, 2);
+	assert_int_equal(p.leader_epoch, 1);
+	assert_int_equal(p.partition_epoch, 1);
+	assert_int_equal(p.n_isr, 2);
+	assert_int_equal(p.version, 11);
+	/* A stale one (expects epoch 0 again) is refused. */
+	assert_int_equal(change(s, 12, ID_A, 1, 0, 0, 5, 5, 3), STORE_R_STALE);
+	assert_int_equal(store_partition_get(s, t.tid, 1, &p), STORE_OK);
+	assert_int_equal(p.leader, 2);
+	assert_int_equal(p.version, 11);
+	/* Unknown partition or topic: not found. */
+	assert_int_equal(change(s, 13, ID_A, 9, 0, 0, 1, 1, 3),
+			 STORE_R_NOT_FOUND);
+	assert_int_equal(change(s, 14, ID_B, 0, 0, 0, 1, 1, 3),
+			 STORE_R_NOT_FOUND);
+	/* Fetch-since: only partition 1 changed after 10 for broker 0. */
+	assert_int_equal(store_broker_partitions(s, 0, 10, count_part, &c),
+			 STORE_OK);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.last_leader, 2);
+	store_close(s);
+}
+
+static void test_grow_and_remove(void **state)
+{
+	struct store *s;
+	struct store_topic t;
+	struct count c = {0, 0}, d = {0, 0};
+	char *v = NULL;
+	(void)state;
+	assert_int_equal(store_open(&s), STORE_OK);
+	assert_int_equal(create(s, 10, "orders", ID_A, 2), STORE_R_OK);
+	{
+		Synod__Rec__CreatePartitions cp =
+		    SYNOD__REC__CREATE_PARTITIONS__INIT;
+		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+		Synod__Rec__PartitionRecord *ps[2] = {prec(2, 0, 1, 2),
+						      prec(3, 1, 2, 3)};
+		cp.topic_id.data = ID_A;
+		cp.topic_id.len = 16;
+		cp.n_partitions = 2;
+		cp.partitions = ps;
+		r.body_case = SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS;
+		r.create_partitions = &cp;
+		assert_int_equal(apply(s, 11, &r), STORE_R_OK);
+		/* The same again starts at the wrong number: stale. */
+		assert_int_equal(apply(s, 12, &r), STORE_R_STALE);
+		free_prec(ps[0]);
+		free_prec(ps[1]);
+	}
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_OK);
+	assert_int_equal(t.n_partitions, 4);
+	assert_int_equal(t.version, 11);
+	/* A topic config goes with the topic. */
+	{
+		Synod__Rec__SetConfig sc = SYNOD__REC__SET_CONFIG__INIT;
+		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+		sc.scope = 1;
+		sc.resource = "orders";
+		sc.key = "retention.ms";
+		sc.value = "5";
+		r.body_case = SYNOD__REC__RECORD__BODY_SET_CONFIG;
+		r.set_config = &sc;
+		assert_int_equal(apply(s, 13, &r), STORE_R_OK);
+	}
+	{
+		Synod__Rec__RemoveTopic rt = SYNOD__REC__REMOVE_TOPIC__INIT;
+		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+		rt.topic_id.data = ID_A;
+		rt.topic_id.len = 16;
+		r.body_case = SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
+		r.remove_topic = &rt;
+		assert_int_equal(apply(s, 14, &r), STORE_R_OK);
+		assert_int_equal(apply(s, 15, &r), STORE_R_NOT_FOUND);
+	}
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_ENOTFOUND);
+	assert_int_equal(store_config_get(s, 1, "orders", "retention.ms", &v),
+			 STORE_ENOTFOUND);
+	for (int b = 0; b < 4; b++)
+		assert_int_equal(
+		    store_broker_partitions(s, b, 0, count_part, &c), STORE_OK);
+	assert_int_equal(c.n, 0);
+	/* Since 13: one deleted topic, no live ones. */
+	assert_int_equal(
+	    store_topics_since(s, 13, count_topic, count_topic, &d), STORE_OK);
+	assert_int_equal(d.n, 1);
+	/* The name can be used again, with a new id. */
+	assert_int_equal(create(s, 16, "orders", ID_B, 1), STORE_R_OK);
+	store_close(s);
+}
+
+static void test_snapshot_keeps_topics(void **state)
+{
+	struct store *s, *t2;
+	void *buf;
+	size_t len;
+	uint64_t d1, d2;
+	struct store_topic t;
+	(void)state;
+	assert_int_equal(store_open(&s), STORE_OK);
+	assert_int_equal(store_open(&t2), STORE_OK);
+	assert_int_equal(create(s, 10, "a", ID_A, 8), STORE_R_OK);
+	assert_int_equal(create(s, 11, "b", ID_B, 3), STORE_R_OK);
+	assert_int_equal(store_snapshot(s, malloc, &buf, &len), STORE_OK);
+	assert_int_equal(store_restore(t2, buf, len), STORE_OK);
+	free(buf);
+	assert_int_equal(store_digest(s, &d1), STORE_OK);
+	assert_int_equal(store_digest(t2, &d2), STORE_OK);
+	assert_true(d1 == d2);
+	assert_int_equal(store_topic_get(t2, "b", &t), STORE_OK);
+	assert_int_equal(t.n_partitions, 3);
+	store_close(s);
+	store_close(t2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_create_and_lookup),
+	    cmocka_unit_test(test_partition_change_epochs),
+	    cmocka_unit_test(test_grow_and_remove),
+	    cmocka_unit_test(test_snapshot_keeps_topics),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
