@@ -1119,8 +1119,16 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 		r.n_results = o->n_items;
 		r.results = rp;
 	}
-	srv_fill_status(t->server, &st, res && rp && sts ? SYNOD_OK : rc, NULL,
-			&lid, leader, sizeof leader);
+	/* Leadership lost with the entry in flight: say so at the top, so
+	 * clients retry on the new controller (a retry may then find the
+	 * topic created: TOPIC_ALREADY_EXISTS). */
+	srv_fill_status(t->server, &st,
+			rc == SYNOD_ENOT_CONTROLLER ||
+				rc == SYNOD_ESHUTTING_DOWN ||
+				!(res && rp && sts)
+			    ? rc
+			    : SYNOD_OK,
+			NULL, &lid, leader, sizeof leader);
 	r.status = &st;
 	r.has_metadata_version = 1;
 	r.metadata_version = store_applied_index(n->fsm.store);
