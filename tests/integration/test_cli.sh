@@ -13,7 +13,9 @@ export SYNOD_FLAGS="--election-timeout-ms 300"
 ctl="$build/synodctl"
 pass=0 fail=0
 
+simpid=
 cleanup() {
+  if [ -n "$simpid" ]; then kill -9 "$simpid" 2>/dev/null || true; fi
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   if [ "$fail" -ne 0 ]; then tail -n 20 "$SYNOD_CLUSTER_DIR"/node-*.log >&2 || true; fi
   rm -rf "$SYNOD_CLUSTER_DIR"
@@ -91,6 +93,49 @@ expect_code 2 "$ctl" quorum add-voter x y z
 [ "$("$ctl" --json broker list | json 'len(d["brokers"])')" = 0 ] && ok || bad "broker list"
 expect_code 1 "$ctl" broker describe 5
 expect_code 1 "$ctl" broker unregister 5
+
+# topics and partitions, with three simulated brokers (one per rack)
+"$build/synod-sim" --brokers 3 --first-id 1 --racks 3 >"$SYNOD_CLUSTER_DIR/sim.log" 2>&1 &
+simpid=$!
+active3() { "$ctl" --json broker list | python3 -c 'import json,sys; sys.exit(0 if sum(b["state"]=="active" for b in json.load(sys.stdin)["brokers"])==3 else 1)'; }
+wait_for 20 active3 && ok || bad "3 simulated brokers active"
+expect_code 0 "$ctl" topic create cli-t --partitions 4 --replication-factor 3 --config retention.ms=60000
+out="$("$ctl" --json topic create cli-v --partitions 2 --replication-factor 2 --validate-only)" || true
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["topic"]=="cli-v" and d["error"] is None and len(d["topic_id"])==36 and d["validate_only"] is True else 1)' && ok || bad "create --json: $out"
+expect_code 1 "$ctl" topic describe cli-v
+expect_code 1 "$ctl" topic create cli-t --partitions 1 --replication-factor 1
+[ "$("$ctl" --json topic create cli-x --partitions 1 --replication-factor 4 | json 'd["error"]')" = INVALID_REPLICATION_FACTOR ] && ok || bad "rf 4"
+expect_code 1 "$ctl" topic create cli-x --partitions 0 --replication-factor 1
+expect_code 1 "$ctl" topic create .. --partitions 1 --replication-factor 1
+expect_code 2 "$ctl" topic create cli-x --partitions many
+desc="$("$ctl" --json topic describe cli-t)" || true
+echo "$desc" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["topic"] == "cli-t" and len(d["topic_id"]) == 36, d
+assert d["configs"] == {"retention.ms": "60000"}, d["configs"]
+assert d["partition_count"] == 4 and [p["partition"] for p in d["partitions"]] == [0, 1, 2, 3]
+for p in d["partitions"]:
+    assert set(p) == {"partition", "leader", "leader_epoch", "partition_epoch", "replicas", "isr"}, p
+    assert sorted(p["replicas"]) == [1, 2, 3] and p["isr"] == p["replicas"], p
+    assert p["leader"] == p["replicas"][0] and p["leader_epoch"] == 0 and p["partition_epoch"] == 0, p
+' && ok || bad "describe --json: $desc"
+"$ctl" topic describe cli-t | grep -q "^  Partition: 3 " && ok || bad "describe table"
+expect_code 0 "$ctl" topic add-partitions cli-t --total 6
+expect_code 1 "$ctl" topic add-partitions cli-t --total 5
+[ "$("$ctl" --json topic list | json '[t["partition_count"] for t in d["topics"] if t["topic"]=="cli-t"][0]')" = 6 ] && ok || bad "list"
+[ "$("$ctl" --json partition list | json 'sum(p["topic"]=="cli-t" for p in d["partitions"])')" = 6 ] && ok || bad "partition list"
+[ "$("$ctl" --json partition list --offline | json 'len(d["partitions"])')" = 0 ] && ok || bad "no offline partitions"
+[ "$("$ctl" --json partition elect-leaders --preferred --topic cli-t | json 'd["elected"]')" = 0 ] && ok || bad "preferred leaders already"
+expect_code 1 "$ctl" topic describe no-such-topic
+expect_code 0 "$ctl" topic delete cli-t
+[ "$("$ctl" --json topic describe cli-t | json 'd["error"]')" = UNKNOWN_TOPIC ] && ok || bad "deleted"
+expect_code 1 "$ctl" topic delete cli-t
+# SIGTERM: the simulated brokers shut down in a controlled way (exit 0)
+kill -TERM "$simpid"
+set +e; wait "$simpid"; rc=$?; set -e
+simpid=
+[ "$rc" -eq 0 ] && ok || bad "synod-sim exited $rc: $(tail -n 5 "$SYNOD_CLUSTER_DIR/sim.log")"
 
 "$root/deploy/cluster.sh" stop >/dev/null && ok || bad "stop"
 echo "$pass passed, $fail failed"
