@@ -20,6 +20,16 @@
  * field by field, so an election applied twice or lost shows up as a wrong
  * epoch.
  *
+ * a. create (every refusal, validate_only, explicit assignments, several
+ *    topics in one request), describe, placement (distinct brokers, one
+ *    replica per rack, balance), growth, deletion, the views;
+ * b. kill -9 of brokers, and of the active controller just before and just
+ *    after a broker's fence: each loss applied exactly once;
+ * c. partitions whose whole ISR is lost go offline and recover when an ISR
+ *    member returns; unclean elections by topic config and by synodctl;
+ * d. ISR changes from partition leaders (stale, wrong, valid, pushed),
+ *    preferred elections by hand, then the automatic rebalance.
+ *
  * Every wait is bounded; a failing test prints the tail of every node's and
  * simulator's log. $SYNOD_KEEP_TEST_DIRS keeps the data dirs and logs.
  */
