@@ -25,6 +25,7 @@ struct session {
 	uint64_t last_hb_ms; /* 0: none since takeover */
 	uint64_t reported_version;
 	int going;	       /* fence/shutdown proposed, not applied */
+	int push_dropped;      /* a push was dropped: tell it to fetch */
 	struct sconn *sc;      /* connection of its last request (ref) */
 	uint64_t push_version; /* version of the last push made for it */
 };
@@ -306,30 +307,44 @@ static int propose_one(struct brokers *b, Synod__Rec__Record *r, struct bop *o)
 	return node_propose(b->node, &rp, 1, &o->w);
 }
 
-/* Fence and shutdown records carry, in the same entry, the leader
- * elections they cause (hooks.gone). */
+/* Fence, shutdown and unregister records carry, in the same entry, the
+ * leader elections they cause (hooks.gone). */
 static int propose_state(struct brokers *b, struct session *s,
 			 Synod__Rec__Record *r, struct bop *o)
 {
 	struct recbuf rb;
 	Synod__Rec__Record *first;
+	int32_t id;
 	int rv;
-	if ((r->body_case != SYNOD__REC__RECORD__BODY_FENCE_BROKER &&
-	     r->body_case != SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN) ||
-	    b->hooks.gone == NULL)
+	switch (r->body_case) {
+	case SYNOD__REC__RECORD__BODY_FENCE_BROKER:
+		id = r->fence_broker->broker_id;
+		break;
+	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
+		id = r->broker_shutdown->broker_id;
+		break;
+	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
+		id = r->unregister_broker->broker_id;
+		break;
+	default:
+		return propose_one(b, r, o);
+	}
+	if (b->hooks.gone == NULL)
 		return propose_one(b, r, o);
 	recbuf_init(&rb);
 	if ((first = recbuf_add(&rb)) != NULL)
 		*first = *r;
-	s->going = 1;
-	b->hooks.gone(b->hooks.arg, s->id, &rb);
+	if (s)
+		s->going = 1;
+	b->hooks.gone(b->hooks.arg, id, &rb);
 	rv = rb.failed
 		 ? SYNOD_EUNAVAILABLE
 		 : node_propose(b->node,
 				(const Synod__Rec__Record *const *)rb.recs,
 				rb.n, &o->w);
 	if (rv != SYNOD_OK) {
-		s->going = 0;
+		if (s)
+			s->going = 0;
 		if (b->hooks.abort)
 			b->hooks.abort(b->hooks.arg);
 	}
@@ -609,6 +624,21 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;
 	note_conn(s, sc);
+	if (s->push_dropped &&
+	    conn_pending_bytes(&sc->conn) < BROKERS_PUSH_QUEUE_MAX / 2) {
+		/* An empty delta whose prev_version cannot match the
+		 * broker's version: it sees a gap and fetches. */
+		Synod__Wire__MetadataDelta d =
+		    SYNOD__WIRE__METADATA_DELTA__INIT;
+		struct frame_header ph = {.kind = FRAME_PUSH,
+					  .api = SYNOD_API_METADATA_PUSH,
+					  .api_version = 1};
+		d.prev_version = s->push_version;
+		d.version = s->push_version;
+		if (req->metadata_version >= s->push_version ||
+		    conn_send(&sc->conn, &ph, &d.base) == 0)
+			s->push_dropped = 0;
+	}
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	if (p == NULL) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
@@ -739,6 +769,7 @@ static void unregister_done(struct node *n, struct waiter *w, int rc,
 		log_info("broker %d unregistered", o->id);
 	} else if (bop_session(o)) {
 		bop_session(o)->op_pending = 0;
+		bop_session(o)->going = 0;
 	}
 	srv_reply_status(o->p->sc, &o->p->h, rc, NULL);
 	srv_pending_free(o->p);
@@ -786,7 +817,7 @@ static void handle_unregister(struct brokers *b, struct sconn *sc,
 			    req, NULL);
 		return;
 	}
-	rv = propose_one(b, &r, o);
+	rv = propose_state(b, s, &r, o);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		srv_pending_free(p);
@@ -1127,12 +1158,10 @@ int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d)
 	 * push then shows a gap and it fetches what it missed. */
 	s->push_version = d->version;
 	if (s->sc == NULL || s->sc->closed ||
-	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX) {
+	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX ||
+	    conn_send(&s->sc->conn, &h, &d->base) != 0) {
 		b->stats.pushes_dropped++;
-		return -1;
-	}
-	if (conn_send(&s->sc->conn, &h, &d->base) != 0) {
-		b->stats.pushes_dropped++;
+		s->push_dropped = 1;
 		return -1;
 	}
 	b->stats.pushes++;

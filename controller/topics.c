@@ -50,6 +50,8 @@ struct topics {
 	struct load_entry *load;
 	size_t load_cap, load_count;
 	int load_valid;
+	uint64_t *recheck; /* partitions whose change was refused */
+	size_t n_recheck, cap_recheck;
 	struct topics_stats stats;
 };
 
@@ -82,6 +84,19 @@ static struct load_entry *load_get(struct topics *t, int32_t id)
 	t->load[i].id = id;
 	t->load_count++;
 	return &t->load[i];
+}
+
+static void recheck_add(struct topics *t, uint64_t key)
+{
+	if (t->n_recheck == t->cap_recheck) {
+		size_t cap = t->cap_recheck ? t->cap_recheck * 2 : 64;
+		uint64_t *r = realloc(t->recheck, cap * sizeof *r);
+		if (r == NULL)
+			return;
+		t->recheck = r;
+		t->cap_recheck = cap;
+	}
+	t->recheck[t->n_recheck++] = key;
 }
 
 static void load_invalidate(struct topics *t)
@@ -682,17 +697,26 @@ static void push_entry(struct topics *t, uint64_t index,
 			continue;
 		for (size_t k = 0; k < n; k++) {
 			struct store_partition p;
-			/* The committed state, if this entry changed it (a
-			 * record refused as stale changed nothing). */
-			if (store_partition_get(t->store, topic.tid,
-						parts[k]->partition,
-						&p) != STORE_OK ||
-			    p.version != index)
+			uint64_t key = ov_key(topic.tid, parts[k]->partition);
+			struct ov_entry *e = ov_find(t, key);
+			int found = store_partition_get(t->store, topic.tid,
+							parts[k]->partition,
+							&p) == STORE_OK;
+			/* This record was the last proposal for the
+			 * partition, applied or refused: the store is the
+			 * truth again. */
+			if (e &&
+			    e->p.partition_epoch == parts[k]->partition_epoch)
+				ov_remove(t, key);
+			/* A change refused as stale changed nothing: check
+			 * the partition again on the next tick. */
+			if (found && p.version != index &&
+			    r->body_case ==
+				SYNOD__REC__RECORD__BODY_PARTITION_CHANGE)
+				recheck_add(t, key);
+			/* The committed state, if this entry changed it. */
+			if (!found || p.version != index)
 				continue;
-			struct ov_entry *e =
-			    ov_find(t, ov_key(topic.tid, p.partition));
-			if (e && e->p.partition_epoch <= p.partition_epoch)
-				ov_remove(t, e->key);
 			if (push_add_partition(&x, &topic, &p) != 0)
 				break;
 		}
@@ -983,7 +1007,7 @@ struct ct_item {
 	char msg[160];
 	uint8_t topic_id[16];
 	unsigned first_rec; /* index of its CreateTopic record, or -1u */
-	char name[250];
+	char name[256];
 };
 
 static int check_assignment(struct topics *t,
@@ -1404,6 +1428,18 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 		synod__wire__delete_topics_request__free_unpacked(req, NULL);
 		return;
 	}
+	for (size_t i = 0; i < req->n_names; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(req->names[i], req->names[k]) == 0) {
+				snprintf(msg, sizeof msg,
+					 "topic %s listed twice",
+					 req->names[i]);
+				srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
+						 msg);
+				synod__wire__delete_topics_request__free_unpacked(
+				    req, NULL);
+				return;
+			}
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_names; i++) {
 		struct store_topic tp;
@@ -1749,7 +1785,7 @@ static void handle_describe(struct topics *t, struct sconn *sc,
 /* ---- elections on demand and rebalance ---- */
 
 struct elect_item {
-	char topic[250];
+	char topic[256];
 	int32_t partition;
 	int code;
 	int32_t leader;
@@ -1884,6 +1920,7 @@ static int elect(struct topics *t, struct pending *p, int unclean,
 					 tps[i]->topic);
 				x.items[x.n].partition = -1;
 				x.items[x.n].code = SYNOD_EUNKNOWN_TOPIC;
+				x.items[x.n].leader = EL_NO_LEADER;
 				x.items[x.n].rec = -1u;
 				x.n++;
 				continue;
@@ -1912,6 +1949,7 @@ static int elect(struct topics *t, struct pending *p, int unclean,
 					    tps[i]->partitions[k];
 					x.items[x.n].code =
 					    SYNOD_EUNKNOWN_PARTITION;
+					x.items[x.n].leader = EL_NO_LEADER;
 					x.items[x.n].rec = -1u;
 					x.n++;
 					continue;
@@ -1991,6 +2029,50 @@ static int imb_one(void *arg, const struct store_topic *tp,
 	return 0;
 }
 
+/* Partitions whose change was refused as stale: bring them in line with
+ * the brokers alive now (dead leader or ISR members, offline). */
+static void process_rechecks(struct topics *t)
+{
+	struct recbuf rb;
+	recbuf_init(&rb);
+	for (size_t i = 0; i < t->n_recheck; i++) {
+		int64_t tid = (int64_t)(t->recheck[i] >> 32);
+		int32_t part = (int32_t)(uint32_t)t->recheck[i];
+		struct store_topic tp;
+		struct store_partition cur;
+		struct el_partition in, out;
+		int unclean;
+		if (store_topic_get_by_tid(t->store, tid, &tp) != STORE_OK ||
+		    current(t, tid, part, &cur) != STORE_OK)
+			continue;
+		unclean = unclean_allowed(t, tp.name);
+		to_el(&cur, &in);
+		out = in;
+		for (uint32_t k = 0; k < cur.n_replicas; k++) {
+			struct el_partition next;
+			if (alive(t, cur.replicas[k]))
+				continue;
+			el_broker_gone(&out, cur.replicas[k], unclean, alive, t,
+				       &next);
+			out = next;
+		}
+		if (out.leader == EL_NO_LEADER) {
+			struct el_partition next;
+			el_recover(&out, unclean, alive, t, &next);
+			out = next;
+		}
+		if (el_changed(&in, &out))
+			add_change(t, &rb, &tp, &cur, &out);
+	}
+	t->n_recheck = 0;
+	if (rb.n > 0) {
+		log_info("%u partitions re-checked after refused changes",
+			 rb.n);
+		propose_internal(t, &rb);
+	}
+	recbuf_free(&rb);
+}
+
 static void on_rebalance_tick(uv_timer_t *tm)
 {
 	struct topics *t = tm->data;
@@ -1998,8 +2080,11 @@ static void on_rebalance_tick(uv_timer_t *tm)
 	char *v = NULL;
 	uint64_t now = uv_now(t->node->loop);
 	unsigned threshold;
-	if (!t->active || node_check_active(t->node) != SYNOD_OK ||
-	    now < t->next_rebalance_ms)
+	if (!t->active || node_check_active(t->node) != SYNOD_OK)
+		return;
+	if (t->n_recheck > 0)
+		process_rechecks(t);
+	if (now < t->next_rebalance_ms)
 		return;
 	t->next_rebalance_ms =
 	    now + 1000ull * cluster_default(
@@ -2094,6 +2179,22 @@ static void handle_alter(struct topics *t, struct sconn *sc,
 		synod__wire__alter_partition_request__free_unpacked(req, NULL);
 		return;
 	}
+	if (!el_changed(&in, &out)) {
+		/* The same ISR restated: nothing to commit. */
+		Synod__Wire__AlterPartitionResponse r =
+		    SYNOD__WIRE__ALTER_PARTITION_RESPONSE__INIT;
+		Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+		Synod__Wire__PartitionState ps;
+		wire_partition(&ps, tp.name, tp.topic_id, &cur);
+		ps.replicas = cur.replicas;
+		ps.isr = cur.isr;
+		st.code = SYNOD_OK;
+		r.status = &st;
+		r.partition = &ps;
+		srv_send(sc, h, &r.base);
+		synod__wire__alter_partition_request__free_unpacked(req, NULL);
+		return;
+	}
 	recbuf_init(&rb);
 	add_change(t, &rb, &tp, &cur, &out);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
@@ -2151,6 +2252,7 @@ void topics_handle(struct topics *t, struct sconn *sc,
 void topics_leadership(struct topics *t, int active)
 {
 	t->gen++;
+	t->n_recheck = 0;
 	ov_clear(t);
 	load_invalidate(t);
 	for (size_t i = 0; i < t->n_pending; i++)
@@ -2192,6 +2294,7 @@ int topics_new(struct server *s, struct brokers *b, struct topics **out)
 
 static void topics_free(struct topics *t)
 {
+	free(t->recheck);
 	ov_clear(t);
 	load_invalidate(t);
 	for (size_t i = 0; i < t->n_pending; i++)

@@ -112,7 +112,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_TOPIC_GROW] = "UPDATE topics SET n_partitions = ?2, version = ?3 "
 		      "WHERE tid = ?1",
     [ST_TOPIC_DEL] = "DELETE FROM topics WHERE tid = ?1",
-    [ST_TOPIC_NEXT_TID] = "SELECT COALESCE(MAX(tid), 0) + 1 FROM topics",
+    [ST_TOPIC_NEXT_TID] =
+	"SELECT MAX(COALESCE((SELECT MAX(tid) FROM topics), 0), "
+	"COALESCE((SELECT value FROM meta WHERE key = 'last_tid'), 0)) + 1",
     [ST_DELETED_PUT] = "INSERT OR REPLACE INTO deleted_topics(topic_id, name, "
 		       "deleted_index) VALUES(?1, ?2, ?3)",
     [ST_DELETED_SINCE] = "SELECT name, topic_id, deleted_index FROM "
@@ -1007,10 +1009,21 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE; /* exists already */
 			return STORE_OK;
 		}
+		/* Refuse a bad partition before writing anything. */
+		for (size_t i = 0; i < c->n_partitions; i++)
+			if (!valid_partition(c->partitions[i]) ||
+			    c->partitions[i]->partition != (int32_t)i) {
+				*status = STORE_R_INVALID;
+				return STORE_OK;
+			}
+		/* Topic numbers are never reused (a deleted topic's number
+		 * could otherwise meet state kept for it elsewhere). */
 		st = s->stmt[ST_TOPIC_NEXT_TID];
 		if (sqlite3_step(st) == SQLITE_ROW)
 			tid = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
+		if ((rv = set_meta_int(s, "last_tid", tid)) != STORE_OK)
+			return rv;
 		st = s->stmt[ST_TOPIC_PUT];
 		BIND_TEXT(st, 1, c->name);
 		sqlite3_bind_blob(st, 2, c->topic_id.data, 16, SQLITE_STATIC);
@@ -1019,11 +1032,8 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)index);
 		if ((rv = step_done(s, ST_TOPIC_PUT, "create topic")) != 0)
 			return rv;
-		rv = add_partitions(s, tid, 0, c->partitions, c->n_partitions,
-				    index, status);
-		if (rv == STORE_OK && *status != STORE_R_OK)
-			return fail(s, STORE_EDB, "invalid partition record");
-		return rv;
+		return add_partitions(s, tid, 0, c->partitions, c->n_partitions,
+				      index, status);
 	}
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS: {
 		const Synod__Rec__CreatePartitions *c = r->create_partitions;
