@@ -148,6 +148,7 @@ static int call(struct fixture *f, uint16_t api, const ProtobufCMessage *req,
 static void on_pump_timer(uv_timer_t *t)
 {
 	*(int *)t->data = 1;
+	uv_stop(t->loop);
 }
 
 static void pump(struct fixture *f, unsigned ms)
@@ -158,7 +159,7 @@ static void pump(struct fixture *f, unsigned ms)
 	t.data = &fired;
 	uv_timer_start(&t, on_pump_timer, ms, 0);
 	while (!fired)
-		uv_run(&f->loop, UV_RUN_ONCE);
+		uv_run(&f->loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&t, NULL);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 }
