@@ -689,39 +689,29 @@ static void on_created(void *arg, int status, const uint8_t *body, size_t len)
 	pc->t1 = tool_now_us();
 }
 
-static uint64_t node_figure(struct cluster *c, unsigned id, int which)
+/* The figures of one node's NODE_STATUS (zero when unreachable). */
+struct figures {
+	uint64_t rss, db, snapshots, snap_us, snap_bytes, restore_us;
+	uint64_t applied, commit;
+};
+
+static struct figures figures_of(struct cluster *c, unsigned id)
 {
-	uint64_t v = 0;
+	struct figures f;
 	Synod__Wire__NodeStatusResponse *s = cluster_node_status(c, id, 3000);
+	memset(&f, 0, sizeof f);
 	if (s == NULL)
-		return 0;
-	switch (which) {
-	case 0:
-		v = s->rss_bytes;
-		break;
-	case 1:
-		v = s->db_bytes;
-		break;
-	case 2:
-		v = s->last_snapshot_us;
-		break;
-	case 3:
-		v = s->last_snapshot_bytes;
-		break;
-	case 4:
-		v = s->last_restore_us;
-		break;
-	case 5:
-		v = s->applied_index;
-		break;
-	case 6:
-		v = s->commit_index;
-		break;
-	default:
-		v = s->snapshots_taken;
-	}
+		return f;
+	f.rss = s->rss_bytes;
+	f.db = s->db_bytes;
+	f.snapshots = s->snapshots_taken;
+	f.snap_us = s->last_snapshot_us;
+	f.snap_bytes = s->last_snapshot_bytes;
+	f.restore_us = s->last_restore_us;
+	f.applied = s->applied_index;
+	f.commit = s->commit_index;
 	synod__wire__node_status_response__free_unpacked(s, NULL);
-	return v;
+	return f;
 }
 
 struct led {
@@ -851,8 +841,8 @@ static void bench_partitions(struct cluster *c)
 	       (double)(tool_now_us() - pc.t1) / 1e6);
 	printf("partitions memory: leader RSS %.0f MiB, SQLite image %.0f "
 	       "MiB\n",
-	       (double)node_figure(c, leader, 0) / 1048576.0,
-	       (double)node_figure(c, leader, 1) / 1048576.0);
+	       (double)figures_of(c, leader).rss / 1048576.0,
+	       (double)figures_of(c, leader).db / 1048576.0);
 
 	/* Fence one broker: time until every other broker holds the new
 	 * leaders of the partitions it led. */
@@ -919,11 +909,11 @@ static void bench_partitions(struct cluster *c)
 		uint64_t commit, t;
 		printf("partitions snapshot: leader took %llu snapshots, last "
 		       "%.0f MiB copied in %.0f ms on the loop\n",
-		       (unsigned long long)node_figure(c, leader, 7),
-		       (double)node_figure(c, leader, 3) / 1048576.0,
-		       (double)node_figure(c, leader, 2) / 1000.0);
+		       (unsigned long long)figures_of(c, leader).snapshots,
+		       (double)figures_of(c, leader).snap_bytes / 1048576.0,
+		       (double)figures_of(c, leader).snap_us / 1000.0);
 		cluster_kill(c, f);
-		commit = node_figure(c, leader, 6);
+		commit = figures_of(c, leader).commit;
 		t = tool_now_us();
 		cluster_start_node(c, f);
 		if (cluster_wait_applied(c, commit, 60000) == 0)
@@ -931,8 +921,8 @@ static void bench_partitions(struct cluster *c)
 			       "quorum and caught up %.2f s after start "
 			       "(restore %.0f ms, RSS %.0f MiB)\n",
 			       f, (double)(tool_now_us() - t) / 1e6,
-			       (double)node_figure(c, f, 4) / 1000.0,
-			       (double)node_figure(c, f, 0) / 1048576.0);
+			       (double)figures_of(c, f).restore_us / 1000.0,
+			       (double)figures_of(c, f).rss / 1048576.0);
 		else
 			printf("partitions restart: follower %u did not catch "
 			       "up in 60 s\n",
