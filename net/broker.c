@@ -771,6 +771,13 @@ static int fetch_apply(struct synod_broker *b,
 		seterr(b, rv, "metadata fetch: malformed answer");
 		return rv;
 	}
+	/* A full image answering a fetch since a version we hold means the
+	 * controller does not know that version (its history was restored
+	 * from an older backup): start over from its image, even if its
+	 * version is lower than ours. */
+	if (d->has_full && d->full && b->fetch_since > 0 &&
+	    d->version <= b->view.version)
+		return apply_delta(b, d);
 	switch (view_check(&b->view, d)) {
 	case VIEW_APPLY:
 		return apply_delta(b, d);
