@@ -25,181 +25,51 @@
 
 #include <cmocka.h>
 
-#include "cluster.h"
-#include "common.h"
-#include "synod/broker.h"
-#include "synod/client.h"
+#include "itest.h"
 
 #ifndef SYNOD_BIN
 #define SYNOD_BIN NULL
 #endif
 
-#define ETO_MS 300
-#define LEADER_TIMEOUT_MS 15000
-#define CALL_TIMEOUT_MS 15000
 #define WAIT_MS 15000
 #define MAX_LIB 8
 
 struct lib_broker {
 	struct fixture *f;
 	struct synod_broker *b; /* NULL once closed */
-	uint64_t last_version;	/* of the last delta reported */
-	unsigned deltas, fulls;
-	int order_violations;
+	struct itest_deltas ds; /* what it reported */
 };
 
 struct fixture {
-	struct cluster c;
-	int started;
-	int passed;
-	uv_loop_t loop;
-	int loop_ready;
-	struct synod_client *cl;
+	struct itest it;
 	struct lib_broker lib[MAX_LIB];
 	unsigned n_lib;
 };
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
+	return itest_alloc(state, sizeof(struct fixture));
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rv = 0;
+	int rv;
 	for (unsigned i = 0; i < f->n_lib; i++)
 		if (f->lib[i].b)
 			synod_broker_close(f->lib[i].b);
-	if (f->cl)
-		synod_client_close(f->cl);
-	if (f->loop_ready) {
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-		if (uv_loop_close(&f->loop) != 0) {
-			fprintf(stderr, "teardown: handles left on the loop\n");
-			rv = -1;
-		}
-	}
-	if (f->started) {
-		if (!f->passed)
-			cluster_dump_logs(&f->c, 40);
-		cluster_destroy(&f->c);
-		if (f->c.sanitizer_reports > 0)
-			rv = -1;
-	}
+	rv = itest_teardown(&f->it, NULL, 0, 0);
 	free(f);
 	return rv;
 }
 
-/* ---- the loop and the operator's client ---- */
-
-struct sync_call {
-	int done;
-	int status;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *resp;
-};
-
-static void on_sync(void *arg, int status, const uint8_t *body, size_t len)
-{
-	struct sync_call *s = arg;
-	s->done = 1;
-	s->status = status;
-	if (status == SYNOD_OK) {
-		s->resp = protobuf_c_message_unpack(s->desc, NULL, len, body);
-		if (s->resp == NULL)
-			s->status = SYNOD_EINVALID_REQUEST;
-	}
-}
-
-/* A request to the active controller, running the loop until the answer.
- * Returns a client error or the server's Status code; *out gets the
- * response when wanted. */
-static int call(struct fixture *f, uint16_t api, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-{
-	struct sync_call s = {0, 0, desc, NULL};
-	const Synod__Wire__Status *st;
-	int code;
-	if (out)
-		*out = NULL;
-	assert_int_equal(synod_client_send(f->cl, api, req, 1, on_sync, &s),
-			 SYNOD_OK);
-	while (!s.done)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	if (s.status != SYNOD_OK) {
-		fprintf(stderr, "call api %u: client error %s: %s\n", api,
-			synod_error_name(s.status), synod_client_errmsg(f->cl));
-		return s.status;
-	}
-	st = tool_status(s.resp);
-	code = st ? st->code : SYNOD_EUNKNOWN;
-	if (out)
-		*out = s.resp;
-	else
-		protobuf_c_message_free_unpacked(s.resp, NULL);
-	return code;
-}
-
-static void on_pump_timer(uv_timer_t *t)
-{
-	*(int *)t->data = 1;
-	uv_stop(t->loop);
-}
-
-static void pump(struct fixture *f, unsigned ms)
-{
-	uv_timer_t t;
-	int fired = 0;
-	uv_timer_init(&f->loop, &t);
-	t.data = &fired;
-	uv_timer_start(&t, on_pump_timer, ms, 0);
-	while (!fired)
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
-}
-
-static int set_cluster_configs(struct fixture *f, unsigned session_ms,
-			       unsigned heartbeat_ms)
-{
-	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e[2] = {SYNOD__WIRE__CONFIG_ENTRY__INIT,
-					 SYNOD__WIRE__CONFIG_ENTRY__INIT};
-	Synod__Wire__ConfigEntry *ep[2] = {&e[0], &e[1]};
-	char s[16], h[16];
-	snprintf(s, sizeof s, "%u", session_ms);
-	snprintf(h, sizeof h, "%u", heartbeat_ms);
-	e[0].scope = e[1].scope = SYNOD_SCOPE_CLUSTER;
-	e[0].key = "broker.session.timeout.ms";
-	e[0].value = s;
-	e[1].key = "broker.heartbeat.interval.ms";
-	e[1].value = h;
-	r.n_entries = 2;
-	r.entries = ep;
-	return call(f, SYNOD_API_CONFIG_SET, &r.base,
-		    &synod__wire__config_set_response__descriptor, NULL);
-}
-
 static void start(struct fixture *f, unsigned n)
 {
-	struct synod_client_config cfg = {0};
-	assert_int_equal(cluster_init(&f->c, n, SYNOD_BIN, ETO_MS, NULL), 0);
-	f->started = 1;
-	assert_int_equal(cluster_start(&f->c), 0);
-	assert_int_not_equal(cluster_wait_leader(&f->c, LEADER_TIMEOUT_MS), 0);
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	f->loop_ready = 1;
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = f->c.cluster_id;
-	cfg.request_timeout_ms = CALL_TIMEOUT_MS;
-	assert_int_equal(synod_client_new(&f->loop, &cfg, &f->cl), SYNOD_OK);
-	assert_int_equal(set_cluster_configs(f, 3000, 300), SYNOD_OK);
-	pump(f, 200);
+	itest_start(&f->it, n, SYNOD_BIN, NULL);
+	itest_start_client(&f->it);
+	assert_int_equal(itest_set_cluster_configs(&f->it, 3000, 300),
+			 SYNOD_OK);
+	itest_pump(&f->it.loop, 200);
 }
 
 /* ---- library brokers ---- */
@@ -208,24 +78,7 @@ static void on_metadata(void *arg, struct synod_broker *b,
 			const Synod__Wire__MetadataDelta *d)
 {
 	struct lib_broker *lb = arg;
-	int full = d->has_full && d->full;
-	/* In version order, without gaps: a delta continues the last one;
-	 * the view already shows it. */
-	if (d->version < lb->last_version ||
-	    (!full && d->prev_version != lb->last_version) ||
-	    synod_broker_metadata_version(b) != d->version) {
-		fprintf(stderr,
-			"broker %d: delta %llu..%llu%s after %llu (view at "
-			"%llu)\n",
-			synod_broker_id(b), (unsigned long long)d->prev_version,
-			(unsigned long long)d->version, full ? " full" : "",
-			(unsigned long long)lb->last_version,
-			(unsigned long long)synod_broker_metadata_version(b));
-		lb->order_violations++;
-	}
-	lb->last_version = d->version;
-	lb->deltas++;
-	lb->fulls += full;
+	itest_deltas_check(&lb->ds, b, d);
 }
 
 static unsigned lib_start(struct fixture *f, int32_t id)
@@ -237,15 +90,15 @@ static unsigned lib_start(struct fixture *f, int32_t id)
 	unsigned i = f->n_lib;
 	assert_true(i < MAX_LIB);
 	f->lib[i].f = f;
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = f->c.cluster_id;
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.cluster_id = f->it.c.cluster_id;
 	cfg.broker_id = id;
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
 	cbs.arg = &f->lib[i];
 	cbs.metadata = on_metadata;
-	assert_int_equal(synod_broker_new(&f->loop, &cfg, &cbs, &f->lib[i].b),
-			 SYNOD_OK);
+	assert_int_equal(
+	    synod_broker_new(&f->it.loop, &cfg, &cbs, &f->lib[i].b), SYNOD_OK);
 	f->n_lib++;
 	assert_int_equal(synod_broker_start(f->lib[i].b), SYNOD_OK);
 	return i;
@@ -264,7 +117,7 @@ static void wait_all_active(struct fixture *f)
 			return;
 		if (tool_now_ms() >= deadline)
 			fail_msg("%u of %u brokers active", active, f->n_lib);
-		pump(f, 10);
+		itest_pump(&f->it.loop, 10);
 	}
 }
 
@@ -285,10 +138,11 @@ static void create_topic(struct fixture *f, const char *name,
 	t.replication_factor = rf;
 	r.n_topics = 1;
 	r.topics = &tp;
-	assert_int_equal(call(f, SYNOD_API_CREATE_TOPICS, &r.base,
-			      &synod__wire__create_topics_response__descriptor,
-			      (ProtobufCMessage **)&resp),
-			 SYNOD_OK);
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_CREATE_TOPICS, &r.base,
+		       &synod__wire__create_topics_response__descriptor,
+		       (ProtobufCMessage **)&resp),
+	    SYNOD_OK);
 	assert_int_equal(resp->n_results, 1);
 	assert_int_equal(resp->results[0]->status->code, SYNOD_OK);
 	synod__wire__create_topics_response__free_unpacked(resp, NULL);
@@ -301,10 +155,10 @@ static void delete_topic(struct fixture *f, const char *name)
 	char *names[1] = {(char *)name};
 	r.n_names = 1;
 	r.names = names;
-	assert_int_equal(call(f, SYNOD_API_DELETE_TOPICS, &r.base,
-			      &synod__wire__delete_topics_response__descriptor,
-			      NULL),
-			 SYNOD_OK);
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_DELETE_TOPICS, &r.base,
+		       &synod__wire__delete_topics_response__descriptor, NULL),
+	    SYNOD_OK);
 }
 
 static Synod__Wire__DescribeTopicsResponse *describe(struct fixture *f)
@@ -313,9 +167,9 @@ static Synod__Wire__DescribeTopicsResponse *describe(struct fixture *f)
 	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
 	Synod__Wire__DescribeTopicsResponse *resp;
 	assert_int_equal(
-	    call(f, SYNOD_API_DESCRIBE_TOPICS, &r.base,
-		 &synod__wire__describe_topics_response__descriptor,
-		 (ProtobufCMessage **)&resp),
+	    itest_call(&f->it, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+		       &synod__wire__describe_topics_response__descriptor,
+		       (ProtobufCMessage **)&resp),
 	    SYNOD_OK);
 	return resp;
 }
@@ -399,10 +253,10 @@ static void wait_views(struct fixture *f)
 			break;
 		if (tool_now_ms() >= deadline)
 			fail_msg("views differ: %s", why);
-		pump(f, 20);
+		itest_pump(&f->it.loop, 20);
 	}
 	for (unsigned i = 0; i < f->n_lib; i++)
-		assert_int_equal(f->lib[i].order_violations, 0);
+		assert_int_equal(f->lib[i].ds.order_violations, 0);
 }
 
 /* A partition of `topic` led by some broker with an ISR of 3. */
@@ -461,7 +315,7 @@ static void wait_alter(struct fixture *f, struct alter_result *r)
 	while (!r->done) {
 		if (tool_now_ms() >= deadline)
 			fail_msg("no ALTER_PARTITION answer");
-		pump(f, 10);
+		itest_pump(&f->it.loop, 10);
 	}
 }
 
@@ -484,7 +338,7 @@ static void test_views_and_isr(void **state)
 	for (unsigned i = 0; i < f->n_lib; i++) {
 		assert_true(synod_broker_metadata_version(f->lib[i].b) >=
 			    synod_broker_epoch(f->lib[i].b));
-		assert_int_equal(f->lib[i].fulls, 1);
+		assert_int_equal(f->lib[i].ds.fulls, 1);
 	}
 	create_topic(f, "alpha", 8, 3);
 	create_topic(f, "beta", 3, 2);
@@ -542,15 +396,15 @@ static void test_views_and_isr(void **state)
 		assert_int_equal(synod_broker_topic_count(f->lib[i].b), 1);
 
 	/* Heartbeats report the applied version. */
-	pump(f, 700);
+	itest_pump(&f->it.loop, 700);
 	{
 		Synod__Wire__BrokerListRequest lr =
 		    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
 		Synod__Wire__BrokerListResponse *l;
 		assert_int_equal(
-		    call(f, SYNOD_API_BROKER_LIST, &lr.base,
-			 &synod__wire__broker_list_response__descriptor,
-			 (ProtobufCMessage **)&l),
+		    itest_call(&f->it, SYNOD_API_BROKER_LIST, &lr.base,
+			       &synod__wire__broker_list_response__descriptor,
+			       (ProtobufCMessage **)&l),
 		    SYNOD_OK);
 		for (size_t i = 0; i < l->n_brokers; i++) {
 			struct lib_broker *lb = lib_by_id(f, l->brokers[i]->id);
@@ -571,9 +425,9 @@ static void test_views_and_isr(void **state)
 	    SYNOD_OK);
 	synod_broker_close(leader->b);
 	leader->b = NULL;
-	pump(f, 300);
+	itest_pump(&f->it.loop, 300);
 	assert_int_equal(r4.done, 0);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 static void test_failover_and_reregistration(void **state)
@@ -593,9 +447,9 @@ static void test_failover_and_reregistration(void **state)
 
 	/* The active controller dies; the next one pushes and answers
 	 * fetches: views follow a topic created after the failover. */
-	leader = cluster_wait_leader(&f->c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(&f->it.c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
-	assert_int_equal(cluster_kill(&f->c, leader), 0);
+	assert_int_equal(cluster_kill(&f->it.c, leader), 0);
 	create_topic(f, "y", 4, 2);
 	wait_views(f);
 	wait_all_active(f);
@@ -607,8 +461,9 @@ static void test_failover_and_reregistration(void **state)
 	epoch = synod_broker_epoch(f->lib[0].b);
 	ur.broker_id = 1;
 	assert_int_equal(
-	    call(f, SYNOD_API_BROKER_UNREGISTER, &ur.base,
-		 &synod__wire__broker_unregister_response__descriptor, NULL),
+	    itest_call(&f->it, SYNOD_API_BROKER_UNREGISTER, &ur.base,
+		       &synod__wire__broker_unregister_response__descriptor,
+		       NULL),
 	    SYNOD_OK);
 	{
 		uint64_t deadline = tool_now_ms() + WAIT_MS;
@@ -616,7 +471,7 @@ static void test_failover_and_reregistration(void **state)
 		       synod_broker_state(f->lib[0].b) != SYNOD_BROKER_ACTIVE) {
 			if (tool_now_ms() >= deadline)
 				fail_msg("broker 1 did not register again");
-			pump(f, 10);
+			itest_pump(&f->it.loop, 10);
 		}
 	}
 	synod_broker_stats(f->lib[0].b, &after);
@@ -625,7 +480,7 @@ static void test_failover_and_reregistration(void **state)
 	assert_int_equal(after.full_images, before.full_images);
 	create_topic(f, "z", 2, 3);
 	wait_views(f);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 int main(void)

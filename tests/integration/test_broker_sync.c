@@ -23,8 +23,7 @@
 #include <cmocka.h>
 
 #include "conn.h"
-#include "synod/broker.h"
-#include "synod/client.h"
+#include "itest.h"
 
 #define N_PARTS 4
 #define WAIT_MS 5000
@@ -61,8 +60,7 @@ struct fake {
 	struct frame_header held_h;
 	/* the broker */
 	struct synod_broker *b;
-	uint64_t last_delta_version;
-	unsigned deltas, fulls, order_violations;
+	struct itest_deltas ds; /* what the broker reported */
 };
 
 static const uint8_t topic_id[16] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
@@ -347,32 +345,7 @@ static void on_metadata(void *arg, struct synod_broker *b,
 			const Synod__Wire__MetadataDelta *d)
 {
 	struct fake *f = arg;
-	int full = d->has_full && d->full;
-	if (d->version < f->last_delta_version ||
-	    (!full && d->prev_version != f->last_delta_version) ||
-	    synod_broker_metadata_version(b) != d->version)
-		f->order_violations++;
-	f->last_delta_version = d->version;
-	f->deltas++;
-	f->fulls += full;
-}
-
-static void on_pump_timer(uv_timer_t *t)
-{
-	*(int *)t->data = 1;
-}
-
-static void pump(struct fake *f, unsigned ms)
-{
-	uv_timer_t t;
-	int fired = 0;
-	uv_timer_init(&f->loop, &t);
-	t.data = &fired;
-	uv_timer_start(&t, on_pump_timer, ms, 0);
-	while (!fired)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&f->loop, UV_RUN_NOWAIT);
+	itest_deltas_check(&f->ds, b, d);
 }
 
 #define WAIT_FOR(f, cond)                                                      \
@@ -381,7 +354,7 @@ static void pump(struct fake *f, unsigned ms)
 		while (!(cond)) {                                              \
 			if (waited_ >= WAIT_MS)                                \
 				fail_msg("timed out waiting for %s", #cond);   \
-			pump((f), 5);                                          \
+			itest_pump(&(f)->loop, 5);                             \
 			waited_ += 5;                                          \
 		}                                                              \
 	} while (0)
@@ -453,9 +426,9 @@ static int teardown(void **state)
 		fprintf(stderr, "teardown: handles left on the loop\n");
 		rv = -1;
 	}
-	if (f->order_violations) {
-		fprintf(stderr, "deltas out of order: %u\n",
-			f->order_violations);
+	if (f->ds.order_violations) {
+		fprintf(stderr, "deltas out of order: %d\n",
+			f->ds.order_violations);
 		rv = -1;
 	}
 	free(f);
@@ -480,7 +453,7 @@ static void test_fetch_push_gap(void **state)
 	/* Pushes while the fetch is in flight are ignored. */
 	change(f, 0, 2, 1, 0);
 	change(f, 1, 3, 2, 0);
-	pump(f, 50);
+	itest_pump(&f->loop, 50);
 	synod_broker_stats(f->b, &st);
 	assert_int_equal(st.pushes, 2);
 	assert_int_equal(st.pushes_ignored, 2);
@@ -491,7 +464,7 @@ static void test_fetch_push_gap(void **state)
 	release_fetch(f);
 	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
 	assert_true(view_matches(f));
-	assert_int_equal(f->fulls, 1);
+	assert_int_equal(f->ds.fulls, 1);
 	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
 	assert_int_equal(f->last_reported, f->version);
 	/* Pushes continue from the fetched version, skipping versions. */
@@ -507,7 +480,7 @@ static void test_fetch_push_gap(void **state)
 		d.version = v;
 		push_delta(f, &d);
 	}
-	pump(f, 30);
+	itest_pump(&f->loop, 30);
 	synod_broker_stats(f->b, &st);
 	assert_int_equal(st.pushes_ignored, 3);
 	assert_int_equal(st.gaps, 0);
@@ -583,7 +556,7 @@ static void test_old_controller(void **state)
 	assert_int_equal(synod_broker_metadata_version(f->b), 0);
 	assert_int_equal(f->last_reported, f->version);
 	assert_int_equal(f->fetches, 1);
-	pump(f, 500);
+	itest_pump(&f->loop, 500);
 	assert_int_equal(f->fetches, 1);
 }
 

@@ -35,10 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster.h"
-#include "common.h"
-#include "synod/broker.h"
-#include "synod/client.h"
+#include "itest.h"
 
 #ifndef SYNOD_BIN
 #define SYNOD_BIN NULL
@@ -50,9 +47,6 @@
 #define SYNOD_CTL "synodctl"
 #endif
 
-#define ETO_MS 300
-#define LEADER_TIMEOUT_MS 15000
-#define CALL_TIMEOUT_MS 15000
 #define MAX_SIMS 4
 #define MAX_LIB 16
 #define SIM_PORT_BASE 19000 /* tools/sim.c: endpoint port = 19000 + id */
@@ -62,12 +56,7 @@ struct lib_broker {
 };
 
 struct fixture {
-	struct cluster c;
-	int started;
-	int passed;
-	uv_loop_t loop;
-	int loop_ready;
-	struct synod_client *cl; /* on loop, follows the leader */
+	struct itest it;
 	struct lib_broker lib[MAX_LIB];
 	unsigned n_lib;
 	pid_t sims[MAX_SIMS];
@@ -85,59 +74,6 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void dump_file(const char *path, unsigned max_lines)
-{
-	FILE *fp = fopen(path, "r");
-	char line[1024];
-	char **ring;
-	unsigned n = 0;
-	if (fp == NULL)
-		return;
-	ring = calloc(max_lines, sizeof *ring);
-	if (ring == NULL) {
-		fclose(fp);
-		return;
-	}
-	while (fgets(line, sizeof line, fp)) {
-		free(ring[n % max_lines]);
-		ring[n % max_lines] = strdup(line);
-		n++;
-	}
-	fclose(fp);
-	fprintf(stderr, "---- %s (last %u lines) ----\n", path, max_lines);
-	for (unsigned i = n > max_lines ? n - max_lines : 0; i < n; i++)
-		fputs(ring[i % max_lines] ? ring[i % max_lines] : "\n", stderr);
-	for (unsigned i = 0; i < max_lines; i++)
-		free(ring[i]);
-	free(ring);
-}
-
-/* 1 when the file has a sanitizer report. */
-static int has_sanitizer_report(const char *path)
-{
-	static const char *const marks[] = {"ERROR: AddressSanitizer",
-					    "ERROR: LeakSanitizer",
-					    "runtime error:", NULL};
-	FILE *fp = fopen(path, "r");
-	char line[1024];
-	int found = 0;
-	if (fp == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof line, fp))
-		for (unsigned i = 0; marks[i]; i++)
-			if (strstr(line, marks[i]))
-				found = 1;
-	fclose(fp);
-	return found;
-}
-
 /* Start `synod-sim` with brokers first..first+n-1; extra: NULL-terminated
  * more arguments. Returns the index of the simulator. */
 static unsigned spawn_sim(struct fixture *f, int first, unsigned n, ...)
@@ -146,17 +82,16 @@ static unsigned spawn_sim(struct fixture *f, int first, unsigned n, ...)
 	const char *argv[40];
 	unsigned k = 0, i = f->n_sims;
 	va_list ap;
-	pid_t pid;
 	assert_true(i < MAX_SIMS);
 	snprintf(first_s, sizeof first_s, "%d", first);
 	snprintf(n_s, sizeof n_s, "%u", n);
 	snprintf(f->sim_logs[i], sizeof f->sim_logs[i], "%s/sim-%u.log",
-		 f->c.dir, i);
+		 f->it.c.dir, i);
 	argv[k++] = SYNOD_SIM;
 	argv[k++] = "--bootstrap";
-	argv[k++] = f->c.bootstrap;
+	argv[k++] = f->it.c.bootstrap;
 	argv[k++] = "--cluster-id";
-	argv[k++] = f->c.cluster_id;
+	argv[k++] = f->it.c.cluster_id;
 	argv[k++] = "--brokers";
 	argv[k++] = n_s;
 	argv[k++] = "--first-id";
@@ -168,21 +103,7 @@ static unsigned spawn_sim(struct fixture *f, int first, unsigned n, ...)
 			argv[k++] = a;
 	va_end(ap);
 	argv[k] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd =
-		    open(f->sim_logs[i], O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	f->sims[i] = pid;
+	f->sims[i] = itest_spawn(argv, f->sim_logs[i]);
 	f->n_sims++;
 	return i;
 }
@@ -201,28 +122,20 @@ static int wait_sim(struct fixture *f, unsigned i, unsigned timeout_ms)
 		}
 		if (r < 0 || tool_now_ms() >= deadline)
 			return -1;
-		sleep_ms(10);
+		itest_sleep_ms(10);
 	}
 }
 
 static void kill_sim(struct fixture *f, unsigned i)
 {
-	if (f->sims[i] <= 0)
-		return;
-	kill(f->sims[i], SIGKILL);
-	waitpid(f->sims[i], NULL, 0);
-	f->sims[i] = 0;
+	itest_kill(&f->sims[i]);
 }
 
 /* ---- fixture ---- */
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
+	return itest_alloc(state, sizeof(struct fixture));
 }
 
 static void close_lib(struct fixture *f, unsigned i)
@@ -236,164 +149,36 @@ static void close_lib(struct fixture *f, unsigned i)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rv = 0;
+	const char *logs[MAX_SIMS];
+	int rv;
 	for (unsigned i = 0; i < f->n_sims; i++)
 		kill_sim(f, i);
 	for (unsigned i = 0; i < f->n_lib; i++)
 		close_lib(f, i);
-	if (f->cl)
-		synod_client_close(f->cl);
-	if (f->loop_ready) {
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-		if (uv_loop_close(&f->loop) != 0) {
-			fprintf(stderr, "teardown: handles left on the loop\n");
-			rv = -1;
-		}
-	}
-	if (f->started) {
-		if (!f->passed) {
-			cluster_dump_logs(&f->c, 40);
-			for (unsigned i = 0; i < f->n_sims; i++)
-				dump_file(f->sim_logs[i], 30);
-		}
-		for (unsigned i = 0; i < f->n_sims; i++)
-			if (has_sanitizer_report(f->sim_logs[i])) {
-				fprintf(stderr, "%s has a sanitizer report\n",
-					f->sim_logs[i]);
-				dump_file(f->sim_logs[i], 60);
-				rv = -1;
-			}
-		cluster_destroy(&f->c);
-		/* A daemon built with sanitizers that reported anything fails
-		 * the test, even if the scenario itself passed. */
-		if (f->c.sanitizer_reports > 0)
-			rv = -1;
-	}
+	for (unsigned i = 0; i < f->n_sims; i++)
+		logs[i] = f->sim_logs[i];
+	rv = itest_teardown(&f->it, logs, f->n_sims, 30);
 	free(f);
 	return rv;
 }
 
 /* ---- the test's loop and client ---- */
 
-struct sync_call {
-	int done;
-	int status;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *resp;
-};
-
-static void on_sync(void *arg, int status, const uint8_t *body, size_t len)
-{
-	struct sync_call *s = arg;
-	s->done = 1;
-	s->status = status;
-	if (status == SYNOD_OK) {
-		s->resp = protobuf_c_message_unpack(s->desc, NULL, len, body);
-		if (s->resp == NULL)
-			s->status = SYNOD_EINVALID_REQUEST;
-	}
-}
-
-/* A request to the active controller; runs the loop (and so the library
- * brokers) until the answer. Returns a client error or the server's
- * Status code; the decoded response goes to *out when wanted. */
-static int call(struct fixture *f, uint16_t api, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-{
-	struct sync_call s = {0, 0, desc, NULL};
-	const Synod__Wire__Status *st;
-	int code;
-	if (out)
-		*out = NULL;
-	assert_int_equal(synod_client_send(f->cl, api, req, 1, on_sync, &s),
-			 SYNOD_OK);
-	while (!s.done)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	if (s.status != SYNOD_OK) {
-		fprintf(stderr, "call api %u: client error %s: %s\n", api,
-			synod_error_name(s.status), synod_client_errmsg(f->cl));
-		return s.status;
-	}
-	st = tool_status(s.resp);
-	code = st ? st->code : SYNOD_EUNKNOWN;
-	if (out)
-		*out = s.resp;
-	else
-		protobuf_c_message_free_unpacked(s.resp, NULL);
-	return code;
-}
-
-static void on_pump_timer(uv_timer_t *t)
-{
-	*(int *)t->data = 1;
-	uv_stop(t->loop);
-}
-
-/* Run the loop for ms milliseconds. */
-static void pump(struct fixture *f, unsigned ms)
-{
-	uv_timer_t t;
-	int fired = 0;
-	uv_timer_init(&f->loop, &t);
-	t.data = &fired;
-	uv_timer_start(&t, on_pump_timer, ms, 0);
-	while (!fired)
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&f->loop, UV_RUN_NOWAIT); /* let the close finish */
-}
-
-static void pump_until(struct fixture *f, uint64_t when_ms)
-{
-	uint64_t now = tool_now_ms();
-	if (when_ms > now)
-		pump(f, (unsigned)(when_ms - now));
-}
-
-static int set_cluster_configs(struct fixture *f, unsigned session_ms,
-			       unsigned heartbeat_ms)
-{
-	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e[2] = {SYNOD__WIRE__CONFIG_ENTRY__INIT,
-					 SYNOD__WIRE__CONFIG_ENTRY__INIT};
-	Synod__Wire__ConfigEntry *ep[2] = {&e[0], &e[1]};
-	char s[16], h[16];
-	snprintf(s, sizeof s, "%u", session_ms);
-	snprintf(h, sizeof h, "%u", heartbeat_ms);
-	e[0].scope = e[1].scope = SYNOD_SCOPE_CLUSTER;
-	e[0].key = "broker.session.timeout.ms";
-	e[0].value = s;
-	e[1].key = "broker.heartbeat.interval.ms";
-	e[1].value = h;
-	r.n_entries = 2;
-	r.entries = ep;
-	return call(f, SYNOD_API_CONFIG_SET, &r.base,
-		    &synod__wire__config_set_response__descriptor, NULL);
-}
-
 /* Start an n-node quorum, wait for a leader, make the client and set the
  * broker configs (before any broker starts). */
 static struct cluster *start(struct fixture *f, unsigned n, unsigned session_ms,
 			     unsigned heartbeat_ms)
 {
-	struct synod_client_config cfg = {0};
-	assert_int_equal(cluster_init(&f->c, n, SYNOD_BIN, ETO_MS, NULL), 0);
-	f->started = 1;
-	assert_int_equal(cluster_start(&f->c), 0);
-	assert_int_not_equal(cluster_wait_leader(&f->c, LEADER_TIMEOUT_MS), 0);
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	f->loop_ready = 1;
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = f->c.cluster_id;
-	cfg.request_timeout_ms = CALL_TIMEOUT_MS;
-	assert_int_equal(synod_client_new(&f->loop, &cfg, &f->cl), SYNOD_OK);
-	assert_int_equal(set_cluster_configs(f, session_ms, heartbeat_ms),
-			 SYNOD_OK);
+	itest_start(&f->it, n, SYNOD_BIN, NULL);
+	itest_start_client(&f->it);
+	assert_int_equal(
+	    itest_set_cluster_configs(&f->it, session_ms, heartbeat_ms),
+	    SYNOD_OK);
 	f->session_ms = session_ms;
 	f->heartbeat_ms = heartbeat_ms;
 	/* The active controller rereads them every 50 ms. */
-	pump(f, 200);
-	return &f->c;
+	itest_pump(&f->it.loop, 200);
+	return &f->it.c;
 }
 
 /* ---- library brokers ---- */
@@ -407,15 +192,15 @@ static unsigned lib_start(struct fixture *f, int32_t id, const char *cluster_id,
 	struct synod_broker_config cfg = {0};
 	unsigned i = f->n_lib;
 	assert_true(i < MAX_LIB);
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = cluster_id ? cluster_id : f->c.cluster_id;
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.cluster_id = cluster_id ? cluster_id : f->it.c.cluster_id;
 	cfg.broker_id = id;
 	cfg.rack = "lib";
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
 	cfg.duplicate_retry_ms = duplicate_retry_ms;
-	assert_int_equal(synod_broker_new(&f->loop, &cfg, NULL, &f->lib[i].b),
-			 SYNOD_OK);
+	assert_int_equal(
+	    synod_broker_new(&f->it.loop, &cfg, NULL, &f->lib[i].b), SYNOD_OK);
 	f->n_lib++;
 	assert_int_equal(synod_broker_start(f->lib[i].b), SYNOD_OK);
 	return i;
@@ -444,7 +229,7 @@ static int lib_wait(struct fixture *f, unsigned i, enum synod_broker_state want,
 				synod_broker_state_name(want), msg);
 			return -1;
 		}
-		pump(f, 10);
+		itest_pump(&f->it.loop, 10);
 	}
 	return 0;
 }
@@ -456,9 +241,9 @@ static Synod__Wire__BrokerListResponse *list_brokers(struct fixture *f)
 	Synod__Wire__BrokerListRequest r =
 	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
 	Synod__Wire__BrokerListResponse *resp;
-	int code = call(f, SYNOD_API_BROKER_LIST, &r.base,
-			&synod__wire__broker_list_response__descriptor,
-			(ProtobufCMessage **)&resp);
+	int code = itest_call(&f->it, SYNOD_API_BROKER_LIST, &r.base,
+			      &synod__wire__broker_list_response__descriptor,
+			      (ProtobufCMessage **)&resp);
 	if (code != SYNOD_OK) {
 		fprintf(stderr, "BROKER_LIST: %s\n", synod_error_name(code));
 		if (resp)
@@ -492,9 +277,9 @@ static int describe_broker(struct fixture *f, int32_t id,
 	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
 	r.has_broker_id = 1;
 	r.broker_id = id;
-	return call(f, SYNOD_API_BROKER_LIST, &r.base,
-		    &synod__wire__broker_list_response__descriptor,
-		    (ProtobufCMessage **)out);
+	return itest_call(&f->it, SYNOD_API_BROKER_LIST, &r.base,
+			  &synod__wire__broker_list_response__descriptor,
+			  (ProtobufCMessage **)out);
 }
 
 static int unregister_broker(struct fixture *f, int32_t id)
@@ -502,8 +287,9 @@ static int unregister_broker(struct fixture *f, int32_t id)
 	Synod__Wire__BrokerUnregisterRequest r =
 	    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
 	r.broker_id = id;
-	return call(f, SYNOD_API_BROKER_UNREGISTER, &r.base,
-		    &synod__wire__broker_unregister_response__descriptor, NULL);
+	return itest_call(&f->it, SYNOD_API_BROKER_UNREGISTER, &r.base,
+			  &synod__wire__broker_unregister_response__descriptor,
+			  NULL);
 }
 
 /* A registration built by hand. */
@@ -519,7 +305,7 @@ static void reg_init(struct fixture *f, struct reg *g, int32_t id,
 {
 	memset(g, 0, sizeof *g);
 	synod__wire__broker_register_request__init(&g->req);
-	g->req.cluster_id = f->c.cluster_id;
+	g->req.cluster_id = f->it.c.cluster_id;
 	g->req.broker_id = id;
 	g->req.incarnation_id = (char *)incarnation;
 	for (unsigned i = 0; i < 10; i++) {
@@ -540,9 +326,10 @@ static int reg_send(struct fixture *f, struct reg *g, uint64_t *epoch,
 		    char **message)
 {
 	Synod__Wire__BrokerRegisterResponse *resp;
-	int code = call(f, SYNOD_API_BROKER_REGISTER, &g->req.base,
-			&synod__wire__broker_register_response__descriptor,
-			(ProtobufCMessage **)&resp);
+	int code =
+	    itest_call(&f->it, SYNOD_API_BROKER_REGISTER, &g->req.base,
+		       &synod__wire__broker_register_response__descriptor,
+		       (ProtobufCMessage **)&resp);
 	if (epoch)
 		*epoch = 0;
 	if (message)
@@ -588,9 +375,9 @@ static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
 		r.has_want_shutdown = 1;
 		r.want_shutdown = 1;
 	}
-	code = call(f, SYNOD_API_BROKER_HEARTBEAT, &r.base,
-		    &synod__wire__broker_heartbeat_response__descriptor,
-		    (ProtobufCMessage **)&resp);
+	code = itest_call(&f->it, SYNOD_API_BROKER_HEARTBEAT, &r.base,
+			  &synod__wire__broker_heartbeat_response__descriptor,
+			  (ProtobufCMessage **)&resp);
 	if (resp == NULL)
 		return code;
 	if (code == SYNOD_OK && out) {
@@ -610,68 +397,16 @@ static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
 
 /* ---- node logs ---- */
 
-static long log_size(struct cluster *c, unsigned id)
-{
-	struct stat st;
-	if (stat(c->nodes[id - 1].log_path, &st) != 0)
-		return 0;
-	return (long)st.st_size;
-}
-
-/* 1 when node id's log contains `text` after byte `from`, else 0. */
-static int log_contains_after(struct cluster *c, unsigned id, long from,
-			      const char *text)
-{
-	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
-	char line[2048];
-	int found = 0;
-	if (fp == NULL)
-		return 0;
-	if (fseek(fp, from, SEEK_SET) != 0) {
-		fclose(fp);
-		return 0;
-	}
-	while (!found && fgets(line, sizeof line, fp))
-		found = strstr(line, text) != NULL;
-	fclose(fp);
-	return found;
-}
-
 /* 1 when some node's log contains `text`. */
 static int any_log_contains(struct cluster *c, const char *text)
 {
 	for (unsigned id = 1; id <= c->n; id++)
-		if (log_contains_after(c, id, 0, text))
+		if (itest_log_contains_after(c, id, 0, text))
 			return 1;
 	return 0;
 }
 
 /* ---- synodctl ---- */
-
-/* Run synodctl with `args` (and --json); its exit code, *out its parsed
- * stdout (NULL if not JSON). */
-static int synodctl(struct fixture *f, const char *args, json_t **out)
-{
-	char cmd[2048], buf[1 << 16];
-	size_t n = 0, r;
-	FILE *p;
-	int st;
-	json_error_t err;
-	snprintf(cmd, sizeof cmd,
-		 "'%s' --bootstrap %s --cluster-id %s --timeout-ms %u --json "
-		 "%s 2>>'%s/synodctl.log'",
-		 SYNOD_CTL, f->c.bootstrap, f->c.cluster_id, CALL_TIMEOUT_MS,
-		 args, f->c.dir);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (n < sizeof buf - 1 &&
-	       (r = fread(buf + n, 1, sizeof buf - 1 - n, p)) > 0)
-		n += r;
-	buf[n] = '\0';
-	st = pclose(p);
-	*out = json_loads(buf, 0, &err);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static const char *jstr(json_t *o, const char *key)
 {
@@ -758,7 +493,8 @@ static void check_synodctl_fleet(struct fixture *f)
 {
 	json_t *j = NULL, *brokers, *b;
 	size_t i;
-	assert_int_equal(synodctl(f, "broker list", &j), 0);
+	assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL, "broker list", &j),
+			 0);
 	assert_non_null(j);
 	brokers = json_object_get(j, "brokers");
 	assert_true(json_is_array(brokers));
@@ -793,7 +529,8 @@ static void check_synodctl_fleet(struct fixture *f)
 	json_decref(j);
 
 	/* describe: one object. */
-	assert_int_equal(synodctl(f, "broker describe 42", &j), 0);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "broker describe 42", &j), 0);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "id")), 42);
 	assert_string_equal(jstr(j, "rack"), "rack-0");
@@ -825,7 +562,7 @@ static void test_fleet(void **state)
 			break;
 		assert_true(tool_now_ms() < deadline);
 		list_free(l);
-		pump(f, 100);
+		itest_pump(&f->it.loop, 100);
 	}
 	check_registered_fleet(f, l);
 	list_free(l);
@@ -839,7 +576,7 @@ static void test_fleet(void **state)
 	 * before its session timeout. The earliest possible fence is one
 	 * session after their last heartbeat, at most one interval before
 	 * the kill; the answer must come before that to prove anything. */
-	pump_until(f, t_kill + A_SESSION_MS / 2);
+	itest_pump_until(&f->it.loop, t_kill + A_SESSION_MS / 2);
 	l = list_brokers(f);
 	assert_non_null(l);
 	assert_true(tool_now_ms() < t_kill + A_SESSION_MS - A_HEARTBEAT_MS);
@@ -864,7 +601,7 @@ static void test_fleet(void **state)
 			break;
 		assert_true(answered < deadline);
 		list_free(l);
-		pump(f, 50);
+		itest_pump(&f->it.loop, 50);
 	}
 	assert_int_equal(t.fenced, A_CRASHED);
 	for (int32_t id = A_BROKERS - A_CRASHED + 1; id <= A_BROKERS; id++) {
@@ -879,21 +616,22 @@ static void test_fleet(void **state)
 	assert_int_equal(any_log_contains(c, line), 1);
 
 	/* kill -9 the active controller: no healthy broker is fenced. */
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	for (unsigned id = 1; id <= c->n; id++)
-		log_from[id - 1] = log_size(c, id);
+		log_from[id - 1] = itest_log_size(c, id);
 	assert_int_equal(cluster_kill(c, leader), 0);
-	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader2 = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	t_leader = tool_now_ms();
 	assert_int_not_equal(leader2, 0);
 	assert_int_not_equal(leader2, leader);
 	snprintf(line, sizeof line, "broker sessions: %u registered brokers",
 		 A_BROKERS);
 	assert_int_equal(
-	    log_contains_after(c, leader2, log_from[leader2 - 1], line), 1);
+	    itest_log_contains_after(c, leader2, log_from[leader2 - 1], line),
+	    1);
 	/* Two session timeouts after the takeover. */
-	pump_until(f, t_leader + 2 * A_SESSION_MS + 300);
+	itest_pump_until(&f->it.loop, t_leader + 2 * A_SESSION_MS + 300);
 	l = list_brokers(f);
 	assert_non_null(l);
 	assert_int_equal(tally(l, &t), 0);
@@ -912,12 +650,15 @@ static void test_fleet(void **state)
 		}
 	}
 	list_free(l);
-	assert_int_equal(log_contains_after(c, leader2, log_from[leader2 - 1],
-					    "fenced: no heartbeat"),
+	assert_int_equal(itest_log_contains_after(c, leader2,
+						  log_from[leader2 - 1],
+						  "fenced: no heartbeat"),
 			 0);
 	{
 		json_t *j = NULL;
-		assert_int_equal(synodctl(f, "broker describe 97", &j), 0);
+		assert_int_equal(
+		    itest_synodctl(&f->it, SYNOD_CTL, "broker describe 97", &j),
+		    0);
 		assert_non_null(j);
 		assert_string_equal(jstr(j, "state"), "fenced");
 		assert_true(
@@ -961,7 +702,7 @@ static void test_fleet(void **state)
 			    synod_broker_incarnation(f->lib[lib].b));
 	assert_string_equal(l->brokers[0]->rack, "lib");
 	list_free(l);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- b. zombies, duplicates, the heartbeat rules by hand ---- */
@@ -1049,7 +790,7 @@ static void test_zombie_and_duplicate(void **state)
 	assert_int_equal(heartbeat(f, 12345, 1, 0, 0, 0, NULL),
 			 SYNOD_EUNKNOWN_BROKER);
 	/* The zombie changed nothing. */
-	pump(f, 3 * B_HEARTBEAT_MS);
+	itest_pump(&f->it.loop, 3 * B_HEARTBEAT_MS);
 	assert_int_equal(describe_broker(f, 7, &l), SYNOD_OK);
 	assert_int_equal(l->brokers[0]->epoch, epoch3);
 	assert_string_equal(l->brokers[0]->incarnation_id,
@@ -1114,7 +855,7 @@ static void test_zombie_and_duplicate(void **state)
 		list_free(l);
 	}
 	assert_int_equal(lib_state(f, a3), SYNOD_BROKER_ACTIVE);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- c. bad registrations, shutdown and unregistration ---- */
@@ -1193,10 +934,10 @@ static void test_bad_registration_and_unregister(void **state)
 	{
 		struct synod_broker_config cfg = {0};
 		struct synod_broker *nb = NULL;
-		cfg.bootstrap = f->c.bootstrap;
-		cfg.cluster_id = f->c.cluster_id;
+		cfg.bootstrap = f->it.c.bootstrap;
+		cfg.cluster_id = f->it.c.cluster_id;
 		cfg.broker_id = -1;
-		assert_int_equal(synod_broker_new(&f->loop, &cfg, NULL, &nb),
+		assert_int_equal(synod_broker_new(&f->it.loop, &cfg, NULL, &nb),
 				 SYNOD_EINVALID_ARGUMENT);
 		assert_null(nb);
 	}
@@ -1255,17 +996,21 @@ static void test_bad_registration_and_unregister(void **state)
 	s31 = lib_start(f, 31, NULL, 9092, 0);
 	assert_int_equal(lib_wait(f, s31, SYNOD_BROKER_ACTIVE, 10000), 0);
 	close_lib(f, s31);
-	assert_int_equal(synodctl(f, "broker unregister 31", &j), 0);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "broker unregister 31", &j), 0);
 	assert_non_null(j);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);
-	assert_int_equal(synodctl(f, "broker describe 31", &j), 1);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "broker describe 31", &j), 1);
 	assert_non_null(j);
 	assert_string_equal(jstr(j, "error"), "UNKNOWN_BROKER");
 	json_decref(j);
-	assert_int_equal(synodctl(f, "broker describe x", &j), 2);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "broker describe x", &j), 2);
 	json_decref(j);
-	assert_int_equal(synodctl(f, "broker unregister -1", &j), 2);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "broker unregister -1", &j), 2);
 	json_decref(j);
 
 	/* Unregistering a live broker: it is told UNKNOWN_BROKER and
@@ -1287,7 +1032,7 @@ static void test_bad_registration_and_unregister(void **state)
 			assert_true(code == SYNOD_OK ||
 				    code == SYNOD_EUNKNOWN_BROKER);
 			assert_true(tool_now_ms() < deadline);
-			pump(f, 50);
+			itest_pump(&f->it.loop, 50);
 		}
 	}
 	assert_int_equal(lib_wait(f, s32, SYNOD_BROKER_ACTIVE, 5000), 0);
@@ -1301,7 +1046,7 @@ static void test_bad_registration_and_unregister(void **state)
 	assert_int_equal(l->brokers[2]->epoch,
 			 synod_broker_epoch(f->lib[s32].b));
 	list_free(l);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 int main(void)

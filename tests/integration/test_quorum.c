@@ -26,93 +26,32 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster.h"
-#include "common.h"
-#include "synod/client.h"
+#include "itest.h"
 
 #ifndef SYNOD_BIN
 #define SYNOD_BIN NULL
 #endif
 
-#define ETO_MS 300
-#define LEADER_TIMEOUT_MS 15000
-#define CALL_TIMEOUT_MS 15000
 #define WAIT_MS 15000
 
 struct fixture {
-	struct cluster c;
-	int started;
-	int passed;
+	struct itest it;
 };
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
+	return itest_alloc(state, sizeof(struct fixture));
 }
 
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rv = 0;
-	if (f->started) {
-		if (!f->passed)
-			cluster_dump_logs(&f->c, 40);
-		cluster_destroy(&f->c);
-		/* A daemon built with sanitizers that reported anything fails
-		 * the test, even if the scenario itself passed. */
-		if (f->c.sanitizer_reports > 0)
-			rv = -1;
-	}
+	int rv = itest_teardown(&f->it, NULL, 0, 0);
 	free(f);
 	return rv;
 }
 
-static struct cluster *start(struct fixture *f, unsigned n, const char *flags)
-{
-	assert_int_equal(cluster_init(&f->c, n, SYNOD_BIN, ETO_MS, flags), 0);
-	f->started = 1;
-	assert_int_equal(cluster_start(&f->c), 0);
-	return &f->c;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* ---- client helpers ---- */
-
-/* Result of a call: a client error (TIMEOUT, CONNECTION, ...) or the
- * server's Status code. The decoded response goes to *out when wanted. */
-static int call(struct synod_client *cl, uint16_t api,
-		const ProtobufCMessage *req, int to_leader,
-		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-{
-	ProtobufCMessage *resp = NULL;
-	const Synod__Wire__Status *st;
-	int rv = synod_client_call(cl, api, req, to_leader, desc, &resp);
-	int code;
-	if (out)
-		*out = NULL;
-	if (rv != SYNOD_OK) {
-		fprintf(stderr, "call api %u: client error %s: %s\n", api,
-			synod_error_name(rv), synod_client_errmsg(cl));
-		return rv;
-	}
-	st = tool_status(resp);
-	code = st ? st->code : SYNOD_EUNKNOWN;
-	if (out)
-		*out = resp;
-	else
-		protobuf_c_message_free_unpacked(resp, NULL);
-	return code;
-}
 
 static int set_configs(struct synod_client *cl, int to_leader,
 		       Synod__Wire__ConfigEntry **entries, size_t n,
@@ -125,8 +64,9 @@ static int set_configs(struct synod_client *cl, int to_leader,
 		r.has_validate_only = 1;
 		r.validate_only = 1;
 	}
-	return call(cl, SYNOD_API_CONFIG_SET, &r.base, to_leader,
-		    &synod__wire__config_set_response__descriptor, NULL);
+	return itest_call_client(cl, SYNOD_API_CONFIG_SET, &r.base, to_leader,
+				 &synod__wire__config_set_response__descriptor,
+				 NULL);
 }
 
 static int set_config(struct synod_client *cl, unsigned scope,
@@ -149,8 +89,9 @@ static int delete_config(struct synod_client *cl, unsigned scope,
 	r.scope = scope;
 	r.resource = (char *)resource;
 	r.key = (char *)key;
-	return call(cl, SYNOD_API_CONFIG_DELETE, &r.base, 1,
-		    &synod__wire__config_delete_response__descriptor, NULL);
+	return itest_call_client(
+	    cl, SYNOD_API_CONFIG_DELETE, &r.base, 1,
+	    &synod__wire__config_delete_response__descriptor, NULL);
 }
 
 /* CONFIG_GET: returns the code; *value (malloc'd) and *is_default set on
@@ -166,9 +107,9 @@ static int get_config(struct synod_client *cl, unsigned scope,
 	r.resource = (char *)resource;
 	r.key = (char *)key;
 	*value = NULL;
-	code = call(cl, SYNOD_API_CONFIG_GET, &r.base, 1,
-		    &synod__wire__config_get_response__descriptor,
-		    (ProtobufCMessage **)&resp);
+	code = itest_call_client(cl, SYNOD_API_CONFIG_GET, &r.base, 1,
+				 &synod__wire__config_get_response__descriptor,
+				 (ProtobufCMessage **)&resp);
 	if (resp == NULL)
 		return code;
 	if (code == SYNOD_OK && resp->entry) {
@@ -185,9 +126,10 @@ static Synod__Wire__ConfigListResponse *list_configs(struct synod_client *cl)
 	Synod__Wire__ConfigListRequest r =
 	    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
 	Synod__Wire__ConfigListResponse *resp;
-	int code = call(cl, SYNOD_API_CONFIG_LIST, &r.base, 1,
-			&synod__wire__config_list_response__descriptor,
-			(ProtobufCMessage **)&resp);
+	int code =
+	    itest_call_client(cl, SYNOD_API_CONFIG_LIST, &r.base, 1,
+			      &synod__wire__config_list_response__descriptor,
+			      (ProtobufCMessage **)&resp);
 	if (code != SYNOD_OK) {
 		fprintf(stderr, "CONFIG_LIST: %s\n", synod_error_name(code));
 		if (resp)
@@ -216,9 +158,10 @@ static Synod__Wire__MetadataResponse *metadata(struct synod_client *cl)
 {
 	Synod__Wire__MetadataRequest r = SYNOD__WIRE__METADATA_REQUEST__INIT;
 	Synod__Wire__MetadataResponse *resp;
-	int code = call(cl, SYNOD_API_METADATA, &r.base, 0,
-			&synod__wire__metadata_response__descriptor,
-			(ProtobufCMessage **)&resp);
+	int code =
+	    itest_call_client(cl, SYNOD_API_METADATA, &r.base, 0,
+			      &synod__wire__metadata_response__descriptor,
+			      (ProtobufCMessage **)&resp);
 	if (code != SYNOD_OK && resp) {
 		synod__wire__metadata_response__free_unpacked(resp, NULL);
 		resp = NULL;
@@ -238,8 +181,9 @@ meta_node(const Synod__Wire__MetadataResponse *m, uint64_t id)
 static int quorum_change(struct synod_client *cl, uint16_t api,
 			 const ProtobufCMessage *req)
 {
-	return call(cl, api, req, 1,
-		    &synod__wire__quorum_change_response__descriptor, NULL);
+	return itest_call_client(
+	    cl, api, req, 1, &synod__wire__quorum_change_response__descriptor,
+	    NULL);
 }
 
 static int transfer_leader(struct synod_client *cl, uint64_t id)
@@ -288,7 +232,7 @@ static int wait_status(struct cluster *c, unsigned id, status_pred pred,
 			return 0;
 		if (tool_now_ms() >= deadline)
 			return -1;
-		sleep_ms(15);
+		itest_sleep_ms(15);
 	}
 }
 
@@ -330,7 +274,7 @@ static int make_leader(struct cluster *c, struct synod_client *cl, unsigned id)
 			code = SYNOD_ETIMEOUT;
 		else if (code != SYNOD_EUNAVAILABLE && code != SYNOD_EBUSY)
 			break;
-		sleep_ms(50 * (attempt + 1));
+		itest_sleep_ms(50 * (attempt + 1));
 	}
 	return code;
 }
@@ -377,7 +321,7 @@ static void on_awrite(void *arg, int status, const uint8_t *body, size_t len)
 static void test_leader_kill_keeps_acked_writes(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	struct synod_client *cl;
 	struct awrite *w;
 	Synod__Wire__ConfigListResponse *l;
@@ -386,9 +330,9 @@ static void test_leader_kill_keeps_acked_writes(void **state)
 	char topic[32], value[32], *v;
 	int killed = 0, is_default = -1;
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 
 	/* Acknowledged one by one. */
@@ -453,7 +397,7 @@ static void test_leader_kill_keeps_acked_writes(void **state)
 		assert_int_equal(w[i].code, SYNOD_OK);
 	}
 
-	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader2 = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader2, 0);
 	assert_int_not_equal(leader2, leader);
 
@@ -491,7 +435,7 @@ static void test_leader_kill_keeps_acked_writes(void **state)
 	synod_client_close(cl);
 
 	/* CONFIG_GET straight from the new leader (pinned). */
-	cl = cluster_node_client(c, leader2, CALL_TIMEOUT_MS, 1);
+	cl = cluster_node_client(c, leader2, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(cl);
 	assert_int_equal(get_config(cl, SYNOD_SCOPE_TOPIC, "t0", "retention.ms",
 				    &v, &is_default),
@@ -511,7 +455,7 @@ static void test_leader_kill_keeps_acked_writes(void **state)
 	assert_int_equal(
 	    cluster_wait_applied(c, applied_index(c, leader2), WAIT_MS), 0);
 	free(w);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- b. a follower refuses writes and names the leader ---- */
@@ -519,7 +463,7 @@ static void test_leader_kill_keeps_acked_writes(void **state)
 static void test_follower_redirects(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	Synod__Wire__ConfigSetRequest req =
 	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
 	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
@@ -530,7 +474,7 @@ static void test_follower_redirects(void **state)
 	unsigned leader, follower;
 	char *v;
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	follower = other_than(c, leader, 0);
 	assert_int_not_equal(follower, 0);
@@ -538,7 +482,7 @@ static void test_follower_redirects(void **state)
 	    wait_status(c, follower, knows_leader, leader, WAIT_MS), 0);
 
 	/* Pinned to the follower: the answer itself, not a redirect. */
-	cl = cluster_node_client(c, follower, CALL_TIMEOUT_MS, 1);
+	cl = cluster_node_client(c, follower, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(cl);
 	e.scope = SYNOD_SCOPE_TOPIC;
 	e.resource = "orders";
@@ -546,10 +490,11 @@ static void test_follower_redirects(void **state)
 	e.value = "3600000";
 	req.n_entries = 1;
 	req.entries = &ep;
-	assert_int_equal(call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
+	assert_int_equal(
+	    itest_call_client(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
 			      &synod__wire__config_set_response__descriptor,
 			      (ProtobufCMessage **)&resp),
-			 SYNOD_ENOT_CONTROLLER);
+	    SYNOD_ENOT_CONTROLLER);
 	assert_non_null(resp);
 	assert_true(resp->status->has_leader_id);
 	assert_int_equal(resp->status->leader_id, leader);
@@ -589,7 +534,7 @@ static void test_follower_redirects(void **state)
 
 	/* Unpinned, bootstrapped with the follower only: the client
 	 * follows the redirect and the write lands on the leader. */
-	cl = cluster_node_client(c, follower, CALL_TIMEOUT_MS, 0);
+	cl = cluster_node_client(c, follower, ITEST_CALL_TIMEOUT_MS, 0);
 	assert_non_null(cl);
 	assert_int_equal(set_config(cl, SYNOD_SCOPE_TOPIC, "orders",
 				    "retention.ms", "3600000"),
@@ -603,7 +548,7 @@ static void test_follower_redirects(void **state)
 	assert_string_equal(v, "3600000");
 	free(v);
 	synod_client_close(cl);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- c. catch-up through InstallSnapshot ---- */
@@ -614,7 +559,8 @@ static void test_snapshot_catch_up(void **state)
 {
 	struct fixture *f = *state;
 	struct cluster *c =
-	    start(f, 3, "--snapshot-threshold 64 --snapshot-trailing 32");
+	    itest_start(&f->it, 3, SYNOD_BIN,
+			"--snapshot-threshold 64 --snapshot-trailing 32");
 	Synod__Wire__ConfigListResponse *l;
 	Synod__Wire__NodeStatusResponse *s;
 	struct synod_client *cl;
@@ -622,10 +568,10 @@ static void test_snapshot_catch_up(void **state)
 	uint64_t target, lagger_last;
 	char topic[32], value[32];
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	lagger = other_than(c, leader, 0);
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	assert_int_equal(
 	    set_config(cl, SYNOD_SCOPE_CLUSTER, NULL, "num.partitions", "3"),
@@ -657,7 +603,7 @@ static void test_snapshot_catch_up(void **state)
 					    "retention.ms", "-1"),
 				 SYNOD_OK);
 	}
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	target = applied_index(c, leader);
 	assert_true(target > lagger_last + 64 + 32);
@@ -675,7 +621,7 @@ static void test_snapshot_catch_up(void **state)
 	/* Read the data through the lagger itself: make it the leader. */
 	assert_int_equal(make_leader(c, cl, lagger), SYNOD_OK);
 	synod_client_close(cl);
-	cl = cluster_node_client(c, lagger, CALL_TIMEOUT_MS, 1);
+	cl = cluster_node_client(c, lagger, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(cl);
 	l = list_configs(cl);
 	assert_non_null(l);
@@ -696,7 +642,7 @@ static void test_snapshot_catch_up(void **state)
 	    set_config(cl, SYNOD_SCOPE_TOPIC, "s0", "retention.ms", "42"),
 	    SYNOD_OK);
 	synod_client_close(cl);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- d. whole-cluster restart ---- */
@@ -706,7 +652,7 @@ static void test_snapshot_catch_up(void **state)
 static void test_full_restart(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	Synod__Wire__ConfigListResponse *l;
 	struct synod_client *cl;
 	unsigned leader;
@@ -714,9 +660,9 @@ static void test_full_restart(void **state)
 	char topic[32], value[32], *v;
 	int is_default = -1;
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	for (int i = 0; i < D_TOPICS; i++) {
 		snprintf(topic, sizeof topic, "d%d", i);
@@ -750,11 +696,11 @@ static void test_full_restart(void **state)
 		assert_false(cluster_running(c, id));
 
 	assert_int_equal(cluster_start(c), 0);
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	assert_int_equal(cluster_wait_applied(c, commit, WAIT_MS), 0);
 
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	l = list_configs(cl);
 	assert_non_null(l);
@@ -788,7 +734,7 @@ static void test_full_restart(void **state)
 	    set_config(cl, SYNOD_SCOPE_TOPIC, "d2", "retention.ms", "5"),
 	    SYNOD_OK);
 	synod_client_close(cl);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- e. add and remove a voter ---- */
@@ -796,7 +742,7 @@ static void test_full_restart(void **state)
 static void test_add_remove_voter(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	Synod__Wire__AddVoterRequest add = SYNOD__WIRE__ADD_VOTER_REQUEST__INIT;
 	Synod__Wire__RemoveVoterRequest rm =
 	    SYNOD__WIRE__REMOVE_VOTER_REQUEST__INIT;
@@ -808,9 +754,9 @@ static void test_add_remove_voter(void **state)
 	int id;
 	char topic[32];
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	for (int i = 0; i < 20; i++) {
 		snprintf(topic, sizeof topic, "e%d", i);
@@ -837,9 +783,9 @@ static void test_add_remove_voter(void **state)
 	assert_int_equal(quorum_change(cl, SYNOD_API_ADD_VOTER, &add.base),
 			 SYNOD_OK);
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
-	pin = cluster_node_client(c, leader, CALL_TIMEOUT_MS, 1);
+	pin = cluster_node_client(c, leader, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(pin);
 	m = metadata(pin);
 	assert_non_null(m);
@@ -858,7 +804,7 @@ static void test_add_remove_voter(void **state)
 	    SYNOD_OK);
 	assert_int_equal(
 	    cluster_wait_applied(c, applied_index(c, leader), WAIT_MS), 0);
-	pin = cluster_node_client(c, 4, CALL_TIMEOUT_MS, 1);
+	pin = cluster_node_client(c, 4, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(pin);
 	m = metadata(pin);
 	assert_non_null(m);
@@ -890,7 +836,7 @@ static void test_add_remove_voter(void **state)
 	rm.id = victim;
 	assert_int_equal(quorum_change(cl, SYNOD_API_REMOVE_VOTER, &rm.base),
 			 SYNOD_OK);
-	pin = cluster_node_client(c, leader, CALL_TIMEOUT_MS, 1);
+	pin = cluster_node_client(c, leader, ITEST_CALL_TIMEOUT_MS, 1);
 	assert_non_null(pin);
 	m = metadata(pin);
 	assert_non_null(m);
@@ -909,7 +855,7 @@ static void test_add_remove_voter(void **state)
 	assert_int_equal(
 	    cluster_wait_applied(c, applied_index(c, leader), WAIT_MS), 0);
 	synod_client_close(cl);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- f. bad input against a live node ---- */
@@ -1042,7 +988,7 @@ static void raw_expect_serving(int fd, uint32_t corr)
 static void test_bad_input(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 1, NULL);
+	struct cluster *c = itest_start(&f->it, 1, SYNOD_BIN, NULL);
 	const char *addr;
 	struct synod_client *cl;
 	Synod__Wire__ConfigEntry e[2] = {SYNOD__WIRE__CONFIG_ENTRY__INIT,
@@ -1054,7 +1000,7 @@ static void test_bad_input(void **state)
 	int fd, is_default = -1;
 	char *v;
 
-	assert_int_equal(cluster_wait_leader(c, LEADER_TIMEOUT_MS), 1);
+	assert_int_equal(cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS), 1);
 	addr = c->nodes[0].client_address;
 
 	/* Bad magic: an error answer, then the connection closes. */
@@ -1133,7 +1079,7 @@ static void test_bad_input(void **state)
 
 	/* Still alive and serving. */
 	assert_true(cluster_running(c, 1));
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	assert_int_equal(
 	    set_config(cl, SYNOD_SCOPE_TOPIC, "ok", "retention.ms", "1234"),
@@ -1187,7 +1133,7 @@ static void test_bad_input(void **state)
 
 	/* A client that expects another cluster is refused. */
 	cl = tool_client(c->bootstrap, "00000000-0000-4000-8000-000000000000",
-			 CALL_TIMEOUT_MS, 0);
+			 ITEST_CALL_TIMEOUT_MS, 0);
 	assert_non_null(cl);
 	{
 		Synod__Wire__NodeStatusRequest r =
@@ -1202,22 +1148,23 @@ static void test_bad_input(void **state)
 	}
 	synod_client_close(cl);
 	/* METADATA naming another cluster, sent by hand. */
-	cl = cluster_client(c, CALL_TIMEOUT_MS);
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
 	assert_non_null(cl);
 	{
 		Synod__Wire__MetadataRequest r =
 		    SYNOD__WIRE__METADATA_REQUEST__INIT;
 		r.cluster_id = "another";
 		assert_int_equal(
-		    call(cl, SYNOD_API_METADATA, &r.base, 0,
-			 &synod__wire__metadata_response__descriptor, NULL),
+		    itest_call_client(
+			cl, SYNOD_API_METADATA, &r.base, 0,
+			&synod__wire__metadata_response__descriptor, NULL),
 		    SYNOD_ECLUSTER_ID_MISMATCH);
 	}
 	synod_client_close(cl);
 
 	assert_true(cluster_running(c, 1));
-	assert_int_equal(cluster_wait_leader(c, LEADER_TIMEOUT_MS), 1);
-	f->passed = 1;
+	assert_int_equal(cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS), 1);
+	f->it.passed = 1;
 }
 
 /* ---- h. many requests pipelined on one connection ---- */
@@ -1247,7 +1194,7 @@ static void on_flood(void *arg, int status, const uint8_t *body, size_t len)
 static void test_pipelined_flood(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	struct synod_client *cl;
 	struct flood fl = {0, 0};
 	enum { N = 12000 };
@@ -1287,7 +1234,7 @@ static void test_pipelined_flood(void **state)
 	assert_string_equal(v, "11507");
 	free(v);
 	synod_client_close(cl);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- g. SIGSTOP of the leader ---- */
@@ -1295,16 +1242,16 @@ static void test_pipelined_flood(void **state)
 static void test_stopped_leader(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = start(f, 3, NULL);
+	struct cluster *c = itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	Synod__Wire__ConfigListResponse *l;
 	struct synod_client *cl, *cl2;
 	unsigned leader, leader2;
 	char topic[32];
 
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	/* A client connected to the leader before it stops. */
-	cl = cluster_node_client(c, leader, CALL_TIMEOUT_MS, 0);
+	cl = cluster_node_client(c, leader, ITEST_CALL_TIMEOUT_MS, 0);
 	assert_non_null(cl);
 	for (int i = 0; i < 5; i++) {
 		snprintf(topic, sizeof topic, "g%d", i);
@@ -1314,11 +1261,11 @@ static void test_stopped_leader(void **state)
 	}
 
 	assert_int_equal(cluster_stop_node(c, leader), 0);
-	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader2 = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader2, 0);
 	assert_int_not_equal(leader2, leader);
 
-	cl2 = cluster_node_client(c, leader2, CALL_TIMEOUT_MS, 0);
+	cl2 = cluster_node_client(c, leader2, ITEST_CALL_TIMEOUT_MS, 0);
 	assert_non_null(cl2);
 	for (int i = 5; i < 15; i++) {
 		snprintf(topic, sizeof topic, "g%d", i);
@@ -1362,7 +1309,7 @@ static void test_stopped_leader(void **state)
 		assert_string_equal(s->role, "follower");
 		status_free(s);
 	}
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 int main(void)

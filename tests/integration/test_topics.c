@@ -53,10 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster.h"
-#include "common.h"
-#include "synod/broker.h"
-#include "synod/client.h"
+#include "itest.h"
 
 #ifndef SYNOD_BIN
 #define SYNOD_BIN NULL
@@ -68,11 +65,8 @@
 #define SYNOD_CTL "synodctl"
 #endif
 
-#define ETO_MS 300
 #define SESSION_MS 2000
 #define HEARTBEAT_MS 200
-#define LEADER_TIMEOUT_MS 15000
-#define CALL_TIMEOUT_MS 15000
 #define WAIT_MS 15000
 #define MAX_SIMS 12
 #define MAX_LIB 8
@@ -87,12 +81,7 @@ struct sim {
 };
 
 struct fixture {
-	struct cluster c;
-	int started;
-	int passed;
-	uv_loop_t loop;
-	int loop_ready;
-	struct synod_client *cl; /* on loop, follows the leader */
+	struct itest it;
 	struct synod_broker *lib[MAX_LIB];
 	unsigned n_lib;
 	struct sim sims[MAX_SIMS];
@@ -100,52 +89,6 @@ struct fixture {
 };
 
 /* ---- processes ---- */
-
-static void dump_file(const char *path, unsigned max_lines)
-{
-	FILE *fp = fopen(path, "r");
-	char line[1024];
-	char **ring;
-	unsigned n = 0;
-	if (fp == NULL)
-		return;
-	ring = calloc(max_lines, sizeof *ring);
-	if (ring == NULL) {
-		fclose(fp);
-		return;
-	}
-	while (fgets(line, sizeof line, fp)) {
-		free(ring[n % max_lines]);
-		ring[n % max_lines] = strdup(line);
-		n++;
-	}
-	fclose(fp);
-	fprintf(stderr, "---- %s (last %u lines) ----\n", path, max_lines);
-	for (unsigned i = n > max_lines ? n - max_lines : 0; i < n; i++)
-		fputs(ring[i % max_lines] ? ring[i % max_lines] : "\n", stderr);
-	for (unsigned i = 0; i < max_lines; i++)
-		free(ring[i]);
-	free(ring);
-}
-
-/* 1 when the file has a sanitizer report. */
-static int has_sanitizer_report(const char *path)
-{
-	static const char *const marks[] = {"ERROR: AddressSanitizer",
-					    "ERROR: LeakSanitizer",
-					    "runtime error:", NULL};
-	FILE *fp = fopen(path, "r");
-	char line[1024];
-	int found = 0;
-	if (fp == NULL)
-		return 0;
-	while (!found && fgets(line, sizeof line, fp))
-		for (unsigned i = 0; marks[i]; i++)
-			if (strstr(line, marks[i]))
-				found = 1;
-	fclose(fp);
-	return found;
-}
 
 /* Start `synod-sim` with brokers first..first+n-1 and a state file; extra:
  * NULL-terminated more arguments. Returns the index of the simulator. */
@@ -156,19 +99,18 @@ static unsigned spawn_sim(struct fixture *f, int32_t first, unsigned n, ...)
 	unsigned k = 0, i = f->n_sims;
 	struct sim *s = &f->sims[i];
 	va_list ap;
-	pid_t pid;
 	assert_true(i < MAX_SIMS);
 	snprintf(first_s, sizeof first_s, "%d", first);
 	snprintf(n_s, sizeof n_s, "%u", n);
-	snprintf(s->log, sizeof s->log, "%s/sim-%u.log", f->c.dir, i);
-	snprintf(s->state, sizeof s->state, "%s/sim-%u.json", f->c.dir, i);
+	snprintf(s->log, sizeof s->log, "%s/sim-%u.log", f->it.c.dir, i);
+	snprintf(s->state, sizeof s->state, "%s/sim-%u.json", f->it.c.dir, i);
 	s->first = first;
 	s->n = n;
 	argv[k++] = SYNOD_SIM;
 	argv[k++] = "--bootstrap";
-	argv[k++] = f->c.bootstrap;
+	argv[k++] = f->it.c.bootstrap;
 	argv[k++] = "--cluster-id";
-	argv[k++] = f->c.cluster_id;
+	argv[k++] = f->it.c.cluster_id;
 	argv[k++] = "--brokers";
 	argv[k++] = n_s;
 	argv[k++] = "--first-id";
@@ -184,31 +126,14 @@ static unsigned spawn_sim(struct fixture *f, int32_t first, unsigned n, ...)
 			argv[k++] = a;
 	va_end(ap);
 	argv[k] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(s->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execvp(argv[0], (char *const *)argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	s->pid = pid;
+	s->pid = itest_spawn(argv, s->log);
 	f->n_sims++;
 	return i;
 }
 
 static void kill_sim(struct fixture *f, unsigned i)
 {
-	if (f->sims[i].pid <= 0)
-		return;
-	kill(f->sims[i].pid, SIGKILL);
-	waitpid(f->sims[i].pid, NULL, 0);
-	f->sims[i].pid = 0;
+	itest_kill(&f->sims[i].pid);
 }
 
 /* The running simulator holding broker id (simulators of one broker). */
@@ -226,11 +151,7 @@ static unsigned sim_of(struct fixture *f, int32_t id)
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (f == NULL)
-		return -1;
-	*state = f;
-	return 0;
+	return itest_alloc(state, sizeof(struct fixture));
 }
 
 static void close_lib(struct fixture *f, unsigned i)
@@ -244,161 +165,37 @@ static void close_lib(struct fixture *f, unsigned i)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rv = 0;
+	const char *logs[MAX_SIMS];
+	int rv;
 	for (unsigned i = 0; i < f->n_sims; i++)
 		kill_sim(f, i);
 	for (unsigned i = 0; i < f->n_lib; i++)
 		close_lib(f, i);
-	if (f->cl)
-		synod_client_close(f->cl);
-	if (f->loop_ready) {
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-		if (uv_loop_close(&f->loop) != 0) {
-			fprintf(stderr, "teardown: handles left on the loop\n");
-			rv = -1;
-		}
-	}
-	if (f->started) {
-		if (!f->passed) {
-			cluster_dump_logs(&f->c, 40);
-			for (unsigned i = 0; i < f->n_sims; i++)
-				dump_file(f->sims[i].log, 20);
-		}
-		for (unsigned i = 0; i < f->n_sims; i++)
-			if (has_sanitizer_report(f->sims[i].log)) {
-				fprintf(stderr, "%s has a sanitizer report\n",
-					f->sims[i].log);
-				dump_file(f->sims[i].log, 60);
-				rv = -1;
-			}
-		cluster_destroy(&f->c);
-		/* A daemon built with sanitizers that reported anything fails
-		 * the test, even if the scenario itself passed. */
-		if (f->c.sanitizer_reports > 0)
-			rv = -1;
-	}
+	for (unsigned i = 0; i < f->n_sims; i++)
+		logs[i] = f->sims[i].log;
+	rv = itest_teardown(&f->it, logs, f->n_sims, 20);
 	free(f);
 	return rv;
 }
 
 /* ---- the test's loop and client ---- */
 
-struct sync_call {
-	int done;
-	int status;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *resp;
-};
-
-static void on_sync(void *arg, int status, const uint8_t *body, size_t len)
-{
-	struct sync_call *s = arg;
-	s->done = 1;
-	s->status = status;
-	if (status == SYNOD_OK) {
-		s->resp = protobuf_c_message_unpack(s->desc, NULL, len, body);
-		if (s->resp == NULL)
-			s->status = SYNOD_EINVALID_REQUEST;
-	}
-}
-
-/* A request to the active controller; runs the loop (and so the library
- * brokers) until the answer. Returns a client error or the server's
- * Status code; the decoded response goes to *out when wanted (also with
- * an error status). */
-static int call(struct fixture *f, uint16_t api, const ProtobufCMessage *req,
-		const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
-{
-	struct sync_call s = {0, 0, desc, NULL};
-	const Synod__Wire__Status *st;
-	int code;
-	if (out)
-		*out = NULL;
-	assert_int_equal(synod_client_send(f->cl, api, req, 1, on_sync, &s),
-			 SYNOD_OK);
-	while (!s.done)
-		uv_run(&f->loop, UV_RUN_ONCE);
-	if (s.status != SYNOD_OK) {
-		fprintf(stderr, "call api %u: client error %s: %s\n", api,
-			synod_error_name(s.status), synod_client_errmsg(f->cl));
-		return s.status;
-	}
-	st = tool_status(s.resp);
-	code = st ? st->code : SYNOD_EUNKNOWN;
-	if (out)
-		*out = s.resp;
-	else
-		protobuf_c_message_free_unpacked(s.resp, NULL);
-	return code;
-}
-
-static void on_pump_timer(uv_timer_t *t)
-{
-	*(int *)t->data = 1;
-	uv_stop(t->loop);
-}
-
-/* Run the loop for ms milliseconds. (Not UV_RUN_ONCE: when the timer
- * fires at the start of an iteration and no other timer is active, that
- * iteration's poll would block for ever.) */
-static void pump(struct fixture *f, unsigned ms)
-{
-	uv_timer_t t;
-	int fired = 0;
-	uv_timer_init(&f->loop, &t);
-	t.data = &fired;
-	uv_timer_start(&t, on_pump_timer, ms, 0);
-	while (!fired)
-		uv_run(&f->loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(&f->loop, UV_RUN_NOWAIT); /* let the close finish */
-}
-
-static void pump_until(struct fixture *f, uint64_t when_ms)
-{
-	uint64_t now = tool_now_ms();
-	if (when_ms > now)
-		pump(f, (unsigned)(when_ms - now));
-}
-
-static int set_config(struct fixture *f, const char *key, const char *value)
-{
-	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
-	Synod__Wire__ConfigEntry *ep = &e;
-	e.scope = SYNOD_SCOPE_CLUSTER;
-	e.key = (char *)key;
-	e.value = (char *)value;
-	r.n_entries = 1;
-	r.entries = &ep;
-	return call(f, SYNOD_API_CONFIG_SET, &r.base,
-		    &synod__wire__config_set_response__descriptor, NULL);
-}
-
 /* Start a 3-node quorum, wait for a leader, make the client and set the
  * broker configs (before any broker starts). */
 static void start(struct fixture *f)
 {
-	struct synod_client_config cfg = {0};
 	char v[16];
-	assert_int_equal(cluster_init(&f->c, 3, SYNOD_BIN, ETO_MS, NULL), 0);
-	f->started = 1;
-	assert_int_equal(cluster_start(&f->c), 0);
-	assert_int_not_equal(cluster_wait_leader(&f->c, LEADER_TIMEOUT_MS), 0);
-	assert_int_equal(uv_loop_init(&f->loop), 0);
-	f->loop_ready = 1;
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = f->c.cluster_id;
-	cfg.request_timeout_ms = CALL_TIMEOUT_MS;
-	assert_int_equal(synod_client_new(&f->loop, &cfg, &f->cl), SYNOD_OK);
+	itest_start(&f->it, 3, SYNOD_BIN, NULL);
+	itest_start_client(&f->it);
 	snprintf(v, sizeof v, "%u", SESSION_MS);
-	assert_int_equal(set_config(f, "broker.session.timeout.ms", v),
-			 SYNOD_OK);
+	assert_int_equal(
+	    itest_set_config(&f->it, "broker.session.timeout.ms", v), SYNOD_OK);
 	snprintf(v, sizeof v, "%u", HEARTBEAT_MS);
-	assert_int_equal(set_config(f, "broker.heartbeat.interval.ms", v),
-			 SYNOD_OK);
+	assert_int_equal(
+	    itest_set_config(&f->it, "broker.heartbeat.interval.ms", v),
+	    SYNOD_OK);
 	/* The active controller rereads them every 50 ms. */
-	pump(f, 200);
+	itest_pump(&f->it.loop, 200);
 }
 
 /* ---- brokers ---- */
@@ -411,13 +208,13 @@ static unsigned lib_start(struct fixture *f, int32_t id)
 	struct synod_broker_config cfg = {0};
 	unsigned i = f->n_lib;
 	assert_true(i < MAX_LIB);
-	cfg.bootstrap = f->c.bootstrap;
-	cfg.cluster_id = f->c.cluster_id;
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.cluster_id = f->it.c.cluster_id;
 	cfg.broker_id = id;
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
 	cfg.duplicate_retry_ms = 10000;
-	assert_int_equal(synod_broker_new(&f->loop, &cfg, NULL, &f->lib[i]),
+	assert_int_equal(synod_broker_new(&f->it.loop, &cfg, NULL, &f->lib[i]),
 			 SYNOD_OK);
 	f->n_lib++;
 	assert_int_equal(synod_broker_start(f->lib[i]), SYNOD_OK);
@@ -434,9 +231,9 @@ static void broker_state(struct fixture *f, int32_t id, char *out, size_t size)
 	int code;
 	r.has_broker_id = 1;
 	r.broker_id = id;
-	code = call(f, SYNOD_API_BROKER_LIST, &r.base,
-		    &synod__wire__broker_list_response__descriptor,
-		    (ProtobufCMessage **)&l);
+	code = itest_call(&f->it, SYNOD_API_BROKER_LIST, &r.base,
+			  &synod__wire__broker_list_response__descriptor,
+			  (ProtobufCMessage **)&l);
 	out[0] = '\0';
 	if (code == SYNOD_OK && l->n_brokers == 1)
 		snprintf(out, size, "%s", l->brokers[0]->state);
@@ -460,7 +257,7 @@ static void wait_broker(struct fixture *f, int32_t id, const char *want,
 		if (tool_now_ms() >= deadline)
 			fail_msg("broker %d: state '%s', wanted '%s'", id, st,
 				 want);
-		pump(f, 25);
+		itest_pump(&f->it.loop, 25);
 	}
 }
 
@@ -597,9 +394,10 @@ static void snap_take(struct fixture *f, struct snap *s)
 	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
 	Synod__Wire__DescribeTopicsResponse *d = NULL;
 	size_t total = 0, k = 0;
-	int code = call(f, SYNOD_API_DESCRIBE_TOPICS, &r.base,
-			&synod__wire__describe_topics_response__descriptor,
-			(ProtobufCMessage **)&d);
+	int code =
+	    itest_call(&f->it, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+		       &synod__wire__describe_topics_response__descriptor,
+		       (ProtobufCMessage **)&d);
 	if (code != SYNOD_OK)
 		fail_msg("DESCRIBE_TOPICS: %s", synod_error_name(code));
 	memset(s, 0, sizeof *s);
@@ -805,7 +603,7 @@ static void wait_views(struct fixture *f, struct snap *out)
 		snap_free(&s);
 		if (tool_now_ms() >= deadline)
 			fail_msg("views do not match the controller: %s", why);
-		pump(f, 50);
+		itest_pump(&f->it.loop, 50);
 	}
 }
 
@@ -896,9 +694,9 @@ static int create(struct fixture *f, const struct spec *sp, int validate_only,
 	r.topics = &ctp;
 	if (validate_only)
 		r.has_validate_only = r.validate_only = 1;
-	code = call(f, SYNOD_API_CREATE_TOPICS, &r.base,
-		    &synod__wire__create_topics_response__descriptor,
-		    (ProtobufCMessage **)&resp);
+	code = itest_call(&f->it, SYNOD_API_CREATE_TOPICS, &r.base,
+			  &synod__wire__create_topics_response__descriptor,
+			  (ProtobufCMessage **)&resp);
 	if (code != SYNOD_OK)
 		fail_msg("CREATE_TOPICS %s: %s", sp->name,
 			 synod_error_name(code));
@@ -950,8 +748,9 @@ static int delete_topics(struct fixture *f, const char *const *names, size_t n)
 	    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
 	r.n_names = n;
 	r.names = (char **)names;
-	return call(f, SYNOD_API_DELETE_TOPICS, &r.base,
-		    &synod__wire__delete_topics_response__descriptor, NULL);
+	return itest_call(&f->it, SYNOD_API_DELETE_TOPICS, &r.base,
+			  &synod__wire__delete_topics_response__descriptor,
+			  NULL);
 }
 
 static int grow(struct fixture *f, const char *name, uint32_t total,
@@ -963,8 +762,9 @@ static int grow(struct fixture *f, const char *name, uint32_t total,
 	r.total = total;
 	if (validate_only)
 		r.has_validate_only = r.validate_only = 1;
-	return call(f, SYNOD_API_CREATE_PARTITIONS, &r.base,
-		    &synod__wire__create_partitions_response__descriptor, NULL);
+	return itest_call(&f->it, SYNOD_API_CREATE_PARTITIONS, &r.base,
+			  &synod__wire__create_partitions_response__descriptor,
+			  NULL);
 }
 
 /* DESCRIBE_TOPICS of one topic: the code, *out on success. */
@@ -977,9 +777,9 @@ static int describe(struct fixture *f, const char *name,
 	int code;
 	r.n_names = 1;
 	r.names = names;
-	code = call(f, SYNOD_API_DESCRIBE_TOPICS, &r.base,
-		    &synod__wire__describe_topics_response__descriptor,
-		    (ProtobufCMessage **)out);
+	code = itest_call(&f->it, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+			  &synod__wire__describe_topics_response__descriptor,
+			  (ProtobufCMessage **)out);
 	if (code != SYNOD_OK && *out) {
 		synod__wire__describe_topics_response__free_unpacked(*out,
 								     NULL);
@@ -1022,9 +822,9 @@ static int elect(struct fixture *f, int unclean, const char *topic,
 	}
 	r.n_partitions = 1;
 	r.partitions = &tpp;
-	code = call(f, SYNOD_API_ELECT_LEADERS, &r.base,
-		    &synod__wire__elect_leaders_response__descriptor,
-		    (ProtobufCMessage **)&resp);
+	code = itest_call(&f->it, SYNOD_API_ELECT_LEADERS, &r.base,
+			  &synod__wire__elect_leaders_response__descriptor,
+			  (ProtobufCMessage **)&resp);
 	if (code == SYNOD_OK) {
 		assert_true(resp->n_results >= 1);
 		assert_string_equal(resp->results[0]->topic, topic);
@@ -1040,32 +840,6 @@ static int elect(struct fixture *f, int unclean, const char *topic,
 
 /* ---- synodctl ---- */
 
-/* Run synodctl --json with `args`; its exit code, *out its parsed stdout
- * (NULL if not JSON). Blocks the test's loop: only for tests whose brokers
- * are simulator processes. */
-static int synodctl(struct fixture *f, const char *args, json_t **out)
-{
-	char cmd[2048], buf[1 << 16];
-	size_t n = 0, r;
-	FILE *p;
-	int st;
-	json_error_t err;
-	snprintf(cmd, sizeof cmd,
-		 "'%s' --bootstrap %s --cluster-id %s --timeout-ms %u --json "
-		 "%s 2>>'%s/synodctl.log'",
-		 SYNOD_CTL, f->c.bootstrap, f->c.cluster_id, CALL_TIMEOUT_MS,
-		 args, f->c.dir);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	while (n < sizeof buf - 1 &&
-	       (r = fread(buf + n, 1, sizeof buf - 1 - n, p)) > 0)
-		n += r;
-	buf[n] = '\0';
-	st = pclose(p);
-	*out = json_loads(buf, 0, &err);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* `partition list [flags]` as "topic/partition" strings, sorted, joined by
  * spaces; every entry's fields checked against s. */
 static void ctl_partition_list(struct fixture *f, const char *flags,
@@ -1075,7 +849,7 @@ static void ctl_partition_list(struct fixture *f, const char *flags,
 	json_t *j = NULL, *arr, *e;
 	size_t i, o = 0;
 	snprintf(args, sizeof args, "partition list %s", flags);
-	assert_int_equal(synodctl(f, args, &j), 0);
+	assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL, args, &j), 0);
 	assert_non_null(j);
 	arr = json_object_get(j, "partitions");
 	assert_true(json_is_array(arr));
@@ -1306,9 +1080,9 @@ static void test_create_describe_delete(void **state)
 		r.n_topics = 3;
 		r.topics = cts;
 		assert_int_equal(
-		    call(f, SYNOD_API_CREATE_TOPICS, &r.base,
-			 &synod__wire__create_topics_response__descriptor,
-			 (ProtobufCMessage **)&resp),
+		    itest_call(&f->it, SYNOD_API_CREATE_TOPICS, &r.base,
+			       &synod__wire__create_topics_response__descriptor,
+			       (ProtobufCMessage **)&resp),
 		    SYNOD_OK);
 		assert_int_equal(resp->n_results, 3);
 		assert_int_equal(resp->results[0]->status->code, SYNOD_OK);
@@ -1427,37 +1201,10 @@ static void test_create_describe_delete(void **state)
 		describe_free(d);
 	}
 	wait_views(f, NULL);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- b. brokers die; the controller dies around their fences ---- */
-
-static long log_size(struct cluster *c, unsigned id)
-{
-	struct stat st;
-	if (stat(c->nodes[id - 1].log_path, &st) != 0)
-		return 0;
-	return (long)st.st_size;
-}
-
-/* 1 when node id's log contains `text` after byte `from`, else 0. */
-static int log_contains_after(struct cluster *c, unsigned id, long from,
-			      const char *text)
-{
-	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
-	char line[2048];
-	int found = 0;
-	if (fp == NULL)
-		return 0;
-	if (fseek(fp, from, SEEK_SET) != 0) {
-		fclose(fp);
-		return 0;
-	}
-	while (!found && fgets(line, sizeof line, fp))
-		found = strstr(line, text) != NULL;
-	fclose(fp);
-	return found;
-}
 
 /* The live broker (not in dead[]) leading the most partitions of s. */
 static int32_t busiest(const struct snap *s, const int32_t *dead, size_t n_dead,
@@ -1483,8 +1230,8 @@ static int32_t busiest(const struct snap *s, const int32_t *dead, size_t n_dead,
 /* Restart node id and wait until it applied what the leader has. */
 static void restart_node(struct fixture *f, unsigned id)
 {
-	struct cluster *c = &f->c;
-	unsigned leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	struct cluster *c = &f->it.c;
+	unsigned leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	Synod__Wire__NodeStatusResponse *st;
 	assert_int_not_equal(leader, 0);
 	st = cluster_node_status(c, leader, 2000);
@@ -1498,7 +1245,7 @@ static void restart_node(struct fixture *f, unsigned id)
 static void test_broker_loss_and_controller_crash(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = &f->c;
+	struct cluster *c = &f->it.c;
 	struct snap s0, s1, s2, s3;
 	unsigned leader, leader2, most, moved;
 	int32_t x, y, z, dead[3];
@@ -1543,11 +1290,11 @@ static void test_broker_loss_and_controller_crash(void **state)
 	 * session expires (its fence and elections may or may not have
 	 * been proposed or committed). */
 	y = busiest(&s1, dead, 1, &most);
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	kill_sim(f, sim_of(f, y));
 	t_kill = tool_now_ms();
-	pump_until(f, t_kill + SESSION_MS - HEARTBEAT_MS / 2);
+	itest_pump_until(&f->it.loop, t_kill + SESSION_MS - HEARTBEAT_MS / 2);
 	assert_int_equal(cluster_kill(c, leader), 0);
 	snprintf(line, sizeof line, "broker %d fenced", y);
 	fprintf(stderr,
@@ -1555,7 +1302,7 @@ static void test_broker_loss_and_controller_crash(void **state)
 		"applied its fence\n",
 		leader, (unsigned long long)(tool_now_ms() - t_kill), y,
 		cluster_log_contains(c, leader, line) == 1 ? "already" : "not");
-	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader2 = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader2, 0);
 	assert_int_not_equal(leader2, leader);
 	/* The new controller fences y after a session of grace (unless the
@@ -1581,19 +1328,19 @@ static void test_broker_loss_and_controller_crash(void **state)
 	 * applied z's fence (committed, maybe not yet applied elsewhere):
 	 * the next controller has it, and does not fence z again. */
 	restart_node(f, leader);
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	z = busiest(&s2, dead, 2, &most);
-	from = log_size(c, leader);
+	from = itest_log_size(c, leader);
 	kill_sim(f, sim_of(f, z));
 	t_kill = tool_now_ms();
 	snprintf(line, sizeof line, "broker %d fenced", z);
-	while (!log_contains_after(c, leader, from, line)) {
+	while (!itest_log_contains_after(c, leader, from, line)) {
 		assert_true(tool_now_ms() < t_kill + SESSION_MS + WAIT_MS);
-		pump(f, 5);
+		itest_pump(&f->it.loop, 5);
 	}
 	assert_int_equal(cluster_kill(c, leader), 0);
-	leader2 = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader2 = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader2, 0);
 	assert_int_not_equal(leader2, leader);
 	broker_state(f, z, st, sizeof st);
@@ -1605,12 +1352,12 @@ static void test_broker_loss_and_controller_crash(void **state)
 	snap_free(&s3);
 	wait_views(f, &s3);
 	check_gone(&s2, &s3, z, dead, 3);
-	assert_int_equal(log_contains_after(c, leader2, 0, line), 0);
+	assert_int_equal(itest_log_contains_after(c, leader2, 0, line), 0);
 	snap_free(&s0);
 	snap_free(&s1);
 	snap_free(&s2);
 	snap_free(&s3);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- c. offline partitions, recovery, unclean elections ---- */
@@ -1701,10 +1448,10 @@ static void test_offline_and_unclean(void **state)
 
 	/* A preferred election cannot help an offline partition whose
 	 * preferred replica is dead. */
-	assert_int_equal(synodctl(f,
-				  "partition elect-leaders --preferred "
-				  "--topic off",
-				  &j),
+	assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL,
+					"partition elect-leaders --preferred "
+					"--topic off",
+					&j),
 			 0);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "elected")), 0);
@@ -1715,11 +1462,12 @@ static void test_offline_and_unclean(void **state)
 
 	/* The operator forces uncl: 2 (alive, outside the ISR) leads, alone
 	 * in the ISR. */
-	assert_int_equal(synodctl(f,
-				  "partition elect-leaders --unclean --topic "
-				  "uncl --partition 0",
-				  &j),
-			 0);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL,
+			   "partition elect-leaders --unclean --topic "
+			   "uncl --partition 0",
+			   &j),
+	    0);
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "elected")), 1);
 	r = json_array_get(json_object_get(j, "results"), 0);
@@ -1731,10 +1479,10 @@ static void test_offline_and_unclean(void **state)
 			    "ELECTED");
 	assert_int_equal(json_integer_value(json_object_get(r, "leader")), 2);
 	json_decref(j);
-	assert_int_equal(synodctl(f,
-				  "partition elect-leaders --unclean "
-				  "--topic nope",
-				  &j),
+	assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL,
+					"partition elect-leaders --unclean "
+					"--topic nope",
+					&j),
 			 1);
 	json_decref(j);
 	wait_views(f, &s);
@@ -1755,7 +1503,7 @@ static void test_offline_and_unclean(void **state)
 	ctl_partition_list(f, "--offline", &s, list, sizeof list);
 	assert_string_equal(list, "");
 	snap_free(&s);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 /* ---- d. ISR changes from leaders, preferred elections ---- */
@@ -1788,7 +1536,7 @@ static int alter(struct fixture *f, unsigned i, const uint8_t *tid,
 						pe, isr, n, on_alter, &r),
 			 SYNOD_OK);
 	while (!r.done)
-		uv_run(&f->loop, UV_RUN_ONCE);
+		uv_run(&f->it.loop, UV_RUN_ONCE);
 	assert_int_equal(r.has_state, r.code == SYNOD_OK);
 	if (out && r.code == SYNOD_OK)
 		*out = r.state;
@@ -1811,8 +1559,9 @@ static int alter_raw(struct fixture *f, int32_t broker, uint64_t epoch,
 	r.partition_epoch = pe;
 	r.new_isr = isr;
 	r.n_new_isr = n;
-	return call(f, SYNOD_API_ALTER_PARTITION, &r.base,
-		    &synod__wire__alter_partition_response__descriptor, NULL);
+	return itest_call(&f->it, SYNOD_API_ALTER_PARTITION, &r.base,
+			  &synod__wire__alter_partition_response__descriptor,
+			  NULL);
 }
 
 static void lib_wait_active(struct fixture *f, unsigned i)
@@ -1824,7 +1573,7 @@ static void lib_wait_active(struct fixture *f, unsigned i)
 				 synod_broker_id(f->lib[i]),
 				 synod_broker_state_name(
 				     synod_broker_state(f->lib[i])));
-		pump(f, 10);
+		itest_pump(&f->it.loop, 10);
 	}
 }
 
@@ -1846,7 +1595,7 @@ static void expect_isr_part(const struct snap *s, int32_t partition,
 static void test_isr_changes_and_preferred(void **state)
 {
 	struct fixture *f = *state;
-	struct cluster *c = &f->c;
+	struct cluster *c = &f->it.c;
 	struct snap s;
 	struct part got;
 	uint8_t tid[16], bad_tid[16];
@@ -1977,12 +1726,14 @@ static void test_isr_changes_and_preferred(void **state)
 	 * a check runs. The interval is read when a controller becomes
 	 * active, so a new one takes it. */
 	assert_int_equal(
-	    set_config(f, "leader.imbalance.check.interval.seconds", "1"),
+	    itest_set_config(&f->it, "leader.imbalance.check.interval.seconds",
+			     "1"),
 	    SYNOD_OK);
-	leader = cluster_wait_leader(c, LEADER_TIMEOUT_MS);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	assert_int_equal(cluster_kill(c, leader), 0);
-	assert_int_not_equal(cluster_wait_leader(c, LEADER_TIMEOUT_MS), 0);
+	assert_int_not_equal(cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS),
+			     0);
 	{
 		uint64_t deadline = tool_now_ms() + WAIT_MS;
 		for (;;) {
@@ -1991,7 +1742,7 @@ static void test_isr_changes_and_preferred(void **state)
 				break;
 			snap_free(&s);
 			assert_true(tool_now_ms() < deadline);
-			pump(f, 100);
+			itest_pump(&f->it.loop, 100);
 		}
 		snap_free(&s);
 	}
@@ -1999,7 +1750,7 @@ static void test_isr_changes_and_preferred(void **state)
 	expect_isr_part(&s, 0, 1, 2, 4, i123, 3);
 	expect_isr_part(&s, 1, 1, 2, 3, i132, 3);
 	snap_free(&s);
-	f->passed = 1;
+	f->it.passed = 1;
 }
 
 int main(void)
