@@ -199,9 +199,9 @@ static int write_to(struct cluster *c, unsigned id, unsigned timeout_ms)
 	e.value = "3600000";
 	req.n_entries = 1;
 	req.entries = &ep;
-	rv = tool_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
-		       &synod__wire__config_set_response__descriptor,
-		       (ProtobufCMessage **)&resp);
+	rv = synod_client_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
+			       &synod__wire__config_set_response__descriptor,
+			       (ProtobufCMessage **)&resp);
 	if (rv == SYNOD_OK && resp->status->code != SYNOD_OK)
 		rv = resp->status->code;
 	if (resp)
@@ -425,9 +425,9 @@ static int set_cluster_config(struct cluster *c, const char *key,
 	e.value = v;
 	req.n_entries = 1;
 	req.entries = &ep;
-	rv = tool_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
-		       &synod__wire__config_set_response__descriptor,
-		       (ProtobufCMessage **)&resp);
+	rv = synod_client_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
+			       &synod__wire__config_set_response__descriptor,
+			       (ProtobufCMessage **)&resp);
 	if (rv == SYNOD_OK && resp->status->code != SYNOD_OK)
 		rv = resp->status->code;
 	if (resp)
@@ -599,7 +599,7 @@ static void bench_brokers(struct cluster *c)
 		       tool_now_us() - t0 < (uint64_t)opt_session_ms * 3000) {
 			Synod__Wire__BrokerListResponse *r = NULL;
 			uv_run(&x.loop, UV_RUN_NOWAIT);
-			if (tool_call(
+			if (synod_client_call(
 				cl, SYNOD_API_BROKER_LIST, &lreq.base, 1,
 				&synod__wire__broker_list_response__descriptor,
 				(ProtobufCMessage **)&r) == SYNOD_OK &&
@@ -937,6 +937,37 @@ static void bench_partitions(struct cluster *c)
 	free(x.b);
 }
 
+/* Option values: a count (1 .. 10^9) or a number of seconds (> 0). */
+static int parse_count(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v == 0 || v > 1000000000ul)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (s[0] == '\0' || *end != '\0' || !(v > 0) || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int bad_option(const char *value)
+{
+	fprintf(stderr, "synod-bench: bad option value '%s' (see --help)\n",
+		value);
+	return 2;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(
@@ -953,6 +984,21 @@ static void usage(FILE *out)
 	    "  --bootstrap H:P,...     measure writes on a running "
 	    "cluster instead\n"
 	    "Without section names all three run.\n");
+}
+
+/* One write run per in-flight level of --inflight. 0, or 2 on a bad list. */
+static int write_levels(const char *bootstrap)
+{
+	char list[256], *tok, *save;
+	unsigned k;
+	snprintf(list, sizeof list, "%s", opt_inflight);
+	for (tok = strtok_r(list, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (parse_count(tok, &k) != 0)
+			return bad_option(tok);
+		bench_writes(bootstrap, k);
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -983,22 +1029,27 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			opt_nodes = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_nodes) != 0)
+				return bad_option(optarg);
 			break;
 		case 'd':
-			opt_duration = atof(optarg);
+			if (parse_seconds(optarg, &opt_duration) != 0)
+				return bad_option(optarg);
 			break;
 		case 'i':
 			opt_inflight = optarg;
 			break;
 		case 'r':
-			opt_runs = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_runs) != 0)
+				return bad_option(optarg);
 			break;
 		case 'q':
-			opt_quiet_s = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_quiet_s) != 0)
+				return bad_option(optarg);
 			break;
 		case 'e':
-			opt_election_ms = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_election_ms) != 0)
+				return bad_option(optarg);
 			break;
 		case 'f':
 			opt_flags = optarg;
@@ -1007,28 +1058,36 @@ int main(int argc, char **argv)
 			bootstrap = optarg;
 			break;
 		case 'B':
-			opt_brokers = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_brokers) != 0)
+				return bad_option(optarg);
 			break;
 		case 'H':
-			opt_hb_ms = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_hb_ms) != 0)
+				return bad_option(optarg);
 			break;
 		case 'S':
-			opt_session_ms = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_session_ms) != 0)
+				return bad_option(optarg);
 			break;
 		case 'W':
-			opt_window = atof(optarg);
+			if (parse_seconds(optarg, &opt_window) != 0)
+				return bad_option(optarg);
 			break;
 		case 'P':
-			opt_p_brokers = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_p_brokers) != 0)
+				return bad_option(optarg);
 			break;
 		case 'N':
-			opt_partitions = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_partitions) != 0)
+				return bad_option(optarg);
 			break;
 		case 'T':
-			opt_topic_parts = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_topic_parts) != 0)
+				return bad_option(optarg);
 			break;
 		case 'R':
-			opt_rf = (unsigned)atoi(optarg);
+			if (parse_count(optarg, &opt_rf) != 0)
+				return bad_option(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -1064,14 +1123,8 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (bootstrap) {
-		char list[256], *tok, *save;
-		snprintf(list, sizeof list, "%s", opt_inflight);
-		for (tok = strtok_r(list, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save))
-			bench_writes(bootstrap, (unsigned)atoi(tok));
-		return 0;
-	}
+	if (bootstrap)
+		return write_levels(bootstrap);
 	if (cluster_init(&c, opt_nodes, NULL, opt_election_ms, opt_flags) !=
 		0 ||
 	    cluster_start(&c) != 0 || cluster_wait_leader(&c, 20000) == 0) {
@@ -1082,12 +1135,11 @@ int main(int argc, char **argv)
 	printf("synod-bench: %u nodes, election timeout %u ms, flags '%s'\n",
 	       opt_nodes, opt_election_ms, opt_flags ? opt_flags : "");
 	if (do_w) {
-		char list[256], *tok, *save;
 		uint64_t t0 = max_term(&c);
-		snprintf(list, sizeof list, "%s", opt_inflight);
-		for (tok = strtok_r(list, ",", &save); tok;
-		     tok = strtok_r(NULL, ",", &save))
-			bench_writes(c.bootstrap, (unsigned)atoi(tok));
+		if (write_levels(c.bootstrap) != 0) {
+			cluster_destroy(&c);
+			return 2;
+		}
 		printf("writes  elections during the write runs: %llu\n",
 		       (unsigned long long)(max_term(&c) - t0));
 	}

@@ -34,13 +34,6 @@ struct synod_client *tool_client(const char *bootstrap, const char *cluster_id,
 	return c;
 }
 
-int tool_call(struct synod_client *c, uint16_t api, const ProtobufCMessage *req,
-	      int to_leader, const ProtobufCMessageDescriptor *desc,
-	      ProtobufCMessage **resp)
-{
-	return synod_client_call(c, api, req, to_leader, desc, resp);
-}
-
 const Synod__Wire__Status *tool_status(const ProtobufCMessage *resp)
 {
 	/* Field 1 of every response message is `Status status`; protobuf-c

@@ -1,6 +1,6 @@
 /* tools/common.h - helpers shared by synodctl, synod-bench and the tests:
- * building clients from a bootstrap string, blocking calls that turn a
- * response's Status into an exit code, and small time helpers.
+ * building clients from a bootstrap string, reading the Status any
+ * response carries, and small time helpers.
  * Ownership: clients returned are the caller's (synod_client_close).
  */
 #ifndef SYNOD_TOOLS_COMMON_H
@@ -16,11 +16,6 @@ const char *tool_bootstrap(const char *flag);
 /* A client on its own loop. Returns NULL (message on stderr) on error. */
 struct synod_client *tool_client(const char *bootstrap, const char *cluster_id,
 				 unsigned timeout_ms, int pinned);
-
-/* Blocking call; on success returns SYNOD_OK and *resp. Prints nothing. */
-int tool_call(struct synod_client *c, uint16_t api, const ProtobufCMessage *req,
-	      int to_leader, const ProtobufCMessageDescriptor *desc,
-	      ProtobufCMessage **resp);
 
 /* The Status field of a decoded response (every response has one). */
 const Synod__Wire__Status *tool_status(const ProtobufCMessage *resp);

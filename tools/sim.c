@@ -887,9 +887,9 @@ static int fetch_cluster_id(void)
 	int rv;
 	if (c == NULL)
 		return 2;
-	rv = tool_call(c, SYNOD_API_METADATA, &req.base, 0,
-		       &synod__wire__metadata_response__descriptor,
-		       (ProtobufCMessage **)&resp);
+	rv = synod_client_call(c, SYNOD_API_METADATA, &req.base, 0,
+			       &synod__wire__metadata_response__descriptor,
+			       (ProtobufCMessage **)&resp);
 	if (rv != SYNOD_OK) {
 		fprintf(stderr, "synod-sim: cannot fetch the cluster id: %s\n",
 			synod_client_errmsg(c)[0] ? synod_client_errmsg(c)

@@ -132,7 +132,7 @@ static int leader_call(uint16_t api, const ProtobufCMessage *req,
 	*resp = NULL;
 	if (c == NULL)
 		return 2;
-	rv = tool_call(c, api, req, 1, desc, resp);
+	rv = synod_client_call(c, api, req, 1, desc, resp);
 	code = report(rv, *resp, c);
 	synod_client_close(c);
 	if (code != 0 && *resp != NULL) {
@@ -179,9 +179,9 @@ static int quorum_status(void)
 	if (c == NULL)
 		return 2;
 	mreq.cluster_id = (char *)opt_cluster_id;
-	rv = tool_call(c, SYNOD_API_METADATA, &mreq.base, 0,
-		       &synod__wire__metadata_response__descriptor,
-		       (ProtobufCMessage **)&md);
+	rv = synod_client_call(c, SYNOD_API_METADATA, &mreq.base, 0,
+			       &synod__wire__metadata_response__descriptor,
+			       (ProtobufCMessage **)&md);
 	code = report(rv, (ProtobufCMessage *)md, c);
 	synod_client_close(c);
 	if (code != 0) {
