@@ -80,6 +80,15 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+/* A command that succeeded with nothing to show. */
+static void print_done(const char *text)
+{
+	if (opt_json)
+		print_json(json_pack("{s:b}", "ok", 1));
+	else
+		printf("%s\n", text);
+}
+
 /* Report a failed call or a response error. Returns the exit code. */
 static int report(int rv, ProtobufCMessage *resp, struct synod_client *c)
 {
@@ -658,10 +667,7 @@ static int config_cmd(int argc, char **argv)
 		    &synod__wire__config_delete_response__descriptor,
 		    (ProtobufCMessage **)&resp);
 		if (code == 0) {
-			if (opt_json)
-				print_json(json_pack("{s:b}", "ok", 1));
-			else
-				printf("deleted\n");
+			print_done("deleted");
 		}
 		if (resp)
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
@@ -810,11 +816,7 @@ static int broker_cmd(int argc, char **argv)
 		    &synod__wire__broker_unregister_response__descriptor,
 		    (ProtobufCMessage **)&resp);
 		if (code == 0) {
-			if (opt_json)
-				print_json(json_pack("{s:b}", "ok", 1));
-			else
-				printf("broker %llu unregistered\n",
-				       (unsigned long long)id);
+			print_done("broker unregistered");
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		}
 		return code;
@@ -1042,10 +1044,7 @@ static int topic_cmd(int argc, char **argv)
 		    &synod__wire__delete_topics_response__descriptor,
 		    (ProtobufCMessage **)&resp);
 		if (code == 0) {
-			if (opt_json)
-				print_json(json_pack("{s:b}", "ok", 1));
-			else
-				printf("deleted\n");
+			print_done("deleted");
 			protobuf_c_message_free_unpacked(&resp->base, NULL);
 		}
 		return code;
