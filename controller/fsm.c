@@ -1,6 +1,8 @@
 /* controller/fsm.c - raft_fsm over the store. */
 #include "fsm.h"
 
+#include "records.pb-c.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,22 +21,28 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 	uint64_t index = raft_last_applied(f->raft) + 1;
 	unsigned max = 0;
 	int *statuses = NULL;
+	Synod__Rec__RecordBatch *b;
 	int rv;
 	*result = NULL;
 	if (f->failed)
 		return RAFT_IOERR;
 	if (f->hooks.statuses_for)
 		statuses = f->hooks.statuses_for(f->hooks.arg, index, &max);
-	rv = store_apply(f->store, index, buf->base, buf->len, statuses, max,
-			 NULL);
+	/* Decoded once, for the store and for the observers. */
+	b = synod__rec__record_batch__unpack(NULL, buf->len, buf->base);
+	rv = store_apply_batch(f->store, index, b, statuses, max, NULL);
 	if (rv != STORE_OK) {
+		if (b)
+			synod__rec__record_batch__free_unpacked(b, NULL);
 		f->failed = 1;
 		if (f->hooks.fatal)
 			f->hooks.fatal(f->hooks.arg, store_errmsg(f->store));
 		return RAFT_IOERR;
 	}
 	if (f->hooks.applied)
-		f->hooks.applied(f->hooks.arg, index, buf->base, buf->len);
+		f->hooks.applied(f->hooks.arg, index, b);
+	if (b)
+		synod__rec__record_batch__free_unpacked(b, NULL);
 	return 0;
 }
 

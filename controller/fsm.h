@@ -22,8 +22,10 @@ struct fsm_hooks {
 	 * (NULL: nowhere). */
 	int *(*statuses_for)(void *arg, uint64_t index, unsigned *max);
 	/* After an entry applied (state changed). */
-	/* After a command entry applied (buf: the entry, for observers). */
-	void (*applied)(void *arg, uint64_t index, const void *buf, size_t len);
+	/* After a command entry applied. b: the decoded entry (NULL when it
+	 * did not decode and was skipped), valid during the call. */
+	void (*applied)(void *arg, uint64_t index,
+			const struct Synod__Rec__RecordBatch *b);
 	/* After a snapshot was restored (state replaced). */
 	void (*restored)(void *arg, uint64_t index);
 	/* The node can no longer apply (newer format or local DB failure):

@@ -89,13 +89,13 @@ static int *statuses_for(void *arg, uint64_t index, unsigned *max)
 	return NULL;
 }
 
-static void applied(void *arg, uint64_t index, const void *buf, size_t len)
+static void applied(void *arg, uint64_t index, const Synod__Rec__RecordBatch *b)
 {
 	struct node *n = arg;
 	const char *cid = store_cluster_id(n->fsm.store);
 	n->stats.entries_applied++;
-	if (n->on_applied && buf != NULL)
-		n->on_applied(n, index, buf, len);
+	if (n->on_applied && b != NULL)
+		n->on_applied(n, index, b);
 	if (cid[0] != '\0' && strcmp(cid, n->cfg->cluster_id) != 0 &&
 	    n->on_fatal) {
 		char msg[256];
@@ -112,7 +112,7 @@ static void restored(void *arg, uint64_t index)
 	struct node *n = arg;
 	log_info("restored snapshot at index %llu (%zu bytes of database)",
 		 (unsigned long long)index, store_db_size(n->fsm.store));
-	applied(arg, index, NULL, 0);
+	applied(arg, index, NULL);
 }
 
 static void fatal(void *arg, const char *msg)

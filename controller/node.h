@@ -104,8 +104,8 @@ struct node {
 	void (*on_leadership)(struct node *n, int active);
 	void (*on_stopped)(struct node *n);
 	/* A command entry applied on this node (any role). */
-	void (*on_applied)(struct node *n, uint64_t index, const void *buf,
-			   size_t len);
+	void (*on_applied)(struct node *n, uint64_t index,
+			   const Synod__Rec__RecordBatch *b);
 	void *data;
 };
 

@@ -850,11 +850,11 @@ static void on_leadership(struct node *n, int active)
 	topics_leadership(s->topics, active);
 }
 
-static void on_applied(struct node *n, uint64_t index, const void *buf,
-		       size_t len)
+static void on_applied(struct node *n, uint64_t index,
+		       const Synod__Rec__RecordBatch *b)
 {
 	struct server *s = n->data;
-	topics_applied(s->topics, index, buf, len);
+	topics_applied(s->topics, index, b);
 }
 
 int server_start(struct server *s, uv_loop_t *loop, struct node *node,

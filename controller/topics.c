@@ -761,24 +761,19 @@ static void push_entry(struct topics *t, uint64_t index,
 	push_free(&x);
 }
 
-void topics_applied(struct topics *t, uint64_t index, const void *buf,
-		    size_t len)
+void topics_applied(struct topics *t, uint64_t index,
+		    const Synod__Rec__RecordBatch *b)
 {
-	Synod__Rec__RecordBatch *b;
-	int interesting = 0;
 	if (!t->active)
 		return;
-	b = synod__rec__record_batch__unpack(NULL, len, buf);
-	if (b == NULL)
-		return;
-	for (size_t i = 0; i < b->n_records && !interesting; i++)
-		interesting = b->records[i]->body_case >=
-				  SYNOD__REC__RECORD__BODY_CREATE_TOPIC &&
-			      b->records[i]->body_case <=
-				  SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
-	if (interesting)
-		push_entry(t, index, b);
-	synod__rec__record_batch__free_unpacked(b, NULL);
+	for (size_t i = 0; i < b->n_records; i++)
+		if (b->records[i]->body_case >=
+			SYNOD__REC__RECORD__BODY_CREATE_TOPIC &&
+		    b->records[i]->body_case <=
+			SYNOD__REC__RECORD__BODY_REMOVE_TOPIC) {
+			push_entry(t, index, b);
+			return;
+		}
 }
 
 /* ---- METADATA_FETCH ---- */

@@ -43,8 +43,8 @@ int topics_new(struct server *s, struct brokers *b, struct topics **out);
 void topics_close(struct topics *t);
 void topics_leadership(struct topics *t, int active);
 /* A command entry applied (any role): pushes on the active controller. */
-void topics_applied(struct topics *t, uint64_t index, const void *buf,
-		    size_t len);
+void topics_applied(struct topics *t, uint64_t index,
+		    const Synod__Rec__RecordBatch *b);
 /* APIs 15-21. Takes ownership of msg. */
 void topics_handle(struct topics *t, struct sconn *sc,
 		   const struct frame_header *h, ProtobufCMessage *msg);

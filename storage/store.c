@@ -1162,14 +1162,13 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
-int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
-		int *statuses, unsigned max_statuses, unsigned *n_records)
+int store_apply_batch(struct store *s, uint64_t index,
+		      const Synod__Rec__RecordBatch *b, int *statuses,
+		      unsigned max_statuses, unsigned *n_records)
 {
-	Synod__Rec__RecordBatch *b;
 	int rv;
 	if (n_records)
 		*n_records = 0;
-	b = synod__rec__record_batch__unpack(NULL, len, buf);
 	if (b == NULL) {
 		/* Deterministic on every node: the bytes are the same. */
 		if (statuses && max_statuses > 0)
@@ -1178,17 +1177,14 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
 		     (unsigned long long)index);
 		return store_note_index(s, index);
 	}
-	if (b->version > STORE_ENVELOPE_VERSION) {
-		rv = fail(s, STORE_EVERSION,
-			  "entry %llu: record batch version %u is newer than "
-			  "%d: upgrade this node",
-			  (unsigned long long)index, b->version,
-			  STORE_ENVELOPE_VERSION);
-		synod__rec__record_batch__free_unpacked(b, NULL);
-		return rv;
-	}
+	if (b->version > STORE_ENVELOPE_VERSION)
+		return fail(s, STORE_EVERSION,
+			    "entry %llu: record batch version %u is newer than "
+			    "%d: upgrade this node",
+			    (unsigned long long)index, b->version,
+			    STORE_ENVELOPE_VERSION);
 	if ((rv = run(s, ST_BEGIN)) != STORE_OK)
-		goto out;
+		return rv;
 	for (size_t i = 0; i < b->n_records; i++) {
 		int st;
 		rv = apply_record(s, b->records[i], index,
@@ -1211,13 +1207,23 @@ int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
 		run(s, ST_ROLLBACK);
 		memcpy(s->errmsg, keep, sizeof keep);
 		load_meta(s);
-		goto out;
+		return rv;
 	}
 	s->applied_index = index;
 	if (n_records)
 		*n_records = (unsigned)b->n_records;
-out:
-	synod__rec__record_batch__free_unpacked(b, NULL);
+	return STORE_OK;
+}
+
+int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
+		int *statuses, unsigned max_statuses, unsigned *n_records)
+{
+	Synod__Rec__RecordBatch *b =
+	    synod__rec__record_batch__unpack(NULL, len, buf);
+	int rv =
+	    store_apply_batch(s, index, b, statuses, max_statuses, n_records);
+	if (b)
+		synod__rec__record_batch__free_unpacked(b, NULL);
 	return rv;
 }
 

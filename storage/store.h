@@ -66,6 +66,12 @@ const char *store_errmsg(const struct store *s);
  * (nothing applied, the transaction rolled back). */
 int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
 		int *statuses, unsigned max_statuses, unsigned *n_records);
+/* The same for an entry already decoded (NULL: it did not decode). The
+ * batch stays the caller's. */
+struct Synod__Rec__RecordBatch;
+int store_apply_batch(struct store *s, uint64_t index,
+		      const struct Synod__Rec__RecordBatch *b, int *statuses,
+		      unsigned max_statuses, unsigned *n_records);
 
 /* Record `index` as applied without a state change. store_apply() uses it
  * for entries it skips as malformed. Barrier and configuration entries do
