@@ -24,9 +24,9 @@ struct session {
 	uint64_t deadline_ms;
 	uint64_t last_hb_ms; /* 0: none since takeover */
 	uint64_t reported_version;
-	int going;	       /* fence/shutdown proposed, not applied */
-	int push_dropped;      /* a push was dropped: tell it to fetch */
-	struct sconn *sc;      /* connection of its last request (ref) */
+	int going;	  /* departure in progress: not alive for decisions */
+	int push_dropped; /* a push was dropped: tell it to fetch */
+	struct sconn *sc; /* connection of its last request (ref) */
 	uint64_t push_version; /* version of the last push made for it */
 };
 
@@ -42,7 +42,18 @@ struct bop {
 	int32_t id;
 	char incarnation[40];
 	struct lc_heartbeat hb;
+	/* The record that makes the broker leave, proposed once its
+	 * elections are (body case; epoch of the registration it names;
+	 * RegisterBroker is rebuilt from the request). */
+	int final;
+	uint64_t epoch;
+	unsigned retries;
 };
+
+/* Departures refused because the broker still led something (a partition
+ * created meanwhile) are walked again this many times before the broker
+ * answers BUSY / the tick tries later. */
+#define DEPART_RETRIES 8
 
 struct brokers {
 	struct server *server;
@@ -57,7 +68,8 @@ struct brokers {
 	struct brokers_stats stats;
 	unsigned ops; /* bops whose waiters have not run yet */
 	struct brokers_hooks hooks;
-	int closing; /* 1: closing, 2: timer closed */
+	int closing;	      /* 1: closing, 2: timer closed */
+	size_t reconcile_pos; /* next slot the tick compares with the store */
 };
 
 /* ---- session table ---- */
@@ -307,49 +319,87 @@ static int propose_one(struct brokers *b, Synod__Rec__Record *r, struct bop *o)
 	return node_propose(b->node, &rp, 1, &o->w);
 }
 
-/* Fence, shutdown and unregister records carry, in the same entry, the
- * leader elections they cause (hooks.gone). */
-static int propose_state(struct brokers *b, struct session *s,
-			 Synod__Rec__Record *r, struct bop *o)
+static void build_register(struct brokers *b, struct bop *o,
+			   Synod__Rec__Record *r,
+			   Synod__Rec__RegisterBroker *rb,
+			   Synod__Rec__BrokerEndpoint *eps,
+			   Synod__Rec__BrokerEndpoint **epp);
+
+/* Propose the record that makes o->id leave (its elections are
+ * proposed). Returns SYNOD_OK or the code (o's waiter not called). */
+static int propose_final(struct brokers *b, struct bop *o)
 {
-	struct recbuf rb;
-	Synod__Rec__Record *first;
-	int32_t id;
-	int rv;
-	switch (r->body_case) {
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	Synod__Rec__FenceBroker fb = SYNOD__REC__FENCE_BROKER__INIT;
+	Synod__Rec__BrokerShutdown sd = SYNOD__REC__BROKER_SHUTDOWN__INIT;
+	Synod__Rec__UnregisterBroker ur = SYNOD__REC__UNREGISTER_BROKER__INIT;
+	Synod__Rec__RegisterBroker rb = SYNOD__REC__REGISTER_BROKER__INIT;
+	Synod__Rec__BrokerEndpoint eps[STORE_MAX_ENDPOINTS];
+	Synod__Rec__BrokerEndpoint *epp[STORE_MAX_ENDPOINTS];
+	r.body_case = (Synod__Rec__Record__BodyCase)o->final;
+	switch (o->final) {
 	case SYNOD__REC__RECORD__BODY_FENCE_BROKER:
-		id = r->fence_broker->broker_id;
+		fb.broker_id = o->id;
+		fb.epoch = o->epoch;
+		r.fence_broker = &fb;
 		break;
 	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
-		id = r->broker_shutdown->broker_id;
+		sd.broker_id = o->id;
+		sd.epoch = o->epoch;
+		r.broker_shutdown = &sd;
 		break;
 	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
-		id = r->unregister_broker->broker_id;
+		ur.broker_id = o->id;
+		r.unregister_broker = &ur;
 		break;
 	default:
-		return propose_one(b, r, o);
+		build_register(b, o, &r, &rb, eps, epp);
+		break;
 	}
-	if (b->hooks.gone == NULL)
-		return propose_one(b, r, o);
-	recbuf_init(&rb);
-	if ((first = recbuf_add(&rb)) != NULL)
-		*first = *r;
+	return propose_one(b, &r, o);
+}
+
+static void departed(void *arg, int rc)
+{
+	struct bop *o = arg;
+	if (rc == SYNOD_OK)
+		rc = propose_final(o->b, o);
+	if (rc != SYNOD_OK)
+		o->w.done(o->b->node, &o->w, rc, NULL);
+}
+
+/* Fence, shutdown, unregister and re-registration: first the elections
+ * that move every leadership away from the broker (hooks.depart, in as
+ * many bounded entries as it takes), then the record itself, which apply
+ * refuses while the broker still leads. The broker counts as not alive
+ * from now on, so nothing elects it meanwhile. Returns SYNOD_OK (o's
+ * waiter runs later) or an error (it does not). */
+static int depart(struct brokers *b, struct session *s, struct bop *o)
+{
 	if (s)
 		s->going = 1;
-	b->hooks.gone(b->hooks.arg, id, &rb);
-	rv = rb.failed
-		 ? SYNOD_EUNAVAILABLE
-		 : node_propose(b->node,
-				(const Synod__Rec__Record *const *)rb.recs,
-				rb.n, &o->w);
-	if (rv != SYNOD_OK) {
+	if (b->hooks.depart == NULL)
+		return propose_final(b, o);
+	if (b->hooks.depart(b->hooks.arg, o->id, departed, o) != 0) {
 		if (s)
 			s->going = 0;
-		if (b->hooks.abort)
-			b->hooks.abort(b->hooks.arg);
+		return SYNOD_EUNAVAILABLE;
 	}
-	recbuf_free(&rb);
-	return rv;
+	return SYNOD_OK;
+}
+
+/* The record was refused because the broker still leads (a partition
+ * created or recovered meanwhile): walk again. 1 when retried (the
+ * waiter will run again), 0 otherwise. */
+static int retry_refused(struct bop *o, int rc, const int *statuses)
+{
+	struct brokers *b = o->b;
+	if (rc != SYNOD_OK || statuses == NULL ||
+	    statuses[0] != STORE_R_REFUSED || o->gen != b->gen || !b->active ||
+	    o->retries >= DEPART_RETRIES)
+		return 0;
+	o->retries++;
+	return depart(b, lookup(b, o->id), o) == SYNOD_OK;
 }
 
 /* ---- registration ---- */
@@ -361,8 +411,12 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 	struct brokers *b = o->b;
 	struct session *s = bop_session(o);
 	(void)n;
-	if (s)
+	if (retry_refused(o, rc, statuses))
+		return;
+	if (s) {
 		s->op_pending = 0;
+		s->going = 0;
+	}
 	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_OK && s) {
 		sync_from_store(b, s);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
@@ -428,6 +482,32 @@ static int check_register(const Synod__Wire__BrokerRegisterRequest *r,
 			}
 	}
 	return 0;
+}
+
+static void build_register(struct brokers *b, struct bop *o,
+			   Synod__Rec__Record *r,
+			   Synod__Rec__RegisterBroker *rb,
+			   Synod__Rec__BrokerEndpoint *eps,
+			   Synod__Rec__BrokerEndpoint **epp)
+{
+	const Synod__Wire__BrokerRegisterRequest *req = o->p->msg;
+	(void)b;
+	for (size_t i = 0; i < req->n_endpoints; i++) {
+		synod__rec__broker_endpoint__init(&eps[i]);
+		eps[i].name = req->endpoints[i]->name;
+		eps[i].host = req->endpoints[i]->host;
+		eps[i].port = req->endpoints[i]->port;
+		eps[i].security_protocol = req->endpoints[i]->security_protocol;
+		epp[i] = &eps[i];
+	}
+	rb->broker_id = req->broker_id;
+	rb->incarnation_id = req->incarnation_id;
+	rb->rack = req->rack;
+	rb->n_endpoints = req->n_endpoints;
+	rb->endpoints = epp;
+	rb->expected_epoch = o->epoch;
+	r->body_case = SYNOD__REC__RECORD__BODY_REGISTER_BROKER;
+	r->register_broker = rb;
 }
 
 static void handle_register(struct brokers *b, struct sconn *sc,
@@ -500,29 +580,8 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 		}
 	}
 	{
-		Synod__Rec__RegisterBroker rb =
-		    SYNOD__REC__REGISTER_BROKER__INIT;
-		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
-		Synod__Rec__BrokerEndpoint eps[STORE_MAX_ENDPOINTS];
-		Synod__Rec__BrokerEndpoint *epp[STORE_MAX_ENDPOINTS];
 		struct bop *o;
-		for (size_t i = 0; i < req->n_endpoints; i++) {
-			synod__rec__broker_endpoint__init(&eps[i]);
-			eps[i].name = req->endpoints[i]->name;
-			eps[i].host = req->endpoints[i]->host;
-			eps[i].port = req->endpoints[i]->port;
-			eps[i].security_protocol =
-			    req->endpoints[i]->security_protocol;
-			epp[i] = &eps[i];
-		}
-		rb.broker_id = req->broker_id;
-		rb.incarnation_id = req->incarnation_id;
-		rb.rack = req->rack;
-		rb.n_endpoints = req->n_endpoints;
-		rb.endpoints = epp;
-		rb.expected_epoch = s->epoch;
-		r.body_case = SYNOD__REC__RECORD__BODY_REGISTER_BROKER;
-		r.register_broker = &rb;
+		int replaces = s->epoch != 0 && !s->fenced;
 		p = srv_pending_new(sc, h, req, NULL, NULL);
 		o = p ? bop_new(b, p, OP_REGISTER, req->broker_id,
 				register_done)
@@ -536,14 +595,20 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 			srv_reply_status(sc, h, SYNOD_EUNKNOWN,
 					 "out of memory");
 			if (s->epoch == 0)
-				table_remove(b, rb.broker_id);
+				table_remove(b, req->broker_id);
 			return;
 		}
-		rv = propose_one(b, &r, o);
+		o->final = SYNOD__REC__RECORD__BODY_REGISTER_BROKER;
+		o->epoch = s->epoch;
+		/* A new incarnation replacing a live (unfenced) one: the old
+		 * one's leaderships move away first, as for a fence (its
+		 * session expired, or lc_register would have refused). */
+		rv = replaces ? depart(b, s, o) : propose_final(b, o);
 		if (rv != SYNOD_OK) {
+			int32_t id = req->broker_id;
 			srv_reply_status(sc, h, rv, NULL);
 			if (s->epoch == 0)
-				table_remove(b, rb.broker_id);
+				table_remove(b, id);
 			srv_pending_free(p);
 			bop_free(o);
 			return;
@@ -564,6 +629,8 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 	struct brokers *b = o->b;
 	struct session *s = bop_session(o);
 	(void)n;
+	if (retry_refused(o, rc, statuses))
+		return;
 	if (s) {
 		s->op_pending = 0;
 		s->going = 0;
@@ -578,7 +645,9 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 			log_info("broker %d: controlled shutdown", s->id);
 		}
 	}
-	if (rc == SYNOD_OK && statuses && statuses[0] != STORE_R_OK)
+	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_REFUSED)
+		rc = SYNOD_EBUSY; /* still led something: ask again */
+	else if (rc == SYNOD_OK && statuses && statuses[0] != STORE_R_OK)
 		rc = SYNOD_ESTALE_BROKER_EPOCH;
 	if (rc == SYNOD_OK && s) {
 		/* Answer with what is committed now. */
@@ -645,11 +714,6 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 		goto free_req;
 	}
 	if (hb.action != LC_NONE && !s->op_pending) {
-		Synod__Rec__FenceBroker fb = SYNOD__REC__FENCE_BROKER__INIT;
-		Synod__Rec__UnfenceBroker ub = SYNOD__REC__UNFENCE_BROKER__INIT;
-		Synod__Rec__BrokerShutdown sd =
-		    SYNOD__REC__BROKER_SHUTDOWN__INIT;
-		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
 		struct bop *o =
 		    bop_new(b, p, OP_HEARTBEAT, s->id, heartbeat_done);
 		if (o == NULL) {
@@ -659,27 +723,25 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 			return;
 		}
 		o->hb = hb;
-		switch (hb.action) {
-		case LC_UNFENCE:
+		o->epoch = s->epoch;
+		if (hb.action == LC_UNFENCE) {
+			Synod__Rec__UnfenceBroker ub =
+			    SYNOD__REC__UNFENCE_BROKER__INIT;
+			Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
 			ub.broker_id = s->id;
 			ub.epoch = s->epoch;
 			r.body_case = SYNOD__REC__RECORD__BODY_UNFENCE_BROKER;
 			r.unfence_broker = &ub;
-			break;
-		case LC_FENCE:
-			fb.broker_id = s->id;
-			fb.epoch = s->epoch;
-			r.body_case = SYNOD__REC__RECORD__BODY_FENCE_BROKER;
-			r.fence_broker = &fb;
-			break;
-		default:
-			sd.broker_id = s->id;
-			sd.epoch = s->epoch;
-			r.body_case = SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN;
-			r.broker_shutdown = &sd;
-			break;
+			rv = propose_one(b, &r, o);
+		} else {
+			/* Fence on request, or controlled shutdown: the
+			 * answer waits for the elections and the record. */
+			o->final =
+			    hb.action == LC_FENCE
+				? SYNOD__REC__RECORD__BODY_FENCE_BROKER
+				: SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN;
+			rv = depart(b, s, o);
 		}
-		rv = propose_state(b, s, &r, o);
 		if (rv == SYNOD_OK) {
 			s->op_pending = 1;
 			return;
@@ -710,6 +772,8 @@ static void fence_done(struct node *n, struct waiter *w, int rc,
 	struct bop *o = w->data;
 	struct session *s = bop_session(o);
 	(void)n;
+	if (retry_refused(o, rc, statuses))
+		return;
 	if (s) {
 		s->op_pending = 0;
 		s->going = 0;
@@ -723,6 +787,34 @@ static void fence_done(struct node *n, struct waiter *w, int rc,
 	bop_free(o);
 }
 
+/* Sessions compared with the store per tick (a fence committed by an
+ * earlier controller, or any drift, is taken over within seconds). */
+#define RECONCILE_PER_TICK 64
+
+static void reconcile(struct brokers *b)
+{
+	for (unsigned k = 0; k < RECONCILE_PER_TICK && b->cap > 0; k++) {
+		struct session *s;
+		struct store_broker sb;
+		b->reconcile_pos = (b->reconcile_pos + 1) & (b->cap - 1);
+		s = b->slots[b->reconcile_pos];
+		if (s == NULL || s->epoch == 0 || s->op_pending)
+			continue;
+		if (store_broker_get(b->node->fsm.store, s->id, &sb) !=
+			STORE_OK ||
+		    sb.epoch != s->epoch)
+			continue; /* unregistered or replaced: ops handle it */
+		if (sb.fenced != s->fenced ||
+		    sb.shutting_down != s->shutting_down) {
+			log_warn("broker %d: session said %s, store says %s: "
+				 "taking the store's",
+				 s->id, s->fenced ? "fenced" : "unfenced",
+				 sb.fenced ? "fenced" : "unfenced");
+			sync_from_store(b, s);
+		}
+	}
+}
+
 static void on_tick(uv_timer_t *t)
 {
 	struct brokers *b = t->data;
@@ -730,25 +822,25 @@ static void on_tick(uv_timer_t *t)
 	if (!b->active || node_check_active(b->node) != SYNOD_OK)
 		return;
 	refresh_config(b);
+	reconcile(b);
 	now = now_ms(b);
 	for (size_t i = 0; i < b->cap; i++) {
 		struct session *s = b->slots[i];
 		struct lc_broker lcb;
+		struct bop *o;
 		if (s == NULL || s->epoch == 0 || s->op_pending ||
 		    !lc_should_fence(as_lc(s, &lcb), now))
 			continue;
-		Synod__Rec__FenceBroker fb = SYNOD__REC__FENCE_BROKER__INIT;
-		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
-		struct bop *o = bop_new(b, NULL, OP_FENCE, s->id, fence_done);
+		o = bop_new(b, NULL, OP_FENCE, s->id, fence_done);
 		if (o == NULL)
 			return;
-		fb.broker_id = s->id;
-		fb.epoch = s->epoch;
-		r.body_case = SYNOD__REC__RECORD__BODY_FENCE_BROKER;
-		r.fence_broker = &fb;
-		if (propose_state(b, s, &r, o) != SYNOD_OK) {
+		o->final = SYNOD__REC__RECORD__BODY_FENCE_BROKER;
+		o->epoch = s->epoch;
+		/* A departure that cannot start now is tried at the next
+		 * tick; the other brokers are not held up by it. */
+		if (depart(b, s, o) != SYNOD_OK) {
 			bop_free(o);
-			return;
+			continue;
 		}
 		s->op_pending = 1;
 	}
@@ -761,8 +853,12 @@ static void unregister_done(struct node *n, struct waiter *w, int rc,
 {
 	struct bop *o = w->data;
 	(void)n;
+	if (retry_refused(o, rc, statuses))
+		return;
 	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_NOT_FOUND)
 		rc = SYNOD_EUNKNOWN_BROKER;
+	else if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_REFUSED)
+		rc = SYNOD_EBUSY;
 	if (rc == SYNOD_OK) {
 		if (bop_session(o))
 			table_remove(o->b, o->id);
@@ -780,8 +876,6 @@ static void handle_unregister(struct brokers *b, struct sconn *sc,
 			      const struct frame_header *h,
 			      Synod__Wire__BrokerUnregisterRequest *req)
 {
-	Synod__Rec__UnregisterBroker u = SYNOD__REC__UNREGISTER_BROKER__INIT;
-	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
 	struct session *s;
 	struct pending *p;
 	struct bop *o;
@@ -802,9 +896,6 @@ static void handle_unregister(struct brokers *b, struct sconn *sc,
 								      NULL);
 		return;
 	}
-	u.broker_id = req->broker_id;
-	r.body_case = SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER;
-	r.unregister_broker = &u;
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	o = p ? bop_new(b, p, OP_UNREGISTER, req->broker_id, unregister_done)
 	      : NULL;
@@ -817,7 +908,8 @@ static void handle_unregister(struct brokers *b, struct sconn *sc,
 			    req, NULL);
 		return;
 	}
-	rv = propose_state(b, s, &r, o);
+	o->final = SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER;
+	rv = depart(b, s, o);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		srv_pending_free(p);
@@ -1114,6 +1206,12 @@ int brokers_alive(struct brokers *b, int32_t id)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
 	return s && s->epoch && !s->fenced && !s->shutting_down && !s->going;
+}
+
+int brokers_departing(struct brokers *b, int32_t id)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	return s && s->going;
 }
 
 int brokers_check(struct brokers *b, int32_t id, uint64_t epoch)

@@ -42,16 +42,25 @@ struct brokers_stats {
 
 struct recbuf;
 
+/* Called once when a departure's elections are all proposed (rc
+ * SYNOD_OK) or could not be (NOT_CONTROLLER, SHUTTING_DOWN, ...). */
+typedef void (*brokers_departed_cb)(void *arg, int rc);
+
 /* What the topic logic (controller/topics.c) plugs in. */
 struct brokers_hooks {
 	void *arg;
-	/* Broker `id` is being fenced or shut down: append the leader
-	 * elections and ISR changes this causes to rb (same raft entry). */
-	int (*gone)(void *arg, int32_t id, struct recbuf *rb);
+	/* Broker `id` is leaving (fence, controlled shutdown, unregister,
+	 * or a new incarnation replacing its registration): propose, in as
+	 * many bounded entries as it takes, the leader elections and ISR
+	 * changes that move every leadership away from it, then call
+	 * done(done_arg, rc), never from within this call. The record
+	 * that makes it leave is proposed after that: apply refuses it
+	 * while the broker still leads (storage/store.h), and the broker is
+	 * retried. Returns 0 when started, -1 (done not called) if not. */
+	int (*depart)(void *arg, int32_t id, brokers_departed_cb done,
+		      void *done_arg);
 	/* Broker `id` was unfenced (committed): recover what it can lead. */
 	void (*back)(void *arg, int32_t id);
-	/* A proposal built with `gone` was not made. */
-	void (*abort)(void *arg);
 };
 
 int brokers_new(struct server *s, struct brokers **out);
@@ -67,8 +76,11 @@ const struct brokers_stats *brokers_stats(const struct brokers *b);
 unsigned brokers_count(const struct brokers *b);
 
 void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h);
-/* Registered, unfenced, not shutting down and no fence in flight. */
+/* Registered, unfenced, not shutting down and not leaving. */
 int brokers_alive(struct brokers *b, int32_t id);
+/* A departure (fence, shutdown, unregister, re-registration) of id is in
+ * progress: its elections are being proposed. */
+int brokers_departing(struct brokers *b, int32_t id);
 /* SYNOD_OK when id is registered with this epoch, else
  * SYNOD_EUNKNOWN_BROKER / SYNOD_ESTALE_BROKER_EPOCH. */
 int brokers_check(struct brokers *b, int32_t id, uint64_t epoch);

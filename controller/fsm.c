@@ -28,8 +28,17 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		return RAFT_IOERR;
 	if (f->hooks.statuses_for)
 		statuses = f->hooks.statuses_for(f->hooks.arg, index, &max);
-	/* Decoded once, for the store and for the observers. */
-	b = synod__rec__record_batch__unpack(NULL, buf->len, buf->base);
+	/* Decoded once, for the store and for the observers. Out of
+	 * memory is not "malformed": skipping here alone would diverge. */
+	rv = store_decode_batch(buf->base, buf->len, &b);
+	if (rv != STORE_OK) {
+		f->failed = 1;
+		if (f->hooks.fatal)
+			f->hooks.fatal(f->hooks.arg,
+				       "out of memory decoding a committed "
+				       "entry: stopping rather than skip it");
+		return RAFT_NOMEM;
+	}
 	rv = store_apply_batch(f->store, index, b, statuses, max, NULL);
 	if (rv != STORE_OK) {
 		if (b)

@@ -39,6 +39,8 @@ struct node_change {
 	int assign_next; /* add: assign voter role after the spare is in */
 };
 
+#define ENTRY_SOFT_MAX ((size_t)1 << 20)
+
 static uint64_t wall_ms(void)
 {
 	struct timespec ts;
@@ -338,9 +340,13 @@ int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
 		need += 11 + protobuf_c_message_get_packed_size(&recs[i]->base);
 	if (need > n->cfg->max_frame)
 		return SYNOD_EMESSAGE_TOO_LARGE;
+	/* Group commit closes an entry at ENTRY_SOFT_MAX bytes too: one
+	 * proposal may be larger (up to max_frame), but entries packed from
+	 * many are kept small enough for a follower to apply quickly. */
 	if (n->batch_records > 0 &&
 	    (n->batch_records + n_recs > n->cfg->max_batch_records ||
-	     n->batch_len + need > n->cfg->max_frame))
+	     n->batch_len + need > n->cfg->max_frame ||
+	     n->batch_len + need > ENTRY_SOFT_MAX))
 		propose_batch(n);
 	if (n->batch_cap - n->batch_len < need) {
 		size_t cap = n->batch_cap ? n->batch_cap : 64 * 1024;

@@ -15,13 +15,22 @@
 
 #define MAX_PARTITIONS_PER_TOPIC 1000000u
 #define REBALANCE_POLL_MS 1000
+/* Repair sweep period (also run at the first tick after activation). */
+#define REPAIR_INTERVAL_MS 5000
+/* Loop time walks may take per loop iteration. */
+#define JOB_BUDGET_NS (10u * 1000u * 1000u)
+/* Results kept for an ELECT_LEADERS answer (elected partitions first). */
+#define ELECT_MAX_RESULTS 10000u
 
 /* ---- overlay of proposed, not yet applied partition states ---- */
 
 struct ov_entry {
-	uint64_t key; /* tid << 32 | partition; 0 = empty */
+	uint64_t key;	/* tid << 32 | partition; 0 = empty */
+	uint64_t owner; /* the decision (proposal) that put it */
 	struct store_partition p;
 };
+
+struct job;
 
 /* Replicas and leaders per broker, for placement: loaded from the store
  * once (two GROUP BY scans) and then kept current by the controller's own
@@ -52,8 +61,18 @@ struct topics {
 	int load_valid;
 	uint64_t *recheck; /* partitions whose change was refused */
 	size_t n_recheck, cap_recheck;
+	uint64_t owner_seq, cur_owner; /* decisions, for overlay rollback */
+	struct job *jobs, *jobs_tail;  /* walks sliced across loop turns */
+	uv_idle_t jobs_idle;
+	int jobs_running;
+	unsigned page; /* partitions per walk page (and per entry) */
+	uint64_t next_repair_ms;
+	int open_handles;
 	struct topics_stats stats;
 };
+
+static uint32_t cluster_default(struct topics *t, const char *key);
+static void topics_free(struct topics *t);
 
 static struct load_entry *load_get(struct topics *t, int32_t id)
 {
@@ -147,12 +166,13 @@ static void ov_clear(struct topics *t)
 	t->ov_cap = t->ov_count = 0;
 }
 
-static int ov_put(struct topics *t, uint64_t key,
+static int ov_put(struct topics *t, uint64_t key, uint64_t owner,
 		  const struct store_partition *p)
 {
 	struct ov_entry *e = ov_find(t, key);
 	if (e) {
 		e->p = *p;
+		e->owner = owner;
 		return 0;
 	}
 	if ((t->ov_count + 1) * 2 > t->ov_cap) {
@@ -167,13 +187,14 @@ static int ov_put(struct topics *t, uint64_t key,
 		t->ov_count = 0;
 		for (size_t i = 0; i < old_cap; i++)
 			if (old[i].key)
-				ov_put(t, old[i].key, &old[i].p);
+				ov_put(t, old[i].key, old[i].owner, &old[i].p);
 		free(old);
 	}
 	size_t i = ov_slot(t, key);
 	while (t->ov[i].key != 0)
 		i = (i + 1) & (t->ov_cap - 1);
 	t->ov[i].key = key;
+	t->ov[i].owner = owner;
 	t->ov[i].p = *p;
 	t->ov_count++;
 	return 0;
@@ -193,8 +214,37 @@ static void ov_remove(struct topics *t, uint64_t key)
 		struct ov_entry m = t->ov[j];
 		t->ov[j].key = 0;
 		t->ov_count--;
-		ov_put(t, m.key, &m.p);
+		ov_put(t, m.key, m.owner, &m.p);
 	}
+}
+
+/* A decision's proposal was lost: drop what it put in the overlay, and
+ * only that. A later decision chained on one of its states is still in
+ * the overlay and will be refused at apply (its expected epoch never
+ * commits); everything else in flight stays as it is. */
+static void ov_rollback(struct topics *t, uint64_t owner)
+{
+	uint64_t *keys = NULL;
+	size_t n = 0;
+	if (t->ov_count == 0)
+		return;
+	keys = malloc(t->ov_count * sizeof *keys);
+	if (keys == NULL) {
+		ov_clear(t); /* no memory: forget all, decide from the store */
+		return;
+	}
+	for (size_t i = 0; i < t->ov_cap; i++)
+		if (t->ov[i].key && t->ov[i].owner == owner)
+			keys[n++] = t->ov[i].key;
+	for (size_t i = 0; i < n; i++)
+		ov_remove(t, keys[i]);
+	free(keys);
+}
+
+/* A new decision starts: what it proposes is rolled back together. */
+static void begin_decision(struct topics *t)
+{
+	t->cur_owner = ++t->owner_seq;
 }
 
 /* The partition as the controller must see it: proposed or committed. */
@@ -306,23 +356,26 @@ static int add_change(struct topics *t, struct recbuf *rb,
 		t->stats.elections++;
 		load_leader_moved(t, before->leader, after->leader);
 	}
-	return ov_put(t, ov_key(topic->tid, before->partition), &np);
+	return ov_put(t, ov_key(topic->tid, before->partition), t->cur_owner,
+		      &np);
 }
 
 /* ---- generic waiter for proposals made by the controller itself ---- */
+
+struct elect_req;
 
 struct top {
 	struct waiter w;
 	struct topics *t;
 	struct pending *p; /* NULL: internal */
 	uint64_t gen;
+	uint64_t owner; /* decision whose overlay entries it carries */
+	struct elect_req *er;
 	int kind;
 	char *name; /* pending topic creation */
 	unsigned n_items;
 	void *items; /* per-kind result data */
 };
-
-static void topics_free(struct topics *t);
 
 static struct top *top_new(struct topics *t, struct pending *p, waiter_cb cb)
 {
@@ -334,6 +387,7 @@ static struct top *top_new(struct topics *t, struct pending *p, waiter_cb cb)
 	o->t = t;
 	o->p = p;
 	o->gen = t->gen;
+	o->owner = t->cur_owner;
 	t->ops++;
 	return o;
 }
@@ -351,7 +405,7 @@ static void top_free(struct top *o)
 static void failed_proposal(struct topics *t, struct top *o, int rc)
 {
 	if (rc != SYNOD_OK && o->gen == t->gen) {
-		ov_clear(t);
+		ov_rollback(t, o->owner);
 		load_invalidate(t);
 	}
 }
@@ -376,87 +430,395 @@ static int propose_internal(struct topics *t, struct recbuf *rb)
 	if (rb->n == 0)
 		return 0;
 	if (rb->failed || (o = top_new(t, NULL, internal_done)) == NULL) {
-		ov_clear(t);
-		return -1;
+		ov_rollback(t, t->cur_owner);
+		return SYNOD_EUNKNOWN;
 	}
 	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
 			  rb->n, &o->w);
 	if (rv != SYNOD_OK) {
-		ov_clear(t);
+		ov_rollback(t, t->cur_owner);
 		top_free(o);
-		return -1;
+		return rv;
 	}
 	return 0;
 }
 
-/* ---- reactions to brokers ---- */
+/* ---- walks sliced across loop turns (jobs) ----
+ *
+ * Anything that may touch an unbounded number of partitions is a job: a
+ * keyset walk over an index (store_*_page) that takes one page at a
+ * time, decides on it, and proposes that page's changes as one proposal
+ * of at most t->page records. The jobs run from an idle handle, round
+ * robin, for at most JOB_BUDGET_NS of loop time per iteration, so neither
+ * the leader's loop nor a follower's apply of one entry stalls for long,
+ * and no decision is ever too large for one raft entry. */
 
-struct walk {
+enum job_kind {
+	JOB_DEPART,    /* broker leaving: move its leaderships and ISR away */
+	JOB_BACK,      /* broker returned: recover offline partitions */
+	JOB_REPAIR,    /* partitions led by a broker that may not lead */
+	JOB_ELECT,     /* preferred / unclean elections (request, rebalance) */
+	JOB_IMBALANCE, /* count off-preferred leaders, then maybe rebalance */
+};
+
+struct elect_item {
+	char topic[256];
+	int32_t partition;
+	int code;
+	int32_t leader;
+	unsigned rec; /* record index in its proposal, -1u: none */
+};
+
+/* One ELECT_LEADERS request (or automatic rebalance) across pages. */
+struct elect_req {
 	struct topics *t;
-	struct recbuf *rb;
+	struct pending *p; /* NULL: automatic rebalance */
+	int unclean;
+	struct elect_item *items;
+	size_t n, cap;
+	unsigned elected;
+	unsigned looked;
+	unsigned holds; /* walks and page proposals not finished, + build */
+	int rc;
+	int failed;
+};
+
+struct job {
+	struct job *next;
+	enum job_kind kind;
 	int32_t broker;
-	int mode; /* 0 gone, 1 back */
+	int64_t tid; /* JOB_ELECT: this topic only; 0: all */
+	struct store_pkey cursor;
+	brokers_departed_cb done; /* JOB_DEPART */
+	void *done_arg;
+	struct elect_req *er;	       /* JOB_ELECT */
+	uint64_t total, off_preferred; /* JOB_IMBALANCE */
 	char unclean_topic[256];
 	int unclean;
 };
 
+struct walk {
+	struct topics *t;
+	struct recbuf *rb;
+	struct job *j;
+	struct elect_item *items; /* JOB_ELECT: this page's results */
+	size_t n_items, cap_items;
+	int failed;
+	int stop; /* a row past the job's range: the walk is over */
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size, int *failed);
+static void er_release(struct elect_req *er);
+static int elect_page_propose(struct topics *t, struct elect_req *er,
+			      struct recbuf *rb, struct elect_item *items,
+			      size_t n_items);
+
 static int walk_unclean(struct walk *w, const struct store_topic *topic)
 {
-	if (strcmp(w->unclean_topic, topic->name) != 0) {
-		snprintf(w->unclean_topic, sizeof w->unclean_topic, "%s",
+	struct job *j = w->j;
+	if (strcmp(j->unclean_topic, topic->name) != 0) {
+		snprintf(j->unclean_topic, sizeof j->unclean_topic, "%s",
 			 topic->name);
-		w->unclean = unclean_allowed(w->t, topic->name);
+		j->unclean = unclean_allowed(w->t, topic->name);
 	}
-	return w->unclean;
+	return j->unclean;
 }
 
-static int on_broker_partition(void *arg, const struct store_topic *topic,
-			       const struct store_partition *sp)
+/* Decide one partition of an election walk; its result goes to items. */
+static int elect_decide(struct topics *t, struct recbuf *rb, int unclean,
+			const struct store_topic *tp,
+			const struct store_partition *cur,
+			struct elect_item **items, size_t *n, size_t *cap,
+			int *failed)
+{
+	struct el_partition in, out;
+	struct elect_item *it;
+	to_el(cur, &in);
+	if (unclean)
+		el_recover(&in, 1, alive, t, &out);
+	else
+		el_preferred(&in, alive, t, &out);
+	*items = grow(*items, cap, *n + 1, sizeof **items, failed);
+	if (*failed)
+		return -1;
+	it = &(*items)[(*n)++];
+	snprintf(it->topic, sizeof it->topic, "%s", tp->name);
+	it->partition = cur->partition;
+	it->rec = -1u;
+	if (!el_changed(&in, &out)) {
+		it->code = SYNOD_EELECTION_NOT_NEEDED;
+		it->leader = cur->leader;
+		return 0;
+	}
+	it->code = SYNOD_OK;
+	it->leader = out.leader;
+	it->rec = rb->n;
+	return add_change(t, rb, tp, cur, &out);
+}
+
+static int on_page_partition(void *arg, const struct store_topic *topic,
+			     const struct store_partition *sp)
 {
 	struct walk *w = arg;
+	struct job *j = w->j;
 	struct store_partition cur;
 	struct el_partition in, out;
+	if (j->kind == JOB_ELECT && j->tid != 0 && topic->tid != j->tid) {
+		w->stop = 1;
+		return 1;
+	}
 	if (current(w->t, topic->tid, sp->partition, &cur) != STORE_OK)
 		return 0;
 	to_el(&cur, &in);
-	if (w->mode == 0)
-		el_broker_gone(&in, w->broker, walk_unclean(w, topic), alive,
+	switch (j->kind) {
+	case JOB_DEPART:
+		el_broker_gone(&in, j->broker, walk_unclean(w, topic), alive,
 			       w->t, &out);
-	else if (cur.leader == EL_NO_LEADER)
+		break;
+	case JOB_REPAIR:
+		if (cur.leader != j->broker)
+			return 0; /* already moved by a decision in flight */
+		el_broker_gone(&in, j->broker, walk_unclean(w, topic), alive,
+			       w->t, &out);
+		break;
+	case JOB_BACK:
+		if (cur.leader != EL_NO_LEADER)
+			return 0;
 		el_recover(&in, walk_unclean(w, topic), alive, w->t, &out);
-	else
+		break;
+	case JOB_IMBALANCE:
+		if (cur.leader != EL_NO_LEADER && cur.n_replicas > 0) {
+			j->total++;
+			if (cur.leader != cur.replicas[0] &&
+			    alive(w->t, cur.replicas[0]))
+				j->off_preferred++;
+		}
 		return 0;
-	if (el_changed(&in, &out))
-		add_change(w->t, w->rb, topic, &cur, &out);
+	default: /* JOB_ELECT */
+		return elect_decide(w->t, w->rb, j->er->unclean, topic, &cur,
+				    &w->items, &w->n_items, &w->cap_items,
+				    &w->failed);
+	}
+	if (el_changed(&in, &out) &&
+	    add_change(w->t, w->rb, topic, &cur, &out) != 0)
+		return -1;
 	return 0;
 }
 
-static int hook_gone(void *arg, int32_t id, struct recbuf *rb)
+static void job_free(struct job *j)
+{
+	free(j);
+}
+
+/* The job is over (rc SYNOD_OK: walked to its end). */
+static void job_finish(struct topics *t, struct job *j, int rc)
+{
+	switch (j->kind) {
+	case JOB_DEPART:
+		j->done(j->done_arg, rc);
+		break;
+	case JOB_ELECT:
+		if (rc != SYNOD_OK && j->er->rc == SYNOD_OK)
+			j->er->rc = rc;
+		er_release(j->er);
+		break;
+	case JOB_IMBALANCE: {
+		unsigned threshold =
+		    cluster_default(t, "leader.imbalance.percentage");
+		if (rc != SYNOD_OK || j->total == 0 ||
+		    j->off_preferred * 100 <= threshold * j->total)
+			break;
+		log_info(
+		    "leader imbalance %llu%% above %u%%: electing "
+		    "preferred leaders",
+		    (unsigned long long)(j->off_preferred * 100 / j->total),
+		    threshold);
+		topics_elect_all(t, NULL, 0);
+		break;
+	}
+	default:
+		if (rc != SYNOD_OK)
+			log_warn("walk for broker %d stopped: %s", j->broker,
+				 synod_error_name(rc));
+		break;
+	}
+	job_free(j);
+}
+
+/* One page of a job. Returns 1 when the job is over (*rc its result). */
+static int job_step(struct topics *t, struct job *j, int *rc)
+{
+	struct recbuf rb;
+	struct walk w;
+	unsigned n = 0;
+	int rv, done;
+	*rc = SYNOD_OK;
+	if (j->kind == JOB_REPAIR && brokers_alive(t->brokers, j->broker))
+		return 1; /* it came back meanwhile */
+	recbuf_init(&rb);
+	memset(&w, 0, sizeof w);
+	w.t = t;
+	w.rb = &rb;
+	w.j = j;
+	begin_decision(t);
+	switch (j->kind) {
+	case JOB_DEPART:
+	case JOB_BACK:
+		rv = store_broker_partitions_page(t->store, j->broker,
+						  &j->cursor, t->page, &n,
+						  on_page_partition, &w);
+		break;
+	case JOB_REPAIR:
+		rv = store_leader_partitions_page(t->store, j->broker,
+						  &j->cursor, t->page, &n,
+						  on_page_partition, &w);
+		break;
+	default:
+		rv = store_partitions_page(t->store, &j->cursor, t->page, &n,
+					   on_page_partition, &w);
+		break;
+	}
+	done = w.stop || n < t->page;
+	if ((rv != 0 && !w.stop) || w.failed || rb.failed) {
+		*rc = SYNOD_EUNKNOWN;
+		ov_rollback(t, t->cur_owner);
+		done = 1;
+	} else if (j->kind == JOB_ELECT) {
+		if (elect_page_propose(t, j->er, &rb, w.items, w.n_items) == 0)
+			w.items = NULL; /* the page's proposal owns them */
+		else
+			*rc = SYNOD_EUNKNOWN, done = 1;
+	} else if (rb.n > 0) {
+		int prv = propose_internal(t, &rb);
+		if (prv != 0) {
+			*rc = prv;
+			done = 1;
+		} else if (j->kind == JOB_BACK && done) {
+			log_info("broker %d is back: offline partitions "
+				 "recover",
+				 j->broker);
+		}
+	}
+	free(w.items);
+	recbuf_free(&rb);
+	return done;
+}
+
+static void on_jobs_idle(uv_idle_t *h)
+{
+	struct topics *t = h->data;
+	uint64_t t0 = uv_hrtime();
+	while (t->jobs && uv_hrtime() - t0 < JOB_BUDGET_NS) {
+		struct job *j = t->jobs;
+		int rc;
+		t->jobs = j->next;
+		if (t->jobs == NULL)
+			t->jobs_tail = NULL;
+		j->next = NULL;
+		if (job_step(t, j, &rc)) {
+			job_finish(t, j, rc);
+			continue;
+		}
+		if (t->jobs_tail)
+			t->jobs_tail->next = j;
+		else
+			t->jobs = j;
+		t->jobs_tail = j;
+	}
+	if (t->jobs == NULL && t->jobs_running) {
+		uv_idle_stop(&t->jobs_idle);
+		t->jobs_running = 0;
+	}
+}
+
+static struct job *job_add(struct topics *t, enum job_kind kind)
+{
+	struct job *j;
+	if (!t->active || t->closing)
+		return NULL;
+	if ((j = calloc(1, sizeof *j)) == NULL)
+		return NULL;
+	j->kind = kind;
+	j->cursor.tid = 0;
+	j->cursor.partition = -1;
+	if (t->jobs_tail)
+		t->jobs_tail->next = j;
+	else
+		t->jobs = j;
+	t->jobs_tail = j;
+	if (!t->jobs_running) {
+		uv_idle_start(&t->jobs_idle, on_jobs_idle);
+		t->jobs_running = 1;
+	}
+	return j;
+}
+
+static int job_exists(struct topics *t, enum job_kind kind, int32_t broker)
+{
+	for (struct job *j = t->jobs; j; j = j->next)
+		if (j->kind == kind && j->broker == broker)
+			return 1;
+	return 0;
+}
+
+/* Leadership lost or closing: every job ends with rc. */
+static void jobs_fail_all(struct topics *t, int rc)
+{
+	struct job *j = t->jobs;
+	t->jobs = t->jobs_tail = NULL;
+	if (t->jobs_running) {
+		uv_idle_stop(&t->jobs_idle);
+		t->jobs_running = 0;
+	}
+	while (j) {
+		struct job *next = j->next;
+		job_finish(t, j, rc);
+		j = next;
+	}
+}
+
+/* ---- reactions to brokers ---- */
+
+static int hook_depart(void *arg, int32_t id, brokers_departed_cb done,
+		       void *done_arg)
 {
 	struct topics *t = arg;
-	struct walk w = {t, rb, id, 0, "", 0};
-	return store_broker_partitions(t->store, id, 0, on_broker_partition,
-				       &w);
+	struct job *j = job_add(t, JOB_DEPART);
+	if (j == NULL)
+		return -1;
+	j->broker = id;
+	j->done = done;
+	j->done_arg = done_arg;
+	return 0;
 }
 
 static void hook_back(void *arg, int32_t id)
 {
-	struct topics *t = arg;
-	struct recbuf rb;
-	struct walk w = {t, &rb, id, 1, "", 0};
-	recbuf_init(&rb);
-	store_broker_partitions(t->store, id, 0, on_broker_partition, &w);
-	if (rb.n > 0) {
-		log_info("broker %d is back: %u offline partitions recover", id,
-			 rb.n);
-		propose_internal(t, &rb);
-	}
-	recbuf_free(&rb);
+	struct job *j = job_add(arg, JOB_BACK);
+	if (j)
+		j->broker = id;
 }
 
-static void hook_abort(void *arg)
+/* The repair sweep: every broker id that leads a partition but may not
+ * (fenced, shutting down, unregistered) and is not already leaving gets
+ * a walk over the partitions it leads. Enumerating leaders goes through
+ * the leader index: O(brokers x log partitions). */
+static void repair_sweep(struct topics *t)
 {
-	ov_clear(arg);
+	int32_t l = EL_NO_LEADER;
+	while (store_next_leader(t->store, l, &l) == STORE_OK) {
+		struct job *j;
+		if (brokers_alive(t->brokers, l) ||
+		    brokers_departing(t->brokers, l) ||
+		    job_exists(t, JOB_REPAIR, l))
+			continue;
+		if ((j = job_add(t, JOB_REPAIR)) == NULL)
+			return;
+		j->broker = l;
+		log_warn("repair: broker %d leads partitions but may not "
+			 "lead: electing",
+			 l);
+	}
 }
 
 /* ---- pushes ---- */
@@ -1111,7 +1473,14 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 				 statuses[it->first_rec] == STORE_R_STALE)
 				it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			else if (statuses &&
-				 statuses[it->first_rec] != STORE_R_OK)
+				 statuses[it->first_rec] == STORE_R_REFUSED) {
+				/* A chosen leader left meanwhile. */
+				it->code = SYNOD_EBUSY;
+				snprintf(it->msg, sizeof it->msg,
+					 "a chosen leader left while the "
+					 "topic was created: retry");
+			} else if (statuses &&
+				   statuses[it->first_rec] != STORE_R_OK)
 				it->code = SYNOD_EUNKNOWN;
 			else
 				t->stats.topics_created++;
@@ -1374,6 +1743,8 @@ static void simple_done(struct node *n, struct waiter *w, int rc,
 				code = SYNOD_EUNKNOWN_TOPIC;
 			else if (statuses[i] == STORE_R_STALE)
 				code = SYNOD_EINVALID_UPDATE_VERSION;
+			else if (statuses[i] == STORE_R_REFUSED)
+				code = SYNOD_EBUSY;
 			else if (statuses[i] != STORE_R_OK)
 				code = SYNOD_EUNKNOWN;
 	}
@@ -1779,72 +2150,95 @@ static void handle_describe(struct topics *t, struct sconn *sc,
 
 /* ---- elections on demand and rebalance ---- */
 
-struct elect_item {
-	char topic[256];
-	int32_t partition;
-	int code;
-	int32_t leader;
-	unsigned rec; /* record index, -1u: none */
-};
+/* At most this many partitions named one by one in ELECT_LEADERS; whole
+ * topics and "all" are walked page by page instead. */
+#define ELECT_MAX_NAMED 10000u
 
-struct elect_ctx {
-	struct topics *t;
-	struct recbuf *rb;
-	int unclean;
-	struct elect_item *items;
-	size_t n, cap;
-	int failed;
-};
-
-static int elect_one(void *arg, const struct store_topic *tp,
-		     const struct store_partition *sp)
+static void er_answer(struct elect_req *er)
 {
-	struct elect_ctx *x = arg;
-	struct store_partition cur;
-	struct el_partition in, out;
-	struct elect_item *it;
-	if (current(x->t, tp->tid, sp->partition, &cur) != STORE_OK)
-		return 0;
-	to_el(&cur, &in);
-	if (x->unclean)
-		el_recover(&in, 1, alive, x->t, &out);
-	else
-		el_preferred(&in, alive, x->t, &out);
-	x->items =
-	    grow(x->items, &x->cap, x->n + 1, sizeof *x->items, &x->failed);
-	if (x->failed)
-		return -1;
-	it = &x->items[x->n++];
-	snprintf(it->topic, sizeof it->topic, "%s", tp->name);
-	it->partition = sp->partition;
-	it->rec = -1u;
-	if (!el_changed(&in, &out)) {
-		it->code = SYNOD_EELECTION_NOT_NEEDED;
-		it->leader = cur.leader;
-		return 0;
-	}
-	it->code = SYNOD_OK;
-	it->leader = out.leader;
-	it->rec = x->rb->n;
-	return add_change(x->t, x->rb, tp, &cur, &out);
-}
-
-static void elect_done(struct node *n, struct waiter *w, int rc,
-		       const int *statuses)
-{
-	struct top *o = w->data;
-	struct topics *t = o->t;
-	struct elect_item *items = o->items;
+	struct topics *t = er->t;
 	Synod__Wire__ElectLeadersResponse r =
 	    SYNOD__WIRE__ELECT_LEADERS_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
-	Synod__Wire__ElectionResult *res = calloc(o->n_items + 1, sizeof *res);
-	Synod__Wire__ElectionResult **rp = calloc(o->n_items + 1, sizeof *rp);
+	Synod__Wire__ElectionResult *res = calloc(er->n + 1, sizeof *res);
+	Synod__Wire__ElectionResult **rp = calloc(er->n + 1, sizeof *rp);
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
-	unsigned elected = 0;
+	int rc = er->rc;
+	if (rc == SYNOD_OK && (er->failed || res == NULL || rp == NULL))
+		rc = SYNOD_EUNKNOWN;
+	if (er->p) {
+		for (size_t i = 0; rc == SYNOD_OK && i < er->n; i++) {
+			synod__wire__election_result__init(&res[i]);
+			res[i].topic = er->items[i].topic;
+			res[i].partition = er->items[i].partition;
+			res[i].code = er->items[i].code;
+			res[i].has_leader = 1;
+			res[i].leader = er->items[i].leader;
+			rp[i] = &res[i];
+		}
+		srv_fill_status(t->server, &st, rc, NULL, &lid, leader,
+				sizeof leader);
+		r.status = &st;
+		r.n_results = rc == SYNOD_OK ? er->n : 0;
+		r.results = rp;
+		r.has_elected = 1;
+		r.elected = er->elected;
+		srv_send(er->p->sc, &er->p->h, &r.base);
+		srv_pending_free(er->p);
+	} else if (er->elected) {
+		log_info("leader rebalance: %u preferred leaders elected",
+			 er->elected);
+	}
+	free(res);
+	free(rp);
+	free(er->items);
+	free(er);
+	if (--t->ops == 0 && t->closing == 2)
+		topics_free(t);
+}
+
+static void er_release(struct elect_req *er)
+{
+	if (--er->holds == 0)
+		er_answer(er);
+}
+
+/* Keep a result: elected or failed ones always (up to the cap), "not
+ * needed" ones while there is room. */
+static void er_keep(struct elect_req *er, const struct elect_item *it)
+{
+	er->looked++;
+	if (er->n >= ELECT_MAX_RESULTS)
+		return;
+	er->items = grow(er->items, &er->cap, er->n + 1, sizeof *er->items,
+			 &er->failed);
+	if (!er->failed)
+		er->items[er->n++] = *it;
+}
+
+static struct elect_req *er_new(struct topics *t, struct pending *p,
+				int unclean)
+{
+	struct elect_req *er = calloc(1, sizeof *er);
+	if (er == NULL)
+		return NULL;
+	er->t = t;
+	er->p = p;
+	er->unclean = unclean;
+	er->holds = 1; /* released when the request is built */
+	t->ops++;
+	return er;
+}
+
+static void page_done(struct node *n, struct waiter *w, int rc,
+		      const int *statuses)
+{
+	struct top *o = w->data;
+	struct elect_item *items = o->items;
+	struct elect_req *er = o->er;
 	(void)n;
-	failed_proposal(t, o, rc);
+	failed_proposal(o->t, o, rc);
 	for (unsigned i = 0; i < o->n_items; i++) {
 		if (items[i].rec != -1u) {
 			if (rc != SYNOD_OK)
@@ -1853,130 +2247,84 @@ static void elect_done(struct node *n, struct waiter *w, int rc,
 				 statuses[items[i].rec] != STORE_R_OK)
 				items[i].code = SYNOD_EINVALID_UPDATE_VERSION;
 			else
-				elected++;
+				er->elected++;
 		}
-		if (res && rp) {
-			synod__wire__election_result__init(&res[i]);
-			res[i].topic = items[i].topic;
-			res[i].partition = items[i].partition;
-			res[i].code = items[i].code;
-			res[i].has_leader = 1;
-			res[i].leader = items[i].leader;
-			rp[i] = &res[i];
-		}
+		er_keep(er, &items[i]);
 	}
-	if (o->p) {
-		srv_fill_status(t->server, &st, res && rp ? SYNOD_OK : rc, NULL,
-				&lid, leader, sizeof leader);
-		r.status = &st;
-		r.n_results = res && rp ? o->n_items : 0;
-		r.results = rp;
-		r.has_elected = 1;
-		r.elected = elected;
-		srv_send(o->p->sc, &o->p->h, &r.base);
-		srv_pending_free(o->p);
-	} else if (elected) {
-		log_info("leader rebalance: %u preferred leaders elected",
-			 elected);
-	}
-	free(res);
-	free(rp);
+	er_release(er);
 	top_free(o);
 }
 
-/* Elect over the requested partitions (all when none named). Returns 0
- * when a proposal (or an immediate answer) was made. */
-static int elect(struct topics *t, struct pending *p, int unclean,
-		 Synod__Wire__TopicPartitions **tps, size_t n_tps)
+/* Propose one page of elections (items: its results, taken over on
+ * success). 0 when proposed or answered. */
+static int elect_page_propose(struct topics *t, struct elect_req *er,
+			      struct recbuf *rb, struct elect_item *items,
+			      size_t n_items)
 {
-	struct recbuf rb;
-	struct elect_ctx x;
 	struct top *o;
-	int rv = 0;
-	recbuf_init(&rb);
-	memset(&x, 0, sizeof x);
-	x.t = t;
-	x.rb = &rb;
-	x.unclean = unclean;
-	if (n_tps == 0) {
-		rv = store_partitions_all(t->store, elect_one, &x);
-	} else {
-		for (size_t i = 0; i < n_tps && rv == 0; i++) {
-			struct store_topic tp;
-			if (store_topic_get(t->store, tps[i]->topic, &tp) !=
-			    STORE_OK) {
-				x.items = grow(x.items, &x.cap, x.n + 1,
-					       sizeof *x.items, &x.failed);
-				if (x.failed)
-					break;
-				memset(&x.items[x.n], 0, sizeof *x.items);
-				snprintf(x.items[x.n].topic,
-					 sizeof x.items[x.n].topic, "%s",
-					 tps[i]->topic);
-				x.items[x.n].partition = -1;
-				x.items[x.n].code = SYNOD_EUNKNOWN_TOPIC;
-				x.items[x.n].leader = EL_NO_LEADER;
-				x.items[x.n].rec = -1u;
-				x.n++;
-				continue;
-			}
-			if (tps[i]->n_partitions == 0) {
-				rv = store_partition_list(t->store, &tp,
-							  elect_one, &x);
-				continue;
-			}
-			for (size_t k = 0; k < tps[i]->n_partitions; k++) {
-				struct store_partition sp;
-				if (store_partition_get(t->store, tp.tid,
-							tps[i]->partitions[k],
-							&sp) != STORE_OK) {
-					x.items =
-					    grow(x.items, &x.cap, x.n + 1,
-						 sizeof *x.items, &x.failed);
-					if (x.failed)
-						break;
-					memset(&x.items[x.n], 0,
-					       sizeof *x.items);
-					snprintf(x.items[x.n].topic,
-						 sizeof x.items[x.n].topic,
-						 "%s", tp.name);
-					x.items[x.n].partition =
-					    tps[i]->partitions[k];
-					x.items[x.n].code =
-					    SYNOD_EUNKNOWN_PARTITION;
-					x.items[x.n].leader = EL_NO_LEADER;
-					x.items[x.n].rec = -1u;
-					x.n++;
-					continue;
-				}
-				elect_one(&x, &tp, &sp);
-			}
-		}
-	}
-	o = top_new(t, p, elect_done);
-	if (o == NULL || x.failed || rb.failed || rv != 0) {
-		free(x.items);
-		recbuf_free(&rb);
-		ov_clear(t);
-		if (o) {
-			o->p = NULL;
-			top_free(o);
-		}
+	int rv;
+	if (rb->failed)
 		return -1;
+	if (rb->n == 0) {
+		for (size_t i = 0; i < n_items; i++)
+			er_keep(er, &items[i]);
+		free(items);
+		return 0;
 	}
-	o->items = x.items;
-	o->n_items = (unsigned)x.n;
-	if (rb.n == 0) {
-		elect_done(t->node, &o->w, SYNOD_OK, NULL);
-	} else {
-		rv = node_propose(t->node,
-				  (const Synod__Rec__Record *const *)rb.recs,
-				  rb.n, &o->w);
-		if (rv != SYNOD_OK)
-			elect_done(t->node, &o->w, rv, NULL);
-	}
-	recbuf_free(&rb);
+	if ((o = top_new(t, NULL, page_done)) == NULL)
+		return -1;
+	o->er = er;
+	o->items = items;
+	o->n_items = (unsigned)n_items;
+	er->holds++;
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
+			  rb->n, &o->w);
+	if (rv != SYNOD_OK)
+		page_done(t->node, &o->w, rv, NULL);
 	return 0;
+}
+
+static void item_error(struct elect_req *er, const char *topic,
+		       int32_t partition, int code)
+{
+	struct elect_item it;
+	memset(&it, 0, sizeof it);
+	snprintf(it.topic, sizeof it.topic, "%s", topic);
+	it.partition = partition;
+	it.code = code;
+	it.leader = EL_NO_LEADER;
+	it.rec = -1u;
+	er_keep(er, &it);
+}
+
+/* Walk every partition (tid 0) or one topic's, page by page. */
+static int elect_walk(struct topics *t, struct elect_req *er, int64_t tid)
+{
+	struct job *j = job_add(t, JOB_ELECT);
+	if (j == NULL)
+		return -1;
+	j->tid = tid;
+	j->er = er;
+	if (tid != 0)
+		j->cursor.tid = tid; /* partitions after (tid, -1) */
+	er->holds++;
+	return 0;
+}
+
+void topics_elect_all(struct topics *t, struct pending *p, int unclean)
+{
+	struct elect_req *er = er_new(t, p, unclean);
+	if (er == NULL) {
+		if (p) {
+			srv_reply_status(p->sc, &p->h, SYNOD_EUNKNOWN,
+					 "out of memory");
+			srv_pending_free(p);
+		}
+		return;
+	}
+	if (elect_walk(t, er, 0) != 0)
+		er->rc = SYNOD_EUNAVAILABLE;
+	er_release(er);
 }
 
 static void handle_elect(struct topics *t, struct sconn *sc,
@@ -1984,44 +2332,84 @@ static void handle_elect(struct topics *t, struct sconn *sc,
 			 Synod__Wire__ElectLeadersRequest *req)
 {
 	struct pending *p;
+	struct elect_req *er;
+	struct recbuf rb;
+	struct elect_item *items = NULL;
+	size_t n_items = 0, cap_items = 0, named = 0;
+	int failed = 0;
 	int rv = node_check_active(t->node);
 	if (rv == SYNOD_OK && req->type > 1)
 		rv = SYNOD_EINVALID_ARGUMENT;
+	for (size_t i = 0; rv == SYNOD_OK && i < req->n_partitions; i++)
+		named += req->partitions[i]->n_partitions;
+	if (rv == SYNOD_OK && named > ELECT_MAX_NAMED) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "%zu partitions named: at most %u in one request "
+			 "(name whole topics, or none for all)",
+			 named, ELECT_MAX_NAMED);
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, msg);
+		synod__wire__elect_leaders_request__free_unpacked(req, NULL);
+		return;
+	}
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		synod__wire__elect_leaders_request__free_unpacked(req, NULL);
 		return;
 	}
 	p = srv_pending_new(sc, h, req, NULL, NULL);
-	if (p == NULL) {
+	er = p ? er_new(t, p, req->type == 1) : NULL;
+	if (er == NULL) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
-		synod__wire__elect_leaders_request__free_unpacked(req, NULL);
+		if (p)
+			srv_pending_free(p);
+		else
+			synod__wire__elect_leaders_request__free_unpacked(req,
+									  NULL);
 		return;
 	}
-	if (elect(t, p, req->type == 1, req->partitions, req->n_partitions) !=
-	    0) {
-		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
-		srv_pending_free(p);
+	if (req->n_partitions == 0) {
+		if (elect_walk(t, er, 0) != 0)
+			er->rc = SYNOD_EUNAVAILABLE;
+		er_release(er);
+		return;
 	}
-}
-
-struct imb_ctx {
-	struct topics *t;
-	uint64_t total, off_preferred;
-};
-
-static int imb_one(void *arg, const struct store_topic *tp,
-		   const struct store_partition *p)
-{
-	struct imb_ctx *x = arg;
-	(void)tp;
-	if (p->leader == EL_NO_LEADER || p->n_replicas == 0)
-		return 0;
-	x->total++;
-	if (p->leader != p->replicas[0] &&
-	    brokers_alive(x->t->brokers, p->replicas[0]))
-		x->off_preferred++;
-	return 0;
+	/* Partitions named one by one: decided now, one proposal. Whole
+	 * topics: walked. */
+	recbuf_init(&rb);
+	begin_decision(t);
+	for (size_t i = 0; i < req->n_partitions && !failed; i++) {
+		const Synod__Wire__TopicPartitions *tps = req->partitions[i];
+		struct store_topic tp;
+		if (store_topic_get(t->store, tps->topic, &tp) != STORE_OK) {
+			item_error(er, tps->topic, -1, SYNOD_EUNKNOWN_TOPIC);
+			continue;
+		}
+		if (tps->n_partitions == 0) {
+			if (elect_walk(t, er, tp.tid) != 0)
+				er->rc = SYNOD_EUNAVAILABLE;
+			continue;
+		}
+		for (size_t k = 0; k < tps->n_partitions && !failed; k++) {
+			struct store_partition cur;
+			if (current(t, tp.tid, tps->partitions[k], &cur) !=
+			    STORE_OK) {
+				item_error(er, tp.name, tps->partitions[k],
+					   SYNOD_EUNKNOWN_PARTITION);
+				continue;
+			}
+			if (elect_decide(t, &rb, er->unclean, &tp, &cur, &items,
+					 &n_items, &cap_items, &failed) != 0)
+				failed = 1;
+		}
+	}
+	if (failed || elect_page_propose(t, er, &rb, items, n_items) != 0) {
+		ov_rollback(t, t->cur_owner);
+		free(items);
+		er->rc = SYNOD_EUNKNOWN;
+	}
+	recbuf_free(&rb);
+	er_release(er);
 }
 
 /* Partitions whose change was refused as stale: bring them in line with
@@ -2029,8 +2417,10 @@ static int imb_one(void *arg, const struct store_topic *tp,
 static void process_rechecks(struct topics *t)
 {
 	struct recbuf rb;
+	size_t i;
 	recbuf_init(&rb);
-	for (size_t i = 0; i < t->n_recheck; i++) {
+	begin_decision(t);
+	for (i = 0; i < t->n_recheck && rb.n < t->page; i++) {
 		int64_t tid = (int64_t)(t->recheck[i] >> 32);
 		int32_t part = (int32_t)(uint32_t)t->recheck[i];
 		struct store_topic tp;
@@ -2059,7 +2449,10 @@ static void process_rechecks(struct topics *t)
 		if (el_changed(&in, &out))
 			add_change(t, &rb, &tp, &cur, &out);
 	}
-	t->n_recheck = 0;
+	/* What did not fit in one page waits for the next tick. */
+	memmove(t->recheck, t->recheck + i,
+		(t->n_recheck - i) * sizeof *t->recheck);
+	t->n_recheck -= i;
 	if (rb.n > 0) {
 		log_info("%u partitions re-checked after refused changes",
 			 rb.n);
@@ -2071,14 +2464,17 @@ static void process_rechecks(struct topics *t)
 static void on_rebalance_tick(uv_timer_t *tm)
 {
 	struct topics *t = tm->data;
-	struct imb_ctx x = {t, 0, 0};
 	char *v = NULL;
 	uint64_t now = uv_now(t->node->loop);
-	unsigned threshold;
+	struct job *j;
 	if (!t->active || node_check_active(t->node) != SYNOD_OK)
 		return;
 	if (t->n_recheck > 0)
 		process_rechecks(t);
+	if (now >= t->next_repair_ms) {
+		t->next_repair_ms = now + REPAIR_INTERVAL_MS;
+		repair_sweep(t);
+	}
 	if (now < t->next_rebalance_ms)
 		return;
 	t->next_rebalance_ms =
@@ -2091,15 +2487,10 @@ static void on_rebalance_tick(uv_timer_t *tm)
 		return;
 	}
 	free(v);
-	threshold = cluster_default(t, "leader.imbalance.percentage");
-	store_partitions_all(t->store, imb_one, &x);
-	if (x.total == 0 || x.off_preferred * 100 <= threshold * x.total)
-		return;
-	log_info("leader imbalance %llu%% above %u%%: electing preferred "
-		 "leaders",
-		 (unsigned long long)(x.off_preferred * 100 / x.total),
-		 threshold);
-	elect(t, NULL, 0, NULL, 0);
+	/* Counting is a walk too; it starts the elections if needed. */
+	if (!job_exists(t, JOB_IMBALANCE, 0) &&
+	    (j = job_add(t, JOB_IMBALANCE)) != NULL)
+		j->broker = 0;
 }
 
 /* ---- ISR changes from partition leaders ---- */
@@ -2119,7 +2510,8 @@ static void alter_done(struct node *n, struct waiter *w, int rc,
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
 	failed_proposal(t, o, rc);
-	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_STALE)
+	if (rc == SYNOD_OK && statuses &&
+	    (statuses[0] == STORE_R_STALE || statuses[0] == STORE_R_REFUSED))
 		rc = SYNOD_EINVALID_UPDATE_VERSION;
 	else if (rc == SYNOD_OK && statuses && statuses[0] != STORE_R_OK)
 		rc = SYNOD_EUNKNOWN_PARTITION;
@@ -2248,6 +2640,8 @@ void topics_leadership(struct topics *t, int active)
 {
 	t->gen++;
 	t->n_recheck = 0;
+	/* Walks of the old term end (a departure reports NOT_CONTROLLER). */
+	jobs_fail_all(t, active ? SYNOD_EUNAVAILABLE : SYNOD_ENOT_CONTROLLER);
 	ov_clear(t);
 	load_invalidate(t);
 	for (size_t i = 0; i < t->n_pending; i++)
@@ -2255,6 +2649,9 @@ void topics_leadership(struct topics *t, int active)
 	t->n_pending = 0;
 	t->active = active;
 	if (active) {
+		/* The repair sweep runs at the first tick, then every
+		 * REPAIR_INTERVAL_MS. */
+		t->next_repair_ms = 0;
 		t->next_rebalance_ms =
 		    uv_now(t->node->loop) +
 		    1000ull * cluster_default(
@@ -2278,10 +2675,22 @@ int topics_new(struct server *s, struct brokers *b, struct topics **out)
 	t->store = s->node->fsm.store;
 	uv_timer_init(s->loop, &t->timer);
 	t->timer.data = t;
+	uv_idle_init(s->loop, &t->jobs_idle);
+	t->jobs_idle.data = t;
+	t->open_handles = 2;
+	/* A page of a walk is one proposal: small enough for one entry of
+	 * max_frame_bytes (a PartitionChange packs to under 256 bytes) and
+	 * quick to apply on a follower. */
+	t->page = 2000;
+	if (t->page > s->node->cfg->max_batch_records)
+		t->page = s->node->cfg->max_batch_records;
+	if (t->page > s->node->cfg->max_frame / 256)
+		t->page = (unsigned)(s->node->cfg->max_frame / 256);
+	if (t->page < 16)
+		t->page = 16;
 	hooks.arg = t;
-	hooks.gone = hook_gone;
+	hooks.depart = hook_depart;
 	hooks.back = hook_back;
-	hooks.abort = hook_abort;
 	brokers_set_hooks(b, &hooks);
 	*out = t;
 	return 0;
@@ -2298,9 +2707,11 @@ static void topics_free(struct topics *t)
 	free(t);
 }
 
-static void timer_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
 	struct topics *t = h->data;
+	if (--t->open_handles > 0)
+		return;
 	t->closing = 2;
 	if (t->ops == 0)
 		topics_free(t);
@@ -2308,10 +2719,12 @@ static void timer_closed(uv_handle_t *h)
 
 void topics_close(struct topics *t)
 {
+	jobs_fail_all(t, SYNOD_ESHUTTING_DOWN);
 	t->closing = 1;
 	t->active = 0;
 	t->gen++;
-	uv_close((uv_handle_t *)&t->timer, timer_closed);
+	uv_close((uv_handle_t *)&t->timer, handle_closed);
+	uv_close((uv_handle_t *)&t->jobs_idle, handle_closed);
 }
 
 const struct topics_stats *topics_stats(const struct topics *t)

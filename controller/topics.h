@@ -49,5 +49,8 @@ void topics_applied(struct topics *t, uint64_t index,
 void topics_handle(struct topics *t, struct sconn *sc,
 		   const struct frame_header *h, ProtobufCMessage *msg);
 const struct topics_stats *topics_stats(const struct topics *t);
+/* Preferred (or unclean) elections over every partition, walked page by
+ * page; p (NULL: the automatic rebalance) is answered and freed. */
+void topics_elect_all(struct topics *t, struct pending *p, int unclean);
 
 #endif

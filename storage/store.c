@@ -55,6 +55,12 @@ enum {
 	ST_CONFIGS_DEL_RESOURCE,
 	ST_REPLICA_COUNTS,
 	ST_LEADER_COUNTS,
+	ST_BROKER_STATE,
+	ST_LEADS_ANY,
+	ST_BROKER_PARTS_PAGE,
+	ST_LEADER_PARTS_PAGE,
+	ST_ALL_PARTS_PAGE,
+	ST_NEXT_LEADER,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -158,6 +164,32 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  "broker",
     [ST_LEADER_COUNTS] = "SELECT leader, COUNT(*) FROM partitions GROUP BY "
 			 "leader",
+    [ST_BROKER_STATE] = "SELECT fenced, shutting_down FROM brokers WHERE "
+			"id = ?1",
+    /* Both use the partitions_leader index: O(log n), not a scan. */
+    [ST_LEADS_ANY] = "SELECT 1 FROM partitions WHERE leader = ?1 LIMIT 1",
+    [ST_NEXT_LEADER] = "SELECT MIN(leader) FROM partitions WHERE leader > ?1",
+    /* Pages in (tid, partition) order after a cursor: keyset pagination
+     * over an index, so each page costs its own rows only. */
+    [ST_BROKER_PARTS_PAGE] =
+	"SELECT p.partition, p.replicas, p.isr, p.leader, p.leader_epoch, "
+	"p.partition_epoch, p.version, t.name, t.topic_id, t.tid, "
+	"t.n_partitions FROM replicas r JOIN partitions p ON p.tid = r.tid "
+	"AND p.partition = r.partition JOIN topics t ON t.tid = r.tid "
+	"WHERE r.broker = ?1 AND (r.tid, r.partition) > (?2, ?3) "
+	"ORDER BY r.tid, r.partition LIMIT ?4",
+    [ST_LEADER_PARTS_PAGE] =
+	"SELECT p.partition, p.replicas, p.isr, p.leader, p.leader_epoch, "
+	"p.partition_epoch, p.version, t.name, t.topic_id, t.tid, "
+	"t.n_partitions FROM partitions p JOIN topics t ON t.tid = p.tid "
+	"WHERE p.leader = ?1 AND (p.tid, p.partition) > (?2, ?3) "
+	"ORDER BY p.tid, p.partition LIMIT ?4",
+    [ST_ALL_PARTS_PAGE] =
+	"SELECT p.partition, p.replicas, p.isr, p.leader, p.leader_epoch, "
+	"p.partition_epoch, p.version, t.name, t.topic_id, t.tid, "
+	"t.n_partitions FROM partitions p JOIN topics t ON t.tid = p.tid "
+	"WHERE (p.tid, p.partition) > (?1, ?2) "
+	"ORDER BY p.tid, p.partition LIMIT ?3",
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -215,6 +247,7 @@ static const char schema_v1[] =
     " topic_id BLOB NOT NULL, partition INTEGER NOT NULL,"
     " PRIMARY KEY(group_id, topic_id, partition)) WITHOUT ROWID;"
     "CREATE INDEX assignments_member ON assignments(group_id, member_id);"
+    "CREATE INDEX partitions_leader ON partitions(leader);"
     "INSERT INTO meta(key, value) VALUES('schema_version', 1),"
     " ('applied_index', 0), ('cluster_id', ''), ('timestamp_ms', 0);";
 
@@ -376,6 +409,18 @@ static int exec_pragmas(struct store *s)
 	return STORE_OK;
 }
 
+/* Indexes that are not state (the digest ignores them): created when an
+ * image from an older build lacks them. */
+static int ensure_indexes(struct store *s)
+{
+	if (sqlite3_exec(s->db,
+			 "CREATE INDEX IF NOT EXISTS partitions_leader ON "
+			 "partitions(leader)",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return dbfail(s, "create index");
+	return STORE_OK;
+}
+
 int store_open(struct store **out)
 {
 	struct store *s;
@@ -447,12 +492,15 @@ static const char *resource_of(unsigned scope, const char *resource)
 }
 
 static int apply_broker(struct store *s, const Synod__Rec__Record *r,
-			uint64_t index, uint64_t ts, int *status);
+			uint64_t index, uint64_t ts, int strict, int *status);
 static int apply_topic(struct store *s, const Synod__Rec__Record *r,
-		       uint64_t index, int *status);
+		       uint64_t index, int strict, int *status);
 
+/* strict: the entry's envelope is version 2 or later, whose records are
+ * also checked against the partition invariants (store.h). Entries of
+ * version 1 replay under the rules they were written with. */
 static int apply_record(struct store *s, const Synod__Rec__Record *r,
-			uint64_t index, uint64_t ts, int *status)
+			uint64_t index, uint64_t ts, int strict, int *status)
 {
 	*status = STORE_R_OK;
 	switch (r->body_case) {
@@ -510,12 +558,12 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 	case SYNOD__REC__RECORD__BODY_UNFENCE_BROKER:
 	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
 	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
-		return apply_broker(s, r, index, ts, status);
+		return apply_broker(s, r, index, ts, strict, status);
 	case SYNOD__REC__RECORD__BODY_CREATE_TOPIC:
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS:
 	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
 	case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
-		return apply_topic(s, r, index, status);
+		return apply_topic(s, r, index, strict, status);
 	default:
 		/* A record kind this build does not know: a newer leader
 		 * wrote it. Applying around it would diverge. */
@@ -544,8 +592,52 @@ static int broker_epoch(struct store *s, int32_t id, uint64_t *epoch)
 		   : dbfail(s, "broker epoch");
 }
 
+/* Does broker `id` lead any partition? (index lookup) */
+static int leads_any(struct store *s, int32_t id, int *leads)
+{
+	sqlite3_stmt *st = s->stmt[ST_LEADS_ANY];
+	int rc;
+	sqlite3_bind_int(st, 1, id);
+	rc = sqlite3_step(st);
+	*leads = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? STORE_OK
+						     : dbfail(s, "leads any");
+}
+
+/* May broker `id` lead: registered, unfenced, not shutting down. */
+static int leader_usable(struct store *s, int32_t id, int *ok)
+{
+	sqlite3_stmt *st = s->stmt[ST_BROKER_STATE];
+	int rc;
+	sqlite3_bind_int(st, 1, id);
+	rc = sqlite3_step(st);
+	*ok = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
+	      sqlite3_column_int(st, 1) == 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? STORE_OK
+		   : dbfail(s, "broker state");
+}
+
+/* Strict rule for records that fence, shut down, unregister or replace a
+ * registration of broker `id`: it must lead nothing any more (the
+ * controller moves its leaderships away first). */
+static int refuse_if_leading(struct store *s, int strict, int32_t id,
+			     int *status)
+{
+	int leads = 0, rv;
+	if (!strict)
+		return STORE_OK;
+	if ((rv = leads_any(s, id, &leads)) != STORE_OK)
+		return rv;
+	if (leads)
+		*status = STORE_R_REFUSED;
+	return STORE_OK;
+}
+
 static int apply_broker(struct store *s, const Synod__Rec__Record *r,
-			uint64_t index, uint64_t ts, int *status)
+			uint64_t index, uint64_t ts, int strict, int *status)
 {
 	sqlite3_stmt *st;
 	uint64_t cur;
@@ -563,6 +655,11 @@ static int apply_broker(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE;
 			return STORE_OK;
 		}
+		/* A new registration starts fenced. */
+		if ((rv = refuse_if_leading(s, strict, b->broker_id, status)) !=
+			STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
 		st = s->stmt[ST_BROKER_PUT];
 		sqlite3_bind_int(st, 1, b->broker_id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
@@ -599,6 +696,16 @@ static int apply_broker(struct store *s, const Synod__Rec__Record *r,
 				   : r->unfence_broker->broker_id;
 		uint64_t epoch =
 		    fence ? r->fence_broker->epoch : r->unfence_broker->epoch;
+		if ((rv = broker_epoch(s, id, &cur)) != STORE_OK)
+			return rv;
+		if (cur == 0 || cur != epoch) {
+			*status = STORE_R_STALE;
+			return STORE_OK;
+		}
+		if (fence && ((rv = refuse_if_leading(s, strict, id, status)) !=
+				  STORE_OK ||
+			      *status != STORE_R_OK))
+			return rv;
 		st = s->stmt[ST_BROKER_FENCE];
 		sqlite3_bind_int(st, 1, id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)epoch);
@@ -610,6 +717,18 @@ static int apply_broker(struct store *s, const Synod__Rec__Record *r,
 		return STORE_OK;
 	}
 	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
+		if ((rv = broker_epoch(s, r->broker_shutdown->broker_id,
+				       &cur)) != STORE_OK)
+			return rv;
+		if (cur == 0 || cur != r->broker_shutdown->epoch) {
+			*status = STORE_R_STALE;
+			return STORE_OK;
+		}
+		if ((rv = refuse_if_leading(s, strict,
+					    r->broker_shutdown->broker_id,
+					    status)) != STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
 		st = s->stmt[ST_BROKER_SHUTDOWN];
 		sqlite3_bind_int(st, 1, r->broker_shutdown->broker_id);
 		sqlite3_bind_int64(st, 2,
@@ -621,6 +740,17 @@ static int apply_broker(struct store *s, const Synod__Rec__Record *r,
 		return STORE_OK;
 	default: { /* UNREGISTER */
 		const Synod__Rec__UnregisterBroker *u = r->unregister_broker;
+		if ((rv = broker_epoch(s, u->broker_id, &cur)) != STORE_OK)
+			return rv;
+		if (cur == 0 ||
+		    (u->has_epoch && u->epoch != 0 && u->epoch != cur)) {
+			*status = STORE_R_NOT_FOUND;
+			return STORE_OK;
+		}
+		if ((rv = refuse_if_leading(s, strict, u->broker_id, status)) !=
+			STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
 		st = s->stmt[ST_BROKER_DEL];
 		sqlite3_bind_int(st, 1, u->broker_id);
 		sqlite3_bind_int64(
@@ -877,6 +1007,88 @@ int store_broker_partitions(struct store *s, int32_t broker,
 	return walk_partitions(s, st, NULL, cb, arg);
 }
 
+/* One page of a keyset walk: rows after *after, at most limit; *after
+ * moves to the last row given to cb, *n counts them. */
+static int walk_page(struct store *s, sqlite3_stmt *st,
+		     struct store_pkey *after, unsigned *n,
+		     store_partition_cb cb, void *arg)
+{
+	struct store_topic t;
+	struct store_partition p;
+	int rc, rv = STORE_OK;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_partition(st, &p);
+		read_topic(st, 7, &t);
+		after->tid = t.tid;
+		after->partition = p.partition;
+		(*n)++;
+		if ((rv = cb(arg, &t, &p)) != 0)
+			break;
+	}
+	if (rv == STORE_OK && rc != SQLITE_DONE)
+		rv = dbfail(s, "partition page");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
+
+int store_broker_partitions_page(struct store *s, int32_t broker,
+				 struct store_pkey *after, unsigned limit,
+				 unsigned *n, store_partition_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->stmt[ST_BROKER_PARTS_PAGE];
+	sqlite3_bind_int(st, 1, broker);
+	sqlite3_bind_int64(st, 2, after->tid);
+	sqlite3_bind_int(st, 3, after->partition);
+	sqlite3_bind_int64(st, 4, limit);
+	return walk_page(s, st, after, n, cb, arg);
+}
+
+int store_leader_partitions_page(struct store *s, int32_t leader,
+				 struct store_pkey *after, unsigned limit,
+				 unsigned *n, store_partition_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->stmt[ST_LEADER_PARTS_PAGE];
+	sqlite3_bind_int(st, 1, leader);
+	sqlite3_bind_int64(st, 2, after->tid);
+	sqlite3_bind_int(st, 3, after->partition);
+	sqlite3_bind_int64(st, 4, limit);
+	return walk_page(s, st, after, n, cb, arg);
+}
+
+int store_partitions_page(struct store *s, struct store_pkey *after,
+			  unsigned limit, unsigned *n, store_partition_cb cb,
+			  void *arg)
+{
+	sqlite3_stmt *st = s->stmt[ST_ALL_PARTS_PAGE];
+	sqlite3_bind_int64(st, 1, after->tid);
+	sqlite3_bind_int(st, 2, after->partition);
+	sqlite3_bind_int64(st, 3, limit);
+	return walk_page(s, st, after, n, cb, arg);
+}
+
+int store_next_leader(struct store *s, int32_t after, int32_t *leader)
+{
+	sqlite3_stmt *st = s->stmt[ST_NEXT_LEADER];
+	int rc, rv = STORE_ENOTFOUND;
+	sqlite3_bind_int(st, 1, after);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		*leader = sqlite3_column_int(st, 0);
+		rv = STORE_OK;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		rv = dbfail(s, "next leader");
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int store_broker_leads(struct store *s, int32_t id, int *leads)
+{
+	return leads_any(s, id, leads);
+}
+
 int store_topics_since(struct store *s, uint64_t since_version,
 		       store_topic_cb live, store_topic_cb deleted, void *arg)
 {
@@ -920,6 +1132,37 @@ static int valid_partition(const Synod__Rec__PartitionRecord *p)
 	return 1;
 }
 
+static int id_in(const int32_t *ids, size_t n, int32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return 1;
+	return 0;
+}
+
+/* The strict rules for a partition state (store.h): replicas distinct,
+ * ISR distinct and within the replicas, the leader (unless -1, offline)
+ * in the ISR and registered, unfenced and not shutting down. Sets
+ * *status to STORE_R_REFUSED when broken. */
+static int check_state(struct store *s, const Synod__Rec__PartitionRecord *p,
+		       int *status)
+{
+	int ok = 1, rv;
+	for (size_t i = 0; i < p->n_replicas && ok; i++)
+		ok = !id_in(p->replicas, i, p->replicas[i]);
+	for (size_t i = 0; i < p->n_isr && ok; i++)
+		ok = !id_in(p->isr, i, p->isr[i]) &&
+		     id_in(p->replicas, p->n_replicas, p->isr[i]);
+	if (ok && p->leader != -1)
+		ok = p->leader >= 0 && id_in(p->isr, p->n_isr, p->leader);
+	if (ok && p->leader != -1 &&
+	    (rv = leader_usable(s, p->leader, &ok)) != STORE_OK)
+		return rv;
+	if (!ok)
+		*status = STORE_R_REFUSED;
+	return STORE_OK;
+}
+
 static int put_partition(struct store *s, int64_t tid,
 			 const Synod__Rec__PartitionRecord *p, uint64_t index)
 {
@@ -953,9 +1196,10 @@ static int replica_rows(struct store *s, int stmt, int64_t tid,
 	return STORE_OK;
 }
 
-static int add_partitions(struct store *s, int64_t tid, uint32_t first,
-			  Synod__Rec__PartitionRecord *const *parts, size_t n,
-			  uint64_t index, int *status)
+/* Refuse a bad partition before writing anything. */
+static int check_new_partitions(struct store *s, uint32_t first,
+				Synod__Rec__PartitionRecord *const *parts,
+				size_t n, int strict, int *status)
 {
 	int rv;
 	for (size_t i = 0; i < n; i++)
@@ -964,6 +1208,18 @@ static int add_partitions(struct store *s, int64_t tid, uint32_t first,
 			*status = STORE_R_INVALID;
 			return STORE_OK;
 		}
+	for (size_t i = 0; strict && i < n; i++)
+		if ((rv = check_state(s, parts[i], status)) != STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
+	return STORE_OK;
+}
+
+static int add_partitions(struct store *s, int64_t tid,
+			  Synod__Rec__PartitionRecord *const *parts, size_t n,
+			  uint64_t index)
+{
+	int rv;
 	for (size_t i = 0; i < n; i++) {
 		if ((rv = put_partition(s, tid, parts[i], index)) != STORE_OK ||
 		    (rv = replica_rows(s, ST_REPLICA_PUT, tid,
@@ -989,7 +1245,7 @@ static int delete_replica_rows(void *arg, const struct store_topic *t,
 }
 
 static int apply_topic(struct store *s, const Synod__Rec__Record *r,
-		       uint64_t index, int *status)
+		       uint64_t index, int strict, int *status)
 {
 	struct store_topic t;
 	sqlite3_stmt *st;
@@ -1009,13 +1265,11 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE; /* exists already */
 			return STORE_OK;
 		}
-		/* Refuse a bad partition before writing anything. */
-		for (size_t i = 0; i < c->n_partitions; i++)
-			if (!valid_partition(c->partitions[i]) ||
-			    c->partitions[i]->partition != (int32_t)i) {
-				*status = STORE_R_INVALID;
-				return STORE_OK;
-			}
+		if ((rv = check_new_partitions(s, 0, c->partitions,
+					       c->n_partitions, strict,
+					       status)) != STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
 		/* Topic numbers are never reused (a deleted topic's number
 		 * could otherwise meet state kept for it elsewhere). */
 		st = s->stmt[ST_TOPIC_NEXT_TID];
@@ -1032,8 +1286,8 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 		sqlite3_bind_int64(st, 5, (sqlite3_int64)index);
 		if ((rv = step_done(s, ST_TOPIC_PUT, "create topic")) != 0)
 			return rv;
-		return add_partitions(s, tid, 0, c->partitions, c->n_partitions,
-				      index, status);
+		return add_partitions(s, tid, c->partitions, c->n_partitions,
+				      index);
 	}
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS: {
 		const Synod__Rec__CreatePartitions *c = r->create_partitions;
@@ -1048,9 +1302,14 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE;
 			return STORE_OK;
 		}
-		rv = add_partitions(s, t.tid, t.n_partitions, c->partitions,
-				    c->n_partitions, index, status);
-		if (rv != STORE_OK || *status != STORE_R_OK)
+		if ((rv = check_new_partitions(s, t.n_partitions, c->partitions,
+					       c->n_partitions, strict,
+					       status)) != STORE_OK ||
+		    *status != STORE_R_OK)
+			return rv;
+		rv = add_partitions(s, t.tid, c->partitions, c->n_partitions,
+				    index);
+		if (rv != STORE_OK)
 			return rv;
 		st = s->stmt[ST_TOPIC_GROW];
 		sqlite3_bind_int64(st, 1, t.tid);
@@ -1078,6 +1337,21 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE;
 			return STORE_OK;
 		}
+		/* Epochs only move forward: the partition epoch by exactly
+		 * one, the leader epoch never back and up with every new
+		 * leader. */
+		if (strict &&
+		    (c->state->partition_epoch != cur.partition_epoch + 1 ||
+		     c->state->leader_epoch < cur.leader_epoch ||
+		     (c->state->leader != cur.leader &&
+		      c->state->leader_epoch <= cur.leader_epoch))) {
+			*status = STORE_R_REFUSED;
+			return STORE_OK;
+		}
+		if (strict &&
+		    ((rv = check_state(s, c->state, status)) != STORE_OK ||
+		     *status != STORE_R_OK))
+			return rv;
 		if ((rv = put_partition(s, t.tid, c->state, index)) != 0)
 			return rv;
 		if (cur.n_replicas != c->state->n_replicas ||
@@ -1189,7 +1463,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 		int st;
 		rv = apply_record(s, b->records[i], index,
 				  b->has_timestamp_ms ? b->timestamp_ms : 0,
-				  &st);
+				  b->version >= 2, &st);
 		if (rv != STORE_OK)
 			break;
 		if (statuses && i < max_statuses)
@@ -1215,13 +1489,46 @@ int store_apply_batch(struct store *s, uint64_t index,
 	return STORE_OK;
 }
 
+/* protobuf-c returns NULL both for malformed input and for a failed
+ * allocation: this allocator tells the two apart. */
+struct decode_alloc {
+	int failed;
+};
+
+static void *decode_malloc(void *data, size_t size)
+{
+	void *p = malloc(size);
+	if (p == NULL)
+		((struct decode_alloc *)data)->failed = 1;
+	return p;
+}
+
+static void decode_free(void *data, void *p)
+{
+	(void)data;
+	free(p);
+}
+
+int store_decode_batch(const void *buf, size_t len,
+		       struct Synod__Rec__RecordBatch **out)
+{
+	struct decode_alloc d = {0};
+	ProtobufCAllocator a = {decode_malloc, decode_free, &d};
+	*out = synod__rec__record_batch__unpack(&a, len, buf);
+	if (*out == NULL && d.failed)
+		return STORE_ENOMEM;
+	return STORE_OK;
+}
+
 int store_apply(struct store *s, uint64_t index, const void *buf, size_t len,
 		int *statuses, unsigned max_statuses, unsigned *n_records)
 {
-	Synod__Rec__RecordBatch *b =
-	    synod__rec__record_batch__unpack(NULL, len, buf);
-	int rv =
-	    store_apply_batch(s, index, b, statuses, max_statuses, n_records);
+	Synod__Rec__RecordBatch *b;
+	int rv = store_decode_batch(buf, len, &b);
+	if (rv != STORE_OK)
+		return fail(s, rv, "entry %llu: out of memory decoding it",
+			    (unsigned long long)index);
+	rv = store_apply_batch(s, index, b, statuses, max_statuses, n_records);
 	if (b)
 		synod__rec__record_batch__free_unpacked(b, NULL);
 	return rv;
@@ -1322,7 +1629,8 @@ int store_restore(struct store *s, const void *buf, size_t len)
 	memset(&tmp, 0, sizeof tmp);
 	tmp.db = db;
 	set_limits(&tmp);
-	if ((rv = exec_pragmas(&tmp)) != 0 || (rv = prepare_all(&tmp)) != 0 ||
+	if ((rv = exec_pragmas(&tmp)) != 0 ||
+	    (rv = ensure_indexes(&tmp)) != 0 || (rv = prepare_all(&tmp)) != 0 ||
 	    (rv = load_meta(&tmp)) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "snapshot: %.200s",
 			 tmp.errmsg);

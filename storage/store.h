@@ -22,7 +22,9 @@
 #include <stdint.h>
 
 #define STORE_SCHEMA_VERSION 1
-#define STORE_ENVELOPE_VERSION 1
+/* Envelope 2: records are also checked against the partition invariants
+ * (STORE_R_REFUSED); entries of envelope 1 replay under the old rules. */
+#define STORE_ENVELOPE_VERSION 2
 
 /* Function return codes. */
 enum {
@@ -42,7 +44,22 @@ enum {
 	STORE_R_NOT_FOUND,	   /* delete of something absent */
 	STORE_R_INVALID,	   /* record fields invalid */
 	STORE_R_STALE,		   /* epoch precondition failed */
+	STORE_R_REFUSED,	   /* would break an invariant (below) */
 };
+
+/* Invariants that apply refuses to break, identically on every node, for
+ * entries of envelope version 2 and later (STORE_R_REFUSED):
+ * - a partition state has distinct replicas, an ISR of distinct replicas,
+ *   and a leader that is -1 (offline) or an ISR member that is
+ *   registered, unfenced and not shutting down (CreateTopic,
+ *   CreatePartitions, PartitionChange);
+ * - a PartitionChange moves the partition epoch by exactly one, never
+ *   lowers the leader epoch, and raises it whenever the leader changes;
+ * - FenceBroker, BrokerShutdown, UnregisterBroker and a RegisterBroker
+ *   (which starts a new, fenced registration) apply only when the broker
+ *   leads no partition: the controller moves leaderships away first.
+ * Together: a fenced, shut-down or unregistered broker never leads, at
+ * any applied index. */
 
 /* Config scopes. */
 enum { STORE_SCOPE_CLUSTER = 0, STORE_SCOPE_TOPIC = 1 };
@@ -72,6 +89,13 @@ struct Synod__Rec__RecordBatch;
 int store_apply_batch(struct store *s, uint64_t index,
 		      const struct Synod__Rec__RecordBatch *b, int *statuses,
 		      unsigned max_statuses, unsigned *n_records);
+
+/* Decode an entry. STORE_OK with *out NULL means malformed (skipped the
+ * same way everywhere); STORE_ENOMEM means this node could not allocate
+ * and must stop, never skip. *out is freed with
+ * synod__rec__record_batch__free_unpacked(*out, NULL). */
+int store_decode_batch(const void *buf, size_t len,
+		       struct Synod__Rec__RecordBatch **out);
 
 /* Record `index` as applied without a state change. store_apply() uses it
  * for entries it skips as malformed. Barrier and configuration entries do
@@ -182,6 +206,33 @@ int store_broker_partitions(struct store *s, int32_t broker,
  * version = deletion index). */
 int store_topics_since(struct store *s, uint64_t since_version,
 		       store_topic_cb live, store_topic_cb deleted, void *arg);
+
+/* Keyset pages in (tid, partition) order: rows after *after (start with
+ * {0, -1}), at most `limit`; *after moves to the last row returned and *n
+ * counts the rows (fewer than limit: the walk is done). Each page costs
+ * its own rows, so a walk over a million partitions can be spread over
+ * many loop turns. */
+struct store_pkey {
+	int64_t tid;
+	int32_t partition;
+};
+/* Partitions broker replicates. */
+int store_broker_partitions_page(struct store *s, int32_t broker,
+				 struct store_pkey *after, unsigned limit,
+				 unsigned *n, store_partition_cb cb, void *arg);
+/* Partitions led by `leader`. */
+int store_leader_partitions_page(struct store *s, int32_t leader,
+				 struct store_pkey *after, unsigned limit,
+				 unsigned *n, store_partition_cb cb, void *arg);
+/* Every partition. */
+int store_partitions_page(struct store *s, struct store_pkey *after,
+			  unsigned limit, unsigned *n, store_partition_cb cb,
+			  void *arg);
+/* The smallest broker id > after that leads a partition (STORE_ENOTFOUND:
+ * none), through an index: enumerating leaders costs O(brokers log n). */
+int store_next_leader(struct store *s, int32_t after, int32_t *leader);
+/* *leads = 1 when broker id leads at least one partition. */
+int store_broker_leads(struct store *s, int32_t id, int *leads);
 
 /* Per broker: how many partitions it replicates / leads. */
 typedef int (*store_count_cb)(void *arg, int32_t broker, uint64_t count);

@@ -12,6 +12,10 @@
 #include "records.pb-c.h"
 #include "store.h"
 
+/* Envelope version of the entries apply() writes: 1 replays the old
+ * rules, 2 adds the invariant checks (STORE_R_REFUSED). */
+static unsigned g_version = 1;
+
 static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
 {
 	Synod__Rec__RecordBatch b = SYNOD__REC__RECORD_BATCH__INIT;
@@ -19,7 +23,7 @@ static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
 	size_t len;
 	uint8_t *buf;
 	int st = -1;
-	b.version = 1;
+	b.version = g_version;
 	b.n_records = 1;
 	b.records = &rp;
 	len = synod__rec__record_batch__get_packed_size(&b);
@@ -284,6 +288,230 @@ static void test_snapshot_keeps_topics(void **state)
 	store_close(t2);
 }
 
+/* ---- invariants of envelope 2 ---- */
+
+static int broker_rec(struct store *s, uint64_t index, int kind, int32_t id,
+		      uint64_t epoch, const char *incarnation)
+{
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	Synod__Rec__RegisterBroker rb = SYNOD__REC__REGISTER_BROKER__INIT;
+	Synod__Rec__FenceBroker fb = SYNOD__REC__FENCE_BROKER__INIT;
+	Synod__Rec__UnfenceBroker ub = SYNOD__REC__UNFENCE_BROKER__INIT;
+	Synod__Rec__BrokerShutdown sd = SYNOD__REC__BROKER_SHUTDOWN__INIT;
+	Synod__Rec__UnregisterBroker ur = SYNOD__REC__UNREGISTER_BROKER__INIT;
+	r.body_case = (Synod__Rec__Record__BodyCase)kind;
+	switch (kind) {
+	case SYNOD__REC__RECORD__BODY_REGISTER_BROKER:
+		rb.broker_id = id;
+		rb.incarnation_id = (char *)incarnation;
+		rb.expected_epoch = epoch;
+		r.register_broker = &rb;
+		break;
+	case SYNOD__REC__RECORD__BODY_FENCE_BROKER:
+		fb.broker_id = id;
+		fb.epoch = epoch;
+		r.fence_broker = &fb;
+		break;
+	case SYNOD__REC__RECORD__BODY_UNFENCE_BROKER:
+		ub.broker_id = id;
+		ub.epoch = epoch;
+		r.unfence_broker = &ub;
+		break;
+	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
+		sd.broker_id = id;
+		sd.epoch = epoch;
+		r.broker_shutdown = &sd;
+		break;
+	default:
+		ur.broker_id = id;
+		r.unregister_broker = &ur;
+		break;
+	}
+	return apply(s, index, &r);
+}
+
+#define REG SYNOD__REC__RECORD__BODY_REGISTER_BROKER
+#define FENCE SYNOD__REC__RECORD__BODY_FENCE_BROKER
+#define UNFENCE SYNOD__REC__RECORD__BODY_UNFENCE_BROKER
+#define SHUTDOWN SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN
+#define UNREG SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER
+
+/* Brokers 0-3 registered at indexes 1-4 (epoch = index) and unfenced. */
+static void four_brokers(struct store *s)
+{
+	for (int32_t b = 0; b < 4; b++) {
+		assert_int_equal(broker_rec(s, 1 + (uint64_t)b, REG, b, 0, "i"),
+				 STORE_R_OK);
+		assert_int_equal(broker_rec(s, 5 + (uint64_t)b, UNFENCE, b,
+					    1 + (uint64_t)b, NULL),
+				 STORE_R_OK);
+	}
+}
+
+/* Invariant: a partition's leader is an ISR member that is registered,
+ * unfenced and not shutting down, at creation too. */
+static void test_strict_create(void **state)
+{
+	struct store *s;
+	(void)state;
+	g_version = 2;
+	assert_int_equal(store_open(&s), STORE_OK);
+	/* Leaders 0-3 are not registered yet. */
+	assert_int_equal(create(s, 10, "orders", ID_A, 4), STORE_R_REFUSED);
+	four_brokers(s);
+	/* Broker 1 fenced: partition 1 (leader 1) would break it. */
+	assert_int_equal(broker_rec(s, 11, FENCE, 1, 2, NULL), STORE_R_OK);
+	assert_int_equal(create(s, 12, "orders", ID_A, 4), STORE_R_REFUSED);
+	assert_int_equal(broker_rec(s, 13, UNFENCE, 1, 2, NULL), STORE_R_OK);
+	assert_int_equal(create(s, 14, "orders", ID_A, 4), STORE_R_OK);
+	/* Under envelope 1 the old rules stay: no refusal. */
+	g_version = 1;
+	assert_int_equal(broker_rec(s, 15, FENCE, 2, 3, NULL), STORE_R_OK);
+	g_version = 2;
+	store_close(s);
+}
+
+/* Invariants: the partition epoch moves by exactly one, the leader epoch
+ * never goes back and rises with every new leader; the leader is in the
+ * ISR and usable. */
+static void test_strict_change(void **state)
+{
+	struct store *s;
+	struct store_topic t;
+	struct store_partition p;
+	(void)state;
+	g_version = 2;
+	assert_int_equal(store_open(&s), STORE_OK);
+	four_brokers(s);
+	assert_int_equal(create(s, 10, "orders", ID_A, 4), STORE_R_OK);
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_OK);
+	/* change(): replicas 0,1,2, ISR the first n_isr of them. */
+	/* partition epoch skips a number */
+	assert_int_equal(change(s, 11, ID_A, 0, 0, 1, 1, 2, 3),
+			 STORE_R_REFUSED);
+	/* new leader without a new leader epoch */
+	assert_int_equal(change(s, 12, ID_A, 0, 0, 1, 0, 1, 3),
+			 STORE_R_REFUSED);
+	/* leader outside the ISR (ISR is 0 only) */
+	assert_int_equal(change(s, 13, ID_A, 0, 0, 1, 1, 1, 1),
+			 STORE_R_REFUSED);
+	/* a good one: leader 1, epochs 1/1 */
+	assert_int_equal(change(s, 14, ID_A, 0, 0, 1, 1, 1, 3), STORE_R_OK);
+	/* leader epoch backwards */
+	assert_int_equal(change(s, 15, ID_A, 0, 1, 1, 0, 2, 3),
+			 STORE_R_REFUSED);
+	/* a fenced leader */
+	assert_int_equal(broker_rec(s, 16, FENCE, 2, 3, NULL), STORE_R_REFUSED);
+	assert_int_equal(change(s, 17, ID_A, 2, 0, 0, 1, 1, 3), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 18, FENCE, 2, 3, NULL), STORE_R_OK);
+	assert_int_equal(change(s, 19, ID_A, 0, 1, 2, 2, 2, 3),
+			 STORE_R_REFUSED);
+	/* offline is always allowed */
+	assert_int_equal(change(s, 20, ID_A, 0, 1, -1, 2, 2, 3), STORE_R_OK);
+	assert_int_equal(store_partition_get(s, t.tid, 0, &p), STORE_OK);
+	assert_int_equal(p.leader, -1);
+	assert_int_equal(p.leader_epoch, 2);
+	assert_int_equal(p.partition_epoch, 2);
+	store_close(s);
+}
+
+/* Invariant: a fenced, shutting-down, unregistered or re-registered
+ * broker leads nothing: those records are refused while it leads. */
+static void test_strict_departures(void **state)
+{
+	struct store *s;
+	int leads = 0;
+	(void)state;
+	g_version = 2;
+	assert_int_equal(store_open(&s), STORE_OK);
+	four_brokers(s);
+	assert_int_equal(create(s, 10, "orders", ID_A, 4), STORE_R_OK);
+	/* Partition 1 is led by broker 1, partition 3 by broker 3. */
+	assert_int_equal(store_broker_leads(s, 1, &leads), STORE_OK);
+	assert_true(leads);
+	assert_int_equal(broker_rec(s, 11, FENCE, 1, 2, NULL), STORE_R_REFUSED);
+	assert_int_equal(broker_rec(s, 12, SHUTDOWN, 1, 2, NULL),
+			 STORE_R_REFUSED);
+	assert_int_equal(broker_rec(s, 13, UNREG, 1, 0, NULL), STORE_R_REFUSED);
+	assert_int_equal(broker_rec(s, 14, REG, 1, 2, "new"), STORE_R_REFUSED);
+	/* A stale epoch is still stale first. */
+	assert_int_equal(broker_rec(s, 15, FENCE, 1, 99, NULL), STORE_R_STALE);
+	/* Move partition 1 to broker 2 (its replicas are 0,1,2 in change()). */
+	assert_int_equal(change(s, 16, ID_A, 1, 0, 2, 1, 1, 3), STORE_R_OK);
+	assert_int_equal(store_broker_leads(s, 1, &leads), STORE_OK);
+	assert_false(leads);
+	assert_int_equal(broker_rec(s, 17, REG, 1, 2, "new"), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 18, SHUTDOWN, 1, 17, NULL), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 19, UNREG, 1, 0, NULL), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 20, UNREG, 1, 0, NULL),
+			 STORE_R_NOT_FOUND);
+	store_close(s);
+}
+
+struct keys {
+	int n;
+	int64_t tid[64];
+	int32_t part[64];
+};
+
+static int key_part(void *arg, const struct store_topic *t,
+		    const struct store_partition *p)
+{
+	struct keys *k = arg;
+	k->tid[k->n] = t->tid;
+	k->part[k->n++] = p->partition;
+	return 0;
+}
+
+/* Keyset pages visit every row once, in order, whatever the page size. */
+static void test_pages(void **state)
+{
+	struct store *s;
+	int32_t l = -1;
+	int leaders = 0;
+	(void)state;
+	g_version = 1;
+	assert_int_equal(store_open(&s), STORE_OK);
+	assert_int_equal(create(s, 10, "a", ID_A, 9), STORE_R_OK);
+	assert_int_equal(create(s, 11, "b", ID_B, 5), STORE_R_OK);
+	for (unsigned limit = 1; limit <= 15; limit++) {
+		struct keys all = {0}, b0 = {0}, l2 = {0};
+		struct store_pkey k = {0, -1};
+		unsigned n;
+		do {
+			assert_int_equal(store_partitions_page(s, &k, limit, &n,
+							       key_part, &all),
+					 STORE_OK);
+		} while (n == limit);
+		assert_int_equal(all.n, 14);
+		for (int i = 1; i < all.n; i++)
+			assert_true(all.tid[i - 1] < all.tid[i] ||
+				    (all.tid[i - 1] == all.tid[i] &&
+				     all.part[i - 1] < all.part[i]));
+		k = (struct store_pkey){0, -1};
+		do {
+			assert_int_equal(
+			    store_broker_partitions_page(s, 0, &k, limit, &n,
+							 key_part, &b0),
+			    STORE_OK);
+		} while (n == limit);
+		/* all but i%4 == 1 hold broker 0 */
+		assert_int_equal(b0.n, 7 + 4);
+		k = (struct store_pkey){0, -1};
+		do {
+			assert_int_equal(
+			    store_leader_partitions_page(s, 2, &k, limit, &n,
+							 key_part, &l2),
+			    STORE_OK);
+		} while (n == limit);
+		assert_int_equal(l2.n, 2 + 1); /* a: 2, 6; b: 2 */
+	}
+	while (store_next_leader(s, l, &l) == STORE_OK)
+		leaders++;
+	assert_int_equal(leaders, 4);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -291,6 +519,10 @@ int main(void)
 	    cmocka_unit_test(test_partition_change_epochs),
 	    cmocka_unit_test(test_grow_and_remove),
 	    cmocka_unit_test(test_snapshot_keeps_topics),
+	    cmocka_unit_test(test_strict_create),
+	    cmocka_unit_test(test_strict_change),
+	    cmocka_unit_test(test_strict_departures),
+	    cmocka_unit_test(test_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
