@@ -53,6 +53,9 @@ static const struct configdef defs[] = {
      "imbalance that triggers a preferred leader election"},
     {"num.partitions", "int", "1", 0,
      "partition count of topics created without one"},
+    {"max.partitions.per.request", "int", "10000", 0,
+     "partitions one CreateTopics or CreatePartitions request may create "
+     "(a request commits as one raft entry)"},
     {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -73,6 +76,7 @@ static const struct limits limits[] = {
     {"leader.imbalance.check.interval.seconds", 1, INT64_MAX, NULL},
     {"leader.imbalance.percentage", 0, 100, NULL},
     {"num.partitions", 1, 1000000, NULL},
+    {"max.partitions.per.request", 1, 1000000, NULL},
     {NULL, 0, 0, NULL},
 };
 
@@ -219,4 +223,35 @@ int topic_name_valid(const char *name)
 		      *p == '-'))
 			return 0;
 	return 1;
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+long names_duplicates(const char *const *names, size_t n, unsigned char *dup)
+{
+	size_t cap = 16, i;
+	const char **slots;
+	long count = 0;
+	while (cap < 2 * n)
+		cap *= 2;
+	if ((slots = calloc(cap, sizeof *slots)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		size_t k = (size_t)name_hash(names[i]) & (cap - 1);
+		while (slots[k] && strcmp(slots[k], names[i]) != 0)
+			k = (k + 1) & (cap - 1);
+		dup[i] = slots[k] != NULL;
+		if (slots[k])
+			count++;
+		else
+			slots[k] = names[i];
+	}
+	free(slots);
+	return count;
 }

@@ -30,4 +30,11 @@ int configdef_validate(unsigned scope, const char *key, const char *value,
 /* Kafka's topic name rule: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
 int topic_name_valid(const char *name);
 
+/* dup[i] = 1 when names[i] repeats an earlier name, else 0. Returns how
+ * many repeat, or -1 when out of memory. Expected O(n) (a hash set). */
+long names_duplicates(const char *const *names, size_t n, unsigned char *dup);
+
+/* Names one DeleteTopics or DescribeTopics request may carry. */
+#define MAX_NAMES_PER_REQUEST 10000u
+
 #endif

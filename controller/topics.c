@@ -1530,6 +1530,55 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	top_free(o);
 }
 
+/* Refuse, in linear time and before any placement or record is built, a
+ * request that would create more than max.partitions.per.request
+ * partitions: each request commits as one raft entry, which every node
+ * applies in one loop turn. Returns -1 when it answered. */
+static int check_create_size(struct topics *t, struct sconn *sc,
+			     const struct frame_header *h,
+			     Synod__Wire__CreateTopicsRequest *req)
+{
+	uint64_t cap = cluster_default(t, "max.partitions.per.request");
+	uint64_t dflt = cluster_default(t, "num.partitions"), total = 0;
+	char msg[200];
+	for (size_t i = 0; i < req->n_topics; i++) {
+		const Synod__Wire__CreatableTopic *ct = req->topics[i];
+		total += ct->n_assignments    ? ct->n_assignments
+			 : ct->has_partitions ? ct->partitions
+					      : dflt;
+	}
+	if (total <= cap && req->n_topics <= cap)
+		return 0;
+	snprintf(msg, sizeof msg,
+		 "the request creates %llu partitions in %zu topics: at most "
+		 "%llu in one request (max.partitions.per.request)",
+		 (unsigned long long)total, req->n_topics,
+		 (unsigned long long)cap);
+	srv_reply_status(sc, h, SYNOD_EINVALID_PARTITIONS, msg);
+	synod__wire__create_topics_request__free_unpacked(req, NULL);
+	return -1;
+}
+
+/* Which topics repeat an earlier name in the request (NULL: no memory). */
+static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
+{
+	const char **names = malloc((req->n_topics + 1) * sizeof *names);
+	unsigned char *dup = calloc(req->n_topics + 1, 1);
+	if (names && dup) {
+		for (size_t i = 0; i < req->n_topics; i++)
+			names[i] = req->topics[i]->name;
+		if (names_duplicates(names, req->n_topics, dup) < 0) {
+			free(dup);
+			dup = NULL;
+		}
+	} else {
+		free(dup);
+		dup = NULL;
+	}
+	free(names);
+	return dup;
+}
+
 static void handle_create(struct topics *t, struct sconn *sc,
 			  const struct frame_header *h,
 			  Synod__Wire__CreateTopicsRequest *req)
@@ -1539,6 +1588,7 @@ static void handle_create(struct topics *t, struct sconn *sc,
 	struct ct_item *items;
 	struct pending *p;
 	struct top *o;
+	unsigned char *dup;
 	int rv = node_check_active(t->node);
 	uint32_t seed = 0;
 	if (rv != SYNOD_OK || req->n_topics == 0) {
@@ -1548,8 +1598,12 @@ static void handle_create(struct topics *t, struct sconn *sc,
 		synod__wire__create_topics_request__free_unpacked(req, NULL);
 		return;
 	}
+	if (check_create_size(t, sc, h, req) != 0)
+		return;
 	items = calloc(req->n_topics, sizeof *items);
-	if (items == NULL || candidates_load(t, &cand) != 0) {
+	dup = items ? create_duplicates(req) : NULL;
+	if (dup == NULL || candidates_load(t, &cand) != 0) {
+		free(dup);
 		free(items);
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		synod__wire__create_topics_request__free_unpacked(req, NULL);
@@ -1579,9 +1633,8 @@ static void handle_create(struct topics *t, struct sconn *sc,
 			it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			continue;
 		}
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(req->topics[k]->name, ct->name) == 0)
-				it->code = SYNOD_EINVALID_ARGUMENT;
+		if (dup[i])
+			it->code = SYNOD_EINVALID_ARGUMENT;
 		if (it->code) {
 			snprintf(it->msg, sizeof it->msg,
 				 "topic listed twice in the request");
@@ -1696,6 +1749,7 @@ static void handle_create(struct topics *t, struct sconn *sc,
 	if (!req->validate_only)
 		candidates_keep(t, &cand);
 	candidates_free(&cand);
+	free(dup);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	o = p ? top_new(t, p, create_done) : NULL;
 	if (o == NULL || rb.failed) {
@@ -1794,18 +1848,38 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 		synod__wire__delete_topics_request__free_unpacked(req, NULL);
 		return;
 	}
-	for (size_t i = 0; i < req->n_names; i++)
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(req->names[i], req->names[k]) == 0) {
+	if (req->n_names > MAX_NAMES_PER_REQUEST) {
+		snprintf(msg, sizeof msg,
+			 "%zu topics named: at most %u in one request",
+			 req->n_names, MAX_NAMES_PER_REQUEST);
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, msg);
+		synod__wire__delete_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	{
+		unsigned char *dup = calloc(req->n_names, 1);
+		long n_dup =
+		    dup ? names_duplicates((const char *const *)req->names,
+					   req->n_names, dup)
+			: -1;
+		for (size_t i = 0; n_dup > 0 && i < req->n_names; i++)
+			if (dup[i]) {
 				snprintf(msg, sizeof msg,
 					 "topic %s listed twice",
 					 req->names[i]);
-				srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
-						 msg);
-				synod__wire__delete_topics_request__free_unpacked(
-				    req, NULL);
-				return;
+				break;
 			}
+		free(dup);
+		if (n_dup != 0) {
+			srv_reply_status(sc, h,
+					 n_dup < 0 ? SYNOD_EUNKNOWN
+						   : SYNOD_EINVALID_ARGUMENT,
+					 n_dup < 0 ? "out of memory" : msg);
+			synod__wire__delete_topics_request__free_unpacked(req,
+									  NULL);
+			return;
+		}
+	}
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_names; i++) {
 		struct store_topic tp;
@@ -1872,6 +1946,15 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 	}
 	rf = p0.n_replicas;
 	add = req->total - tp.n_partitions;
+	if (add > cluster_default(t, "max.partitions.per.request")) {
+		snprintf(msg, sizeof msg,
+			 "%u new partitions: at most %u in one request "
+			 "(max.partitions.per.request); grow in steps",
+			 add, cluster_default(t, "max.partitions.per.request"));
+		candidates_free(&cand);
+		srv_reply_status(sc, h, SYNOD_EINVALID_PARTITIONS, msg);
+		goto free_req;
+	}
 	if (rf > cand.n) {
 		snprintf(msg, sizeof msg,
 			 "replication factor %u with %zu unfenced brokers", rf,
@@ -2124,8 +2207,13 @@ static void handle_describe(struct topics *t, struct sconn *sc,
 	struct pending *p;
 	struct top *o;
 	int rv = node_check_active(t->node);
+	if (rv == SYNOD_OK && req->n_names > MAX_NAMES_PER_REQUEST)
+		rv = SYNOD_EINVALID_ARGUMENT;
 	if (rv != SYNOD_OK) {
-		srv_reply_status(sc, h, rv, NULL);
+		srv_reply_status(sc, h, rv,
+				 rv == SYNOD_EINVALID_ARGUMENT
+				     ? "too many topics named in one request"
+				     : NULL);
 		synod__wire__describe_topics_request__free_unpacked(req, NULL);
 		return;
 	}

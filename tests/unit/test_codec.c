@@ -359,9 +359,36 @@ static void test_daemon_config(void **state)
 	    -1);
 }
 
+/* Duplicate names are found in one pass, whatever their count. */
+static void test_names_duplicates(void **state)
+{
+	const char *a[] = {"x", "y", "z", "y", "x", "w"};
+	unsigned char dup[6];
+	const char **many = malloc(100000 * sizeof *many);
+	unsigned char *mdup = malloc(100000);
+	char(*buf)[12] = malloc(100000 * sizeof *buf);
+	(void)state;
+	assert_int_equal(names_duplicates(a, 6, dup), 2);
+	assert_memory_equal(dup, ((unsigned char[]){0, 0, 0, 1, 1, 0}), 6);
+	assert_int_equal(names_duplicates(a, 0, dup), 0);
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(buf[i], sizeof buf[i], "t%u", i);
+		many[i] = buf[i];
+	}
+	assert_int_equal(names_duplicates(many, 100000, mdup), 0);
+	many[99999] = "t5";
+	assert_int_equal(names_duplicates(many, 100000, mdup), 1);
+	assert_int_equal(mdup[99999], 1);
+	assert_int_equal(mdup[5], 0);
+	free(many);
+	free(mdup);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_names_duplicates),
 	    cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_bad_frames),

@@ -1,0 +1,518 @@
+/* tests/integration/test_scale.c - safety at scale, with small limits.
+ *
+ * A 3-node quorum runs with a 64 KiB max frame (--max-frame-bytes), so a
+ * decision over a few thousand partitions is already larger than one raft
+ * entry may be: what happens at a million partitions with the default
+ * 16 MiB frame happens here in seconds. Brokers are synod-sim processes,
+ * killed with SIGKILL.
+ *
+ * Invariants checked (docs/architecture.md, "Invariants"):
+ *  I1 a fenced (or shutting down, or unregistered) broker never leads a
+ *     partition;
+ *  I2 a broker that leaves loses every leadership, whatever the size of
+ *     the decision, and the others' fences are not held up by it;
+ *  I3 epochs only move forward: a partition whose leader changed has a
+ *     higher leader epoch; each change bumps the partition epoch by one;
+ *  I4 a new incarnation of a broker never takes over the leaderships of
+ *     its previous one with their old leader epochs.
+ * Tests:
+ *  a. a broker leading ~2,000 partitions (FenceBroker + elections would
+ *     be ~100 KB, above the 64 KiB frame) is fenced and its partitions
+ *     move, while topics keep being created during the fence (I1-I3);
+ *  b. crash and quick restart of a broker, many times: I4;
+ *  c. request caps: CreateTopics over max.partitions.per.request and a
+ *     DeleteTopics with 20,000 names (all distinct but one) are refused
+ *     at once with clear errors, and the node keeps serving.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+#ifndef SYNOD_SIM
+#define SYNOD_SIM "synod-sim"
+#endif
+
+#define SESSION_MS 1500
+#define HEARTBEAT_MS 150
+#define WAIT_MS 20000
+#define TOPICS 8
+#define PARTS 500 /* per topic: one DESCRIBE answer stays under 64 KiB */
+#define FLAGS "--max-frame-bytes 65536"
+
+struct sim {
+	pid_t pid;
+	char log[600];
+};
+
+struct fixture {
+	struct itest it;
+	struct sim sims[8];
+	unsigned n_sims;
+};
+
+static int setup(void **state)
+{
+	return itest_alloc(state, sizeof(struct fixture));
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	const char *logs[8];
+	int rv;
+	for (unsigned i = 0; i < f->n_sims; i++) {
+		itest_kill(&f->sims[i].pid);
+		logs[i] = f->sims[i].log;
+	}
+	rv = itest_teardown(&f->it, logs, f->n_sims, 20);
+	free(f);
+	return rv;
+}
+
+/* synod-sim holding broker id; its index. */
+static unsigned spawn_sim(struct fixture *f, int32_t id)
+{
+	char id_s[16];
+	unsigned i = f->n_sims;
+	struct sim *s = &f->sims[i];
+	const char *argv[20];
+	unsigned k = 0;
+	assert_true(i < 8);
+	snprintf(id_s, sizeof id_s, "%d", id);
+	snprintf(s->log, sizeof s->log, "%s/sim-%u.log", f->it.c.dir, i);
+	argv[k++] = SYNOD_SIM;
+	argv[k++] = "--bootstrap";
+	argv[k++] = f->it.c.bootstrap;
+	argv[k++] = "--cluster-id";
+	argv[k++] = f->it.c.cluster_id;
+	argv[k++] = "--brokers";
+	argv[k++] = "1";
+	argv[k++] = "--first-id";
+	argv[k++] = id_s;
+	argv[k++] = "--ramp-ms";
+	argv[k++] = "0";
+	argv[k++] = "--duplicate-retry-ms";
+	argv[k++] = "20000";
+	argv[k++] = "--no-partitions-in-state";
+	argv[k] = NULL;
+	s->pid = itest_spawn(argv, s->log);
+	f->n_sims++;
+	return i;
+}
+
+static void start(struct fixture *f)
+{
+	char v[16];
+	itest_start(&f->it, 3, SYNOD_BIN, FLAGS);
+	itest_start_client(&f->it);
+	snprintf(v, sizeof v, "%u", SESSION_MS);
+	assert_int_equal(
+	    itest_set_config(&f->it, "broker.session.timeout.ms", v), SYNOD_OK);
+	snprintf(v, sizeof v, "%u", HEARTBEAT_MS);
+	assert_int_equal(
+	    itest_set_config(&f->it, "broker.heartbeat.interval.ms", v),
+	    SYNOD_OK);
+	/* Automatic rebalance would move leaders back while we look. */
+	assert_int_equal(
+	    itest_set_config(&f->it, "auto.leader.rebalance.enable", "false"),
+	    SYNOD_OK);
+	itest_pump(&f->it.loop, 200);
+}
+
+/* ---- brokers and partitions as the controller sees them ---- */
+
+static int broker_state(struct fixture *f, int32_t id, char *st, size_t size,
+			uint64_t *epoch)
+{
+	Synod__Wire__BrokerListRequest r =
+	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+	Synod__Wire__BrokerListResponse *l = NULL;
+	int code;
+	r.has_broker_id = 1;
+	r.broker_id = id;
+	code = itest_call(&f->it, SYNOD_API_BROKER_LIST, &r.base,
+			  &synod__wire__broker_list_response__descriptor,
+			  (ProtobufCMessage **)&l);
+	st[0] = '\0';
+	if (code == SYNOD_OK && l->n_brokers == 1) {
+		snprintf(st, size, "%s", l->brokers[0]->state);
+		if (epoch)
+			*epoch = l->brokers[0]->epoch;
+	}
+	if (l)
+		synod__wire__broker_list_response__free_unpacked(l, NULL);
+	return code;
+}
+
+static void wait_broker(struct fixture *f, int32_t id, const char *want)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	char st[32];
+	for (;;) {
+		broker_state(f, id, st, sizeof st, NULL);
+		if (strcmp(st, want) == 0)
+			return;
+		if (tool_now_ms() >= deadline)
+			fail_msg("broker %d is '%s', wanted '%s'", id, st,
+				 want);
+		itest_pump(&f->it.loop, 25);
+	}
+}
+
+struct pstate {
+	int32_t leader;
+	uint32_t le, pe;
+	int32_t isr[4];
+	unsigned nisr;
+};
+
+/* DESCRIBE_TOPICS of one topic into out[0..n). Returns the count. */
+static size_t describe(struct fixture *f, const char *topic, struct pstate *out,
+		       size_t max)
+{
+	Synod__Wire__DescribeTopicsRequest r =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	Synod__Wire__DescribeTopicsResponse *d = NULL;
+	char *names[1] = {(char *)topic};
+	size_t n = 0;
+	int code;
+	r.n_names = 1;
+	r.names = names;
+	code = itest_call(&f->it, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+			  &synod__wire__describe_topics_response__descriptor,
+			  (ProtobufCMessage **)&d);
+	if (code == SYNOD_EUNKNOWN_TOPIC) {
+		synod__wire__describe_topics_response__free_unpacked(d, NULL);
+		return 0;
+	}
+	if (code != SYNOD_OK)
+		fail_msg("DESCRIBE_TOPICS %s: %s", topic,
+			 synod_error_name(code));
+	assert_int_equal(d->n_topics, 1);
+	for (size_t i = 0; i < d->topics[0]->n_partitions && n < max; i++) {
+		const Synod__Wire__PartitionState *w =
+		    d->topics[0]->partitions[i];
+		struct pstate *p = &out[w->partition];
+		assert_true((size_t)w->partition < max);
+		p->leader = w->leader;
+		p->le = w->leader_epoch;
+		p->pe = w->partition_epoch;
+		p->nisr = (unsigned)(w->n_isr > 4 ? 4 : w->n_isr);
+		memcpy(p->isr, w->isr, p->nisr * sizeof(int32_t));
+		n++;
+	}
+	synod__wire__describe_topics_response__free_unpacked(d, NULL);
+	return n;
+}
+
+static int create_topic(struct fixture *f, const char *name, uint32_t parts,
+			uint32_t rf)
+{
+	Synod__Wire__CreateTopicsRequest r =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreateTopicsResponse *resp = NULL;
+	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+	Synod__Wire__CreatableTopic *ctp = &ct;
+	int code;
+	ct.name = (char *)name;
+	ct.has_partitions = ct.has_replication_factor = 1;
+	ct.partitions = parts;
+	ct.replication_factor = rf;
+	r.n_topics = 1;
+	r.topics = &ctp;
+	code = itest_call(&f->it, SYNOD_API_CREATE_TOPICS, &r.base,
+			  &synod__wire__create_topics_response__descriptor,
+			  (ProtobufCMessage **)&resp);
+	if (code == SYNOD_OK && resp->n_results == 1)
+		code = resp->results[0]->status->code;
+	if (resp)
+		synod__wire__create_topics_response__free_unpacked(resp, NULL);
+	return code;
+}
+
+/* Creations sent without waiting (they race with the fence). */
+struct racer {
+	unsigned sent, answered, ok;
+};
+
+static void on_raced(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct racer *r = arg;
+	Synod__Wire__CreateTopicsResponse *resp;
+	r->answered++;
+	if (status != SYNOD_OK)
+		return;
+	resp = synod__wire__create_topics_response__unpack(NULL, len, body);
+	if (resp && resp->status->code == SYNOD_OK && resp->n_results == 1 &&
+	    resp->results[0]->status->code == SYNOD_OK)
+		r->ok++;
+	if (resp)
+		synod__wire__create_topics_response__free_unpacked(resp, NULL);
+}
+
+static void race_create(struct fixture *f, struct racer *r)
+{
+	Synod__Wire__CreateTopicsRequest req =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+	Synod__Wire__CreatableTopic *ctp = &ct;
+	char name[32];
+	snprintf(name, sizeof name, "race-%u", r->sent);
+	ct.name = name;
+	ct.has_partitions = ct.has_replication_factor = 1;
+	ct.partitions = 50;
+	ct.replication_factor = 2;
+	req.n_topics = 1;
+	req.topics = &ctp;
+	if (synod_client_send(f->it.cl, SYNOD_API_CREATE_TOPICS, &req.base, 1,
+			      on_raced, r) == SYNOD_OK)
+		r->sent++;
+}
+
+/* I1 over a topic: no partition led by broker `gone`. 0 when the topic
+ * does not exist (its creation was refused), else 1. */
+static unsigned assert_not_led_by(struct fixture *f, const char *topic,
+				  int32_t gone, size_t parts)
+{
+	struct pstate *ps = calloc(parts, sizeof *ps);
+	size_t n;
+	assert_non_null(ps);
+	n = describe(f, topic, ps, parts);
+	if (n == 0) {
+		free(ps);
+		return 0;
+	}
+	assert_int_equal(n, parts);
+	for (size_t i = 0; i < n; i++)
+		if (ps[i].leader == gone)
+			fail_msg("%s/%zu is led by broker %d, which is fenced",
+				 topic, i, gone);
+	free(ps);
+	return 1;
+}
+
+/* ---- a. a fence larger than one raft entry ---- */
+
+static void test_large_fence(void **state)
+{
+	struct fixture *f = *state;
+	static struct pstate before[TOPICS][PARTS], after[TOPICS][PARTS];
+	struct racer racer = {0, 0, 0};
+	unsigned led_by_1 = 0, checked = 0;
+	char name[32];
+	unsigned a;
+	start(f);
+	a = spawn_sim(f, 1);
+	spawn_sim(f, 2);
+	wait_broker(f, 1, "active");
+	wait_broker(f, 2, "active");
+	for (int t = 0; t < TOPICS; t++) {
+		snprintf(name, sizeof name, "big-%d", t);
+		assert_int_equal(create_topic(f, name, PARTS, 2), SYNOD_OK);
+		assert_int_equal(describe(f, name, before[t], PARTS), PARTS);
+		for (int p = 0; p < PARTS; p++)
+			led_by_1 += before[t][p].leader == 1;
+	}
+	/* ~2,000 changes of ~50 bytes: far above one 64 KiB entry. */
+	assert_true(led_by_1 > 1500);
+	/* Broker 1 dies; topics keep being created (RF 2, so broker 1 may
+	 * be chosen as a leader until its session expires). */
+	kill(f->sims[a].pid, SIGKILL);
+	{
+		uint64_t deadline = tool_now_ms() + WAIT_MS;
+		char st[32] = "";
+		while (strcmp(st, "fenced") != 0) {
+			if (racer.sent - racer.answered < 4 && racer.sent < 200)
+				race_create(f, &racer);
+			itest_pump(&f->it.loop, 20);
+			broker_state(f, 1, st, sizeof st, NULL);
+			if (tool_now_ms() > deadline)
+				fail_msg("broker 1 not fenced: %s", st);
+		}
+		while (racer.answered < racer.sent && tool_now_ms() < deadline)
+			itest_pump(&f->it.loop, 20);
+		assert_int_equal(racer.answered, racer.sent);
+	}
+	/* I2, I3: every partition broker 1 led is now led by 2, its leader
+	 * epoch one higher, its partition epoch one higher; broker 1 left
+	 * every ISR (it was never the last member). The others changed only
+	 * by broker 1 leaving their ISR. */
+	for (int t = 0; t < TOPICS; t++) {
+		snprintf(name, sizeof name, "big-%d", t);
+		assert_int_equal(describe(f, name, after[t], PARTS), PARTS);
+		for (int p = 0; p < PARTS; p++) {
+			struct pstate *b = &before[t][p], *n = &after[t][p];
+			assert_int_equal(n->leader, 2);
+			assert_int_equal(n->pe, b->pe + 1);
+			assert_int_equal(n->le, b->le + (b->leader == 1));
+			assert_int_equal(n->nisr, 1);
+			assert_int_equal(n->isr[0], 2);
+		}
+	}
+	/* I1 over the topics created during the fence. */
+	for (unsigned i = 0; i < racer.sent; i++) {
+		snprintf(name, sizeof name, "race-%u", i);
+		checked += assert_not_led_by(f, name, 1, 50);
+	}
+	assert_int_equal(checked, racer.ok);
+	fprintf(stderr, "%u of %u topics created during the fence\n", racer.ok,
+		racer.sent);
+	/* Writes still commit. */
+	assert_int_equal(itest_set_config(&f->it, "retention.ms", "1000"),
+			 SYNOD_OK);
+	f->it.passed = 1;
+}
+
+/* ---- b. crash and quick restart ---- */
+
+/* BROKER_REGISTER of broker id with a new incarnation, sent every 5 ms
+ * until accepted: it lands within a few ms of the old session's
+ * deadline, before the controller's fencing timer (50 ms) runs. */
+static void register_asap(struct fixture *f, int32_t id, const char *inc)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	for (;;) {
+		Synod__Wire__BrokerRegisterRequest r =
+		    SYNOD__WIRE__BROKER_REGISTER_REQUEST__INIT;
+		int code;
+		r.cluster_id = f->it.c.cluster_id;
+		r.broker_id = id;
+		r.incarnation_id = (char *)inc;
+		code = itest_call(
+		    &f->it, SYNOD_API_BROKER_REGISTER, &r.base,
+		    &synod__wire__broker_register_response__descriptor, NULL);
+		if (code == SYNOD_OK)
+			return;
+		if (tool_now_ms() > deadline)
+			fail_msg("registration of %d: %s", id,
+				 synod_error_name(code));
+		itest_pump(&f->it.loop, 5);
+	}
+}
+
+static void test_restart_race(void **state)
+{
+	struct fixture *f = *state;
+	static struct pstate before[PARTS], after[PARTS];
+	unsigned a;
+	start(f);
+	a = spawn_sim(f, 1);
+	spawn_sim(f, 2);
+	wait_broker(f, 1, "active");
+	wait_broker(f, 2, "active");
+	for (int round = 0; round < 3; round++) {
+		char inc[32], topic[32];
+		unsigned led = 0;
+		/* A topic of its own per round: after a fence broker 1 is out
+		 * of the ISRs (synod-sim does not expand them back). */
+		snprintf(topic, sizeof topic, "restart-%d", round);
+		assert_int_equal(create_topic(f, topic, PARTS, 2), SYNOD_OK);
+		assert_int_equal(describe(f, topic, before, PARTS), PARTS);
+		for (int p = 0; p < PARTS; p++)
+			led += before[p].leader == 1;
+		assert_true(led > 0);
+		/* Crash; a new incarnation registers the moment the old
+		 * session has expired. */
+		itest_kill(&f->sims[a].pid);
+		snprintf(inc, sizeof inc, "restarted-%d", round);
+		register_asap(f, 1, inc);
+		/* I4: no partition kept a leadership of the old incarnation
+		 * with its old leader epoch (the registration starts
+		 * fenced, so broker 1 leads nothing at all now). */
+		assert_int_equal(describe(f, topic, after, PARTS), PARTS);
+		for (int p = 0; p < PARTS; p++)
+			if (after[p].leader == 1)
+				fail_msg("round %d: %s/%d still led by "
+					 "broker 1 (leader epoch %u, was %u)",
+					 round, topic, p, after[p].le,
+					 before[p].le);
+		/* A real broker 1 again (after our registration's session
+		 * expires). */
+		a = spawn_sim(f, 1);
+		{
+			uint64_t deadline = tool_now_ms() + WAIT_MS;
+			char st[32];
+			uint64_t epoch = 0, ours = 0;
+			broker_state(f, 1, st, sizeof st, &ours);
+			for (;;) {
+				broker_state(f, 1, st, sizeof st, &epoch);
+				if (epoch != ours && strcmp(st, "active") == 0)
+					break;
+				if (tool_now_ms() > deadline)
+					fail_msg("broker 1 did not come back");
+				itest_pump(&f->it.loop, 20);
+			}
+		}
+	}
+	f->it.passed = 1;
+}
+
+/* ---- c. request caps ---- */
+
+static void test_request_caps(void **state)
+{
+	struct fixture *f = *state;
+	Synod__Wire__DeleteTopicsRequest d =
+	    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
+	char **names;
+	uint64_t t0;
+	int code;
+	start(f);
+	spawn_sim(f, 1);
+	wait_broker(f, 1, "active");
+	assert_int_equal(
+	    itest_set_config(&f->it, "max.partitions.per.request", "1000"),
+	    SYNOD_OK);
+	assert_int_equal(create_topic(f, "too-big", 1001, 1),
+			 SYNOD_EINVALID_PARTITIONS);
+	assert_int_equal(create_topic(f, "fits", 1000, 1), SYNOD_OK);
+	/* 9,000 names, one repeated at the end: refused in linear time.
+	 * (The 64 KiB frame holds about 9,000 short names.) */
+	names = calloc(9000, sizeof *names);
+	assert_non_null(names);
+	for (unsigned i = 0; i < 9000; i++) {
+		names[i] = malloc(8);
+		snprintf(names[i], 8, "n%u", i);
+	}
+	snprintf(names[8999], 8, "n17");
+	d.n_names = 9000;
+	d.names = names;
+	t0 = tool_now_ms();
+	code =
+	    itest_call(&f->it, SYNOD_API_DELETE_TOPICS, &d.base,
+		       &synod__wire__delete_topics_response__descriptor, NULL);
+	assert_int_equal(code, SYNOD_EINVALID_ARGUMENT);
+	fprintf(stderr, "9,000-name DELETE_TOPICS refused in %llu ms\n",
+		(unsigned long long)(tool_now_ms() - t0));
+	for (unsigned i = 0; i < 9000; i++)
+		free(names[i]);
+	free(names);
+	/* The node serves on. */
+	assert_int_equal(create_topic(f, "after", 10, 1), SYNOD_OK);
+	f->it.passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_large_fence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_restart_race, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
