@@ -1243,6 +1243,37 @@ void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
 			cb(arg, b->slots[i]->id);
 }
 
+/* Largest push sent as it is; a larger one becomes a nudge (the broker
+ * fetches it in pages). */
+static size_t push_max(const struct brokers *b)
+{
+	size_t m = b->node->cfg->max_frame / 2;
+	return m > BROKERS_PUSH_MAX ? BROKERS_PUSH_MAX : m;
+}
+
+int brokers_nudge(struct brokers *b, int32_t id, uint64_t version)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	struct frame_header h = {.kind = FRAME_PUSH,
+				 .api = SYNOD_API_METADATA_PUSH,
+				 .api_version = 1};
+	if (s == NULL || s->epoch == 0)
+		return -1;
+	/* prev_version = version: a broker behind it sees a gap. */
+	s->push_version = version;
+	d.prev_version = version;
+	d.version = version;
+	b->stats.nudges++;
+	if (s->sc == NULL || s->sc->closed ||
+	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX ||
+	    conn_send(&s->sc->conn, &h, &d.base) != 0) {
+		s->push_dropped = 1;
+		return -1;
+	}
+	return 0;
+}
+
 int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
@@ -1251,6 +1282,10 @@ int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d)
 				 .api_version = 1};
 	if (s == NULL || s->epoch == 0)
 		return -1;
+	if (protobuf_c_message_get_packed_size(&d->base) > push_max(b)) {
+		b->stats.pushes_oversize++;
+		return brokers_nudge(b, id, d->version);
+	}
 	d->prev_version = s->push_version;
 	/* The cursor moves even when the push is dropped: the broker's next
 	 * push then shows a gap and it fetches what it missed. */

@@ -843,6 +843,7 @@ struct push_ctx {
 	int32_t *ids; /* replicas and ISRs, owned */
 	size_t n_ids, cap_ids;
 	int failed;
+	int nudge_only; /* topic events too large to fan out: nudge */
 };
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size, int *failed)
@@ -999,7 +1000,27 @@ static void send_to_registered(void *arg, int32_t broker)
 	for (size_t i = 0; i < x->n_buckets; i++)
 		if (x->buckets[i].broker == broker)
 			return; /* sent with its partitions */
-	send_one(x, broker, NULL);
+	if (x->nudge_only)
+		brokers_nudge(x->t->brokers, broker, x->index);
+	else
+		send_one(x, broker, NULL);
+}
+
+static void count_broker(void *arg, int32_t broker)
+{
+	(void)broker;
+	(*(size_t *)arg)++;
+}
+
+/* Would the topic part of this entry's pushes, sent to every broker,
+ * queue more than BROKERS_FANOUT_MAX bytes? */
+static int fanout_too_large(struct push_ctx *x)
+{
+	size_t bytes = 0, n = 0;
+	for (size_t i = 0; i < x->n_topics; i++)
+		bytes += 24 + strlen(x->topics[i].name);
+	brokers_foreach(x->t->brokers, count_broker, &n);
+	return bytes * n > BROKERS_FANOUT_MAX;
 }
 
 static void push_free(struct push_ctx *x)
@@ -1116,8 +1137,10 @@ static void push_entry(struct topics *t, uint64_t index,
 	if (!x.failed) {
 		for (size_t i = 0; i < x.n_buckets; i++)
 			send_one(&x, x.buckets[i].broker, &x.buckets[i]);
-		if (x.n_topics)
+		if (x.n_topics) {
+			x.nudge_only = fanout_too_large(&x);
 			brokers_foreach(t->brokers, send_to_registered, &x);
+		}
 		t->stats.pushes_built++;
 	}
 	push_free(&x);
@@ -1146,6 +1169,141 @@ static int fetch_partition(void *arg, const struct store_topic *t,
 	return push_add_partition(arg, t, p);
 }
 
+/* ---- pages (METADATA_FETCH, DESCRIBE_TOPICS) ----
+ *
+ * A cursor is opaque to clients: phase (1 byte), topic number (8),
+ * partition (4), version of the first page (8), little endian. */
+#define CURSOR_LEN 21
+#define PAGE_ROWS 256 /* rows read from the store per query */
+
+struct cursor {
+	uint8_t phase;
+	int64_t tid;
+	int32_t partition;
+	uint64_t version;
+};
+
+static void cursor_put(const struct cursor *c, uint8_t *b)
+{
+	uint64_t tid = (uint64_t)c->tid;
+	uint32_t part = (uint32_t)c->partition;
+	b[0] = c->phase;
+	for (int i = 0; i < 8; i++)
+		b[1 + i] = (uint8_t)(tid >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		b[9 + i] = (uint8_t)(part >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		b[13 + i] = (uint8_t)(c->version >> (8 * i));
+}
+
+static int cursor_get(const ProtobufCBinaryData *d, struct cursor *c)
+{
+	uint64_t tid = 0, version = 0;
+	uint32_t part = 0;
+	if (d->len != CURSOR_LEN || d->data[0] > 1)
+		return -1;
+	for (int i = 7; i >= 0; i--)
+		tid = (tid << 8) | d->data[1 + i];
+	for (int i = 3; i >= 0; i--)
+		part = (part << 8) | d->data[9 + i];
+	for (int i = 7; i >= 0; i--)
+		version = (version << 8) | d->data[13 + i];
+	c->phase = d->data[0];
+	c->tid = (int64_t)tid;
+	c->partition = (int32_t)part;
+	c->version = version;
+	return 0;
+}
+
+/* Bytes one answer page may hold (estimated while it is built). */
+static size_t page_bytes(struct topics *t)
+{
+	size_t b = t->node->cfg->max_frame / 2;
+	return b > (1u << 20) ? (1u << 20) : b;
+}
+
+static size_t est_partition(const struct store_topic *tp,
+			    const struct store_partition *p)
+{
+	return 48 + strlen(tp->name) + 5 * (p->n_replicas + p->n_isr);
+}
+
+struct fetch_page {
+	struct push_ctx *x;
+	size_t used, budget;
+};
+
+static int page_topic(void *arg, const struct store_topic *tp)
+{
+	struct fetch_page *fp = arg;
+	if (push_topic(fp->x, tp, 0) != 0)
+		return -1;
+	fp->used += 40 + strlen(tp->name);
+	return fp->used >= fp->budget ? 1 : 0;
+}
+
+static int page_partition(void *arg, const struct store_topic *tp,
+			  const struct store_partition *p)
+{
+	struct fetch_page *fp = arg;
+	if (push_add_partition(fp->x, tp, p) != 0)
+		return -1;
+	fp->used += est_partition(tp, p);
+	return fp->used >= fp->budget ? 1 : 0;
+}
+
+/* One page of a fetch: what changed since `since`, from cursor c (NULL:
+ * the first page, at version `version`). Fills x; *more and *next when
+ * another page follows. Returns 0 or -1. */
+static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
+		      const struct cursor *c, uint64_t version,
+		      struct push_ctx *x, int *more, struct cursor *next)
+{
+	struct fetch_page fp = {x, 0, page_bytes(t)};
+	struct cursor cur = {0, 0, -1, version};
+	unsigned n;
+	int rv;
+	*more = 0;
+	if (c)
+		cur = *c;
+	else if (since > 0 && store_topics_since(t->store, since, NULL,
+						 push_deleted, x) != STORE_OK)
+		return -1; /* tombstones: all, on the first page */
+	if (cur.phase == 0) {
+		do {
+			rv = store_topics_since_page(t->store, since, &cur.tid,
+						     PAGE_ROWS, &n, page_topic,
+						     &fp);
+			if (rv == 1) {
+				*more = 1;
+				*next = cur;
+				return 0;
+			}
+			if (rv != 0)
+				return -1;
+		} while (n == PAGE_ROWS);
+		cur.phase = 1;
+		cur.tid = 0;
+		cur.partition = -1;
+	}
+	do {
+		struct store_pkey k = {cur.tid, cur.partition};
+		rv = store_broker_partitions_since_page(t->store, broker, since,
+							&k, PAGE_ROWS, &n,
+							page_partition, &fp);
+		cur.tid = k.tid;
+		cur.partition = k.partition;
+		if (rv == 1) {
+			*more = 1;
+			*next = cur;
+			return 0;
+		}
+		if (rv != 0)
+			return -1;
+	} while (n == PAGE_ROWS);
+	return 0;
+}
+
 static void handle_fetch(struct topics *t, struct sconn *sc,
 			 const struct frame_header *h,
 			 Synod__Wire__MetadataFetchRequest *req)
@@ -1166,14 +1324,28 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 	if (code == SYNOD_OK)
 		code = brokers_check(t->brokers, req->broker_id,
 				     req->broker_epoch);
+	struct cursor c, next;
+	uint8_t next_buf[CURSOR_LEN];
+	int more = 0, paged = req->has_pages && req->pages;
+	int first = !req->has_cursor;
 	if (since > version)
 		since = 0; /* from a newer history (restore?): start over */
-	if (code == SYNOD_OK &&
-	    (store_topics_since(t->store, since, push_live, push_deleted, &x) !=
-		 STORE_OK ||
-	     store_broker_partitions(t->store, req->broker_id, since,
-				     fetch_partition, &x) != STORE_OK ||
-	     x.failed))
+	if (code == SYNOD_OK && paged && req->has_cursor &&
+	    (cursor_get(&req->cursor, &c) != 0 || c.version > version))
+		code = SYNOD_EINVALID_REQUEST;
+	if (code == SYNOD_OK && paged) {
+		if (!first)
+			version = c.version;
+		if (fetch_page(t, req->broker_id, since, first ? NULL : &c,
+			       version, &x, &more, &next) != 0 ||
+		    x.failed)
+			code = SYNOD_EUNKNOWN;
+	} else if (code == SYNOD_OK &&
+		   (store_topics_since(t->store, since, push_live, push_deleted,
+				       &x) != STORE_OK ||
+		    store_broker_partitions(t->store, req->broker_id, since,
+					    fetch_partition, &x) != STORE_OK ||
+		    x.failed))
 		code = SYNOD_EUNKNOWN;
 	if (code == SYNOD_OK) {
 		tp = calloc(x.n_topics + 1, sizeof *tp);
@@ -1193,7 +1365,13 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 		d.prev_version = since;
 		d.version = version;
 		d.has_full = 1;
-		d.full = since == 0;
+		d.full = since == 0 && first;
+		if (more) {
+			cursor_put(&next, next_buf);
+			r.has_next_cursor = 1;
+			r.next_cursor.data = next_buf;
+			r.next_cursor.len = CURSOR_LEN;
+		}
 		d.n_topics = x.n_topics;
 		d.topics = tp;
 		d.n_partitions = x.n_states;
@@ -2020,12 +2198,20 @@ struct desc_ctx {
 	Synod__Wire__ConfigEntry **cfg_entries;
 	size_t *n_cfg;
 	int failed;
+	/* pages: bytes used of budget (SIZE_MAX: no pages); where the topic
+	 * being described starts (partition after which) and, when the
+	 * budget ran out, the last partition included */
+	size_t used, budget;
+	int64_t cur_tid;
+	int32_t after_part, stop_part;
 };
 
 static int desc_partition(void *arg, const struct store_topic *t,
 			  const struct store_partition *p)
 {
 	struct desc_ctx *x = arg;
+	if (t->tid != x->cur_tid)
+		return 2; /* the next topic: this one is done */
 	if (x->req->only_offline && p->leader != EL_NO_LEADER)
 		return 0;
 	if (x->req->only_under_replicated && p->n_isr >= p->n_replicas)
@@ -2033,6 +2219,11 @@ static int desc_partition(void *arg, const struct store_topic *t,
 	if (push_add_partition(&x->parts, t, p) != 0)
 		return -1;
 	x->n_part[x->n - 1]++;
+	x->used += est_partition(t, p);
+	if (x->used >= x->budget) {
+		x->stop_part = p->partition;
+		return 1;
+	}
 	return 0;
 }
 
@@ -2101,10 +2292,82 @@ static int desc_topic(void *arg, const struct store_topic *t)
 	if (store_config_list(x->t->store, SYNOD_SCOPE_TOPIC, t->name,
 			      desc_config, x) != 0)
 		return -1;
-	if (!x->req->no_partitions &&
-	    store_partition_list(x->t->store, t, desc_partition, x) != 0)
-		return -1;
-	return 0;
+	x->used += 64 + strlen(t->name);
+	if (x->req->no_partitions)
+		return 0;
+	/* The topic's partitions after after_part, page by page; 1 when the
+	 * budget ran out at stop_part. */
+	x->cur_tid = t->tid;
+	for (struct store_pkey k = {t->tid, x->after_part};;) {
+		unsigned n;
+		int rv = store_partitions_page(x->t->store, &k, PAGE_ROWS, &n,
+					       desc_partition, x);
+		if (rv == 1)
+			return 1;
+		if (rv == 2 || (rv == 0 && n < PAGE_ROWS))
+			return 0;
+		if (rv != 0)
+			return -1;
+	}
+}
+
+struct all_ctx {
+	struct desc_ctx *x;
+	int more, failed;
+	struct cursor *next;
+};
+
+static int desc_all_topic(void *arg, const struct store_topic *tp)
+{
+	struct all_ctx *a = arg;
+	int rv;
+	if (a->x->used >= a->x->budget && a->x->n > 0) {
+		a->more = 1;
+		a->next->tid = tp->tid;
+		a->next->partition = -1;
+		return 1;
+	}
+	rv = desc_topic(a->x, tp);
+	a->x->after_part = -1;
+	if (rv == 1) {
+		a->more = 1;
+		a->next->tid = tp->tid;
+		a->next->partition = a->x->stop_part;
+		return 1;
+	}
+	if (rv != 0)
+		a->failed = 1;
+	return rv;
+}
+
+/* Every topic, in topic number order, from cursor c (NULL: the start). */
+static int describe_all(struct topics *t, struct desc_ctx *x,
+			const struct cursor *c, int *more, struct cursor *next)
+{
+	struct all_ctx a = {x, 0, 0, next};
+	int64_t after = 0;
+	unsigned n;
+	if (c) {
+		struct store_topic tp;
+		/* The topic the last page stopped in (gone meanwhile: go on
+		 * after it). */
+		if (store_topic_get_by_tid(t->store, c->tid, &tp) == STORE_OK &&
+		    desc_all_topic(&a, &tp) != 0) {
+			*more = a.more;
+			return a.failed ? SYNOD_EUNKNOWN : SYNOD_OK;
+		}
+		after = c->tid;
+	}
+	do {
+		int rv = store_topics_since_page(t->store, 0, &after, PAGE_ROWS,
+						 &n, desc_all_topic, &a);
+		if (a.failed || (rv != 0 && rv != 1))
+			return SYNOD_EUNKNOWN;
+		if (rv == 1)
+			break;
+	} while (n == PAGE_ROWS);
+	*more = a.more;
+	return SYNOD_OK;
 }
 
 static void describe_done(struct node *n, struct waiter *w, int rc,
@@ -2123,25 +2386,57 @@ static void describe_done(struct node *n, struct waiter *w, int rc,
 	size_t n_cfg_total = 0;
 	char leader[SYNOD_ADDR_MAX], msg[300] = "";
 	uint64_t lid = 0;
+	struct cursor c = {0, 0, -1, 0}, next = {0, 0, -1, 0};
+	uint8_t next_buf[CURSOR_LEN];
+	int more = 0;
 	(void)statuses;
 	memset(&x, 0, sizeof x);
 	x.t = t;
 	x.req = req;
 	x.parts.t = t;
+	x.budget = req->has_pages && req->pages ? page_bytes(t) : SIZE_MAX;
+	x.after_part = -1;
+	if (rc == SYNOD_OK && req->has_cursor) {
+		if (cursor_get(&req->cursor, &c) != 0 ||
+		    (req->n_names > 0 && (uint64_t)c.tid >= req->n_names))
+			rc = SYNOD_EINVALID_REQUEST;
+		else
+			x.after_part = c.partition;
+	}
 	if (rc == SYNOD_OK) {
-		if (req->n_names == 0) {
+		if (req->n_names == 0 && x.budget == SIZE_MAX) {
+			/* Unpaged (older clients): by name, all at once. */
 			if (store_topic_list(n->fsm.store, desc_topic, &x) != 0)
 				rc = SYNOD_EUNKNOWN;
+		} else if (req->n_names == 0) {
+			rc = describe_all(t, &x, req->has_cursor ? &c : NULL,
+					  &more, &next);
 		} else {
-			for (size_t i = 0; i < req->n_names && rc == SYNOD_OK;
+			size_t i = req->has_cursor ? (size_t)c.tid : 0;
+			for (; i < req->n_names && rc == SYNOD_OK && !more;
 			     i++) {
 				struct store_topic tp;
+				int drv;
 				if (store_topic_get(n->fsm.store, req->names[i],
 						    &tp) != STORE_OK) {
 					rc = SYNOD_EUNKNOWN_TOPIC;
 					snprintf(msg, sizeof msg, "no topic %s",
 						 req->names[i]);
-				} else if (desc_topic(&x, &tp) != 0) {
+					break;
+				}
+				if (x.used >= x.budget && x.n > 0) {
+					more = 1; /* this topic on the next */
+					next.tid = (int64_t)i;
+					next.partition = -1;
+					break;
+				}
+				drv = desc_topic(&x, &tp);
+				x.after_part = -1;
+				if (drv == 1) {
+					more = 1;
+					next.tid = (int64_t)i;
+					next.partition = x.stop_part;
+				} else if (drv != 0) {
 					rc = SYNOD_EUNKNOWN;
 				}
 			}
@@ -2180,6 +2475,14 @@ static void describe_done(struct node *n, struct waiter *w, int rc,
 		r.topics = dp;
 		r.has_metadata_version = 1;
 		r.metadata_version = store_applied_index(n->fsm.store);
+		if (more) {
+			next.phase = 0;
+			next.version = r.metadata_version;
+			cursor_put(&next, next_buf);
+			r.has_next_cursor = 1;
+			r.next_cursor.data = next_buf;
+			r.next_cursor.len = CURSOR_LEN;
+		}
 	}
 	srv_fill_status(t->server, &st, rc, msg[0] ? msg : NULL, &lid, leader,
 			sizeof leader);

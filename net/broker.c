@@ -104,6 +104,11 @@ struct synod_broker {
 	int fetch_again;      /* fetch once more after the one in flight */
 	int fetch_after_hb;   /* fetch after the next heartbeat answer */
 	unsigned fetch_backoff_ms;
+	/* A fetch answered in pages: the cursor of the next page (len 0: the
+	 * next fetch starts anew). The view's version stays at fetch_since
+	 * until the last page has applied. */
+	uint8_t fetch_cursor[64];
+	size_t fetch_cursor_len;
 	unsigned alters_inflight;
 };
 
@@ -717,9 +722,19 @@ static void start_fetch(struct synod_broker *b)
 		return;
 	}
 	uv_timer_stop(&b->fetch_timer);
+	if (b->fetch_cursor_len > 0 && b->fetch_epoch != b->epoch)
+		b->fetch_cursor_len = 0; /* pages of an old registration */
 	req.broker_id = b->broker_id;
 	req.broker_epoch = b->epoch;
-	req.since_version = b->view.version;
+	req.since_version =
+	    b->fetch_cursor_len > 0 ? b->fetch_since : b->view.version;
+	req.has_pages = 1;
+	req.pages = 1;
+	if (b->fetch_cursor_len > 0) {
+		req.has_cursor = 1;
+		req.cursor.data = b->fetch_cursor;
+		req.cursor.len = b->fetch_cursor_len;
+	}
 	rv = synod_client_send(b->client, SYNOD_API_METADATA_FETCH, &req.base,
 			       1, on_fetch, b);
 	if (rv != SYNOD_OK) {
@@ -730,7 +745,7 @@ static void start_fetch(struct synod_broker *b)
 	}
 	b->fetch_inflight = 1;
 	b->fetch_epoch = b->epoch;
-	b->fetch_since = b->view.version;
+	b->fetch_since = req.since_version;
 	b->stats.fetches++;
 }
 
@@ -752,6 +767,7 @@ static void on_fetch_timer(uv_timer_t *t)
 static void fetch_failed(struct synod_broker *b)
 {
 	b->stats.fetches_failed++;
+	b->fetch_cursor_len = 0; /* start over: the view keeps fetch_since */
 	if (b->fetch_again) {
 		b->fetch_again = 0;
 		start_fetch(b);
@@ -771,6 +787,9 @@ static int fetch_apply(struct synod_broker *b,
 		seterr(b, rv, "metadata fetch: malformed answer");
 		return rv;
 	}
+	/* A later page of a paged answer: more of the same version. */
+	if (b->fetch_cursor_len > 0)
+		return apply_delta(b, d);
 	/* A full image answering a fetch since a version we hold means the
 	 * controller does not know that version (its history was restored
 	 * from an older backup): start over from its image, even if its
@@ -822,8 +841,22 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 	}
 	code = r->status->code;
 	if (code == SYNOD_OK) {
+		int more = r->has_next_cursor && r->next_cursor.len > 0;
 		int rv = r->delta ? fetch_apply(b, r->delta)
 				  : SYNOD_EINVALID_REQUEST;
+		if (rv == SYNOD_OK && more &&
+		    r->next_cursor.len > sizeof b->fetch_cursor)
+			rv = SYNOD_EINVALID_REQUEST;
+		if (rv == SYNOD_OK && more) {
+			/* Not at the answer's version before its last page:
+			 * report (and be unfenced for) only what we hold. */
+			b->view.version = b->fetch_since;
+			memcpy(b->fetch_cursor, r->next_cursor.data,
+			       r->next_cursor.len);
+			b->fetch_cursor_len = r->next_cursor.len;
+		} else {
+			b->fetch_cursor_len = 0;
+		}
 		synod__wire__metadata_fetch_response__free_unpacked(r, NULL);
 		if (b->closing || finished(b))
 			return; /* the metadata callback closed or stopped */
@@ -832,6 +865,11 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 			return;
 		}
 		b->fetch_backoff_ms = FETCH_BACKOFF_MIN_MS;
+		if (more) {
+			b->stats.fetch_pages++;
+			start_fetch(b); /* the next page, at once */
+			return;
+		}
 		if (b->fetch_again) {
 			b->fetch_again = 0;
 			start_fetch(b);

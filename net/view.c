@@ -359,6 +359,12 @@ static int part_upsert(struct view *v, const Synod__Wire__PartitionState *ps)
 	slot = part_slot(v, topic, ps->partition);
 	p = &v->parts[slot];
 	t = &v->topics[topic - 1];
+	if (p->topic != 0 && ps->partition_epoch < p->partition_epoch) {
+		/* Older than what we hold (a fetch page read before a change
+		 * we already have): partition epochs only grow. */
+		free(ext);
+		return SYNOD_OK;
+	}
 	if (p->topic == 0) {
 		p->topic = topic;
 		p->partition = ps->partition;

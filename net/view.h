@@ -95,7 +95,9 @@ int view_validate(const Synod__Wire__MetadataDelta *d);
  * topic deletions (a deleted topic loses every partition, so a deletion
  * wins over anything else in the same delta). A partition of a topic the
  * view does not know creates the topic (name and id from the partition,
- * count partition + 1).
+ * count partition + 1). A partition state with a lower partition epoch
+ * than the one held is skipped (epochs only grow; a full image starts
+ * from an empty view, so nothing in it is skipped).
  * Returns SYNOD_OK; SYNOD_EINVALID_REQUEST when view_validate() refuses
  * it (nothing changed); SYNOD_ENOMEM, after which the view is empty at
  * version 0 (a fetch since 0 rebuilds it). */

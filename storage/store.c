@@ -61,6 +61,8 @@ enum {
 	ST_LEADER_PARTS_PAGE,
 	ST_ALL_PARTS_PAGE,
 	ST_NEXT_LEADER,
+	ST_TOPICS_SINCE_PAGE,
+	ST_TOPICS_BY_NAME_PAGE,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -177,7 +179,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"t.n_partitions FROM replicas r JOIN partitions p ON p.tid = r.tid "
 	"AND p.partition = r.partition JOIN topics t ON t.tid = r.tid "
 	"WHERE r.broker = ?1 AND (r.tid, r.partition) > (?2, ?3) "
-	"ORDER BY r.tid, r.partition LIMIT ?4",
+	"AND p.version > ?5 ORDER BY r.tid, r.partition LIMIT ?4",
     [ST_LEADER_PARTS_PAGE] =
 	"SELECT p.partition, p.replicas, p.isr, p.leader, p.leader_epoch, "
 	"p.partition_epoch, p.version, t.name, t.topic_id, t.tid, "
@@ -190,6 +192,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"t.n_partitions FROM partitions p JOIN topics t ON t.tid = p.tid "
 	"WHERE (p.tid, p.partition) > (?1, ?2) "
 	"ORDER BY p.tid, p.partition LIMIT ?3",
+    [ST_TOPICS_SINCE_PAGE] = "SELECT name, topic_id, tid, n_partitions, "
+			     "created_index, version FROM topics WHERE "
+			     "version > ?1 AND tid > ?2 ORDER BY tid LIMIT ?3",
+    [ST_TOPICS_BY_NAME_PAGE] = "SELECT name, topic_id, tid, n_partitions, "
+			       "created_index, version FROM topics WHERE "
+			       "name > ?1 ORDER BY name LIMIT ?2",
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1037,12 +1045,76 @@ int store_broker_partitions_page(struct store *s, int32_t broker,
 				 struct store_pkey *after, unsigned limit,
 				 unsigned *n, store_partition_cb cb, void *arg)
 {
+	return store_broker_partitions_since_page(s, broker, 0, after, limit, n,
+						  cb, arg);
+}
+
+int store_broker_partitions_since_page(struct store *s, int32_t broker,
+				       uint64_t since_version,
+				       struct store_pkey *after, unsigned limit,
+				       unsigned *n, store_partition_cb cb,
+				       void *arg)
+{
 	sqlite3_stmt *st = s->stmt[ST_BROKER_PARTS_PAGE];
 	sqlite3_bind_int(st, 1, broker);
 	sqlite3_bind_int64(st, 2, after->tid);
 	sqlite3_bind_int(st, 3, after->partition);
 	sqlite3_bind_int64(st, 4, limit);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)since_version);
 	return walk_page(s, st, after, n, cb, arg);
+}
+
+/* Walk topic rows of st (bound already); *n counts them, *last gets the
+ * last one's tid and name. */
+static int walk_topic_page(struct store *s, sqlite3_stmt *st, unsigned *n,
+			   struct store_topic *last, store_topic_cb cb,
+			   void *arg)
+{
+	struct store_topic t;
+	int rc, rv = STORE_OK;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		read_topic(st, 0, &t);
+		*last = t;
+		(*n)++;
+		if ((rv = cb(arg, &t)) != 0)
+			break;
+	}
+	if (rv == STORE_OK && rc != SQLITE_DONE)
+		rv = dbfail(s, "topic page");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
+
+int store_topics_since_page(struct store *s, uint64_t since_version,
+			    int64_t *after_tid, unsigned limit, unsigned *n,
+			    store_topic_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->stmt[ST_TOPICS_SINCE_PAGE];
+	struct store_topic last;
+	int rv;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since_version);
+	sqlite3_bind_int64(st, 2, *after_tid);
+	sqlite3_bind_int64(st, 3, limit);
+	rv = walk_topic_page(s, st, n, &last, cb, arg);
+	if (*n > 0)
+		*after_tid = last.tid;
+	return rv;
+}
+
+int store_topics_page(struct store *s, char *after_name, size_t size,
+		      unsigned limit, unsigned *n, store_topic_cb cb, void *arg)
+{
+	sqlite3_stmt *st = s->stmt[ST_TOPICS_BY_NAME_PAGE];
+	struct store_topic last;
+	int rv;
+	sqlite3_bind_text(st, 1, after_name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, limit);
+	rv = walk_topic_page(s, st, n, &last, cb, arg);
+	if (*n > 0)
+		snprintf(after_name, size, "%s", last.name);
+	return rv;
 }
 
 int store_leader_partitions_page(struct store *s, int32_t leader,
@@ -1096,12 +1168,12 @@ int store_topics_since(struct store *s, uint64_t since_version,
 	struct store_topic t;
 	int rc, rv = STORE_OK;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)since_version);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (live && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		read_topic(st, 0, &t);
 		if ((rv = live(arg, &t)) != 0)
 			break;
 	}
-	if (rv == STORE_OK && rc != SQLITE_DONE)
+	if (live && rv == STORE_OK && rc != SQLITE_DONE)
 		rv = dbfail(s, "topics since");
 	sqlite3_reset(st);
 	if (rv != STORE_OK || since_version == 0)

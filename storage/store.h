@@ -201,9 +201,9 @@ int store_partitions_all(struct store *s, store_partition_cb cb, void *arg);
 int store_broker_partitions(struct store *s, int32_t broker,
 			    uint64_t since_version, store_partition_cb cb,
 			    void *arg);
-/* Topics created or grown after since_version (live), and, when
- * since_version > 0, topics deleted after it (deleted: name, topic_id and
- * version = deletion index). */
+/* Topics created or grown after since_version (live; NULL: skip them),
+ * and, when since_version > 0, topics deleted after it (deleted: name,
+ * topic_id and version = deletion index). */
 int store_topics_since(struct store *s, uint64_t since_version,
 		       store_topic_cb live, store_topic_cb deleted, void *arg);
 
@@ -220,6 +220,22 @@ struct store_pkey {
 int store_broker_partitions_page(struct store *s, int32_t broker,
 				 struct store_pkey *after, unsigned limit,
 				 unsigned *n, store_partition_cb cb, void *arg);
+/* The same, only those changed after since_version. */
+int store_broker_partitions_since_page(struct store *s, int32_t broker,
+				       uint64_t since_version,
+				       struct store_pkey *after, unsigned limit,
+				       unsigned *n, store_partition_cb cb,
+				       void *arg);
+/* Topics created or grown after since_version with tid > *after_tid, in
+ * tid order (start with 0); *after_tid moves to the last one returned. */
+int store_topics_since_page(struct store *s, uint64_t since_version,
+			    int64_t *after_tid, unsigned limit, unsigned *n,
+			    store_topic_cb cb, void *arg);
+/* Topics by name after after_name ("" to start), which moves to the last
+ * name returned (size: its buffer). */
+int store_topics_page(struct store *s, char *after_name, size_t size,
+		      unsigned limit, unsigned *n, store_topic_cb cb,
+		      void *arg);
 /* Partitions led by `leader`. */
 int store_leader_partitions_page(struct store *s, int32_t leader,
 				 struct store_pkey *after, unsigned limit,

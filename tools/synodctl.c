@@ -873,19 +873,131 @@ static void ids_text(const int32_t *ids, size_t n, char *out, size_t size)
 				      ids[i]);
 }
 
+/* A DESCRIBE_TOPICS answer gathered from its pages: `merged` points into
+ * the pages (a topic continued on the next page is one topic here),
+ * topics sorted by name. Freed with described_free(). */
+struct described {
+	Synod__Wire__DescribeTopicsResponse **pages;
+	size_t n_pages;
+	Synod__Wire__DescribeTopicsResponse merged;
+	Synod__Wire__TopicDescription *tds;
+	Synod__Wire__TopicDescription **tdp;
+};
+
+static void described_free(struct described *d)
+{
+	for (size_t i = 0; d->tds && i < d->merged.n_topics; i++)
+		free(d->tds[i].partitions);
+	free(d->tds);
+	free(d->tdp);
+	for (size_t i = 0; i < d->n_pages; i++)
+		protobuf_c_message_free_unpacked(&d->pages[i]->base, NULL);
+	free(d->pages);
+	memset(d, 0, sizeof *d);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const Synod__Wire__TopicDescription *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int described_merge(struct described *d)
+{
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < d->n_pages; i++)
+		cap += d->pages[i]->n_topics;
+	d->tds = calloc(cap + 1, sizeof *d->tds);
+	d->tdp = calloc(cap + 1, sizeof *d->tdp);
+	if (d->tds == NULL || d->tdp == NULL)
+		return -1;
+	for (size_t i = 0; i < d->n_pages; i++)
+		for (size_t k = 0; k < d->pages[i]->n_topics; k++) {
+			Synod__Wire__TopicDescription *td = d->pages[i]
+								->topics[k],
+						      *m;
+			void *grown;
+			if (n > 0 && strcmp(d->tds[n - 1].name, td->name) == 0)
+				m = &d->tds[n - 1]; /* continued */
+			else {
+				m = &d->tds[n++];
+				*m = *td;
+				m->n_partitions = 0;
+				m->partitions = NULL;
+			}
+			grown =
+			    realloc(m->partitions,
+				    (m->n_partitions + td->n_partitions + 1) *
+					sizeof *m->partitions);
+			if (grown == NULL)
+				return -1;
+			m->partitions = grown;
+			memcpy(m->partitions + m->n_partitions, td->partitions,
+			       td->n_partitions * sizeof *td->partitions);
+			m->n_partitions += td->n_partitions;
+		}
+	for (size_t i = 0; i < n; i++)
+		d->tdp[i] = &d->tds[i];
+	qsort(d->tdp, n, sizeof *d->tdp, by_name);
+	d->merged = *d->pages[0];
+	d->merged.n_topics = n;
+	d->merged.topics = d->tdp;
+	return 0;
+}
+
+/* DESCRIBE_TOPICS, following its pages. */
 static int describe(int no_partitions, int offline, int under, char **names,
-		    size_t n_names, Synod__Wire__DescribeTopicsResponse **out)
+		    size_t n_names, struct described *out)
 {
 	Synod__Wire__DescribeTopicsRequest req =
 	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	uint8_t cursor[64];
+	memset(out, 0, sizeof *out);
 	req.n_names = n_names;
 	req.names = names;
 	req.has_no_partitions = req.no_partitions = no_partitions;
 	req.has_only_offline = req.only_offline = offline;
 	req.has_only_under_replicated = req.only_under_replicated = under;
-	return leader_call(SYNOD_API_DESCRIBE_TOPICS, &req.base,
-			   &synod__wire__describe_topics_response__descriptor,
-			   (ProtobufCMessage **)out);
+	req.has_pages = req.pages = 1;
+	for (;;) {
+		Synod__Wire__DescribeTopicsResponse *r = NULL;
+		void *grown;
+		int code = leader_call(
+		    SYNOD_API_DESCRIBE_TOPICS, &req.base,
+		    &synod__wire__describe_topics_response__descriptor,
+		    (ProtobufCMessage **)&r);
+		if (code != 0) {
+			described_free(out);
+			return code;
+		}
+		grown = realloc(out->pages,
+				(out->n_pages + 1) * sizeof *out->pages);
+		if (grown == NULL) {
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			described_free(out);
+			fprintf(stderr, "synodctl: out of memory\n");
+			return 1;
+		}
+		out->pages = grown;
+		out->pages[out->n_pages++] = r;
+		if (!r->has_next_cursor || r->next_cursor.len == 0)
+			break;
+		if (r->next_cursor.len > sizeof cursor) {
+			described_free(out);
+			fprintf(stderr, "synodctl: bad page cursor\n");
+			return 1;
+		}
+		memcpy(cursor, r->next_cursor.data, r->next_cursor.len);
+		req.has_cursor = 1;
+		req.cursor.data = cursor;
+		req.cursor.len = r->next_cursor.len;
+	}
+	if (described_merge(out) != 0) {
+		described_free(out);
+		fprintf(stderr, "synodctl: out of memory\n");
+		return 1;
+	}
+	return 0;
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -1076,14 +1188,16 @@ static int topic_cmd(int argc, char **argv)
 		return code;
 	}
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
-		Synod__Wire__DescribeTopicsResponse *resp = NULL;
+		struct described dd;
+		Synod__Wire__DescribeTopicsResponse *resp;
 		int list = strcmp(sub, "list") == 0;
 		if (list ? argc != 1 : argc < 2)
 			return die_usage(list ? "topic list"
 					      : "topic describe NAME...");
-		code = describe(list, 0, 0, argv + 1, (size_t)argc - 1, &resp);
+		code = describe(list, 0, 0, argv + 1, (size_t)argc - 1, &dd);
 		if (code != 0)
 			return code;
+		resp = &dd.merged;
 		json_t *arr = json_array();
 		for (size_t k = 0; k < resp->n_topics; k++) {
 			const Synod__Wire__TopicDescription *d =
@@ -1155,7 +1269,7 @@ static int topic_cmd(int argc, char **argv)
 				print_json(json_pack("{s:O}", "topics", arr));
 		}
 		json_decref(arr);
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		described_free(&dd);
 		return 0;
 	}
 	return die_usage("unknown topic command");
@@ -1166,7 +1280,8 @@ static int partition_cmd(int argc, char **argv)
 	const char *sub = argv[0];
 	int code;
 	if (strcmp(sub, "list") == 0) {
-		Synod__Wire__DescribeTopicsResponse *resp = NULL;
+		struct described dd;
+		Synod__Wire__DescribeTopicsResponse *resp;
 		int offline = 0, under = 0;
 		for (int i = 1; i < argc; i++) {
 			if (strcmp(argv[i], "--offline") == 0)
@@ -1177,9 +1292,10 @@ static int partition_cmd(int argc, char **argv)
 				return die_usage("partition list [--offline] "
 						 "[--under-replicated]");
 		}
-		code = describe(0, offline, under, NULL, 0, &resp);
+		code = describe(0, offline, under, NULL, 0, &dd);
 		if (code != 0)
 			return code;
+		resp = &dd.merged;
 		json_t *arr = json_array();
 		if (!opt_json)
 			printf("%-30s %-9s %-7s %-7s %-7s %-16s %s\n", "TOPIC",
@@ -1207,7 +1323,7 @@ static int partition_cmd(int argc, char **argv)
 		if (opt_json)
 			print_json(json_pack("{s:O}", "partitions", arr));
 		json_decref(arr);
-		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		described_free(&dd);
 		return 0;
 	}
 	if (strcmp(sub, "elect-leaders") == 0) {

@@ -341,8 +341,8 @@ int itest_log_contains_after(struct cluster *c, unsigned id, long from,
 int itest_synodctl(struct itest *it, const char *ctl, const char *args,
 		   json_t **out)
 {
-	char cmd[2048], buf[1 << 16];
-	size_t n = 0, r;
+	char cmd[2048], *buf = NULL;
+	size_t n = 0, r, cap = 0;
 	FILE *p;
 	int st;
 	json_error_t err;
@@ -353,12 +353,20 @@ int itest_synodctl(struct itest *it, const char *ctl, const char *args,
 		 args, it->c.dir);
 	p = popen(cmd, "r");
 	assert_non_null(p);
-	while (n < sizeof buf - 1 &&
-	       (r = fread(buf + n, 1, sizeof buf - 1 - n, p)) > 0)
+	/* Whatever it prints (a partition list can be megabytes). */
+	do {
+		if (cap - n < 4096) {
+			cap = cap ? cap * 2 : 1 << 16;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		r = fread(buf + n, 1, cap - 1 - n, p);
 		n += r;
+	} while (r > 0);
 	buf[n] = '\0';
 	st = pclose(p);
 	*out = json_loads(buf, 0, &err);
+	free(buf);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 

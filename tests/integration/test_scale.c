@@ -22,7 +22,12 @@
  *  b. crash and quick restart of a broker, many times: I4;
  *  c. request caps: CreateTopics over max.partitions.per.request and a
  *     DeleteTopics with 20,000 names (all distinct but one) are refused
- *     at once with clear errors, and the node keeps serving.
+ *     at once with clear errors, and the node keeps serving;
+ *  d. bounded frames: a broker whose full image (6,000 partitions) and
+ *     whose pushes (2,000-partition topics) are larger than a page gets
+ *     them as pages of METADATA_FETCH (nudged instead of pushed), holds
+ *     every partition, and the version it reports never goes back;
+ *     synodctl follows DESCRIBE_TOPICS pages.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,6 +50,9 @@
 #endif
 #ifndef SYNOD_SIM
 #define SYNOD_SIM "synod-sim"
+#endif
+#ifndef SYNOD_CTL
+#define SYNOD_CTL "synodctl"
 #endif
 
 #define SESSION_MS 1500
@@ -507,12 +515,113 @@ static void test_request_caps(void **state)
 	f->it.passed = 1;
 }
 
+/* ---- d. bounded frames ---- */
+
+struct lib {
+	struct synod_broker *b;
+	int violations; /* the reported version went back */
+	uint64_t max_reported;
+};
+
+static void on_meta(void *arg, struct synod_broker *b,
+		    const Synod__Wire__MetadataDelta *d)
+{
+	struct lib *l = arg;
+	(void)d;
+	if (synod_broker_metadata_version(b) < l->max_reported)
+		l->violations++;
+	else
+		l->max_reported = synod_broker_metadata_version(b);
+}
+
+/* Run the loop until broker 3 holds want partitions and is unfenced. */
+static void wait_lib(struct fixture *f, struct lib *l, size_t want)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	while ((synod_broker_partition_count(l->b) < want ||
+		synod_broker_fenced(l->b)) &&
+	       tool_now_ms() < deadline)
+		itest_pump(&f->it.loop, 20);
+	assert_int_equal(synod_broker_partition_count(l->b), want);
+	assert_false(synod_broker_fenced(l->b));
+}
+
+static void test_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1", 9003,
+				    "PLAINTEXT"};
+	struct synod_broker_config cfg = {0};
+	struct synod_broker_callbacks cbs = {0};
+	struct synod_broker_stats st;
+	struct lib l = {NULL, 0, 0};
+	size_t want = 0;
+	json_t *j = NULL;
+	char name[32];
+	start(f);
+	spawn_sim(f, 1);
+	spawn_sim(f, 2);
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.cluster_id = f->it.c.cluster_id;
+	cfg.broker_id = 3;
+	cfg.endpoints = &ep;
+	cfg.n_endpoints = 1;
+	cfg.duplicate_retry_ms = 20000;
+	cbs.arg = &l;
+	cbs.metadata = on_meta;
+	assert_int_equal(synod_broker_new(&f->it.loop, &cfg, &cbs, &l.b),
+			 SYNOD_OK);
+	assert_int_equal(synod_broker_start(l.b), SYNOD_OK);
+	wait_broker(f, 1, "active");
+	wait_broker(f, 2, "active");
+	wait_broker(f, 3, "active");
+	/* RF 3 over brokers 1-3: broker 3 replicates all 6,000. Each
+	 * creation's push to it (2,000 states, ~100 KB) is above the 32 KiB
+	 * push limit of a 64 KiB frame: a nudge, then a fetch in pages. */
+	for (int t = 0; t < 3; t++) {
+		snprintf(name, sizeof name, "paged-%d", t);
+		assert_int_equal(create_topic(f, name, 2000, 3), SYNOD_OK);
+		want += 2000;
+	}
+	wait_lib(f, &l, want);
+	synod_broker_stats(l.b, &st);
+	assert_true(st.fetch_pages > 0);
+	/* A new incarnation: its full image (~6,000 states) in pages. */
+	synod_broker_close(l.b);
+	itest_pump(&f->it.loop, 50);
+	l.max_reported = 0;
+	assert_int_equal(synod_broker_new(&f->it.loop, &cfg, &cbs, &l.b),
+			 SYNOD_OK);
+	assert_int_equal(synod_broker_start(l.b), SYNOD_OK);
+	wait_lib(f, &l, want);
+	synod_broker_stats(l.b, &st);
+	assert_true(st.fetch_pages >= 6);
+	assert_int_equal(l.violations, 0);
+	synod_broker_close(l.b);
+	itest_pump(&f->it.loop, 50);
+	/* synodctl gathers DESCRIBE_TOPICS pages. */
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "partition list", &j), 0);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "partitions")),
+			 want);
+	json_decref(j);
+	assert_int_equal(
+	    itest_synodctl(&f->it, SYNOD_CTL, "topic describe paged-1", &j), 0);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "partitions")),
+			 2000);
+	json_decref(j);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_large_fence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

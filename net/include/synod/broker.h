@@ -284,6 +284,7 @@ struct synod_broker_stats {
 					(or did not decode) */
 	uint64_t fetches;	     /* METADATA_FETCH requests sent */
 	uint64_t fetches_failed;     /* transport error, refusal, bad answer */
+	uint64_t fetch_pages;	     /* pages of fetches answered in pages */
 	uint64_t full_images;	     /* full images applied */
 	uint64_t alters;	     /* ALTER_PARTITION requests sent */
 };
