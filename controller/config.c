@@ -21,6 +21,21 @@ void config_defaults(struct synod_config *c)
 	c->max_batch_records = 10000;
 	c->connect_retry_ms = 100;
 	c->max_frame = 16u << 20;
+	/* Client port limits. Brokers keep one connection each to the active
+	 * controller (plus tools): 10000 is far above a real cluster's need
+	 * and bounds descriptors and per-connection memory; 1000 per address
+	 * lets a NAT or a simulator host many brokers and still stops one
+	 * host from taking every slot. */
+	c->max_client_connections = 10000;
+	c->max_client_connections_per_ip = 1000;
+	/* Sixteen frames of the default maximum size arriving at once. */
+	c->max_read_buffer_bytes = 256u << 20;
+	/* Kafka's connections.max.idle.ms; brokers heartbeat every 2 s. */
+	c->idle_timeout_ms = 600000;
+	c->partial_frame_timeout_ms = 30000;
+	/* Pushes stop at 4 MiB queued (BROKERS_PUSH_QUEUE_MAX). */
+	c->slow_reader_bytes = 4u << 20;
+	c->slow_reader_timeout_ms = 30000;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
 	 * above ~20 MiB segments it wraps and every write fails with
 	 * RAFT_NOSPACE. */
@@ -205,6 +220,25 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(connect_retry_ms, 10, 60000);
 	if (strcmp(key, "max_frame_bytes") == 0)
 		U(max_frame, 4096, 1u << 30);
+	if (strcmp(key, "max_client_connections") == 0)
+		U(max_client_connections, 1, 1000000);
+	if (strcmp(key, "max_client_connections_per_ip") == 0)
+		U(max_client_connections_per_ip, 1, 1000000);
+	if (strcmp(key, "max_read_buffer_bytes") == 0)
+		U(max_read_buffer_bytes, 4096, 1ull << 40);
+	if (strcmp(key, "idle_timeout_ms") == 0) {
+		if (strcmp(value, "0") == 0) {
+			c->idle_timeout_ms = 0;
+			return 0;
+		}
+		U(idle_timeout_ms, 1000, 86400000);
+	}
+	if (strcmp(key, "partial_frame_timeout_ms") == 0)
+		U(partial_frame_timeout_ms, 1000, 3600000);
+	if (strcmp(key, "slow_reader_bytes") == 0)
+		U(slow_reader_bytes, 4096, 64u << 20);
+	if (strcmp(key, "slow_reader_timeout_ms") == 0)
+		U(slow_reader_timeout_ms, 1000, 3600000);
 	if (strcmp(key, "segment_size_bytes") == 0)
 		U(segment_size, 1u << 20, 20u << 20);
 	if (strcmp(key, "pre_vote") == 0) {
@@ -328,6 +362,13 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				 (unsigned long long)c->node_id);
 			return -1;
 		}
+	}
+	if (c->max_read_buffer_bytes < c->max_frame) {
+		snprintf(err, err_size,
+			 "max_read_buffer_bytes must be at least "
+			 "max_frame_bytes (a frame of the maximum size must "
+			 "fit)");
+		return -1;
 	}
 	unsigned hb = c->heartbeat_timeout_ms ? c->heartbeat_timeout_ms
 					      : c->election_timeout_ms / 10;

@@ -35,6 +35,14 @@ struct synod_config {
 	unsigned max_batch_records;
 	unsigned connect_retry_ms;
 	size_t max_frame;
+	/* Client port limits (controller/server.c, docs/operations.md). */
+	unsigned max_client_connections;
+	unsigned max_client_connections_per_ip;
+	uint64_t max_read_buffer_bytes; /* all connections, beyond 4 KiB each */
+	unsigned idle_timeout_ms;	/* 0: never */
+	unsigned partial_frame_timeout_ms;
+	uint64_t slow_reader_bytes;
+	unsigned slow_reader_timeout_ms;
 	size_t segment_size;
 	int pre_vote;
 	int log_level;

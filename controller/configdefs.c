@@ -53,7 +53,7 @@ static const struct configdef defs[] = {
      "imbalance that triggers a preferred leader election"},
     {"num.partitions", "int", "1", 0,
      "partition count of topics created without one"},
-    {"max.partitions.per.request", "int", "10000", 0,
+    {"max.partitions.per.request", "int", "5000", 0,
      "partitions one CreateTopics or CreatePartitions request may create "
      "(a request commits as one raft entry)"},
     {NULL, NULL, NULL, 0, NULL},

@@ -19,6 +19,7 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 {
 	struct fsm *f = rf->data;
 	uint64_t index = raft_last_applied(f->raft) + 1;
+	uint64_t t0 = now_us();
 	unsigned max = 0;
 	int *statuses = NULL;
 	Synod__Rec__RecordBatch *b;
@@ -52,6 +53,8 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		f->hooks.applied(f->hooks.arg, index, b);
 	if (b)
 		synod__rec__record_batch__free_unpacked(b, NULL);
+	if (now_us() - t0 > f->apply_max_us)
+		f->apply_max_us = now_us() - t0;
 	return 0;
 }
 

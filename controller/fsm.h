@@ -45,7 +45,8 @@ struct fsm {
 	uint64_t snapshot_index; /* log index of the last snapshot taken or
 				    restored (0: none) */
 	uint64_t last_restore_us;
-	int failed; /* set once apply failed fatally: applies stop */
+	uint64_t apply_max_us; /* slowest entry applied (store and hooks) */
+	int failed;	       /* set once apply failed fatally: applies stop */
 };
 
 int fsm_init(struct fsm *f);

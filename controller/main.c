@@ -67,6 +67,32 @@ static void usage(FILE *out)
 		"10000)\n"
 		"  --max-frame-bytes N        largest client frame (default "
 		"16 MiB)\n"
+		"  --max-client-connections N\n"
+		"                             open client connections "
+		"(default 10000)\n"
+		"  --max-client-connections-per-ip N\n"
+		"                             client connections from one IP "
+		"address\n"
+		"                             (default 1000)\n"
+		"  --max-read-buffer-bytes N  read buffers of all client "
+		"connections, for\n"
+		"                             frames still arriving (default "
+		"256 MiB)\n"
+		"  --idle-timeout-ms N        close a client connection "
+		"silent this long\n"
+		"                             with no request pending "
+		"(default 600000;\n"
+		"                             0 never)\n"
+		"  --partial-frame-timeout-ms N\n"
+		"                             close a client connection whose "
+		"frame stays\n"
+		"                             incomplete this long (default "
+		"30000)\n"
+		"  --slow-reader-bytes N      close a client connection with "
+		"more than this\n"
+		"                             queued (default 4 MiB) for "
+		"this long:\n"
+		"  --slow-reader-timeout-ms N (default 30000)\n"
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
 		"  --segment-size-bytes N     raft log segment size (default "
 		"16 MiB, at most 20 MiB)\n"
@@ -280,6 +306,13 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, 15},
     {"segment-size-bytes", required_argument, NULL, 17},
     {"connect-retry-ms", required_argument, NULL, 18},
+    {"max-client-connections", required_argument, NULL, 19},
+    {"max-client-connections-per-ip", required_argument, NULL, 20},
+    {"max-read-buffer-bytes", required_argument, NULL, 21},
+    {"idle-timeout-ms", required_argument, NULL, 22},
+    {"partial-frame-timeout-ms", required_argument, NULL, 23},
+    {"slow-reader-bytes", required_argument, NULL, 24},
+    {"slow-reader-timeout-ms", required_argument, NULL, 25},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -305,6 +338,13 @@ static const char *const opt_keys[] = {
     [16] = NULL,
     [17] = "segment_size_bytes",
     [18] = "connect_retry_ms",
+    [19] = "max_client_connections",
+    [20] = "max_client_connections_per_ip",
+    [21] = "max_read_buffer_bytes",
+    [22] = "idle_timeout_ms",
+    [23] = "partial_frame_timeout_ms",
+    [24] = "slow_reader_bytes",
+    [25] = "slow_reader_timeout_ms",
 };
 
 int main(int argc, char **argv)

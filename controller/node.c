@@ -39,7 +39,7 @@ struct node_change {
 	int assign_next; /* add: assign voter role after the spare is in */
 };
 
-#define ENTRY_SOFT_MAX ((size_t)1 << 20)
+#define ENTRY_SOFT_MAX ((size_t)32 << 10)
 
 static uint64_t wall_ms(void)
 {
@@ -499,8 +499,26 @@ static void check_leadership(struct node *n)
 	}
 }
 
+/* The poll timer doubles as the loop's stall meter: how much later than
+ * POLL_MS after the previous run it ran. */
+static void measure_stall(struct node *n)
+{
+	uint64_t now = uv_hrtime();
+	if (n->stats.last_poll_ns != 0) {
+		uint64_t gap_us = (now - n->stats.last_poll_ns) / 1000;
+		uint64_t late =
+		    gap_us > POLL_MS * 1000 ? gap_us - POLL_MS * 1000 : 0;
+		if (late > n->stats.loop_stall_max_us)
+			n->stats.loop_stall_max_us = late;
+		if (late > 50000)
+			n->stats.loop_stalls_50ms++;
+	}
+	n->stats.last_poll_ns = now;
+}
+
 static void on_poll(uv_timer_t *t)
 {
+	measure_stall(t->data);
 	check_leadership(t->data);
 }
 

@@ -57,6 +57,9 @@ struct node_stats {
 	uint64_t leader_elected; /* times this node became active */
 	uint64_t term_changes;	 /* terms seen change (elections) */
 	uint64_t start_ms;
+	uint64_t loop_stall_max_us; /* worst lateness of the poll timer */
+	uint64_t loop_stalls_50ms;  /* times it was more than 50 ms late */
+	uint64_t last_poll_ns;
 };
 
 struct node {

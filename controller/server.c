@@ -13,6 +13,55 @@
 #include "brokers.h"
 #include "topics.h"
 
+/* ---- limit log lines: at most one a second per kind ---- */
+
+static const char *const ratelog_what[SRV_LOG_KINDS] = {
+    [SRV_LOG_MAX_CONNECTIONS] = "client connections refused "
+				"(max_client_connections)",
+    [SRV_LOG_PER_IP] = "client connections refused "
+		       "(max_client_connections_per_ip)",
+    [SRV_LOG_READ_PAUSE] = "client connections stopped reading "
+			   "(max_read_buffer_bytes)",
+    [SRV_LOG_IDLE] = "idle client connections closed (idle_timeout_ms)",
+    [SRV_LOG_PARTIAL_FRAME] = "client connections closed with an "
+			      "incomplete frame (partial_frame_timeout_ms)",
+    [SRV_LOG_SLOW_READER] = "client connections closed as slow readers "
+			    "(slow_reader_timeout_ms)",
+    [SRV_LOG_OUTPUT_LIMIT] = "client connections closed with too many "
+			     "responses unread",
+};
+
+/* 1 when a line of this kind may be logged now; else it is counted and
+ * the 1 s timer reports the count. */
+static int ratelog_allow(struct server *s, int kind)
+{
+	struct srv_ratelog *r = &s->ratelogs[kind];
+	uint64_t now = uv_now(s->loop);
+	if (r->logged && now - r->last_ms < 1000) {
+		r->dropped++;
+		return 0;
+	}
+	r->logged = 1;
+	r->last_ms = now;
+	return 1;
+}
+
+static void ratelog_flush(struct server *s)
+{
+	uint64_t now = uv_now(s->loop);
+	for (int k = 0; k < SRV_LOG_KINDS; k++) {
+		struct srv_ratelog *r = &s->ratelogs[k];
+		if (r->dropped == 0 || now - r->last_ms < 1000)
+			continue;
+		logf_(k == SRV_LOG_IDLE ? LOG_INFO : LOG_WARN,
+		      "%llu more %s in the last %llu ms",
+		      (unsigned long long)r->dropped, ratelog_what[k],
+		      (unsigned long long)(now - r->last_ms));
+		r->dropped = 0;
+		r->last_ms = now;
+	}
+}
+
 void srv_conn_ref(struct sconn *sc)
 {
 	sc->refs++;
@@ -35,8 +84,11 @@ void srv_send(struct sconn *sc, const struct frame_header *req,
 	if (conn_send(&sc->conn, &h, body) != 0) {
 		conn_close(&sc->conn);
 	} else if (conn_pending_bytes(&sc->conn) > MAX_OUTPUT_BYTES) {
-		log_warn("client %s: %zu bytes of responses unread; closing",
-			 sc->conn.peer, conn_pending_bytes(&sc->conn));
+		sc->server->stats.closed_output_limit++;
+		if (ratelog_allow(sc->server, SRV_LOG_OUTPUT_LIMIT))
+			log_warn("client %s: %zu bytes of responses unread; "
+				 "closing",
+				 sc->conn.peer, conn_pending_bytes(&sc->conn));
 		conn_close(&sc->conn);
 	}
 }
@@ -97,7 +149,10 @@ void srv_pending_free(struct pending *p)
 {
 	if (p->msg)
 		protobuf_c_message_free_unpacked(p->msg, NULL);
-	if (--p->sc->outstanding == MAX_OUTSTANDING / 2 && !p->sc->closed)
+	/* A connection waiting for read-buffer memory resumes when that is
+	 * released. */
+	if (--p->sc->outstanding == MAX_OUTSTANDING / 2 && !p->sc->closed &&
+	    !p->sc->blocked)
 		conn_resume(&p->sc->conn);
 	srv_conn_unref(p->sc);
 	free(p);
@@ -172,7 +227,25 @@ static void handle_metadata(struct sconn *sc, const struct frame_header *h,
 	free(addrs);
 }
 
-static void handle_node_status(struct sconn *sc, const struct frame_header *h)
+static void fill_connections(const struct server *s,
+			     Synod__Wire__ClientConnections *cc)
+{
+	cc->open = s->n_served;
+	cc->accepted = s->stats.connections_accepted;
+	cc->refused_max_connections = s->stats.refused_max_connections;
+	cc->refused_per_ip = s->stats.refused_per_ip;
+	cc->closed_idle = s->stats.closed_idle;
+	cc->closed_partial_frame = s->stats.closed_partial_frame;
+	cc->closed_slow_reader = s->stats.closed_slow_reader;
+	cc->closed_output_limit = s->stats.closed_output_limit;
+	cc->bad_frames = s->stats.bad_frames;
+	cc->read_buffer_bytes = s->rbuf_bytes;
+	cc->read_pauses = s->stats.read_pauses;
+	cc->reads_paused = s->n_blocked;
+}
+
+static void handle_node_status(struct sconn *sc, const struct frame_header *h,
+			       const Synod__Wire__NodeStatusRequest *req)
 {
 	struct server *s = sc->server;
 	struct node *n = s->node;
@@ -181,6 +254,8 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	    SYNOD__WIRE__NODE_STATUS_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
 	Synod__Wire__PeerProgress *peers = NULL, **ptrs = NULL;
+	Synod__Wire__ClientConnections cc =
+	    SYNOD__WIRE__CLIENT_CONNECTIONS__INIT;
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
 	unsigned np = 0;
@@ -206,6 +281,15 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	m.has_db_bytes = m.has_snapshots_taken = m.has_last_snapshot_us = 1;
 	m.has_last_snapshot_bytes = m.has_snapshots_restored = 1;
 	m.has_last_restore_us = m.has_rss_bytes = 1;
+	m.has_loop_stall_max_us = m.has_loop_stalls_over_50ms = 1;
+	m.loop_stall_max_us = n->stats.loop_stall_max_us;
+	m.loop_stalls_over_50ms = n->stats.loop_stalls_50ms;
+	m.has_apply_max_us = 1;
+	m.apply_max_us = n->fsm.apply_max_us;
+	if (req->has_reset_loop_stall && req->reset_loop_stall) {
+		n->stats.loop_stall_max_us = n->stats.loop_stalls_50ms = 0;
+		n->fsm.apply_max_us = 0;
+	}
 	m.db_bytes = store_db_size(n->fsm.store);
 	m.snapshots_taken = n->fsm.snapshots_taken;
 	m.last_snapshot_us = n->fsm.last_snapshot_us;
@@ -252,6 +336,8 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h)
 	}
 	m.n_peers = np;
 	m.peers = ptrs;
+	fill_connections(s, &cc);
+	m.connections = &cc;
 	srv_send(sc, h, &m.base);
 	free(peers);
 	free(ptrs);
@@ -716,7 +802,7 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 		protobuf_c_message_free_unpacked(msg, NULL);
 		break;
 	case SYNOD_API_NODE_STATUS:
-		handle_node_status(sc, h);
+		handle_node_status(sc, h, (void *)msg);
 		protobuf_c_message_free_unpacked(msg, NULL);
 		break;
 	case SYNOD_API_CONFIG_SET:
@@ -788,11 +874,312 @@ static void on_bad_frame(struct conn *c, int err, const struct frame_header *h)
 	srv_reply_status(sc, &rh, code, frame_strerror(err));
 }
 
+/* ---- limits: connections, read buffers, timeouts ---- */
+
+/* Connections per source address: a chained hash table keyed by the
+ * address as 16 bytes (IPv4 mapped into IPv6). */
+struct ip_count {
+	struct ip_count *next;
+	uint8_t addr[16];
+	unsigned n;
+};
+
+static uint32_t ip_hash(const uint8_t *a)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h;
+}
+
+/* The link holding a's entry, or the NULL link that ends its chain. */
+static struct ip_count **ip_find(struct server *s, const uint8_t *a)
+{
+	struct ip_count **pp = &s->ips[ip_hash(a) & (s->ips_size - 1)];
+	while (*pp && memcmp((*pp)->addr, a, 16) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int ip_grow(struct server *s)
+{
+	unsigned size = s->ips_size ? s->ips_size * 2 : 64;
+	struct ip_count **t = calloc(size, sizeof *t);
+	if (t == NULL)
+		return -1;
+	for (unsigned i = 0; i < s->ips_size; i++)
+		while (s->ips[i]) {
+			struct ip_count *e = s->ips[i];
+			uint32_t b = ip_hash(e->addr) & (size - 1);
+			s->ips[i] = e->next;
+			e->next = t[b];
+			t[b] = e;
+		}
+	free(s->ips);
+	s->ips = t;
+	s->ips_size = size;
+	return 0;
+}
+
+/* Count one more connection from a: 0; 1 when a has max already (*n: how
+ * many); -1 when out of memory. */
+static int ip_acquire(struct server *s, const uint8_t *a, unsigned max,
+		      unsigned *n)
+{
+	struct ip_count **pp;
+	/* A table that cannot grow just gets longer chains. */
+	if (s->ips_used >= s->ips_size && ip_grow(s) != 0 && s->ips_size == 0)
+		return -1;
+	pp = ip_find(s, a);
+	if (*pp == NULL) {
+		*pp = calloc(1, sizeof **pp);
+		if (*pp == NULL)
+			return -1;
+		memcpy((*pp)->addr, a, 16);
+		s->ips_used++;
+	}
+	*n = (*pp)->n;
+	if ((*pp)->n >= max)
+		return 1;
+	(*pp)->n++;
+	return 0;
+}
+
+static void ip_release(struct server *s, const uint8_t *a)
+{
+	struct ip_count **pp = ip_find(s, a), *e = *pp;
+	if (e == NULL || --e->n > 0)
+		return;
+	*pp = e->next;
+	free(e);
+	s->ips_used--;
+}
+
+/* The peer's address as a table key and as text; -1 when unknown (the
+ * peer is gone already). */
+static int peer_addr(uv_tcp_t *tcp, uint8_t *key, char *text, size_t size)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	memset(key, 0, 16);
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)&ss;
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &in->sin_addr, 4);
+		return uv_ip4_name(in, text, size) == 0 ? 0 : -1;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)&ss;
+		memcpy(key, &in6->sin6_addr, 16);
+		return uv_ip6_name(in6, text, size) == 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+/* Read buffers: the first CONN_READ_MIN bytes of each connection are not
+ * counted (the connection limits bound them), so small requests go on
+ * when the budget is spent; only frames that need a bigger buffer wait. */
+static size_t rbuf_counted(size_t cap)
+{
+	return cap > CONN_READ_MIN ? cap - CONN_READ_MIN : 0;
+}
+
+static void blocked_remove(struct server *s, struct sconn *sc)
+{
+	if (!sc->blocked)
+		return;
+	if (sc->bprev)
+		sc->bprev->bnext = sc->bnext;
+	else
+		s->blocked_head = sc->bnext;
+	if (sc->bnext)
+		sc->bnext->bprev = sc->bprev;
+	else
+		s->blocked_tail = sc->bprev;
+	sc->bnext = sc->bprev = NULL;
+	sc->blocked = 0;
+	s->n_blocked--;
+}
+
+/* Let connections waiting for read-buffer memory read again, first come
+ * first served, as long as what each asked for fits (a connection that
+ * then finds the budget spent again waits again, at the end). One that
+ * has too many requests waiting for raft resumes when they complete. */
+static void blocked_wake(struct server *s)
+{
+	uint64_t max = s->node->cfg->max_read_buffer_bytes;
+	uint64_t used = s->rbuf_bytes;
+	while (s->blocked_head) {
+		struct sconn *sc = s->blocked_head;
+		if (used + sc->blocked_want > max)
+			break;
+		used += sc->blocked_want;
+		blocked_remove(s, sc);
+		if (!sc->closed && sc->outstanding < MAX_OUTSTANDING)
+			conn_resume(&sc->conn);
+	}
+}
+
+/* conn_ops.rbuf_resize: account every change of a read buffer; refuse a
+ * growth past max_read_buffer_bytes, and the connection stops reading
+ * (its peer's bytes wait in the socket) until memory is released. */
+static int on_rbuf_resize(struct conn *c, size_t cap)
+{
+	struct sconn *sc = c->data;
+	struct server *s = sc->server;
+	size_t counted = rbuf_counted(cap);
+	if (counted > sc->rbuf_counted) {
+		size_t grow = counted - sc->rbuf_counted;
+		uint64_t max = s->node->cfg->max_read_buffer_bytes;
+		if (s->rbuf_bytes + grow <= max) {
+			s->rbuf_bytes += grow;
+			sc->rbuf_counted = counted;
+			return 0;
+		}
+		sc->blocked_want = grow;
+		if (!sc->blocked) {
+			sc->blocked = 1;
+			sc->bprev = s->blocked_tail;
+			if (s->blocked_tail)
+				s->blocked_tail->bnext = sc;
+			else
+				s->blocked_head = sc;
+			s->blocked_tail = sc;
+			s->n_blocked++;
+		}
+		s->stats.read_pauses++;
+		if (ratelog_allow(s, SRV_LOG_READ_PAUSE))
+			log_warn(
+			    "client %s: read buffers of all client "
+			    "connections at %llu bytes, %zu more would "
+			    "pass max_read_buffer_bytes (%llu): not reading "
+			    "from it until memory is released",
+			    c->peer, (unsigned long long)s->rbuf_bytes, grow,
+			    (unsigned long long)max);
+		return -1;
+	}
+	s->rbuf_bytes -= sc->rbuf_counted - counted;
+	sc->rbuf_counted = counted;
+	if (s->blocked_head)
+		blocked_wake(s);
+	return 0;
+}
+
+/* Every second: close connections past a timeout, give back the read
+ * buffers of connections that went quiet, report dropped log lines. */
+static void on_tick(uv_timer_t *t)
+{
+	struct server *s = t->data;
+	const struct synod_config *cfg = s->node->cfg;
+	uint64_t now = uv_now(s->loop);
+	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
+		struct conn *c = &sc->conn;
+		int quiet = c->bytes_in == sc->seen_bytes_in;
+		size_t out = conn_pending_bytes(c);
+		if (sc->closed || c->closing || !sc->served)
+			continue;
+		sc->seen_bytes_in = c->bytes_in;
+		if (!quiet || sc->outstanding > 0)
+			sc->active_ms = now;
+		/* An incomplete frame: the same one as long as no frame
+		 * completed since the last tick. Not while the server itself
+		 * stopped reading because of requests waiting for raft. */
+		if (c->rlen > 0 && (c->reading || sc->blocked)) {
+			if (!sc->partial ||
+			    c->frames_in != sc->partial_frames) {
+				sc->partial = 1;
+				sc->partial_ms = now;
+				sc->partial_frames = c->frames_in;
+			} else if (now - sc->partial_ms >=
+				   cfg->partial_frame_timeout_ms) {
+				s->stats.closed_partial_frame++;
+				if (ratelog_allow(s, SRV_LOG_PARTIAL_FRAME))
+					log_warn(
+					    "client %s: frame incomplete "
+					    "for %llu ms (%zu bytes "
+					    "received, "
+					    "partial_frame_timeout_ms "
+					    "%u); closing",
+					    c->peer,
+					    (unsigned long long)(now -
+								 sc->partial_ms),
+					    c->rlen,
+					    cfg->partial_frame_timeout_ms);
+				conn_close(c);
+				continue;
+			}
+		} else {
+			sc->partial = 0;
+		}
+		if (out > cfg->slow_reader_bytes) {
+			if (!sc->slow) {
+				sc->slow = 1;
+				sc->slow_ms = now;
+			} else if (now - sc->slow_ms >=
+				   cfg->slow_reader_timeout_ms) {
+				s->stats.closed_slow_reader++;
+				if (ratelog_allow(s, SRV_LOG_SLOW_READER))
+					log_warn(
+					    "client %s: more than %llu "
+					    "bytes of responses unread "
+					    "for %llu ms (%zu now, "
+					    "slow_reader_timeout_ms %u); "
+					    "closing",
+					    c->peer,
+					    (unsigned long long)
+						cfg->slow_reader_bytes,
+					    (unsigned long long)(now -
+								 sc->slow_ms),
+					    out, cfg->slow_reader_timeout_ms);
+				conn_close(c);
+				continue;
+			}
+		} else {
+			sc->slow = 0;
+		}
+		if (cfg->idle_timeout_ms &&
+		    now - sc->active_ms >= cfg->idle_timeout_ms) {
+			s->stats.closed_idle++;
+			if (ratelog_allow(s, SRV_LOG_IDLE))
+				log_info(
+				    "client %s: idle for %llu ms "
+				    "(idle_timeout_ms %u); closing",
+				    c->peer,
+				    (unsigned long long)(now - sc->active_ms),
+				    cfg->idle_timeout_ms);
+			conn_close(c);
+			continue;
+		}
+		if (quiet)
+			conn_trim(c);
+	}
+	blocked_wake(s);
+	ratelog_flush(s);
+}
+
+/* The last handle of a closing server closed. */
+static void server_closed(struct server *s)
+{
+	free(s->ips);
+	s->ips = NULL;
+	s->ips_size = 0;
+	if (s->on_closed)
+		s->on_closed(s);
+}
+
 static void on_closed(struct conn *c)
 {
 	struct sconn *sc = c->data;
 	struct server *s = sc->server;
 	sc->closed = 1;
+	blocked_remove(s, sc);
+	if (sc->served) {
+		ip_release(s, sc->addr);
+		s->n_served--;
+		sc->served = 0;
+	}
 	if (sc->prev)
 		sc->prev->next = sc->next;
 	else
@@ -801,20 +1188,27 @@ static void on_closed(struct conn *c)
 		sc->next->prev = sc->prev;
 	s->n_conns--;
 	srv_conn_unref(sc);
-	if (s->closing && --s->open_handles == 0 && s->on_closed)
-		s->on_closed(s);
+	if (s->closing && --s->open_handles == 0)
+		server_closed(s);
 }
 
 static const struct conn_ops server_ops = {
     .frame = on_frame,
     .bad_frame = on_bad_frame,
     .closed = on_closed,
+    .rbuf_resize = on_rbuf_resize,
 };
 
+/* A new connection: refused (closed at once, nothing read or answered)
+ * past max_client_connections or max_client_connections_per_ip. */
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;
+	const struct synod_config *cfg = s->node->cfg;
 	struct sconn *sc;
+	char ip[64] = "?";
+	unsigned n = 0;
+	int rv;
 	if (status < 0 || s->closing)
 		return;
 	sc = calloc(1, sizeof *sc);
@@ -822,25 +1216,53 @@ static void on_connection(uv_stream_t *l, int status)
 		return;
 	sc->server = s;
 	sc->refs = 1;
-	conn_init(&sc->conn, s->loop, &s->flusher, s->node->cfg->max_frame,
-		  &server_ops, sc);
-	if (uv_accept(l, (uv_stream_t *)&sc->conn.tcp) != 0) {
-		sc->closed = 1;
-		s->n_conns++;
-		sc->next = s->conns;
-		if (s->conns)
-			s->conns->prev = sc;
-		s->conns = sc;
-		conn_close(&sc->conn);
-		return;
-	}
+	conn_init(&sc->conn, s->loop, &s->flusher, cfg->max_frame, &server_ops,
+		  sc);
 	sc->next = s->conns;
 	if (s->conns)
 		s->conns->prev = sc;
 	s->conns = sc;
 	s->n_conns++;
+	if (uv_accept(l, (uv_stream_t *)&sc->conn.tcp) != 0 ||
+	    peer_addr(&sc->conn.tcp, sc->addr, ip, sizeof ip) != 0) {
+		conn_close(&sc->conn);
+		return;
+	}
+	if (s->n_served >= cfg->max_client_connections) {
+		s->stats.refused_max_connections++;
+		if (ratelog_allow(s, SRV_LOG_MAX_CONNECTIONS))
+			log_warn("refusing a client connection from %s: %u "
+				 "connections open (max_client_connections "
+				 "%u)",
+				 ip, s->n_served, cfg->max_client_connections);
+		conn_close(&sc->conn);
+		return;
+	}
+	rv = ip_acquire(s, sc->addr, cfg->max_client_connections_per_ip, &n);
+	if (rv != 0) {
+		if (rv > 0)
+			s->stats.refused_per_ip++;
+		if (ratelog_allow(s, SRV_LOG_PER_IP)) {
+			if (rv > 0)
+				log_warn("refusing a client connection from "
+					 "%s: %u connections from this address "
+					 "(max_client_connections_per_ip %u)",
+					 ip, n,
+					 cfg->max_client_connections_per_ip);
+			else
+				log_warn("refusing a client connection from "
+					 "%s: out of memory",
+					 ip);
+		}
+		conn_close(&sc->conn);
+		return;
+	}
+	sc->served = 1;
+	s->n_served++;
 	s->stats.connections_accepted++;
-	conn_start(&sc->conn);
+	sc->active_ms = uv_now(s->loop);
+	if (conn_start(&sc->conn) != 0)
+		conn_close(&sc->conn);
 }
 
 static void on_leadership(struct node *n, int active)
@@ -900,6 +1322,8 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 	node->on_leadership = on_leadership;
 	node->on_applied = on_applied;
 	conn_flusher_init(&s->flusher, loop);
+	uv_timer_init(loop, &s->tick);
+	s->tick.data = s;
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
 	rv = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
@@ -911,14 +1335,15 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 address, uv_strerror(rv));
 		return -1;
 	}
+	uv_timer_start(&s->tick, on_tick, 1000, 1000);
 	return 0;
 }
 
 static void handle_closed(uv_handle_t *h)
 {
 	struct server *s = h->data;
-	if (--s->open_handles == 0 && s->on_closed)
-		s->on_closed(s);
+	if (--s->open_handles == 0)
+		server_closed(s);
 }
 
 void server_close(struct server *s)
@@ -930,8 +1355,9 @@ void server_close(struct server *s)
 	s->node->on_applied = NULL;
 	topics_close(s->topics);
 	brokers_close(s->brokers);
-	s->open_handles = 3 + (int)s->n_conns;
+	s->open_handles = 4 + (int)s->n_conns;
 	s->flusher.check.data = s->flusher.idle.data = s;
+	uv_close((uv_handle_t *)&s->tick, handle_closed);
 	uv_close((uv_handle_t *)&s->listener, handle_closed);
 	uv_close((uv_handle_t *)&s->flusher.check, handle_closed);
 	uv_close((uv_handle_t *)&s->flusher.idle, handle_closed);

@@ -27,7 +27,35 @@ struct server_stats {
 	uint64_t requests;
 	uint64_t bad_frames;
 	uint64_t errors_sent;
+	/* The client port limits (config keys in docs/operations.md). */
+	uint64_t refused_max_connections; /* max_client_connections */
+	uint64_t refused_per_ip;	  /* max_client_connections_per_ip */
+	uint64_t closed_idle;		  /* idle_timeout_ms */
+	uint64_t closed_partial_frame;	  /* partial_frame_timeout_ms */
+	uint64_t closed_slow_reader;  /* slow_reader_bytes for _timeout_ms */
+	uint64_t closed_output_limit; /* MAX_OUTPUT_BYTES unread */
+	uint64_t read_pauses; /* reads stopped for max_read_buffer_bytes */
 };
+
+/* Kinds of limit log lines, each at most once a second. */
+enum {
+	SRV_LOG_MAX_CONNECTIONS,
+	SRV_LOG_PER_IP,
+	SRV_LOG_READ_PAUSE,
+	SRV_LOG_IDLE,
+	SRV_LOG_PARTIAL_FRAME,
+	SRV_LOG_SLOW_READER,
+	SRV_LOG_OUTPUT_LIMIT,
+	SRV_LOG_KINDS
+};
+
+struct srv_ratelog {
+	uint64_t last_ms; /* when the last line was logged */
+	uint64_t dropped; /* lines not logged since */
+	int logged;	  /* any line yet */
+};
+
+struct ip_count;
 
 struct server {
 	uv_loop_t *loop;
@@ -38,6 +66,18 @@ struct server {
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */
 	unsigned n_conns;
+	/* Limits: connections served (accepted and not refused), per source
+	 * address (hash table), read-buffer bytes counted against
+	 * max_read_buffer_bytes, connections waiting for that budget (FIFO),
+	 * and the 1 s timer that enforces the timeouts. */
+	unsigned n_served;
+	struct ip_count **ips;
+	unsigned ips_size, ips_used;
+	uint64_t rbuf_bytes;
+	struct sconn *blocked_head, *blocked_tail;
+	unsigned n_blocked;
+	uv_timer_t tick;
+	struct srv_ratelog ratelogs[SRV_LOG_KINDS];
 	int closing;
 	int open_handles;
 	void (*on_closed)(struct server *s);

@@ -27,6 +27,24 @@ struct sconn {
 	int refs;
 	int closed;
 	unsigned outstanding; /* requests waiting for raft */
+	/* Limits (server.c): the source address, counted in its table while
+	 * `served`; read-buffer bytes counted in server->rbuf_bytes; waiting
+	 * for that budget (`blocked`, with the growth it asked for); what the
+	 * 1 s timer saw: bytes read, last activity, since when a frame is
+	 * incomplete (and frames_in then), since when output is above
+	 * slow_reader_bytes. */
+	uint8_t addr[16];
+	int served;
+	size_t rbuf_counted;
+	int blocked;
+	size_t blocked_want;
+	struct sconn *bnext, *bprev;
+	uint64_t seen_bytes_in;
+	uint64_t active_ms;
+	int partial;
+	uint64_t partial_ms, partial_frames;
+	int slow;
+	uint64_t slow_ms;
 };
 
 /* A request waiting for raft. */

@@ -19,6 +19,12 @@
 #define REPAIR_INTERVAL_MS 5000
 /* Loop time walks may take per loop iteration. */
 #define JOB_BUDGET_NS (10u * 1000u * 1000u)
+/* Partition records proposed and not yet applied, above which creations
+ * wait and walks pause: a follower applies what one round trip commits in
+ * one loop turn, so this bounds that turn (about 15 us a partition). */
+#define APPLY_WEIGHT_MAX 2000u
+/* Creations waiting for that budget, above which they are refused BUSY. */
+#define MAX_PARKED 10000u
 /* Results kept for an ELECT_LEADERS answer (elected partitions first). */
 #define ELECT_MAX_RESULTS 10000u
 
@@ -31,6 +37,12 @@ struct ov_entry {
 };
 
 struct job;
+
+struct parked {
+	struct parked *next;
+	struct pending *p; /* the CreateTopics request, its connection */
+	uint64_t weight;
+};
 
 /* Replicas and leaders per broker, for placement: loaded from the store
  * once (two GROUP BY scans) and then kept current by the controller's own
@@ -68,6 +80,10 @@ struct topics {
 	unsigned page; /* partitions per walk page (and per entry) */
 	uint64_t next_repair_ms;
 	int open_handles;
+	uint64_t weight; /* partition records proposed, not yet applied */
+	struct parked *park_head, *park_tail; /* creations waiting for it */
+	unsigned n_parked;
+	int resuming; /* handle_create() called for a parked request */
 	struct topics_stats stats;
 };
 
@@ -371,6 +387,7 @@ struct top {
 	uint64_t gen;
 	uint64_t owner; /* decision whose overlay entries it carries */
 	struct elect_req *er;
+	uint64_t weight; /* partition records it proposed */
 	int kind;
 	char *name; /* pending topic creation */
 	unsigned n_items;
@@ -392,9 +409,23 @@ static struct top *top_new(struct topics *t, struct pending *p, waiter_cb cb)
 	return o;
 }
 
+static void jobs_kick(struct topics *t);
+
+/* A proposal of w partition records was made for o. */
+static void weigh(struct topics *t, struct top *o, uint64_t w)
+{
+	o->weight = w;
+	t->weight += w;
+}
+
 static void top_free(struct top *o)
 {
 	struct topics *t = o->t;
+	if (o->weight) {
+		t->weight -= o->weight;
+		if (t->weight < APPLY_WEIGHT_MAX && !t->closing)
+			jobs_kick(t); /* parked creations and paused walks */
+	}
 	free(o->items);
 	free(o);
 	if (--t->ops == 0 && t->closing == 2)
@@ -440,6 +471,7 @@ static int propose_internal(struct topics *t, struct recbuf *rb)
 		top_free(o);
 		return rv;
 	}
+	weigh(t, o, rb->n);
 	return 0;
 }
 
@@ -704,11 +736,57 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 	return done;
 }
 
+static void handle_create(struct topics *t, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__CreateTopicsRequest *req);
+
+/* Creations that waited for the apply budget, in arrival order. */
+static void resume_parked(struct topics *t)
+{
+	while (t->park_head &&
+	       (t->weight == 0 ||
+		t->weight + t->park_head->weight <= APPLY_WEIGHT_MAX)) {
+		struct parked *k = t->park_head;
+		struct pending *p = k->p;
+		void *msg = p->msg;
+		t->park_head = k->next;
+		if (t->park_head == NULL)
+			t->park_tail = NULL;
+		t->n_parked--;
+		free(k);
+		p->msg = NULL;
+		if (p->sc->closed) {
+			protobuf_c_message_free_unpacked(msg, NULL);
+		} else {
+			t->resuming = 1;
+			handle_create(t, p->sc, &p->h, msg);
+			t->resuming = 0;
+		}
+		srv_pending_free(p);
+	}
+}
+
+/* Parked creations answered with code (leadership lost, closing). */
+static void parked_fail(struct topics *t, int code)
+{
+	while (t->park_head) {
+		struct parked *k = t->park_head;
+		t->park_head = k->next;
+		srv_reply_status(k->p->sc, &k->p->h, code, NULL);
+		srv_pending_free(k->p);
+		free(k);
+	}
+	t->park_tail = NULL;
+	t->n_parked = 0;
+}
+
 static void on_jobs_idle(uv_idle_t *h)
 {
 	struct topics *t = h->data;
 	uint64_t t0 = uv_hrtime();
-	while (t->jobs && uv_hrtime() - t0 < JOB_BUDGET_NS) {
+	resume_parked(t);
+	while (t->jobs && t->weight < APPLY_WEIGHT_MAX &&
+	       uv_hrtime() - t0 < JOB_BUDGET_NS) {
 		struct job *j = t->jobs;
 		int rc;
 		t->jobs = j->next;
@@ -725,9 +803,19 @@ static void on_jobs_idle(uv_idle_t *h)
 			t->jobs = j;
 		t->jobs_tail = j;
 	}
-	if (t->jobs == NULL && t->jobs_running) {
+	/* Nothing to do, or waiting for applies: top_free() kicks again. */
+	if ((t->jobs == NULL || t->weight >= APPLY_WEIGHT_MAX) &&
+	    t->jobs_running) {
 		uv_idle_stop(&t->jobs_idle);
 		t->jobs_running = 0;
+	}
+}
+
+static void jobs_kick(struct topics *t)
+{
+	if ((t->jobs || t->park_head) && !t->jobs_running && t->active) {
+		uv_idle_start(&t->jobs_idle, on_jobs_idle);
+		t->jobs_running = 1;
 	}
 }
 
@@ -746,10 +834,7 @@ static struct job *job_add(struct topics *t, enum job_kind kind)
 	else
 		t->jobs = j;
 	t->jobs_tail = j;
-	if (!t->jobs_running) {
-		uv_idle_start(&t->jobs_idle, on_jobs_idle);
-		t->jobs_running = 1;
-	}
+	jobs_kick(t);
 	return j;
 }
 
@@ -1737,6 +1822,20 @@ static int check_create_size(struct topics *t, struct sconn *sc,
 	return -1;
 }
 
+/* Partitions a CreateTopics request would create. */
+static uint64_t create_weight(struct topics *t,
+			      const Synod__Wire__CreateTopicsRequest *req)
+{
+	uint64_t dflt = cluster_default(t, "num.partitions"), total = 0;
+	for (size_t i = 0; i < req->n_topics; i++) {
+		const Synod__Wire__CreatableTopic *ct = req->topics[i];
+		total += ct->n_assignments    ? ct->n_assignments
+			 : ct->has_partitions ? ct->partitions
+					      : dflt;
+	}
+	return total;
+}
+
 /* Which topics repeat an earlier name in the request (NULL: no memory). */
 static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
 {
@@ -1778,6 +1877,38 @@ static void handle_create(struct topics *t, struct sconn *sc,
 	}
 	if (check_create_size(t, sc, h, req) != 0)
 		return;
+	/* Wait for earlier proposals to apply when this one would take the
+	 * partition records in flight past APPLY_WEIGHT_MAX. */
+	{
+		uint64_t w = create_weight(t, req);
+		if (!t->resuming &&
+		    (t->park_head ||
+		     (t->weight > 0 && t->weight + w > APPLY_WEIGHT_MAX))) {
+			struct parked *k = t->n_parked < MAX_PARKED
+					       ? calloc(1, sizeof *k)
+					       : NULL;
+			struct pending *p2 =
+			    k ? srv_pending_new(sc, h, req, NULL, NULL) : NULL;
+			if (p2 == NULL) {
+				free(k);
+				srv_reply_status(sc, h, SYNOD_EBUSY,
+						 "too many creations waiting");
+				synod__wire__create_topics_request__free_unpacked(
+				    req, NULL);
+				return;
+			}
+			k->p = p2;
+			k->weight = w;
+			if (t->park_tail)
+				t->park_tail->next = k;
+			else
+				t->park_head = k;
+			t->park_tail = k;
+			t->n_parked++;
+			jobs_kick(t);
+			return;
+		}
+	}
 	items = calloc(req->n_topics, sizeof *items);
 	dup = items ? create_duplicates(req) : NULL;
 	if (dup == NULL || candidates_load(t, &cand) != 0) {
@@ -1958,6 +2089,8 @@ static void handle_create(struct topics *t, struct sconn *sc,
 	recbuf_free(&rb);
 	if (rv != SYNOD_OK)
 		create_done(t->node, &o->w, rv, NULL);
+	else
+		weigh(t, o, create_weight(t, req));
 }
 
 /* ---- deletion and growth ---- */
@@ -1991,7 +2124,7 @@ static void simple_done(struct node *n, struct waiter *w, int rc,
 
 static void propose_for(struct topics *t, struct sconn *sc,
 			const struct frame_header *h, void *req,
-			struct recbuf *rb)
+			struct recbuf *rb, uint64_t weight)
 {
 	struct pending *p = srv_pending_new(sc, h, req, NULL, NULL);
 	struct top *o = p ? top_new(t, p, simple_done) : NULL;
@@ -2011,6 +2144,8 @@ static void propose_for(struct topics *t, struct sconn *sc,
 			  rb->n, &o->w);
 	if (rv != SYNOD_OK)
 		simple_done(t->node, &o->w, rv, NULL);
+	else
+		weigh(t, o, weight);
 }
 
 static void handle_delete(struct topics *t, struct sconn *sc,
@@ -2019,6 +2154,7 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 {
 	struct recbuf rb;
 	int rv = node_check_active(t->node);
+	uint64_t weight = 0, cap;
 	char msg[300];
 	if (rv != SYNOD_OK || req->n_names == 0) {
 		srv_reply_status(sc, h, rv ? rv : SYNOD_EINVALID_ARGUMENT,
@@ -2058,6 +2194,7 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 			return;
 		}
 	}
+	cap = cluster_default(t, "max.partitions.per.request");
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_names; i++) {
 		struct store_topic tp;
@@ -2072,6 +2209,21 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 									  NULL);
 			return;
 		}
+		if (i > 0 && weight + tp.n_partitions > cap) {
+			/* One entry removes them all: keep it applicable in
+			 * one short loop turn (a single topic always goes). */
+			snprintf(msg, sizeof msg,
+				 "the topics named have more than %llu "
+				 "partitions together (max.partitions.per."
+				 "request): delete fewer per request",
+				 (unsigned long long)cap);
+			srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, msg);
+			recbuf_free(&rb);
+			synod__wire__delete_topics_request__free_unpacked(req,
+									  NULL);
+			return;
+		}
+		weight += tp.n_partitions;
 		r = recbuf_add(&rb);
 		rt = recbuf_alloc(&rb, sizeof *rt);
 		id = recbuf_alloc(&rb, 16);
@@ -2084,7 +2236,7 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 		r->body_case = SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
 		r->remove_topic = rt;
 	}
-	propose_for(t, sc, h, req, &rb);
+	propose_for(t, sc, h, req, &rb, weight);
 	recbuf_free(&rb);
 }
 
@@ -2178,7 +2330,7 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 		}
 	}
 	free(assign);
-	propose_for(t, sc, h, req, &rb);
+	propose_for(t, sc, h, req, &rb, add);
 	recbuf_free(&rb);
 	return;
 free_req:
@@ -2672,6 +2824,8 @@ static int elect_page_propose(struct topics *t, struct elect_req *er,
 			  rb->n, &o->w);
 	if (rv != SYNOD_OK)
 		page_done(t->node, &o->w, rv, NULL);
+	else
+		weigh(t, o, rb->n);
 	return 0;
 }
 
@@ -3033,6 +3187,7 @@ void topics_leadership(struct topics *t, int active)
 	t->n_recheck = 0;
 	/* Walks of the old term end (a departure reports NOT_CONTROLLER). */
 	jobs_fail_all(t, active ? SYNOD_EUNAVAILABLE : SYNOD_ENOT_CONTROLLER);
+	parked_fail(t, active ? SYNOD_EUNAVAILABLE : SYNOD_ENOT_CONTROLLER);
 	ov_clear(t);
 	load_invalidate(t);
 	for (size_t i = 0; i < t->n_pending; i++)
@@ -3072,7 +3227,7 @@ int topics_new(struct server *s, struct brokers *b, struct topics **out)
 	/* A page of a walk is one proposal: small enough for one entry of
 	 * max_frame_bytes (a PartitionChange packs to under 256 bytes) and
 	 * quick to apply on a follower. */
-	t->page = 2000;
+	t->page = 1000;
 	if (t->page > s->node->cfg->max_batch_records)
 		t->page = s->node->cfg->max_batch_records;
 	if (t->page > s->node->cfg->max_frame / 256)
@@ -3111,6 +3266,7 @@ static void handle_closed(uv_handle_t *h)
 void topics_close(struct topics *t)
 {
 	jobs_fail_all(t, SYNOD_ESHUTTING_DOWN);
+	parked_fail(t, SYNOD_ESHUTTING_DOWN);
 	t->closing = 1;
 	t->active = 0;
 	t->gen++;

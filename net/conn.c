@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define READ_MIN 4096
+#define READ_MIN CONN_READ_MIN
 #define READ_KEEP (256 * 1024)
 
 struct wreq {
@@ -101,6 +101,11 @@ int conn_init(struct conn *c, uv_loop_t *loop, struct conn_flusher *f,
 	return uv_tcp_init(loop, &c->tcp);
 }
 
+static int rbuf_resize(struct conn *c, size_t cap)
+{
+	return c->ops->rbuf_resize ? c->ops->rbuf_resize(c, cap) : 0;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
@@ -111,8 +116,29 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		size_t cap = c->rcap ? c->rcap * 2 : READ_MIN;
 		while (cap - c->rlen < READ_MIN / 2)
 			cap *= 2;
+		/* The buffer starts with the frame being received (on_read
+		 * moves it there): once its length is known, grow no further
+		 * than it needs, with room for the next header. */
+		if (c->rlen >= FRAME_LEN_SIZE) {
+			const uint8_t *b = c->rbuf;
+			size_t need =
+			    FRAME_LEN_SIZE + (((size_t)b[0] << 24) |
+					      ((size_t)b[1] << 16) |
+					      ((size_t)b[2] << 8) | b[3]);
+			if (need < c->rlen + READ_MIN / 2)
+				need = c->rlen + READ_MIN / 2;
+			if (need < cap)
+				cap = need;
+		}
+		if (rbuf_resize(c, cap) != 0) {
+			c->rbuf_refused = 1;
+			buf->base = NULL;
+			buf->len = 0;
+			return;
+		}
 		uint8_t *p = realloc(c->rbuf, cap);
 		if (p == NULL) {
+			rbuf_resize(c, c->rcap);
 			buf->base = NULL;
 			buf->len = 0;
 			return;
@@ -124,16 +150,34 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = c->rcap - c->rlen;
 }
 
+static void rbuf_free(struct conn *c)
+{
+	if (c->rbuf == NULL)
+		return;
+	rbuf_resize(c, 0);
+	free(c->rbuf);
+	c->rbuf = NULL;
+	c->rcap = 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct conn *c = s->data;
 	size_t off = 0;
 	(void)buf;
+	if (n == UV_ENOBUFS && c->rbuf_refused) {
+		/* The owner refused to grow the buffer: wait for its
+		 * conn_resume(); the peer's bytes wait in the socket. */
+		c->rbuf_refused = 0;
+		conn_pause(c);
+		return;
+	}
 	if (n < 0) {
 		conn_close(c);
 		return;
 	}
 	c->rlen += (size_t)n;
+	c->bytes_in += (uint64_t)n;
 	while (!c->closing) {
 		struct frame_header h;
 		const uint8_t *body;
@@ -161,11 +205,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		c->rlen -= off;
 	}
 	/* Give memory back after a large frame. */
-	if (c->rlen == 0 && c->rcap > READ_KEEP) {
-		free(c->rbuf);
-		c->rbuf = NULL;
-		c->rcap = 0;
-	}
+	if (c->rlen == 0 && c->rcap > READ_KEEP)
+		rbuf_free(c);
+}
+
+void conn_trim(struct conn *c)
+{
+	if (c->rlen == 0 && c->rcap > READ_MIN)
+		rbuf_free(c);
 }
 
 int conn_start(struct conn *c)
@@ -321,9 +368,9 @@ void conn_resume(struct conn *c)
 static void on_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
-	free(c->rbuf);
+	rbuf_free(c);
 	free(c->wbuf);
-	c->rbuf = c->wbuf = NULL;
+	c->wbuf = NULL;
 	c->rlen = c->rcap = c->wlen = c->wcap = 0;
 	if (c->ops->closed)
 		c->ops->closed(c);

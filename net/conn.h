@@ -21,6 +21,10 @@
 
 #include "frame.h"
 
+/* A connection's first read buffer; it doubles while a frame arrives
+ * (never beyond what the frame being received needs). */
+#define CONN_READ_MIN 4096
+
 struct conn;
 
 struct conn_ops {
@@ -35,6 +39,14 @@ struct conn_ops {
 	/* Connection ended (peer closed, error, or conn_close): handles are
 	 * closed, the owner may free the struct now. */
 	void (*closed)(struct conn *c);
+	/* Optional, for owners that account read-buffer memory: the read
+	 * buffer's capacity goes from c->rcap to cap bytes (0: freed). For
+	 * growth (cap > c->rcap), a nonzero return refuses it: the
+	 * connection stops reading, as with conn_pause(), until the owner
+	 * calls conn_resume(). Other changes cannot be refused. When an
+	 * allowed growth fails (out of memory), it is called again with the
+	 * old capacity. Must not close the connection. */
+	int (*rbuf_resize)(struct conn *c, size_t cap);
 };
 
 /* Flushes dirty connections once per loop iteration. One per owner. */
@@ -61,6 +73,8 @@ struct conn {
 	size_t wlen, wcap;
 	size_t inflight_bytes; /* handed to uv_write, not yet written */
 	uint64_t frames_in, frames_out;
+	uint64_t bytes_in; /* read from the socket */
+	int rbuf_refused;  /* ops->rbuf_resize refused the last growth */
 	char peer[64];
 };
 
@@ -88,6 +102,9 @@ size_t conn_pending_bytes(const struct conn *c);
  * delivered, so nothing waits in the buffer while paused. Idempotent. */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
+/* Free the read buffer if it holds no partial frame and is larger than
+ * the initial allocation (memory back from a connection gone quiet). */
+void conn_trim(struct conn *c);
 /* Idempotent. Queued output that was not written yet is dropped. */
 void conn_close(struct conn *c);
 

@@ -279,6 +279,16 @@ struct store {
 	uint64_t applied_index;
 	char cluster_id[64];
 	char errmsg[256];
+	/* Within one apply: the topic a PartitionChange named last, and
+	 * which brokers may lead (most records of an entry share both).
+	 * Dropped at the start of every entry and by any record that
+	 * changes topics or brokers. */
+	int cache_topic_valid;
+	struct store_topic cache_topic;
+	struct {
+		int32_t id;
+		int usable; /* -1: not cached */
+	} cache_brokers[16];
 };
 
 static void put_le32(unsigned char *p, uint32_t v)
@@ -429,6 +439,8 @@ static int ensure_indexes(struct store *s)
 	return STORE_OK;
 }
 
+static void cache_drop(struct store *s);
+
 int store_open(struct store **out)
 {
 	struct store *s;
@@ -454,6 +466,7 @@ int store_open(struct store **out)
 	}
 	if ((rv = prepare_all(s)) != 0 || (rv = load_meta(s)) != 0)
 		goto err;
+	cache_drop(s);
 	*out = s;
 	return STORE_OK;
 err:
@@ -566,11 +579,14 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 	case SYNOD__REC__RECORD__BODY_UNFENCE_BROKER:
 	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
 	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
+		cache_drop(s);
 		return apply_broker(s, r, index, ts, strict, status);
 	case SYNOD__REC__RECORD__BODY_CREATE_TOPIC:
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS:
-	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
 	case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
+		s->cache_topic_valid = 0;
+		return apply_topic(s, r, index, strict, status);
+	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
 		return apply_topic(s, r, index, strict, status);
 	default:
 		/* A record kind this build does not know: a newer leader
@@ -613,16 +629,35 @@ static int leads_any(struct store *s, int32_t id, int *leads)
 						     : dbfail(s, "leads any");
 }
 
+static void cache_drop(struct store *s)
+{
+	s->cache_topic_valid = 0;
+	for (size_t i = 0;
+	     i < sizeof s->cache_brokers / sizeof *s->cache_brokers; i++)
+		s->cache_brokers[i].usable = -1;
+}
+
 /* May broker `id` lead: registered, unfenced, not shutting down. */
 static int leader_usable(struct store *s, int32_t id, int *ok)
 {
 	sqlite3_stmt *st = s->stmt[ST_BROKER_STATE];
+	size_t slot =
+	    (uint32_t)id % (sizeof s->cache_brokers / sizeof *s->cache_brokers);
 	int rc;
+	if (s->cache_brokers[slot].usable >= 0 &&
+	    s->cache_brokers[slot].id == id) {
+		*ok = s->cache_brokers[slot].usable;
+		return STORE_OK;
+	}
 	sqlite3_bind_int(st, 1, id);
 	rc = sqlite3_step(st);
 	*ok = rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 0 &&
 	      sqlite3_column_int(st, 1) == 0;
 	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		s->cache_brokers[slot].id = id;
+		s->cache_brokers[slot].usable = *ok;
+	}
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
 		   ? STORE_OK
 		   : dbfail(s, "broker state");
@@ -1393,11 +1428,21 @@ static int apply_topic(struct store *s, const Synod__Rec__Record *r,
 	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE: {
 		const Synod__Rec__PartitionChange *c = r->partition_change;
 		struct store_partition cur;
-		if (c->topic_id.len != 16 ||
-		    store_topic_get_by_id(s, c->topic_id.data, &t) !=
-			STORE_OK ||
-		    store_partition_get(s, t.tid, c->state->partition, &cur) !=
-			STORE_OK) {
+		if (c->topic_id.len == 16 && s->cache_topic_valid &&
+		    memcmp(s->cache_topic.topic_id, c->topic_id.data, 16) ==
+			0) {
+			t = s->cache_topic;
+		} else if (c->topic_id.len == 16 &&
+			   store_topic_get_by_id(s, c->topic_id.data, &t) ==
+			       STORE_OK) {
+			s->cache_topic = t;
+			s->cache_topic_valid = 1;
+		} else {
+			*status = STORE_R_NOT_FOUND;
+			return STORE_OK;
+		}
+		if (store_partition_get(s, t.tid, c->state->partition, &cur) !=
+		    STORE_OK) {
 			*status = STORE_R_NOT_FOUND;
 			return STORE_OK;
 		}
@@ -1531,6 +1576,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 			    STORE_ENVELOPE_VERSION);
 	if ((rv = run(s, ST_BEGIN)) != STORE_OK)
 		return rv;
+	cache_drop(s);
 	for (size_t i = 0; i < b->n_records; i++) {
 		int st;
 		rv = apply_record(s, b->records[i], index,

@@ -714,6 +714,52 @@ static struct figures figures_of(struct cluster *c, unsigned id)
 	return f;
 }
 
+/* A phase of the partitions bench: the largest loop stall of any node
+ * and the elections (term changes) while it ran. */
+struct phase {
+	uint64_t term;
+};
+
+static void phase_begin(struct cluster *c, struct phase *p)
+{
+	for (unsigned id = 1; id <= c->n; id++) {
+		Synod__Wire__NodeStatusResponse *s =
+		    cluster_node_status_ex(c, id, 3000, 1);
+		if (s)
+			synod__wire__node_status_response__free_unpacked(s,
+									 NULL);
+	}
+	p->term = max_term(c);
+}
+
+static void phase_end(struct cluster *c, const struct phase *p,
+		      const char *name, unsigned skip)
+{
+	uint64_t worst = 0, over = 0, apply = 0;
+	unsigned who = 0;
+	for (unsigned id = 1; id <= c->n; id++) {
+		Synod__Wire__NodeStatusResponse *s =
+		    cluster_node_status(c, id, 3000);
+		if (s == NULL)
+			continue;
+		if (id != skip && s->loop_stall_max_us > worst) {
+			worst = s->loop_stall_max_us;
+			who = id;
+		}
+		over += s->loop_stalls_over_50ms;
+		if (id != skip && s->apply_max_us > apply)
+			apply = s->apply_max_us;
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+	}
+	printf("partitions phase %s: largest loop stall %.1f ms (node %u), "
+	       "%llu stalls over 50 ms, slowest entry apply %.1f ms, %llu "
+	       "elections%s\n",
+	       name, (double)worst / 1000.0, who, (unsigned long long)over,
+	       (double)apply / 1000.0,
+	       (unsigned long long)(max_term(c) - p->term),
+	       skip ? " (the restarted node's own start not counted)" : "");
+}
+
 struct led {
 	int32_t victim;
 	unsigned n;
@@ -727,11 +773,60 @@ static int count_led(void *arg, const Synod__Wire__PartitionState *p)
 	return 0;
 }
 
+struct sync_answer {
+	int done, status;
+	void *unused;
+};
+
+static void on_sync_answer(void *arg, int status, const uint8_t *body,
+			   size_t len)
+{
+	struct sync_answer *a = arg;
+	(void)body;
+	(void)len;
+	a->done = 1;
+	a->status = status;
+}
+
+/* BROKER_LIST answer: status 1 when the broker is fenced. */
+static void on_fenced_answer(void *arg, int status, const uint8_t *body,
+			     size_t len)
+{
+	struct sync_answer *a = arg;
+	Synod__Wire__BrokerListResponse *r = NULL;
+	a->done = 1;
+	a->status = 0;
+	if (status == SYNOD_OK)
+		r = synod__wire__broker_list_response__unpack(NULL, len, body);
+	if (r && r->status->code == SYNOD_OK && r->n_brokers == 1 &&
+	    r->brokers[0]->fenced)
+		a->status = 1;
+	if (r)
+		synod__wire__broker_list_response__free_unpacked(r, NULL);
+}
+
+/* Does the controller list broker id as fenced? (runs loop) */
+static int broker_fenced(struct synod_client *cl, uv_loop_t *loop, int32_t id)
+{
+	Synod__Wire__BrokerListRequest req =
+	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+	struct sync_answer a = {0, 0, NULL};
+	req.has_broker_id = 1;
+	req.broker_id = id;
+	if (synod_client_send(cl, SYNOD_API_BROKER_LIST, &req.base, 1,
+			      on_fenced_answer, &a) != SYNOD_OK)
+		return 0;
+	while (!a.done)
+		uv_run(loop, UV_RUN_ONCE);
+	return a.status == 1;
+}
+
 static void bench_partitions(struct cluster *c)
 {
 	struct bb x;
 	struct synod_client *cl;
 	struct pcreate pc;
+	struct phase ph;
 	unsigned leader = cluster_wait_leader(c, 10000);
 	uint64_t t0, want, held = 0;
 	struct rlimit rl;
@@ -793,6 +888,7 @@ static void bench_partitions(struct cluster *c)
 		synod_client_new(&x.loop, &cc, &cl);
 	}
 	memset(&pc, 0, sizeof pc);
+	phase_begin(c, &ph);
 	pc.topics = (opt_partitions + opt_topic_parts - 1) / opt_topic_parts;
 	pc.t0 = tool_now_us();
 	while (pc.done < pc.topics) {
@@ -839,6 +935,7 @@ static void bench_partitions(struct cluster *c)
 	       "brokers %.2f s after the last creation was acknowledged\n",
 	       (unsigned long long)held, (unsigned long long)want,
 	       (double)(tool_now_us() - pc.t1) / 1e6);
+	phase_end(c, &ph, "creation", 0);
 	printf("partitions memory: leader RSS %.0f MiB, SQLite image %.0f "
 	       "MiB\n",
 	       (double)figures_of(c, leader).rss / 1048576.0,
@@ -850,7 +947,7 @@ static void bench_partitions(struct cluster *c)
 		struct synod_broker *victim = x.b[0];
 		int32_t vid = synod_broker_id(victim);
 		struct led l = {vid, 0};
-		uint64_t t_close, t_first = 0, t_all = 0;
+		uint64_t t_close, t_first = 0, t_all = 0, t_fenced = 0;
 		unsigned before = 0;
 		for (unsigned i = 1; i < x.n; i++) {
 			l.n = 0;
@@ -869,6 +966,7 @@ static void bench_partitions(struct cluster *c)
 			    synod_broker_state_name(
 				synod_broker_state(victim)));
 		}
+		phase_begin(c, &ph);
 		synod_broker_close(victim);
 		x.b[0] = NULL;
 		t_close = tool_now_us();
@@ -882,12 +980,22 @@ static void bench_partitions(struct cluster *c)
 			}
 			if (left < before && t_first == 0)
 				t_first = tool_now_us();
-			if (left == 0) {
-				t_all = tool_now_us();
+			if (left == 0 && t_fenced) {
+				t_all = t_all ? t_all : tool_now_us();
 				break;
 			}
+			if (left == 0 && !t_all)
+				t_all = tool_now_us();
+			if (!t_fenced && broker_fenced(cl, &x.loop, vid))
+				t_fenced = tool_now_us();
 			usleep(1000);
 		}
+		if (t_fenced)
+			printf(
+			    "partitions fence of broker %d committed %.0f ms "
+			    "after its last heartbeat (session timeout "
+			    "2000 ms)\n",
+			    vid, (double)(t_fenced - t_close) / 1000.0);
 		if (t_all)
 			printf("partitions fence of broker %d (%u replica "
 			       "views led by it): first new leader pushed "
@@ -903,7 +1011,28 @@ static void bench_partitions(struct cluster *c)
 			       vid);
 	}
 
+	phase_end(c, &ph, "fence", 0);
+	/* Preferred elections over every partition (ELECT_LEADERS with none
+	 * named): a walk over all of them, page by page. */
+	{
+		Synod__Wire__ElectLeadersRequest req =
+		    SYNOD__WIRE__ELECT_LEADERS_REQUEST__INIT;
+		struct sync_answer a = {0, 0, NULL};
+		uint64_t t;
+		phase_begin(c, &ph);
+		t = tool_now_us();
+		if (synod_client_send(cl, SYNOD_API_ELECT_LEADERS, &req.base, 1,
+				      on_sync_answer, &a) == SYNOD_OK)
+			while (!a.done)
+				uv_run(&x.loop, UV_RUN_ONCE);
+		printf("partitions elect-leaders over all partitions: %s in "
+		       "%.0f ms\n",
+		       synod_error_name(a.status),
+		       (double)(tool_now_us() - t) / 1000.0);
+		phase_end(c, &ph, "elect-leaders", 0);
+	}
 	/* Snapshot, restore, catch-up of a restarted follower. */
+	phase_begin(c, &ph);
 	{
 		unsigned f = leader % c->n + 1;
 		uint64_t commit, t;
@@ -928,6 +1057,7 @@ static void bench_partitions(struct cluster *c)
 			       "up in 60 s\n",
 			       f);
 	}
+	phase_end(c, &ph, "restart", leader % c->n + 1);
 	synod_client_close(cl);
 	for (unsigned i = 0; i < x.n; i++)
 		if (x.b[i])
@@ -1026,6 +1156,8 @@ int main(int argc, char **argv)
 	const char *bootstrap = NULL;
 	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0;
 	struct cluster c;
+	char flags[sizeof c.extra_flags];
+	unsigned conns;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
@@ -1125,8 +1257,18 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (bootstrap)
 		return write_levels(bootstrap);
-	if (cluster_init(&c, opt_nodes, NULL, opt_election_ms, opt_flags) !=
-		0 ||
+	/* The simulated brokers all connect from 127.0.0.1: lift the client
+	 * port's connection limits for them (--flags still win). */
+	conns = opt_brokers + opt_p_brokers + 1000;
+	if ((size_t)snprintf(flags, sizeof flags,
+			     "--max-client-connections %u "
+			     "--max-client-connections-per-ip %u %s",
+			     conns, conns,
+			     opt_flags ? opt_flags : "") >= sizeof flags) {
+		fprintf(stderr, "synod-bench: --flags too long\n");
+		return 2;
+	}
+	if (cluster_init(&c, opt_nodes, NULL, opt_election_ms, flags) != 0 ||
 	    cluster_start(&c) != 0 || cluster_wait_leader(&c, 20000) == 0) {
 		fprintf(stderr, "synod-bench: could not start a quorum\n");
 		cluster_destroy(&c);

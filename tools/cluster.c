@@ -706,6 +706,13 @@ struct synod_client *cluster_client(struct cluster *c, unsigned timeout_ms)
 Synod__Wire__NodeStatusResponse *
 cluster_node_status(struct cluster *c, unsigned id, unsigned timeout_ms)
 {
+	return cluster_node_status_ex(c, id, timeout_ms, 0);
+}
+
+Synod__Wire__NodeStatusResponse *
+cluster_node_status_ex(struct cluster *c, unsigned id, unsigned timeout_ms,
+		       int reset_stall)
+{
 	struct cluster_node *nd = node_of(c, id);
 	Synod__Wire__NodeStatusRequest req =
 	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
@@ -719,6 +726,7 @@ cluster_node_status(struct cluster *c, unsigned id, unsigned timeout_ms)
 	cl = tool_client(nd->client_address, NULL, timeout_ms, 1);
 	if (cl == NULL)
 		return NULL;
+	req.has_reset_loop_stall = req.reset_loop_stall = reset_stall != 0;
 	rv = synod_client_call(cl, SYNOD_API_NODE_STATUS, &req.base, 0,
 			       &synod__wire__node_status_response__descriptor,
 			       &resp);

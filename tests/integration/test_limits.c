@@ -1,0 +1,720 @@
+/* tests/integration/test_limits.c - the client port's limits on a real
+ * node: connections per node and per source address, the read-buffer
+ * budget for frames still arriving, the partial-frame, idle and
+ * slow-reader timeouts (controller/server.c, docs/operations.md).
+ *
+ * Each test starts its own one-node quorum (SYNOD_BIN) with small limits
+ * and drives it with raw sockets, bound to source addresses 127.0.0.x
+ * where a test needs more connections than one address may open, and
+ * with the client library. The node's counters come from NODE_STATUS
+ * (`connections`), read through the client library or, while an address
+ * is at its limit, through one of the test's raw connections. Every wait
+ * has a deadline; a failing test prints the node's log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+
+#define WAIT_MS 15000
+
+/* Small limits shared by the tests; each adds its own. */
+#define BASE_FLAGS                                                             \
+	"--max-frame-bytes 65536 --max-read-buffer-bytes 1048576 "             \
+	"--max-client-connections-per-ip 20 "
+
+struct fixture {
+	struct itest it;
+};
+
+static int setup(void **state)
+{
+	return itest_alloc(state, sizeof(struct fixture));
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rv = itest_teardown(&f->it, NULL, 0, 0);
+	free(f);
+	return rv;
+}
+
+/* ---- raw connections ---- */
+
+/* Connect to hostport from source address src (NULL: the kernel's
+ * choice, 127.0.0.1 on loopback); receive and send time out after 5 s.
+ * rcvbuf > 0 shrinks the receive buffer first. */
+static int raw_connect_from(const char *src, const char *hostport, int rcvbuf)
+{
+	struct sockaddr_in sa = {0}, from = {0};
+	struct timeval tv = {5, 0};
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	int fd;
+	assert_non_null(colon);
+	snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+					    sizeof rcvbuf),
+				 0);
+	if (src) {
+		from.sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+		assert_int_equal(
+		    bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+	}
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* The 16-byte prefix of a request frame whose body is body_len bytes. */
+static void prefix(uint8_t *out, uint16_t api, uint32_t corr, size_t body_len)
+{
+	put32(out, (uint32_t)(12 + body_len));
+	out[4] = 0x53;
+	out[5] = 1;
+	out[6] = 0; /* request */
+	out[7] = 0;
+	put16(out + 8, api);
+	put16(out + 10, 1);
+	put32(out + 12, corr);
+}
+
+static void send_all(int fd, const uint8_t *buf, size_t n)
+{
+	assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* One request frame with an empty body. */
+static void raw_request(int fd, uint16_t api, uint32_t corr)
+{
+	uint8_t p[16];
+	prefix(p, api, corr, 0);
+	send_all(fd, p, sizeof p);
+}
+
+/* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
+static int read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 1;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Read one response frame; its body (malloc'd) in *body. Asserts. */
+static size_t raw_response(int fd, uint32_t corr, uint8_t **body)
+{
+	uint8_t p[16];
+	uint32_t len;
+	assert_int_equal(read_full(fd, p, sizeof p), 0);
+	len = get32(p);
+	assert_int_equal(p[4], 0x53);
+	assert_int_equal(p[6], 1); /* response */
+	assert_int_equal(get32(p + 12), corr);
+	assert_true(len >= 12 && len - 12 <= (1u << 20));
+	*body = malloc(len - 12 + 1);
+	assert_non_null(*body);
+	assert_int_equal(read_full(fd, *body, len - 12), 0);
+	return len - 12;
+}
+
+/* NODE_STATUS over a raw connection (asserts it is served). */
+static Synod__Wire__NodeStatusResponse *raw_status(int fd)
+{
+	static uint32_t corr = 1000;
+	Synod__Wire__NodeStatusResponse *r;
+	uint8_t *body;
+	size_t len;
+	raw_request(fd, SYNOD_API_NODE_STATUS, ++corr);
+	len = raw_response(fd, corr, &body);
+	r = synod__wire__node_status_response__unpack(NULL, len, body);
+	free(body);
+	assert_non_null(r);
+	assert_int_equal(r->status->code, SYNOD_OK);
+	assert_non_null(r->connections);
+	return r;
+}
+
+/* A NODE_STATUS on fd is answered. */
+static void raw_expect_serving(int fd)
+{
+	synod__wire__node_status_response__free_unpacked(raw_status(fd), NULL);
+}
+
+/* Milliseconds until the server closes fd (EOF or reset; any data before
+ * is skipped), or -1 when it is still open after timeout_ms. */
+static long closed_within(int fd, unsigned timeout_ms)
+{
+	uint64_t t0 = tool_now_ms(), deadline = t0 + timeout_ms;
+	uint8_t buf[4096];
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		uint64_t now = tool_now_ms();
+		ssize_t r;
+		if (now >= deadline)
+			return -1;
+		if (poll(&p, 1, (int)(deadline - now)) <= 0)
+			continue;
+		r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return (long)(tool_now_ms() - t0);
+	}
+}
+
+/* ---- node figures ---- */
+
+/* NODE_STATUS through the client library (a connection of its own from
+ * 127.0.0.1). NULL when unreachable. */
+static Synod__Wire__NodeStatusResponse *status(struct cluster *c)
+{
+	Synod__Wire__NodeStatusResponse *s = cluster_node_status(c, 1, 2000);
+	if (s && s->connections == NULL) {
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+		return NULL;
+	}
+	return s;
+}
+
+typedef int (*conns_pred)(const Synod__Wire__ClientConnections *cc,
+			  uint64_t arg);
+
+/* Poll the node's connection figures until pred holds: 0, or -1 at the
+ * deadline (the last figures printed). */
+static int wait_conns(struct cluster *c, conns_pred pred, uint64_t arg,
+		      unsigned timeout_ms)
+{
+	uint64_t deadline = tool_now_ms() + timeout_ms;
+	for (;;) {
+		Synod__Wire__NodeStatusResponse *s = status(c);
+		int ok = s && pred(s->connections, arg);
+		if (!ok && s && tool_now_ms() >= deadline)
+			fprintf(stderr,
+				"connections: open %u, read buffers %llu, "
+				"paused %u, partial-frame closes %llu, idle "
+				"closes %llu, slow-reader closes %llu\n",
+				s->connections->open,
+				(unsigned long long)
+				    s->connections->read_buffer_bytes,
+				s->connections->reads_paused,
+				(unsigned long long)
+				    s->connections->closed_partial_frame,
+				(unsigned long long)s->connections->closed_idle,
+				(unsigned long long)
+				    s->connections->closed_slow_reader);
+		if (s)
+			synod__wire__node_status_response__free_unpacked(s,
+									 NULL);
+		if (ok)
+			return 0;
+		if (tool_now_ms() >= deadline)
+			return -1;
+		itest_sleep_ms(20);
+	}
+}
+
+/* Only the status probe's own connection is open. */
+static int only_probe(const Synod__Wire__ClientConnections *cc, uint64_t arg)
+{
+	(void)arg;
+	return cc->open == 1;
+}
+
+/* VmRSS of a process in KiB (0 when unreadable). */
+static uint64_t rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long long kib = 0;
+	FILE *fp;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof line, fp))
+		if (sscanf(line, "VmRSS: %llu kB", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib;
+}
+
+/* CONFIG_SET of one cluster key through a client of its own. */
+static int set_config(struct synod_client *cl, const char *key,
+		      const char *value)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+	Synod__Wire__ConfigEntry *ep = &e;
+	e.scope = SYNOD_SCOPE_CLUSTER;
+	e.key = (char *)key;
+	e.value = (char *)value;
+	r.n_entries = 1;
+	r.entries = &ep;
+	return itest_call_client(cl, SYNOD_API_CONFIG_SET, &r.base, 1,
+				 &synod__wire__config_set_response__descriptor,
+				 NULL);
+}
+
+static struct cluster *start_node(struct fixture *f, const char *flags)
+{
+	struct cluster *c = itest_start(&f->it, 1, SYNOD_BIN, flags);
+	assert_int_equal(cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS), 1);
+	/* The probes of the wait are gone. */
+	assert_int_equal(wait_conns(c, only_probe, 0, WAIT_MS), 0);
+	return c;
+}
+
+/* ---- a. connections per address and per node ---- */
+
+#define A_PER_IP 20
+#define A_TOTAL 25
+
+static void test_connection_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c =
+	    start_node(f, BASE_FLAGS
+		       "--max-client-connections 25 --idle-timeout-ms 60000");
+	const char *addr = c->nodes[0].client_address;
+	Synod__Wire__NodeStatusResponse *s;
+	int fd[A_PER_IP], other[A_TOTAL - A_PER_IP], extra;
+	long ms;
+
+	/* 20 connections from 127.0.0.1, each usable. */
+	for (int i = 0; i < A_PER_IP; i++) {
+		fd[i] = raw_connect_from(NULL, addr, 0);
+		raw_expect_serving(fd[i]);
+	}
+	/* The 21st is closed at once, unanswered. */
+	extra = raw_connect_from(NULL, addr, 0);
+	ms = closed_within(extra, 5000);
+	assert_true(ms >= 0 && ms < 1000);
+	close(extra);
+	/* Another address still gets in, up to the node's total. */
+	for (int i = 0; i < A_TOTAL - A_PER_IP; i++) {
+		other[i] = raw_connect_from("127.0.0.2", addr, 0);
+		raw_expect_serving(other[i]);
+	}
+	extra = raw_connect_from("127.0.0.3", addr, 0);
+	ms = closed_within(extra, 5000);
+	assert_true(ms >= 0 && ms < 1000);
+	close(extra);
+	/* Every accepted connection still works; the counters say why
+	 * the two were refused. */
+	for (int i = 0; i < A_PER_IP; i++)
+		raw_expect_serving(fd[i]);
+	s = raw_status(other[0]);
+	assert_int_equal(s->connections->open, A_TOTAL);
+	assert_int_equal(s->connections->refused_per_ip, 1);
+	assert_int_equal(s->connections->refused_max_connections, 1);
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	assert_true(itest_log_contains_after(
+	    c, 1, 0,
+	    "refusing a client connection from 127.0.0.1: 20 connections "
+	    "from this address (max_client_connections_per_ip 20)"));
+	assert_true(itest_log_contains_after(
+	    c, 1, 0,
+	    "refusing a client connection from 127.0.0.3: 25 connections "
+	    "open (max_client_connections 25)"));
+
+	/* A slot freed is a slot for 127.0.0.1 again (once the node has
+	 * seen the close: until then the new one may be refused). */
+	close(fd[0]);
+	{
+		uint64_t deadline = tool_now_ms() + WAIT_MS;
+		for (;;) {
+			fd[0] = raw_connect_from(NULL, addr, 0);
+			if (closed_within(fd[0], 200) < 0)
+				break;
+			close(fd[0]);
+			assert_true(tool_now_ms() < deadline);
+		}
+	}
+	raw_expect_serving(fd[0]);
+	for (int i = 0; i < A_PER_IP; i++)
+		close(fd[i]);
+	for (int i = 0; i < A_TOTAL - A_PER_IP; i++)
+		close(other[i]);
+	assert_int_equal(wait_conns(c, only_probe, 0, WAIT_MS), 0);
+	f->it.passed = 1;
+}
+
+/* ---- b. many partial frames: memory stays bounded, writes go on ---- */
+
+#define B_SOURCES 20		       /* 127.0.0.10 .. 127.0.0.29 */
+#define B_CONNS (B_SOURCES * A_PER_IP) /* 400 */
+#define B_SENT (60 * 1024)	       /* of a 64 KiB frame */
+#define B_BUDGET (1024 * 1024)	       /* --max-read-buffer-bytes */
+#define B_RSS_SLACK_KIB (8 * 1024)     /* vs 24 MiB unbounded */
+#define B_PARTIAL_MS 8000
+
+/* Most attackers wait and the budget is (nearly) spent. */
+static int budget_spent(const Synod__Wire__ClientConnections *cc,
+			uint64_t conns)
+{
+	return cc->reads_paused >= conns / 2 &&
+	       cc->read_buffer_bytes + 64 * 1024 >= B_BUDGET;
+}
+
+static int all_closed_partial(const Synod__Wire__ClientConnections *cc,
+			      uint64_t conns)
+{
+	return cc->closed_partial_frame >= conns && cc->open == 1 &&
+	       cc->read_buffer_bytes == 0 && cc->reads_paused == 0;
+}
+
+static void test_partial_frames_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c =
+	    start_node(f, BASE_FLAGS "--partial-frame-timeout-ms 8000 "
+				     "--idle-timeout-ms 60000");
+	const char *addr = c->nodes[0].client_address;
+	pid_t pid = c->nodes[0].pid;
+	Synod__Wire__NodeStatusResponse *s;
+	struct synod_client *cl;
+	uint8_t *frame = calloc(1, B_SENT);
+	int *fd = calloc(B_CONNS, sizeof *fd);
+	uint64_t rss0, rss1;
+	assert_non_null(frame);
+	assert_non_null(fd);
+
+	/* Warm the node up (a write, a status) before the baseline. */
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
+	assert_non_null(cl);
+	assert_int_equal(set_config(cl, "retention.ms", "1000"), SYNOD_OK);
+	synod_client_close(cl);
+	assert_int_equal(wait_conns(c, only_probe, 0, WAIT_MS), 0);
+	rss0 = rss_kib(pid);
+	assert_true(rss0 > 0);
+
+	/* 400 connections from 20 addresses each send the first 60 KiB of
+	 * a 64 KiB frame (the largest allowed) and stop: 24 MiB if the
+	 * node read them all. */
+	prefix(frame, SYNOD_API_CONFIG_SET, 1, 65536 - 12);
+	for (int i = 0; i < B_CONNS; i++) {
+		char src[32];
+		snprintf(src, sizeof src, "127.0.0.%d", 10 + i / A_PER_IP);
+		fd[i] = raw_connect_from(src, addr, 0);
+		/* The socket buffers take what the node does not read. */
+		send_all(fd[i], frame, B_SENT);
+	}
+	assert_int_equal(wait_conns(c, budget_spent, B_CONNS, WAIT_MS), 0);
+	rss1 = rss_kib(pid);
+	fprintf(stderr,
+		"RSS %llu KiB before, %llu KiB with %d partial frames\n",
+		(unsigned long long)rss0, (unsigned long long)rss1, B_CONNS);
+	assert_true(rss1 < rss0 + B_RSS_SLACK_KIB);
+
+	/* A fresh connection writes and commits meanwhile: its small frames
+	 * need no budget. */
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
+	assert_non_null(cl);
+	assert_int_equal(set_config(cl, "retention.ms", "2000"), SYNOD_OK);
+	assert_int_equal(set_config(cl, "retention.ms", "3000"), SYNOD_OK);
+	synod_client_close(cl);
+	s = status(c);
+	assert_non_null(s);
+	assert_true(s->connections->read_buffer_bytes <= B_BUDGET);
+	assert_true(s->connections->read_pauses >= B_CONNS / 2);
+	/* ... while every attacker is still connected. */
+	assert_int_equal(s->connections->closed_partial_frame, 0);
+	assert_int_equal(s->connections->open, B_CONNS + 1);
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	assert_true(itest_log_contains_after(
+	    c, 1, 0, "pass max_read_buffer_bytes (1048576): not reading"));
+
+	/* The partial-frame timeout closes them all, the waiting ones too,
+	 * and every byte of the budget comes back. */
+	assert_int_equal(
+	    wait_conns(c, all_closed_partial, B_CONNS, B_PARTIAL_MS + WAIT_MS),
+	    0);
+	for (int i = 0; i < B_CONNS; i++) {
+		assert_true(closed_within(fd[i], 5000) >= 0);
+		close(fd[i]);
+	}
+	/* A frame that needs a large buffer is read again. */
+	{
+		int big = raw_connect_from(NULL, addr, 0);
+		enum { BODY = 40000 };
+		uint8_t *req = calloc(1, 16 + BODY), *body;
+		/* NodeStatusRequest with an unknown 39996-byte field 15. */
+		assert_non_null(req);
+		prefix(req, SYNOD_API_NODE_STATUS, 77, BODY);
+		req[16] = (15 << 3) | 2;
+		req[17] = 0x80 | ((BODY - 4) & 0x7f);
+		req[18] = 0x80 | (((BODY - 4) >> 7) & 0x7f);
+		req[19] = (uint8_t)((BODY - 4) >> 14);
+		send_all(big, req, 16 + BODY);
+		raw_response(big, 77, &body);
+		free(body);
+		free(req);
+		close(big);
+	}
+	free(fd);
+	free(frame);
+	f->it.passed = 1;
+}
+
+/* ---- c. an incomplete frame is closed after the partial timeout ---- */
+
+static void test_partial_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c =
+	    start_node(f, BASE_FLAGS "--partial-frame-timeout-ms 1000 "
+				     "--idle-timeout-ms 60000");
+	const char *addr = c->nodes[0].client_address;
+	Synod__Wire__NodeStatusResponse *s;
+	uint8_t req[16 + 100] = {0};
+	uint8_t *body;
+	int half, slow;
+	long ms;
+
+	prefix(req, SYNOD_API_NODE_STATUS, 5, 100);
+	req[16] = (15 << 3) | 2; /* unknown field 15, 98 bytes */
+	req[17] = 98;
+
+	/* A frame sent in two halves 300 ms apart is answered. */
+	slow = raw_connect_from(NULL, addr, 0);
+	send_all(slow, req, 60);
+	itest_sleep_ms(300);
+	send_all(slow, req + 60, sizeof req - 60);
+	raw_response(slow, 5, &body);
+	free(body);
+
+	/* Half a frame, then nothing: closed after 1 s (checked once a
+	 * second, so within 2 s more). */
+	half = raw_connect_from(NULL, addr, 0);
+	raw_expect_serving(half);
+	send_all(half, req, 58);
+	ms = closed_within(half, 5000);
+	fprintf(stderr, "half a frame: closed after %ld ms\n", ms);
+	assert_true(ms >= 900 && ms <= 4000);
+	close(half);
+
+	/* The other one was quiet as long, with no frame pending: open. */
+	raw_expect_serving(slow);
+	close(slow);
+	s = status(c);
+	assert_non_null(s);
+	assert_int_equal(s->connections->closed_partial_frame, 1);
+	assert_int_equal(s->connections->closed_idle, 0);
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	assert_true(itest_log_contains_after(c, 1, 0,
+					     "partial_frame_timeout_ms 1000); "
+					     "closing"));
+	f->it.passed = 1;
+}
+
+/* ---- d. idle connections are closed, busy ones are not ---- */
+
+#define D_IDLE_MS 2000
+#define D_RUN_MS 6000
+
+static int idle_closed(const Synod__Wire__ClientConnections *cc, uint64_t n)
+{
+	return cc->closed_idle >= n;
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = start_node(f, BASE_FLAGS "--idle-timeout-ms 2000");
+	const char *addr = c->nodes[0].client_address;
+	Synod__Wire__NodeStatusResponse *s;
+	struct synod_client *cl;
+	uint64_t t0, next, idle_at = 0;
+	int idle, busy, beats = 0;
+
+	idle = raw_connect_from(NULL, addr, 0);
+	busy = raw_connect_from(NULL, addr, 0);
+	raw_expect_serving(idle);
+	t0 = tool_now_ms();
+	next = t0;
+	/* The busy one sends a NODE_STATUS every 500 ms (a broker's
+	 * heartbeat, faster) for three idle timeouts. */
+	while (tool_now_ms() < t0 + D_RUN_MS) {
+		uint64_t now = tool_now_ms();
+		struct pollfd p = {idle, POLLIN, 0};
+		if (now >= next) {
+			raw_expect_serving(busy);
+			beats++;
+			next += 500;
+			continue;
+		}
+		if (idle_at == 0 && poll(&p, 1, (int)(next - now)) > 0) {
+			uint8_t b;
+			ssize_t r = recv(idle, &b, 1, MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno == ECONNRESET))
+				idle_at = tool_now_ms();
+		} else if (idle_at != 0) {
+			itest_sleep_ms((unsigned)(next - now));
+		}
+	}
+	fprintf(stderr, "idle connection closed after %llu ms, %d beats\n",
+		idle_at ? (unsigned long long)(idle_at - t0) : 0ULL, beats);
+	assert_true(idle_at != 0);
+	assert_true(idle_at - t0 >= D_IDLE_MS - 100 &&
+		    idle_at - t0 <= D_IDLE_MS + 2000);
+	assert_true(beats >= D_RUN_MS / 500 - 1);
+	s = raw_status(busy);
+	assert_int_equal(s->connections->closed_idle, 1);
+	assert_int_equal(s->connections->closed_partial_frame, 0);
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	close(idle);
+	close(busy);
+	assert_true(itest_log_contains_after(
+	    c, 1, 0, "(idle_timeout_ms 2000); closing"));
+
+	/* A library client whose connection was closed for idleness just
+	 * reconnects for its next request. */
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
+	assert_non_null(cl);
+	assert_int_equal(set_config(cl, "retention.ms", "1000"), SYNOD_OK);
+	assert_int_equal(wait_conns(c, idle_closed, 2, WAIT_MS), 0);
+	assert_int_equal(set_config(cl, "retention.ms", "2000"), SYNOD_OK);
+	synod_client_close(cl);
+	f->it.passed = 1;
+}
+
+/* ---- e. a peer that does not read its responses ---- */
+
+#define E_ENTRIES 200
+#define E_REQUESTS 3000
+
+static int slow_closed(const Synod__Wire__ClientConnections *cc, uint64_t arg)
+{
+	(void)arg;
+	return cc->closed_slow_reader == 1;
+}
+
+static void test_slow_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = start_node(
+	    f, BASE_FLAGS "--slow-reader-bytes 65536 --slow-reader-timeout-ms "
+			  "1000 --idle-timeout-ms 60000");
+	const char *addr = c->nodes[0].client_address;
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e[E_ENTRIES], *ep[E_ENTRIES];
+	Synod__Wire__NodeStatusResponse *s;
+	char topics[E_ENTRIES][16];
+	struct synod_client *cl;
+	uint8_t *reqs;
+	int fd;
+
+	/* 200 topic configs: every CONFIG_LIST answer is about 10 KiB. */
+	for (int i = 0; i < E_ENTRIES; i++) {
+		synod__wire__config_entry__init(&e[i]);
+		snprintf(topics[i], sizeof topics[i], "t%d", i);
+		e[i].scope = SYNOD_SCOPE_TOPIC;
+		e[i].resource = topics[i];
+		e[i].key = "retention.ms";
+		e[i].value = "86400000";
+		ep[i] = &e[i];
+	}
+	r.n_entries = E_ENTRIES;
+	r.entries = ep;
+	cl = cluster_client(c, ITEST_CALL_TIMEOUT_MS);
+	assert_non_null(cl);
+	assert_int_equal(
+	    itest_call_client(cl, SYNOD_API_CONFIG_SET, &r.base, 1,
+			      &synod__wire__config_set_response__descriptor,
+			      NULL),
+	    SYNOD_OK);
+	synod_client_close(cl);
+
+	/* 3000 CONFIG_LISTs (30 MB of answers), none read. */
+	fd = raw_connect_from(NULL, addr, 4096);
+	reqs = calloc(E_REQUESTS, 16);
+	assert_non_null(reqs);
+	for (int i = 0; i < E_REQUESTS; i++)
+		prefix(reqs + 16 * i, SYNOD_API_CONFIG_LIST, (uint32_t)i + 1,
+		       0);
+	send_all(fd, reqs, 16 * E_REQUESTS);
+	free(reqs);
+	assert_int_equal(wait_conns(c, slow_closed, 0, WAIT_MS), 0);
+	s = status(c);
+	assert_non_null(s);
+	assert_int_equal(s->connections->closed_output_limit, 0);
+	assert_int_equal(s->connections->closed_idle, 0);
+	synod__wire__node_status_response__free_unpacked(s, NULL);
+	close(fd);
+	assert_true(itest_log_contains_after(c, 1, 0,
+					     "slow_reader_timeout_ms 1000); "
+					     "closing"));
+	f->it.passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_connection_limits, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_frames_bounded, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_timeout, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
+	};
+	/* Writes to a closed socket must fail, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
