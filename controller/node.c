@@ -512,6 +512,11 @@ static void measure_stall(struct node *n)
 			n->stats.loop_stall_max_us = late;
 		if (late > 50000)
 			n->stats.loop_stalls_50ms++;
+		if (late > 1000u * n->cfg->election_timeout_ms / 2)
+			log_warn("event loop stalled %llu ms (election timeout "
+				 "%u ms)",
+				 (unsigned long long)(late / 1000),
+				 n->cfg->election_timeout_ms);
 	}
 	n->stats.last_poll_ns = now;
 }

@@ -62,6 +62,8 @@ struct synod_broker {
 	Synod__Wire__Endpoint **wire_epp;
 	unsigned cfg_heartbeat_ms;
 	unsigned request_timeout_ms; /* in use by the current client */
+	size_t max_frame;		/* client's (0: its default) */
+	unsigned liveness_timeout_ms;	/* client's (0: its default) */
 	unsigned duplicate_retry_ms;
 	struct synod_broker_callbacks cbs;
 	char incarnation[37];
@@ -199,6 +201,8 @@ static int make_client(struct synod_broker *b, unsigned timeout_ms,
 	cfg.bootstrap = b->bootstrap;
 	cfg.cluster_id = b->cluster_id;
 	cfg.request_timeout_ms = timeout_ms;
+	cfg.max_frame = b->max_frame;
+	cfg.liveness_timeout_ms = b->liveness_timeout_ms;
 	if (timeout_ms < 1000)
 		cfg.connect_timeout_ms = timeout_ms;
 	rv = synod_client_new(b->loop, &cfg, out);
@@ -1146,6 +1150,8 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 				    ? cfg->request_timeout_ms
 				    : DEFAULT_REQUEST_TIMEOUT_MS;
 	b->duplicate_retry_ms = cfg->duplicate_retry_ms;
+	b->max_frame = cfg->max_frame;
+	b->liveness_timeout_ms = cfg->liveness_timeout_ms;
 	if (cbs)
 		b->cbs = *cbs;
 	b->state = SYNOD_BROKER_REGISTERING;

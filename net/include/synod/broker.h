@@ -149,6 +149,13 @@ struct synod_broker_config {
 	 * for this long (the old incarnation's session may be expiring)
 	 * before the state becomes FAILED. Default 0: fail at once. */
 	unsigned duplicate_retry_ms;
+	/* Largest frame accepted from a controller (0: the client library's
+	 * default, SYNOD_DEFAULT_MAX_FRAME). Controllers answer fetches in
+	 * pages of at most 1 MiB, so the default is ample. */
+	size_t max_frame;
+	/* Silence before a controller connection is probed (0: the client
+	 * library's default). */
+	unsigned liveness_timeout_ms;
 };
 
 struct synod_broker;
