@@ -932,8 +932,11 @@ static int described_merge(struct described *d)
 			if (grown == NULL)
 				return -1;
 			m->partitions = grown;
-			memcpy(m->partitions + m->n_partitions, td->partitions,
-			       td->n_partitions * sizeof *td->partitions);
+			if (td->n_partitions > 0)
+				memcpy(m->partitions + m->n_partitions,
+				       td->partitions,
+				       td->n_partitions *
+					   sizeof *td->partitions);
 			m->n_partitions += td->n_partitions;
 		}
 	for (size_t i = 0; i < n; i++)
