@@ -61,9 +61,9 @@ struct synod_broker {
 	Synod__Wire__Endpoint *wire_eps;
 	Synod__Wire__Endpoint **wire_epp;
 	unsigned cfg_heartbeat_ms;
-	unsigned request_timeout_ms; /* in use by the current client */
-	size_t max_frame;		/* client's (0: its default) */
-	unsigned liveness_timeout_ms;	/* client's (0: its default) */
+	unsigned request_timeout_ms;  /* in use by the current client */
+	size_t max_frame;	      /* client's (0: its default) */
+	unsigned liveness_timeout_ms; /* client's (0: its default) */
 	unsigned duplicate_retry_ms;
 	struct synod_broker_callbacks cbs;
 	char incarnation[37];

@@ -709,9 +709,10 @@ cluster_node_status(struct cluster *c, unsigned id, unsigned timeout_ms)
 	return cluster_node_status_ex(c, id, timeout_ms, 0);
 }
 
-Synod__Wire__NodeStatusResponse *
-cluster_node_status_ex(struct cluster *c, unsigned id, unsigned timeout_ms,
-		       int reset_stall)
+Synod__Wire__NodeStatusResponse *cluster_node_status_ex(struct cluster *c,
+							unsigned id,
+							unsigned timeout_ms,
+							int reset_stall)
 {
 	struct cluster_node *nd = node_of(c, id);
 	Synod__Wire__NodeStatusRequest req =

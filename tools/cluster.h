@@ -81,9 +81,10 @@ int cluster_wait_applied(struct cluster *c, uint64_t index,
 Synod__Wire__NodeStatusResponse *
 cluster_node_status(struct cluster *c, unsigned id, unsigned timeout_ms);
 /* The same; reset_stall starts a new loop stall window on that node. */
-Synod__Wire__NodeStatusResponse *
-cluster_node_status_ex(struct cluster *c, unsigned id, unsigned timeout_ms,
-		       int reset_stall);
+Synod__Wire__NodeStatusResponse *cluster_node_status_ex(struct cluster *c,
+							unsigned id,
+							unsigned timeout_ms,
+							int reset_stall);
 /* A client (own loop) bootstrapped with every node's client address. */
 struct synod_client *cluster_client(struct cluster *c, unsigned timeout_ms);
 
