@@ -999,6 +999,24 @@ int store_partition_get(struct store *s, int64_t tid, int32_t partition,
 	return rv;
 }
 
+struct page_ctx {
+	struct store_pkey *after;
+	unsigned *n;
+	store_partition_cb cb;
+	void *arg;
+};
+
+/* Counts the row and moves the cursor before handing it on. */
+static int page_row(void *arg, const struct store_topic *t,
+		    const struct store_partition *p)
+{
+	struct page_ctx *x = arg;
+	x->after->tid = t->tid;
+	x->after->partition = p->partition;
+	(*x->n)++;
+	return x->cb(x->arg, t, p);
+}
+
 /* Walk a statement whose rows are a partition (columns 0-6) followed, when
  * joined, by its topic (columns 7-10). */
 static int walk_partitions(struct store *s, sqlite3_stmt *st,
@@ -1050,30 +1068,15 @@ int store_broker_partitions(struct store *s, int32_t broker,
 	return walk_partitions(s, st, NULL, cb, arg);
 }
 
-/* One page of a keyset walk: rows after *after, at most limit; *after
- * moves to the last row given to cb, *n counts them. */
+/* One page of a keyset walk (a joined statement): *after moves to the
+ * last row given to cb, *n counts the rows. */
 static int walk_page(struct store *s, sqlite3_stmt *st,
 		     struct store_pkey *after, unsigned *n,
 		     store_partition_cb cb, void *arg)
 {
-	struct store_topic t;
-	struct store_partition p;
-	int rc, rv = STORE_OK;
+	struct page_ctx x = {after, n, cb, arg};
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		read_partition(st, &p);
-		read_topic(st, 7, &t);
-		after->tid = t.tid;
-		after->partition = p.partition;
-		(*n)++;
-		if ((rv = cb(arg, &t, &p)) != 0)
-			break;
-	}
-	if (rv == STORE_OK && rc != SQLITE_DONE)
-		rv = dbfail(s, "partition page");
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rv;
+	return walk_partitions(s, st, NULL, page_row, &x);
 }
 
 int store_broker_partitions_page(struct store *s, int32_t broker,

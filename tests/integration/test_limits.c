@@ -30,6 +30,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "itest.h"
 
 #ifndef SYNOD_BIN
@@ -95,37 +96,18 @@ static int raw_connect_from(const char *src, const char *hostport, int rcvbuf)
 	return fd;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static uint32_t get32(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
 	       ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* The 16-byte prefix of a request frame whose body is body_len bytes. */
+/* The 16-byte prefix of a request frame whose body is body_len bytes
+ * (net/frame.h writes it). */
 static void prefix(uint8_t *out, uint16_t api, uint32_t corr, size_t body_len)
 {
-	put32(out, (uint32_t)(12 + body_len));
-	out[4] = 0x53;
-	out[5] = 1;
-	out[6] = 0; /* request */
-	out[7] = 0;
-	put16(out + 8, api);
-	put16(out + 10, 1);
-	put32(out + 12, corr);
+	struct frame_header h = {FRAME_REQUEST, 0, api, 1, corr};
+	frame_put_prefix(out, &h, body_len);
 }
 
 static void send_all(int fd, const uint8_t *buf, size_t n)
