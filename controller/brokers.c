@@ -270,7 +270,8 @@ static struct session *bop_session(struct bop *o)
 }
 
 static void send_heartbeat_reply(struct brokers *b, struct pending *p, int code,
-				 const struct lc_heartbeat *hb)
+				 const struct lc_heartbeat *hb,
+				 const struct session *s)
 {
 	Synod__Wire__BrokerHeartbeatResponse r =
 	    SYNOD__WIRE__BROKER_HEARTBEAT_RESPONSE__INIT;
@@ -289,6 +290,12 @@ static void send_heartbeat_reply(struct brokers *b, struct pending *p, int code,
 		r.has_metadata_version = r.has_heartbeat_interval_ms = 1;
 		r.metadata_version = store_applied_index(b->node->fsm.store);
 		r.heartbeat_interval_ms = (uint32_t)b->heartbeat_ms;
+		if (s) {
+			/* Pushes up to here went out before this answer (on
+			 * s->sc): a broker behind it lost some and fetches. */
+			r.has_pushed_version = 1;
+			r.pushed_version = s->push_version;
+		}
 	}
 	srv_send(p->sc, &p->h, &r.base);
 }
@@ -308,6 +315,9 @@ static void send_register_reply(struct brokers *b, struct pending *p, int code,
 		r.broker_epoch = epoch;
 		r.has_heartbeat_interval_ms = r.has_session_timeout_ms = 1;
 		r.heartbeat_interval_ms = (uint32_t)b->heartbeat_ms;
+		r.session_timeout_ms = (uint32_t)b->session_ms;
+	} else if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
+		r.has_session_timeout_ms = 1;
 		r.session_timeout_ms = (uint32_t)b->session_ms;
 	}
 	srv_send(p->sc, &p->h, &r.base);
@@ -562,9 +572,18 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 		snprintf(err, sizeof err,
 			 "broker %d is registered by live incarnation %s",
 			 req->broker_id, s->incarnation);
-		srv_reply_status(sc, h, SYNOD_EDUPLICATE_BROKER_REGISTRATION,
-				 err);
-		goto free_req;
+		/* With the session timeout: how long the broker should
+		 * retry (the old session expires within it). */
+		p = srv_pending_new(sc, h, req, NULL, NULL);
+		if (p == NULL) {
+			srv_reply_status(
+			    sc, h, SYNOD_EDUPLICATE_BROKER_REGISTRATION, err);
+			goto free_req;
+		}
+		send_register_reply(b, p, SYNOD_EDUPLICATE_BROKER_REGISTRATION,
+				    err, 0);
+		srv_pending_free(p);
+		return;
 	case LC_REG_NEW:
 		break;
 	}
@@ -656,7 +675,7 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 		if (s->shutting_down)
 			s->stop_ack = 1;
 	}
-	send_heartbeat_reply(b, o->p, rc, &o->hb);
+	send_heartbeat_reply(b, o->p, rc, &o->hb, s);
 	srv_pending_free(o->p);
 	bop_free(o);
 }
@@ -692,6 +711,10 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;
+	/* Pushes written to the broker's previous connection may be lost
+	 * with it: nudge it on this one. */
+	if (s->sc != NULL && s->sc != sc)
+		s->push_dropped = 1;
 	note_conn(s, sc);
 	if (s->push_dropped &&
 	    conn_pending_bytes(&sc->conn) < BROKERS_PUSH_QUEUE_MAX / 2) {
@@ -757,7 +780,7 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	hb.should_shutdown = s->shutting_down;
 	if (s->shutting_down)
 		s->stop_ack = 1;
-	send_heartbeat_reply(b, p, SYNOD_OK, &hb);
+	send_heartbeat_reply(b, p, SYNOD_OK, &hb, s);
 	srv_pending_free(p);
 	return;
 free_req:
@@ -1101,6 +1124,13 @@ static int takeover_one(void *arg, const struct store_broker *sb)
 	/* A broker in controlled shutdown was (or will be) told to stop. */
 	s->stop_ack = sb->shutting_down;
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
+	/* Nobody pushed the entries the last term left uncommitted (this
+	 * node's first barrier committed them) and the broker's connection
+	 * is to the old controller: pushes continue from the applied state,
+	 * and the broker's first heartbeat here is answered with a nudge, so
+	 * a broker behind it fetches at once even in a quiet cluster. */
+	s->push_version = store_applied_index(b->node->fsm.store);
+	s->push_dropped = 1;
 	if (table_put(b, s) != 0) {
 		free(s);
 		return -1;

@@ -20,6 +20,20 @@ static int member(const int32_t *set, uint32_t n, int32_t id)
 	return 0;
 }
 
+/* b[0..nb) has no duplicates and the same members as a[0..na). */
+static int same_set(const int32_t *a, uint32_t na, const int32_t *b,
+		    uint32_t nb)
+{
+	uint32_t i;
+
+	if (b == NULL || na != nb || nb > EL_MAX_REPLICAS)
+		return 0;
+	for (i = 0; i < nb; i++)
+		if (!member(a, na, b[i]) || member(b, i, b[i]))
+			return 0;
+	return 1;
+}
+
 static int is_alive(el_alive_fn alive, void *arg, int32_t id)
 {
 	return alive ? alive(arg, id) != 0 : 1;
@@ -152,6 +166,15 @@ int el_alter_isr(const struct el_partition *in, int32_t from,
 		return SYNOD_ENOT_LEADER;
 	if (leader_epoch != in->leader_epoch)
 		return SYNOD_EFENCED_LEADER_EPOCH;
+	/* A retry of the change that made the current state (its answer
+	 * was lost): the epoch it quoted is the one before, and it asked for
+	 * what the ISR is now. Nothing more to do. */
+	if (in->partition_epoch > 0 &&
+	    partition_epoch == in->partition_epoch - 1 &&
+	    same_set(in->isr, in->n_isr, new_isr, n_new_isr)) {
+		*out = *in;
+		return 0;
+	}
 	if (partition_epoch != in->partition_epoch)
 		return SYNOD_EINVALID_UPDATE_VERSION;
 	if (n_new_isr == 0 || !new_isr || n_new_isr > count(in->n_replicas))

@@ -84,8 +84,9 @@ void el_preferred(const struct el_partition *in, el_alive_fn alive, void *arg,
  * Checks, in this order (Kafka's): `from` is not the leader (also when
  * the partition is offline) -> SYNOD_ENOT_LEADER; leader_epoch differs
  * from the current one (older: a zombie leader; newer cannot come from a
- * correct broker) -> SYNOD_EFENCED_LEADER_EPOCH; partition_epoch differs
- * -> SYNOD_EINVALID_UPDATE_VERSION; then the ISR rules above ->
+ * correct broker) -> SYNOD_EFENCED_LEADER_EPOCH; a retry (below) -> 0;
+ * partition_epoch differs -> SYNOD_EINVALID_UPDATE_VERSION; then the ISR
+ * rules above ->
  * SYNOD_EINVALID_ISR. Members kept from the current ISR need not be alive
  * (the controller itself removes fenced brokers); the leader epoch never
  * changes here.
@@ -93,7 +94,16 @@ void el_preferred(const struct el_partition *in, el_alive_fn alive, void *arg,
  * No-op: a new ISR with the same members as the current one (in any order)
  * is accepted and leaves `out` equal to `in`, without a bump (el_changed()
  * is 0; the caller answers with the current state and commits nothing):
- * a leader restating its ISR must not make the partition epoch move. */
+ * a leader restating its ISR must not make the partition epoch move.
+ * Retry: a request from the current leader, with the current leader
+ * epoch, quoting partition_epoch = the current one - 1 and asking for the
+ * current ISR as a set (no duplicates, any order) repeats the change that
+ * produced the current state (its answer was lost, or the client sent it
+ * again after a failover). It is accepted like a no-op: 0, `out` equal to
+ * `in`; the caller answers OK with the current state. (The change that
+ * made the state may also have been the controller's own, such as a
+ * fenced follower leaving the ISR: the leader got what it asked for all
+ * the same.) */
 int el_alter_isr(const struct el_partition *in, int32_t from,
 		 uint32_t leader_epoch, uint32_t partition_epoch,
 		 const int32_t *new_isr, uint32_t n_new_isr, el_alive_fn alive,

@@ -759,6 +759,8 @@ static const ProtobufCMessageDescriptor *request_desc(uint16_t api)
 		return &synod__wire__describe_topics_request__descriptor;
 	case SYNOD_API_ELECT_LEADERS:
 		return &synod__wire__elect_leaders_request__descriptor;
+	case SYNOD_API_ALTER_PARTITIONS:
+		return &synod__wire__alter_partitions_request__descriptor;
 	default:
 		return NULL;
 	}
@@ -851,6 +853,7 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 	case SYNOD_API_CREATE_PARTITIONS:
 	case SYNOD_API_DESCRIBE_TOPICS:
 	case SYNOD_API_ELECT_LEADERS:
+	case SYNOD_API_ALTER_PARTITIONS:
 		topics_handle(s->topics, sc, h, msg);
 		break;
 	default:

@@ -84,6 +84,7 @@ struct topics {
 	struct parked *park_head, *park_tail; /* creations waiting for it */
 	unsigned n_parked;
 	int resuming; /* handle_create() called for a parked request */
+	uint64_t brokers_warned_ms; /* fetches left brokers out (logged) */
 	struct topics_stats stats;
 };
 
@@ -390,6 +391,7 @@ static int add_change(struct topics *t, struct recbuf *rb,
 /* ---- generic waiter for proposals made by the controller itself ---- */
 
 struct elect_req;
+struct alter_batch;
 
 struct top {
 	struct waiter w;
@@ -402,7 +404,9 @@ struct top {
 	int kind;
 	char *name; /* pending topic creation */
 	unsigned n_items;
-	void *items; /* per-kind result data */
+	void *items;		/* per-kind result data */
+	struct alter_batch *ab; /* ALTER_PARTITIONS: the request */
+	unsigned first;		/* ... its changes first..first+n_items */
 };
 
 static struct top *top_new(struct topics *t, struct pending *p, waiter_cb cb)
@@ -938,6 +942,10 @@ struct push_ctx {
 	size_t n_strings, cap_strings;
 	int32_t *ids; /* replicas and ISRs, owned */
 	size_t n_ids, cap_ids;
+	Synod__Wire__BrokerState *bstates; /* brokers (strings in strings) */
+	size_t n_bstates, cap_bstates;
+	size_t broker_bytes; /* their estimated packed size */
+	int all_brokers;     /* bstates lists every registered broker */
 	int failed;
 	int nudge_only; /* topic events too large to fan out: nudge */
 };
@@ -970,6 +978,88 @@ static char *keep_str(struct push_ctx *x, const char *s)
 	}
 	x->strings[x->n_strings++] = d;
 	return d;
+}
+
+/* Zeroed memory owned by x (freed with the strings). */
+static void *keep_mem(struct push_ctx *x, size_t size)
+{
+	void *d;
+	x->strings = grow(x->strings, &x->cap_strings, x->n_strings + 1,
+			  sizeof *x->strings, &x->failed);
+	if (x->failed || (d = calloc(1, size ? size : 1)) == NULL) {
+		x->failed = 1;
+		return NULL;
+	}
+	x->strings[x->n_strings++] = d;
+	return d;
+}
+
+/* Bytes a broker's state takes in a delta (estimated, from above). */
+static size_t est_broker(const struct store_broker *sb)
+{
+	size_t n = 32 + (sb->has_rack ? strlen(sb->rack) + 2 : 0);
+	for (unsigned i = 0; i < sb->n_endpoints; i++)
+		n += 16 + strlen(sb->endpoints[i].name) +
+		     strlen(sb->endpoints[i].host) +
+		     strlen(sb->endpoints[i].security_protocol);
+	return n;
+}
+
+/* Add broker id's state: sb, or NULL when it is not registered (then
+ * `removed`). */
+static int push_broker(struct push_ctx *x, int32_t id,
+		       const struct store_broker *sb)
+{
+	Synod__Wire__BrokerState *w;
+	Synod__Wire__Endpoint *eps = NULL, **epp = NULL;
+	x->bstates = grow(x->bstates, &x->cap_bstates, x->n_bstates + 1,
+			  sizeof *x->bstates, &x->failed);
+	if (x->failed)
+		return -1;
+	w = &x->bstates[x->n_bstates];
+	synod__wire__broker_state__init(w);
+	w->id = id;
+	if (sb == NULL) {
+		w->fenced = 1;
+		w->has_removed = 1;
+		w->removed = 1;
+		x->broker_bytes += 16;
+		x->n_bstates++;
+		return 0;
+	}
+	w->epoch = sb->epoch;
+	w->fenced = sb->fenced;
+	w->has_shutting_down = 1;
+	w->shutting_down = sb->shutting_down;
+	if (sb->has_rack && (w->rack = keep_str(x, sb->rack)) == NULL)
+		return -1;
+	if (sb->n_endpoints > 0) {
+		eps = keep_mem(x, sb->n_endpoints * sizeof *eps);
+		epp = eps ? keep_mem(x, sb->n_endpoints * sizeof *epp) : NULL;
+		if (epp == NULL)
+			return -1;
+	}
+	for (unsigned i = 0; i < sb->n_endpoints; i++) {
+		const struct store_endpoint *se = &sb->endpoints[i];
+		synod__wire__endpoint__init(&eps[i]);
+		eps[i].name = keep_str(x, se->name);
+		eps[i].host = keep_str(x, se->host);
+		eps[i].security_protocol = keep_str(x, se->security_protocol);
+		eps[i].port = se->port;
+		if (x->failed)
+			return -1;
+		epp[i] = &eps[i];
+	}
+	w->n_endpoints = sb->n_endpoints;
+	w->endpoints = epp;
+	x->broker_bytes += est_broker(sb);
+	x->n_bstates++;
+	return 0;
+}
+
+static int push_registered(void *arg, const struct store_broker *sb)
+{
+	return push_broker(arg, sb->id, sb);
 }
 
 static struct bucket *bucket_of(struct push_ctx *x, int32_t broker)
@@ -1070,14 +1160,31 @@ struct send_all {
 	Synod__Wire__PartitionState **none;
 };
 
+/* Pointers to x's broker states (NULL when none or out of memory). */
+static Synod__Wire__BrokerState **broker_ptrs(struct push_ctx *x)
+{
+	Synod__Wire__BrokerState **bp;
+	if (x->n_bstates == 0 ||
+	    (bp = malloc(x->n_bstates * sizeof *bp)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < x->n_bstates; i++)
+		bp[i] = &x->bstates[i];
+	return bp;
+}
+
 static void send_one(struct push_ctx *x, int32_t broker, struct bucket *bk)
 {
 	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
 	Synod__Wire__TopicState **tp = NULL;
+	Synod__Wire__BrokerState **bp = broker_ptrs(x);
+	if (x->n_bstates > 0 && bp == NULL)
+		return; /* out of memory: the next push shows a gap */
 	if (x->n_topics) {
 		tp = malloc(x->n_topics * sizeof *tp);
-		if (tp == NULL)
+		if (tp == NULL) {
+			free(bp);
 			return;
+		}
 		for (size_t i = 0; i < x->n_topics; i++)
 			tp[i] = &x->topics[i];
 	}
@@ -1086,8 +1193,11 @@ static void send_one(struct push_ctx *x, int32_t broker, struct bucket *bk)
 	d.topics = tp;
 	d.n_partitions = bk ? bk->n : 0;
 	d.partitions = bk ? bk->parts : NULL;
+	d.n_brokers = x->n_bstates;
+	d.brokers = bp;
 	brokers_push(x->t->brokers, broker, &d);
 	free(tp);
+	free(bp);
 }
 
 static void send_to_registered(void *arg, int32_t broker)
@@ -1108,11 +1218,12 @@ static void count_broker(void *arg, int32_t broker)
 	(*(size_t *)arg)++;
 }
 
-/* Would the topic part of this entry's pushes, sent to every broker,
- * queue more than BROKERS_FANOUT_MAX bytes? */
+/* Would the part of this entry's pushes that goes to every broker (topic
+ * events, broker states), sent to every broker, queue more than
+ * BROKERS_FANOUT_MAX bytes? */
 static int fanout_too_large(struct push_ctx *x)
 {
-	size_t bytes = 0, n = 0;
+	size_t bytes = x->broker_bytes, n = 0;
 	for (size_t i = 0; i < x->n_topics; i++)
 		bytes += 24 + strlen(x->topics[i].name);
 	brokers_foreach(x->t->brokers, count_broker, &n);
@@ -1130,6 +1241,49 @@ static void push_free(struct push_ctx *x)
 	free(x->states);
 	free(x->topics);
 	free(x->ids);
+	free(x->bstates);
+}
+
+/* Record ids of brokers an entry's broker records name. */
+static int32_t record_broker(const Synod__Rec__Record *r)
+{
+	switch (r->body_case) {
+	case SYNOD__REC__RECORD__BODY_REGISTER_BROKER:
+		return r->register_broker->broker_id;
+	case SYNOD__REC__RECORD__BODY_FENCE_BROKER:
+		return r->fence_broker->broker_id;
+	case SYNOD__REC__RECORD__BODY_UNFENCE_BROKER:
+		return r->unfence_broker->broker_id;
+	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
+		return r->broker_shutdown->broker_id;
+	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
+		return r->unregister_broker->broker_id;
+	default:
+		return -1;
+	}
+}
+
+/* The state after the entry of every broker its records name (each once:
+ * a record refused at apply pushes the unchanged state, which is
+ * harmless). */
+static void push_entry_brokers(struct push_ctx *x,
+			       const Synod__Rec__RecordBatch *b)
+{
+	for (size_t i = 0; i < b->n_records && !x->failed; i++) {
+		int32_t id = record_broker(b->records[i]);
+		struct store_broker sb;
+		int seen = 0;
+		if (id < 0)
+			continue;
+		for (size_t k = 0; k < x->n_bstates && !seen; k++)
+			seen = x->bstates[k].id == id;
+		if (seen)
+			continue;
+		if (store_broker_get(x->t->store, id, &sb) == STORE_OK)
+			push_broker(x, id, &sb);
+		else
+			push_broker(x, id, NULL);
+	}
 }
 
 static void push_entry(struct topics *t, uint64_t index,
@@ -1203,6 +1357,8 @@ static void push_entry(struct topics *t, uint64_t index,
 	if (topic_events && !x.failed)
 		store_topics_since(t->store, index - 1, push_live, push_deleted,
 				   &x);
+	if (!x.failed)
+		push_entry_brokers(&x, b);
 	if (x.failed) {
 		log_warn("out of memory building pushes for %llu: brokers "
 			 "will fetch",
@@ -1210,7 +1366,7 @@ static void push_entry(struct topics *t, uint64_t index,
 		push_free(&x);
 		return;
 	}
-	if (x.n_states == 0 && x.n_topics == 0) {
+	if (x.n_states == 0 && x.n_topics == 0 && x.n_bstates == 0) {
 		push_free(&x);
 		return;
 	}
@@ -1233,7 +1389,7 @@ static void push_entry(struct topics *t, uint64_t index,
 	if (!x.failed) {
 		for (size_t i = 0; i < x.n_buckets; i++)
 			send_one(&x, x.buckets[i].broker, &x.buckets[i]);
-		if (x.n_topics) {
+		if (x.n_topics || x.n_bstates) {
 			x.nudge_only = fanout_too_large(&x);
 			brokers_foreach(t->brokers, send_to_registered, &x);
 		}
@@ -1247,9 +1403,10 @@ void topics_applied(struct topics *t, uint64_t index,
 {
 	if (!t->active)
 		return;
+	/* Topic, partition and broker records (bodies 5-13). */
 	for (size_t i = 0; i < b->n_records; i++)
 		if (b->records[i]->body_case >=
-			SYNOD__REC__RECORD__BODY_CREATE_TOPIC &&
+			SYNOD__REC__RECORD__BODY_REGISTER_BROKER &&
 		    b->records[i]->body_case <=
 			SYNOD__REC__RECORD__BODY_REMOVE_TOPIC) {
 			push_entry(t, index, b);
@@ -1348,9 +1505,39 @@ static int page_partition(void *arg, const struct store_topic *tp,
 	return fp->used >= fp->budget ? 1 : 0;
 }
 
+/* Every registered broker into x (all_brokers), unless their states
+ * would take more than half of max_frame_bytes: then none (a first page
+ * holds them all plus up to a page of topics and partitions, which must
+ * fit in one frame). Returns 0 or -1. */
+static int fetch_brokers(struct topics *t, struct push_ctx *x)
+{
+	if (store_broker_list(t->store, push_registered, x) != STORE_OK ||
+	    x->failed)
+		return -1;
+	if (x->broker_bytes > t->node->cfg->max_frame / 2) {
+		uint64_t now = uv_now(t->node->loop);
+		if (t->brokers_warned_ms == 0 ||
+		    now - t->brokers_warned_ms >= 60000) {
+			t->brokers_warned_ms = now;
+			log_warn("%zu registered brokers take about %zu bytes, "
+				 "above half of max_frame_bytes: fetch answers "
+				 "leave them out",
+				 x->n_bstates, x->broker_bytes);
+		}
+		x->n_bstates = 0;
+		x->broker_bytes = 0;
+		return 0;
+	}
+	x->all_brokers = 1;
+	return 0;
+}
+
 /* One page of a fetch: what changed since `since`, from cursor c (NULL:
  * the first page, at version `version`). Fills x; *more and *next when
- * another page follows. Returns 0 or -1. */
+ * another page follows. Returns 0 or -1. The first page also carries
+ * every registered broker; their bytes count against the page's budget,
+ * so topics and partitions move to later pages (the first page holds at
+ * least one row past them). */
 static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 		      const struct cursor *c, uint64_t version,
 		      struct push_ctx *x, int *more, struct cursor *next)
@@ -1360,11 +1547,17 @@ static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 	unsigned n;
 	int rv;
 	*more = 0;
-	if (c)
+	if (c) {
 		cur = *c;
-	else if (since > 0 && store_topics_since(t->store, since, NULL,
-						 push_deleted, x) != STORE_OK)
-		return -1; /* tombstones: all, on the first page */
+	} else {
+		if (since > 0 &&
+		    store_topics_since(t->store, since, NULL, push_deleted,
+				       x) != STORE_OK)
+			return -1; /* tombstones: all, on the first page */
+		if (fetch_brokers(t, x) != 0)
+			return -1;
+		fp.used = x->broker_bytes;
+	}
 	if (cur.phase == 0) {
 		do {
 			rv = store_topics_since_page(t->store, since, &cur.tid,
@@ -1410,6 +1603,7 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
 	Synod__Wire__TopicState **tp = NULL;
 	Synod__Wire__PartitionState **pp = NULL;
+	Synod__Wire__BrokerState **bp = NULL;
 	struct push_ctx x;
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0, since = req->since_version;
@@ -1423,15 +1617,20 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 	struct cursor c, next;
 	uint8_t next_buf[CURSOR_LEN];
 	int more = 0, paged = req->has_pages && req->pages;
-	int first = !req->has_cursor;
-	if (since > version)
-		since = 0; /* from a newer history (restore?): start over */
+	int first = !req->has_cursor, restored = 0;
 	if (code == SYNOD_OK && paged && req->has_cursor &&
 	    (cursor_get(&req->cursor, &c) != 0 || c.version > version))
 		code = SYNOD_EINVALID_REQUEST;
+	/* Later pages answer at the version of the first. */
+	if (code == SYNOD_OK && paged && !first)
+		version = c.version;
+	if (since > version) {
+		/* From a history this controller does not hold (restored from
+		 * an older backup?): start over, and say so on every page. */
+		since = 0;
+		restored = 1;
+	}
 	if (code == SYNOD_OK && paged) {
-		if (!first)
-			version = c.version;
 		if (fetch_page(t, req->broker_id, since, first ? NULL : &c,
 			       version, &x, &more, &next) != 0 ||
 		    x.failed)
@@ -1441,15 +1640,18 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 				       &x) != STORE_OK ||
 		    store_broker_partitions(t->store, req->broker_id, since,
 					    fetch_partition, &x) != STORE_OK ||
-		    x.failed))
+		    fetch_brokers(t, &x) != 0 || x.failed))
 		code = SYNOD_EUNKNOWN;
 	if (code == SYNOD_OK) {
 		tp = calloc(x.n_topics + 1, sizeof *tp);
 		pp = calloc(x.n_states + 1, sizeof *pp);
-		if (tp == NULL || pp == NULL)
+		bp = calloc(x.n_bstates + 1, sizeof *bp);
+		if (tp == NULL || pp == NULL || bp == NULL)
 			code = SYNOD_EUNKNOWN;
 	}
 	if (code == SYNOD_OK) {
+		for (size_t i = 0; i < x.n_bstates; i++)
+			bp[i] = &x.bstates[i];
 		for (size_t i = 0; i < x.n_topics; i++)
 			tp[i] = &x.topics[i];
 		for (size_t i = 0; i < x.n_states; i++) {
@@ -1472,6 +1674,12 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 		d.topics = tp;
 		d.n_partitions = x.n_states;
 		d.partitions = pp;
+		d.n_brokers = x.n_bstates;
+		d.brokers = bp;
+		d.has_all_brokers = x.all_brokers;
+		d.all_brokers = x.all_brokers;
+		d.has_restored = restored;
+		d.restored = restored;
 		r.delta = &d;
 		t->stats.fetches++;
 		brokers_synced(t->brokers, req->broker_id, version, sc);
@@ -1482,6 +1690,7 @@ static void handle_fetch(struct topics *t, struct sconn *sc,
 	srv_send(sc, h, &r.base);
 	free(tp);
 	free(pp);
+	free(bp);
 	push_free(&x);
 	synod__wire__metadata_fetch_request__free_unpacked(req, NULL);
 }
@@ -3051,6 +3260,67 @@ static void on_rebalance_tick(uv_timer_t *tm)
 
 /* ---- ISR changes from partition leaders ---- */
 
+/* One ISR change as ALTER_PARTITION checks it, the broker's session
+ * checked already: SYNOD_OK with *tp, *cur (the current state, proposed
+ * or committed), *in and *out filled (out equal to in when nothing is to
+ * be committed: the same ISR restated, or a retry of the change that made
+ * the current state), or the refusal. */
+static int alter_decide(struct topics *t, int32_t broker,
+			const ProtobufCBinaryData *topic_id, int32_t partition,
+			uint32_t leader_epoch, uint32_t partition_epoch,
+			const int32_t *isr, size_t n_isr,
+			struct store_topic *tp, struct store_partition *cur,
+			struct el_partition *in, struct el_partition *out)
+{
+	if (topic_id->len != 16 || topic_id->data == NULL ||
+	    store_topic_get_by_id(t->store, topic_id->data, tp) != STORE_OK)
+		return SYNOD_EUNKNOWN_TOPIC;
+	if (current(t, tp->tid, partition, cur) != STORE_OK)
+		return SYNOD_EUNKNOWN_PARTITION;
+	to_el(cur, in);
+	return el_alter_isr(in, broker, leader_epoch, partition_epoch, isr,
+			    n_isr > UINT32_MAX ? UINT32_MAX : (uint32_t)n_isr,
+			    alive, t, out);
+}
+
+/* The answer for a change proposed as record `rec` of a proposal that
+ * ended with rc and statuses. */
+static int alter_status(int rc, const int *statuses, unsigned rec)
+{
+	if (rc != SYNOD_OK)
+		return rc;
+	if (statuses && (statuses[rec] == STORE_R_STALE ||
+			 statuses[rec] == STORE_R_REFUSED))
+		return SYNOD_EINVALID_UPDATE_VERSION;
+	if (statuses && statuses[rec] != STORE_R_OK)
+		return SYNOD_EUNKNOWN_PARTITION; /* the topic went meanwhile */
+	return SYNOD_OK;
+}
+
+/* A partition state for an answer: *ps points into *tp and *p. */
+static void alter_wire(const struct store_topic *tp,
+		       const struct store_partition *p,
+		       Synod__Wire__PartitionState *ps)
+{
+	wire_partition(ps, (char *)tp->name, (uint8_t *)tp->topic_id, p);
+	ps->replicas = (int32_t *)p->replicas;
+	ps->isr = (int32_t *)p->isr;
+}
+
+/* The committed state of (topic_id, partition) into *tp, *p and *ps; 0, or
+ * -1 when it is gone. */
+static int alter_committed(struct store *st, const uint8_t *topic_id,
+			   int32_t partition, struct store_topic *tp,
+			   struct store_partition *p,
+			   Synod__Wire__PartitionState *ps)
+{
+	if (store_topic_get_by_id(st, topic_id, tp) != STORE_OK ||
+	    store_partition_get(st, tp->tid, partition, p) != STORE_OK)
+		return -1;
+	alter_wire(tp, p, ps);
+	return 0;
+}
+
 static void alter_done(struct node *n, struct waiter *w, int rc,
 		       const int *statuses)
 {
@@ -3066,19 +3336,10 @@ static void alter_done(struct node *n, struct waiter *w, int rc,
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0;
 	failed_proposal(t, o, rc);
-	if (rc == SYNOD_OK && statuses &&
-	    (statuses[0] == STORE_R_STALE || statuses[0] == STORE_R_REFUSED))
-		rc = SYNOD_EINVALID_UPDATE_VERSION;
-	else if (rc == SYNOD_OK && statuses && statuses[0] != STORE_R_OK)
-		rc = SYNOD_EUNKNOWN_PARTITION;
+	rc = alter_status(rc, statuses, 0);
 	if (rc == SYNOD_OK &&
-	    store_topic_get_by_id(n->fsm.store, req->topic_id.data, &tp) ==
-		STORE_OK &&
-	    store_partition_get(n->fsm.store, tp.tid, req->partition, &p) ==
-		STORE_OK) {
-		wire_partition(&ps, tp.name, tp.topic_id, &p);
-		ps.replicas = p.replicas;
-		ps.isr = p.isr;
+	    alter_committed(n->fsm.store, req->topic_id.data, req->partition,
+			    &tp, &p, &ps) == 0) {
 		r.partition = &ps;
 		t->stats.isr_changes++;
 	}
@@ -3103,34 +3364,24 @@ static void handle_alter(struct topics *t, struct sconn *sc,
 	if (rv == SYNOD_OK)
 		rv = brokers_check(t->brokers, req->broker_id,
 				   req->broker_epoch);
-	if (rv == SYNOD_OK &&
-	    (req->topic_id.len != 16 ||
-	     store_topic_get_by_id(t->store, req->topic_id.data, &tp) !=
-		 STORE_OK))
-		rv = SYNOD_EUNKNOWN_TOPIC;
-	if (rv == SYNOD_OK &&
-	    current(t, tp.tid, req->partition, &cur) != STORE_OK)
-		rv = SYNOD_EUNKNOWN_PARTITION;
-	if (rv == SYNOD_OK) {
-		to_el(&cur, &in);
-		rv = el_alter_isr(&in, req->broker_id, req->leader_epoch,
+	if (rv == SYNOD_OK)
+		rv = alter_decide(t, req->broker_id, &req->topic_id,
+				  req->partition, req->leader_epoch,
 				  req->partition_epoch, req->new_isr,
-				  (uint32_t)req->n_new_isr, alive, t, &out);
-	}
+				  req->n_new_isr, &tp, &cur, &in, &out);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		synod__wire__alter_partition_request__free_unpacked(req, NULL);
 		return;
 	}
 	if (!el_changed(&in, &out)) {
-		/* The same ISR restated: nothing to commit. */
+		/* The same ISR restated, or a retry of the change that made
+		 * this state: nothing to commit. */
 		Synod__Wire__AlterPartitionResponse r =
 		    SYNOD__WIRE__ALTER_PARTITION_RESPONSE__INIT;
 		Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
 		Synod__Wire__PartitionState ps;
-		wire_partition(&ps, tp.name, tp.topic_id, &cur);
-		ps.replicas = cur.replicas;
-		ps.isr = cur.isr;
+		alter_wire(&tp, &cur, &ps);
 		st.code = SYNOD_OK;
 		r.status = &st;
 		r.partition = &ps;
@@ -3139,11 +3390,12 @@ static void handle_alter(struct topics *t, struct sconn *sc,
 		return;
 	}
 	recbuf_init(&rb);
+	begin_decision(t);
 	add_change(t, &rb, &tp, &cur, &out);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	o = p ? top_new(t, p, alter_done) : NULL;
 	if (o == NULL || rb.failed) {
-		ov_clear(t);
+		ov_rollback(t, t->cur_owner);
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		if (o)
 			top_free(o);
@@ -3162,6 +3414,289 @@ static void handle_alter(struct topics *t, struct sconn *sc,
 		alter_done(t->node, &o->w, rv, NULL);
 }
 
+/* ---- ALTER_PARTITIONS: many ISR changes in one request ----
+ *
+ * Each item is decided as ALTER_PARTITION decides it (alter_decide), in
+ * request order; the changes go into proposals of at most t->page
+ * records, each its own decision (a lost one rolls back only its overlay
+ * entries). The request is answered once every proposal has ended. */
+
+struct ab_item {
+	int code;
+	int has_st; /* st is the answer's state (nothing was committed) */
+	struct store_partition st;
+};
+
+struct alter_batch {
+	struct topics *t;
+	struct pending *p; /* the request (an AlterPartitionsRequest) */
+	struct ab_item *items;
+	size_t n;
+	unsigned *chg; /* item of each change proposed, in order */
+	unsigned n_chg;
+	unsigned holds; /* proposals not ended, + the build */
+	int rc;		/* leadership lost with a proposal in flight */
+};
+
+static void ab_answer(struct alter_batch *ab)
+{
+	struct topics *t = ab->t;
+	Synod__Wire__AlterPartitionsRequest *req = ab->p->msg;
+	Synod__Wire__AlterPartitionsResponse r =
+	    SYNOD__WIRE__ALTER_PARTITIONS_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__AlterPartitionResult *res = calloc(ab->n + 1, sizeof *res);
+	Synod__Wire__AlterPartitionResult **rp = calloc(ab->n + 1, sizeof *rp);
+	Synod__Wire__PartitionState *ps = calloc(ab->n + 1, sizeof *ps);
+	struct store_topic *tps = calloc(ab->n + 1, sizeof *tps);
+	struct store_partition *pts = calloc(ab->n + 1, sizeof *pts);
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	int rc = ab->rc;
+	if (rc == SYNOD_OK && (res == NULL || rp == NULL || ps == NULL ||
+			       tps == NULL || pts == NULL))
+		rc = SYNOD_EUNKNOWN;
+	for (size_t i = 0; rc == SYNOD_OK && i < ab->n; i++) {
+		const Synod__Wire__AlterPartitionItem *q = req->items[i];
+		struct ab_item *it = &ab->items[i];
+		synod__wire__alter_partition_result__init(&res[i]);
+		res[i].topic_id = q->topic_id;
+		res[i].partition = q->partition;
+		res[i].code = it->code;
+		rp[i] = &res[i];
+		if (it->code != SYNOD_OK)
+			continue;
+		if (it->has_st) {
+			if (store_topic_get_by_id(t->store, q->topic_id.data,
+						  &tps[i]) == STORE_OK) {
+				pts[i] = it->st;
+				alter_wire(&tps[i], &pts[i], &ps[i]);
+				res[i].state = &ps[i];
+			}
+			continue;
+		}
+		t->stats.isr_changes++;
+		if (alter_committed(t->store, q->topic_id.data, q->partition,
+				    &tps[i], &pts[i], &ps[i]) == 0)
+			res[i].state = &ps[i];
+	}
+	srv_fill_status(t->server, &st, rc, NULL, &lid, leader, sizeof leader);
+	r.status = &st;
+	r.n_results = rc == SYNOD_OK ? ab->n : 0;
+	r.results = rp;
+	srv_send(ab->p->sc, &ab->p->h, &r.base);
+	srv_pending_free(ab->p);
+	free(res);
+	free(rp);
+	free(ps);
+	free(tps);
+	free(pts);
+	free(ab->items);
+	free(ab->chg);
+	free(ab);
+	if (--t->ops == 0 && t->closing == 2)
+		topics_free(t);
+}
+
+static void ab_release(struct alter_batch *ab)
+{
+	if (--ab->holds == 0)
+		ab_answer(ab);
+}
+
+/* Changes first..first+n of ab ended with rc (statuses per record). */
+static void ab_ended(struct alter_batch *ab, unsigned first, unsigned n, int rc,
+		     const int *statuses)
+{
+	for (unsigned k = 0; k < n; k++)
+		ab->items[ab->chg[first + k]].code =
+		    alter_status(rc, statuses, k);
+	if ((rc == SYNOD_ENOT_CONTROLLER || rc == SYNOD_ESHUTTING_DOWN) &&
+	    ab->rc == SYNOD_OK)
+		ab->rc = rc; /* the client retries on the new controller */
+}
+
+static void ab_done(struct node *n, struct waiter *w, int rc,
+		    const int *statuses)
+{
+	struct top *o = w->data;
+	struct alter_batch *ab = o->ab;
+	(void)n;
+	failed_proposal(o->t, o, rc);
+	ab_ended(ab, o->first, o->n_items, rc, statuses);
+	ab_release(ab);
+	top_free(o);
+}
+
+/* Propose the changes from `first` on (the records in rb). */
+static void ab_propose(struct topics *t, struct alter_batch *ab,
+		       struct recbuf *rb, unsigned first)
+{
+	unsigned n = ab->n_chg - first;
+	struct top *o;
+	int rv;
+	if (n == 0)
+		return;
+	o = rb->failed || rb->n != n ? NULL : top_new(t, NULL, ab_done);
+	if (o == NULL) {
+		ov_rollback(t, t->cur_owner);
+		ab_ended(ab, first, n, SYNOD_EUNKNOWN, NULL);
+		return;
+	}
+	o->ab = ab;
+	o->first = first;
+	o->n_items = n;
+	ab->holds++;
+	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
+			  rb->n, &o->w);
+	if (rv != SYNOD_OK)
+		ab_done(t->node, &o->w, rv, NULL);
+	else
+		weigh(t, o, rb->n);
+}
+
+static uint64_t ab_hash(const uint8_t *id, int32_t partition)
+{
+	uint64_t lo, hi;
+	memcpy(&lo, id, 8);
+	memcpy(&hi, id + 8, 8);
+	lo ^= hi * 0x9E3779B97F4A7C15ull ^ (uint32_t)partition;
+	lo ^= lo >> 30;
+	lo *= 0xBF58476D1CE4E5B9ull;
+	lo ^= lo >> 27;
+	lo *= 0x94D049BB133111EBull;
+	lo ^= lo >> 31;
+	return lo;
+}
+
+/* dup[i] = 1 when item i repeats the (topic, partition) of an earlier
+ * item (items without a 16-byte id are left to fail as unknown topics).
+ * Linear time, one hash set. Returns 0 or -1 (out of memory). */
+static int ab_duplicates(const Synod__Wire__AlterPartitionsRequest *req,
+			 unsigned char *dup)
+{
+	size_t cap = 16, mask;
+	uint32_t *slots;
+	while (cap < req->n_items * 2)
+		cap *= 2;
+	if ((slots = calloc(cap, sizeof *slots)) == NULL)
+		return -1;
+	mask = cap - 1;
+	for (size_t i = 0; i < req->n_items; i++) {
+		const Synod__Wire__AlterPartitionItem *q = req->items[i];
+		size_t j;
+		if (q->topic_id.len != 16 || q->topic_id.data == NULL)
+			continue;
+		for (j = ab_hash(q->topic_id.data, q->partition) & mask;
+		     slots[j] != 0; j = (j + 1) & mask) {
+			const Synod__Wire__AlterPartitionItem *e =
+			    req->items[slots[j] - 1];
+			if (e->partition == q->partition &&
+			    memcmp(e->topic_id.data, q->topic_id.data, 16) ==
+				0) {
+				dup[i] = 1;
+				break;
+			}
+		}
+		if (!dup[i])
+			slots[j] = (uint32_t)i + 1;
+	}
+	free(slots);
+	return 0;
+}
+
+static void handle_alter_batch(struct topics *t, struct sconn *sc,
+			       const struct frame_header *h,
+			       Synod__Wire__AlterPartitionsRequest *req)
+{
+	struct alter_batch *ab = NULL;
+	struct pending *p = NULL;
+	unsigned char *dup = NULL;
+	struct recbuf rb;
+	unsigned first = 0;
+	uint64_t cap;
+	int rv = node_check_active(t->node);
+	if (rv == SYNOD_OK)
+		rv = brokers_check(t->brokers, req->broker_id,
+				   req->broker_epoch);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		synod__wire__alter_partitions_request__free_unpacked(req, NULL);
+		return;
+	}
+	cap = cluster_default(t, "max.partitions.per.request");
+	if (req->n_items > cap) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "%zu partitions in one request: at most %llu "
+			 "(max.partitions.per.request)",
+			 req->n_items, (unsigned long long)cap);
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, msg);
+		synod__wire__alter_partitions_request__free_unpacked(req, NULL);
+		return;
+	}
+	if ((ab = calloc(1, sizeof *ab)) != NULL) {
+		ab->items = calloc(req->n_items + 1, sizeof *ab->items);
+		ab->chg = calloc(req->n_items + 1, sizeof *ab->chg);
+		dup = calloc(req->n_items + 1, 1);
+	}
+	if (ab == NULL || ab->items == NULL || ab->chg == NULL || dup == NULL ||
+	    ab_duplicates(req, dup) != 0 ||
+	    (p = srv_pending_new(sc, h, req, NULL, NULL)) == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		synod__wire__alter_partitions_request__free_unpacked(req, NULL);
+		if (ab) {
+			free(ab->items);
+			free(ab->chg);
+		}
+		free(ab);
+		free(dup);
+		return;
+	}
+	ab->t = t;
+	ab->p = p;
+	ab->n = req->n_items;
+	ab->holds = 1; /* released when every proposal is made */
+	t->ops++;
+	recbuf_init(&rb);
+	begin_decision(t);
+	for (size_t i = 0; i < req->n_items; i++) {
+		const Synod__Wire__AlterPartitionItem *q = req->items[i];
+		struct ab_item *it = &ab->items[i];
+		struct store_topic tp;
+		struct store_partition cur;
+		struct el_partition in, out;
+		if (dup[i]) {
+			it->code = SYNOD_EINVALID_REQUEST;
+			continue;
+		}
+		it->code = alter_decide(t, req->broker_id, &q->topic_id,
+					q->partition, q->leader_epoch,
+					q->partition_epoch, q->new_isr,
+					q->n_new_isr, &tp, &cur, &in, &out);
+		if (it->code != SYNOD_OK)
+			continue;
+		if (!el_changed(&in, &out)) {
+			it->st = cur;
+			it->has_st = 1;
+			continue;
+		}
+		add_change(t, &rb, &tp, &cur, &out);
+		ab->chg[ab->n_chg++] = (unsigned)i;
+		if (rb.n >= t->page) {
+			ab_propose(t, ab, &rb, first);
+			recbuf_free(&rb);
+			recbuf_init(&rb);
+			begin_decision(t);
+			first = ab->n_chg;
+		}
+	}
+	ab_propose(t, ab, &rb, first);
+	recbuf_free(&rb);
+	free(dup);
+	ab_release(ab);
+}
+
 /* ---- lifecycle ---- */
 
 void topics_handle(struct topics *t, struct sconn *sc,
@@ -3173,6 +3708,9 @@ void topics_handle(struct topics *t, struct sconn *sc,
 		break;
 	case SYNOD_API_ALTER_PARTITION:
 		handle_alter(t, sc, h, (void *)msg);
+		break;
+	case SYNOD_API_ALTER_PARTITIONS:
+		handle_alter_batch(t, sc, h, (void *)msg);
 		break;
 	case SYNOD_API_CREATE_TOPICS:
 		handle_create(t, sc, h, (void *)msg);

@@ -1,8 +1,8 @@
 /* controller/topics.h - topics and partitions on the active controller:
  * creation (with placement), deletion, growth, description, leader
  * elections (on broker fence/shutdown, on return, on demand, automatic
- * rebalance), ISR changes from partition leaders, and metadata pushes and
- * fetches for brokers.
+ * rebalance), ISR changes from partition leaders (one or many per
+ * request), and metadata pushes and fetches for brokers.
  *
  * Decisions use the pure functions of placement.h and election.h over the
  * committed state plus an overlay of partition states proposed but not yet
@@ -10,12 +10,14 @@
  * change is a record with the partition's full new state and the partition
  * epoch it replaces.
  *
- * Pushes: after each applied entry that touched topics or partitions, the
- * active controller sends each concerned broker a MetadataDelta (frame
- * kind PUSH, api 14): all brokers get topic creations, growth and
- * deletions; replicas get the new state of their partitions. Brokers that
- * miss pushes (queue full, reconnect, failover) fetch what changed since
- * their version (api 15), answered from the store.
+ * Pushes: after each applied entry that touched topics, partitions or
+ * broker registrations, the active controller sends each concerned broker
+ * a MetadataDelta (frame kind PUSH, api 14): all brokers get topic
+ * creations, growth and deletions and the new state of every broker the
+ * entry registered, fenced, unfenced, shut down or unregistered; replicas
+ * get the new state of their partitions. Brokers that miss pushes (queue
+ * full, reconnect, failover) fetch what changed since their version (api
+ * 15), answered from the store with every registered broker.
  *
  * Ownership: owned by the server; borrows the node, the broker sessions
  * and the loop. Requests passed to topics_handle() are owned by it.
@@ -45,7 +47,7 @@ void topics_leadership(struct topics *t, int active);
 /* A command entry applied (any role): pushes on the active controller. */
 void topics_applied(struct topics *t, uint64_t index,
 		    const Synod__Rec__RecordBatch *b);
-/* APIs 15-21. Takes ownership of msg. */
+/* APIs 15-22. Takes ownership of msg. */
 void topics_handle(struct topics *t, struct sconn *sc,
 		   const struct frame_header *h, ProtobufCMessage *msg);
 const struct topics_stats *topics_stats(const struct topics *t);

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "transitions.h"
 #include "view.h"
 
 #define DEFAULT_REQUEST_TIMEOUT_MS 5000
@@ -39,6 +40,10 @@
 #define REGISTER_BACKOFF_MAX_MS 2000
 #define FETCH_BACKOFF_MIN_MS 100
 #define FETCH_BACKOFF_MAX_MS 2000
+/* broker.session.timeout.ms's default: how long a refused duplicate
+ * registration is retried when neither the config nor the controller
+ * says. */
+#define DEFAULT_SESSION_MS 9000
 
 enum { REQ_NONE = 0, REQ_REGISTER, REQ_HEARTBEAT };
 
@@ -64,7 +69,7 @@ struct synod_broker {
 	unsigned request_timeout_ms;  /* in use by the current client */
 	size_t max_frame;	      /* client's (0: its default) */
 	unsigned liveness_timeout_ms; /* client's (0: its default) */
-	unsigned duplicate_retry_ms;
+	unsigned duplicate_retry_ms;  /* 0: one session timeout */
 	struct synod_broker_callbacks cbs;
 	char incarnation[37];
 	uint64_t rng;
@@ -73,11 +78,19 @@ struct synod_broker {
 	unsigned want_timeout_ms; /* != request_timeout_ms: replace client */
 	uv_timer_t timer;
 	uv_timer_t fetch_timer; /* fetch retries */
+	uv_timer_t fence_timer; /* self-fencing at the session's end */
 	int open_timers;
 
 	enum synod_broker_state state;
-	int inflight; /* REQ_* */
-	uint64_t sent_ns;
+	int inflight;	  /* REQ_* */
+	uint64_t sent_ns; /* uv_hrtime() when the request in flight was sent */
+	/* Send time (uv_hrtime) of the last heartbeat the controller
+	 * acknowledged (or of the registration that granted the epoch); the
+	 * session the controller keeps ends no earlier than this plus the
+	 * session timeout. 0: none. */
+	uint64_t ack_sent_ns;
+	int self_fenced; /* fenced by the library: no acknowledgement */
+	int want_fence;	 /* synod_broker_request_fence(b, 1) */
 	int want_shutdown;
 	int heartbeat_asap; /* send a heartbeat when the answer arrives */
 	int followup_done;  /* the one fast catch-up heartbeat was sent */
@@ -100,6 +113,15 @@ struct synod_broker {
 	/* metadata */
 	struct view view; /* view.version: the applied version */
 	int legacy;	  /* controller without METADATA_FETCH */
+	/* A full image answered in pages, with a transitions callback: the
+	 * view it replaces, until the last page applied. */
+	struct view trans_old;
+	int trans_held;
+	/* Client generation (synod_client_generation) of the connection the
+	 * controller pushes on as far as the broker knows: the last fetch
+	 * answered or heartbeat that checked it. Another one means pushes may
+	 * have been lost: fetch. */
+	uint64_t synced_gen;
 	int fetch_inflight;
 	uint64_t fetch_epoch; /* epoch of the fetch in flight */
 	uint64_t fetch_since; /* its since_version */
@@ -247,11 +269,77 @@ static void arm(struct synod_broker *b, uint64_t delay_ms)
 	uv_timer_start(&b->timer, on_timer, delay_ms, 0);
 }
 
+/* Never more than the view holds: the controller unfences a broker for
+ * the version it reports. */
 static uint64_t version_to_report(const struct synod_broker *b)
 {
-	if (b->legacy && b->controller_version > b->view.version)
-		return b->controller_version;
 	return b->view.version;
+}
+
+/* ---- self-fencing ----
+ *
+ * The controller fences a broker when no heartbeat with its epoch arrived
+ * for the session timeout, counted from the heartbeat's arrival. The
+ * broker counts from the send time of the last heartbeat the controller
+ * acknowledged, which is no later than its arrival: its own deadline
+ * comes first (up to clock rate differences between the two machines'
+ * monotonic clocks, parts per million). */
+
+static uint64_t lease_end_ns(const struct synod_broker *b)
+{
+	if (b->epoch == 0 || b->session_ms == 0 || b->ack_sent_ns == 0)
+		return 0;
+	return b->ack_sent_ns + (uint64_t)b->session_ms * 1000000u;
+}
+
+static int lease_expired(const struct synod_broker *b)
+{
+	uint64_t end = lease_end_ns(b);
+	return end != 0 && uv_hrtime() >= end;
+}
+
+static void on_fence_timer(uv_timer_t *t);
+
+static void self_fence(struct synod_broker *b)
+{
+	if (b->self_fenced || b->epoch == 0)
+		return;
+	b->self_fenced = 1;
+	b->fenced = 1;
+	b->stats.self_fences++;
+	seterr(b, SYNOD_ETIMEOUT,
+	       "no heartbeat acknowledged for the session timeout (%u ms): "
+	       "fenced until the controller answers",
+	       b->session_ms);
+	if (b->state == SYNOD_BROKER_ACTIVE)
+		set_state(b, SYNOD_BROKER_FENCED);
+}
+
+/* (Re)arm the self-fencing timer for the current acknowledgement. */
+static void arm_lease(struct synod_broker *b)
+{
+	uint64_t end = lease_end_ns(b), now = uv_hrtime();
+	if (end == 0) {
+		uv_timer_stop(&b->fence_timer);
+		return;
+	}
+	if (now >= end) {
+		uv_timer_stop(&b->fence_timer);
+		self_fence(b);
+		return;
+	}
+	/* Loop time may lag the clock: round up, and check the clock again
+	 * when the timer fires. */
+	uv_timer_start(&b->fence_timer, on_fence_timer,
+		       (end - now + 999999u) / 1000000u, 0);
+}
+
+static void on_fence_timer(uv_timer_t *t)
+{
+	struct synod_broker *b = t->data;
+	if (b->closing || finished(b))
+		return;
+	arm_lease(b);
 }
 
 static void start_fetch(struct synod_broker *b);
@@ -305,8 +393,11 @@ static void reregister(struct synod_broker *b)
 {
 	uv_timer_stop(&b->timer);
 	uv_timer_stop(&b->fetch_timer); /* the registration fetches */
+	uv_timer_stop(&b->fence_timer);
 	b->epoch = 0;
 	b->fenced = 1;
+	b->self_fenced = 0;
+	b->ack_sent_ns = 0;
 	b->followup_done = 0;
 	b->fetch_after_hb = 0;
 	b->backoff_ms = REGISTER_BACKOFF_MIN_MS;
@@ -324,6 +415,8 @@ static void registered(struct synod_broker *b,
 	uint64_t now = uv_now(b->loop);
 	b->epoch = r->broker_epoch;
 	b->fenced = 1;
+	b->self_fenced = 0;
+	b->ack_sent_ns = b->sent_ns; /* the session starts at registration */
 	b->followup_done = 0;
 	b->dup_seen = 0;
 	b->had_answer = 1;
@@ -344,6 +437,7 @@ static void registered(struct synod_broker *b,
 		b->heartbeat_ms = r->heartbeat_interval_ms;
 	else if (b->heartbeat_ms == 0)
 		b->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	arm_lease(b);
 	/* First heartbeat at once, the next at a random point of the
 	 * interval: brokers registered together do not stay in step. */
 	b->next_due = now + rnd_between(b, 1, b->heartbeat_ms);
@@ -404,6 +498,9 @@ static void on_register(void *arg, int status, const uint8_t *body, size_t len)
 		return;
 	}
 	code = r->status->code;
+	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION &&
+	    r->has_session_timeout_ms && r->session_timeout_ms > 0)
+		b->session_ms = r->session_timeout_ms;
 	if (code == SYNOD_OK &&
 	    (!r->has_broker_epoch || r->broker_epoch == 0)) {
 		/* Cannot heartbeat without an epoch: ask again. */
@@ -433,8 +530,16 @@ static void on_register(void *arg, int status, const uint8_t *body, size_t len)
 	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
 		uint64_t now = uv_now(b->loop);
 		if (!b->dup_seen) {
+			/* Default: one session timeout (the old incarnation's
+			 * session ends within it), plus a second for the
+			 * controller's fencing tick and our retry spacing. */
+			uint64_t w = b->duplicate_retry_ms;
+			if (w == 0)
+				w = (b->session_ms ? b->session_ms
+						   : DEFAULT_SESSION_MS) +
+				    1000u;
 			b->dup_seen = 1;
-			b->dup_deadline = now + b->duplicate_retry_ms;
+			b->dup_deadline = now + w;
 		}
 		if (now >= b->dup_deadline) {
 			fail(b);
@@ -474,6 +579,10 @@ static int send_heartbeat(struct synod_broker *b)
 		req.has_want_shutdown = 1;
 		req.want_shutdown = 1;
 	}
+	if (b->want_fence) {
+		req.has_want_fence = 1;
+		req.want_fence = 1;
+	}
 	rv = synod_client_send(b->client, SYNOD_API_BROKER_HEARTBEAT, &req.base,
 			       1, on_heartbeat, b);
 	if (rv != SYNOD_OK) {
@@ -502,6 +611,7 @@ static void maybe_replace_client(struct synod_broker *b)
 	synod_client_close(b->client);
 	b->client = c;
 	b->request_timeout_ms = b->want_timeout_ms;
+	b->synced_gen = 0; /* a new connection: check after it */
 }
 
 static void on_timer(uv_timer_t *t)
@@ -534,12 +644,8 @@ static void maybe_catchup(struct synod_broker *b)
 	int need;
 	if (b->closing || b->state != SYNOD_BROKER_FENCED || b->epoch == 0)
 		return;
-	if (b->legacy)
-		need = !b->followup_done &&
-		       b->reported_version < b->controller_version;
-	else
-		need = b->view.version >= b->epoch &&
-		       b->reported_version < b->epoch;
+	need = !b->legacy && b->view.version >= b->epoch &&
+	       b->reported_version < b->epoch;
 	if (!need)
 		return;
 	if (b->inflight == REQ_HEARTBEAT) {
@@ -556,13 +662,34 @@ static void heartbeat_answered(struct synod_broker *b,
 			       const Synod__Wire__BrokerHeartbeatResponse *r)
 {
 	unsigned iv;
+	uint64_t gen = synod_client_generation(b->client);
 	b->stats.heartbeats_ok++;
 	b->had_answer = 1;
 	b->last_rtt_us = (uv_hrtime() - b->sent_ns) / 1000u;
+	b->ack_sent_ns = b->sent_ns;
+	b->self_fenced = 0;
+	arm_lease(b);
 	if (r->has_metadata_version)
 		b->controller_version = r->metadata_version;
 	if (r->has_is_fenced)
 		b->fenced = r->is_fenced;
+	/* No silent staleness: a connection the broker did not sync on
+	 * (a reconnect or redirect inside a request, a new controller) may
+	 * have lost pushes, and a controller that pushed beyond the view
+	 * says so: fetch. A new connection may also reach a newer
+	 * controller: probe METADATA_FETCH again. */
+	if (gen != b->synced_gen && !b->fetch_inflight) {
+		/* (A fetch in flight syncs when it is answered: its answer
+		 * comes on this connection or a later one.) */
+		b->synced_gen = gen;
+		b->legacy = 0;
+		b->fetch_after_hb = 1;
+	} else if (r->has_pushed_version &&
+		   r->pushed_version > b->view.version && !b->fetch_inflight &&
+		   b->fetch_cursor_len == 0) {
+		b->stats.gaps++;
+		b->fetch_after_hb = 1;
+	}
 	iv = b->cfg_heartbeat_ms;
 	if (iv == 0 && r->has_heartbeat_interval_ms &&
 	    r->heartbeat_interval_ms > 0)
@@ -671,19 +798,86 @@ static void on_heartbeat(void *arg, int status, const uint8_t *body, size_t len)
 
 static int delta_has_content(const Synod__Wire__MetadataDelta *d)
 {
-	return d->n_topics > 0 || d->n_partitions > 0 || d->n_removed > 0;
+	return d->n_topics > 0 || d->n_partitions > 0 || d->n_removed > 0 ||
+	       d->n_brokers > 0 || (d->has_all_brokers && d->all_brokers);
 }
 
-/* Apply d (view_check said VIEW_APPLY) and report it. Returns SYNOD_OK,
+static void report_transitions(struct synod_broker *b, struct trans_set *ts)
+{
+	if (ts->failed) {
+		seterr(b, SYNOD_ENOMEM,
+		       "out of memory computing leadership transitions at "
+		       "%llu: not reported",
+		       (unsigned long long)b->view.version);
+		return;
+	}
+	if (ts->n_out > 0 && b->cbs.transitions && !b->closing)
+		b->cbs.transitions(b->cbs.arg, b, b->view.version, ts->out,
+				   ts->n_out);
+}
+
+/* Transitions of a full image: the view it replaced is kept (b->trans_old)
+ * until the image's last page applied, then compared with the new one. */
+static int apply_full_tracked(struct synod_broker *b,
+			      const Synod__Wire__MetadataDelta *d)
+{
+	struct view nv;
+	int rv;
+	view_init(&nv);
+	rv = view_apply(&nv, d);
+	if (rv != SYNOD_OK) {
+		view_free(&nv);
+		if (rv == SYNOD_ENOMEM)
+			view_free(&b->view);
+		return rv;
+	}
+	if (b->trans_held) {
+		view_free(&b->view); /* pages of an image that did not finish */
+	} else {
+		b->trans_old = b->view;
+		b->trans_held = 1;
+	}
+	b->view = nv;
+	return SYNOD_OK;
+}
+
+static void finish_full_tracked(struct synod_broker *b)
+{
+	struct trans_set ts;
+	trans_init(&ts, b->broker_id);
+	if (trans_before_view(&ts, &b->trans_old) == SYNOD_OK &&
+	    trans_add_new(&ts, &b->trans_old, &b->view) == SYNOD_OK)
+		trans_after(&ts, &b->view);
+	report_transitions(b, &ts);
+	trans_free(&ts);
+	if (b->trans_held) { /* the callback may have closed: still ours */
+		view_free(&b->trans_old);
+		b->trans_held = 0;
+	}
+}
+
+/* Apply d (view_check said VIEW_APPLY) and report it. `last`: 0 when more
+ * pages of the same answer follow. Returns SYNOD_OK,
  * SYNOD_EINVALID_REQUEST (refused, nothing changed) or SYNOD_ENOMEM (the
- * view is empty at version 0 now). The callback may close the broker. */
+ * view is empty at version 0 now). The callbacks may close the broker. */
 static int apply_delta(struct synod_broker *b,
-		       const Synod__Wire__MetadataDelta *d)
+		       const Synod__Wire__MetadataDelta *d, int last)
 {
 	uint64_t before = b->view.version;
 	int full = d->has_full && d->full;
-	int rv = view_apply(&b->view, d);
+	int track = b->cbs.transitions != NULL;
+	struct trans_set ts;
+	int rv;
+	trans_init(&ts, b->broker_id);
+	if (track && full) {
+		rv = apply_full_tracked(b, d);
+	} else {
+		if (track && !b->trans_held)
+			trans_before_delta(&ts, &b->view, d);
+		rv = view_apply(&b->view, d);
+	}
 	if (rv != SYNOD_OK) {
+		trans_free(&ts);
 		seterr(b, rv, "metadata %llu..%llu: %s",
 		       (unsigned long long)d->prev_version,
 		       (unsigned long long)d->version,
@@ -696,6 +890,16 @@ static int apply_delta(struct synod_broker *b,
 	if (b->cbs.metadata &&
 	    (full || d->version != before || delta_has_content(d)))
 		b->cbs.metadata(b->cbs.arg, b, d);
+	if (track && !b->closing) {
+		if (b->trans_held) {
+			if (last)
+				finish_full_tracked(b);
+		} else {
+			trans_after(&ts, &b->view);
+			report_transitions(b, &ts);
+		}
+	}
+	trans_free(&ts);
 	return SYNOD_OK;
 }
 
@@ -784,7 +988,7 @@ static void fetch_failed(struct synod_broker *b)
  * were ignored meanwhile, so it is unchanged unless memory ran out).
  * SYNOD_OK (applied, or nothing new) or an error: retry. */
 static int fetch_apply(struct synod_broker *b,
-		       const Synod__Wire__MetadataDelta *d)
+		       const Synod__Wire__MetadataDelta *d, int last)
 {
 	int rv = view_validate(d);
 	if (rv != SYNOD_OK) {
@@ -793,17 +997,17 @@ static int fetch_apply(struct synod_broker *b,
 	}
 	/* A later page of a paged answer: more of the same version. */
 	if (b->fetch_cursor_len > 0)
-		return apply_delta(b, d);
+		return apply_delta(b, d, last);
 	/* A full image answering a fetch since a version we hold means the
 	 * controller does not know that version (its history was restored
 	 * from an older backup): start over from its image, even if its
 	 * version is lower than ours. */
 	if (d->has_full && d->full && b->fetch_since > 0 &&
-	    d->version <= b->view.version)
-		return apply_delta(b, d);
+	    d->version <= b->view.version && d->has_restored && d->restored)
+		return apply_delta(b, d, last);
 	switch (view_check(&b->view, d)) {
 	case VIEW_APPLY:
-		return apply_delta(b, d);
+		return apply_delta(b, d, last);
 	case VIEW_STALE:
 		return SYNOD_OK; /* nothing newer than what we have */
 	default:
@@ -846,7 +1050,7 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 	code = r->status->code;
 	if (code == SYNOD_OK) {
 		int more = r->has_next_cursor && r->next_cursor.len > 0;
-		int rv = r->delta ? fetch_apply(b, r->delta)
+		int rv = r->delta ? fetch_apply(b, r->delta, !more)
 				  : SYNOD_EINVALID_REQUEST;
 		if (rv == SYNOD_OK && more &&
 		    r->next_cursor.len > sizeof b->fetch_cursor)
@@ -854,7 +1058,10 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 		if (rv == SYNOD_OK && more) {
 			/* Not at the answer's version before its last page:
 			 * report (and be unfenced for) only what we hold. */
-			b->view.version = b->fetch_since;
+			b->view.version =
+			    r->delta->has_restored && r->delta->restored
+				? 0 /* a partial image of another history */
+				: b->fetch_since;
 			memcpy(b->fetch_cursor, r->next_cursor.data,
 			       r->next_cursor.len);
 			b->fetch_cursor_len = r->next_cursor.len;
@@ -869,6 +1076,9 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 			return;
 		}
 		b->fetch_backoff_ms = FETCH_BACKOFF_MIN_MS;
+		/* Answered on this connection: the controller pushes on it
+		 * from here on. */
+		b->synced_gen = synod_client_generation(b->client);
 		if (more) {
 			b->stats.fetch_pages++;
 			start_fetch(b); /* the next page, at once */
@@ -896,9 +1106,12 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 		fail(b);
 		return;
 	case SYNOD_EUNSUPPORTED_API:
-		/* A controller from before metadata pushes: report its
-		 * version as before, until the next registration. */
+		/* A controller from before metadata pushes: no view to
+		 * keep, so the broker stays fenced (it reports only what its
+		 * view holds). Probed again on the next connection or
+		 * registration (a rolling upgrade moves the controller). */
 		b->legacy = 1;
+		b->synced_gen = synod_client_generation(b->client);
 		b->fetch_again = 0;
 		b->stats.fetches_failed++;
 		maybe_catchup(b);
@@ -958,7 +1171,7 @@ static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
 	}
 	switch (view_check(&b->view, d)) {
 	case VIEW_APPLY:
-		if (apply_delta(b, d) == SYNOD_OK) {
+		if (apply_delta(b, d, 1) == SYNOD_OK) {
 			b->stats.pushes_applied++;
 		} else if (!b->closing) {
 			b->stats.gaps++;
@@ -1056,6 +1269,108 @@ int synod_broker_alter_isr(struct synod_broker *b, const uint8_t *topic_id,
 	return SYNOD_OK;
 }
 
+struct alter_batch_req {
+	struct synod_broker *b;
+	synod_broker_alter_batch_cb cb;
+	void *arg;
+	size_t n; /* changes sent: the answer has as many results */
+};
+
+static void on_alter_batch(void *arg, int status, const uint8_t *body,
+			   size_t len)
+{
+	struct alter_batch_req *a = arg;
+	struct synod_broker *b = a->b;
+	synod_broker_alter_batch_cb cb = a->cb;
+	void *cb_arg = a->arg;
+	size_t n = a->n;
+	Synod__Wire__AlterPartitionsResponse *r = NULL;
+	free(a);
+	b->alters_inflight--;
+	if (b->closing || cb == NULL)
+		return;
+	if (status == SYNOD_OK) {
+		r = synod__wire__alter_partitions_response__unpack(NULL, len,
+								   body);
+		if (r == NULL || r->status == NULL ||
+		    (r->status->code == SYNOD_OK && r->n_results != n))
+			status = SYNOD_EINVALID_REQUEST;
+	}
+	if (status != SYNOD_OK || r->status->code != SYNOD_OK) {
+		int code = status != SYNOD_OK ? status : r->status->code;
+		if (r)
+			synod__wire__alter_partitions_response__free_unpacked(
+			    r, NULL);
+		cb(cb_arg, code, NULL, 0);
+		return;
+	}
+	cb(cb_arg, SYNOD_OK,
+	   (const Synod__Wire__AlterPartitionResult *const *)r->results,
+	   r->n_results);
+	synod__wire__alter_partitions_response__free_unpacked(r, NULL);
+}
+
+int synod_broker_alter_isrs(struct synod_broker *b,
+			    const struct synod_isr_change *items, size_t n,
+			    synod_broker_alter_batch_cb cb, void *arg)
+{
+	Synod__Wire__AlterPartitionsRequest req =
+	    SYNOD__WIRE__ALTER_PARTITIONS_REQUEST__INIT;
+	Synod__Wire__AlterPartitionItem *its, **itp;
+	struct alter_batch_req *a;
+	int rv;
+	if (b == NULL || items == NULL || n == 0)
+		return SYNOD_EINVALID_ARGUMENT;
+	for (size_t i = 0; i < n; i++)
+		if (items[i].topic_id == NULL || items[i].partition < 0 ||
+		    (items[i].n_isr > 0 && items[i].isr == NULL))
+			return SYNOD_EINVALID_ARGUMENT;
+	if (b->closing || finished(b))
+		return SYNOD_ESHUTTING_DOWN;
+	if (b->epoch == 0)
+		return SYNOD_EUNKNOWN_BROKER;
+	a = malloc(sizeof *a);
+	its = calloc(n, sizeof *its);
+	itp = calloc(n, sizeof *itp);
+	if (a == NULL || its == NULL || itp == NULL) {
+		free(a);
+		free(its);
+		free(itp);
+		return SYNOD_ENOMEM;
+	}
+	a->b = b;
+	a->cb = cb;
+	a->arg = arg;
+	a->n = n;
+	for (size_t i = 0; i < n; i++) {
+		synod__wire__alter_partition_item__init(&its[i]);
+		its[i].topic_id.len = VIEW_TOPIC_ID_LEN;
+		its[i].topic_id.data = (uint8_t *)items[i].topic_id;
+		its[i].partition = items[i].partition;
+		its[i].leader_epoch = items[i].leader_epoch;
+		its[i].partition_epoch = items[i].partition_epoch;
+		its[i].n_new_isr = items[i].n_isr;
+		its[i].new_isr = (int32_t *)items[i].isr;
+		itp[i] = &its[i];
+	}
+	req.broker_id = b->broker_id;
+	req.broker_epoch = b->epoch;
+	req.n_items = n;
+	req.items = itp;
+	/* Packed before the call returns: the arrays can go. */
+	rv = synod_client_send(b->client, SYNOD_API_ALTER_PARTITIONS, &req.base,
+			       1, on_alter_batch, a);
+	free(its);
+	free(itp);
+	if (rv != SYNOD_OK) {
+		free(a);
+		return rv;
+	}
+	b->alters_inflight++;
+	b->stats.alters++;
+	return SYNOD_OK;
+}
+
 /* ---- public API ---- */
 
 static void free_broker(struct synod_broker *b)
@@ -1072,6 +1387,8 @@ static void free_broker(struct synod_broker *b)
 	free(b->cluster_id);
 	free(b->rack);
 	view_free(&b->view);
+	if (b->trans_held)
+		view_free(&b->trans_old);
 	free(b);
 }
 
@@ -1178,8 +1495,9 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	}
 	uv_timer_init(b->loop, &b->timer);
 	uv_timer_init(b->loop, &b->fetch_timer);
-	b->timer.data = b->fetch_timer.data = b;
-	b->open_timers = 2;
+	uv_timer_init(b->loop, &b->fence_timer);
+	b->timer.data = b->fetch_timer.data = b->fence_timer.data = b;
+	b->open_timers = 3;
 	*out = b;
 	return SYNOD_OK;
 }
@@ -1240,11 +1558,13 @@ void synod_broker_close(struct synod_broker *b)
 	b->closing = 1;
 	uv_timer_stop(&b->timer);
 	uv_timer_stop(&b->fetch_timer);
+	uv_timer_stop(&b->fence_timer);
 	/* Fails the requests in flight with CANCELED; on_* ignore it. */
 	synod_client_close(b->client);
 	b->client = NULL;
 	uv_close((uv_handle_t *)&b->timer, on_timer_closed);
 	uv_close((uv_handle_t *)&b->fetch_timer, on_timer_closed);
+	uv_close((uv_handle_t *)&b->fence_timer, on_timer_closed);
 	if (b->owns_loop && !b->running)
 		finish_private(b);
 }
@@ -1308,7 +1628,37 @@ int synod_broker_error(const struct synod_broker *b, const char **msg)
 
 int synod_broker_fenced(const struct synod_broker *b)
 {
-	return b->fenced;
+	/* The clock, not only the timer: a process that was stopped must
+	 * not act on a session that ended while its loop could not run. */
+	return b->fenced || lease_expired(b);
+}
+
+int synod_broker_self_fenced(const struct synod_broker *b)
+{
+	return b->self_fenced || (!b->fenced && lease_expired(b));
+}
+
+uint64_t synod_broker_last_ack_ns(const struct synod_broker *b)
+{
+	return b->epoch ? b->ack_sent_ns : 0;
+}
+
+int synod_broker_request_fence(struct synod_broker *b, int fence)
+{
+	if (b->closing || finished(b))
+		return SYNOD_ESHUTTING_DOWN;
+	fence = fence != 0;
+	if (b->want_fence == fence)
+		return SYNOD_OK;
+	b->want_fence = fence;
+	/* Tell the controller now, not at the next interval. */
+	if (b->epoch == 0)
+		return SYNOD_OK; /* the first heartbeat carries it */
+	if (b->inflight)
+		b->heartbeat_asap = 1;
+	else
+		send_heartbeat(b);
+	return SYNOD_OK;
 }
 
 unsigned synod_broker_heartbeat_interval(const struct synod_broker *b)
@@ -1361,4 +1711,25 @@ int synod_broker_find_partition(const struct synod_broker *b,
 	if (topic_id == NULL || out == NULL)
 		return SYNOD_EINVALID_ARGUMENT;
 	return view_find_partition(&b->view, topic_id, partition, out);
+}
+
+/* ---- other brokers ---- */
+
+size_t synod_broker_broker_count(const struct synod_broker *b)
+{
+	return view_broker_count(&b->view);
+}
+
+int synod_broker_brokers(const struct synod_broker *b,
+			 synod_broker_broker_cb cb, void *arg)
+{
+	return view_foreach_broker(&b->view, cb, arg);
+}
+
+int synod_broker_find_broker(const struct synod_broker *b, int32_t id,
+			     Synod__Wire__BrokerState *out)
+{
+	if (out == NULL)
+		return SYNOD_EINVALID_ARGUMENT;
+	return view_find_broker(&b->view, id, out);
 }

@@ -11,8 +11,10 @@
 
 #define TICK_MS 20
 #define MAX_ADDRS 64
+#define DEFAULT_MAX_REDIRECTS 10
+#define REDIRECT_BACKOFF_MIN_MS 25
 
-enum { ST_IDLE, ST_CONNECTING, ST_HANDSHAKE, ST_READY };
+enum { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_READY };
 
 struct preq {
 	struct preq *next, *prev;
@@ -20,8 +22,9 @@ struct preq {
 	uint16_t api;
 	int to_leader;
 	int sent;
-	int ever_sent;	  /* reached some node at least once */
-	uint64_t sent_ms; /* when last handed to a connection */
+	int ever_sent;	    /* reached some node at least once */
+	unsigned redirects; /* NOT_CONTROLLER answers followed */
+	uint64_t sent_ms;   /* when last handed to a connection */
 	uint8_t *body;
 	size_t len;
 	uint64_t deadline;
@@ -58,12 +61,28 @@ struct synod_client {
 	uint32_t handshake_corr;
 	uint32_t ping_corr; /* liveness probe in flight, 0 if none */
 	uint64_t ping_sent_ms;
-	uint64_t last_rx_ms; /* last frame received on this connection */
+	uint64_t last_rx_ms;	/* last byte received on this connection */
+	uint64_t last_bytes_in; /* conn.bytes_in when last_rx_ms was set */
+	/* A to_leader request was answered NOT_CONTROLLER (or UNAVAILABLE,
+	 * SHUTTING_DOWN): nothing more is sent on this connection; it is
+	 * closed once the requests sent on it are answered, so no answer
+	 * already on its way is lost. */
+	int draining;
+	unsigned redirect_streak; /* redirects since the last real answer */
+	uint64_t generation;	  /* connections that became ready */
+	uint64_t rng;
+	uv_getaddrinfo_t gai; /* name lookup (ST_RESOLVING) */
+	int port;	      /* of the lookup in progress */
 	struct preq *head, *tail;
 	synod_push_cb push_cb;
 	void *push_arg;
+	struct synod_client_stats stats;
 	int open_handles;
 	int closing;
+	/* Own loop: close from a callback cannot run the loop or free; it
+	 * is finished by synod_client_call's return or by a later close. */
+	int depth;   /* user callbacks running */
+	int running; /* inside synod_client_call */
 	char errmsg[256];
 };
 
@@ -96,6 +115,32 @@ const char *synod_client_peer(const struct synod_client *c)
 	return c->state == ST_READY ? c->peer : NULL;
 }
 
+uint64_t synod_client_generation(const struct synod_client *c)
+{
+	return c->generation;
+}
+
+void synod_client_stats(const struct synod_client *c,
+			struct synod_client_stats *out)
+{
+	*out = c->stats;
+}
+
+/* xorshift64*: per-client jitter. */
+static uint64_t rnd(struct synod_client *c)
+{
+	c->rng ^= c->rng >> 12;
+	c->rng ^= c->rng << 25;
+	c->rng ^= c->rng >> 27;
+	return c->rng * 0x2545F4914F6CDD1Dull;
+}
+
+/* Uniform in [d/2, d]. */
+static uint64_t jitter(struct synod_client *c, uint64_t d)
+{
+	return d / 2 + rnd(c) % (d - d / 2 + 1);
+}
+
 static void list_remove(struct synod_client *c, struct preq *p)
 {
 	if (p->prev)
@@ -124,8 +169,11 @@ static void complete(struct synod_client *c, struct preq *p, int status,
 		     const uint8_t *body, size_t len)
 {
 	list_remove(c, p);
-	if (p->cb)
+	if (p->cb) {
+		c->depth++;
 		p->cb(p->arg, status, body, len);
+		c->depth--;
+	}
 	free(p->body);
 	free(p);
 }
@@ -150,19 +198,36 @@ static uint32_t next_corr(struct synod_client *c)
 static void on_retry(uv_timer_t *t)
 {
 	struct synod_client *c = t->data;
-	if (!c->closing && c->cc == NULL && c->head != NULL)
+	if (!c->closing && c->cc == NULL && c->state == ST_IDLE &&
+	    c->head != NULL)
 		start_connect(c);
 }
 
-static void schedule_reconnect(struct synod_client *c, int immediate)
+/* Connect again: to a leader hint at once the first time, after a
+ * jittered backoff when hints keep leading to nodes that are not the
+ * controller (two nodes pointing at each other during an election must
+ * not become a connection storm), and after the exponential backoff
+ * without a hint. */
+static void schedule_reconnect(struct synod_client *c)
 {
+	uint64_t d;
 	if (c->closing || c->head == NULL)
 		return;
-	if (immediate) {
-		uv_timer_start(&c->retry, on_retry, 0, 0);
+	if (c->leader_hint[0] != '\0' && !c->cfg.pinned) {
+		unsigned k = c->redirect_streak;
+		if (k <= 1) {
+			uv_timer_start(&c->retry, on_retry, 0, 0);
+			return;
+		}
+		d = REDIRECT_BACKOFF_MIN_MS;
+		while (--k > 1 && d < c->cfg.backoff_max_ms)
+			d *= 2;
+		if (d > c->cfg.backoff_max_ms)
+			d = c->cfg.backoff_max_ms;
+		uv_timer_start(&c->retry, on_retry, jitter(c, d), 0);
 		return;
 	}
-	uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+	uv_timer_start(&c->retry, on_retry, jitter(c, c->backoff_ms), 0);
 	c->backoff_ms *= 2;
 	if (c->backoff_ms > c->cfg.backoff_max_ms)
 		c->backoff_ms = c->cfg.backoff_max_ms;
@@ -187,20 +252,25 @@ static void send_unsent(struct synod_client *c)
 			send_one(c, p);
 }
 
+static int can_send(const struct synod_client *c)
+{
+	return c->state == ST_READY && !c->draining;
+}
+
 static void on_conn_closed(struct conn *conn)
 {
 	struct cconn *cc = conn->data;
 	struct synod_client *c = cc->client;
-	int immediate = c->leader_hint[0] != '\0';
 	free(cc);
 	c->open_handles--;
 	if (c->cc == cc) {
 		c->cc = NULL;
 		c->state = ST_IDLE;
 		c->ping_corr = 0;
+		c->draining = 0;
 		for (struct preq *p = c->head; p; p = p->next)
 			p->sent = 0;
-		schedule_reconnect(c, immediate);
+		schedule_reconnect(c);
 	}
 	if (c->closing && c->open_handles == 0 && !c->owns_loop)
 		free(c);
@@ -210,6 +280,26 @@ static void drop_conn(struct synod_client *c)
 {
 	if (c->cc)
 		conn_close(&c->cc->conn);
+}
+
+/* Draining: close once no request sent on the connection awaits its
+ * answer (the liveness probe does not count). */
+static void maybe_drained(struct synod_client *c)
+{
+	if (!c->draining || c->cc == NULL)
+		return;
+	for (struct preq *p = c->head; p; p = p->next)
+		if (p->sent)
+			return;
+	drop_conn(c);
+}
+
+static struct preq *find_sent(struct synod_client *c, uint32_t corr)
+{
+	for (struct preq *p = c->head; p; p = p->next)
+		if (p->sent && p->corr == corr)
+			return p;
+	return NULL;
 }
 
 static int status_of(const uint8_t *body, size_t len, char *leader,
@@ -228,6 +318,48 @@ static int status_of(const uint8_t *body, size_t len, char *leader,
 	return code;
 }
 
+/* The connection is usable: a new generation (see client.h). */
+static void ready(struct synod_client *c)
+{
+	c->state = ST_READY;
+	c->generation++;
+	c->stats.connections++;
+	send_unsent(c);
+}
+
+/* A to_leader request reached a node that cannot serve it: follow the
+ * hint (NOT_CONTROLLER) or try another node, after the answers still
+ * due on this connection. */
+static void not_here(struct synod_client *c, struct preq *p, int code,
+		     const char *leader)
+{
+	char from[128];
+	p->sent = 0;
+	snprintf(from, sizeof from, "%s", c->peer);
+	if (code == SYNOD_ENOT_CONTROLLER && leader[0] &&
+	    strcmp(leader, c->peer) != 0)
+		snprintf(c->leader_hint, sizeof c->leader_hint, "%s", leader);
+	else
+		c->leader_hint[0] = '\0';
+	c->draining = 1;
+	if (code == SYNOD_ENOT_CONTROLLER) {
+		c->redirect_streak++;
+		c->stats.redirects++;
+		if (++p->redirects > c->cfg.max_redirects) {
+			seterr(c,
+			       "no active controller after %u redirects "
+			       "(last: %s -> %s)",
+			       p->redirects - 1, from,
+			       leader[0] ? leader : "no hint");
+			c->stats.redirect_limit++;
+			complete(c, p, SYNOD_ENOT_CONTROLLER, NULL, 0);
+			if (c->closing)
+				return;
+		}
+	}
+	maybe_drained(c);
+}
+
 static void on_frame(struct conn *conn, const struct frame_header *h,
 		     const uint8_t *body, size_t len)
 {
@@ -236,9 +368,13 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	char leader[128];
 	struct preq *p;
 	c->last_rx_ms = uv_now(c->loop);
+	c->last_bytes_in = conn->bytes_in;
 	if (h->kind == FRAME_PUSH) {
-		if (c->push_cb)
+		if (c->push_cb) {
+			c->depth++;
 			c->push_cb(c->push_arg, h->api, body, len);
+			c->depth--;
+		}
 		return;
 	}
 	if (h->kind != FRAME_RESPONSE)
@@ -257,13 +393,10 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 			drop_conn(c);
 			return;
 		}
-		c->state = ST_READY;
-		send_unsent(c);
+		ready(c);
 		return;
 	}
-	for (p = c->head; p; p = p->next)
-		if (p->sent && p->corr == h->correlation_id)
-			break;
+	p = find_sent(c, h->correlation_id);
 	if (p == NULL)
 		return; /* timed out already */
 	if (p->to_leader && !c->cfg.pinned) {
@@ -271,24 +404,41 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 		if (code == SYNOD_ENOT_CONTROLLER ||
 		    code == SYNOD_EUNAVAILABLE ||
 		    code == SYNOD_ESHUTTING_DOWN) {
-			if (code == SYNOD_ENOT_CONTROLLER && leader[0] &&
-			    strcmp(leader, c->peer) != 0)
-				snprintf(c->leader_hint, sizeof c->leader_hint,
-					 "%s", leader);
-			else
-				c->leader_hint[0] = '\0';
-			p->sent = 0;
-			drop_conn(c);
+			not_here(c, p, code, leader);
 			return;
 		}
 	}
 	c->backoff_ms = 50;
+	c->redirect_streak = 0;
 	complete(c, p, SYNOD_OK, body, len);
+	if (!c->closing)
+		maybe_drained(c);
+}
+
+static void on_bad_frame(struct conn *conn, int err,
+			 const struct frame_header *h)
+{
+	struct cconn *cc = conn->data;
+	struct synod_client *c = cc->client;
+	struct preq *p;
+	c->stats.bad_frames++;
+	if (err != FRAME_ETOOBIG) {
+		seterr(c, "bad frame from %s: %s", c->peer,
+		       frame_strerror(err));
+		return;
+	}
+	seterr(c, "a frame from %s is larger than max_frame (%zu bytes)",
+	       c->peer, c->cfg.max_frame);
+	/* Its request would get the same answer again: fail it. A push that
+	 * large is lost with the connection (a broker then fetches). */
+	if (h->kind == FRAME_RESPONSE && h->correlation_id != 0 &&
+	    (p = find_sent(c, h->correlation_id)) != NULL)
+		complete(c, p, SYNOD_EMESSAGE_TOO_LARGE, NULL, 0);
 }
 
 static const struct conn_ops client_ops = {
     .frame = on_frame,
-    .bad_frame = NULL,
+    .bad_frame = on_bad_frame,
     .closed = on_conn_closed,
 };
 
@@ -306,6 +456,7 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	cc->connected = 1;
 	c->last_rx_ms = uv_now(c->loop);
+	c->last_bytes_in = 0;
 	c->ping_corr = 0;
 	if (conn_start(&cc->conn) != 0) {
 		drop_conn(c);
@@ -324,42 +475,28 @@ static void on_connect(uv_connect_t *req, int status)
 		conn_send(&cc->conn, &h, &m.base);
 		return;
 	}
-	c->state = ST_READY;
-	send_unsent(c);
+	ready(c);
 }
 
-static int resolve(const char *hostport, struct sockaddr_storage *ss)
+/* Split "host:port" ("[v6]:port" too). 0, or -1 when malformed. */
+static int split_hostport(const char *hostport, char *host, size_t size,
+			  int *port)
 {
-	char host[128];
 	const char *colon = strrchr(hostport, ':');
-	int port;
+	size_t n;
 	if (colon == NULL || colon == hostport ||
-	    (size_t)(colon - hostport) >= sizeof host)
+	    (size_t)(colon - hostport) >= size)
 		return -1;
-	memcpy(host, hostport, (size_t)(colon - hostport));
-	host[colon - hostport] = '\0';
-	port = atoi(colon + 1);
-	if (port <= 0 || port > 65535)
+	n = (size_t)(colon - hostport);
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	*port = atoi(colon + 1);
+	if (*port <= 0 || *port > 65535)
 		return -1;
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
 	}
-	if (uv_ip4_addr(host, port, (struct sockaddr_in *)ss) == 0)
-		return 0;
-	if (uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss) == 0)
-		return 0;
-	/* A name: resolve it (synchronously: names are looked up rarely and
-	 * the controller addresses are in /etc/hosts or DNS caches). */
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
-	if (getaddrinfo(host, NULL, &hints, &res) != 0)
-		return -1;
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -368,10 +505,72 @@ static uint64_t now_ms(struct synod_client *c)
 	return uv_now(c->loop);
 }
 
+static void connect_to(struct synod_client *c, const struct sockaddr *sa)
+{
+	struct cconn *cc = calloc(1, sizeof *cc);
+	if (cc == NULL) {
+		c->state = ST_IDLE;
+		schedule_reconnect(c);
+		return;
+	}
+	cc->client = c;
+	if (conn_init(&cc->conn, c->loop, &c->flusher, c->cfg.max_frame,
+		      &client_ops, cc) != 0) {
+		free(cc);
+		c->state = ST_IDLE;
+		schedule_reconnect(c);
+		return;
+	}
+	c->open_handles++;
+	c->cc = cc;
+	c->state = ST_CONNECTING;
+	c->stats.connects++;
+	cc->connect.data = cc;
+	if (uv_tcp_connect(&cc->connect, &cc->conn.tcp, sa, on_connect) != 0)
+		drop_conn(c);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct synod_client *c = req->data;
+	c->open_handles--;
+	if (c->closing || c->state != ST_RESOLVING) {
+		/* Closed, or given up on (connect timeout) meanwhile. */
+		if (res)
+			uv_freeaddrinfo(res);
+		if (c->closing && c->open_handles == 0 && !c->owns_loop)
+			free(c);
+		return;
+	}
+	if (status != 0 || res == NULL) {
+		seterr(c, "cannot resolve %s: %s", c->peer,
+		       status ? uv_strerror(status) : "no address");
+		if (res)
+			uv_freeaddrinfo(res);
+		c->state = ST_IDLE;
+		schedule_reconnect(c);
+		return;
+	}
+	struct sockaddr_storage ss;
+	memcpy(&ss, res->ai_addr, res->ai_addrlen);
+	uv_freeaddrinfo(res);
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port =
+		    htons((uint16_t)c->port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port =
+		    htons((uint16_t)c->port);
+	connect_to(c, (struct sockaddr *)&ss);
+}
+
+/* Connect to the leader hint, or the next bootstrap node. Addresses are
+ * numeric or names; names are looked up in libuv's thread pool
+ * (uv_getaddrinfo), never on the loop. */
 static void start_connect(struct synod_client *c)
 {
 	struct sockaddr_storage ss;
-	struct cconn *cc;
+	struct addrinfo hints;
+	char host[128];
 	if (c->leader_hint[0] && !c->cfg.pinned) {
 		snprintf(c->peer, sizeof c->peer, "%s", c->leader_hint);
 		c->leader_hint[0] = '\0';
@@ -379,32 +578,28 @@ static void start_connect(struct synod_client *c)
 		unsigned i = c->cfg.pinned ? 0 : c->addr_next++ % c->n_addrs;
 		snprintf(c->peer, sizeof c->peer, "%s", c->addrs[i]);
 	}
-	if (resolve(c->peer, &ss) != 0) {
+	c->connect_deadline = now_ms(c) + c->cfg.connect_timeout_ms;
+	if (split_hostport(c->peer, host, sizeof host, &c->port) != 0) {
+		seterr(c, "cannot parse address %s", c->peer);
+		schedule_reconnect(c);
+		return;
+	}
+	if (uv_ip4_addr(host, c->port, (struct sockaddr_in *)&ss) == 0 ||
+	    uv_ip6_addr(host, c->port, (struct sockaddr_in6 *)&ss) == 0) {
+		connect_to(c, (struct sockaddr *)&ss);
+		return;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	c->gai.data = c;
+	if (uv_getaddrinfo(c->loop, &c->gai, on_resolved, host, NULL, &hints) !=
+	    0) {
 		seterr(c, "cannot resolve %s", c->peer);
-		schedule_reconnect(c, 0);
-		return;
-	}
-	cc = calloc(1, sizeof *cc);
-	if (cc == NULL) {
-		schedule_reconnect(c, 0);
-		return;
-	}
-	cc->client = c;
-	if (conn_init(&cc->conn, c->loop, &c->flusher, c->cfg.max_frame,
-		      &client_ops, cc) != 0) {
-		free(cc);
-		schedule_reconnect(c, 0);
+		schedule_reconnect(c);
 		return;
 	}
 	c->open_handles++;
-	c->cc = cc;
-	c->state = ST_CONNECTING;
-	c->connect_deadline = now_ms(c) + c->cfg.connect_timeout_ms;
-	cc->connect.data = cc;
-	if (uv_tcp_connect(&cc->connect, &cc->conn.tcp, (struct sockaddr *)&ss,
-			   on_connect) != 0) {
-		drop_conn(c);
-	}
+	c->state = ST_RESOLVING;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -438,21 +633,36 @@ static void on_tick(uv_timer_t *t)
 		seterr(c, "connect %s: timed out", c->peer);
 		drop_conn(c);
 	}
+	if (c->state == ST_RESOLVING && now >= c->connect_deadline) {
+		/* on_resolved ends it (UV_EAI_CANCELED, or the late
+		 * answer if the lookup was running already). */
+		seterr(c, "resolve %s: timed out", c->peer);
+		uv_cancel((uv_req_t *)&c->gai);
+		c->connect_deadline = UINT64_MAX;
+	}
 	/* Liveness: a node that stops answering (SIGSTOP, a partition)
 	 * keeps its TCP connection open. With requests outstanding and no
 	 * frame for liveness_timeout_ms, probe it; if the probe is not
 	 * answered in time either, move on to another node. */
 	if (c->cc && c->state == ST_READY) {
 		/* Only a request that waited liveness_timeout_ms with nothing
-		 * received since it was sent makes the node suspect. */
+		 * received since it was sent makes the node suspect. Bytes
+		 * count, not frames: a large answer arriving slowly is
+		 * progress, and the probe's answer queues behind it. */
 		int waiting = 0;
+		if (c->cc->conn.bytes_in != c->last_bytes_in) {
+			c->last_bytes_in = c->cc->conn.bytes_in;
+			c->last_rx_ms = now;
+		}
 		for (p = c->head; p && !waiting; p = p->next)
 			waiting = p->sent && now - p->sent_ms >=
 						 c->cfg.liveness_timeout_ms;
 		if (c->ping_corr != 0 &&
-		    now - c->ping_sent_ms >= c->cfg.liveness_timeout_ms) {
+		    now - c->ping_sent_ms >= c->cfg.liveness_timeout_ms &&
+		    now - c->last_rx_ms >= c->cfg.liveness_timeout_ms) {
 			seterr(c, "node %s is not answering", c->peer);
 			c->leader_hint[0] = '\0';
+			c->stats.liveness_drops++;
 			drop_conn(c);
 		} else if (waiting && c->ping_corr == 0 &&
 			   now - c->last_rx_ms >= c->cfg.liveness_timeout_ms) {
@@ -502,7 +712,12 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 		c->cfg.liveness_timeout_ms = 1000;
 	if (c->cfg.max_frame == 0)
 		c->cfg.max_frame = SYNOD_DEFAULT_MAX_FRAME;
+	if (c->cfg.max_redirects == 0)
+		c->cfg.max_redirects = DEFAULT_MAX_REDIRECTS;
 	c->backoff_ms = 50;
+	c->rng = (uint64_t)(uintptr_t)c ^ uv_hrtime() ^ 0x9E3779B97F4A7C15ull;
+	if (c->rng == 0)
+		c->rng = 1;
 	copy = strdup(cfg->bootstrap);
 	if (copy == NULL)
 		goto nomem;
@@ -582,12 +797,14 @@ int synod_client_send(struct synod_client *c, uint16_t api,
 	list_append(c, p);
 	if (!uv_is_active((uv_handle_t *)&c->tick))
 		uv_timer_start(&c->tick, on_tick, TICK_MS, TICK_MS);
-	if (c->state == ST_READY)
+	if (can_send(c))
 		send_one(c, p);
-	else if (c->cc == NULL && !uv_is_active((uv_handle_t *)&c->retry))
+	else if (c->state == ST_IDLE && !uv_is_active((uv_handle_t *)&c->retry))
 		start_connect(c);
 	return SYNOD_OK;
 }
+
+static void finish_own(struct synod_client *c);
 
 struct sync_call {
 	int done;
@@ -617,20 +834,43 @@ int synod_client_call(struct synod_client *c, uint16_t api,
 	int rv;
 	if (!c->owns_loop)
 		return SYNOD_EINVALID_ARGUMENT;
+	if (c->depth > 0 || c->running)
+		return SYNOD_EBUSY; /* the loop is running already */
 	rv = synod_client_send(c, api, req, to_leader, on_sync, &s);
 	if (rv != SYNOD_OK)
 		return rv;
+	c->running = 1;
 	while (!s.done)
 		uv_run(c->loop, UV_RUN_ONCE);
+	c->running = 0;
 	*resp = s.resp;
+	if (c->closing)
+		finish_own(c); /* closed from a callback meanwhile */
 	return s.status;
+}
+
+/* Own loop, from outside any callback: let every handle close, then
+ * free. */
+static void finish_own(struct synod_client *c)
+{
+	while (c->open_handles > 0)
+		uv_run(c->loop, UV_RUN_ONCE);
+	uv_loop_close(c->loop);
+	free(c);
 }
 
 void synod_client_close(struct synod_client *c)
 {
-	if (c->closing)
+	if (c->closing) {
+		/* Own loop closed from a callback: finish now that the
+		 * caller's uv_run returned. */
+		if (c->owns_loop && c->depth == 0 && !c->running)
+			finish_own(c);
 		return;
+	}
 	c->closing = 1;
+	if (c->state == ST_RESOLVING)
+		uv_cancel((uv_req_t *)&c->gai);
 	fail_all(c, SYNOD_ECANCELED);
 	drop_conn(c);
 	uv_close((uv_handle_t *)&c->tick, on_handle_closed);
@@ -643,10 +883,8 @@ void synod_client_close(struct synod_client *c)
 	free(c->cluster_id);
 	c->cluster_id = NULL;
 	c->n_addrs = 0;
-	if (c->owns_loop) {
-		while (c->open_handles > 0)
-			uv_run(c->loop, UV_RUN_ONCE);
-		uv_loop_close(c->loop);
-		free(c);
-	}
+	/* From a callback (or inside synod_client_call) the loop is running
+	 * under us: synod_client_call's return or a later close finishes. */
+	if (c->owns_loop && c->depth == 0 && !c->running)
+		finish_own(c);
 }

@@ -58,6 +58,15 @@ void frame_put_prefix(uint8_t *out, const struct frame_header *h,
 	put32(out + 12, h->correlation_id);
 }
 
+static void get_header(const uint8_t *buf, struct frame_header *h)
+{
+	h->kind = buf[6];
+	h->flags = buf[7];
+	h->api = get16(buf + 8);
+	h->api_version = get16(buf + 10);
+	h->correlation_id = get32(buf + 12);
+}
+
 int frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
 		 struct frame_header *h, const uint8_t **body, size_t *body_len,
 		 size_t *consumed)
@@ -70,17 +79,18 @@ int frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
 	 * bad peer is refused without buffering its garbage. */
 	if (len > FRAME_LEN_SIZE && buf[4] != FRAME_MAGIC)
 		return FRAME_EMAGIC;
-	if (n > max_frame)
+	if (n > max_frame) {
+		/* The header, when it is here already, tells the receiver
+		 * which request the oversized frame answers. */
+		if (len >= FRAME_PREFIX)
+			get_header(buf, h);
 		return FRAME_ETOOBIG;
+	}
 	if (n < FRAME_HEADER_SIZE)
 		return FRAME_ESHORT;
 	if (len < FRAME_PREFIX)
 		return FRAME_EAGAIN;
-	h->kind = buf[6];
-	h->flags = buf[7];
-	h->api = get16(buf + 8);
-	h->api_version = get16(buf + 10);
-	h->correlation_id = get32(buf + 12);
+	get_header(buf, h);
 	if (buf[5] != FRAME_VERSION)
 		return FRAME_EVERSION;
 	if (h->kind > FRAME_PUSH)

@@ -47,9 +47,10 @@ void frame_put_prefix(uint8_t *out, const struct frame_header *h,
 		      size_t body_len);
 
 /* Try to take one frame from buf[0..len). On FRAME_OK: *h, *body,
- * *body_len (pointing into buf) and *consumed are set. On FRAME_EVERSION
- * *h is set as far as it was read (correlation id included) so the
- * receiver can answer before closing. */
+ * *body_len (pointing into buf) and *consumed are set. On FRAME_EVERSION,
+ * and on FRAME_ETOOBIG when the 16-byte prefix is in buf, *h is set as far
+ * as it was read (correlation id included) so the receiver can answer or
+ * report it before closing. */
 int frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
 		 struct frame_header *h, const uint8_t **body, size_t *body_len,
 		 size_t *consumed);

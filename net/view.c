@@ -51,6 +51,8 @@ void view_init(struct view *v)
 	memset(v, 0, sizeof *v);
 }
 
+static void brokers_free(struct view_broker *a, size_t n);
+
 void view_free(struct view *v)
 {
 	for (uint32_t i = 0; i < v->parts_cap; i++)
@@ -61,6 +63,7 @@ void view_free(struct view *v)
 	free(v->parts);
 	free(v->topics);
 	free(v->tindex);
+	brokers_free(v->brokers, v->n_brokers);
 	view_init(v);
 }
 
@@ -91,10 +94,29 @@ static int valid_part(const Synod__Wire__PartitionState *p)
 	       (p->n_isr == 0 || p->isr != NULL);
 }
 
+static int valid_broker(const Synod__Wire__BrokerState *b)
+{
+	if (b == NULL || b->id < 0 || b->n_endpoints > VIEW_MAX_ENDPOINTS ||
+	    (b->n_endpoints > 0 && b->endpoints == NULL))
+		return 0;
+	for (size_t i = 0; i < b->n_endpoints; i++) {
+		const Synod__Wire__Endpoint *e = b->endpoints[i];
+		if (e == NULL || e->name == NULL || e->host == NULL ||
+		    e->security_protocol == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 int view_validate(const Synod__Wire__MetadataDelta *d)
 {
 	if (!(d->has_full && d->full) && d->version < d->prev_version)
 		return SYNOD_EINVALID_REQUEST;
+	if (d->n_brokers > VIEW_MAX_BROKERS)
+		return SYNOD_EINVALID_REQUEST;
+	for (size_t i = 0; i < d->n_brokers; i++)
+		if (!valid_broker(d->brokers[i]))
+			return SYNOD_EINVALID_REQUEST;
 	for (size_t i = 0; i < d->n_topics; i++) {
 		const Synod__Wire__TopicState *t = d->topics[i];
 		if (t == NULL || t->name == NULL || !valid_id(t->topic_id))
@@ -248,6 +270,188 @@ static int topic_set_name(struct view_topic *t, const char *name)
 		return SYNOD_ENOMEM;
 	free(t->name);
 	t->name = nm;
+	return SYNOD_OK;
+}
+
+/* ---- brokers ---- */
+
+static void broker_clear(struct view_broker *b)
+{
+	for (size_t i = 0; i < b->n_endpoints; i++) {
+		free(b->eps[i].name);
+		free(b->eps[i].host);
+		free(b->eps[i].security_protocol);
+	}
+	free(b->eps);
+	free(b->epp);
+	free(b->rack);
+	memset(b, 0, sizeof *b);
+}
+
+static void brokers_free(struct view_broker *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		broker_clear(&a[i]);
+	free(a);
+}
+
+/* A fresh copy of a wire state in *out. */
+static int broker_copy(const Synod__Wire__BrokerState *s,
+		       struct view_broker *out)
+{
+	memset(out, 0, sizeof *out);
+	out->id = s->id;
+	out->epoch = s->epoch;
+	out->fenced = s->fenced != 0;
+	out->shutting_down = s->has_shutting_down && s->shutting_down;
+	if (s->rack != NULL && (out->rack = dup_str(s->rack)) == NULL)
+		goto nomem;
+	if (s->n_endpoints > 0) {
+		out->eps = calloc(s->n_endpoints, sizeof *out->eps);
+		out->epp = calloc(s->n_endpoints, sizeof *out->epp);
+		if (out->eps == NULL || out->epp == NULL)
+			goto nomem;
+	}
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		const Synod__Wire__Endpoint *e = s->endpoints[i];
+		Synod__Wire__Endpoint *d = &out->eps[i];
+		synod__wire__endpoint__init(d);
+		d->port = e->port;
+		d->name = dup_str(e->name);
+		d->host = dup_str(e->host);
+		d->security_protocol = dup_str(e->security_protocol);
+		out->epp[i] = d;
+		out->n_endpoints = i + 1; /* freed by broker_clear from now */
+		if (d->name == NULL || d->host == NULL ||
+		    d->security_protocol == NULL)
+			goto nomem;
+	}
+	return SYNOD_OK;
+nomem:
+	broker_clear(out);
+	return SYNOD_ENOMEM;
+}
+
+/* Index of broker id in the sorted array, or where it would go. */
+static size_t broker_pos(const struct view *v, int32_t id, int *found)
+{
+	size_t lo = 0, hi = v->n_brokers;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->brokers[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < v->n_brokers && v->brokers[lo].id == id;
+	return lo;
+}
+
+static void broker_remove(struct view *v, int32_t id)
+{
+	int found;
+	size_t i = broker_pos(v, id, &found);
+	if (!found)
+		return;
+	broker_clear(&v->brokers[i]);
+	memmove(&v->brokers[i], &v->brokers[i + 1],
+		(v->n_brokers - i - 1) * sizeof *v->brokers);
+	v->n_brokers--;
+}
+
+static int broker_upsert(struct view *v, const Synod__Wire__BrokerState *s)
+{
+	struct view_broker nb;
+	int found;
+	size_t i = broker_pos(v, s->id, &found);
+	if (!found && v->n_brokers == v->cap_brokers) {
+		size_t cap = v->cap_brokers ? v->cap_brokers * 2 : 8;
+		struct view_broker *n = realloc(v->brokers, cap * sizeof *n);
+		if (n == NULL)
+			return SYNOD_ENOMEM;
+		v->brokers = n;
+		v->cap_brokers = cap;
+	}
+	if (broker_copy(s, &nb) != SYNOD_OK)
+		return SYNOD_ENOMEM;
+	if (found) {
+		broker_clear(&v->brokers[i]);
+	} else {
+		memmove(&v->brokers[i + 1], &v->brokers[i],
+			(v->n_brokers - i) * sizeof *v->brokers);
+		v->n_brokers++;
+	}
+	v->brokers[i] = nb;
+	return SYNOD_OK;
+}
+
+struct broker_ord {
+	int32_t id;
+	size_t at; /* index in the delta */
+};
+
+static int ord_cmp(const void *a, const void *b)
+{
+	const struct broker_ord *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* all_brokers: the view's brokers become exactly those listed (the last
+ * listing of an id wins; removed ones are left out). */
+static int brokers_replace(struct view *v, const Synod__Wire__MetadataDelta *d)
+{
+	struct broker_ord *ord = NULL;
+	struct view_broker *nb = NULL;
+	size_t n = d->n_brokers, k = 0;
+	if (n > 0) {
+		ord = malloc(n * sizeof *ord);
+		nb = calloc(n, sizeof *nb);
+		if (ord == NULL || nb == NULL) {
+			free(ord);
+			free(nb);
+			return SYNOD_ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		ord[i].id = d->brokers[i]->id;
+		ord[i].at = i;
+	}
+	if (n > 1)
+		qsort(ord, n, sizeof *ord, ord_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const Synod__Wire__BrokerState *s = d->brokers[ord[i].at];
+		if (i + 1 < n && ord[i + 1].id == ord[i].id)
+			continue; /* a later listing follows */
+		if (s->has_removed && s->removed)
+			continue;
+		if (broker_copy(s, &nb[k]) != SYNOD_OK) {
+			brokers_free(nb, k);
+			free(ord);
+			return SYNOD_ENOMEM;
+		}
+		k++;
+	}
+	free(ord);
+	brokers_free(v->brokers, v->n_brokers);
+	v->brokers = nb;
+	v->n_brokers = k;
+	v->cap_brokers = n;
+	return SYNOD_OK;
+}
+
+static int apply_brokers(struct view *v, const Synod__Wire__MetadataDelta *d)
+{
+	if (d->has_all_brokers && d->all_brokers)
+		return brokers_replace(v, d);
+	for (size_t i = 0; i < d->n_brokers; i++) {
+		const Synod__Wire__BrokerState *s = d->brokers[i];
+		if (s->has_removed && s->removed)
+			broker_remove(v, s->id);
+		else if (broker_upsert(v, s) != SYNOD_OK)
+			return SYNOD_ENOMEM;
+	}
 	return SYNOD_OK;
 }
 
@@ -447,6 +651,8 @@ int view_apply(struct view *v, const Synod__Wire__MetadataDelta *d)
 				 parts_resize(v, (uint32_t)cap) != SYNOD_OK))
 			goto nomem;
 	}
+	if (apply_brokers(v, d) != SYNOD_OK)
+		goto nomem;
 	for (size_t i = 0; i < d->n_topics; i++) {
 		const Synod__Wire__TopicState *ts = d->topics[i];
 		uint32_t num;
@@ -561,5 +767,43 @@ int view_find_topic(const struct view *v, const uint8_t *topic_id,
 	if (topic == 0)
 		return SYNOD_ENOT_FOUND;
 	fill_topic(&v->topics[topic - 1], out);
+	return SYNOD_OK;
+}
+
+static void fill_broker(const struct view_broker *b,
+			Synod__Wire__BrokerState *out)
+{
+	synod__wire__broker_state__init(out);
+	out->id = b->id;
+	out->epoch = b->epoch;
+	out->rack = b->rack;
+	out->n_endpoints = b->n_endpoints;
+	out->endpoints = b->epp;
+	out->fenced = b->fenced;
+	out->has_shutting_down = 1;
+	out->shutting_down = b->shutting_down;
+}
+
+int view_foreach_broker(const struct view *v, view_broker_cb cb, void *arg)
+{
+	for (size_t i = 0; i < v->n_brokers; i++) {
+		Synod__Wire__BrokerState bs;
+		int rv;
+		fill_broker(&v->brokers[i], &bs);
+		rv = cb(arg, &bs);
+		if (rv != 0)
+			return rv;
+	}
+	return 0;
+}
+
+int view_find_broker(const struct view *v, int32_t id,
+		     Synod__Wire__BrokerState *out)
+{
+	int found;
+	size_t i = broker_pos(v, id, &found);
+	if (!found)
+		return SYNOD_ENOT_FOUND;
+	fill_broker(&v->brokers[i], out);
 	return SYNOD_OK;
 }

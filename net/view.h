@@ -1,8 +1,9 @@
 /* net/view.h - a broker's metadata view (internal to synod_net).
  *
  * What one broker knows of the cluster's metadata: every topic (name, id,
- * partition count) and the full state of every partition it replicates,
- * at one metadata version. net/broker.c feeds it the MetadataDelta
+ * partition count), the full state of every partition it replicates and
+ * every registered broker (id, epoch, rack, endpoints, fenced, shutting
+ * down), at one metadata version. net/broker.c feeds it the MetadataDelta
  * messages the controller pushes or returns to METADATA_FETCH; the rules
  * for ordering them are in view_check().
  *
@@ -13,6 +14,9 @@
  * number (stable while the topic exists) plus a hash index by topic id.
  * Lookups, upserts and removals are O(1) on average; deleting a topic
  * costs min(its highest partition number held, the table size) probes.
+ * Brokers (thousands at most) are an array sorted by id: lookups are
+ * binary searches, an upsert or removal moves the entries after it, and
+ * an all_brokers list replaces the array in O(n log n).
  *
  * Pure: no I/O, no libuv. Not thread-safe; one owner. Nothing here keeps a
  * pointer into a delta after the call returns (strings and arrays are
@@ -28,6 +32,9 @@
 
 #define VIEW_TOPIC_ID_LEN 16
 #define VIEW_INLINE_IDS 6
+/* Bounds view_validate() puts on a delta's brokers. */
+#define VIEW_MAX_BROKERS 100000
+#define VIEW_MAX_ENDPOINTS 64
 
 struct view_topic {
 	uint8_t id[VIEW_TOPIC_ID_LEN];
@@ -53,6 +60,17 @@ struct view_part {
 	} ids;
 };
 
+struct view_broker {
+	int32_t id;
+	int fenced;
+	int shutting_down;
+	uint64_t epoch;
+	char *rack; /* NULL: none */
+	size_t n_endpoints;
+	Synod__Wire__Endpoint *eps;  /* strings owned */
+	Synod__Wire__Endpoint **epp; /* pointers to eps, for readers */
+};
+
 struct view {
 	uint64_t version; /* metadata version applied; 0: none */
 	struct view_topic *topics;
@@ -65,6 +83,8 @@ struct view {
 	struct view_part *parts;
 	uint32_t parts_cap; /* power of two, or 0 */
 	uint32_t n_parts;
+	struct view_broker *brokers; /* sorted by id */
+	size_t n_brokers, cap_brokers;
 };
 
 /* An empty view at version 0 (a zeroed struct is one too). */
@@ -86,14 +106,22 @@ int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d);
 
 /* SYNOD_OK when the delta is well formed: topic ids of 16 bytes, names
  * present, partition numbers >= 0, at most 65535 replicas or ISR members,
- * and version >= prev_version unless full. Else SYNOD_EINVALID_REQUEST. */
+ * at most VIEW_MAX_BROKERS brokers with ids >= 0, each with at most
+ * VIEW_MAX_ENDPOINTS endpoints whose name, host and security protocol are
+ * present, and version >= prev_version unless full. Else
+ * SYNOD_EINVALID_REQUEST. */
 int view_validate(const Synod__Wire__MetadataDelta *d);
 
 /* Apply a delta (whatever view_check says: the caller decides) and set
- * the version to d->version. A full delta replaces the view. Order within
- * a delta: topic upserts, partition upserts, removed partitions, then
+ * the version to d->version. A full delta replaces the view (its brokers
+ * too: a full image without brokers leaves none). Order within a delta:
+ * brokers, topic upserts, partition upserts, removed partitions, then
  * topic deletions (a deleted topic loses every partition, so a deletion
- * wins over anything else in the same delta). A partition of a topic the
+ * wins over anything else in the same delta). Brokers: with all_brokers
+ * the view's brokers become exactly those listed (without `removed`);
+ * otherwise each listed broker's state replaces the one held (upsert),
+ * and one with `removed` set is dropped. A broker listed twice: the last
+ * one wins. A partition of a topic the
  * view does not know creates the topic (name and id from the partition,
  * count partition + 1). A partition state with a lower partition epoch
  * than the one held is skipped (epochs only grow; a full image starts
@@ -110,6 +138,10 @@ static inline size_t view_topic_count(const struct view *v)
 static inline size_t view_partition_count(const struct view *v)
 {
 	return v->n_parts;
+}
+static inline size_t view_broker_count(const struct view *v)
+{
+	return v->n_brokers;
 }
 
 /* Call cb for every partition (in no particular order) with a
@@ -130,5 +162,14 @@ int view_find_partition(const struct view *v, const uint8_t *topic_id,
 /* The topic of that id: SYNOD_OK and *out filled, or SYNOD_ENOT_FOUND. */
 int view_find_topic(const struct view *v, const uint8_t *topic_id,
 		    Synod__Wire__TopicState *out);
+/* Every broker, by id, as a BrokerState pointing into the view (rack and
+ * endpoints; valid until the view changes; removed never set,
+ * shutting_down always present). Stops as view_foreach_partition. */
+typedef int (*view_broker_cb)(void *arg, const Synod__Wire__BrokerState *b);
+int view_foreach_broker(const struct view *v, view_broker_cb cb, void *arg);
+/* One broker: SYNOD_OK and *out filled (pointing into the view), or
+ * SYNOD_ENOT_FOUND. */
+int view_find_broker(const struct view *v, int32_t id,
+		     Synod__Wire__BrokerState *out);
 
 #endif

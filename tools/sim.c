@@ -65,6 +65,11 @@ struct sbroker {
 	uint64_t epoch;
 	char incarnation[40];
 	int fenced;
+	int self_fenced; /* the library fenced it: no acknowledged heartbeat */
+	/* Partitions it leads, kept from the transitions callback (checked
+	 * against the view in the state file: "leading"). */
+	long long leading;
+	uint64_t transitions;
 	uint64_t metadata_version;
 	uint64_t last_rtt_us;
 	size_t n_topics, n_partitions;
@@ -405,6 +410,7 @@ static void snapshot(struct sbroker *sb)
 	snprintf(sb->incarnation, sizeof sb->incarnation, "%s",
 		 synod_broker_incarnation(b));
 	sb->fenced = synod_broker_fenced(b);
+	sb->self_fenced = synod_broker_self_fenced(b);
 	sb->metadata_version = synod_broker_metadata_version(b);
 	sb->last_rtt_us = synod_broker_last_rtt_us(b);
 	sb->n_topics = synod_broker_topic_count(b);
@@ -431,6 +437,7 @@ static void add_stats(struct synod_broker_stats *to,
 	to->fetches_failed += st->fetches_failed;
 	to->full_images += st->full_images;
 	to->alters += st->alters;
+	to->self_fences += st->self_fences;
 }
 
 static void close_broker(struct sbroker *sb)
@@ -460,6 +467,31 @@ static void on_metadata(void *arg, struct synod_broker *b,
 			(unsigned long long)delta->version,
 			delta->has_full && delta->full ? " (full)" : "",
 			delta->n_topics, delta->n_partitions, delta->n_removed);
+}
+
+static void on_transitions(void *arg, struct synod_broker *b, uint64_t version,
+			   const struct synod_transition *t, size_t n)
+{
+	struct sbroker *sb = arg;
+	(void)b;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].old_role == SYNOD_ROLE_LEADER &&
+		    t[i].new_role != SYNOD_ROLE_LEADER)
+			sb->leading--;
+		else if (t[i].old_role != SYNOD_ROLE_LEADER &&
+			 t[i].new_role == SYNOD_ROLE_LEADER)
+			sb->leading++;
+		if (sim.verbose > 2)
+			fprintf(stderr,
+				"synod-sim: broker %d at %llu: %s-%d %d -> %d "
+				"(leader %d, epoch %u)\n",
+				sb->id, (unsigned long long)version, t[i].topic,
+				t[i].partition, (int)t[i].old_role,
+				(int)t[i].new_role, t[i].leader,
+				t[i].leader_epoch);
+	}
+	sb->transitions += n;
+	sim.dirty = 1;
 }
 
 static void on_state(void *arg, struct synod_broker *b,
@@ -505,8 +537,10 @@ static int start_broker(struct sbroker *sb)
 	    .request_timeout_ms = sim.request_timeout_ms,
 	    .duplicate_retry_ms = sim.duplicate_retry_ms,
 	};
-	struct synod_broker_callbacks cbs = {
-	    .arg = sb, .state_changed = on_state, .metadata = on_metadata};
+	struct synod_broker_callbacks cbs = {.arg = sb,
+					     .state_changed = on_state,
+					     .metadata = on_metadata,
+					     .transitions = on_transitions};
 	int rv = synod_broker_new(&sim.loop, &cfg, &cbs, &sb->b);
 	if (rv != SYNOD_OK) {
 		fprintf(stderr, "synod-sim: broker %d: %s\n", sb->id,
@@ -521,6 +555,8 @@ static int start_broker(struct sbroker *sb)
 	sb->state = SYNOD_BROKER_REGISTERING;
 	sb->epoch = 0;
 	sb->fenced = 1;
+	sb->self_fenced = 0;
+	sb->leading = 0; /* a new, empty view */
 	sb->last_rtt_us = 0;
 	sb->view_dirty = 1; /* a new, empty view */
 	sb->err[0] = '\0';
@@ -554,6 +590,12 @@ static void put_broker(struct buf *o, const struct sbroker *sb)
 	buf_puts(o, ",\"state\":");
 	buf_str(o, sb_state_name(sb));
 	buf_puts(o, sb->fenced ? ",\"fenced\":true" : ",\"fenced\":false");
+	buf_puts(o, sb->self_fenced ? ",\"self_fenced\":true"
+				    : ",\"self_fenced\":false");
+	buf_puts(o, ",\"leading\":");
+	buf_int(o, sb->leading);
+	buf_puts(o, ",\"transitions\":");
+	buf_int(o, (long long)sb->transitions);
 	buf_puts(o, ",\"rack\":");
 	if (sb->rack[0])
 		buf_str(o, sb->rack);

@@ -1,8 +1,12 @@
 /* tests/integration/test_broker_meta.c - the broker library's metadata
  * view against a real quorum: full image after registration, pushes in
  * version order, topic creation and deletion, ISR changes through
- * synod_broker_alter_isr, a controller failover, a re-registration that
- * keeps the view.
+ * synod_broker_alter_isr and synod_broker_alter_isrs (batched, with a
+ * stale item, a duplicate, an unknown partition, the item limit and an
+ * idempotent retry), the other brokers in every view (registration,
+ * unregistration, a new epoch), a controller failover, a re-registration
+ * that keeps the view, and the `restored` answer to a fetch since a
+ * version the controller does not hold.
  *
  * Each test starts its own quorum of `synod` processes (SYNOD_BIN) through
  * tools/cluster.c and runs struct synod_broker objects of the C library on
@@ -319,6 +323,206 @@ static void wait_alter(struct fixture *f, struct alter_result *r)
 	}
 }
 
+/* ---- batched ISR changes ---- */
+
+#define MAX_BATCH 8
+
+struct batch_result {
+	int done;
+	int code;
+	size_t n;
+	int codes[MAX_BATCH];
+	int32_t partition[MAX_BATCH];
+	int has_state[MAX_BATCH];
+	uint32_t partition_epoch[MAX_BATCH];
+	size_t n_isr[MAX_BATCH];
+};
+
+static void on_batch(void *arg, int code,
+		     const Synod__Wire__AlterPartitionResult *const *res,
+		     size_t n)
+{
+	struct batch_result *r = arg;
+	r->done++;
+	r->code = code;
+	r->n = n;
+	if (code != SYNOD_OK)
+		assert_null(res);
+	for (size_t i = 0; i < n && i < MAX_BATCH; i++) {
+		assert_int_equal(res[i]->topic_id.len, 16);
+		r->codes[i] = res[i]->code;
+		r->partition[i] = res[i]->partition;
+		r->has_state[i] = res[i]->state != NULL;
+		if (res[i]->state) {
+			r->partition_epoch[i] = res[i]->state->partition_epoch;
+			r->n_isr[i] = res[i]->state->n_isr;
+		}
+	}
+}
+
+static void wait_batch(struct fixture *f, struct batch_result *r)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	while (!r->done) {
+		if (tool_now_ms() >= deadline)
+			fail_msg("no ALTER_PARTITIONS answer");
+		itest_pump(&f->it.loop, 10);
+	}
+	assert_int_equal(r->done, 1);
+}
+
+struct led {
+	int32_t partition;
+	uint32_t le, pe;
+	int32_t isr[3];
+};
+
+/* The broker leading the most partitions of `topic` with an ISR of 3 (at
+ * least 2 of them): its id (-1: none), and two such partitions. */
+static int32_t find_led_two(struct fixture *f, const char *topic,
+			    uint8_t *topic_id, struct led *a, struct led *b)
+{
+	Synod__Wire__DescribeTopicsResponse *d = describe(f);
+	unsigned count[MAX_LIB + 1] = {0};
+	int32_t best = -1;
+	unsigned got = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < d->n_topics; i++) {
+			const Synod__Wire__TopicDescription *t = d->topics[i];
+			if (strcmp(t->name, topic) != 0)
+				continue;
+			memcpy(topic_id, t->topic_id.data, 16);
+			for (size_t k = 0; k < t->n_partitions; k++) {
+				const Synod__Wire__PartitionState *p =
+				    t->partitions[k];
+				struct led *l;
+				if (p->n_isr != 3 || p->leader < 1 ||
+				    p->leader > MAX_LIB)
+					continue;
+				if (pass == 0) {
+					if (++count[p->leader] >= 2 &&
+					    (best < 0 ||
+					     count[p->leader] > count[best]))
+						best = p->leader;
+					continue;
+				}
+				if (p->leader != best || got == 2)
+					continue;
+				l = got++ == 0 ? a : b;
+				l->partition = p->partition;
+				l->le = p->leader_epoch;
+				l->pe = p->partition_epoch;
+				memcpy(l->isr, p->isr, sizeof l->isr);
+			}
+		}
+	synod__wire__describe_topics_response__free_unpacked(d, NULL);
+	return got == 2 ? best : -1;
+}
+
+/* The leader and one other member of l's ISR. */
+static void shrunk(const struct led *l, int32_t leader, int32_t *isr)
+{
+	isr[0] = leader;
+	isr[1] = l->isr[0] != leader ? l->isr[0] : l->isr[1];
+}
+
+/* ---- other brokers in the views ---- */
+
+static Synod__Wire__BrokerListResponse *broker_list(struct fixture *f)
+{
+	Synod__Wire__BrokerListRequest r =
+	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+	Synod__Wire__BrokerListResponse *l;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_BROKER_LIST, &r.base,
+		       &synod__wire__broker_list_response__descriptor,
+		       (ProtobufCMessage **)&l),
+	    SYNOD_OK);
+	return l;
+}
+
+static int str_eq(const char *a, const char *b)
+{
+	return (a == NULL) == (b == NULL) && (a == NULL || !strcmp(a, b));
+}
+
+/* 1 when lb's view holds exactly the registered brokers of l. */
+static int brokers_match(struct lib_broker *lb,
+			 const Synod__Wire__BrokerListResponse *l, char *why,
+			 size_t len)
+{
+	int32_t me = synod_broker_id(lb->b);
+	if (synod_broker_broker_count(lb->b) != l->n_brokers) {
+		snprintf(why, len, "broker %d: %zu brokers, want %zu", me,
+			 synod_broker_broker_count(lb->b), l->n_brokers);
+		return 0;
+	}
+	for (size_t i = 0; i < l->n_brokers; i++) {
+		const Synod__Wire__BrokerInfo *bi = l->brokers[i];
+		Synod__Wire__BrokerState s;
+		if (synod_broker_find_broker(lb->b, bi->id, &s) != SYNOD_OK) {
+			snprintf(why, len, "broker %d: broker %d missing", me,
+				 bi->id);
+			return 0;
+		}
+		if (s.epoch != bi->epoch || !s.fenced != !bi->fenced ||
+		    !str_eq(s.rack, bi->rack) ||
+		    s.n_endpoints != bi->n_endpoints) {
+			snprintf(why, len,
+				 "broker %d: broker %d at epoch %llu fenced "
+				 "%d, want %llu, %d",
+				 me, bi->id, (unsigned long long)s.epoch,
+				 (int)s.fenced, (unsigned long long)bi->epoch,
+				 (int)bi->fenced);
+			return 0;
+		}
+		for (size_t k = 0; k < s.n_endpoints; k++)
+			if (!str_eq(s.endpoints[k]->name,
+				    bi->endpoints[k]->name) ||
+			    !str_eq(s.endpoints[k]->host,
+				    bi->endpoints[k]->host) ||
+			    s.endpoints[k]->port != bi->endpoints[k]->port) {
+				snprintf(why, len,
+					 "broker %d: broker %d's endpoints "
+					 "differ",
+					 me, bi->id);
+				return 0;
+			}
+	}
+	return 1;
+}
+
+/* Wait until every live broker's view lists the registered brokers as
+ * BROKER_LIST does. */
+static void wait_brokers(struct fixture *f)
+{
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	char why[256] = "";
+	for (;;) {
+		Synod__Wire__BrokerListResponse *l = broker_list(f);
+		unsigned ok = 0, live = 0;
+		for (unsigned i = 0; i < f->n_lib; i++) {
+			if (f->lib[i].b == NULL)
+				continue;
+			live++;
+			ok += brokers_match(&f->lib[i], l, why, sizeof why);
+		}
+		synod__wire__broker_list_response__free_unpacked(l, NULL);
+		if (ok == live)
+			return;
+		if (tool_now_ms() >= deadline)
+			fail_msg("broker views differ: %s", why);
+		itest_pump(&f->it.loop, 20);
+	}
+}
+
+static int count_brokers(void *arg, const Synod__Wire__BrokerState *b)
+{
+	assert_false(b->has_removed && b->removed);
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
 /* ---- tests ---- */
 
 static void test_views_and_isr(void **state)
@@ -327,13 +531,35 @@ static void test_views_and_isr(void **state)
 	uint8_t tid[16];
 	Synod__Wire__PartitionState p;
 	int32_t isr[3];
-	struct alter_result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0};
+	struct alter_result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
 	struct lib_broker *leader, *other;
 	struct synod_broker_stats st;
 	start(f, 3);
 	for (int32_t id = 1; id <= 4; id++)
 		lib_start(f, id);
 	wait_all_active(f);
+	/* Every broker sees the others, with their endpoints. */
+	wait_brokers(f);
+	for (unsigned i = 0; i < f->n_lib; i++) {
+		Synod__Wire__BrokerState bs;
+		unsigned n = 0;
+		assert_int_equal(synod_broker_broker_count(f->lib[i].b), 4);
+		assert_int_equal(
+		    synod_broker_brokers(f->lib[i].b, count_brokers, &n), 0);
+		assert_int_equal(n, 4);
+		assert_int_equal(synod_broker_find_broker(f->lib[i].b, 3, &bs),
+				 SYNOD_OK);
+		assert_int_equal(bs.id, 3);
+		assert_false(bs.fenced);
+		assert_int_equal(bs.n_endpoints, 1);
+		assert_string_equal(bs.endpoints[0]->host, "127.0.0.1");
+		assert_int_equal(bs.endpoints[0]->port, 19003);
+		assert_int_equal(synod_broker_find_broker(f->lib[i].b, 9, &bs),
+				 SYNOD_ENOT_FOUND);
+		assert_int_equal(synod_broker_find_broker(f->lib[i].b, 3, NULL),
+				 SYNOD_EINVALID_ARGUMENT);
+	}
+
 	/* Unfenced only once caught up with a full image. */
 	for (unsigned i = 0; i < f->n_lib; i++) {
 		assert_true(synod_broker_metadata_version(f->lib[i].b) >=
@@ -362,13 +588,24 @@ static void test_views_and_isr(void **state)
 	assert_int_equal(r1.partition_epoch, p.partition_epoch + 1);
 	assert_int_equal(r1.n_isr, 2);
 	wait_views(f);
-	/* The same request again quotes a stale partition epoch. */
+	/* The same request again is a retry of the change just made:
+	 * answered OK with the current state, nothing committed. */
 	assert_int_equal(
 	    synod_broker_alter_isr(leader->b, tid, p.partition, p.leader_epoch,
 				   p.partition_epoch, isr, 2, on_alter, &r2),
 	    SYNOD_OK);
 	wait_alter(f, &r2);
-	assert_int_equal(r2.code, SYNOD_EINVALID_UPDATE_VERSION);
+	assert_int_equal(r2.code, SYNOD_OK);
+	assert_int_equal(r2.partition_epoch, p.partition_epoch + 1);
+	assert_int_equal(r2.n_isr, 2);
+	/* Another ISR quoting that epoch is stale. */
+	assert_int_equal(
+	    synod_broker_alter_isr(leader->b, tid, p.partition, p.leader_epoch,
+				   p.partition_epoch, isr, 3, on_alter, &r5),
+	    SYNOD_OK);
+	wait_alter(f, &r5);
+	assert_int_equal(r5.code, SYNOD_EINVALID_UPDATE_VERSION);
+
 	/* A follower is not the leader. */
 	other = lib_by_id(f, isr[1]);
 	assert_non_null(other);
@@ -388,6 +625,112 @@ static void test_views_and_isr(void **state)
 	assert_int_equal(synod_broker_alter_isr(leader->b, tid, 0, 0, 0, NULL,
 						1, on_alter, &r4),
 			 SYNOD_EINVALID_ARGUMENT);
+
+	/* Batched: a shrink, a stale partition epoch, the shrink again (a
+	 * duplicate), an unknown partition. */
+	{
+		struct led a, b;
+		int32_t isr_a[2], isr_b[2], lid;
+		struct synod_isr_change ch[4];
+		struct batch_result b1 = {0}, b2 = {0}, b3 = {0};
+		struct synod_broker_stats st2;
+		Synod__Wire__PartitionState v;
+		lid = find_led_two(f, "alpha", tid, &a, &b);
+		assert_true(lid >= 1);
+		leader = lib_by_id(f, lid);
+		assert_non_null(leader);
+		shrunk(&a, lid, isr_a);
+		shrunk(&b, lid, isr_b);
+		ch[0] = (struct synod_isr_change){tid,	a.partition, a.le,
+						  a.pe, isr_a,	     2};
+		ch[1] = (struct synod_isr_change){tid,	    b.partition, b.le,
+						  b.pe + 7, isr_b,	 2};
+		ch[2] = ch[0];
+		ch[3] =
+		    (struct synod_isr_change){tid, 99, a.le, a.pe, isr_a, 2};
+		synod_broker_stats(leader->b, &st);
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 4, on_batch, &b1),
+		    SYNOD_OK);
+		wait_batch(f, &b1);
+		assert_int_equal(b1.code, SYNOD_OK);
+		assert_int_equal(b1.n, 4);
+		assert_int_equal(b1.codes[0], SYNOD_OK);
+		assert_int_equal(b1.partition[0], a.partition);
+		assert_true(b1.has_state[0]);
+		assert_int_equal(b1.partition_epoch[0], a.pe + 1);
+		assert_int_equal(b1.n_isr[0], 2);
+		assert_int_equal(b1.codes[1], SYNOD_EINVALID_UPDATE_VERSION);
+		assert_int_equal(b1.partition[1], b.partition);
+		assert_false(b1.has_state[1]);
+		assert_int_equal(b1.codes[2], SYNOD_EINVALID_REQUEST);
+		assert_int_equal(b1.codes[3], SYNOD_EUNKNOWN_PARTITION);
+		assert_int_equal(b1.partition[3], 99);
+		/* The same batch again (its answer lost, say): the shrink is
+		 * a retry, answered OK with the state it made; the rest is
+		 * refused as before. */
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 4, on_batch, &b2),
+		    SYNOD_OK);
+		wait_batch(f, &b2);
+		assert_int_equal(b2.code, SYNOD_OK);
+		assert_int_equal(b2.codes[0], SYNOD_OK);
+		assert_int_equal(b2.partition_epoch[0], a.pe + 1);
+		assert_int_equal(b2.n_isr[0], 2);
+		assert_int_equal(b2.codes[1], SYNOD_EINVALID_UPDATE_VERSION);
+		assert_int_equal(b2.codes[2], SYNOD_EINVALID_REQUEST);
+		assert_int_equal(b2.codes[3], SYNOD_EUNKNOWN_PARTITION);
+		wait_views(f);
+		assert_int_equal(synod_broker_find_partition(leader->b, tid,
+							     a.partition, &v),
+				 SYNOD_OK);
+		assert_int_equal(v.partition_epoch, a.pe + 1);
+		assert_int_equal(v.n_isr, 2);
+		assert_int_equal(synod_broker_find_partition(leader->b, tid,
+							     b.partition, &v),
+				 SYNOD_OK);
+		assert_int_equal(v.partition_epoch, b.pe);
+		synod_broker_stats(leader->b, &st2);
+		assert_int_equal(st2.alters, st.alters + 2);
+		/* More changes than max.partitions.per.request: the whole
+		 * request is refused. */
+		assert_int_equal(
+		    itest_set_config(&f->it, "max.partitions.per.request", "3"),
+		    SYNOD_OK);
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 4, on_batch, &b3),
+		    SYNOD_OK);
+		wait_batch(f, &b3);
+		assert_int_equal(b3.code, SYNOD_EINVALID_ARGUMENT);
+		assert_int_equal(b3.n, 0);
+		assert_int_equal(itest_set_config(&f->it,
+						  "max.partitions.per.request",
+						  "5000"),
+				 SYNOD_OK);
+		/* Bad arguments: refused, no callback. */
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, NULL, 1, on_batch, &b3),
+		    SYNOD_EINVALID_ARGUMENT);
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 0, on_batch, &b3),
+		    SYNOD_EINVALID_ARGUMENT);
+		ch[1].topic_id = NULL;
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 2, on_batch, &b3),
+		    SYNOD_EINVALID_ARGUMENT);
+		ch[1] = ch[0];
+		ch[1].partition = -1;
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 2, on_batch, &b3),
+		    SYNOD_EINVALID_ARGUMENT);
+		ch[1] = ch[0];
+		ch[1].isr = NULL;
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, ch, 2, on_batch, &b3),
+		    SYNOD_EINVALID_ARGUMENT);
+		itest_pump(&f->it.loop, 50);
+		assert_int_equal(b3.done, 1);
+	}
 
 	/* Deletion reaches every view. */
 	delete_topic(f, "beta");
@@ -416,17 +759,50 @@ static void test_views_and_isr(void **state)
 		synod__wire__broker_list_response__free_unpacked(l, NULL);
 	}
 
-	/* Closed with an ALTER_PARTITION in flight: no callback. */
+	/* Closed with an ALTER_PARTITION and an ALTER_PARTITIONS in flight:
+	 * no callback. */
 	assert_true(find_led(f, "alpha", tid, &p, isr));
 	leader = lib_by_id(f, p.leader);
 	assert_int_equal(
 	    synod_broker_alter_isr(leader->b, tid, p.partition, p.leader_epoch,
 				   p.partition_epoch, isr, 2, on_alter, &r4),
 	    SYNOD_OK);
-	synod_broker_close(leader->b);
-	leader->b = NULL;
-	itest_pump(&f->it.loop, 300);
-	assert_int_equal(r4.done, 0);
+	{
+		struct synod_isr_change ch = {
+		    tid, p.partition, p.leader_epoch, p.partition_epoch, isr,
+		    2};
+		struct batch_result b4 = {0};
+		int32_t gone = p.leader;
+		Synod__Wire__BrokerUnregisterRequest ur =
+		    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
+		assert_int_equal(
+		    synod_broker_alter_isrs(leader->b, &ch, 1, on_batch, &b4),
+		    SYNOD_OK);
+		synod_broker_close(leader->b);
+		leader->b = NULL;
+		itest_pump(&f->it.loop, 300);
+		assert_int_equal(r4.done, 0);
+		assert_int_equal(b4.done, 0);
+		/* Unregistered: it leaves the other brokers' views. */
+		ur.broker_id = gone;
+		assert_int_equal(
+		    itest_call(
+			&f->it, SYNOD_API_BROKER_UNREGISTER, &ur.base,
+			&synod__wire__broker_unregister_response__descriptor,
+			NULL),
+		    SYNOD_OK);
+		wait_brokers(f);
+		for (unsigned i = 0; i < f->n_lib; i++) {
+			Synod__Wire__BrokerState bs;
+			if (f->lib[i].b == NULL)
+				continue;
+			assert_int_equal(synod_broker_broker_count(f->lib[i].b),
+					 3);
+			assert_int_equal(
+			    synod_broker_find_broker(f->lib[i].b, gone, &bs),
+			    SYNOD_ENOT_FOUND);
+		}
+	}
 	f->it.passed = 1;
 }
 
@@ -453,6 +829,7 @@ static void test_failover_and_reregistration(void **state)
 	create_topic(f, "y", 4, 2);
 	wait_views(f);
 	wait_all_active(f);
+	wait_brokers(f);
 
 	/* Unregistered while alive: the broker registers again (new
 	 * epoch) and catches up from its applied version, not from a full
@@ -478,6 +855,57 @@ static void test_failover_and_reregistration(void **state)
 	assert_true(after.registrations > before.registrations);
 	assert_true(after.fetches > before.fetches);
 	assert_int_equal(after.full_images, before.full_images);
+	/* The others see broker 1's new epoch (pushed). */
+	wait_brokers(f);
+	{
+		Synod__Wire__BrokerState bs;
+		assert_int_equal(synod_broker_find_broker(f->lib[1].b, 1, &bs),
+				 SYNOD_OK);
+		assert_int_equal(bs.epoch, synod_broker_epoch(f->lib[0].b));
+	}
+
+	/* A fetch since a version the controller does not hold (as after a
+	 * restore from an older backup): a full image from 0, marked
+	 * restored, with every registered broker. */
+	{
+		Synod__Wire__MetadataFetchRequest fr =
+		    SYNOD__WIRE__METADATA_FETCH_REQUEST__INIT;
+		Synod__Wire__MetadataFetchResponse *resp = NULL;
+		fr.broker_id = 2;
+		fr.broker_epoch = synod_broker_epoch(f->lib[1].b);
+		fr.since_version = 1ull << 40;
+		fr.has_pages = 1;
+		fr.pages = 1;
+		assert_int_equal(
+		    itest_call(
+			&f->it, SYNOD_API_METADATA_FETCH, &fr.base,
+			&synod__wire__metadata_fetch_response__descriptor,
+			(ProtobufCMessage **)&resp),
+		    SYNOD_OK);
+		assert_non_null(resp->delta);
+		assert_true(resp->delta->has_restored && resp->delta->restored);
+		assert_true(resp->delta->has_full && resp->delta->full);
+		assert_int_equal(resp->delta->prev_version, 0);
+		assert_true(resp->delta->has_all_brokers &&
+			    resp->delta->all_brokers);
+		assert_int_equal(resp->delta->n_brokers, 3);
+		assert_int_equal(resp->delta->n_topics, 2);
+		synod__wire__metadata_fetch_response__free_unpacked(resp, NULL);
+		/* A fetch since a version it holds is not restored. */
+		fr.since_version = synod_broker_metadata_version(f->lib[1].b);
+		assert_int_equal(
+		    itest_call(
+			&f->it, SYNOD_API_METADATA_FETCH, &fr.base,
+			&synod__wire__metadata_fetch_response__descriptor,
+			(ProtobufCMessage **)&resp),
+		    SYNOD_OK);
+		assert_false(resp->delta->has_restored &&
+			     resp->delta->restored);
+		assert_false(resp->delta->has_full && resp->delta->full);
+		assert_true(resp->delta->all_brokers);
+		assert_int_equal(resp->delta->n_brokers, 3);
+		synod__wire__metadata_fetch_response__free_unpacked(resp, NULL);
+	}
 	create_topic(f, "z", 2, 3);
 	wait_views(f);
 	f->it.passed = 1;

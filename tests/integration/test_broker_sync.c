@@ -4,7 +4,8 @@
  * (they must be ignored), gaps, malformed pushes, a push from prev_version
  * 0, a fetch refused as STALE_BROKER_EPOCH (re-registration, then a fetch
  * since the applied version: the view is kept), and a controller without
- * METADATA_FETCH (UNSUPPORTED_API: the old version reporting).
+ * METADATA_FETCH (UNSUPPORTED_API: fenced, probed again on the next
+ * connection).
  *
  * The fake speaks the framing of net/conn.h on a loopback port of the
  * test's loop, next to one struct synod_broker: registration, heartbeats
@@ -545,19 +546,30 @@ static void test_fetch_stale_epoch(void **state)
 	assert_true(st.fetches_failed >= 1);
 }
 
-/* A controller without METADATA_FETCH: the broker reports the
- * controller's version and is unfenced as before pushes existed. */
+/* A controller without METADATA_FETCH. Invariant: a broker never reports
+ * a version its view does not hold, so such a controller leaves it fenced;
+ * it probes METADATA_FETCH again on every new connection (a rolling
+ * upgrade moves the active controller), not on every heartbeat. */
 static void test_old_controller(void **state)
 {
 	struct fake *f = *state;
 	f->fetch_mode = FETCH_UNSUPPORTED;
 	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
-	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	WAIT_FOR(f, f->heartbeats >= 3);
+	assert_int_equal(synod_broker_state(f->b), SYNOD_BROKER_FENCED);
 	assert_int_equal(synod_broker_metadata_version(f->b), 0);
-	assert_int_equal(f->last_reported, f->version);
+	assert_int_equal(f->last_reported, 0);
 	assert_int_equal(f->fetches, 1);
 	itest_pump(&f->loop, 500);
 	assert_int_equal(f->fetches, 1);
+	/* A new connection (the node restarted, upgraded): probed again,
+	 * and answered this time. */
+	f->fetch_mode = FETCH_ANSWER;
+	conn_close(&f->last->conn);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE);
+	assert_int_equal(f->fetches, 2);
+	assert_int_equal(f->last_reported, f->version);
+	assert_true(view_matches(f));
 }
 
 int main(void)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@
 
 struct delta {
 	Synod__Wire__MetadataDelta d;
-	size_t cap_t, cap_p, cap_r;
+	size_t cap_t, cap_p, cap_r, cap_b;
 };
 
 static struct delta *delta_new(uint64_t prev, uint64_t version, int full)
@@ -128,6 +129,58 @@ static void add_removed(struct delta *x, const char *topic, uint32_t id,
 	    mkpart(topic, id, p, -1, 0, 0, NULL, 0, NULL, 0);
 }
 
+/* A broker with n_eps endpoints (host "h<id>", ports 9000 + i). */
+static void add_broker(struct delta *x, int32_t id, uint64_t epoch,
+		       const char *rack, unsigned n_eps, int fenced,
+		       int removed)
+{
+	Synod__Wire__BrokerState *b = calloc(1, sizeof *b);
+	char host[32];
+	assert_non_null(b);
+	synod__wire__broker_state__init(b);
+	b->id = id;
+	b->epoch = epoch;
+	b->rack = rack ? strdup(rack) : NULL;
+	b->fenced = fenced;
+	if (removed) {
+		b->has_removed = 1;
+		b->removed = 1;
+	}
+	b->has_shutting_down = 1;
+	b->shutting_down = 0;
+	b->n_endpoints = n_eps;
+	b->endpoints = n_eps ? calloc(n_eps, sizeof *b->endpoints) : NULL;
+	snprintf(host, sizeof host, "h%d", id);
+	for (unsigned i = 0; i < n_eps; i++) {
+		Synod__Wire__Endpoint *e = calloc(1, sizeof *e);
+		assert_non_null(e);
+		synod__wire__endpoint__init(e);
+		e->name = strdup(i == 0 ? "PLAINTEXT" : "INTERNAL");
+		e->host = strdup(host);
+		e->port = 9000 + i;
+		e->security_protocol = strdup("PLAINTEXT");
+		b->endpoints[i] = e;
+	}
+	x->d.brokers =
+	    grow(x->d.brokers, &x->cap_b, x->d.n_brokers, sizeof *x->d.brokers);
+	x->d.brokers[x->d.n_brokers++] = b;
+}
+
+static void free_broker(Synod__Wire__BrokerState *b)
+{
+	for (size_t i = 0; i < b->n_endpoints; i++) {
+		if (b->endpoints[i] == NULL)
+			continue;
+		free(b->endpoints[i]->name);
+		free(b->endpoints[i]->host);
+		free(b->endpoints[i]->security_protocol);
+		free(b->endpoints[i]);
+	}
+	free(b->endpoints);
+	free(b->rack);
+	free(b);
+}
+
 static void free_part(Synod__Wire__PartitionState *s)
 {
 	free(s->topic);
@@ -148,6 +201,9 @@ static void delta_free(struct delta *x)
 		free_part(x->d.partitions[i]);
 	for (size_t i = 0; i < x->d.n_removed; i++)
 		free_part(x->d.removed[i]);
+	for (size_t i = 0; i < x->d.n_brokers; i++)
+		free_broker(x->d.brokers[i]);
+	free(x->d.brokers);
 	free(x->d.topics);
 	free(x->d.partitions);
 	free(x->d.removed);
@@ -670,6 +726,218 @@ static void test_many(void **state)
 	view_free(&v);
 }
 
+/* ---- brokers ---- */
+
+struct bwalk {
+	int32_t ids[16];
+	size_t n;
+};
+
+static int broker_cb(void *arg, const Synod__Wire__BrokerState *b)
+{
+	struct bwalk *w = arg;
+	assert_true(w->n < 16);
+	assert_true(b->has_shutting_down);
+	assert_false(b->has_removed);
+	w->ids[w->n++] = b->id;
+	return 0;
+}
+
+/* The ids in the view, in walk order, as "1,2,3". */
+static const char *broker_ids(const struct view *v)
+{
+	static char buf[128];
+	struct bwalk w = {{0}, 0};
+	size_t off = 0;
+	assert_int_equal(view_foreach_broker(v, broker_cb, &w), 0);
+	assert_int_equal(w.n, view_broker_count(v));
+	buf[0] = '\0';
+	for (size_t i = 0; i < w.n; i++)
+		off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%d",
+					i ? "," : "", w.ids[i]);
+	return buf;
+}
+
+static int stop_broker_cb(void *arg, const Synod__Wire__BrokerState *b)
+{
+	(void)b;
+	return ++*(int *)arg == 2 ? 7 : 0;
+}
+
+static void test_brokers(void **state)
+{
+	struct view v;
+	struct delta *x;
+	Synod__Wire__BrokerState b;
+	int calls = 0;
+	(void)state;
+	view_init(&v);
+	assert_int_equal(view_broker_count(&v), 0);
+	assert_int_equal(view_find_broker(&v, 1, &b), SYNOD_ENOT_FOUND);
+
+	/* A full image with every broker (listed out of order). */
+	x = delta_new(0, 10, 1);
+	x->d.has_all_brokers = 1;
+	x->d.all_brokers = 1;
+	add_broker(x, 3, 7, "rack-c", 2, 0, 0);
+	add_broker(x, 1, 5, "rack-a", 1, 0, 0);
+	add_broker(x, 2, 6, NULL, 0, 1, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_int_equal(view_broker_count(&v), 3);
+	assert_string_equal(broker_ids(&v), "1,2,3");
+	assert_int_equal(view_find_broker(&v, 3, &b), SYNOD_OK);
+	assert_int_equal(b.id, 3);
+	assert_int_equal(b.epoch, 7);
+	assert_string_equal(b.rack, "rack-c");
+	assert_false(b.fenced);
+	assert_true(b.has_shutting_down);
+	assert_false(b.shutting_down);
+	assert_int_equal(b.n_endpoints, 2);
+	assert_string_equal(b.endpoints[0]->name, "PLAINTEXT");
+	assert_string_equal(b.endpoints[0]->host, "h3");
+	assert_int_equal(b.endpoints[0]->port, 9000);
+	assert_string_equal(b.endpoints[0]->security_protocol, "PLAINTEXT");
+	assert_string_equal(b.endpoints[1]->name, "INTERNAL");
+	assert_int_equal(b.endpoints[1]->port, 9001);
+	assert_int_equal(view_find_broker(&v, 2, &b), SYNOD_OK);
+	assert_null(b.rack);
+	assert_true(b.fenced);
+	assert_int_equal(b.n_endpoints, 0);
+	assert_int_equal(view_find_broker(&v, 4, &b), SYNOD_ENOT_FOUND);
+	assert_int_equal(view_find_broker(&v, -1, &b), SYNOD_ENOT_FOUND);
+
+	/* A push: 2 unfenced and shutting down, 4 registers, 1 leaves. */
+	x = delta_new(10, 11, 0);
+	add_broker(x, 2, 6, "rack-b", 1, 0, 0);
+	x->d.brokers[0]->shutting_down = 1;
+	add_broker(x, 4, 11, NULL, 1, 1, 0);
+	add_broker(x, 1, 0, NULL, 0, 1, 1);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_string_equal(broker_ids(&v), "2,3,4");
+	assert_int_equal(view_find_broker(&v, 2, &b), SYNOD_OK);
+	assert_string_equal(b.rack, "rack-b");
+	assert_false(b.fenced);
+	assert_true(b.shutting_down);
+	assert_int_equal(b.n_endpoints, 1);
+	assert_int_equal(view_find_broker(&v, 1, &b), SYNOD_ENOT_FOUND);
+	/* Removing an unknown broker is nothing; a re-registration
+	 * replaces the state (new epoch, fewer endpoints). */
+	x = delta_new(11, 12, 0);
+	add_broker(x, 9, 0, NULL, 0, 1, 1);
+	add_broker(x, 3, 12, NULL, 1, 1, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_string_equal(broker_ids(&v), "2,3,4");
+	assert_int_equal(view_find_broker(&v, 3, &b), SYNOD_OK);
+	assert_int_equal(b.epoch, 12);
+	assert_null(b.rack);
+	assert_int_equal(b.n_endpoints, 1);
+	/* Twice in one delta: the last wins. */
+	x = delta_new(12, 13, 0);
+	add_broker(x, 5, 13, NULL, 0, 1, 0);
+	add_broker(x, 5, 13, NULL, 0, 0, 0);
+	add_broker(x, 4, 0, NULL, 0, 1, 1);
+	add_broker(x, 4, 13, NULL, 0, 0, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_string_equal(broker_ids(&v), "2,3,4,5");
+	assert_int_equal(view_find_broker(&v, 5, &b), SYNOD_OK);
+	assert_false(b.fenced);
+	/* Deltas without brokers leave them alone. */
+	x = delta_new(13, 14, 0);
+	add_topic(x, "t", 1, 1, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_string_equal(broker_ids(&v), "2,3,4,5");
+	/* A walk stops on a non-zero return. */
+	assert_int_equal(view_foreach_broker(&v, stop_broker_cb, &calls), 7);
+	assert_int_equal(calls, 2);
+
+	/* all_brokers (a fetch since 14): exactly those listed; a listing
+	 * marked removed is left out, a repeated id keeps the last. */
+	x = delta_new(14, 15, 0);
+	x->d.has_all_brokers = 1;
+	x->d.all_brokers = 1;
+	add_broker(x, 6, 15, NULL, 0, 0, 0);
+	add_broker(x, 3, 1, NULL, 0, 1, 0);
+	add_broker(x, 3, 12, "r", 1, 0, 0);
+	add_broker(x, 2, 0, NULL, 0, 1, 1);
+	add_broker(x, 4, 13, NULL, 0, 0, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_string_equal(broker_ids(&v), "3,4,6");
+	assert_int_equal(view_find_broker(&v, 3, &b), SYNOD_OK);
+	assert_int_equal(b.epoch, 12);
+	assert_string_equal(b.rack, "r");
+	assert_int_equal(view_topic_count(&v), 1);
+	/* all_brokers with none: no brokers. */
+	x = delta_new(15, 16, 0);
+	x->d.has_all_brokers = 1;
+	x->d.all_brokers = 1;
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_int_equal(view_broker_count(&v), 0);
+	assert_int_equal(view_topic_count(&v), 1);
+
+	/* A full image replaces the brokers too, even without any. */
+	x = delta_new(16, 17, 0);
+	add_broker(x, 8, 17, NULL, 1, 0, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_int_equal(view_broker_count(&v), 1);
+	x = delta_new(0, 20, 1);
+	add_simple(x, "t", 1, 0, 1);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	assert_int_equal(view_broker_count(&v), 0);
+	assert_int_equal(view_partition_count(&v), 1);
+	/* Freed with the view. */
+	x = delta_new(20, 21, 0);
+	add_broker(x, 8, 21, "rack", 3, 0, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	view_free(&v);
+	assert_int_equal(view_broker_count(&v), 0);
+}
+
+static void test_brokers_malformed(void **state)
+{
+	struct view v;
+	struct delta *x;
+	(void)state;
+	view_init(&v);
+	x = delta_new(0, 4, 1);
+	add_broker(x, 1, 4, NULL, 1, 0, 0);
+	assert_int_equal(offer(&v, x), VIEW_APPLY);
+	/* A negative id. */
+	x = delta_new(4, 5, 0);
+	add_broker(x, -1, 5, NULL, 0, 0, 0);
+	assert_int_equal(view_validate(&x->d), SYNOD_EINVALID_REQUEST);
+	assert_int_equal(view_apply(&v, &x->d), SYNOD_EINVALID_REQUEST);
+	delta_free(x);
+	/* An endpoint without a host, or without a security protocol. */
+	x = delta_new(4, 5, 0);
+	add_broker(x, 2, 5, NULL, 2, 0, 0);
+	free(x->d.brokers[0]->endpoints[1]->host);
+	x->d.brokers[0]->endpoints[1]->host = NULL;
+	assert_int_equal(view_apply(&v, &x->d), SYNOD_EINVALID_REQUEST);
+	delta_free(x);
+	x = delta_new(4, 5, 0);
+	add_broker(x, 2, 5, NULL, 1, 0, 0);
+	free(x->d.brokers[0]->endpoints[0]->security_protocol);
+	x->d.brokers[0]->endpoints[0]->security_protocol = NULL;
+	assert_int_equal(view_apply(&v, &x->d), SYNOD_EINVALID_REQUEST);
+	delta_free(x);
+	/* Too many endpoints. */
+	x = delta_new(4, 5, 0);
+	add_broker(x, 2, 5, NULL, VIEW_MAX_ENDPOINTS + 1, 0, 0);
+	assert_int_equal(view_apply(&v, &x->d), SYNOD_EINVALID_REQUEST);
+	delta_free(x);
+	/* Too many brokers (the count alone is checked first). */
+	x = delta_new(4, 5, 0);
+	add_broker(x, 2, 5, NULL, 0, 0, 0);
+	x->d.n_brokers = VIEW_MAX_BROKERS + 1;
+	assert_int_equal(view_validate(&x->d), SYNOD_EINVALID_REQUEST);
+	x->d.n_brokers = 1;
+	delta_free(x);
+	/* Nothing changed. */
+	assert_int_equal(v.version, 4);
+	assert_string_equal(broker_ids(&v), "1");
+	view_free(&v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +950,8 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_walks),
 	    cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_brokers),
+	    cmocka_unit_test(test_brokers_malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -396,6 +396,73 @@ static void test_alter_isr_accepted(void **state)
 	assert_int_equal(out.partition_epoch, 12);
 }
 
+/* A retry of the change that made the current state is answered with
+ * that state; anything else quoting an old epoch is still stale. */
+static void test_alter_isr_retry(void **state)
+{
+	struct el_partition before = part(L(1, 2, 3), L(1, 2, 3), 1, 5, 10);
+	struct el_partition now, out;
+	uint64_t a = ALIVE(1, 2, 3);
+
+	(void)state;
+	/* The leader shrinks {1,2,3} to {1,2}: epoch 11. */
+	assert_int_equal(
+	    el_alter_isr(&before, 1, 5, 10, L(1, 2), 2, alive_mask, &a, &now),
+	    0);
+	assert_int_equal(now.partition_epoch, 11);
+	/* The same request again (its answer was lost): OK, no change. */
+	memset(&out, 0xab, sizeof(out));
+	assert_int_equal(
+	    el_alter_isr(&now, 1, 5, 10, L(1, 2), 2, alive_mask, &a, &out), 0);
+	assert_false(el_changed(&now, &out));
+	assert_int_equal(out.partition_epoch, 11);
+	assert_isr(&out, L(1, 2));
+	/* In another order, and with the members no longer alive: still the
+	 * same set, still a retry (nothing is added). */
+	a = ALIVE(1);
+	assert_int_equal(
+	    el_alter_isr(&now, 1, 5, 10, L(2, 1), 2, alive_mask, &a, &out), 0);
+	assert_false(el_changed(&now, &out));
+	a = ALIVE(1, 2, 3);
+	/* Another ISR quoting the old epoch is stale. */
+	alter_refused(&now, 1, 5, 10, L(1), 1, a,
+		      SYNOD_EINVALID_UPDATE_VERSION);
+	alter_refused(&now, 1, 5, 10, L(1, 2, 3), 3, a,
+		      SYNOD_EINVALID_UPDATE_VERSION);
+	/* A duplicate makes it another request. */
+	alter_refused(&now, 1, 5, 10, L(1, 1), 2, a,
+		      SYNOD_EINVALID_UPDATE_VERSION);
+	alter_refused(&now, 1, 5, 10, NULL, 2, a,
+		      SYNOD_EINVALID_UPDATE_VERSION);
+	/* Two epochs back: stale. */
+	alter_refused(&now, 1, 5, 9, L(1, 2), 2, a,
+		      SYNOD_EINVALID_UPDATE_VERSION);
+	/* Not from the leader, or another leader epoch: refused as before. */
+	alter_refused(&now, 2, 5, 10, L(1, 2), 2, a, SYNOD_ENOT_LEADER);
+	alter_refused(&now, 1, 4, 10, L(1, 2), 2, a,
+		      SYNOD_EFENCED_LEADER_EPOCH);
+	/* After a leader change the old leader's retry is fenced. */
+	{
+		struct el_partition moved = part(L(1, 2, 3), L(1, 2), 2, 6, 11);
+
+		alter_refused(&moved, 1, 5, 10, L(1, 2), 2, a,
+			      SYNOD_ENOT_LEADER);
+		alter_refused(&moved, 2, 5, 10, L(1, 2), 2, a,
+			      SYNOD_EFENCED_LEADER_EPOCH);
+	}
+	/* Partition epoch 0 has no epoch before it. */
+	{
+		struct el_partition zero = part(L(1, 2, 3), L(1, 2), 1, 0, 0);
+
+		alter_refused(&zero, 1, 0, UINT32_MAX, L(1, 2), 2, a,
+			      SYNOD_EINVALID_UPDATE_VERSION);
+	}
+	/* The current epoch is not a retry but the usual no-op. */
+	assert_int_equal(
+	    el_alter_isr(&now, 1, 5, 11, L(1, 2), 2, alive_mask, &a, &out), 0);
+	assert_false(el_changed(&now, &out));
+}
+
 static void test_changed(void **state)
 {
 	struct el_partition a = part(L(1, 2, 3), L(1, 2), 1, 5, 10), b;
@@ -554,6 +621,7 @@ int main(void)
 	    cmocka_unit_test(test_preferred),
 	    cmocka_unit_test(test_alter_isr_refused),
 	    cmocka_unit_test(test_alter_isr_accepted),
+	    cmocka_unit_test(test_alter_isr_retry),
 	    cmocka_unit_test(test_changed),
 	    cmocka_unit_test(test_imbalance),
 	    cmocka_unit_test(test_random_sequences),

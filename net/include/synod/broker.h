@@ -160,6 +160,28 @@ struct synod_broker_config {
 
 struct synod_broker;
 
+/* This broker's role in a partition. */
+enum synod_role {
+	SYNOD_ROLE_NONE = 0,	 /* not a replica (removed, or topic deleted) */
+	SYNOD_ROLE_FOLLOWER = 1, /* a replica, not the leader */
+	SYNOD_ROLE_LEADER = 2,
+};
+
+/* One partition's leadership transition (see the transitions callback).
+ * Pointers are valid during the callback only. */
+struct synod_transition {
+	const uint8_t *topic_id; /* 16 bytes */
+	const char *topic;
+	int32_t partition;
+	enum synod_role old_role, new_role;
+	/* new_role != NONE: the partition's leader now (-1: offline) and its
+	 * epochs. NONE: the last leader and leader epoch the broker knew;
+	 * partition_epoch 0. */
+	int32_t leader;
+	uint32_t leader_epoch;
+	uint32_t partition_epoch;
+};
+
 struct synod_broker_callbacks {
 	void *arg;
 	/* Every state change, in order. */
@@ -179,6 +201,17 @@ struct synod_broker_callbacks {
 	 * found no news) are not reported. */
 	void (*metadata)(void *arg, struct synod_broker *b,
 			 const Synod__Wire__MetadataDelta *delta);
+	/* Optional. After each applied delta (right after metadata), the
+	 * partitions where this broker's role changed (became leader,
+	 * became follower, was removed) or whose leader epoch changed while
+	 * it stayed leader or follower (a new leader term), in version
+	 * order, t[0..n) sorted by topic id then partition. version: the
+	 * view's version now. A full image is compared with the view it
+	 * replaces. Not called when nothing changed. Act on leadership only
+	 * while synod_broker_fenced() is 0: a fenced broker leads nothing
+	 * (see Self-fencing). */
+	void (*transitions)(void *arg, struct synod_broker *b, uint64_t version,
+			    const struct synod_transition *t, size_t n);
 };
 
 /* Create (not started); draws a fresh incarnation id (UUID v4 from
@@ -216,9 +249,25 @@ uint64_t synod_broker_controller_version(const struct synod_broker *b);
 uint64_t synod_broker_last_rtt_us(const struct synod_broker *b);
 /* Last error code and text (FAILED state, or the last refused request). */
 int synod_broker_error(const struct synod_broker *b, const char **msg);
-/* 1 when the controller's last word was "fenced" (or there is no
- * registration), 0 when unfenced. Meaningful in SHUTTING_DOWN too. */
+/* 1 when the broker must not act as a member of the cluster (lead or
+ * serve partitions): no registration, the controller's last word was
+ * "fenced", or the session may have ended (self-fencing: no heartbeat
+ * acknowledged for the session timeout, checked against the clock at
+ * each call). 0 when unfenced. Meaningful in SHUTTING_DOWN too. */
 int synod_broker_fenced(const struct synod_broker *b);
+/* 1 when the library fenced the broker itself (no acknowledged heartbeat
+ * for the session timeout) and no answer came since. */
+int synod_broker_self_fenced(const struct synod_broker *b);
+/* uv_hrtime() at which the last heartbeat the controller acknowledged
+ * (or the registration) was sent; 0 without an epoch. The session lasts
+ * at least until this plus synod_broker_session_timeout() ms. */
+uint64_t synod_broker_last_ack_ns(const struct synod_broker *b);
+/* Ask the controller to fence this broker (fence 1: a failed log
+ * directory, say; its leaderships move away, as for a session expiry) or
+ * to stop fencing it (0: it is unfenced again once caught up). Every
+ * heartbeat carries the wish; one goes out at once. SYNOD_OK, or
+ * SYNOD_ESHUTTING_DOWN (closed, STOPPED, FAILED). */
+int synod_broker_request_fence(struct synod_broker *b, int fence);
 /* The heartbeat interval in use (configured, or the controller's; 0 before
  * the first registration answer when not configured) and the controller's
  * session timeout (0: not known yet). */
@@ -277,6 +326,47 @@ int synod_broker_alter_isr(struct synod_broker *b, const uint8_t *topic_id,
 			   uint32_t partition_epoch, const int32_t *isr,
 			   size_t n, synod_broker_alter_cb cb, void *arg);
 
+/* One ISR change of a batch: as the arguments of synod_broker_alter_isr
+ * (topic_id: 16 bytes; isr[0..n_isr)). */
+struct synod_isr_change {
+	const uint8_t *topic_id;
+	int32_t partition;
+	uint32_t leader_epoch, partition_epoch;
+	const int32_t *isr;
+	size_t n_isr;
+};
+/* Result of synod_broker_alter_isrs. code SYNOD_OK: the controller
+ * answered, and results[0..n) has one result per change, in order: its
+ * topic_id and partition, its code (as synod_broker_alter_isr's, plus
+ * INVALID_REQUEST for a (topic, partition) listed twice: the later one)
+ * and, with code 0, the partition's state in `state` (committed, or the
+ * current one when nothing had to change). Otherwise code is the refusal
+ * of the whole request (STALE_BROKER_EPOCH, UNKNOWN_BROKER,
+ * INVALID_ARGUMENT: more changes than the controller's
+ * max.partitions.per.request, ...) or a client error (TIMEOUT,
+ * CONNECTION), with results NULL and n 0. Valid during the call only; the
+ * view is not changed by it (pushes do). */
+typedef void (*synod_broker_alter_batch_cb)(
+    void *arg, int code,
+    const Synod__Wire__AlterPartitionResult *const *results, size_t n);
+/* ALTER_PARTITIONS (api 22): the changes items[0..n) in one request, each
+ * checked by the controller as ALTER_PARTITION checks it; the changes
+ * accepted are committed in as few entries as its page allows, and the
+ * answer comes once all of them have committed (or failed). A change
+ * whose answer was lost may be sent again as it was: quoting the
+ * partition epoch before it and the ISR it made, it is answered OK with
+ * the current state. The same contract as synod_broker_alter_isr: one
+ * request, not retried by the library beyond the client's NOT_CONTROLLER
+ * handling, any number in flight, cb may be NULL and runs exactly once
+ * unless the broker is closed first. Returns SYNOD_OK, or without calling
+ * cb: SYNOD_EINVALID_ARGUMENT (items NULL or n 0, a change with topic_id
+ * NULL, partition < 0, or isr NULL with n_isr > 0), SYNOD_EUNKNOWN_BROKER,
+ * SYNOD_ESHUTTING_DOWN, SYNOD_ENOMEM or SYNOD_EMESSAGE_TOO_LARGE. The
+ * items are copied into the request before the call returns. */
+int synod_broker_alter_isrs(struct synod_broker *b,
+			    const struct synod_isr_change *items, size_t n,
+			    synod_broker_alter_batch_cb cb, void *arg);
+
 /* Counters since synod_broker_new, for monitoring. */
 struct synod_broker_stats {
 	uint64_t registrations;	     /* registration requests sent */
@@ -293,9 +383,39 @@ struct synod_broker_stats {
 	uint64_t fetches_failed;     /* transport error, refusal, bad answer */
 	uint64_t fetch_pages;	     /* pages of fetches answered in pages */
 	uint64_t full_images;	     /* full images applied */
-	uint64_t alters;	     /* ALTER_PARTITION requests sent */
+	uint64_t alters;	     /* ALTER_PARTITION(S) requests sent */
+	uint64_t self_fences;	     /* sessions the library ended itself */
 };
 void synod_broker_stats(const struct synod_broker *b,
 			struct synod_broker_stats *out);
+
+/* ---- other brokers ----
+ *
+ * The view also holds every registered broker (this one included): id,
+ * epoch, rack, endpoints, fenced, shutting down, as of the view's
+ * version. A follower finds its partition leader's endpoints here, and a
+ * broker answers Kafka's Metadata from it. Every METADATA_FETCH answer
+ * brings the whole list (all_brokers: brokers no longer listed are
+ * dropped; a full image replaces it like everything else), and the
+ * controller pushes the new state of each broker whose registration
+ * changes (registered, fenced, unfenced, shutting down, unregistered:
+ * then `removed`, and it leaves the view). The BrokerStates handed out
+ * point into the view (see Ownership): rack is NULL when none,
+ * has_shutting_down is always set, removed never. Memory: about 100 bytes
+ * per broker plus its strings, in an array sorted by id. */
+
+/* Brokers in the view. */
+size_t synod_broker_broker_count(const struct synod_broker *b);
+/* Call cb for every broker in the view, by id. cb may only read (as for
+ * synod_broker_partitions); a non-zero return stops the walk and is
+ * returned, else 0. */
+typedef int (*synod_broker_broker_cb)(void *arg,
+				      const Synod__Wire__BrokerState *broker);
+int synod_broker_brokers(const struct synod_broker *b,
+			 synod_broker_broker_cb cb, void *arg);
+/* Broker `id`: SYNOD_OK and *out filled (pointing into the view), or
+ * SYNOD_ENOT_FOUND; SYNOD_EINVALID_ARGUMENT when out is NULL. */
+int synod_broker_find_broker(const struct synod_broker *b, int32_t id,
+			     Synod__Wire__BrokerState *out);
 
 #endif

@@ -17,12 +17,37 @@
  *
  * Routing: requests that need the active controller go to the node the
  * client believes leads. A NOT_CONTROLLER answer carries the leader's
- * address; the client reconnects there and sends the request again. On a
- * lost connection or when no leader is known, it retries other bootstrap
- * nodes with exponential backoff until the request's deadline. A request may
+ * address; the client stops sending on that connection, waits for the
+ * answers still due on it (none is lost), then reconnects to the hint and
+ * sends the request again: at once the first time, then with a jittered
+ * backoff (25 ms doubling to backoff_max_ms) while hints keep leading to
+ * nodes that are not the controller. A request that was answered
+ * NOT_CONTROLLER more than max_redirects times completes with
+ * SYNOD_ENOT_CONTROLLER (body NULL). UNAVAILABLE and SHUTTING_DOWN answers
+ * and lost connections make the client try other bootstrap nodes with a
+ * jittered exponential backoff until the request's deadline. A request may
  * thus reach the controller more than once. Config writes are idempotent
  * (a retried set sets the same value; a retried delete may answer
  * NOT_FOUND for its own first attempt); see docs/protocol.md.
+ *
+ * Connections: synod_client_generation() counts the connections that
+ * became usable. Whenever it changes, later requests (and pushes) travel
+ * on another connection, possibly to another node, even though no request
+ * failed: pushes written to the old connection may be lost. The broker
+ * library uses it to catch up after hidden reconnects and redirects.
+ *
+ * Names: addresses are numeric (IPv4, [IPv6]) or host names; names are
+ * looked up with uv_getaddrinfo in libuv's thread pool at each connection
+ * attempt, never on the loop; a lookup counts against connect_timeout_ms.
+ *
+ * Liveness: with a request outstanding for liveness_timeout_ms and no byte
+ * received for as long, the node is probed (NODE_STATUS); when neither
+ * the probe's answer nor any other byte arrives within another
+ * liveness_timeout_ms, the connection is dropped and requests go to
+ * another node. A large answer that arrives slowly is thus never dropped
+ * as long as its bytes keep coming. A frame above max_frame closes the
+ * connection; the request it answered completes with
+ * SYNOD_EMESSAGE_TOO_LARGE (see synod_client_errmsg()).
  *
  * Ownership: the client copies the config strings. A request message is
  * packed before synod_client_send() returns; the caller keeps it. The body
@@ -108,6 +133,7 @@ enum synod_api {
 	SYNOD_API_CREATE_PARTITIONS = 19,
 	SYNOD_API_DESCRIBE_TOPICS = 20,
 	SYNOD_API_ELECT_LEADERS = 21,
+	SYNOD_API_ALTER_PARTITIONS = 22,
 	SYNOD_API_COUNT
 };
 
@@ -128,6 +154,18 @@ struct synod_client_config {
 	size_t max_frame;	      /* default SYNOD_DEFAULT_MAX_FRAME */
 	int pinned; /* 1: talk only to the first bootstrap node, never
 		       follow NOT_CONTROLLER (per-node status) */
+	unsigned max_redirects; /* NOT_CONTROLLER answers one request may
+				   follow; default 10 */
+};
+
+/* Counters since synod_client_new. */
+struct synod_client_stats {
+	uint64_t connects;	 /* connection attempts */
+	uint64_t connections;	 /* ... that became usable */
+	uint64_t redirects;	 /* NOT_CONTROLLER answers followed */
+	uint64_t redirect_limit; /* requests failed after max_redirects */
+	uint64_t liveness_drops; /* connections dropped as silent */
+	uint64_t bad_frames;	 /* oversized or malformed frames */
 };
 
 struct synod_client;
@@ -141,8 +179,13 @@ typedef void (*synod_response_cb)(void *arg, int status, const uint8_t *body,
 /* Create a client. loop NULL: the client makes and owns a loop. */
 int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 		     struct synod_client **out);
-/* Close: pending requests complete with SYNOD_ECANCELED. Frees the client
- * once its handles are closed (on an own loop: before returning). */
+/* Close: pending requests complete with SYNOD_ECANCELED; no other
+ * callback runs afterwards. Safe from any of the client's callbacks.
+ * Caller's loop: the client is freed once its handles closed (a later
+ * loop iteration). Own loop: freed before returning, except when called
+ * from a callback or during synod_client_call(): then it is freed when
+ * synod_client_call() returns, or, if the caller runs the loop itself, by
+ * calling synod_client_close() once more after uv_run() returned. */
 void synod_client_close(struct synod_client *c);
 /* Last error text of this client. */
 const char *synod_client_errmsg(const struct synod_client *c);
@@ -157,7 +200,9 @@ int synod_client_send(struct synod_client *c, uint16_t api,
 /* Blocking call on a client with its own loop: sends, runs the loop until
  * the answer, decodes it with `resp_desc` into *resp. Returns SYNOD_OK, a
  * client error, or SYNOD_EINVALID_REQUEST when the body does not decode.
- * The server's Status is in the decoded message. */
+ * The server's Status is in the decoded message. SYNOD_EBUSY from a
+ * callback (the loop is running). If a callback closed the client
+ * meanwhile, it is freed before this returns. */
 int synod_client_call(struct synod_client *c, uint16_t api,
 		      const ProtobufCMessage *req, int to_leader,
 		      const ProtobufCMessageDescriptor *resp_desc,
@@ -172,5 +217,9 @@ void synod_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg);
 
 /* Address (host:port) of the node the client is connected to, or NULL. */
 const char *synod_client_peer(const struct synod_client *c);
+/* Connections that became usable so far (see Connections above). */
+uint64_t synod_client_generation(const struct synod_client *c);
+void synod_client_stats(const struct synod_client *c,
+			struct synod_client_stats *out);
 
 #endif

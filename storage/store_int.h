@@ -1,0 +1,139 @@
+/* storage/store_int.h - what the store's files share (internal to
+ * storage/; users include store.h only).
+ *
+ * The store is one struct (below) over one in-memory SQLite database, in
+ * three files by table family: store.c (schema, open/close, the apply
+ * dispatch, snapshots, meta and configs), store_brokers.c (brokers and
+ * their endpoints) and store_topics.c (topics, partitions, replicas,
+ * deleted topics). A new family (consumer groups) adds a file of its own:
+ * its statements (an enum range here, an SQL array of its own, listed in
+ * store.c's prepare_all), its records' apply function (called from
+ * store.c's apply_record) and its reads.
+ *
+ * Conventions: functions here return STORE_* codes and set s->errmsg
+ * through st_fail()/st_dbfail(). Statements are prepared once at open
+ * (persistent) and reset after each use.
+ */
+#ifndef SYNOD_STORE_INT_H
+#define SYNOD_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "records.pb-c.h"
+#include "store.h"
+
+/* Prepared statements, by family; their SQL is in the family's file. */
+enum {
+	/* cluster, configs, transactions (store.c) */
+	ST_SET_META,
+	ST_SET_CONFIG,
+	ST_DEL_CONFIG,
+	ST_GET_CONFIG,
+	ST_LIST_ALL,
+	ST_LIST_SCOPE,
+	ST_LIST_RESOURCE,
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	/* brokers (store_brokers.c) */
+	ST_BROKER_EPOCH,
+	ST_BROKER_PUT,
+	ST_ENDPOINTS_DEL,
+	ST_ENDPOINT_PUT,
+	ST_BROKER_FENCE,
+	ST_BROKER_SHUTDOWN,
+	ST_BROKER_DEL,
+	ST_BROKER_GET,
+	ST_BROKER_ALL,
+	ST_ENDPOINTS_GET,
+	ST_BROKER_STATE,
+	ST_LEADS_ANY,
+	/* topics and partitions (store_topics.c) */
+	ST_TOPIC_BY_NAME,
+	ST_TOPIC_BY_ID,
+	ST_TOPIC_BY_TID,
+	ST_TOPIC_ALL,
+	ST_TOPIC_PUT,
+	ST_TOPIC_GROW,
+	ST_TOPIC_DEL,
+	ST_TOPIC_NEXT_TID,
+	ST_DELETED_PUT,
+	ST_DELETED_SINCE,
+	ST_TOPICS_SINCE,
+	ST_PART_PUT,
+	ST_PART_GET,
+	ST_PART_OF_TOPIC,
+	ST_PART_DEL_TOPIC,
+	ST_REPLICA_PUT,
+	ST_REPLICA_DEL,
+	ST_BROKER_PARTS,
+	ST_BROKER_PARTS_SINCE,
+	ST_ALL_PARTS,
+	ST_CONFIGS_DEL_RESOURCE,
+	ST_REPLICA_COUNTS,
+	ST_LEADER_COUNTS,
+	ST_BROKER_PARTS_PAGE,
+	ST_LEADER_PARTS_PAGE,
+	ST_ALL_PARTS_PAGE,
+	ST_NEXT_LEADER,
+	ST_TOPICS_SINCE_PAGE,
+	ST_TOPICS_BY_NAME_PAGE,
+	ST_COUNT
+};
+
+/* Each family's SQL, indexed by statement (NULL where another family
+ * defines it). */
+extern const char *const st_core_sql[ST_COUNT];
+extern const char *const st_broker_sql[ST_COUNT];
+extern const char *const st_topic_sql[ST_COUNT];
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+	uint64_t applied_index;
+	char cluster_id[64];
+	char errmsg[256];
+	/* Within one apply: the topic a PartitionChange named last, and
+	 * which brokers may lead (most records of an entry share both).
+	 * Dropped at the start of every entry and by any record that
+	 * changes topics or brokers. */
+	int cache_topic_valid;
+	struct store_topic cache_topic;
+	struct {
+		int32_t id;
+		int usable; /* -1: not cached */
+	} cache_brokers[16];
+};
+
+/* Errors: set s->errmsg, return rv (st_dbfail: STORE_EDB with SQLite's
+ * message). */
+int st_fail(struct store *s, int rv, const char *fmt, ...);
+int st_dbfail(struct store *s, const char *what);
+/* Step statement i once, reset it and clear its bindings. */
+int st_step_done(struct store *s, int i, const char *what);
+int st_set_meta_int(struct store *s, const char *key, int64_t v);
+void st_put_le32(unsigned char *p, uint32_t v);
+uint32_t st_get_le32(const unsigned char *p);
+/* Copy text column col into dst (empty when NULL). */
+void st_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
+
+/* ---- brokers (store_brokers.c) ---- */
+
+/* Apply a broker record (Register/Fence/Unfence/Shutdown/Unregister). */
+int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
+		    uint64_t index, uint64_t ts, int strict, int *status);
+/* Forget the per-entry broker cache (start of an entry, broker change). */
+void st_cache_drop(struct store *s);
+/* *ok = broker id may lead: registered, unfenced, not shutting down. */
+int st_leader_usable(struct store *s, int32_t id, int *ok);
+/* *leads = broker id leads at least one partition. */
+int st_leads_any(struct store *s, int32_t id, int *leads);
+
+/* ---- topics and partitions (store_topics.c) ---- */
+
+/* Apply CreateTopic, CreatePartitions, RemoveTopic, PartitionChange. */
+int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
+		   int strict, int *status);
+
+#endif
