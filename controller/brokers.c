@@ -1159,23 +1159,77 @@ void brokers_leadership(struct brokers *b, int active)
 		 b->count, (unsigned long long)b->session_ms);
 }
 
-void brokers_handle(struct brokers *b, struct sconn *sc,
-		    const struct frame_header *h, ProtobufCMessage *msg)
+/* ---- the module ---- */
+
+static void api_register(void *self, struct sconn *sc,
+			 const struct frame_header *h, ProtobufCMessage *msg)
 {
-	switch (h->api) {
-	case SYNOD_API_BROKER_REGISTER:
-		handle_register(b, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_BROKER_HEARTBEAT:
-		handle_heartbeat(b, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_BROKER_UNREGISTER:
-		handle_unregister(b, sc, h, (void *)msg);
-		break;
-	default:
-		handle_list(b, sc, h, (void *)msg);
-		break;
-	}
+	handle_register(self, sc, h, (void *)msg);
+}
+
+static void api_heartbeat(void *self, struct sconn *sc,
+			  const struct frame_header *h, ProtobufCMessage *msg)
+{
+	handle_heartbeat(self, sc, h, (void *)msg);
+}
+
+static void api_unregister(void *self, struct sconn *sc,
+			   const struct frame_header *h, ProtobufCMessage *msg)
+{
+	handle_unregister(self, sc, h, (void *)msg);
+}
+
+static void api_list(void *self, struct sconn *sc, const struct frame_header *h,
+		     ProtobufCMessage *msg)
+{
+	handle_list(self, sc, h, (void *)msg);
+}
+
+static const struct module_api brokers_apis[] = {
+    {SYNOD_API_BROKER_REGISTER, "BROKER_REGISTER", 1, 1, 1,
+     &synod__wire__broker_register_request__descriptor, api_register},
+    {SYNOD_API_BROKER_HEARTBEAT, "BROKER_HEARTBEAT", 1, 1, 1,
+     &synod__wire__broker_heartbeat_request__descriptor, api_heartbeat},
+    {SYNOD_API_BROKER_UNREGISTER, "BROKER_UNREGISTER", 1, 1, 1,
+     &synod__wire__broker_unregister_request__descriptor, api_unregister},
+    {SYNOD_API_BROKER_LIST, "BROKER_LIST", 1, 1, 1,
+     &synod__wire__broker_list_request__descriptor, api_list},
+};
+
+static void mod_leadership(void *self, int active)
+{
+	brokers_leadership(self, active);
+}
+
+/* NODE_STATUS: the sessions, on the active controller only. */
+static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
+{
+	struct brokers *b = self;
+	if (!b->active || node_check_active(b->node) != SYNOD_OK)
+		return;
+	m->has_brokers = m->has_broker_heartbeats = 1;
+	m->has_brokers_fenced_by_timeout = m->has_broker_registrations = 1;
+	m->brokers = brokers_count(b);
+	m->broker_heartbeats = b->stats.heartbeats;
+	m->brokers_fenced_by_timeout = b->stats.fenced_by_timeout;
+	m->broker_registrations = b->stats.registrations;
+}
+
+static void mod_close(void *self)
+{
+	brokers_close(self);
+}
+
+void brokers_module(struct brokers *b, struct module *m)
+{
+	memset(m, 0, sizeof *m);
+	m->name = "brokers";
+	m->self = b;
+	m->apis = brokers_apis;
+	m->n_apis = sizeof brokers_apis / sizeof brokers_apis[0];
+	m->leadership = mod_leadership;
+	m->status = mod_status;
+	m->close = mod_close;
 }
 
 int brokers_new(struct server *s, struct brokers **out)

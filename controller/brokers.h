@@ -12,15 +12,16 @@
  * a healthy broker.
  *
  * Ownership: struct brokers is owned by the server and borrows its node
- * and loop. Requests passed to brokers_handle() are owned by it.
+ * and loop. Requests passed to its handlers (brokers_module) are owned
+ * by them.
  */
 #ifndef SYNOD_BROKERS_H
 #define SYNOD_BROKERS_H
 
 #include <stdint.h>
 
+#include "module.h"
 #include "recbuf.h"
-#include "server_int.h"
 
 struct brokers;
 
@@ -73,13 +74,13 @@ struct brokers_hooks {
 };
 
 int brokers_new(struct server *s, struct brokers **out);
+/* The module (controller/module.h): APIs 10-13, leadership, NODE_STATUS
+ * counters, close. */
+void brokers_module(struct brokers *b, struct module *m);
 /* Close the timer; the struct is freed when it closed. */
 void brokers_close(struct brokers *b);
 /* The node became (1) or stopped being (0) the active controller. */
 void brokers_leadership(struct brokers *b, int active);
-/* APIs 10-13. Takes ownership of msg. */
-void brokers_handle(struct brokers *b, struct sconn *sc,
-		    const struct frame_header *h, ProtobufCMessage *msg);
 const struct brokers_stats *brokers_stats(const struct brokers *b);
 /* Sessions held (0 unless active). */
 unsigned brokers_count(const struct brokers *b);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "node.h"
+#include "controller.h"
 #include "server.h"
 
 #define META_FILE "node.meta"
@@ -446,7 +447,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	node.on_fatal = on_fatal;
-	if (server_start(&server, loop, &node, node.client_address) != 0) {
+	if (controller_start(&server, loop, &node, node.client_address) != 0) {
 		log_error("%s", server.errmsg);
 		return 1;
 	}

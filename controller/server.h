@@ -1,13 +1,15 @@
-/* controller/server.h - the client listener: accepts connections, decodes
- * frames, dispatches requests to handlers, answers.
+/* controller/server.h - the client listener: accepts connections, reads
+ * frames, decodes requests and dispatches them through the registry of
+ * modules (controller/module.h), answers; enforces the client port's
+ * limits. It names no module: the composition root (controller.c)
+ * registers them, and the server forwards the node's leadership and
+ * applied-entry events to each.
  *
- * Every node serves METADATA and NODE_STATUS itself. Writes, linearizable
- * reads and membership changes need the active controller; elsewhere they
- * get NOT_CONTROLLER with the leader's id and client address.
- *
- * Ownership: the server borrows the node and the loop. Each connection is
- * reference-counted: a request waiting for raft holds a reference, so a
- * client that disconnects never leaves a dangling waiter.
+ * Ownership: the server borrows the node and the loop, and owns the
+ * copies of the registered struct modules (not the modules: each frees
+ * itself after its close). Each connection is reference-counted: a
+ * request waiting for raft holds a reference, so a client that
+ * disconnects never leaves a dangling waiter.
  */
 #ifndef SYNOD_SERVER_H
 #define SYNOD_SERVER_H
@@ -19,8 +21,11 @@
 #include "node.h"
 
 struct sconn;
-struct brokers;
-struct topics;
+struct module;
+
+/* Modules the server can hold (controller/module.h), and API ids. */
+#define SERVER_MAX_MODULES 16
+#define SERVER_MAX_API 256
 
 struct server_stats {
 	uint64_t connections_accepted;
@@ -60,8 +65,13 @@ struct ip_count;
 struct server {
 	uv_loop_t *loop;
 	struct node *node;
-	struct brokers *brokers;
-	struct topics *topics;
+	/* The registry (controller/module.h): modules in registration
+	 * order, and for each API id the module (1-based; 0: none) and its
+	 * entry. */
+	struct module *mods;
+	unsigned n_mods;
+	uint8_t api_mod[SERVER_MAX_API];
+	const struct module_api *api[SERVER_MAX_API];
 	uv_tcp_t listener;
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */
@@ -85,9 +95,12 @@ struct server {
 	char errmsg[256];
 };
 
+/* Listen on address and take the node's events. Modules are registered
+ * afterwards, before the loop runs (server_register in module.h). */
 int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		 const char *address);
-/* Close the listener and every connection; on_closed when done. */
+/* Close every module (in reverse order), the listener and every
+ * connection; on_closed when the server's handles are closed. */
 void server_close(struct server *s);
 
 #endif

@@ -1,6 +1,6 @@
-/* controller/server_int.h - what request handlers outside server.c
- * (controller/brokers.c) share with it: connections, waiting requests and
- * answers. Internal to the daemon.
+/* controller/server_int.h - what the server offers the modules' request
+ * handlers (controller/module.h): connections, waiting requests, answers,
+ * status. Internal to the daemon; modules include it through module.h.
  *
  * Ownership: a struct pending holds a reference on its connection and owns
  * the decoded request in `msg`; srv_pending_free() releases both. An answer
@@ -75,5 +75,10 @@ struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,
 				const ProtobufCMessageDescriptor *desc,
 				waiter_cb done);
 void srv_pending_free(struct pending *p);
+/* NODE_STATUS: every module's fields (module.h, status) and the client
+ * port's counters into *cc, set as m->connections (cc must outlive the
+ * send). */
+void srv_status(struct server *s, Synod__Wire__NodeStatusResponse *m,
+		Synod__Wire__ClientConnections *cc);
 
 #endif

@@ -3699,37 +3699,6 @@ static void handle_alter_batch(struct topics *t, struct sconn *sc,
 
 /* ---- lifecycle ---- */
 
-void topics_handle(struct topics *t, struct sconn *sc,
-		   const struct frame_header *h, ProtobufCMessage *msg)
-{
-	switch (h->api) {
-	case SYNOD_API_METADATA_FETCH:
-		handle_fetch(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_ALTER_PARTITION:
-		handle_alter(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_ALTER_PARTITIONS:
-		handle_alter_batch(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_CREATE_TOPICS:
-		handle_create(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_DELETE_TOPICS:
-		handle_delete(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_CREATE_PARTITIONS:
-		handle_grow(t, sc, h, (void *)msg);
-		break;
-	case SYNOD_API_DESCRIBE_TOPICS:
-		handle_describe(t, sc, h, (void *)msg);
-		break;
-	default:
-		handle_elect(t, sc, h, (void *)msg);
-		break;
-	}
-}
-
 void topics_leadership(struct topics *t, int active)
 {
 	t->gen++;
@@ -3761,7 +3730,6 @@ void topics_leadership(struct topics *t, int active)
 int topics_new(struct server *s, struct brokers *b, struct topics **out)
 {
 	struct topics *t = calloc(1, sizeof *t);
-	struct brokers_hooks hooks;
 	if (t == NULL)
 		return -1;
 	t->server = s;
@@ -3783,10 +3751,6 @@ int topics_new(struct server *s, struct brokers *b, struct topics **out)
 		t->page = (unsigned)(s->node->cfg->max_frame / 256);
 	if (t->page < 16)
 		t->page = 16;
-	hooks.arg = t;
-	hooks.depart = hook_depart;
-	hooks.back = hook_back;
-	brokers_set_hooks(b, &hooks);
 	*out = t;
 	return 0;
 }
@@ -3826,4 +3790,79 @@ void topics_close(struct topics *t)
 const struct topics_stats *topics_stats(const struct topics *t)
 {
 	return &t->stats;
+}
+
+/* ---- the module ---- */
+
+/* api_handle_x(): the module_handler of handle_x. */
+#define WRAP(fn)                                                               \
+	static void api_##fn(void *self, struct sconn *sc,                     \
+			     const struct frame_header *h,                     \
+			     ProtobufCMessage *msg)                            \
+	{                                                                      \
+		fn(self, sc, h, (void *)msg);                                  \
+	}
+WRAP(handle_fetch)
+WRAP(handle_alter)
+WRAP(handle_alter_batch)
+WRAP(handle_create)
+WRAP(handle_delete)
+WRAP(handle_grow)
+WRAP(handle_describe)
+WRAP(handle_elect)
+
+static const struct module_api topics_apis[] = {
+    {SYNOD_API_METADATA_FETCH, "METADATA_FETCH", 1, 1, 1,
+     &synod__wire__metadata_fetch_request__descriptor, api_handle_fetch},
+    {SYNOD_API_ALTER_PARTITION, "ALTER_PARTITION", 1, 1, 1,
+     &synod__wire__alter_partition_request__descriptor, api_handle_alter},
+    {SYNOD_API_CREATE_TOPICS, "CREATE_TOPICS", 1, 1, 1,
+     &synod__wire__create_topics_request__descriptor, api_handle_create},
+    {SYNOD_API_DELETE_TOPICS, "DELETE_TOPICS", 1, 1, 1,
+     &synod__wire__delete_topics_request__descriptor, api_handle_delete},
+    {SYNOD_API_CREATE_PARTITIONS, "CREATE_PARTITIONS", 1, 1, 1,
+     &synod__wire__create_partitions_request__descriptor, api_handle_grow},
+    {SYNOD_API_DESCRIBE_TOPICS, "DESCRIBE_TOPICS", 1, 1, 1,
+     &synod__wire__describe_topics_request__descriptor, api_handle_describe},
+    {SYNOD_API_ELECT_LEADERS, "ELECT_LEADERS", 1, 1, 1,
+     &synod__wire__elect_leaders_request__descriptor, api_handle_elect},
+    {SYNOD_API_ALTER_PARTITIONS, "ALTER_PARTITIONS", 1, 1, 1,
+     &synod__wire__alter_partitions_request__descriptor,
+     api_handle_alter_batch},
+};
+
+static void mod_leadership(void *self, int active)
+{
+	topics_leadership(self, active);
+}
+
+static void mod_applied(void *self, uint64_t index,
+			const Synod__Rec__RecordBatch *b)
+{
+	topics_applied(self, index, b);
+}
+
+static void mod_close(void *self)
+{
+	topics_close(self);
+}
+
+void topics_module(struct topics *t, struct module *m)
+{
+	memset(m, 0, sizeof *m);
+	m->name = "topics";
+	m->self = t;
+	m->apis = topics_apis;
+	m->n_apis = sizeof topics_apis / sizeof topics_apis[0];
+	m->leadership = mod_leadership;
+	m->applied = mod_applied;
+	m->close = mod_close;
+}
+
+void topics_broker_hooks(struct topics *t, struct brokers_hooks *h)
+{
+	memset(h, 0, sizeof *h);
+	h->arg = t;
+	h->depart = hook_depart;
+	h->back = hook_back;
 }

@@ -20,7 +20,8 @@
  * 15), answered from the store with every registered broker.
  *
  * Ownership: owned by the server; borrows the node, the broker sessions
- * and the loop. Requests passed to topics_handle() are owned by it.
+ * and the loop. Requests passed to its handlers (topics_module) are owned
+ * by them.
  */
 #ifndef SYNOD_TOPICS_H
 #define SYNOD_TOPICS_H
@@ -28,7 +29,7 @@
 #include <stdint.h>
 
 #include "brokers.h"
-#include "server_int.h"
+#include "module.h"
 
 struct topics;
 
@@ -41,15 +42,19 @@ struct topics_stats {
 	uint64_t fetches;
 };
 
+/* Uses b for broker liveness and pushes (b outlives t). */
 int topics_new(struct server *s, struct brokers *b, struct topics **out);
+/* The module (controller/module.h): APIs 15-22, leadership, applied
+ * entries (pushes), close. */
+void topics_module(struct topics *t, struct module *m);
+/* What the broker sessions call when a broker leaves or comes back
+ * (brokers_set_hooks). */
+void topics_broker_hooks(struct topics *t, struct brokers_hooks *h);
 void topics_close(struct topics *t);
 void topics_leadership(struct topics *t, int active);
 /* A command entry applied (any role): pushes on the active controller. */
 void topics_applied(struct topics *t, uint64_t index,
 		    const Synod__Rec__RecordBatch *b);
-/* APIs 15-22. Takes ownership of msg. */
-void topics_handle(struct topics *t, struct sconn *sc,
-		   const struct frame_header *h, ProtobufCMessage *msg);
 const struct topics_stats *topics_stats(const struct topics *t);
 /* Preferred (or unclean) elections over every partition, walked page by
  * page; p (NULL: the automatic rebalance) is answered and freed. */

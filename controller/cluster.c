@@ -1,0 +1,645 @@
+/* controller/cluster.c - the cluster module: what every node answers
+ * about itself (METADATA, NODE_STATUS), dynamic configs (CONFIG_SET, GET,
+ * LIST, DELETE) and quorum membership (ADD_VOTER, REMOVE_VOTER,
+ * TRANSFER_LEADER). See cluster.h. */
+#include "cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "configdefs.h"
+#include "log.h"
+#include "synod/client.h"
+
+/* ---- metadata and status (any node) ---- */
+
+static void handle_metadata(struct sconn *sc, const struct frame_header *h,
+			    Synod__Wire__MetadataRequest *req)
+{
+	struct server *s = sc->server;
+	struct node *n = s->node;
+	Synod__Wire__MetadataResponse r = SYNOD__WIRE__METADATA_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	struct raft_configuration *conf = &n->raft.configuration;
+	Synod__Wire__NodeAddress *nodes = NULL, **ptrs = NULL;
+	char leader[SYNOD_ADDR_MAX];
+	char(*addrs)[2][SYNOD_ADDR_MAX] = NULL;
+	uint64_t lid = 0;
+
+	if (req->cluster_id && req->cluster_id[0] &&
+	    strcmp(req->cluster_id, n->cfg->cluster_id) != 0) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "this node belongs to cluster %s",
+			 n->cfg->cluster_id);
+		srv_reply_status(sc, h, SYNOD_ECLUSTER_ID_MISMATCH, msg);
+		return;
+	}
+	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
+	r.status = &st;
+	r.cluster_id = (char *)n->cfg->cluster_id;
+	r.has_node_id = 1;
+	r.node_id = n->cfg->node_id;
+	node_leader(n, &lid, leader, sizeof leader);
+	if (lid) {
+		r.has_leader_id = 1;
+		r.leader_id = lid;
+		r.leader_address = leader;
+	}
+	if (conf->n > 0) {
+		nodes = calloc(conf->n, sizeof *nodes);
+		ptrs = calloc(conf->n, sizeof *ptrs);
+		addrs = calloc(conf->n, sizeof *addrs);
+	}
+	if (conf->n > 0 && (!nodes || !ptrs || !addrs)) {
+		free(nodes);
+		free(ptrs);
+		free(addrs);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		return;
+	}
+	for (unsigned i = 0; i < conf->n; i++) {
+		const struct raft_server *sv = &conf->servers[i];
+		synod__wire__node_address__init(&nodes[i]);
+		if (synod_addr_split(sv->address, addrs[i][0], SYNOD_ADDR_MAX,
+				     addrs[i][1], SYNOD_ADDR_MAX) != 0) {
+			snprintf(addrs[i][0], SYNOD_ADDR_MAX, "%s",
+				 sv->address);
+			addrs[i][1][0] = '\0';
+		}
+		nodes[i].id = sv->id;
+		nodes[i].raft_address = addrs[i][0];
+		nodes[i].client_address = addrs[i][1];
+		nodes[i].voter = sv->role == RAFT_VOTER;
+		ptrs[i] = &nodes[i];
+	}
+	r.n_nodes = conf->n;
+	r.nodes = ptrs;
+	srv_send(sc, h, &r.base);
+	free(nodes);
+	free(ptrs);
+	free(addrs);
+}
+
+static void handle_node_status(struct sconn *sc, const struct frame_header *h,
+			       const Synod__Wire__NodeStatusRequest *req)
+{
+	struct server *s = sc->server;
+	struct node *n = s->node;
+	struct raft *r = &n->raft;
+	Synod__Wire__NodeStatusResponse m =
+	    SYNOD__WIRE__NODE_STATUS_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__PeerProgress *peers = NULL, **ptrs = NULL;
+	Synod__Wire__ClientConnections cc =
+	    SYNOD__WIRE__CLIENT_CONNECTIONS__INIT;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	unsigned np = 0;
+
+	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
+	m.status = &st;
+	m.has_node_id = m.has_term = m.has_commit_index = 1;
+	m.has_applied_index = m.has_last_index = m.has_leader_id = 1;
+	m.has_last_contact_ms = m.has_active_controller = 1;
+	m.has_snapshot_index = m.has_uptime_ms = m.has_elections_started = 1;
+	m.has_metadata_version = 1;
+	m.metadata_version = store_applied_index(n->fsm.store);
+	m.has_db_bytes = m.has_snapshots_taken = m.has_last_snapshot_us = 1;
+	m.has_last_snapshot_bytes = m.has_snapshots_restored = 1;
+	m.has_last_restore_us = m.has_rss_bytes = 1;
+	m.has_loop_stall_max_us = m.has_loop_stalls_over_50ms = 1;
+	m.loop_stall_max_us = n->stats.loop_stall_max_us;
+	m.loop_stalls_over_50ms = n->stats.loop_stalls_50ms;
+	m.has_apply_max_us = 1;
+	m.apply_max_us = n->fsm.apply_max_us;
+	if (req->has_reset_loop_stall && req->reset_loop_stall) {
+		n->stats.loop_stall_max_us = n->stats.loop_stalls_50ms = 0;
+		n->fsm.apply_max_us = 0;
+	}
+	m.db_bytes = store_db_size(n->fsm.store);
+	m.snapshots_taken = n->fsm.snapshots_taken;
+	m.last_snapshot_us = n->fsm.last_snapshot_us;
+	m.last_snapshot_bytes = n->fsm.last_snapshot_bytes;
+	m.snapshots_restored = n->fsm.snapshots_restored;
+	m.last_restore_us = n->fsm.last_restore_us;
+	{
+		size_t rss = 0;
+		uv_resident_set_memory(&rss);
+		m.rss_bytes = rss;
+	}
+	m.node_id = n->cfg->node_id;
+	m.role = (char *)node_role(n);
+	m.term = raft_current_term(r);
+	m.commit_index = raft_commit_index(r);
+	m.applied_index = raft_last_applied(r);
+	m.last_index = raft_last_index(r);
+	node_leader(n, &lid, leader, sizeof leader);
+	m.leader_id = lid;
+	m.last_contact_ms = node_last_contact_ms(n);
+	m.cluster_id = (char *)n->cfg->cluster_id;
+	m.active_controller = node_check_active(n) == SYNOD_OK;
+	m.snapshot_index = n->fsm.snapshot_index;
+	m.version = SYNOD_VERSION;
+	m.uptime_ms = uv_now(n->loop) - n->stats.start_ms;
+	m.elections_started = n->stats.term_changes;
+	if (raft_state(r) == RAFT_LEADER && r->configuration.n > 0) {
+		peers = calloc(r->configuration.n, sizeof *peers);
+		ptrs = calloc(r->configuration.n, sizeof *ptrs);
+		for (unsigned i = 0; peers && ptrs && i < r->configuration.n;
+		     i++) {
+			raft_index idx = 0;
+			raft_id id = r->configuration.servers[i].id;
+			if (id == r->id)
+				idx = raft_last_index(r);
+			else if (raft_match_index(r, id, &idx) != 0)
+				continue;
+			synod__wire__peer_progress__init(&peers[np]);
+			peers[np].id = id;
+			peers[np].match_index = idx;
+			ptrs[np] = &peers[np];
+			np++;
+		}
+	}
+	m.n_peers = np;
+	m.peers = ptrs;
+	srv_status(s, &m, &cc);
+	srv_send(sc, h, &m.base);
+	free(peers);
+	free(ptrs);
+}
+
+/* ---- configs ---- */
+
+static int check_entry(unsigned scope, const char *resource, const char *key,
+		       const char *value, char *err, size_t err_size)
+{
+	if (scope == SYNOD_SCOPE_TOPIC &&
+	    (resource == NULL || !topic_name_valid(resource))) {
+		snprintf(err, err_size,
+			 "topic scope needs a valid topic name "
+			 "(1-249 of [a-zA-Z0-9._-], not '.' or '..')");
+		return SYNOD_EINVALID_ARGUMENT;
+	}
+	if (value == NULL) {
+		const struct configdef *d = configdef_find(key);
+		if (d == NULL || scope > SYNOD_SCOPE_TOPIC) {
+			snprintf(err, err_size, "unknown config key '%s'", key);
+			return SYNOD_EINVALID_CONFIG;
+		}
+		if (scope == SYNOD_SCOPE_TOPIC && !d->topic_scope) {
+			snprintf(err, err_size,
+				 "'%s' can only be set for the cluster", key);
+			return SYNOD_EINVALID_CONFIG;
+		}
+		return SYNOD_OK;
+	}
+	if (configdef_validate(scope, key, value, err, err_size) != 0)
+		return SYNOD_EINVALID_CONFIG;
+	return SYNOD_OK;
+}
+
+static void config_write_done(struct node *n, struct waiter *w, int rc,
+			      const int *statuses)
+{
+	struct pending *p = w->data;
+	Synod__Wire__ConfigSetResponse r =
+	    SYNOD__WIRE__CONFIG_SET_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	if (rc == SYNOD_OK && statuses) {
+		for (unsigned i = 0; i < w->count; i++)
+			if (statuses[i] == STORE_R_NOT_FOUND)
+				rc = SYNOD_ENOT_FOUND;
+			else if (statuses[i] != STORE_R_OK)
+				rc = SYNOD_EINVALID_ARGUMENT;
+	}
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	if (rc == SYNOD_OK) {
+		r.has_metadata_version = 1;
+		r.metadata_version = store_applied_index(n->fsm.store);
+	}
+	/* ConfigDeleteResponse has the same fields and numbers. */
+	srv_send(p->sc, &p->h, &r.base);
+	srv_pending_free(p);
+}
+
+static void handle_config_set(struct sconn *sc, const struct frame_header *h,
+			      Synod__Wire__ConfigSetRequest *req)
+{
+	struct server *s = sc->server;
+	Synod__Rec__SetConfig *sets;
+	Synod__Rec__Record *recs;
+	const Synod__Rec__Record **ptrs;
+	char err[256];
+	struct pending *p;
+	int rv = node_check_active(s->node);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		goto out;
+	}
+	if (req->n_entries == 0) {
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT, "no entries");
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_entries; i++) {
+		Synod__Wire__ConfigEntry *e = req->entries[i];
+		rv = check_entry(e->scope, e->resource, e->key, e->value, err,
+				 sizeof err);
+		if (rv != SYNOD_OK) {
+			srv_reply_status(sc, h, rv, err);
+			goto out;
+		}
+	}
+	if (req->validate_only) {
+		srv_reply_status(sc, h, SYNOD_OK, "valid");
+		goto out;
+	}
+	sets = calloc(req->n_entries, sizeof *sets);
+	recs = calloc(req->n_entries, sizeof *recs);
+	ptrs = calloc(req->n_entries, sizeof *ptrs);
+	p = srv_pending_new(sc, h, req, NULL, config_write_done);
+	if (!sets || !recs || !ptrs || !p) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		free(sets);
+		free(recs);
+		free(ptrs);
+		if (p) {
+			p->msg = NULL;
+			srv_pending_free(p);
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < req->n_entries; i++) {
+		Synod__Wire__ConfigEntry *e = req->entries[i];
+		synod__rec__set_config__init(&sets[i]);
+		synod__rec__record__init(&recs[i]);
+		sets[i].scope = e->scope;
+		sets[i].resource =
+		    e->scope == SYNOD_SCOPE_TOPIC ? e->resource : NULL;
+		sets[i].key = e->key;
+		sets[i].value = e->value;
+		recs[i].body_case = SYNOD__REC__RECORD__BODY_SET_CONFIG;
+		recs[i].set_config = &sets[i];
+		ptrs[i] = &recs[i];
+	}
+	rv = node_propose(s->node, ptrs, (unsigned)req->n_entries, &p->w);
+	free(sets);
+	free(recs);
+	free(ptrs);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
+	}
+	return; /* req is owned by p now */
+out:
+	synod__wire__config_set_request__free_unpacked(req, NULL);
+}
+
+static void handle_config_delete(struct sconn *sc, const struct frame_header *h,
+				 Synod__Wire__ConfigDeleteRequest *req)
+{
+	struct server *s = sc->server;
+	Synod__Rec__DeleteConfig d = SYNOD__REC__DELETE_CONFIG__INIT;
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	const Synod__Rec__Record *rp = &r;
+	char err[256];
+	struct pending *p;
+	int rv = node_check_active(s->node);
+	if (rv == SYNOD_OK)
+		rv = check_entry(req->scope, req->resource, req->key, NULL, err,
+				 sizeof err);
+	else
+		snprintf(err, sizeof err, "%s", synod_strerror(rv));
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, err);
+		synod__wire__config_delete_request__free_unpacked(req, NULL);
+		return;
+	}
+	p = srv_pending_new(sc, h, req, NULL, config_write_done);
+	if (p == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		synod__wire__config_delete_request__free_unpacked(req, NULL);
+		return;
+	}
+	d.scope = req->scope;
+	d.resource = req->scope == SYNOD_SCOPE_TOPIC ? req->resource : NULL;
+	d.key = req->key;
+	r.body_case = SYNOD__REC__RECORD__BODY_DELETE_CONFIG;
+	r.delete_config = &d;
+	rv = node_propose(s->node, &rp, 1, &p->w);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
+	}
+}
+
+static void config_get_done(struct node *n, struct waiter *w, int rc,
+			    const int *statuses)
+{
+	struct pending *p = w->data;
+	Synod__Wire__ConfigGetRequest *req = p->msg;
+	Synod__Wire__ConfigGetResponse r =
+	    SYNOD__WIRE__CONFIG_GET_RESPONSE__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	char *value = NULL;
+	(void)statuses;
+	if (rc == SYNOD_OK) {
+		int srv = store_config_get(n->fsm.store, req->scope,
+					   req->resource, req->key, &value);
+		e.scope = req->scope;
+		e.resource =
+		    req->scope == SYNOD_SCOPE_TOPIC ? req->resource : NULL;
+		e.key = req->key;
+		r.has_is_default = 1;
+		if (srv == STORE_OK) {
+			e.value = value;
+		} else if (srv == STORE_ENOTFOUND) {
+			/* Topic scope falls back to the cluster value, then
+			 * to the built-in default. */
+			if (req->scope == SYNOD_SCOPE_TOPIC &&
+			    store_config_get(n->fsm.store, SYNOD_SCOPE_CLUSTER,
+					     NULL, req->key,
+					     &value) == STORE_OK) {
+				e.value = value;
+			} else {
+				e.value = (char *)configdef_find(req->key)
+					      ->default_value;
+			}
+			r.is_default = 1;
+		} else {
+			rc = SYNOD_EUNKNOWN;
+		}
+		if (rc == SYNOD_OK) {
+			r.entry = &e;
+			r.has_metadata_version = 1;
+			r.metadata_version = store_applied_index(n->fsm.store);
+		}
+	}
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	srv_send(p->sc, &p->h, &r.base);
+	free(value);
+	srv_pending_free(p);
+}
+
+struct list_ctx {
+	Synod__Wire__ConfigEntry *entries;
+	size_t n, cap;
+};
+
+static int list_cb(void *arg, unsigned scope, const char *resource,
+		   const char *key, const char *value)
+{
+	struct list_ctx *x = arg;
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 64;
+		void *e = realloc(x->entries, cap * sizeof *x->entries);
+		if (e == NULL)
+			return -1;
+		x->entries = e;
+		x->cap = cap;
+	}
+	Synod__Wire__ConfigEntry *e = &x->entries[x->n++];
+	synod__wire__config_entry__init(e);
+	e->scope = scope;
+	e->resource = resource && resource[0] ? strdup(resource) : NULL;
+	e->key = strdup(key);
+	e->value = strdup(value);
+	return e->key && e->value ? 0 : -1;
+}
+
+static void config_list_done(struct node *n, struct waiter *w, int rc,
+			     const int *statuses)
+{
+	struct pending *p = w->data;
+	Synod__Wire__ConfigListRequest *req = p->msg;
+	Synod__Wire__ConfigListResponse r =
+	    SYNOD__WIRE__CONFIG_LIST_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	struct list_ctx x = {NULL, 0, 0};
+	Synod__Wire__ConfigEntry **ptrs = NULL;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	(void)statuses;
+	if (rc == SYNOD_OK) {
+		int scope = req->has_scope ? (int)req->scope : -1;
+		if (store_config_list(n->fsm.store, scope,
+				      scope >= 0 ? req->resource : NULL,
+				      list_cb, &x) != 0)
+			rc = SYNOD_EUNKNOWN;
+		else if (x.n > 0 && (ptrs = calloc(x.n, sizeof *ptrs)) == NULL)
+			rc = SYNOD_EUNKNOWN;
+	}
+	if (rc == SYNOD_OK) {
+		for (size_t i = 0; i < x.n; i++)
+			ptrs[i] = &x.entries[i];
+		r.n_entries = x.n;
+		r.entries = ptrs;
+		r.has_metadata_version = 1;
+		r.metadata_version = store_applied_index(n->fsm.store);
+	}
+	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	srv_send(p->sc, &p->h, &r.base);
+	for (size_t i = 0; i < x.n; i++) {
+		free(x.entries[i].resource);
+		free(x.entries[i].key);
+		free(x.entries[i].value);
+	}
+	free(x.entries);
+	free(ptrs);
+	srv_pending_free(p);
+}
+
+static void start_read(struct sconn *sc, const struct frame_header *h,
+		       void *msg, waiter_cb done)
+{
+	struct pending *p;
+	int rv = node_check_active(sc->server->node);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	p = srv_pending_new(sc, h, msg, NULL, done);
+	if (p == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	rv = node_read(sc->server->node, &p->w);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
+	}
+}
+
+/* ---- quorum membership ---- */
+
+static void change_done(struct node *n, void *arg, int rc, const char *msg)
+{
+	struct pending *p = arg;
+	Synod__Wire__QuorumChangeResponse r =
+	    SYNOD__WIRE__QUORUM_CHANGE_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	char leader[SYNOD_ADDR_MAX];
+	uint64_t lid = 0;
+	srv_fill_status(p->sc->server, &st, rc, msg, &lid, leader,
+			sizeof leader);
+	r.status = &st;
+	node_leader(n, &lid, leader, sizeof leader);
+	r.has_leader_id = lid != 0;
+	r.leader_id = lid;
+	log_info("quorum change (api %u): %s", p->h.api, msg);
+	srv_send(p->sc, &p->h, &r.base);
+	srv_pending_free(p);
+}
+
+static void handle_change(struct sconn *sc, const struct frame_header *h,
+			  ProtobufCMessage *msg)
+{
+	struct node *n = sc->server->node;
+	struct pending *p = srv_pending_new(sc, h, msg, NULL, NULL);
+	int rv;
+	if (p == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	switch (h->api) {
+	case SYNOD_API_ADD_VOTER: {
+		Synod__Wire__AddVoterRequest *r = (void *)msg;
+		rv = node_add_voter(n, r->id, r->raft_address,
+				    r->client_address, change_done, p);
+		break;
+	}
+	case SYNOD_API_REMOVE_VOTER:
+		rv = node_remove_voter(
+		    n, ((Synod__Wire__RemoveVoterRequest *)(void *)msg)->id,
+		    change_done, p);
+		break;
+	default:
+		rv = node_transfer(
+		    n, ((Synod__Wire__TransferLeaderRequest *)(void *)msg)->id,
+		    change_done, p);
+		break;
+	}
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, n->errmsg[0] ? n->errmsg : NULL);
+		n->errmsg[0] = '\0';
+		srv_pending_free(p);
+	}
+}
+
+/* ---- the module ---- */
+
+static void api_metadata(void *self, struct sconn *sc,
+			 const struct frame_header *h, ProtobufCMessage *msg)
+{
+	(void)self;
+	handle_metadata(sc, h, (void *)msg);
+	protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+static void api_node_status(void *self, struct sconn *sc,
+			    const struct frame_header *h, ProtobufCMessage *msg)
+{
+	(void)self;
+	handle_node_status(sc, h, (void *)msg);
+	protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+static void api_config_set(void *self, struct sconn *sc,
+			   const struct frame_header *h, ProtobufCMessage *msg)
+{
+	(void)self;
+	handle_config_set(sc, h, (void *)msg);
+}
+
+static void api_config_delete(void *self, struct sconn *sc,
+			      const struct frame_header *h,
+			      ProtobufCMessage *msg)
+{
+	(void)self;
+	handle_config_delete(sc, h, (void *)msg);
+}
+
+static void api_config_get(void *self, struct sconn *sc,
+			   const struct frame_header *h, ProtobufCMessage *msg)
+{
+	Synod__Wire__ConfigGetRequest *g = (void *)msg;
+	char err[256];
+	int rv =
+	    check_entry(g->scope, g->resource, g->key, NULL, err, sizeof err);
+	(void)self;
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, err);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	start_read(sc, h, msg, config_get_done);
+}
+
+static void api_config_list(void *self, struct sconn *sc,
+			    const struct frame_header *h, ProtobufCMessage *msg)
+{
+	Synod__Wire__ConfigListRequest *l = (void *)msg;
+	(void)self;
+	if (l->has_scope && (l->scope > SYNOD_SCOPE_TOPIC ||
+			     (l->scope == SYNOD_SCOPE_TOPIC && l->resource &&
+			      !topic_name_valid(l->resource)))) {
+		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
+				 "unknown scope or invalid topic name");
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	start_read(sc, h, msg, config_list_done);
+}
+
+static void api_change(void *self, struct sconn *sc,
+		       const struct frame_header *h, ProtobufCMessage *msg)
+{
+	(void)self;
+	handle_change(sc, h, msg);
+}
+
+#define API(id, name, active, desc, fn)                                        \
+	{                                                                      \
+		SYNOD_API_##id, name, 1, 1, active, &desc##__descriptor, fn    \
+	}
+
+static const struct module_api cluster_apis[] = {
+    API(METADATA, "METADATA", 0, synod__wire__metadata_request, api_metadata),
+    API(NODE_STATUS, "NODE_STATUS", 0, synod__wire__node_status_request,
+	api_node_status),
+    API(CONFIG_SET, "CONFIG_SET", 1, synod__wire__config_set_request,
+	api_config_set),
+    API(CONFIG_GET, "CONFIG_GET", 1, synod__wire__config_get_request,
+	api_config_get),
+    API(CONFIG_LIST, "CONFIG_LIST", 1, synod__wire__config_list_request,
+	api_config_list),
+    API(CONFIG_DELETE, "CONFIG_DELETE", 1, synod__wire__config_delete_request,
+	api_config_delete),
+    API(ADD_VOTER, "ADD_VOTER", 1, synod__wire__add_voter_request, api_change),
+    API(REMOVE_VOTER, "REMOVE_VOTER", 1, synod__wire__remove_voter_request,
+	api_change),
+    API(TRANSFER_LEADER, "TRANSFER_LEADER", 1,
+	synod__wire__transfer_leader_request, api_change),
+};
+
+void cluster_module(struct module *m)
+{
+	memset(m, 0, sizeof *m);
+	m->name = "cluster";
+	m->apis = cluster_apis;
+	m->n_apis = sizeof cluster_apis / sizeof cluster_apis[0];
+}

@@ -1,0 +1,87 @@
+/* controller/module.h - what a controller module is, and how the server
+ * reaches it.
+ *
+ * A module (cluster, brokers, topics; later groups and the HTTP and Kafka
+ * front ends) is a struct of its own behind a header of its own. It tells
+ * the server, through one struct module registered at start
+ * (server_register), the APIs it serves and the events it wants:
+ *
+ * - apis[]: for each API id, the versions it accepts, whether it needs
+ *   the active controller, the request message's descriptor and the
+ *   handler. The server keeps connections, framing, back-pressure and
+ *   replies (server_int.h); it checks the frame kind, looks the API up in
+ *   the registry (unknown: UNSUPPORTED_API), checks the version
+ *   (UNSUPPORTED_VERSION), decodes the body (INVALID_REQUEST when it does
+ *   not decode) and calls the handler, which owns the decoded message from
+ *   then on. Handlers of APIs marked `active` answer NOT_CONTROLLER
+ *   themselves (node_check_active), after whatever checks any node makes
+ *   (a cluster id, arguments).
+ * - leadership(active): this node became (1) or stopped being (0) the
+ *   active controller; modules are told in registration order.
+ * - applied(index, batch): a command entry was applied to the store (every
+ *   node, every role), with its decoded records; in registration order.
+ * - status(m): fill this module's fields of a NODE_STATUS answer.
+ * - close(): the server is closing; the module closes its handles and
+ *   frees itself once they are closed (it may still see waiters of
+ *   proposals fail afterwards, as before).
+ *
+ * Modules do not include each other's internals. Where one needs another
+ * (topics needs the broker sessions' liveness; brokers calls the topic
+ * logic's departure hooks), the composition root (controller/controller.c)
+ * passes what is needed explicitly at creation.
+ *
+ * Ownership: server_register() copies the struct module; the apis array
+ * it points to must outlive the server (a static table). `self` is the
+ * module's, passed back to every call.
+ */
+#ifndef SYNOD_MODULE_H
+#define SYNOD_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "records.pb-c.h"
+#include "server_int.h"
+#include "synod.pb-c.h"
+
+/* Handle one decoded request; takes ownership of msg. */
+typedef void (*module_handler)(void *self, struct sconn *sc,
+			       const struct frame_header *h,
+			       ProtobufCMessage *msg);
+
+struct module_api {
+	uint16_t api;	      /* SYNOD_API_* */
+	const char *name;     /* "BROKER_REGISTER" (logs, docs) */
+	uint16_t min_version; /* accepted api versions */
+	uint16_t max_version;
+	int active; /* served by the active controller only */
+	const ProtobufCMessageDescriptor *request;
+	module_handler handle;
+};
+
+struct module {
+	const char *name; /* "brokers" */
+	void *self;
+	const struct module_api *apis;
+	size_t n_apis;
+	/* All optional. */
+	void (*leadership)(void *self, int active);
+	void (*applied)(void *self, uint64_t index,
+			const Synod__Rec__RecordBatch *b);
+	void (*status)(void *self, Synod__Wire__NodeStatusResponse *m);
+	void (*close)(void *self);
+};
+
+/* Add a module: its APIs join the registry, it gets the events. Returns 0,
+ * or -1 (errmsg set) when an API id is out of range or already served by
+ * another module, or too many modules are registered. Before the first
+ * request only. */
+int server_register(struct server *s, const struct module *m);
+
+/* Every registered API, in id order (for listings). */
+void server_foreach_api(const struct server *s,
+			void (*cb)(void *arg, const struct module *m,
+				   const struct module_api *a),
+			void *arg);
+
+#endif
