@@ -7,6 +7,7 @@
 
 #include "lifecycle.h"
 #include "log.h"
+#include "publisher.h"
 #include "synod/client.h"
 
 #define TICK_MS 50
@@ -24,10 +25,8 @@ struct session {
 	uint64_t deadline_ms;
 	uint64_t last_hb_ms; /* 0: none since takeover */
 	uint64_t reported_version;
-	int going;	  /* departure in progress: not alive for decisions */
-	int push_dropped; /* a push was dropped: tell it to fetch */
-	struct sconn *sc; /* connection of its last request (ref) */
-	uint64_t push_version; /* version of the last push made for it */
+	int going;	    /* departure in progress: not alive for decisions */
+	struct pub_sub pub; /* its metadata deltas (publisher.h) */
 };
 
 enum op_kind { OP_REGISTER, OP_HEARTBEAT, OP_FENCE, OP_UNREGISTER, OP_LIST };
@@ -66,7 +65,8 @@ struct brokers {
 	size_t cap, count;
 	uint64_t session_ms, heartbeat_ms;
 	struct brokers_stats stats;
-	unsigned ops; /* bops whose waiters have not run yet */
+	struct publisher pub; /* delivers the topics' deltas to sessions */
+	unsigned ops;	      /* bops whose waiters have not run yet */
 	struct brokers_hooks hooks;
 	int closing;	      /* 1: closing, 2: timer closed */
 	size_t reconcile_pos; /* next slot the tick compares with the store */
@@ -82,20 +82,8 @@ static size_t slot_of(const struct brokers *b, int32_t id)
 
 static void session_free(struct session *s)
 {
-	if (s->sc)
-		srv_conn_unref(s->sc);
+	pub_sub_release(&s->pub);
 	free(s);
-}
-
-/* Pushes go to the connection a broker last used. */
-static void note_conn(struct session *s, struct sconn *sc)
-{
-	if (s->sc == sc)
-		return;
-	if (s->sc)
-		srv_conn_unref(s->sc);
-	s->sc = sc;
-	srv_conn_ref(sc);
 }
 
 static struct session *lookup(struct brokers *b, int32_t id)
@@ -292,9 +280,10 @@ static void send_heartbeat_reply(struct brokers *b, struct pending *p, int code,
 		r.heartbeat_interval_ms = (uint32_t)b->heartbeat_ms;
 		if (s) {
 			/* Pushes up to here went out before this answer (on
-			 * s->sc): a broker behind it lost some and fetches. */
+			 * its connection): a broker behind it lost some and
+			 * fetches. */
 			r.has_pushed_version = 1;
-			r.pushed_version = s->push_version;
+			r.pushed_version = s->pub.cursor;
 		}
 	}
 	srv_send(p->sc, &p->h, &r.base);
@@ -431,7 +420,7 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(b, s);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
-		note_conn(s, o->p->sc);
+		pub_attach(&s->pub, o->p->sc);
 		b->stats.registrations++;
 		log_info("broker %d registered: epoch %llu, incarnation %s",
 			 s->id, (unsigned long long)s->epoch, s->incarnation);
@@ -558,7 +547,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 			    req->incarnation_id, now_ms(b))) {
 	case LC_REG_SAME:
 		/* A retry after a lost answer: same epoch. */
-		note_conn(s, sc);
+		pub_attach(&s->pub, sc);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
 		p = srv_pending_new(sc, h, req, NULL, NULL);
@@ -711,26 +700,9 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;
-	/* Pushes written to the broker's previous connection may be lost
-	 * with it: nudge it on this one. */
-	if (s->sc != NULL && s->sc != sc)
-		s->push_dropped = 1;
-	note_conn(s, sc);
-	if (s->push_dropped &&
-	    conn_pending_bytes(&sc->conn) < BROKERS_PUSH_QUEUE_MAX / 2) {
-		/* An empty delta whose prev_version cannot match the
-		 * broker's version: it sees a gap and fetches. */
-		Synod__Wire__MetadataDelta d =
-		    SYNOD__WIRE__METADATA_DELTA__INIT;
-		struct frame_header ph = {.kind = FRAME_PUSH,
-					  .api = SYNOD_API_METADATA_PUSH,
-					  .api_version = 1};
-		d.prev_version = s->push_version;
-		d.version = s->push_version;
-		if (req->metadata_version >= s->push_version ||
-		    conn_send(&sc->conn, &ph, &d.base) == 0)
-			s->push_dropped = 0;
-	}
+	/* Deltas go on this connection now; nudge the broker if some were
+	 * dropped or went to its previous connection. */
+	pub_heartbeat(&b->pub, &s->pub, sc, req->metadata_version);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	if (p == NULL) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
@@ -1129,8 +1101,7 @@ static int takeover_one(void *arg, const struct store_broker *sb)
 	 * is to the old controller: pushes continue from the applied state,
 	 * and the broker's first heartbeat here is answered with a nudge, so
 	 * a broker behind it fetches at once even in a quiet cluster. */
-	s->push_version = store_applied_index(b->node->fsm.store);
-	s->push_dropped = 1;
+	pub_sub_init(&s->pub, store_applied_index(b->node->fsm.store));
 	if (table_put(b, s) != 0) {
 		free(s);
 		return -1;
@@ -1241,6 +1212,7 @@ int brokers_new(struct server *s, struct brokers **out)
 	b->node = s->node;
 	b->session_ms = DEFAULT_SESSION_MS;
 	b->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+	pub_init(&b->pub, s->node->cfg->max_frame);
 	uv_timer_init(s->loop, &b->timer);
 	b->timer.data = b;
 	*out = b;
@@ -1310,11 +1282,8 @@ void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 		    struct sconn *sc)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
-	if (s == NULL)
-		return;
-	s->push_version = version;
-	if (sc)
-		note_conn(s, sc);
+	if (s)
+		pub_synced(&s->pub, version, sc);
 }
 
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
@@ -1327,60 +1296,18 @@ void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
 			cb(arg, b->slots[i]->id);
 }
 
-/* Largest push sent as it is; a larger one becomes a nudge (the broker
- * fetches it in pages). */
-static size_t push_max(const struct brokers *b)
-{
-	size_t m = b->node->cfg->max_frame / 2;
-	return m > BROKERS_PUSH_MAX ? BROKERS_PUSH_MAX : m;
-}
-
 int brokers_nudge(struct brokers *b, int32_t id, uint64_t version)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
-	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
-	struct frame_header h = {.kind = FRAME_PUSH,
-				 .api = SYNOD_API_METADATA_PUSH,
-				 .api_version = 1};
 	if (s == NULL || s->epoch == 0)
 		return -1;
-	/* prev_version = version: a broker behind it sees a gap. */
-	s->push_version = version;
-	d.prev_version = version;
-	d.version = version;
-	b->stats.nudges++;
-	if (s->sc == NULL || s->sc->closed ||
-	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX ||
-	    conn_send(&s->sc->conn, &h, &d.base) != 0) {
-		s->push_dropped = 1;
-		return -1;
-	}
-	return 0;
+	return pub_nudge(&b->pub, &s->pub, version);
 }
 
 int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
-	struct frame_header h = {.kind = FRAME_PUSH,
-				 .api = SYNOD_API_METADATA_PUSH,
-				 .api_version = 1};
 	if (s == NULL || s->epoch == 0)
 		return -1;
-	if (protobuf_c_message_get_packed_size(&d->base) > push_max(b)) {
-		b->stats.pushes_oversize++;
-		return brokers_nudge(b, id, d->version);
-	}
-	d->prev_version = s->push_version;
-	/* The cursor moves even when the push is dropped: the broker's next
-	 * push then shows a gap and it fetches what it missed. */
-	s->push_version = d->version;
-	if (s->sc == NULL || s->sc->closed ||
-	    conn_pending_bytes(&s->sc->conn) > BROKERS_PUSH_QUEUE_MAX ||
-	    conn_send(&s->sc->conn, &h, &d->base) != 0) {
-		b->stats.pushes_dropped++;
-		s->push_dropped = 1;
-		return -1;
-	}
-	b->stats.pushes++;
-	return 0;
+	return pub_push(&b->pub, &s->pub, d);
 }

@@ -33,18 +33,7 @@ struct brokers_stats {
 	uint64_t shutdowns;
 	uint64_t stale_epoch_refusals;
 	uint64_t duplicate_refusals;
-	uint64_t pushes;
-	uint64_t pushes_dropped;
-	uint64_t pushes_oversize; /* sent as nudges instead */
-	uint64_t nudges;
 };
-
-/* Output queued for one broker's connection above which pushes to it are
- * dropped (it catches up with METADATA_FETCH). */
-#define BROKERS_PUSH_QUEUE_MAX (4u << 20)
-/* A delta larger than this (or than half of max_frame_bytes) is not
- * pushed: the broker is nudged and fetches it in pages. */
-#define BROKERS_PUSH_MAX (1u << 20)
 /* Bytes of pushes one entry may queue across all brokers for topic events
  * (creations, growth, deletions go to every broker); above it, brokers
  * without partitions in the entry are nudged instead. */
@@ -101,8 +90,9 @@ void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 /* Every registered broker's id. */
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
 		     void *arg);
-/* Push a delta to broker id; sets d->prev_version. 0 when sent, -1 when
- * not (no session, no connection, queue full: the broker will fetch). */
+/* Push a delta to broker id through its session's publisher cursor
+ * (publisher.h); sets d->prev_version. 0 when sent, -1 when not (no
+ * session, no connection, queue full: the broker will fetch). */
 int brokers_push(struct brokers *b, int32_t id, Synod__Wire__MetadataDelta *d);
 /* Move broker id's push cursor to `version` and send it a delta that
  * cannot apply (prev_version = version): a broker behind sees a gap and

@@ -33,7 +33,8 @@ void config_defaults(struct synod_config *c)
 	/* Kafka's connections.max.idle.ms; brokers heartbeat every 2 s. */
 	c->idle_timeout_ms = 600000;
 	c->partial_frame_timeout_ms = 30000;
-	/* Pushes stop at 4 MiB queued (BROKERS_PUSH_QUEUE_MAX). */
+	/* Pushes stop at 4 MiB queued (PUB_QUEUE_MAX, controller/publisher.h).
+	 */
 	c->slow_reader_bytes = 4u << 20;
 	c->slow_reader_timeout_ms = 30000;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
