@@ -73,20 +73,7 @@ static const char schema_v1[] =
     "CREATE TABLE configs("
     " scope INTEGER NOT NULL, resource TEXT NOT NULL, key TEXT NOT NULL,"
     " value TEXT NOT NULL, PRIMARY KEY(scope, resource, key)) WITHOUT ROWID;"
-    "CREATE TABLE groups("
-    " group_id TEXT PRIMARY KEY, group_epoch INTEGER NOT NULL,"
-    " assignment_epoch INTEGER NOT NULL DEFAULT 0, assignor TEXT,"
-    " state TEXT NOT NULL DEFAULT 'empty') WITHOUT ROWID;"
-    "CREATE TABLE members("
-    " group_id TEXT NOT NULL, member_id TEXT NOT NULL,"
-    " member_epoch INTEGER NOT NULL, instance_id TEXT, rack TEXT,"
-    " client_id TEXT, subscribed_topics TEXT,"
-    " PRIMARY KEY(group_id, member_id)) WITHOUT ROWID;"
-    "CREATE TABLE assignments("
-    " group_id TEXT NOT NULL, member_id TEXT NOT NULL,"
-    " topic_id BLOB NOT NULL, partition INTEGER NOT NULL,"
-    " PRIMARY KEY(group_id, topic_id, partition)) WITHOUT ROWID;"
-    "CREATE INDEX assignments_member ON assignments(group_id, member_id);"
+    /* Consumer group tables: st_groups_schema (store_groups.c). */
     "CREATE INDEX partitions_leader ON partitions(leader);"
     "INSERT INTO meta(key, value) VALUES('schema_version', 1),"
     " ('applied_index', 0), ('cluster_id', ''), ('timestamp_ms', 0);";
@@ -100,9 +87,9 @@ static const char *const digest_tables[] = {
     "SELECT * FROM replicas ORDER BY broker, tid, partition",
     "SELECT * FROM deleted_topics ORDER BY topic_id",
     "SELECT * FROM configs ORDER BY scope, resource, key",
-    "SELECT * FROM groups ORDER BY group_id",
-    "SELECT * FROM members ORDER BY group_id, member_id",
-    "SELECT * FROM assignments ORDER BY group_id, topic_id, partition",
+    "SELECT * FROM cgroups ORDER BY group_id",
+    "SELECT * FROM cgroup_members ORDER BY group_id, member_id",
+    "SELECT * FROM cgroup_owned ORDER BY group_id, topic_id, partition",
 };
 
 void st_put_le32(unsigned char *p, uint32_t v)
@@ -182,7 +169,8 @@ static int prepare_all(struct store *s)
 	for (int i = 0; i < ST_COUNT; i++) {
 		const char *sql = st_core_sql[i]     ? st_core_sql[i]
 				  : st_broker_sql[i] ? st_broker_sql[i]
-						     : st_topic_sql[i];
+				  : st_topic_sql[i]  ? st_topic_sql[i]
+						     : st_group_sql[i];
 		if (sql == NULL)
 			return st_fail(s, STORE_EDB, "statement %d has no SQL",
 				       i);
@@ -256,6 +244,9 @@ static int ensure_indexes(struct store *s)
 			 "partitions(leader)",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return st_dbfail(s, "create index");
+	if (sqlite3_exec(s->db, st_groups_schema, NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return st_dbfail(s, "create group tables");
 	return STORE_OK;
 }
 
@@ -282,7 +273,8 @@ int store_open(struct store **out)
 		rv = st_dbfail(s, "create schema");
 		goto err;
 	}
-	if ((rv = prepare_all(s)) != 0 || (rv = load_meta(s)) != 0)
+	if ((rv = ensure_indexes(s)) != 0 || (rv = prepare_all(s)) != 0 ||
+	    (rv = load_meta(s)) != 0)
 		goto err;
 	st_cache_drop(s);
 	*out = s;
@@ -298,6 +290,7 @@ void store_close(struct store *s)
 		return;
 	finalize_all(s);
 	sqlite3_close(s->db);
+	st_groups_free(s);
 	free(s);
 }
 
@@ -401,6 +394,13 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 		return st_apply_topic(s, r, index, strict, status);
 	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
 		return st_apply_topic(s, r, index, strict, status);
+	case SYNOD__REC__RECORD__BODY_GROUP_EPOCH:
+	case SYNOD__REC__RECORD__BODY_GROUP_MEMBER:
+	case SYNOD__REC__RECORD__BODY_GROUP_TARGET:
+	case SYNOD__REC__RECORD__BODY_GROUP_CURRENT:
+	case SYNOD__REC__RECORD__BODY_GROUP_MEMBER_REMOVE:
+	case SYNOD__REC__RECORD__BODY_GROUP_DELETE:
+		return st_apply_group(s, r, status);
 	default:
 		/* A record kind this build does not know: a newer leader
 		 * wrote it. Applying around it would diverge. */

@@ -58,6 +58,11 @@ enum {
  * - FenceBroker, BrokerShutdown, UnregisterBroker and a RegisterBroker
  *   (which starts a new, fenced registration) apply only when the broker
  *   leads no partition: the controller moves leaderships away first.
+ * - A GroupCurrent never gives a member a partition (assigned or pending
+ *   revocation) that another member of its group holds; a GroupDelete
+ *   applies only to a group without members; a GroupEpoch never lowers
+ *   the group epoch (STORE_R_STALE). These hold for every envelope
+ *   version (group records are newer than envelope 2).
  * Together: a fenced, shut-down or unregistered broker never leads, at
  * any applied index. */
 
@@ -257,5 +262,58 @@ int store_leader_counts(struct store *s, store_count_cb cb, void *arg);
 
 /* A digest of all table contents (for tests that compare nodes). */
 int store_digest(struct store *s, uint64_t *digest);
+
+/* ---- consumer groups (docs/groups.md) ---- */
+
+/* A set of partitions: per topic (by id), its partition numbers. */
+struct store_gtopic {
+	const uint8_t *topic_id; /* 16 bytes */
+	uint32_t n;
+	const int32_t *partitions;
+};
+struct store_pset {
+	const struct store_gtopic *topics;
+	uint32_t n_topics;
+};
+
+struct store_group {
+	const char *group_id;
+	int32_t group_epoch;
+	int32_t assignment_epoch; /* group epoch of the target assignment */
+	const char *assignor;
+};
+
+/* A member: what it asked for (GroupMember), its target (GroupTarget) and
+ * where its reconciliation stands (GroupCurrent). Optional strings are
+ * NULL when unset. */
+struct store_group_member {
+	const char *group_id, *member_id;
+	const char *instance_id, *rack, *client_id, *client_host;
+	int32_t rebalance_timeout_ms;
+	const char *const *subscribed_names;
+	uint32_t n_subscribed;
+	const char *subscribed_regex, *server_assignor;
+	int32_t member_epoch, previous_epoch;
+	uint32_t state; /* 0 stable, 1 unrevoked, 2 unreleased */
+	struct store_pset target, assigned, pending;
+};
+
+/* Everything passed to these callbacks is valid during the call only. A
+ * non-zero return stops the walk and is returned. */
+typedef int (*store_group_cb)(void *arg, const struct store_group *g);
+typedef int (*store_member_cb)(void *arg, const struct store_group_member *m);
+/* One group: cb once, or STORE_ENOTFOUND. */
+int store_group_get(struct store *s, const char *group_id, store_group_cb cb,
+		    void *arg);
+/* Every group, by id. */
+int store_group_list(struct store *s, store_group_cb cb, void *arg);
+/* Every member of a group, by member id. */
+int store_group_members(struct store *s, const char *group_id,
+			store_member_cb cb, void *arg);
+/* Who holds (assigned or pending revocation) a partition in a group:
+ * STORE_OK with its member id in member, or STORE_ENOTFOUND. */
+int store_group_owner(struct store *s, const char *group_id,
+		      const uint8_t topic_id[16], int32_t partition,
+		      char *member, size_t size);
 
 #endif

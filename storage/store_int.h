@@ -79,6 +79,21 @@ enum {
 	ST_NEXT_LEADER,
 	ST_TOPICS_SINCE_PAGE,
 	ST_TOPICS_BY_NAME_PAGE,
+	/* consumer groups (store_groups.c) */
+	ST_GROUP_GET,
+	ST_GROUP_ALL,
+	ST_GROUP_PUT,
+	ST_GROUP_DEL,
+	ST_GMEMBER_PUT,
+	ST_GMEMBER_EXISTS,
+	ST_GMEMBER_TARGET,
+	ST_GMEMBER_CURRENT,
+	ST_GMEMBER_DEL,
+	ST_GMEMBERS_OF,
+	ST_GMEMBERS_COUNT,
+	ST_GOWNED_GET,
+	ST_GOWNED_PUT,
+	ST_GOWNED_DEL_MEMBER,
 	ST_COUNT
 };
 
@@ -87,6 +102,18 @@ enum {
 extern const char *const st_core_sql[ST_COUNT];
 extern const char *const st_broker_sql[ST_COUNT];
 extern const char *const st_topic_sql[ST_COUNT];
+extern const char *const st_group_sql[ST_COUNT];
+/* The group tables, created if missing (open, restore). */
+extern const char st_groups_schema[];
+
+/* Decoded partition sets handed to read callbacks (store_groups.c). */
+#define ST_GSCRATCH 3
+struct st_pset_scratch {
+	struct store_gtopic *topics;
+	size_t cap_topics;
+	int32_t *parts;
+	size_t cap_parts;
+};
 
 struct store {
 	sqlite3 *db;
@@ -104,6 +131,11 @@ struct store {
 		int32_t id;
 		int usable; /* -1: not cached */
 	} cache_brokers[16];
+	/* Group reads: decoded partition sets and subscribed names, valid
+	 * during a callback (store_groups.c). */
+	struct st_pset_scratch gscratch[ST_GSCRATCH];
+	const char **gnames;
+	size_t gnames_cap;
 };
 
 /* Errors: set s->errmsg, return rv (st_dbfail: STORE_EDB with SQLite's
@@ -129,6 +161,14 @@ void st_cache_drop(struct store *s);
 int st_leader_usable(struct store *s, int32_t id, int *ok);
 /* *leads = broker id leads at least one partition. */
 int st_leads_any(struct store *s, int32_t id, int *leads);
+
+/* ---- consumer groups (store_groups.c) ---- */
+
+/* Apply GroupEpoch, GroupMember, GroupTarget, GroupCurrent,
+ * GroupMemberRemove, GroupDelete. */
+int st_apply_group(struct store *s, const Synod__Rec__Record *r, int *status);
+/* Free the read scratch buffers (close). */
+void st_groups_free(struct store *s);
 
 /* ---- topics and partitions (store_topics.c) ---- */
 
