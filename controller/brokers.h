@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "module.h"
+#include "server_int.h"
 #include "recbuf.h"
 
 struct brokers;

@@ -13,6 +13,7 @@
 #define SYNOD_CLUSTER_H
 
 #include "module.h"
+#include "server_int.h"
 
 /* Fill m with the cluster module, ready for server_register(). */
 void cluster_module(struct module *m);

@@ -9,9 +9,9 @@
  * - apis[]: for each API id, the versions it accepts, whether it needs
  *   the active controller, the request message's descriptor and the
  *   handler. The server keeps connections, framing, back-pressure and
- *   replies (server_int.h); it checks the frame kind, looks the API up in
- *   the registry (unknown: UNSUPPORTED_API), checks the version
- *   (UNSUPPORTED_VERSION), decodes the body (INVALID_REQUEST when it does
+ *   replies (server_int.h, which handlers include); it checks the frame kind,
+ * looks the API up in the registry (unknown: UNSUPPORTED_API), checks the
+ * version (UNSUPPORTED_VERSION), decodes the body (INVALID_REQUEST when it does
  *   not decode) and calls the handler, which owns the decoded message from
  *   then on. Handlers of APIs marked `active` answer NOT_CONTROLLER
  *   themselves (node_check_active), after whatever checks any node makes
@@ -40,9 +40,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "frame.h"
 #include "records.pb-c.h"
-#include "server_int.h"
 #include "synod.pb-c.h"
+
+/* The server's side (server_int.h): handlers include it for replies. */
+struct server;
+struct sconn;
 
 /* Handle one decoded request; takes ownership of msg. */
 typedef void (*module_handler)(void *self, struct sconn *sc,

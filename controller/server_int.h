@@ -1,6 +1,6 @@
 /* controller/server_int.h - what the server offers the modules' request
- * handlers (controller/module.h): connections, waiting requests, answers,
- * status. Internal to the daemon; modules include it through module.h.
+ * handlers (controller/module.h) and the publisher: connections, waiting
+ * requests, answers, status. Internal to the daemon.
  *
  * Ownership: a struct pending holds a reference on its connection and owns
  * the decoded request in `msg`; srv_pending_free() releases both. An answer

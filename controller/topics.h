@@ -30,6 +30,7 @@
 
 #include "brokers.h"
 #include "module.h"
+#include "server_int.h"
 
 struct topics;
 

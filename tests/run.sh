@@ -2,7 +2,8 @@
 # Install dependencies, build, and run every test: unit, raft_fixture and
 # multi-process integration tests (ctest), then the unit and integration
 # tests again with ASan+UBSan builds of the tests and the daemon, then a
-# clang-format check. Exit status 0 only if all pass.
+# clang-format check. The include-dependency check (tools/check-deps.py)
+# runs first: it needs no build. Exit status 0 only if all pass.
 #   SYNOD_SKIP_DEPS=1   do not run deploy/install-deps.sh
 #   SYNOD_SKIP_ASAN=1   skip the sanitizer build
 set -euo pipefail
@@ -13,6 +14,9 @@ if [ "${SYNOD_SKIP_DEPS:-0}" != 1 ]; then
 fi
 
 jobs="$(nproc 2>/dev/null || echo 2)"
+
+echo "== include dependencies (tools/check-deps.py)"
+python3 tools/check-deps.py
 
 echo "== build (warnings are errors)"
 cmake -S . -B build -DSYNOD_WERROR=ON >/dev/null
@@ -26,7 +30,8 @@ if [ "${SYNOD_SKIP_ASAN:-0}" != 1 ]; then
   cmake -S . -B build-asan -DSYNOD_SANITIZE=ON -DSYNOD_WERROR=ON \
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build-asan -j"$jobs" --target synod synodctl test_store test_fixture test_lifecycle test_topics_store \
-    test_codec test_placement test_election test_quorum test_limits test_brokers test_broker_view test_broker_meta test_topics test_broker_sync test_scale
+    test_codec test_placement test_election test_quorum test_limits test_brokers test_broker_view test_broker_meta test_topics test_broker_sync test_scale \
+    test_transitions test_fakectl test_groups_store
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
