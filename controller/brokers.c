@@ -27,6 +27,7 @@ struct session {
 	uint64_t reported_version;
 	int going;	    /* departure in progress: not alive for decisions */
 	struct pub_sub pub; /* its metadata deltas (publisher.h) */
+	int wants_brokers;  /* pushes carry other brokers' states */
 };
 
 enum op_kind { OP_REGISTER, OP_HEARTBEAT, OP_FENCE, OP_UNREGISTER, OP_LIST };
@@ -1284,6 +1285,19 @@ void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 	struct session *s = b->active ? lookup(b, id) : NULL;
 	if (s)
 		pub_synced(&s->pub, version, sc);
+}
+
+void brokers_want_brokers(struct brokers *b, int32_t id, int want)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	if (s)
+		s->wants_brokers = want;
+}
+
+int brokers_wants_brokers(struct brokers *b, int32_t id)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	return s && s->wants_brokers;
 }
 
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),

@@ -88,6 +88,10 @@ int brokers_check(struct brokers *b, int32_t id, uint64_t epoch);
  * continue from there, on sc when given. */
 void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 		    struct sconn *sc);
+/* Broker id asked (METADATA_FETCH with_brokers) for the other brokers'
+ * states; pushes of registration changes go only to those. */
+void brokers_want_brokers(struct brokers *b, int32_t id, int want);
+int brokers_wants_brokers(struct brokers *b, int32_t id);
 /* Every registered broker's id. */
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
 		     void *arg);

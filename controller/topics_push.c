@@ -245,8 +245,10 @@ static void send_one(struct push_ctx *x, int32_t broker, struct bucket *bk)
 {
 	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
 	Synod__Wire__TopicState **tp = NULL;
-	Synod__Wire__BrokerState **bp = broker_ptrs(x);
-	if (x->n_bstates > 0 && bp == NULL)
+	int with =
+	    x->n_bstates > 0 && brokers_wants_brokers(x->t->brokers, broker);
+	Synod__Wire__BrokerState **bp = with ? broker_ptrs(x) : NULL;
+	if (with && bp == NULL)
 		return; /* out of memory: the next push shows a gap */
 	if (x->n_topics) {
 		tp = malloc(x->n_topics * sizeof *tp);
@@ -262,7 +264,7 @@ static void send_one(struct push_ctx *x, int32_t broker, struct bucket *bk)
 	d.topics = tp;
 	d.n_partitions = bk ? bk->n : 0;
 	d.partitions = bk ? bk->parts : NULL;
-	d.n_brokers = x->n_bstates;
+	d.n_brokers = with ? x->n_bstates : 0;
 	d.brokers = bp;
 	brokers_push(x->t->brokers, broker, &d);
 	free(tp);
@@ -275,6 +277,10 @@ static void send_to_registered(void *arg, int32_t broker)
 	for (size_t i = 0; i < x->n_buckets; i++)
 		if (x->buckets[i].broker == broker)
 			return; /* sent with its partitions */
+	/* Only broker states changed, and this broker did not ask for
+	 * them: nothing for it. */
+	if (x->n_topics == 0 && !brokers_wants_brokers(x->t->brokers, broker))
+		return;
 	if (x->nudge_only)
 		brokers_nudge(x->t->brokers, broker, x->index);
 	else
@@ -596,7 +602,8 @@ static int fetch_brokers(struct topics *t, struct push_ctx *x)
  * least one row past them). */
 static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 		      const struct cursor *c, uint64_t version,
-		      struct push_ctx *x, int *more, struct cursor *next)
+		      int with_brokers, struct push_ctx *x, int *more,
+		      struct cursor *next)
 {
 	struct fetch_page fp = {x, 0, tp_page_bytes(t)};
 	struct cursor cur = {0, 0, -1, version};
@@ -610,7 +617,7 @@ static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 		    store_topics_since(t->store, since, NULL, push_deleted,
 				       x) != STORE_OK)
 			return -1; /* tombstones: all, on the first page */
-		if (fetch_brokers(t, x) != 0)
+		if (with_brokers && fetch_brokers(t, x) != 0)
 			return -1;
 		fp.used = x->broker_bytes;
 	}
@@ -688,7 +695,9 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 	}
 	if (code == SYNOD_OK && paged) {
 		if (fetch_page(t, req->broker_id, since, first ? NULL : &c,
-			       version, &x, &more, &next) != 0 ||
+			       version,
+			       req->has_with_brokers && req->with_brokers, &x,
+			       &more, &next) != 0 ||
 		    x.failed)
 			code = SYNOD_EUNKNOWN;
 	} else if (code == SYNOD_OK &&
@@ -696,7 +705,8 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 				       &x) != STORE_OK ||
 		    store_broker_partitions(t->store, req->broker_id, since,
 					    fetch_partition, &x) != STORE_OK ||
-		    fetch_brokers(t, &x) != 0 || x.failed))
+		    (req->with_brokers && fetch_brokers(t, &x) != 0) ||
+		    x.failed))
 		code = SYNOD_EUNKNOWN;
 	if (code == SYNOD_OK) {
 		tp = calloc(x.n_topics + 1, sizeof *tp);
@@ -739,6 +749,9 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 		r.delta = &d;
 		t->stats.fetches++;
 		brokers_synced(t->brokers, req->broker_id, version, sc);
+		brokers_want_brokers(t->brokers, req->broker_id,
+				     req->has_with_brokers &&
+					 req->with_brokers);
 	}
 	srv_fill_status(t->server, &st, code, NULL, &lid, leader,
 			sizeof leader);

@@ -69,6 +69,7 @@ struct synod_broker {
 	unsigned request_timeout_ms;  /* in use by the current client */
 	size_t max_frame;	      /* client's (0: its default) */
 	unsigned liveness_timeout_ms; /* client's (0: its default) */
+	int other_brokers;	      /* fetches ask for with_brokers */
 	unsigned duplicate_retry_ms;  /* 0: one session timeout */
 	struct synod_broker_callbacks cbs;
 	char incarnation[37];
@@ -938,6 +939,10 @@ static void start_fetch(struct synod_broker *b)
 	    b->fetch_cursor_len > 0 ? b->fetch_since : b->view.version;
 	req.has_pages = 1;
 	req.pages = 1;
+	if (b->other_brokers) {
+		req.has_with_brokers = 1;
+		req.with_brokers = 1;
+	}
 	if (b->fetch_cursor_len > 0) {
 		req.has_cursor = 1;
 		req.cursor.data = b->fetch_cursor;
@@ -1469,6 +1474,7 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	b->duplicate_retry_ms = cfg->duplicate_retry_ms;
 	b->max_frame = cfg->max_frame;
 	b->liveness_timeout_ms = cfg->liveness_timeout_ms;
+	b->other_brokers = cfg->other_brokers != 0;
 	if (cbs)
 		b->cbs = *cbs;
 	b->state = SYNOD_BROKER_REGISTERING;

@@ -99,6 +99,7 @@ static unsigned lib_start(struct fixture *f, int32_t id)
 	cfg.broker_id = id;
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
+	cfg.other_brokers = 1;
 	cbs.arg = &f->lib[i];
 	cbs.metadata = on_metadata;
 	assert_int_equal(
@@ -876,6 +877,21 @@ static void test_failover_and_reregistration(void **state)
 		fr.since_version = 1ull << 40;
 		fr.has_pages = 1;
 		fr.pages = 1;
+		/* Without with_brokers: no broker states (a broker that does
+		 * not need them costs nothing per registration change). */
+		assert_int_equal(
+		    itest_call(
+			&f->it, SYNOD_API_METADATA_FETCH, &fr.base,
+			&synod__wire__metadata_fetch_response__descriptor,
+			(ProtobufCMessage **)&resp),
+		    SYNOD_OK);
+		assert_int_equal(resp->delta->n_brokers, 0);
+		assert_false(resp->delta->has_all_brokers &&
+			     resp->delta->all_brokers);
+		synod__wire__metadata_fetch_response__free_unpacked(resp, NULL);
+		resp = NULL;
+		fr.has_with_brokers = 1;
+		fr.with_brokers = 1;
 		assert_int_equal(
 		    itest_call(
 			&f->it, SYNOD_API_METADATA_FETCH, &fr.base,

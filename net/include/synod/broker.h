@@ -156,6 +156,11 @@ struct synod_broker_config {
 	/* Silence before a controller connection is probed (0: the client
 	 * library's default). */
 	unsigned liveness_timeout_ms;
+	/* 1: keep the other brokers' states in the view (endpoints, racks,
+	 * fencing: to find a partition's leader, to answer Kafka Metadata).
+	 * Every fetch asks for them and the controller pushes every
+	 * registration change. 0 (default): the view holds no brokers. */
+	int other_brokers;
 };
 
 struct synod_broker;
