@@ -20,6 +20,8 @@ static const char *const compression_choices[] = {
 static const char *const timestamp_choices[] = {"CreateTime", "LogAppendTime",
 						NULL};
 
+static const char *const assignor_choices[] = {"uniform", "range", NULL};
+
 static const struct configdef defs[] = {
     {"cleanup.policy", "list", "delete", 1,
      "delete and/or compact old segments"},
@@ -56,6 +58,23 @@ static const struct configdef defs[] = {
     {"max.partitions.per.request", "int", "5000", 0,
      "partitions one CreateTopics or CreatePartitions request may create "
      "(a request commits as one raft entry)"},
+    /* Consumer groups (KIP-848's names and defaults; docs/groups.md). */
+    {"group.consumer.session.timeout.ms", "int", "45000", 0,
+     "silence after which a consumer group member is fenced"},
+    {"group.consumer.heartbeat.interval.ms", "int", "5000", 0,
+     "how often members heartbeat (told in every answer)"},
+    {"group.consumer.min.session.timeout.ms", "int", "45000", 0,
+     "lowest session timeout a group may use"},
+    {"group.consumer.max.session.timeout.ms", "int", "60000", 0,
+     "highest session timeout a group may use"},
+    {"group.consumer.min.heartbeat.interval.ms", "int", "5000", 0,
+     "lowest heartbeat interval a group may use"},
+    {"group.consumer.max.heartbeat.interval.ms", "int", "15000", 0,
+     "highest heartbeat interval a group may use"},
+    {"group.consumer.max.size", "int", "2147483647", 0,
+     "members one consumer group may have"},
+    {"group.consumer.assignors", "list", "uniform,range", 0,
+     "server assignors members may ask for; the first is the default"},
     {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -77,6 +96,14 @@ static const struct limits limits[] = {
     {"leader.imbalance.percentage", 0, 100, NULL},
     {"num.partitions", 1, 1000000, NULL},
     {"max.partitions.per.request", 1, 1000000, NULL},
+    {"group.consumer.session.timeout.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.heartbeat.interval.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.min.session.timeout.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.max.session.timeout.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.min.heartbeat.interval.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.max.heartbeat.interval.ms", 1, INT32_MAX, NULL},
+    {"group.consumer.max.size", 1, INT32_MAX, NULL},
+    {"group.consumer.assignors", 0, 0, assignor_choices},
     {NULL, 0, 0, NULL},
 };
 

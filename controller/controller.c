@@ -5,6 +5,7 @@
 
 #include "brokers.h"
 #include "cluster.h"
+#include "groups.h"
 #include "module.h"
 #include "topics.h"
 
@@ -13,12 +14,14 @@ int controller_start(struct server *s, uv_loop_t *loop, struct node *node,
 {
 	struct brokers *brokers;
 	struct topics *topics;
+	struct groups *groups;
 	struct brokers_hooks hooks;
 	struct module m;
 	if (server_start(s, loop, node, address) != 0)
 		return -1;
 	if (brokers_new(s, &brokers) != 0 ||
-	    topics_new(s, brokers, &topics) != 0) {
+	    topics_new(s, brokers, &topics) != 0 ||
+	    groups_new(s, &groups) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
 		return -1;
 	}
@@ -31,6 +34,9 @@ int controller_start(struct server *s, uv_loop_t *loop, struct node *node,
 	if (server_register(s, &m) != 0)
 		return -1;
 	topics_module(topics, &m);
+	if (server_register(s, &m) != 0)
+		return -1;
+	groups_module(groups, &m);
 	if (server_register(s, &m) != 0)
 		return -1;
 	return 0;

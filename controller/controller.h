@@ -5,6 +5,8 @@
  *   cluster  (cluster.h)  METADATA, NODE_STATUS, configs, quorum membership
  *   brokers  (brokers.h)  broker sessions: APIs 10-13
  *   topics   (topics.h)   topics, partitions, elections, ISR, pushes: 14-22
+ *   groups   (groups.h)   consumer groups: 23-28 (after topics: an entry's
+ *                         topic changes are pushed before groups react)
  * Dependencies, passed explicitly here: topics reads the broker sessions
  * (liveness, epochs, push cursors); brokers calls topics' departure hooks
  * when a broker leaves or comes back.

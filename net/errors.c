@@ -55,6 +55,24 @@ static const struct {
     [SYNOD_EUNKNOWN_PARTITION] = {"UNKNOWN_PARTITION", "no such partition"},
     [SYNOD_ECHANGE_FAILED] = {"CHANGE_FAILED",
 			      "quorum change did not complete"},
+    [SYNOD_EUNKNOWN_MEMBER_ID] = {"UNKNOWN_MEMBER_ID",
+				  "the member id is not in the group"},
+    [SYNOD_EFENCED_MEMBER_EPOCH] =
+	{"FENCED_MEMBER_EPOCH",
+	 "member epoch not acceptable: give up every partition and rejoin"},
+    [SYNOD_EUNRELEASED_INSTANCE_ID] =
+	{"UNRELEASED_INSTANCE_ID",
+	 "the instance id is still held by a member that has not left"},
+    [SYNOD_EFENCED_INSTANCE_ID] = {"FENCED_INSTANCE_ID",
+				   "the instance id belongs to another member"},
+    [SYNOD_EGROUP_MAX_SIZE_REACHED] = {"GROUP_MAX_SIZE_REACHED",
+				       "the group has its maximum of members"},
+    [SYNOD_EUNSUPPORTED_ASSIGNOR] = {"UNSUPPORTED_ASSIGNOR",
+				     "the server assignor is not enabled"},
+    [SYNOD_EINVALID_REGULAR_EXPRESSION] =
+	{"INVALID_REGULAR_EXPRESSION", "the regular expression is not valid"},
+    [SYNOD_EGROUP_ID_NOT_FOUND] = {"GROUP_ID_NOT_FOUND", "no such group"},
+    [SYNOD_ENON_EMPTY_GROUP] = {"NON_EMPTY_GROUP", "the group has members"},
 };
 
 const char *synod_error_name(int code)

@@ -59,6 +59,12 @@ static void usage(FILE *out)
 	    "  partition list [--offline] [--under-replicated]\n"
 	    "  partition elect-leaders [--preferred|--unclean] [--topic T "
 	    "[--partition P]...]\n"
+	    "Consumer groups:\n"
+	    "  group list                          every group, state, "
+	    "epochs, members\n"
+	    "  group describe G... [--members|--state]\n"
+	    "  group delete G                      an empty group\n"
+	    "  group remove-member G MEMBER        fence a member\n"
 	    "\n"
 	    "--json prints machine-readable output (docs/operations.md has "
 	    "the schema).\n");
@@ -1400,6 +1406,245 @@ static int partition_cmd(int argc, char **argv)
 	return die_usage("unknown partition command");
 }
 
+/* ---- consumer groups ---- */
+
+static json_t *pset_json(const Synod__Wire__GroupPartitionSet *s)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; s && i < s->n_topics; i++) {
+		const Synod__Wire__GroupTopicPartitions *t = s->topics[i];
+		char id[37];
+		uuid_str(&t->topic_id, id);
+		json_array_append_new(
+		    a, json_pack("{s:s,s:s,s:o}", "topic",
+				 t->topic ? t->topic : "", "topic_id", id,
+				 "partitions",
+				 ids_json(t->partitions, t->n_partitions)));
+	}
+	return a;
+}
+
+/* "orders:0,1,2 payments:3" */
+static void pset_text(const Synod__Wire__GroupPartitionSet *s, char *out,
+		      size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; s && i < s->n_topics && used < size; i++) {
+		const Synod__Wire__GroupTopicPartitions *t = s->topics[i];
+		char ids[512];
+		ids_text(t->partitions, t->n_partitions, ids, sizeof ids);
+		used += (size_t)snprintf(out + used, size - used, "%s%s:%s",
+					 i ? " " : "",
+					 t->topic ? t->topic : "?", ids);
+	}
+	if (out[0] == '\0')
+		snprintf(out, size, "-");
+}
+
+static size_t pset_count(const Synod__Wire__GroupPartitionSet *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; s && i < s->n_topics; i++)
+		n += s->topics[i]->n_partitions;
+	return n;
+}
+
+static json_t *group_json(const Synod__Wire__GroupDescription *d)
+{
+	const Synod__Wire__GroupSummary *g = d->summary;
+	json_t *members = json_array();
+	for (size_t k = 0; k < d->n_members; k++) {
+		const Synod__Wire__GroupMemberDescription *m = d->members[k];
+		json_array_append_new(
+		    members,
+		    json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:i,s:s,s:o,s:o,s:o}",
+			      "member_id", m->member_id, "instance_id",
+			      m->instance_id, "rack", m->rack, "client_id",
+			      m->client_id, "client_host", m->client_host,
+			      "member_epoch", m->member_epoch, "state",
+			      m->state, "assigned", pset_json(m->assigned),
+			      "pending_revocation",
+			      pset_json(m->pending_revocation), "target",
+			      pset_json(m->target)));
+	}
+	return json_pack("{s:s,s:s,s:s,s:i,s:i,s:o}", "group", g->group_id,
+			 "state", g->state, "assignor", g->assignor,
+			 "group_epoch", g->group_epoch, "assignment_epoch",
+			 g->assignment_epoch, "members", members);
+}
+
+static int group_describe(int argc, char **argv)
+{
+	Synod__Wire__GroupDescribeRequest req =
+	    SYNOD__WIRE__GROUP_DESCRIBE_REQUEST__INIT;
+	Synod__Wire__GroupDescribeResponse *resp = NULL;
+	int members = 0, state = 0, code, missing = 0;
+	char *ids[64];
+	size_t n = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--members") == 0)
+			members = 1;
+		else if (strcmp(argv[i], "--state") == 0)
+			state = 1;
+		else if (argv[i][0] == '-' || n == 64)
+			return die_usage(
+			    "group describe G... [--members|--state]");
+		else
+			ids[n++] = argv[i];
+	}
+	if (n == 0)
+		return die_usage("group describe G... [--members|--state]");
+	req.group_ids = ids;
+	req.n_group_ids = n;
+	code = leader_call(SYNOD_API_GROUP_DESCRIBE, &req.base,
+			   &synod__wire__group_describe_response__descriptor,
+			   (ProtobufCMessage **)&resp);
+	if (code != 0)
+		return code;
+	if (opt_json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < resp->n_groups; i++)
+			json_array_append_new(a, group_json(resp->groups[i]));
+		print_json(n == 1 && json_array_size(a) == 1
+			       ? json_incref(json_array_get(a, 0))
+			       : json_incref(a));
+		json_decref(a);
+	}
+	for (size_t i = 0; i < resp->n_groups; i++) {
+		const Synod__Wire__GroupDescription *d = resp->groups[i];
+		const Synod__Wire__GroupSummary *g = d->summary;
+		if (d->has_code && d->code != SYNOD_OK) {
+			fprintf(stderr, "synodctl: %s: group %s\n",
+				synod_error_name(d->code), g->group_id);
+			missing = 1;
+			continue;
+		}
+		if (opt_json)
+			continue;
+		if (state || !members) {
+			printf("%-24s %-12s %-10s %-8s %-14s %s\n", "GROUP",
+			       "STATE", "ASSIGNOR", "EPOCH", "TARGET-EPOCH",
+			       "#MEMBERS");
+			printf("%-24s %-12s %-10s %-8d %-14d %u\n", g->group_id,
+			       g->state, g->assignor, g->group_epoch,
+			       g->assignment_epoch, g->members);
+		}
+		if (members || !state) {
+			printf("\n%-24s %-38s %-16s %-16s %-8s %-6s %-12s %s\n",
+			       "GROUP", "MEMBER-ID", "INSTANCE-ID", "HOST",
+			       "RACK", "EPOCH", "STATE",
+			       "ASSIGNED (PENDING REVOCATION)");
+			for (size_t k = 0; k < d->n_members; k++) {
+				const Synod__Wire__GroupMemberDescription *m =
+				    d->members[k];
+				char as[1024], pend[1024];
+				pset_text(m->assigned, as, sizeof as);
+				pset_text(m->pending_revocation, pend,
+					  sizeof pend);
+				printf("%-24s %-38s %-16s %-16s %-8s %-6d "
+				       "%-12s %s (%s) [%zu]\n",
+				       g->group_id, m->member_id,
+				       m->instance_id ? m->instance_id : "-",
+				       m->client_host ? m->client_host : "-",
+				       m->rack ? m->rack : "-", m->member_epoch,
+				       m->state, as, pend,
+				       pset_count(m->assigned));
+			}
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return missing ? 1 : 0;
+}
+
+static int group_cmd(int argc, char **argv)
+{
+	const char *sub = argv[0];
+	int code;
+	if (strcmp(sub, "list") == 0) {
+		Synod__Wire__GroupListRequest req =
+		    SYNOD__WIRE__GROUP_LIST_REQUEST__INIT;
+		Synod__Wire__GroupListResponse *resp = NULL;
+		if (argc != 1)
+			return die_usage("group list");
+		code =
+		    leader_call(SYNOD_API_GROUP_LIST, &req.base,
+				&synod__wire__group_list_response__descriptor,
+				(ProtobufCMessage **)&resp);
+		if (code != 0)
+			return code;
+		if (opt_json) {
+			json_t *a = json_array();
+			for (size_t i = 0; i < resp->n_groups; i++) {
+				const Synod__Wire__GroupSummary *g =
+				    resp->groups[i];
+				json_array_append_new(
+				    a,
+				    json_pack("{s:s,s:s,s:s,s:i,s:i,s:i}",
+					      "group", g->group_id, "state",
+					      g->state, "assignor", g->assignor,
+					      "group_epoch", g->group_epoch,
+					      "assignment_epoch",
+					      g->assignment_epoch, "members",
+					      (int)g->members));
+			}
+			print_json(json_pack("{s:o}", "groups", a));
+		} else {
+			printf("%-24s %-12s %-10s %-8s %-14s %s\n", "GROUP",
+			       "STATE", "ASSIGNOR", "EPOCH", "TARGET-EPOCH",
+			       "#MEMBERS");
+			for (size_t i = 0; i < resp->n_groups; i++) {
+				const Synod__Wire__GroupSummary *g =
+				    resp->groups[i];
+				printf("%-24s %-12s %-10s %-8d %-14d %u\n",
+				       g->group_id, g->state, g->assignor,
+				       g->group_epoch, g->assignment_epoch,
+				       g->members);
+			}
+		}
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return 0;
+	}
+	if (strcmp(sub, "describe") == 0)
+		return group_describe(argc, argv);
+	if (strcmp(sub, "delete") == 0) {
+		Synod__Wire__GroupDeleteRequest req =
+		    SYNOD__WIRE__GROUP_DELETE_REQUEST__INIT;
+		Synod__Wire__GroupDeleteResponse *resp = NULL;
+		if (argc != 2)
+			return die_usage("group delete G");
+		req.group_id = argv[1];
+		code =
+		    leader_call(SYNOD_API_GROUP_DELETE, &req.base,
+				&synod__wire__group_delete_response__descriptor,
+				(ProtobufCMessage **)&resp);
+		if (code == 0) {
+			print_done("group deleted");
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		}
+		return code;
+	}
+	if (strcmp(sub, "remove-member") == 0) {
+		Synod__Wire__GroupRemoveMemberRequest req =
+		    SYNOD__WIRE__GROUP_REMOVE_MEMBER_REQUEST__INIT;
+		Synod__Wire__GroupRemoveMemberResponse *resp = NULL;
+		if (argc != 3)
+			return die_usage("group remove-member G MEMBER");
+		req.group_id = argv[1];
+		req.member_id = argv[2];
+		code = leader_call(
+		    SYNOD_API_GROUP_REMOVE_MEMBER, &req.base,
+		    &synod__wire__group_remove_member_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+		if (code == 0) {
+			print_done("member removed");
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		}
+		return code;
+	}
+	return die_usage("unknown group command");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1474,5 +1719,7 @@ int main(int argc, char **argv)
 		return topic_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[0], "partition") == 0)
 		return partition_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "group") == 0)
+		return group_cmd(argc - 1, argv + 1);
 	return die_usage("unknown command");
 }

@@ -103,6 +103,15 @@ enum synod_error {
 	SYNOD_EINVALID_TOPIC = 30,	    /* topic name not valid */
 	SYNOD_EELECTION_NOT_NEEDED = 31,    /* leader already the wanted one */
 	SYNOD_EUNKNOWN_PARTITION = 32,
+	SYNOD_EUNKNOWN_MEMBER_ID = 33,	    /* member id not in the group */
+	SYNOD_EFENCED_MEMBER_EPOCH = 34,    /* member epoch not acceptable */
+	SYNOD_EUNRELEASED_INSTANCE_ID = 35, /* instance id still in use */
+	SYNOD_EFENCED_INSTANCE_ID = 36,	    /* instance id taken over */
+	SYNOD_EGROUP_MAX_SIZE_REACHED = 37, /* group.consumer.max.size */
+	SYNOD_EUNSUPPORTED_ASSIGNOR = 38,   /* assignor not enabled */
+	SYNOD_EINVALID_REGULAR_EXPRESSION = 39, /* regex does not compile */
+	SYNOD_EGROUP_ID_NOT_FOUND = 40,		/* no such group */
+	SYNOD_ENON_EMPTY_GROUP = 41,		/* group still has members */
 	SYNOD_ERROR_COUNT
 };
 

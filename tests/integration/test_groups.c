@@ -1,0 +1,605 @@
+/* tests/integration/test_groups.c - consumer groups against a real quorum
+ * (docs/groups.md), driven by raw GROUP_HEARTBEAT requests so every step
+ * of KIP-848's protocol is visible: join, the revoke-then-assign
+ * handshake, epochs, errors, session expiry, a regex subscription meeting
+ * a new topic, leave and delete, and a kill -9 of the active controller in
+ * the middle of a reconciliation.
+ *
+ * The invariant checked after every step (GROUP_DESCRIBE): within a group
+ * no partition is in two members' assigned or pending-revocation sets.
+ *
+ * A 3-node quorum (300 ms election timeout), three library brokers on the
+ * test's loop (topics need replicas), group sessions of 2 s.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <signal.h>
+
+#include "itest.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+#ifndef SYNOD_CTL
+#define SYNOD_CTL "synodctl"
+#endif
+
+#define WAIT_MS 15000
+#define SESSION_MS 2000
+
+struct member;
+
+struct fixture {
+	struct itest it;
+	struct synod_broker *b[3];
+	/* Members whose assignment pushes (api 24) the test applies. */
+	struct member *members[8];
+	unsigned n_members;
+	unsigned pushes;
+};
+
+static int setup(void **state)
+{
+	return itest_alloc(state, sizeof(struct fixture));
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rv;
+	for (int i = 0; i < 3; i++)
+		if (f->b[i])
+			synod_broker_close(f->b[i]);
+	rv = itest_teardown(&f->it, NULL, 0, 0);
+	free(f);
+	return rv;
+}
+
+static void start(struct fixture *f)
+{
+	char v[16];
+	itest_start(&f->it, 3, SYNOD_BIN, NULL);
+	itest_start_client(&f->it);
+	assert_int_equal(itest_set_cluster_configs(&f->it, 4000, 200),
+			 SYNOD_OK);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.min.session.timeout.ms",
+			     "500"),
+	    SYNOD_OK);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.min.heartbeat.interval.ms",
+			     "50"),
+	    SYNOD_OK);
+	snprintf(v, sizeof v, "%u", SESSION_MS);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.session.timeout.ms", v),
+	    SYNOD_OK);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.heartbeat.interval.ms",
+			     "200"),
+	    SYNOD_OK);
+	for (int i = 0; i < 3; i++) {
+		struct synod_broker_config cfg = {0};
+		cfg.bootstrap = f->it.c.bootstrap;
+		cfg.cluster_id = f->it.c.cluster_id;
+		cfg.broker_id = i + 1;
+		assert_int_equal(
+		    synod_broker_new(&f->it.loop, &cfg, NULL, &f->b[i]),
+		    SYNOD_OK);
+		assert_int_equal(synod_broker_start(f->b[i]), SYNOD_OK);
+	}
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		int n = 0;
+		for (int i = 0; i < 3; i++)
+			n += synod_broker_state(f->b[i]) == SYNOD_BROKER_ACTIVE;
+		if (n == 3)
+			break;
+		if (tool_now_ms() > end)
+			fail_msg("brokers did not become active");
+		itest_pump(&f->it.loop, 20);
+	}
+}
+
+static void create_topic(struct fixture *f, const char *name, uint32_t n)
+{
+	Synod__Wire__CreateTopicsRequest r =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreatableTopic t = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+	Synod__Wire__CreatableTopic *tp = &t;
+	Synod__Wire__CreateTopicsResponse *resp = NULL;
+	t.name = (char *)name;
+	t.has_partitions = t.has_replication_factor = 1;
+	t.partitions = n;
+	t.replication_factor = 1;
+	r.n_topics = 1;
+	r.topics = &tp;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_CREATE_TOPICS, &r.base,
+		       &synod__wire__create_topics_response__descriptor,
+		       (ProtobufCMessage **)&resp),
+	    SYNOD_OK);
+	assert_int_equal(resp->results[0]->status->code, SYNOD_OK);
+	synod__wire__create_topics_response__free_unpacked(resp, NULL);
+}
+
+/* ---- a member, as the test drives it ---- */
+
+struct member {
+	char id[64];
+	int32_t epoch;
+	uint64_t version; /* assignment version applied */
+	/* owned partitions as (topic index in ids, partition) */
+	uint8_t tid[8][16];
+	char tname[8][64];
+	int32_t parts[8][64];
+	size_t nparts[8];
+	size_t ntopics;
+};
+
+static size_t owned_count(const struct member *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->ntopics; i++)
+		n += m->nparts[i];
+	return n;
+}
+
+static void take_assignment(struct member *m,
+			    const Synod__Wire__GroupPartitionSet *a,
+			    uint64_t version)
+{
+	m->ntopics = 0;
+	for (size_t i = 0; i < a->n_topics && i < 8; i++) {
+		const Synod__Wire__GroupTopicPartitions *t = a->topics[i];
+		assert_int_equal(t->topic_id.len, 16);
+		memcpy(m->tid[i], t->topic_id.data, 16);
+		snprintf(m->tname[i], sizeof m->tname[i], "%s",
+			 t->topic ? t->topic : "");
+		m->nparts[i] = t->n_partitions < 64 ? t->n_partitions : 64;
+		memcpy(m->parts[i], t->partitions,
+		       m->nparts[i] * sizeof(int32_t));
+		m->ntopics++;
+	}
+	m->version = version;
+}
+
+struct hb {
+	const char *group;
+	struct member *m;
+	int32_t epoch; /* to send */
+	const char *names;
+	const char *regex;
+	const char *assignor;
+	const char *instance;
+	int send_owned;
+	int32_t timeout_ms; /* -1: absent */
+};
+
+/* One heartbeat; applies the answer to m. Returns the Status code. */
+static int heartbeat(struct fixture *f, const struct hb *in)
+{
+	Synod__Wire__GroupHeartbeatRequest r =
+	    SYNOD__WIRE__GROUP_HEARTBEAT_REQUEST__INIT;
+	Synod__Wire__GroupTopicNames names =
+	    SYNOD__WIRE__GROUP_TOPIC_NAMES__INIT;
+	Synod__Wire__GroupPartitionSet owned =
+	    SYNOD__WIRE__GROUP_PARTITION_SET__INIT;
+	Synod__Wire__GroupTopicPartitions tps[8], *tpp[8];
+	Synod__Wire__GroupHeartbeatResponse *resp = NULL;
+	char *nv[4], buf[128];
+	int code;
+	r.group_id = (char *)in->group;
+	r.member_id = in->m->id[0] ? in->m->id : NULL;
+	r.member_epoch = in->epoch;
+	r.instance_id = (char *)in->instance;
+	if (in->names) {
+		char *save, *tok;
+		snprintf(buf, sizeof buf, "%s", in->names);
+		for (tok = strtok_r(buf, ",", &save); tok && names.n_names < 4;
+		     tok = strtok_r(NULL, ",", &save))
+			nv[names.n_names++] = tok;
+		names.names = nv;
+		r.subscribed_topic_names = &names;
+	}
+	r.subscribed_topic_regex = (char *)in->regex;
+	r.server_assignor = (char *)in->assignor;
+	if (in->timeout_ms >= 0) {
+		r.has_rebalance_timeout_ms = 1;
+		r.rebalance_timeout_ms = in->timeout_ms;
+	}
+	if (in->send_owned) {
+		for (size_t i = 0; i < in->m->ntopics; i++) {
+			synod__wire__group_topic_partitions__init(&tps[i]);
+			tps[i].topic_id.data = in->m->tid[i];
+			tps[i].topic_id.len = 16;
+			tps[i].partitions = in->m->parts[i];
+			tps[i].n_partitions = in->m->nparts[i];
+			tpp[i] = &tps[i];
+		}
+		owned.topics = tpp;
+		owned.n_topics = in->m->ntopics;
+		r.owned = &owned;
+		r.has_assignment_version = 1;
+		r.assignment_version = in->m->version;
+	}
+	code = itest_call(&f->it, SYNOD_API_GROUP_HEARTBEAT, &r.base,
+			  &synod__wire__group_heartbeat_response__descriptor,
+			  (ProtobufCMessage **)&resp);
+	if (code == SYNOD_OK) {
+		if (resp->member_id)
+			snprintf(in->m->id, sizeof in->m->id, "%s",
+				 resp->member_id);
+		if (resp->has_member_epoch)
+			in->m->epoch = resp->member_epoch;
+		if (resp->assignment)
+			take_assignment(in->m, resp->assignment,
+					resp->assignment_version);
+	}
+	if (resp)
+		synod__wire__group_heartbeat_response__free_unpacked(resp,
+								     NULL);
+	return code;
+}
+
+/* GroupAssignmentPush: applied to the member it names when newer. */
+static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
+{
+	struct fixture *f = arg;
+	Synod__Wire__GroupAssignmentPush *p;
+	if (api != SYNOD_API_GROUP_ASSIGNMENT_PUSH)
+		return;
+	p = synod__wire__group_assignment_push__unpack(NULL, len, body);
+	assert_non_null(p);
+	for (unsigned i = 0; i < f->n_members; i++) {
+		struct member *m = f->members[i];
+		if (strcmp(m->id, p->member_id) == 0 &&
+		    p->version > m->version && p->member_epoch >= m->epoch) {
+			take_assignment(m, p->assignment, p->version);
+			m->epoch = p->member_epoch;
+			f->pushes++;
+		}
+	}
+	synod__wire__group_assignment_push__free_unpacked(p, NULL);
+}
+
+static int join(struct fixture *f, const char *group, struct member *m,
+		const char *names, const char *regex)
+{
+	struct hb h = {group, m, 0, names, regex, NULL, NULL, 0, 30000};
+	memset(m, 0, sizeof *m);
+	if (f->n_members < 8)
+		f->members[f->n_members++] = m;
+	synod_client_on_push(f->it.cl, on_push, f);
+	return heartbeat(f, &h);
+}
+
+/* A steady heartbeat reporting what the member owns. */
+static int beat(struct fixture *f, const char *group, struct member *m)
+{
+	struct hb h = {group, m, m->epoch, NULL, NULL, NULL, NULL, 1, -1};
+	return heartbeat(f, &h);
+}
+
+/* ---- checking the group ---- */
+
+struct gview {
+	int32_t epoch, aepoch;
+	char state[32];
+	unsigned members;
+	unsigned assigned, pending, target;
+	int exclusive;
+};
+
+static Synod__Wire__GroupDescribeResponse *describe(struct fixture *f,
+						    const char *group)
+{
+	Synod__Wire__GroupDescribeRequest r =
+	    SYNOD__WIRE__GROUP_DESCRIBE_REQUEST__INIT;
+	Synod__Wire__GroupDescribeResponse *resp = NULL;
+	char *ids[1] = {(char *)group};
+	r.group_ids = ids;
+	r.n_group_ids = 1;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_GROUP_DESCRIBE, &r.base,
+		       &synod__wire__group_describe_response__descriptor,
+		       (ProtobufCMessage **)&resp),
+	    SYNOD_OK);
+	assert_int_equal(resp->n_groups, 1);
+	return resp;
+}
+
+/* The invariant: within the group, no partition twice in the members'
+ * assigned and pending-revocation sets. */
+static struct gview check(struct fixture *f, const char *group)
+{
+	Synod__Wire__GroupDescribeResponse *d = describe(f, group);
+	const Synod__Wire__GroupDescription *g = d->groups[0];
+	struct gview v;
+	struct {
+		uint8_t id[16];
+		int32_t p;
+	} seen[512];
+	size_t n = 0;
+	memset(&v, 0, sizeof v);
+	v.exclusive = 1;
+	v.epoch = g->summary->group_epoch;
+	v.aepoch = g->summary->assignment_epoch;
+	snprintf(v.state, sizeof v.state, "%s", g->summary->state);
+	v.members = g->summary->members;
+	for (size_t k = 0; k < g->n_members; k++) {
+		const Synod__Wire__GroupMemberDescription *m = g->members[k];
+		const Synod__Wire__GroupPartitionSet *sets[2] = {
+		    m->assigned, m->pending_revocation};
+		for (int s = 0; s < 2; s++)
+			for (size_t i = 0; i < sets[s]->n_topics; i++) {
+				const Synod__Wire__GroupTopicPartitions *t =
+				    sets[s]->topics[i];
+				for (size_t j = 0; j < t->n_partitions; j++) {
+					for (size_t x = 0; x < n; x++)
+						if (seen[x].p ==
+							t->partitions[j] &&
+						    memcmp(seen[x].id,
+							   t->topic_id.data,
+							   16) == 0)
+							v.exclusive = 0;
+					if (n < 512) {
+						memcpy(seen[n].id,
+						       t->topic_id.data, 16);
+						seen[n++].p = t->partitions[j];
+					}
+					if (s == 0)
+						v.assigned++;
+					else
+						v.pending++;
+				}
+			}
+		for (size_t i = 0; i < m->target->n_topics; i++)
+			v.target += m->target->topics[i]->n_partitions;
+	}
+	synod__wire__group_describe_response__free_unpacked(d, NULL);
+	assert_true(v.exclusive);
+	return v;
+}
+
+/* ---- the tests ---- */
+
+/* Invariant: a partition changes owner only after its old owner reported
+ * it gone; never two owners at once (checked after every step). */
+static void test_join_revoke_assign(void **state)
+{
+	struct fixture *f = *state;
+	struct member a, b, a_old;
+	struct gview v;
+	start(f);
+	create_topic(f, "orders", 6);
+
+	assert_int_equal(join(f, "g1", &a, "orders", NULL), SYNOD_OK);
+	assert_true(strlen(a.id) == 36);
+	assert_int_equal(a.epoch, 1);
+	assert_int_equal(owned_count(&a), 6);
+	v = check(f, "g1");
+	assert_string_equal(v.state, "stable");
+	assert_int_equal(v.assigned, 6);
+
+	/* B joins: B gets nothing while A holds everything; A is told to
+	 * give up three. */
+	a_old = a;
+	assert_int_equal(join(f, "g1", &b, "orders", NULL), SYNOD_OK);
+	assert_int_equal(b.epoch, 2);
+	assert_int_equal(owned_count(&b), 0);
+	v = check(f, "g1");
+	assert_int_equal(v.epoch, 2);
+	assert_int_equal(v.aepoch, 2);
+	assert_string_equal(v.state, "reconciling");
+	assert_int_equal(v.assigned + v.pending, 6);
+	assert_int_equal(v.pending, 3);
+
+	/* A learns at once, by a push on its connection: keep three, give
+	 * up three (this test's member gives them up at once). */
+	{
+		uint64_t end = tool_now_ms() + WAIT_MS;
+		while (owned_count(&a) != 3) {
+			if (tool_now_ms() > end)
+				fail_msg("no assignment push to A");
+			itest_pump(&f->it.loop, 10);
+		}
+	}
+	assert_true(f->pushes >= 1);
+	assert_int_equal(a.epoch, 1);
+	/* Invariant: a report made before the member saw that push (all
+	 * six, an older assignment version) releases nothing. */
+	assert_int_equal(beat(f, "g1", &a_old), SYNOD_OK);
+	v = check(f, "g1");
+	assert_int_equal(v.pending, 3);
+	/* A reports the three gone: it moves to epoch 2 and B receives
+	 * them in the same entry (pushed to B). */
+	assert_int_equal(beat(f, "g1", &a), SYNOD_OK);
+	assert_int_equal(a.epoch, 2);
+	v = check(f, "g1");
+	assert_int_equal(v.pending, 0);
+	assert_int_equal(v.assigned, 6);
+	{
+		uint64_t end = tool_now_ms() + WAIT_MS;
+		while (owned_count(&b) != 3) {
+			if (tool_now_ms() > end)
+				fail_msg("no assignment push to B");
+			itest_pump(&f->it.loop, 10);
+		}
+	}
+	assert_int_equal(beat(f, "g1", &b), SYNOD_OK);
+	v = check(f, "g1");
+	assert_string_equal(v.state, "stable");
+
+	/* Errors. */
+	{
+		struct member x;
+		struct hb h;
+		memset(&x, 0, sizeof x);
+		snprintf(x.id, sizeof x.id, "%s", "no-such-member");
+		x.epoch = 1;
+		assert_int_equal(beat(f, "g1", &x), SYNOD_EUNKNOWN_MEMBER_ID);
+		x = a;
+		x.epoch = 7;
+		assert_int_equal(beat(f, "g1", &x), SYNOD_EFENCED_MEMBER_EPOCH);
+		memset(&x, 0, sizeof x);
+		h = (struct hb){"g1", &x, 0, NULL, NULL, NULL, NULL, 0, 30000};
+		assert_int_equal(heartbeat(f, &h), SYNOD_EINVALID_REQUEST);
+		h = (struct hb){"g1",	  &x,	0, "orders", NULL,
+				"sticky", NULL, 0, 30000};
+		assert_int_equal(heartbeat(f, &h), SYNOD_EUNSUPPORTED_ASSIGNOR);
+		h = (struct hb){"g1", &x,   0, NULL, "([a-z",
+				NULL, NULL, 0, 30000};
+		assert_int_equal(heartbeat(f, &h),
+				 SYNOD_EINVALID_REGULAR_EXPRESSION);
+		h = (struct hb){"g1", &x, -2, NULL, NULL, NULL, NULL, 0, -1};
+		snprintf(x.id, sizeof x.id, "%s", a.id);
+		assert_int_equal(heartbeat(f, &h), SYNOD_EINVALID_REQUEST);
+	}
+
+	/* B stops heartbeating: fenced after the session, A gets all. */
+	{
+		uint64_t end = tool_now_ms() + WAIT_MS;
+		for (;;) {
+			assert_int_equal(beat(f, "g1", &a), SYNOD_OK);
+			v = check(f, "g1");
+			if (v.members == 1 && owned_count(&a) == 6 &&
+			    strcmp(v.state, "stable") == 0)
+				break;
+			if (tool_now_ms() > end)
+				fail_msg("B was not fenced");
+			itest_pump(&f->it.loop, 100);
+		}
+	}
+	assert_int_equal(beat(f, "g1", &b), SYNOD_EUNKNOWN_MEMBER_ID);
+
+	/* Leave, then delete the empty group. */
+	{
+		Synod__Wire__GroupDeleteRequest dr =
+		    SYNOD__WIRE__GROUP_DELETE_REQUEST__INIT;
+		struct hb h = {"g1", &a, -1, NULL, NULL, NULL, NULL, 0, -1};
+		dr.group_id = "g1";
+		assert_int_equal(
+		    itest_call(&f->it, SYNOD_API_GROUP_DELETE, &dr.base,
+			       &synod__wire__group_delete_response__descriptor,
+			       NULL),
+		    SYNOD_ENON_EMPTY_GROUP);
+		assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+		assert_int_equal(a.epoch, -1);
+		v = check(f, "g1");
+		assert_string_equal(v.state, "empty");
+		assert_int_equal(
+		    itest_call(&f->it, SYNOD_API_GROUP_DELETE, &dr.base,
+			       &synod__wire__group_delete_response__descriptor,
+			       NULL),
+		    SYNOD_OK);
+	}
+	f->it.passed = 1;
+}
+
+/* A regex subscription meets a topic created later: the group's epoch
+ * moves and the new partitions are assigned. A kill -9 of the active
+ * controller in the middle of a reconciliation fences nobody, and the
+ * invariant holds on the new controller. */
+static void test_regex_and_failover(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->it.c;
+	struct member a, b;
+	struct gview v;
+	unsigned leader;
+	uint64_t end;
+	start(f);
+	create_topic(f, "logs-a", 4);
+	assert_int_equal(join(f, "g2", &a, NULL, "^logs-.*"), SYNOD_OK);
+	assert_int_equal(owned_count(&a), 4);
+	create_topic(f, "logs-b", 4);
+	create_topic(f, "other", 4);
+	end = tool_now_ms() + WAIT_MS;
+	while (owned_count(&a) != 8) {
+		assert_int_equal(beat(f, "g2", &a), SYNOD_OK);
+		if (tool_now_ms() > end)
+			fail_msg("the new topic was not assigned");
+		itest_pump(&f->it.loop, 100);
+	}
+	v = check(f, "g2");
+	assert_int_equal(v.target, 8);
+
+	/* B joins: A must give up half; kill the controller before A
+	 * reports. */
+	assert_int_equal(join(f, "g2", &b, NULL, "^logs-.*"), SYNOD_OK);
+	v = check(f, "g2");
+	assert_int_equal(v.pending, 4);
+	leader = cluster_wait_leader(c, WAIT_MS);
+	assert_int_equal(cluster_kill(c, leader), 0);
+	assert_int_not_equal(cluster_wait_leader(c, WAIT_MS), 0);
+	/* On the new controller: both still members (grace), A finishes
+	 * revoking, B receives. */
+	end = tool_now_ms() + WAIT_MS;
+	for (;;) {
+		int ca = beat(f, "g2", &a), cb = beat(f, "g2", &b);
+		if (ca == SYNOD_OK && cb == SYNOD_OK) {
+			v = check(f, "g2");
+			if (v.members == 2 && owned_count(&a) == 4 &&
+			    owned_count(&b) == 4 &&
+			    strcmp(v.state, "stable") == 0)
+				break;
+		} else {
+			assert_true(ca == SYNOD_ENOT_CONTROLLER ||
+				    ca == SYNOD_EUNAVAILABLE ||
+				    ca == SYNOD_ETIMEOUT);
+		}
+		if (tool_now_ms() > end)
+			fail_msg("the group did not settle after failover");
+		itest_pump(&f->it.loop, 100);
+	}
+	/* What operators see (synodctl group ... --json). */
+	{
+		json_t *j = NULL, *members, *m;
+		size_t i, total = 0;
+		assert_int_equal(
+		    itest_synodctl(&f->it, SYNOD_CTL, "group describe g2", &j),
+		    0);
+		assert_string_equal(
+		    json_string_value(json_object_get(j, "state")), "stable");
+		members = json_object_get(j, "members");
+		assert_int_equal(json_array_size(members), 2);
+		json_array_foreach(members, i, m)
+		{
+			json_t *as = json_object_get(m, "assigned"), *t;
+			size_t k;
+			json_array_foreach(as, k, t) total +=
+			    json_array_size(json_object_get(t, "partitions"));
+			assert_int_equal(json_array_size(json_object_get(
+					     m, "pending_revocation")),
+					 0);
+		}
+		assert_int_equal(total, 8);
+		json_decref(j);
+		assert_int_equal(
+		    itest_synodctl(&f->it, SYNOD_CTL, "group list", &j), 0);
+		assert_int_equal(json_array_size(json_object_get(j, "groups")),
+				 1);
+		json_decref(j);
+	}
+	f->it.passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_join_revoke_assign, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_regex_and_failover, setup,
+					    teardown),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
