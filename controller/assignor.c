@@ -412,14 +412,6 @@ static uint32_t find_tid(const struct layout *l, int64_t tid)
 	return lo < l->NT && l->tid[lo] == tid ? lo : NONE;
 }
 
-static uint64_t slot_mask(const struct asg_input *in, const struct layout *l,
-			  uint32_t lp, uint32_t p)
-{
-	const uint64_t *rm = in->topics[l->topic[lp]].rack_masks;
-
-	return rm ? rm[p] : 0;
-}
-
 /* ---- rack_solve ---- */
 
 struct rsolve {
@@ -472,7 +464,7 @@ static int rack_solve(const struct rsolve *p)
 	uint32_t ri[64], rnum[64], R = 0, kr[64] = {0}, roff_m[65];
 	uint32_t *mid, *dn, *outd, *roff, *rr, *f, *need, *cur, *rk;
 	uint32_t *rmoff, *rmd, *rmpos, *par, *vis, *queue, *spl, *klc;
-	uint32_t *hl, *nlp, *cap, *asg, *rmem, c1[64], c2[64];
+	uint32_t *hl, *nlp, *cap, *asg, *rmem, *lq, c1[64], c2[64];
 	uint64_t *dval, *htab_k;
 	uint32_t *htab_v, D = 0, Dmax, stamp = 0;
 	size_t hsize;
@@ -588,19 +580,25 @@ static int rack_solve(const struct rsolve *p)
 			}
 	}
 
-	/* initial flow: the local items preferred members can keep */
+	/* lq[it]: the flow entry (mask, rack of the preferred member) when
+	 * the item is local to its preferred member, else NONE */
 	spl = u32z(&sc, n);
 	klc = u32s(&sc, n);
 	tag = sc_get(&sc, ni, 1, 1);
+	lq = u32s(&sc, ni);
 	if (sc.failed)
 		goto out;
 	for (uint32_t it = 0; it < ni; it++) {
-		uint32_t m = p->pref[it];
+		uint32_t m = p->pref[it], d = mid[it];
+		int r = m == NONE ? -1 : p->rack[m];
 
-		if (m != NONE && mid[it] != NONE && p->rack[m] >= 0 &&
-		    (dval[mid[it]] >> p->rack[m] & 1))
+		lq[it] = NONE;
+		if (d != NONE && r >= 0 && (dval[d] >> r & 1)) {
+			lq[it] = roff[d] + bit_index(dval[d], (uint32_t)r);
 			spl[m]++;
+		}
 	}
+	/* initial flow: the local items preferred members can keep */
 	{
 		uint64_t eleft = E;
 
@@ -613,18 +611,19 @@ static int rack_solve(const struct rsolve *p)
 		}
 	}
 	for (uint32_t it = 0; it < ni; it++) {
-		uint32_t m = p->pref[it], d = mid[it], r;
+		uint32_t m = p->pref[it];
 
-		if (m == NONE || d == NONE || p->rack[m] < 0 ||
-		    !(dval[d] >> p->rack[m] & 1) || klc[m] == 0)
+		if (lq[it] == NONE || klc[m] == 0)
 			continue;
 		klc[m]--;
 		tag[it] = 1;
-		r = ri[p->rack[m]];
-		f[roff[d] + bit_index(dval[d], (uint32_t)p->rack[m])]++;
-		Fr[r]++;
-		outd[d]++;
+		f[lq[it]]++;
 	}
+	for (uint32_t d = 0; d < D; d++)
+		for (uint32_t q = roff[d]; q < roff[d + 1]; q++) {
+			outd[d] += f[q];
+			Fr[rr[q]] += f[q];
+		}
 	for (uint32_t r = 0; r < R; r++)
 		sumE += Fr[r] > Br[r] ? Fr[r] - Br[r] : 0;
 
@@ -807,16 +806,12 @@ static int rack_solve(const struct rsolve *p)
 			if (d == NONE || rk[it] != NONE)
 				continue;
 			if (pass <= 1) {
-				if (pass == 0 && !tag[it])
+				if ((pass == 0 && !tag[it]) ||
+				    (q = lq[it]) == NONE)
 					continue;
-				if (m == NONE || p->rack[m] < 0 ||
-				    !(dval[d] >> p->rack[m] & 1))
-					continue;
-				q = roff[d] +
-				    bit_index(dval[d], (uint32_t)p->rack[m]);
 				if (need[q]) {
 					need[q]--;
-					rk[it] = ri[p->rack[m]];
+					rk[it] = rr[q];
 				}
 				continue;
 			}
@@ -1679,6 +1674,7 @@ static int solve_class_racks(struct uni *u, uint32_t c, uint32_t *lidx,
 	uint32_t *base = u32s(&sc, k), *pref = u32s(&sc, ni);
 	uint32_t *own = u32s(&sc, ni);
 	uint64_t *mask = sc_get(&sc, ni, sizeof *mask, 0);
+	const uint64_t *rm = NULL;
 	struct rsolve rs;
 	int rv = SYNOD_ENOMEM;
 
@@ -1692,9 +1688,14 @@ static int solve_class_racks(struct uni *u, uint32_t c, uint32_t *lidx,
 	for (uint32_t it = 0; it < ni; it++) {
 		uint32_t s = slot ? slot[it] : it;
 
-		while (s >= u->l.base[lp + 1])
-			lp++;
-		mask[it] = slot_mask(in, &u->l, lp, s - u->l.base[lp]);
+		if (s >= u->l.base[lp + 1]) {
+			while (s >= u->l.base[lp + 1])
+				lp++;
+			rm = in->topics[u->l.topic[lp]].rack_masks;
+		} else if (it == 0) {
+			rm = in->topics[u->l.topic[lp]].rack_masks;
+		}
+		mask[it] = rm ? rm[s - u->l.base[lp]] : 0;
 		pref[it] = u->owner[s] == NONE ? NONE : lidx[u->owner[s]];
 	}
 	rs.n = k;

@@ -69,18 +69,19 @@
  *  partitions >= the topic's count or of topics the member no longer
  *  subscribes to are ignored.
  *  Cost, measured by tests/unit/bench_assignor.c (RelWithDebInfo, the
- *  2-core development VM): without racks O(P + C + M + S + T log T) time
- *  and memory (P partitions assigned, C current keys, M members, S
- *  subscriptions, T topics), with homogeneous subscriptions 5,000 members
- *  x 250,000 partitions in 0.7 ms from scratch and about 1.5 ms with
- *  current assignments (a join, a leave), 10,000 x 100,000 in 0.8 ms and
- *  1.3 ms. Heterogeneous subscriptions add a few O(S) sweeps and
+ *  2-core development VM, best of 25): without racks O(P + C + M + S +
+ *  T log T) time and memory (P partitions assigned, C current keys, M
+ *  members, S subscriptions, T topics); homogeneous, 5,000 members x
+ *  250,000 partitions in 0.8 ms from scratch and 1.4 ms with current
+ *  assignments (steady, a join, a leave), 10,000 x 100,000 in 0.8 ms and
+ *  1.25 ms. Heterogeneous subscriptions add a few O(S) sweeps and
  *  O(S + K log K) per chain round (K classes): 1,000 members each on its
  *  own 10% of 1,000 topics of 50 partitions, 10 ms from scratch, 4-5 ms
- *  after a join or leave. Racks add O(P) passes and O(D * R) per augmenting
- *  path (D distinct rack masks, R racks), skipped when every partition is
- *  local for all members or none: 5,000 x 250,000 over 6 racks, RF 3, in
- *  about 3 ms.
+ *  steady or after a join or leave. Racks add O(P) passes and O(D * R)
+ *  per augmenting path (D distinct rack masks, R racks), skipped when
+ *  each partition is local for all members or none (RF >= racks): 5,000 x
+ *  250,000 over 6 racks with RF 3 in 6-8 ms, over 3 racks with RF 3 in
+ *  1-1.7 ms.
  *
  * range. Per topic, its subscribers are ordered: members with an instance
  * id first, by instance id, then the others; ties by member id (strcmp).
@@ -99,7 +100,8 @@
  * counts (max-flow), and among such placements each index stays with its
  * plain-range member when it can (greedy). Ranges are then not
  * contiguous. Cost: O(P + S + M log M), plus the max-flow with racks
- * (5,000 members x 250,000 partitions: about 5 ms, 6 ms with racks).
+ * (5,000 members x 250,000 partitions in 50 topics: 4 ms, 4.5 ms with 6
+ * racks).
  *
  * Ownership: the input is borrowed and not modified (it may be used
  * concurrently by other readers). On SYNOD_OK the assignor allocates

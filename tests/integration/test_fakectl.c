@@ -196,6 +196,35 @@ static void test_client_request(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Host names are looked up off the loop (uv_getaddrinfo): "localhost"
+ * reaches the fake; a name that does not resolve ends the request with
+ * CONNECTION and says why, without a crash or a loop stall. */
+static void test_client_names(void **state)
+{
+	struct t *t = *state;
+	struct result r;
+	struct synod_client_stats st;
+	char addr[64];
+	const char *colon = strrchr(fakectl_address(t->a), ':');
+	fakectl_on_request(t->a, answer_not_found, NULL);
+	snprintf(addr, sizeof addr, "localhost%s", colon);
+	new_client(t, addr, 2000, 0);
+	send_config_get(t, &r);
+	WAIT_FOR(t->a, r.done);
+	assert_int_equal(r.status, SYNOD_OK);
+	assert_int_equal(r.code, SYNOD_ENOT_FOUND);
+	synod_client_stats(t->c, &st);
+	assert_int_equal(st.connections, 1);
+	synod_client_close(t->c);
+	t->c = NULL;
+	new_client(t, "no-such-host.invalid:9", 1500, 0);
+	send_config_get(t, &r);
+	WAIT_FOR(t->a, r.done);
+	assert_int_equal(r.status, SYNOD_ECONNECTION);
+	assert_non_null(strstr(synod_client_errmsg(t->c), "resolve"));
+	assert_int_equal(finish(t), 0);
+}
+
 /* A client expecting another cluster is refused by the handshake. */
 static void test_cluster_mismatch(void **state)
 {
@@ -571,6 +600,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_client_request, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_client_names, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cluster_mismatch, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),
