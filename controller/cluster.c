@@ -227,6 +227,64 @@ static void config_write_done(struct node *n, struct waiter *w, int rc,
 	srv_pending_free(p);
 }
 
+/* A cluster config's value after this request: the request's (last one
+ * wins), else the stored one, else the default. */
+static long long effective(struct store *st,
+			   const Synod__Wire__ConfigSetRequest *req,
+			   const char *key)
+{
+	char *v = NULL;
+	long long x;
+	for (size_t i = req->n_entries; i-- > 0;)
+		if (req->entries[i]->scope == SYNOD_SCOPE_CLUSTER &&
+		    strcmp(req->entries[i]->key, key) == 0)
+			return strtoll(req->entries[i]->value, NULL, 10);
+	if (store_config_get(st, SYNOD_SCOPE_CLUSTER, NULL, key, &v) !=
+		STORE_OK ||
+	    v == NULL)
+		return strtoll(configdef_find(key)->default_value, NULL, 10);
+	x = strtoll(v, NULL, 10);
+	free(v);
+	return x;
+}
+
+/* The consumer group timeouts must stay within their bounds (Kafka's
+ * rule): checked when a request sets any of them, against the values it
+ * leaves in place. INVALID_CONFIG with the offending pair. */
+static int check_group_bounds(struct store *st,
+			      const Synod__Wire__ConfigSetRequest *req,
+			      char *err, size_t size)
+{
+	static const char *const pairs[][3] = {
+	    {"group.consumer.session.timeout.ms",
+	     "group.consumer.min.session.timeout.ms",
+	     "group.consumer.max.session.timeout.ms"},
+	    {"group.consumer.heartbeat.interval.ms",
+	     "group.consumer.min.heartbeat.interval.ms",
+	     "group.consumer.max.heartbeat.interval.ms"},
+	};
+	int touched = 0;
+	for (size_t i = 0; i < req->n_entries; i++)
+		touched |=
+		    strncmp(req->entries[i]->key, "group.consumer.", 15) == 0;
+	if (!touched)
+		return SYNOD_OK;
+	for (size_t k = 0; k < 2; k++) {
+		long long v = effective(st, req, pairs[k][0]);
+		long long lo = effective(st, req, pairs[k][1]);
+		long long hi = effective(st, req, pairs[k][2]);
+		if (lo > hi || v < lo || v > hi) {
+			snprintf(err, size,
+				 "'%s' (%lld) must be within '%s' (%lld) and "
+				 "'%s' (%lld)",
+				 pairs[k][0], v, pairs[k][1], lo, pairs[k][2],
+				 hi);
+			return SYNOD_EINVALID_CONFIG;
+		}
+	}
+	return SYNOD_OK;
+}
+
 static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 			      Synod__Wire__ConfigSetRequest *req)
 {
@@ -253,6 +311,11 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 			srv_reply_status(sc, h, rv, err);
 			goto out;
 		}
+	}
+	rv = check_group_bounds(s->node->fsm.store, req, err, sizeof err);
+	if (rv != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, err);
+		goto out;
 	}
 	if (req->validate_only) {
 		srv_reply_status(sc, h, SYNOD_OK, "valid");

@@ -143,7 +143,10 @@ static uint32_t interval_ms(struct groups *gs)
 	    config_u32(gs, "group.consumer.min.heartbeat.interval.ms");
 	uint32_t hi =
 	    config_u32(gs, "group.consumer.max.heartbeat.interval.ms");
-	return v < lo ? lo : v > hi ? hi : v;
+	uint32_t session = session_ms(gs);
+	v = v < lo ? lo : v > hi ? hi : v;
+	/* Several heartbeats per session, whatever the configs say. */
+	return v < session ? v : session / 3 ? session / 3 : 1;
 }
 
 /* The assignors allowed (group.consumer.assignors): 1 when name is one;

@@ -86,6 +86,19 @@ static void start(struct fixture *f)
 	    itest_set_config(&f->it, "group.consumer.heartbeat.interval.ms",
 			     "200"),
 	    SYNOD_OK);
+	/* Out of their bounds: refused, nothing changes. */
+	assert_int_equal(itest_set_config(&f->it,
+					  "group.consumer.session.timeout.ms",
+					  "70000"),
+			 SYNOD_EINVALID_CONFIG);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.heartbeat.interval.ms",
+			     "20"),
+	    SYNOD_EINVALID_CONFIG);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.max.session.timeout.ms",
+			     "1000"),
+	    SYNOD_EINVALID_CONFIG);
 	for (int i = 0; i < 3; i++) {
 		struct synod_broker_config cfg = {0};
 		cfg.bootstrap = f->it.c.bootstrap;
