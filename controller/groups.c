@@ -839,6 +839,115 @@ static uint32_t topic_index(const struct subs *s, int64_t tid)
 	return lo;
 }
 
+/* ---- racks: members' racks numbered, partitions' replica racks ---- */
+
+struct racks {
+	char *names[64];
+	unsigned n;
+	/* broker id -> rack number + 1 (0: none), a small cache */
+	int32_t bid[256];
+	int rack[256];
+	unsigned nb;
+	uint64_t *masks; /* per subscribed partition, all topics in order */
+	size_t n_masks;
+};
+
+static int rack_number(struct racks *r, const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (unsigned i = 0; i < r->n; i++)
+		if (strcmp(r->names[i], name) == 0)
+			return (int)i;
+	if (r->n == 64 || (r->names[r->n] = strdup(name)) == NULL)
+		return -1; /* beyond 64 racks: treated as rack-less */
+	return (int)r->n++;
+}
+
+/* The rack number of broker id, when it is one a member uses. */
+static int broker_rack(struct groups *gs, struct racks *r, int32_t id)
+{
+	struct store_broker b;
+	int k = -1;
+	for (unsigned i = 0; i < r->nb; i++)
+		if (r->bid[i] == id)
+			return r->rack[i];
+	if (store_broker_get(gs->store, id, &b) == STORE_OK && b.has_rack)
+		for (unsigned i = 0; i < r->n && k < 0; i++)
+			if (strcmp(r->names[i], b.rack) == 0)
+				k = (int)i;
+	if (r->nb < 256) {
+		r->bid[r->nb] = id;
+		r->rack[r->nb++] = k;
+	}
+	return k;
+}
+
+struct mask_walk {
+	struct groups *gs;
+	struct racks *r;
+	uint64_t *masks; /* this topic's */
+	uint32_t n;
+};
+
+static int mask_one(void *arg, const struct store_topic *t,
+		    const struct store_partition *p)
+{
+	struct mask_walk *w = arg;
+	uint64_t m = 0;
+	(void)t;
+	if (p->partition < 0 || (uint32_t)p->partition >= w->n)
+		return 0;
+	for (uint32_t i = 0; i < p->n_replicas; i++) {
+		int k = broker_rack(w->gs, w->r, p->replicas[i]);
+		if (k >= 0)
+			m |= 1ull << k;
+	}
+	w->masks[p->partition] = m;
+	return 0;
+}
+
+/* Rack-aware assignment when members declare racks: number their racks
+ * and give every subscribed partition the mask of its replicas' racks
+ * (one partition walk per subscribed topic: its cost is in
+ * assign_max_us). Returns 1 when rack-aware, 0 when not, -1 on error. */
+static int racks_prepare(struct groups *gs, struct plan *pl, struct subs *all,
+			 struct racks *r, int *member_rack)
+{
+	size_t total = 0, off = 0;
+	int any = 0;
+	for (uint32_t i = 0; i < pl->n; i++) {
+		member_rack[i] =
+		    pl->pm[i].removed ? -1 : rack_number(r, pl->pm[i].m->rack);
+		any |= member_rack[i] >= 0;
+	}
+	if (!any)
+		return 0;
+	for (uint32_t i = 0; i < all->n; i++)
+		total += all->t[i].partitions;
+	r->masks = calloc(total + 1, sizeof *r->masks);
+	if (r->masks == NULL)
+		return -1;
+	for (uint32_t i = 0; i < all->n; i++) {
+		struct store_topic t;
+		struct mask_walk w = {gs, r, r->masks + off,
+				      all->t[i].partitions};
+		if (store_topic_get_by_tid(gs->store, all->t[i].tid, &t) ==
+		    STORE_OK)
+			store_partition_list(gs->store, &t, mask_one, &w);
+		all->t[i].rack_masks = r->masks + off;
+		off += all->t[i].partitions;
+	}
+	return 1;
+}
+
+static void racks_free(struct racks *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		free(r->names[i]);
+	free(r->masks);
+}
+
 /* Recompute the target assignment for the plan's epoch: GroupTarget
  * records for members whose target changed. */
 static int plan_assign(struct plan *pl)
@@ -850,8 +959,11 @@ static int plan_assign(struct plan *pl)
 	struct asg_input in;
 	struct asg_result res;
 	asg_fn fn = asg_find(pl->assignor);
+	struct racks racks;
+	int *member_rack = NULL, rack_aware = 0;
 	uint64_t t0;
 	int rv = -1;
+	memset(&racks, 0, sizeof racks);
 	if (fn == NULL)
 		fn = asg_find("uniform");
 	for (uint32_t i = 0; i < pl->n; i++)
@@ -864,7 +976,11 @@ static int plan_assign(struct plan *pl)
 	am = calloc(pl->n + 1, sizeof *am);
 	tix = calloc(pl->n + 1, sizeof *tix);
 	map = calloc(pl->n + 1, sizeof *map);
-	if (am == NULL || tix == NULL || map == NULL)
+	member_rack = calloc(pl->n + 1, sizeof *member_rack);
+	if (am == NULL || tix == NULL || map == NULL || member_rack == NULL)
+		goto out;
+	t0 = uv_hrtime();
+	if ((rack_aware = racks_prepare(gs, pl, &all, &racks, member_rack)) < 0)
 		goto out;
 	for (uint32_t i = 0; i < pl->n; i++) {
 		struct pm *p = &pl->pm[i];
@@ -884,7 +1000,7 @@ static int plan_assign(struct plan *pl)
 		qsort(tix[na], own.n, sizeof **tix, cmp_u32);
 		am[na].member_id = p->m->id;
 		am[na].instance_id = p->m->instance_id;
-		am[na].rack = -1;
+		am[na].rack = member_rack[i];
 		am[na].topics = tix[na];
 		am[na].n_topics = own.n;
 		am[na].current = p->target;
@@ -898,7 +1014,7 @@ static int plan_assign(struct plan *pl)
 	in.n_topics = all.n;
 	in.members = am;
 	in.n_members = na;
-	t0 = uv_hrtime();
+	in.rack_aware = rack_aware;
 	if (fn(&in, &res) != SYNOD_OK)
 		goto out;
 	{
@@ -942,6 +1058,8 @@ out:
 	free(tix);
 	free(am);
 	free(map);
+	free(member_rack);
+	racks_free(&racks);
 	free(all.t);
 	return rv;
 }

@@ -101,9 +101,12 @@ static void start(struct fixture *f)
 	    SYNOD_EINVALID_CONFIG);
 	for (int i = 0; i < 3; i++) {
 		struct synod_broker_config cfg = {0};
+		char rack[8];
+		snprintf(rack, sizeof rack, "r%d", i + 1);
 		cfg.bootstrap = f->it.c.bootstrap;
 		cfg.cluster_id = f->it.c.cluster_id;
 		cfg.broker_id = i + 1;
+		cfg.rack = rack;
 		assert_int_equal(
 		    synod_broker_new(&f->it.loop, &cfg, NULL, &f->b[i]),
 		    SYNOD_OK);
@@ -194,6 +197,7 @@ struct hb {
 	const char *instance;
 	int send_owned;
 	int32_t timeout_ms; /* -1: absent */
+	const char *rack;
 };
 
 /* One heartbeat; applies the answer to m. Returns the Status code. */
@@ -213,6 +217,7 @@ static int heartbeat(struct fixture *f, const struct hb *in)
 	r.member_id = in->m->id[0] ? in->m->id : NULL;
 	r.member_epoch = in->epoch;
 	r.instance_id = (char *)in->instance;
+	r.rack = (char *)in->rack;
 	if (in->names) {
 		char *save, *tok;
 		snprintf(buf, sizeof buf, "%s", in->names);
@@ -286,7 +291,7 @@ static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
 static int join(struct fixture *f, const char *group, struct member *m,
 		const char *names, const char *regex)
 {
-	struct hb h = {group, m, 0, names, regex, NULL, NULL, 0, 30000};
+	struct hb h = {group, m, 0, names, regex, NULL, NULL, 0, 30000, NULL};
 	memset(m, 0, sizeof *m);
 	if (f->n_members < 8)
 		f->members[f->n_members++] = m;
@@ -297,7 +302,7 @@ static int join(struct fixture *f, const char *group, struct member *m,
 /* A steady heartbeat reporting what the member owns. */
 static int beat(struct fixture *f, const char *group, struct member *m)
 {
-	struct hb h = {group, m, m->epoch, NULL, NULL, NULL, NULL, 1, -1};
+	struct hb h = {group, m, m->epoch, NULL, NULL, NULL, NULL, 1, -1, NULL};
 	return heartbeat(f, &h);
 }
 
@@ -463,16 +468,18 @@ static void test_join_revoke_assign(void **state)
 		x.epoch = 7;
 		assert_int_equal(beat(f, "g1", &x), SYNOD_EFENCED_MEMBER_EPOCH);
 		memset(&x, 0, sizeof x);
-		h = (struct hb){"g1", &x, 0, NULL, NULL, NULL, NULL, 0, 30000};
+		h = (struct hb){"g1", &x,   0, NULL,  NULL,
+				NULL, NULL, 0, 30000, NULL};
 		assert_int_equal(heartbeat(f, &h), SYNOD_EINVALID_REQUEST);
 		h = (struct hb){"g1",	  &x,	0, "orders", NULL,
-				"sticky", NULL, 0, 30000};
+				"sticky", NULL, 0, 30000,    NULL};
 		assert_int_equal(heartbeat(f, &h), SYNOD_EUNSUPPORTED_ASSIGNOR);
-		h = (struct hb){"g1", &x,   0, NULL, "([a-z",
-				NULL, NULL, 0, 30000};
+		h = (struct hb){"g1", &x,   0, NULL,  "([a-z",
+				NULL, NULL, 0, 30000, NULL};
 		assert_int_equal(heartbeat(f, &h),
 				 SYNOD_EINVALID_REGULAR_EXPRESSION);
-		h = (struct hb){"g1", &x, -2, NULL, NULL, NULL, NULL, 0, -1};
+		h = (struct hb){"g1", &x,   -2, NULL, NULL,
+				NULL, NULL, 0,	-1,   NULL};
 		snprintf(x.id, sizeof x.id, "%s", a.id);
 		assert_int_equal(heartbeat(f, &h), SYNOD_EINVALID_REQUEST);
 	}
@@ -497,7 +504,8 @@ static void test_join_revoke_assign(void **state)
 	{
 		Synod__Wire__GroupDeleteRequest dr =
 		    SYNOD__WIRE__GROUP_DELETE_REQUEST__INIT;
-		struct hb h = {"g1", &a, -1, NULL, NULL, NULL, NULL, 0, -1};
+		struct hb h = {"g1", &a,   -1, NULL, NULL,
+			       NULL, NULL, 0,  -1,   NULL};
 		dr.group_id = "g1";
 		assert_int_equal(
 		    itest_call(&f->it, SYNOD_API_GROUP_DELETE, &dr.base,
@@ -605,6 +613,72 @@ static void test_regex_and_failover(void **state)
 	f->it.passed = 1;
 }
 
+/* The broker holding each partition of topic (RF 1): leader[p]. */
+static void leaders(struct fixture *f, const char *topic, int32_t *leader,
+		    size_t n)
+{
+	Synod__Wire__DescribeTopicsRequest r =
+	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
+	Synod__Wire__DescribeTopicsResponse *d = NULL;
+	char *names[1] = {(char *)topic};
+	r.names = names;
+	r.n_names = 1;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_DESCRIBE_TOPICS, &r.base,
+		       &synod__wire__describe_topics_response__descriptor,
+		       (ProtobufCMessage **)&d),
+	    SYNOD_OK);
+	assert_int_equal(d->topics[0]->n_partitions, n);
+	for (size_t i = 0; i < n; i++)
+		leader[d->topics[0]->partitions[i]->partition] =
+		    d->topics[0]->partitions[i]->replicas[0];
+	synod__wire__describe_topics_response__free_unpacked(d, NULL);
+}
+
+/* Rack-aware assignment (balance > rack > stickiness): members in racks
+ * r1 and r2 each get the partitions whose replica lives in their rack,
+ * and the rest is split to keep the sizes balanced. */
+static void test_racks(void **state)
+{
+	struct fixture *f = *state;
+	struct member a, b;
+	int32_t leader[6];
+	struct hb h;
+	start(f);
+	create_topic(f, "racked", 6);
+	leaders(f, "racked", leader, 6);
+	memset(&a, 0, sizeof a);
+	f->members[f->n_members++] = &a;
+	synod_client_on_push(f->it.cl, on_push, f);
+	h = (struct hb){"g3", &a,   0, "racked", NULL,
+			NULL, NULL, 0, 30000,	 "r1"};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	memset(&b, 0, sizeof b);
+	f->members[f->n_members++] = &b;
+	h = (struct hb){"g3", &b,   0, "racked", NULL,
+			NULL, NULL, 0, 30000,	 "r2"};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		struct gview v;
+		assert_int_equal(beat(f, "g3", &a), SYNOD_OK);
+		assert_int_equal(beat(f, "g3", &b), SYNOD_OK);
+		v = check(f, "g3");
+		if (strcmp(v.state, "stable") == 0 && owned_count(&a) == 3 &&
+		    owned_count(&b) == 3)
+			break;
+		if (tool_now_ms() > end)
+			fail_msg("group g3 did not settle");
+		itest_pump(&f->it.loop, 50);
+	}
+	/* Every partition on broker 1 (rack r1) went to A, on broker 2
+	 * (r2) to B. */
+	for (size_t i = 0; i < a.nparts[0]; i++)
+		assert_int_not_equal(leader[a.parts[0][i]], 2);
+	for (size_t i = 0; i < b.nparts[0]; i++)
+		assert_int_not_equal(leader[b.parts[0][i]], 1);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +686,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_regex_and_failover, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_racks, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
