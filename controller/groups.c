@@ -53,6 +53,10 @@ struct gmember {
 	struct sconn *sc;
 	uint64_t assign_version; /* entry that last changed rc.assigned */
 	uint64_t sent_version;	 /* last assignment version told */
+	/* The member epoch of the last heartbeat answer: the member knew
+	 * it, so it quotes no older one. Epochs moved by other members'
+	 * entries reach it by push, which may still be on its way. */
+	int32_t answered_epoch;
 };
 
 struct group {
@@ -614,6 +618,7 @@ static int on_stored_member(void *arg, const struct store_group_member *sm)
 		m->sc = old->sc;
 		old->sc = NULL;
 		m->sent_version = old->sent_version;
+		m->answered_epoch = old->answered_epoch;
 		m->assign_version =
 		    same_keys(old->rc.assigned, old->rc.n_assigned,
 			      m->rc.assigned, m->rc.n_assigned)
@@ -1325,6 +1330,8 @@ static void send_answer(struct groups *gs, struct pending *p, int code,
 		r.has_member_epoch = r.has_heartbeat_interval_ms = 1;
 		r.member_epoch =
 		    epoch_override ? epoch_override : m->rc.member_epoch;
+		if (!epoch_override)
+			m->answered_epoch = r.member_epoch;
 		r.heartbeat_interval_ms = interval_ms(gs);
 		r.has_session_timeout_ms = 1;
 		r.session_timeout_ms = session_ms(gs);
@@ -1815,11 +1822,22 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 				goto nomem;
 			if (req->owned &&
 			    (!req->has_assignment_version ||
-			     req->assignment_version < m->assign_version) &&
+			     req->assignment_version < m->assign_version ||
+			     req->member_epoch < m->rc.member_epoch) &&
 			    union_assigned(m, &owned, &n_owned) != 0)
 				goto nomem;
-			rv = rc_check_epoch(req->member_epoch, &m->rc, owned,
-					    n_owned, req->owned != NULL);
+			/* Any epoch between the last one the member was
+			 * answered and its current one: the controller moved
+			 * it meanwhile (pushes), the member may not know yet,
+			 * and its owned report counts as stale (above).
+			 * Otherwise KIP-848's rule (a lost answer's retry). */
+			if (req->member_epoch >= m->answered_epoch &&
+			    req->member_epoch <= m->rc.member_epoch)
+				rv = SYNOD_OK;
+			else
+				rv = rc_check_epoch(req->member_epoch, &m->rc,
+						    owned, n_owned,
+						    req->owned != NULL);
 			if (rv != SYNOD_OK)
 				goto refuse;
 			m->deadline_ms = now_ms(gs) + session_ms(gs);

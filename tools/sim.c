@@ -39,6 +39,7 @@
 
 #include "common.h"
 #include "synod/broker.h"
+#include "synod/group.h"
 
 #define PORT_BASE 19000
 #define MAX_BROKER_ID (65535 - PORT_BASE)
@@ -79,6 +80,42 @@ struct sbroker {
 	int view_dirty;
 	char *pjson;
 	size_t pjson_len;
+};
+
+/* Simulator-level state of one consumer: the library's states plus this. */
+enum {
+	SC_CRASHED = -1, /* closed without leaving */
+};
+
+struct sconsumer;
+
+/* One revocation waiting for --revoke-delay-ms. */
+struct srevoke {
+	uv_timer_t timer;
+	struct sconsumer *sc;
+	uint64_t token;
+	struct srevoke *next;
+};
+
+struct sconsumer {
+	unsigned index;
+	char group[64];
+	char instance[32];
+	struct synod_consumer *c; /* NULL: not running */
+	int state;		  /* enum synod_consumer_state, or SC_CRASHED */
+	int crash_target;
+	int close_pending; /* LEFT/FAILED: close at the next tick */
+	struct srevoke *revokes;
+	/* Wall-clock us of the last change of the owned set (assigned,
+	 * revoke done, lost, crash): the file's owned set held from then
+	 * until the file's updated_us. */
+	uint64_t changed_us;
+	/* Kept across close (a crashed consumer owns nothing). */
+	char member_id[64];
+	int32_t member_epoch;
+	uint64_t assignment_version;
+	struct synod_consumer_stats closed_stats; /* of closed incarnations */
+	char err[160];
 };
 
 /* A growable text buffer (abort on out of memory: a simulator). */
@@ -122,6 +159,20 @@ static struct sim {
 	uint64_t last_summary_ms;
 	uint64_t prev_heartbeats;
 	struct synod_broker_stats closed_stats; /* of closed brokers */
+
+	/* Consumers (--consumers). */
+	unsigned n_consumers;
+	unsigned n_groups;
+	const char *group_prefix;
+	const char **sub_topics; /* --subscribe names */
+	size_t n_sub_topics;
+	char *sub_regex; /* the /re/ items joined as (a)|(b) */
+	unsigned revoke_delay_ms;
+	int consumer_instance;
+	unsigned consumer_session_ms;
+	unsigned rebalance_timeout_ms;
+	char *crash_consumers;
+	struct sconsumer *consumers;
 } sim;
 
 static void usage(FILE *out)
@@ -139,6 +190,13 @@ static void usage(FILE *out)
 	    "                 [--ramp-ms MS] [--shutdown-timeout-ms MS] "
 	    "[--verbose]\n"
 	    "                 [--no-partitions-in-state]\n"
+	    "                 [--consumers N --subscribe LIST [--groups G] "
+	    "[--group-prefix P]\n"
+	    "                  [--revoke-delay-ms MS] [--consumer-instance] "
+	    "\n"
+	    "                  [--consumer-session-ms MS] "
+	    "[--rebalance-timeout-ms MS]\n"
+	    "                  [--crash-consumers IDX[,IDX...]]]\n"
 	    "\n"
 	    "Runs N simulated brokers (ids K..K+N-1) in one process until "
 	    "SIGTERM or SIGINT,\n"
@@ -178,6 +236,36 @@ static void usage(FILE *out)
 	    "                          (default N/5 ms, at most 5000)\n"
 	    "  --shutdown-timeout-ms MS give up waiting for STOPPED after "
 	    "this (30000)\n"
+	    "\n"
+	    "Consumers (synod/group.h), on the same loop; --brokers 0 "
+	    "runs consumers only\n"
+	    "(--first-id is then not needed):\n"
+	    "  --consumers N           N consumers; consumer i joins group "
+	    "P(i %% G)\n"
+	    "  --groups G              default 1\n"
+	    "  --group-prefix P        default \"group-\" (group-0 .. "
+	    "group-(G-1))\n"
+	    "  --subscribe LIST        topic names, comma-separated; an item "
+	    "/re/ is a POSIX\n"
+	    "                          extended regex (several: (a)|(b)); "
+	    "required\n"
+	    "  --revoke-delay-ms MS    each revocation is done (revoke_done) "
+	    "this long after\n"
+	    "                          the revoking callback (default 0: "
+	    "next loop turn)\n"
+	    "  --consumer-instance     static members: instance id "
+	    "\"sim-<i>\"\n"
+	    "  --consumer-session-ms MS session assumed for self-fencing "
+	    "until the group's\n"
+	    "                          is known (library default 45000)\n"
+	    "  --rebalance-timeout-ms MS  (library default 300000)\n"
+	    "  --crash-consumers IDXS  these consumers are closed without "
+	    "leaving at\n"
+	    "                          --crash-after, restarted (new member) "
+	    "after\n"
+	    "                          --restart-after when given\n"
+	    "On SIGTERM/SIGINT consumers leave (static ones with epoch -2) "
+	    "before the exit.\n"
 	    "  --verbose               a summary line on stderr every 5 "
 	    "s (twice: every\n"
 	    "                          state change too)\n"
@@ -190,10 +278,25 @@ static void usage(FILE *out)
 	    "\"leader\",\"leader_epoch\",\n"
 	    "\"partition_epoch\",\"replicas\",\"isr\"},...] (by topic, "
 	    "then partition)]},...],\n"
-	    "\"counts\":{state: n}, \"shutting_down\":bool, "
-	    "\"updated_ms\":wall-clock ms}.\n"
+	    "\"counts\":{state: n}, \"consumers\":[{\"index\",\"group\","
+	    "\"instance_id\",\"member_id\",\n"
+	    "\"member_epoch\",\"state\",\"assignment_version\","
+	    "\"changed_us\",\"owned_count\",\n"
+	    "\"revocations_outstanding\",\"joins\",\"fences\","
+	    "\"self_fences\",\"losses\"[,\"error\"],\n"
+	    "\"owned\":[{\"topic\",\"topic_id\",\"partitions\"},...]},"
+	    "...],\n"
+	    "\"shutting_down\":bool, \"updated_ms\", \"updated_us\": "
+	    "wall-clock time of the write}.\n"
+	    "A consumer's owned set is what it owns at updated_us (being "
+	    "revoked included,\n"
+	    "revoke done excluded; a crashed consumer owns nothing) and "
+	    "has not changed\n"
+	    "since changed_us.\n"
 	    "States: pending (not started yet), registering, fenced, active, "
-	    "shutting-down,\nstopped, failed, crashed.\n");
+	    "shutting-down,\nstopped, failed, crashed. Consumers: joining, "
+	    "reconciling, stable, fenced,\nleaving, left, failed, "
+	    "crashed.\n");
 }
 
 static int die_usage(const char *msg)
@@ -212,13 +315,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static uint64_t now_ms(void)
@@ -577,6 +673,301 @@ static int start_broker(struct sbroker *sb)
 	return SYNOD_OK;
 }
 
+/* ---- consumers ---- */
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static const char *sc_state_name(const struct sconsumer *sc)
+{
+	if (sc->state == SC_CRASHED)
+		return "crashed";
+	return synod_consumer_state_name((enum synod_consumer_state)sc->state);
+}
+
+static int sc_done(const struct sconsumer *sc)
+{
+	return sc->state == SC_CRASHED || sc->state == SYNOD_CONSUMER_LEFT ||
+	       sc->state == SYNOD_CONSUMER_FAILED;
+}
+
+static void sc_snapshot(struct sconsumer *sc)
+{
+	if (sc->c == NULL)
+		return;
+	snprintf(sc->member_id, sizeof sc->member_id, "%s",
+		 synod_consumer_member_id(sc->c));
+	sc->member_epoch = synod_consumer_member_epoch(sc->c);
+	sc->assignment_version = synod_consumer_assignment_version(sc->c);
+}
+
+static void add_cstats(struct synod_consumer_stats *to,
+		       const struct synod_consumer_stats *st)
+{
+	to->joins += st->joins;
+	to->heartbeats += st->heartbeats;
+	to->full_heartbeats += st->full_heartbeats;
+	to->answers_ok += st->answers_ok;
+	to->failures += st->failures;
+	to->skipped += st->skipped;
+	to->pushes += st->pushes;
+	to->pushes_applied += st->pushes_applied;
+	to->pushes_ignored += st->pushes_ignored;
+	to->assignments += st->assignments;
+	to->revocations += st->revocations;
+	to->losses += st->losses;
+	to->fences += st->fences;
+	to->self_fences += st->self_fences;
+}
+
+static void on_revoke_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void drop_revoke(struct srevoke *r)
+{
+	struct srevoke **pp = &r->sc->revokes;
+	while (*pp && *pp != r)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = r->next;
+	uv_close((uv_handle_t *)&r->timer, on_revoke_closed);
+}
+
+static void on_revoke_timer(uv_timer_t *t)
+{
+	struct srevoke *r = t->data;
+	struct sconsumer *sc = r->sc;
+	if (sc->c) {
+		/* ENOT_FOUND when the membership was lost meanwhile. */
+		synod_consumer_revoke_done(sc->c, r->token);
+		sc->changed_us = wall_us();
+		sim.dirty = 1;
+	}
+	drop_revoke(r);
+}
+
+/* Close without leaving (a crash, or after LEFT/FAILED): the consumer
+ * owns nothing from now on. */
+static void close_consumer(struct sconsumer *sc)
+{
+	struct synod_consumer_stats st;
+	if (sc->c == NULL)
+		return;
+	while (sc->revokes)
+		drop_revoke(sc->revokes);
+	sc_snapshot(sc);
+	synod_consumer_stats(sc->c, &st);
+	add_cstats(&sc->closed_stats, &st);
+	synod_consumer_close(sc->c);
+	sc->c = NULL;
+	sc->close_pending = 0;
+	sc->changed_us = wall_us();
+	sim.dirty = 1;
+}
+
+static void on_c_state(void *arg, struct synod_consumer *c,
+		       enum synod_consumer_state old_state,
+		       enum synod_consumer_state new_state)
+{
+	struct sconsumer *sc = arg;
+	sc->state = (int)new_state;
+	sim.dirty = 1;
+	if (new_state == SYNOD_CONSUMER_FAILED) {
+		const char *msg;
+		synod_consumer_error(c, &msg);
+		snprintf(sc->err, sizeof sc->err, "%s", msg);
+		fprintf(stderr, "synod-sim: consumer %u failed: %s\n",
+			sc->index, msg);
+	}
+	if (new_state == SYNOD_CONSUMER_LEFT ||
+	    new_state == SYNOD_CONSUMER_FAILED)
+		sc->close_pending = 1;
+	if (sim.verbose > 1)
+		fprintf(stderr, "synod-sim: consumer %u (%s): %s -> %s\n",
+			sc->index, sc->group,
+			synod_consumer_state_name(old_state),
+			synod_consumer_state_name(new_state));
+}
+
+static void on_c_assigned(void *arg, struct synod_consumer *c,
+			  const struct synod_tp *tps, size_t n)
+{
+	struct sconsumer *sc = arg;
+	(void)c;
+	(void)tps;
+	sc->changed_us = wall_us();
+	sim.dirty = 1;
+	if (sim.verbose > 2)
+		fprintf(stderr, "synod-sim: consumer %u: %zu assigned\n",
+			sc->index, n);
+}
+
+static void on_c_revoking(void *arg, struct synod_consumer *c,
+			  const struct synod_tp *tps, size_t n, uint64_t token)
+{
+	struct sconsumer *sc = arg;
+	struct srevoke *r;
+	(void)c;
+	(void)tps;
+	sim.dirty = 1;
+	if (sim.verbose > 2)
+		fprintf(stderr, "synod-sim: consumer %u: %zu %s\n", sc->index,
+			n, token == SYNOD_CONSUMER_LOST ? "lost" : "revoking");
+	if (token == SYNOD_CONSUMER_LOST) {
+		sc->changed_us = wall_us(); /* gone already */
+		return;
+	}
+	r = calloc(1, sizeof *r);
+	if (r == NULL) {
+		fprintf(stderr, "synod-sim: out of memory\n");
+		abort();
+	}
+	r->sc = sc;
+	r->token = token;
+	r->next = sc->revokes;
+	sc->revokes = r;
+	uv_timer_init(&sim.loop, &r->timer);
+	r->timer.data = r;
+	uv_timer_start(&r->timer, on_revoke_timer, sim.revoke_delay_ms, 0);
+}
+
+static void on_c_error(void *arg, struct synod_consumer *c, int code,
+		       const char *msg)
+{
+	struct sconsumer *sc = arg;
+	(void)c;
+	if (sim.verbose > 1)
+		fprintf(stderr, "synod-sim: consumer %u: %s: %s\n", sc->index,
+			synod_error_name(code), msg ? msg : "");
+}
+
+static int start_consumer(struct sconsumer *sc)
+{
+	struct synod_consumer_config cfg = {
+	    .bootstrap = sim.bootstrap,
+	    .cluster_id = sim.cluster_id,
+	    .group_id = sc->group,
+	    .instance_id = sc->instance[0] ? sc->instance : NULL,
+	    .client_id = "synod-sim",
+	    .topics = sim.sub_topics,
+	    .n_topics = sim.n_sub_topics,
+	    .topic_regex = sim.sub_regex,
+	    .rebalance_timeout_ms = sim.rebalance_timeout_ms,
+	    .session_timeout_ms = sim.consumer_session_ms,
+	    .request_timeout_ms = sim.request_timeout_ms,
+	};
+	struct synod_consumer_callbacks cbs = {.arg = sc,
+					       .state_changed = on_c_state,
+					       .assigned = on_c_assigned,
+					       .revoking = on_c_revoking,
+					       .error = on_c_error};
+	int rv = synod_consumer_new(&sim.loop, &cfg, &cbs, &sc->c);
+	if (rv == SYNOD_OK) {
+		sc->state = SYNOD_CONSUMER_JOINING;
+		sc->err[0] = '\0';
+		sc->member_id[0] = '\0';
+		sc->member_epoch = 0;
+		sc->assignment_version = 0;
+		rv = synod_consumer_start(sc->c);
+		if (rv != SYNOD_OK) {
+			synod_consumer_close(sc->c);
+			sc->c = NULL;
+		}
+	} else {
+		sc->c = NULL;
+	}
+	sim.dirty = 1;
+	if (rv != SYNOD_OK) {
+		fprintf(stderr, "synod-sim: consumer %u: %s\n", sc->index,
+			synod_strerror(rv));
+		sc->state = SYNOD_CONSUMER_FAILED;
+		snprintf(sc->err, sizeof sc->err, "start: %s",
+			 synod_strerror(rv));
+	}
+	return rv;
+}
+
+static void put_consumer(struct buf *o, struct sconsumer *sc)
+{
+	struct synod_consumer_stats st = sc->closed_stats, live;
+	const struct synod_tp *tps = NULL;
+	size_t n = 0;
+	char hex[33];
+	sc_snapshot(sc);
+	if (sc->c) {
+		n = synod_consumer_owned(sc->c, &tps);
+		synod_consumer_stats(sc->c, &live);
+		add_cstats(&st, &live);
+	}
+	buf_puts(o, "{\"index\":");
+	buf_int(o, sc->index);
+	buf_puts(o, ",\"group\":");
+	buf_str(o, sc->group);
+	buf_puts(o, ",\"instance_id\":");
+	if (sc->instance[0])
+		buf_str(o, sc->instance);
+	else
+		buf_puts(o, "null");
+	buf_puts(o, ",\"member_id\":");
+	buf_str(o, sc->member_id);
+	buf_puts(o, ",\"member_epoch\":");
+	buf_int(o, sc->member_epoch);
+	buf_puts(o, ",\"state\":");
+	buf_str(o, sc_state_name(sc));
+	buf_puts(o, ",\"assignment_version\":");
+	buf_int(o, (long long)sc->assignment_version);
+	buf_puts(o, ",\"changed_us\":");
+	buf_int(o, (long long)sc->changed_us);
+	buf_puts(o, ",\"owned_count\":");
+	buf_int(o, (long long)n);
+	buf_puts(o, ",\"revocations_outstanding\":");
+	buf_int(o,
+		sc->c ? (long long)synod_consumer_revocations_outstanding(sc->c)
+		      : 0);
+	buf_puts(o, ",\"joins\":");
+	buf_int(o, (long long)st.joins);
+	buf_puts(o, ",\"fences\":");
+	buf_int(o, (long long)st.fences);
+	buf_puts(o, ",\"self_fences\":");
+	buf_int(o, (long long)st.self_fences);
+	buf_puts(o, ",\"losses\":");
+	buf_int(o, (long long)st.losses);
+	if (sc->err[0]) {
+		buf_puts(o, ",\"error\":");
+		buf_str(o, sc->err);
+	}
+	buf_puts(o, ",\"owned\":[");
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		for (int k = 0; k < 16; k++)
+			snprintf(hex + 2 * k, 3, "%02x", tps[i].topic_id[k]);
+		buf_puts(o, i ? ",{\"topic\":" : "{\"topic\":");
+		if (tps[i].topic)
+			buf_str(o, tps[i].topic);
+		else
+			buf_puts(o, "null");
+		buf_puts(o, ",\"topic_id\":");
+		buf_str(o, hex);
+		buf_puts(o, ",\"partitions\":[");
+		for (;
+		     j < n && memcmp(tps[j].topic_id, tps[i].topic_id, 16) == 0;
+		     j++) {
+			if (j > i)
+				buf_put(o, ",", 1);
+			buf_int(o, tps[j].partition);
+		}
+		buf_puts(o, "]}");
+		i = j;
+	}
+	buf_puts(o, "]}");
+}
+
 /* ---- state file ---- */
 
 static void put_broker(struct buf *o, const struct sbroker *sb)
@@ -629,7 +1020,7 @@ static int write_state_file(void)
 	unsigned c[8] = {0}; /* by state + 2 */
 	char tmp[4096];
 	struct buf o = {0};
-	uint64_t t0 = uv_hrtime(), took_ms;
+	uint64_t t0 = uv_hrtime(), took_ms, now_us = wall_us();
 	FILE *f;
 	int rv = 0;
 	if (sim.state_file == NULL)
@@ -666,9 +1057,22 @@ static int write_state_file(void)
 	fputs("],\"counts\":{", f);
 	for (unsigned i = 0; i < 8; i++)
 		fprintf(f, "%s\"%s\":%u", i ? "," : "", cnames[i], c[i]);
-	fprintf(f, "},\"shutting_down\":%s,\"updated_ms\":%llu}\n",
+	fputs("},\"consumers\":[", f);
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		o.len = 0;
+		if (i)
+			buf_put(&o, ",", 1);
+		put_consumer(&o, &sim.consumers[i]);
+		fwrite(o.p, 1, o.len, f);
+	}
+	/* Every consumer's owned set above is the one it has at updated_us
+	 * (nothing runs on the loop while this is written). */
+	fprintf(f,
+		"],\"shutting_down\":%s,\"updated_ms\":%llu,"
+		"\"updated_us\":%llu}\n",
 		sim.shutting_down ? "true" : "false",
-		(unsigned long long)wall_ms());
+		(unsigned long long)(now_us / 1000u),
+		(unsigned long long)now_us);
 	rv = ferror(f);
 	if (fclose(f) != 0)
 		rv = -1;
@@ -738,6 +1142,38 @@ static void summary(void)
 		(unsigned long long)tot.full_images);
 	sim.prev_heartbeats = tot.heartbeats;
 	sim.last_summary_ms = now;
+	if (sim.n_consumers) {
+		struct synod_consumer_stats ct = {0}, cs;
+		unsigned stable = 0, crashed = 0;
+		size_t owned = 0;
+		for (unsigned i = 0; i < sim.n_consumers; i++) {
+			struct sconsumer *sc = &sim.consumers[i];
+			const struct synod_tp *tps;
+			add_cstats(&ct, &sc->closed_stats);
+			stable += sc->state == SYNOD_CONSUMER_STABLE;
+			crashed += sc->state == SC_CRASHED;
+			if (sc->c == NULL)
+				continue;
+			synod_consumer_stats(sc->c, &cs);
+			add_cstats(&ct, &cs);
+			owned += synod_consumer_owned(sc->c, &tps);
+		}
+		fprintf(stderr,
+			"synod-sim: %u consumers: stable %u crashed %u, %zu "
+			"partitions owned | joins %llu hb %llu failures %llu "
+			"pushes %llu applied %llu | revocations %llu losses "
+			"%llu fences %llu self-fences %llu\n",
+			sim.n_consumers, stable, crashed, owned,
+			(unsigned long long)ct.joins,
+			(unsigned long long)ct.heartbeats,
+			(unsigned long long)ct.failures,
+			(unsigned long long)ct.pushes,
+			(unsigned long long)ct.pushes_applied,
+			(unsigned long long)ct.revocations,
+			(unsigned long long)ct.losses,
+			(unsigned long long)ct.fences,
+			(unsigned long long)ct.self_fences);
+	}
 }
 
 /* ---- exit ---- */
@@ -757,7 +1193,9 @@ static void finish(int code)
 	sim.exit_code = code;
 	for (unsigned i = 0; i < sim.n; i++)
 		close_broker(&sim.brokers[i]);
-	write_state_file();
+	write_state_file(); /* consumers still show what they own */
+	for (unsigned i = 0; i < sim.n_consumers; i++)
+		close_consumer(&sim.consumers[i]);
 	/* The brokers' own handles close through their close calls; what
 	 * remains is ours. */
 	uv_close((uv_handle_t *)&sim.tick, NULL);
@@ -780,9 +1218,18 @@ static void check_done(void)
 		for (unsigned i = 0; i < sim.n; i++)
 			if (sim.brokers[i].state != SYNOD_BROKER_FAILED)
 				return;
-		fprintf(stderr, "synod-sim: every broker failed\n");
+		for (unsigned i = 0; i < sim.n_consumers; i++)
+			if (sim.consumers[i].state != SYNOD_CONSUMER_FAILED)
+				return;
+		fprintf(stderr, "synod-sim: every broker and consumer "
+				"failed\n");
 		finish(1);
 		return;
+	}
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		if (!sc_done(&sim.consumers[i]))
+			return;
+		failed += sim.consumers[i].state == SYNOD_CONSUMER_FAILED;
 	}
 	for (unsigned i = 0; i < sim.n; i++) {
 		if (!sb_done(&sim.brokers[i]))
@@ -791,14 +1238,22 @@ static void check_done(void)
 	}
 	if (failed) {
 		fprintf(stderr,
-			"synod-sim: %u broker(s) did not stop:", failed);
+			"synod-sim: %u broker(s) or consumer(s) did not "
+			"stop:",
+			failed);
 		for (unsigned i = 0; i < sim.n; i++)
 			if (sim.brokers[i].state == SYNOD_BROKER_FAILED)
 				fprintf(stderr, " %d(failed)",
 					sim.brokers[i].id);
+		for (unsigned i = 0; i < sim.n_consumers; i++)
+			if (sim.consumers[i].state == SYNOD_CONSUMER_FAILED)
+				fprintf(stderr, " consumer-%u(failed)", i);
 		fputc('\n', stderr);
 	} else if (sim.verbose) {
-		fprintf(stderr, "synod-sim: all %u brokers stopped\n", sim.n);
+		fprintf(stderr,
+			"synod-sim: all %u brokers stopped, %u consumers "
+			"done\n",
+			sim.n, sim.n_consumers);
 	}
 	finish(failed ? 1 : 0);
 }
@@ -816,6 +1271,12 @@ static void on_deadline(uv_timer_t *t)
 		struct sbroker *sb = &sim.brokers[i];
 		if (!sb_done(sb) || sb->state == SYNOD_BROKER_FAILED)
 			fprintf(stderr, " %d(%s)", sb->id, sb_state_name(sb));
+	}
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		struct sconsumer *sc = &sim.consumers[i];
+		if (!sc_done(sc) || sc->state == SYNOD_CONSUMER_FAILED)
+			fprintf(stderr, " consumer-%u(%s)", i,
+				sc_state_name(sc));
 	}
 	fputc('\n', stderr);
 	finish(1);
@@ -835,6 +1296,11 @@ static void begin_shutdown(void)
 		else if (sb->b)
 			synod_broker_shutdown(sb->b);
 	}
+	/* Consumers leave (revoking everything first; -2 for static
+	 * members). */
+	for (unsigned i = 0; i < sim.n_consumers; i++)
+		if (sim.consumers[i].c)
+			synod_consumer_leave(sim.consumers[i].c);
 	uv_timer_start(&sim.deadline, on_deadline, sim.shutdown_timeout_ms, 0);
 	check_done();
 }
@@ -847,8 +1313,10 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	if (sim.verbose)
-		fprintf(stderr, "synod-sim: %s: shutting down %u brokers\n",
-			strsignal(signum), sim.n);
+		fprintf(stderr,
+			"synod-sim: %s: shutting down %u brokers, %u "
+			"consumers\n",
+			strsignal(signum), sim.n, sim.n_consumers);
 	begin_shutdown();
 }
 
@@ -860,6 +1328,9 @@ static void on_tick(uv_timer_t *t)
 	for (unsigned i = 0; i < sim.n; i++)
 		if (sim.brokers[i].close_pending)
 			close_broker(&sim.brokers[i]);
+	for (unsigned i = 0; i < sim.n_consumers; i++)
+		if (sim.consumers[i].close_pending)
+			close_consumer(&sim.consumers[i]);
 	if (sim.state_file && sim.dirty &&
 	    now - sim.last_write_ms >= sim.write_gap_ms)
 		write_state_file();
@@ -893,6 +1364,16 @@ static void on_restart(uv_timer_t *t)
 			start_broker(sb);
 		}
 	}
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		struct sconsumer *sc = &sim.consumers[i];
+		if (sc->crash_target && sc->state == SC_CRASHED) {
+			if (sim.verbose)
+				fprintf(stderr,
+					"synod-sim: restarting consumer %u\n",
+					i);
+			start_consumer(sc);
+		}
+	}
 }
 
 static void on_crash(uv_timer_t *t)
@@ -913,6 +1394,17 @@ static void on_crash(uv_timer_t *t)
 		close_broker(sb);
 		sb->state = SB_CRASHED;
 		sim.dirty = 1;
+	}
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		struct sconsumer *sc = &sim.consumers[i];
+		if (!sc->crash_target || sc->c == NULL)
+			continue;
+		if (sim.verbose)
+			fprintf(stderr,
+				"synod-sim: crashing consumer %u (%s, %s)\n", i,
+				sc->group, sc_state_name(sc));
+		close_consumer(sc);
+		sc->state = SC_CRASHED;
 	}
 	if (sim.restart_after_ms)
 		uv_timer_start(&sim.restart, on_restart, sim.restart_after_ms,
@@ -1006,6 +1498,120 @@ static int mark_crash_targets(void)
 	return 0;
 }
 
+/* --subscribe: comma-separated topic names; an item /re/ is a regex (it
+ * ends at a '/' followed by ',' or the end, so it may contain commas).
+ * Several regexes are joined as (a)|(b). */
+static int parse_subscribe(const char *arg)
+{
+	struct buf re = {0};
+	size_t n_re = 0;
+	const char *p = arg;
+	while (*p) {
+		const char *end;
+		if (*p == '/') {
+			const char *q = p + 1;
+			end = NULL;
+			for (; *q; q++)
+				if (*q == '/' &&
+				    (q[1] == ',' || q[1] == '\0')) {
+					end = q;
+					break;
+				}
+			if (end == NULL || end == p + 1)
+				return -1;
+			buf_puts(&re, n_re ? "|(" : "(");
+			buf_put(&re, p + 1, (size_t)(end - p - 1));
+			buf_puts(&re, ")");
+			n_re++;
+			p = end + 1;
+		} else {
+			const char **v;
+			end = strchr(p, ',');
+			if (end == NULL)
+				end = p + strlen(p);
+			if (end == p)
+				return -1;
+			v = realloc(sim.sub_topics,
+				    (sim.n_sub_topics + 1) * sizeof *v);
+			if (v == NULL)
+				return -1;
+			sim.sub_topics = v;
+			v[sim.n_sub_topics] = strndup(p, (size_t)(end - p));
+			if (v[sim.n_sub_topics] == NULL)
+				return -1;
+			sim.n_sub_topics++;
+			p = end;
+		}
+		if (*p == ',') {
+			p++;
+			if (*p == '\0')
+				return -1;
+		}
+	}
+	if (n_re == 1) {
+		/* One regex: as written, without the parentheses. */
+		memmove(re.p, re.p + 1, re.len - 2);
+		re.len -= 2;
+	}
+	if (n_re) {
+		buf_put(&re, "", 1);
+		sim.sub_regex = re.p;
+	}
+	return sim.n_sub_topics || n_re ? 0 : -1;
+}
+
+static int setup_consumers(void)
+{
+	char *copy, *tok, *save;
+	sim.consumers = calloc(sim.n_consumers ? sim.n_consumers : 1,
+			       sizeof *sim.consumers);
+	if (sim.consumers == NULL)
+		return -1;
+	for (unsigned i = 0; i < sim.n_consumers; i++) {
+		struct sconsumer *sc = &sim.consumers[i];
+		sc->index = i;
+		sc->state = SYNOD_CONSUMER_JOINING;
+		snprintf(sc->group, sizeof sc->group, "%s%u", sim.group_prefix,
+			 i % sim.n_groups);
+		if (sim.consumer_instance)
+			snprintf(sc->instance, sizeof sc->instance, "sim-%u",
+				 i);
+	}
+	if (sim.crash_consumers == NULL)
+		return 0;
+	copy = strdup(sim.crash_consumers);
+	if (copy == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		unsigned long idx;
+		if (parse_uint(tok, 1000000, &idx) != 0 ||
+		    idx >= sim.n_consumers) {
+			fprintf(stderr,
+				"synod-sim: --crash-consumers: '%s' is not a "
+				"consumer index (0..%u)\n",
+				tok, sim.n_consumers - 1);
+			free(copy);
+			return -1;
+		}
+		sim.consumers[idx].crash_target = 1;
+	}
+	free(copy);
+	return 0;
+}
+
+enum {
+	OPT_CONSUMERS = 256,
+	OPT_GROUPS,
+	OPT_GROUP_PREFIX,
+	OPT_SUBSCRIBE,
+	OPT_REVOKE_DELAY,
+	OPT_CONSUMER_INSTANCE,
+	OPT_CONSUMER_SESSION,
+	OPT_REBALANCE_TIMEOUT,
+	OPT_CRASH_CONSUMERS,
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1025,6 +1631,17 @@ int main(int argc, char **argv)
 	    {"shutdown-timeout-ms", required_argument, NULL, 'S'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"no-partitions-in-state", no_argument, NULL, 'N'},
+	    {"consumers", required_argument, NULL, OPT_CONSUMERS},
+	    {"groups", required_argument, NULL, OPT_GROUPS},
+	    {"group-prefix", required_argument, NULL, OPT_GROUP_PREFIX},
+	    {"subscribe", required_argument, NULL, OPT_SUBSCRIBE},
+	    {"revoke-delay-ms", required_argument, NULL, OPT_REVOKE_DELAY},
+	    {"consumer-instance", no_argument, NULL, OPT_CONSUMER_INSTANCE},
+	    {"consumer-session-ms", required_argument, NULL,
+	     OPT_CONSUMER_SESSION},
+	    {"rebalance-timeout-ms", required_argument, NULL,
+	     OPT_REBALANCE_TIMEOUT},
+	    {"crash-consumers", required_argument, NULL, OPT_CRASH_CONSUMERS},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -1037,6 +1654,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN); /* see synod/client.h */
 	sim.duplicate_retry_ms = 60000;
 	sim.shutdown_timeout_ms = 30000;
+	sim.n_groups = 1;
+	sim.group_prefix = "group-";
 	while ((opt = getopt_long(argc, argv, "b:c:n:k:r:H:s:C:A:R:D:T:P:S:vh",
 				  opts, NULL)) != -1) {
 		switch (opt) {
@@ -1047,7 +1666,7 @@ int main(int argc, char **argv)
 			opt_cluster_id = optarg;
 			break;
 		case 'n':
-			if (parse_uint(optarg, 1000000, &v) || v == 0)
+			if (parse_uint(optarg, 1000000, &v))
 				return die_usage("bad --brokers");
 			sim.n = (unsigned)v;
 			have_n = 1;
@@ -1110,6 +1729,47 @@ int main(int argc, char **argv)
 		case 'N':
 			sim.no_partitions = 1;
 			break;
+		case OPT_CONSUMERS:
+			if (parse_uint(optarg, 100000, &v))
+				return die_usage("bad --consumers");
+			sim.n_consumers = (unsigned)v;
+			break;
+		case OPT_GROUPS:
+			if (parse_uint(optarg, 100000, &v) || v == 0)
+				return die_usage("bad --groups");
+			sim.n_groups = (unsigned)v;
+			break;
+		case OPT_GROUP_PREFIX:
+			if (strlen(optarg) > 40)
+				return die_usage("bad --group-prefix");
+			sim.group_prefix = optarg;
+			break;
+		case OPT_SUBSCRIBE:
+			if (sim.n_sub_topics || sim.sub_regex ||
+			    parse_subscribe(optarg) != 0)
+				return die_usage("bad --subscribe");
+			break;
+		case OPT_REVOKE_DELAY:
+			if (parse_uint(optarg, 3600000, &v))
+				return die_usage("bad --revoke-delay-ms");
+			sim.revoke_delay_ms = (unsigned)v;
+			break;
+		case OPT_CONSUMER_INSTANCE:
+			sim.consumer_instance = 1;
+			break;
+		case OPT_CONSUMER_SESSION:
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --consumer-session-ms");
+			sim.consumer_session_ms = (unsigned)v;
+			break;
+		case OPT_REBALANCE_TIMEOUT:
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --rebalance-timeout-ms");
+			sim.rebalance_timeout_ms = (unsigned)v;
+			break;
+		case OPT_CRASH_CONSUMERS:
+			sim.crash_consumers = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1119,9 +1779,20 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		return die_usage("unexpected argument");
-	if (!have_n || !have_k)
-		return die_usage("--brokers and --first-id are required");
-	if ((unsigned long)sim.first_id + sim.n - 1 > MAX_BROKER_ID)
+	if (!have_n && sim.n_consumers == 0)
+		return die_usage("--brokers or --consumers is required");
+	if (sim.n > 0 && !have_k)
+		return die_usage("--first-id is required with --brokers");
+	if (sim.n == 0 && sim.n_consumers == 0)
+		return die_usage(
+		    "nothing to run (--brokers 0, no --consumers)");
+	if (sim.n_consumers && !sim.n_sub_topics && !sim.sub_regex)
+		return die_usage("--consumers needs --subscribe");
+	if (sim.crash_consumers && sim.crash_after_ms == 0)
+		fprintf(stderr, "synod-sim: --crash-consumers without "
+				"--crash-after: no consumer will crash\n");
+	if (sim.n > 0 &&
+	    (unsigned long)sim.first_id + sim.n - 1 > MAX_BROKER_ID)
 		return die_usage("broker ids above 46535 (port 19000+id)");
 	if (sim.crash_list && sim.crash_after_ms == 0)
 		fprintf(stderr, "synod-sim: --crash without --crash-after: "
@@ -1135,8 +1806,8 @@ int main(int argc, char **argv)
 	sim.ramp_ms =
 	    ramp >= 0 ? (unsigned)ramp : (sim.n / 5 < 5000 ? sim.n / 5 : 5000);
 
-	sim.brokers = calloc(sim.n, sizeof *sim.brokers);
-	sim.order = calloc(sim.n, sizeof *sim.order);
+	sim.brokers = calloc(sim.n ? sim.n : 1, sizeof *sim.brokers);
+	sim.order = calloc(sim.n ? sim.n : 1, sizeof *sim.order);
 	if (sim.brokers == NULL || sim.order == NULL) {
 		fprintf(stderr, "synod-sim: out of memory\n");
 		return 1;
@@ -1158,6 +1829,8 @@ int main(int argc, char **argv)
 	}
 	qsort(sim.order, sim.n, sizeof *sim.order, cmp_start);
 	if (mark_crash_targets() != 0)
+		return 2;
+	if (setup_consumers() != 0)
 		return 2;
 
 	if (opt_cluster_id && opt_cluster_id[0]) {
@@ -1185,15 +1858,19 @@ int main(int argc, char **argv)
 	sim.last_summary_ms = sim.t0;
 	if (sim.verbose)
 		fprintf(stderr,
-			"synod-sim: cluster %s, brokers %d..%d, ramp %u ms\n",
+			"synod-sim: cluster %s, brokers %d..%d, ramp %u ms, "
+			"%u consumers in %u groups\n",
 			sim.cluster_id, sim.first_id,
-			sim.first_id + (int32_t)sim.n - 1, sim.ramp_ms);
+			sim.first_id + (int32_t)sim.n - 1, sim.ramp_ms,
+			sim.n_consumers, sim.n_groups);
 	write_state_file();
+	for (unsigned i = 0; i < sim.n_consumers; i++)
+		start_consumer(&sim.consumers[i]);
 	on_ramp(&sim.ramp); /* those due at 0 */
 	if (sim.next_start < sim.n)
 		uv_timer_start(&sim.ramp, on_ramp, RAMP_TICK_MS, RAMP_TICK_MS);
 	uv_timer_start(&sim.tick, on_tick, TICK_MS, TICK_MS);
-	if (sim.crash_list && sim.crash_after_ms)
+	if ((sim.crash_list || sim.crash_consumers) && sim.crash_after_ms)
 		uv_timer_start(&sim.crash, on_crash, sim.crash_after_ms, 0);
 
 	uv_run(&sim.loop, UV_RUN_DEFAULT);
@@ -1205,5 +1882,10 @@ int main(int argc, char **argv)
 		free(sim.brokers[i].pjson);
 	free(sim.brokers);
 	free(sim.order);
+	free(sim.consumers);
+	for (size_t i = 0; i < sim.n_sub_topics; i++)
+		free((char *)sim.sub_topics[i]);
+	free(sim.sub_topics);
+	free(sim.sub_regex);
 	return sim.exit_code;
 }
