@@ -668,12 +668,23 @@ static void heartbeat_answered(struct synod_broker *b,
 	b->had_answer = 1;
 	b->last_rtt_us = (uv_hrtime() - b->sent_ns) / 1000u;
 	b->ack_sent_ns = b->sent_ns;
-	b->self_fenced = 0;
-	arm_lease(b);
 	if (r->has_metadata_version)
 		b->controller_version = r->metadata_version;
 	if (r->has_is_fenced)
 		b->fenced = r->is_fenced;
+	if (lease_expired(b)) {
+		/* Acknowledged too late: the heartbeat was sent a session
+		 * ago, the controller may have ended the session already.
+		 * Still fenced (counted once). */
+		if (!b->self_fenced)
+			self_fence(b);
+		b->fenced = 1;
+		if (b->closing || finished(b))
+			return;
+	} else {
+		b->self_fenced = 0;
+	}
+	arm_lease(b);
 	/* No silent staleness: a connection the broker did not sync on
 	 * (a reconnect or redirect inside a request, a new controller) may
 	 * have lost pushes, and a controller that pushed beyond the view

@@ -142,6 +142,10 @@ static void tfake_stop(struct tfake *tf)
 
 /* ---- fixture ---- */
 
+struct late;
+
+#define MAX_KEEP 32
+
 struct t {
 	uv_loop_t loop;
 	struct fakectl *a, *b;
@@ -151,7 +155,28 @@ struct t {
 	uv_timer_t timer;
 	int timer_init;
 	int finished;
+	/* State that handlers and callbacks point to lives here, not on
+	 * the test function's stack: a failed assert longjmps out of the
+	 * test, and teardown still runs the loop (CANCELED callbacks, the
+	 * helper thread until it is joined). Freed after teardown's
+	 * drain. */
+	void *kept[MAX_KEEP];
+	unsigned n_kept;
+	struct late *lates; /* delayed heartbeat answers not sent yet */
 };
+
+/* Zeroed memory that lives until teardown. */
+static void *keep(struct t *t, size_t size)
+{
+	void *p;
+	assert_true(t->n_kept < MAX_KEEP);
+	p = calloc(1, size);
+	assert_non_null(p);
+	t->kept[t->n_kept++] = p;
+	return p;
+}
+
+static void close_lates(struct t *t);
 
 #define WAIT_FOR_MS(f, ms, cond)                                               \
 	do {                                                                   \
@@ -179,6 +204,7 @@ static int finish(struct t *t)
 	t->finished = 1;
 	tfake_stop(t->tf);
 	t->tf = NULL;
+	close_lates(t);
 	if (t->br)
 		synod_broker_close(t->br);
 	if (t->c)
@@ -211,6 +237,8 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 	int rv = finish(t);
+	for (unsigned i = 0; i < t->n_kept; i++)
+		free(t->kept[i]);
 	free(t);
 	return rv == 0 ? 0 : -1;
 }
@@ -248,6 +276,13 @@ struct ctl {
 	uint64_t pushed_version;
 	uint64_t unfence_at; /* is_fenced while reported version < this */
 	int fence_on_want;   /* is_fenced while want_fence */
+	/* Heartbeat answers hb_delay_ms after the request (test's loop
+	 * only: timers on `loop`); late_pending: not sent yet. */
+	uv_loop_t *loop;
+	struct fakectl *f;
+	unsigned hb_delay_ms;
+	unsigned late_pending;
+	struct late **lates; /* &t->lates */
 	/* What it saw. */
 	uint64_t registers, heartbeats, heartbeats_answered, fetches;
 	uint64_t redirected;
@@ -338,6 +373,62 @@ static void ctl_register(struct ctl *s, struct fakectl_conn *fc,
 	fakectl_reply(fc, h, &r.base);
 }
 
+struct late {
+	struct late *next, *prev;
+	uv_timer_t timer;
+	struct ctl *s;
+	uint64_t conn;
+	struct frame_header h;
+	int is_fenced;
+};
+
+static void free_late(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void late_unlink(struct late **head, struct late *l)
+{
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		*head = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	l->next = l->prev = NULL;
+}
+
+/* Teardown: drop the answers not sent yet (before the fakes go). */
+static void close_lates(struct t *t)
+{
+	while (t->lates) {
+		struct late *l = t->lates;
+		late_unlink(&t->lates, l);
+		uv_timer_stop(&l->timer);
+		uv_close((uv_handle_t *)&l->timer, free_late);
+	}
+}
+
+static void on_late(uv_timer_t *tm)
+{
+	struct late *l = tm->data;
+	struct ctl *s = l->s;
+	Synod__Wire__BrokerHeartbeatResponse r =
+	    SYNOD__WIRE__BROKER_HEARTBEAT_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	r.status = &st;
+	r.has_is_fenced = 1;
+	r.is_fenced = l->is_fenced;
+	r.has_metadata_version = 1;
+	r.metadata_version = s->version;
+	if (fakectl_reply(fakectl_conn_find(s->f, l->conn), &l->h, &r.base) ==
+	    0)
+		s->heartbeats_answered++;
+	s->late_pending--;
+	late_unlink(s->lates, l);
+	uv_close((uv_handle_t *)tm, free_late);
+}
+
 static void ctl_heartbeat(struct ctl *s, struct fakectl_conn *fc,
 			  const struct frame_header *h, const uint8_t *body,
 			  size_t len)
@@ -373,6 +464,31 @@ static void ctl_heartbeat(struct ctl *s, struct fakectl_conn *fc,
 	r.has_is_fenced = 1;
 	r.is_fenced =
 	    reported < s->unfence_at || (s->fence_on_want && want_fence);
+	if (s->hb_delay_ms > 0 && s->loop != NULL && s->lates != NULL) {
+		struct late *l = calloc(1, sizeof *l);
+		if (l == NULL) {
+			s->bad++;
+			return;
+		}
+		l->s = s;
+		l->conn = fakectl_conn_id(fc);
+		l->h = *h;
+		l->is_fenced = r.is_fenced;
+		l->timer.data = l;
+		uv_timer_init(s->loop, &l->timer);
+		/* Varied by a few ms: whatever the phase of the client's
+		 * 20 ms deadline tick, some answers fall between a
+		 * deadline and the tick that would expire it. */
+		uv_timer_start(
+		    &l->timer, on_late,
+		    s->hb_delay_ms + (unsigned)(s->heartbeats * 7 % 18), 0);
+		s->late_pending++;
+		l->next = *s->lates;
+		if (l->next)
+			l->next->prev = l;
+		*s->lates = l;
+		return;
+	}
 	r.has_metadata_version = 1;
 	r.metadata_version = s->version;
 	if (s->send_pushed) {
@@ -530,6 +646,11 @@ struct bobs {
 	uint64_t close_version;
 	int closed;
 	unsigned after_close; /* callbacks after close: must stay 0 */
+	/* state_changed to ACTIVE while fenced() or self_fenced() said 1 */
+	unsigned active_but_fenced;
+	int viol_fenced, viol_self; /* at the first one */
+	int64_t viol_ack_age_ms;    /* now - last_ack_ns */
+	uint64_t viol_self_fences;
 };
 
 static void maybe_close(struct bobs *o, struct synod_broker *b, int where)
@@ -559,6 +680,18 @@ static void on_state(void *arg, struct synod_broker *b,
 		o->fence_fenced = synod_broker_fenced(b);
 		maybe_close(o, b, CLOSE_ON_SELF_FENCE);
 		return;
+	}
+	if (new_state == SYNOD_BROKER_ACTIVE &&
+	    (synod_broker_fenced(b) || synod_broker_self_fenced(b)) &&
+	    o->active_but_fenced++ == 0) {
+		struct synod_broker_stats st;
+		synod_broker_stats(b, &st);
+		o->viol_fenced = synod_broker_fenced(b);
+		o->viol_self = synod_broker_self_fenced(b);
+		o->viol_ack_age_ms = ((int64_t)uv_hrtime() -
+				      (int64_t)synod_broker_last_ack_ns(b)) /
+				     (int64_t)MS;
+		o->viol_self_fences = st.self_fences;
 	}
 	if (new_state == o->close_state)
 		maybe_close(o, b, CLOSE_ON_STATE);
@@ -689,14 +822,14 @@ static void close_broker(struct t *t)
 static void test_self_fence(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_stats st;
 	uint64_t hb, ack_before;
-	ctl_init(&s, 5);
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 5);
+	ctl_init(s, 5);
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
 	assert_int_equal(synod_broker_session_timeout(t->br), SESSION_MS);
 	assert_int_equal(synod_broker_heartbeat_interval(t->br), HB_MS);
 	assert_int_equal(synod_broker_fenced(t->br), 0);
@@ -705,47 +838,47 @@ static void test_self_fence(void **state)
 	assert_true(synod_broker_last_ack_ns(t->br) <= uv_hrtime());
 
 	/* Answer one more heartbeat, then none. */
-	s.stop_after_next = 1;
-	WAIT_FOR(t->a, s.stop_ns != 0);
+	s->stop_after_next = 1;
+	WAIT_FOR(t->a, s->stop_ns != 0);
 	ack_before = synod_broker_last_ack_ns(t->br);
-	WAIT_FOR_MS(t->a, 5 * SESSION_MS, o.fence_ns != 0);
+	WAIT_FOR_MS(t->a, 5 * SESSION_MS, o->fence_ns != 0);
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_FENCED);
 	assert_int_equal(synod_broker_fenced(t->br), 1);
 	assert_int_equal(synod_broker_self_fenced(t->br), 1);
-	assert_int_equal(o.fence_self, 1);
-	assert_int_equal(o.fence_fenced, 1);
+	assert_int_equal(o->fence_self, 1);
+	assert_int_equal(o->fence_fenced, 1);
 	synod_broker_stats(t->br, &st);
 	assert_int_equal(st.self_fences, 1);
 	/* The acknowledged heartbeat was sent before the fake handled it. */
-	assert_true(o.fence_ack_ns != 0);
-	assert_true(o.fence_ack_ns <= s.stop_ns);
-	assert_true(o.fence_ack_ns >= ack_before);
+	assert_true(o->fence_ack_ns != 0);
+	assert_true(o->fence_ack_ns <= s->stop_ns);
+	assert_true(o->fence_ack_ns >= ack_before);
 	/* Not before the session ended, counted from that send time ... */
-	assert_true(o.fence_ns >= o.fence_ack_ns + SESSION_MS * MS);
+	assert_true(o->fence_ns >= o->fence_ack_ns + SESSION_MS * MS);
 	/* ... and not before the answers stopped plus the session, less
 	 * the transit time of that heartbeat (an interval, generously). */
-	assert_true(o.fence_ns + (HB_MS + 10) * MS >=
-		    s.stop_ns + SESSION_MS * MS);
+	assert_true(o->fence_ns + (HB_MS + 10) * MS >=
+		    s->stop_ns + SESSION_MS * MS);
 	/* It keeps heartbeating, and stays fenced while nobody answers. */
-	hb = s.heartbeats;
+	hb = s->heartbeats;
 	run_for(t, 300);
-	assert_true(s.heartbeats > hb);
+	assert_true(s->heartbeats > hb);
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_FENCED);
 	assert_int_equal(synod_broker_self_fenced(t->br), 1);
 
 	/* Answers again: unfenced (the controller says so), no longer
 	 * self-fenced. */
-	s.hb_mode = HB_OK;
+	s->hb_mode = HB_OK;
 	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE);
 	assert_int_equal(synod_broker_self_fenced(t->br), 0);
 	assert_int_equal(synod_broker_fenced(t->br), 0);
-	assert_true(synod_broker_last_ack_ns(t->br) > o.fence_ack_ns);
+	assert_true(synod_broker_last_ack_ns(t->br) > o->fence_ack_ns);
 	synod_broker_stats(t->br, &st);
 	assert_int_equal(st.self_fences, 1);
-	assert_true(o.n_states >= 4);
-	assert_int_equal(o.states[o.n_states - 2], SYNOD_BROKER_FENCED);
-	assert_int_equal(o.states[o.n_states - 1], SYNOD_BROKER_ACTIVE);
-	assert_int_equal(o.after_close, 0);
+	assert_true(o->n_states >= 4);
+	assert_int_equal(o->states[o->n_states - 2], SYNOD_BROKER_FENCED);
+	assert_int_equal(o->states[o->n_states - 1], SYNOD_BROKER_ACTIVE);
+	assert_int_equal(o->after_close, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -755,13 +888,13 @@ static void test_self_fence(void **state)
 static void test_self_fence_clock(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	uint64_t end;
-	ctl_init(&s, 5);
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 5);
+	ctl_init(s, 5);
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
 	end = synod_broker_last_ack_ns(t->br) + SESSION_MS * MS;
 	/* The loop does not run: no heartbeat can be acknowledged. */
 	while (uv_hrtime() < end + 20 * MS)
@@ -776,6 +909,67 @@ static void test_self_fence_clock(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Invariant: the state never says ACTIVE while the library itself
+ * considers the session over. An acknowledgement whose own lease has
+ * already ended (the answer came later than a session timeout after the
+ * heartbeat was sent) cannot unfence the broker: state_changed(ACTIVE)
+ * always comes with synod_broker_fenced() == 0 and self_fenced() == 0.
+ * Set up: a request timeout just below the session (so it is not
+ * halved) and heartbeat answers delayed by the session plus 2-19 ms (varied, so
+ * that the cycle length, hence the phase of the 20 ms tick, varies too); the
+ * client takes an answer up to one 20 ms tick after its deadline. */
+static void test_late_ack_keeps_fence(void **state)
+{
+	struct t *t = *state;
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
+	struct synod_broker_config cfg;
+	unsigned sampled = 0;
+	int ok;
+	ctl_init(s, 5);
+	s->loop = &t->loop;
+	s->f = t->a;
+	s->lates = &t->lates;
+	fakectl_on_request(t->a, ctl_handle, s);
+	broker_config(&cfg, fakectl_address(t->a));
+	cfg.request_timeout_ms = SESSION_MS - 1;
+	start_broker_cfg(t, o, &cfg);
+	wait_active(t, s, 5);
+	assert_int_equal(o->active_but_fenced, 0);
+
+	s->hb_delay_ms = SESSION_MS + 2; /* + 0..17 ms */
+	/* Several late heartbeats; sample the state meanwhile too. */
+	FAKECTL_WAIT_FOR(
+	    t->a, 8000,
+	    (sampled += synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE &&
+			synod_broker_fenced(t->br)) > 20 ||
+		o->active_but_fenced > 0,
+	    ok);
+	(void)ok;
+	print_message("    late answers: %llu heartbeats answered, %u "
+		      "ACTIVE-while-fenced callbacks, %u samples\n",
+		      (unsigned long long)s->heartbeats_answered,
+		      o->active_but_fenced, sampled);
+	if (o->active_but_fenced > 0)
+		print_message("    first ACTIVE-while-fenced: fenced() %d, "
+			      "self_fenced() %d, last ack sent %lld ms "
+			      "before (session %d ms), self_fences %llu\n",
+			      o->viol_fenced, o->viol_self,
+			      (long long)o->viol_ack_age_ms, SESSION_MS,
+			      (unsigned long long)o->viol_self_fences);
+	assert_int_equal(o->active_but_fenced, 0);
+	assert_true(sampled <= 20);
+
+	/* Prompt answers again: active, and consistent. */
+	s->hb_delay_ms = 0;
+	WAIT_FOR(t->a, s->late_pending == 0);
+	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE &&
+			   synod_broker_fenced(t->br) == 0);
+	assert_int_equal(synod_broker_self_fenced(t->br), 0);
+	assert_int_equal(o->active_but_fenced, 0);
+	assert_int_equal(finish(t), 0);
+}
+
 /* ==== 2: no silent staleness ==== */
 
 /* Invariant (a): a NOT_CONTROLLER redirect that the client follows
@@ -785,34 +979,36 @@ static void test_self_fence_clock(void **state)
 static void test_stale_redirect(void **state)
 {
 	struct t *t = *state;
-	struct ctl sa, sb;
-	struct bobs o = {0};
+	struct ctl *sa = keep(t, sizeof *sa);
+	struct ctl *sb = keep(t, sizeof *sb);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_stats st;
-	ctl_init(&sa, 5);
-	ctl_init(&sb, 10);
-	sb.with_topic = 1; /* B committed a topic the broker never heard of */
+	ctl_init(sa, 5);
+	ctl_init(sb, 10);
+	sb->with_topic = 1; /* B committed a topic the broker never heard of */
 	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
-	fakectl_on_request(t->a, ctl_handle, &sa);
-	fakectl_on_request(t->b, ctl_handle, &sb);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &sa, 5);
+	fakectl_on_request(t->a, ctl_handle, sa);
+	fakectl_on_request(t->b, ctl_handle, sb);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, sa, 5);
 	assert_int_equal(synod_broker_topic_count(t->br), 0);
 
 	/* A is no longer the controller; its hint names B. B pushed
 	 * nothing (no pushed_version in its answers). */
-	snprintf(sa.redirect, sizeof sa.redirect, "%s", fakectl_address(t->b));
+	snprintf(sa->redirect, sizeof sa->redirect, "%s",
+		 fakectl_address(t->b));
 	WAIT_FOR(t->a, fakectl_requests(t->b, SYNOD_API_METADATA_FETCH) >= 1 &&
 			   synod_broker_metadata_version(t->br) == 10);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
-	assert_true(sa.redirected >= 1);
-	assert_true(sb.heartbeats_answered >= 1);
-	assert_int_equal(sb.last_since, 5);
+	assert_true(sa->redirected >= 1);
+	assert_true(sb->heartbeats_answered >= 1);
+	assert_int_equal(sb->last_since, 5);
 	synod_broker_stats(t->br, &st);
 	assert_int_equal(st.heartbeats_failed, 0); /* nothing visible */
 	assert_int_equal(st.pushes, 0);
 	assert_int_equal(st.gaps, 0);
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_ACTIVE);
-	assert_int_equal(sb.bad, 0);
+	assert_int_equal(sb->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -821,31 +1017,31 @@ static void test_stale_redirect(void **state)
 static void test_stale_pushed_version(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_stats before, after;
 	uint64_t fetches;
-	ctl_init(&s, 5);
-	s.send_pushed = 1;
-	s.pushed_version = 5;
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 5);
+	ctl_init(s, 5);
+	s->send_pushed = 1;
+	s->pushed_version = 5;
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
 	synod_broker_stats(t->br, &before);
-	fetches = s.fetches;
+	fetches = s->fetches;
 	/* The controller moved to 8 and says it pushed 8; no push came. */
-	s.version = 8;
-	s.with_topic = 1;
-	s.pushed_version = 8;
+	s->version = 8;
+	s->with_topic = 1;
+	s->pushed_version = 8;
 	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 8);
 	synod_broker_stats(t->br, &after);
 	assert_true(after.gaps > before.gaps);
 	assert_true(after.fetches > before.fetches);
-	assert_true(s.fetches > fetches);
-	assert_int_equal(s.last_since, 5);
+	assert_true(s->fetches > fetches);
+	assert_int_equal(s->last_since, 5);
 	assert_int_equal(after.pushes, 0);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
-	assert_int_equal(s.bad, 0);
+	assert_int_equal(s->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -855,34 +1051,34 @@ static void test_stale_pushed_version(void **state)
 static void test_stale_conn_reset(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_stats st;
 	uint64_t fetches;
-	ctl_init(&s, 5);
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 5);
+	ctl_init(s, 5);
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
 	assert_int_equal(fakectl_conn_count(t->a), 1);
 	assert_int_equal(fakectl_accepts(t->a), 1);
-	fetches = s.fetches;
+	fetches = s->fetches;
 	/* Version 6 creates a topic; its push is queued while the fake is
 	 * paused and dropped by the close: it never reaches the broker. */
-	s.version = 6;
-	s.with_topic = 1;
+	s->version = 6;
+	s->with_topic = 1;
 	fakectl_pause(t->a, 1);
-	assert_int_equal(push_delta(t->a, &s, 5, 6, 1, 0, 0), 0);
+	assert_int_equal(push_delta(t->a, s, 5, 6, 1, 0, 0), 0);
 	fakectl_close_conn(fakectl_last_conn(t->a), FAKECTL_CLOSE_NOW);
 	fakectl_pause(t->a, 0);
 	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 6);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
-	assert_true(s.fetches > fetches);
-	assert_int_equal(s.last_since, 5);
+	assert_true(s->fetches > fetches);
+	assert_int_equal(s->last_since, 5);
 	assert_int_equal(fakectl_accepts(t->a), 2);
 	synod_broker_stats(t->br, &st);
 	assert_int_equal(st.pushes, 0); /* the push was lost indeed */
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_ACTIVE);
-	assert_int_equal(s.bad, 0);
+	assert_int_equal(s->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -895,20 +1091,21 @@ static void test_stale_conn_reset(void **state)
 static void test_legacy_reprobe(void **state)
 {
 	struct t *t = *state;
-	struct ctl sa, sb;
-	struct bobs o = {0};
-	ctl_init(&sa, 100);
-	sa.fetch_mode = FETCH_UNSUPPORTED;
-	sa.unfence_at = 100;
-	ctl_init(&sb, 100);
-	sb.unfence_at = 100;
-	sb.with_topic = 1;
+	struct ctl *sa = keep(t, sizeof *sa);
+	struct ctl *sb = keep(t, sizeof *sb);
+	struct bobs *o = keep(t, sizeof *o);
+	ctl_init(sa, 100);
+	sa->fetch_mode = FETCH_UNSUPPORTED;
+	sa->unfence_at = 100;
+	ctl_init(sb, 100);
+	sb->unfence_at = 100;
+	sb->with_topic = 1;
 	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
-	fakectl_on_request(t->a, ctl_handle, &sa);
-	fakectl_on_request(t->b, ctl_handle, &sb);
-	start_broker(t, &o, fakectl_address(t->a));
-	WAIT_FOR(t->a, sa.fetches >= 1 && sa.heartbeats >= 8);
-	assert_int_equal(sa.max_reported, 0);
+	fakectl_on_request(t->a, ctl_handle, sa);
+	fakectl_on_request(t->b, ctl_handle, sb);
+	start_broker(t, o, fakectl_address(t->a));
+	WAIT_FOR(t->a, sa->fetches >= 1 && sa->heartbeats >= 8);
+	assert_int_equal(sa->max_reported, 0);
 	assert_int_equal(synod_broker_metadata_version(t->br), 0);
 	assert_int_equal(synod_broker_controller_version(t->br), 100);
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_FENCED);
@@ -916,13 +1113,14 @@ static void test_legacy_reprobe(void **state)
 	assert_int_equal(fakectl_requests(t->b, SYNOD_API_METADATA_FETCH), 0);
 
 	/* A rolling upgrade: A redirects to B, which has METADATA_FETCH. */
-	snprintf(sa.redirect, sizeof sa.redirect, "%s", fakectl_address(t->b));
+	snprintf(sa->redirect, sizeof sa->redirect, "%s",
+		 fakectl_address(t->b));
 	WAIT_FOR(t->a, fakectl_requests(t->b, SYNOD_API_METADATA_FETCH) >= 1 &&
 			   synod_broker_metadata_version(t->br) == 100);
 	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE);
-	assert_int_equal(sb.max_reported, 100);
+	assert_int_equal(sb->max_reported, 100);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
-	assert_int_equal(sa.bad + sb.bad, 0);
+	assert_int_equal(sa->bad + sb->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1091,23 +1289,24 @@ static void test_liveness_counts_bytes(void **state)
 	struct t *t = *state;
 	struct synod_client_config cfg;
 	struct synod_client_stats cs;
-	struct result r = {0};
-	size_t n = BIG_ENTRIES;
+	struct result *r = keep(t, sizeof *r);
+	size_t *n = keep(t, sizeof *n);
 	uint64_t t0, elapsed;
-	fakectl_on_request(t->a, answer_big_list, &n);
+	*n = BIG_ENTRIES;
+	fakectl_on_request(t->a, answer_big_list, n);
 	client_config(&cfg, fakectl_address(t->a));
 	cfg.liveness_timeout_ms = 150;
 	cfg.request_timeout_ms = 10000;
 	new_client_cfg(t, &cfg);
 	fakectl_set_write_rate(t->a, BIG_RATE);
 	t0 = fakectl_now_ms();
-	send_list(t->c, &r);
-	WAIT_FOR_MS(t->a, 15000, r.calls > 0);
+	send_list(t->c, r);
+	WAIT_FOR_MS(t->a, 15000, r->calls > 0);
 	elapsed = fakectl_now_ms() - t0;
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.status, SYNOD_OK);
-	assert_int_equal(r.code, SYNOD_OK);
-	assert_int_equal(r.n_entries, BIG_ENTRIES);
+	assert_int_equal(r->calls, 1);
+	assert_int_equal(r->status, SYNOD_OK);
+	assert_int_equal(r->code, SYNOD_OK);
+	assert_int_equal(r->n_entries, BIG_ENTRIES);
 	/* It really trickled: far longer than the liveness timeout. */
 	assert_true(fakectl_bytes_written(t->a) > 280000);
 	assert_true(elapsed >= 2000);
@@ -1127,30 +1326,32 @@ static void test_oversize_frame(void **state)
 	struct t *t = *state;
 	struct synod_client_config cfg;
 	struct synod_client_stats cs;
-	struct result r = {0}, g = {0};
-	size_t n = 1800; /* ~200 KB */
-	fakectl_on_request(t->a, answer_big_list, &n);
+	struct result *r = keep(t, sizeof *r);
+	struct result *g = keep(t, sizeof *g);
+	size_t *n = keep(t, sizeof *n);
+	*n = 1800; /* ~200 KB */
+	fakectl_on_request(t->a, answer_big_list, n);
 	client_config(&cfg, fakectl_address(t->a));
 	cfg.max_frame = 64 * 1024;
 	cfg.request_timeout_ms = 3000;
 	new_client_cfg(t, &cfg);
-	send_list(t->c, &r);
-	WAIT_FOR(t->a, r.calls > 0);
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.status, SYNOD_EMESSAGE_TOO_LARGE);
+	send_list(t->c, r);
+	WAIT_FOR(t->a, r->calls > 0);
+	assert_int_equal(r->calls, 1);
+	assert_int_equal(r->status, SYNOD_EMESSAGE_TOO_LARGE);
 	assert_non_null(strstr(synod_client_errmsg(t->c), "max_frame"));
 	/* Not resent meanwhile or afterwards. */
 	run_for(t, 300);
 	assert_true(fakectl_requests(t->a, SYNOD_API_CONFIG_LIST) >= 1);
 	assert_true(fakectl_requests(t->a, SYNOD_API_CONFIG_LIST) <= 2);
-	assert_int_equal(r.calls, 1);
+	assert_int_equal(r->calls, 1);
 	synod_client_stats(t->c, &cs);
 	assert_true(cs.bad_frames >= 1);
 	/* A small request still works. */
-	send_get(t->c, &g);
-	WAIT_FOR(t->a, g.calls > 0);
-	assert_int_equal(g.status, SYNOD_OK);
-	assert_string_equal(g.value, "86400000");
+	send_get(t->c, g);
+	WAIT_FOR(t->a, g->calls > 0);
+	assert_int_equal(g->status, SYNOD_OK);
+	assert_string_equal(g->value, "86400000");
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1189,7 +1390,7 @@ static void test_redirect_storm(void **state)
 	struct t *t = *state;
 	struct synod_client_config cfg;
 	struct synod_client_stats cs;
-	struct result r = {0};
+	struct result *r = keep(t, sizeof *r);
 	uint64_t gets0, acc0, t0, elapsed;
 	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
 	fakectl_on_request(t->a, redirect_other, t);
@@ -1201,16 +1402,16 @@ static void test_redirect_storm(void **state)
 	cfg.request_timeout_ms = 3000;
 	cfg.backoff_max_ms = 1000;
 	new_client_cfg(t, &cfg);
-	send_get(t->c, &r);
-	WAIT_FOR_MS(t->a, 10000, r.calls > 0);
-	assert_int_equal(r.calls, 1);
-	assert_true(r.status == SYNOD_ENOT_CONTROLLER ||
-		    r.status == SYNOD_ETIMEOUT);
+	send_get(t->c, r);
+	WAIT_FOR_MS(t->a, 10000, r->calls > 0);
+	assert_int_equal(r->calls, 1);
+	assert_true(r->status == SYNOD_ENOT_CONTROLLER ||
+		    r->status == SYNOD_ETIMEOUT);
 	assert_true(accepts_ab(t) <= 12);
 	assert_true(gets_ab(t) <= 11);
 	synod_client_stats(t->c, &cs);
 	assert_true(cs.redirects <= 11);
-	if (r.status == SYNOD_ENOT_CONTROLLER)
+	if (r->status == SYNOD_ENOT_CONTROLLER)
 		assert_int_equal(cs.redirect_limit, 1);
 	else
 		assert_int_equal(cs.redirect_limit, 0);
@@ -1222,14 +1423,14 @@ static void test_redirect_storm(void **state)
 	 * out (the jittered sum of 25 ms doubling to 1 s is above 2 s). */
 	gets0 = gets_ab(t);
 	acc0 = accepts_ab(t);
-	memset(&r, 0, sizeof r);
+	memset(r, 0, sizeof *r);
 	cfg.request_timeout_ms = 20000;
 	new_client_cfg(t, &cfg);
 	t0 = fakectl_now_ms();
-	send_get(t->c, &r);
-	WAIT_FOR_MS(t->a, 20000, r.calls > 0);
+	send_get(t->c, r);
+	WAIT_FOR_MS(t->a, 20000, r->calls > 0);
 	elapsed = fakectl_now_ms() - t0;
-	assert_int_equal(r.status, SYNOD_ENOT_CONTROLLER);
+	assert_int_equal(r->status, SYNOD_ENOT_CONTROLLER);
 	assert_int_equal(gets_ab(t) - gets0, 11);
 	assert_true(accepts_ab(t) - acc0 <= 12);
 	assert_true(elapsed >= 1500);
@@ -1242,12 +1443,12 @@ static void test_redirect_storm(void **state)
 
 	/* max_redirects 3: NOT_CONTROLLER after the 4th answer. */
 	gets0 = gets_ab(t);
-	memset(&r, 0, sizeof r);
+	memset(r, 0, sizeof *r);
 	cfg.max_redirects = 3;
 	new_client_cfg(t, &cfg);
-	send_get(t->c, &r);
-	WAIT_FOR(t->a, r.calls > 0);
-	assert_int_equal(r.status, SYNOD_ENOT_CONTROLLER);
+	send_get(t->c, r);
+	WAIT_FOR(t->a, r->calls > 0);
+	assert_int_equal(r->status, SYNOD_ENOT_CONTROLLER);
 	assert_int_equal(gets_ab(t) - gets0, 4);
 	synod_client_stats(t->c, &cs);
 	assert_int_equal(cs.redirect_limit, 1);
@@ -1319,31 +1520,32 @@ static void test_redirect_keeps_answers(void **state)
 {
 	struct t *t = *state;
 	struct synod_client_config cfg;
-	struct result x = {0}, y = {0};
-	struct held hx = {0};
-	hx.t = t;
+	struct result *x = keep(t, sizeof *x);
+	struct result *y = keep(t, sizeof *y);
+	struct held *hx = keep(t, sizeof *hx);
+	hx->t = t;
 	assert_int_equal(uv_timer_init(&t->loop, &t->timer), 0);
 	t->timer_init = 1;
-	t->timer.data = &hx;
+	t->timer.data = hx;
 	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
-	fakectl_on_request(t->a, a_hold_get_redirect_list, &hx);
+	fakectl_on_request(t->a, a_hold_get_redirect_list, hx);
 	fakectl_on_request(t->b, b_answers, NULL);
 	client_config(&cfg, fakectl_address(t->a));
 	cfg.request_timeout_ms = 3000;
 	new_client_cfg(t, &cfg);
-	send_get(t->c, &x);  /* X */
-	send_list(t->c, &y); /* Y, pipelined behind X */
-	WAIT_FOR(t->a, x.calls > 0 && y.calls > 0);
+	send_get(t->c, x);  /* X */
+	send_list(t->c, y); /* Y, pipelined behind X */
+	WAIT_FOR(t->a, x->calls > 0 && y->calls > 0);
 	run_for(t, 100); /* nothing more arrives */
-	assert_true(hx.answered);
-	assert_int_equal(x.calls, 1);
-	assert_int_equal(x.status, SYNOD_OK);
-	assert_int_equal(x.code, SYNOD_OK);
-	assert_string_equal(x.value, "from-A");
-	assert_int_equal(y.calls, 1);
-	assert_int_equal(y.status, SYNOD_OK);
-	assert_int_equal(y.code, SYNOD_OK);
-	assert_int_equal(y.n_entries, 1);
+	assert_true(hx->answered);
+	assert_int_equal(x->calls, 1);
+	assert_int_equal(x->status, SYNOD_OK);
+	assert_int_equal(x->code, SYNOD_OK);
+	assert_string_equal(x->value, "from-A");
+	assert_int_equal(y->calls, 1);
+	assert_int_equal(y->status, SYNOD_OK);
+	assert_int_equal(y->code, SYNOD_OK);
+	assert_int_equal(y->n_entries, 1);
 	assert_int_equal(fakectl_requests(t->a, SYNOD_API_CONFIG_GET), 1);
 	assert_int_equal(fakectl_requests(t->b, SYNOD_API_CONFIG_GET), 0);
 	assert_int_equal(fakectl_requests(t->a, SYNOD_API_CONFIG_LIST), 1);
@@ -1396,27 +1598,28 @@ static int simple_handle(void *arg, struct fakectl_conn *fc,
 static void own_loop_call(struct t *t, int answer_get, unsigned timeout_ms,
 			  int want_status)
 {
-	struct tfake tf;
-	struct simple s = {answer_get};
+	struct tfake *tf = keep(t, sizeof *tf);
+	struct simple *s = keep(t, sizeof *s);
 	struct synod_client_config cfg;
 	struct synod_client *c;
-	struct closer k = {0};
+	struct closer *k = keep(t, sizeof *k);
 	Synod__Wire__ConfigGetRequest gq =
 	    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
 	Synod__Wire__ConfigListRequest lq =
 	    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
-	ProtobufCMessage *resp = (ProtobufCMessage *)&k; /* not NULL */
+	ProtobufCMessage *resp = (ProtobufCMessage *)k; /* not NULL */
 	int rv;
-	assert_int_equal(tfake_start(&tf, simple_handle, &s), 0);
-	t->tf = &tf;
-	client_config(&cfg, tf.address);
+	s->answer_get = answer_get;
+	assert_int_equal(tfake_start(tf, simple_handle, s), 0);
+	t->tf = tf;
+	client_config(&cfg, tf->address);
 	cfg.request_timeout_ms = timeout_ms;
 	assert_int_equal(synod_client_new(NULL, &cfg, &c), SYNOD_OK);
-	k.c = c;
+	k->c = c;
 	gq.scope = SYNOD_SCOPE_CLUSTER;
 	gq.key = "retention.ms";
 	assert_int_equal(synod_client_send(c, SYNOD_API_CONFIG_GET, &gq.base, 1,
-					   close_in_response, &k),
+					   close_in_response, k),
 			 SYNOD_OK);
 	/* The loop runs inside the call; the callback of the first request
 	 * closes the client under it: the call ends CANCELED and frees the
@@ -1426,10 +1629,10 @@ static void own_loop_call(struct t *t, int answer_get, unsigned timeout_ms,
 			       &resp);
 	assert_int_equal(rv, SYNOD_ECANCELED);
 	assert_null(resp);
-	assert_int_equal(k.r.calls, 1);
-	assert_int_equal(k.r.status, want_status);
+	assert_int_equal(k->r.calls, 1);
+	assert_int_equal(k->r.status, want_status);
 	t->tf = NULL;
-	tfake_stop(&tf);
+	tfake_stop(tf);
 }
 
 /* Invariant: an own-loop client closed from a response callback while
@@ -1446,19 +1649,20 @@ static void test_close_own_loop_call(void **state)
 static void own_loop_run(struct t *t, int answer_get, unsigned timeout_ms,
 			 int want_status)
 {
-	struct tfake tf;
-	struct simple s = {answer_get};
+	struct tfake *tf = keep(t, sizeof *tf);
+	struct simple *s = keep(t, sizeof *s);
 	struct synod_client_config cfg;
 	struct synod_client *c;
-	struct closer k = {0};
-	struct result y = {0};
-	assert_int_equal(tfake_start(&tf, simple_handle, &s), 0);
-	t->tf = &tf;
-	client_config(&cfg, tf.address);
+	struct closer *k = keep(t, sizeof *k);
+	struct result *y = keep(t, sizeof *y);
+	s->answer_get = answer_get;
+	assert_int_equal(tfake_start(tf, simple_handle, s), 0);
+	t->tf = tf;
+	client_config(&cfg, tf->address);
 	cfg.request_timeout_ms = timeout_ms;
 	assert_int_equal(synod_client_new(NULL, &cfg, &c), SYNOD_OK);
-	k.c = c;
-	y.closed = &k.closed;
+	k->c = c;
+	y->closed = &k->closed;
 	{
 		Synod__Wire__ConfigGetRequest q =
 		    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
@@ -1466,22 +1670,22 @@ static void own_loop_run(struct t *t, int answer_get, unsigned timeout_ms,
 		q.key = "retention.ms";
 		assert_int_equal(synod_client_send(c, SYNOD_API_CONFIG_GET,
 						   &q.base, 1,
-						   close_in_response, &k),
+						   close_in_response, k),
 				 SYNOD_OK);
 	}
-	send_list(c, &y);
+	send_list(c, y);
 	/* The test runs the client's loop itself; it ends once the client
 	 * closed its handles. */
 	uv_run(synod_client_loop(c), UV_RUN_DEFAULT);
-	assert_int_equal(k.r.calls, 1);
-	assert_int_equal(k.r.status, want_status);
-	assert_int_equal(y.calls, 1);
-	assert_int_equal(y.status, SYNOD_ECANCELED);
-	assert_int_equal(y.after_close, 0);
+	assert_int_equal(k->r.calls, 1);
+	assert_int_equal(k->r.status, want_status);
+	assert_int_equal(y->calls, 1);
+	assert_int_equal(y->status, SYNOD_ECANCELED);
+	assert_int_equal(y->after_close, 0);
 	/* The second close frees it (client.h's contract). */
 	synod_client_close(c);
 	t->tf = NULL;
-	tfake_stop(&tf);
+	tfake_stop(tf);
 }
 
 /* Invariant: an own-loop client closed from its response callback while
@@ -1563,18 +1767,19 @@ static void test_close_caller_loop_client(void **state)
 {
 	struct t *t = *state;
 	struct synod_client_config cfg;
-	struct both bo = {0};
-	struct closer k = {0};
-	struct result y = {0}, z = {0};
-	struct push_closer pc = {0};
-	fakectl_on_request(t->a, answer_both, &bo);
+	struct both *bo = keep(t, sizeof *bo);
+	struct closer *k = keep(t, sizeof *k);
+	struct result *y = keep(t, sizeof *y);
+	struct result *z = keep(t, sizeof *z);
+	struct push_closer *pc = keep(t, sizeof *pc);
+	fakectl_on_request(t->a, answer_both, bo);
 	client_config(&cfg, fakectl_address(t->a));
 	cfg.request_timeout_ms = 3000;
 
 	/* From a response callback. */
 	new_client_cfg(t, &cfg);
-	k.c = t->c;
-	y.closed = &k.closed;
+	k->c = t->c;
+	y->closed = &k->closed;
 	{
 		Synod__Wire__ConfigGetRequest q =
 		    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
@@ -1582,37 +1787,37 @@ static void test_close_caller_loop_client(void **state)
 		q.key = "retention.ms";
 		assert_int_equal(synod_client_send(t->c, SYNOD_API_CONFIG_GET,
 						   &q.base, 1,
-						   close_in_response, &k),
+						   close_in_response, k),
 				 SYNOD_OK);
 	}
-	send_list(t->c, &y);
-	WAIT_FOR(t->a, k.closed);
+	send_list(t->c, y);
+	WAIT_FOR(t->a, k->closed);
 	t->c = NULL; /* closed by the callback */
 	WAIT_FOR(t->a, fakectl_conn_count(t->a) == 0);
 	run_for(t, 50);
-	assert_int_equal(k.r.calls, 1);
-	assert_int_equal(k.r.status, SYNOD_OK);
-	assert_int_equal(y.calls, 1);
-	assert_int_equal(y.status, SYNOD_ECANCELED);
-	assert_int_equal(y.after_close, 0);
+	assert_int_equal(k->r.calls, 1);
+	assert_int_equal(k->r.status, SYNOD_OK);
+	assert_int_equal(y->calls, 1);
+	assert_int_equal(y->status, SYNOD_ECANCELED);
+	assert_int_equal(y->after_close, 0);
 
 	/* From the push callback. */
-	memset(&bo, 0, sizeof bo);
-	bo.push_first = 1;
+	memset(bo, 0, sizeof *bo);
+	bo->push_first = 1;
 	new_client_cfg(t, &cfg);
-	pc.c = t->c;
-	pc.t = t;
-	z.closed = &pc.closed;
-	synod_client_on_push(t->c, close_in_push, &pc);
-	send_list(t->c, &z);
-	WAIT_FOR(t->a, pc.closed);
+	pc->c = t->c;
+	pc->t = t;
+	z->closed = &pc->closed;
+	synod_client_on_push(t->c, close_in_push, pc);
+	send_list(t->c, z);
+	WAIT_FOR(t->a, pc->closed);
 	WAIT_FOR(t->a, fakectl_conn_count(t->a) == 0);
 	run_for(t, 50);
-	assert_int_equal(pc.calls, 1);
-	assert_int_equal(pc.after_close, 0);
-	assert_int_equal(z.calls, 1);
-	assert_int_equal(z.status, SYNOD_ECANCELED);
-	assert_int_equal(z.after_close, 0);
+	assert_int_equal(pc->calls, 1);
+	assert_int_equal(pc->after_close, 0);
+	assert_int_equal(z->calls, 1);
+	assert_int_equal(z->status, SYNOD_ECANCELED);
+	assert_int_equal(z->after_close, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1623,20 +1828,20 @@ static void broker_close_case(struct t *t, struct ctl *s, int close_on,
 			      uint64_t close_version, int image_part,
 			      int push_part, int silence)
 {
-	struct bobs o = {0};
+	struct bobs *o = keep(t, sizeof *o);
 	static const int32_t isr[3] = {BROKER_ID, 2, 3};
 	ctl_init(s, 5);
 	s->with_topic = 1;
 	if (image_part)
 		ctl_set_part(s, BROKER_ID, 1, 1, isr, 3);
-	o.close_on = close_on;
-	o.close_state = close_state;
-	o.close_version = close_version;
-	start_broker(t, &o, fakectl_address(t->a));
+	o->close_on = close_on;
+	o->close_state = close_state;
+	o->close_version = close_version;
+	start_broker(t, o, fakectl_address(t->a));
 	if (push_part || silence) {
-		WAIT_FOR(t->a, o.closed || (synod_broker_state(t->br) ==
-					    SYNOD_BROKER_ACTIVE));
-		assert_false(o.closed);
+		WAIT_FOR(t->a, o->closed || (synod_broker_state(t->br) ==
+					     SYNOD_BROKER_ACTIVE));
+		assert_false(o->closed);
 		run_for(t, 3 * HB_MS); /* registration fetches are over */
 		if (push_part) {
 			ctl_set_part(s, BROKER_ID, 1, 1, isr, 3);
@@ -1647,12 +1852,12 @@ static void broker_close_case(struct t *t, struct ctl *s, int close_on,
 		if (silence)
 			s->hb_mode = HB_SILENT;
 	}
-	WAIT_FOR(t->a, o.closed);
+	WAIT_FOR(t->a, o->closed);
 	t->br = NULL; /* closed by its callback */
 	/* Nothing runs after close; its connection goes away. */
 	WAIT_FOR(t->a, fakectl_conn_count(t->a) == 0);
 	run_for(t, 2 * HB_MS);
-	assert_int_equal(o.after_close, 0);
+	assert_int_equal(o->after_close, 0);
 	assert_int_equal(s->bad, 0);
 }
 
@@ -1664,22 +1869,22 @@ static void broker_close_case(struct t *t, struct ctl *s, int close_on,
 static void test_close_caller_loop_broker(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	fakectl_on_request(t->a, ctl_handle, &s);
-	broker_close_case(t, &s, CLOSE_ON_STATE, SYNOD_BROKER_FENCED, 0, 0, 0,
+	struct ctl *s = keep(t, sizeof *s);
+	fakectl_on_request(t->a, ctl_handle, s);
+	broker_close_case(t, s, CLOSE_ON_STATE, SYNOD_BROKER_FENCED, 0, 0, 0,
 			  0);
-	broker_close_case(t, &s, CLOSE_ON_STATE, SYNOD_BROKER_ACTIVE, 0, 0, 0,
+	broker_close_case(t, s, CLOSE_ON_STATE, SYNOD_BROKER_ACTIVE, 0, 0, 0,
 			  0);
-	broker_close_case(t, &s, CLOSE_ON_SELF_FENCE, SYNOD_BROKER_FAILED, 0, 0,
+	broker_close_case(t, s, CLOSE_ON_SELF_FENCE, SYNOD_BROKER_FAILED, 0, 0,
 			  0, 1);
-	broker_close_case(t, &s, CLOSE_ON_METADATA, SYNOD_BROKER_FAILED, 0, 0,
+	broker_close_case(t, s, CLOSE_ON_METADATA, SYNOD_BROKER_FAILED, 0, 0, 0,
+			  0);
+	broker_close_case(t, s, CLOSE_ON_METADATA, SYNOD_BROKER_FAILED, 6, 0, 1,
+			  0);
+	broker_close_case(t, s, CLOSE_ON_TRANSITIONS, SYNOD_BROKER_FAILED, 0, 1,
 			  0, 0);
-	broker_close_case(t, &s, CLOSE_ON_METADATA, SYNOD_BROKER_FAILED, 6, 0,
+	broker_close_case(t, s, CLOSE_ON_TRANSITIONS, SYNOD_BROKER_FAILED, 0, 0,
 			  1, 0);
-	broker_close_case(t, &s, CLOSE_ON_TRANSITIONS, SYNOD_BROKER_FAILED, 0,
-			  1, 0, 0);
-	broker_close_case(t, &s, CLOSE_ON_TRANSITIONS, SYNOD_BROKER_FAILED, 0,
-			  0, 1, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1697,20 +1902,20 @@ static void on_alarm(int sig)
 static void private_loop_case(struct t *t, int close_on,
 			      enum synod_broker_state close_state)
 {
-	struct tfake tf;
-	struct ctl s;
-	struct bobs o = {0};
+	struct tfake *tf = keep(t, sizeof *tf);
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_config cfg;
 	struct synod_broker_callbacks cbs;
 	struct synod_broker *b;
-	ctl_init(&s, 5);
-	s.with_topic = 1;
-	assert_int_equal(tfake_start(&tf, ctl_handle, &s), 0);
-	t->tf = &tf;
-	broker_config(&cfg, tf.address);
-	broker_callbacks(&cbs, &o);
-	o.close_on = close_on;
-	o.close_state = close_state;
+	ctl_init(s, 5);
+	s->with_topic = 1;
+	assert_int_equal(tfake_start(tf, ctl_handle, s), 0);
+	t->tf = tf;
+	broker_config(&cfg, tf->address);
+	broker_callbacks(&cbs, o);
+	o->close_on = close_on;
+	o->close_state = close_state;
 	assert_int_equal(synod_broker_new(NULL, &cfg, &cbs, &b), SYNOD_OK);
 	assert_int_equal(synod_broker_start(b), SYNOD_OK);
 	/* Guard: a run that never returns kills the binary. */
@@ -1719,11 +1924,11 @@ static void private_loop_case(struct t *t, int close_on,
 	assert_int_equal(synod_broker_run(b), SYNOD_OK);
 	alarm(0);
 	/* Freed by run (closed from a callback during it). */
-	assert_int_equal(o.closed, 1);
-	assert_int_equal(o.after_close, 0);
+	assert_int_equal(o->closed, 1);
+	assert_int_equal(o->after_close, 0);
 	t->tf = NULL;
-	tfake_stop(&tf);
-	assert_int_equal(s.bad, 0);
+	tfake_stop(tf);
+	assert_int_equal(s->bad, 0);
 }
 
 /* Invariant: a broker with its private loop closed from its
@@ -1746,50 +1951,50 @@ static void test_close_private_loop_broker(void **state)
 static void test_full_image_never_back(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_stats st;
 	uint64_t fetches;
 	unsigned nv;
-	ctl_init(&s, 50);
-	s.with_topic = 1;
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 50);
+	ctl_init(s, 50);
+	s->with_topic = 1;
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 50);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
 
 	/* A gap (60..61) makes it fetch; the answer is a full image at 40
 	 * without `restored`. */
-	s.version = 40;
-	s.with_topic = 0;
-	fetches = s.fetches;
-	nv = o.n_versions;
+	s->version = 40;
+	s->with_topic = 0;
+	fetches = s->fetches;
+	nv = o->n_versions;
 	assert_int_equal(fakectl_conn_count(t->a), 1);
-	assert_int_equal(push_delta(t->a, &s, 60, 61, 0, 0, 0), 0);
-	WAIT_FOR(t->a, s.fetches > fetches);
+	assert_int_equal(push_delta(t->a, s, 60, 61, 0, 0, 0), 0);
+	WAIT_FOR(t->a, s->fetches > fetches);
 	run_for(t, 300);
 	assert_int_equal(synod_broker_metadata_version(t->br), 50);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
-	assert_int_equal(o.went_back, 0);
-	for (unsigned i = nv; i < o.n_versions; i++)
-		assert_true(o.versions[i] >= 50);
+	assert_int_equal(o->went_back, 0);
+	for (unsigned i = nv; i < o->n_versions; i++)
+		assert_true(o->versions[i] >= 50);
 	synod_broker_stats(t->br, &st);
 	assert_true(st.gaps >= 1);
 
 	/* Now the controller says its history was restored: the older
 	 * image replaces the view. */
-	s.restored = 1;
-	fetches = s.fetches;
-	assert_int_equal(push_delta(t->a, &s, 70, 71, 0, 0, 0), 0);
+	s->restored = 1;
+	fetches = s->fetches;
+	assert_int_equal(push_delta(t->a, s, 70, 71, 0, 0, 0), 0);
 	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 40);
-	assert_true(s.fetches > fetches);
+	assert_true(s->fetches > fetches);
 	assert_int_equal(synod_broker_topic_count(t->br), 0);
-	assert_true(o.n_versions > nv);
-	assert_int_equal(o.versions[o.n_versions - 1], 40);
-	assert_int_equal(o.full[o.n_versions - 1], 1);
-	assert_int_equal(o.restored[o.n_versions - 1], 1);
-	assert_int_equal(o.went_back, 0);
-	assert_int_equal(s.bad, 0);
+	assert_true(o->n_versions > nv);
+	assert_int_equal(o->versions[o->n_versions - 1], 40);
+	assert_int_equal(o->full[o->n_versions - 1], 1);
+	assert_int_equal(o->restored[o->n_versions - 1], 1);
+	assert_int_equal(o->went_back, 0);
+	assert_int_equal(s->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1829,39 +2034,39 @@ static void check_trans(const struct rec_trans *r, uint64_t version,
 static void test_transitions(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	static const int32_t isr3[3] = {BROKER_ID, 2, 3};
 	static const int32_t isr2[2] = {3, BROKER_ID};
-	ctl_init(&s, 10);
-	s.with_topic = 1;
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 10);
-	assert_int_equal(o.n_trans, 0);
-	ctl_set_part(&s, BROKER_ID, 1, 1, isr3, 3);
-	push_and_wait(t, &s, 11, 1, 0); /* leader */
-	ctl_set_part(&s, 2, 2, 2, isr3, 3);
-	push_and_wait(t, &s, 12, 1, 0); /* follower of 2 */
-	ctl_set_part(&s, 3, 3, 3, isr3, 3);
-	push_and_wait(t, &s, 13, 1, 0); /* follower of 3, new epoch */
-	ctl_set_part(&s, 3, 3, 4, isr2, 2);
-	push_and_wait(t, &s, 14, 1, 0); /* ISR only */
+	ctl_init(s, 10);
+	s->with_topic = 1;
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 10);
+	assert_int_equal(o->n_trans, 0);
+	ctl_set_part(s, BROKER_ID, 1, 1, isr3, 3);
+	push_and_wait(t, s, 11, 1, 0); /* leader */
+	ctl_set_part(s, 2, 2, 2, isr3, 3);
+	push_and_wait(t, s, 12, 1, 0); /* follower of 2 */
+	ctl_set_part(s, 3, 3, 3, isr3, 3);
+	push_and_wait(t, s, 13, 1, 0); /* follower of 3, new epoch */
+	ctl_set_part(s, 3, 3, 4, isr2, 2);
+	push_and_wait(t, s, 14, 1, 0); /* ISR only */
 	assert_int_equal(synod_broker_partition_count(t->br), 1);
-	push_and_wait(t, &s, 15, 0, 1); /* removed */
+	push_and_wait(t, s, 15, 0, 1); /* removed */
 	assert_int_equal(synod_broker_partition_count(t->br), 0);
 	run_for(t, 2 * HB_MS);
-	assert_int_equal(o.n_trans, 4);
-	assert_int_equal(o.bad_trans, 0);
-	check_trans(&o.trans[0], 11, SYNOD_ROLE_NONE, SYNOD_ROLE_LEADER,
+	assert_int_equal(o->n_trans, 4);
+	assert_int_equal(o->bad_trans, 0);
+	check_trans(&o->trans[0], 11, SYNOD_ROLE_NONE, SYNOD_ROLE_LEADER,
 		    BROKER_ID, 1, 1);
-	check_trans(&o.trans[1], 12, SYNOD_ROLE_LEADER, SYNOD_ROLE_FOLLOWER, 2,
+	check_trans(&o->trans[1], 12, SYNOD_ROLE_LEADER, SYNOD_ROLE_FOLLOWER, 2,
 		    2, 2);
-	check_trans(&o.trans[2], 13, SYNOD_ROLE_FOLLOWER, SYNOD_ROLE_FOLLOWER,
+	check_trans(&o->trans[2], 13, SYNOD_ROLE_FOLLOWER, SYNOD_ROLE_FOLLOWER,
 		    3, 3, 3);
-	check_trans(&o.trans[3], 15, SYNOD_ROLE_FOLLOWER, SYNOD_ROLE_NONE, 3, 3,
-		    0);
-	assert_int_equal(s.bad, 0);
+	check_trans(&o->trans[3], 15, SYNOD_ROLE_FOLLOWER, SYNOD_ROLE_NONE, 3,
+		    3, 0);
+	assert_int_equal(s->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1874,36 +2079,36 @@ static void test_transitions(void **state)
 static void test_duplicate_default(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	struct synod_broker_config cfg;
 	uint64_t failed_ms;
 	const char *msg = NULL;
-	ctl_init(&s, 5);
-	s.dup_register = 1;
-	s.session_ms = 400;
-	fakectl_on_request(t->a, ctl_handle, &s);
+	ctl_init(s, 5);
+	s->dup_register = 1;
+	s->session_ms = 400;
+	fakectl_on_request(t->a, ctl_handle, s);
 	broker_config(&cfg, fakectl_address(t->a));
-	start_broker_cfg(t, &o, &cfg);
+	start_broker_cfg(t, o, &cfg);
 	WAIT_FOR_MS(t->a, 10000,
 		    synod_broker_state(t->br) == SYNOD_BROKER_FAILED);
 	failed_ms = fakectl_now_ms();
-	assert_true(s.first_register_ms != 0);
-	assert_true(failed_ms - s.first_register_ms >= 400);
-	assert_true(s.registers >= 3);
+	assert_true(s->first_register_ms != 0);
+	assert_true(failed_ms - s->first_register_ms >= 400);
+	assert_true(s->registers >= 3);
 	assert_int_equal(synod_broker_error(t->br, &msg),
 			 SYNOD_EDUPLICATE_BROKER_REGISTRATION);
 	assert_non_null(msg);
 	close_broker(t);
 
-	ctl_init(&s, 5);
-	s.dup_register = 1;
-	s.session_ms = 400;
-	memset(&o, 0, sizeof o);
+	ctl_init(s, 5);
+	s->dup_register = 1;
+	s->session_ms = 400;
+	memset(o, 0, sizeof *o);
 	cfg.duplicate_retry_ms = 1;
-	start_broker_cfg(t, &o, &cfg);
+	start_broker_cfg(t, o, &cfg);
 	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_FAILED);
-	assert_true(s.registers >= 1 && s.registers <= 3);
+	assert_true(s->registers >= 1 && s->registers <= 3);
 	assert_int_equal(synod_broker_error(t->br, NULL),
 			 SYNOD_EDUPLICATE_BROKER_REGISTRATION);
 	assert_int_equal(finish(t), 0);
@@ -1926,45 +2131,45 @@ static int first_wf_from(const struct ctl *s, unsigned from, int value)
 static void test_request_fence(void **state)
 {
 	struct t *t = *state;
-	struct ctl s;
-	struct bobs o = {0};
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
 	unsigned n0;
 	int first;
 	uint64_t t0;
-	ctl_init(&s, 5);
-	s.fence_on_want = 1;
-	fakectl_on_request(t->a, ctl_handle, &s);
-	start_broker(t, &o, fakectl_address(t->a));
-	wait_active(t, &s, 5);
-	assert_int_equal(first_wf_from(&s, 0, 1), -1);
+	ctl_init(s, 5);
+	s->fence_on_want = 1;
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
+	assert_int_equal(first_wf_from(s, 0, 1), -1);
 
-	n0 = s.n_wf;
+	n0 = s->n_wf;
 	t0 = fakectl_now_ms();
 	assert_int_equal(synod_broker_request_fence(t->br, 1), SYNOD_OK);
 	assert_int_equal(synod_broker_request_fence(t->br, 1), SYNOD_OK);
-	WAIT_FOR(t->a, first_wf_from(&s, n0, 1) >= 0);
-	first = first_wf_from(&s, n0, 1);
+	WAIT_FOR(t->a, first_wf_from(s, n0, 1) >= 0);
+	first = first_wf_from(s, n0, 1);
 	print_message("    want_fence heartbeat %llu ms after the request\n",
-		      (unsigned long long)(s.wf_ms[first] - t0));
+		      (unsigned long long)(s->wf_ms[first] - t0));
 	assert_true((unsigned)first - n0 <= 1);
-	WAIT_FOR(t->a, s.n_wf >= (unsigned)first + 6 &&
+	WAIT_FOR(t->a, s->n_wf >= (unsigned)first + 6 &&
 			   synod_broker_state(t->br) == SYNOD_BROKER_FENCED);
-	for (unsigned i = (unsigned)first; i < s.n_wf; i++)
-		assert_int_equal(s.wf[i], 1);
+	for (unsigned i = (unsigned)first; i < s->n_wf; i++)
+		assert_int_equal(s->wf[i], 1);
 	assert_int_equal(synod_broker_fenced(t->br), 1);
 	assert_int_equal(synod_broker_self_fenced(t->br), 0);
 
-	n0 = s.n_wf;
+	n0 = s->n_wf;
 	assert_int_equal(synod_broker_request_fence(t->br, 0), SYNOD_OK);
-	WAIT_FOR(t->a, first_wf_from(&s, n0, 0) >= 0);
-	first = first_wf_from(&s, n0, 0);
+	WAIT_FOR(t->a, first_wf_from(s, n0, 0) >= 0);
+	first = first_wf_from(s, n0, 0);
 	assert_true((unsigned)first - n0 <= 1);
-	WAIT_FOR(t->a, s.n_wf >= (unsigned)first + 6 &&
+	WAIT_FOR(t->a, s->n_wf >= (unsigned)first + 6 &&
 			   synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE);
-	for (unsigned i = (unsigned)first; i < s.n_wf; i++)
-		assert_int_equal(s.wf[i], 0);
+	for (unsigned i = (unsigned)first; i < s->n_wf; i++)
+		assert_int_equal(s->wf[i], 0);
 	assert_int_equal(synod_broker_fenced(t->br), 0);
-	assert_int_equal(s.bad, 0);
+	assert_int_equal(s->bad, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -1973,6 +2178,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_self_fence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_self_fence_clock, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_late_ack_keeps_fence, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_redirect, setup,
 					    teardown),
@@ -2009,5 +2216,8 @@ int main(void)
 					    teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
+	/* SYNOD_TEST_FILTER=test_name (a glob) runs only those tests. */
+	if (getenv("SYNOD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SYNOD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,9 +65,9 @@
  *   STALE_BROKER_EPOCH or UNKNOWN_BROKER lead to a new registration as for
  *   heartbeats. The view is kept across re-registrations.
  * - Old controllers: when METADATA_FETCH is answered UNSUPPORTED_API the
- *   broker stops fetching until its next registration and reports
- *   max(applied version, the controller's version from the last heartbeat
- *   answer), so it is unfenced as before metadata pushes existed.
+ *   broker stops fetching on that connection and reports only what its
+ *   view holds (so such a controller leaves it fenced); it probes again
+ *   on every new connection and every registration.
  * - Shutdown: in FENCED or ACTIVE the state becomes SHUTTING_DOWN and a
  *   heartbeat with want_shutdown goes out at once (or right after the one
  *   in flight), then one per interval until the answer says should_shutdown
@@ -147,7 +147,9 @@ struct synod_broker_config {
 	unsigned request_timeout_ms; /* per request, default 5000 */
 	/* A registration refused as DUPLICATE_BROKER_REGISTRATION is retried
 	 * for this long (the old incarnation's session may be expiring)
-	 * before the state becomes FAILED. Default 0: fail at once. */
+	 * before the state becomes FAILED. Default (0): one session timeout
+	 * (the refusal carries the controller's; else 9000 ms) plus one
+	 * second. */
 	unsigned duplicate_retry_ms;
 	/* Largest frame accepted from a controller (0: the client library's
 	 * default, SYNOD_DEFAULT_MAX_FRAME). Controllers answer fetches in

@@ -177,7 +177,8 @@ struct synod_client_config {
 struct synod_client_stats {
 	uint64_t connects;	 /* connection attempts */
 	uint64_t connections;	 /* ... that became usable */
-	uint64_t redirects;	 /* NOT_CONTROLLER answers followed */
+	uint64_t redirects;	 /* NOT_CONTROLLER answers to to_leader
+				    requests (the one past the limit too) */
 	uint64_t redirect_limit; /* requests failed after max_redirects */
 	uint64_t liveness_drops; /* connections dropped as silent */
 	uint64_t bad_frames;	 /* oversized or malformed frames */
