@@ -24,6 +24,7 @@
 #include "assignor.h"
 #include "configdefs.h"
 #include "log.h"
+#include "publisher.h"
 #include "recbuf.h"
 #include "reconcile.h"
 #include "synod/client.h"
@@ -708,7 +709,7 @@ struct plan {
 	struct recbuf rb;
 	int32_t epoch, aepoch;
 	char assignor[32];
-	int group_new, epoch_record;
+	int group_new;
 	struct pm *pm;
 	uint32_t n;
 	/* owner map for reconciliation: key -> 1 + pm index */
@@ -1365,7 +1366,7 @@ static void push_assignment(struct groups *gs, struct group *g,
 				 .api_version = 1};
 	struct wire_pset w;
 	if (m->sc == NULL || m->sc->closed ||
-	    conn_pending_bytes(&m->sc->conn) > (4u << 20))
+	    conn_pending_bytes(&m->sc->conn) > PUB_QUEUE_MAX)
 		return; /* its next heartbeat answer carries it */
 	if (wire_pset(gs, m->rc.assigned, m->rc.n_assigned, &w) != 0) {
 		wire_pset_free(&w);
@@ -1642,11 +1643,6 @@ static void pick_assignor(struct groups *gs, struct plan *pl)
 		snprintf(pl->assignor, sizeof pl->assignor, "%s", best);
 }
 
-static uint32_t live_members(const struct group *g)
-{
-	return g->n;
-}
-
 static int regex_ok(const char *re_text)
 {
 	regex_t re;
@@ -1750,8 +1746,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			goto refuse;
 		}
 		if (old == NULL &&
-		    live_members(g) >=
-			config_u32(gs, "group.consumer.max.size")) {
+		    g->n >= config_u32(gs, "group.consumer.max.size")) {
 			rv = SYNOD_EGROUP_MAX_SIZE_REACHED;
 			goto refuse;
 		}
@@ -2477,10 +2472,22 @@ static void mod_applied(void *self, uint64_t index,
 	}
 }
 
+/* NODE_STATUS: the groups and their members, on the active controller. */
 static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 {
-	(void)self;
-	(void)m;
+	struct groups *gs = self;
+	uint32_t members = 0;
+	if (!gs->active)
+		return;
+	for (size_t i = 0; i < gs->cap; i++)
+		if (gs->slots[i])
+			members += gs->slots[i]->n;
+	m->has_groups = m->has_group_members = 1;
+	m->has_group_heartbeats = m->has_group_assign_max_us = 1;
+	m->groups = (uint32_t)gs->count;
+	m->group_members = members;
+	m->group_heartbeats = gs->stats.heartbeats;
+	m->group_assign_max_us = gs->stats.assign_max_us;
 }
 
 static void timer_closed(uv_handle_t *h)

@@ -499,6 +499,18 @@ static void test_join_revoke_assign(void **state)
 		}
 	}
 	assert_int_equal(beat(f, "g1", &b), SYNOD_EUNKNOWN_MEMBER_ID);
+	/* The active controller's NODE_STATUS counts the group. */
+	{
+		unsigned leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+		Synod__Wire__NodeStatusResponse *ns =
+		    cluster_node_status(&f->it.c, leader, 2000);
+		assert_non_null(ns);
+		assert_true(ns->active_controller && ns->has_groups);
+		assert_int_equal(ns->groups, 1);
+		assert_int_equal(ns->group_members, 1);
+		assert_true(ns->group_heartbeats > 0);
+		synod__wire__node_status_response__free_unpacked(ns, NULL);
+	}
 
 	/* Leave, then delete the empty group. */
 	{
