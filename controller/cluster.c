@@ -10,6 +10,7 @@
 
 #include "configdefs.h"
 #include "log.h"
+#include "settings.h"
 #include "synod/client.h"
 
 /* ---- metadata and status (any node) ---- */
@@ -233,19 +234,11 @@ static long long effective(struct store *st,
 			   const Synod__Wire__ConfigSetRequest *req,
 			   const char *key)
 {
-	char *v = NULL;
-	long long x;
 	for (size_t i = req->n_entries; i-- > 0;)
 		if (req->entries[i]->scope == SYNOD_SCOPE_CLUSTER &&
 		    strcmp(req->entries[i]->key, key) == 0)
 			return strtoll(req->entries[i]->value, NULL, 10);
-	if (store_config_get(st, SYNOD_SCOPE_CLUSTER, NULL, key, &v) !=
-		STORE_OK ||
-	    v == NULL)
-		return strtoll(configdef_find(key)->default_value, NULL, 10);
-	x = strtoll(v, NULL, 10);
-	free(v);
-	return x;
+	return (long long)settings_u64(st, key);
 }
 
 /* The consumer group timeouts must stay within their bounds (Kafka's

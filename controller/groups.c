@@ -27,6 +27,7 @@
 #include "publisher.h"
 #include "recbuf.h"
 #include "reconcile.h"
+#include "settings.h"
 #include "synod/client.h"
 
 #define TICK_MS 100
@@ -121,14 +122,7 @@ static int streq(const char *a, const char *b)
 
 static uint32_t config_u32(struct groups *gs, const char *key)
 {
-	char *v = NULL;
-	uint32_t x;
-	if (store_config_get(gs->store, SYNOD_SCOPE_CLUSTER, NULL, key, &v) !=
-	    STORE_OK)
-		v = strdup(configdef_find(key)->default_value);
-	x = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
-	free(v);
-	return x;
+	return (uint32_t)settings_u64(gs->store, key);
 }
 
 /* The session timeout and heartbeat interval in effect: the configured

@@ -12,6 +12,7 @@
 #include "placement.h"
 #include "recbuf.h"
 #include "synod/client.h"
+#include "settings.h"
 #include "topics_int.h"
 
 struct candidates {
@@ -132,14 +133,7 @@ static int pending_add(struct topics *t, const char *name)
 
 uint32_t tp_cluster_default(struct topics *t, const char *key)
 {
-	char *v = NULL;
-	uint32_t x;
-	if (store_config_get(t->store, SYNOD_SCOPE_CLUSTER, NULL, key, &v) !=
-	    STORE_OK)
-		v = strdup(configdef_find(key)->default_value);
-	x = v ? (uint32_t)strtoul(v, NULL, 10) : 1;
-	free(v);
-	return x;
+	return (uint32_t)settings_u64(t->store, key);
 }
 
 /* Result of one topic of a CREATE_TOPICS request. */
