@@ -180,6 +180,33 @@ int itest_set_config(struct itest *it, const char *key, const char *value)
 			  &synod__wire__config_set_response__descriptor, NULL);
 }
 
+int itest_set_group_configs(struct itest *it, unsigned session_ms,
+			    unsigned heartbeat_ms)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e[4], *ep[4];
+	char s[16], h[16];
+	snprintf(s, sizeof s, "%u", session_ms);
+	snprintf(h, sizeof h, "%u", heartbeat_ms);
+	const char *kv[4][2] = {
+	    {"group.consumer.min.session.timeout.ms", s},
+	    {"group.consumer.min.heartbeat.interval.ms", h},
+	    {"group.consumer.session.timeout.ms", s},
+	    {"group.consumer.heartbeat.interval.ms", h},
+	};
+	for (int i = 0; i < 4; i++) {
+		synod__wire__config_entry__init(&e[i]);
+		e[i].scope = SYNOD_SCOPE_CLUSTER;
+		e[i].key = (char *)kv[i][0];
+		e[i].value = (char *)kv[i][1];
+		ep[i] = &e[i];
+	}
+	r.n_entries = 4;
+	r.entries = ep;
+	return itest_call(it, SYNOD_API_CONFIG_SET, &r.base,
+			  &synod__wire__config_set_response__descriptor, NULL);
+}
+
 int itest_set_cluster_configs(struct itest *it, unsigned session_ms,
 			      unsigned heartbeat_ms)
 {

@@ -91,6 +91,12 @@ int itest_set_config(struct itest *it, const char *key, const char *value);
 int itest_set_cluster_configs(struct itest *it, unsigned session_ms,
 			      unsigned heartbeat_ms);
 
+/* CONFIG_SET, in one request, of the consumer group session timeout and
+ * heartbeat interval, with their minimums lowered to them (tests use
+ * short ones). */
+int itest_set_group_configs(struct itest *it, unsigned session_ms,
+			    unsigned heartbeat_ms);
+
 /* ---- time ---- */
 
 /* Run loop for ms milliseconds. The timer stops the loop (uv_stop) and the

@@ -294,27 +294,12 @@ static void assert_no_violation(struct fixture *f)
 
 static void start(struct fixture *f)
 {
-	char v[16];
 	itest_start(&f->it, 3, SYNOD_BIN, NULL);
 	itest_start_client(&f->it);
 	assert_int_equal(itest_set_cluster_configs(&f->it, 4000, 200),
 			 SYNOD_OK);
-	assert_int_equal(
-	    itest_set_config(&f->it, "group.consumer.min.session.timeout.ms",
-			     "500"),
-	    SYNOD_OK);
-	assert_int_equal(
-	    itest_set_config(&f->it, "group.consumer.min.heartbeat.interval.ms",
-			     "50"),
-	    SYNOD_OK);
-	snprintf(v, sizeof v, "%u", SESSION_MS);
-	assert_int_equal(
-	    itest_set_config(&f->it, "group.consumer.session.timeout.ms", v),
-	    SYNOD_OK);
-	assert_int_equal(
-	    itest_set_config(&f->it, "group.consumer.heartbeat.interval.ms",
-			     "200"),
-	    SYNOD_OK);
+	assert_int_equal(itest_set_group_configs(&f->it, SESSION_MS, 200),
+			 SYNOD_OK);
 	uv_timer_init(&f->it.loop, &f->sampler);
 	f->sampler.data = f;
 	f->sampler_on = 1;
