@@ -175,6 +175,7 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h,
 static int check_entry(unsigned scope, const char *resource, const char *key,
 		       const char *value, char *err, size_t err_size)
 {
+	const struct configdef *d;
 	if (scope == SYNOD_SCOPE_TOPIC &&
 	    (resource == NULL || !topic_name_valid(resource))) {
 		snprintf(err, err_size,
@@ -182,22 +183,30 @@ static int check_entry(unsigned scope, const char *resource, const char *key,
 			 "(1-249 of [a-zA-Z0-9._-], not '.' or '..')");
 		return SYNOD_EINVALID_ARGUMENT;
 	}
-	if (value == NULL) {
-		const struct configdef *d = configdef_find(key);
-		if (d == NULL || scope > SYNOD_SCOPE_TOPIC) {
-			snprintf(err, err_size, "unknown config key '%s'", key);
-			return SYNOD_EINVALID_CONFIG;
-		}
-		if (scope == SYNOD_SCOPE_TOPIC && !d->topic_scope) {
-			snprintf(err, err_size,
-				 "'%s' can only be set for the cluster", key);
-			return SYNOD_EINVALID_CONFIG;
-		}
-		return SYNOD_OK;
+	if (scope == SYNOD_SCOPE_GROUP &&
+	    (resource == NULL || !group_id_valid(resource))) {
+		snprintf(err, err_size,
+			 "group scope needs a group id (1-%u bytes)",
+			 GROUP_ID_MAX_BYTES);
+		return SYNOD_EINVALID_ARGUMENT;
 	}
-	if (configdef_validate(scope, key, value, err, err_size) != 0)
+	if (value != NULL)
+		return configdef_validate(scope, key, value, err, err_size) == 0
+			   ? SYNOD_OK
+			   : SYNOD_EINVALID_CONFIG;
+	if ((d = configdef_find(key)) == NULL) {
+		snprintf(err, err_size, "unknown config key '%s'", key);
 		return SYNOD_EINVALID_CONFIG;
-	return SYNOD_OK;
+	}
+	return configdef_scope_check(d, scope, err, err_size) == 0
+		   ? SYNOD_OK
+		   : SYNOD_EINVALID_CONFIG;
+}
+
+/* The resource a config record names: none at cluster scope. */
+static char *resource_of(unsigned scope, char *resource)
+{
+	return scope == SYNOD_SCOPE_CLUSTER ? NULL : resource;
 }
 
 static void config_write_done(struct node *n, struct waiter *w, int rc,
@@ -243,7 +252,9 @@ static long long effective(struct store *st,
 
 /* The consumer group timeouts must stay within their bounds (Kafka's
  * rule): checked when a request sets any of them, against the values it
- * leaves in place. INVALID_CONFIG with the offending pair. */
+ * leaves in place, and for a group's overrides against the cluster's
+ * bounds. INVALID_CONFIG with the offending pair. Lowering a bound below
+ * a group's override is allowed: the override is clamped where used. */
 static int check_group_bounds(struct store *st,
 			      const Synod__Wire__ConfigSetRequest *req,
 			      char *err, size_t size)
@@ -257,9 +268,29 @@ static int check_group_bounds(struct store *st,
 	     "group.consumer.max.heartbeat.interval.ms"},
 	};
 	int touched = 0;
-	for (size_t i = 0; i < req->n_entries; i++)
-		touched |=
-		    strncmp(req->entries[i]->key, "group.consumer.", 15) == 0;
+	/* A group's override (consumer.<x>) within the cluster's bounds. */
+	for (size_t i = 0; i < req->n_entries; i++) {
+		const Synod__Wire__ConfigEntry *e = req->entries[i];
+		touched |= strncmp(e->key, "group.consumer.", 15) == 0;
+		if (e->scope != SYNOD_SCOPE_GROUP)
+			continue;
+		for (size_t k = 0; k < 2; k++) {
+			long long v, lo, hi;
+			if (strcmp(e->key, pairs[k][0] + 6) != 0)
+				continue;
+			v = strtoll(e->value, NULL, 10);
+			lo = effective(st, req, pairs[k][1]);
+			hi = effective(st, req, pairs[k][2]);
+			if (v < lo || v > hi) {
+				snprintf(err, size,
+					 "'%s' (%lld) of group '%s' must be "
+					 "within '%s' (%lld) and '%s' (%lld)",
+					 e->key, v, e->resource, pairs[k][1],
+					 lo, pairs[k][2], hi);
+				return SYNOD_EINVALID_CONFIG;
+			}
+		}
+	}
 	if (!touched)
 		return SYNOD_OK;
 	for (size_t k = 0; k < 2; k++) {
@@ -334,8 +365,7 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 		synod__rec__set_config__init(&sets[i]);
 		synod__rec__record__init(&recs[i]);
 		sets[i].scope = e->scope;
-		sets[i].resource =
-		    e->scope == SYNOD_SCOPE_TOPIC ? e->resource : NULL;
+		sets[i].resource = resource_of(e->scope, e->resource);
 		sets[i].key = e->key;
 		sets[i].value = e->value;
 		recs[i].body_case = SYNOD__REC__RECORD__BODY_SET_CONFIG;
@@ -382,7 +412,7 @@ static void handle_config_delete(struct sconn *sc, const struct frame_header *h,
 		return;
 	}
 	d.scope = req->scope;
-	d.resource = req->scope == SYNOD_SCOPE_TOPIC ? req->resource : NULL;
+	d.resource = resource_of(req->scope, req->resource);
 	d.key = req->key;
 	r.body_case = SYNOD__REC__RECORD__BODY_DELETE_CONFIG;
 	r.delete_config = &d;
@@ -410,19 +440,24 @@ static void config_get_done(struct node *n, struct waiter *w, int rc,
 		int srv = store_config_get(n->fsm.store, req->scope,
 					   req->resource, req->key, &value);
 		e.scope = req->scope;
-		e.resource =
-		    req->scope == SYNOD_SCOPE_TOPIC ? req->resource : NULL;
+		e.resource = resource_of(req->scope, req->resource);
 		e.key = req->key;
 		r.has_is_default = 1;
 		if (srv == STORE_OK) {
 			e.value = value;
 		} else if (srv == STORE_ENOTFOUND) {
-			/* Topic scope falls back to the cluster value, then
-			 * to the built-in default. */
-			if (req->scope == SYNOD_SCOPE_TOPIC &&
+			/* Topic scope falls back to the cluster value, group
+			 * scope to the cluster's group.<key>, then to the
+			 * built-in default. */
+			char ckey[128];
+			snprintf(ckey, sizeof ckey, "%s%s",
+				 req->scope == SYNOD_SCOPE_GROUP ? "group."
+								 : "",
+				 req->key);
+			if (req->scope != SYNOD_SCOPE_CLUSTER &&
+			    configdef_find(ckey) &&
 			    store_config_get(n->fsm.store, SYNOD_SCOPE_CLUSTER,
-					     NULL, req->key,
-					     &value) == STORE_OK) {
+					     NULL, ckey, &value) == STORE_OK) {
 				e.value = value;
 			} else {
 				e.value = (char *)configdef_find(req->key)
@@ -650,11 +685,14 @@ static void api_config_list(void *self, struct sconn *sc,
 {
 	Synod__Wire__ConfigListRequest *l = (void *)msg;
 	(void)self;
-	if (l->has_scope && (l->scope > SYNOD_SCOPE_TOPIC ||
+	if (l->has_scope && (l->scope > SYNOD_SCOPE_GROUP ||
 			     (l->scope == SYNOD_SCOPE_TOPIC && l->resource &&
-			      !topic_name_valid(l->resource)))) {
+			      !topic_name_valid(l->resource)) ||
+			     (l->scope == SYNOD_SCOPE_GROUP && l->resource &&
+			      !group_id_valid(l->resource)))) {
 		srv_reply_status(sc, h, SYNOD_EINVALID_ARGUMENT,
-				 "unknown scope or invalid topic name");
+				 "unknown scope, invalid topic name or group "
+				 "id");
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}

@@ -22,61 +22,79 @@ static const char *const timestamp_choices[] = {"CreateTime", "LogAppendTime",
 
 static const char *const assignor_choices[] = {"uniform", "range", NULL};
 
+/* Where a key may be set. */
+#define C CONFIG_SCOPE_CLUSTER
+#define CT (CONFIG_SCOPE_CLUSTER | CONFIG_SCOPE_TOPIC)
+#define G CONFIG_SCOPE_GROUP
+
 static const struct configdef defs[] = {
-    {"cleanup.policy", "list", "delete", 1,
+    {"cleanup.policy", "list", "delete", CT,
      "delete and/or compact old segments"},
-    {"compression.type", "enum", "producer", 1, "final compression codec"},
-    {"delete.retention.ms", "long", "86400000", 1,
+    {"compression.type", "enum", "producer", CT, "final compression codec"},
+    {"delete.retention.ms", "long", "86400000", CT,
      "how long delete tombstones are kept"},
-    {"max.message.bytes", "int", "1048588", 1, "largest record batch"},
-    {"message.timestamp.type", "enum", "CreateTime", 1,
+    {"max.message.bytes", "int", "1048588", CT, "largest record batch"},
+    {"message.timestamp.type", "enum", "CreateTime", CT,
      "which timestamp records carry"},
-    {"min.cleanable.dirty.ratio", "double", "0.5", 1,
+    {"min.cleanable.dirty.ratio", "double", "0.5", CT,
      "dirty ratio that triggers compaction"},
-    {"min.insync.replicas", "int", "1", 1,
+    {"min.insync.replicas", "int", "1", CT,
      "replicas that must acknowledge acks=all writes"},
-    {"retention.bytes", "long", "-1", 1, "size limit per partition (-1: none)"},
-    {"retention.ms", "long", "604800000", 1, "time limit (-1: none)"},
-    {"segment.bytes", "int", "1073741824", 1, "log segment size"},
-    {"segment.ms", "long", "604800000", 1, "time before a segment rolls"},
-    {"unclean.leader.election.enable", "bool", "false", 1,
+    {"retention.bytes", "long", "-1", CT,
+     "size limit per partition (-1: none)"},
+    {"retention.ms", "long", "604800000", CT, "time limit (-1: none)"},
+    {"segment.bytes", "int", "1073741824", CT, "log segment size"},
+    {"segment.ms", "long", "604800000", CT, "time before a segment rolls"},
+    {"unclean.leader.election.enable", "bool", "false", CT,
      "elect a leader outside the ISR when no ISR member is alive"},
-    {"broker.heartbeat.interval.ms", "int", "2000", 0,
+    {"broker.heartbeat.interval.ms", "int", "2000", C,
      "how often brokers heartbeat (told in every answer)"},
-    {"broker.session.timeout.ms", "int", "9000", 0,
+    {"broker.session.timeout.ms", "int", "9000", C,
      "silence after which a broker is fenced"},
-    {"auto.leader.rebalance.enable", "bool", "true", 0,
+    {"auto.leader.rebalance.enable", "bool", "true", C,
      "move leadership back to preferred replicas automatically"},
-    {"default.replication.factor", "int", "3", 0,
+    {"default.replication.factor", "int", "3", C,
      "replication factor of topics created without one"},
-    {"leader.imbalance.check.interval.seconds", "long", "300", 0,
+    {"leader.imbalance.check.interval.seconds", "long", "300", C,
      "how often leader imbalance is checked"},
-    {"leader.imbalance.percentage", "int", "10", 0,
+    {"leader.imbalance.percentage", "int", "10", C,
      "imbalance that triggers a preferred leader election"},
-    {"num.partitions", "int", "1", 0,
+    {"num.partitions", "int", "1", C,
      "partition count of topics created without one"},
-    {"max.partitions.per.request", "int", "5000", 0,
+    {"max.partitions.per.request", "int", "5000", C,
      "partitions one CreateTopics or CreatePartitions request may create "
      "(a request commits as one raft entry)"},
     /* Consumer groups (KIP-848's names and defaults; docs/groups.md). */
-    {"group.consumer.session.timeout.ms", "int", "45000", 0,
+    {"group.consumer.session.timeout.ms", "int", "45000", C,
      "silence after which a consumer group member is fenced"},
-    {"group.consumer.heartbeat.interval.ms", "int", "5000", 0,
+    {"group.consumer.heartbeat.interval.ms", "int", "5000", C,
      "how often members heartbeat (told in every answer)"},
-    {"group.consumer.min.session.timeout.ms", "int", "45000", 0,
+    {"group.consumer.min.session.timeout.ms", "int", "45000", C,
      "lowest session timeout a group may use"},
-    {"group.consumer.max.session.timeout.ms", "int", "60000", 0,
+    {"group.consumer.max.session.timeout.ms", "int", "60000", C,
      "highest session timeout a group may use"},
-    {"group.consumer.min.heartbeat.interval.ms", "int", "5000", 0,
+    {"group.consumer.min.heartbeat.interval.ms", "int", "5000", C,
      "lowest heartbeat interval a group may use"},
-    {"group.consumer.max.heartbeat.interval.ms", "int", "15000", 0,
+    {"group.consumer.max.heartbeat.interval.ms", "int", "15000", C,
      "highest heartbeat interval a group may use"},
-    {"group.consumer.max.size", "int", "2147483647", 0,
+    {"group.consumer.max.size", "int", "2147483647", C,
      "members one consumer group may have"},
-    {"group.consumer.assignors", "list", "uniform,range", 0,
+    {"group.consumer.assignors", "list", "uniform,range", C,
      "server assignors members may ask for; the first is the default"},
+    /* Per-group overrides (group scope only), within the cluster's
+     * group.consumer.min/max bounds. */
+    {"consumer.session.timeout.ms", "int", "45000", G,
+     "this group's session timeout (default: "
+     "group.consumer.session.timeout.ms)"},
+    {"consumer.heartbeat.interval.ms", "int", "5000", G,
+     "this group's heartbeat interval (default: "
+     "group.consumer.heartbeat.interval.ms)"},
     {NULL, NULL, NULL, 0, NULL},
 };
+
+#undef C
+#undef CT
+#undef G
 
 static const struct limits limits[] = {
     {"cleanup.policy", 0, 0, cleanup_choices},
@@ -104,6 +122,8 @@ static const struct limits limits[] = {
     {"group.consumer.max.heartbeat.interval.ms", 1, INT32_MAX, NULL},
     {"group.consumer.max.size", 1, INT32_MAX, NULL},
     {"group.consumer.assignors", 0, 0, assignor_choices},
+    {"consumer.session.timeout.ms", 1, INT32_MAX, NULL},
+    {"consumer.heartbeat.interval.ms", 1, INT32_MAX, NULL},
     {NULL, 0, 0, NULL},
 };
 
@@ -136,6 +156,29 @@ static int in_choices(const char *const *choices, const char *v, size_t n)
 	return 0;
 }
 
+const char *configdef_scopes(const struct configdef *d)
+{
+	static const char *const names[8] = {
+	    "none",  "cluster",	      "topic",	     "cluster,topic",
+	    "group", "cluster,group", "topic,group", "cluster,topic,group"};
+	return names[d->scopes & 7u];
+}
+
+int configdef_scope_check(const struct configdef *d, unsigned scope, char *err,
+			  size_t err_size)
+{
+	if (scope > 2) {
+		snprintf(err, err_size, "unknown scope %u", scope);
+		return -1;
+	}
+	if (!(d->scopes & (1u << scope))) {
+		snprintf(err, err_size, "'%s' can only be set at %s scope",
+			 d->key, configdef_scopes(d));
+		return -1;
+	}
+	return 0;
+}
+
 int configdef_validate(unsigned scope, const char *key, const char *value,
 		       char *err, size_t err_size)
 {
@@ -145,15 +188,8 @@ int configdef_validate(unsigned scope, const char *key, const char *value,
 		snprintf(err, err_size, "unknown config key '%s'", key);
 		return -1;
 	}
-	if (scope > 1) {
-		snprintf(err, err_size, "unknown scope %u", scope);
+	if (configdef_scope_check(d, scope, err, err_size) != 0)
 		return -1;
-	}
-	if (scope == 1 && !d->topic_scope) {
-		snprintf(err, err_size, "'%s' can only be set for the cluster",
-			 key);
-		return -1;
-	}
 	if (strlen(value) > 1024) {
 		snprintf(err, err_size, "value of '%s' is too long", key);
 		return -1;
@@ -236,6 +272,12 @@ bad:
 			 key, value);
 	}
 	return -1;
+}
+
+int group_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	return n >= 1 && n <= GROUP_ID_MAX_BYTES;
 }
 
 int topic_name_valid(const char *name)

@@ -3,18 +3,27 @@
  *
  * Topic-scope keys may also be set at cluster scope, where they are the
  * defaults of every topic. Cluster-only keys are refused at topic scope.
+ * Group-scope keys (consumer.*) are a consumer group's overrides of the
+ * cluster's group.consumer.* keys.
  */
 #ifndef SYNOD_CONFIGDEFS_H
 #define SYNOD_CONFIGDEFS_H
 
 #include <stddef.h>
 
+/* Bits of configdef.scopes: 1 << the wire scope number. */
+enum {
+	CONFIG_SCOPE_CLUSTER = 1u << 0,
+	CONFIG_SCOPE_TOPIC = 1u << 1,
+	CONFIG_SCOPE_GROUP = 1u << 2
+};
+
 struct configdef {
 	const char *key;
 	const char *type; /* "long", "int", "bool", "enum", "list",
 			     "double" */
 	const char *default_value;
-	int topic_scope; /* 1: valid at topic scope too */
+	unsigned scopes; /* CONFIG_SCOPE_* bits: where it may be set */
 	const char *doc;
 };
 
@@ -22,10 +31,22 @@ struct configdef {
 const struct configdef *configdefs(void);
 const struct configdef *configdef_find(const char *key);
 
-/* 0 when `value` is valid for `key` at `scope` (0 cluster, 1 topic);
+/* "cluster", "cluster,topic", "group", ...: where d may be set. */
+const char *configdef_scopes(const struct configdef *d);
+
+/* 0 when d may be set at `scope` (0 cluster, 1 topic, 2 group);
+ * otherwise -1 with a message in err. */
+int configdef_scope_check(const struct configdef *d, unsigned scope, char *err,
+			  size_t err_size);
+
+/* 0 when `value` is valid for `key` at `scope` (0 cluster, 1 topic, 2 group);
  * otherwise -1 with a message in err. */
 int configdef_validate(unsigned scope, const char *key, const char *value,
 		       char *err, size_t err_size);
+
+/* A consumer group id: 1-255 bytes (any bytes but NUL). */
+#define GROUP_ID_MAX_BYTES 255u
+int group_id_valid(const char *id);
 
 /* Kafka's topic name rule: 1-249 of [a-zA-Z0-9._-], not "." or "..". */
 int topic_name_valid(const char *name);

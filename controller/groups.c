@@ -71,6 +71,8 @@ struct group {
 	struct gwait *wait_head, *wait_tail;
 	int dirty;	    /* topics changed: check the subscription */
 	uint64_t meta_hash; /* subscribed topics when last assigned */
+	uint64_t cfg_seen;  /* gs->cfg_gen when the times were read */
+	uint32_t session_ms, interval_ms;
 };
 
 struct groups {
@@ -82,6 +84,7 @@ struct groups {
 	int closing;
 	unsigned ops; /* proposals whose waiters have not run */
 	uint64_t gen;
+	uint64_t cfg_gen;     /* bumped when a config record is applied */
 	struct group **slots; /* open addressing by group id */
 	size_t cap, count;
 	struct groups_stats stats;
@@ -125,27 +128,65 @@ static uint32_t config_u32(struct groups *gs, const char *key)
 	return (uint32_t)settings_u64(gs->store, key);
 }
 
-/* The session timeout and heartbeat interval in effect: the configured
- * values kept within their configured bounds. */
-static uint32_t session_ms(struct groups *gs)
+/* A group's override (consumer.<x>) when it has one, else the cluster's
+ * group.consumer.<x>. */
+static uint32_t group_value(struct groups *gs, const struct group *g,
+			    const char *key)
 {
-	uint32_t v = config_u32(gs, "group.consumer.session.timeout.ms");
-	uint32_t lo = config_u32(gs, "group.consumer.min.session.timeout.ms");
-	uint32_t hi = config_u32(gs, "group.consumer.max.session.timeout.ms");
+	char ckey[64], *v = NULL;
+	uint32_t x;
+	if (store_config_get(gs->store, STORE_SCOPE_GROUP, g->id, key, &v) ==
+		STORE_OK &&
+	    v != NULL) {
+		x = (uint32_t)strtoul(v, NULL, 10);
+		free(v);
+		return x;
+	}
+	free(v);
+	snprintf(ckey, sizeof ckey, "group.%s", key);
+	return config_u32(gs, ckey);
+}
+
+static uint32_t clamp_u32(uint32_t v, uint32_t lo, uint32_t hi)
+{
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
-static uint32_t interval_ms(struct groups *gs)
+/* The group's session timeout and heartbeat interval in effect: its
+ * overrides or the cluster's values, kept within the cluster's bounds
+ * (an override set before a bound moved is clamped). Read from the
+ * store once per config change (gs->cfg_gen), not per heartbeat. */
+static void group_times(struct groups *gs, struct group *g)
 {
-	uint32_t v = config_u32(gs, "group.consumer.heartbeat.interval.ms");
-	uint32_t lo =
-	    config_u32(gs, "group.consumer.min.heartbeat.interval.ms");
-	uint32_t hi =
-	    config_u32(gs, "group.consumer.max.heartbeat.interval.ms");
-	uint32_t session = session_ms(gs);
-	v = v < lo ? lo : v > hi ? hi : v;
+	uint32_t session, interval;
+	if (g->cfg_seen == gs->cfg_gen)
+		return;
+	session =
+	    clamp_u32(group_value(gs, g, "consumer.session.timeout.ms"),
+		      config_u32(gs, "group.consumer.min.session.timeout.ms"),
+		      config_u32(gs, "group.consumer.max.session.timeout.ms"));
+	interval = clamp_u32(
+	    group_value(gs, g, "consumer.heartbeat.interval.ms"),
+	    config_u32(gs, "group.consumer.min.heartbeat.interval.ms"),
+	    config_u32(gs, "group.consumer.max.heartbeat.interval.ms"));
 	/* Several heartbeats per session, whatever the configs say. */
-	return v < session ? v : session / 3 ? session / 3 : 1;
+	if (interval >= session)
+		interval = session / 3 ? session / 3 : 1;
+	g->session_ms = session;
+	g->interval_ms = interval;
+	g->cfg_seen = gs->cfg_gen;
+}
+
+static uint32_t session_ms(struct groups *gs, struct group *g)
+{
+	group_times(gs, g);
+	return g->session_ms;
+}
+
+static uint32_t interval_ms(struct groups *gs, struct group *g)
+{
+	group_times(gs, g);
+	return g->interval_ms;
 }
 
 /* The assignors allowed (group.consumer.assignors): 1 when name is one;
@@ -621,7 +662,7 @@ static int on_stored_member(void *arg, const struct store_group_member *sm)
 			: r->index;
 		member_free(old);
 	} else {
-		m->deadline_ms = now_ms(gs) + session_ms(gs);
+		m->deadline_ms = now_ms(gs) + session_ms(gs, r->g);
 		m->assign_version = r->index;
 	}
 	/* The rebalance timeout runs while the member must revoke. */
@@ -1306,8 +1347,8 @@ static int plan_finish(struct plan *pl, int bump, struct pm *first)
 
 /* ---- answers and pushes ---- */
 
-static void send_answer(struct groups *gs, struct pending *p, int code,
-			const char *msg, struct gmember *m,
+static void send_answer(struct groups *gs, struct group *g, struct pending *p,
+			int code, const char *msg, struct gmember *m,
 			int32_t epoch_override, int full)
 {
 	Synod__Wire__GroupHeartbeatResponse r =
@@ -1327,9 +1368,9 @@ static void send_answer(struct groups *gs, struct pending *p, int code,
 		    epoch_override ? epoch_override : m->rc.member_epoch;
 		if (!epoch_override)
 			m->answered_epoch = r.member_epoch;
-		r.heartbeat_interval_ms = interval_ms(gs);
+		r.heartbeat_interval_ms = interval_ms(gs, g);
 		r.has_session_timeout_ms = 1;
-		r.session_timeout_ms = session_ms(gs);
+		r.session_timeout_ms = session_ms(gs, g);
 		if (!epoch_override &&
 		    (full || m->assign_version > m->sent_version ||
 		     m->sent_version == 0)) {
@@ -1450,7 +1491,7 @@ static void gop_done(struct node *n, struct waiter *w, int rc,
 			struct gmember gone;
 			memset(&gone, 0, sizeof gone);
 			memcpy(gone.id, o->member, sizeof gone.id);
-			send_answer(gs, o->p, SYNOD_OK, NULL, &gone,
+			send_answer(gs, g, o->p, SYNOD_OK, NULL, &gone,
 				    o->answer_epoch, 0);
 		} else if (m == NULL)
 			srv_reply_status(o->p->sc, &o->p->h,
@@ -1459,7 +1500,7 @@ static void gop_done(struct node *n, struct waiter *w, int rc,
 		else {
 			/* Pushes go where it speaks from (a join too). */
 			attach(m, o->p->sc);
-			send_answer(gs, o->p, SYNOD_OK, NULL, m, 0, 0);
+			send_answer(gs, g, o->p, SYNOD_OK, NULL, m, 0, 0);
 		}
 		srv_pending_free(o->p);
 	}
@@ -1789,9 +1830,10 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		}
 		if (req->member_epoch == -2) {
 			/* A static member leaving that will come back: kept
-			 * until its session ends; no epoch change. */
+			 * for a full session from now; no epoch change. */
 			m->static_left = 1;
-			send_answer(gs, p, SYNOD_OK, NULL, m, -2, 0);
+			m->deadline_ms = now_ms(gs) + session_ms(gs, g);
+			send_answer(gs, g, p, SYNOD_OK, NULL, m, -2, 0);
 			srv_pending_free(p);
 			free(o);
 			plan_free(&pl);
@@ -1829,7 +1871,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 						    req->owned != NULL);
 			if (rv != SYNOD_OK)
 				goto refuse;
-			m->deadline_ms = now_ms(gs) + session_ms(gs);
+			m->deadline_ms = now_ms(gs) + session_ms(gs, g);
 			m->static_left = 0;
 			attach(m, p->sc);
 			if ((c = meta_copy(m)) == NULL)
@@ -1859,7 +1901,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 	snprintf(o->member, sizeof o->member, "%s", pm->m->id);
 	if (pl.rb.n == 0) {
 		/* Nothing changed: answer from memory. */
-		send_answer(gs, p, SYNOD_OK, NULL, m, 0, full);
+		send_answer(gs, g, p, SYNOD_OK, NULL, m, 0, full);
 		srv_pending_free(p);
 		free(o);
 		plan_free(&pl);
@@ -2423,6 +2465,7 @@ static void mod_leadership(void *self, int active)
 	struct groups *gs = self;
 	uint64_t now;
 	gs->gen++;
+	gs->cfg_gen++;
 	table_clear(gs);
 	gs->active = 0;
 	uv_timer_stop(&gs->timer);
@@ -2435,33 +2478,38 @@ static void mod_leadership(void *self, int active)
 		return;
 	}
 	/* A full session of grace: no member is fenced by a failover. */
-	for (size_t i = 0; i < gs->cap; i++)
-		if (gs->slots[i])
-			for (uint32_t k = 0; k < gs->slots[i]->n; k++)
-				gs->slots[i]->m[k]->deadline_ms =
-				    now + session_ms(gs);
+	for (size_t i = 0; i < gs->cap; i++) {
+		struct group *g = gs->slots[i];
+		for (uint32_t k = 0; g && k < g->n; k++)
+			g->m[k]->deadline_ms = now + session_ms(gs, g);
+	}
 	gs->active = 1;
 	uv_timer_start(&gs->timer, on_tick, TICK_MS, TICK_MS);
-	log_info("consumer groups: %zu groups, %llu ms of grace", gs->count,
-		 (unsigned long long)session_ms(gs));
+	log_info("consumer groups: %zu groups, a session of grace each",
+		 gs->count);
 }
 
 static void mod_applied(void *self, uint64_t index,
 			const Synod__Rec__RecordBatch *b)
 {
 	struct groups *gs = self;
+	int topics = 0;
 	(void)index;
 	if (!gs->active)
 		return;
 	for (size_t i = 0; i < b->n_records; i++) {
 		int c = b->records[i]->body_case;
-		if (c == SYNOD__REC__RECORD__BODY_CREATE_TOPIC ||
-		    c == SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS ||
-		    c == SYNOD__REC__RECORD__BODY_REMOVE_TOPIC) {
+		if (c == SYNOD__REC__RECORD__BODY_SET_CONFIG ||
+		    c == SYNOD__REC__RECORD__BODY_DELETE_CONFIG)
+			gs->cfg_gen++; /* times are read again */
+		if (!topics &&
+		    (c == SYNOD__REC__RECORD__BODY_CREATE_TOPIC ||
+		     c == SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS ||
+		     c == SYNOD__REC__RECORD__BODY_REMOVE_TOPIC)) {
+			topics = 1;
 			for (size_t k = 0; k < gs->cap; k++)
 				if (gs->slots[k])
 					gs->slots[k]->dirty = 1;
-			return;
 		}
 	}
 }
@@ -2536,6 +2584,7 @@ int groups_new(struct server *s, struct groups **out)
 	gs->server = s;
 	gs->node = s->node;
 	gs->store = s->node->fsm.store;
+	gs->cfg_gen = 1; /* a new group (cfg_seen 0) reads its times */
 	uv_timer_init(s->loop, &gs->timer);
 	gs->timer.data = gs;
 	*out = gs;

@@ -67,7 +67,9 @@ enum {
  * any applied index. */
 
 /* Config scopes. */
-enum { STORE_SCOPE_CLUSTER = 0, STORE_SCOPE_TOPIC = 1 };
+/* Group scope: a consumer group's overrides (resource = group id); they
+ * go with the group when it is deleted. */
+enum { STORE_SCOPE_CLUSTER = 0, STORE_SCOPE_TOPIC = 1, STORE_SCOPE_GROUP = 2 };
 
 struct store;
 

@@ -92,6 +92,8 @@ const char *const st_group_sql[ST_COUNT] = {
 		      "partition, member_id) VALUES(?1, ?2, ?3, ?4)",
     [ST_GOWNED_DEL_MEMBER] = "DELETE FROM cgroup_owned WHERE group_id = ?1 "
 			     "AND member_id = ?2",
+    [ST_GCONFIGS_DEL] = "DELETE FROM configs WHERE scope = 2 AND "
+			"resource = ?1",
 };
 
 /* ---- partition set blobs ---- */
@@ -600,9 +602,14 @@ static int apply_delete(struct store *s, const Synod__Rec__GroupDelete *d,
 			  SQLITE_STATIC);
 	if ((rv = st_step_done(s, ST_GROUP_DEL, "drop group")) != 0)
 		return rv;
-	if (sqlite3_changes(s->db) == 0)
+	if (sqlite3_changes(s->db) == 0) {
 		*status = STORE_R_NOT_FOUND;
-	return STORE_OK;
+		return STORE_OK;
+	}
+	/* The group's config overrides go with it. */
+	sqlite3_bind_text(s->stmt[ST_GCONFIGS_DEL], 1, d->group_id, -1,
+			  SQLITE_STATIC);
+	return st_step_done(s, ST_GCONFIGS_DEL, "group configs");
 }
 
 int st_apply_group(struct store *s, const Synod__Rec__Record *r, int *status)

@@ -38,10 +38,12 @@ static void usage(FILE *out)
 	    "  quorum transfer-leader [ID]         move leadership (to ID "
 	    "or any voter)\n"
 	    "Dynamic configs (cluster scope unless --topic NAME):\n"
-	    "  config set [--topic T] [--validate-only] KEY=VALUE ...\n"
-	    "  config get [--topic T] KEY          value (or default)\n"
-	    "  config list [--topic T | --cluster] every config set\n"
-	    "  config delete [--topic T] KEY\n"
+	    "  config set [--topic T | --group G] [--validate-only] "
+	    "KEY=VALUE ...\n"
+	    "  config get [--topic T | --group G] KEY   value (or default)\n"
+	    "  config list [--topic T | --group G | --cluster] every config "
+	    "set\n"
+	    "  config delete [--topic T | --group G] KEY\n"
 	    "  config keys                         the keys Synod accepts\n"
 	    "Brokers:\n"
 	    "  broker list                         every registered broker\n"
@@ -452,12 +454,17 @@ static int quorum_change(int argc, char **argv)
 
 /* ---- configs ---- */
 
+static const char *scope_name(unsigned scope)
+{
+	return scope == SYNOD_SCOPE_TOPIC   ? "topic"
+	       : scope == SYNOD_SCOPE_GROUP ? "group"
+					    : "cluster";
+}
+
 static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
 {
 	json_t *j = json_object();
-	json_object_set_new(
-	    j, "scope",
-	    json_string(e->scope == SYNOD_SCOPE_TOPIC ? "topic" : "cluster"));
+	json_object_set_new(j, "scope", json_string(scope_name(e->scope)));
 	json_object_set_new(j, "resource",
 			    e->resource ? json_string(e->resource)
 					: json_null());
@@ -468,7 +475,7 @@ static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
 
 static int config_cmd(int argc, char **argv)
 {
-	const char *topic = NULL;
+	const char *topic = NULL, *group = NULL;
 	int validate_only = 0, cluster_only = 0, i = 1, code;
 	const char *sub = argv[0];
 	char **args;
@@ -479,6 +486,10 @@ static int config_cmd(int argc, char **argv)
 			topic = argv[++i];
 		else if (strncmp(argv[i], "--topic=", 8) == 0)
 			topic = argv[i] + 8;
+		else if (strcmp(argv[i], "--group") == 0 && i + 1 < argc)
+			group = argv[++i];
+		else if (strncmp(argv[i], "--group=", 8) == 0)
+			group = argv[i] + 8;
 		else if (strcmp(argv[i], "--validate-only") == 0)
 			validate_only = 1;
 		else if (strcmp(argv[i], "--cluster") == 0)
@@ -490,7 +501,12 @@ static int config_cmd(int argc, char **argv)
 	}
 	args = argv + i;
 	nargs = argc - i;
-	unsigned scope = topic ? SYNOD_SCOPE_TOPIC : SYNOD_SCOPE_CLUSTER;
+	if (topic && group)
+		return die_usage("--topic and --group name different scopes");
+	unsigned scope = topic	 ? SYNOD_SCOPE_TOPIC
+			 : group ? SYNOD_SCOPE_GROUP
+				 : SYNOD_SCOPE_CLUSTER;
+	const char *resource = topic ? topic : group;
 
 	if (strcmp(sub, "keys") == 0) {
 		/* The same table the controller validates with. */
@@ -498,13 +514,11 @@ static int config_cmd(int argc, char **argv)
 		for (const struct configdef *d = configdefs(); d->key; d++) {
 			if (opt_json) {
 				json_array_append_new(
-				    a, json_pack(
-					   "{s:s,s:s,s:s,s:s,s:s}", "key",
-					   d->key, "type", d->type, "default",
-					   d->default_value, "scopes",
-					   d->topic_scope ? "cluster,topic"
-							  : "cluster",
-					   "doc", d->doc));
+				    a, json_pack("{s:s,s:s,s:s,s:s,s:s}", "key",
+						 d->key, "type", d->type,
+						 "default", d->default_value,
+						 "scopes", configdef_scopes(d),
+						 "doc", d->doc));
 			} else {
 				if (d == configdefs())
 					printf("%-40s %-7s %-14s %-14s %s\n",
@@ -512,9 +526,7 @@ static int config_cmd(int argc, char **argv)
 					       "SCOPES", "MEANING");
 				printf("%-40s %-7s %-14s %-14s %s\n", d->key,
 				       d->type, d->default_value,
-				       d->topic_scope ? "cluster,topic"
-						      : "cluster",
-				       d->doc);
+				       configdef_scopes(d), d->doc);
 			}
 		}
 		if (opt_json)
@@ -542,7 +554,7 @@ static int config_cmd(int argc, char **argv)
 			*eq = '\0';
 			synod__wire__config_entry__init(&entries[k]);
 			entries[k].scope = scope;
-			entries[k].resource = (char *)topic;
+			entries[k].resource = (char *)resource;
 			entries[k].key = args[k];
 			entries[k].value = eq + 1;
 			ptrs[k] = &entries[k];
@@ -590,7 +602,7 @@ static int config_cmd(int argc, char **argv)
 		if (nargs != 1)
 			return die_usage("config get KEY");
 		req.scope = scope;
-		req.resource = (char *)topic;
+		req.resource = (char *)resource;
 		req.key = args[0];
 		code =
 		    leader_call(SYNOD_API_CONFIG_GET, &req.base,
@@ -621,7 +633,7 @@ static int config_cmd(int argc, char **argv)
 		if (topic || cluster_only) {
 			req.has_scope = 1;
 			req.scope = scope;
-			req.resource = (char *)topic;
+			req.resource = (char *)resource;
 		}
 		code =
 		    leader_call(SYNOD_API_CONFIG_LIST, &req.base,
@@ -647,9 +659,7 @@ static int config_cmd(int argc, char **argv)
 					Synod__Wire__ConfigEntry *e =
 					    resp->entries[k];
 					printf("%-8s %-24s %-40s %s\n",
-					       e->scope == SYNOD_SCOPE_TOPIC
-						   ? "topic"
-						   : "cluster",
+					       scope_name(e->scope),
 					       e->resource ? e->resource : "-",
 					       e->key, e->value);
 				}
@@ -666,7 +676,7 @@ static int config_cmd(int argc, char **argv)
 		if (nargs != 1)
 			return die_usage("config delete KEY");
 		req.scope = scope;
-		req.resource = (char *)topic;
+		req.resource = (char *)resource;
 		req.key = args[0];
 		code = leader_call(
 		    SYNOD_API_CONFIG_DELETE, &req.base,

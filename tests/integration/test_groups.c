@@ -136,7 +136,8 @@ static void create_topic(struct fixture *f, const char *name, uint32_t n)
 struct member {
 	char id[64];
 	int32_t epoch;
-	uint64_t version; /* assignment version applied */
+	int32_t interval_ms, session_ms; /* told by the last answer */
+	uint64_t version;		 /* assignment version applied */
 	/* owned partitions as (topic index in ids, partition) */
 	uint8_t tid[8][16];
 	char tname[8][64];
@@ -242,6 +243,10 @@ static int heartbeat(struct fixture *f, const struct hb *in)
 				 resp->member_id);
 		if (resp->has_member_epoch)
 			in->m->epoch = resp->member_epoch;
+		if (resp->has_heartbeat_interval_ms)
+			in->m->interval_ms = resp->heartbeat_interval_ms;
+		if (resp->has_session_timeout_ms)
+			in->m->session_ms = resp->session_timeout_ms;
 		if (resp->assignment)
 			take_assignment(in->m, resp->assignment,
 					resp->assignment_version);
@@ -676,6 +681,245 @@ static void test_racks(void **state)
 	f->it.passed = 1;
 }
 
+/* ---- static membership and per-group configs ---- */
+
+static int join_static(struct fixture *f, const char *group, struct member *m,
+		       const char *names, const char *instance)
+{
+	struct hb h = {group, m,	0, names, NULL,
+		       NULL,  instance, 0, 30000, NULL};
+	memset(m, 0, sizeof *m);
+	if (f->n_members < 8)
+		f->members[f->n_members++] = m;
+	synod_client_on_push(f->it.cl, on_push, f);
+	return heartbeat(f, &h);
+}
+
+/* Heartbeats from every member until the group is stable and each holds
+ * its target; fails after WAIT_MS. */
+static void settle(struct fixture *f, const char *group, struct member **m,
+		   unsigned n)
+{
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		struct gview v;
+		for (unsigned i = 0; i < n; i++)
+			assert_int_equal(beat(f, group, m[i]), SYNOD_OK);
+		v = check(f, group);
+		if (strcmp(v.state, "stable") == 0 && v.pending == 0)
+			return;
+		if (tool_now_ms() > end)
+			fail_msg("group %s did not settle", group);
+		itest_pump(&f->it.loop, 20);
+	}
+}
+
+static int config_call(struct fixture *f, unsigned scope, const char *res,
+		       const char *key, const char *value)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT, *ep = &e;
+	e.scope = scope;
+	e.resource = (char *)res;
+	e.key = (char *)key;
+	e.value = (char *)value;
+	r.n_entries = 1;
+	r.entries = &ep;
+	return itest_call(&f->it, SYNOD_API_CONFIG_SET, &r.base,
+			  &synod__wire__config_set_response__descriptor, NULL);
+}
+
+/* Entries CONFIG_LIST returns for one group. */
+static size_t group_configs(struct fixture *f, const char *group)
+{
+	Synod__Wire__ConfigListRequest r =
+	    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
+	Synod__Wire__ConfigListResponse *l = NULL;
+	size_t n;
+	r.has_scope = 1;
+	r.scope = SYNOD_SCOPE_GROUP;
+	r.resource = (char *)group;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_CONFIG_LIST, &r.base,
+		       &synod__wire__config_list_response__descriptor,
+		       (ProtobufCMessage **)&l),
+	    SYNOD_OK);
+	n = l->n_entries;
+	synod__wire__config_list_response__free_unpacked(l, NULL);
+	return n;
+}
+
+static int same_owned(const struct member *a, const struct member *b)
+{
+	if (a->ntopics != b->ntopics)
+		return 0;
+	for (size_t i = 0; i < a->ntopics; i++)
+		if (a->nparts[i] != b->nparts[i] ||
+		    memcmp(a->parts[i], b->parts[i],
+			   a->nparts[i] * sizeof(int32_t)) != 0)
+			return 0;
+	return 1;
+}
+
+/* Invariants: a static member that leaves with -2 and comes back within
+ * its session keeps its partitions: the group epoch does not move and
+ * the other member's epoch and assignment do not either. An instance id
+ * belongs to one member at a time (UNRELEASED_INSTANCE_ID,
+ * FENCED_INSTANCE_ID). A group's config overrides change that group's
+ * heartbeat interval and session (expiry included) and no other group's,
+ * stay within the cluster's bounds, and go with the group. */
+static void test_static_and_overrides(void **state)
+{
+	struct fixture *f = *state;
+	struct member a, b, a2, c, x, *ab[2];
+	struct gview v;
+	struct hb h;
+	int32_t epoch, b_epoch;
+	start(f);
+	create_topic(f, "fixed", 4);
+	assert_int_equal(join_static(f, "gs", &a, "fixed", "inst-a"), SYNOD_OK);
+	assert_int_equal(join_static(f, "gs", &b, "fixed", "inst-b"), SYNOD_OK);
+	ab[0] = &a;
+	ab[1] = &b;
+	settle(f, "gs", ab, 2);
+	assert_int_equal(owned_count(&a), 2);
+	assert_int_equal(owned_count(&b), 2);
+	epoch = check(f, "gs").epoch;
+	b_epoch = b.epoch;
+
+	/* The instance id is held: a second join with it, or a heartbeat
+	 * quoting it from another member, is refused. */
+	assert_int_equal(join_static(f, "gs", &x, "fixed", "inst-a"),
+			 SYNOD_EUNRELEASED_INSTANCE_ID);
+	h = (struct hb){"gs", &b,	b.epoch, NULL, NULL,
+			NULL, "inst-a", 1,	 -1,   NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_EFENCED_INSTANCE_ID);
+
+	/* A restarts: leaves with -2, comes back with a new member id. */
+	h = (struct hb){"gs", &a, -2, NULL, NULL, NULL, "inst-a", 0, -1, NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_int_equal(a.epoch, -2);
+	v = check(f, "gs");
+	assert_int_equal(v.epoch, epoch);
+	assert_int_equal(v.members, 2);
+	assert_int_equal(join_static(f, "gs", &a2, "fixed", "inst-a"),
+			 SYNOD_OK);
+	assert_string_not_equal(a2.id, a.id);
+	assert_true(same_owned(&a2, &a));
+	v = check(f, "gs");
+	assert_int_equal(v.epoch, epoch);
+	assert_int_equal(v.members, 2);
+	assert_string_equal(v.state, "stable");
+	assert_int_equal(beat(f, "gs", &b), SYNOD_OK);
+	assert_int_equal(b.epoch, b_epoch);
+	assert_int_equal(owned_count(&b), 2);
+	a.epoch = 1;
+	assert_int_equal(beat(f, "gs", &a), SYNOD_EUNKNOWN_MEMBER_ID);
+
+	/* A third member exceeds a max size of 2. */
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.max.size", "2"), SYNOD_OK);
+	assert_int_equal(join(f, "gs", &x, "fixed", NULL),
+			 SYNOD_EGROUP_MAX_SIZE_REACHED);
+	assert_int_equal(
+	    itest_set_config(&f->it, "group.consumer.max.size", "100"),
+	    SYNOD_OK);
+
+	/* Per-group overrides: gs only; other groups keep the cluster's. */
+	assert_int_equal(join(f, "other", &c, "fixed", NULL), SYNOD_OK);
+	assert_int_equal(c.interval_ms, 200);
+	assert_int_equal(c.session_ms, SESSION_MS);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "gs",
+				     "consumer.heartbeat.interval.ms", "300"),
+			 SYNOD_OK);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "gs",
+				     "consumer.session.timeout.ms", "3000"),
+			 SYNOD_OK);
+	assert_int_equal(beat(f, "gs", &b), SYNOD_OK);
+	assert_int_equal(b.interval_ms, 300);
+	assert_int_equal(b.session_ms, 3000);
+	assert_int_equal(beat(f, "other", &c), SYNOD_OK);
+	assert_int_equal(c.interval_ms, 200);
+	assert_int_equal(c.session_ms, SESSION_MS);
+	/* Out of the cluster's bounds, wrong scope, no group: refused. */
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "gs",
+				     "consumer.session.timeout.ms", "1000"),
+			 SYNOD_EINVALID_CONFIG);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "gs",
+				     "consumer.heartbeat.interval.ms",
+				     "100000"),
+			 SYNOD_EINVALID_CONFIG);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_CLUSTER, NULL,
+				     "consumer.session.timeout.ms", "3000"),
+			 SYNOD_EINVALID_CONFIG);
+	assert_int_equal(
+	    config_call(f, SYNOD_SCOPE_GROUP, "gs", "retention.ms", "1000"),
+	    SYNOD_EINVALID_CONFIG);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "gs",
+				     "group.consumer.max.size", "5"),
+			 SYNOD_EINVALID_CONFIG);
+	assert_int_equal(config_call(f, SYNOD_SCOPE_GROUP, "",
+				     "consumer.session.timeout.ms", "3000"),
+			 SYNOD_EINVALID_ARGUMENT);
+	assert_int_equal(
+	    config_call(f, 3, "gs", "consumer.session.timeout.ms", "3000"),
+	    SYNOD_EINVALID_CONFIG);
+	/* CONFIG_GET: the override, or the cluster's value as default. */
+	{
+		Synod__Wire__ConfigGetRequest g =
+		    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+		Synod__Wire__ConfigGetResponse *r = NULL;
+		g.scope = SYNOD_SCOPE_GROUP;
+		g.resource = "other";
+		g.key = "consumer.session.timeout.ms";
+		assert_int_equal(
+		    itest_call(&f->it, SYNOD_API_CONFIG_GET, &g.base,
+			       &synod__wire__config_get_response__descriptor,
+			       (ProtobufCMessage **)&r),
+		    SYNOD_OK);
+		assert_true(r->is_default);
+		assert_int_equal(atoi(r->entry->value), SESSION_MS);
+		synod__wire__config_get_response__free_unpacked(r, NULL);
+	}
+	assert_int_equal(group_configs(f, "gs"), 2);
+
+	/* A2 leaves for good (-2 and never back): fenced after the group's
+	 * 3 s session, not the cluster's 2 s; B gets all four. */
+	h = (struct hb){"gs", &a2, -2, NULL, NULL, NULL, "inst-a", 0, -1, NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	{
+		uint64_t left = tool_now_ms(), end = left + WAIT_MS;
+		for (;;) {
+			assert_int_equal(beat(f, "gs", &b), SYNOD_OK);
+			assert_int_equal(beat(f, "other", &c), SYNOD_OK);
+			v = check(f, "gs");
+			if (v.members == 1)
+				break;
+			if (tool_now_ms() > end)
+				fail_msg("the static member was not fenced");
+			itest_pump(&f->it.loop, 50);
+		}
+		assert_true(tool_now_ms() - left >= 3000 - 200);
+	}
+	settle(f, "gs", ab + 1, 1);
+	assert_int_equal(owned_count(&b), 4);
+
+	/* The empty group's delete takes its overrides with it. */
+	h = (struct hb){"gs", &b, -1, NULL, NULL, NULL, NULL, 0, -1, NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	{
+		Synod__Wire__GroupDeleteRequest dr =
+		    SYNOD__WIRE__GROUP_DELETE_REQUEST__INIT;
+		dr.group_id = "gs";
+		assert_int_equal(
+		    itest_call(&f->it, SYNOD_API_GROUP_DELETE, &dr.base,
+			       &synod__wire__group_delete_response__descriptor,
+			       NULL),
+		    SYNOD_OK);
+	}
+	assert_int_equal(group_configs(f, "gs"), 0);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -684,6 +928,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_regex_and_failover, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_racks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_static_and_overrides, setup,
+					    teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

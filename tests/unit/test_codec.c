@@ -254,7 +254,13 @@ static void test_configdefs(void **state)
 	    {1, "num.partitions", "12", 0}, /* cluster only */
 	    {0, "no.such.key", "1", 0},
 	    {2, "retention.ms", "1", 0},
+	    {3, "retention.ms", "1", 0},
 	    {0, "leader.imbalance.percentage", "101", 0},
+	    {2, "consumer.session.timeout.ms", "50000", 1},
+	    {0, "consumer.session.timeout.ms", "50000", 0},
+	    {1, "consumer.heartbeat.interval.ms", "5000", 0},
+	    {2, "consumer.heartbeat.interval.ms", "0", 0},
+	    {2, "group.consumer.max.size", "5", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		int rv = configdef_validate(cases[i].scope, cases[i].key,
@@ -266,11 +272,19 @@ static void test_configdefs(void **state)
 			assert_true(strlen(err) > 0);
 		}
 	}
-	/* Every default is itself valid. */
-	for (const struct configdef *d = configdefs(); d->key; d++)
-		assert_int_equal(configdef_validate(0, d->key, d->default_value,
-						    err, sizeof err),
+	/* Every default is itself valid, at the first scope it may be set. */
+	for (const struct configdef *d = configdefs(); d->key; d++) {
+		unsigned scope = d->scopes & CONFIG_SCOPE_CLUSTER ? 0
+				 : d->scopes & CONFIG_SCOPE_TOPIC ? 1
+								  : 2;
+		assert_int_equal(configdef_validate(scope, d->key,
+						    d->default_value, err,
+						    sizeof err),
 				 0);
+	}
+	assert_true(group_id_valid("g"));
+	assert_false(group_id_valid(""));
+	assert_false(group_id_valid(NULL));
 }
 
 static void test_topic_names(void **state)

@@ -152,8 +152,9 @@ enum synod_api {
 	SYNOD_API_COUNT
 };
 
-/* Config scopes (ConfigEntry.scope). */
-enum { SYNOD_SCOPE_CLUSTER = 0, SYNOD_SCOPE_TOPIC = 1 };
+/* Config scopes (ConfigEntry.scope; resource: the topic name, the
+ * consumer group id, none for the cluster). */
+enum { SYNOD_SCOPE_CLUSTER = 0, SYNOD_SCOPE_TOPIC = 1, SYNOD_SCOPE_GROUP = 2 };
 
 #define SYNOD_DEFAULT_MAX_FRAME (16u << 20)
 
