@@ -176,8 +176,11 @@ static struct lc_broker *as_lc(const struct session *s, struct lc_broker *l)
 	return l;
 }
 
+/* Refreshed: uv_now() is the start of the loop iteration, and a session
+ * deadline computed from it after a long iteration would be short. */
 static uint64_t now_ms(struct brokers *b)
 {
+	uv_update_time(b->node->loop);
 	return uv_now(b->node->loop);
 }
 

@@ -114,6 +114,8 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h,
 	m.loop_stalls_over_50ms = n->stats.loop_stalls_50ms;
 	m.has_apply_max_us = 1;
 	m.apply_max_us = n->fsm.apply_max_us;
+	m.has_bytes_proposed = 1;
+	m.bytes_proposed = n->stats.bytes_proposed;
 	if (req->has_reset_loop_stall && req->reset_loop_stall) {
 		n->stats.loop_stall_max_us = n->stats.loop_stalls_50ms = 0;
 		n->fsm.apply_max_us = 0;

@@ -86,6 +86,14 @@ struct groups {
 	uint64_t gen;
 	uint64_t cfg_gen;     /* bumped when a config record is applied */
 	struct group **slots; /* open addressing by group id */
+	/* Topics by id (reloads map every member's partition sets). */
+	struct tcache_ent {
+		uint8_t id[16];
+		int64_t tid;
+		uint32_t n_partitions;
+		int found;
+		uint64_t gen; /* store_topics_gen() + 1; 0: empty */
+	} tcache[256];
 	size_t cap, count;
 	struct groups_stats stats;
 };
@@ -106,8 +114,12 @@ enum { OP_HEARTBEAT, OP_FENCE, OP_DELETE, OP_REMOVE, OP_META };
 
 /* ---- small helpers ---- */
 
+/* The loop's time, refreshed: uv_now() is the start of the iteration,
+ * and a deadline computed from it after a long iteration would shorten
+ * a member's session by that iteration. */
 static uint64_t now_ms(struct groups *gs)
 {
+	uv_update_time(gs->node->loop);
 	return uv_now(gs->node->loop);
 }
 
@@ -397,6 +409,31 @@ static int cmp_u64(const void *a, const void *b)
 
 /* A stored partition set as sorted keys (partitions of topics that no
  * longer exist are left out). *out is malloc'd (NULL when empty). */
+/* A topic's tid and partition count by topic id: 0, or -1 when there is
+ * no such topic. Cached until the store's topics change. */
+static int topic_by_id(struct groups *gs, const uint8_t id[16], int64_t *tid,
+		       uint32_t *n_partitions)
+{
+	uint64_t gen = store_topics_gen(gs->store) + 1, h = 0;
+	for (int i = 0; i < 16; i++)
+		h = h * 31 + id[i];
+	struct tcache_ent *e = &gs->tcache[h % 256];
+	if (e->gen != gen || memcmp(e->id, id, 16) != 0) {
+		struct store_topic t;
+		int rv = store_topic_get_by_id(gs->store, id, &t);
+		if (rv != STORE_OK && rv != STORE_ENOTFOUND)
+			return -1; /* not cached: a read error */
+		memcpy(e->id, id, 16);
+		e->gen = gen;
+		e->found = rv == STORE_OK;
+		e->tid = e->found ? t.tid : 0;
+		e->n_partitions = e->found ? t.n_partitions : 0;
+	}
+	*tid = e->tid;
+	*n_partitions = e->n_partitions;
+	return e->found ? 0 : -1;
+}
+
 static int pset_keys(struct groups *gs, const struct store_pset *ps,
 		     uint64_t **out, uint32_t *n)
 {
@@ -411,16 +448,15 @@ static int pset_keys(struct groups *gs, const struct store_pset *ps,
 	if (*out == NULL)
 		return -1;
 	for (uint32_t i = 0; i < ps->n_topics; i++) {
-		struct store_topic t;
-		if (store_topic_get_by_id(gs->store, ps->topics[i].topic_id,
-					  &t) != STORE_OK)
+		int64_t tid;
+		uint32_t np;
+		if (topic_by_id(gs, ps->topics[i].topic_id, &tid, &np) != 0)
 			continue;
 		for (uint32_t j = 0; j < ps->topics[i].n; j++)
 			if (ps->topics[i].partitions[j] >= 0 &&
-			    (uint32_t)ps->topics[i].partitions[j] <
-				t.n_partitions)
+			    (uint32_t)ps->topics[i].partitions[j] < np)
 				(*out)[k++] =
-				    key_of(t.tid, ps->topics[i].partitions[j]);
+				    key_of(tid, ps->topics[i].partitions[j]);
 	}
 	qsort(*out, k, sizeof **out, cmp_u64);
 	*n = (uint32_t)k;
@@ -562,15 +598,15 @@ static int owned_keys(struct groups *gs,
 		return -1;
 	for (size_t i = 0; i < o->n_topics; i++) {
 		const Synod__Wire__GroupTopicPartitions *tp = o->topics[i];
-		struct store_topic t;
+		int64_t tid;
+		uint32_t np;
 		if (tp->topic_id.len != 16 ||
-		    store_topic_get_by_id(gs->store, tp->topic_id.data, &t) !=
-			STORE_OK)
+		    topic_by_id(gs, tp->topic_id.data, &tid, &np) != 0)
 			continue;
 		for (size_t j = 0; j < tp->n_partitions; j++)
 			if (tp->partitions[j] >= 0 &&
-			    (uint32_t)tp->partitions[j] < t.n_partitions)
-				(*out)[k++] = key_of(t.tid, tp->partitions[j]);
+			    (uint32_t)tp->partitions[j] < np)
+				(*out)[k++] = key_of(tid, tp->partitions[j]);
 	}
 	qsort(*out, k, sizeof **out, cmp_u64);
 	/* Distinct. */

@@ -246,6 +246,7 @@ static void propose_batch(struct node *n)
 		free(p);
 		return;
 	}
+	n->stats.bytes_proposed += buf.len;
 	p->index = p->req.index;
 	p->prev = n->inflight_tail;
 	if (n->inflight_tail)

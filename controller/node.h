@@ -51,6 +51,7 @@ struct node_change;
 struct node_stats {
 	uint64_t entries_proposed;
 	uint64_t records_proposed;
+	uint64_t bytes_proposed; /* entry payloads handed to raft_apply */
 	uint64_t entries_applied;
 	uint64_t reads;
 	uint64_t barriers;

@@ -391,6 +391,7 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS:
 	case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
 		s->cache_topic_valid = 0;
+		s->topics_gen++;
 		return st_apply_topic(s, r, index, strict, status);
 	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
 		return st_apply_topic(s, r, index, strict, status);
@@ -638,12 +639,19 @@ int store_restore(struct store *s, const void *buf, size_t len)
 	s->db = db;
 	s->applied_index = tmp.applied_index;
 	memcpy(s->cluster_id, tmp.cluster_id, sizeof s->cluster_id);
+	s->topics_gen++;
+	st_cache_drop(s);
 	return STORE_OK;
 }
 
 uint64_t store_applied_index(const struct store *s)
 {
 	return s->applied_index;
+}
+
+uint64_t store_topics_gen(const struct store *s)
+{
+	return s->topics_gen;
 }
 
 const char *store_cluster_id(const struct store *s)

@@ -121,6 +121,10 @@ int store_restore(struct store *s, const void *buf, size_t len);
 
 /* Metadata version: index of the last applied log entry (0 when empty). */
 uint64_t store_applied_index(const struct store *s);
+/* Changes whenever a topic record is applied or an image restored: what a
+ * caller cached about topics (ids, partition counts) is stale when it
+ * differs from the value it cached it under. */
+uint64_t store_topics_gen(const struct store *s);
 /* Cluster id ("" before InitCluster is applied). Owned by the store. */
 const char *store_cluster_id(const struct store *s);
 /* Size in bytes of the database image. */

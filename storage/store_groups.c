@@ -71,6 +71,8 @@ const char *const st_group_sql[ST_COUNT] = {
 	"assignor = excluded.assignor",
     [ST_GMEMBER_EXISTS] = "SELECT 1 FROM cgroup_members WHERE group_id = ?1 "
 			  "AND member_id = ?2",
+    [ST_GMEMBER_SETS] = "SELECT assigned, pending FROM cgroup_members WHERE "
+			"group_id = ?1 AND member_id = ?2",
     [ST_GMEMBER_TARGET] = "UPDATE cgroup_members SET target = ?3 WHERE "
 			  "group_id = ?1 AND member_id = ?2",
     [ST_GMEMBER_CURRENT] =
@@ -473,12 +475,41 @@ static int has_dups(const Synod__Rec__GroupCurrent *c, int *dup)
 	return STORE_OK;
 }
 
+/* Does the member exist (*found), and are its stored assigned and pending
+ * sets these encodings (*same; NULL: no set)? */
+static int stored_sets(struct store *s, const Synod__Rec__GroupCurrent *c,
+		       const uint8_t *a, size_t la, const uint8_t *p,
+		       size_t lp, int *found, int *same)
+{
+	sqlite3_stmt *st = s->stmt[ST_GMEMBER_SETS];
+	int rc;
+	sqlite3_bind_text(st, 1, c->group_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->member_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	*same = 0;
+	if (*found) {
+		const void *sa = sqlite3_column_blob(st, 0);
+		size_t na = (size_t)sqlite3_column_bytes(st, 0);
+		const void *sp = sqlite3_column_blob(st, 1);
+		size_t np = (size_t)sqlite3_column_bytes(st, 1);
+		*same = na == la && np == lp &&
+			(la == 0 || memcmp(sa, a, la) == 0) &&
+			(lp == 0 || memcmp(sp, p, lp) == 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return st_dbfail(s, "read member");
+	return STORE_OK;
+}
+
 static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 			 int *status)
 {
 	sqlite3_stmt *st = s->stmt[ST_GMEMBER_CURRENT];
 	uint8_t *a = NULL, *p = NULL;
-	int found, other, dup = 0, rv, ra, rp;
+	int found, same, other = 0, dup = 0, rv, ra, rp;
 	if (!id_ok(c->group_id, GROUP_ID_MAX) ||
 	    !id_ok(c->member_id, MEMBER_ID_MAX) || c->member_epoch < 0 ||
 	    c->previous_epoch < 0 || c->previous_epoch > c->member_epoch ||
@@ -493,47 +524,60 @@ static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 		*status = STORE_R_INVALID; /* a partition twice */
 		return STORE_OK;
 	}
-	if ((rv = member_exists(s, c->group_id, c->member_id, &found)) != 0)
-		return rv;
-	if (!found) {
-		*status = STORE_R_NOT_FOUND;
-		return STORE_OK;
-	}
-	/* The invariant: no partition held by two members of the group. */
-	if ((rv = held_by_other(s, c->group_id, c->member_id, c->assigned,
-				c->n_assigned, &other)) != STORE_OK)
-		return rv;
-	if (!other && (rv = held_by_other(
-			   s, c->group_id, c->member_id, c->pending_revocation,
-			   c->n_pending_revocation, &other)) != STORE_OK)
-		return rv;
-	if (other) {
-		*status = STORE_R_REFUSED;
-		return STORE_OK;
-	}
-	sqlite3_bind_text(s->stmt[ST_GOWNED_DEL_MEMBER], 1, c->group_id, -1,
-			  SQLITE_STATIC);
-	sqlite3_bind_text(s->stmt[ST_GOWNED_DEL_MEMBER], 2, c->member_id, -1,
-			  SQLITE_STATIC);
-	if ((rv = st_step_done(s, ST_GOWNED_DEL_MEMBER, "drop owners")) != 0)
-		return rv;
-	if ((rv = own(s, c->group_id, c->member_id, c->assigned, c->n_assigned,
-		      &dup)) != STORE_OK ||
-	    (!dup &&
-	     (rv = own(s, c->group_id, c->member_id, c->pending_revocation,
-		       c->n_pending_revocation, &dup)) != STORE_OK))
-		return rv;
-	if (dup) /* ruled out by has_dups(): cannot happen */
-		return st_fail(s, STORE_EDB, "partition twice in a record");
 	ra = bind_pset(s, st, 6, c->assigned, c->n_assigned, &a);
 	rp = bind_pset(s, st, 7, c->pending_revocation, c->n_pending_revocation,
 		       &p);
 	if (ra == -2 || rp == -2) {
-		free(a);
-		free(p);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return STORE_ENOMEM;
+		rv = STORE_ENOMEM;
+		goto unbind;
+	}
+	rv = stored_sets(s, c, a, a ? pset_size(c->assigned, c->n_assigned) : 0,
+			 p,
+			 p ? pset_size(c->pending_revocation,
+				       c->n_pending_revocation)
+			   : 0,
+			 &found, &same);
+	if (rv != STORE_OK)
+		goto unbind;
+	if (!found) {
+		*status = STORE_R_NOT_FOUND;
+		goto unbind;
+	}
+	/* The same sets (an epoch or state step): its owner rows are
+	 * already these. Otherwise the invariant: no partition held by two
+	 * members of the group. */
+	if (!same &&
+	    ((rv = held_by_other(s, c->group_id, c->member_id, c->assigned,
+				 c->n_assigned, &other)) != STORE_OK ||
+	     (!other && (rv = held_by_other(s, c->group_id, c->member_id,
+					    c->pending_revocation,
+					    c->n_pending_revocation,
+					    &other)) != STORE_OK)))
+		goto unbind;
+	if (other) {
+		*status = STORE_R_REFUSED;
+		goto unbind;
+	}
+	if (!same) {
+		sqlite3_bind_text(s->stmt[ST_GOWNED_DEL_MEMBER], 1, c->group_id,
+				  -1, SQLITE_STATIC);
+		sqlite3_bind_text(s->stmt[ST_GOWNED_DEL_MEMBER], 2,
+				  c->member_id, -1, SQLITE_STATIC);
+		if ((rv = st_step_done(s, ST_GOWNED_DEL_MEMBER,
+				       "drop owners")) != 0)
+			goto unbind;
+		if ((rv = own(s, c->group_id, c->member_id, c->assigned,
+			      c->n_assigned, &dup)) != STORE_OK ||
+		    (!dup && (rv = own(s, c->group_id, c->member_id,
+				       c->pending_revocation,
+				       c->n_pending_revocation, &dup)) !=
+				 STORE_OK))
+			goto unbind;
+		if (dup) { /* ruled out by has_dups(): cannot happen */
+			rv = st_fail(s, STORE_EDB,
+				     "partition twice in a record");
+			goto unbind;
+		}
 	}
 	sqlite3_bind_text(st, 1, c->group_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->member_id, -1, SQLITE_STATIC);
@@ -541,6 +585,12 @@ static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 	sqlite3_bind_int(st, 4, c->previous_epoch);
 	sqlite3_bind_int(st, 5, (int)c->state);
 	rv = st_step_done(s, ST_GMEMBER_CURRENT, "put current");
+	free(a);
+	free(p);
+	return rv;
+unbind:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	free(a);
 	free(p);
 	return rv;

@@ -86,6 +86,7 @@ enum {
 	ST_GROUP_DEL,
 	ST_GMEMBER_PUT,
 	ST_GMEMBER_EXISTS,
+	ST_GMEMBER_SETS,
 	ST_GMEMBER_TARGET,
 	ST_GMEMBER_CURRENT,
 	ST_GMEMBER_DEL,
@@ -128,6 +129,8 @@ struct store {
 	 * changes topics or brokers. */
 	int cache_topic_valid;
 	struct store_topic cache_topic;
+	/* Bumped whenever topics may have changed (store_topics_gen). */
+	uint64_t topics_gen;
 	struct {
 		int32_t id;
 		int usable; /* -1: not cached */

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sys/resource.h>
 
+#include "bench.h"
 #include "cluster.h"
 #include "common.h"
 #include "synod/broker.h"
@@ -39,6 +40,8 @@ static unsigned opt_p_brokers = 100;
 static unsigned opt_partitions = 100000;
 static unsigned opt_topic_parts = 1000;
 static unsigned opt_rf = 3;
+static struct bench_groups_opts opt_groups = {
+    100000, 10000, 100, 10, 100, 1000, 10000, 3000, 20.0};
 
 /* ---- write throughput ---- */
 
@@ -373,7 +376,7 @@ static void bb_report(struct bb *x, const char *what)
 	x->n_rtt = 0;
 }
 
-static int cpu_ticks(pid_t pid, uint64_t *ticks)
+int bench_cpu_ticks(pid_t pid, uint64_t *ticks)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut, st;
@@ -408,8 +411,7 @@ static uint64_t leader_heartbeats(struct cluster *c, unsigned leader)
 	return n;
 }
 
-static int set_cluster_config(struct cluster *c, const char *key,
-			      unsigned value)
+int bench_set_config(struct cluster *c, const char *key, const char *value)
 {
 	Synod__Wire__ConfigSetRequest req =
 	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
@@ -417,12 +419,10 @@ static int set_cluster_config(struct cluster *c, const char *key,
 	Synod__Wire__ConfigEntry *ep = &e;
 	Synod__Wire__ConfigSetResponse *resp = NULL;
 	struct synod_client *cl = cluster_client(c, 5000);
-	char v[24];
 	int rv;
-	snprintf(v, sizeof v, "%u", value);
 	e.scope = SYNOD_SCOPE_CLUSTER;
 	e.key = (char *)key;
-	e.value = v;
+	e.value = (char *)value;
 	req.n_entries = 1;
 	req.entries = &ep;
 	rv = synod_client_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
@@ -434,6 +434,14 @@ static int set_cluster_config(struct cluster *c, const char *key,
 		synod__wire__config_set_response__free_unpacked(resp, NULL);
 	synod_client_close(cl);
 	return rv;
+}
+
+static int set_cluster_config(struct cluster *c, const char *key,
+			      unsigned value)
+{
+	char v[24];
+	snprintf(v, sizeof v, "%u", value);
+	return bench_set_config(c, key, v);
 }
 
 struct writer_arg {
@@ -542,10 +550,10 @@ static void bench_brokers(struct cluster *c)
 	bb_sample(&x, x.n);
 	x.n_rtt = 0;
 	hb0 = leader_heartbeats(c, leader);
-	cpu_ticks(c->nodes[leader - 1].pid, &cpu0);
+	bench_cpu_ticks(c->nodes[leader - 1].pid, &cpu0);
 	t0 = tool_now_us();
 	bb_run(&x, opt_window);
-	cpu_ticks(c->nodes[leader - 1].pid, &cpu1);
+	bench_cpu_ticks(c->nodes[leader - 1].pid, &cpu1);
 	hb1 = leader_heartbeats(c, leader);
 	double secs = (double)(tool_now_us() - t0) / 1e6;
 	double cpu_s = (double)(cpu1 - cpu0) / (double)hz;
@@ -1102,7 +1110,8 @@ static void usage(FILE *out)
 {
 	fprintf(
 	    out,
-	    "Usage: synod-bench [options] [writes|failover|quiet]...\n"
+	    "Usage: synod-bench [options] "
+	    "[writes|failover|quiet|brokers|partitions|groups]...\n"
 	    "  --nodes N               quorum size to start (default 3)\n"
 	    "  --duration S            seconds per write run (default 5)\n"
 	    "  --inflight LIST         in-flight levels (default 1,64,256)\n"
@@ -1113,7 +1122,18 @@ static void usage(FILE *out)
 	    "  --flags \"...\"           extra synod flags\n"
 	    "  --bootstrap H:P,...     measure writes on a running "
 	    "cluster instead\n"
-	    "Without section names all three run.\n");
+	    "  --window S              seconds measured in brokers and "
+	    "groups (default 20)\n"
+	    "brokers: --brokers N (10000) --heartbeat-ms N (2000) "
+	    "--session-ms N (9000)\n"
+	    "partitions: --p-brokers N (100) --partitions N (100000) "
+	    "--topic-partitions N (1000) --rf N (3)\n"
+	    "groups: --group-members N (100000) --groups N (10000) "
+	    "--group-topics N (100)\n"
+	    "        --group-topic-partitions N (10) --group-conns N (100)\n"
+	    "        --big-members N (1000, 0: none) --big-partitions N "
+	    "(10000) --big-session-ms N (3000)\n"
+	    "Without section names writes, failover and quiet run.\n");
 }
 
 /* One write run per in-flight level of --inflight. 0, or 2 on a bad list. */
@@ -1150,11 +1170,24 @@ int main(int argc, char **argv)
 	    {"partitions", required_argument, NULL, 'N'},
 	    {"topic-partitions", required_argument, NULL, 'T'},
 	    {"rf", required_argument, NULL, 'R'},
+	    {"group-members", required_argument, NULL, 1000},
+	    {"groups", required_argument, NULL, 1001},
+	    {"group-topics", required_argument, NULL, 1002},
+	    {"group-topic-partitions", required_argument, NULL, 1003},
+	    {"group-conns", required_argument, NULL, 1004},
+	    {"big-members", required_argument, NULL, 1005},
+	    {"big-partitions", required_argument, NULL, 1006},
+	    {"big-session-ms", required_argument, NULL, 1007},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *bootstrap = NULL;
-	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0;
+	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0, do_g = 0;
+	int rv = 0;
+	unsigned *gopt[] = {&opt_groups.members,	&opt_groups.groups,
+			    &opt_groups.topics,		&opt_groups.topic_parts,
+			    &opt_groups.conns,		&opt_groups.big_members,
+			    &opt_groups.big_partitions, &opt_groups.big_session_ms};
 	struct cluster c;
 	char flags[sizeof c.extra_flags];
 	unsigned conns;
@@ -1221,6 +1254,21 @@ int main(int argc, char **argv)
 			if (parse_count(optarg, &opt_rf) != 0)
 				return bad_option(optarg);
 			break;
+		case 1000:
+		case 1001:
+		case 1002:
+		case 1003:
+		case 1004:
+		case 1005:
+		case 1006:
+		case 1007:
+			/* Members may be 0 (that part is skipped). */
+			if (strcmp(optarg, "0") == 0 &&
+			    (opt == 1000 || opt == 1005))
+				*gopt[opt - 1000] = 0;
+			else if (parse_count(optarg, gopt[opt - 1000]) != 0)
+				return bad_option(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1240,16 +1288,21 @@ int main(int argc, char **argv)
 			do_b = 1;
 		else if (strcmp(argv[i], "partitions") == 0)
 			do_p = 1;
+		else if (strcmp(argv[i], "groups") == 0)
+			do_g = 1;
 		else {
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (!do_w && !do_f && !do_q && !do_b && !do_p)
+	if (!do_w && !do_f && !do_q && !do_b && !do_p && !do_g)
 		do_w = do_f = do_q = 1;
 	(void)opt_only;
 	if (opt_nodes < 1 || opt_nodes > CLUSTER_MAX_NODES ||
-	    opt_duration <= 0) {
+	    opt_duration <= 0 || opt_groups.groups == 0 ||
+	    opt_groups.conns == 0 || opt_groups.topics == 0 ||
+	    opt_groups.topic_parts == 0 || opt_groups.big_partitions == 0 ||
+	    opt_groups.big_session_ms < 300) {
 		usage(stderr);
 		return 2;
 	}
@@ -1259,7 +1312,7 @@ int main(int argc, char **argv)
 		return write_levels(bootstrap);
 	/* The simulated brokers all connect from 127.0.0.1: lift the client
 	 * port's connection limits for them (--flags still win). */
-	conns = opt_brokers + opt_p_brokers + 1000;
+	conns = opt_brokers + opt_p_brokers + opt_groups.conns + 1000;
 	if ((size_t)snprintf(flags, sizeof flags,
 			     "--max-client-connections %u "
 			     "--max-client-connections-per-ip %u %s",
@@ -1293,8 +1346,13 @@ int main(int argc, char **argv)
 		bench_brokers(&c);
 	if (do_p)
 		bench_partitions(&c);
+	if (do_g) {
+		opt_groups.window = opt_window;
+		if (bench_groups(&c, &opt_groups) != 0)
+			rv = 1;
+	}
 	if (do_q)
 		bench_quiet(&c);
 	cluster_destroy(&c);
-	return 0;
+	return rv;
 }
