@@ -1987,8 +1987,10 @@ static void process_waiting(struct groups *gs, struct group *g)
 
 /* Fence member m (session or rebalance timeout, or an operator): it is
  * removed and its partitions are free from the same entry on. */
-static int fence(struct groups *gs, struct group *g, struct gmember *m,
-		 struct pending *p, int kind)
+/* Removes members ms[0..n) in one decision: one entry, one new epoch and
+ * target however many left at once (a mass crash is one rebalance). */
+static int fence(struct groups *gs, struct group *g, struct gmember **ms,
+		 uint32_t n, struct pending *p, int kind)
 {
 	struct plan pl;
 	struct gop *o;
@@ -1997,7 +1999,8 @@ static int fence(struct groups *gs, struct group *g, struct gmember *m,
 		plan_free(&pl);
 		return SYNOD_EUNKNOWN;
 	}
-	plan_find(&pl, m)->removed = 1;
+	for (uint32_t i = 0; i < n; i++)
+		plan_find(&pl, ms[i])->removed = 1;
 	pick_assignor(gs, &pl);
 	if (plan_finish(&pl, 1, NULL) != 0) {
 		plan_free(&pl);
@@ -2069,6 +2072,8 @@ static int meta_changed(struct groups *gs, struct group *g)
 
 static void check_group(struct groups *gs, struct group *g, uint64_t now)
 {
+	struct gmember **out = NULL;
+	uint32_t n_out = 0;
 	if (g->busy)
 		return;
 	for (uint32_t i = 0; i < g->n; i++) {
@@ -2078,14 +2083,25 @@ static void check_group(struct groups *gs, struct group *g, uint64_t now)
 		    m->revoke_deadline_ms && now >= m->revoke_deadline_ms;
 		if (!expired && !slow)
 			continue;
-		log_info("group %s: member %s fenced (%s)", g->id, m->id,
-			 expired ? "session expired"
-				 : "did not revoke in time");
+		if (out == NULL && (out = malloc(g->n * sizeof *out)) == NULL)
+			return; /* the next tick tries again */
+		out[n_out++] = m;
+		if (n_out <= 10)
+			log_info("group %s: member %s fenced (%s)", g->id,
+				 m->id,
+				 expired ? "session expired"
+					 : "did not revoke in time");
 		if (expired)
 			gs->stats.fenced_by_timeout++;
 		else
 			gs->stats.fenced_by_rebalance++;
-		fence(gs, g, m, NULL, OP_FENCE);
+	}
+	if (n_out > 0) {
+		if (n_out > 10)
+			log_info("group %s: %u members fenced in all", g->id,
+				 n_out);
+		fence(gs, g, out, n_out, NULL, OP_FENCE);
+		free(out);
 		return; /* one decision at a time */
 	}
 	if (g->dirty && g->n > 0) {
@@ -2397,7 +2413,7 @@ static void api_remove_member(void *self, struct sconn *sc,
 		return;
 	}
 	log_info("group %s: member %s removed by an operator", g->id, m->id);
-	rv = fence(gs, g, m, p, OP_REMOVE);
+	rv = fence(gs, g, &m, 1, p, OP_REMOVE);
 	if (rv != SYNOD_OK)
 		answer_fail(p, rv, NULL);
 }

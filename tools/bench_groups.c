@@ -85,7 +85,7 @@ struct gb {
 	/* GROUP_LIST, polled every second while asked */
 	int polling, list_inflight;
 	uint64_t last_poll_ms, list_sent_ms, list_seen_ms, joins_done_ms;
-	unsigned stable_small, big_stable;
+	unsigned stable_small, big_stable, big_empty;
 };
 
 /* ---- names, member ids ---- */
@@ -385,8 +385,10 @@ static void on_list(void *arg, int status, const uint8_t *body, size_t len)
 		for (size_t k = 0; k < r->n_groups; k++) {
 			const Synod__Wire__GroupSummary *g = r->groups[k];
 			int stable = strcmp(g->state, "stable") == 0;
-			if (strcmp(g->group_id, "bench-big") == 0)
+			if (strcmp(g->group_id, "bench-big") == 0) {
 				x->big_stable = stable;
+				x->big_empty = g->members == 0;
+			}
 			else if (stable)
 				x->stable_small++;
 		}
@@ -449,7 +451,8 @@ static int run(struct gb *x, double secs, int (*done)(struct gb *))
 /* ---- cluster figures and setup ---- */
 
 struct nfig {
-	uint64_t rss, db, bytes, heartbeats, assign_max_us, stall_us;
+	uint64_t rss, db, bytes, heartbeats, assign_max_us, stall_us, apply_us;
+	uint64_t snapshot_us;
 	uint32_t members;
 };
 
@@ -466,6 +469,8 @@ static struct nfig nfig_of(struct cluster *c, unsigned id)
 	f.heartbeats = s->group_heartbeats;
 	f.assign_max_us = s->group_assign_max_us;
 	f.stall_us = s->loop_stall_max_us;
+	f.apply_us = s->apply_max_us;
+	f.snapshot_us = s->last_snapshot_us;
 	f.members = s->group_members;
 	synod__wire__node_status_response__free_unpacked(s, NULL);
 	return f;
@@ -483,16 +488,24 @@ static void stalls_reset(struct cluster *c)
 	}
 }
 
-/* The largest loop stall of any node since stalls_reset(), in ms. */
-static double stalls_max(struct cluster *c)
+/* "X ms": the largest loop stall of any node since stalls_reset(), with
+ * the slowest entry apply and the last snapshot copy (the usual causes). */
+static const char *stalls_max(struct cluster *c)
 {
-	uint64_t worst = 0;
+	static char out[128];
+	uint64_t worst = 0, apply = 0, snap = 0;
 	for (unsigned id = 1; id <= c->n; id++) {
 		struct nfig f = nfig_of(c, id);
-		if (f.stall_us > worst)
-			worst = f.stall_us;
+		worst = f.stall_us > worst ? f.stall_us : worst;
+		apply = f.apply_us > apply ? f.apply_us : apply;
+		snap = f.snapshot_us > snap ? f.snapshot_us : snap;
 	}
-	return (double)worst / 1000.0;
+	snprintf(out, sizeof out,
+		 "%.1f ms (slowest entry apply %.1f ms, last snapshot copy "
+		 "%.1f ms)",
+		 (double)worst / 1000.0, (double)apply / 1000.0,
+		 (double)snap / 1000.0);
+	return out;
 }
 
 static int create_topic(struct cluster *c, const char *name, unsigned parts)
@@ -575,6 +588,11 @@ static int big_settled(struct gb *x)
 	       x->big_stable;
 }
 
+static int big_gone(struct gb *x)
+{
+	return x->list_seen_ms > x->joins_done_ms && x->big_empty;
+}
+
 static int big_recovered(struct gb *x)
 {
 	return x->t_all_us != 0;
@@ -624,7 +642,7 @@ static int big_group(struct cluster *c, struct gb *x,
 		return -1;
 	}
 	printf("groups big: %u members over %u partitions joined and stable "
-	       "in %.1f s (largest loop stall %.1f ms)\n",
+	       "in %.1f s (largest loop stall %s)\n",
 	       o->big_members, o->big_partitions,
 	       (double)(tool_now_us() - t0) / 1e6, stalls_max(c));
 	run(x, 1.0, NULL);
@@ -654,12 +672,28 @@ static int big_group(struct cluster *c, struct gb *x,
 	       o->big_session_ms);
 	printf("groups big crash: raft bytes written by the rebalance %llu "
 	       "(fence, new targets, reconciliation, acks); slowest assignor "
-	       "run so far %.2f ms; largest loop stall %.1f ms\n",
+	       "run so far %.2f ms; largest loop stall %s\n",
 	       (unsigned long long)(f1.bytes - f0.bytes),
 	       (double)f1.assign_max_us / 1000.0, stalls_max(c));
-	/* The big group stops (its members are fenced in the background). */
+	/* Every member stops at once (a whole application crashes). */
 	for (uint32_t i = 0; i < o->big_members; i++)
 		x->m[i].dead = 1;
+	f0 = nfig_of(c, leader);
+	stalls_reset(c);
+	x->joins_done_ms = tool_now_ms();
+	t0 = tool_now_us();
+	if (!run(x, 3.0 * o->big_session_ms / 1000.0 + 30, big_gone)) {
+		printf("groups big: members still there after the mass "
+		       "crash\n");
+		return -1;
+	}
+	f1 = nfig_of(c, leader);
+	printf("groups big mass crash: %u members stopped, group empty %.0f "
+	       "ms later (session %u ms; polled every second), raft bytes "
+	       "%llu, largest loop stall %s\n",
+	       o->big_members - 1, (double)(tool_now_us() - t0) / 1000.0,
+	       o->big_session_ms, (unsigned long long)(f1.bytes - f0.bytes),
+	       stalls_max(c));
 	return 0;
 }
 
@@ -784,6 +818,7 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	       ((double)f1.bytes - (double)f0.bytes) / o->members);
 	{
 		uint64_t fenced0 = x->fenced, err0 = x->errors;
+		stalls_reset(c);
 		h0 = nfig_of(c, leader);
 		bench_cpu_ticks(c->nodes[leader - 1].pid, &cpu0);
 		x->n_lat = 0;
@@ -805,13 +840,13 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 		printf("groups steady: answer p50 %.2f ms p99 %.2f ms max %.2f "
 		       "ms (%zu answers); false fences %llu; errors %llu; "
 		       "members the controller holds %u; largest loop stall "
-		       "%.1f ms\n",
+		       "%s\n",
 		       pct_ms(x->lat, x->n_lat, 0.5),
 		       pct_ms(x->lat, x->n_lat, 0.99),
 		       pct_ms(x->lat, x->n_lat, 1.0), x->n_lat,
 		       (unsigned long long)(x->fenced - fenced0),
 		       (unsigned long long)(x->errors - err0), h1.members,
-		       (double)h1.stall_us / 1000.0);
+		       stalls_max(c));
 	}
 	rv = 0;
 out:
