@@ -73,6 +73,12 @@ struct group {
 	uint64_t meta_hash; /* subscribed topics when last assigned */
 	uint64_t cfg_seen;  /* gs->cfg_gen when the times were read */
 	uint32_t session_ms, interval_ms;
+	/* No member's session or rebalance deadline is before this (a lower
+	 * bound: the tick skips the group until then). */
+	uint64_t check_at;
+	/* Every member stable at the target epoch (set at reload): a steady
+	 * heartbeat needs no decision. */
+	int settled;
 };
 
 struct groups {
@@ -85,6 +91,8 @@ struct groups {
 	unsigned ops; /* proposals whose waiters have not run */
 	uint64_t gen;
 	uint64_t cfg_gen;     /* bumped when a config record is applied */
+	uint64_t asg_seen;     /* cfg_gen when asg_list was read */
+	char asg_list[1025];   /* group.consumer.assignors in effect */
 	struct group **slots; /* open addressing by group id */
 	/* Topics by id (reloads map every member's partition sets). */
 	struct tcache_ent {
@@ -206,14 +214,23 @@ static uint32_t interval_ms(struct groups *gs, struct group *g)
 static int assignor_allowed(struct groups *gs, const char *name, char *first,
 			    size_t size)
 {
-	char *v = NULL, *save, *tok;
+	char v[sizeof gs->asg_list], *save, *tok;
 	int ok = 0;
-	if (store_config_get(gs->store, SYNOD_SCOPE_CLUSTER, NULL,
-			     "group.consumer.assignors", &v) != STORE_OK)
-		v = strdup(
-		    configdef_find("group.consumer.assignors")->default_value);
-	if (v == NULL)
-		return 0;
+	if (gs->asg_seen != gs->cfg_gen) {
+		char *c = NULL;
+		if (store_config_get(gs->store, SYNOD_SCOPE_CLUSTER, NULL,
+				     "group.consumer.assignors",
+				     &c) != STORE_OK ||
+		    c == NULL)
+			snprintf(gs->asg_list, sizeof gs->asg_list, "%s",
+				 configdef_find("group.consumer.assignors")
+				     ->default_value);
+		else
+			snprintf(gs->asg_list, sizeof gs->asg_list, "%s", c);
+		free(c);
+		gs->asg_seen = gs->cfg_gen;
+	}
+	memcpy(v, gs->asg_list, sizeof v);
 	first[0] = '\0';
 	for (tok = strtok_r(v, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
@@ -222,7 +239,6 @@ static int assignor_allowed(struct groups *gs, const char *name, char *first,
 		if (name && strcmp(name, tok) == 0)
 			ok = 1;
 	}
-	free(v);
 	return name == NULL ? first[0] != '\0' : ok;
 }
 
@@ -621,6 +637,14 @@ static int owned_keys(struct groups *gs,
 	return 0;
 }
 
+/* Sets m's session deadline; the group's next check is no later. */
+static void renew(struct group *g, struct gmember *m, uint64_t deadline)
+{
+	m->deadline_ms = deadline;
+	if (deadline < g->check_at)
+		g->check_at = deadline;
+}
+
 /* ---- loading a group from the store ---- */
 
 struct reload {
@@ -745,6 +769,11 @@ static int reload_group(struct groups *gs, struct group *g, uint64_t index)
 	for (uint32_t i = 0; i < r.n_old; i++)
 		member_free(r.old[i]);
 	free(r.old);
+	g->check_at = 0; /* deadlines may have moved: scan at the next tick */
+	g->settled = g->epoch == g->aepoch;
+	for (uint32_t i = 0; i < g->n && g->settled; i++)
+		g->settled = g->m[i]->rc.state == RC_STABLE &&
+			     g->m[i]->rc.member_epoch == g->aepoch;
 	return rv == STORE_OK && !r.failed ? 0 : -1;
 }
 
@@ -1643,11 +1672,13 @@ static struct gmember *meta_copy(const struct gmember *m)
  * -1 when nothing changed, -2 out of memory. */
 static int apply_fields(struct gmember *c,
 			const Synod__Wire__GroupHeartbeatRequest *req,
-			const char *host)
+			const char *host, int dry)
 {
 	int sub = 0, other = 0;
 	if (req->subscribed_topic_names &&
 	    !names_equal(c, req->subscribed_topic_names)) {
+		if (dry)
+			return 0;
 		if (set_names(c, req->subscribed_topic_names) != 0)
 			return -2;
 		sub = 1;
@@ -1656,31 +1687,43 @@ static int apply_fields(struct gmember *c,
 	    !streq(c->regex, req->subscribed_topic_regex[0]
 				 ? req->subscribed_topic_regex
 				 : NULL)) {
+		if (dry)
+			return 0;
 		if (set_str(&c->regex, req->subscribed_topic_regex) != 0)
 			return -2;
 		sub = 1;
 	}
 	if (req->server_assignor && !streq(c->assignor, req->server_assignor)) {
+		if (dry)
+			return 0;
 		if (set_str(&c->assignor, req->server_assignor) != 0)
 			return -2;
 		sub = 1; /* may change the group's assignor */
 	}
 	if (req->has_rebalance_timeout_ms && req->rebalance_timeout_ms >= 0 &&
 	    req->rebalance_timeout_ms != c->rebalance_timeout_ms) {
+		if (dry)
+			return 0;
 		c->rebalance_timeout_ms = req->rebalance_timeout_ms;
 		other = 1;
 	}
 	if (req->rack && !streq(c->rack, req->rack[0] ? req->rack : NULL)) {
+		if (dry)
+			return 0;
 		if (set_str(&c->rack, req->rack) != 0)
 			return -2;
 		other = 1;
 	}
 	if (req->client_id && !streq(c->client_id, req->client_id)) {
+		if (dry)
+			return 0;
 		if (set_str(&c->client_id, req->client_id) != 0)
 			return -2;
 		other = 1;
 	}
 	if (host && !streq(c->client_host, host)) {
+		if (dry)
+			return 0;
 		if (set_str(&c->client_host, host) != 0)
 			return -2;
 		other = 1;
@@ -1695,19 +1738,30 @@ static void pick_assignor(struct groups *gs, struct plan *pl)
 	char dflt[32];
 	const char *best = NULL;
 	uint32_t best_n = 0;
+	/* Names are checked at the heartbeat (allowed and built in): a few
+	 * distinct ones at most. */
+	const char *name[8];
+	uint32_t count[8];
+	size_t ns = 0, k;
 	for (uint32_t i = 0; i < pl->n; i++) {
 		const char *a = pl->pm[i].m->assignor;
-		uint32_t n = 0;
 		if (pl->pm[i].removed || a == NULL)
 			continue;
-		for (uint32_t k = 0; k < pl->n; k++)
-			n += !pl->pm[k].removed &&
-			     streq(pl->pm[k].m->assignor, a);
-		if (n > best_n || (n == best_n && strcmp(a, best) < 0)) {
-			best = a;
-			best_n = n;
+		for (k = 0; k < ns && strcmp(name[k], a) != 0; k++)
+			;
+		if (k == ns && ns < 8) {
+			name[ns] = a;
+			count[ns++] = 0;
 		}
+		if (k < ns)
+			count[k]++;
 	}
+	for (k = 0; k < ns; k++)
+		if (count[k] > best_n ||
+		    (count[k] == best_n && strcmp(name[k], best) < 0)) {
+			best = name[k];
+			best_n = count[k];
+		}
 	if (best == NULL && assignor_allowed(gs, NULL, dflt, sizeof dflt))
 		best = dflt;
 	if (best)
@@ -1757,6 +1811,29 @@ static int union_assigned(const struct gmember *m, uint64_t **owned,
 	return 0;
 }
 
+/* A steady heartbeat: no report, nothing asked that differs, the member
+ * at its current epoch and its group settled. The session is renewed and
+ * the answer comes from memory, without a decision (most heartbeats). 1
+ * when answered. */
+static int steady_beat(struct groups *gs, struct group *g, struct pending *p)
+{
+	Synod__Wire__GroupHeartbeatRequest *req = p->msg;
+	struct gmember *m;
+	if (!g->settled || req->member_epoch <= 0 || req->owned ||
+	    req->member_id == NULL ||
+	    (m = find_member(g, req->member_id)) == NULL ||
+	    req->member_epoch != m->rc.member_epoch ||
+	    (req->instance_id && !streq(m->instance_id, req->instance_id)) ||
+	    apply_fields(m, req, p->sc->conn.peer, 1) != -1)
+		return 0;
+	renew(g, m, now_ms(gs) + session_ms(gs, g));
+	m->static_left = 0;
+	attach(m, p->sc);
+	send_answer(gs, g, p, SYNOD_OK, NULL, m, 0, 0);
+	srv_pending_free(p);
+	return 1;
+}
+
 static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 {
 	Synod__Wire__GroupHeartbeatRequest *req = p->msg;
@@ -1771,6 +1848,8 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 	const char *host = p->sc->conn.peer;
 
 	gs->stats.heartbeats++;
+	if (g && steady_beat(gs, g, p))
+		return;
 	if (g == NULL) {
 		/* A first join creates the group (committed with it). */
 		if (req->member_epoch != 0)
@@ -1828,7 +1907,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		}
 		c->rebalance_timeout_ms = req->rebalance_timeout_ms;
 		if (set_str(&c->instance_id, req->instance_id) ||
-		    apply_fields(c, req, host) == -2) {
+		    apply_fields(c, req, host, 0) == -2) {
 			member_free(c);
 			goto nomem;
 		}
@@ -1868,7 +1947,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			/* A static member leaving that will come back: kept
 			 * for a full session from now; no epoch change. */
 			m->static_left = 1;
-			m->deadline_ms = now_ms(gs) + session_ms(gs, g);
+			renew(g, m, now_ms(gs) + session_ms(gs, g));
 			send_answer(gs, g, p, SYNOD_OK, NULL, m, -2, 0);
 			srv_pending_free(p);
 			free(o);
@@ -1907,12 +1986,12 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 						    req->owned != NULL);
 			if (rv != SYNOD_OK)
 				goto refuse;
-			m->deadline_ms = now_ms(gs) + session_ms(gs, g);
+			renew(g, m, now_ms(gs) + session_ms(gs, g));
 			m->static_left = 0;
 			attach(m, p->sc);
 			if ((c = meta_copy(m)) == NULL)
 				goto nomem;
-			changed = apply_fields(c, req, host);
+			changed = apply_fields(c, req, host, 0);
 			if (changed == -2) {
 				member_free(c);
 				goto nomem;
@@ -2074,15 +2153,25 @@ static void check_group(struct groups *gs, struct group *g, uint64_t now)
 {
 	struct gmember **out = NULL;
 	uint32_t n_out = 0;
+	uint64_t next = UINT64_MAX;
 	if (g->busy)
 		return;
+	if (now < g->check_at && !g->dirty &&
+	    !(g->n > 0 && g->epoch > g->aepoch))
+		return; /* nothing due: most groups at most ticks */
 	for (uint32_t i = 0; i < g->n; i++) {
 		struct gmember *m = g->m[i];
 		int expired = now >= m->deadline_ms;
 		int slow =
 		    m->revoke_deadline_ms && now >= m->revoke_deadline_ms;
-		if (!expired && !slow)
+		if (!expired && !slow) {
+			if (m->deadline_ms < next)
+				next = m->deadline_ms;
+			if (m->revoke_deadline_ms &&
+			    m->revoke_deadline_ms < next)
+				next = m->revoke_deadline_ms;
 			continue;
+		}
 		if (out == NULL && (out = malloc(g->n * sizeof *out)) == NULL)
 			return; /* the next tick tries again */
 		out[n_out++] = m;
@@ -2104,6 +2193,7 @@ static void check_group(struct groups *gs, struct group *g, uint64_t now)
 		free(out);
 		return; /* one decision at a time */
 	}
+	g->check_at = next;
 	if (g->dirty && g->n > 0) {
 		g->dirty = 0;
 		if (!targets_current(gs, g)) {

@@ -454,6 +454,8 @@ struct nfig {
 	uint64_t rss, db, bytes, heartbeats, assign_max_us, stall_us, apply_us;
 	uint64_t snapshot_us;
 	uint32_t members;
+	uint64_t term;
+	unsigned id;
 };
 
 static struct nfig nfig_of(struct cluster *c, unsigned id)
@@ -472,8 +474,29 @@ static struct nfig nfig_of(struct cluster *c, unsigned id)
 	f.apply_us = s->apply_max_us;
 	f.snapshot_us = s->last_snapshot_us;
 	f.members = s->group_members;
+	f.term = s->term;
+	f.id = id;
 	synod__wire__node_status_response__free_unpacked(s, NULL);
 	return f;
+}
+
+/* The figures of the node that leads now. */
+static struct nfig lfig(struct cluster *c)
+{
+	return nfig_of(c, cluster_wait_leader(c, 10000));
+}
+
+/* "", or a note that the leader changed between two figures. */
+static const char *elections(const struct nfig *a, const struct nfig *b)
+{
+	static char out[96];
+	if (a->id == b->id && a->term == b->term)
+		return "";
+	snprintf(out, sizeof out,
+		 " [ELECTION: leader %u term %llu -> leader %u term %llu]",
+		 a->id, (unsigned long long)a->term, b->id,
+		 (unsigned long long)b->term);
+	return out;
 }
 
 /* Resets every node's loop stall figures (NODE_STATUS reset). */
@@ -606,7 +629,7 @@ static int small_joined(struct gb *x)
 /* The large group: join, settle, crash one member, time to stable.
  * 0, or -1 when it could not be done. */
 static int big_group(struct cluster *c, struct gb *x,
-		      const struct bench_groups_opts *o, unsigned leader)
+		      const struct bench_groups_opts *o)
 {
 	char v[24];
 	uint64_t t0;
@@ -633,6 +656,7 @@ static int big_group(struct cluster *c, struct gb *x,
 	x->joins_done_ms = 0;
 	x->polling = 1;
 	stalls_reset(c);
+	f0 = lfig(c);
 	t0 = tool_now_us();
 	if (!run(x, 300, big_settled)) {
 		printf("groups big: %u members did not settle in 300 s "
@@ -641,13 +665,15 @@ static int big_group(struct cluster *c, struct gb *x,
 		       o->big_partitions);
 		return -1;
 	}
+	f1 = lfig(c);
 	printf("groups big: %u members over %u partitions joined and stable "
-	       "in %.1f s (largest loop stall %s)\n",
+	       "in %.1f s (largest loop stall %s)%s\n",
 	       o->big_members, o->big_partitions,
-	       (double)(tool_now_us() - t0) / 1e6, stalls_max(c));
+	       (double)(tool_now_us() - t0) / 1e6, stalls_max(c),
+	       elections(&f0, &f1));
 	run(x, 1.0, NULL);
 	stalls_reset(c);
-	f0 = nfig_of(c, leader);
+	f0 = lfig(c);
 	/* Stop member 0 after its next answer; its session runs out. */
 	x->crash = 0;
 	if (!run(x, 2.0 * o->big_session_ms / 1000.0 + 30, big_recovered)) {
@@ -661,7 +687,7 @@ static int big_group(struct cluster *c, struct gb *x,
 	x->joins_done_ms = tool_now_ms();
 	run(x, 10, big_settled);
 	run(x, 1.0, NULL);
-	f1 = nfig_of(c, leader);
+	f1 = lfig(c);
 	printf("groups big crash: fence entry applied (first push) to every "
 	       "partition held by a live member %.1f ms; session deadline "
 	       "(last heartbeat sent + session) to that %.1f ms (session %u "
@@ -672,13 +698,14 @@ static int big_group(struct cluster *c, struct gb *x,
 	       o->big_session_ms);
 	printf("groups big crash: raft bytes written by the rebalance %llu "
 	       "(fence, new targets, reconciliation, acks); slowest assignor "
-	       "run so far %.2f ms; largest loop stall %s\n",
+	       "run so far %.2f ms; largest loop stall %s%s\n",
 	       (unsigned long long)(f1.bytes - f0.bytes),
-	       (double)f1.assign_max_us / 1000.0, stalls_max(c));
+	       (double)f1.assign_max_us / 1000.0, stalls_max(c),
+	       elections(&f0, &f1));
 	/* Every member stops at once (a whole application crashes). */
 	for (uint32_t i = 0; i < o->big_members; i++)
 		x->m[i].dead = 1;
-	f0 = nfig_of(c, leader);
+	f0 = lfig(c);
 	stalls_reset(c);
 	x->joins_done_ms = tool_now_ms();
 	t0 = tool_now_us();
@@ -687,13 +714,13 @@ static int big_group(struct cluster *c, struct gb *x,
 		       "crash\n");
 		return -1;
 	}
-	f1 = nfig_of(c, leader);
+	f1 = lfig(c);
 	printf("groups big mass crash: %u members stopped, group empty %.0f "
 	       "ms later (session %u ms; polled every second), raft bytes "
-	       "%llu, largest loop stall %s\n",
+	       "%llu, largest loop stall %s%s\n",
 	       o->big_members - 1, (double)(tool_now_us() - t0) / 1000.0,
 	       o->big_session_ms, (unsigned long long)(f1.bytes - f0.bytes),
-	       stalls_max(c));
+	       stalls_max(c), elections(&f0, &f1));
 	return 0;
 }
 
@@ -701,7 +728,6 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 {
 	struct gb *x = calloc(1, sizeof *x);
 	struct synod_broker *b[3] = {NULL, NULL, NULL};
-	unsigned leader = cluster_wait_leader(c, 10000);
 	uint32_t base = o->big_members;
 	uint64_t t0, cpu0, cpu1;
 	struct nfig f0, f1, h0, h1;
@@ -772,7 +798,7 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	x->tick.data = x;
 	uv_timer_start(&x->tick, on_tick, 5, 5);
 
-	if (o->big_members > 0 && big_group(c, x, o, leader) != 0)
+	if (o->big_members > 0 && big_group(c, x, o) != 0)
 		goto out;
 
 	/* Many small groups. */
@@ -788,7 +814,8 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 		}
 	}
 	run(x, 0.5, NULL);
-	f0 = nfig_of(c, leader);
+	stalls_reset(c);
+	f0 = lfig(c);
 	x->join_next = base;
 	x->join_end = x->n;
 	x->joins_done_ms = 0;
@@ -803,31 +830,32 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 		goto out;
 	}
 	printf("groups: %u members in %u groups (%u topics x %u partitions) "
-	       "joined and stable in %.1f s\n",
+	       "joined and stable in %.1f s (largest loop stall %s)\n",
 	       o->members, o->groups, x->topics, o->topic_parts,
-	       (double)(tool_now_us() - t0) / 1e6);
+	       (double)(tool_now_us() - t0) / 1e6, stalls_max(c));
 	x->polling = 0;
 	/* One interval so the heartbeats spread, then the figures. */
 	run(x, 5.5, NULL);
-	f1 = nfig_of(c, leader);
+	f1 = lfig(c);
 	printf("groups memory: leader RSS +%.0f bytes per member, SQLite "
 	       "image +%.0f bytes per member; raft bytes per join %.0f "
-	       "(join, epoch, targets and reconciliation of its group)\n",
+	       "(join, epoch, targets and reconciliation of its group)%s\n",
 	       ((double)f1.rss - (double)f0.rss) / o->members,
 	       ((double)f1.db - (double)f0.db) / o->members,
-	       ((double)f1.bytes - (double)f0.bytes) / o->members);
+	       ((double)f1.bytes - (double)f0.bytes) / o->members,
+	       elections(&f0, &f1));
 	{
 		uint64_t fenced0 = x->fenced, err0 = x->errors;
 		stalls_reset(c);
-		h0 = nfig_of(c, leader);
-		bench_cpu_ticks(c->nodes[leader - 1].pid, &cpu0);
+		h0 = lfig(c);
+		bench_cpu_ticks(c->nodes[h0.id - 1].pid, &cpu0);
 		x->n_lat = 0;
 		x->measuring = 1;
 		t0 = tool_now_us();
 		run(x, o->window, NULL);
 		x->measuring = 0;
-		bench_cpu_ticks(c->nodes[leader - 1].pid, &cpu1);
-		h1 = nfig_of(c, leader);
+		bench_cpu_ticks(c->nodes[h0.id - 1].pid, &cpu1);
+		h1 = lfig(c);
 		double secs = (double)(tool_now_us() - t0) / 1e6;
 		double cpu_s = (double)(cpu1 - cpu0) / (double)hz;
 		double hbs = (double)(h1.heartbeats - h0.heartbeats);
@@ -840,13 +868,13 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 		printf("groups steady: answer p50 %.2f ms p99 %.2f ms max %.2f "
 		       "ms (%zu answers); false fences %llu; errors %llu; "
 		       "members the controller holds %u; largest loop stall "
-		       "%s\n",
+		       "%s%s\n",
 		       pct_ms(x->lat, x->n_lat, 0.5),
 		       pct_ms(x->lat, x->n_lat, 0.99),
 		       pct_ms(x->lat, x->n_lat, 1.0), x->n_lat,
 		       (unsigned long long)(x->fenced - fenced0),
 		       (unsigned long long)(x->errors - err0), h1.members,
-		       stalls_max(c));
+		       stalls_max(c), elections(&h0, &h1));
 	}
 	rv = 0;
 out:
