@@ -25,11 +25,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "bench.h"
 #include "common.h"
 #include "synod/broker.h"
 
-#define WHEEL 8192 /* 10 ms slots: 81.9 s ahead at most */
+#define WHEEL 65536 /* 1 ms slots: 65 s ahead at most */
 #define JOINS_IN_FLIGHT 256
 #define NO_MEMBER UINT32_MAX
 
@@ -66,7 +68,7 @@ struct gb {
 	uint32_t *ht; /* member id -> index + 1 (open addressing) */
 	size_t ht_cap;
 	struct slot wheel[WHEEL];
-	uint64_t wheel_pos; /* next 10 ms slot to run */
+	uint64_t wheel_pos; /* next 1 ms slot to run */
 	uv_timer_t tick;
 	unsigned groups, topics;
 	/* joins: members [join_next, join_end) still to send */
@@ -173,7 +175,7 @@ struct hbreq {
 static void schedule(struct gb *x, uint32_t i, uint64_t due_ms)
 {
 	struct gm *m = &x->m[i];
-	uint64_t s = due_ms / 10;
+	uint64_t s = due_ms;
 	struct slot *b;
 	if (s < x->wheel_pos)
 		s = x->wheel_pos;
@@ -409,7 +411,7 @@ static void on_tick(uv_timer_t *t)
 	if (x->joins_done_ms == 0 && x->join_next == x->join_end &&
 	    x->join_inflight == 0)
 		x->joins_done_ms = now;
-	while (x->wheel_pos <= now / 10) {
+	while (x->wheel_pos <= now) {
 		struct slot *b = &x->wheel[x->wheel_pos % WHEEL];
 		for (uint32_t k = 0; k < b->n; k++) {
 			struct gm *m = &x->m[b->e[k].m];
@@ -747,7 +749,7 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	x->n_cl = o->conns ? o->conns : 1;
 	x->cl = calloc(x->n_cl, sizeof *x->cl);
 	x->crash = NO_MEMBER;
-	x->wheel_pos = tool_now_ms() / 10;
+	x->wheel_pos = tool_now_ms();
 	if (x->m == NULL || x->ht == NULL || x->cl == NULL)
 		goto out;
 	for (uint32_t i = 0; i < x->n; i++) {
@@ -796,7 +798,7 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	}
 	uv_timer_init(&x->loop, &x->tick);
 	x->tick.data = x;
-	uv_timer_start(&x->tick, on_tick, 5, 5);
+	uv_timer_start(&x->tick, on_tick, 1, 1); /* sends spread evenly */
 
 	if (o->big_members > 0 && big_group(c, x, o) != 0)
 		goto out;
@@ -846,6 +848,8 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	       elections(&f0, &f1));
 	{
 		uint64_t fenced0 = x->fenced, err0 = x->errors;
+		struct rusage ru0, ru1;
+		getrusage(RUSAGE_SELF, &ru0);
 		stalls_reset(c);
 		h0 = lfig(c);
 		bench_cpu_ticks(c->nodes[h0.id - 1].pid, &cpu0);
@@ -855,16 +859,25 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 		run(x, o->window, NULL);
 		x->measuring = 0;
 		bench_cpu_ticks(c->nodes[h0.id - 1].pid, &cpu1);
+		getrusage(RUSAGE_SELF, &ru1);
 		h1 = lfig(c);
 		double secs = (double)(tool_now_us() - t0) / 1e6;
 		double cpu_s = (double)(cpu1 - cpu0) / (double)hz;
 		double hbs = (double)(h1.heartbeats - h0.heartbeats);
 		qsort(x->lat, x->n_lat, sizeof *x->lat, cmp_u64);
+		double self_s =
+		    (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec +
+			     ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+		    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+			     ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) /
+			1e6;
 		printf("groups steady: %.0f heartbeats/s, leader CPU %.1f%% of "
-		       "a core (%.1f us per heartbeat), raft bytes %llu\n",
+		       "a core (%.1f us per heartbeat), raft bytes %llu; this "
+		       "process (the members) %.1f%% of a core\n",
 		       hbs / secs, 100.0 * cpu_s / secs,
 		       hbs > 0 ? cpu_s * 1e6 / hbs : 0.0,
-		       (unsigned long long)(h1.bytes - h0.bytes));
+		       (unsigned long long)(h1.bytes - h0.bytes),
+		       100.0 * self_s / secs);
 		printf("groups steady: answer p50 %.2f ms p99 %.2f ms max %.2f "
 		       "ms (%zu answers); false fences %llu; errors %llu; "
 		       "members the controller holds %u; largest loop stall "
