@@ -91,8 +91,8 @@ struct groups {
 	unsigned ops; /* proposals whose waiters have not run */
 	uint64_t gen;
 	uint64_t cfg_gen;     /* bumped when a config record is applied */
-	uint64_t asg_seen;     /* cfg_gen when asg_list was read */
-	char asg_list[1025];   /* group.consumer.assignors in effect */
+	uint64_t asg_seen;    /* cfg_gen when asg_list was read */
+	char asg_list[1025];  /* group.consumer.assignors in effect */
 	struct group **slots; /* open addressing by group id */
 	/* Topics by id (reloads map every member's partition sets). */
 	struct tcache_ent {
@@ -474,7 +474,13 @@ static int pset_keys(struct groups *gs, const struct store_pset *ps,
 				(*out)[k++] =
 				    key_of(tid, ps->topics[i].partitions[j]);
 	}
-	qsort(*out, k, sizeof **out, cmp_u64);
+	/* Stored sets are in key order already (topics by tid, partitions
+	 * ascending): sort only when they are not. */
+	for (size_t i = 1; i < k; i++)
+		if ((*out)[i - 1] > (*out)[i]) {
+			qsort(*out, k, sizeof **out, cmp_u64);
+			break;
+		}
 	*n = (uint32_t)k;
 	return 0;
 }
@@ -654,16 +660,23 @@ struct reload {
 	uint32_t n_old;
 	uint64_t index;
 	int failed;
+	uint32_t cursor; /* where take_old() looks first */
 };
 
+/* The member's state before the reload. Both lists come in member id
+ * order (the store's), so the search starts where the last one ended:
+ * linear over a reload, not quadratic. */
 static struct gmember *take_old(struct reload *r, const char *id)
 {
-	for (uint32_t i = 0; i < r->n_old; i++)
+	for (uint32_t k = 0; k < r->n_old; k++) {
+		uint32_t i = (r->cursor + k) % r->n_old;
 		if (r->old[i] && strcmp(r->old[i]->id, id) == 0) {
 			struct gmember *m = r->old[i];
 			r->old[i] = NULL;
+			r->cursor = i + 1;
 			return m;
 		}
+	}
 	return NULL;
 }
 
@@ -756,7 +769,7 @@ static int on_stored_group(void *arg, const struct store_group *sg)
  * controller that has them). */
 static int reload_group(struct groups *gs, struct group *g, uint64_t index)
 {
-	struct reload r = {gs, g, g->m, g->n, index, 0};
+	struct reload r = {gs, g, g->m, g->n, index, 0, 0};
 	int rv;
 	rv = store_group_get(gs->store, g->id, on_stored_group, g);
 	if (rv == STORE_ENOTFOUND)

@@ -478,8 +478,8 @@ static int has_dups(const Synod__Rec__GroupCurrent *c, int *dup)
 /* Does the member exist (*found), and are its stored assigned and pending
  * sets these encodings (*same; NULL: no set)? */
 static int stored_sets(struct store *s, const Synod__Rec__GroupCurrent *c,
-		       const uint8_t *a, size_t la, const uint8_t *p,
-		       size_t lp, int *found, int *same)
+		       const uint8_t *a, size_t la, const uint8_t *p, size_t lp,
+		       int *found, int *same)
 {
 	sqlite3_stmt *st = s->stmt[ST_GMEMBER_SETS];
 	int rc;
@@ -531,12 +531,10 @@ static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 		rv = STORE_ENOMEM;
 		goto unbind;
 	}
-	rv = stored_sets(s, c, a, a ? pset_size(c->assigned, c->n_assigned) : 0,
-			 p,
-			 p ? pset_size(c->pending_revocation,
-				       c->n_pending_revocation)
-			   : 0,
-			 &found, &same);
+	rv = stored_sets(
+	    s, c, a, a ? pset_size(c->assigned, c->n_assigned) : 0, p,
+	    p ? pset_size(c->pending_revocation, c->n_pending_revocation) : 0,
+	    &found, &same);
 	if (rv != STORE_OK)
 		goto unbind;
 	if (!found) {
@@ -551,8 +549,8 @@ static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 				 c->n_assigned, &other)) != STORE_OK ||
 	     (!other && (rv = held_by_other(s, c->group_id, c->member_id,
 					    c->pending_revocation,
-					    c->n_pending_revocation,
-					    &other)) != STORE_OK)))
+					    c->n_pending_revocation, &other)) !=
+			    STORE_OK)))
 		goto unbind;
 	if (other) {
 		*status = STORE_R_REFUSED;
@@ -568,10 +566,10 @@ static int apply_current(struct store *s, const Synod__Rec__GroupCurrent *c,
 			goto unbind;
 		if ((rv = own(s, c->group_id, c->member_id, c->assigned,
 			      c->n_assigned, &dup)) != STORE_OK ||
-		    (!dup && (rv = own(s, c->group_id, c->member_id,
-				       c->pending_revocation,
-				       c->n_pending_revocation, &dup)) !=
-				 STORE_OK))
+		    (!dup &&
+		     (rv = own(s, c->group_id, c->member_id,
+			       c->pending_revocation, c->n_pending_revocation,
+			       &dup)) != STORE_OK))
 			goto unbind;
 		if (dup) { /* ruled out by has_dups(): cannot happen */
 			rv = st_fail(s, STORE_EDB,

@@ -40,8 +40,8 @@ static unsigned opt_p_brokers = 100;
 static unsigned opt_partitions = 100000;
 static unsigned opt_topic_parts = 1000;
 static unsigned opt_rf = 3;
-static struct bench_groups_opts opt_groups = {
-    100000, 10000, 100, 10, 100, 1000, 10000, 3000, 20.0};
+static struct bench_groups_opts opt_groups = {100000, 10000, 100,  10,	100,
+					      1000,   10000, 3000, 20.0};
 
 /* ---- write throughput ---- */
 
@@ -1184,10 +1184,11 @@ int main(int argc, char **argv)
 	const char *bootstrap = NULL;
 	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0, do_g = 0;
 	int rv = 0;
-	unsigned *gopt[] = {&opt_groups.members,	&opt_groups.groups,
-			    &opt_groups.topics,		&opt_groups.topic_parts,
-			    &opt_groups.conns,		&opt_groups.big_members,
-			    &opt_groups.big_partitions, &opt_groups.big_session_ms};
+	unsigned *gopt[] = {
+	    &opt_groups.members,	&opt_groups.groups,
+	    &opt_groups.topics,		&opt_groups.topic_parts,
+	    &opt_groups.conns,		&opt_groups.big_members,
+	    &opt_groups.big_partitions, &opt_groups.big_session_ms};
 	struct cluster c;
 	char flags[sizeof c.extra_flags];
 	unsigned conns;

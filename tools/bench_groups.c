@@ -55,7 +55,7 @@ struct gm {
 struct slot {
 	struct {
 		uint32_t m, gen;
-	} *e;
+	} * e;
 	uint32_t n, cap;
 };
 
@@ -228,9 +228,10 @@ static void send_hb(struct gb *x, uint32_t i, int kind)
 		r.member_id = m->id;
 		r.member_epoch = kind == HB_LEAVE ? -1 : m->epoch;
 		if (kind == HB_BEAT && m->dirty) {
-			owned = m->owned ? synod__wire__group_partition_set__unpack(
-					       NULL, m->owned_len, m->owned)
-					 : NULL;
+			owned = m->owned
+				    ? synod__wire__group_partition_set__unpack(
+					  NULL, m->owned_len, m->owned)
+				    : NULL;
 			r.owned = owned ? owned : &none;
 			r.has_assignment_version = 1;
 			r.assignment_version = m->version;
@@ -292,8 +293,8 @@ static void on_hb(void *arg, int status, const uint8_t *body, size_t len)
 			take(x, m, r->assignment, r->assignment_version);
 		if (q->steady && x->measuring) {
 			if (x->n_lat == x->cap_lat) {
-				size_t cap = x->cap_lat ? x->cap_lat * 2
-							: 1u << 20;
+				size_t cap =
+				    x->cap_lat ? x->cap_lat * 2 : 1u << 20;
 				void *l = realloc(x->lat, cap * sizeof *x->lat);
 				if (l) {
 					x->lat = l;
@@ -307,7 +308,8 @@ static void on_hb(void *arg, int status, const uint8_t *body, size_t len)
 			/* The victim: stops right after this answer. */
 			m->dead = 1;
 			x->owned_big -= m->n_owned;
-			x->t_crash_us = q->t0; /* its session counts from here */
+			x->t_crash_us =
+			    q->t0; /* its session counts from here */
 			x->watching = 1;
 		}
 	} else {
@@ -390,8 +392,7 @@ static void on_list(void *arg, int status, const uint8_t *body, size_t len)
 			if (strcmp(g->group_id, "bench-big") == 0) {
 				x->big_stable = stable;
 				x->big_empty = g->members == 0;
-			}
-			else if (stable)
+			} else if (stable)
 				x->stable_small++;
 		}
 	}
@@ -631,7 +632,7 @@ static int small_joined(struct gb *x)
 /* The large group: join, settle, crash one member, time to stable.
  * 0, or -1 when it could not be done. */
 static int big_group(struct cluster *c, struct gb *x,
-		      const struct bench_groups_opts *o)
+		     const struct bench_groups_opts *o)
 {
 	char v[24];
 	uint64_t t0;
