@@ -94,8 +94,8 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h,
 	Synod__Wire__PeerProgress *peers = NULL, **ptrs = NULL;
 	Synod__Wire__ClientConnections cc =
 	    SYNOD__WIRE__CLIENT_CONNECTIONS__INIT;
-	char leader[SYNOD_ADDR_MAX];
-	uint64_t lid = 0;
+	char leader[SYNOD_ADDR_MAX], digest[17];
+	uint64_t lid = 0, dg = 0;
 	unsigned np = 0;
 
 	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
@@ -116,6 +116,12 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h,
 	m.apply_max_us = n->fsm.apply_max_us;
 	m.has_bytes_proposed = 1;
 	m.bytes_proposed = n->stats.bytes_proposed;
+	if (req->has_with_digest && req->with_digest &&
+	    store_digest(n->fsm.store, &dg) == STORE_OK) {
+		snprintf(digest, sizeof digest, "%016llx",
+			 (unsigned long long)dg);
+		m.state_digest = digest;
+	}
 	if (req->has_reset_loop_stall && req->reset_loop_stall) {
 		n->stats.loop_stall_max_us = n->stats.loop_stalls_50ms = 0;
 		n->fsm.apply_max_us = 0;

@@ -740,6 +740,8 @@ int store_digest(struct store *s, uint64_t *digest)
 				const void *v = sqlite3_column_blob(st, c);
 				int len = sqlite3_column_bytes(st, c);
 				fnv(&h, &type, sizeof type);
+				fnv(&h, &len,
+				    sizeof len); /* "ab","c" != "a","bc" */
 				if (v != NULL)
 					fnv(&h, v, (size_t)len);
 			}

@@ -125,6 +125,7 @@ uint64_t store_applied_index(const struct store *s);
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */
 uint64_t store_topics_gen(const struct store *s);
+
 /* Cluster id ("" before InitCluster is applied). Owned by the store. */
 const char *store_cluster_id(const struct store *s);
 /* Size in bytes of the database image. */
@@ -266,7 +267,10 @@ typedef int (*store_count_cb)(void *arg, int32_t broker, uint64_t count);
 int store_replica_counts(struct store *s, store_count_cb cb, void *arg);
 int store_leader_counts(struct store *s, store_count_cb cb, void *arg);
 
-/* A digest of all table contents (for tests that compare nodes). */
+/* A digest of all table contents, every row in key order (FNV-1a, 64
+ * bits: for comparing replicas, not for security): equal on replicas at
+ * the same applied index. Reads everything: O(state). NODE_STATUS
+ * reports it when asked (with_digest). */
 int store_digest(struct store *s, uint64_t *digest);
 
 /* ---- consumer groups (docs/groups.md) ---- */

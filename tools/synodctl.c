@@ -28,8 +28,10 @@ static void usage(FILE *out)
 	    "(client addresses).\n"
 	    "\n"
 	    "Quorum:\n"
-	    "  quorum status                       every node's role, "
+	    "  quorum status [--digest]            every node's role, "
 	    "applied index, lag\n"
+	    "                                      (--digest: each node's "
+	    "state digest)\n"
 	    "  quorum add-voter ID RAFT_H:P CLIENT_H:P\n"
 	    "                                      add a started, empty "
 	    "node as a voter\n"
@@ -181,7 +183,7 @@ static void on_probe(void *arg, int status, const uint8_t *body, size_t len)
 	}
 }
 
-static int quorum_status(void)
+static int quorum_status(int with_digest)
 {
 	struct synod_client *c = client(0);
 	Synod__Wire__MetadataRequest mreq = SYNOD__WIRE__METADATA_REQUEST__INIT;
@@ -195,6 +197,7 @@ static int quorum_status(void)
 	int rv, code;
 	if (c == NULL)
 		return 2;
+	sreq.has_with_digest = sreq.with_digest = with_digest != 0;
 	mreq.cluster_id = (char *)opt_cluster_id;
 	rv = synod_client_call(c, SYNOD_API_METADATA, &mreq.base, 0,
 			       &synod__wire__metadata_response__descriptor,
@@ -288,6 +291,17 @@ static int quorum_status(void)
 				: json_integer(r->last_contact_ms));
 			json_object_set_new(n, "term",
 					    json_integer((json_int_t)r->term));
+			if (with_digest) {
+				json_object_set_new(
+				    n, "metadata_version",
+				    json_integer(
+					(json_int_t)r->metadata_version));
+				json_object_set_new(
+				    n, "state_digest",
+				    r->state_digest
+					? json_string(r->state_digest)
+					: json_null());
+			}
 		} else {
 			json_object_set_new(n, "role", json_string("unknown"));
 			json_object_set_new(n, "applied_index", json_null());
@@ -364,6 +378,15 @@ static int quorum_status(void)
 				   ? "yes"
 				   : "NO",
 			       applied, lag, contact);
+			if (with_digest &&
+			    json_is_string(
+				v = json_object_get(n, "state_digest")))
+				printf("     state digest %s at metadata "
+				       "version %lld\n",
+				       json_string_value(v),
+				       (long long)json_integer_value(
+					   json_object_get(
+					       n, "metadata_version")));
 		}
 		json_decref(root);
 	}
@@ -1717,8 +1740,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "quorum") == 0) {
 		if (strcmp(argv[1], "status") == 0)
-			return argc == 2 ? quorum_status()
-					 : die_usage("quorum status");
+			return argc == 2 ? quorum_status(0)
+			       : argc == 3 && strcmp(argv[2], "--digest") == 0
+				   ? quorum_status(1)
+				   : die_usage("quorum status [--digest]");
 		return quorum_change(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[0], "config") == 0)

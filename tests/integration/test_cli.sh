@@ -80,6 +80,16 @@ st="$("$ctl" --json quorum status)"
 [ "$("$ctl" config get retention.ms)" = 1000 ] && ok || bad "value after failover"
 "$root/deploy/cluster.sh" restart "$leader" >/dev/null
 wait_for 20 sh -c "'$ctl' --json quorum status | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if all(n[\"reachable\"] and n[\"lag\"]==0 for n in d[\"nodes\"]) else 1)'" && ok || bad "restarted node caught up"
+# every replica's state digest equal at the same metadata version
+digests_agree() {
+  "$ctl" --json quorum status --digest | python3 -c '
+import json, sys
+n = json.load(sys.stdin)["nodes"]
+v = {(x.get("metadata_version"), x.get("state_digest")) for x in n}
+sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
+}
+wait_for 20 digests_agree && ok || bad "state digests differ: $("$ctl" --json quorum status --digest)"
+"$ctl" quorum status --digest | grep -q "state digest [0-9a-f]\{16\} at metadata version" && ok || bad "digest in table output"
 
 # transfer leadership
 leader="$("$ctl" --json quorum status | json 'd["leader_id"]')"
