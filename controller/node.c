@@ -1,6 +1,9 @@
 /* controller/node.c - raft wiring, leadership, group commit, reads. */
 #include "node.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -857,9 +860,61 @@ err_fsm:
 	return -1;
 }
 
+/* libraft renames a closed segment it cannot read to corrupt-* and starts
+ * without the entries from it on: a node that acknowledged those entries
+ * would then vote and serve as if it never had them. The first such file
+ * in dir: 1 (its name in name), 0 none, -1 dir unreadable. */
+static int find_set_aside(const char *dir, char *name, size_t size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (!found && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "corrupt-", 8) == 0) {
+			snprintf(name, size, "%s/%s", dir, e->d_name);
+			found = 1;
+		}
+	closedir(d);
+	return found;
+}
+
+/* Refuses (-1, errmsg) a raft directory holding a set-aside segment. */
+static int check_log_intact(struct node *n, const char *when)
+{
+	char dir[PATH_MAX], bad[PATH_MAX + 300];
+	int rv;
+	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
+	rv = find_set_aside(dir, bad, sizeof bad);
+	if (rv == 0)
+		return 0;
+	if (rv < 0)
+		snprintf(n->errmsg, sizeof n->errmsg, "cannot read %s: %s", dir,
+			 strerror(errno));
+	else
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "%s: a raft log segment that could not be read (%s; "
+			 "checksum or format error). This node's log lost the "
+			 "entries from that segment on, so it must not rejoin "
+			 "with this data: remove its data directory and add it "
+			 "back as a new voter (docs/operations.md, 'Damaged "
+			 "data directory'), or put back an intact copy of the "
+			 "segment under its original name",
+			 bad, when);
+	return -1;
+}
+
 int node_start(struct node *n)
 {
-	int rv = raft_start(&n->raft);
+	int rv;
+	if (check_log_intact(n, "set aside by an earlier start") != 0)
+		return -1;
+	rv = raft_start(&n->raft);
+	if (rv == 0 && check_log_intact(n, "set aside by raft just now") != 0) {
+		n->raft_started = 1;
+		return -1;
+	}
 	if (rv != 0) {
 		const char *why = raft_errmsg(&n->raft);
 		if (why == NULL || why[0] == '\0')

@@ -72,7 +72,7 @@ struct node {
 	struct fsm fsm;
 	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */
 	char client_address[SYNOD_ADDR_MAX];
-	char errmsg[256];
+	char errmsg[1024];
 
 	int raft_started;
 	int is_leader; /* raft says leader */

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Disk faults: a node whose raft log has a bit-flipped closed segment must
+# refuse to start, naming the file and what to do, at that start and every
+# later one; the other two nodes go on and lose nothing acknowledged; the
+# documented way back (remove the voter, start an empty node, add it)
+# brings the quorum to three with equal state digests.
+#
+# libraft 0.22 sets such a segment aside (renames it corrupt-*) and starts
+# without its entries; Synod refuses instead (controller/node.c,
+# docs/operations.md 'Damaged data directory'). Waits use deadlines.
+# Usage: test_disk.sh BUILD_DIR
+set -euo pipefail
+build="$(cd "${1:?build dir}" && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export SYNOD_BUILD_DIR="$build"
+export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-disk-XXXXXX)"
+export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 + 100 ))
+export SYNOD_FLAGS="--election-timeout-ms 300"
+ctl="$build/synodctl"
+dir="$SYNOD_CLUSTER_DIR"
+base=$SYNOD_BASE_PORT
+pass=0 fail=0
+newpid=
+
+cleanup() {
+  [ -n "$newpid" ] && kill -9 "$newpid" 2>/dev/null || true
+  "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  if [ "$fail" -ne 0 ]; then tail -n 5 "$dir"/node-*.log >&2 || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+wait_for() { # seconds command...
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+dead() { ! kill -0 "$1" 2>/dev/null; }
+
+"$root/deploy/cluster.sh" start 3 >/dev/null
+export SYNOD_BOOTSTRAP="$("$root/deploy/cluster.sh" bootstrap)"
+wait_for 20 "$ctl" --timeout-ms 1000 quorum status || { bad "no leader"; exit 1; }
+for i in $(seq 1 40); do "$ctl" config set --topic "t$i" retention.ms="$i" >/dev/null; done
+
+# Node 2 stops cleanly (its open segment is closed), then one bit of its
+# newest closed segment flips.
+pid2=$(cat "$dir/node-2.pid")
+kill -TERM "$pid2"
+wait_for 10 dead "$pid2" && ok || bad "node 2 did not stop"
+seg=$(ls "$dir/node-2/raft" | grep -E '^[0-9]+-[0-9]+$' | sort | tail -1)
+size=$(stat -c %s "$dir/node-2/raft/$seg")
+[ "$size" -gt 1000 ] && ok || bad "segment $seg too small ($size bytes)"
+python3 - "$dir/node-2/raft/$seg" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x10
+open(p, "wb").write(b)
+EOF
+
+# It refuses to start, naming the segment and what to do.
+"$root/deploy/cluster.sh" restart 2 >/dev/null
+pid2=$(cat "$dir/node-2.pid")
+wait_for 15 dead "$pid2" && ok || bad "node 2 started with a corrupt segment"
+grep -q "ERROR.*corrupt-.*$seg: a raft log segment that could not be read (set aside by raft just now" "$dir/node-2.log" \
+  && ok || bad "no clear error: $(tail -n 2 "$dir/node-2.log")"
+grep -q "Damaged data directory" "$dir/node-2.log" && ok || bad "no pointer to the docs"
+
+# The other two go on; nothing acknowledged is lost.
+wait_for 20 "$ctl" --timeout-ms 1000 config set --topic t41 retention.ms=41 && ok || bad "write with two nodes"
+[ "$("$ctl" config get --topic t40 retention.ms)" = 40 ] && ok || bad "acknowledged write lost"
+
+# Every later start refuses too (libraft would now start it empty).
+"$root/deploy/cluster.sh" restart 2 >/dev/null
+pid2=$(cat "$dir/node-2.pid")
+wait_for 15 dead "$pid2" && ok || bad "node 2 started on a second try"
+grep -q "set aside by an earlier start" "$dir/node-2.log" && ok || bad "second start: $(tail -n 1 "$dir/node-2.log")"
+
+# The way back: remove voter 2, start an empty node 4, add it.
+"$ctl" quorum remove-voter 2 >/dev/null && ok || bad "remove-voter 2"
+. "$dir/cluster.env"
+others=$(echo "$VOTERS" | tr ',' '\n' | grep -v '^2@' | paste -sd,)
+mkdir -p "$dir/node-4"
+"$build/synod" --node-id 4 --cluster-id "$CLUSTER_ID" \
+  --raft-address "127.0.0.1:$((base + 4))" --client-address "127.0.0.1:$((base + 104))" \
+  --data-dir "$dir/node-4" --voters "$others" $SYNOD_FLAGS >>"$dir/node-4.log" 2>&1 &
+newpid=$!
+disown "$newpid" 2>/dev/null || true
+wait_for 20 "$ctl" --timeout-ms 3000 quorum add-voter 4 "127.0.0.1:$((base + 4))" "127.0.0.1:$((base + 104))" \
+  && ok || bad "add-voter 4"
+export SYNOD_BOOTSTRAP="$SYNOD_BOOTSTRAP,127.0.0.1:$((base + 104))"
+digests_agree() {
+  "$ctl" --json quorum status --digest | python3 -c '
+import json, sys
+n = [x for x in json.load(sys.stdin)["nodes"] if x["voter"]]
+v = {(x.get("metadata_version"), x.get("state_digest")) for x in n}
+sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
+}
+wait_for 30 digests_agree && ok || bad "three voters with equal digests: $("$ctl" --json quorum status --digest)"
+[ "$("$ctl" config get --topic t41 retention.ms)" = 41 ] && ok || bad "value after re-adding"
+
+echo "test_disk: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
