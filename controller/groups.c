@@ -90,10 +90,11 @@ struct groups {
 	int closing;
 	unsigned ops; /* proposals whose waiters have not run */
 	uint64_t gen;
-	uint64_t cfg_gen;     /* bumped when a config record is applied */
-	uint64_t asg_seen;    /* cfg_gen when asg_list was read */
-	char asg_list[1025];  /* group.consumer.assignors in effect */
-	struct group **slots; /* open addressing by group id */
+	uint64_t cfg_gen;	 /* bumped when a config record is applied */
+	uint64_t asg_seen;	 /* cfg_gen when asg_list was read */
+	uint64_t tick_budget_ns; /* topic-change checks stop at this time */
+	char asg_list[1025];	 /* group.consumer.assignors in effect */
+	struct group **slots;	 /* open addressing by group id */
 	/* Topics by id (reloads map every member's partition sets). */
 	struct tcache_ent {
 		uint8_t id[16];
@@ -885,10 +886,10 @@ struct subs {
 	int failed;
 };
 
-static int subs_add(struct subs *s, const struct store_topic *t)
+static int subs_put(struct subs *s, int64_t tid, uint32_t partitions)
 {
 	for (uint32_t i = 0; i < s->n; i++)
-		if (s->t[i].tid == t->tid)
+		if (s->t[i].tid == tid)
 			return 0;
 	if (s->n == s->cap) {
 		uint32_t cap = s->cap ? s->cap * 2 : 16;
@@ -900,11 +901,16 @@ static int subs_add(struct subs *s, const struct store_topic *t)
 		s->t = n;
 		s->cap = cap;
 	}
-	s->t[s->n].tid = t->tid;
-	s->t[s->n].partitions = t->n_partitions;
+	s->t[s->n].tid = tid;
+	s->t[s->n].partitions = partitions;
 	s->t[s->n].rack_masks = NULL;
 	s->n++;
 	return 0;
+}
+
+static int subs_add(struct subs *s, const struct store_topic *t)
+{
+	return subs_put(s, t->tid, t->n_partitions);
 }
 
 struct regex_walk {
@@ -943,6 +949,50 @@ static void subs_member(struct groups *gs, const struct gmember *m,
 			regfree(&re);
 		}
 	}
+}
+
+/* Subscriptions resolved once per distinct (names, regex) in a decision:
+ * the members of a group mostly share one, and each resolution reads the
+ * store (and runs a regex over every topic). */
+#define SUBCACHE 8
+struct subcache {
+	const struct gmember *m[SUBCACHE];
+	struct subs s[SUBCACHE];
+	uint32_t n;
+};
+
+static int same_subscription(const struct gmember *a, const struct gmember *b)
+{
+	if (a->n_names != b->n_names || !streq(a->regex, b->regex))
+		return 0;
+	for (uint32_t i = 0; i < a->n_names; i++)
+		if (strcmp(a->names[i], b->names[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* m's subscribed topics: from the cache, or resolved into the cache, or
+ * (cache full) into *tmp, which the caller frees. */
+static const struct subs *sub_of(struct groups *gs, struct subcache *c,
+				 const struct gmember *m, struct subs *tmp)
+{
+	struct subs *s = tmp;
+	for (uint32_t k = 0; k < c->n; k++)
+		if (same_subscription(c->m[k], m))
+			return &c->s[k];
+	if (c->n < SUBCACHE) {
+		c->m[c->n] = m;
+		s = &c->s[c->n++];
+	}
+	memset(s, 0, sizeof *s);
+	subs_member(gs, m, s);
+	return s;
+}
+
+static void subcache_free(struct subcache *c)
+{
+	for (uint32_t k = 0; k < c->n; k++)
+		free(c->s[k].t);
 }
 
 static uint32_t topic_index(const struct subs *s, int64_t tid)
@@ -1082,12 +1132,22 @@ static int plan_assign(struct plan *pl)
 	int *member_rack = NULL, rack_aware = 0;
 	uint64_t t0;
 	int rv = -1;
+	struct subcache sc;
 	memset(&racks, 0, sizeof racks);
+	memset(&sc, 0, sizeof sc);
 	if (fn == NULL)
 		fn = asg_find("uniform");
-	for (uint32_t i = 0; i < pl->n; i++)
-		if (!pl->pm[i].removed)
-			subs_member(gs, pl->pm[i].m, &all);
+	for (uint32_t i = 0; i < pl->n && !all.failed; i++) {
+		struct subs tmp = {0};
+		const struct subs *ms;
+		if (pl->pm[i].removed)
+			continue;
+		ms = sub_of(gs, &sc, pl->pm[i].m, &tmp);
+		all.failed |= ms->failed;
+		for (uint32_t k = 0; k < ms->n && !all.failed; k++)
+			subs_put(&all, ms->t[k].tid, ms->t[k].partitions);
+		free(tmp.t);
+	}
 	if (all.failed)
 		goto out;
 	if (all.n > 1)
@@ -1103,30 +1163,33 @@ static int plan_assign(struct plan *pl)
 		goto out;
 	for (uint32_t i = 0; i < pl->n; i++) {
 		struct pm *p = &pl->pm[i];
-		struct subs own = {0};
+		struct subs tmp = {0};
+		const struct subs *own;
 		if (p->removed)
 			continue;
-		subs_member(gs, p->m, &own);
-		if (own.failed)
-			goto out;
-		tix[na] = calloc(own.n + 1, sizeof **tix);
-		if (tix[na] == NULL) {
-			free(own.t);
+		own = sub_of(gs, &sc, p->m, &tmp);
+		if (own->failed) {
+			free(tmp.t);
 			goto out;
 		}
-		for (uint32_t k = 0; k < own.n; k++)
-			tix[na][k] = topic_index(&all, own.t[k].tid);
-		qsort(tix[na], own.n, sizeof **tix, cmp_u32);
+		tix[na] = calloc(own->n + 1, sizeof **tix);
+		if (tix[na] == NULL) {
+			free(tmp.t);
+			goto out;
+		}
+		for (uint32_t k = 0; k < own->n; k++)
+			tix[na][k] = topic_index(&all, own->t[k].tid);
+		qsort(tix[na], own->n, sizeof **tix, cmp_u32);
 		am[na].member_id = p->m->id;
 		am[na].instance_id = p->m->instance_id;
 		am[na].rack = member_rack[i];
 		am[na].topics = tix[na];
-		am[na].n_topics = own.n;
+		am[na].n_topics = own->n;
 		am[na].current = p->target;
 		am[na].n_current = p->n_target;
 		map[na] = i;
 		na++;
-		free(own.t);
+		free(tmp.t);
 	}
 	memset(&in, 0, sizeof in);
 	in.topics = all.t;
@@ -1179,6 +1242,7 @@ out:
 	free(map);
 	free(member_rack);
 	racks_free(&racks);
+	subcache_free(&sc);
 	free(all.t);
 	return rv;
 }
@@ -2113,10 +2177,19 @@ static int fence(struct groups *gs, struct group *g, struct gmember **ms,
 static int targets_current(struct groups *gs, struct group *g)
 {
 	struct subs all = {0};
+	struct subcache sc;
 	uint64_t want = 0, have = 0;
 	int ok = 1;
-	for (uint32_t i = 0; i < g->n; i++)
-		subs_member(gs, g->m[i], &all);
+	memset(&sc, 0, sizeof sc);
+	for (uint32_t i = 0; i < g->n && !all.failed; i++) {
+		struct subs tmp = {0};
+		const struct subs *ms = sub_of(gs, &sc, g->m[i], &tmp);
+		all.failed |= ms->failed;
+		for (uint32_t k = 0; k < ms->n && !all.failed; k++)
+			subs_put(&all, ms->t[k].tid, ms->t[k].partitions);
+		free(tmp.t);
+	}
+	subcache_free(&sc);
 	if (all.failed) {
 		free(all.t);
 		return 1; /* try again at the next change */
@@ -2208,6 +2281,10 @@ static void check_group(struct groups *gs, struct group *g, uint64_t now)
 	}
 	g->check_at = next;
 	if (g->dirty && g->n > 0) {
+		/* A topic change marks every group: checks are spread over
+		 * ticks (5 ms of them per tick), not one long stall. */
+		if (uv_hrtime() > gs->tick_budget_ns)
+			return;
 		g->dirty = 0;
 		if (!targets_current(gs, g)) {
 			log_info("group %s: subscribed topics changed", g->id);
@@ -2224,6 +2301,7 @@ static void on_tick(uv_timer_t *t)
 	uint64_t now = now_ms(gs);
 	if (!gs->active)
 		return;
+	gs->tick_budget_ns = uv_hrtime() + 5000000u;
 	for (size_t i = 0; i < gs->cap; i++)
 		if (gs->slots[i])
 			check_group(gs, gs->slots[i], now);
