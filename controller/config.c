@@ -240,8 +240,12 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(slow_reader_bytes, 4096, 64u << 20);
 	if (strcmp(key, "slow_reader_timeout_ms") == 0)
 		U(slow_reader_timeout_ms, 1000, 3600000);
+	/* At least 4 MiB: libraft 0.22 refuses appends (RAFT_NOSPACE) while
+	 * its open segments' free capacity is under its 4 MiB threshold; with
+	 * 1 MiB segments no entry ever committed (a leader retried its
+	 * barrier forever). */
 	if (strcmp(key, "segment_size_bytes") == 0)
-		U(segment_size, 1u << 20, 20u << 20);
+		U(segment_size, 4u << 20, 20u << 20);
 	if (strcmp(key, "pre_vote") == 0) {
 		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
 			c->pre_vote = 1;

@@ -96,7 +96,7 @@ static void usage(FILE *out)
 		"  --slow-reader-timeout-ms N (default 30000)\n"
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
 		"  --segment-size-bytes N     raft log segment size (default "
-		"16 MiB, at most 20 MiB)\n"
+		"16 MiB, 4 to 20 MiB)\n"
 		"  --connect-retry-ms N       raft reconnect delay (default "
 		"100)\n"
 		"  --log-level LEVEL          error, warn, info, debug\n"

@@ -347,6 +347,13 @@ static void test_daemon_config(void **state)
 	assert_int_equal(
 	    config_set(&c, "segment_size_bytes", "104857600", err, sizeof err),
 	    -1);
+	/* Below libraft's 4 MiB capacity threshold nothing commits. */
+	assert_int_equal(
+	    config_set(&c, "segment_size_bytes", "1048576", err, sizeof err),
+	    -1);
+	assert_int_equal(
+	    config_set(&c, "segment_size_bytes", "4194304", err, sizeof err),
+	    0);
 	assert_int_equal(
 	    config_set(&c, "cluster_id", "abc-123", err, sizeof err), 0);
 	assert_int_equal(config_set(&c, "data_dir", "/tmp/x", err, sizeof err),
