@@ -116,6 +116,9 @@ static void handle_node_status(struct sconn *sc, const struct frame_header *h,
 	m.apply_max_us = n->fsm.apply_max_us;
 	m.has_bytes_proposed = 1;
 	m.bytes_proposed = n->stats.bytes_proposed;
+	m.has_disk_free_bytes = m.has_disk_handoffs = 1;
+	m.disk_free_bytes = n->stats.disk_free_bytes;
+	m.disk_handoffs = n->stats.disk_handoffs;
 	if (req->has_with_digest && req->with_digest &&
 	    store_digest(n->fsm.store, &dg) == STORE_OK) {
 		snprintf(digest, sizeof digest, "%016llx",

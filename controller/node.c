@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "log.h"
@@ -525,10 +526,60 @@ static void measure_stall(struct node *n)
 	n->stats.last_poll_ns = now;
 }
 
+static void disk_handoff_done(struct node *n, void *arg, int rc,
+			      const char *msg)
+{
+	(void)arg;
+	if (rc == SYNOD_OK)
+		log_warn("leadership handed over (data dir short of space)");
+	else
+		log_warn("leadership hand-over for disk space failed: %s",
+			 msg ? msg : synod_strerror(rc));
+	(void)n;
+}
+
+/* A leader whose data dir has no room for its next log segments hands
+ * leadership over: followers still commit without its copy, but it would
+ * hold its log in memory only and grow. Checked once a second. */
+static void check_disk(struct node *n)
+{
+	struct statvfs v;
+	char dir[PATH_MAX + 16];
+	uint64_t now = uv_now(n->loop);
+	uint64_t need = 2 * (uint64_t)n->cfg->segment_size;
+	if (now - n->disk_checked_ms < 1000)
+		return;
+	n->disk_checked_ms = now;
+	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
+	if (statvfs(dir, &v) != 0)
+		return;
+	n->stats.disk_free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	if (n->stats.disk_free_bytes >= need) {
+		if (n->disk_low)
+			log_info("data dir %s has room again", dir);
+		n->disk_low = 0;
+		return;
+	}
+	if (!n->disk_low)
+		log_warn("data dir %s: %llu bytes free, less than two log "
+			 "segments (%llu): this node cannot keep its log",
+			 dir, (unsigned long long)n->stats.disk_free_bytes,
+			 (unsigned long long)need);
+	n->disk_low = 1;
+	if (raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
+	    now - n->disk_handoff_ms >= 10000 &&
+	    node_transfer(n, 0, disk_handoff_done, NULL) == SYNOD_OK) {
+		n->disk_handoff_ms = now;
+		n->stats.disk_handoffs++;
+		log_warn("handing leadership over: no room for the log");
+	}
+}
+
 static void on_poll(uv_timer_t *t)
 {
 	measure_stall(t->data);
 	check_leadership(t->data);
+	check_disk(t->data);
 }
 
 void node_leader(struct node *n, uint64_t *id, char *client, size_t size)

@@ -61,6 +61,8 @@ struct node_stats {
 	uint64_t loop_stall_max_us; /* worst lateness of the poll timer */
 	uint64_t loop_stalls_50ms;  /* times it was more than 50 ms late */
 	uint64_t last_poll_ns;
+	uint64_t disk_free_bytes; /* data dir, checked every second */
+	uint64_t disk_handoffs;	  /* leaderships handed over for it */
 };
 
 struct node {
@@ -99,6 +101,8 @@ struct node {
 
 	/* membership */
 	struct node_change *change;
+	uint64_t disk_checked_ms, disk_handoff_ms;
+	int disk_low;
 
 	uv_timer_t poll;
 	struct node_stats stats;
