@@ -96,8 +96,10 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	int rv = store_restore(f->store, buf->base, buf->len);
 	if (rv != STORE_OK) {
 		/* libraft keeps ownership of buf on error. */
+		snprintf(f->restore_error, sizeof f->restore_error, "%s",
+			 store_errmsg(f->store));
 		fprintf(stderr, "synod: snapshot restore failed: %s\n",
-			store_errmsg(f->store));
+			f->restore_error);
 		return RAFT_CORRUPT;
 	}
 	raft_free(buf->base);

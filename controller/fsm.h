@@ -47,6 +47,7 @@ struct fsm {
 	uint64_t last_restore_us;
 	uint64_t apply_max_us; /* slowest entry applied (store and hooks) */
 	int failed;	       /* set once apply failed fatally: applies stop */
+	char restore_error[256]; /* why the last restore failed, or "" */
 };
 
 int fsm_init(struct fsm *f);

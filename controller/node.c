@@ -966,6 +966,16 @@ int node_start(struct node *n)
 		n->raft_started = 1;
 		return -1;
 	}
+	if (rv != 0 && n->fsm.restore_error[0] != '\0') {
+		/* The newest snapshot does not load: never serve without it. */
+		snprintf(
+		    n->errmsg, sizeof n->errmsg,
+		    "%s/raft: the newest snapshot cannot be restored "
+		    "(%s). This node must not serve from its data: rebuild "
+		    "it (docs/operations.md, 'Damaged data directory')",
+		    n->cfg->data_dir, n->fsm.restore_error);
+		return -1;
+	}
 	if (rv != 0) {
 		const char *why = raft_errmsg(&n->raft);
 		if (why == NULL || why[0] == '\0')

@@ -29,6 +29,8 @@ cleanup() {
   [ -n "$newpid" ] && kill -9 "$newpid" 2>/dev/null || true
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.full" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  SYNOD_CLUSTER_DIR="$dir.snap" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  rm -rf "$dir.snap"
   [ -n "$mnt" ] && umount "$mnt" 2>/dev/null || true
   rm -rf "$dir.full"
   if [ "$fail" -ne 0 ]; then tail -n 5 "$dir"/node-*.log >&2 || true; fi
@@ -108,6 +110,32 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
 }
 wait_for 30 digests_agree && ok || bad "three voters with equal digests: $("$ctl" --json quorum status --digest)"
 [ "$("$ctl" config get --topic t41 retention.ms)" = 41 ] && ok || bad "value after re-adding"
+
+# A bit-flipped snapshot: refused at start (its checksum), never served.
+snapshot_flip() {
+  local d="$dir.snap" s
+  "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  kill -9 "$newpid" 2>/dev/null || true; newpid=
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) \
+    SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 16" \
+    "$root/deploy/cluster.sh" start 3 >/dev/null
+  local bs; bs="$(SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" bootstrap)"
+  wait_for 20 "$ctl" -b "$bs" --timeout-ms 1000 config set retention.ms=1 || { bad "snapshot: no quorum"; return; }
+  for i in $(seq 1 150); do "$ctl" -b "$bs" config set --topic "s$i" retention.ms="$i" >/dev/null; done
+  local p2; p2=$(cat "$d/node-2.pid")
+  kill -TERM "$p2"; wait_for 10 dead "$p2" || bad "snapshot: node 2 did not stop"
+  s=$(cd "$d/node-2/raft" && ls | grep -E '^snapshot-[0-9]+-[0-9]+-[0-9]+$' | awk -F- '{print $3, $0}' | sort -n | tail -1 | cut -d' ' -f2)
+  [ -n "$s" ] && ok || { bad "snapshot: none taken"; return; }
+  python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0x10; open(p,'wb').write(b)" "$d/node-2/raft/$s"
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" restart 2 >/dev/null
+  p2=$(cat "$d/node-2.pid")
+  wait_for 15 dead "$p2" && ok || bad "snapshot: node 2 started from a damaged snapshot"
+  grep -q "the newest snapshot cannot be restored (snapshot: checksum mismatch" "$d/node-2.log" \
+    && ok || bad "snapshot: no clear error: $(tail -n 1 "$d/node-2.log")"
+  [ "$("$ctl" -b "$bs" config get --topic s150 retention.ms)" = 150 ] && ok || bad "snapshot: quorum lost a write"
+  SYNOD_CLUSTER_DIR="$d" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+}
+snapshot_flip
 
 # A full disk on the leader (its data dir on a small tmpfs, then filled).
 full_disk() {
