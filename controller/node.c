@@ -915,32 +915,52 @@ err_fsm:
  * without the entries from it on: a node that acknowledged those entries
  * would then vote and serve as if it never had them. The first such file
  * in dir: 1 (its name in name), 0 none, -1 dir unreadable. */
-static int find_set_aside(const char *dir, char *name, size_t size)
+static int find_set_aside(const char *dir, char *name, size_t size,
+			  int *no_metadata)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
-	int found = 0;
+	int found = 0, log = 0, meta = 0;
+	*no_metadata = 0;
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -1;
-	while (!found && (e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, "corrupt-", 8) == 0) {
-			snprintf(name, size, "%s/%s", dir, e->d_name);
+	while (!found && (e = readdir(d)) != NULL) {
+		const char *f = e->d_name;
+		if (strncmp(f, "corrupt-", 8) == 0) {
+			snprintf(name, size, "%s/%s", dir, f);
 			found = 1;
 		}
+		meta |=
+		    strcmp(f, "metadata1") == 0 || strcmp(f, "metadata2") == 0;
+		log |= (f[0] >= '0' && f[0] <= '9') ||
+		       strncmp(f, "open-", 5) == 0 ||
+		       strncmp(f, "snapshot-", 9) == 0;
+	}
 	closedir(d);
-	return found;
+	/* Entries without the term and vote: raft would start at term 0 and
+	 * could vote twice in a term it already voted in. */
+	*no_metadata = !found && log && !meta;
+	return found || *no_metadata;
 }
 
 /* Refuses (-1, errmsg) a raft directory holding a set-aside segment. */
 static int check_log_intact(struct node *n, const char *when)
 {
 	char dir[PATH_MAX], bad[PATH_MAX + 300];
-	int rv;
+	int rv, no_metadata;
 	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
-	rv = find_set_aside(dir, bad, sizeof bad);
+	rv = find_set_aside(dir, bad, sizeof bad, &no_metadata);
 	if (rv == 0)
 		return 0;
-	if (rv < 0)
+	if (rv > 0 && no_metadata)
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "%s: metadata1 and metadata2 (this node's raft term "
+			 "and vote) are missing but the log has entries: "
+			 "starting would forget its vote. Put them back from "
+			 "a copy, or rebuild the node (docs/operations.md, "
+			 "'Damaged data directory')",
+			 dir);
+	else if (rv < 0)
 		snprintf(n->errmsg, sizeof n->errmsg, "cannot read %s: %s", dir,
 			 strerror(errno));
 	else

@@ -112,6 +112,7 @@ wait_for 30 digests_agree && ok || bad "three voters with equal digests: $("$ctl
 [ "$("$ctl" config get --topic t41 retention.ms)" = 41 ] && ok || bad "value after re-adding"
 
 # A bit-flipped snapshot: refused at start (its checksum), never served.
+# Then raft's metadata files removed: refused (it would forget its vote).
 snapshot_flip() {
   local d="$dir.snap" s
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
@@ -133,6 +134,15 @@ snapshot_flip() {
   grep -q "the newest snapshot cannot be restored (snapshot: checksum mismatch" "$d/node-2.log" \
     && ok || bad "snapshot: no clear error: $(tail -n 1 "$d/node-2.log")"
   [ "$("$ctl" -b "$bs" config get --topic s150 retention.ms)" = 150 ] && ok || bad "snapshot: quorum lost a write"
+  # Missing raft metadata (term and vote) with a log: refused too.
+  local p3; p3=$(cat "$d/node-3.pid")
+  kill -TERM "$p3"; wait_for 10 dead "$p3" || bad "metadata: node 3 did not stop"
+  rm -f "$d/node-3/raft/metadata1" "$d/node-3/raft/metadata2"
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" restart 3 >/dev/null
+  p3=$(cat "$d/node-3.pid")
+  wait_for 15 dead "$p3" && ok || bad "metadata: node 3 started without its term and vote"
+  grep -q "metadata1 and metadata2 (this node's raft term and vote) are missing" "$d/node-3.log" \
+    && ok || bad "metadata: no clear error: $(tail -n 1 "$d/node-3.log")"
   SYNOD_CLUSTER_DIR="$d" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
 }
 snapshot_flip
