@@ -932,8 +932,9 @@ static int find_set_aside(const char *dir, char *name, size_t size,
 		}
 		meta |=
 		    strcmp(f, "metadata1") == 0 || strcmp(f, "metadata2") == 0;
+		/* Closed segments and snapshots: entries for sure (open
+		 * segments are preallocated before anything is written). */
 		log |= (f[0] >= '0' && f[0] <= '9') ||
-		       strncmp(f, "open-", 5) == 0 ||
 		       strncmp(f, "snapshot-", 9) == 0;
 	}
 	closedir(d);
