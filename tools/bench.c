@@ -413,6 +413,12 @@ static uint64_t leader_heartbeats(struct cluster *c, unsigned leader)
 
 int bench_set_config(struct cluster *c, const char *key, const char *value)
 {
+	return bench_set_scoped(c, SYNOD_SCOPE_CLUSTER, NULL, key, value);
+}
+
+int bench_set_scoped(struct cluster *c, unsigned scope, const char *resource,
+		     const char *key, const char *value)
+{
 	Synod__Wire__ConfigSetRequest req =
 	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
 	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
@@ -420,7 +426,8 @@ int bench_set_config(struct cluster *c, const char *key, const char *value)
 	Synod__Wire__ConfigSetResponse *resp = NULL;
 	struct synod_client *cl = cluster_client(c, 5000);
 	int rv;
-	e.scope = SYNOD_SCOPE_CLUSTER;
+	e.scope = scope;
+	e.resource = (char *)resource;
 	e.key = (char *)key;
 	e.value = (char *)value;
 	req.n_entries = 1;
@@ -697,19 +704,14 @@ static void on_created(void *arg, int status, const uint8_t *body, size_t len)
 	pc->t1 = tool_now_us();
 }
 
-/* The figures of one node's NODE_STATUS (zero when unreachable). */
-struct figures {
-	uint64_t rss, db, snapshots, snap_us, snap_bytes, restore_us;
-	uint64_t applied, commit;
-};
-
-static struct figures figures_of(struct cluster *c, unsigned id)
+struct bench_figures bench_figures(struct cluster *c, unsigned id)
 {
-	struct figures f;
+	struct bench_figures f;
 	Synod__Wire__NodeStatusResponse *s = cluster_node_status(c, id, 3000);
 	memset(&f, 0, sizeof f);
 	if (s == NULL)
 		return f;
+	f.id = id;
 	f.rss = s->rss_bytes;
 	f.db = s->db_bytes;
 	f.snapshots = s->snapshots_taken;
@@ -718,6 +720,13 @@ static struct figures figures_of(struct cluster *c, unsigned id)
 	f.restore_us = s->last_restore_us;
 	f.applied = s->applied_index;
 	f.commit = s->commit_index;
+	f.term = s->term;
+	f.bytes = s->bytes_proposed;
+	f.heartbeats = s->group_heartbeats;
+	f.assign_max_us = s->group_assign_max_us;
+	f.stall_us = s->loop_stall_max_us;
+	f.apply_us = s->apply_max_us;
+	f.members = s->group_members;
 	synod__wire__node_status_response__free_unpacked(s, NULL);
 	return f;
 }
@@ -946,8 +955,8 @@ static void bench_partitions(struct cluster *c)
 	phase_end(c, &ph, "creation", 0);
 	printf("partitions memory: leader RSS %.0f MiB, SQLite image %.0f "
 	       "MiB\n",
-	       (double)figures_of(c, leader).rss / 1048576.0,
-	       (double)figures_of(c, leader).db / 1048576.0);
+	       (double)bench_figures(c, leader).rss / 1048576.0,
+	       (double)bench_figures(c, leader).db / 1048576.0);
 
 	/* Fence one broker: time until every other broker holds the new
 	 * leaders of the partitions it led. */
@@ -1046,11 +1055,11 @@ static void bench_partitions(struct cluster *c)
 		uint64_t commit, t;
 		printf("partitions snapshot: leader took %llu snapshots, last "
 		       "%.0f MiB copied in %.0f ms on the loop\n",
-		       (unsigned long long)figures_of(c, leader).snapshots,
-		       (double)figures_of(c, leader).snap_bytes / 1048576.0,
-		       (double)figures_of(c, leader).snap_us / 1000.0);
+		       (unsigned long long)bench_figures(c, leader).snapshots,
+		       (double)bench_figures(c, leader).snap_bytes / 1048576.0,
+		       (double)bench_figures(c, leader).snap_us / 1000.0);
 		cluster_kill(c, f);
-		commit = figures_of(c, leader).commit;
+		commit = bench_figures(c, leader).commit;
 		t = tool_now_us();
 		cluster_start_node(c, f);
 		if (cluster_wait_applied(c, commit, 60000) == 0)
@@ -1058,8 +1067,8 @@ static void bench_partitions(struct cluster *c)
 			       "quorum and caught up %.2f s after start "
 			       "(restore %.0f ms, RSS %.0f MiB)\n",
 			       f, (double)(tool_now_us() - t) / 1e6,
-			       (double)figures_of(c, f).restore_us / 1000.0,
-			       (double)figures_of(c, f).rss / 1048576.0);
+			       (double)bench_figures(c, f).restore_us / 1000.0,
+			       (double)bench_figures(c, f).rss / 1048576.0);
 		else
 			printf("partitions restart: follower %u did not catch "
 			       "up in 60 s\n",

@@ -12,8 +12,23 @@
 /* User + system CPU ticks (sysconf(_SC_CLK_TCK) per second) of pid. */
 int bench_cpu_ticks(pid_t pid, uint64_t *ticks);
 
+/* One node's NODE_STATUS figures (all zero when it does not answer). */
+struct bench_figures {
+	unsigned id;
+	uint64_t rss, db, snapshots, snap_us, snap_bytes, restore_us;
+	uint64_t applied, commit, term;
+	uint64_t bytes;	     /* bytes_proposed */
+	uint64_t heartbeats; /* group_heartbeats */
+	uint64_t assign_max_us, stall_us, apply_us;
+	uint32_t members; /* group_members */
+};
+struct bench_figures bench_figures(struct cluster *c, unsigned id);
+
 /* CONFIG_SET of one cluster-scope key; SYNOD_OK or the error code. */
 int bench_set_config(struct cluster *c, const char *key, const char *value);
+/* The same at any scope (resource: topic name or group id). */
+int bench_set_scoped(struct cluster *c, unsigned scope, const char *resource,
+		     const char *key, const char *value);
 
 /* Consumer groups: members heartbeating in many small groups (CPU,
  * latency, false fences, RSS and raft bytes per member), then one large

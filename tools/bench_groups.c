@@ -453,44 +453,15 @@ static int run(struct gb *x, double secs, int (*done)(struct gb *))
 
 /* ---- cluster figures and setup ---- */
 
-struct nfig {
-	uint64_t rss, db, bytes, heartbeats, assign_max_us, stall_us, apply_us;
-	uint64_t snapshot_us;
-	uint32_t members;
-	uint64_t term;
-	unsigned id;
-};
-
-static struct nfig nfig_of(struct cluster *c, unsigned id)
-{
-	struct nfig f;
-	Synod__Wire__NodeStatusResponse *s = cluster_node_status(c, id, 3000);
-	memset(&f, 0, sizeof f);
-	if (s == NULL)
-		return f;
-	f.rss = s->rss_bytes;
-	f.db = s->db_bytes;
-	f.bytes = s->bytes_proposed;
-	f.heartbeats = s->group_heartbeats;
-	f.assign_max_us = s->group_assign_max_us;
-	f.stall_us = s->loop_stall_max_us;
-	f.apply_us = s->apply_max_us;
-	f.snapshot_us = s->last_snapshot_us;
-	f.members = s->group_members;
-	f.term = s->term;
-	f.id = id;
-	synod__wire__node_status_response__free_unpacked(s, NULL);
-	return f;
-}
-
 /* The figures of the node that leads now. */
-static struct nfig lfig(struct cluster *c)
+static struct bench_figures lfig(struct cluster *c)
 {
-	return nfig_of(c, cluster_wait_leader(c, 10000));
+	return bench_figures(c, cluster_wait_leader(c, 10000));
 }
 
 /* "", or a note that the leader changed between two figures. */
-static const char *elections(const struct nfig *a, const struct nfig *b)
+static const char *elections(const struct bench_figures *a,
+			     const struct bench_figures *b)
 {
 	static char out[96];
 	if (a->id == b->id && a->term == b->term)
@@ -521,10 +492,10 @@ static const char *stalls_max(struct cluster *c)
 	static char out[128];
 	uint64_t worst = 0, apply = 0, snap = 0;
 	for (unsigned id = 1; id <= c->n; id++) {
-		struct nfig f = nfig_of(c, id);
+		struct bench_figures f = bench_figures(c, id);
 		worst = f.stall_us > worst ? f.stall_us : worst;
 		apply = f.apply_us > apply ? f.apply_us : apply;
-		snap = f.snapshot_us > snap ? f.snapshot_us : snap;
+		snap = f.snap_us > snap ? f.snap_us : snap;
 	}
 	snprintf(out, sizeof out,
 		 "%.1f ms (slowest entry apply %.1f ms, last snapshot copy "
@@ -565,30 +536,9 @@ static int create_topic(struct cluster *c, const char *name, unsigned parts)
 static int set_group_config(struct cluster *c, const char *group,
 			    const char *key, unsigned value)
 {
-	Synod__Wire__ConfigSetRequest req =
-	    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
-	Synod__Wire__ConfigEntry *ep = &e;
-	Synod__Wire__ConfigSetResponse *r = NULL;
-	struct synod_client *cl = cluster_client(c, 5000);
 	char v[24];
-	int rv;
 	snprintf(v, sizeof v, "%u", value);
-	e.scope = SYNOD_SCOPE_GROUP;
-	e.resource = (char *)group;
-	e.key = (char *)key;
-	e.value = v;
-	req.n_entries = 1;
-	req.entries = &ep;
-	rv = synod_client_call(cl, SYNOD_API_CONFIG_SET, &req.base, 1,
-			       &synod__wire__config_set_response__descriptor,
-			       (ProtobufCMessage **)&r);
-	if (rv == SYNOD_OK)
-		rv = r->status->code;
-	if (r)
-		synod__wire__config_set_response__free_unpacked(r, NULL);
-	synod_client_close(cl);
-	return rv;
+	return bench_set_scoped(c, SYNOD_SCOPE_GROUP, group, key, v);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -636,7 +586,7 @@ static int big_group(struct cluster *c, struct gb *x,
 {
 	char v[24];
 	uint64_t t0;
-	struct nfig f0, f1;
+	struct bench_figures f0, f1;
 	snprintf(v, sizeof v, "%u", o->big_partitions);
 	if (o->big_partitions > 5000)
 		bench_set_config(c, "max.partitions.per.request", v);
@@ -733,7 +683,7 @@ int bench_groups(struct cluster *c, const struct bench_groups_opts *o)
 	struct synod_broker *b[3] = {NULL, NULL, NULL};
 	uint32_t base = o->big_members;
 	uint64_t t0, cpu0, cpu1;
-	struct nfig f0, f1, h0, h1;
+	struct bench_figures f0, f1, h0, h1;
 	long hz = sysconf(_SC_CLK_TCK);
 	char name[32];
 	int rv = -1;
