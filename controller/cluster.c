@@ -233,7 +233,8 @@ static void config_write_done(struct node *n, struct waiter *w, int rc,
 		for (unsigned i = 0; i < w->count; i++)
 			if (statuses[i] == STORE_R_NOT_FOUND)
 				rc = SYNOD_ENOT_FOUND;
-			else if (statuses[i] != STORE_R_OK)
+			else if (statuses[i] != STORE_R_OK &&
+				 statuses[i] != STORE_R_DUPLICATE)
 				rc = SYNOD_EINVALID_ARGUMENT;
 	}
 	srv_fill_status(p->sc->server, &st, rc, NULL, &lid, leader,
@@ -383,6 +384,7 @@ static void handle_config_set(struct sconn *sc, const struct frame_header *h,
 		recs[i].set_config = &sets[i];
 		ptrs[i] = &recs[i];
 	}
+	srv_pending_once(p);
 	rv = node_propose(s->node, ptrs, (unsigned)req->n_entries, &p->w);
 	free(sets);
 	free(recs);
@@ -427,6 +429,7 @@ static void handle_config_delete(struct sconn *sc, const struct frame_header *h,
 	d.key = req->key;
 	r.body_case = SYNOD__REC__RECORD__BODY_DELETE_CONFIG;
 	r.delete_config = &d;
+	srv_pending_once(p);
 	rv = node_propose(s->node, &rp, 1, &p->w);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);

@@ -338,9 +338,21 @@ int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
 		 unsigned n_recs, struct waiter *w)
 {
 	size_t need = 0;
+	Synod__Rec__ClientRequest cr = SYNOD__REC__CLIENT_REQUEST__INIT;
+	Synod__Rec__Record mark = SYNOD__REC__RECORD__INIT;
+	int marked = w->client_id != NULL;
 	int rv = node_check_active(n);
 	if (rv != SYNOD_OK)
 		return rv;
+	if (marked) {
+		cr.client_id.data = (uint8_t *)w->client_id;
+		cr.client_id.len = 16;
+		cr.request = w->request;
+		cr.records = n_recs;
+		mark.body_case = SYNOD__REC__RECORD__BODY_CLIENT_REQUEST;
+		mark.client_request = &cr;
+		need += 11 + protobuf_c_message_get_packed_size(&mark.base);
+	}
 	for (unsigned i = 0; i < n_recs; i++)
 		need += 11 + protobuf_c_message_get_packed_size(&recs[i]->base);
 	if (need > n->cfg->max_frame)
@@ -349,7 +361,8 @@ int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
 	 * proposal may be larger (up to max_frame), but entries packed from
 	 * many are kept small enough for a follower to apply quickly. */
 	if (n->batch_records > 0 &&
-	    (n->batch_records + n_recs > n->cfg->max_batch_records ||
+	    (n->batch_records + n_recs + (unsigned)marked >
+		 n->cfg->max_batch_records ||
 	     n->batch_len + need > n->cfg->max_frame ||
 	     n->batch_len + need > ENTRY_SOFT_MAX))
 		propose_batch(n);
@@ -362,6 +375,16 @@ int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
 			return SYNOD_EUNAVAILABLE;
 		n->batch_buf = b;
 		n->batch_cap = cap;
+	}
+	if (marked) {
+		size_t len = protobuf_c_message_get_packed_size(&mark.base);
+		n->batch_buf[n->batch_len++] = 0x1A; /* field 3, LEN */
+		n->batch_len += put_varint(n->batch_buf + n->batch_len, len);
+		protobuf_c_message_pack(&mark.base,
+					n->batch_buf + n->batch_len);
+		n->batch_len += len;
+		n->batch_records++;
+		w->client_id = NULL; /* one proposal per request */
 	}
 	w->first = n->batch_records;
 	w->count = n_recs;

@@ -43,6 +43,12 @@ struct waiter {
 	unsigned first; /* index of the waiter's first record in the entry */
 	unsigned count;
 	void *data;
+	/* Set (16 bytes, the caller's) for an exactly-once client write:
+	 * node_propose() puts a ClientRequest marker before the records,
+	 * and clears it (one proposal per request). A resend that was
+	 * applied before gets STORE_R_DUPLICATE for its records. */
+	const uint8_t *client_id;
+	uint32_t request;
 };
 
 struct proposal;

@@ -124,6 +124,14 @@ void srv_reply_status(struct sconn *sc, const struct frame_header *h, int code,
 	srv_send(sc, h, &r.base);
 }
 
+void srv_pending_once(struct pending *p)
+{
+	if (p->h.kind == FRAME_REQUEST && (p->h.flags & FRAME_F_CLIENT_ID)) {
+		p->w.client_id = p->h.client_id;
+		p->w.request = p->h.correlation_id;
+	}
+}
+
 struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,
 				void *msg,
 				const ProtobufCMessageDescriptor *desc,

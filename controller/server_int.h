@@ -56,6 +56,12 @@ struct pending {
 	const ProtobufCMessageDescriptor *desc;
 };
 
+/* Makes p's first proposal exactly-once when its request carries a client
+ * id (FRAME_F_CLIENT_ID): a resend of a request already applied gets
+ * STORE_R_DUPLICATE for its records instead of applying them again. Only
+ * for handlers that propose once with p->w. */
+void srv_pending_once(struct pending *p);
+
 void srv_conn_ref(struct sconn *sc);
 void srv_conn_unref(struct sconn *sc);
 void srv_send(struct sconn *sc, const struct frame_header *req,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "conn.h"
 
@@ -58,6 +59,11 @@ struct synod_client {
 	unsigned backoff_ms;
 	uint64_t connect_deadline;
 	uint32_t next_corr;
+	/* Sent with every request (FRAME_F_CLIENT_ID): with the correlation
+	 * id, which a resend keeps, it lets the controller apply a write
+	 * once. Random; none when the system has no randomness for it. */
+	uint8_t client_id[FRAME_CLIENT_ID_SIZE];
+	int has_client_id;
 	uint32_t handshake_corr;
 	uint32_t ping_corr; /* liveness probe in flight, 0 if none */
 	uint64_t ping_sent_ms;
@@ -239,6 +245,10 @@ static void send_one(struct synod_client *c, struct preq *p)
 				 .api = p->api,
 				 .api_version = 1,
 				 .correlation_id = p->corr};
+	if (c->has_client_id) {
+		h.flags = FRAME_F_CLIENT_ID;
+		memcpy(h.client_id, c->client_id, sizeof h.client_id);
+	}
 	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0) {
 		p->sent = p->ever_sent = 1;
 		p->sent_ms = uv_now(c->loop);
@@ -715,6 +725,8 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 	if (c->cfg.max_redirects == 0)
 		c->cfg.max_redirects = DEFAULT_MAX_REDIRECTS;
 	c->backoff_ms = 50;
+	c->has_client_id = getrandom(c->client_id, sizeof c->client_id, 0) ==
+			   (ssize_t)sizeof c->client_id;
 	c->rng = (uint64_t)(uintptr_t)c ^ uv_hrtime() ^ 0x9E3779B97F4A7C15ull;
 	if (c->rng == 0)
 		c->rng = 1;

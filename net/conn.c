@@ -257,14 +257,15 @@ int conn_send(struct conn *c, const struct frame_header *h,
 	      const ProtobufCMessage *body)
 {
 	size_t blen = body ? protobuf_c_message_get_packed_size(body) : 0;
+	size_t pre = frame_prefix_size(h);
 	if (c->closing)
 		return UV_EPIPE;
-	if (reserve(c, FRAME_PREFIX + blen) != 0)
+	if (reserve(c, pre + blen) != 0)
 		return UV_ENOMEM;
 	frame_put_prefix(c->wbuf + c->wlen, h, blen);
 	if (body)
-		protobuf_c_message_pack(body, c->wbuf + c->wlen + FRAME_PREFIX);
-	c->wlen += FRAME_PREFIX + blen;
+		protobuf_c_message_pack(body, c->wbuf + c->wlen + pre);
+	c->wlen += pre + blen;
 	c->frames_out++;
 	mark_dirty(c);
 	return 0;
@@ -273,14 +274,15 @@ int conn_send(struct conn *c, const struct frame_header *h,
 int conn_send_raw(struct conn *c, const struct frame_header *h,
 		  const uint8_t *body, size_t len)
 {
+	size_t pre = frame_prefix_size(h);
 	if (c->closing)
 		return UV_EPIPE;
-	if (reserve(c, FRAME_PREFIX + len) != 0)
+	if (reserve(c, pre + len) != 0)
 		return UV_ENOMEM;
 	frame_put_prefix(c->wbuf + c->wlen, h, len);
 	if (len)
-		memcpy(c->wbuf + c->wlen + FRAME_PREFIX, body, len);
-	c->wlen += FRAME_PREFIX + len;
+		memcpy(c->wbuf + c->wlen + pre, body, len);
+	c->wlen += pre + len;
 	c->frames_out++;
 	mark_dirty(c);
 	return 0;

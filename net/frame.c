@@ -1,6 +1,8 @@
 /* net/frame.c - frame prefix encode/decode. */
 #include "frame.h"
 
+#include <string.h>
+
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -45,10 +47,23 @@ const char *frame_strerror(int rv)
 	}
 }
 
+static int has_client_id(const struct frame_header *h)
+{
+	return h->kind == FRAME_REQUEST && (h->flags & FRAME_F_CLIENT_ID);
+}
+
+size_t frame_prefix_size(const struct frame_header *h)
+{
+	return FRAME_PREFIX + (has_client_id(h) ? FRAME_CLIENT_ID_SIZE : 0);
+}
+
 void frame_put_prefix(uint8_t *out, const struct frame_header *h,
 		      size_t body_len)
 {
-	put32(out, (uint32_t)(FRAME_HEADER_SIZE + body_len));
+	size_t extra = has_client_id(h) ? FRAME_CLIENT_ID_SIZE : 0;
+	if (extra)
+		memcpy(out + FRAME_PREFIX, h->client_id, extra);
+	put32(out, (uint32_t)(FRAME_HEADER_SIZE + extra + body_len));
 	out[4] = FRAME_MAGIC;
 	out[5] = FRAME_VERSION;
 	out[6] = h->kind;
@@ -100,5 +115,12 @@ int frame_decode(const uint8_t *buf, size_t len, size_t max_frame,
 	*body = buf + FRAME_PREFIX;
 	*body_len = n - FRAME_HEADER_SIZE;
 	*consumed = FRAME_LEN_SIZE + (size_t)n;
+	if (has_client_id(h)) {
+		if (*body_len < FRAME_CLIENT_ID_SIZE)
+			return FRAME_ESHORT;
+		memcpy(h->client_id, *body, FRAME_CLIENT_ID_SIZE);
+		*body += FRAME_CLIENT_ID_SIZE;
+		*body_len -= FRAME_CLIENT_ID_SIZE;
+	}
 	return FRAME_OK;
 }

@@ -5,7 +5,11 @@
  * 12-byte header:
  *   u8 magic (0x53 'S'), u8 frame version (1), u8 kind, u8 flags,
  *   u16 api, u16 api version, u32 correlation id   (all big-endian)
- * then the protobuf body. Pure functions over buffers: no I/O.
+ * then the protobuf body. A request with flag FRAME_F_CLIENT_ID carries
+ * the sender's 16-byte client id between the header and the body (the
+ * length counts it): with the correlation id it names the request across
+ * resends, so the controller applies a write once (docs/protocol.md §8).
+ * Pure functions over buffers: no I/O.
  */
 #ifndef SYNOD_FRAME_H
 #define SYNOD_FRAME_H
@@ -20,6 +24,10 @@
 #define FRAME_PREFIX (FRAME_LEN_SIZE + FRAME_HEADER_SIZE)
 
 enum frame_kind { FRAME_REQUEST = 0, FRAME_RESPONSE = 1, FRAME_PUSH = 2 };
+
+/* Header flags. */
+#define FRAME_F_CLIENT_ID 0x01 /* request: 16-byte client id follows */
+#define FRAME_CLIENT_ID_SIZE 16
 
 /* frame_decode results */
 enum {
@@ -38,11 +46,17 @@ struct frame_header {
 	uint16_t api;
 	uint16_t api_version;
 	uint32_t correlation_id;
+	uint8_t client_id[FRAME_CLIENT_ID_SIZE]; /* with FRAME_F_CLIENT_ID */
 };
+
+/* Bytes before the body: FRAME_PREFIX, plus the client id when the
+ * header carries one. */
+size_t frame_prefix_size(const struct frame_header *h);
 
 const char *frame_strerror(int rv);
 
-/* Write the 16-byte prefix for a body of body_len bytes. */
+/* Write the prefix (frame_prefix_size(h) bytes) for a body of body_len
+ * bytes. */
 void frame_put_prefix(uint8_t *out, const struct frame_header *h,
 		      size_t body_len);
 

@@ -17,7 +17,22 @@
 #define SNAP_FORMAT 1
 #define MEMDB_MAX ((sqlite3_int64)64 << 30)
 
+/* Client requests applied (ClientRequest records), for exactly-once
+ * writes: kept 10 minutes of entry time. Created if missing (images from
+ * older builds). */
+#define CREQ_KEEP_MS 600000u
+static const char creq_schema[] =
+    "CREATE TABLE IF NOT EXISTS client_requests("
+    " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS client_requests_ts ON client_requests(ts);";
+
 const char *const st_core_sql[ST_COUNT] = {
+    [ST_CREQ_GET] = "SELECT 1 FROM client_requests WHERE client_id = ?1 AND "
+		    "request = ?2",
+    [ST_CREQ_PUT] = "INSERT INTO client_requests(client_id, request, ts) "
+		    "VALUES(?1, ?2, ?3)",
+    [ST_CREQ_PRUNE] = "DELETE FROM client_requests WHERE ts < ?1",
     [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_SET_CONFIG] =
@@ -94,6 +109,7 @@ static const char *const digest_tables[] = {
     "SELECT * FROM cgroups ORDER BY group_id",
     "SELECT * FROM cgroup_members ORDER BY group_id, member_id",
     "SELECT * FROM cgroup_owned ORDER BY group_id, topic_id, partition",
+    "SELECT * FROM client_requests ORDER BY client_id, request",
 };
 
 void st_put_le32(unsigned char *p, uint32_t v)
@@ -251,6 +267,8 @@ static int ensure_indexes(struct store *s)
 	if (sqlite3_exec(s->db, st_groups_schema, NULL, NULL, NULL) !=
 	    SQLITE_OK)
 		return st_dbfail(s, "create group tables");
+	if (sqlite3_exec(s->db, creq_schema, NULL, NULL, NULL) != SQLITE_OK)
+		return st_dbfail(s, "create client request table");
 	return STORE_OK;
 }
 
@@ -431,11 +449,54 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
+/* A ClientRequest marker: STORE_R_DUPLICATE and *skip = the records it
+ * marks when (client, request) was applied before; else remember it (and
+ * forget those older than CREQ_KEEP_MS of entry time). */
+static int apply_client_request(struct store *s,
+				const Synod__Rec__ClientRequest *c,
+				size_t remaining, uint64_t ts, int *status,
+				unsigned *skip)
+{
+	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
+	int rc, rv;
+	*status = STORE_R_OK;
+	*skip = 0;
+	if (c->client_id.len != 16 || c->records > remaining) {
+		*status = STORE_R_INVALID;
+		return STORE_OK;
+	}
+	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->request);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc == SQLITE_ROW) {
+		*status = STORE_R_DUPLICATE;
+		*skip = c->records;
+		return STORE_OK;
+	}
+	if (rc != SQLITE_DONE)
+		return st_dbfail(s, "read client request");
+	if (ts > CREQ_KEEP_MS) {
+		sqlite3_bind_int64(s->stmt[ST_CREQ_PRUNE], 1,
+				   (sqlite3_int64)(ts - CREQ_KEEP_MS));
+		if ((rv = st_step_done(s, ST_CREQ_PRUNE, "prune requests")) !=
+		    STORE_OK)
+			return rv;
+	}
+	st = s->stmt[ST_CREQ_PUT];
+	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->request);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ts);
+	return st_step_done(s, ST_CREQ_PUT, "put client request");
+}
+
 int store_apply_batch(struct store *s, uint64_t index,
 		      const Synod__Rec__RecordBatch *b, int *statuses,
 		      unsigned max_statuses, unsigned *n_records)
 {
 	int rv;
+	unsigned skip = 0;
 	if (n_records)
 		*n_records = 0;
 	if (b == NULL) {
@@ -459,9 +520,21 @@ int store_apply_batch(struct store *s, uint64_t index,
 	st_cache_drop(s);
 	for (size_t i = 0; i < b->n_records; i++) {
 		int st;
-		rv = apply_record(s, b->records[i], index,
-				  b->has_timestamp_ms ? b->timestamp_ms : 0,
-				  b->version >= 2, &st);
+		uint64_t ts = b->has_timestamp_ms ? b->timestamp_ms : 0;
+		rv = STORE_OK;
+		if (skip > 0) {
+			/* Marked by a ClientRequest applied before. */
+			skip--;
+			st = STORE_R_DUPLICATE;
+		} else if (b->records[i]->body_case ==
+			   SYNOD__REC__RECORD__BODY_CLIENT_REQUEST) {
+			rv = apply_client_request(
+			    s, b->records[i]->client_request,
+			    b->n_records - i - 1, ts, &st, &skip);
+		} else {
+			rv = apply_record(s, b->records[i], index, ts,
+					  b->version >= 2, &st);
+		}
 		if (rv != STORE_OK)
 			break;
 		if (statuses && i < max_statuses)

@@ -24,7 +24,10 @@
 #define STORE_SCHEMA_VERSION 1
 /* Envelope 2: records are also checked against the partition invariants
  * (STORE_R_REFUSED); entries of envelope 1 replay under the old rules. */
-#define STORE_ENVELOPE_VERSION 2
+/* Envelope 3: ClientRequest markers (exactly-once client writes); a node
+ * of an older build stops at the first such entry instead of applying a
+ * resent request twice. */
+#define STORE_ENVELOPE_VERSION 3
 
 /* Function return codes. */
 enum {
@@ -45,6 +48,8 @@ enum {
 	STORE_R_INVALID,	   /* record fields invalid */
 	STORE_R_STALE,		   /* epoch precondition failed */
 	STORE_R_REFUSED,	   /* would break an invariant (below) */
+	STORE_R_DUPLICATE, /* a resent client request, applied before: the
+			      records it marks are skipped (ClientRequest) */
 };
 
 /* Invariants that apply refuses to break, identically on every node, for

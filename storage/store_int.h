@@ -36,6 +36,9 @@ enum {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_CREQ_GET,
+	ST_CREQ_PUT,
+	ST_CREQ_PRUNE,
 	/* brokers (store_brokers.c) */
 	ST_BROKER_EPOCH,
 	ST_BROKER_PUT,

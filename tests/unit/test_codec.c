@@ -21,15 +21,59 @@ static size_t make_frame(uint8_t *out, const struct frame_header *h,
 			 const uint8_t *body, size_t len)
 {
 	frame_put_prefix(out, h, len);
-	memcpy(out + FRAME_PREFIX, body, len);
-	return FRAME_PREFIX + len;
+	memcpy(out + frame_prefix_size(h), body, len);
+	return frame_prefix_size(h) + len;
+}
+
+/* A request's client id (FRAME_F_CLIENT_ID) travels between header and
+ * body and comes back out of the body; a frame too short to hold it is
+ * refused; responses never carry one. */
+static void test_client_id(void **state)
+{
+	uint8_t buf[256];
+	struct frame_header h = {.kind = FRAME_REQUEST,
+				 .flags = FRAME_F_CLIENT_ID,
+				 .api = SYNOD_API_CONFIG_SET,
+				 .api_version = 1,
+				 .correlation_id = 42},
+			    got;
+	const uint8_t *body;
+	size_t blen, used, n;
+	(void)state;
+	memcpy(h.client_id, "0123456789abcdef", 16);
+	n = make_frame(buf, &h, (const uint8_t *)"hello", 5);
+	assert_int_equal(n, 16 + 16 + 5);
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_OK);
+	assert_true(got.flags & FRAME_F_CLIENT_ID);
+	assert_memory_equal(got.client_id, "0123456789abcdef", 16);
+	assert_int_equal(got.correlation_id, 42);
+	assert_int_equal(blen, 5);
+	assert_memory_equal(body, "hello", 5);
+	assert_int_equal(used, n);
+	/* Flag set but fewer than 16 bytes after the header. */
+	h.flags = 0;
+	n = make_frame(buf, &h, (const uint8_t *)"0123456789", 10);
+	buf[7] = FRAME_F_CLIENT_ID;
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_ESHORT);
+	/* A response with the flag: no client id taken from its body. */
+	h.kind = FRAME_RESPONSE;
+	h.flags = FRAME_F_CLIENT_ID;
+	n = make_frame(buf, &h, (const uint8_t *)"hello", 5);
+	assert_int_equal(n, 21);
+	assert_int_equal(frame_decode(buf, n, 1024, &got, &body, &blen, &used),
+			 FRAME_OK);
+	assert_int_equal(blen, 5);
 }
 
 static void test_roundtrip(void **state)
 {
 	uint8_t buf[256];
-	struct frame_header h = {FRAME_REQUEST, 0, SYNOD_API_CONFIG_SET, 1,
-				 0xdeadbeef};
+	struct frame_header h = {.kind = FRAME_REQUEST,
+				 .api = SYNOD_API_CONFIG_SET,
+				 .api_version = 1,
+				 .correlation_id = 0xdeadbeef};
 	struct frame_header got;
 	const uint8_t *body;
 	size_t blen, used;
@@ -50,7 +94,11 @@ static void test_roundtrip(void **state)
 static void test_truncated(void **state)
 {
 	uint8_t buf[64];
-	struct frame_header h = {FRAME_RESPONSE, 0, 2, 1, 7}, got;
+	struct frame_header h = {.kind = FRAME_RESPONSE,
+				 .api = 2,
+				 .api_version = 1,
+				 .correlation_id = 7},
+			    got;
 	const uint8_t *body;
 	size_t blen, used;
 	size_t n = make_frame(buf, &h, (const uint8_t *)"abcdefgh", 8);
@@ -74,7 +122,11 @@ static void test_truncated(void **state)
 static void test_bad_frames(void **state)
 {
 	uint8_t buf[64];
-	struct frame_header h = {FRAME_REQUEST, 0, 1, 1, 9}, got;
+	struct frame_header h = {.kind = FRAME_REQUEST,
+				 .api = 1,
+				 .api_version = 1,
+				 .correlation_id = 9},
+			    got;
 	const uint8_t *body;
 	size_t blen, used;
 	size_t n = make_frame(buf, &h, (const uint8_t *)"x", 1);
@@ -411,6 +463,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_names_duplicates),
 	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_client_id),
 	    cmocka_unit_test(test_truncated),
 	    cmocka_unit_test(test_bad_frames),
 	    cmocka_unit_test(test_fuzz),
