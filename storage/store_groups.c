@@ -167,7 +167,8 @@ static int pset_get(struct store *s, int slot, const uint8_t *b, size_t len,
 		uint32_t n = st_get_le32(b + off + 16);
 		x->topics[i].topic_id = b + off;
 		x->topics[i].n = n;
-		x->topics[i].partitions = x->parts + np;
+		/* No partition in the whole set: parts may still be NULL. */
+		x->topics[i].partitions = x->parts ? x->parts + np : NULL;
 		for (uint32_t k = 0; k < n; k++)
 			x->parts[np + k] =
 			    (int32_t)st_get_le32(b + off + 20 + 4 * k);

@@ -1,0 +1,504 @@
+#!/usr/bin/env python3
+"""Independent checker for Synod chaos histories (tests/chaos/run).
+
+Usage: tests/chaos/checker.py HISTORY.json [--quiet]
+
+It knows nothing about Synod's code. It reads a history of register
+operations (invoke, then ok / fail / info, with monotonic timestamps) and
+checks:
+
+1. Linearizability of every register (one register per key), with the
+   Wing & Gong / Lowe search used by Porcupine: depth-first over the
+   operations that may take effect next, memoized over (set of operations
+   already linearized, register value). A write whose outcome is unknown
+   (info) may take effect at any point after its invoke, or never.
+2. Values: a read may only return a value some write wrote (or nothing,
+   the register's initial state); never the value of a write that
+   definitely failed.
+3. Durability at the end: the final reads after the last heal agree, and
+   every acknowledged write is visible or superseded by a later write.
+4. Replica agreement: nodes at the same metadata version report the same
+   state digest; the cluster recovered after the last heal.
+
+It prints each violation with the operations involved, and ends with the
+line `N violations`. Exit status: 0 when N == 0, 1 otherwise, 2 on a bad
+input file.
+
+History format (JSON object):
+  "events": [ {"index", "type": "invoke"|"ok"|"fail"|"info", "process",
+               "f": "read"|"write", "key", "value", "time", "error"?,
+               "node"?}, ... ]
+    A write's invoke carries the value written; a read's ok carries the
+    value read (null: nothing stored, the initial state). Each process has
+    at most one operation outstanding: its next completion event
+    completes it. An invoke without a completion is treated as info.
+  "final": optional {"digests": [[{"id", "metadata_version",
+               "state_digest"}, ...]], "recovered": bool,
+               "recovery_deadline_s": number}
+"""
+import gzip
+import json
+import math
+import sys
+
+INF = math.inf
+
+
+class _Any:
+    """Register state 'unknown' (used after a violation to go on)."""
+
+    def __repr__(self):
+        return "ANY"
+
+
+ANY = _Any()
+
+
+class Op:
+    __slots__ = ("id", "process", "f", "key", "value", "call", "ret",
+                 "status", "error", "node", "inv_index", "ret_index",
+                 "orig_ret")
+
+    def __init__(self, **kw):
+        for s in self.__slots__:
+            setattr(self, s, kw.get(s))
+
+    def describe(self):
+        r = self.ret if self.orig_ret is None else self.orig_ret
+        ret = "inf" if r == INF else "%.3f" % r
+        if self.f == "write":
+            what = "write %s" % _fmt(self.value)
+        else:
+            what = "read -> %s" % _fmt(self.value)
+        extra = ""
+        if self.error:
+            extra = " (%s)" % self.error
+        return "op %d [%s] %s %s %s  [%.3f, %s]%s" % (
+            self.id, self.process, self.key, what, self.status, self.call,
+            ret, extra)
+
+
+def _fmt(v):
+    return "nothing" if v is None else repr(v)
+
+
+class Violation:
+    def __init__(self, kind, key, message, ops=()):
+        self.kind = kind
+        self.key = key
+        self.message = message
+        self.ops = list(ops)
+
+    def render(self):
+        lines = ["VIOLATION %s%s: %s" % (
+            self.kind, "" if self.key is None else " on %s" % self.key,
+            self.message)]
+        for o in self.ops:
+            lines.append("    " + (o.describe() if isinstance(o, Op)
+                                   else str(o)))
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- history
+
+def ops_from_events(events):
+    """Pair invokes with completions per process. Returns (ops, problems)."""
+    pending = {}
+    ops = []
+    problems = []
+    for ev in events:
+        p = ev["process"]
+        t = ev["type"]
+        if t == "invoke":
+            if p in pending:
+                problems.append("process %s invoked while an operation was "
+                                "outstanding (event %s)" % (p, ev.get("index")))
+                _close(pending.pop(p), None, ops)
+            op = Op(id=len(ops) + len(pending), process=p, f=ev["f"],
+                    key=ev["key"],
+                    value=ev.get("value") if ev["f"] == "write" else None,
+                    call=float(ev["time"]), ret=None, status=None,
+                    node=ev.get("node"), inv_index=ev.get("index"))
+            pending[p] = op
+        elif t in ("ok", "fail", "info"):
+            op = pending.pop(p, None)
+            if op is None:
+                problems.append("completion without invoke for process %s "
+                                "(event %s)" % (p, ev.get("index")))
+                continue
+            op.status = t
+            op.ret = float(ev["time"])
+            op.error = ev.get("error")
+            op.ret_index = ev.get("index")
+            if op.f == "read" and t == "ok":
+                op.value = ev.get("value")
+            ops.append(op)
+        else:
+            problems.append("unknown event type %r" % t)
+    for op in pending.values():
+        _close(op, None, ops)
+    ops.sort(key=lambda o: o.call)
+    for i, o in enumerate(ops):
+        o.id = i
+    return ops, problems
+
+
+def _close(op, t, ops):
+    op.status = "info"
+    op.ret = INF if t is None else t
+    op.error = op.error or "no completion recorded"
+    ops.append(op)
+
+
+# ---------------------------------------------------------------- search
+
+class SearchResult:
+    def __init__(self):
+        self.ends = set()
+        self.states = 0
+        self.exhausted = False
+        self.best_path = ("S", None)
+        self.best_len = -1
+
+
+def _path_list(path):
+    """(start value, [op indexes]) of a path (linked list, start at root)."""
+    out = []
+    while path[0] != "S":
+        out.append(path[0])
+        path = path[1]
+    out.reverse()
+    return path[1], out
+
+
+def search(seg, starts, budget):
+    """All final register values reachable by linearizing every op of seg.
+
+    seg: ops sorted by call, every one required, finite ret.
+    starts: iterable of initial register values (ANY allowed).
+    """
+    n = len(seg)
+    full = (1 << n) - 1
+    calls = [o.call for o in seg]
+    rets = [o.ret for o in seg]
+    is_read = [o.f == "read" for o in seg]
+    vals = [o.value for o in seg]
+    res = SearchResult()
+    visited = set()
+    stack = []
+    for v in starts:
+        stack.append((0, v, ("S", v), 0))
+    while stack:
+        mask, value, path, depth = stack.pop()
+        key = (mask, value)
+        if key in visited:
+            continue
+        visited.add(key)
+        res.states += 1
+        if res.states > budget:
+            res.exhausted = True
+            return res
+        if depth > res.best_len:
+            res.best_len = depth
+            res.best_path = path
+        if mask == full:
+            res.ends.add(value)
+            continue
+        # Candidates: not linearized, and no other unlinearized op returned
+        # before they were invoked.
+        i = (~mask & (mask + 1)).bit_length() - 1
+        minret = INF
+        cands = []
+        j = i
+        while j < n and calls[j] <= minret:
+            if not (mask >> j) & 1:
+                cands.append(j)
+                if rets[j] < minret:
+                    minret = rets[j]
+            j += 1
+        cands = [c for c in cands if calls[c] <= minret]
+        # A read consistent with the current value can be linearized at
+        # once without losing any linearization (it does not change the
+        # state and only relaxes the real-time constraints).
+        greedy = None
+        for c in cands:
+            if is_read[c] and (value is ANY or vals[c] == value):
+                greedy = c
+                break
+        if greedy is not None:
+            stack.append((mask | (1 << greedy), vals[greedy],
+                          (greedy, path), depth + 1))
+            continue
+        for c in reversed(cands):
+            if is_read[c]:
+                continue  # inconsistent read: cannot go here
+            stack.append((mask | (1 << c), vals[c], (c, path), depth + 1))
+    return res
+
+
+def segments(ops):
+    """Split ops (sorted by call, finite rets) where no op spans the cut."""
+    seg = []
+    horizon = -INF
+    for o in ops:
+        if seg and o.call > horizon:
+            yield seg
+            seg = []
+        seg.append(o)
+        horizon = max(horizon, o.ret)
+    if seg:
+        yield seg
+
+
+# ---------------------------------------------------------------- checks
+
+def check_key(key, ops, budget=2_000_000):
+    """ops: every op of one key. Returns (violations, notes)."""
+    viol = []
+    notes = []
+    writes = {}
+    failed_writes = {}
+    for o in ops:
+        if o.f != "write":
+            continue
+        if o.status == "fail":
+            failed_writes.setdefault(o.value, o)
+            continue
+        if o.value in writes:
+            notes.append("value %r written twice (ops %d and %d): the "
+                         "checker assumes unique values" %
+                         (o.value, writes[o.value].id, o.id))
+        writes[o.value] = o
+    reads = [o for o in ops if o.f == "read" and o.status == "ok"]
+    observed = {}
+    good_reads = []
+    for r in reads:
+        if r.value is None:
+            good_reads.append(r)
+            continue
+        w = writes.get(r.value)
+        if w is None:
+            fw = failed_writes.get(r.value)
+            if fw is not None:
+                viol.append(Violation(
+                    "read-of-failed-write", key,
+                    "read returned %r, written only by a write reported "
+                    "as failed (definitely not applied)" % r.value, [r, fw]))
+            else:
+                viol.append(Violation(
+                    "read-of-unwritten-value", key,
+                    "read returned %r, which no write wrote" % r.value, [r]))
+            continue
+        if w.call > r.ret:
+            viol.append(Violation(
+                "read-from-future", key,
+                "read returned %r before the write of it was invoked" %
+                r.value, [r, w]))
+            continue
+        good_reads.append(r)
+        observed[r.value] = max(observed.get(r.value, -INF), r.ret)
+    # Writes for the search: ok writes; info writes only when observed,
+    # then they must take effect before the last read that saw them.
+    search_ops = list(good_reads)
+    dropped_info = 0
+    for v, w in writes.items():
+        if w.status == "ok":
+            search_ops.append(w)
+        elif v in observed:
+            c = Op(**{s: getattr(w, s) for s in Op.__slots__})
+            c.orig_ret = w.ret
+            c.ret = max(observed[v], c.call)
+            search_ops.append(c)
+        else:
+            dropped_info += 1
+    search_ops.sort(key=lambda o: (o.call, o.ret))
+    states = {None}
+    total_states = 0
+    for seg in segments(search_ops):
+        res = search(seg, states, budget)
+        total_states += res.states
+        if res.exhausted:
+            viol.append(Violation(
+                "inconclusive", key,
+                "search budget of %d states exhausted on a segment of %d "
+                "operations (counted as a violation: not checked)" %
+                (budget, len(seg)), seg[:20]))
+            states = {ANY}
+            continue
+        if not res.ends:
+            viol.append(_explain(key, seg, states, res, writes))
+            states = {ANY}
+            continue
+        states = res.ends
+    return viol, notes, {"ops": len(ops), "searched": len(search_ops),
+                         "info_writes_dropped": dropped_info,
+                         "states": total_states}
+
+
+def _explain(key, seg, starts, res, writes):
+    start, done = _path_list(res.best_path)
+    done_set = set(done)
+    # Replay the longest partial linearization to find the value there.
+    vals = list(starts)
+    value = start
+    for i in done:
+        if seg[i].f == "write" or value is ANY:
+            value = seg[i].value
+    rest = [o for i, o in enumerate(seg) if i not in done_set]
+    # The ops that could come next: the concurrency window at that point.
+    minret = min(o.ret for o in rest)
+    window = [o for o in rest if o.call <= minret]
+    msg = ("not linearizable: at most %d of the %d operations of this "
+           "stretch of history (ops %d..%d; possible register values at its "
+           "start: %s) can be ordered; then the register holds %s and none "
+           "of the operations that may come next fits" %
+           (len(done), len(seg), seg[0].id, seg[-1].id,
+            ", ".join(_fmt(v) for v in vals), _fmt(value)))
+    shown = []
+    tail = [seg[i] for i in done[-6:]]
+    for o in tail:
+        shown.append("linearized: " + o.describe())
+    for o in window[:12]:
+        shown.append("next?      " + o.describe())
+    # A read in the window that no write order explains is the usual
+    # culprit: show the write of its value.
+    for o in window:
+        if o.f == "read" and o.value is not None:
+            w = writes.get(o.value)
+            if w is not None and w not in window and w not in tail:
+                shown.append("its write: " + w.describe())
+    return Violation("not-linearizable", key, msg, shown)
+
+
+def check_final(ops, final):
+    """Final reads after the last heal; replica digests; recovery."""
+    viol = []
+    finals = [o for o in ops if str(o.process).startswith("final")
+              and o.f == "read"]
+    by_key = {}
+    for o in finals:
+        by_key.setdefault(o.key, []).append(o)
+    writes_by_key = {}
+    for o in ops:
+        if o.f == "write":
+            writes_by_key.setdefault(o.key, []).append(o)
+    for key, frs in sorted(by_key.items()):
+        okr = [o for o in frs if o.status == "ok"]
+        if not okr:
+            viol.append(Violation("no-final-read", key,
+                                  "no final read of this key succeeded",
+                                  frs))
+            continue
+        ws = writes_by_key.get(key, [])
+        wmap = {w.value: w for w in ws if w.status != "fail"}
+        values = [o.value for o in okr]
+        if len(set(values)) > 1:
+            # Only a late info write may explain a change between the
+            # final reads.
+            later = [v for v in values[1:] if v != values[0]]
+            if not all(v in wmap and wmap[v].status == "info"
+                       for v in later):
+                viol.append(Violation(
+                    "final-reads-disagree", key,
+                    "final reads after the heal returned different "
+                    "values", okr))
+        v = okr[-1].value
+        acked = [w for w in ws if w.status == "ok"]
+        if v is None:
+            if acked:
+                viol.append(Violation(
+                    "lost-write", key,
+                    "final value is nothing but %d write(s) were "
+                    "acknowledged" % len(acked),
+                    [okr[-1]] + sorted(acked, key=lambda w: -w.ret)[:5]))
+            continue
+        w = wmap.get(v)
+        if w is None:
+            continue  # reported as a read of an unwritten value
+        lost = [a for a in acked if a.call > w.ret]
+        if lost:
+            viol.append(Violation(
+                "lost-write", key,
+                "final value %r was written by op %d, but %d acknowledged "
+                "write(s) invoked after it completed are gone" %
+                (v, w.id, len(lost)), [okr[-1], w] + lost[:5]))
+    if final:
+        if final.get("recovered") is False:
+            viol.append(Violation(
+                "no-recovery", None,
+                "no write succeeded within %s s after the final heal" %
+                final.get("recovery_deadline_s", "?")))
+        for snap in final.get("digests") or []:
+            by_version = {}
+            for n in snap:
+                if n.get("state_digest") is None:
+                    continue
+                by_version.setdefault(n.get("metadata_version"),
+                                      {}).setdefault(n["state_digest"],
+                                                     []).append(n["id"])
+            for ver, dig in by_version.items():
+                if len(dig) > 1:
+                    viol.append(Violation(
+                        "replica-divergence", None,
+                        "nodes at metadata version %s report different "
+                        "state digests: %s" % (ver, dig)))
+        for cr in final.get("crashes") or []:
+            viol.append(Violation(
+                "node-crash", None,
+                "node %s exited with status %s at %.3f s without being "
+                "killed" % (cr.get("node"), cr.get("exit"),
+                            cr.get("time", 0))))
+        if final.get("converged") is False:
+            viol.append(Violation(
+                "no-convergence", None,
+                "replicas did not reach the same metadata version before "
+                "the deadline: %s" % final.get("last_versions")))
+    return viol
+
+
+def check_history(hist, out=sys.stdout, quiet=False):
+    """Check a history dict. Prints the report; returns the violation list."""
+    ops, problems = ops_from_events(hist["events"])
+    for p in problems:
+        print("warning: history: %s" % p, file=out)
+    viols = []
+    keys = sorted({o.key for o in ops})
+    for key in keys:
+        kops = [o for o in ops if o.key == key]
+        v, notes, stats = check_key(key, kops)
+        for nte in notes:
+            print("note: %s: %s" % (key, nte), file=out)
+        if not quiet:
+            print("checked %s: %d ops, %d in the search, %d unobserved "
+                  "info writes dropped, %d states, %d violations" %
+                  (key, stats["ops"], stats["searched"],
+                   stats["info_writes_dropped"], stats["states"], len(v)),
+                  file=out)
+        viols.extend(v)
+    viols.extend(check_final(ops, hist.get("final")))
+    for v in viols:
+        print(v.render(), file=out)
+    return viols
+
+
+def main(argv):
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    quiet = "--quiet" in argv
+    if len(args) != 1 or "--help" in argv:
+        print("usage: checker.py HISTORY.json[.gz] [--quiet]",
+              file=sys.stderr)
+        return 2
+    try:
+        opener = gzip.open if args[0].endswith(".gz") else open
+        with opener(args[0], "rt") as f:
+            hist = json.load(f)
+    except (OSError, ValueError) as e:
+        print("checker: cannot read %s: %s" % (args[0], e), file=sys.stderr)
+        return 2
+    viols = check_history(hist, quiet=quiet)
+    print("%d violations" % len(viols))
+    return 0 if not viols else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

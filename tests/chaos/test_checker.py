@@ -1,0 +1,336 @@
+"""Unit tests for tests/chaos/checker.py (python3 -m unittest).
+
+Run from tests/chaos/ or the repository root:
+    python3 -m unittest discover -s tests/chaos -p 'test_*.py'
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checker  # noqa: E402
+
+
+def hist(*ops, final=None):
+    """ops: (process, f, key, value, call, ret, status).
+
+    For writes, value is the value written; for reads the value returned
+    (None: nothing stored). ret None means no completion was recorded.
+    """
+    timeline = []
+    for n, (p, f, key, value, call, ret, status) in enumerate(ops):
+        inv = {"type": "invoke", "process": p, "f": f, "key": key,
+               "time": call}
+        if f == "write":
+            inv["value"] = value
+        timeline.append((call, 0, n, inv))
+        if ret is not None:
+            done = {"type": status, "process": p, "f": f, "key": key,
+                    "time": ret}
+            if f == "read" and status == "ok":
+                done["value"] = value
+            if f == "write":
+                done["value"] = value
+            timeline.append((ret, 1, n, done))
+    timeline.sort(key=lambda x: (x[0], x[1], x[2]))
+    events = []
+    for i, (_, _, _, e) in enumerate(timeline):
+        e["index"] = i
+        events.append(e)
+    h = {"events": events}
+    if final is not None:
+        h["final"] = final
+    return h
+
+
+def run(h):
+    out = io.StringIO()
+    v = checker.check_history(h, out=out)
+    return v, out.getvalue()
+
+
+def kinds(v):
+    return sorted(x.kind for x in v)
+
+
+class Linearizable(unittest.TestCase):
+    def test_empty(self):
+        v, _ = run(hist())
+        self.assertEqual(v, [])
+
+    def test_sequential(self):
+        v, _ = run(hist(
+            ("a", "read", "k", None, 0, 1, "ok"),
+            ("a", "write", "k", "1", 2, 3, "ok"),
+            ("b", "read", "k", "1", 4, 5, "ok"),
+            ("a", "write", "k", "2", 6, 7, "ok"),
+            ("b", "read", "k", "2", 8, 9, "ok")))
+        self.assertEqual(v, [])
+
+    def test_concurrent_reads_see_either(self):
+        # Write 2 is concurrent with both reads: one sees 1, the other 2,
+        # in an order consistent with real time.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 10, "ok"),
+            ("b", "read", "k", "1", 3, 4, "ok"),
+            ("c", "read", "k", "2", 5, 6, "ok"),
+            ("b", "read", "k", "2", 7, 8, "ok")))
+        self.assertEqual(v, [])
+
+    def test_concurrent_writes_any_order(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 10, "ok"),
+            ("b", "write", "k", "2", 1, 9, "ok"),
+            ("c", "read", "k", "1", 11, 12, "ok")))
+        self.assertEqual(v, [])
+
+    def test_keys_are_independent(self):
+        v, _ = run(hist(
+            ("a", "write", "k1", "1", 0, 1, "ok"),
+            ("a", "write", "k2", "2", 2, 3, "ok"),
+            ("b", "read", "k1", "1", 4, 5, "ok"),
+            ("b", "read", "k2", "2", 6, 7, "ok")))
+        self.assertEqual(v, [])
+
+    def test_info_write_applied(self):
+        # Timed out, yet applied later: a read long after sees it.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "info"),
+            ("b", "read", "k", "1", 4, 5, "ok"),
+            ("b", "read", "k", "2", 20, 21, "ok")))
+        self.assertEqual(v, [])
+
+    def test_info_write_not_applied(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "info"),
+            ("b", "read", "k", "1", 4, 5, "ok"),
+            ("b", "read", "k", "1", 20, 21, "ok")))
+        self.assertEqual(v, [])
+
+    def test_info_write_without_completion(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, None, "info"),
+            ("b", "read", "k", "1", 5, 6, "ok")))
+        self.assertEqual(v, [])
+
+    def test_failed_write_ignored(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "fail"),
+            ("b", "read", "k", "1", 4, 5, "ok")))
+        self.assertEqual(v, [])
+
+    def test_failed_and_info_reads_ignored(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("b", "read", "k", None, 2, 3, "fail"),
+            ("b", "read", "k", None, 4, 5, "info"),
+            ("b", "read", "k", "1", 6, 7, "ok")))
+        self.assertEqual(v, [])
+
+    def test_final_reads_ok(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("final-n1", "read", "k", "2", 10, 11, "ok"),
+            ("final-n2", "read", "k", "2", 12, 13, "ok"),
+            final={"recovered": True, "converged": True,
+                   "digests": [[{"id": 1, "metadata_version": 9,
+                                 "state_digest": "ab"},
+                                {"id": 2, "metadata_version": 9,
+                                 "state_digest": "ab"}]]}))
+        self.assertEqual(v, [])
+
+    def test_many_concurrent_ops(self):
+        # 5 clients, overlapping intervals, a consistent order exists.
+        ops = []
+        t = 0.0
+        val = 0
+        for rnd in range(200):
+            for c in range(5):
+                val += 1
+                ops.append(("p%d" % c, "write", "k", str(val), t + c * 0.1,
+                            t + 0.45 + c * 0.1, "ok"))
+            # Read after the round's last write completed.
+            ops.append(("r", "read", "k", str(val), t + 1.0, t + 1.1, "ok"))
+            t += 2.0
+        v, _ = run(hist(*ops))
+        self.assertEqual(v, [])
+
+
+class NotLinearizable(unittest.TestCase):
+    def test_stale_read(self):
+        v, out = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("b", "read", "k", "1", 4, 5, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+        self.assertIn("read -> '1'", out)
+
+    def test_stale_read_after_newer_read(self):
+        # Write 2 concurrent with both reads, but read 2 then read 1 in
+        # real-time order is impossible.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 10, "ok"),
+            ("b", "read", "k", "2", 3, 4, "ok"),
+            ("c", "read", "k", "1", 5, 6, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_read_of_initial_after_write(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("b", "read", "k", None, 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_lost_write(self):
+        v, out = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("final-n1", "read", "k", "1", 10, 11, "ok"),
+            ("final-n2", "read", "k", "1", 12, 13, "ok")))
+        self.assertIn("lost-write", kinds(v))
+        self.assertIn("not-linearizable", kinds(v))
+        self.assertIn("write '2'", out)
+
+    def test_lost_write_to_nothing(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("final-n1", "read", "k", None, 10, 11, "ok")))
+        self.assertIn("lost-write", kinds(v))
+
+    def test_read_of_never_written_value(self):
+        v, out = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("b", "read", "k", "99", 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["read-of-unwritten-value"])
+        self.assertIn("'99'", out)
+
+    def test_read_of_failed_write(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "fail"),
+            ("b", "read", "k", "1", 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["read-of-failed-write"])
+
+    def test_read_from_future(self):
+        v, _ = run(hist(
+            ("b", "read", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "1", 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["read-from-future"])
+
+    def test_info_write_flickers(self):
+        # An unknown write may be applied, but only once: 1, 2, 1 again
+        # after write 1 was already overwritten is impossible.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "info"),
+            ("b", "read", "k", "1", 2, 3, "ok"),
+            ("c", "write", "k", "2", 4, 5, "ok"),
+            ("b", "read", "k", "2", 6, 7, "ok"),
+            ("b", "read", "k", "1", 8, 9, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_info_write_seen_then_lost(self):
+        # Unknown write observed, then the register goes back to nothing.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "info"),
+            ("b", "read", "k", "1", 2, 3, "ok"),
+            ("b", "read", "k", None, 4, 5, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_duplicate_delivery_overwrites(self):
+        # A write acknowledged, overwritten by another acknowledged write,
+        # then its value comes back (a late duplicate applied again).
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("b", "write", "k", "2", 2, 3, "ok"),
+            ("c", "read", "k", "2", 4, 5, "ok"),
+            ("c", "read", "k", "1", 6, 7, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_violations_counted_per_stretch(self):
+        # Two separate stale reads in two quiet stretches: two violations.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("b", "read", "k", "1", 4, 5, "ok"),
+            ("a", "write", "k", "3", 6, 7, "ok"),
+            ("a", "write", "k", "4", 8, 9, "ok"),
+            ("b", "read", "k", "3", 10, 11, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable", "not-linearizable"])
+
+    def test_final_reads_disagree(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("final-n1", "read", "k", "2", 10, 11, "ok"),
+            ("final-n2", "read", "k", "1", 12, 13, "ok")))
+        self.assertIn("final-reads-disagree", kinds(v))
+
+    def test_digest_divergence_and_no_recovery(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            final={"recovered": False, "recovery_deadline_s": 30,
+                   "digests": [[{"id": 1, "metadata_version": 9,
+                                 "state_digest": "ab"},
+                                {"id": 2, "metadata_version": 9,
+                                 "state_digest": "cd"}]]}))
+        self.assertEqual(kinds(v), ["no-recovery", "replica-divergence"])
+
+
+class CommandLine(unittest.TestCase):
+    def _cli(self, h):
+        with tempfile.NamedTemporaryFile("w", suffix=".json",
+                                         delete=False) as f:
+            json.dump(h, f)
+            name = f.name
+        try:
+            p = subprocess.run(
+                [sys.executable, os.path.join(os.path.dirname(
+                    os.path.abspath(__file__)), "checker.py"), name],
+                capture_output=True, text=True, timeout=60)
+        finally:
+            os.unlink(name)
+        return p
+
+    def test_clean_history_exit_0(self):
+        p = self._cli(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                           ("b", "read", "k", "1", 2, 3, "ok")))
+        self.assertEqual(p.returncode, 0)
+        self.assertEqual(p.stdout.splitlines()[-1], "0 violations")
+
+    def test_bad_history_exit_1(self):
+        p = self._cli(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                           ("a", "write", "k", "2", 2, 3, "ok"),
+                           ("b", "read", "k", "1", 4, 5, "ok")))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stdout.splitlines()[-1], "1 violations")
+        self.assertIn("VIOLATION not-linearizable on k", p.stdout)
+
+
+class Findings(unittest.TestCase):
+    """The histories of bugs the suite found stay violations for the
+    checker (tests/chaos/findings, docs/reliability.md)."""
+
+    def test_saved_findings_are_violations(self):
+        d = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                         "findings")
+        names = sorted(n for n in os.listdir(d) if n.endswith(".json.gz"))
+        self.assertTrue(names)
+        for n in names:
+            p = subprocess.run(
+                [sys.executable, os.path.join(os.path.dirname(
+                    os.path.abspath(__file__)), "checker.py"),
+                 os.path.join(d, n), "--quiet"],
+                capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 1, n)
+
+
+if __name__ == "__main__":
+    unittest.main()
