@@ -6,6 +6,11 @@
 # runs first: it needs no build. Exit status 0 only if all pass.
 #   SYNOD_SKIP_DEPS=1   do not run deploy/install-deps.sh
 #   SYNOD_SKIP_ASAN=1   skip the sanitizer build
+#   SYNOD_SKIP_FUZZ=1   skip the short libFuzzer pass (tests/fuzz/run.sh)
+#   SYNOD_SKIP_CHAOS=1  skip the short chaos pass (tests/chaos/run; it
+#                       skips itself when not root)
+# Long fuzz and chaos runs are separate commands: docs/fuzzing.md,
+# docs/reliability.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,6 +42,25 @@ if [ "${SYNOD_SKIP_ASAN:-0}" != 1 ]; then
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS="suppressions=$PWD/../tests/lsan.supp" \
     ctest -L 'unit|integration' --output-on-failure --timeout 600)
+fi
+
+if [ "${SYNOD_SKIP_FUZZ:-0}" != 1 ]; then
+  echo "== fuzzing: kept crashers, then 8 s on every target (tests/fuzz/run.sh)"
+  SYNOD_JOBS="$jobs" bash tests/fuzz/run.sh 8
+fi
+
+if [ "${SYNOD_SKIP_CHAOS:-0}" != 1 ]; then
+  echo "== chaos: one seed, one minute of faults (tests/chaos/run)"
+  set +e
+  tests/chaos/run --seed 1 --minutes 1 --out build/chaos/ci-seed1 | tail -n 25
+  rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -eq 77 ]; then
+    echo "chaos: skipped (needs root and network namespaces)"
+  elif [ "$rc" -ne 0 ]; then
+    echo "chaos: violations or harness failure (build/chaos/ci-seed1)"
+    exit 1
+  fi
 fi
 
 echo "== clang-format"

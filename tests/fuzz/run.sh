@@ -26,7 +26,7 @@ work=$build/fuzz-work
 
 nice -n 10 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNOD_FUZZ=ON >/dev/null || exit 1
-nice -n 10 cmake --build "$build" -j1 --target fuzz_all >/dev/null || {
+nice -n 10 cmake --build "$build" -j"${SYNOD_JOBS:-1}" --target fuzz_all >/dev/null || {
 	echo "fuzz build failed: cmake --build $build --target fuzz_all" >&2
 	exit 1
 }
