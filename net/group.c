@@ -45,6 +45,8 @@
 #define JOIN_BACKOFF_MIN_MS 100
 #define JOIN_BACKOFF_MAX_MS 2000
 #define GROUP_ID_MAX 255
+#define MEMBER_ID_MAX 36 /* the controller refuses longer (RC_MEMBER_ID_MAX)   \
+			  */
 #define TOPIC_ID_LEN 16
 
 enum { REQ_NONE = 0, REQ_JOIN, REQ_HEARTBEAT, REQ_LEAVE };
@@ -1136,10 +1138,13 @@ static void answered(struct synod_consumer *c, int kind,
 		     const Synod__Wire__GroupHeartbeatResponse *r)
 {
 	uint64_t gen = synod_client_generation(c->client);
+	/* A member id the controller would refuse back (empty, or above
+	 * its 36 bytes: found by fuzzing) is a bad answer, not an id. */
 	if (!r->has_member_epoch || r->member_epoch <= 0 ||
-	    (kind == REQ_JOIN && (r->member_id == NULL || !r->member_id[0]))) {
+	    (kind == REQ_JOIN && (r->member_id == NULL || !r->member_id[0] ||
+				  strlen(r->member_id) > MEMBER_ID_MAX))) {
 		seterr(c, SYNOD_EINVALID_REQUEST,
-		       "%s: answer without member id or epoch",
+		       "%s: answer without a valid member id or epoch",
 		       kind == REQ_JOIN ? "join" : "heartbeat");
 		failed(c, kind);
 		return;
