@@ -45,8 +45,8 @@
 #define JOIN_BACKOFF_MIN_MS 100
 #define JOIN_BACKOFF_MAX_MS 2000
 #define GROUP_ID_MAX 255
-#define MEMBER_ID_MAX 36 /* the controller refuses longer (RC_MEMBER_ID_MAX)   \
-			  */
+/* The controller refuses longer member ids (RC_MEMBER_ID_MAX). */
+#define MEMBER_ID_MAX 36
 #define TOPIC_ID_LEN 16
 
 enum { REQ_NONE = 0, REQ_JOIN, REQ_HEARTBEAT, REQ_LEAVE };
