@@ -2144,7 +2144,8 @@ static void process_waiting(struct groups *gs, struct group *g)
 /* Fence member m (session or rebalance timeout, or an operator): it is
  * removed and its partitions are free from the same entry on. */
 /* Removes members ms[0..n) in one decision: one entry, one new epoch and
- * target however many left at once (a mass crash is one rebalance). */
+ * target however many left at once (a mass crash is one rebalance). With
+ * n = 0, only a new epoch and target (topics changed). */
 static int fence(struct groups *gs, struct group *g, struct gmember **ms,
 		 uint32_t n, struct pending *p, int kind)
 {
@@ -2214,25 +2215,7 @@ static int targets_current(struct groups *gs, struct group *g)
 
 static int meta_changed(struct groups *gs, struct group *g)
 {
-	struct plan pl;
-	struct gop *o;
-	int rv;
-	if (plan_init(&pl, gs, g) != 0 || (o = calloc(1, sizeof *o)) == NULL) {
-		plan_free(&pl);
-		return SYNOD_EUNKNOWN;
-	}
-	pick_assignor(gs, &pl);
-	if (plan_finish(&pl, 1, NULL) != 0) {
-		plan_free(&pl);
-		free(o);
-		return SYNOD_EUNKNOWN;
-	}
-	o->kind = OP_META;
-	rv = propose(&pl, o);
-	plan_free(&pl);
-	if (rv != 0)
-		free(o);
-	return rv == -1 ? SYNOD_OK : rv;
+	return fence(gs, g, NULL, 0, NULL, OP_META); /* a new epoch only */
 }
 
 static void check_group(struct groups *gs, struct group *g, uint64_t now)
@@ -2600,36 +2583,42 @@ static void api_remove_member(void *self, struct sconn *sc,
 }
 
 /* KIP-848's checks of the fields' combination (reconcile.h). */
+void groups_heartbeat_request(const Synod__Wire__GroupHeartbeatRequest *req,
+			      struct rc_request *r)
+{
+	memset(r, 0, sizeof *r);
+	r->group_id = req->group_id;
+	r->member_id = req->member_id;
+	r->member_epoch = req->member_epoch;
+	r->instance_id = req->instance_id;
+	r->rack = req->rack;
+	r->rebalance_timeout_ms =
+	    req->has_rebalance_timeout_ms ? req->rebalance_timeout_ms : -1;
+	if (req->subscribed_topic_names) {
+		r->has_subscribed_names = 1;
+		r->n_subscribed_names =
+		    (uint32_t)req->subscribed_topic_names->n_names;
+		r->subscribed_names =
+		    (const char *const *)req->subscribed_topic_names->names;
+	}
+	if (req->subscribed_topic_regex) {
+		r->has_regex = 1;
+		r->regex = req->subscribed_topic_regex;
+	}
+	r->server_assignor = req->server_assignor;
+	if (req->owned) {
+		r->has_owned = 1;
+		for (size_t i = 0; i < req->owned->n_topics; i++)
+			r->n_owned +=
+			    (uint32_t)req->owned->topics[i]->n_partitions;
+	}
+}
+
 static int validate_heartbeat(const Synod__Wire__GroupHeartbeatRequest *req,
 			      char *err, size_t size)
 {
 	struct rc_request r;
-	memset(&r, 0, sizeof r);
-	r.group_id = req->group_id;
-	r.member_id = req->member_id;
-	r.member_epoch = req->member_epoch;
-	r.instance_id = req->instance_id;
-	r.rack = req->rack;
-	r.rebalance_timeout_ms =
-	    req->has_rebalance_timeout_ms ? req->rebalance_timeout_ms : -1;
-	if (req->subscribed_topic_names) {
-		r.has_subscribed_names = 1;
-		r.n_subscribed_names =
-		    (uint32_t)req->subscribed_topic_names->n_names;
-		r.subscribed_names =
-		    (const char *const *)req->subscribed_topic_names->names;
-	}
-	if (req->subscribed_topic_regex) {
-		r.has_regex = 1;
-		r.regex = req->subscribed_topic_regex;
-	}
-	r.server_assignor = req->server_assignor;
-	if (req->owned) {
-		r.has_owned = 1;
-		for (size_t i = 0; i < req->owned->n_topics; i++)
-			r.n_owned +=
-			    (uint32_t)req->owned->topics[i]->n_partitions;
-	}
+	groups_heartbeat_request(req, &r);
 	return rc_validate(&r, err, size);
 }
 

@@ -32,6 +32,7 @@
 #define SYNOD_GROUPS_H
 
 #include "module.h"
+#include "reconcile.h"
 #include "server_int.h"
 
 struct groups;
@@ -46,6 +47,11 @@ struct groups_stats {
 	uint64_t assign_max_us;	      /* slowest assignor run */
 	uint64_t pushes;
 };
+
+/* The checks' view of a GROUP_HEARTBEAT request (pointers into req, which
+ * the caller keeps): what rc_validate() judges. */
+void groups_heartbeat_request(const Synod__Wire__GroupHeartbeatRequest *req,
+			      struct rc_request *r);
 
 int groups_new(struct server *s, struct groups **out);
 /* The module: APIs 23, 25-28, leadership, applied entries, status, close. */

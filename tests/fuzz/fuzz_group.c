@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "fuzz_common.h"
+#include "groups.h"
 #include "reconcile.h"
 
 /* ---- the fakes ---- */
@@ -107,31 +108,7 @@ static void check_request(const Synod__Wire__GroupHeartbeatRequest *req)
 {
 	struct rc_request r;
 	char err[200];
-	memset(&r, 0, sizeof r);
-	r.group_id = req->group_id;
-	r.member_id = req->member_id;
-	r.member_epoch = req->member_epoch;
-	r.instance_id = req->instance_id;
-	r.rack = req->rack;
-	r.rebalance_timeout_ms =
-	    req->has_rebalance_timeout_ms ? req->rebalance_timeout_ms : -1;
-	if (req->subscribed_topic_names) {
-		r.has_subscribed_names = 1;
-		r.n_subscribed_names =
-		    (uint32_t)req->subscribed_topic_names->n_names;
-		r.subscribed_names =
-		    (const char *const *)req->subscribed_topic_names->names;
-	}
-	if (req->subscribed_topic_regex) {
-		r.has_regex = 1;
-		r.regex = req->subscribed_topic_regex;
-	}
-	if (req->owned) {
-		r.has_owned = 1;
-		for (size_t i = 0; i < req->owned->n_topics; i++)
-			r.n_owned +=
-			    (uint32_t)req->owned->topics[i]->n_partitions;
-	}
+	groups_heartbeat_request(req, &r); /* controller/groups.c */
 	if (rc_validate(&r, err, sizeof err) != SYNOD_OK) {
 		fprintf(stderr, "library sent an invalid heartbeat: %s\n", err);
 		abort();
