@@ -80,6 +80,9 @@ struct sbroker {
 	int view_dirty;
 	char *pjson;
 	size_t pjson_len;
+	/* --event-log: what the last "ack" event said. */
+	uint64_t ev_ack_ns;
+	int ev_fenced, ev_self;
 };
 
 /* Simulator-level state of one consumer: the library's states plus this. */
@@ -116,6 +119,7 @@ struct sconsumer {
 	uint64_t assignment_version;
 	struct synod_consumer_stats closed_stats; /* of closed incarnations */
 	char err[160];
+	char *ev_owned; /* --event-log: the owned set last logged (JSON) */
 };
 
 /* A growable text buffer (abort on out of memory: a simulator). */
@@ -173,6 +177,11 @@ static struct sim {
 	unsigned rebalance_timeout_ms;
 	char *crash_consumers;
 	struct sconsumer *consumers;
+
+	/* --event-log and --isr-churn-ms (fault-injection runs). */
+	FILE *events;
+	unsigned isr_churn_ms;
+	uv_timer_t churn;
 } sim;
 
 static void usage(FILE *out)
@@ -197,6 +206,7 @@ static void usage(FILE *out)
 	    "                  [--consumer-session-ms MS] "
 	    "[--rebalance-timeout-ms MS]\n"
 	    "                  [--crash-consumers IDX[,IDX...]]]\n"
+	    "                 [--event-log F] [--isr-churn-ms MS]\n"
 	    "\n"
 	    "Runs N simulated brokers (ids K..K+N-1) in one process until "
 	    "SIGTERM or SIGINT,\n"
@@ -269,6 +279,16 @@ static void usage(FILE *out)
 	    "  --verbose               a summary line on stderr every 5 "
 	    "s (twice: every\n"
 	    "                          state change too)\n"
+	    "  --event-log F           append JSON lines to F: every "
+	    "state change, every\n"
+	    "                          applied view (whole, with every "
+	    "broker), fencing as\n"
+	    "                          the library reckons it, owned sets "
+	    "(tests/chaos;\n"
+	    "                          small runs only)\n"
+	    "  --isr-churn-ms MS       every MS each unfenced broker shrinks "
+	    "or regrows the\n"
+	    "                          ISR of one partition it leads\n"
 	    "\n"
 	    "State file: {\"brokers\":[{\"id\",\"epoch\",\"incarnation_id\","
 	    "\"state\",\"fenced\",\"rack\",\n"
@@ -517,6 +537,155 @@ static void snapshot(struct sbroker *sb)
 		rebuild_partitions(sb);
 }
 
+/* ---- event log (--event-log F: JSON lines for tests/chaos) ----
+ *
+ * Every line is one object with "t" (CLOCK_MONOTONIC seconds, the clock
+ * of uv_hrtime and of Python's time.monotonic) and "ev":
+ *   state  a broker's library state changed: b, inc, epoch, state
+ *   view   a broker applied a delta: b, inc, epoch, v (version), parts
+ *          (every partition of its view: [topic id hex, partition,
+ *          leader, leader epoch, partition epoch, [isr]]) and brokers
+ *          (every broker of its view: [id, epoch, fenced])
+ *   ack    a broker's fencing as the library sees it changed, or a new
+ *          heartbeat was acknowledged (checked every 100 ms): b, inc,
+ *          epoch, fenced, self, deadline (when the session may end by
+ *          the library's reckoning: last acknowledged send + session)
+ *   alter  an ISR change answered (--isr-churn-ms): b, tid, p, code
+ *   own    a consumer's owned set changed: c, g, m, e, owned [[topic,
+ *          partition], ...]
+ *   close  a broker or consumer was closed without a controlled exit
+ * Lines are written whole and flushed at once: a kill -9 loses nothing
+ * that was written. Meant for small runs (a view event lists the view). */
+
+static void ev_begin(struct buf *o, const char *ev)
+{
+	char t[40];
+	snprintf(t, sizeof t, "{\"t\":%.6f,\"ev\":\"",
+		 (double)uv_hrtime() / 1e9);
+	buf_puts(o, t);
+	buf_puts(o, ev);
+	buf_puts(o, "\"");
+}
+
+static void ev_broker(struct buf *o, const char *ev, struct sbroker *sb)
+{
+	ev_begin(o, ev);
+	buf_puts(o, ",\"b\":");
+	buf_int(o, sb->id);
+	buf_puts(o, ",\"inc\":");
+	buf_str(o, sb->b ? synod_broker_incarnation(sb->b) : sb->incarnation);
+	buf_puts(o, ",\"epoch\":");
+	buf_int(o, sb->b ? (long long)synod_broker_epoch(sb->b)
+			 : (long long)sb->epoch);
+}
+
+static void ev_end(struct buf *o)
+{
+	buf_puts(o, "}\n");
+	fwrite(o->p, 1, o->len, sim.events);
+	fflush(sim.events);
+	free(o->p);
+}
+
+static void buf_hex(struct buf *o, const uint8_t *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	buf_put(o, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		char c[2] = {hx[p[i] >> 4], hx[p[i] & 15]};
+		buf_put(o, c, 2);
+	}
+	buf_put(o, "\"", 1);
+}
+
+static int ev_part(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct buf *o = arg;
+	buf_puts(o, o->p[o->len - 1] == '[' ? "[" : ",[");
+	buf_hex(o, p->topic_id.data, p->topic_id.len);
+	buf_puts(o, ",");
+	buf_int(o, p->partition);
+	buf_puts(o, ",");
+	buf_int(o, p->leader);
+	buf_puts(o, ",");
+	buf_int(o, p->leader_epoch);
+	buf_puts(o, ",");
+	buf_int(o, p->partition_epoch);
+	buf_puts(o, ",");
+	buf_ints(o, p->isr, p->n_isr);
+	buf_puts(o, "]");
+	return 0;
+}
+
+static int ev_peer(void *arg, const Synod__Wire__BrokerState *bs)
+{
+	struct buf *o = arg;
+	buf_puts(o, o->p[o->len - 1] == '[' ? "[" : ",[");
+	buf_int(o, bs->id);
+	buf_puts(o, ",");
+	buf_int(o, (long long)bs->epoch);
+	buf_puts(o, bs->fenced ? ",1]" : ",0]");
+	return 0;
+}
+
+static void ev_view(struct sbroker *sb)
+{
+	struct buf o = {0};
+	ev_broker(&o, "view", sb);
+	buf_puts(&o, ",\"v\":");
+	buf_int(&o, (long long)synod_broker_metadata_version(sb->b));
+	buf_puts(&o, ",\"parts\":[");
+	synod_broker_partitions(sb->b, ev_part, &o);
+	buf_puts(&o, "],\"brokers\":[");
+	synod_broker_brokers(sb->b, ev_peer, &o);
+	buf_puts(&o, "]");
+	ev_end(&o);
+}
+
+static void ev_state(struct sbroker *sb, const char *state)
+{
+	struct buf o = {0};
+	ev_broker(&o, "state", sb);
+	buf_puts(&o, ",\"state\":");
+	buf_str(&o, state);
+	ev_end(&o);
+}
+
+/* Every tick: a broker's fencing, as the library reckons it. */
+static void ev_ack(struct sbroker *sb)
+{
+	struct buf o = {0};
+	uint64_t ack = synod_broker_last_ack_ns(sb->b);
+	int fenced = synod_broker_fenced(sb->b);
+	int self = synod_broker_self_fenced(sb->b);
+	char d[40];
+	if (ack == sb->ev_ack_ns && fenced == sb->ev_fenced &&
+	    self == sb->ev_self)
+		return;
+	sb->ev_ack_ns = ack;
+	sb->ev_fenced = fenced;
+	sb->ev_self = self;
+	ev_broker(&o, "ack", sb);
+	buf_puts(&o, fenced ? ",\"fenced\":1" : ",\"fenced\":0");
+	buf_puts(&o, self ? ",\"self\":1" : ",\"self\":0");
+	if (ack && synod_broker_session_timeout(sb->b)) {
+		snprintf(d, sizeof d, ",\"deadline\":%.6f",
+			 (double)ack / 1e9 +
+			     synod_broker_session_timeout(sb->b) / 1000.0);
+		buf_puts(&o, d);
+	}
+	ev_end(&o);
+}
+
+static void ev_close(const char *kind, long long id)
+{
+	struct buf o = {0};
+	ev_begin(&o, "close");
+	buf_puts(&o, kind[0] == 'b' ? ",\"b\":" : ",\"c\":");
+	buf_int(&o, id);
+	ev_end(&o);
+}
+
 static void add_stats(struct synod_broker_stats *to,
 		      const struct synod_broker_stats *st)
 {
@@ -542,6 +711,8 @@ static void close_broker(struct sbroker *sb)
 	if (sb->b == NULL)
 		return;
 	snapshot(sb); /* the view too: it goes with the broker */
+	if (sim.events)
+		ev_close("b", sb->id);
 	synod_broker_stats(sb->b, &st);
 	add_stats(&sim.closed_stats, &st);
 	synod_broker_close(sb->b);
@@ -555,6 +726,8 @@ static void on_metadata(void *arg, struct synod_broker *b,
 	struct sbroker *sb = arg;
 	sb->view_dirty = 1;
 	sim.dirty = 1;
+	if (sim.events)
+		ev_view(sb);
 	if (sim.verbose > 1)
 		fprintf(stderr,
 			"synod-sim: broker %d: metadata %llu..%llu%s: %zu "
@@ -597,6 +770,8 @@ static void on_state(void *arg, struct synod_broker *b,
 	struct sbroker *sb = arg;
 	sb->state = (int)new_state;
 	sim.dirty = 1;
+	if (sim.events)
+		ev_state(sb, synod_broker_state_name(new_state));
 	if (new_state == SYNOD_BROKER_FAILED) {
 		const char *msg;
 		synod_broker_error(b, &msg);
@@ -632,6 +807,9 @@ static int start_broker(struct sbroker *sb)
 	    .heartbeat_interval_ms = sim.heartbeat_ms,
 	    .request_timeout_ms = sim.request_timeout_ms,
 	    .duplicate_retry_ms = sim.duplicate_retry_ms,
+	    /* The event log shows which brokers each view says are
+	     * fenced. */
+	    .other_brokers = sim.events != NULL,
 	};
 	struct synod_broker_callbacks cbs = {.arg = sb,
 					     .state_changed = on_state,
@@ -652,7 +830,9 @@ static int start_broker(struct sbroker *sb)
 	sb->epoch = 0;
 	sb->fenced = 1;
 	sb->self_fenced = 0;
-	sb->leading = 0; /* a new, empty view */
+	sb->ev_ack_ns = 0;
+	sb->ev_fenced = -1; /* the first tick logs an "ack" event */
+	sb->leading = 0;    /* a new, empty view */
 	sb->last_rtt_us = 0;
 	sb->view_dirty = 1; /* a new, empty view */
 	sb->err[0] = '\0';
@@ -671,6 +851,96 @@ static int start_broker(struct sbroker *sb)
 	}
 	sim.dirty = 1;
 	return SYNOD_OK;
+}
+
+/* ---- ISR churn (--isr-churn-ms) ----
+ * Every interval each unfenced broker takes one partition it leads (at
+ * random) and shrinks its ISR by one follower, or grows it back to every
+ * replica: leadership then moves within a changing ISR when brokers are
+ * fenced (tests/chaos). */
+
+struct churn_pick {
+	int32_t id;
+	unsigned seen;
+	uint8_t tid[16];
+	int32_t partition;
+	uint32_t leader_epoch, partition_epoch;
+	int32_t isr[16], replicas[16];
+	size_t n_isr, n_replicas;
+};
+
+static int churn_collect(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct churn_pick *k = arg;
+	if (p->leader != k->id || p->topic_id.len != 16 || p->n_replicas < 2 ||
+	    p->n_replicas > 16 || p->n_isr > 16)
+		return 0;
+	k->seen++;
+	if ((unsigned long)random() % k->seen != 0)
+		return 0; /* reservoir sampling: each one equally likely */
+	memcpy(k->tid, p->topic_id.data, 16);
+	k->partition = p->partition;
+	k->leader_epoch = p->leader_epoch;
+	k->partition_epoch = p->partition_epoch;
+	memcpy(k->isr, p->isr, p->n_isr * sizeof *p->isr);
+	k->n_isr = p->n_isr;
+	memcpy(k->replicas, p->replicas, p->n_replicas * sizeof *p->replicas);
+	k->n_replicas = p->n_replicas;
+	return 0;
+}
+
+static void on_churn_done(void *arg, int code,
+			  const Synod__Wire__PartitionState *st)
+{
+	struct sbroker *sb = arg;
+	struct buf o = {0};
+	if (sim.events == NULL)
+		return;
+	ev_begin(&o, "alter");
+	buf_puts(&o, ",\"b\":");
+	buf_int(&o, sb->id);
+	buf_puts(&o, ",\"code\":");
+	buf_str(&o, synod_error_name(code));
+	if (st && st->topic_id.len == 16) {
+		buf_puts(&o, ",\"tid\":");
+		buf_hex(&o, st->topic_id.data, 16);
+		buf_puts(&o, ",\"p\":");
+		buf_int(&o, st->partition);
+		buf_puts(&o, ",\"isr\":");
+		buf_ints(&o, st->isr, st->n_isr);
+	}
+	ev_end(&o);
+}
+
+static void on_churn(uv_timer_t *t)
+{
+	(void)t;
+	for (unsigned i = 0; i < sim.n; i++) {
+		struct sbroker *sb = &sim.brokers[i];
+		struct churn_pick k = {.id = sb->id};
+		int32_t isr[16];
+		size_t n = 0;
+		if (sb->b == NULL || synod_broker_fenced(sb->b))
+			continue;
+		synod_broker_partitions(sb->b, churn_collect, &k);
+		if (k.seen == 0)
+			continue;
+		if (k.n_isr >= k.n_replicas) {
+			/* Drop one follower, at random. */
+			size_t drop = 1 + (size_t)random() % (k.n_isr - 1);
+			for (size_t j = 0, f = 0; j < k.n_isr; j++) {
+				if (k.isr[j] != sb->id && ++f == drop)
+					continue;
+				isr[n++] = k.isr[j];
+			}
+		} else {
+			memcpy(isr, k.replicas, k.n_replicas * sizeof *isr);
+			n = k.n_replicas;
+		}
+		synod_broker_alter_isr(sb->b, k.tid, k.partition,
+				       k.leader_epoch, k.partition_epoch, isr,
+				       n, on_churn_done, sb);
+	}
 }
 
 /* ---- consumers ---- */
@@ -724,6 +994,46 @@ static void add_cstats(struct synod_consumer_stats *to,
 	to->self_fences += st->self_fences;
 }
 
+/* --event-log: an "own" event when the owned set changed since the last
+ * one (a closed consumer owns nothing). */
+static void ev_own(struct sconsumer *sc)
+{
+	struct buf set = {0}, o = {0};
+	const struct synod_tp *tps = NULL;
+	size_t n = sc->c ? synod_consumer_owned(sc->c, &tps) : 0;
+	if (sim.events == NULL)
+		return;
+	buf_put(&set, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		buf_puts(&set, i ? ",[" : "[");
+		buf_str(&set, tps[i].topic);
+		buf_puts(&set, ",");
+		buf_int(&set, tps[i].partition);
+		buf_puts(&set, "]");
+	}
+	buf_put(&set, "]", 1);
+	buf_put(&set, "", 1); /* NUL */
+	if (sc->ev_owned && strcmp(sc->ev_owned, set.p) == 0) {
+		free(set.p);
+		return;
+	}
+	free(sc->ev_owned);
+	sc->ev_owned = set.p;
+	ev_begin(&o, "own");
+	buf_puts(&o, ",\"c\":");
+	buf_int(&o, sc->index);
+	buf_puts(&o, ",\"g\":");
+	buf_str(&o, sc->group);
+	buf_puts(&o, ",\"m\":");
+	buf_str(&o, sc->c ? synod_consumer_member_id(sc->c) : sc->member_id);
+	buf_puts(&o, ",\"e\":");
+	buf_int(&o,
+		sc->c ? synod_consumer_member_epoch(sc->c) : sc->member_epoch);
+	buf_puts(&o, ",\"owned\":");
+	buf_puts(&o, set.p);
+	ev_end(&o);
+}
+
 static void on_revoke_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -747,6 +1057,7 @@ static void on_revoke_timer(uv_timer_t *t)
 		/* ENOT_FOUND when the membership was lost meanwhile. */
 		synod_consumer_revoke_done(sc->c, r->token);
 		sc->changed_us = wall_us();
+		ev_own(sc);
 		sim.dirty = 1;
 	}
 	drop_revoke(r);
@@ -767,6 +1078,7 @@ static void close_consumer(struct sconsumer *sc)
 	synod_consumer_close(sc->c);
 	sc->c = NULL;
 	sc->close_pending = 0;
+	ev_own(sc);
 	sc->changed_us = wall_us();
 	sim.dirty = 1;
 }
@@ -803,6 +1115,7 @@ static void on_c_assigned(void *arg, struct synod_consumer *c,
 	(void)tps;
 	sc->changed_us = wall_us();
 	sim.dirty = 1;
+	ev_own(sc);
 	if (sim.verbose > 2)
 		fprintf(stderr, "synod-sim: consumer %u: %zu assigned\n",
 			sc->index, n);
@@ -821,6 +1134,7 @@ static void on_c_revoking(void *arg, struct synod_consumer *c,
 			n, token == SYNOD_CONSUMER_LOST ? "lost" : "revoking");
 	if (token == SYNOD_CONSUMER_LOST) {
 		sc->changed_us = wall_us(); /* gone already */
+		ev_own(sc);
 		return;
 	}
 	r = calloc(1, sizeof *r);
@@ -1199,6 +1513,7 @@ static void finish(int code)
 	/* The brokers' own handles close through their close calls; what
 	 * remains is ours. */
 	uv_close((uv_handle_t *)&sim.tick, NULL);
+	uv_close((uv_handle_t *)&sim.churn, NULL);
 	uv_close((uv_handle_t *)&sim.ramp, NULL);
 	uv_close((uv_handle_t *)&sim.crash, NULL);
 	uv_close((uv_handle_t *)&sim.restart, NULL);
@@ -1331,6 +1646,13 @@ static void on_tick(uv_timer_t *t)
 	for (unsigned i = 0; i < sim.n_consumers; i++)
 		if (sim.consumers[i].close_pending)
 			close_consumer(&sim.consumers[i]);
+	if (sim.events) {
+		for (unsigned i = 0; i < sim.n; i++)
+			if (sim.brokers[i].b)
+				ev_ack(&sim.brokers[i]);
+		for (unsigned i = 0; i < sim.n_consumers; i++)
+			ev_own(&sim.consumers[i]);
+	}
 	if (sim.state_file && sim.dirty &&
 	    now - sim.last_write_ms >= sim.write_gap_ms)
 		write_state_file();
@@ -1610,6 +1932,8 @@ enum {
 	OPT_CONSUMER_SESSION,
 	OPT_REBALANCE_TIMEOUT,
 	OPT_CRASH_CONSUMERS,
+	OPT_EVENT_LOG,
+	OPT_ISR_CHURN,
 };
 
 int main(int argc, char **argv)
@@ -1642,10 +1966,13 @@ int main(int argc, char **argv)
 	    {"rebalance-timeout-ms", required_argument, NULL,
 	     OPT_REBALANCE_TIMEOUT},
 	    {"crash-consumers", required_argument, NULL, OPT_CRASH_CONSUMERS},
+	    {"event-log", required_argument, NULL, OPT_EVENT_LOG},
+	    {"isr-churn-ms", required_argument, NULL, OPT_ISR_CHURN},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *opt_bootstrap = NULL, *opt_cluster_id = NULL;
+	const char *opt_event_log = NULL;
 	long ramp = -1;
 	int have_n = 0, have_k = 0, opt, rv;
 	unsigned long v;
@@ -1770,6 +2097,14 @@ int main(int argc, char **argv)
 		case OPT_CRASH_CONSUMERS:
 			sim.crash_consumers = optarg;
 			break;
+		case OPT_EVENT_LOG:
+			opt_event_log = optarg;
+			break;
+		case OPT_ISR_CHURN:
+			if (parse_uint(optarg, 3600000, &v) || v == 0)
+				return die_usage("bad --isr-churn-ms");
+			sim.isr_churn_ms = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1842,6 +2177,14 @@ int main(int argc, char **argv)
 			return rv;
 	}
 	raise_nofile();
+	if (opt_event_log) {
+		sim.events = fopen(opt_event_log, "a");
+		if (sim.events == NULL) {
+			fprintf(stderr, "synod-sim: --event-log %s: %s\n",
+				opt_event_log, strerror(errno));
+			return 2;
+		}
+	}
 
 	uv_loop_init(&sim.loop);
 	uv_timer_init(&sim.loop, &sim.tick);
@@ -1849,6 +2192,7 @@ int main(int argc, char **argv)
 	uv_timer_init(&sim.loop, &sim.crash);
 	uv_timer_init(&sim.loop, &sim.restart);
 	uv_timer_init(&sim.loop, &sim.deadline);
+	uv_timer_init(&sim.loop, &sim.churn);
 	uv_signal_init(&sim.loop, &sim.sigint);
 	uv_signal_init(&sim.loop, &sim.sigterm);
 	uv_signal_start(&sim.sigint, on_signal, SIGINT);
@@ -1870,6 +2214,9 @@ int main(int argc, char **argv)
 	if (sim.next_start < sim.n)
 		uv_timer_start(&sim.ramp, on_ramp, RAMP_TICK_MS, RAMP_TICK_MS);
 	uv_timer_start(&sim.tick, on_tick, TICK_MS, TICK_MS);
+	if (sim.isr_churn_ms)
+		uv_timer_start(&sim.churn, on_churn, sim.isr_churn_ms,
+			       sim.isr_churn_ms);
 	if ((sim.crash_list || sim.crash_consumers) && sim.crash_after_ms)
 		uv_timer_start(&sim.crash, on_crash, sim.crash_after_ms, 0);
 
@@ -1882,7 +2229,11 @@ int main(int argc, char **argv)
 		free(sim.brokers[i].pjson);
 	free(sim.brokers);
 	free(sim.order);
+	for (unsigned i = 0; i < sim.n_consumers; i++)
+		free(sim.consumers[i].ev_owned);
 	free(sim.consumers);
+	if (sim.events)
+		fclose(sim.events);
 	for (size_t i = 0; i < sim.n_sub_topics; i++)
 		free((char *)sim.sub_topics[i]);
 	free(sim.sub_topics);
