@@ -124,12 +124,27 @@ void srv_reply_status(struct sconn *sc, const struct frame_header *h, int code,
 	srv_send(sc, h, &r.base);
 }
 
+void srv_waiter_once(struct waiter *w, const struct frame_header *h)
+{
+	if (h->kind == FRAME_REQUEST && (h->flags & FRAME_F_CLIENT_ID)) {
+		w->client_id = h->client_id;
+		w->request = h->correlation_id;
+	}
+}
+
 void srv_pending_once(struct pending *p)
 {
-	if (p->h.kind == FRAME_REQUEST && (p->h.flags & FRAME_F_CLIENT_ID)) {
-		p->w.client_id = p->h.client_id;
-		p->w.request = p->h.correlation_id;
-	}
+	srv_waiter_once(&p->w, &p->h);
+}
+
+int srv_resend_applied(struct store *st, const struct frame_header *h)
+{
+	int seen = 0;
+	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID) ||
+	    store_client_request_seen(st, h->client_id, h->correlation_id,
+				      &seen) != STORE_OK)
+		return 0;
+	return seen;
 }
 
 struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,

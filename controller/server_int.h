@@ -61,6 +61,15 @@ struct pending {
  * STORE_R_DUPLICATE for its records instead of applying them again. Only
  * for handlers that propose once with p->w. */
 void srv_pending_once(struct pending *p);
+/* The same for a waiter of the handler's own (w proposes for the request
+ * h; h must outlive the proposal: the pending's header). */
+void srv_waiter_once(struct waiter *w, const struct frame_header *h);
+/* 1 when h carries a client id and that request was applied before (a
+ * resend after a lost answer, perhaps to a new controller): a handler
+ * whose checks would now refuse it (the topic exists already, or is gone)
+ * answers as the first attempt did instead. 0 otherwise, store errors
+ * included. */
+int srv_resend_applied(struct store *st, const struct frame_header *h);
 
 void srv_conn_ref(struct sconn *sc);
 void srv_conn_unref(struct sconn *sc);

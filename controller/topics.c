@@ -95,10 +95,22 @@ static void candidates_free(struct candidates *c)
 	free(c->racks);
 }
 
-static int pending_name(struct topics *t, const char *name)
+static int same_request(const struct tp_pending *e,
+			const struct frame_header *h)
+{
+	return e->once && (h->flags & FRAME_F_CLIENT_ID) &&
+	       e->request == h->correlation_id &&
+	       memcmp(e->client_id, h->client_id, 16) == 0;
+}
+
+/* 1 when another request's creation of `name` is in flight (a resend of
+ * the request h itself is not another: it is proposed again). */
+static int pending_name(struct topics *t, const char *name,
+			const struct frame_header *h)
 {
 	for (size_t i = 0; i < t->n_pending; i++)
-		if (strcmp(t->pending_names[i], name) == 0)
+		if (strcmp(t->pending[i].name, name) == 0 &&
+		    !same_request(&t->pending[i], h))
 			return 1;
 	return 0;
 }
@@ -106,29 +118,42 @@ static int pending_name(struct topics *t, const char *name)
 static void pending_remove(struct topics *t, const char *name)
 {
 	for (size_t i = 0; i < t->n_pending; i++)
-		if (strcmp(t->pending_names[i], name) == 0) {
-			free(t->pending_names[i]);
-			t->pending_names[i] = t->pending_names[--t->n_pending];
+		if (strcmp(t->pending[i].name, name) == 0) {
+			free(t->pending[i].name);
+			t->pending[i] = t->pending[--t->n_pending];
 			return;
 		}
 }
 
-static int pending_add(struct topics *t, const char *name)
+static int pending_add(struct topics *t, const char *name,
+		       const struct frame_header *h)
 {
-	char *d;
+	struct tp_pending *e;
 	if (t->n_pending == t->cap_pending) {
 		size_t cap = t->cap_pending ? t->cap_pending * 2 : 16;
-		void *p =
-		    realloc(t->pending_names, cap * sizeof *t->pending_names);
+		void *p = realloc(t->pending, cap * sizeof *t->pending);
 		if (p == NULL)
 			return -1;
-		t->pending_names = p;
+		t->pending = p;
 		t->cap_pending = cap;
 	}
-	if ((d = strdup(name)) == NULL)
+	e = &t->pending[t->n_pending];
+	if ((e->name = strdup(name)) == NULL)
 		return -1;
-	t->pending_names[t->n_pending++] = d;
+	e->once = h->kind == FRAME_REQUEST && (h->flags & FRAME_F_CLIENT_ID);
+	if (e->once) {
+		memcpy(e->client_id, h->client_id, 16);
+		e->request = h->correlation_id;
+	}
+	t->n_pending++;
 	return 0;
+}
+
+static void pending_clear(struct topics *t)
+{
+	for (size_t i = 0; i < t->n_pending; i++)
+		free(t->pending[i].name);
+	t->n_pending = 0;
 }
 
 uint32_t tp_cluster_default(struct topics *t, const char *key)
@@ -142,6 +167,7 @@ struct ct_item {
 	char msg[160];
 	uint8_t topic_id[16];
 	unsigned first_rec; /* index of its CreateTopic record, or -1u */
+	int no_id;	    /* OK without a topic id (see create_done) */
 	char name[256];
 };
 
@@ -233,6 +259,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	struct top *o = w->data;
 	struct topics *t = o->t;
 	struct ct_item *items = o->items;
+	struct store_topic cur;
 	Synod__Wire__CreateTopicsResponse r =
 	    SYNOD__WIRE__CREATE_TOPICS_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
@@ -243,12 +270,23 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	uint64_t lid = 0;
 	for (unsigned i = 0; i < o->n_items; i++) {
 		struct ct_item *it = &items[i];
-		pending_remove(t, it->name);
+		if (it->first_rec != -1u)
+			pending_remove(t, it->name);
 		if (it->code == SYNOD_OK && it->first_rec != -1u) {
 			if (rc != SYNOD_OK)
 				it->code = rc;
 			else if (statuses &&
-				 statuses[it->first_rec] == STORE_R_STALE)
+				 statuses[it->first_rec] == STORE_R_DUPLICATE) {
+				/* A resend of a creation applied before: as
+				 * the first answer, with the id the name has
+				 * now (none if it was deleted since). */
+				if (store_topic_get(t->store, it->name, &cur) ==
+				    STORE_OK)
+					memcpy(it->topic_id, cur.topic_id, 16);
+				else
+					it->no_id = 1;
+			} else if (statuses &&
+				   statuses[it->first_rec] == STORE_R_STALE)
 				it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			else if (statuses &&
 				 statuses[it->first_rec] == STORE_R_REFUSED) {
@@ -275,7 +313,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 				: (char *)synod_strerror(items[i].code);
 			res[i].name = items[i].name;
 			res[i].status = &sts[i];
-			if (items[i].code == SYNOD_OK) {
+			if (items[i].code == SYNOD_OK && !items[i].no_id) {
 				res[i].has_topic_id = 1;
 				res[i].topic_id.data = items[i].topic_id;
 				res[i].topic_id.len = 16;
@@ -382,6 +420,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	struct top *o;
 	unsigned char *dup;
 	int rv = node_check_active(t->node);
+	int resent;
 	uint32_t seed = 0;
 	if (rv != SYNOD_OK || req->n_topics == 0) {
 		srv_reply_status(sc, h,
@@ -435,6 +474,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	}
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint32_t)uv_now(t->node->loop);
+	resent = srv_resend_applied(t->store, h);
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_topics; i++) {
 		const Synod__Wire__CreatableTopic *ct = req->topics[i];
@@ -451,9 +491,16 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				 "not '.' or '..'");
 			continue;
 		}
+		if (resent && store_topic_get(t->store, ct->name, &existing) ==
+				  STORE_OK) {
+			/* A resend of this creation, applied before (its
+			 * answer was lost): answer as the first time. */
+			memcpy(it->topic_id, existing.topic_id, 16);
+			continue;
+		}
 		if (store_topic_get(t->store, ct->name, &existing) ==
 			STORE_OK ||
-		    pending_name(t, ct->name)) {
+		    pending_name(t, ct->name, h)) {
 			it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			continue;
 		}
@@ -566,7 +613,8 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				    SYNOD__REC__RECORD__BODY_SET_CONFIG;
 				cr->set_config = sc2;
 			}
-			pending_add(t, ct->name);
+			if (it->first_rec != -1u)
+				pending_add(t, ct->name, h);
 		}
 		free(assign);
 	}
@@ -578,7 +626,8 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	o = p ? tp_top_new(t, p, create_done) : NULL;
 	if (o == NULL || rb.failed) {
 		for (size_t i = 0; i < req->n_topics; i++)
-			pending_remove(t, items[i].name);
+			if (items[i].first_rec != -1u)
+				pending_remove(t, items[i].name);
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
 		if (o)
 			tp_top_free(o);
@@ -599,6 +648,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		recbuf_free(&rb);
 		return;
 	}
+	srv_waiter_once(&o->w, &p->h);
 	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb.recs,
 			  rb.n, &o->w);
 	recbuf_free(&rb);
@@ -625,7 +675,8 @@ static void simple_done(struct node *n, struct waiter *w, int rc,
 				code = SYNOD_EINVALID_UPDATE_VERSION;
 			else if (statuses[i] == STORE_R_REFUSED)
 				code = SYNOD_EBUSY;
-			else if (statuses[i] != STORE_R_OK)
+			else if (statuses[i] != STORE_R_OK &&
+				 statuses[i] != STORE_R_DUPLICATE)
 				code = SYNOD_EUNKNOWN;
 	}
 	tp_failed_proposal(t, o, rc);
@@ -655,6 +706,7 @@ static void propose_for(struct topics *t, struct sconn *sc,
 		return;
 	}
 	o->n_items = rb->n;
+	srv_waiter_once(&o->w, &p->h);
 	rv = node_propose(t->node, (const Synod__Rec__Record *const *)rb->recs,
 			  rb->n, &o->w);
 	if (rv != SYNOD_OK)
@@ -674,6 +726,13 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 	if (rv != SYNOD_OK || req->n_names == 0) {
 		srv_reply_status(sc, h, rv ? rv : SYNOD_EINVALID_ARGUMENT,
 				 rv ? NULL : "no topics");
+		synod__wire__delete_topics_request__free_unpacked(req, NULL);
+		return;
+	}
+	if (srv_resend_applied(t->store, h)) {
+		/* Applied before, its answer lost: the topics are gone now
+		 * (UNKNOWN_TOPIC would say this deletion did nothing). */
+		srv_reply_status(sc, h, SYNOD_OK, "done");
 		synod__wire__delete_topics_request__free_unpacked(req, NULL);
 		return;
 	}
@@ -771,6 +830,10 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 		srv_reply_status(sc, h, rv, NULL);
 		goto free_req;
 	}
+	if (srv_resend_applied(t->store, h)) {
+		srv_reply_status(sc, h, SYNOD_OK, "done");
+		goto free_req;
+	}
 	if (store_topic_get(t->store, req->name, &tp) != STORE_OK) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN_TOPIC, NULL);
 		goto free_req;
@@ -865,9 +928,7 @@ void topics_leadership(struct topics *t, int active)
 	tp_parked_fail(t, active ? SYNOD_EUNAVAILABLE : SYNOD_ENOT_CONTROLLER);
 	tp_ov_clear(t);
 	tp_load_invalidate(t);
-	for (size_t i = 0; i < t->n_pending; i++)
-		free(t->pending_names[i]);
-	t->n_pending = 0;
+	pending_clear(t);
 	t->active = active;
 	if (active) {
 		/* The repair sweep runs at the first tick, then every
@@ -917,9 +978,8 @@ void tp_topics_free(struct topics *t)
 	free(t->recheck);
 	tp_ov_clear(t);
 	tp_load_invalidate(t);
-	for (size_t i = 0; i < t->n_pending; i++)
-		free(t->pending_names[i]);
-	free(t->pending_names);
+	pending_clear(t);
+	free(t->pending);
 	free(t);
 }
 

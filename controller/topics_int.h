@@ -68,6 +68,16 @@ struct load_entry {
 	uint32_t replicas, leaders;
 };
 
+/* A topic creation in flight, with the request that proposed it (once:
+ * it came with a client id; a resend of it is proposed again and the
+ * apply answers DUPLICATE, see srv_pending_once). */
+struct tp_pending {
+	char *name;
+	int once;
+	uint8_t client_id[16];
+	uint64_t request;
+};
+
 struct topics {
 	struct server *server;
 	struct node *node;
@@ -77,7 +87,7 @@ struct topics {
 	uint64_t gen;
 	struct ov_entry *ov;
 	size_t ov_cap, ov_count;
-	char **pending_names; /* topic creations in flight */
+	struct tp_pending *pending; /* topic creations in flight */
 	size_t n_pending, cap_pending;
 	uv_timer_t timer; /* automatic leader rebalance */
 	uint64_t next_rebalance_ms;

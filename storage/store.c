@@ -449,6 +449,22 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
+int store_client_request_seen(struct store *s, const uint8_t *client_id,
+			      uint64_t request, int *seen)
+{
+	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
+	int rc;
+	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	*seen = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? STORE_OK
+		   : st_dbfail(s, "read client request");
+}
+
 /* A ClientRequest marker: STORE_R_DUPLICATE and *skip = the records it
  * marks when (client, request) was applied before; else remember it (and
  * forget those older than CREQ_KEEP_MS of entry time). */

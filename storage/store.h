@@ -126,6 +126,11 @@ int store_restore(struct store *s, const void *buf, size_t len);
 
 /* Metadata version: index of the last applied log entry (0 when empty). */
 uint64_t store_applied_index(const struct store *s);
+/* *seen = 1 when the client request (client_id: 16 bytes, request: its
+ * correlation id) was applied and is still remembered (ClientRequest
+ * markers are kept 10 minutes of entry time), else 0. */
+int store_client_request_seen(struct store *s, const uint8_t *client_id,
+			      uint64_t request, int *seen);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */
