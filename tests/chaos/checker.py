@@ -39,7 +39,11 @@ History format (JSON object):
 import gzip
 import json
 import math
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check_cluster  # noqa: E402
 
 INF = math.inf
 
@@ -462,9 +466,10 @@ def check_history(hist, out=sys.stdout, quiet=False):
     for p in problems:
         print("warning: history: %s" % p, file=out)
     viols = []
-    keys = sorted({o.key for o in ops})
+    reg_ops = [o for o in ops if o.f in ("read", "write")]
+    keys = sorted({o.key for o in reg_ops})
     for key in keys:
-        kops = [o for o in ops if o.key == key]
+        kops = [o for o in reg_ops if o.key == key]
         v, notes, stats = check_key(key, kops)
         for nte in notes:
             print("note: %s: %s" % (key, nte), file=out)
@@ -475,7 +480,13 @@ def check_history(hist, out=sys.stdout, quiet=False):
                    stats["info_writes_dropped"], stats["states"], len(v)),
                   file=out)
         viols.extend(v)
-    viols.extend(check_final(ops, hist.get("final")))
+    viols.extend(check_final(reg_ops, hist.get("final")))
+    cv, cstats = check_cluster.check_cluster(ops, hist.get("sims"))
+    if not quiet and (cstats["topics"]["ops"] or "brokers" in cstats):
+        print("checked cluster workloads: %s" % json.dumps(cstats,
+                                                           sort_keys=True),
+              file=out)
+    viols.extend(cv)
     for v in viols:
         print(v.render(), file=out)
     return viols

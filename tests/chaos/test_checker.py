@@ -314,6 +314,168 @@ class CommandLine(unittest.TestCase):
         self.assertIn("VIOLATION not-linearizable on k", p.stdout)
 
 
+def topic_hist(*ops):
+    """ops: (process, f, name, call, ret, status, error)."""
+    tl = []
+    for n, (p, f, name, call, ret, status, err) in enumerate(ops):
+        tl.append((call, 0, n, {"type": "invoke", "process": p, "f": f,
+                                "key": name, "time": call}))
+        if ret is not None:
+            d = {"type": status, "process": p, "f": f, "key": name,
+                 "time": ret}
+            if err:
+                d["error"] = err
+            tl.append((ret, 1, n, d))
+    tl.sort(key=lambda x: (x[0], x[1], x[2]))
+    return {"events": [dict(e, index=i) for i, (_, _, _, e) in
+                       enumerate(tl)]}
+
+
+def view(t, b, v, parts, brokers, inc="i", epoch=1):
+    return {"t": t, "ev": "view", "b": b, "inc": inc, "epoch": epoch,
+            "v": v, "parts": parts, "brokers": brokers}
+
+
+def ack(t, b, fenced, deadline, epoch=1):
+    return {"t": t, "ev": "ack", "b": b, "inc": "i", "epoch": epoch,
+            "fenced": fenced, "self": 0, "deadline": deadline}
+
+
+def own(t, c, owned, g="g", m=None):
+    return {"t": t, "ev": "own", "c": c, "g": g, "m": m or "m%d" % c,
+            "e": 1, "owned": owned}
+
+
+def cluster_run(logs=None, kills=(), ops=None):
+    h = ops or {"events": []}
+    if logs is not None:
+        h["sims"] = {"logs": logs, "kills": list(kills), "tick_s": 0.1}
+    return run(h)
+
+
+class Topics(unittest.TestCase):
+    def test_sequential_ok(self):
+        v, _ = cluster_run(ops=topic_hist(
+            ("t", "create", "x", 0, 1, "ok", None),
+            ("t", "create", "x", 2, 3, "fail", "TOPIC_ALREADY_EXISTS"),
+            ("t", "delete", "x", 4, 5, "ok", None),
+            ("t", "delete", "x", 6, 7, "fail", "UNKNOWN_TOPIC")))
+        self.assertEqual(v, [])
+
+    def test_unknown_outcome_may_apply_later(self):
+        v, _ = cluster_run(ops=topic_hist(
+            ("t", "create", "x", 0, 1, "info", "TIMEOUT"),
+            ("t", "delete", "x", 2, 3, "fail", "UNKNOWN_TOPIC"),
+            ("u", "create", "x", 4, 5, "fail", "TOPIC_ALREADY_EXISTS")))
+        self.assertEqual(v, [])
+
+    def test_delete_answered_unknown_after_create(self):
+        v, out = cluster_run(ops=topic_hist(
+            ("t", "create", "x", 0, 1, "ok", None),
+            ("t", "delete", "x", 2, 3, "fail", "UNKNOWN_TOPIC")))
+        self.assertEqual(kinds(v), ["topic-not-linearizable"])
+        self.assertIn("-> delete absent", out)
+
+    def test_lost_creation(self):
+        v, _ = cluster_run(ops=topic_hist(
+            ("t", "create", "x", 0, 1, "ok", None),
+            ("u", "create", "x", 2, 3, "ok", None)))
+        self.assertEqual(kinds(v), ["topic-not-linearizable"])
+
+    def test_names_independent_and_definite_failures_ignored(self):
+        v, _ = cluster_run(ops=topic_hist(
+            ("t", "create", "x", 0, 1, "ok", None),
+            ("t", "create", "y", 2, 3, "ok", None),
+            ("t", "create", "z", 4, 5, "fail",
+             "INVALID_REPLICATION_FACTOR"),
+            ("t", "create", "z", 6, 7, "ok", None)))
+        self.assertEqual(v, [])
+
+
+class Brokers(unittest.TestCase):
+    B = [[1, 1, 0], [2, 1, 0]]
+
+    def test_clean(self):
+        logs = {"broker-1": [
+            view(1.0, 1, 10, [["aa", 0, 1, 1, 1, [1, 2]]], self.B),
+            view(2.0, 1, 11, [["aa", 0, 2, 2, 3, [2]]], self.B)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(v, [])
+
+    def test_two_leaders_one_epoch(self):
+        logs = {"broker-1": [view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [1]]],
+                                  self.B)],
+                "broker-2": [view(1.1, 2, 11, [["aa", 0, 2, 3, 6, [2]]],
+                                  self.B)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["two-leaders-one-epoch"])
+
+    def test_epochs_backwards(self):
+        logs = {"broker-1": [
+            view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [1]]], self.B),
+            view(2.0, 1, 12, [["aa", 0, 1, 3, 4, [1]]], self.B),
+            view(3.0, 1, 11, [], self.B)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["epoch-regression",
+                                    "view-version-regression"])
+
+    def test_fenced_leader_in_view(self):
+        logs = {"broker-1": [view(1.0, 1, 10, [["aa", 0, 2, 1, 1, [2]]],
+                                  [[1, 1, 0], [2, 1, 1]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["fenced-broker-leads"])
+
+    def _fenced_at(self, t_f, deadline, extra=()):
+        return {"broker-1": [ack(1.0, 1, 0, deadline)] + list(extra),
+                "broker-2": [
+                    view(0.5, 2, 5, [], [[1, 1, 0], [2, 1, 0]]),
+                    view(t_f, 2, 9, [], [[1, 1, 1], [2, 1, 0]])]}
+
+    def test_fenced_while_session_alive(self):
+        v, _ = cluster_run(self._fenced_at(2.0, 4.0))
+        self.assertEqual(kinds(v), ["unfenced-broker-fenced"])
+
+    def test_fenced_after_own_deadline(self):
+        v, _ = cluster_run(self._fenced_at(4.5, 4.0))
+        self.assertEqual(v, [])
+
+    def test_fenced_after_asking_to_shut_down(self):
+        st = {"t": 1.9, "ev": "state", "b": 1, "inc": "i", "epoch": 1,
+              "state": "shutting-down"}
+        v, _ = cluster_run(self._fenced_at(2.0, 4.0, [st]))
+        self.assertEqual(v, [])
+
+    def test_fenced_at_registration_is_not_a_fence(self):
+        logs = {"broker-1": [ack(1.0, 1, 1, None)],
+                "broker-2": [view(2.0, 2, 9, [], [[1, 1, 1], [2, 1, 0]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(v, [])
+
+
+class Groups(unittest.TestCase):
+    def test_handover(self):
+        logs = {"consumers-1": [own(1.0, 0, [["t", 0], ["t", 1]]),
+                                own(2.0, 0, [["t", 0]])],
+                "consumers-2": [own(2.1, 0, [["t", 1]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(v, [])
+
+    def test_owned_twice(self):
+        logs = {"consumers-1": [own(1.0, 0, [["t", 0], ["t", 1]]),
+                                own(3.0, 0, [["t", 0]])],
+                "consumers-2": [own(2.0, 0, [["t", 1]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["partition-owned-twice"])
+
+    def test_other_groups_and_kills(self):
+        logs = {"consumers-1": [own(1.0, 0, [["t", 0]])],
+                "consumers-2": [own(2.0, 0, [["t", 0]], g="h"),
+                                own(3.0, 1, [["t", 0]])]}
+        v, _ = cluster_run(logs, kills=[{"source": "consumers-1",
+                                         "time": 2.5}])
+        self.assertEqual(v, [])
+
+
 class Findings(unittest.TestCase):
     """The histories of bugs the suite found stay violations for the
     checker (tests/chaos/findings, docs/reliability.md)."""

@@ -1,0 +1,332 @@
+"""Checks of the cluster workloads of a chaos history (see checker.py).
+
+Like checker.py it knows nothing about Synod's code: it reads what the
+simulated brokers and consumers wrote to their event logs (synod-sim
+--event-log, JSON lines, times moved to the history's clock by the
+harness) and the topic operations of the history, and checks:
+
+  topics     linearizability of each topic name's existence: create and
+             delete with their definite answers (ok, TOPIC_ALREADY_EXISTS,
+             UNKNOWN_TOPIC), an unknown outcome taking effect at any point
+             after its call, or never;
+  leaders    no two brokers lead one partition in one leader epoch, over
+             every view any broker applied;
+  epochs     a partition's leader and partition epochs never go backwards
+             in one broker incarnation's view, nor does the view's version;
+  fenced     no view shows a partition led by a broker that the same view
+             says is fenced;
+  staleness  when any view first shows broker B's registration (epoch E)
+             fenced (after it had been unfenced), B itself already
+             considered itself fenced: the controller told it, or its own
+             session deadline (last acknowledged heartbeat's send time +
+             session timeout) had passed, or it had asked to shut down. This is "no fenced broker leading" seen from the
+             broker, and "no healthy broker fenced by a controller
+             failover" (a healthy broker's deadline is always ahead);
+  ownership  no partition owned by two members of one consumer group at
+             one time, replaying every consumer's owned set in time order
+             (a killed consumer process owns nothing from its kill on).
+
+History fields used: "events" (topic ops: f "create"/"delete", key = topic
+name) and "sims": {"logs": {source: [event, ...]}, "kills": [{"source",
+"time"}], "tick_s": seconds between the library-state samples}.
+"""
+
+INF = float("inf")
+TOPIC_DEFINITE = {"TOPIC_ALREADY_EXISTS": True, "UNKNOWN_TOPIC": False}
+
+
+class Violation:
+    """Same shape as checker.Violation (render, kind, key)."""
+
+    def __init__(self, kind, key, message, details=()):
+        self.kind = kind
+        self.key = key
+        self.message = message
+        self.details = list(details)
+
+    def render(self):
+        out = ["VIOLATION %s%s: %s" % (
+            self.kind, "" if self.key is None else " [%s]" % self.key,
+            self.message)]
+        for d in self.details[:12]:
+            out.append("    %s" % d)
+        return "\n".join(out)
+
+
+# ---------------------------------------------------------------- topics
+
+def _topic_ops(ops):
+    """Per topic name: [(call, ret, kind, op)] where kind is one of
+    ("create"|"delete", outcome) with outcome "ok", "present", "absent"
+    or "maybe"; definite failures without effect are left out."""
+    per = {}
+    for o in ops:
+        if o.f not in ("create", "delete"):
+            continue
+        if o.status == "ok":
+            out = "ok"
+        elif o.error in TOPIC_DEFINITE and o.status == "fail":
+            out = "present" if TOPIC_DEFINITE[o.error] else "absent"
+        elif o.status == "fail":
+            continue  # definitely not applied, no information
+        else:
+            out = "maybe"
+        ret = o.ret if out != "maybe" else INF
+        per.setdefault(o.key, []).append((o.call, ret, o.f, out, o))
+    for v in per.values():
+        v.sort(key=lambda x: (x[0], x[1]))
+    return per
+
+
+def _step(state, f, out):
+    """Next states of the existence register (True: the topic exists)."""
+    if out == "present":
+        return [state] if state else []
+    if out == "absent":
+        return [state] if not state else []
+    if f == "create":
+        if out == "ok":
+            return [True] if not state else []
+        return [state, True]  # maybe: applied, or not
+    if out == "ok":
+        return [False] if state else []
+    return [state, False]
+
+
+def check_topic(name, tops, budget=500_000):
+    """Wing & Gong search over one name's operations. Returns a list of
+    violations (empty when some linearization exists)."""
+    n = len(tops)
+    if n == 0:
+        return []
+    full = (1 << n) - 1
+    calls = [t[0] for t in tops]
+    rets = [t[1] for t in tops]
+    visited = set()
+    stack = [(0, False, 0)]
+    best, best_mask = 0, 0
+    states = 0
+    while stack:
+        mask, st, depth = stack.pop()
+        if (mask, st) in visited:
+            continue
+        visited.add((mask, st))
+        states += 1
+        if states > budget:
+            return [Violation("inconclusive", "topic " + name,
+                              "search budget exhausted over %d operations"
+                              % n)]
+        if depth > best:
+            best, best_mask = depth, mask
+        if mask == full:
+            return []
+        minret = INF
+        for j in range(n):
+            if not (mask >> j) & 1 and rets[j] < minret:
+                minret = rets[j]
+        for j in range(n):
+            if (mask >> j) & 1 or calls[j] > minret:
+                continue
+            for nxt in _step(st, tops[j][2], tops[j][3]):
+                stack.append((mask | (1 << j), nxt, depth + 1))
+    # Around the first operation the deepest search could not place.
+    stuck = next(j for j in range(n) if not (best_mask >> j) & 1)
+    lo = max(0, stuck - 6)
+    lines = ["%s%s %s at %.3f..%s s (%s, %s)" % (
+        "-> " if j == stuck else "   ", t[2], t[3], t[0],
+        "?" if t[1] == INF else "%.3f" % t[1], t[4].error or t[4].status,
+        t[4].process) for j, t in enumerate(tops[lo:stuck + 4], lo)]
+    return [Violation(
+        "topic-not-linearizable", "topic " + name,
+        "no order of the %d create/delete operations explains their "
+        "answers (at most %d could be placed)" % (n, best), lines)]
+
+
+def check_topics(ops):
+    viols = []
+    per = _topic_ops(ops)
+    for name in sorted(per):
+        viols.extend(check_topic(name, per[name]))
+    return viols, {"names": len(per),
+                   "ops": sum(len(v) for v in per.values())}
+
+
+# ---------------------------------------------------------------- brokers
+
+def check_brokers(logs, tick_s=0.1):
+    """logs: {source: [event]}. Returns (violations, stats)."""
+    viols = []
+    by_epoch = {}      # (tid, p, leader_epoch) -> (leader, who, t)
+    last = {}          # (b, inc, tid, p) -> (le, pe, t)
+    last_v = {}        # (b, inc) -> (v, t)
+    obs = {}           # (b, epoch) -> {version: [fenced, first t, who]}
+    acks = {}          # (b, epoch) -> [(t, fenced, deadline)]
+    leaving = {}       # (b, epoch) -> when it asked to shut down
+    views = 0
+    leader_terms = set()
+    for src, evs in logs.items():
+        for ev in evs:
+            k = ev.get("ev")
+            if k == "ack":
+                acks.setdefault((ev["b"], ev["epoch"]), []).append(
+                    (ev["t"], ev["fenced"], ev.get("deadline")))
+                continue
+            if k == "state" and ev.get("state") in ("shutting-down",
+                                                    "stopped"):
+                leaving.setdefault((ev["b"], ev["epoch"]), ev["t"])
+                continue
+            if k != "view":
+                continue
+            views += 1
+            b, inc, t, v = ev["b"], ev["inc"], ev["t"], ev["v"]
+            who = "broker %s (%s) at %.3f s, view version %s" % (
+                b, inc[:8], t, v)
+            pv = last_v.get((b, inc))
+            if pv and v < pv[0]:
+                viols.append(Violation(
+                    "view-version-regression", "broker %s" % b,
+                    "view version went from %s (at %.3f s) back to %s (at "
+                    "%.3f s)" % (pv[0], pv[1], v, t)))
+            last_v[(b, inc)] = (v, t)
+            brokers = {x[0]: (x[1], x[2]) for x in ev.get("brokers", [])}
+            for bid, (ep, fenced) in brokers.items():
+                o = obs.setdefault((bid, ep), {}).get(v)
+                if o is None or t < o[1]:
+                    obs[(bid, ep)][v] = [fenced, t, who]
+            for tid, p, leader, le, pe, isr in ev.get("parts", []):
+                part = "%s-%d" % (tid[:8], p)
+                if leader >= 0:
+                    leader_terms.add((tid, p, le))
+                    prev = by_epoch.get((tid, p, le))
+                    if prev is None:
+                        by_epoch[(tid, p, le)] = (leader, who, t)
+                    elif prev[0] != leader:
+                        viols.append(Violation(
+                            "two-leaders-one-epoch", part,
+                            "leader epoch %d has leader %d in one view and "
+                            "%d in another" % (le, prev[0], leader),
+                            ["%s: leader %d" % (prev[1], prev[0]),
+                             "%s: leader %d" % (who, leader)]))
+                    if brokers:
+                        st = brokers.get(leader)
+                        if st is None or st[1]:
+                            viols.append(Violation(
+                                "fenced-broker-leads", part,
+                                "the view shows leader %d (epoch %d), which "
+                                "it lists as %s" % (
+                                    leader, le, "not registered"
+                                    if st is None else "fenced"), [who]))
+                pk = (b, inc, tid, p)
+                old = last.get(pk)
+                if old and (le < old[0] or pe < old[1]):
+                    viols.append(Violation(
+                        "epoch-regression", part,
+                        "broker %s's view went from leader/partition epoch "
+                        "%d/%d (at %.3f s) back to %d/%d" % (
+                            b, old[0], old[1], old[2], le, pe), [who]))
+                last[pk] = (le, pe, t)
+    # Staleness: every fence of a registration that had been unfenced (in
+    # version order, over all views), at the first time any view showed
+    # it; then the broker's own belief at that time.
+    fences = []
+    for (bid, ep), by_v in obs.items():
+        was_unfenced = False
+        cur = None
+        for v in sorted(by_v):
+            fenced, t, who = by_v[v]
+            if not fenced:
+                was_unfenced = True
+                cur = None
+            elif was_unfenced and cur is None:
+                cur = [t, who]
+                fences.append((bid, ep, cur))
+            elif cur is not None and t < cur[0]:
+                cur[0], cur[1] = t, who
+    for bid, ep, (t_f, who) in sorted(fences, key=lambda x: x[2][0]):
+        if leaving.get((bid, ep), INF) <= t_f + tick_s * 1.5:
+            continue  # a controlled shutdown: fenced as it asked
+        seq = sorted(acks.get((bid, ep)) or [], key=lambda x: x[0])
+        before = [a for a in seq if a[0] <= t_f]
+        if not before:
+            continue
+        t_a, fenced, deadline = before[-1]
+        if fenced or deadline is None or deadline <= t_f:
+            continue
+        # It may have heard "fenced" after its last sample and before t_f:
+        # the next sample (at most a tick later) would show it.
+        learned = [a for a in seq if t_a < a[0] <= t_f + tick_s * 1.5
+                   and a[1]]
+        if learned:
+            continue
+        viols.append(Violation(
+            "unfenced-broker-fenced", "broker %s epoch %s" % (bid, ep),
+            "the cluster fenced broker %s (epoch %s) while it still counted "
+            "itself unfenced: its session ran until %.3f s by its own "
+            "reckoning, %.3f s after the fence was first seen" % (
+                bid, ep, deadline, deadline - t_f),
+            ["first shown fenced: %s" % who,
+             "broker's last sample before: %.3f s, unfenced, deadline "
+             "%.3f s" % (t_a, deadline)]))
+    return viols, {"views": views, "leader_terms": len(leader_terms),
+                   "fences": len(fences)}
+
+
+# ---------------------------------------------------------------- groups
+
+def check_groups(logs, kills):
+    """No partition owned by two members of a group at one time."""
+    evs = []
+    for src, lst in logs.items():
+        for ev in lst:
+            if ev.get("ev") == "own":
+                evs.append((ev["t"], 0, src, ev))
+    for k in kills:
+        if k["source"] in logs:
+            evs.append((k["time"], 1, k["source"], None))
+    evs.sort(key=lambda x: (x[0], x[1]))
+    owned = {}   # (src, c) -> (group, member, set)
+    viols = []
+    changes = 0
+    reported = set()
+    for t, _, src, ev in evs:
+        if ev is None:  # the process was killed: its consumers own nothing
+            for key in [k for k in owned if k[0] == src]:
+                del owned[key]
+            continue
+        changes += 1
+        key = (src, ev["c"])
+        mine = {(x[0], x[1]) for x in ev["owned"]}
+        owned[key] = (ev["g"], ev["m"], mine)
+        for other, (g, m, theirs) in owned.items():
+            if other == key or g != ev["g"]:
+                continue
+            both = mine & theirs
+            for tp in sorted(both):
+                rk = (ev["g"], tp, ev["m"], m)
+                if rk in reported:
+                    continue
+                reported.add(rk)
+                viols.append(Violation(
+                    "partition-owned-twice", "group %s" % ev["g"],
+                    "%s-%d owned by member %s (%s consumer %s) and member "
+                    "%s (%s consumer %s) at %.3f s" % (
+                        tp[0], tp[1], ev["m"][:8], src, ev["c"], m[:8],
+                        other[0], other[1], t)))
+    return viols, {"ownership_changes": changes}
+
+
+def check_cluster(ops, sims):
+    """Every check above. Returns (violations, stats dict)."""
+    viols, stats = [], {}
+    v, s = check_topics(ops)
+    viols += v
+    stats["topics"] = s
+    if sims:
+        logs = sims.get("logs") or {}
+        v, s = check_brokers(logs, sims.get("tick_s", 0.1))
+        viols += v
+        stats["brokers"] = s
+        v, s = check_groups(logs, sims.get("kills") or [])
+        viols += v
+        stats["groups"] = s
+    return viols, stats
