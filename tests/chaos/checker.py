@@ -19,6 +19,11 @@ checks:
    every acknowledged write is visible or superseded by a later write.
 4. Replica agreement: nodes at the same metadata version report the same
    state digest; the cluster recovered after the last heal.
+5. The cluster workloads (check_cluster.py): topic create/delete
+   linearizability, one leader per partition and leader epoch, epochs
+   never going backwards in a broker's view, no fenced broker leading, no
+   broker fenced while it still counted itself unfenced, no partition owned
+   by two members of a group at once.
 
 It prints each violation with the operations involved, and ends with the
 line `N violations`. Exit status: 0 when N == 0, 1 otherwise, 2 on a bad
