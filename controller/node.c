@@ -867,8 +867,9 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	}
 	raft_uv_set_segment_size(&n->io, cfg->segment_size);
 	raft_uv_set_connect_retry_delay(&n->io, cfg->connect_retry_ms);
-	if ((rv = raft_init(&n->raft, &n->io, &n->fsm.raft_fsm, cfg->node_id,
-			    n->address)) != 0) {
+	raftio_init(&n->raftio, &n->io);
+	if ((rv = raft_init(&n->raft, &n->raftio.io, &n->fsm.raft_fsm,
+			    cfg->node_id, n->address)) != 0) {
 		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s",
 			 raft_errmsg(&n->raft));
 		goto err_io;

@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "fsm.h"
+#include "raftio.h"
 #include "records.pb-c.h"
 #include "transport.h"
 
@@ -75,7 +76,8 @@ struct node {
 	const struct synod_config *cfg;
 	uv_loop_t *loop;
 	struct raft raft;
-	struct raft_io io;
+	struct raft_io io;    /* raft_uv's */
+	struct raftio raftio; /* what raft gets: io, see raftio.h */
 	struct synod_transport transport;
 	struct fsm fsm;
 	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */

@@ -1,0 +1,229 @@
+/* raftio.c - see raftio.h. */
+#include "raftio.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The wrapper of an outer io, and of an inner one: the inner io's data is
+ * the raft object (set in io_init), whose io is the outer one. */
+#define X(io) ((struct raftio *)(io)->impl)
+#define XI(inner) X(((struct raft *)(inner)->data)->io)
+
+/* raft reads the free disk capacity that raft_uv keeps updating in its
+ * own io (at every tick) from the outer one. */
+static void sync_capacity(struct raftio *x)
+{
+	x->io.capacity = x->inner->capacity;
+}
+
+/* Errors set by the inner io are read by raft from the outer one. */
+static int fwd_rv(struct raft_io *io, int rv)
+{
+	sync_capacity(X(io));
+	if (rv != 0)
+		memcpy(io->errmsg, X(io)->inner->errmsg, sizeof io->errmsg);
+	return rv;
+}
+
+static void drop_held(struct raftio *x)
+{
+	if (!x->has_held)
+		return;
+	raft_configuration_close(&x->held.install_snapshot.conf);
+	raft_free(x->held.install_snapshot.data.base);
+	free(x->held_address);
+	x->held_address = NULL;
+	x->has_held = 0;
+}
+
+static int io_init(struct raft_io *io, raft_id id, const char *address)
+{
+	/* raft_init() set io->data to the raft object before this call;
+	 * raft_uv reads it from its own io too (completed requests). */
+	X(io)->inner->data = io->data;
+	return fwd_rv(io, X(io)->inner->init(X(io)->inner, id, address));
+}
+
+static void on_inner_closed(struct raft_io *inner)
+{
+	struct raftio *x = XI(inner);
+	if (x->close_cb)
+		x->close_cb(&x->io);
+}
+
+static void io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+	struct raftio *x = X(io);
+	drop_held(x);
+	x->close_cb = cb;
+	x->inner->close(x->inner, on_inner_closed);
+}
+
+static int io_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+		   struct raft_snapshot **snapshot, raft_index *start_index,
+		   struct raft_entry *entries[], size_t *n_entries)
+{
+	return fwd_rv(io, X(io)->inner->load(X(io)->inner, term, voted_for,
+					     snapshot, start_index, entries,
+					     n_entries));
+}
+
+static void on_tick(struct raft_io *inner)
+{
+	struct raftio *x = XI(inner);
+	sync_capacity(x);
+	x->tick(&x->io);
+}
+
+static void on_recv(struct raft_io *inner, struct raft_message *msg)
+{
+	struct raftio *x = XI(inner);
+	char *addr;
+	sync_capacity(x);
+	if (msg->type != RAFT_INSTALL_SNAPSHOT || x->put_req == NULL) {
+		x->recv(&x->io, msg);
+		return;
+	}
+	/* Held until the save completes; the stream that brought it may be
+	 * gone by then, so keep the sender's address. */
+	addr = strdup(msg->server_address ? msg->server_address : "");
+	if (x->has_held)
+		x->dropped_total++;
+	drop_held(x);
+	x->held = *msg;
+	x->held_address = addr;
+	x->held.server_address = addr;
+	x->has_held = 1;
+	x->held_total++;
+	if (addr == NULL) /* out of memory: as if the message was lost */
+		drop_held(x);
+}
+
+static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+		    raft_io_recv_cb recv)
+{
+	struct raftio *x = X(io);
+	x->tick = tick;
+	x->recv = recv;
+	return fwd_rv(io, x->inner->start(x->inner, msecs, on_tick, on_recv));
+}
+
+static int io_bootstrap(struct raft_io *io,
+			const struct raft_configuration *conf)
+{
+	return fwd_rv(io, X(io)->inner->bootstrap(X(io)->inner, conf));
+}
+
+static int io_recover(struct raft_io *io, const struct raft_configuration *conf)
+{
+	return fwd_rv(io, X(io)->inner->recover(X(io)->inner, conf));
+}
+
+static int io_set_term(struct raft_io *io, raft_term term)
+{
+	return fwd_rv(io, X(io)->inner->set_term(X(io)->inner, term));
+}
+
+static int io_set_vote(struct raft_io *io, raft_id server_id)
+{
+	return fwd_rv(io, X(io)->inner->set_vote(X(io)->inner, server_id));
+}
+
+static int io_send(struct raft_io *io, struct raft_io_send *req,
+		   const struct raft_message *message, raft_io_send_cb cb)
+{
+	return fwd_rv(io, X(io)->inner->send(X(io)->inner, req, message, cb));
+}
+
+static int io_append(struct raft_io *io, struct raft_io_append *req,
+		     const struct raft_entry entries[], unsigned n,
+		     raft_io_append_cb cb)
+{
+	return fwd_rv(io,
+		      X(io)->inner->append(X(io)->inner, req, entries, n, cb));
+}
+
+static int io_truncate(struct raft_io *io, raft_index index)
+{
+	return fwd_rv(io, X(io)->inner->truncate(X(io)->inner, index));
+}
+
+/* raft's own snapshot saved: its callback first, then the message held
+ * back meanwhile (what libraft would have seen without the overlap). */
+static void on_put(struct raft_io_snapshot_put *put, int status)
+{
+	struct raftio *x = put->data;
+	struct raft_io_snapshot_put *req = x->put_req;
+	struct raft_message msg;
+	sync_capacity(x);
+	x->put_req = NULL;
+	req->cb(req, status);
+	if (!x->has_held)
+		return;
+	msg = x->held;
+	x->has_held = 0;
+	x->recv(&x->io, &msg);
+	/* raft copied what it keeps of the address. */
+	free(x->held_address);
+	x->held_address = NULL;
+}
+
+static int io_snapshot_put(struct raft_io *io, unsigned trailing,
+			   struct raft_io_snapshot_put *req,
+			   const struct raft_snapshot *snapshot,
+			   raft_io_snapshot_put_cb cb)
+{
+	struct raftio *x = X(io);
+	int rv;
+	if (trailing == 0 || x->put_req != NULL)
+		/* An installation (or, never seen, a second save): as is. */
+		return fwd_rv(io, x->inner->snapshot_put(x->inner, trailing,
+							 req, snapshot, cb));
+	req->cb = cb;
+	x->put.data = x;
+	rv = x->inner->snapshot_put(x->inner, trailing, &x->put, snapshot,
+				    on_put);
+	if (rv == 0)
+		x->put_req = req;
+	return fwd_rv(io, rv);
+}
+
+static int io_snapshot_get(struct raft_io *io, struct raft_io_snapshot_get *req,
+			   raft_io_snapshot_get_cb cb)
+{
+	return fwd_rv(io, X(io)->inner->snapshot_get(X(io)->inner, req, cb));
+}
+
+static raft_time io_time(struct raft_io *io)
+{
+	return X(io)->inner->time(X(io)->inner);
+}
+
+static int io_random(struct raft_io *io, int min, int max)
+{
+	return X(io)->inner->random(X(io)->inner, min, max);
+}
+
+void raftio_init(struct raftio *x, struct raft_io *inner)
+{
+	memset(x, 0, sizeof *x);
+	x->inner = inner;
+	x->io.version = inner->version;
+	x->io.capacity = inner->capacity;
+	x->io.impl = x;
+	x->io.init = io_init;
+	x->io.close = io_close;
+	x->io.load = io_load;
+	x->io.start = io_start;
+	x->io.bootstrap = io_bootstrap;
+	x->io.recover = io_recover;
+	x->io.set_term = io_set_term;
+	x->io.set_vote = io_set_vote;
+	x->io.send = io_send;
+	x->io.append = io_append;
+	x->io.truncate = io_truncate;
+	x->io.snapshot_put = io_snapshot_put;
+	x->io.snapshot_get = io_snapshot_get;
+	x->io.time = io_time;
+	x->io.random = io_random;
+}

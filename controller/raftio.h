@@ -1,0 +1,46 @@
+/* raftio.h - a raft_io that forwards every call to another one (raft_uv's)
+ * and holds back an InstallSnapshot message while a snapshot of the
+ * node's own is being saved.
+ *
+ * Why: libraft 0.22.0 and 0.22.1 (src/legacy.c, takeSnapshotCb) clear
+ * r->legacy.snapshot_pending before reading it when an InstallSnapshot
+ * arrived during the node's own snapshot_put (trailing > 0): the follower
+ * dereferences NULL (legacyPersistSnapshotStart) as soon as the put
+ * completes. docs/reliability.md 5.2 has the analysis. Holding the
+ * message until the put's callback has returned makes libraft see the
+ * two one after the other, which it handles. A second InstallSnapshot
+ * held back replaces the first, which is dropped (the leader sends it
+ * again after its install timeout).
+ *
+ * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
+ * raft_init(). Everything else stays with the inner io (raft_uv_set_*,
+ * raft_uv_close after raft_close). Not thread-safe: the loop's thread.
+ *
+ * Ownership: x does not own the inner io. A held message (its
+ * configuration, payload and a copy of the sender's address) belongs to
+ * x until it is delivered; a close drops it.
+ */
+#ifndef SYNOD_RAFTIO_H
+#define SYNOD_RAFTIO_H
+
+#include <raft.h>
+
+struct raftio {
+	struct raft_io io;     /* hand this to raft_init() */
+	struct raft_io *inner; /* raft_uv's */
+	raft_io_tick_cb tick;  /* raft's */
+	raft_io_recv_cb recv;  /* raft's */
+	raft_io_close_cb close_cb;
+	/* raft's own snapshot save in flight (trailing > 0), or NULL */
+	struct raft_io_snapshot_put *put_req;
+	struct raft_io_snapshot_put put; /* what the inner io got */
+	struct raft_message held;	 /* valid when has_held */
+	char *held_address;
+	int has_held;
+	unsigned long long held_total;	  /* messages held back */
+	unsigned long long dropped_total; /* held ones replaced */
+};
+
+void raftio_init(struct raftio *x, struct raft_io *inner);
+
+#endif

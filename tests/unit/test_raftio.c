@@ -1,0 +1,268 @@
+/* Unit tests of controller/raftio.c: the raft_io wrapper that holds back
+ * InstallSnapshot while the node's own snapshot is being saved (the
+ * libraft 0.22 NULL dereference in takeSnapshotCb, docs/reliability.md
+ * 5.2). A fake inner io records what reaches it; fake raft callbacks
+ * record what reaches raft. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "raftio.h"
+
+struct fake {
+	struct raft_io io;
+	raft_io_tick_cb tick;
+	raft_io_recv_cb recv;
+	struct raft_io_snapshot_put *put;
+	raft_io_snapshot_put_cb put_cb;
+	unsigned put_trailing;
+	int closed;
+};
+
+static struct fake fake;
+static struct raftio x;
+static struct raft r;
+/* What raft saw. */
+static int n_recv, n_put_done, n_closed;
+static struct raft_message last;
+static char last_address[64];
+static struct raft_io_snapshot_put *put_done;
+
+static int f_init(struct raft_io *io, raft_id id, const char *address)
+{
+	(void)io;
+	(void)id;
+	(void)address;
+	return 0;
+}
+
+static int f_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+		   raft_io_recv_cb recv)
+{
+	(void)io;
+	(void)msecs;
+	fake.tick = tick;
+	fake.recv = recv;
+	return 0;
+}
+
+static int f_put(struct raft_io *io, unsigned trailing,
+		 struct raft_io_snapshot_put *req,
+		 const struct raft_snapshot *snapshot,
+		 raft_io_snapshot_put_cb cb)
+{
+	(void)io;
+	(void)snapshot;
+	if (trailing == 99) {
+		strcpy(fake.io.errmsg, "disk on fire");
+		return RAFT_IOERR;
+	}
+	fake.put = req;
+	fake.put_cb = cb;
+	fake.put_trailing = trailing;
+	req->cb = cb;
+	return 0;
+}
+
+static void f_close(struct raft_io *io, raft_io_close_cb cb)
+{
+	fake.closed = 1;
+	cb(io);
+}
+
+static void raft_recv(struct raft_io *io, struct raft_message *m)
+{
+	assert_ptr_equal(io, &x.io);
+	n_recv++;
+	last = *m;
+	snprintf(last_address, sizeof last_address, "%s",
+		 m->server_address ? m->server_address : "(null)");
+	/* raft owns an installation's configuration and data. */
+	if (m->type == RAFT_INSTALL_SNAPSHOT) {
+		raft_configuration_close(&m->install_snapshot.conf);
+		raft_free(m->install_snapshot.data.base);
+	}
+}
+
+static void raft_tick(struct raft_io *io)
+{
+	assert_ptr_equal(io, &x.io);
+}
+
+static void raft_put_cb(struct raft_io_snapshot_put *req, int status)
+{
+	assert_int_equal(status, 0);
+	/* The held message is delivered after this returns. */
+	assert_int_equal(n_recv, 0);
+	put_done = req;
+	n_put_done++;
+}
+
+static void raft_closed(struct raft_io *io)
+{
+	assert_ptr_equal(io, &x.io);
+	n_closed++;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&fake, 0, sizeof fake);
+	memset(&r, 0, sizeof r);
+	fake.io.version = 2;
+	fake.io.init = f_init;
+	fake.io.start = f_start;
+	fake.io.snapshot_put = f_put;
+	fake.io.close = f_close;
+	n_recv = n_put_done = n_closed = 0;
+	put_done = NULL;
+	raftio_init(&x, &fake.io);
+	r.io = &x.io;
+	x.io.data = &r; /* as raft_init() does before init */
+	assert_int_equal(x.io.init(&x.io, 1, "a"), 0);
+	assert_ptr_equal(fake.io.data, &r);
+	assert_int_equal(x.io.start(&x.io, 100, raft_tick, raft_recv), 0);
+	return 0;
+}
+
+/* An InstallSnapshot message with heap payload and configuration, from
+ * `from` (address on the stack: the stream's, gone after the call). */
+static void recv_install(raft_index index, const char *from)
+{
+	struct raft_message m;
+	char addr[32];
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_INSTALL_SNAPSHOT;
+	m.server_id = 2;
+	snprintf(addr, sizeof addr, "%s", from);
+	m.server_address = addr;
+	m.install_snapshot.last_index = index;
+	raft_configuration_init(&m.install_snapshot.conf);
+	assert_int_equal(raft_configuration_add(&m.install_snapshot.conf, 1,
+						"a", RAFT_VOTER),
+			 0);
+	m.install_snapshot.data.len = 8;
+	m.install_snapshot.data.base = raft_malloc(8);
+	assert_non_null(m.install_snapshot.data.base);
+	fake.recv(&fake.io, &m);
+	memset(addr, 'X', sizeof addr - 1); /* the stream's buffer reused */
+}
+
+static void recv_heartbeat(void)
+{
+	struct raft_message m;
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_APPEND_ENTRIES;
+	m.server_id = 2;
+	m.server_address = "b";
+	fake.recv(&fake.io, &m);
+}
+
+/* Invariant: raft never sees an InstallSnapshot while a snapshot of its
+ * own is being saved; it sees it right after the save's callback. */
+static void test_held_during_own_save(void **state)
+{
+	struct raft_io_snapshot_put req;
+	struct raft_snapshot snap;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	/* No save in flight: straight through. */
+	recv_install(10, "leader-1");
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(last.install_snapshot.last_index, 10);
+	n_recv = 0;
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &req, &snap, raft_put_cb),
+			 0);
+	assert_int_equal(fake.put_trailing, 32);
+	assert_ptr_not_equal(fake.put, &req); /* the wrapper's own request */
+	/* Other messages still flow; the installation waits. */
+	recv_heartbeat();
+	assert_int_equal(n_recv, 1);
+	n_recv = 0;
+	recv_install(20, "leader-1");
+	assert_int_equal(n_recv, 0);
+	/* A newer one replaces it (the first is freed: ASan checks). */
+	recv_install(30, "leader-2");
+	assert_int_equal(n_recv, 0);
+	assert_int_equal(x.held_total, 2);
+	assert_int_equal(x.dropped_total, 1);
+	/* The save completes: raft's callback, then the message. */
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(n_put_done, 1);
+	assert_ptr_equal(put_done, &req);
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(last.install_snapshot.last_index, 30);
+	assert_string_equal(last_address, "leader-2");
+	/* Nothing in flight any more. */
+	recv_install(40, "leader-2");
+	assert_int_equal(n_recv, 2);
+}
+
+/* raft reads the free capacity raft_uv keeps updating (at each tick) from
+ * the outer io: without it raft refuses entries ("not enough disk
+ * space"). */
+static void test_capacity_follows(void **state)
+{
+	(void)state;
+	fake.io.capacity = 77;
+	fake.tick(&fake.io);
+	assert_int_equal(x.io.capacity, 77);
+	fake.io.capacity = 5;
+	recv_heartbeat();
+	assert_int_equal(x.io.capacity, 5);
+}
+
+/* An installation's own save (trailing 0) is passed through as is, and
+ * does not hold messages back. */
+static void test_install_put_passes_through(void **state)
+{
+	struct raft_io_snapshot_put req;
+	struct raft_snapshot snap;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	assert_int_equal(x.io.snapshot_put(&x.io, 0, &req, &snap, raft_put_cb),
+			 0);
+	assert_ptr_equal(fake.put, &req);
+	recv_install(50, "leader-1");
+	assert_int_equal(n_recv, 1);
+}
+
+/* Errors of the inner io reach raft with their message; nothing is held
+ * for a save that never started. */
+static void test_errors_and_close(void **state)
+{
+	struct raft_io_snapshot_put req;
+	struct raft_snapshot snap;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	assert_int_equal(x.io.snapshot_put(&x.io, 99, &req, &snap, raft_put_cb),
+			 RAFT_IOERR);
+	assert_string_equal(x.io.errmsg, "disk on fire");
+	recv_install(60, "leader-1");
+	assert_int_equal(n_recv, 1);
+	/* Held at close: freed (ASan), and the close completes. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &req, &snap, raft_put_cb),
+			 0);
+	recv_install(70, "leader-1");
+	assert_int_equal(n_recv, 1);
+	x.io.close(&x.io, raft_closed);
+	assert_true(fake.closed);
+	assert_int_equal(n_closed, 1);
+	assert_false(x.has_held);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_held_during_own_save, setup),
+	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
+	    cmocka_unit_test_setup(test_capacity_follows, setup),
+	    cmocka_unit_test_setup(test_errors_and_close, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
