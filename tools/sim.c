@@ -551,8 +551,8 @@ static void snapshot(struct sbroker *sb)
  *          epoch, fenced, self, deadline (when the session may end by
  *          the library's reckoning: last acknowledged send + session)
  *   alter  an ISR change answered (--isr-churn-ms): b, tid, p, code
- *   own    a consumer's owned set changed: c, g, m, e, owned [[topic,
- *          partition], ...]
+ *   own    a consumer's owned set changed: c, g, m, e, owned [[topic id
+ *          hex, partition, topic name], ...]
  *   close  a broker or consumer was closed without a controlled exit
  * Lines are written whole and flushed at once: a kill -9 loses nothing
  * that was written. Meant for small runs (a view event lists the view). */
@@ -1005,10 +1005,14 @@ static void ev_own(struct sconsumer *sc)
 		return;
 	buf_put(&set, "[", 1);
 	for (size_t i = 0; i < n; i++) {
+		/* By topic id: a topic deleted and created again under its
+		 * name is another topic. */
 		buf_puts(&set, i ? ",[" : "[");
-		buf_str(&set, tps[i].topic);
+		buf_hex(&set, tps[i].topic_id, 16);
 		buf_puts(&set, ",");
 		buf_int(&set, tps[i].partition);
+		buf_puts(&set, ",");
+		buf_str(&set, tps[i].topic);
 		buf_puts(&set, "]");
 	}
 	buf_put(&set, "]", 1);

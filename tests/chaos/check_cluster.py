@@ -285,6 +285,7 @@ def check_groups(logs, kills):
             evs.append((k["time"], 1, k["source"], None))
     evs.sort(key=lambda x: (x[0], x[1]))
     owned = {}   # (src, c) -> (group, member, set)
+    names = {}   # (topic, partition) -> topic name
     viols = []
     changes = 0
     reported = set()
@@ -295,7 +296,10 @@ def check_groups(logs, kills):
             continue
         changes += 1
         key = (src, ev["c"])
+        # [topic id, partition, name] (older logs: [name, partition]).
         mine = {(x[0], x[1]) for x in ev["owned"]}
+        for x in ev["owned"]:
+            names[(x[0], x[1])] = x[2] if len(x) > 2 else x[0]
         owned[key] = (ev["g"], ev["m"], mine)
         for other, (g, m, theirs) in owned.items():
             if other == key or g != ev["g"]:
@@ -310,7 +314,7 @@ def check_groups(logs, kills):
                     "partition-owned-twice", "group %s" % ev["g"],
                     "%s-%d owned by member %s (%s consumer %s) and member "
                     "%s (%s consumer %s) at %.3f s" % (
-                        tp[0], tp[1], ev["m"][:8], src, ev["c"], m[:8],
+                        names[tp], tp[1], ev["m"][:8], src, ev["c"], m[:8],
                         other[0], other[1], t)))
     return viols, {"ownership_changes": changes}
 
