@@ -711,8 +711,11 @@ static void test_slow_reader(void **state)
 
 /* A CONFIG_SET or CONFIG_DELETE request sent raw with client id `cid`
  * and correlation id `corr` (FRAME_F_CLIENT_ID); the answer's code. */
-static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
-		     const ProtobufCMessage *msg)
+/* The message answering a raw request with a client id (asserts one came
+ * and decodes). */
+static ProtobufCMessage *raw_call(int fd, uint16_t api, const char *cid,
+				  uint32_t corr, const ProtobufCMessage *msg,
+				  const ProtobufCMessageDescriptor *desc)
 {
 	struct frame_header h = {.kind = FRAME_REQUEST,
 				 .flags = FRAME_F_CLIENT_ID,
@@ -721,8 +724,7 @@ static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
 				 .correlation_id = corr};
 	size_t blen = protobuf_c_message_get_packed_size(msg), pre, len;
 	uint8_t *buf, *body;
-	Synod__Wire__ConfigSetResponse *r;
-	int code;
+	ProtobufCMessage *r;
 	memcpy(h.client_id, cid, 16);
 	pre = frame_prefix_size(&h);
 	buf = malloc(pre + blen);
@@ -732,11 +734,23 @@ static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
 	send_all(fd, buf, pre + blen);
 	free(buf);
 	len = raw_response(fd, corr, &body);
-	/* ConfigDeleteResponse has the same fields and numbers. */
-	r = synod__wire__config_set_response__unpack(NULL, len, body);
+	r = protobuf_c_message_unpack(desc, NULL, len, body);
 	free(body);
 	assert_non_null(r);
-	code = r->status->code;
+	return r;
+}
+
+/* A write request with a client id over a raw connection: its answer's
+ * status code (ConfigSetResponse and ConfigDeleteResponse have the same
+ * fields and numbers). */
+static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
+		     const ProtobufCMessage *msg)
+{
+	Synod__Wire__ConfigSetResponse *r =
+	    (Synod__Wire__ConfigSetResponse *)raw_call(
+		fd, api, cid, corr, msg,
+		&synod__wire__config_set_response__descriptor);
+	int code = r->status->code;
 	synod__wire__config_set_response__free_unpacked(r, NULL);
 	return code;
 }
@@ -819,35 +833,6 @@ static void test_exactly_once(void **state)
 	expect_reg(&f->it, "500");
 	close(fd);
 	f->it.passed = 1;
-}
-
-/* The message answering a raw request with a client id (asserts one came
- * and decodes). */
-static ProtobufCMessage *raw_call(int fd, uint16_t api, const char *cid,
-				  uint32_t corr, const ProtobufCMessage *msg,
-				  const ProtobufCMessageDescriptor *desc)
-{
-	struct frame_header h = {.kind = FRAME_REQUEST,
-				 .flags = FRAME_F_CLIENT_ID,
-				 .api = api,
-				 .api_version = 1,
-				 .correlation_id = corr};
-	size_t blen = protobuf_c_message_get_packed_size(msg), pre, len;
-	uint8_t *buf, *body;
-	ProtobufCMessage *r;
-	memcpy(h.client_id, cid, 16);
-	pre = frame_prefix_size(&h);
-	buf = malloc(pre + blen);
-	assert_non_null(buf);
-	frame_put_prefix(buf, &h, blen);
-	protobuf_c_message_pack(msg, buf + pre);
-	send_all(fd, buf, pre + blen);
-	free(buf);
-	len = raw_response(fd, corr, &body);
-	r = protobuf_c_message_unpack(desc, NULL, len, body);
-	free(body);
-	assert_non_null(r);
-	return r;
 }
 
 /* CREATE_TOPICS of topic `name` (1 partition, 1 replica) as request
