@@ -673,9 +673,9 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 	bop_free(o);
 }
 
-static void handle_heartbeat(struct brokers *b, struct sconn *sc,
-			     const struct frame_header *h,
-			     Synod__Wire__BrokerHeartbeatRequest *req)
+static void heartbeat_now(struct brokers *b, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__BrokerHeartbeatRequest *req)
 {
 	struct session *s;
 	struct lc_broker lcb;
@@ -751,8 +751,10 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 		return;
 	}
 	/* Nothing to commit (or a change for it in flight): answer with the
-	 * committed state at once. */
-	hb.is_fenced = s->fenced;
+	 * committed state at once; a fence or departure in flight counts as
+	 * done (the broker must not count itself unfenced past a fence that
+	 * is about to commit). */
+	hb.is_fenced = s->fenced || s->going;
 	hb.should_shutdown = s->shutting_down;
 	if (s->shutting_down)
 		s->stop_ack = 1;
@@ -761,6 +763,23 @@ static void handle_heartbeat(struct brokers *b, struct sconn *sc,
 	return;
 free_req:
 	synod__wire__broker_heartbeat_request__free_unpacked(req, NULL);
+}
+
+static void heartbeat_api(void *self, struct sconn *sc,
+			  const struct frame_header *h, ProtobufCMessage *msg)
+{
+	heartbeat_now(self, sc, h, (Synod__Wire__BrokerHeartbeatRequest *)msg);
+}
+
+/* Heartbeats are answered from memory, so only under the leadership lease
+ * (srv_with_lease): without it a deposed controller, paused while another
+ * took over, told a broker the new one had just fenced that it was
+ * unfenced, with a fresh session (docs/reliability.md 5.5). */
+static void handle_heartbeat(struct brokers *b, struct sconn *sc,
+			     const struct frame_header *h,
+			     Synod__Wire__BrokerHeartbeatRequest *req)
+{
+	srv_with_lease(b->node, heartbeat_api, b, sc, h, &req->base);
 }
 
 /* ---- fencing on session expiry ---- */

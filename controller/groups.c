@@ -2622,7 +2622,7 @@ static int validate_heartbeat(const Synod__Wire__GroupHeartbeatRequest *req,
 	return rc_validate(&r, err, size);
 }
 
-static void api_heartbeat(void *self, struct sconn *sc,
+static void heartbeat_now(void *self, struct sconn *sc,
 			  const struct frame_header *h, ProtobufCMessage *msg)
 {
 	struct groups *gs = self;
@@ -2661,6 +2661,15 @@ static void api_heartbeat(void *self, struct sconn *sc,
 		return;
 	}
 	handle_hb(gs, g, p);
+}
+
+/* Answered from memory (sessions, assignments): only under the
+ * leadership lease, as broker heartbeats (srv_with_lease). */
+static void api_heartbeat(void *self, struct sconn *sc,
+			  const struct frame_header *h, ProtobufCMessage *msg)
+{
+	struct groups *gs = self;
+	srv_with_lease(gs->node, heartbeat_now, gs, sc, h, msg);
 }
 
 /* ---- the module ---- */

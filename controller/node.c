@@ -20,6 +20,7 @@
 struct proposal {
 	struct raft_apply req;
 	struct node *node;
+	uint64_t proposed_ms; /* for the leadership lease */
 	struct proposal *next, *prev;
 	uint64_t index;
 	unsigned n_records;
@@ -30,6 +31,7 @@ struct proposal {
 struct read_barrier {
 	struct raft_barrier req;
 	struct node *node;
+	uint64_t proposed_ms;
 	struct waiter *waiters;
 };
 
@@ -141,6 +143,19 @@ static size_t put_varint(uint8_t *p, uint64_t v)
 	return i;
 }
 
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+/* A proposal made at `at` in this leadership committed: a majority heard
+ * from this leader at `at` or later (see node_lease_valid). */
+static void confirm(struct node *n, uint64_t at)
+{
+	if (at > n->confirmed_ms)
+		n->confirmed_ms = at;
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct proposal *p = req->data;
@@ -156,6 +171,8 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		n->inflight_tail = p->prev;
 	n->inflight_entries--;
 	if (status == 0)
+		confirm(n, p->proposed_ms);
+	if (status == 0)
 		complete_list(n, p->waiters, SYNOD_OK, p->statuses);
 	else
 		complete_list(n, p->waiters, lost_code(n), NULL);
@@ -168,6 +185,8 @@ static void read_barrier_cb(struct raft_barrier *req, int status)
 	struct read_barrier *b = req->data;
 	struct node *n = b->node;
 	n->read_barriers_inflight--;
+	if (status == 0)
+		confirm(n, b->proposed_ms);
 	complete_list(n, b->waiters, status == 0 ? SYNOD_OK : lost_code(n),
 		      NULL);
 	free(b);
@@ -216,6 +235,7 @@ static void propose_batch(struct node *n)
 	((uint8_t *)buf.base)[h + n->batch_len + 1] = (uint8_t)pad;
 	memset((uint8_t *)buf.base + h + n->batch_len + 2, 0, pad);
 	p->node = n;
+	p->proposed_ms = mono_ms();
 	p->n_records = n->batch_records;
 	p->waiters = waiters;
 	p->req.data = p;
@@ -280,6 +300,7 @@ static void issue_read_barrier(struct node *n)
 	b->node = n;
 	b->waiters = w;
 	b->req.data = b;
+	b->proposed_ms = mono_ms();
 	rv = raft_barrier(&n->raft, &b->req, read_barrier_cb);
 	if (rv != 0) {
 		free(b);
@@ -473,6 +494,7 @@ static void lead_barrier_cb(struct raft_barrier *req, int status)
 		n->is_leader = 0; /* poll retries if still leader */
 		return;
 	}
+	confirm(n, n->lead_barrier_ms);
 	became_active(n);
 }
 
@@ -481,6 +503,7 @@ static void lose_leadership(struct node *n)
 	int was_active = n->active;
 	n->is_leader = 0;
 	n->active = 0;
+	n->confirmed_ms = 0;
 	n->lead_barrier = NULL; /* its callback will see it is stale */
 	fail_unproposed(n);
 	if (was_active) {
@@ -509,6 +532,8 @@ static void check_leadership(struct node *n)
 		if (b == NULL)
 			return;
 		b->data = n;
+		n->lead_barrier_ms = mono_ms();
+		n->confirmed_ms = 0;
 		int rv = raft_barrier(&n->raft, b, lead_barrier_cb);
 		if (rv != 0) {
 			log_warn("barrier after election: %s (retrying)",
@@ -629,6 +654,19 @@ const char *node_role(struct node *n)
 	default:
 		return "unavailable";
 	}
+}
+
+int node_lease_valid(struct node *n)
+{
+	/* Followers that acknowledged an entry refuse votes (and pre-votes)
+	 * until their election timeout, at least election_timeout_ms, passes
+	 * without news from this leader; a tenth of it is kept for clock
+	 * rates. A leadership transfer elects without waiting: no lease. */
+	uint64_t lease =
+	    n->cfg->election_timeout_ms - n->cfg->election_timeout_ms / 10;
+	return n->active && raft_state(&n->raft) == RAFT_LEADER &&
+	       raft_transferee(&n->raft) == 0 && n->confirmed_ms != 0 &&
+	       mono_ms() < n->confirmed_ms + lease;
 }
 
 int64_t node_last_contact_ms(struct node *n)

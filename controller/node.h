@@ -102,6 +102,11 @@ struct node {
 	uv_idle_t flush_idle;
 	int flush_armed;
 
+	/* Leadership lease (node_lease_valid): when a proposal made in this
+	 * leadership that has since committed was made (uv_hrtime ms; 0:
+	 * none yet), and when the barrier after the election was. */
+	uint64_t confirmed_ms, lead_barrier_ms;
+
 	/* linearizable reads */
 	struct waiter *reads_next; /* waiting for a barrier not sent yet */
 	struct waiter **reads_next_tail;
@@ -141,6 +146,16 @@ int node_propose(struct node *n, const Synod__Rec__Record *const *recs,
 		 unsigned n_recs, struct waiter *w);
 /* Linearizable read barrier (see above). Same return rules. */
 int node_read(struct node *n, struct waiter *w);
+/* 1 when this node is the active controller and no other node can have
+ * been elected since: a proposal it made less than nine tenths of an
+ * election timeout ago has committed (the followers that acknowledged it
+ * refuse votes until their election timeout passes), and no leadership
+ * transfer is in flight. Answers given from memory only (broker and group
+ * heartbeats) check it: a controller that was paused or cut off while
+ * another was elected must not extend sessions or say "unfenced"; when
+ * it is 0 they wait for node_read() instead. Assumes that a follower does
+ * not restart and vote within the lease (it forgets its leader). */
+int node_lease_valid(struct node *n);
 
 /* The active controller as this node knows it: id (0 unknown) and client
  * address ("" unknown). */

@@ -147,6 +147,60 @@ int srv_resend_applied(struct store *st, const struct frame_header *h)
 	return seen;
 }
 
+struct lease_wait {
+	struct waiter w; /* first: the waiter is the struct */
+	srv_handler fn;
+	void *self;
+	struct pending *p; /* the connection and the request */
+};
+
+static void lease_confirmed(struct node *n, struct waiter *w, int rc,
+			    const int *statuses)
+{
+	struct lease_wait *lw = (struct lease_wait *)w;
+	struct pending *p = lw->p;
+	(void)n;
+	(void)statuses;
+	if (rc == SYNOD_OK) {
+		ProtobufCMessage *msg = p->msg;
+		p->msg = NULL;
+		lw->fn(lw->self, p->sc, &p->h, msg);
+	} else {
+		srv_reply_status(p->sc, &p->h, rc, NULL);
+	}
+	srv_pending_free(p);
+	free(lw);
+}
+
+void srv_with_lease(struct node *n, srv_handler fn, void *self,
+		    struct sconn *sc, const struct frame_header *h,
+		    ProtobufCMessage *msg)
+{
+	struct lease_wait *lw;
+	int rv;
+	if (node_lease_valid(n) || node_check_active(n) != SYNOD_OK) {
+		fn(self, sc, h, msg);
+		return;
+	}
+	lw = calloc(1, sizeof *lw);
+	if (lw == NULL ||
+	    (lw->p = srv_pending_new(sc, h, msg, NULL, NULL)) == NULL) {
+		free(lw);
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	lw->w.done = lease_confirmed;
+	lw->fn = fn;
+	lw->self = self;
+	sc->server->stats.lease_waits++;
+	if ((rv = node_read(n, &lw->w)) != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(lw->p);
+		free(lw);
+	}
+}
+
 struct pending *srv_pending_new(struct sconn *sc, const struct frame_header *h,
 				void *msg,
 				const ProtobufCMessageDescriptor *desc,

@@ -32,6 +32,9 @@ struct server_stats {
 	uint64_t requests;
 	uint64_t bad_frames;
 	uint64_t errors_sent;
+	/* requests answered from memory that first waited for a barrier
+	 * (leadership lease expired: srv_with_lease) */
+	uint64_t lease_waits;
 	/* The client port limits (config keys in docs/operations.md). */
 	uint64_t refused_max_connections; /* max_client_connections */
 	uint64_t refused_per_ip;	  /* max_client_connections_per_ip */

@@ -71,6 +71,21 @@ void srv_waiter_once(struct waiter *w, const struct frame_header *h);
  * included. */
 int srv_resend_applied(struct store *st, const struct frame_header *h);
 
+/* A request handler (a module's api table entry). */
+typedef void (*srv_handler)(void *self, struct sconn *sc,
+			    const struct frame_header *h,
+			    ProtobufCMessage *msg);
+/* For requests answered from memory (heartbeats): run fn(self, sc, h, msg)
+ * now when this node's leadership lease holds (node_lease_valid) or when
+ * it is not the active controller (fn answers the refusal); otherwise
+ * once a barrier commits (fn then runs without another check), or answer
+ * the barrier's failure (NOT_CONTROLLER). A deposed controller that has
+ * not noticed yet thus never answers from its stale state. fn owns msg,
+ * as a handler does. */
+void srv_with_lease(struct node *n, srv_handler fn, void *self,
+		    struct sconn *sc, const struct frame_header *h,
+		    ProtobufCMessage *msg);
+
 void srv_conn_ref(struct sconn *sc);
 void srv_conn_unref(struct sconn *sc);
 void srv_send(struct sconn *sc, const struct frame_header *req,

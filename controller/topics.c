@@ -103,14 +103,16 @@ static int same_request(const struct tp_pending *e,
 	       memcmp(e->client_id, h->client_id, 16) == 0;
 }
 
-/* 1 when another request's creation of `name` is in flight (a resend of
- * the request h itself is not another: it is proposed again). */
+/* 1 when a creation of `name` is in flight: of another request, or of
+ * this one's earlier items (entries from `before` on were added while
+ * handling h now). An earlier attempt of the request h itself (a resend)
+ * is not: it is proposed again, and apply skips it. */
 static int pending_name(struct topics *t, const char *name,
-			const struct frame_header *h)
+			const struct frame_header *h, size_t before)
 {
 	for (size_t i = 0; i < t->n_pending; i++)
 		if (strcmp(t->pending[i].name, name) == 0 &&
-		    !same_request(&t->pending[i], h))
+		    !(i < before && same_request(&t->pending[i], h)))
 			return 1;
 	return 0;
 }
@@ -421,6 +423,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	unsigned char *dup;
 	int rv = node_check_active(t->node);
 	int resent;
+	size_t before;
 	uint32_t seed = 0;
 	if (rv != SYNOD_OK || req->n_topics == 0) {
 		srv_reply_status(sc, h,
@@ -475,6 +478,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint32_t)uv_now(t->node->loop);
 	resent = srv_resend_applied(t->store, h);
+	before = t->n_pending;
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_topics; i++) {
 		const Synod__Wire__CreatableTopic *ct = req->topics[i];
@@ -500,7 +504,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		}
 		if (store_topic_get(t->store, ct->name, &existing) ==
 			STORE_OK ||
-		    pending_name(t, ct->name, h)) {
+		    pending_name(t, ct->name, h, before)) {
 			it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			continue;
 		}

@@ -11,7 +11,11 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -20,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "itest.h"
 
 /* ---- fixture ---- */
@@ -420,4 +425,124 @@ void itest_deltas_check(struct itest_deltas *ds, struct synod_broker *b,
 	ds->last_version = d->version;
 	ds->deltas++;
 	ds->fulls += full;
+}
+
+/* ---- raw connections (see itest.h) ---- */
+
+/* Connect to hostport from source address src (NULL: the kernel's
+ * choice, 127.0.0.1 on loopback); receive and send time out after 5 s.
+ * rcvbuf > 0 shrinks the receive buffer first. */
+int itest_raw_connect(const char *src, const char *hostport, int rcvbuf)
+{
+	struct sockaddr_in sa = {0}, from = {0};
+	struct timeval tv = {5, 0};
+	char host[64];
+	const char *colon = strrchr(hostport, ':');
+	int fd;
+	assert_non_null(colon);
+	snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+					    sizeof rcvbuf),
+				 0);
+	if (src) {
+		from.sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
+		assert_int_equal(
+		    bind(fd, (struct sockaddr *)&from, sizeof from), 0);
+	}
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return fd;
+}
+
+void itest_raw_send(int fd, const uint8_t *buf, size_t n)
+{
+	assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
+int itest_raw_read(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 1;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Read one response frame; its body (malloc'd) in *body. Asserts. */
+size_t itest_raw_response(int fd, uint32_t corr, uint8_t **body)
+{
+	uint8_t p[16];
+	uint32_t len;
+	assert_int_equal(itest_raw_read(fd, p, sizeof p), 0);
+	len = get32(p);
+	assert_int_equal(p[4], 0x53);
+	assert_int_equal(p[6], 1); /* response */
+	assert_int_equal(get32(p + 12), corr);
+	assert_true(len >= 12 && len - 12 <= (1u << 20));
+	*body = malloc(len - 12 + 1);
+	assert_non_null(*body);
+	assert_int_equal(itest_raw_read(fd, *body, len - 12), 0);
+	return len - 12;
+}
+
+void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
+		       const ProtobufCMessage *msg)
+{
+	struct frame_header h = {.kind = FRAME_REQUEST,
+				 .flags = cid ? FRAME_F_CLIENT_ID : 0,
+				 .api = api,
+				 .api_version = 1,
+				 .correlation_id = corr};
+	size_t blen = protobuf_c_message_get_packed_size(msg), pre;
+	uint8_t *buf;
+	if (cid)
+		memcpy(h.client_id, cid, 16);
+	pre = frame_prefix_size(&h);
+	buf = malloc(pre + blen);
+	assert_non_null(buf);
+	frame_put_prefix(buf, &h, blen);
+	protobuf_c_message_pack(msg, buf + pre);
+	itest_raw_send(fd, buf, pre + blen);
+	free(buf);
+}
+
+ProtobufCMessage *itest_raw_answer(int fd, uint32_t corr,
+				   const ProtobufCMessageDescriptor *desc)
+{
+	uint8_t *body;
+	size_t len = itest_raw_response(fd, corr, &body);
+	ProtobufCMessage *r = protobuf_c_message_unpack(desc, NULL, len, body);
+	free(body);
+	assert_non_null(r);
+	return r;
+}
+
+ProtobufCMessage *itest_raw_call(int fd, uint16_t api, const char *cid,
+				 uint32_t corr, const ProtobufCMessage *msg,
+				 const ProtobufCMessageDescriptor *desc)
+{
+	itest_raw_request(fd, api, cid, corr, msg);
+	return itest_raw_answer(fd, corr, desc);
 }

@@ -155,4 +155,27 @@ struct itest_deltas {
 void itest_deltas_check(struct itest_deltas *ds, struct synod_broker *b,
 			const Synod__Wire__MetadataDelta *d);
 
+/* ---- raw connections (no client library; assert on failure) ---- */
+
+/* Connect to hostport ("127.0.0.1:P") from source address src (NULL: the
+ * kernel's choice); receive and send time out after 5 s. rcvbuf > 0
+ * shrinks the receive buffer first. Returns the socket. */
+int itest_raw_connect(const char *src, const char *hostport, int rcvbuf);
+void itest_raw_send(int fd, const uint8_t *buf, size_t n);
+/* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
+int itest_raw_read(int fd, uint8_t *buf, size_t n);
+/* Read one response frame for correlation id corr; its body (malloc'd)
+ * in *body; returns its length. */
+size_t itest_raw_response(int fd, uint32_t corr, uint8_t **body);
+/* Send msg as request api with correlation id corr (and client id cid,
+ * 16 bytes, unless NULL); read and decode the answer (free it with
+ * protobuf_c_message_free_unpacked); or both. */
+void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
+		       const ProtobufCMessage *msg);
+ProtobufCMessage *itest_raw_answer(int fd, uint32_t corr,
+				   const ProtobufCMessageDescriptor *desc);
+ProtobufCMessage *itest_raw_call(int fd, uint16_t api, const char *cid,
+				 uint32_t corr, const ProtobufCMessage *msg,
+				 const ProtobufCMessageDescriptor *desc);
+
 #endif

@@ -68,45 +68,6 @@ static int teardown(void **state)
 
 /* ---- raw connections ---- */
 
-/* Connect to hostport from source address src (NULL: the kernel's
- * choice, 127.0.0.1 on loopback); receive and send time out after 5 s.
- * rcvbuf > 0 shrinks the receive buffer first. */
-static int raw_connect_from(const char *src, const char *hostport, int rcvbuf)
-{
-	struct sockaddr_in sa = {0}, from = {0};
-	struct timeval tv = {5, 0};
-	char host[64];
-	const char *colon = strrchr(hostport, ':');
-	int fd;
-	assert_non_null(colon);
-	snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	if (rcvbuf > 0)
-		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-					    sizeof rcvbuf),
-				 0);
-	if (src) {
-		from.sin_family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, src, &from.sin_addr), 1);
-		assert_int_equal(
-		    bind(fd, (struct sockaddr *)&from, sizeof from), 0);
-	}
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* The 16-byte prefix of a request frame whose body is body_len bytes
  * (net/frame.h writes it). */
 static void prefix(uint8_t *out, uint16_t api, uint32_t corr, size_t body_len)
@@ -118,51 +79,12 @@ static void prefix(uint8_t *out, uint16_t api, uint32_t corr, size_t body_len)
 	frame_put_prefix(out, &h, body_len);
 }
 
-static void send_all(int fd, const uint8_t *buf, size_t n)
-{
-	assert_int_equal(send(fd, buf, n, MSG_NOSIGNAL), (ssize_t)n);
-}
-
 /* One request frame with an empty body. */
 static void raw_request(int fd, uint16_t api, uint32_t corr)
 {
 	uint8_t p[16];
 	prefix(p, api, corr, 0);
-	send_all(fd, p, sizeof p);
-}
-
-/* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
-static int read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-		if (r == 0 || (r < 0 && errno == ECONNRESET))
-			return 1;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
-/* Read one response frame; its body (malloc'd) in *body. Asserts. */
-static size_t raw_response(int fd, uint32_t corr, uint8_t **body)
-{
-	uint8_t p[16];
-	uint32_t len;
-	assert_int_equal(read_full(fd, p, sizeof p), 0);
-	len = get32(p);
-	assert_int_equal(p[4], 0x53);
-	assert_int_equal(p[6], 1); /* response */
-	assert_int_equal(get32(p + 12), corr);
-	assert_true(len >= 12 && len - 12 <= (1u << 20));
-	*body = malloc(len - 12 + 1);
-	assert_non_null(*body);
-	assert_int_equal(read_full(fd, *body, len - 12), 0);
-	return len - 12;
+	itest_raw_send(fd, p, sizeof p);
 }
 
 /* NODE_STATUS over a raw connection (asserts it is served). */
@@ -173,7 +95,7 @@ static Synod__Wire__NodeStatusResponse *raw_status(int fd)
 	uint8_t *body;
 	size_t len;
 	raw_request(fd, SYNOD_API_NODE_STATUS, ++corr);
-	len = raw_response(fd, corr, &body);
+	len = itest_raw_response(fd, corr, &body);
 	r = synod__wire__node_status_response__unpack(NULL, len, body);
 	free(body);
 	assert_non_null(r);
@@ -342,20 +264,20 @@ static void test_connection_limits(void **state)
 
 	/* 20 connections from 127.0.0.1, each usable. */
 	for (int i = 0; i < A_PER_IP; i++) {
-		fd[i] = raw_connect_from(NULL, addr, 0);
+		fd[i] = itest_raw_connect(NULL, addr, 0);
 		raw_expect_serving(fd[i]);
 	}
 	/* The 21st is closed at once, unanswered. */
-	extra = raw_connect_from(NULL, addr, 0);
+	extra = itest_raw_connect(NULL, addr, 0);
 	ms = closed_within(extra, 5000);
 	assert_true(ms >= 0 && ms < 1000);
 	close(extra);
 	/* Another address still gets in, up to the node's total. */
 	for (int i = 0; i < A_TOTAL - A_PER_IP; i++) {
-		other[i] = raw_connect_from("127.0.0.2", addr, 0);
+		other[i] = itest_raw_connect("127.0.0.2", addr, 0);
 		raw_expect_serving(other[i]);
 	}
-	extra = raw_connect_from("127.0.0.3", addr, 0);
+	extra = itest_raw_connect("127.0.0.3", addr, 0);
 	ms = closed_within(extra, 5000);
 	assert_true(ms >= 0 && ms < 1000);
 	close(extra);
@@ -383,7 +305,7 @@ static void test_connection_limits(void **state)
 	{
 		uint64_t deadline = tool_now_ms() + WAIT_MS;
 		for (;;) {
-			fd[0] = raw_connect_from(NULL, addr, 0);
+			fd[0] = itest_raw_connect(NULL, addr, 0);
 			if (closed_within(fd[0], 200) < 0)
 				break;
 			close(fd[0]);
@@ -455,9 +377,9 @@ static void test_partial_frames_bounded(void **state)
 	for (int i = 0; i < B_CONNS; i++) {
 		char src[32];
 		snprintf(src, sizeof src, "127.0.0.%d", 10 + i / A_PER_IP);
-		fd[i] = raw_connect_from(src, addr, 0);
+		fd[i] = itest_raw_connect(src, addr, 0);
 		/* The socket buffers take what the node does not read. */
-		send_all(fd[i], frame, B_SENT);
+		itest_raw_send(fd[i], frame, B_SENT);
 	}
 	assert_int_equal(wait_conns(c, budget_spent, B_CONNS, WAIT_MS), 0);
 	rss1 = rss_kib(pid);
@@ -495,7 +417,7 @@ static void test_partial_frames_bounded(void **state)
 	}
 	/* A frame that needs a large buffer is read again. */
 	{
-		int big = raw_connect_from(NULL, addr, 0);
+		int big = itest_raw_connect(NULL, addr, 0);
 		enum { BODY = 40000 };
 		uint8_t *req = calloc(1, 16 + BODY), *body;
 		/* NodeStatusRequest with an unknown 39996-byte field 15. */
@@ -505,8 +427,8 @@ static void test_partial_frames_bounded(void **state)
 		req[17] = 0x80 | ((BODY - 4) & 0x7f);
 		req[18] = 0x80 | (((BODY - 4) >> 7) & 0x7f);
 		req[19] = (uint8_t)((BODY - 4) >> 14);
-		send_all(big, req, 16 + BODY);
-		raw_response(big, 77, &body);
+		itest_raw_send(big, req, 16 + BODY);
+		itest_raw_response(big, 77, &body);
 		free(body);
 		free(req);
 		close(big);
@@ -536,18 +458,18 @@ static void test_partial_timeout(void **state)
 	req[17] = 98;
 
 	/* A frame sent in two halves 300 ms apart is answered. */
-	slow = raw_connect_from(NULL, addr, 0);
-	send_all(slow, req, 60);
+	slow = itest_raw_connect(NULL, addr, 0);
+	itest_raw_send(slow, req, 60);
 	itest_sleep_ms(300);
-	send_all(slow, req + 60, sizeof req - 60);
-	raw_response(slow, 5, &body);
+	itest_raw_send(slow, req + 60, sizeof req - 60);
+	itest_raw_response(slow, 5, &body);
 	free(body);
 
 	/* Half a frame, then nothing: closed after 1 s (checked once a
 	 * second, so within 2 s more). */
-	half = raw_connect_from(NULL, addr, 0);
+	half = itest_raw_connect(NULL, addr, 0);
 	raw_expect_serving(half);
-	send_all(half, req, 58);
+	itest_raw_send(half, req, 58);
 	ms = closed_within(half, 5000);
 	fprintf(stderr, "half a frame: closed after %ld ms\n", ms);
 	assert_true(ms >= 900 && ms <= 4000);
@@ -587,8 +509,8 @@ static void test_idle_timeout(void **state)
 	uint64_t t0, next, idle_at = 0;
 	int idle, busy, beats = 0;
 
-	idle = raw_connect_from(NULL, addr, 0);
-	busy = raw_connect_from(NULL, addr, 0);
+	idle = itest_raw_connect(NULL, addr, 0);
+	busy = itest_raw_connect(NULL, addr, 0);
 	raw_expect_serving(idle);
 	t0 = tool_now_ms();
 	next = t0;
@@ -686,13 +608,13 @@ static void test_slow_reader(void **state)
 	synod_client_close(cl);
 
 	/* 3000 CONFIG_LISTs (30 MB of answers), none read. */
-	fd = raw_connect_from(NULL, addr, 4096);
+	fd = itest_raw_connect(NULL, addr, 4096);
 	reqs = calloc(E_REQUESTS, 16);
 	assert_non_null(reqs);
 	for (int i = 0; i < E_REQUESTS; i++)
 		prefix(reqs + 16 * i, SYNOD_API_CONFIG_LIST, (uint32_t)i + 1,
 		       0);
-	send_all(fd, reqs, 16 * E_REQUESTS);
+	itest_raw_send(fd, reqs, 16 * E_REQUESTS);
 	free(reqs);
 	assert_int_equal(wait_conns(c, slow_closed, 0, WAIT_MS), 0);
 	s = status(c);
@@ -711,35 +633,6 @@ static void test_slow_reader(void **state)
 
 /* A CONFIG_SET or CONFIG_DELETE request sent raw with client id `cid`
  * and correlation id `corr` (FRAME_F_CLIENT_ID); the answer's code. */
-/* The message answering a raw request with a client id (asserts one came
- * and decodes). */
-static ProtobufCMessage *raw_call(int fd, uint16_t api, const char *cid,
-				  uint32_t corr, const ProtobufCMessage *msg,
-				  const ProtobufCMessageDescriptor *desc)
-{
-	struct frame_header h = {.kind = FRAME_REQUEST,
-				 .flags = FRAME_F_CLIENT_ID,
-				 .api = api,
-				 .api_version = 1,
-				 .correlation_id = corr};
-	size_t blen = protobuf_c_message_get_packed_size(msg), pre, len;
-	uint8_t *buf, *body;
-	ProtobufCMessage *r;
-	memcpy(h.client_id, cid, 16);
-	pre = frame_prefix_size(&h);
-	buf = malloc(pre + blen);
-	assert_non_null(buf);
-	frame_put_prefix(buf, &h, blen);
-	protobuf_c_message_pack(msg, buf + pre);
-	send_all(fd, buf, pre + blen);
-	free(buf);
-	len = raw_response(fd, corr, &body);
-	r = protobuf_c_message_unpack(desc, NULL, len, body);
-	free(body);
-	assert_non_null(r);
-	return r;
-}
-
 /* A write request with a client id over a raw connection: its answer's
  * status code (ConfigSetResponse and ConfigDeleteResponse have the same
  * fields and numbers). */
@@ -747,7 +640,7 @@ static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
 		     const ProtobufCMessage *msg)
 {
 	Synod__Wire__ConfigSetResponse *r =
-	    (Synod__Wire__ConfigSetResponse *)raw_call(
+	    (Synod__Wire__ConfigSetResponse *)itest_raw_call(
 		fd, api, cid, corr, msg,
 		&synod__wire__config_set_response__descriptor);
 	int code = r->status->code;
@@ -807,7 +700,7 @@ static void test_exactly_once(void **state)
 	const char *a = "client-aaaaaaaaa", *b = "client-bbbbbbbbb";
 	Synod__Wire__ConfigDeleteRequest d =
 	    SYNOD__WIRE__CONFIG_DELETE_REQUEST__INIT;
-	int fd = raw_connect_from(NULL, c->nodes[0].client_address, 0);
+	int fd = itest_raw_connect(NULL, c->nodes[0].client_address, 0);
 	itest_start_client(&f->it);
 	assert_true(fd >= 0);
 	assert_int_equal(raw_set(fd, a, 7, "100"), SYNOD_OK);
@@ -852,7 +745,7 @@ static int raw_create(int fd, const char *cid, uint32_t corr, const char *name,
 	ct.partitions = ct.replication_factor = 1;
 	r.n_topics = 1;
 	r.topics = &ctp;
-	resp = (Synod__Wire__CreateTopicsResponse *)raw_call(
+	resp = (Synod__Wire__CreateTopicsResponse *)itest_raw_call(
 	    fd, SYNOD_API_CREATE_TOPICS, cid, corr, &r.base,
 	    &synod__wire__create_topics_response__descriptor);
 	assert_int_equal(resp->status->code, SYNOD_OK);
@@ -875,7 +768,7 @@ static int raw_delete(int fd, const char *cid, uint32_t corr, const char *name)
 	int code;
 	r.n_names = 1;
 	r.names = names;
-	resp = (Synod__Wire__DeleteTopicsResponse *)raw_call(
+	resp = (Synod__Wire__DeleteTopicsResponse *)itest_raw_call(
 	    fd, SYNOD_API_DELETE_TOPICS, cid, corr, &r.base,
 	    &synod__wire__delete_topics_response__descriptor);
 	code = resp->status->code;
@@ -900,7 +793,7 @@ static void test_topic_resends_once(void **state)
 	struct synod_broker *b;
 	uint8_t id1[16], id2[16], id3[16];
 	uint64_t deadline = tool_now_ms() + WAIT_MS;
-	int fd = raw_connect_from(NULL, c->nodes[0].client_address, 0);
+	int fd = itest_raw_connect(NULL, c->nodes[0].client_address, 0);
 	assert_true(fd >= 0);
 	itest_start_client(&f->it);
 	/* One unfenced broker, for replication factor 1. */
