@@ -929,23 +929,6 @@ static void raw_send(int fd, struct raw_head h, uint16_t api,
 
 static const struct raw_head GOOD = {0, 0x53, 1, 0};
 
-/* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
-static int read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = recv(fd, buf + got, n - got, 0);
-		if (r == 0 || (r < 0 && errno == ECONNRESET))
-			return 1;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		got += (size_t)r;
-	}
-	return 0;
-}
-
 /* Read one response frame: its Status code, correlation id in *corr. */
 static int raw_response(int fd, uint32_t *corr)
 {
@@ -953,13 +936,13 @@ static int raw_response(int fd, uint32_t *corr)
 	Synod__Wire__AnyResponse *r;
 	uint32_t len;
 	int code;
-	assert_int_equal(read_full(fd, prefix, sizeof prefix), 0);
+	assert_int_equal(itest_raw_read(fd, prefix, sizeof prefix), 0);
 	len = get32(prefix);
 	assert_int_equal(prefix[4], 0x53);
 	assert_int_equal(prefix[5], 1);
 	assert_int_equal(prefix[6], 1); /* response */
 	assert_true(len >= 12 && len - 12 <= sizeof body);
-	assert_int_equal(read_full(fd, body, len - 12), 0);
+	assert_int_equal(itest_raw_read(fd, body, len - 12), 0);
 	*corr = get32(prefix + 12);
 	r = synod__wire__any_response__unpack(NULL, len - 12, body);
 	assert_non_null(r);
@@ -973,7 +956,7 @@ static int raw_response(int fd, uint32_t *corr)
 static void raw_expect_closed(int fd)
 {
 	uint8_t b;
-	assert_int_equal(read_full(fd, &b, 1), 1);
+	assert_int_equal(itest_raw_read(fd, &b, 1), 1);
 }
 
 /* A valid NODE_STATUS on the same connection still works. */
