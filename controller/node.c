@@ -623,11 +623,25 @@ static void check_disk(struct node *n)
 	}
 }
 
+/* Say when raftio held an InstallSnapshot back (the libraft workaround
+ * at work: raftio.h). */
+static void check_raftio(struct node *n)
+{
+	if (n->raftio.held_total == n->raftio_logged)
+		return;
+	n->raftio_logged = n->raftio.held_total;
+	log_info("an InstallSnapshot waited for this node's own snapshot save "
+		 "(%llu so far, %llu replaced by a newer one; raftio.h)",
+		 (unsigned long long)n->raftio.held_total,
+		 (unsigned long long)n->raftio.dropped_total);
+}
+
 static void on_poll(uv_timer_t *t)
 {
 	measure_stall(t->data);
 	check_leadership(t->data);
 	check_disk(t->data);
+	check_raftio(t->data);
 }
 
 void node_leader(struct node *n, uint64_t *id, char *client, size_t size)

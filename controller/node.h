@@ -76,8 +76,9 @@ struct node {
 	const struct synod_config *cfg;
 	uv_loop_t *loop;
 	struct raft raft;
-	struct raft_io io;    /* raft_uv's */
-	struct raftio raftio; /* what raft gets: io, see raftio.h */
+	struct raft_io io;		  /* raft_uv's */
+	struct raftio raftio;		  /* what raft gets: io, see raftio.h */
+	unsigned long long raftio_logged; /* held_total last logged */
 	struct synod_transport transport;
 	struct fsm fsm;
 	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */
