@@ -1011,17 +1011,8 @@ static int fetch_apply(struct synod_broker *b,
 		seterr(b, rv, "metadata fetch: malformed answer");
 		return rv;
 	}
-	/* A later page of a paged answer: more of the same version. */
-	if (b->fetch_cursor_len > 0)
-		return apply_delta(b, d, last);
-	/* A full image answering a fetch since a version we hold means the
-	 * controller does not know that version (its history was restored
-	 * from an older backup): start over from its image, even if its
-	 * version is lower than ours. */
-	if (d->has_full && d->full && b->fetch_since > 0 &&
-	    d->version <= b->view.version && d->has_restored && d->restored)
-		return apply_delta(b, d, last);
-	switch (view_check(&b->view, d)) {
+	switch (view_check_fetch(&b->view, d, b->fetch_cursor_len > 0,
+				 b->fetch_since)) {
 	case VIEW_APPLY:
 		return apply_delta(b, d, last);
 	case VIEW_STALE:

@@ -80,6 +80,17 @@ int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d)
 	return VIEW_GAP;
 }
 
+int view_check_fetch(const struct view *v, const Synod__Wire__MetadataDelta *d,
+		     int later_page, uint64_t since)
+{
+	if (later_page)
+		return VIEW_APPLY;
+	if (d->has_full && d->full && since > 0 && d->version <= v->version &&
+	    d->has_restored && d->restored)
+		return VIEW_APPLY;
+	return view_check(v, d);
+}
+
 static int valid_id(ProtobufCBinaryData id)
 {
 	return id.len == VIEW_TOPIC_ID_LEN && id.data != NULL;

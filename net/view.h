@@ -103,6 +103,14 @@ void view_free(struct view *v);
  *   before it, so an empty view (version 0) takes only a full image. */
 enum { VIEW_APPLY = 0, VIEW_STALE, VIEW_GAP };
 int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d);
+/* The same for a METADATA_FETCH answer: a later page of a paged answer
+ * (later_page) continues what its first page started: VIEW_APPLY. A full
+ * image marked restored that answers a fetch since a version we hold
+ * (since > 0) means the controller does not know that version (its
+ * history was restored from an older backup): VIEW_APPLY, even when its
+ * version is lower than ours. Otherwise as view_check. */
+int view_check_fetch(const struct view *v, const Synod__Wire__MetadataDelta *d,
+		     int later_page, uint64_t since);
 
 /* SYNOD_OK when the delta is well formed: topic ids of 16 bytes, names
  * present, partition numbers >= 0, at most 65535 replicas or ISR members,

@@ -202,12 +202,8 @@ static int fetch_apply(struct broker *b, const Synod__Wire__MetadataDelta *d,
 	int rv = view_validate(d);
 	if (rv != SYNOD_OK)
 		return rv;
-	if (b->fetch_cursor_len > 0)
-		return apply_delta(b, d, last);
-	if (d->has_full && d->full && b->fetch_since > 0 &&
-	    d->version <= b->view.version && d->has_restored && d->restored)
-		return apply_delta(b, d, last);
-	switch (view_check(&b->view, d)) {
+	switch (view_check_fetch(&b->view, d, b->fetch_cursor_len > 0,
+				 b->fetch_since)) {
 	case VIEW_APPLY:
 		return apply_delta(b, d, last);
 	case VIEW_STALE:

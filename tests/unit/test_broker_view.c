@@ -308,6 +308,33 @@ static void test_full_image(void **state)
 	assert_int_equal(view_topic_count(&v), 0);
 }
 
+/* Fetch answers: later pages continue the first; a restored full image
+ * answering a fetch since a version we hold starts over even when older;
+ * the rest as view_check. */
+static void test_fetch_rules(void **state)
+{
+	struct view v;
+	struct delta *x = delta_new(0, 20, 1), *r;
+	(void)state;
+	view_init(&v);
+	v.version = 30;
+	assert_int_equal(view_check_fetch(&v, &x->d, 0, 30), VIEW_STALE);
+	assert_int_equal(view_check_fetch(&v, &x->d, 1, 30), VIEW_APPLY);
+	r = delta_new(0, 20, 1);
+	r->d.has_restored = r->d.restored = 1;
+	assert_int_equal(view_check_fetch(&v, &r->d, 0, 30), VIEW_APPLY);
+	/* Not for a first fetch (since 0): no version of ours to lose. */
+	assert_int_equal(view_check_fetch(&v, &r->d, 0, 0), VIEW_STALE);
+	delta_free(r);
+	delta_free(x);
+	x = delta_new(30, 31, 0);
+	assert_int_equal(view_check_fetch(&v, &x->d, 0, 30), VIEW_APPLY);
+	delta_free(x);
+	x = delta_new(33, 34, 0);
+	assert_int_equal(view_check_fetch(&v, &x->d, 0, 30), VIEW_GAP);
+	delta_free(x);
+}
+
 static void test_version_rules(void **state)
 {
 	struct view v;
@@ -943,6 +970,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_full_image),
 	    cmocka_unit_test(test_version_rules),
+	    cmocka_unit_test(test_fetch_rules),
 	    cmocka_unit_test(test_upsert_and_removed),
 	    cmocka_unit_test(test_topic_deletion),
 	    cmocka_unit_test(test_implied_topic),
