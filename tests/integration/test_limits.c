@@ -222,18 +222,30 @@ static int set_config(struct synod_client *cl, const char *key,
 				 NULL);
 }
 
+/* The register of the exactly-once tests: retention.ms of topic "reg". */
+struct reg_set {
+	Synod__Wire__ConfigSetRequest r;
+	Synod__Wire__ConfigEntry e, *ep;
+};
+
+static void reg_set_init(struct reg_set *x, const char *value)
+{
+	synod__wire__config_set_request__init(&x->r);
+	synod__wire__config_entry__init(&x->e);
+	x->e.scope = SYNOD_SCOPE_TOPIC;
+	x->e.resource = "reg";
+	x->e.key = "retention.ms";
+	x->e.value = (char *)value;
+	x->ep = &x->e;
+	x->r.n_entries = 1;
+	x->r.entries = &x->ep;
+}
+
 static int set_config_topic(struct itest *it, const char *value)
 {
-	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
-	Synod__Wire__ConfigEntry *ep = &e;
-	e.scope = SYNOD_SCOPE_TOPIC;
-	e.resource = "reg";
-	e.key = "retention.ms";
-	e.value = (char *)value;
-	r.n_entries = 1;
-	r.entries = &ep;
-	return itest_call(it, SYNOD_API_CONFIG_SET, &r.base,
+	struct reg_set x;
+	reg_set_init(&x, value);
+	return itest_call(it, SYNOD_API_CONFIG_SET, &x.r.base,
 			  &synod__wire__config_set_response__descriptor, NULL);
 }
 
@@ -650,16 +662,9 @@ static int raw_write(int fd, uint16_t api, const char *cid, uint32_t corr,
 
 static int raw_set(int fd, const char *cid, uint32_t corr, const char *value)
 {
-	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
-	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT;
-	Synod__Wire__ConfigEntry *ep = &e;
-	e.scope = SYNOD_SCOPE_TOPIC;
-	e.resource = "reg";
-	e.key = "retention.ms";
-	e.value = (char *)value;
-	r.n_entries = 1;
-	r.entries = &ep;
-	return raw_write(fd, SYNOD_API_CONFIG_SET, cid, corr, &r.base);
+	struct reg_set x;
+	reg_set_init(&x, value);
+	return raw_write(fd, SYNOD_API_CONFIG_SET, cid, corr, &x.r.base);
 }
 
 static char *get_value(struct itest *it)

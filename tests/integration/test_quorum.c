@@ -860,26 +860,6 @@ static void test_add_remove_voter(void **state)
 
 /* ---- f. bad input against a live node ---- */
 
-static int raw_connect(const char *hostport)
-{
-	struct sockaddr_in sa = {0};
-	struct timeval tv = {5, 0};
-	char host[64];
-	const char *colon = strrchr(hostport, ':');
-	int fd;
-	assert_non_null(colon);
-	snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	assert_int_equal(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -987,7 +967,7 @@ static void test_bad_input(void **state)
 	addr = c->nodes[0].client_address;
 
 	/* Bad magic: an error answer, then the connection closes. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){0, 0x00, 1, 0}, SYNOD_API_NODE_STATUS, 1,
 		 7, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EINVALID_REQUEST);
@@ -995,7 +975,7 @@ static void test_bad_input(void **state)
 	close(fd);
 
 	/* Oversize length (2 GiB declared, nothing sent after). */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){0x7fffffffu, 0x53, 1, 0},
 		 SYNOD_API_NODE_STATUS, 1, 8, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EMESSAGE_TOO_LARGE);
@@ -1003,7 +983,7 @@ static void test_bad_input(void **state)
 	close(fd);
 
 	/* Frame version 2: answered in version 1 with our correlation id. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){0, 0x53, 2, 0}, SYNOD_API_NODE_STATUS, 1,
 		 9, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EUNSUPPORTED_VERSION);
@@ -1012,7 +992,7 @@ static void test_bad_input(void **state)
 	close(fd);
 
 	/* Declared length below the header size. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){4, 0x53, 1, 0}, SYNOD_API_NODE_STATUS, 1,
 		 10, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EINVALID_REQUEST);
@@ -1021,7 +1001,7 @@ static void test_bad_input(void **state)
 
 	/* Unknown api, api version 9, an undecodable body, a response
 	 * frame sent as a request: each answered, connection kept. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, GOOD, 999, 1, 11, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EUNSUPPORTED_API);
 	assert_int_equal(corr, 11);
@@ -1047,7 +1027,7 @@ static void test_bad_input(void **state)
 	close(fd);
 
 	/* Unknown frame kind: refused and closed. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){0, 0x53, 1, 7}, SYNOD_API_NODE_STATUS, 1,
 		 20, NULL, 0);
 	assert_int_equal(raw_response(fd, &corr), SYNOD_EINVALID_REQUEST);
@@ -1055,7 +1035,7 @@ static void test_bad_input(void **state)
 	close(fd);
 
 	/* Half a frame, then the peer goes away. */
-	fd = raw_connect(addr);
+	fd = itest_raw_connect(NULL, addr, 0);
 	raw_send(fd, (struct raw_head){200, 0x53, 1, 0}, SYNOD_API_CONFIG_SET,
 		 1, 21, garbage, sizeof garbage);
 	close(fd);
