@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_view.c - the broker library's handling of metadata
  * pushes and METADATA_FETCH answers (net/broker.c's on_push, on_fetch,
- * fetch_apply and apply_delta, restated here without the connection):
+ * fetch_apply and apply_delta, restated here without the connection;
+ * the verdicts are the library's own, view_check and view_check_fetch):
  * decoding, view_validate, view_check, view_apply into the broker's
  * metadata view (net/view.c) and the leadership transitions of each
  * change (net/transitions.c), full images included (the old view is kept
