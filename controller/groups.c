@@ -1862,30 +1862,41 @@ static void answer_fail(struct pending *p, int code, const char *msg)
 	srv_pending_free(p);
 }
 
-/* A report made before the member saw its latest assignment: what that
- * assignment gives it counts as owned too (a push may be in flight). */
-static int union_assigned(const struct gmember *m, uint64_t **owned,
-			  uint32_t *n)
+/* Merge the sorted set b[0..nb) into *owned (sorted, *n keys). */
+static int merge_keys(uint64_t **owned, uint32_t *n, const uint64_t *b,
+		      uint32_t nb)
 {
 	uint64_t *u;
 	uint32_t k = 0, i = 0, j = 0;
-	if (m->rc.n_assigned == 0)
+	if (nb == 0)
 		return 0;
-	u = malloc(((size_t)*n + m->rc.n_assigned) * sizeof *u);
+	u = malloc(((size_t)*n + nb) * sizeof *u);
 	if (u == NULL)
 		return -1;
-	while (i < *n || j < m->rc.n_assigned) {
+	while (i < *n || j < nb) {
 		uint64_t a = i < *n ? (*owned)[i] : UINT64_MAX;
-		uint64_t b =
-		    j < m->rc.n_assigned ? m->rc.assigned[j] : UINT64_MAX;
-		u[k++] = a < b ? a : b;
-		i += a <= b;
-		j += b <= a;
+		uint64_t c = j < nb ? b[j] : UINT64_MAX;
+		u[k++] = a < c ? a : c;
+		i += a <= c;
+		j += c <= a;
 	}
 	free(*owned);
 	*owned = u;
 	*n = k;
 	return 0;
+}
+
+/* A report made before the member saw its latest assignment: everything
+ * the record gives it or is taking back from it counts as owned too. A
+ * push that gave it a partition may still be in flight even when the
+ * record has since moved that partition to pending revocation: the member
+ * gives it up only in a report made after it saw the revocation
+ * (reliability.md 5.6). */
+static int union_held(const struct gmember *m, uint64_t **owned, uint32_t *n)
+{
+	if (merge_keys(owned, n, m->rc.assigned, m->rc.n_assigned) != 0)
+		return -1;
+	return merge_keys(owned, n, m->rc.pending_revocation, m->rc.n_pending);
 }
 
 /* A steady heartbeat: no report, nothing asked that differs, the member
@@ -2046,9 +2057,19 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			if (req->owned &&
 			    (!req->has_assignment_version ||
 			     req->assignment_version < m->assign_version ||
-			     req->member_epoch < m->rc.member_epoch) &&
-			    union_assigned(m, &owned, &n_owned) != 0)
-				goto nomem;
+			     req->member_epoch < m->rc.member_epoch)) {
+				if (union_held(m, &owned, &n_owned) != 0)
+					goto nomem;
+				/* It has not seen its latest assignment (a
+				 * push lost with a connection): the answer
+				 * carries it again. */
+				if (!req->has_assignment_version ||
+				    req->assignment_version < m->sent_version)
+					m->sent_version =
+					    req->has_assignment_version
+						? req->assignment_version
+						: 0;
+			}
 			/* Any epoch between the last one the member was
 			 * answered and its current one: the controller moved
 			 * it meanwhile (pushes), the member may not know yet,

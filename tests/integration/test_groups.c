@@ -527,6 +527,65 @@ static void test_join_revoke_assign(void **state)
 	f->it.passed = 1;
 }
 
+/* Invariant (reliability.md 5.6): a partition the controller gave a
+ * member stays that member's, for the controller, until the member
+ * reports it gone in a heartbeat made after it saw the revocation. A
+ * report from before the member saw the assignment that gave it the
+ * partition (its push still in flight) does not release it, even once
+ * the record has moved it to pending revocation; the answer to such a
+ * report carries the member's current assignment again. */
+static void test_report_before_push(void **state)
+{
+	struct fixture *f = *state;
+	struct member x, x_old, y;
+	struct gview v;
+	uint64_t v2;
+	start(f);
+	create_topic(f, "dl-a", 1);
+	assert_int_equal(join(f, "g5", &x, "dl-a,dl-b", NULL), SYNOD_OK);
+	assert_int_equal(owned_count(&x), 1);
+	/* x_old: the member as it is while the next push is in flight. */
+	x_old = x;
+	create_topic(f, "dl-b", 1);
+	for (uint64_t end = tool_now_ms() + WAIT_MS; owned_count(&x) != 2;) {
+		if (tool_now_ms() > end)
+			fail_msg("dl-b-0 was not pushed to x");
+		itest_pump(&f->it.loop, 10);
+	}
+	assert_true(x.version > x_old.version);
+	v2 = x.version;
+	/* y wants dl-b only: the target moves dl-b-0 from x to y, and x's
+	 * record holds it as pending revocation. */
+	assert_int_equal(join(f, "g5", &y, "dl-b", NULL), SYNOD_OK);
+	assert_int_equal(owned_count(&y), 0);
+	v = check(f, "g5");
+	assert_int_equal(v.pending, 1);
+	/* The report from before the push: it does not own dl-b-0 (it
+	 * never saw it), yet it may: nothing is released. */
+	assert_int_equal(beat(f, "g5", &x_old), SYNOD_OK);
+	v = check(f, "g5");
+	assert_int_equal(v.pending, 1);
+	assert_int_equal(owned_count(&y), 0);
+	/* ... and its answer carried the current assignment again. */
+	assert_true(x_old.version > v2);
+	assert_int_equal(owned_count(&x_old), 1);
+	/* x, having seen the revocation, reports dl-b-0 gone: y gets it. */
+	for (uint64_t end = tool_now_ms() + WAIT_MS; owned_count(&x) != 1;) {
+		if (tool_now_ms() > end)
+			fail_msg("the revocation was not pushed to x");
+		itest_pump(&f->it.loop, 10);
+	}
+	assert_int_equal(beat(f, "g5", &x), SYNOD_OK);
+	v = check(f, "g5");
+	assert_int_equal(v.pending, 0);
+	for (uint64_t end = tool_now_ms() + WAIT_MS; owned_count(&y) != 1;) {
+		if (tool_now_ms() > end)
+			fail_msg("dl-b-0 was not pushed to y");
+		itest_pump(&f->it.loop, 10);
+	}
+	f->it.passed = 1;
+}
+
 /* A regex subscription meets a topic created later: the group's epoch
  * moves and the new partitions are assigned. A kill -9 of the active
  * controller in the middle of a reconciliation fences nobody, and the
@@ -928,6 +987,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_regex_and_failover, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_racks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_report_before_push, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_static_and_overrides, setup,
 					    teardown),
 	};
