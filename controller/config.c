@@ -37,6 +37,7 @@ void config_defaults(struct synod_config *c)
 	 */
 	c->slow_reader_bytes = 4u << 20;
 	c->slow_reader_timeout_ms = 30000;
+	c->tls_handshake_timeout_ms = 10000;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
 	 * above ~20 MiB segments it wraps and every write fails with
 	 * RAFT_NOSPACE. */
@@ -240,6 +241,29 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(slow_reader_bytes, 4096, 64u << 20);
 	if (strcmp(key, "slow_reader_timeout_ms") == 0)
 		U(slow_reader_timeout_ms, 1000, 3600000);
+	if (strcmp(key, "tls_cert_file") == 0)
+		return set_str(c->tls_cert_file, sizeof c->tls_cert_file, key,
+			       value, err, err_size);
+	if (strcmp(key, "tls_key_file") == 0)
+		return set_str(c->tls_key_file, sizeof c->tls_key_file, key,
+			       value, err, err_size);
+	if (strcmp(key, "tls_ca_file") == 0)
+		return set_str(c->tls_ca_file, sizeof c->tls_ca_file, key,
+			       value, err, err_size);
+	if (strcmp(key, "tls_handshake_timeout_ms") == 0)
+		U(tls_handshake_timeout_ms, 100, 600000);
+	if (strcmp(key, "tls_allow_tls12") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			c->tls_allow_tls12 = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			c->tls_allow_tls12 = 0;
+		else {
+			snprintf(err, err_size,
+				 "tls_allow_tls12: true or false");
+			return -1;
+		}
+		return 0;
+	}
 	/* At least 4 MiB: libraft 0.22 refuses appends (RAFT_NOSPACE) while
 	 * its open segments' free capacity is under its 4 MiB threshold; with
 	 * 1 MiB segments no entry ever committed (a leader retried its
@@ -331,6 +355,14 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 	}
 	if (c->data_dir[0] == '\0') {
 		snprintf(err, err_size, "data_dir is required");
+		return -1;
+	}
+	if ((c->tls_cert_file[0] || c->tls_key_file[0] || c->tls_ca_file[0]) &&
+	    !(c->tls_cert_file[0] && c->tls_key_file[0] && c->tls_ca_file[0])) {
+		snprintf(
+		    err, err_size,
+		    "TLS needs tls_cert_file, tls_key_file and tls_ca_file "
+		    "together (clients are verified against the CA)");
 		return -1;
 	}
 	if (c->cluster_id[0] == '\0') {

@@ -43,6 +43,13 @@ struct synod_config {
 	unsigned partial_frame_timeout_ms;
 	uint64_t slow_reader_bytes;
 	unsigned slow_reader_timeout_ms;
+	/* TLS on the client port (docs/security.md): on when tls_cert_file
+	 * is set; clients must present a certificate from tls_ca_file. */
+	char tls_cert_file[PATH_MAX];
+	char tls_key_file[PATH_MAX];
+	char tls_ca_file[PATH_MAX];
+	int tls_allow_tls12;
+	unsigned tls_handshake_timeout_ms;
 	size_t segment_size;
 	int pre_vote;
 	int log_level;

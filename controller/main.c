@@ -94,6 +94,16 @@ static void usage(FILE *out)
 		"                             queued (default 4 MiB) for "
 		"this long:\n"
 		"  --slow-reader-timeout-ms N (default 30000)\n"
+		"TLS on the client port (docs/security.md; all three or "
+		"none):\n"
+		"  --tls-cert-file FILE       this node's certificate chain "
+		"(PEM)\n"
+		"  --tls-key-file FILE        its private key (PEM)\n"
+		"  --tls-ca-file FILE         CA bundle clients' certificates "
+		"must chain to\n"
+		"  --tls-handshake-timeout-ms N  (default 10000)\n"
+		"  --tls-allow-tls12 true|false  accept TLS 1.2 too (default "
+		"false: 1.3 only)\n"
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
 		"  --segment-size-bytes N     raft log segment size (default "
 		"16 MiB, 4 to 20 MiB)\n"
@@ -314,6 +324,11 @@ static const struct option long_opts[] = {
     {"partial-frame-timeout-ms", required_argument, NULL, 23},
     {"slow-reader-bytes", required_argument, NULL, 24},
     {"slow-reader-timeout-ms", required_argument, NULL, 25},
+    {"tls-cert-file", required_argument, NULL, 26},
+    {"tls-key-file", required_argument, NULL, 27},
+    {"tls-ca-file", required_argument, NULL, 28},
+    {"tls-handshake-timeout-ms", required_argument, NULL, 29},
+    {"tls-allow-tls12", required_argument, NULL, 30},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -346,6 +361,11 @@ static const char *const opt_keys[] = {
     [23] = "partial_frame_timeout_ms",
     [24] = "slow_reader_bytes",
     [25] = "slow_reader_timeout_ms",
+    [26] = "tls_cert_file",
+    [27] = "tls_key_file",
+    [28] = "tls_ca_file",
+    [29] = "tls_handshake_timeout_ms",
+    [30] = "tls_allow_tls12",
 };
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "module.h"
 #include "server_int.h"
+#include "tls.h"
 #include "synod.pb-c.h"
 #include "synod/client.h"
 
@@ -28,6 +29,8 @@ static const char *const ratelog_what[SRV_LOG_KINDS] = {
 			    "(slow_reader_timeout_ms)",
     [SRV_LOG_OUTPUT_LIMIT] = "client connections closed with too many "
 			     "responses unread",
+    [SRV_LOG_TLS] = "client connections failing TLS (handshake, "
+		    "certificate, tls_handshake_timeout_ms)",
 };
 
 /* 1 when a line of this kind may be logged now; else it is counted and
@@ -579,6 +582,21 @@ static void on_tick(uv_timer_t *t)
 		size_t out = conn_pending_bytes(c);
 		if (sc->closed || c->closing || !sc->served)
 			continue;
+		if (!conn_tls_ready(c)) {
+			if (now - sc->accepted_ms >=
+			    cfg->tls_handshake_timeout_ms) {
+				s->stats.closed_tls_handshake++;
+				if (ratelog_allow(s, SRV_LOG_TLS))
+					log_warn("client %s: no TLS handshake "
+						 "within %u ms "
+						 "(tls_handshake_timeout_ms); "
+						 "closing",
+						 c->peer,
+						 cfg->tls_handshake_timeout_ms);
+				conn_close(c);
+			}
+			continue;
+		}
 		sc->seen_bytes_in = c->bytes_in;
 		if (!quiet || sc->outstanding > 0)
 			sc->active_ms = now;
@@ -661,6 +679,8 @@ static void on_tick(uv_timer_t *t)
 /* The last handle of a closing server closed. */
 static void server_closed(struct server *s)
 {
+	tls_ctx_free(s->tls); /* connections hold references of their own */
+	s->tls = NULL;
 	free(s->mods);
 	s->mods = NULL;
 	s->n_mods = 0;
@@ -675,6 +695,11 @@ static void on_closed(struct conn *c)
 {
 	struct sconn *sc = c->data;
 	struct server *s = sc->server;
+	if (conn_tls_error(c)) {
+		s->stats.tls_failures++;
+		if (ratelog_allow(s, SRV_LOG_TLS))
+			log_warn("client: %s", conn_tls_error(c));
+	}
 	sc->closed = 1;
 	blocked_remove(s, sc);
 	if (sc->served) {
@@ -762,7 +787,11 @@ static void on_connection(uv_stream_t *l, int status)
 	sc->served = 1;
 	s->n_served++;
 	s->stats.connections_accepted++;
-	sc->active_ms = uv_now(s->loop);
+	sc->active_ms = sc->accepted_ms = uv_now(s->loop);
+	if (s->tls && conn_tls_attach(&sc->conn, s->tls, 1) != 0) {
+		conn_close(&sc->conn);
+		return;
+	}
 	if (conn_start(&sc->conn) != 0)
 		conn_close(&sc->conn);
 }
@@ -816,6 +845,25 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 address);
 		return -1;
 	}
+	if (node->cfg->tls_cert_file[0]) {
+		struct tls_config tc = {0};
+		char err[400];
+		tc.ca_file = node->cfg->tls_ca_file;
+		tc.cert_file = node->cfg->tls_cert_file;
+		tc.key_file = node->cfg->tls_key_file;
+		tc.server = 1;
+		tc.require_peer_cert = 1;
+		tc.allow_tls12 = node->cfg->tls_allow_tls12;
+		if (tls_ctx_new(&tc, &s->tls, err, sizeof err) != 0) {
+			snprintf(s->errmsg, sizeof s->errmsg,
+				 "client port TLS: %s", err);
+			return -1;
+		}
+		log_info("client port: TLS (%s), client certificates "
+			 "verified against %s",
+			 tc.allow_tls12 ? "1.2 and 1.3" : "1.3 only",
+			 tc.ca_file);
+	}
 	node->data = s;
 	node->on_leadership = on_leadership;
 	node->on_applied = on_applied;
@@ -860,6 +908,8 @@ void server_close(struct server *s)
 	uv_close((uv_handle_t *)&s->listener, handle_closed);
 	uv_close((uv_handle_t *)&s->flusher.check, handle_closed);
 	uv_close((uv_handle_t *)&s->flusher.idle, handle_closed);
+	free(s->flusher.tls_rbuf); /* no read after the closes below */
+	s->flusher.tls_rbuf = NULL;
 	for (struct sconn *sc = s->conns; sc; sc = sc->next)
 		conn_close(&sc->conn);
 }

@@ -42,7 +42,9 @@ struct server_stats {
 	uint64_t closed_partial_frame;	  /* partial_frame_timeout_ms */
 	uint64_t closed_slow_reader;  /* slow_reader_bytes for _timeout_ms */
 	uint64_t closed_output_limit; /* MAX_OUTPUT_BYTES unread */
-	uint64_t read_pauses; /* reads stopped for max_read_buffer_bytes */
+	uint64_t read_pauses;	 /* reads stopped for max_read_buffer_bytes */
+	uint64_t tls_failures;	 /* handshake or record errors */
+	uint64_t closed_tls_handshake; /* tls_handshake_timeout_ms */
 };
 
 /* Kinds of limit log lines, each at most once a second. */
@@ -54,6 +56,7 @@ enum {
 	SRV_LOG_PARTIAL_FRAME,
 	SRV_LOG_SLOW_READER,
 	SRV_LOG_OUTPUT_LIMIT,
+	SRV_LOG_TLS,
 	SRV_LOG_KINDS
 };
 
@@ -76,6 +79,7 @@ struct server {
 	uint8_t api_mod[SERVER_MAX_API];
 	const struct module_api *api[SERVER_MAX_API];
 	uv_tcp_t listener;
+	struct tls_ctx *tls; /* NULL: plaintext client port */
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */
 	unsigned n_conns;
@@ -95,7 +99,7 @@ struct server {
 	int open_handles;
 	void (*on_closed)(struct server *s);
 	struct server_stats stats;
-	char errmsg[256];
+	char errmsg[512];
 };
 
 /* Listen on address and take the node's events. Modules are registered

@@ -45,6 +45,7 @@ struct sconn {
 	uint64_t partial_ms, partial_frames;
 	int slow;
 	uint64_t slow_ms;
+	uint64_t accepted_ms; /* the TLS handshake's deadline runs from it */
 };
 
 /* A request waiting for raft. */

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Run a local Synod quorum on loopback for development and tests.
 #
-#   deploy/cluster.sh start [N]     start N nodes (default 3; 1-7)
+#   deploy/cluster.sh start [N] [--tls]
+#                                   start N nodes (default 3; 1-7); --tls:
+#                                   TLS with client certificates on the
+#                                   client port (certificates made by
+#                                   deploy/gen-certs.sh in DIR/certs)
 #   deploy/cluster.sh stop          SIGTERM every node, wait for them
 #   deploy/cluster.sh status        pids and `synodctl quorum status`
 #   deploy/cluster.sh kill ID       kill -9 node ID
@@ -12,6 +16,8 @@
 # per node (data), node-ID.pid, node-ID.log and cluster.env. Ports: raft
 # 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), BASE from
 # $SYNOD_BASE_PORT (default 17000). Extra daemon flags: $SYNOD_FLAGS.
+# With --tls, start prints export lines for an admin identity
+# (SYNOD_CA, SYNOD_CERT, SYNOD_KEY) that synodctl and the tools read.
 # Binaries come from $SYNOD_BUILD_DIR (default ./build).
 set -euo pipefail
 
@@ -35,6 +41,16 @@ bootstrap_string() {
   echo "$s"
 }
 
+tls_flags() {
+  [ "${TLS:-0}" = 1 ] || return 0
+  echo "--tls-cert-file $dir/certs/node-$1.pem --tls-key-file $dir/certs/node-$1.key --tls-ca-file $dir/certs/ca.pem"
+}
+
+tls_env() {
+  [ "${TLS:-0}" = 1 ] || return 0
+  export SYNOD_CA="$dir/certs/ca.pem" SYNOD_CERT="$dir/certs/admin.pem" SYNOD_KEY="$dir/certs/admin.key"
+}
+
 alive() { [ -f "$dir/node-$1.pid" ] && kill -0 "$(cat "$dir/node-$1.pid")" 2>/dev/null; }
 
 start_node() {
@@ -45,7 +61,7 @@ start_node() {
   nohup "$bin/synod" --node-id "$id" --cluster-id "$CLUSTER_ID" \
     --raft-address "127.0.0.1:$((base + id))" \
     --client-address "127.0.0.1:$((base + 100 + id))" \
-    --data-dir "$dir/node-$id" --voters "$VOTERS" ${SYNOD_FLAGS:-} \
+    --data-dir "$dir/node-$id" --voters "$VOTERS" $(tls_flags "$id") ${SYNOD_FLAGS:-} \
     >>"$dir/node-$id.log" 2>&1 </dev/null &
   echo $! >"$dir/node-$id.pid"
   echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)))"
@@ -54,6 +70,12 @@ start_node() {
 cmd="${1:-}"
 case "$cmd" in
   start)
+    want_tls=0
+    args=()
+    for a in "${@:2}"; do
+      if [ "$a" = --tls ]; then want_tls=1; else args+=("$a"); fi
+    done
+    set -- start "${args[@]}"
     N="${2:-3}"
     [[ "$N" =~ ^[1-7]$ ]] || die "start: N must be 1..7"
     [ -x "$bin/synod" ] || die "no $bin/synod: build first (cmake -S . -B build && cmake --build build)"
@@ -70,11 +92,21 @@ case "$cmd" in
       for i in $(seq 1 "$N"); do
         VOTERS="${VOTERS:+$VOTERS,}$i@127.0.0.1:$((base + i))/127.0.0.1:$((base + 100 + i))"
       done
-      printf 'N=%s\nCLUSTER_ID=%s\nVOTERS=%s\nbase=%s\n' "$N" "$CLUSTER_ID" "$VOTERS" "$base" >"$dir/cluster.env"
+      TLS=$want_tls
+      if [ "$TLS" = 1 ]; then
+        "$here/gen-certs.sh" "$dir/certs" "$N" 3 >/dev/null || die "gen-certs.sh failed"
+      fi
+      printf 'N=%s\nCLUSTER_ID=%s\nVOTERS=%s\nbase=%s\nTLS=%s\n' "$N" "$CLUSTER_ID" "$VOTERS" "$base" "$TLS" >"$dir/cluster.env"
     fi
+    [ "$want_tls" = 1 ] && [ "${TLS:-0}" != 1 ] && die "start: $dir holds a plaintext cluster (stop it and remove $dir for a TLS one)"
     for i in $(seq 1 "$N"); do start_node "$i"; done
     echo "cluster $CLUSTER_ID"
     echo "export SYNOD_BOOTSTRAP=$(bootstrap_string)"
+    if [ "${TLS:-0}" = 1 ]; then
+      echo "export SYNOD_CA=$(cd "$dir/certs" && pwd)/ca.pem"
+      echo "export SYNOD_CERT=$(cd "$dir/certs" && pwd)/admin.pem"
+      echo "export SYNOD_KEY=$(cd "$dir/certs" && pwd)/admin.key"
+    fi
     ;;
   stop)
     load_env
@@ -97,6 +129,7 @@ case "$cmd" in
     for i in $(seq 1 "$N"); do
       if alive "$i"; then echo "node $i: running (pid $(cat "$dir/node-$i.pid"))"; else echo "node $i: down"; fi
     done
+    tls_env
     SYNOD_BOOTSTRAP="$(bootstrap_string)" "$bin/synodctl" quorum status || true
     ;;
   kill)
@@ -121,7 +154,7 @@ case "$cmd" in
     bootstrap_string
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || exit 2
     ;;
 esac

@@ -58,6 +58,7 @@ struct synod_broker {
 	/* configuration (owned copies) */
 	char *bootstrap;
 	char *cluster_id;
+	char *tls_ca, *tls_cert, *tls_key; /* NULL: plaintext */
 	char *rack;
 	int32_t broker_id;
 	struct synod_endpoint *endpoints;
@@ -223,6 +224,9 @@ static int make_client(struct synod_broker *b, unsigned timeout_ms,
 	int rv;
 	cfg.bootstrap = b->bootstrap;
 	cfg.cluster_id = b->cluster_id;
+	cfg.tls_ca_file = b->tls_ca;
+	cfg.tls_cert_file = b->tls_cert;
+	cfg.tls_key_file = b->tls_key;
 	cfg.request_timeout_ms = timeout_ms;
 	cfg.max_frame = b->max_frame;
 	cfg.liveness_timeout_ms = b->liveness_timeout_ms;
@@ -1392,6 +1396,9 @@ static void free_broker(struct synod_broker *b)
 	free(b->wire_epp);
 	free(b->bootstrap);
 	free(b->cluster_id);
+	free(b->tls_ca);
+	free(b->tls_cert);
+	free(b->tls_key);
 	free(b->rack);
 	view_free(&b->view);
 	if (b->trans_held)
@@ -1430,6 +1437,9 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 		return SYNOD_ENOMEM;
 	b->bootstrap = dup_or_null(cfg->bootstrap, &nomem);
 	b->cluster_id = dup_or_null(cfg->cluster_id, &nomem);
+	b->tls_ca = dup_or_null(cfg->tls_ca_file, &nomem);
+	b->tls_cert = dup_or_null(cfg->tls_cert_file, &nomem);
+	b->tls_key = dup_or_null(cfg->tls_key_file, &nomem);
 	b->rack =
 	    cfg->rack && cfg->rack[0] ? dup_or_null(cfg->rack, &nomem) : NULL;
 	if (cfg->n_endpoints > 0) {

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "conn.h"
+#include "tls.h"
 
 #define TICK_MS 20
 #define MAX_ADDRS 64
@@ -48,6 +49,7 @@ struct synod_client {
 	unsigned n_addrs;
 	unsigned addr_next;
 	char *cluster_id;
+	struct tls_ctx *tls; /* NULL: plaintext */
 	struct synod_client_config cfg;
 	struct conn_flusher flusher;
 	struct cconn *cc;
@@ -89,7 +91,9 @@ struct synod_client {
 	 * is finished by synod_client_call's return or by a later close. */
 	int depth;   /* user callbacks running */
 	int running; /* inside synod_client_call */
-	char errmsg[256];
+	char errmsg[512];
+	char tls_err[256]; /* the last connection's TLS failure, until a
+			      connection works */
 };
 
 static void seterr(struct synod_client *c, const char *fmt, ...)
@@ -271,6 +275,11 @@ static void on_conn_closed(struct conn *conn)
 {
 	struct cconn *cc = conn->data;
 	struct synod_client *c = cc->client;
+	if (conn_tls_error(conn) && !c->closing) {
+		seterr(c, "%s", conn_tls_error(conn));
+		snprintf(c->tls_err, sizeof c->tls_err, "%s",
+			 conn_tls_error(conn));
+	}
 	free(cc);
 	c->open_handles--;
 	if (c->cc == cc) {
@@ -379,6 +388,7 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	struct preq *p;
 	c->last_rx_ms = uv_now(c->loop);
 	c->last_bytes_in = conn->bytes_in;
+	c->tls_err[0] = '\0'; /* a connection that works */
 	if (h->kind == FRAME_PUSH) {
 		if (c->push_cb) {
 			c->depth++;
@@ -532,6 +542,13 @@ static void connect_to(struct synod_client *c, const struct sockaddr *sa)
 		return;
 	}
 	c->open_handles++;
+	if (c->tls && conn_tls_attach(&cc->conn, c->tls, 0) != 0) {
+		/* closed() drops it and schedules the retry */
+		c->cc = cc;
+		c->state = ST_CONNECTING;
+		drop_conn(c);
+		return;
+	}
 	c->cc = cc;
 	c->state = ST_CONNECTING;
 	c->stats.connects++;
@@ -623,12 +640,18 @@ static void on_tick(uv_timer_t *t)
 			if (p->ever_sent) {
 				seterr(c,
 				       "request timed out (last node tried: "
-				       "%s)",
-				       c->peer);
+				       "%s)%s%s",
+				       c->peer, c->tls_err[0] ? "; " : "",
+				       c->tls_err);
 				complete(c, p, SYNOD_ETIMEOUT, NULL, 0);
 			} else {
 				if (c->errmsg[0] == '\0')
 					seterr(c, "could not reach any node");
+				else if (c->tls_err[0] &&
+					 strstr(c->errmsg, c->tls_err) == NULL)
+					seterr(c,
+					       "could not reach any node; %s",
+					       c->tls_err);
 				complete(c, p, SYNOD_ECONNECTION, NULL, 0);
 			}
 			/* The callback may have sent or completed others:
@@ -752,6 +775,42 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 		if (c->cluster_id == NULL)
 			goto nomem;
 	}
+	if (cfg->tls_ca_file && cfg->tls_ca_file[0]) {
+		struct tls_config tc = {0};
+		char err[400];
+		tc.ca_file = cfg->tls_ca_file;
+		tc.cert_file = cfg->tls_cert_file && cfg->tls_cert_file[0]
+				   ? cfg->tls_cert_file
+				   : NULL;
+		tc.key_file = cfg->tls_key_file && cfg->tls_key_file[0]
+				  ? cfg->tls_key_file
+				  : NULL;
+		tc.allow_tls12 = cfg->tls_allow_tls12;
+		if (tls_ctx_new(&tc, &c->tls, err, sizeof err) != 0) {
+			if (cfg->errmsg && cfg->errmsg_size)
+				snprintf(cfg->errmsg, cfg->errmsg_size, "%s",
+					 err);
+			for (unsigned i = 0; i < c->n_addrs; i++)
+				free(c->addrs[i]);
+			free(c->cluster_id);
+			free(c);
+			return SYNOD_EINVALID_ARGUMENT;
+		}
+	} else if ((cfg->tls_cert_file && cfg->tls_cert_file[0]) ||
+		   (cfg->tls_key_file && cfg->tls_key_file[0])) {
+		if (cfg->errmsg && cfg->errmsg_size)
+			snprintf(cfg->errmsg, cfg->errmsg_size,
+				 "a TLS certificate or key without a CA "
+				 "bundle (tls_ca_file)");
+		for (unsigned i = 0; i < c->n_addrs; i++)
+			free(c->addrs[i]);
+		free(c->cluster_id);
+		free(c);
+		return SYNOD_EINVALID_ARGUMENT;
+	}
+	c->cfg.errmsg = NULL;
+	c->cfg.errmsg_size = 0;
+	c->cfg.tls_ca_file = c->cfg.tls_cert_file = c->cfg.tls_key_file = NULL;
 	if (loop == NULL) {
 		uv_loop_init(&c->own_loop);
 		c->loop = &c->own_loop;
@@ -774,6 +833,7 @@ nomem:
 	for (unsigned i = 0; i < c->n_addrs; i++)
 		free(c->addrs[i]);
 	free(c->cluster_id);
+	tls_ctx_free(c->tls);
 	free(c);
 	return SYNOD_ENOMEM;
 }
@@ -890,11 +950,15 @@ void synod_client_close(struct synod_client *c)
 	c->flusher.check.data = c->flusher.idle.data = c;
 	uv_close((uv_handle_t *)&c->flusher.check, on_handle_closed);
 	uv_close((uv_handle_t *)&c->flusher.idle, on_handle_closed);
+	free(c->flusher.tls_rbuf); /* no read after the close above */
+	c->flusher.tls_rbuf = NULL;
 	for (unsigned i = 0; i < c->n_addrs; i++)
 		free(c->addrs[i]);
 	free(c->cluster_id);
 	c->cluster_id = NULL;
 	c->n_addrs = 0;
+	tls_ctx_free(c->tls); /* connections hold references of their own */
+	c->tls = NULL;
 	/* From a callback (or inside synod_client_call) the loop is running
 	 * under us: synod_client_call's return or a later close finishes. */
 	if (c->owns_loop && c->depth == 0 && !c->running)

@@ -1,11 +1,30 @@
 /* net/conn.c - framed libuv TCP connection with batched writes. */
 #include "conn.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tls.h"
+
 #define READ_MIN CONN_READ_MIN
 #define READ_KEEP (256 * 1024)
+
+/* Ciphertext read buffer of a TLS connection: one full record. */
+#define TLS_CBUF (16 * 1024 + 512)
+
+struct conn_tls {
+	SSL *ssl;
+	BIO *rbio, *wbio; /* network side: bytes read / bytes to write */
+	int ready;	  /* handshake completed */
+	int need_pump;	  /* plaintext may wait in ssl (resumed reading) */
+	char principal[128];
+	char err[256];
+};
+
+static void tls_pump(struct conn *c);
 
 struct wreq {
 	uv_write_t req;
@@ -34,6 +53,12 @@ static void flusher_run(struct conn_flusher *f)
 	while (f->dirty) {
 		struct conn *c = f->dirty;
 		dirty_remove(c);
+		if (c->tls && c->tls->need_pump && !c->closing) {
+			c->tls->need_pump = 0;
+			tls_pump(c);
+			if (c->closing)
+				continue;
+		}
 		conn_flush(c);
 	}
 	if (f->active) {
@@ -67,6 +92,8 @@ void conn_flusher_close(struct conn_flusher *f)
 {
 	uv_close((uv_handle_t *)&f->check, NULL);
 	uv_close((uv_handle_t *)&f->idle, NULL);
+	free(f->tls_rbuf);
+	f->tls_rbuf = NULL;
 }
 
 static void mark_dirty(struct conn *c)
@@ -106,10 +133,10 @@ static int rbuf_resize(struct conn *c, size_t cap)
 	return c->ops->rbuf_resize ? c->ops->rbuf_resize(c, cap) : 0;
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Room in the read buffer for plaintext: *base and *len, 0; -1 when the
+ * owner refused to grow it (c->rbuf_refused set) or memory ran out. */
+static int rbuf_room(struct conn *c, uint8_t **base, size_t *len)
 {
-	struct conn *c = h->data;
-	(void)hint;
 	/* Start small (thousands of mostly idle broker connections) and
 	 * double while reads fill the buffer. */
 	if (c->rcap - c->rlen < READ_MIN / 2) {
@@ -132,22 +159,43 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 		}
 		if (rbuf_resize(c, cap) != 0) {
 			c->rbuf_refused = 1;
-			buf->base = NULL;
-			buf->len = 0;
-			return;
+			return -1;
 		}
 		uint8_t *p = realloc(c->rbuf, cap);
 		if (p == NULL) {
 			rbuf_resize(c, c->rcap);
-			buf->base = NULL;
-			buf->len = 0;
-			return;
+			return -1;
 		}
 		c->rbuf = p;
 		c->rcap = cap;
 	}
-	buf->base = (char *)c->rbuf + c->rlen;
-	buf->len = c->rcap - c->rlen;
+	*base = c->rbuf + c->rlen;
+	*len = c->rcap - c->rlen;
+	return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	uint8_t *base;
+	size_t len;
+	(void)hint;
+	if (c->tls) {
+		/* Ciphertext: handed to OpenSSL whole in on_read. */
+		struct conn_flusher *f = c->flusher;
+		if (f->tls_rbuf == NULL)
+			f->tls_rbuf = malloc(TLS_CBUF);
+		buf->base = (char *)f->tls_rbuf;
+		buf->len = f->tls_rbuf ? TLS_CBUF : 0;
+		return;
+	}
+	if (rbuf_room(c, &base, &len) != 0) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
+	buf->base = (char *)base;
+	buf->len = len;
 }
 
 static void rbuf_free(struct conn *c)
@@ -160,24 +208,10 @@ static void rbuf_free(struct conn *c)
 	c->rcap = 0;
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+/* Split and deliver the frames in the read buffer (c->rlen bytes). */
+static void deliver(struct conn *c)
 {
-	struct conn *c = s->data;
 	size_t off = 0;
-	(void)buf;
-	if (n == UV_ENOBUFS && c->rbuf_refused) {
-		/* The owner refused to grow the buffer: wait for its
-		 * conn_resume(); the peer's bytes wait in the socket. */
-		c->rbuf_refused = 0;
-		conn_pause(c);
-		return;
-	}
-	if (n < 0) {
-		conn_close(c);
-		return;
-	}
-	c->rlen += (size_t)n;
-	c->bytes_in += (uint64_t)n;
 	while (!c->closing) {
 		struct frame_header h;
 		const uint8_t *body;
@@ -209,6 +243,37 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		rbuf_free(c);
 }
 
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	(void)buf;
+	if (n == UV_ENOBUFS && c->rbuf_refused) {
+		/* The owner refused to grow the buffer: wait for its
+		 * conn_resume(); the peer's bytes wait in the socket. */
+		c->rbuf_refused = 0;
+		conn_pause(c);
+		return;
+	}
+	if (n < 0) {
+		conn_close(c);
+		return;
+	}
+	c->bytes_in += (uint64_t)n;
+	if (c->tls) {
+		if (n > 0 &&
+		    BIO_write(c->tls->rbio, buf->base, (int)n) != (int)n) {
+			snprintf(c->tls->err, sizeof c->tls->err,
+				 "TLS: out of memory");
+			conn_close(c);
+			return;
+		}
+		tls_pump(c);
+		return;
+	}
+	c->rlen += (size_t)n;
+	deliver(c);
+}
+
 void conn_trim(struct conn *c)
 {
 	if (c->rlen == 0 && c->rcap > READ_MIN)
@@ -235,7 +300,11 @@ int conn_start(struct conn *c)
 	}
 	snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
 	c->reading = 1;
-	return uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+		return -1;
+	if (c->tls && !SSL_is_server(c->tls->ssl))
+		tls_pump(c); /* the ClientHello */
+	return 0;
 }
 
 static int reserve(struct conn *c, size_t n)
@@ -297,45 +366,169 @@ static void on_write(uv_write_t *req, int status)
 	free(w);
 }
 
-void conn_flush(struct conn *c)
+/* Write len bytes at p after what is queued (copied when they cannot be
+ * written at once). */
+static void send_bytes(struct conn *c, const uint8_t *p, size_t len)
 {
 	uv_buf_t b;
 	int n;
-	dirty_remove(c);
-	if (c->wlen == 0 || c->closing)
-		return;
 	/* Keep order: only try a direct write when nothing is in flight. */
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
 	    c->inflight_bytes == 0) {
-		b = uv_buf_init((char *)c->wbuf, (unsigned)c->wlen);
+		b = uv_buf_init((char *)p, (unsigned)len);
 		n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-		if (n == (int)c->wlen) {
-			c->wlen = 0;
+		if (n == (int)len)
 			return;
-		}
 		if (n > 0) {
-			memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
-			c->wlen -= (size_t)n;
+			p += n;
+			len -= (size_t)n;
 		} else if (n != UV_EAGAIN && n != UV_ENOSYS) {
 			conn_close(c);
 			return;
 		}
 	}
-	struct wreq *w = malloc(sizeof *w + c->wlen);
+	struct wreq *w = malloc(sizeof *w + len);
 	if (w == NULL) {
 		conn_close(c);
 		return;
 	}
 	w->c = c;
-	w->len = c->wlen;
-	memcpy(w->data, c->wbuf, c->wlen);
-	c->wlen = 0;
+	w->len = len;
+	memcpy(w->data, p, len);
 	b = uv_buf_init((char *)w->data, (unsigned)w->len);
 	c->inflight_bytes += w->len;
 	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
 		c->inflight_bytes -= w->len;
 		free(w);
 		conn_close(c);
+	}
+}
+
+/* Send what OpenSSL wrote into the network-side BIO. */
+static void tls_send_out(struct conn *c)
+{
+	char *p;
+	long n;
+	if (c->closing)
+		return;
+	n = BIO_get_mem_data(c->tls->wbio, &p);
+	if (n <= 0)
+		return;
+	send_bytes(c, (const uint8_t *)p, (size_t)n);
+	(void)BIO_reset(c->tls->wbio);
+}
+
+/* The connection fails: say why (never key material), send the alert
+ * OpenSSL queued, close. */
+static void tls_fail(struct conn *c, const char *what)
+{
+	struct conn_tls *t = c->tls;
+	long v = SSL_get_verify_result(t->ssl);
+	unsigned long e = ERR_peek_error();
+	char why[160];
+	if (v != X509_V_OK)
+		snprintf(why, sizeof why, "certificate verify failed: %s",
+			 X509_verify_cert_error_string(v));
+	else if (e != 0)
+		ERR_error_string_n(e, why, sizeof why);
+	else
+		snprintf(why, sizeof why, "connection closed by the peer");
+	ERR_clear_error();
+	if (t->err[0] == '\0')
+		snprintf(t->err, sizeof t->err, "TLS %s with %s failed: %s",
+			 what, c->peer, why);
+	tls_send_out(c);
+	conn_close(c);
+}
+
+/* Move bytes through OpenSSL: the handshake, then plaintext into the
+ * read buffer and its frames to the owner; what OpenSSL wants to send
+ * (handshake flights, alerts) goes out. */
+static void tls_pump(struct conn *c)
+{
+	struct conn_tls *t = c->tls;
+	if (!t->ready) {
+		int r = SSL_do_handshake(t->ssl);
+		if (r != 1) {
+			int e = SSL_get_error(t->ssl, r);
+			if (e == SSL_ERROR_WANT_READ ||
+			    e == SSL_ERROR_WANT_WRITE) {
+				tls_send_out(c);
+				return;
+			}
+			tls_fail(c, "handshake");
+			return;
+		}
+		t->ready = 1;
+		{
+			X509 *x = SSL_get1_peer_certificate(t->ssl);
+			if (x) {
+				if (X509_NAME_get_text_by_NID(
+					X509_get_subject_name(x),
+					NID_commonName, t->principal,
+					sizeof t->principal) < 0)
+					t->principal[0] = '\0';
+				X509_free(x);
+			}
+		}
+		tls_send_out(c);
+		if (c->wlen)
+			mark_dirty(c); /* frames queued during the handshake */
+	}
+	while (!c->closing && c->reading) {
+		uint8_t *base;
+		size_t len;
+		int k;
+		if (rbuf_room(c, &base, &len) != 0) {
+			/* Refused (or no memory): plaintext may stay in
+			 * OpenSSL until conn_resume(). */
+			c->rbuf_refused = 0;
+			conn_pause(c);
+			break;
+		}
+		if (len > INT32_MAX)
+			len = INT32_MAX;
+		k = SSL_read(t->ssl, base, (int)len);
+		if (k <= 0) {
+			int e = SSL_get_error(t->ssl, k);
+			if (e == SSL_ERROR_WANT_READ)
+				break;
+			if (e == SSL_ERROR_ZERO_RETURN) {
+				conn_close(c); /* close_notify */
+				return;
+			}
+			tls_fail(c, "read");
+			return;
+		}
+		c->rlen += (size_t)k;
+		deliver(c);
+	}
+	tls_send_out(c);
+}
+
+void conn_flush(struct conn *c)
+{
+	dirty_remove(c);
+	if (c->wlen == 0 || c->closing)
+		return;
+	if (c->tls) {
+		int k;
+		if (!c->tls->ready)
+			return; /* sent once the handshake completes */
+		if (c->wlen > INT32_MAX) {
+			conn_close(c);
+			return;
+		}
+		k = SSL_write(c->tls->ssl, c->wbuf, (int)c->wlen);
+		if (k != (int)c->wlen) {
+			tls_fail(c, "write");
+			return;
+		}
+		c->wlen = 0;
+		tls_send_out(c);
+	} else {
+		send_bytes(c, c->wbuf, c->wlen);
+		c->wlen = 0;
 	}
 	/* Shrink an idle buffer that grew for a burst. */
 	if (c->wcap > (1u << 20)) {
@@ -364,18 +557,30 @@ void conn_resume(struct conn *c)
 		if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) ==
 		    0)
 			c->reading = 1;
+		if (c->reading && c->tls) {
+			/* Plaintext OpenSSL holds: delivered from the
+			 * flusher, not from inside the caller. */
+			c->tls->need_pump = 1;
+			mark_dirty(c);
+		}
 	}
 }
 
 static void on_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
+	struct conn_tls *t = c->tls; /* its err is readable in closed() */
 	rbuf_free(c);
 	free(c->wbuf);
 	c->wbuf = NULL;
 	c->rlen = c->rcap = c->wlen = c->wcap = 0;
+	if (t) {
+		SSL_free(t->ssl); /* and its BIOs */
+		t->ssl = NULL;
+	}
 	if (c->ops->closed)
-		c->ops->closed(c);
+		c->ops->closed(c); /* may free c */
+	free(t);
 }
 
 void conn_close(struct conn *c)
@@ -385,4 +590,44 @@ void conn_close(struct conn *c)
 	c->closing = 1;
 	dirty_remove(c);
 	uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+int conn_tls_attach(struct conn *c, struct tls_ctx *ctx, int server)
+{
+	struct conn_tls *t = calloc(1, sizeof *t);
+	if (t == NULL)
+		return UV_ENOMEM;
+	t->ssl = SSL_new(tls_ctx_ssl_ctx(ctx));
+	t->rbio = BIO_new(BIO_s_mem());
+	t->wbio = BIO_new(BIO_s_mem());
+	if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+		BIO_free(t->rbio);
+		BIO_free(t->wbio);
+		SSL_free(t->ssl);
+		free(t);
+		ERR_clear_error();
+		return UV_ENOMEM;
+	}
+	SSL_set_bio(t->ssl, t->rbio, t->wbio);
+	if (server)
+		SSL_set_accept_state(t->ssl);
+	else
+		SSL_set_connect_state(t->ssl);
+	c->tls = t;
+	return 0;
+}
+
+int conn_tls_ready(const struct conn *c)
+{
+	return c->tls == NULL || c->tls->ready;
+}
+
+const char *conn_tls_principal(const struct conn *c)
+{
+	return c->tls ? c->tls->principal : "";
+}
+
+const char *conn_tls_error(const struct conn *c)
+{
+	return c->tls && c->tls->err[0] ? c->tls->err : NULL;
 }

@@ -21,6 +21,9 @@
 
 #include "frame.h"
 
+struct tls_ctx;
+struct conn_tls;
+
 /* A connection's first read buffer; it doubles while a frame arrives
  * (never beyond what the frame being received needs). */
 #define CONN_READ_MIN 4096
@@ -55,6 +58,11 @@ struct conn_flusher {
 	uv_idle_t idle;
 	struct conn *dirty; /* doubly linked through conn->next/prev */
 	int active;
+	/* Ciphertext read buffer shared by the TLS connections of this
+	 * owner: libuv calls a stream's read callback right after its
+	 * alloc callback, and on_read hands the bytes to OpenSSL at once.
+	 * Allocated at the first TLS read; freed by conn_flusher_close(). */
+	uint8_t *tls_rbuf;
 };
 
 struct conn {
@@ -76,6 +84,7 @@ struct conn {
 	uint64_t bytes_in; /* read from the socket */
 	int rbuf_refused;  /* ops->rbuf_resize refused the last growth */
 	char peer[64];
+	struct conn_tls *tls; /* NULL: plaintext */
 };
 
 int conn_flusher_init(struct conn_flusher *f, uv_loop_t *loop);
@@ -107,5 +116,20 @@ void conn_resume(struct conn *c);
 void conn_trim(struct conn *c);
 /* Idempotent. Queued output that was not written yet is dropped. */
 void conn_close(struct conn *c);
+
+/* ---- TLS (net/tls.h) ----
+ * conn_tls_attach() makes c a TLS connection: call it after conn_init()
+ * and before conn_start(); server 1 on the accepting side. The handshake
+ * runs on the loop as bytes arrive; frames queued before it completes are
+ * sent once it has. A failed handshake or TLS record closes the
+ * connection; conn_tls_error() then says why (in ops->closed too).
+ * Returns 0 or UV_ENOMEM. */
+int conn_tls_attach(struct conn *c, struct tls_ctx *t, int server);
+/* 1 once the handshake completed (always 1 for plaintext). */
+int conn_tls_ready(const struct conn *c);
+/* The subject CN of the peer's verified certificate, "" when none. */
+const char *conn_tls_principal(const struct conn *c);
+/* Why TLS closed the connection, or NULL. */
+const char *conn_tls_error(const struct conn *c);
 
 #endif

@@ -81,6 +81,7 @@ struct synod_consumer {
 	/* configuration (owned copies) */
 	char *bootstrap;
 	char *cluster_id;
+	char *tls_ca, *tls_cert, *tls_key; /* NULL: plaintext */
 	char *group_id;
 	char *instance_id;
 	char *rack;
@@ -1381,6 +1382,9 @@ static void free_consumer(struct synod_consumer *c)
 {
 	free(c->bootstrap);
 	free(c->cluster_id);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->group_id);
 	free(c->instance_id);
 	free(c->rack);
@@ -1456,6 +1460,9 @@ static int make_client(struct synod_consumer *c)
 	int rv;
 	cfg.bootstrap = c->bootstrap;
 	cfg.cluster_id = c->cluster_id;
+	cfg.tls_ca_file = c->tls_ca;
+	cfg.tls_cert_file = c->tls_cert;
+	cfg.tls_key_file = c->tls_key;
 	cfg.request_timeout_ms = c->request_timeout_ms;
 	cfg.max_frame = c->max_frame;
 	cfg.liveness_timeout_ms = c->liveness_ms;
@@ -1485,6 +1492,9 @@ int synod_consumer_new(uv_loop_t *loop, const struct synod_consumer_config *cfg,
 		return SYNOD_ENOMEM;
 	c->bootstrap = dup_opt(cfg->bootstrap, &nomem);
 	c->cluster_id = dup_opt(cfg->cluster_id, &nomem);
+	c->tls_ca = dup_opt(cfg->tls_ca_file, &nomem);
+	c->tls_cert = dup_opt(cfg->tls_cert_file, &nomem);
+	c->tls_key = dup_opt(cfg->tls_key_file, &nomem);
 	c->group_id = dup_opt(cfg->group_id, &nomem);
 	c->instance_id = dup_opt(cfg->instance_id, &nomem);
 	c->rack = dup_opt(cfg->rack, &nomem);

@@ -149,6 +149,7 @@ static void bench_writes(const char *bootstrap, unsigned k)
 	uv_loop_t loop;
 	memset(&b, 0, sizeof b);
 	uv_loop_init(&loop);
+	tool_tls_apply(&cfg);
 	cfg.bootstrap = bootstrap;
 	cfg.request_timeout_ms = 10000;
 	synod_client_new(&loop, &cfg, &b.c);
@@ -466,6 +467,7 @@ static void *writer_main(void *arg)
 	uv_loop_t loop;
 	memset(&b, 0, sizeof b);
 	uv_loop_init(&loop);
+	tool_tls_apply(&cfg);
 	cfg.bootstrap = w->bootstrap;
 	cfg.request_timeout_ms = 10000;
 	synod_client_new(&loop, &cfg, &b.c);
@@ -520,6 +522,9 @@ static void bench_brokers(struct cluster *c)
 		snprintf(rack, sizeof rack, "rack-%u", i % 3);
 		cfg.bootstrap = c->bootstrap;
 		cfg.cluster_id = c->cluster_id;
+		cfg.tls_ca_file = tool_tls_ca();
+		cfg.tls_cert_file = tool_tls_cert();
+		cfg.tls_key_file = tool_tls_key();
 		cfg.broker_id = (int32_t)i;
 		cfg.rack = rack;
 		cfg.endpoints = &ep;
@@ -870,6 +875,9 @@ static void bench_partitions(struct cluster *c)
 		snprintf(rack, sizeof rack, "rack-%u", i % 3);
 		cfg.bootstrap = c->bootstrap;
 		cfg.cluster_id = c->cluster_id;
+		cfg.tls_ca_file = tool_tls_ca();
+		cfg.tls_cert_file = tool_tls_cert();
+		cfg.tls_key_file = tool_tls_key();
 		cfg.broker_id = (int32_t)i + 1;
 		cfg.rack = rack;
 		cfg.endpoints = &ep;
@@ -900,6 +908,7 @@ static void bench_partitions(struct cluster *c)
 	/* Topic creation, 4 requests in flight. */
 	{
 		struct synod_client_config cc = {0};
+		tool_tls_apply(&cc);
 		cc.bootstrap = c->bootstrap;
 		cc.request_timeout_ms = 60000;
 		synod_client_new(&x.loop, &cc, &cl);
@@ -1131,6 +1140,9 @@ static void usage(FILE *out)
 	    "  --flags \"...\"           extra synod flags\n"
 	    "  --bootstrap H:P,...     measure writes on a running "
 	    "cluster instead\n"
+	    "  --ca F --cert F --key F TLS to the cluster (or $SYNOD_CA, "
+	    "$SYNOD_CERT,\n"
+	    "                          $SYNOD_KEY; docs/security.md)\n"
 	    "  --window S              seconds measured in brokers and "
 	    "groups (default 20)\n"
 	    "brokers: --brokers N (10000) --heartbeat-ms N (2000) "
@@ -1171,6 +1183,9 @@ int main(int argc, char **argv)
 	    {"election-timeout-ms", required_argument, NULL, 'e'},
 	    {"flags", required_argument, NULL, 'f'},
 	    {"bootstrap", required_argument, NULL, 'b'},
+	    {"ca", required_argument, NULL, 1},
+	    {"cert", required_argument, NULL, 2},
+	    {"key", required_argument, NULL, 3},
 	    {"brokers", required_argument, NULL, 'B'},
 	    {"heartbeat-ms", required_argument, NULL, 'H'},
 	    {"session-ms", required_argument, NULL, 'S'},
@@ -1191,6 +1206,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *bootstrap = NULL;
+	const char *tls[3] = {NULL, NULL, NULL};
 	int opt, do_w = 0, do_f = 0, do_q = 0, do_b = 0, do_p = 0, do_g = 0;
 	int rv = 0;
 	unsigned *gopt[] = {
@@ -1231,6 +1247,15 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			bootstrap = optarg;
+			break;
+		case 1:
+			tls[0] = optarg;
+			break;
+		case 2:
+			tls[1] = optarg;
+			break;
+		case 3:
+			tls[2] = optarg;
 			break;
 		case 'B':
 			if (parse_count(optarg, &opt_brokers) != 0)
@@ -1287,6 +1312,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	tool_tls_flags(tls[0], tls[1], tls[2]);
 	for (int i = optind; i < argc; i++) {
 		if (strcmp(argv[i], "writes") == 0)
 			do_w = 1;

@@ -413,6 +413,30 @@ static int build_argv(struct cluster *c, struct cluster_node *nd, char **argv,
 	return 0;
 }
 
+/* The extra flags for node nd: every "{id}" replaced by its id (per-node
+ * files such as TLS certificates). 0, or -1 when they do not fit. */
+static int node_flags(const struct cluster *c, const struct cluster_node *nd,
+		      char *out, size_t size)
+{
+	const char *p = c->extra_flags;
+	size_t n = 0;
+	while (*p) {
+		if (strncmp(p, "{id}", 4) == 0) {
+			int k = snprintf(out + n, size - n, "%u", nd->id);
+			if (k < 0 || (size_t)k >= size - n)
+				return -1;
+			n += (size_t)k;
+			p += 4;
+			continue;
+		}
+		if (n + 1 >= size)
+			return -1;
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 /* One attempt: spawn, then wait until the log says it serves clients, or
  * it exits. */
 static int start_once(struct cluster *c, struct cluster_node *nd)
@@ -424,8 +448,8 @@ static int start_once(struct cluster *c, struct cluster_node *nd)
 	uint64_t deadline;
 	int fd;
 
-	memcpy(flags, c->extra_flags, sizeof flags);
-	if (build_argv(c, nd, argv, flags, id, eto) != 0) {
+	if (node_flags(c, nd, flags, sizeof flags) != 0 ||
+	    build_argv(c, nd, argv, flags, id, eto) != 0) {
 		fprintf(stderr, "cluster: too many extra flags\n");
 		return START_FAILED;
 	}

@@ -37,9 +37,10 @@ struct cluster {
 	char dir[512];	     /* temporary base directory */
 	char synod_bin[512]; /* path of the synod binary */
 	char cluster_id[64];
-	char voters[2048];     /* --voters value of the initial voters */
-	char bootstrap[1024];  /* client addresses of all nodes, comma list */
-	char extra_flags[512]; /* more daemon flags, space separated */
+	char voters[2048];	/* --voters value of the initial voters */
+	char bootstrap[1024];	/* client addresses of all nodes, comma list */
+	char extra_flags[1024]; /* more daemon flags, space separated; "{id}"
+				  becomes each node's id */
 	unsigned sanitizer_reports; /* node logs with ASan/UBSan/LSan reports,
 				      counted by cluster_destroy() */
 	unsigned election_timeout_ms;

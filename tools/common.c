@@ -14,12 +14,58 @@ const char *tool_bootstrap(const char *flag)
 	return env && env[0] ? env : NULL;
 }
 
+static const char *tls_flag[3];
+
+void tool_tls_flags(const char *ca, const char *cert, const char *key)
+{
+	tls_flag[0] = ca;
+	tls_flag[1] = cert;
+	tls_flag[2] = key;
+}
+
+static const char *tls_get(int i)
+{
+	static const char *const env[3] = {"SYNOD_CA", "SYNOD_CERT",
+					   "SYNOD_KEY"};
+	const char *v = tls_flag[i];
+	if (v && v[0])
+		return v;
+	v = getenv(env[i]);
+	return v && v[0] ? v : NULL;
+}
+
+const char *tool_tls_ca(void)
+{
+	return tls_get(0);
+}
+
+const char *tool_tls_cert(void)
+{
+	return tls_get(1);
+}
+
+const char *tool_tls_key(void)
+{
+	return tls_get(2);
+}
+
+void tool_tls_apply(struct synod_client_config *cfg)
+{
+	cfg->tls_ca_file = tls_get(0);
+	cfg->tls_cert_file = tls_get(1);
+	cfg->tls_key_file = tls_get(2);
+}
+
 struct synod_client *tool_client(const char *bootstrap, const char *cluster_id,
 				 unsigned timeout_ms, int pinned)
 {
 	struct synod_client_config cfg = {0};
 	struct synod_client *c;
+	char err[512] = "";
 	int rv;
+	tool_tls_apply(&cfg);
+	cfg.errmsg = err;
+	cfg.errmsg_size = sizeof err;
 	cfg.bootstrap = bootstrap;
 	cfg.cluster_id = cluster_id;
 	cfg.request_timeout_ms = timeout_ms;
@@ -27,8 +73,8 @@ struct synod_client *tool_client(const char *bootstrap, const char *cluster_id,
 	cfg.pinned = pinned;
 	rv = synod_client_new(NULL, &cfg, &c);
 	if (rv != SYNOD_OK) {
-		fprintf(stderr, "cannot create client for '%s': %s\n",
-			bootstrap, synod_strerror(rv));
+		fprintf(stderr, "cannot create client for '%s': %s%s%s\n",
+			bootstrap, synod_strerror(rv), err[0] ? ": " : "", err);
 		return NULL;
 	}
 	return c;

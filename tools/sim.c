@@ -198,6 +198,9 @@ static void usage(FILE *out)
 	    "[--request-timeout-ms MS]\n"
 	    "                 [--ramp-ms MS] [--shutdown-timeout-ms MS] "
 	    "[--verbose]\n"
+	    "                 [--ca FILE --cert FILE --key FILE] (TLS; or "
+	    "$SYNOD_CA,\n"
+	    "                 $SYNOD_CERT, $SYNOD_KEY: docs/security.md)\n"
 	    "                 [--no-partitions-in-state]\n"
 	    "                 [--consumers N --subscribe LIST [--groups G] "
 	    "[--group-prefix P]\n"
@@ -800,6 +803,9 @@ static int start_broker(struct sbroker *sb)
 	struct synod_broker_config cfg = {
 	    .bootstrap = sim.bootstrap,
 	    .cluster_id = sim.cluster_id,
+	    .tls_ca_file = tool_tls_ca(),
+	    .tls_cert_file = tool_tls_cert(),
+	    .tls_key_file = tool_tls_key(),
 	    .broker_id = sb->id,
 	    .rack = sb->rack[0] ? sb->rack : NULL,
 	    .endpoints = &ep,
@@ -1170,6 +1176,9 @@ static int start_consumer(struct sconsumer *sc)
 	struct synod_consumer_config cfg = {
 	    .bootstrap = sim.bootstrap,
 	    .cluster_id = sim.cluster_id,
+	    .tls_ca_file = tool_tls_ca(),
+	    .tls_cert_file = tool_tls_cert(),
+	    .tls_key_file = tool_tls_key(),
 	    .group_id = sc->group,
 	    .instance_id = sc->instance[0] ? sc->instance : NULL,
 	    .client_id = "synod-sim",
@@ -1938,6 +1947,9 @@ enum {
 	OPT_CRASH_CONSUMERS,
 	OPT_EVENT_LOG,
 	OPT_ISR_CHURN,
+	OPT_CA,
+	OPT_CERT,
+	OPT_KEY,
 };
 
 int main(int argc, char **argv)
@@ -1972,10 +1984,14 @@ int main(int argc, char **argv)
 	    {"crash-consumers", required_argument, NULL, OPT_CRASH_CONSUMERS},
 	    {"event-log", required_argument, NULL, OPT_EVENT_LOG},
 	    {"isr-churn-ms", required_argument, NULL, OPT_ISR_CHURN},
+	    {"ca", required_argument, NULL, OPT_CA},
+	    {"cert", required_argument, NULL, OPT_CERT},
+	    {"key", required_argument, NULL, OPT_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *opt_bootstrap = NULL, *opt_cluster_id = NULL;
+	const char *opt_tls[3] = {NULL, NULL, NULL};
 	const char *opt_event_log = NULL;
 	long ramp = -1;
 	int have_n = 0, have_k = 0, opt, rv;
@@ -2104,6 +2120,15 @@ int main(int argc, char **argv)
 		case OPT_EVENT_LOG:
 			opt_event_log = optarg;
 			break;
+		case OPT_CA:
+			opt_tls[0] = optarg;
+			break;
+		case OPT_CERT:
+			opt_tls[1] = optarg;
+			break;
+		case OPT_KEY:
+			opt_tls[2] = optarg;
+			break;
 		case OPT_ISR_CHURN:
 			if (parse_uint(optarg, 3600000, &v) || v == 0)
 				return die_usage("bad --isr-churn-ms");
@@ -2136,6 +2161,7 @@ int main(int argc, char **argv)
 	if (sim.crash_list && sim.crash_after_ms == 0)
 		fprintf(stderr, "synod-sim: --crash without --crash-after: "
 				"no broker will crash\n");
+	tool_tls_flags(opt_tls[0], opt_tls[1], opt_tls[2]);
 	sim.bootstrap = tool_bootstrap(opt_bootstrap);
 	if (sim.bootstrap == NULL) {
 		fprintf(stderr, "synod-sim: no cluster: pass --bootstrap "

@@ -12,6 +12,7 @@
 #include "configdefs.h"
 
 static const char *opt_bootstrap;
+static const char *opt_tls[3]; /* --ca, --cert, --key */
 static const char *opt_cluster_id;
 static unsigned opt_timeout_ms = 5000;
 static int opt_json;
@@ -26,6 +27,9 @@ static void usage(FILE *out)
 	    "\n"
 	    "The cluster is found from --bootstrap or $SYNOD_BOOTSTRAP "
 	    "(client addresses).\n"
+	    "TLS (docs/security.md): --ca FILE --cert FILE --key FILE, or "
+	    "$SYNOD_CA,\n"
+	    "$SYNOD_CERT and $SYNOD_KEY.\n"
 	    "\n"
 	    "Quorum:\n"
 	    "  quorum status [--digest]            every node's role, "
@@ -214,6 +218,7 @@ static int quorum_status(int with_digest)
 	probes = calloc(md->n_nodes ? md->n_nodes : 1, sizeof *probes);
 	for (size_t i = 0; i < md->n_nodes; i++) {
 		struct synod_client_config cfg = {0};
+		tool_tls_apply(&cfg);
 		cfg.bootstrap = md->nodes[i]->client_address;
 		cfg.request_timeout_ms =
 		    opt_timeout_ms < 2000 ? opt_timeout_ms : 2000;
@@ -1685,6 +1690,9 @@ int main(int argc, char **argv)
 	    {"cluster-id", required_argument, NULL, 'c'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"ca", required_argument, NULL, 1},
+	    {"cert", required_argument, NULL, 2},
+	    {"key", required_argument, NULL, 3},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -1703,6 +1711,15 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			opt_json = 1;
+			break;
+		case 1:
+			opt_tls[0] = optarg;
+			break;
+		case 2:
+			opt_tls[1] = optarg;
+			break;
+		case 3:
+			opt_tls[2] = optarg;
 			break;
 		case 't': {
 			char *end;
@@ -1723,6 +1740,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	tool_tls_flags(opt_tls[0], opt_tls[1], opt_tls[2]);
 	argc -= optind;
 	argv += optind;
 	/* Allow --json after the command too. */

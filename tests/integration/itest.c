@@ -55,6 +55,7 @@ void itest_start_client(struct itest *it)
 	    cluster_wait_leader(&it->c, ITEST_LEADER_TIMEOUT_MS), 0);
 	assert_int_equal(uv_loop_init(&it->loop), 0);
 	it->loop_ready = 1;
+	tool_tls_apply(&cfg); /* $SYNOD_CA ... (test_tls) */
 	cfg.bootstrap = it->c.bootstrap;
 	cfg.cluster_id = it->c.cluster_id;
 	cfg.request_timeout_ms = ITEST_CALL_TIMEOUT_MS;

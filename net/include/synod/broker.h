@@ -138,8 +138,14 @@ struct synod_endpoint {
 struct synod_broker_config {
 	const char *bootstrap;	/* controllers' client addresses */
 	const char *cluster_id; /* required */
-	int32_t broker_id;	/* >= 0 */
-	const char *rack;	/* optional */
+	/* TLS to the controllers (synod/client.h, docs/security.md): on
+	 * when tls_ca_file is set; the files are read when the library makes
+	 * its client. Copied. */
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	int32_t broker_id; /* >= 0 */
+	const char *rack;  /* optional */
 	const struct synod_endpoint *endpoints;
 	unsigned n_endpoints;
 	/* 0: use the controller's broker.heartbeat.interval.ms. */

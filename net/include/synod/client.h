@@ -172,6 +172,20 @@ struct synod_client_config {
 		       follow NOT_CONTROLLER (per-node status) */
 	unsigned max_redirects; /* NOT_CONTROLLER answers one request may
 				   follow; default 10 */
+	/* TLS (docs/security.md): on when tls_ca_file is set. The nodes'
+	 * certificates must chain to that CA bundle (PEM); tls_cert_file and
+	 * tls_key_file (PEM, both or neither) are this client's identity,
+	 * which nodes that require client certificates need. Read during
+	 * synod_client_new() (a later change of the files needs a new
+	 * client). TLS 1.3 unless tls_allow_tls12. */
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	int tls_allow_tls12;
+	/* Optional: why synod_client_new() failed (a file it could not
+	 * load, ...), NUL-terminated. Not kept after the call. */
+	char *errmsg;
+	size_t errmsg_size;
 };
 
 /* Counters since synod_client_new. */

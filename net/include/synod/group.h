@@ -185,7 +185,13 @@ struct synod_tp {
 struct synod_consumer_config {
 	const char *bootstrap;	/* controllers' client addresses (required) */
 	const char *cluster_id; /* required */
-	const char *group_id;	/* required, 1 to 255 bytes */
+	/* TLS to the controllers (synod/client.h, docs/security.md): on
+	 * when tls_ca_file is set; the files are read when the library makes
+	 * its client. Copied. */
+	const char *tls_ca_file;
+	const char *tls_cert_file;
+	const char *tls_key_file;
+	const char *group_id; /* required, 1 to 255 bytes */
 	/* Static membership: a name that stays the same across restarts of
 	 * this consumer (optional). */
 	const char *instance_id;

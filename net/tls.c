@@ -1,0 +1,148 @@
+/* net/tls.c - OpenSSL contexts for framed connections. */
+#include "tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tls_ctx {
+	SSL_CTX *ctx;
+	long long expiry;
+};
+
+/* OpenSSL's first queued reason (the queue is cleared). */
+static void ssl_reason(char *buf, size_t size)
+{
+	unsigned long e = ERR_get_error();
+	if (size == 0)
+		return;
+	if (e == 0)
+		snprintf(buf, size, "unknown error");
+	else
+		ERR_error_string_n(e, buf, size);
+	ERR_clear_error();
+}
+
+static void fail(char *err, size_t size, const char *what, const char *file)
+{
+	char why[200];
+	ssl_reason(why, sizeof why);
+	if (size)
+		snprintf(err, size, "%s %s: %s", what, file, why);
+}
+
+static long long asn1_epoch(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	return (long long)timegm(&tm);
+}
+
+int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err,
+		size_t size)
+{
+	struct tls_ctx *t;
+	int mode;
+	if (size)
+		err[0] = '\0';
+	if (cfg->ca_file == NULL || cfg->ca_file[0] == '\0') {
+		snprintf(err, size, "TLS needs a CA bundle (ca file)");
+		return -1;
+	}
+	if ((cfg->cert_file == NULL) != (cfg->key_file == NULL)) {
+		snprintf(
+		    err, size,
+		    "TLS needs both a certificate and its key, or neither");
+		return -1;
+	}
+	if (cfg->server && cfg->cert_file == NULL) {
+		snprintf(err, size, "a TLS server needs a certificate");
+		return -1;
+	}
+	t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		snprintf(err, size, "out of memory");
+		return -1;
+	}
+	t->expiry = -1;
+	t->ctx = SSL_CTX_new(cfg->server ? TLS_server_method()
+					 : TLS_client_method());
+	if (t->ctx == NULL) {
+		fail(err, size, "cannot create a TLS context", "");
+		goto bad;
+	}
+	SSL_CTX_set_min_proto_version(
+	    t->ctx, cfg->allow_tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+	/* Memory BIOs never block, but a record may be written in parts
+	 * when the caller's buffer moved (it is copied out at once). */
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+				     SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(t->ctx, 0);
+	if (SSL_CTX_load_verify_locations(t->ctx, cfg->ca_file, NULL) != 1) {
+		fail(err, size, "cannot load the CA bundle", cfg->ca_file);
+		goto bad;
+	}
+	if (cfg->cert_file) {
+		X509 *x;
+		if (SSL_CTX_use_certificate_chain_file(t->ctx,
+						       cfg->cert_file) != 1) {
+			fail(err, size, "cannot load the certificate",
+			     cfg->cert_file);
+			goto bad;
+		}
+		if (SSL_CTX_use_PrivateKey_file(t->ctx, cfg->key_file,
+						SSL_FILETYPE_PEM) != 1) {
+			fail(err, size, "cannot load the private key",
+			     cfg->key_file);
+			goto bad;
+		}
+		if (SSL_CTX_check_private_key(t->ctx) != 1) {
+			fail(err, size,
+			     "the key does not match the certificate",
+			     cfg->cert_file);
+			goto bad;
+		}
+		x = SSL_CTX_get0_certificate(t->ctx);
+		if (x)
+			t->expiry = asn1_epoch(X509_get0_notAfter(x));
+	}
+	mode = SSL_VERIFY_PEER;
+	if (cfg->server && cfg->require_peer_cert)
+		mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+	SSL_CTX_set_verify(t->ctx, mode, NULL);
+	if (cfg->server) {
+		STACK_OF(X509_NAME) *names =
+		    SSL_load_client_CA_file(cfg->ca_file);
+		if (names)
+			SSL_CTX_set_client_CA_list(t->ctx, names);
+	}
+	*out = t;
+	return 0;
+bad:
+	tls_ctx_free(t);
+	return -1;
+}
+
+void tls_ctx_free(struct tls_ctx *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->ctx);
+	free(t);
+}
+
+void *tls_ctx_ssl_ctx(struct tls_ctx *t)
+{
+	return t->ctx;
+}
+
+long long tls_ctx_cert_expiry(struct tls_ctx *t)
+{
+	return t->expiry;
+}

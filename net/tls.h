@@ -1,0 +1,51 @@
+/* net/tls.h - TLS contexts for framed connections (internal).
+ *
+ * A struct tls_ctx holds one OpenSSL SSL_CTX: the certificate and key this
+ * side presents, the CA bundle it verifies its peer against, and the
+ * protocol versions it accepts. The controller's server makes one for its
+ * client port; the client library makes one per client. Connections use
+ * it through conn_tls_attach() (net/conn.h): TLS runs over memory BIOs on
+ * the connection's libuv stream, so no handshake or record ever blocks the
+ * loop.
+ *
+ * Verification: both sides verify the peer's chain against the CA bundle.
+ * A server made with require_peer_cert refuses a client without a
+ * certificate. Peer names are not matched against an address: the CA is
+ * the cluster's own (docs/security.md), and the principal a server sees
+ * is the subject CN of the client's certificate (conn_tls_principal()).
+ *
+ * Ownership: tls_ctx_new() returns a context the caller frees with
+ * tls_ctx_free() once no connection uses it (connections take a reference
+ * of their own, so freeing early is safe). Paths are read during the
+ * call and not kept. Errors name the file and OpenSSL's reason; no key
+ * material is ever written to an error or a log.
+ */
+#ifndef SYNOD_TLS_H
+#define SYNOD_TLS_H
+
+#include <stddef.h>
+
+struct tls_config {
+	const char *ca_file;   /* PEM CA bundle; required */
+	const char *cert_file; /* PEM certificate chain; NULL: none (client) */
+	const char *key_file;  /* PEM private key; with cert_file */
+	int server;	       /* 1: the accepting side */
+	int require_peer_cert; /* server: a client must present one */
+	int allow_tls12;       /* 0: TLS 1.3 only (the default) */
+};
+
+struct tls_ctx;
+
+/* 0, or -1 with the reason in err (NUL-terminated when size > 0). */
+int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err,
+		size_t size);
+void tls_ctx_free(struct tls_ctx *t);
+
+/* The SSL_CTX (an SSL_CTX *), for conn.c. */
+void *tls_ctx_ssl_ctx(struct tls_ctx *t);
+
+/* The certificate's notAfter as seconds since the epoch, or -1 when the
+ * context has no certificate. */
+long long tls_ctx_cert_expiry(struct tls_ctx *t);
+
+#endif

@@ -1,0 +1,257 @@
+/* tests/integration/test_tls.c - TLS with client certificates on the
+ * client port (docs/security.md).
+ *
+ * A 3-node quorum whose nodes present certificates of a CA made by
+ * deploy/gen-certs.sh and require client certificates of that CA. The
+ * test's own clients use $SYNOD_CA/$SYNOD_CERT/$SYNOD_KEY (an admin
+ * identity), as the tools do.
+ *
+ * Invariants checked: a client is served only over TLS with a certificate
+ * of the cluster's CA, and only when it trusts the nodes' CA; a refused
+ * client changes nothing in the state (its write is never applied); a
+ * connection that never completes a handshake is closed after
+ * tls_handshake_timeout_ms; brokers register over TLS; the quorum fails
+ * over with TLS clients following the new leader.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <unistd.h>
+
+#include "itest.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+#ifndef GEN_CERTS
+#define GEN_CERTS "deploy/gen-certs.sh"
+#endif
+
+#define WAIT_MS 15000
+#define KEY "max.partitions.per.request"
+
+struct fixture {
+	struct itest it;
+	char dir[256]; /* certificates: dir/a (the cluster's), dir/b */
+	struct synod_broker *b;
+};
+
+static int setup(void **state)
+{
+	return itest_alloc(state, sizeof(struct fixture));
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[600];
+	int rv;
+	if (f->b)
+		synod_broker_close(f->b);
+	rv = itest_teardown(&f->it, NULL, 0, 0);
+	if (f->dir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", f->dir);
+	}
+	unsetenv("SYNOD_CA");
+	unsetenv("SYNOD_CERT");
+	unsetenv("SYNOD_KEY");
+	free(f);
+	return rv;
+}
+
+static void path(const struct fixture *f, char *out, size_t size,
+		 const char *ca, const char *file)
+{
+	snprintf(out, size, "%s/%s/%s", f->dir, ca, file);
+}
+
+static void make_certs(struct fixture *f)
+{
+	char cmd[800];
+	snprintf(f->dir, sizeof f->dir, "/tmp/synod-tls-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(cmd, sizeof cmd,
+		 "sh '%s' '%s/a' 3 2 >/dev/null && sh '%s' '%s/b' 1 1 "
+		 ">/dev/null",
+		 GEN_CERTS, f->dir, GEN_CERTS, f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The cluster's value of KEY, read by the admin client. */
+static char *read_key(struct fixture *f)
+{
+	Synod__Wire__ConfigGetRequest q = SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+	Synod__Wire__ConfigGetResponse *r = NULL;
+	char *v;
+	q.scope = SYNOD_SCOPE_CLUSTER;
+	q.key = KEY;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_CONFIG_GET, &q.base,
+		       &synod__wire__config_get_response__descriptor,
+		       (ProtobufCMessage **)&r),
+	    SYNOD_OK);
+	v = strdup(r->entry && r->entry->value ? r->entry->value : "");
+	synod__wire__config_get_response__free_unpacked(r, NULL);
+	return v;
+}
+
+/* A client with the given TLS files (NULL: none) tries to set KEY to
+ * "13": it must fail, with want in its error message. */
+static void refused(struct fixture *f, const char *ca, const char *cert,
+		    const char *key, const char *want)
+{
+	struct synod_client_config cfg = {0};
+	struct synod_client *cl;
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT, *ep = &e;
+	ProtobufCMessage *resp = NULL;
+	int rv;
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.request_timeout_ms = 1500;
+	cfg.connect_timeout_ms = 500;
+	cfg.tls_ca_file = ca;
+	cfg.tls_cert_file = cert;
+	cfg.tls_key_file = key;
+	assert_int_equal(synod_client_new(NULL, &cfg, &cl), SYNOD_OK);
+	e.scope = SYNOD_SCOPE_CLUSTER;
+	e.key = KEY;
+	e.value = "13";
+	r.n_entries = 1;
+	r.entries = &ep;
+	rv = synod_client_call(cl, SYNOD_API_CONFIG_SET, &r.base, 1,
+			       &synod__wire__config_set_response__descriptor,
+			       &resp);
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (rv == SYNOD_OK || strstr(synod_client_errmsg(cl), want) == NULL)
+		fail_msg("client (ca %s, cert %s) got %s: '%s', wanted an "
+			 "error saying '%s'",
+			 ca ? ca : "-", cert ? cert : "-", synod_strerror(rv),
+			 synod_client_errmsg(cl), want);
+	synod_client_close(cl);
+}
+
+static void test_tls_client_port(void **state)
+{
+	struct fixture *f = *state;
+	char flags[1024], ca[300], cert[300], key[300], oca[300], ocert[300],
+	    okey[300];
+	char *v;
+	unsigned leader;
+	long from;
+	make_certs(f);
+	path(f, ca, sizeof ca, "a", "ca.pem");
+	path(f, cert, sizeof cert, "a", "admin.pem");
+	path(f, key, sizeof key, "a", "admin.key");
+	path(f, oca, sizeof oca, "b", "ca.pem");
+	path(f, ocert, sizeof ocert, "b", "admin.pem");
+	path(f, okey, sizeof okey, "b", "admin.key");
+	assert_int_equal(setenv("SYNOD_CA", ca, 1), 0);
+	assert_int_equal(setenv("SYNOD_CERT", cert, 1), 0);
+	assert_int_equal(setenv("SYNOD_KEY", key, 1), 0);
+	snprintf(flags, sizeof flags,
+		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file %s/a/node-{id}.key "
+		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000",
+		 f->dir, f->dir, ca);
+	itest_start(&f->it, 3, SYNOD_BIN, flags);
+	itest_start_client(&f->it);
+	assert_int_equal(itest_set_config(&f->it, KEY, "7"), SYNOD_OK);
+	v = read_key(f);
+	assert_string_equal(v, "7");
+	free(v);
+
+	/* Refused, each with its reason; nothing they asked is applied. */
+	from = itest_log_size(&f->it.c, 1);
+	refused(f, ca, NULL, NULL, "certificate required");
+	refused(f, ca, ocert, okey, "unknown ca");
+	refused(f, oca, cert, key, "certificate verify failed");
+	refused(f, NULL, NULL, NULL, "timed out");
+	v = read_key(f);
+	assert_string_equal(v, "7");
+	free(v);
+	/* The nodes log each refusal with its peer and reason. */
+	{
+		int seen = 0;
+		for (unsigned id = 1; id <= 3; id++)
+			seen += itest_log_contains_after(
+			    &f->it.c, id, id == 1 ? from : 0,
+			    "peer did not return a certificate");
+		assert_true(seen > 0);
+	}
+
+	/* On the wire: a plaintext frame is not answered, the connection
+	 * is closed; so is one that never starts a handshake (1 s). */
+	{
+		uint8_t buf[16];
+		uint64_t t0;
+		int fd =
+		    itest_raw_connect(NULL, f->it.c.nodes[0].client_address, 0);
+		Synod__Wire__MetadataRequest m =
+		    SYNOD__WIRE__METADATA_REQUEST__INIT;
+		itest_raw_request(fd, SYNOD_API_METADATA, NULL, 1, &m.base);
+		assert_int_equal(itest_raw_read(fd, buf, sizeof buf), 1);
+		close(fd);
+		fd =
+		    itest_raw_connect(NULL, f->it.c.nodes[1].client_address, 0);
+		t0 = tool_now_ms();
+		assert_int_equal(itest_raw_read(fd, buf, 1), 1);
+		assert_true(tool_now_ms() - t0 >= 900);
+		close(fd);
+	}
+
+	/* A broker registers over TLS with its own certificate. */
+	{
+		struct synod_broker_config bc = {0};
+		struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1", 9092,
+					    "PLAINTEXT"};
+		char bcert[300], bkey[300];
+		path(f, bcert, sizeof bcert, "a", "broker-1.pem");
+		path(f, bkey, sizeof bkey, "a", "broker-1.key");
+		bc.bootstrap = f->it.c.bootstrap;
+		bc.cluster_id = f->it.c.cluster_id;
+		bc.tls_ca_file = ca;
+		bc.tls_cert_file = bcert;
+		bc.tls_key_file = bkey;
+		bc.broker_id = 1;
+		bc.endpoints = &ep;
+		bc.n_endpoints = 1;
+		assert_int_equal(
+		    synod_broker_new(&f->it.loop, &bc, NULL, &f->b), SYNOD_OK);
+		assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+		for (uint64_t end = tool_now_ms() + WAIT_MS;
+		     synod_broker_state(f->b) != SYNOD_BROKER_ACTIVE;) {
+			if (tool_now_ms() > end)
+				fail_msg("the broker did not register over "
+					 "TLS");
+			itest_pump(&f->it.loop, 20);
+		}
+	}
+
+	/* Failover: the client follows the new leader over TLS. */
+	leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+	assert_int_not_equal(leader, 0);
+	assert_int_equal(cluster_kill(&f->it.c, leader), 0);
+	assert_int_equal(itest_set_config(&f->it, KEY, "9"), SYNOD_OK);
+	v = read_key(f);
+	assert_string_equal(v, "9");
+	free(v);
+	f->it.passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_tls_client_port, setup,
+					    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
