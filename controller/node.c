@@ -912,6 +912,21 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 			 raft_strerror(rv));
 		goto err_fsm;
 	}
+	if (cfg->tls_cert_file[0]) {
+		char err[400];
+		if (synod_transport_tls(
+			&n->transport, cfg->tls_ca_file, cfg->tls_cert_file,
+			cfg->tls_key_file, cfg->tls_allow_tls12,
+			cfg->tls_handshake_timeout_ms, err, sizeof err) != 0) {
+			snprintf(n->errmsg, sizeof n->errmsg,
+				 "raft port TLS: %s", err);
+			rv = RAFT_INVALID;
+			goto err_transport;
+		}
+		log_info("raft port: TLS, peers verified against %s (subject "
+			 "CN synod-node-ID)",
+			 cfg->tls_ca_file);
+	}
 	if ((rv = raft_uv_init(&n->io, loop, dir, &n->transport.outer)) != 0) {
 		snprintf(n->errmsg, sizeof n->errmsg, "raft io in %s: %s", dir,
 			 n->io.errmsg);

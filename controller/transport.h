@@ -16,15 +16,37 @@
 #include <raft.h>
 #include <raft/uv.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct tls_ctx;
+struct synod_relay;
 
 struct synod_transport {
 	struct raft_uv_transport outer; /* hand this one to raft_uv_init */
 	struct raft_uv_transport inner; /* raft_uv_tcp */
 	raft_uv_accept_cb accept_cb;
 	raft_uv_transport_close_cb close_cb;
+	struct uv_loop_s *loop;
+	/* TLS (synod_transport_tls): NULL for plaintext raft. */
+	struct tls_ctx *tls_server, *tls_client;
+	unsigned tls_timeout_ms;
+	struct synod_relay *relays;   /* handshakes in flight */
+	uint64_t tls_refused;	      /* connections refused by TLS */
+	uint64_t log_ms, log_skipped; /* refusal log lines, one a second */
 };
 
 int synod_transport_init(struct synod_transport *t, struct uv_loop_s *loop);
+
+/* TLS on every raft connection (docs/security.md), after init and before
+ * raft_uv_init(): both sides present certificates of ca_file's CA, and
+ * each checks that the peer's subject CN is "synod-node-ID" for the node
+ * id the connection is for (the id a connecting node names in raft_uv's
+ * preamble; the id being connected to). 0, or -1 with the reason in err
+ * (the file named). */
+int synod_transport_tls(struct synod_transport *t, const char *ca_file,
+			const char *cert_file, const char *key_file,
+			int allow_tls12, unsigned timeout_ms, char *err,
+			size_t size);
 void synod_transport_close(struct synod_transport *t);
 
 /* Split "raft/client" into its parts (either output may be NULL).

@@ -11,7 +11,11 @@
  * client changes nothing in the state (its write is never applied); a
  * connection that never completes a handshake is closed after
  * tls_handshake_timeout_ms; brokers register over TLS; the quorum fails
- * over with TLS clients following the new leader.
+ * over with TLS clients following the new leader. On the raft port, nodes
+ * talk TLS with certificates of the same CA whose CN names the node id:
+ * a new node with such a certificate joins as a voter, a node with a
+ * certificate of another CA cannot (the quorum refuses its connections
+ * and the change never completes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,7 +84,7 @@ static void make_certs(struct fixture *f)
 	snprintf(f->dir, sizeof f->dir, "/tmp/synod-tls-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(cmd, sizeof cmd,
-		 "sh '%s' '%s/a' 3 2 >/dev/null && sh '%s' '%s/b' 1 1 "
+		 "sh '%s' '%s/a' 4 2 >/dev/null && sh '%s' '%s/b' 5 1 "
 		 ">/dev/null",
 		 GEN_CERTS, f->dir, GEN_CERTS, f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -159,7 +163,8 @@ static void test_tls_client_port(void **state)
 	assert_int_equal(setenv("SYNOD_CERT", cert, 1), 0);
 	assert_int_equal(setenv("SYNOD_KEY", key, 1), 0);
 	snprintf(flags, sizeof flags,
-		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file %s/a/node-{id}.key "
+		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file "
+		 "%s/a/node-{id}.key "
 		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000",
 		 f->dir, f->dir, ca);
 	itest_start(&f->it, 3, SYNOD_BIN, flags);
@@ -244,6 +249,70 @@ static void test_tls_client_port(void **state)
 	v = read_key(f);
 	assert_string_equal(v, "9");
 	free(v);
+	for (unsigned id = 1; id <= 3; id++)
+		assert_true(cluster_log_contains(&f->it.c, id,
+						 "raft port: TLS, peers "
+						 "verified against"));
+	assert_int_equal(cluster_start_node(&f->it.c, leader), 0);
+
+	/* A fourth node with a certificate of the cluster's CA joins. */
+	{
+		Synod__Wire__AddVoterRequest add =
+		    SYNOD__WIRE__ADD_VOTER_REQUEST__INIT;
+		assert_int_equal(cluster_add_node(&f->it.c), 4);
+		assert_int_equal(cluster_start_node(&f->it.c, 4), 0);
+		add.id = 4;
+		add.raft_address = f->it.c.nodes[3].raft_address;
+		add.client_address = f->it.c.nodes[3].client_address;
+		assert_int_equal(
+		    itest_call(&f->it, SYNOD_API_ADD_VOTER, &add.base,
+			       &synod__wire__quorum_change_response__descriptor,
+			       NULL),
+		    SYNOD_OK);
+		assert_int_equal(itest_set_config(&f->it, KEY, "11"), SYNOD_OK);
+	}
+
+	/* A fifth one with a certificate of another CA (its CN says node
+	 * 5) cannot: every connection between it and the quorum is
+	 * refused, so the change never completes. */
+	{
+		Synod__Wire__AddVoterRequest add =
+		    SYNOD__WIRE__ADD_VOTER_REQUEST__INIT;
+		struct synod_client_config cfg = {0};
+		struct synod_client *cl;
+		ProtobufCMessage *resp = NULL;
+		int rv, seen = 0;
+		assert_int_equal(cluster_add_node(&f->it.c), 5);
+		snprintf(f->it.c.extra_flags, sizeof f->it.c.extra_flags,
+			 "--tls-cert-file %s/b/node-5.pem --tls-key-file "
+			 "%s/b/node-5.key --tls-ca-file %s",
+			 f->dir, f->dir, oca);
+		assert_int_equal(cluster_start_node(&f->it.c, 5), 0);
+		add.id = 5;
+		add.raft_address = f->it.c.nodes[4].raft_address;
+		add.client_address = f->it.c.nodes[4].client_address;
+		tool_tls_apply(&cfg);
+		cfg.bootstrap = f->it.c.bootstrap;
+		cfg.request_timeout_ms = 3000;
+		assert_int_equal(synod_client_new(NULL, &cfg, &cl), SYNOD_OK);
+		rv = synod_client_call(
+		    cl, SYNOD_API_ADD_VOTER, &add.base, 1,
+		    &synod__wire__quorum_change_response__descriptor, &resp);
+		if (resp)
+			protobuf_c_message_free_unpacked(resp, NULL);
+		synod_client_close(cl);
+		assert_int_not_equal(rv, SYNOD_OK);
+		for (uint64_t end = tool_now_ms() + WAIT_MS; !seen;) {
+			for (unsigned id = 1; id <= 4; id++)
+				seen += cluster_log_contains(
+				    &f->it.c, id, "raft: connection to node 5");
+			if (!seen && tool_now_ms() > end)
+				fail_msg("no refused raft connection to node 5 "
+					 "logged");
+			if (!seen)
+				itest_sleep_ms(100);
+		}
+	}
 	f->it.passed = 1;
 }
 
