@@ -18,6 +18,8 @@
 #include "node.h"
 #include "controller.h"
 #include "server.h"
+#include "tls.h"
+#include "transport.h"
 
 #define META_FILE "node.meta"
 
@@ -25,7 +27,7 @@ static struct synod_config cfg;
 static struct node node;
 static struct server server;
 static uv_loop_t *loop;
-static uv_signal_t sigterm, sigint;
+static uv_signal_t sigterm, sigint, sighup;
 static uv_timer_t stop_timer;
 static int exit_code;
 static int stopping;
@@ -238,6 +240,7 @@ static void all_closed(void)
 {
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
+	uv_close((uv_handle_t *)&sighup, NULL);
 	uv_close((uv_handle_t *)&stop_timer, NULL);
 }
 
@@ -289,6 +292,35 @@ static void on_fatal(struct node *n, const char *msg)
 	exit_code = 1;
 	/* Not from inside raft's callbacks: on the next loop turn. */
 	uv_timer_start(&stop_timer, on_stop_timer, 0, 0);
+}
+
+/* SIGHUP: load the TLS files again (docs/security.md, "Rotation"); on
+ * any error the node keeps what it has. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	char err[600], what[160];
+	(void)s;
+	(void)signum;
+	if (cfg.tls_cert_file[0] == '\0') {
+		log_info("SIGHUP: TLS is off, nothing to reload");
+		return;
+	}
+	if (server_tls_reload(&server) != 0) {
+		log_error("SIGHUP: %s; keeping the current certificates",
+			  server.errmsg);
+		return;
+	}
+	if (synod_transport_tls(
+		&node.transport, cfg.tls_ca_file, cfg.tls_cert_file,
+		cfg.tls_key_file, cfg.tls_allow_tls12,
+		cfg.tls_handshake_timeout_ms, err, sizeof err) != 0) {
+		log_error("SIGHUP: raft port TLS: %s; keeping its current "
+			  "certificates",
+			  err);
+		return;
+	}
+	tls_ctx_describe(server.tls, what, sizeof what);
+	log_info("SIGHUP: TLS certificates reloaded (%s)", what);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -479,6 +511,8 @@ int main(int argc, char **argv)
 	uv_signal_init(loop, &sigint);
 	uv_signal_start(&sigterm, on_signal, SIGTERM);
 	uv_signal_start(&sigint, on_signal, SIGINT);
+	uv_signal_init(loop, &sighup);
+	uv_signal_start(&sighup, on_sighup, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("serving clients on %s (cluster %s)", node.client_address,
 		 cfg.cluster_id);

@@ -814,6 +814,42 @@ static void on_applied(struct node *n, uint64_t index,
 			s->mods[i].applied(s->mods[i].self, index, b);
 }
 
+/* The client port's TLS context from the configured files. 0, or -1
+ * with s->errmsg set. */
+static int make_tls(struct server *s, const struct synod_config *cfg,
+		    struct tls_ctx **out)
+{
+	struct tls_config tc = {0};
+	char err[400];
+	tc.ca_file = cfg->tls_ca_file;
+	tc.cert_file = cfg->tls_cert_file;
+	tc.key_file = cfg->tls_key_file;
+	tc.server = 1;
+	tc.require_peer_cert = 1;
+	tc.allow_tls12 = cfg->tls_allow_tls12;
+	if (tls_ctx_new(&tc, out, err, sizeof err) != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "client port TLS: %s",
+			 err);
+		return -1;
+	}
+	return 0;
+}
+
+int server_tls_reload(struct server *s)
+{
+	struct tls_ctx *t;
+	if (s->tls == NULL) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "the client port has no TLS");
+		return -1;
+	}
+	if (make_tls(s, s->node->cfg, &t) != 0)
+		return -1;
+	tls_ctx_free(s->tls); /* open connections keep their own */
+	s->tls = t;
+	return 0;
+}
+
 int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		 const char *address)
 {
@@ -846,23 +882,15 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		return -1;
 	}
 	if (node->cfg->tls_cert_file[0]) {
-		struct tls_config tc = {0};
-		char err[400];
-		tc.ca_file = node->cfg->tls_ca_file;
-		tc.cert_file = node->cfg->tls_cert_file;
-		tc.key_file = node->cfg->tls_key_file;
-		tc.server = 1;
-		tc.require_peer_cert = 1;
-		tc.allow_tls12 = node->cfg->tls_allow_tls12;
-		if (tls_ctx_new(&tc, &s->tls, err, sizeof err) != 0) {
-			snprintf(s->errmsg, sizeof s->errmsg,
-				 "client port TLS: %s", err);
+		char what[160];
+		if (make_tls(s, node->cfg, &s->tls) != 0)
 			return -1;
-		}
-		log_info("client port: TLS (%s), client certificates "
-			 "verified against %s",
-			 tc.allow_tls12 ? "1.2 and 1.3" : "1.3 only",
-			 tc.ca_file);
+		tls_ctx_describe(s->tls, what, sizeof what);
+		log_info("client port: TLS (%s), certificate %s, client "
+			 "certificates verified against %s",
+			 node->cfg->tls_allow_tls12 ? "1.2 and 1.3"
+						    : "1.3 only",
+			 what, node->cfg->tls_ca_file);
 	}
 	node->data = s;
 	node->on_leadership = on_leadership;

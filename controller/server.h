@@ -42,8 +42,8 @@ struct server_stats {
 	uint64_t closed_partial_frame;	  /* partial_frame_timeout_ms */
 	uint64_t closed_slow_reader;  /* slow_reader_bytes for _timeout_ms */
 	uint64_t closed_output_limit; /* MAX_OUTPUT_BYTES unread */
-	uint64_t read_pauses;	 /* reads stopped for max_read_buffer_bytes */
-	uint64_t tls_failures;	 /* handshake or record errors */
+	uint64_t read_pauses;  /* reads stopped for max_read_buffer_bytes */
+	uint64_t tls_failures; /* handshake or record errors */
 	uint64_t closed_tls_handshake; /* tls_handshake_timeout_ms */
 };
 
@@ -101,6 +101,11 @@ struct server {
 	struct server_stats stats;
 	char errmsg[512];
 };
+
+/* Load the client port's certificate, key and CA files again (SIGHUP):
+ * new connections use them, open ones keep theirs. 0, or -1 with
+ * s->errmsg set and the current files kept. */
+int server_tls_reload(struct server *s);
 
 /* Listen on address and take the node's events. Modules are registered
  * afterwards, before the loop runs (server_register in module.h). */

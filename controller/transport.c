@@ -120,20 +120,26 @@ int synod_transport_tls(struct synod_transport *t, const char *ca_file,
 			size_t size)
 {
 	struct tls_config c = {0};
+	struct tls_ctx *srv, *cli;
 	c.ca_file = ca_file;
 	c.cert_file = cert_file;
 	c.key_file = key_file;
 	c.allow_tls12 = allow_tls12;
 	c.server = 1;
 	c.require_peer_cert = 1;
-	if (tls_ctx_new(&c, &t->tls_server, err, size) != 0)
+	if (tls_ctx_new(&c, &srv, err, size) != 0)
 		return -1;
 	c.server = 0;
-	if (tls_ctx_new(&c, &t->tls_client, err, size) != 0) {
-		tls_ctx_free(t->tls_server);
-		t->tls_server = NULL;
+	if (tls_ctx_new(&c, &cli, err, size) != 0) {
+		tls_ctx_free(srv);
 		return -1;
 	}
+	/* A reload: connections and handshakes in flight keep the old
+	 * contexts (each SSL holds a reference). */
+	tls_ctx_free(t->tls_server);
+	tls_ctx_free(t->tls_client);
+	t->tls_server = srv;
+	t->tls_client = cli;
 	t->tls_timeout_ms = timeout_ms;
 	return 0;
 }

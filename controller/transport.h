@@ -38,11 +38,12 @@ struct synod_transport {
 int synod_transport_init(struct synod_transport *t, struct uv_loop_s *loop);
 
 /* TLS on every raft connection (docs/security.md), after init and before
- * raft_uv_init(): both sides present certificates of ca_file's CA, and
- * each checks that the peer's subject CN is "synod-node-ID" for the node
- * id the connection is for (the id a connecting node names in raft_uv's
- * preamble; the id being connected to). 0, or -1 with the reason in err
- * (the file named). */
+ * raft_uv_init(); called again later, a reload (new connections use the
+ * new files; on an error the current ones stay): both sides present
+ * certificates of ca_file's CA, and each checks that the peer's subject CN is
+ * "synod-node-ID" for the node id the connection is for (the id a connecting
+ * node names in raft_uv's preamble; the id being connected to). 0, or -1 with
+ * the reason in err (the file named). */
 int synod_transport_tls(struct synod_transport *t, const char *ca_file,
 			const char *cert_file, const char *key_file,
 			int allow_tls12, unsigned timeout_ms, char *err,

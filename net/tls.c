@@ -1,6 +1,7 @@
 /* net/tls.c - OpenSSL contexts for framed connections. */
 #include "tls.h"
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -12,6 +13,7 @@
 struct tls_ctx {
 	SSL_CTX *ctx;
 	long long expiry;
+	char serial[80];
 };
 
 /* OpenSSL's first queued reason (the queue is cleared). */
@@ -109,8 +111,16 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err,
 			goto bad;
 		}
 		x = SSL_CTX_get0_certificate(t->ctx);
-		if (x)
+		if (x) {
+			BIGNUM *bn =
+			    ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+			char *hex = bn ? BN_bn2hex(bn) : NULL;
 			t->expiry = asn1_epoch(X509_get0_notAfter(x));
+			snprintf(t->serial, sizeof t->serial, "%s",
+				 hex ? hex : "?");
+			OPENSSL_free(hex);
+			BN_free(bn);
+		}
 	}
 	mode = SSL_VERIFY_PEER;
 	if (cfg->server && cfg->require_peer_cert)
@@ -145,4 +155,18 @@ void *tls_ctx_ssl_ctx(struct tls_ctx *t)
 long long tls_ctx_cert_expiry(struct tls_ctx *t)
 {
 	return t->expiry;
+}
+
+void tls_ctx_describe(struct tls_ctx *t, char *buf, size_t size)
+{
+	time_t e = (time_t)t->expiry;
+	struct tm tm;
+	char when[32] = "?";
+	if (t->expiry < 0) {
+		snprintf(buf, size, "no certificate");
+		return;
+	}
+	if (gmtime_r(&e, &tm))
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, size, "serial %s, expires %s", t->serial, when);
 }

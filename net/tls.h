@@ -48,4 +48,8 @@ void *tls_ctx_ssl_ctx(struct tls_ctx *t);
  * context has no certificate. */
 long long tls_ctx_cert_expiry(struct tls_ctx *t);
 
+/* "serial 1A2B..., expires 2029-03-05T10:00:00Z" for logs ("no
+ * certificate" without one). Always NUL-terminated when size > 0. */
+void tls_ctx_describe(struct tls_ctx *t, char *buf, size_t size);
+
 #endif

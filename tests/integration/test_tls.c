@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -270,6 +271,56 @@ static void test_tls_client_port(void **state)
 			       NULL),
 		    SYNOD_OK);
 		assert_int_equal(itest_set_config(&f->it, KEY, "11"), SYNOD_OK);
+	}
+
+	/* SIGHUP: node 1 takes a new certificate without a restart; a
+	 * node whose new key is damaged keeps its current files. Both go on
+	 * serving and the quorum keeps committing. */
+	{
+		char cmd[900], serial[128] = "", want[200], file[300];
+		FILE *p;
+		long from1 = itest_log_size(&f->it.c, 1),
+		     from2 = itest_log_size(&f->it.c, 2);
+		Synod__Wire__NodeStatusResponse *ns;
+		snprintf(cmd, sizeof cmd,
+			 "rm -f '%s/a/node-1.pem' '%s/a/node-1.key' && sh '%s' "
+			 "'%s/a' 4 2 >/dev/null && openssl x509 -noout -serial "
+			 "-in '%s/a/node-1.pem'",
+			 f->dir, f->dir, GEN_CERTS, f->dir, f->dir);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(serial, sizeof serial, p));
+		assert_int_equal(pclose(p), 0);
+		serial[strcspn(serial, "\n")] = '\0';
+		assert_non_null(strstr(serial, "serial="));
+		snprintf(want, sizeof want,
+			 "SIGHUP: TLS certificates reloaded (serial %s,",
+			 strchr(serial, '=') + 1);
+		path(f, file, sizeof file, "a", "node-2.key");
+		p = fopen(file, "w");
+		assert_non_null(p);
+		fputs("not a key\n", p);
+		fclose(p);
+		assert_int_equal(kill(f->it.c.nodes[0].pid, SIGHUP), 0);
+		assert_int_equal(kill(f->it.c.nodes[1].pid, SIGHUP), 0);
+		for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+			if (itest_log_contains_after(&f->it.c, 1, from1,
+						     want) &&
+			    itest_log_contains_after(
+				&f->it.c, 2, from2,
+				"keeping the current certificates"))
+				break;
+			if (tool_now_ms() > end)
+				fail_msg("no reload logged (%s)", want);
+			itest_sleep_ms(50);
+		}
+		for (unsigned id = 1; id <= 2; id++) {
+			ns = cluster_node_status(&f->it.c, id, 5000);
+			assert_non_null(ns);
+			synod__wire__node_status_response__free_unpacked(ns,
+									 NULL);
+		}
+		assert_int_equal(itest_set_config(&f->it, KEY, "12"), SYNOD_OK);
 	}
 
 	/* A fifth one with a certificate of another CA (its CN says node
