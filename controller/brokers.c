@@ -1181,13 +1181,16 @@ static void api_list(void *self, struct sconn *sc, const struct frame_header *h,
 
 static const struct module_api brokers_apis[] = {
     {SYNOD_API_BROKER_REGISTER, "BROKER_REGISTER", 1, 1, 1,
-     &synod__wire__broker_register_request__descriptor, api_register},
+     &synod__wire__broker_register_request__descriptor, api_register,
+     ACL_BROKER, NULL},
     {SYNOD_API_BROKER_HEARTBEAT, "BROKER_HEARTBEAT", 1, 1, 1,
-     &synod__wire__broker_heartbeat_request__descriptor, api_heartbeat},
+     &synod__wire__broker_heartbeat_request__descriptor, api_heartbeat,
+     ACL_BROKER, NULL},
     {SYNOD_API_BROKER_UNREGISTER, "BROKER_UNREGISTER", 1, 1, 1,
-     &synod__wire__broker_unregister_request__descriptor, api_unregister},
+     &synod__wire__broker_unregister_request__descriptor, api_unregister,
+     ACL_BROKER, NULL},
     {SYNOD_API_BROKER_LIST, "BROKER_LIST", 1, 1, 1,
-     &synod__wire__broker_list_request__descriptor, api_list},
+     &synod__wire__broker_list_request__descriptor, api_list, ACL_READ, NULL},
 };
 
 static void mod_leadership(void *self, int active)

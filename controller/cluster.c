@@ -201,6 +201,12 @@ static int check_entry(unsigned scope, const char *resource, const char *key,
 			 GROUP_ID_MAX_BYTES);
 		return SYNOD_EINVALID_ARGUMENT;
 	}
+	if (scope == SYNOD_SCOPE_PRINCIPAL && !principal_name_valid(resource)) {
+		snprintf(err, err_size,
+			 "principal scope needs a principal name (1-255 "
+			 "bytes, no control characters)");
+		return SYNOD_EINVALID_ARGUMENT;
+	}
 	if (value != NULL)
 		return configdef_validate(scope, key, value, err, err_size) == 0
 			   ? SYNOD_OK
@@ -699,7 +705,7 @@ static void api_config_list(void *self, struct sconn *sc,
 {
 	Synod__Wire__ConfigListRequest *l = (void *)msg;
 	(void)self;
-	if (l->has_scope && (l->scope > SYNOD_SCOPE_GROUP ||
+	if (l->has_scope && (l->scope > SYNOD_SCOPE_PRINCIPAL ||
 			     (l->scope == SYNOD_SCOPE_TOPIC && l->resource &&
 			      !topic_name_valid(l->resource)) ||
 			     (l->scope == SYNOD_SCOPE_GROUP && l->resource &&
@@ -720,28 +726,48 @@ static void api_change(void *self, struct sconn *sc,
 	handle_change(sc, h, msg);
 }
 
-#define API(id, name, active, desc, fn)                                        \
+/* Changing a principal's grants is an admin's job; other configs are
+ * operators'. */
+static enum acl_op config_set_acl(const ProtobufCMessage *msg)
+{
+	const Synod__Wire__ConfigSetRequest *r = (const void *)msg;
+	for (size_t i = 0; i < r->n_entries; i++)
+		if (r->entries[i]->scope == SYNOD_SCOPE_PRINCIPAL)
+			return ACL_ADMIN;
+	return ACL_WRITE;
+}
+
+static enum acl_op config_delete_acl(const ProtobufCMessage *msg)
+{
+	const Synod__Wire__ConfigDeleteRequest *r = (const void *)msg;
+	return r->scope == SYNOD_SCOPE_PRINCIPAL ? ACL_ADMIN : ACL_WRITE;
+}
+
+#define API(id, name, active, desc, fn, acl, acl_of)                           \
 	{                                                                      \
-		SYNOD_API_##id, name, 1, 1, active, &desc##__descriptor, fn    \
+		SYNOD_API_##id, name, 1, 1, active, &desc##__descriptor, fn,   \
+		    acl, acl_of                                                \
 	}
 
 static const struct module_api cluster_apis[] = {
-    API(METADATA, "METADATA", 0, synod__wire__metadata_request, api_metadata),
+    API(METADATA, "METADATA", 0, synod__wire__metadata_request, api_metadata,
+	ACL_CONNECT, NULL),
     API(NODE_STATUS, "NODE_STATUS", 0, synod__wire__node_status_request,
-	api_node_status),
+	api_node_status, ACL_CONNECT, NULL),
     API(CONFIG_SET, "CONFIG_SET", 1, synod__wire__config_set_request,
-	api_config_set),
+	api_config_set, ACL_WRITE, config_set_acl),
     API(CONFIG_GET, "CONFIG_GET", 1, synod__wire__config_get_request,
-	api_config_get),
+	api_config_get, ACL_READ, NULL),
     API(CONFIG_LIST, "CONFIG_LIST", 1, synod__wire__config_list_request,
-	api_config_list),
+	api_config_list, ACL_READ, NULL),
     API(CONFIG_DELETE, "CONFIG_DELETE", 1, synod__wire__config_delete_request,
-	api_config_delete),
-    API(ADD_VOTER, "ADD_VOTER", 1, synod__wire__add_voter_request, api_change),
+	api_config_delete, ACL_WRITE, config_delete_acl),
+    API(ADD_VOTER, "ADD_VOTER", 1, synod__wire__add_voter_request, api_change,
+	ACL_ADMIN, NULL),
     API(REMOVE_VOTER, "REMOVE_VOTER", 1, synod__wire__remove_voter_request,
-	api_change),
+	api_change, ACL_ADMIN, NULL),
     API(TRANSFER_LEADER, "TRANSFER_LEADER", 1,
-	synod__wire__transfer_leader_request, api_change),
+	synod__wire__transfer_leader_request, api_change, ACL_ADMIN, NULL),
 };
 
 void cluster_module(struct module *m)

@@ -38,6 +38,7 @@ void config_defaults(struct synod_config *c)
 	c->slow_reader_bytes = 4u << 20;
 	c->slow_reader_timeout_ms = 30000;
 	c->tls_handshake_timeout_ms = 10000;
+	c->authorization = 1;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
 	 * above ~20 MiB segments it wraps and every write fails with
 	 * RAFT_NOSPACE. */
@@ -252,6 +253,20 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 			       value, err, err_size);
 	if (strcmp(key, "tls_handshake_timeout_ms") == 0)
 		U(tls_handshake_timeout_ms, 100, 600000);
+	if (strcmp(key, "super_users") == 0)
+		return set_str(c->super_users, sizeof c->super_users, key,
+			       value, err, err_size);
+	if (strcmp(key, "authorization") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			c->authorization = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			c->authorization = 0;
+		else {
+			snprintf(err, err_size, "authorization: true or false");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "tls_allow_tls12") == 0) {
 		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
 			c->tls_allow_tls12 = 1;

@@ -50,6 +50,10 @@ struct synod_config {
 	char tls_ca_file[PATH_MAX];
 	int tls_allow_tls12;
 	unsigned tls_handshake_timeout_ms;
+	/* Authorization (controller/acl.h): on with TLS unless disabled;
+	 * super_users are admins whatever the replicated grants say. */
+	int authorization;
+	char super_users[1024];
 	size_t segment_size;
 	int pre_vote;
 	int log_level;

@@ -22,10 +22,14 @@ static const char *const timestamp_choices[] = {"CreateTime", "LogAppendTime",
 
 static const char *const assignor_choices[] = {"uniform", "range", NULL};
 
+static const char *const role_choices[] = {
+    "none", "reader", "consumer", "broker", "operator", "admin", NULL};
+
 /* Where a key may be set. */
 #define C CONFIG_SCOPE_CLUSTER
 #define CT (CONFIG_SCOPE_CLUSTER | CONFIG_SCOPE_TOPIC)
 #define G CONFIG_SCOPE_GROUP
+#define P CONFIG_SCOPE_PRINCIPAL
 
 static const struct configdef defs[] = {
     {"cleanup.policy", "list", "delete", CT,
@@ -89,12 +93,22 @@ static const struct configdef defs[] = {
     {"consumer.heartbeat.interval.ms", "int", "5000", G,
      "this group's heartbeat interval (default: "
      "group.consumer.heartbeat.interval.ms)"},
+    /* Grants of a TLS principal (principal scope; docs/security.md). */
+    {"role", "enum", "none", P,
+     "what the principal may do: reader, consumer, broker, operator, "
+     "admin"},
+    {"broker.id", "int", "-1", P,
+     "the one broker id a principal of role broker speaks for"},
+    {"groups", "patterns", "", P,
+     "consumer groups a principal of role consumer may join: ids, or "
+     "prefixes ending in '*'"},
     {NULL, NULL, NULL, 0, NULL},
 };
 
 #undef C
 #undef CT
 #undef G
+#undef P
 
 static const struct limits limits[] = {
     {"cleanup.policy", 0, 0, cleanup_choices},
@@ -124,6 +138,8 @@ static const struct limits limits[] = {
     {"group.consumer.assignors", 0, 0, assignor_choices},
     {"consumer.session.timeout.ms", 1, INT32_MAX, NULL},
     {"consumer.heartbeat.interval.ms", 1, INT32_MAX, NULL},
+    {"role", 0, 0, role_choices},
+    {"broker.id", -1, INT32_MAX, NULL},
     {NULL, 0, 0, NULL},
 };
 
@@ -161,13 +177,15 @@ const char *configdef_scopes(const struct configdef *d)
 	static const char *const names[8] = {
 	    "none",  "cluster",	      "topic",	     "cluster,topic",
 	    "group", "cluster,group", "topic,group", "cluster,topic,group"};
+	if (d->scopes == CONFIG_SCOPE_PRINCIPAL)
+		return "principal";
 	return names[d->scopes & 7u];
 }
 
 int configdef_scope_check(const struct configdef *d, unsigned scope, char *err,
 			  size_t err_size)
 {
-	if (scope > 2) {
+	if (scope > 3) {
 		snprintf(err, err_size, "unknown scope %u", scope);
 		return -1;
 	}
@@ -229,6 +247,23 @@ int configdef_validate(unsigned scope, const char *key, const char *value,
 				 "'%s' must be a number in [0, 1], not '%s'",
 				 key, value);
 			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(d->type, "patterns") == 0) {
+		/* "" (none), or ids / prefixes* separated by commas. */
+		const char *p = value;
+		while (*p) {
+			const char *comma = strchr(p, ',');
+			size_t n = comma ? (size_t)(comma - p) : strlen(p);
+			if (n == 0 || n > GROUP_ID_MAX_BYTES)
+				goto bad;
+			for (size_t i = 0; i + 1 < n; i++)
+				if (p[i] == '*')
+					goto bad; /* only a trailing '*' */
+			p += n;
+			if (*p == ',' && *++p == '\0')
+				goto bad;
 		}
 		return 0;
 	}
@@ -323,4 +358,15 @@ long names_duplicates(const char *const *names, size_t n, unsigned char *dup)
 	}
 	free(slots);
 	return count;
+}
+
+int principal_name_valid(const char *name)
+{
+	size_t n = 0;
+	if (name == NULL)
+		return 0;
+	for (; name[n]; n++)
+		if ((unsigned char)name[n] < 0x20 || name[n] == 0x7f)
+			return 0;
+	return n >= 1 && n <= 255;
 }

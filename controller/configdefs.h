@@ -15,13 +15,15 @@
 enum {
 	CONFIG_SCOPE_CLUSTER = 1u << 0,
 	CONFIG_SCOPE_TOPIC = 1u << 1,
-	CONFIG_SCOPE_GROUP = 1u << 2
+	CONFIG_SCOPE_GROUP = 1u << 2,
+	CONFIG_SCOPE_PRINCIPAL = 1u << 3 /* a TLS principal's grants */
 };
 
 struct configdef {
 	const char *key;
 	const char *type; /* "long", "int", "bool", "enum", "list",
-			     "double" */
+			     "double", "patterns" (comma-separated group
+			     ids, each ending in '*' or not) */
 	const char *default_value;
 	unsigned scopes; /* CONFIG_SCOPE_* bits: where it may be set */
 	const char *doc;
@@ -34,7 +36,12 @@ const struct configdef *configdef_find(const char *key);
 /* "cluster", "cluster,topic", "group", ...: where d may be set. */
 const char *configdef_scopes(const struct configdef *d);
 
-/* 0 when d may be set at `scope` (0 cluster, 1 topic, 2 group);
+/* A TLS principal's name as a config resource: 1-255 bytes, no
+ * control characters. */
+int principal_name_valid(const char *name);
+
+/* 0 when d may be set at `scope` (0 cluster, 1 topic, 2 group, 3
+ * principal);
  * otherwise -1 with a message in err. */
 int configdef_scope_check(const struct configdef *d, unsigned scope, char *err,
 			  size_t err_size);

@@ -2804,15 +2804,19 @@ static void mod_close(void *self)
 
 static const struct module_api groups_apis[] = {
     {SYNOD_API_GROUP_HEARTBEAT, "GROUP_HEARTBEAT", 1, 1, 1,
-     &synod__wire__group_heartbeat_request__descriptor, api_heartbeat},
+     &synod__wire__group_heartbeat_request__descriptor, api_heartbeat,
+     ACL_CONSUMER, NULL},
     {SYNOD_API_GROUP_LIST, "GROUP_LIST", 1, 1, 1,
-     &synod__wire__group_list_request__descriptor, api_list},
+     &synod__wire__group_list_request__descriptor, api_list, ACL_READ, NULL},
     {SYNOD_API_GROUP_DESCRIBE, "GROUP_DESCRIBE", 1, 1, 1,
-     &synod__wire__group_describe_request__descriptor, api_describe},
+     &synod__wire__group_describe_request__descriptor, api_describe, ACL_READ,
+     NULL},
     {SYNOD_API_GROUP_DELETE, "GROUP_DELETE", 1, 1, 1,
-     &synod__wire__group_delete_request__descriptor, api_delete},
+     &synod__wire__group_delete_request__descriptor, api_delete, ACL_WRITE,
+     NULL},
     {SYNOD_API_GROUP_REMOVE_MEMBER, "GROUP_REMOVE_MEMBER", 1, 1, 1,
-     &synod__wire__group_remove_member_request__descriptor, api_remove_member},
+     &synod__wire__group_remove_member_request__descriptor, api_remove_member,
+     ACL_WRITE, NULL},
 };
 
 void groups_module(struct groups *gs, struct module *m)

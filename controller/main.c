@@ -106,6 +106,11 @@ static void usage(FILE *out)
 		"  --tls-handshake-timeout-ms N  (default 10000)\n"
 		"  --tls-allow-tls12 true|false  accept TLS 1.2 too (default "
 		"false: 1.3 only)\n"
+		"  --super-users P,...        principals (certificate CNs) "
+		"that are admins\n"
+		"  --authorization true|false roles and grants on the client "
+		"port (default\n"
+		"                             true; with TLS only)\n"
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
 		"  --segment-size-bytes N     raft log segment size (default "
 		"16 MiB, 4 to 20 MiB)\n"
@@ -361,6 +366,8 @@ static const struct option long_opts[] = {
     {"tls-ca-file", required_argument, NULL, 28},
     {"tls-handshake-timeout-ms", required_argument, NULL, 29},
     {"tls-allow-tls12", required_argument, NULL, 30},
+    {"super-users", required_argument, NULL, 31},
+    {"authorization", required_argument, NULL, 32},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -398,6 +405,8 @@ static const char *const opt_keys[] = {
     [28] = "tls_ca_file",
     [29] = "tls_handshake_timeout_ms",
     [30] = "tls_allow_tls12",
+    [31] = "super_users",
+    [32] = "authorization",
 };
 
 int main(int argc, char **argv)

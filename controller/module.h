@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "frame.h"
 #include "records.pb-c.h"
 #include "synod.pb-c.h"
@@ -61,6 +62,14 @@ struct module_api {
 	int active; /* served by the active controller only */
 	const ProtobufCMessageDescriptor *request;
 	module_handler handle;
+	/* Authorization (controller/acl.h, docs/security.md): the API's
+	 * operation class (ACL_ADMIN, 0, when left out), and optionally a
+	 * function that picks the class from the decoded request (a config
+	 * change of principal scope is ADMIN). The subject (broker id, group
+	 * id) is read by the server from the request's broker_id or group_id
+	 * field. */
+	enum acl_op acl;
+	enum acl_op (*acl_of)(const ProtobufCMessage *msg);
 };
 
 struct module {

@@ -31,6 +31,7 @@ static const char *const ratelog_what[SRV_LOG_KINDS] = {
 			     "responses unread",
     [SRV_LOG_TLS] = "client connections failing TLS (handshake, "
 		    "certificate, tls_handshake_timeout_ms)",
+    [SRV_LOG_AUTHZ] = "requests refused AUTHORIZATION_FAILED",
 };
 
 /* 1 when a line of this kind may be logged now; else it is counted and
@@ -315,6 +316,93 @@ void server_foreach_api(const struct server *s,
 			cb(arg, &s->mods[s->api_mod[api] - 1], s->api[api]);
 }
 
+/* ---- authorization (controller/acl.h, docs/security.md) ---- */
+
+/* The connection's grant, read again from the store when grants may
+ * have changed since. */
+static const struct acl_grant *grant_of(struct server *s, struct sconn *sc,
+					const char *principal)
+{
+	struct store *st = s->node->fsm.store;
+	char *v = NULL;
+	if (sc->acl_gen == s->acl_gen)
+		return &sc->grant;
+	sc->grant.role = ACL_ROLE_NONE;
+	sc->grant.broker_id = -1;
+	sc->grant_groups[0] = '\0';
+	sc->grant.groups = sc->grant_groups;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "role",
+			     &v) == STORE_OK)
+		(void)acl_role_parse(v, &sc->grant.role);
+	free(v);
+	v = NULL;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "broker.id",
+			     &v) == STORE_OK)
+		sc->grant.broker_id = strtoll(v, NULL, 10);
+	free(v);
+	v = NULL;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "groups",
+			     &v) == STORE_OK)
+		snprintf(sc->grant_groups, sizeof sc->grant_groups, "%s", v);
+	free(v);
+	sc->acl_gen = s->acl_gen;
+	return &sc->grant;
+}
+
+/* The request's broker_id (int32) or group_id (string) field. */
+static void subject_of(const ProtobufCMessage *msg, struct acl_subject *out)
+{
+	const ProtobufCFieldDescriptor *f;
+	out->broker_id = -1;
+	out->group = NULL;
+	f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+							    "broker_id");
+	if (f && f->type == PROTOBUF_C_TYPE_INT32 &&
+	    f->label != PROTOBUF_C_LABEL_REPEATED) {
+		int present = 1;
+		if (f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+		    f->quantifier_offset)
+			present =
+			    *(const protobuf_c_boolean *)((const char *)msg +
+							  f->quantifier_offset);
+		if (present)
+			out->broker_id =
+			    *(const int32_t *)((const char *)msg + f->offset);
+	}
+	f = protobuf_c_message_descriptor_get_field_by_name(msg->descriptor,
+							    "group_id");
+	if (f && f->type == PROTOBUF_C_TYPE_STRING &&
+	    f->label != PROTOBUF_C_LABEL_REPEATED)
+		out->group = *(char *const *)((const char *)msg + f->offset);
+}
+
+/* 0 when the connection's principal may make this request; otherwise it
+ * is answered AUTHORIZATION_FAILED (and logged) and -1 returned. */
+static int authorize(struct server *s, struct sconn *sc,
+		     const struct frame_header *h, const struct module_api *a,
+		     const ProtobufCMessage *msg)
+{
+	const char *who = conn_tls_principal(&sc->conn);
+	const struct acl_grant *g;
+	struct acl_subject subject;
+	enum acl_op op = a->acl_of ? a->acl_of(msg) : a->acl;
+	char why[300], text[600];
+	if (acl_in_list(s->node->cfg->super_users, who))
+		return 0;
+	g = grant_of(s, sc, who);
+	subject_of(msg, &subject);
+	if (acl_decide(g, op, &subject, why, sizeof why) == 0)
+		return 0;
+	snprintf(text, sizeof text, "principal '%s' (role %s) may not %s: %s",
+		 who, acl_role_name(g->role), a->name, why);
+	s->stats.authz_refused++;
+	if (ratelog_allow(s, SRV_LOG_AUTHZ))
+		log_warn("client %s: AUTHORIZATION_FAILED: %s", sc->conn.peer,
+			 text);
+	srv_reply_status(sc, h, SYNOD_EAUTHORIZATION_FAILED, text);
+	return -1;
+}
+
 static void on_frame(struct conn *c, const struct frame_header *h,
 		     const uint8_t *body, size_t len)
 {
@@ -356,6 +444,10 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 	if (msg == NULL) {
 		srv_reply_status(sc, h, SYNOD_EINVALID_REQUEST,
 				 "body does not decode");
+		return;
+	}
+	if (s->authz && authorize(s, sc, h, a, msg) != 0) {
+		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
 	a->handle(m->self, sc, h, msg);
@@ -809,6 +901,20 @@ static void on_applied(struct node *n, uint64_t index,
 		       const Synod__Rec__RecordBatch *b)
 {
 	struct server *s = n->data;
+	/* Grants may have changed (a snapshot restored: b NULL):
+	 * connections read theirs again. */
+	if (b == NULL)
+		s->acl_gen++;
+	for (size_t i = 0; b && i < b->n_records; i++) {
+		const Synod__Rec__Record *r = b->records[i];
+		if ((r->body_case == SYNOD__REC__RECORD__BODY_SET_CONFIG &&
+		     r->set_config->scope == SYNOD_SCOPE_PRINCIPAL) ||
+		    (r->body_case == SYNOD__REC__RECORD__BODY_DELETE_CONFIG &&
+		     r->delete_config->scope == SYNOD_SCOPE_PRINCIPAL)) {
+			s->acl_gen++;
+			break;
+		}
+	}
 	for (unsigned i = 0; i < s->n_mods; i++)
 		if (s->mods[i].applied)
 			s->mods[i].applied(s->mods[i].self, index, b);
@@ -891,6 +997,16 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 node->cfg->tls_allow_tls12 ? "1.2 and 1.3"
 						    : "1.3 only",
 			 what, node->cfg->tls_ca_file);
+		s->authz = node->cfg->authorization;
+		s->acl_gen = 1;
+		log_info("client port: authorization %s%s%s",
+			 s->authz ? "on (grants in the replicated state)"
+				  : "OFF (every certified client may do "
+				    "everything)",
+			 s->authz && node->cfg->super_users[0]
+			     ? ", super users: "
+			     : "",
+			 s->authz ? node->cfg->super_users : "");
 	}
 	node->data = s;
 	node->on_leadership = on_leadership;

@@ -45,6 +45,7 @@ struct server_stats {
 	uint64_t read_pauses;  /* reads stopped for max_read_buffer_bytes */
 	uint64_t tls_failures; /* handshake or record errors */
 	uint64_t closed_tls_handshake; /* tls_handshake_timeout_ms */
+	uint64_t authz_refused;	       /* AUTHORIZATION_FAILED answers */
 };
 
 /* Kinds of limit log lines, each at most once a second. */
@@ -57,6 +58,7 @@ enum {
 	SRV_LOG_SLOW_READER,
 	SRV_LOG_OUTPUT_LIMIT,
 	SRV_LOG_TLS,
+	SRV_LOG_AUTHZ,
 	SRV_LOG_KINDS
 };
 
@@ -80,6 +82,8 @@ struct server {
 	const struct module_api *api[SERVER_MAX_API];
 	uv_tcp_t listener;
 	struct tls_ctx *tls; /* NULL: plaintext client port */
+	int authz;	     /* authorization on (TLS and config) */
+	uint64_t acl_gen;    /* moves when principal grants may change */
 	struct conn_flusher flusher;
 	struct sconn *conns; /* all open connections */
 	unsigned n_conns;

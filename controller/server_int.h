@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "node.h"
+#include "acl.h"
 #include "server.h"
 #include "synod.pb-c.h"
 
@@ -46,6 +47,11 @@ struct sconn {
 	int slow;
 	uint64_t slow_ms;
 	uint64_t accepted_ms; /* the TLS handshake's deadline runs from it */
+	/* The principal's grant, read from the store at acl_gen (0: not
+	 * read yet; the server's acl_gen starts at 1). */
+	uint64_t acl_gen;
+	struct acl_grant grant;
+	char grant_groups[1025];
 };
 
 /* A request waiting for raft. */

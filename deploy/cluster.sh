@@ -43,7 +43,7 @@ bootstrap_string() {
 
 tls_flags() {
   [ "${TLS:-0}" = 1 ] || return 0
-  echo "--tls-cert-file $dir/certs/node-$1.pem --tls-key-file $dir/certs/node-$1.key --tls-ca-file $dir/certs/ca.pem"
+  echo "--tls-cert-file $dir/certs/node-$1.pem --tls-key-file $dir/certs/node-$1.key --tls-ca-file $dir/certs/ca.pem --super-users admin"
 }
 
 tls_env() {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# deploy/gen-certs.sh DIR [NODES] [BROKERS] - a CA and certificates for a
-# local Synod cluster (docs/security.md), with openssl.
+# deploy/gen-certs.sh DIR [NODES] [BROKERS] [NAME...] - a CA and
+# certificates for a local Synod cluster (docs/security.md), with openssl.
 #
 # Writes into DIR (created; existing files are kept, so running it again
 # adds what is missing without replacing the CA):
@@ -10,13 +10,17 @@
 #                                    SAN 127.0.0.1 and localhost (N = 1..NODES,
 #                                    default 5)
 #   broker-N.pem, broker-N.key       CN broker-N (N = 1..BROKERS, default 3)
-#   admin.pem, admin.key             CN admin (an operator identity)
+#   admin.pem, admin.key             CN admin (an admin identity: list it
+#                                    in the nodes' super_users)
+#   NAME.pem, NAME.key               CN NAME, for each NAME given (client
+#                                    identities to grant roles to)
 # Keys are EC P-256, certificates valid 825 days. Key files are mode 0600.
 set -eu
 
-dir=${1:?usage: gen-certs.sh DIR [NODES] [BROKERS]}
+dir=${1:?usage: gen-certs.sh DIR [NODES] [BROKERS] [NAME...]}
 nodes=${2:-5}
 brokers=${3:-3}
+shift $(($# < 3 ? $# : 3))
 days=825
 command -v openssl >/dev/null || {
 	echo "gen-certs: openssl not found (apt-get install openssl)" >&2
@@ -66,4 +70,10 @@ while [ "$i" -le "$brokers" ]; do
 	i=$((i + 1))
 done
 issue admin admin "" clientAuth
+for name in "$@"; do
+	case "$name" in
+	*[!A-Za-z0-9._-]* | "") echo "gen-certs: bad name '$name'" >&2; exit 2 ;;
+	esac
+	issue "$name" "$name" "" clientAuth
+done
 echo "gen-certs: CA and certificates in $dir"

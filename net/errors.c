@@ -73,6 +73,8 @@ static const struct {
 	{"INVALID_REGULAR_EXPRESSION", "the regular expression is not valid"},
     [SYNOD_EGROUP_ID_NOT_FOUND] = {"GROUP_ID_NOT_FOUND", "no such group"},
     [SYNOD_ENON_EMPTY_GROUP] = {"NON_EMPTY_GROUP", "the group has members"},
+    [SYNOD_EAUTHORIZATION_FAILED] = {"AUTHORIZATION_FAILED",
+				     "the principal may not do this"},
 };
 
 const char *synod_error_name(int code)

@@ -371,7 +371,7 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 	}
 	case SYNOD__REC__RECORD__BODY_SET_CONFIG: {
 		const Synod__Rec__SetConfig *c = r->set_config;
-		if (c->scope > STORE_SCOPE_GROUP || c->key[0] == '\0') {
+		if (c->scope > STORE_SCOPE_PRINCIPAL || c->key[0] == '\0') {
 			*status = STORE_R_INVALID;
 			return STORE_OK;
 		}
@@ -387,7 +387,7 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 		const Synod__Rec__DeleteConfig *c = r->delete_config;
 		sqlite3_stmt *st = s->stmt[ST_DEL_CONFIG];
 		int rv;
-		if (c->scope > STORE_SCOPE_GROUP || c->key[0] == '\0') {
+		if (c->scope > STORE_SCOPE_PRINCIPAL || c->key[0] == '\0') {
 			*status = STORE_R_INVALID;
 			return STORE_OK;
 		}

@@ -74,7 +74,12 @@ enum {
 /* Config scopes. */
 /* Group scope: a consumer group's overrides (resource = group id); they
  * go with the group when it is deleted. */
-enum { STORE_SCOPE_CLUSTER = 0, STORE_SCOPE_TOPIC = 1, STORE_SCOPE_GROUP = 2 };
+enum {
+	STORE_SCOPE_CLUSTER = 0,
+	STORE_SCOPE_TOPIC = 1,
+	STORE_SCOPE_GROUP = 2,
+	STORE_SCOPE_PRINCIPAL = 3 /* grants of a TLS principal */
+};
 
 struct store;
 

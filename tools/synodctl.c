@@ -74,6 +74,15 @@ static void usage(FILE *out)
 	    "  group delete G                      an empty group\n"
 	    "  group remove-member G MEMBER        fence a member\n"
 	    "\n"
+	    "Grants (TLS principals; docs/security.md; admin only):\n"
+	    "  acl add PRINCIPAL ROLE [--broker-id N] [--groups G,P*,...]\n"
+	    "                                      ROLE: reader, consumer, "
+	    "broker,\n"
+	    "                                      operator, admin, none\n"
+	    "  acl remove PRINCIPAL                take every grant back\n"
+	    "  acl list [PRINCIPAL]                principals and their "
+	    "grants\n"
+	    "\n"
 	    "--json prints machine-readable output (docs/operations.md has "
 	    "the schema).\n");
 }
@@ -480,13 +489,190 @@ static int quorum_change(int argc, char **argv)
 	return code;
 }
 
+/* ---- grants (principal-scope configs, docs/security.md) ---- */
+
+static const char *const acl_keys[] = {"role", "broker.id", "groups"};
+
+static int acl_cmd(int argc, char **argv)
+{
+	const char *sub = argv[0];
+	int code;
+	if (strcmp(sub, "add") == 0) {
+		Synod__Wire__ConfigSetRequest req =
+		    SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+		Synod__Wire__ConfigEntry e[3], *ptrs[3];
+		Synod__Wire__ConfigSetResponse *resp = NULL;
+		const char *vals[3] = {NULL, NULL, NULL};
+		if (argc < 3)
+			return die_usage("acl add PRINCIPAL ROLE [--broker-id "
+					 "N] [--groups G,P*,...]");
+		vals[0] = argv[2];
+		for (int i = 3; i < argc; i++) {
+			if (strcmp(argv[i], "--broker-id") == 0 && i + 1 < argc)
+				vals[1] = argv[++i];
+			else if (strcmp(argv[i], "--groups") == 0 &&
+				 i + 1 < argc)
+				vals[2] = argv[++i];
+			else
+				return die_usage("acl add: unknown option");
+		}
+		for (int k = 0; k < 3; k++) {
+			if (vals[k] == NULL)
+				continue;
+			synod__wire__config_entry__init(&e[req.n_entries]);
+			e[req.n_entries].scope = SYNOD_SCOPE_PRINCIPAL;
+			e[req.n_entries].resource = argv[1];
+			e[req.n_entries].key = (char *)acl_keys[k];
+			e[req.n_entries].value = (char *)vals[k];
+			ptrs[req.n_entries] = &e[req.n_entries];
+			req.n_entries++;
+		}
+		req.entries = ptrs;
+		code =
+		    leader_call(SYNOD_API_CONFIG_SET, &req.base,
+				&synod__wire__config_set_response__descriptor,
+				(ProtobufCMessage **)&resp);
+		if (code == 0) {
+			if (opt_json)
+				print_json(json_pack(
+				    "{s:b,s:I}", "ok", 1, "metadata_version",
+				    (json_int_t)resp->metadata_version));
+			else
+				printf("ok: %s is %s\n", argv[1], argv[2]);
+		}
+		if (resp)
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return code;
+	}
+	if (strcmp(sub, "remove") == 0) {
+		Synod__Wire__ConfigListRequest lr =
+		    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
+		Synod__Wire__ConfigListResponse *l = NULL;
+		if (argc != 2)
+			return die_usage("acl remove PRINCIPAL");
+		lr.has_scope = 1;
+		lr.scope = SYNOD_SCOPE_PRINCIPAL;
+		lr.resource = argv[1];
+		code =
+		    leader_call(SYNOD_API_CONFIG_LIST, &lr.base,
+				&synod__wire__config_list_response__descriptor,
+				(ProtobufCMessage **)&l);
+		if (code != 0)
+			return code;
+		if (l->n_entries == 0) {
+			fprintf(stderr, "synodctl: %s has no grant\n", argv[1]);
+			protobuf_c_message_free_unpacked(&l->base, NULL);
+			return 1;
+		}
+		/* The keys it has, in reverse order: the role first, so a
+		 * failure half way leaves no role. */
+		for (size_t k = l->n_entries; k-- > 0;) {
+			Synod__Wire__ConfigDeleteRequest req =
+			    SYNOD__WIRE__CONFIG_DELETE_REQUEST__INIT;
+			ProtobufCMessage *resp = NULL;
+			req.scope = SYNOD_SCOPE_PRINCIPAL;
+			req.resource = argv[1];
+			req.key = l->entries[k]->key;
+			code = leader_call(
+			    SYNOD_API_CONFIG_DELETE, &req.base,
+			    &synod__wire__config_delete_response__descriptor,
+			    &resp);
+			if (resp)
+				protobuf_c_message_free_unpacked(resp, NULL);
+			if (code != 0) {
+				protobuf_c_message_free_unpacked(&l->base,
+								 NULL);
+				return code;
+			}
+		}
+		protobuf_c_message_free_unpacked(&l->base, NULL);
+		if (opt_json)
+			print_json(json_pack("{s:b}", "ok", 1));
+		else
+			printf("ok: %s has no grant\n", argv[1]);
+		return 0;
+	}
+	if (strcmp(sub, "list") == 0) {
+		Synod__Wire__ConfigListRequest req =
+		    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
+		Synod__Wire__ConfigListResponse *resp = NULL;
+		if (argc > 2)
+			return die_usage("acl list [PRINCIPAL]");
+		req.has_scope = 1;
+		req.scope = SYNOD_SCOPE_PRINCIPAL;
+		req.resource = argc == 2 ? argv[1] : NULL;
+		code =
+		    leader_call(SYNOD_API_CONFIG_LIST, &req.base,
+				&synod__wire__config_list_response__descriptor,
+				(ProtobufCMessage **)&resp);
+		if (code == 0) {
+			/* Entries come ordered by principal, then key. */
+			json_t *a = json_array(), *cur = NULL;
+			const char *who = NULL;
+			for (size_t k = 0; k < resp->n_entries; k++) {
+				Synod__Wire__ConfigEntry *e = resp->entries[k];
+				if (!who || strcmp(who, e->resource) != 0) {
+					who = e->resource;
+					cur = json_pack(
+					    "{s:s,s:s,s:n,s:s}", "principal",
+					    who, "role", "none", "broker_id",
+					    "groups", "");
+					json_array_append_new(a, cur);
+				}
+				if (strcmp(e->key, "broker.id") == 0)
+					json_object_set_new(
+					    cur, "broker_id",
+					    json_integer(
+						strtoll(e->value, NULL, 10)));
+				else
+					json_object_set_new(
+					    cur, e->key, json_string(e->value));
+			}
+			if (opt_json) {
+				print_json(a);
+			} else {
+				size_t k;
+				json_t *g;
+				printf("%-32s %-9s %-9s %s\n", "PRINCIPAL",
+				       "ROLE", "BROKER", "GROUPS");
+				json_array_foreach(a, k, g)
+				{
+					json_t *b =
+					    json_object_get(g, "broker_id");
+					char bid[24] = "-";
+					if (json_is_integer(b))
+						snprintf(
+						    bid, sizeof bid, "%lld",
+						    (long long)
+							json_integer_value(b));
+					printf(
+					    "%-32s %-9s %-9s %s\n",
+					    json_string_value(json_object_get(
+						g, "principal")),
+					    json_string_value(
+						json_object_get(g, "role")),
+					    bid,
+					    json_string_value(
+						json_object_get(g, "groups")));
+				}
+				json_decref(a);
+			}
+		}
+		if (resp)
+			protobuf_c_message_free_unpacked(&resp->base, NULL);
+		return code;
+	}
+	return die_usage("acl add|remove|list");
+}
+
 /* ---- configs ---- */
 
 static const char *scope_name(unsigned scope)
 {
-	return scope == SYNOD_SCOPE_TOPIC   ? "topic"
-	       : scope == SYNOD_SCOPE_GROUP ? "group"
-					    : "cluster";
+	return scope == SYNOD_SCOPE_TOPIC	? "topic"
+	       : scope == SYNOD_SCOPE_GROUP	? "group"
+	       : scope == SYNOD_SCOPE_PRINCIPAL ? "principal"
+						: "cluster";
 }
 
 static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
@@ -1774,5 +1960,7 @@ int main(int argc, char **argv)
 		return partition_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[0], "group") == 0)
 		return group_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "acl") == 0)
+		return acl_cmd(argc - 1, argv + 1);
 	return die_usage("unknown command");
 }

@@ -35,6 +35,9 @@
 #ifndef SYNOD_BIN
 #define SYNOD_BIN NULL
 #endif
+#ifndef SYNOD_CTL
+#define SYNOD_CTL "synodctl"
+#endif
 #ifndef GEN_CERTS
 #define GEN_CERTS "deploy/gen-certs.sh"
 #endif
@@ -85,7 +88,8 @@ static void make_certs(struct fixture *f)
 	snprintf(f->dir, sizeof f->dir, "/tmp/synod-tls-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(cmd, sizeof cmd,
-		 "sh '%s' '%s/a' 4 2 >/dev/null && sh '%s' '%s/b' 5 1 "
+		 "sh '%s' '%s/a' 4 2 reader-1 op-1 cons-1 >/dev/null && sh "
+		 "'%s' '%s/b' 5 1 "
 		 ">/dev/null",
 		 GEN_CERTS, f->dir, GEN_CERTS, f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -107,6 +111,81 @@ static char *read_key(struct fixture *f)
 	v = strdup(r->entry && r->entry->value ? r->entry->value : "");
 	synod__wire__config_get_response__free_unpacked(r, NULL);
 	return v;
+}
+
+/* Principal-scope configs, set by the admin (a super user). */
+static void grant(struct fixture *f, const char *principal, const char *key,
+		  const char *value)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT, *ep = &e;
+	e.scope = SYNOD_SCOPE_PRINCIPAL;
+	e.resource = (char *)principal;
+	e.key = (char *)key;
+	e.value = (char *)value;
+	r.n_entries = 1;
+	r.entries = &ep;
+	assert_int_equal(
+	    itest_call(&f->it, SYNOD_API_CONFIG_SET, &r.base,
+		       &synod__wire__config_set_response__descriptor, NULL),
+	    SYNOD_OK);
+}
+
+/* A client on its own loop as principal `name` (a/name.pem). */
+static struct synod_client *client_as(struct fixture *f, const char *name)
+{
+	struct synod_client_config cfg = {0};
+	struct synod_client *cl;
+	char ca[300], cert[300], key[300], file[80];
+	path(f, ca, sizeof ca, "a", "ca.pem");
+	snprintf(file, sizeof file, "%s.pem", name);
+	path(f, cert, sizeof cert, "a", file);
+	snprintf(file, sizeof file, "%s.key", name);
+	path(f, key, sizeof key, "a", file);
+	cfg.bootstrap = f->it.c.bootstrap;
+	cfg.request_timeout_ms = 5000;
+	cfg.tls_ca_file = ca;
+	cfg.tls_cert_file = cert;
+	cfg.tls_key_file = key;
+	assert_int_equal(synod_client_new(NULL, &cfg, &cl), SYNOD_OK);
+	return cl;
+}
+
+/* A request as cl: the answer's Status code, its message in msg. */
+static int call_as(struct synod_client *cl, uint16_t api,
+		   const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *desc, char *msg,
+		   size_t size)
+{
+	ProtobufCMessage *resp = NULL;
+	const Synod__Wire__Status *st;
+	int rv = synod_client_call(cl, api, req, 1, desc, &resp);
+	msg[0] = '\0';
+	if (rv != SYNOD_OK)
+		return rv;
+	st = tool_status(resp);
+	rv = st ? (int)st->code : SYNOD_EUNKNOWN;
+	snprintf(msg, size, "%s", st && st->message ? st->message : "");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return rv;
+}
+
+/* cl's CONFIG_SET of KEY (cluster scope) or, with principal, of that
+ * principal's role. */
+static int set_as(struct synod_client *cl, const char *principal,
+		  const char *value, char *msg, size_t size)
+{
+	Synod__Wire__ConfigSetRequest r = SYNOD__WIRE__CONFIG_SET_REQUEST__INIT;
+	Synod__Wire__ConfigEntry e = SYNOD__WIRE__CONFIG_ENTRY__INIT, *ep = &e;
+	e.scope = principal ? SYNOD_SCOPE_PRINCIPAL : SYNOD_SCOPE_CLUSTER;
+	e.resource = (char *)principal;
+	e.key = principal ? "role" : KEY;
+	e.value = (char *)value;
+	r.n_entries = 1;
+	r.entries = &ep;
+	return call_as(cl, SYNOD_API_CONFIG_SET, &r.base,
+		       &synod__wire__config_set_response__descriptor, msg,
+		       size);
 }
 
 /* A client with the given TLS files (NULL: none) tries to set KEY to
@@ -166,7 +245,8 @@ static void test_tls_client_port(void **state)
 	snprintf(flags, sizeof flags,
 		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file "
 		 "%s/a/node-{id}.key "
-		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000",
+		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000 "
+		 "--super-users admin",
 		 f->dir, f->dir, ca);
 	itest_start(&f->it, 3, SYNOD_BIN, flags);
 	itest_start_client(&f->it);
@@ -215,6 +295,8 @@ static void test_tls_client_port(void **state)
 	}
 
 	/* A broker registers over TLS with its own certificate. */
+	grant(f, "broker-1", "role", "broker");
+	grant(f, "broker-1", "broker.id", "1");
 	{
 		struct synod_broker_config bc = {0};
 		struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1", 9092,
@@ -240,6 +322,180 @@ static void test_tls_client_port(void **state)
 					 "TLS");
 			itest_pump(&f->it.loop, 20);
 		}
+	}
+
+	/* Authorization. Invariant: a principal gets what its role grants
+	 * and nothing more, the refusal names it, and a refused request
+	 * changes nothing. */
+	{
+		struct synod_client *cl;
+		char msg[600];
+		Synod__Wire__BrokerHeartbeatRequest hb =
+		    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
+		Synod__Wire__GroupHeartbeatRequest gh =
+		    SYNOD__WIRE__GROUP_HEARTBEAT_REQUEST__INIT;
+		Synod__Wire__GroupTopicNames names =
+		    SYNOD__WIRE__GROUP_TOPIC_NAMES__INIT;
+		Synod__Wire__AddVoterRequest add =
+		    SYNOD__WIRE__ADD_VOTER_REQUEST__INIT;
+		char *topic = "t";
+		long from_log[4];
+		for (unsigned id = 1; id <= 3; id++)
+			from_log[id] = itest_log_size(&f->it.c, id);
+		grant(f, "reader-1", "role", "reader");
+		grant(f, "op-1", "role", "operator");
+		grant(f, "cons-1", "role", "consumer");
+		grant(f, "cons-1", "groups", "g-*");
+
+		/* No grant at all: not even the cluster's metadata. */
+		cl = client_as(f, "broker-2");
+		assert_int_equal(set_as(cl, NULL, "21", msg, sizeof msg),
+				 SYNOD_EAUTHORIZATION_FAILED);
+		assert_non_null(
+		    strstr(msg, "principal 'broker-2' (role none)"));
+		synod_client_close(cl);
+
+		/* reader: reads, writes nothing. */
+		cl = client_as(f, "reader-1");
+		{
+			Synod__Wire__ConfigGetRequest q =
+			    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+			q.scope = SYNOD_SCOPE_CLUSTER;
+			q.key = KEY;
+			assert_int_equal(
+			    call_as(
+				cl, SYNOD_API_CONFIG_GET, &q.base,
+				&synod__wire__config_get_response__descriptor,
+				msg, sizeof msg),
+			    SYNOD_OK);
+		}
+		assert_int_equal(set_as(cl, NULL, "21", msg, sizeof msg),
+				 SYNOD_EAUTHORIZATION_FAILED);
+		assert_non_null(strstr(msg, "'reader-1' (role reader) may not "
+					    "CONFIG_SET"));
+		synod_client_close(cl);
+		v = read_key(f);
+		assert_string_equal(v, "7");
+		free(v);
+
+		/* operator: configs yes; grants and the quorum, no. */
+		cl = client_as(f, "op-1");
+		assert_int_equal(set_as(cl, NULL, "8", msg, sizeof msg),
+				 SYNOD_OK);
+		assert_int_equal(set_as(cl, "op-1", "admin", msg, sizeof msg),
+				 SYNOD_EAUTHORIZATION_FAILED);
+		add.id = 9;
+		add.raft_address = "127.0.0.1:1";
+		add.client_address = "127.0.0.1:2";
+		assert_int_equal(
+		    call_as(cl, SYNOD_API_ADD_VOTER, &add.base,
+			    &synod__wire__quorum_change_response__descriptor,
+			    msg, sizeof msg),
+		    SYNOD_EAUTHORIZATION_FAILED);
+		synod_client_close(cl);
+		v = read_key(f);
+		assert_string_equal(v, "8");
+		free(v);
+
+		/* broker-1 speaks for broker 1 only. */
+		cl = client_as(f, "broker-1");
+		hb.broker_id = 2;
+		hb.broker_epoch = 1;
+		assert_int_equal(
+		    call_as(cl, SYNOD_API_BROKER_HEARTBEAT, &hb.base,
+			    &synod__wire__broker_heartbeat_response__descriptor,
+			    msg, sizeof msg),
+		    SYNOD_EAUTHORIZATION_FAILED);
+		assert_non_null(strstr(msg, "broker 1, not 2"));
+		assert_int_equal(set_as(cl, NULL, "22", msg, sizeof msg),
+				 SYNOD_EAUTHORIZATION_FAILED);
+		synod_client_close(cl);
+
+		/* cons-1 joins groups g-* only. */
+		cl = client_as(f, "cons-1");
+		names.n_names = 1;
+		names.names = &topic;
+		gh.subscribed_topic_names = &names;
+		gh.member_epoch = 0;
+		gh.has_rebalance_timeout_ms = 1;
+		gh.rebalance_timeout_ms = 10000;
+		gh.group_id = "other";
+		assert_int_equal(
+		    call_as(cl, SYNOD_API_GROUP_HEARTBEAT, &gh.base,
+			    &synod__wire__group_heartbeat_response__descriptor,
+			    msg, sizeof msg),
+		    SYNOD_EAUTHORIZATION_FAILED);
+		assert_non_null(strstr(msg, "group 'other'"));
+		gh.group_id = "g-1";
+		assert_int_equal(
+		    call_as(cl, SYNOD_API_GROUP_HEARTBEAT, &gh.base,
+			    &synod__wire__group_heartbeat_response__descriptor,
+			    msg, sizeof msg),
+		    SYNOD_OK);
+		synod_client_close(cl);
+
+		/* Refusals are logged with the principal. */
+		{
+			int seen = 0;
+			for (unsigned id = 1; id <= 3; id++)
+				seen += itest_log_contains_after(
+				    &f->it.c, id, from_log[id],
+				    "AUTHORIZATION_FAILED: principal");
+			assert_true(seen > 0);
+		}
+		/* synodctl acl, as the admin. */
+		{
+			json_t *j = NULL, *e;
+			size_t k;
+			int found = 0;
+			assert_int_equal(
+			    itest_synodctl(&f->it, SYNOD_CTL,
+					   "acl add reader-2 reader", &j),
+			    0);
+			json_decref(j);
+			assert_int_equal(
+			    itest_synodctl(&f->it, SYNOD_CTL, "acl list", &j),
+			    0);
+			assert_true(json_is_array(j));
+			json_array_foreach(j, k, e)
+			{
+				if (strcmp(json_string_value(
+					       json_object_get(e, "principal")),
+					   "reader-2") == 0 &&
+				    strcmp(json_string_value(
+					       json_object_get(e, "role")),
+					   "reader") == 0)
+					found = 1;
+			}
+			json_decref(j);
+			assert_true(found);
+			assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL,
+							"acl remove reader-2",
+							&j),
+					 0);
+			json_decref(j);
+			assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL,
+							"acl remove reader-2",
+							&j),
+					 1);
+			json_decref(j);
+		}
+		/* A grant taken back applies at once. */
+		grant(f, "reader-1", "role", "none");
+		cl = client_as(f, "reader-1");
+		{
+			Synod__Wire__ConfigGetRequest q =
+			    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+			q.scope = SYNOD_SCOPE_CLUSTER;
+			q.key = KEY;
+			assert_int_equal(
+			    call_as(
+				cl, SYNOD_API_CONFIG_GET, &q.base,
+				&synod__wire__config_get_response__descriptor,
+				msg, sizeof msg),
+			    SYNOD_EAUTHORIZATION_FAILED);
+		}
+		synod_client_close(cl);
 	}
 
 	/* Failover: the client follows the new leader over TLS. */

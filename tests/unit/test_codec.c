@@ -313,6 +313,19 @@ static void test_configdefs(void **state)
 	    {1, "consumer.heartbeat.interval.ms", "5000", 0},
 	    {2, "consumer.heartbeat.interval.ms", "0", 0},
 	    {2, "group.consumer.max.size", "5", 0},
+	    /* Principal scope: grants (docs/security.md). */
+	    {3, "role", "operator", 1},
+	    {3, "role", "root", 0},
+	    {0, "role", "admin", 0},
+	    {3, "broker.id", "7", 1},
+	    {3, "broker.id", "-2", 0},
+	    {3, "groups", "orders,pay-*", 1},
+	    {3, "groups", "", 1},
+	    {3, "groups", "a*b", 0},
+	    {3, "groups", "a,", 0},
+	    {3, "groups", ",a", 0},
+	    {3, "retention.ms", "1", 0},
+	    {4, "role", "admin", 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		int rv = configdef_validate(cases[i].scope, cases[i].key,
@@ -328,7 +341,8 @@ static void test_configdefs(void **state)
 	for (const struct configdef *d = configdefs(); d->key; d++) {
 		unsigned scope = d->scopes & CONFIG_SCOPE_CLUSTER ? 0
 				 : d->scopes & CONFIG_SCOPE_TOPIC ? 1
-								  : 2;
+				 : d->scopes & CONFIG_SCOPE_GROUP ? 2
+								  : 3;
 		assert_int_equal(configdef_validate(scope, d->key,
 						    d->default_value, err,
 						    sizeof err),

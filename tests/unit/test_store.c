@@ -520,7 +520,7 @@ static void test_invalid_records(void **state)
 	unsigned n = 0;
 
 	rb_init(&b);
-	rb_set(&b, 3, "t", "k", "v");			/* bad scope */
+	rb_set(&b, 4, "t", "k", "v");			/* bad scope */
 	rb_set(&b, 0xffffffffu, NULL, "k", "v");	/* bad scope */
 	rb_set(&b, STORE_SCOPE_CLUSTER, NULL, "", "v"); /* empty key */
 	rb_set(&b, STORE_SCOPE_TOPIC, "t", "good", "v");

@@ -112,6 +112,7 @@ enum synod_error {
 	SYNOD_EINVALID_REGULAR_EXPRESSION = 39, /* regex does not compile */
 	SYNOD_EGROUP_ID_NOT_FOUND = 40,		/* no such group */
 	SYNOD_ENON_EMPTY_GROUP = 41,		/* group still has members */
+	SYNOD_EAUTHORIZATION_FAILED = 42, /* the principal may not do this */
 	SYNOD_ERROR_COUNT
 };
 
@@ -154,7 +155,12 @@ enum synod_api {
 
 /* Config scopes (ConfigEntry.scope; resource: the topic name, the
  * consumer group id, none for the cluster). */
-enum { SYNOD_SCOPE_CLUSTER = 0, SYNOD_SCOPE_TOPIC = 1, SYNOD_SCOPE_GROUP = 2 };
+enum {
+	SYNOD_SCOPE_CLUSTER = 0,
+	SYNOD_SCOPE_TOPIC = 1,
+	SYNOD_SCOPE_GROUP = 2,
+	SYNOD_SCOPE_PRINCIPAL = 3 /* grants of a TLS principal (security.md) */
+};
 
 #define SYNOD_DEFAULT_MAX_FRAME (16u << 20)
 
