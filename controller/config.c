@@ -253,6 +253,17 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 			       value, err, err_size);
 	if (strcmp(key, "tls_handshake_timeout_ms") == 0)
 		U(tls_handshake_timeout_ms, 100, 600000);
+	if (strcmp(key, "tls_principal") == 0) {
+		if (strcmp(value, "cn") == 0)
+			c->tls_principal_san = 0;
+		else if (strcmp(value, "san") == 0)
+			c->tls_principal_san = 1;
+		else {
+			snprintf(err, err_size, "tls_principal: cn or san");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "super_users") == 0)
 		return set_str(c->super_users, sizeof c->super_users, key,
 			       value, err, err_size);

@@ -53,6 +53,7 @@ struct synod_config {
 	/* Authorization (controller/acl.h): on with TLS unless disabled;
 	 * super_users are admins whatever the replicated grants say. */
 	int authorization;
+	int tls_principal_san; /* tls_principal = san (default cn) */
 	char super_users[1024];
 	size_t segment_size;
 	int pre_vote;

@@ -106,8 +106,11 @@ static void usage(FILE *out)
 		"  --tls-handshake-timeout-ms N  (default 10000)\n"
 		"  --tls-allow-tls12 true|false  accept TLS 1.2 too (default "
 		"false: 1.3 only)\n"
-		"  --super-users P,...        principals (certificate CNs) "
-		"that are admins\n"
+		"  --tls-principal cn|san     a client's principal: its "
+		"certificate's subject\n"
+		"                             CN (default) or first DNS/URI "
+		"SAN\n"
+		"  --super-users P,...        principals that are admins\n"
 		"  --authorization true|false roles and grants on the client "
 		"port (default\n"
 		"                             true; with TLS only)\n"
@@ -368,6 +371,7 @@ static const struct option long_opts[] = {
     {"tls-allow-tls12", required_argument, NULL, 30},
     {"super-users", required_argument, NULL, 31},
     {"authorization", required_argument, NULL, 32},
+    {"tls-principal", required_argument, NULL, 33},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -407,6 +411,7 @@ static const char *const opt_keys[] = {
     [30] = "tls_allow_tls12",
     [31] = "super_users",
     [32] = "authorization",
+    [33] = "tls_principal",
 };
 
 int main(int argc, char **argv)

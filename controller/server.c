@@ -933,6 +933,7 @@ static int make_tls(struct server *s, const struct synod_config *cfg,
 	tc.server = 1;
 	tc.require_peer_cert = 1;
 	tc.allow_tls12 = cfg->tls_allow_tls12;
+	tc.principal_san = cfg->tls_principal_san;
 	if (tls_ctx_new(&tc, out, err, sizeof err) != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "client port TLS: %s",
 			 err);

@@ -17,9 +17,10 @@
 
 struct conn_tls {
 	SSL *ssl;
-	BIO *rbio, *wbio; /* network side: bytes read / bytes to write */
-	int ready;	  /* handshake completed */
-	int need_pump;	  /* plaintext may wait in ssl (resumed reading) */
+	int principal_san; /* the principal rule (tls.h) */
+	BIO *rbio, *wbio;  /* network side: bytes read / bytes to write */
+	int ready;	   /* handshake completed */
+	int need_pump;	   /* plaintext may wait in ssl (resumed reading) */
 	char principal[128];
 	char err[256];
 };
@@ -462,14 +463,9 @@ static void tls_pump(struct conn *c)
 		t->ready = 1;
 		{
 			X509 *x = SSL_get1_peer_certificate(t->ssl);
-			if (x) {
-				if (X509_NAME_get_text_by_NID(
-					X509_get_subject_name(x),
-					NID_commonName, t->principal,
-					sizeof t->principal) < 0)
-					t->principal[0] = '\0';
-				X509_free(x);
-			}
+			tls_principal_of(t->principal_san, x, t->principal,
+					 sizeof t->principal);
+			X509_free(x);
 		}
 		tls_send_out(c);
 		if (c->wlen)
@@ -609,6 +605,7 @@ int conn_tls_attach(struct conn *c, struct tls_ctx *ctx, int server)
 		return UV_ENOMEM;
 	}
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
+	t->principal_san = tls_ctx_principal_san(ctx);
 	if (server)
 		SSL_set_accept_state(t->ssl);
 	else

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 struct tls_ctx {
 	SSL_CTX *ctx;
+	int principal_san;
 	long long expiry;
 	char serial[80];
 };
@@ -72,6 +74,7 @@ int tls_ctx_new(const struct tls_config *cfg, struct tls_ctx **out, char *err,
 		return -1;
 	}
 	t->expiry = -1;
+	t->principal_san = cfg->principal_san;
 	t->ctx = SSL_CTX_new(cfg->server ? TLS_server_method()
 					 : TLS_client_method());
 	if (t->ctx == NULL) {
@@ -150,6 +153,57 @@ void tls_ctx_free(struct tls_ctx *t)
 void *tls_ctx_ssl_ctx(struct tls_ctx *t)
 {
 	return t->ctx;
+}
+
+int tls_ctx_principal_san(const struct tls_ctx *t)
+{
+	return t->principal_san;
+}
+
+void tls_principal_of(int san, void *x509, char *buf, size_t size)
+{
+	X509 *x = x509;
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	if (x == NULL)
+		return;
+	if (san) {
+		GENERAL_NAMES *names =
+		    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+		for (int i = 0; names && i < sk_GENERAL_NAME_num(names); i++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+			const ASN1_STRING *s =
+			    g->type == GEN_DNS ? g->d.dNSName
+			    : g->type == GEN_URI
+				? g->d.uniformResourceIdentifier
+				: NULL;
+			int n = s ? ASN1_STRING_length(s) : 0;
+			if (n <= 0 || (size_t)n >= size ||
+			    memchr(ASN1_STRING_get0_data(s), 0, (size_t)n))
+				continue;
+			memcpy(buf, ASN1_STRING_get0_data(s), (size_t)n);
+			buf[n] = '\0';
+			break;
+		}
+		GENERAL_NAMES_free(names);
+		return;
+	}
+	{
+		/* The first CN, whole: never truncated into another name,
+		 * never with an embedded NUL. */
+		X509_NAME *n = X509_get_subject_name(x);
+		int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+		const ASN1_STRING *s =
+		    i < 0 ? NULL
+			  : X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i));
+		int len = s ? ASN1_STRING_length(s) : 0;
+		if (len <= 0 || (size_t)len >= size ||
+		    memchr(ASN1_STRING_get0_data(s), 0, (size_t)len))
+			return;
+		memcpy(buf, ASN1_STRING_get0_data(s), (size_t)len);
+		buf[len] = '\0';
+	}
 }
 
 long long tls_ctx_cert_expiry(struct tls_ctx *t)

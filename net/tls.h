@@ -32,6 +32,9 @@ struct tls_config {
 	int server;	       /* 1: the accepting side */
 	int require_peer_cert; /* server: a client must present one */
 	int allow_tls12;       /* 0: TLS 1.3 only (the default) */
+	int principal_san;     /* server: the principal is the peer
+				  certificate's first DNS or URI subject
+				  alternative name, not its subject CN */
 };
 
 struct tls_ctx;
@@ -43,6 +46,12 @@ void tls_ctx_free(struct tls_ctx *t);
 
 /* The SSL_CTX (an SSL_CTX *), for conn.c. */
 void *tls_ctx_ssl_ctx(struct tls_ctx *t);
+
+/* The principal of a verified peer certificate (an X509 *): its subject
+ * CN, or with san its first DNS/URI subject alternative name; into buf,
+ * "" when it has none. tls_ctx_principal_san() is t's rule. */
+void tls_principal_of(int san, void *x509, char *buf, size_t size);
+int tls_ctx_principal_san(const struct tls_ctx *t);
 
 /* The certificate's notAfter as seconds since the epoch, or -1 when the
  * context has no certificate. */
