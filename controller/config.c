@@ -1,8 +1,10 @@
 /* controller/config.c - ini file + flags into struct synod_config. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ini.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +266,18 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		}
 		return 0;
 	}
+	if (strcmp(key, "allow_plaintext") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+			c->allow_plaintext = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+			c->allow_plaintext = 0;
+		else {
+			snprintf(err, err_size,
+				 "allow_plaintext: true or false");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(key, "super_users") == 0)
 		return set_str(c->super_users, sizeof c->super_users, key,
 			       value, err, err_size);
@@ -373,6 +387,33 @@ int config_load_file(struct synod_config *c, const char *path, char *err,
 	return 0;
 }
 
+int config_loopback(const char *hostport)
+{
+	char host[SYNOD_ADDR_MAX];
+	const char *colon = strrchr(hostport, ':');
+	size_t n;
+	struct in_addr a4;
+	struct in6_addr a6;
+	if (colon == NULL)
+		return 0;
+	n = (size_t)(colon - hostport);
+	if (n >= sizeof host)
+		return 0;
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
 int config_validate(const struct synod_config *c, char *err, size_t err_size)
 {
 	if (c->node_id == 0) {
@@ -423,6 +464,30 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				 "voters entry for node %llu does not match "
 				 "raft_address/client_address",
 				 (unsigned long long)c->node_id);
+			return -1;
+		}
+	}
+	if (c->tls_cert_file[0] == '\0' && !c->allow_plaintext) {
+		/* Without TLS, only loopback: anyone who reaches a port could
+		 * otherwise change everything (docs/security.md). */
+		const char *ra = c->raft_address, *ca = c->client_address;
+		for (unsigned i = 0; i < c->n_voters; i++)
+			if (c->voters[i].id == c->node_id) {
+				if (!ra[0])
+					ra = c->voters[i].raft_address;
+				if (!ca[0])
+					ca = c->voters[i].client_address;
+			}
+		if (!config_loopback(ra) || !config_loopback(ca)) {
+			snprintf(err, err_size,
+				 "%s %s is not a loopback address, and TLS is "
+				 "off: set tls_cert_file, tls_key_file and "
+				 "tls_ca_file (docs/security.md), or "
+				 "allow_plaintext = true for a network you "
+				 "trust",
+				 !config_loopback(ra) ? "raft_address"
+						      : "client_address",
+				 !config_loopback(ra) ? ra : ca);
 			return -1;
 		}
 	}

@@ -54,6 +54,9 @@ struct synod_config {
 	 * super_users are admins whatever the replicated grants say. */
 	int authorization;
 	int tls_principal_san; /* tls_principal = san (default cn) */
+	/* Plaintext ports on a non-loopback address (no TLS) only when
+	 * set: the safe default is TLS or loopback. */
+	int allow_plaintext;
 	char super_users[1024];
 	size_t segment_size;
 	int pre_vote;
@@ -69,6 +72,10 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 	       char *err, size_t err_size);
 /* Check the whole config (required keys, ranges, this node's address in
  * the voters it names). */
+/* 1 when HOST:PORT names a loopback host (127.0.0.0/8, ::1,
+ * localhost). */
+int config_loopback(const char *hostport);
+
 int config_validate(const struct synod_config *c, char *err, size_t err_size);
 /* Parse "ID@RAFT_HOST:PORT/CLIENT_HOST:PORT,..." */
 int config_parse_voters(const char *spec, struct voter_spec *out, unsigned max,

@@ -111,6 +111,9 @@ static void usage(FILE *out)
 		"                             CN (default) or first DNS/URI "
 		"SAN\n"
 		"  --super-users P,...        principals that are admins\n"
+		"  --allow-plaintext true|false  without TLS, serve on "
+		"non-loopback\n"
+		"                             addresses too (default false)\n"
 		"  --authorization true|false roles and grants on the client "
 		"port (default\n"
 		"                             true; with TLS only)\n"
@@ -372,6 +375,7 @@ static const struct option long_opts[] = {
     {"super-users", required_argument, NULL, 31},
     {"authorization", required_argument, NULL, 32},
     {"tls-principal", required_argument, NULL, 33},
+    {"allow-plaintext", required_argument, NULL, 34},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -412,6 +416,7 @@ static const char *const opt_keys[] = {
     [31] = "super_users",
     [32] = "authorization",
     [33] = "tls_principal",
+    [34] = "allow_plaintext",
 };
 
 int main(int argc, char **argv)

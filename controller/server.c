@@ -253,6 +253,15 @@ static void fill_connections(const struct server *s,
 	cc->read_buffer_bytes = s->rbuf_bytes;
 	cc->read_pauses = s->stats.read_pauses;
 	cc->reads_paused = s->n_blocked;
+	if (s->tls) {
+		cc->has_tls_certificate_expiry = 1;
+		cc->tls_certificate_expiry = tls_ctx_cert_expiry(s->tls);
+		cc->has_tls_failures = cc->has_tls_handshake_timeouts = 1;
+		cc->tls_failures = s->stats.tls_failures;
+		cc->tls_handshake_timeouts = s->stats.closed_tls_handshake;
+		cc->has_authorization_failed = 1;
+		cc->authorization_failed = s->stats.authz_refused;
+	}
 }
 
 void srv_status(struct server *s, Synod__Wire__NodeStatusResponse *m,

@@ -305,6 +305,12 @@ static int quorum_status(int with_digest)
 				: json_integer(r->last_contact_ms));
 			json_object_set_new(n, "term",
 					    json_integer((json_int_t)r->term));
+			if (r->connections &&
+			    r->connections->has_tls_certificate_expiry)
+				json_object_set_new(
+				    n, "tls_certificate_expiry",
+				    json_integer((json_int_t)r->connections
+						     ->tls_certificate_expiry));
 			if (with_digest) {
 				json_object_set_new(
 				    n, "metadata_version",

@@ -24,9 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -93,6 +97,49 @@ static void make_certs(struct fixture *f)
 		 ">/dev/null",
 		 GEN_CERTS, f->dir, GEN_CERTS, f->dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* a/expired.pem and .key: CN admin, signed by the cluster's CA, valid
+ * from two days ago until yesterday. */
+static void make_expired(struct fixture *f)
+{
+	char ca[300], cakey[300], cert[300], key[300];
+	FILE *fp;
+	X509 *cax, *x;
+	EVP_PKEY *cak, *k;
+	X509_NAME *n;
+	path(f, ca, sizeof ca, "a", "ca.pem");
+	path(f, cakey, sizeof cakey, "a", "ca.key");
+	path(f, cert, sizeof cert, "a", "expired.pem");
+	path(f, key, sizeof key, "a", "expired.key");
+	assert_non_null(fp = fopen(ca, "r"));
+	assert_non_null(cax = PEM_read_X509(fp, NULL, NULL, NULL));
+	fclose(fp);
+	assert_non_null(fp = fopen(cakey, "r"));
+	assert_non_null(cak = PEM_read_PrivateKey(fp, NULL, NULL, NULL));
+	fclose(fp);
+	assert_non_null(k = EVP_EC_gen("P-256"));
+	assert_non_null(x = X509_new());
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_gmtime_adj(X509_getm_notBefore(x), -2 * 86400);
+	X509_gmtime_adj(X509_getm_notAfter(x), -86400);
+	n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+				   (const unsigned char *)"admin", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(cax));
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, cak, EVP_sha256()) > 0);
+	assert_non_null(fp = fopen(cert, "w"));
+	PEM_write_X509(fp, x);
+	fclose(fp);
+	assert_non_null(fp = fopen(key, "w"));
+	PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL);
+	fclose(fp);
+	X509_free(x);
+	X509_free(cax);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(cak);
 }
 
 /* The cluster's value of KEY, read by the admin client. */
@@ -258,6 +305,13 @@ static void test_tls_client_port(void **state)
 	/* Refused, each with its reason; nothing they asked is applied. */
 	from = itest_log_size(&f->it.c, 1);
 	refused(f, ca, NULL, NULL, "certificate required");
+	{
+		char ecert[300], ekey[300];
+		make_expired(f);
+		path(f, ecert, sizeof ecert, "a", "expired.pem");
+		path(f, ekey, sizeof ekey, "a", "expired.key");
+		refused(f, ca, ecert, ekey, "certificate expired");
+	}
 	refused(f, ca, ocert, okey, "unknown ca");
 	refused(f, oca, cert, key, "certificate verify failed");
 	refused(f, NULL, NULL, NULL, "timed out");
@@ -478,6 +532,18 @@ static void test_tls_client_port(void **state)
 							"acl remove reader-2",
 							&j),
 					 1);
+			json_decref(j);
+		}
+		/* quorum status shows each node's certificate expiry. */
+		{
+			json_t *j = NULL, *n;
+			assert_int_equal(itest_synodctl(&f->it, SYNOD_CTL,
+							"quorum status", &j),
+					 0);
+			n = json_array_get(json_object_get(j, "nodes"), 0);
+			assert_true(json_integer_value(json_object_get(
+					n, "tls_certificate_expiry")) >
+				    (json_int_t)time(NULL) + 86400);
 			json_decref(j);
 		}
 		/* A grant taken back applies at once. */

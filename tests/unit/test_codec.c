@@ -440,6 +440,40 @@ static void test_daemon_config(void **state)
 	assert_int_equal(
 	    config_set(&c, "heartbeat_timeout_ms", "2000", err, sizeof err), 0);
 	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "heartbeat_timeout_ms", "0", err, sizeof err), -1);
+	c.heartbeat_timeout_ms = 0;
+	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	/* Safe default: without TLS, only loopback addresses. */
+	assert_int_equal(config_set(&c, "voters",
+				    "1@10.0.0.1:7001/10.0.0.1:9001", err,
+				    sizeof err),
+			 0);
+	c.raft_address[0] = '\0';
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "raft_address 10.0.0.1:7001 is not a "
+				    "loopback address"));
+	assert_int_equal(
+	    config_set(&c, "allow_plaintext", "true", err, sizeof err), 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	assert_int_equal(
+	    config_set(&c, "allow_plaintext", "yes", err, sizeof err), -1);
+	c.allow_plaintext = 0;
+	assert_int_equal(config_set(&c, "tls_cert_file", "/c", err, sizeof err),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "together")); /* key and CA missing */
+	assert_int_equal(config_set(&c, "tls_key_file", "/k", err, sizeof err),
+			 0);
+	assert_int_equal(config_set(&c, "tls_ca_file", "/a", err, sizeof err),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	assert_true(config_loopback("127.0.0.5:1"));
+	assert_true(config_loopback("[::1]:1"));
+	assert_true(config_loopback("localhost:1"));
+	assert_false(config_loopback("0.0.0.0:1"));
+	assert_false(config_loopback("h2:1"));
+	assert_false(config_loopback("nocolon"));
 	/* Missing file gives an error, not a crash. */
 	assert_int_equal(
 	    config_load_file(&c, "/nonexistent/synod.conf", err, sizeof err),
