@@ -116,6 +116,20 @@ static int write_copy(struct tls_relay *r, uv_stream_t *s, const void *p,
 	uv_buf_t b;
 	if (n == 0 || r->closing)
 		return 0;
+	/* Nothing queued: write at once, copy only what is left. */
+	if (uv_stream_get_write_queue_size(s) == 0) {
+		int k;
+		b = uv_buf_init((char *)p, (unsigned)n);
+		k = uv_try_write(s, &b, 1);
+		if (k == (int)n)
+			return 0;
+		if (k > 0) {
+			p = (const char *)p + k;
+			n -= (size_t)k;
+		} else if (k != UV_EAGAIN) {
+			return -1;
+		}
+	}
 	w = malloc(sizeof *w + n);
 	if (w == NULL)
 		return -1;
