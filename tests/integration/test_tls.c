@@ -235,6 +235,17 @@ static int set_as(struct synod_client *cl, const char *principal,
 		       size);
 }
 
+/* cl's CONFIG_GET of KEY at cluster scope. */
+static int get_as(struct synod_client *cl, char *msg, size_t size)
+{
+	Synod__Wire__ConfigGetRequest q = SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+	q.scope = SYNOD_SCOPE_CLUSTER;
+	q.key = KEY;
+	return call_as(cl, SYNOD_API_CONFIG_GET, &q.base,
+		       &synod__wire__config_get_response__descriptor, msg,
+		       size);
+}
+
 /* A client with the given TLS files (NULL: none) tries to set KEY to
  * "13": it must fail, with want in its error message. */
 static void refused(struct fixture *f, const char *ca, const char *cert,
@@ -411,18 +422,7 @@ static void test_tls_client_port(void **state)
 
 		/* reader: reads, writes nothing. */
 		cl = client_as(f, "reader-1");
-		{
-			Synod__Wire__ConfigGetRequest q =
-			    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
-			q.scope = SYNOD_SCOPE_CLUSTER;
-			q.key = KEY;
-			assert_int_equal(
-			    call_as(
-				cl, SYNOD_API_CONFIG_GET, &q.base,
-				&synod__wire__config_get_response__descriptor,
-				msg, sizeof msg),
-			    SYNOD_OK);
-		}
+		assert_int_equal(get_as(cl, msg, sizeof msg), SYNOD_OK);
 		assert_int_equal(set_as(cl, NULL, "21", msg, sizeof msg),
 				 SYNOD_EAUTHORIZATION_FAILED);
 		assert_non_null(strstr(msg, "'reader-1' (role reader) may not "
@@ -549,18 +549,8 @@ static void test_tls_client_port(void **state)
 		/* A grant taken back applies at once. */
 		grant(f, "reader-1", "role", "none");
 		cl = client_as(f, "reader-1");
-		{
-			Synod__Wire__ConfigGetRequest q =
-			    SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
-			q.scope = SYNOD_SCOPE_CLUSTER;
-			q.key = KEY;
-			assert_int_equal(
-			    call_as(
-				cl, SYNOD_API_CONFIG_GET, &q.base,
-				&synod__wire__config_get_response__descriptor,
-				msg, sizeof msg),
-			    SYNOD_EAUTHORIZATION_FAILED);
-		}
+		assert_int_equal(get_as(cl, msg, sizeof msg),
+				 SYNOD_EAUTHORIZATION_FAILED);
 		synod_client_close(cl);
 	}
 
