@@ -222,20 +222,8 @@ static void pump(struct tls_relay *r)
 			    e == SSL_ERROR_WANT_WRITE)
 				return;
 			{
-				long v = SSL_get_verify_result(r->ssl);
 				char why[160];
-				if (v != X509_V_OK)
-					snprintf(
-					    why, sizeof why,
-					    "certificate verify failed: "
-					    "%s",
-					    X509_verify_cert_error_string(v));
-				else if (ERR_peek_error())
-					ERR_error_string_n(ERR_peek_error(),
-							   why, sizeof why);
-				else
-					snprintf(why, sizeof why,
-						 "closed by the peer");
+				tls_failure_reason(r->ssl, why, sizeof why);
 				relay_fail(r, "TLS handshake failed: %s", why);
 			}
 			return;
@@ -332,22 +320,11 @@ int tls_relay_start(uv_loop_t *loop, struct tls_ctx *ctx, int server,
 	r->cb = cb;
 	r->arg = arg;
 	snprintf(r->expect, sizeof r->expect, "%s", expect_cn ? expect_cn : "");
-	r->ssl = SSL_new(tls_ctx_ssl_ctx(ctx));
-	r->rbio = BIO_new(BIO_s_mem());
-	r->wbio = BIO_new(BIO_s_mem());
-	if (r->ssl == NULL || r->rbio == NULL || r->wbio == NULL) {
-		BIO_free(r->rbio);
-		BIO_free(r->wbio);
-		SSL_free(r->ssl);
+	r->ssl = tls_ssl_new(ctx, server, (void **)&r->rbio, (void **)&r->wbio);
+	if (r->ssl == NULL) {
 		free(r);
-		ERR_clear_error();
 		return -1;
 	}
-	SSL_set_bio(r->ssl, r->rbio, r->wbio);
-	if (server)
-		SSL_set_accept_state(r->ssl);
-	else
-		SSL_set_connect_state(r->ssl);
 	tcp->data = r;
 	if (uv_read_start(tcp, on_tcp_alloc, on_tcp_read) != 0) {
 		SSL_free(r->ssl);

@@ -424,17 +424,8 @@ static void tls_send_out(struct conn *c)
 static void tls_fail(struct conn *c, const char *what)
 {
 	struct conn_tls *t = c->tls;
-	long v = SSL_get_verify_result(t->ssl);
-	unsigned long e = ERR_peek_error();
 	char why[160];
-	if (v != X509_V_OK)
-		snprintf(why, sizeof why, "certificate verify failed: %s",
-			 X509_verify_cert_error_string(v));
-	else if (e != 0)
-		ERR_error_string_n(e, why, sizeof why);
-	else
-		snprintf(why, sizeof why, "connection closed by the peer");
-	ERR_clear_error();
+	tls_failure_reason(t->ssl, why, sizeof why);
 	if (t->err[0] == '\0')
 		snprintf(t->err, sizeof t->err, "TLS %s with %s failed: %s",
 			 what, c->peer, why);
@@ -593,23 +584,12 @@ int conn_tls_attach(struct conn *c, struct tls_ctx *ctx, int server)
 	struct conn_tls *t = calloc(1, sizeof *t);
 	if (t == NULL)
 		return UV_ENOMEM;
-	t->ssl = SSL_new(tls_ctx_ssl_ctx(ctx));
-	t->rbio = BIO_new(BIO_s_mem());
-	t->wbio = BIO_new(BIO_s_mem());
-	if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
-		BIO_free(t->rbio);
-		BIO_free(t->wbio);
-		SSL_free(t->ssl);
+	t->ssl = tls_ssl_new(ctx, server, (void **)&t->rbio, (void **)&t->wbio);
+	if (t->ssl == NULL) {
 		free(t);
-		ERR_clear_error();
 		return UV_ENOMEM;
 	}
-	SSL_set_bio(t->ssl, t->rbio, t->wbio);
 	t->principal_san = tls_ctx_principal_san(ctx);
-	if (server)
-		SSL_set_accept_state(t->ssl);
-	else
-		SSL_set_connect_state(t->ssl);
 	c->tls = t;
 	return 0;
 }

@@ -160,6 +160,43 @@ void *tls_ctx_ssl_ctx(struct tls_ctx *t)
 	return t->ctx;
 }
 
+void *tls_ssl_new(struct tls_ctx *t, int server, void **rbio, void **wbio)
+{
+	SSL *ssl = SSL_new(t->ctx);
+	BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
+	if (ssl == NULL || r == NULL || w == NULL) {
+		BIO_free(r);
+		BIO_free(w);
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	SSL_set_bio(ssl, r, w);
+	if (server)
+		SSL_set_accept_state(ssl);
+	else
+		SSL_set_connect_state(ssl);
+	*rbio = r;
+	*wbio = w;
+	return ssl;
+}
+
+void tls_failure_reason(const void *ssl, char *buf, size_t size)
+{
+	long v = SSL_get_verify_result(ssl);
+	unsigned long e = ERR_peek_error();
+	if (size == 0)
+		return;
+	if (v != X509_V_OK)
+		snprintf(buf, size, "certificate verify failed: %s",
+			 X509_verify_cert_error_string(v));
+	else if (e != 0)
+		ERR_error_string_n(e, buf, size);
+	else
+		snprintf(buf, size, "closed by the peer");
+	ERR_clear_error();
+}
+
 int tls_ctx_principal_san(const struct tls_ctx *t)
 {
 	return t->principal_san;

@@ -47,6 +47,17 @@ void tls_ctx_free(struct tls_ctx *t);
 /* The SSL_CTX (an SSL_CTX *), for conn.c. */
 void *tls_ctx_ssl_ctx(struct tls_ctx *t);
 
+/* A connection's SSL (an SSL *) over two memory BIOs (*rbio: bytes read
+ * from the network go in; *wbio: bytes to send come out; both owned by
+ * the SSL), in the accept (server) or connect state. NULL when out of
+ * memory. Free with SSL_free(). */
+void *tls_ssl_new(struct tls_ctx *t, int server, void **rbio, void **wbio);
+
+/* Why a handshake or record on ssl (an SSL *) failed, for a log line:
+ * the certificate verification error, else OpenSSL's first queued reason
+ * (the queue is cleared), else "closed by the peer". */
+void tls_failure_reason(const void *ssl, char *buf, size_t size);
+
 /* The principal of a verified peer certificate (an X509 *): its subject
  * CN, or with san its first DNS/URI subject alternative name; into buf,
  * "" when it has none. tls_ctx_principal_san() is t's rule. */
