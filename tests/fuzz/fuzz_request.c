@@ -62,6 +62,8 @@ static void check_entry(unsigned scope, const char *resource, const char *key,
 	if (scope == SYNOD_SCOPE_GROUP &&
 	    (resource == NULL || !group_id_valid(resource)))
 		return;
+	if (scope == SYNOD_SCOPE_PRINCIPAL && !principal_name_valid(resource))
+		return;
 	if (value != NULL) {
 		if (configdef_validate(scope, key, value, err, sizeof err) != 0)
 			FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);

@@ -212,7 +212,7 @@ static int any_config(void *arg, unsigned scope, const char *resource,
 		      const char *key, const char *value)
 {
 	(void)arg;
-	FUZZ_CHECK(fz_lax || scope <= STORE_SCOPE_GROUP);
+	FUZZ_CHECK(fz_lax || scope <= STORE_SCOPE_PRINCIPAL);
 	FUZZ_CHECK(fz_lax || (resource && key && value));
 	return 0;
 }
