@@ -149,7 +149,10 @@ static int io_truncate(struct raft_io *io, raft_index index)
 }
 
 /* raft's own snapshot saved: its callback first, then the message held
- * back meanwhile (what libraft would have seen without the overlap). */
+ * back meanwhile (what libraft would have seen without the overlap).
+ * The callback may start the next save at once (the snapshot threshold
+ * passed again while this one was written: reliability.md 5.7); the
+ * message then stays held until that one completes. */
 static void on_put(struct raft_io_snapshot_put *put, int status)
 {
 	struct raftio *x = put->data;
@@ -158,7 +161,7 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	sync_capacity(x);
 	x->put_req = NULL;
 	req->cb(req, status);
-	if (!x->has_held)
+	if (!x->has_held || x->put_req != NULL)
 		return;
 	msg = x->held;
 	x->has_held = 0;

@@ -8,9 +8,11 @@
  * dereferences NULL (legacyPersistSnapshotStart) as soon as the put
  * completes. docs/reliability.md 5.2 has the analysis. Holding the
  * message until the put's callback has returned makes libraft see the
- * two one after the other, which it handles. A second InstallSnapshot
- * held back replaces the first, which is dropped (the leader sends it
- * again after its install timeout).
+ * two one after the other, which it handles. When that callback starts
+ * the next save at once (the threshold passed again meanwhile), the
+ * message stays held until that save completes too (5.7). A second
+ * InstallSnapshot held back replaces the first, which is dropped (the
+ * leader sends it again after its install timeout).
  *
  * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
  * raft_init(). Everything else stays with the inner io (raft_uv_set_*,

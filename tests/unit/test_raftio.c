@@ -163,6 +163,54 @@ static void recv_heartbeat(void)
 	fake.recv(&fake.io, &m);
 }
 
+/* raft's callback that starts its next save at once (libraft does when
+ * the threshold passed again during the save). */
+static struct raft_io_snapshot_put next_req;
+static struct raft_snapshot next_snap;
+static void raft_put_cb_again(struct raft_io_snapshot_put *req, int status)
+{
+	assert_int_equal(status, 0);
+	assert_int_equal(n_recv, 0);
+	put_done = req;
+	n_put_done++;
+	if (n_put_done == 1)
+		assert_int_equal(x.io.snapshot_put(&x.io, 32, &next_req,
+						   &next_snap,
+						   raft_put_cb_again),
+				 0);
+}
+
+/* Invariant (reliability.md 5.7): raft never sees an InstallSnapshot
+ * while a save of its own is in flight, also when its callback for one
+ * save starts the next: the message waits for that one too. Without it,
+ * libraft 0.22 crashes as in 5.2 (seed 316). */
+static void test_held_across_back_to_back_saves(void **state)
+{
+	struct raft_io_snapshot_put req;
+	struct raft_snapshot snap;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	memset(&next_snap, 0, sizeof next_snap);
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 32, &req, &snap, raft_put_cb_again), 0);
+	recv_install(40, "leader-1");
+	assert_int_equal(n_recv, 0);
+	/* The first save completes; its callback starts the second. */
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(n_put_done, 1);
+	assert_ptr_equal(put_done, &req);
+	assert_int_equal(n_recv, 0); /* still held */
+	assert_true(x.has_held);
+	/* The second completes: now the message. */
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(n_put_done, 2);
+	assert_ptr_equal(put_done, &next_req);
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(last.install_snapshot.last_index, 40);
+	assert_string_equal(last_address, "leader-1");
+	assert_false(x.has_held);
+}
+
 /* Invariant: raft never sees an InstallSnapshot while a snapshot of its
  * own is being saved; it sees it right after the save's callback. */
 static void test_held_during_own_save(void **state)
@@ -259,6 +307,7 @@ static void test_errors_and_close(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_held_across_back_to_back_saves, setup),
 	    cmocka_unit_test_setup(test_held_during_own_save, setup),
 	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
