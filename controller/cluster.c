@@ -82,103 +82,116 @@ static void handle_metadata(struct sconn *sc, const struct frame_header *h,
 	free(addrs);
 }
 
-static void handle_node_status(struct sconn *sc, const struct frame_header *h,
-			       const Synod__Wire__NodeStatusRequest *req)
+void cluster_node_status(struct server *s, int with_digest,
+			 struct node_status *ns)
 {
-	struct server *s = sc->server;
 	struct node *n = s->node;
 	struct raft *r = &n->raft;
-	Synod__Wire__NodeStatusResponse m =
-	    SYNOD__WIRE__NODE_STATUS_RESPONSE__INIT;
-	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
-	Synod__Wire__PeerProgress *peers = NULL, **ptrs = NULL;
-	Synod__Wire__ClientConnections cc =
-	    SYNOD__WIRE__CLIENT_CONNECTIONS__INIT;
-	char leader[SYNOD_ADDR_MAX], digest[17];
+	Synod__Wire__NodeStatusResponse *m = &ns->m;
 	uint64_t lid = 0, dg = 0;
 	unsigned np = 0;
 
-	srv_fill_status(s, &st, SYNOD_OK, NULL, &lid, leader, sizeof leader);
-	m.status = &st;
-	m.has_node_id = m.has_term = m.has_commit_index = 1;
-	m.has_applied_index = m.has_last_index = m.has_leader_id = 1;
-	m.has_last_contact_ms = m.has_active_controller = 1;
-	m.has_snapshot_index = m.has_uptime_ms = m.has_elections_started = 1;
-	m.has_metadata_version = 1;
-	m.metadata_version = store_applied_index(n->fsm.store);
-	m.has_db_bytes = m.has_snapshots_taken = m.has_last_snapshot_us = 1;
-	m.has_last_snapshot_bytes = m.has_snapshots_restored = 1;
-	m.has_last_restore_us = m.has_rss_bytes = 1;
-	m.has_loop_stall_max_us = m.has_loop_stalls_over_50ms = 1;
-	m.loop_stall_max_us = n->stats.loop_stall_max_us;
-	m.loop_stalls_over_50ms = n->stats.loop_stalls_50ms;
-	m.has_apply_max_us = 1;
-	m.apply_max_us = n->fsm.apply_max_us;
-	m.has_bytes_proposed = 1;
-	m.bytes_proposed = n->stats.bytes_proposed;
-	m.has_disk_free_bytes = m.has_disk_handoffs = 1;
-	m.disk_free_bytes = n->stats.disk_free_bytes;
-	m.disk_handoffs = n->stats.disk_handoffs;
-	if (req->has_with_digest && req->with_digest &&
-	    store_digest(n->fsm.store, &dg) == STORE_OK) {
-		snprintf(digest, sizeof digest, "%016llx",
+	memset(ns, 0, sizeof *ns);
+	synod__wire__node_status_response__init(m);
+	synod__wire__status__init(&ns->st);
+	synod__wire__client_connections__init(&ns->cc);
+	srv_fill_status(s, &ns->st, SYNOD_OK, NULL, &lid, ns->leader,
+			sizeof ns->leader);
+	m->status = &ns->st;
+	m->has_node_id = m->has_term = m->has_commit_index = 1;
+	m->has_applied_index = m->has_last_index = m->has_leader_id = 1;
+	m->has_last_contact_ms = m->has_active_controller = 1;
+	m->has_snapshot_index = m->has_uptime_ms = m->has_elections_started = 1;
+	m->has_metadata_version = 1;
+	m->metadata_version = store_applied_index(n->fsm.store);
+	m->has_db_bytes = m->has_snapshots_taken = m->has_last_snapshot_us = 1;
+	m->has_last_snapshot_bytes = m->has_snapshots_restored = 1;
+	m->has_last_restore_us = m->has_rss_bytes = 1;
+	m->has_loop_stall_max_us = m->has_loop_stalls_over_50ms = 1;
+	m->loop_stall_max_us = n->stats.loop_stall_max_us;
+	m->loop_stalls_over_50ms = n->stats.loop_stalls_50ms;
+	m->has_apply_max_us = 1;
+	m->apply_max_us = n->fsm.apply_max_us;
+	m->has_bytes_proposed = 1;
+	m->bytes_proposed = n->stats.bytes_proposed;
+	m->has_disk_free_bytes = m->has_disk_handoffs = 1;
+	m->disk_free_bytes = n->stats.disk_free_bytes;
+	m->disk_handoffs = n->stats.disk_handoffs;
+	if (with_digest && store_digest(n->fsm.store, &dg) == STORE_OK) {
+		snprintf(ns->digest, sizeof ns->digest, "%016llx",
 			 (unsigned long long)dg);
-		m.state_digest = digest;
+		m->state_digest = ns->digest;
 	}
-	if (req->has_reset_loop_stall && req->reset_loop_stall) {
-		n->stats.loop_stall_max_us = n->stats.loop_stalls_50ms = 0;
-		n->fsm.apply_max_us = 0;
-	}
-	m.db_bytes = store_db_size(n->fsm.store);
-	m.snapshots_taken = n->fsm.snapshots_taken;
-	m.last_snapshot_us = n->fsm.last_snapshot_us;
-	m.last_snapshot_bytes = n->fsm.last_snapshot_bytes;
-	m.snapshots_restored = n->fsm.snapshots_restored;
-	m.last_restore_us = n->fsm.last_restore_us;
+	m->db_bytes = store_db_size(n->fsm.store);
+	m->snapshots_taken = n->fsm.snapshots_taken;
+	m->last_snapshot_us = n->fsm.last_snapshot_us;
+	m->last_snapshot_bytes = n->fsm.last_snapshot_bytes;
+	m->snapshots_restored = n->fsm.snapshots_restored;
+	m->last_restore_us = n->fsm.last_restore_us;
 	{
 		size_t rss = 0;
 		uv_resident_set_memory(&rss);
-		m.rss_bytes = rss;
+		m->rss_bytes = rss;
 	}
-	m.node_id = n->cfg->node_id;
-	m.role = (char *)node_role(n);
-	m.term = raft_current_term(r);
-	m.commit_index = raft_commit_index(r);
-	m.applied_index = raft_last_applied(r);
-	m.last_index = raft_last_index(r);
-	node_leader(n, &lid, leader, sizeof leader);
-	m.leader_id = lid;
-	m.last_contact_ms = node_last_contact_ms(n);
-	m.cluster_id = (char *)n->cfg->cluster_id;
-	m.active_controller = node_check_active(n) == SYNOD_OK;
-	m.snapshot_index = n->fsm.snapshot_index;
-	m.version = SYNOD_VERSION;
-	m.uptime_ms = uv_now(n->loop) - n->stats.start_ms;
-	m.elections_started = n->stats.term_changes;
+	m->node_id = n->cfg->node_id;
+	m->role = (char *)node_role(n);
+	m->term = raft_current_term(r);
+	m->commit_index = raft_commit_index(r);
+	m->applied_index = raft_last_applied(r);
+	m->last_index = raft_last_index(r);
+	node_leader(n, &lid, ns->leader, sizeof ns->leader);
+	m->leader_id = lid;
+	m->last_contact_ms = node_last_contact_ms(n);
+	m->cluster_id = (char *)n->cfg->cluster_id;
+	m->active_controller = node_check_active(n) == SYNOD_OK;
+	m->snapshot_index = n->fsm.snapshot_index;
+	m->version = SYNOD_VERSION;
+	m->uptime_ms = uv_now(n->loop) - n->stats.start_ms;
+	m->elections_started = n->stats.term_changes;
 	if (raft_state(r) == RAFT_LEADER && r->configuration.n > 0) {
-		peers = calloc(r->configuration.n, sizeof *peers);
-		ptrs = calloc(r->configuration.n, sizeof *ptrs);
-		for (unsigned i = 0; peers && ptrs && i < r->configuration.n;
-		     i++) {
+		ns->peers = calloc(r->configuration.n, sizeof *ns->peers);
+		ns->ptrs = calloc(r->configuration.n, sizeof *ns->ptrs);
+		for (unsigned i = 0;
+		     ns->peers && ns->ptrs && i < r->configuration.n; i++) {
 			raft_index idx = 0;
 			raft_id id = r->configuration.servers[i].id;
 			if (id == r->id)
 				idx = raft_last_index(r);
 			else if (raft_match_index(r, id, &idx) != 0)
 				continue;
-			synod__wire__peer_progress__init(&peers[np]);
-			peers[np].id = id;
-			peers[np].match_index = idx;
-			ptrs[np] = &peers[np];
+			synod__wire__peer_progress__init(&ns->peers[np]);
+			ns->peers[np].id = id;
+			ns->peers[np].match_index = idx;
+			ns->ptrs[np] = &ns->peers[np];
 			np++;
 		}
 	}
-	m.n_peers = np;
-	m.peers = ptrs;
-	srv_status(s, &m, &cc);
-	srv_send(sc, h, &m.base);
-	free(peers);
-	free(ptrs);
+	m->n_peers = np;
+	m->peers = ns->ptrs;
+	srv_status(s, m, &ns->cc);
+}
+
+void cluster_node_status_free(struct node_status *ns)
+{
+	free(ns->peers);
+	free(ns->ptrs);
+	ns->peers = NULL;
+	ns->ptrs = NULL;
+}
+
+static void handle_node_status(struct sconn *sc, const struct frame_header *h,
+			       const Synod__Wire__NodeStatusRequest *req)
+{
+	struct server *s = sc->server;
+	struct node_status ns;
+	cluster_node_status(s, req->has_with_digest && req->with_digest, &ns);
+	if (req->has_reset_loop_stall && req->reset_loop_stall) {
+		s->node->stats.loop_stall_max_us = 0;
+		s->node->stats.loop_stalls_50ms = 0;
+		s->node->fsm.apply_max_us = 0;
+	}
+	srv_send(sc, h, &ns.m.base);
+	cluster_node_status_free(&ns);
 }
 
 /* ---- configs ---- */

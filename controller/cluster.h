@@ -18,4 +18,21 @@
 /* Fill m with the cluster module, ready for server_register(). */
 void cluster_module(struct module *m);
 
+/* This node's NODE_STATUS answer (every module's figures and the client
+ * port's), for the wire and for /metrics (controller/http.c): one source
+ * for both. with_digest computes the state digest (O(state), on the
+ * loop). The message points into *ns; cluster_node_status_free() frees
+ * what it allocated. */
+struct node_status {
+	Synod__Wire__NodeStatusResponse m;
+	Synod__Wire__Status st;
+	Synod__Wire__ClientConnections cc;
+	Synod__Wire__PeerProgress *peers, **ptrs;
+	char leader[SYNOD_ADDR_MAX];
+	char digest[17];
+};
+void cluster_node_status(struct server *s, int with_digest,
+			 struct node_status *ns);
+void cluster_node_status_free(struct node_status *ns);
+
 #endif

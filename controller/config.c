@@ -185,6 +185,20 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		return set_str(c->client_address, sizeof c->client_address, key,
 			       value, err, err_size);
 	}
+	if (strcmp(key, "http_address") == 0) {
+		/* Port 0: any free port (the node logs which). */
+		char probe[SYNOD_ADDR_MAX + 2];
+		size_t n = strlen(value);
+		snprintf(probe, sizeof probe, "%s", value);
+		if (n >= 2 && strcmp(value + n - 2, ":0") == 0)
+			probe[n - 1] = '1';
+		if (config_check_hostport(probe) != 0) {
+			snprintf(err, err_size, "http_address: IP:PORT");
+			return -1;
+		}
+		return set_str(c->http_address, sizeof c->http_address, key,
+			       value, err, err_size);
+	}
 	if (strcmp(key, "data_dir") == 0)
 		return set_str(c->data_dir, sizeof c->data_dir, key, value, err,
 			       err_size);
@@ -478,6 +492,17 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				if (!ca[0])
 					ca = c->voters[i].client_address;
 			}
+		if (c->http_address[0] && !config_loopback(c->http_address)) {
+			snprintf(
+			    err, err_size,
+			    "http_address %s is not a loopback address, "
+			    "and TLS is off: set tls_cert_file, "
+			    "tls_key_file and tls_ca_file "
+			    "(docs/security.md), or allow_plaintext = true "
+			    "for a network you trust",
+			    c->http_address);
+			return -1;
+		}
 		if (!config_loopback(ra) || !config_loopback(ca)) {
 			snprintf(err, err_size,
 				 "%s %s is not a loopback address, and TLS is "

@@ -23,6 +23,7 @@ struct synod_config {
 	uint64_t node_id;
 	char raft_address[SYNOD_ADDR_MAX];
 	char client_address[SYNOD_ADDR_MAX];
+	char http_address[SYNOD_ADDR_MAX]; /* "": no HTTP listener */
 	char data_dir[PATH_MAX];
 	char cluster_id[64];
 	struct voter_spec voters[SYNOD_MAX_VOTERS];

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "node.h"
 #include "controller.h"
+#include "http.h"
 #include "server.h"
 #include "tls.h"
 #include "transport.h"
@@ -50,6 +51,9 @@ static void usage(FILE *out)
 		"  --client-address H:P       address for clients, brokers, "
 		"synodctl\n"
 		"  --data-dir DIR             raft log, snapshots, node.meta\n"
+		"  --http-address H:P         GET /healthz /readyz /metrics "
+		"(off when unset;\n"
+		"                             port 0: any free port, logged)\n"
 		"  --voters LIST              initial voters, bootstrapped on "
 		"first start:\n"
 		"                             ID@RAFT_H:P/CLIENT_H:P,...\n"
@@ -376,6 +380,7 @@ static const struct option long_opts[] = {
     {"authorization", required_argument, NULL, 32},
     {"tls-principal", required_argument, NULL, 33},
     {"allow-plaintext", required_argument, NULL, 34},
+    {"http-address", required_argument, NULL, 35},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -417,6 +422,7 @@ static const char *const opt_keys[] = {
     [32] = "authorization",
     [33] = "tls_principal",
     [34] = "allow_plaintext",
+    [35] = "http_address",
 };
 
 int main(int argc, char **argv)
@@ -519,6 +525,10 @@ int main(int argc, char **argv)
 	}
 	node.on_fatal = on_fatal;
 	if (controller_start(&server, loop, &node, node.client_address) != 0) {
+		log_error("%s", server.errmsg);
+		return 1;
+	}
+	if (cfg.http_address[0] && http_start(&server, cfg.http_address) != 0) {
 		log_error("%s", server.errmsg);
 		return 1;
 	}

@@ -14,7 +14,8 @@
 #
 # State lives under $SYNOD_CLUSTER_DIR (default ./.cluster): one directory
 # per node (data), node-ID.pid, node-ID.log and cluster.env. Ports: raft
-# 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), BASE from
+# 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), HTTP
+# (/healthz /readyz /metrics) 127.0.0.1:$((BASE+200+ID)), BASE from
 # $SYNOD_BASE_PORT (default 17000). Extra daemon flags: $SYNOD_FLAGS.
 # With --tls, start prints export lines for an admin identity
 # (SYNOD_CA, SYNOD_CERT, SYNOD_KEY) that synodctl and the tools read.
@@ -61,10 +62,11 @@ start_node() {
   nohup "$bin/synod" --node-id "$id" --cluster-id "$CLUSTER_ID" \
     --raft-address "127.0.0.1:$((base + id))" \
     --client-address "127.0.0.1:$((base + 100 + id))" \
+    --http-address "127.0.0.1:$((base + 200 + id))" \
     --data-dir "$dir/node-$id" --voters "$VOTERS" $(tls_flags "$id") ${SYNOD_FLAGS:-} \
     >>"$dir/node-$id.log" 2>&1 </dev/null &
   echo $! >"$dir/node-$id.pid"
-  echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)))"
+  echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)), http 127.0.0.1:$((base + 200 + id)))"
 }
 
 cmd="${1:-}"
@@ -154,7 +156,7 @@ case "$cmd" in
     bootstrap_string
     ;;
   *)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || exit 2
     ;;
 esac

@@ -57,7 +57,7 @@ fi
 pkgs=(build-essential cmake pkg-config git clang-format
       libuv1-dev libsqlite3-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev libssl-dev openssl libhttp-parser-dev libinih-dev liblz4-dev sqlite3 procps python3
-      iproute2 nftables e2fsprogs clang libclang-rt-14-dev)
+      iproute2 nftables e2fsprogs clang libclang-rt-14-dev prometheus curl)
 
 missing=()
 for p in "${pkgs[@]}"; do

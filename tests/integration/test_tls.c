@@ -304,7 +304,7 @@ static void test_tls_client_port(void **state)
 		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file "
 		 "%s/a/node-{id}.key "
 		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000 "
-		 "--super-users admin",
+		 "--super-users admin --http-address 127.0.0.1:0",
 		 f->dir, f->dir, ca);
 	itest_start(&f->it, 3, SYNOD_BIN, flags);
 	itest_start_client(&f->it);
@@ -337,6 +337,41 @@ static void test_tls_client_port(void **state)
 			    &f->it.c, id, id == 1 ? from : 0,
 			    "peer did not return a certificate");
 		assert_true(seen > 0);
+	}
+
+	/* The HTTP port is HTTPS with client certificates of the CA. */
+	if (system("command -v curl >/dev/null 2>&1") == 0) {
+		const char *tag = "http: serving /healthz /readyz /metrics on ";
+		char line[1024], addr[64] = "", cmd[1600];
+		FILE *fp = fopen(f->it.c.nodes[0].log_path, "r");
+		assert_non_null(fp);
+		while (fgets(line, sizeof line, fp)) {
+			char *p = strstr(line, tag);
+			if (p) {
+				p += strlen(tag);
+				p[strcspn(p, " \n")] = '\0';
+				snprintf(addr, sizeof addr, "%s", p);
+			}
+		}
+		fclose(fp);
+		assert_true(addr[0] != '\0');
+		snprintf(
+		    cmd, sizeof cmd,
+		    "curl -sf --max-time 5 --cacert '%s' --cert '%s' --key "
+		    "'%s' https://%s/healthz | grep -qx ok",
+		    ca, cert, key, addr);
+		assert_int_equal(system(cmd), 0);
+		snprintf(
+		    cmd, sizeof cmd,
+		    "curl -sf --max-time 5 --cacert '%s' https://%s/healthz "
+		    ">/dev/null 2>&1",
+		    ca, addr);
+		assert_int_not_equal(system(cmd), 0);
+		snprintf(cmd, sizeof cmd,
+			 "curl -sf --max-time 5 http://%s/healthz >/dev/null "
+			 "2>&1",
+			 addr);
+		assert_int_not_equal(system(cmd), 0);
 	}
 
 	/* On the wire: a plaintext frame is not answered, the connection

@@ -1,0 +1,734 @@
+/* controller/http.c - GET /healthz, /readyz, /metrics (see http.h). */
+#include "http.h"
+
+#include <dirent.h>
+#include <http_parser.h>
+#include <raft.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster.h"
+#include "log.h"
+#include "module.h"
+#include "tls.h"
+#include "tlsrelay.h"
+
+#define HTTP_MAX_CONNS 64
+#define HTTP_MAX_REQUEST (16 * 1024)
+#define HTTP_TIMEOUT_MS 10000
+/* /readyz: a node whose applied index trails its commit index by more is
+ * not ready. */
+#define READY_MAX_LAG 1000
+
+struct hconn;
+
+struct http {
+	struct server *s;
+	uv_tcp_t listener;
+	uv_timer_t sweep;
+	struct hconn *conns;
+	unsigned n_conns;
+	int handles; /* listener, sweep */
+	int closing;
+	uint64_t requests, refused;
+};
+
+struct hconn {
+	struct http *h;
+	struct hconn *next, *prev;
+	uv_stream_t *stream;	 /* NULL while a TLS handshake runs */
+	int stream_raft;	 /* stream from the relay: raft_free it */
+	struct tls_relay *relay; /* handshake in flight */
+	http_parser parser;
+	char url[1024];
+	size_t url_len;
+	int url_too_long;
+	size_t bytes;
+	uint64_t start_ms;
+	int complete, closing;
+	char rbuf[4096];
+};
+
+struct hwrite {
+	uv_write_t req;
+	struct hconn *c;
+	size_t len;
+	char data[];
+};
+
+/* ---- a growing text buffer ---- */
+
+struct text {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void tprintf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	if (t->failed)
+		return;
+	for (;;) {
+		size_t room = t->cap - t->len;
+		va_start(ap, fmt);
+		n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if ((size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = t->cap ? t->cap * 2 : 4096;
+			char *q;
+			while (cap - t->len <= (size_t)n)
+				cap *= 2;
+			q = realloc(t->p, cap);
+			if (q == NULL) {
+				t->failed = 1;
+				return;
+			}
+			t->p = q;
+			t->cap = cap;
+		}
+	}
+}
+
+/* One sample with its HELP and TYPE lines. */
+static void metric(struct text *t, const char *name, const char *type,
+		   const char *help, double v)
+{
+	tprintf(t, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
+		type, name, v);
+}
+
+/* ---- /metrics ---- */
+
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n > 0 ? n - 1 : 0; /* the directory's own descriptor */
+}
+
+char *http_metrics_text(struct server *s)
+{
+	struct node_status ns;
+	const Synod__Wire__NodeStatusResponse *m = &ns.m;
+	const Synod__Wire__ClientConnections *cc;
+	struct text t = {0};
+	static const char *const roles[] = {"leader", "follower", "candidate",
+					    "unavailable"};
+	double now = (double)time(NULL);
+	cluster_node_status(s, 0, &ns);
+	cc = m->connections;
+
+	tprintf(&t,
+		"# HELP synod_build_info Synod's version (the value is 1).\n"
+		"# TYPE synod_build_info gauge\n"
+		"synod_build_info{version=\"%s\",node_id=\"%llu\"} 1\n",
+		SYNOD_VERSION, (unsigned long long)m->node_id);
+	tprintf(&t, "# HELP synod_raft_role This node's raft role (1 for the "
+		    "current one).\n# TYPE synod_raft_role gauge\n");
+	for (unsigned i = 0; i < 4; i++)
+		tprintf(&t, "synod_raft_role{role=\"%s\"} %d\n", roles[i],
+			m->role && strcmp(m->role, roles[i]) == 0);
+	metric(&t, "synod_raft_term", "gauge", "Current raft term.",
+	       (double)m->term);
+	metric(&t, "synod_raft_leader_id", "gauge",
+	       "Id of the leader this node knows (0: none).",
+	       (double)m->leader_id);
+	metric(&t, "synod_raft_commit_index", "gauge", "Raft commit index.",
+	       (double)m->commit_index);
+	metric(&t, "synod_raft_applied_index", "gauge",
+	       "Last raft entry applied to the state machine.",
+	       (double)m->applied_index);
+	metric(&t, "synod_raft_last_index", "gauge",
+	       "Last index in this node's raft log.", (double)m->last_index);
+	metric(&t, "synod_raft_apply_lag_entries", "gauge",
+	       "Committed entries not applied yet.",
+	       m->commit_index > m->applied_index
+		   ? (double)(m->commit_index - m->applied_index)
+		   : 0.0);
+	metric(&t, "synod_raft_last_contact_seconds", "gauge",
+	       "Since this follower last heard from the leader (-1: unknown; "
+	       "0 on the leader).",
+	       m->last_contact_ms < 0 ? -1.0
+				      : (double)m->last_contact_ms / 1000.0);
+	metric(&t, "synod_raft_term_changes_total", "counter",
+	       "Terms this node has seen begin since it started (elections).",
+	       (double)m->elections_started);
+	metric(&t, "synod_raft_snapshot_index", "gauge",
+	       "Index of the last snapshot taken or restored.",
+	       (double)m->snapshot_index);
+	metric(&t, "synod_raft_snapshots_taken_total", "counter",
+	       "Snapshots this node took.", (double)m->snapshots_taken);
+	metric(&t, "synod_raft_snapshots_restored_total", "counter",
+	       "Snapshots this node installed.", (double)m->snapshots_restored);
+	metric(&t, "synod_raft_last_snapshot_bytes", "gauge",
+	       "Size of the last snapshot taken.",
+	       (double)m->last_snapshot_bytes);
+	metric(&t, "synod_raft_last_snapshot_seconds", "gauge",
+	       "Time the last snapshot's copy took on the loop.",
+	       (double)m->last_snapshot_us / 1e6);
+	metric(&t, "synod_raft_proposed_bytes_total", "counter",
+	       "Bytes of log entries this node proposed as leader.",
+	       (double)m->bytes_proposed);
+	metric(&t, "synod_active_controller", "gauge",
+	       "1 when this node is the active controller.",
+	       m->active_controller ? 1.0 : 0.0);
+	metric(&t, "synod_metadata_version", "gauge",
+	       "Index of the last applied state change.",
+	       (double)m->metadata_version);
+	metric(&t, "synod_db_bytes", "gauge",
+	       "Size of the state machine's SQLite image.",
+	       (double)m->db_bytes);
+	metric(&t, "synod_disk_free_bytes", "gauge",
+	       "Free bytes in the data directory's filesystem.",
+	       (double)m->disk_free_bytes);
+	metric(&t, "synod_disk_leadership_handoffs_total", "counter",
+	       "Leadership handed over for lack of disk space.",
+	       (double)m->disk_handoffs);
+	metric(&t, "synod_loop_stall_max_seconds", "gauge",
+	       "Longest time the event loop was late (since start or reset).",
+	       (double)m->loop_stall_max_us / 1e6);
+	metric(&t, "synod_loop_stalls_over_50ms_total", "counter",
+	       "Times the event loop was more than 50 ms late.",
+	       (double)m->loop_stalls_over_50ms);
+	metric(&t, "synod_apply_max_seconds", "gauge",
+	       "Slowest committed entry applied (since start or reset).",
+	       (double)m->apply_max_us / 1e6);
+	if (m->has_brokers) {
+		metric(&t, "synod_brokers", "gauge",
+		       "Broker sessions the active controller holds.",
+		       (double)m->brokers);
+		metric(&t, "synod_broker_heartbeats_total", "counter",
+		       "Broker heartbeats handled.",
+		       (double)m->broker_heartbeats);
+		metric(&t, "synod_broker_fences_total", "counter",
+		       "Brokers fenced for a session timeout.",
+		       (double)m->brokers_fenced_by_timeout);
+		metric(&t, "synod_broker_registrations_total", "counter",
+		       "Broker registrations handled.",
+		       (double)m->broker_registrations);
+	}
+	if (m->has_groups) {
+		metric(&t, "synod_groups", "gauge",
+		       "Consumer groups the active controller holds.",
+		       (double)m->groups);
+		metric(&t, "synod_group_members", "gauge",
+		       "Members of those groups.", (double)m->group_members);
+		metric(&t, "synod_group_heartbeats_total", "counter",
+		       "Group heartbeats handled.",
+		       (double)m->group_heartbeats);
+		metric(&t, "synod_group_assignor_max_seconds", "gauge",
+		       "Slowest assignor run.",
+		       (double)m->group_assign_max_us / 1e6);
+	}
+	if (cc) {
+		metric(&t, "synod_client_connections", "gauge",
+		       "Client connections open now.", (double)cc->open);
+		metric(&t, "synod_client_connections_accepted_total", "counter",
+		       "Client connections accepted.", (double)cc->accepted);
+		tprintf(
+		    &t,
+		    "# HELP synod_client_connections_closed_total Client "
+		    "connections refused or closed by a limit.\n"
+		    "# TYPE synod_client_connections_closed_total counter\n"
+		    "synod_client_connections_closed_total{reason=\"max_"
+		    "connections\"} %llu\n"
+		    "synod_client_connections_closed_total{reason=\"per_ip\"}"
+		    " %llu\n"
+		    "synod_client_connections_closed_total{reason=\"idle\"} "
+		    "%llu\n"
+		    "synod_client_connections_closed_total{reason=\"partial_"
+		    "frame\"} %llu\n"
+		    "synod_client_connections_closed_total{reason=\"slow_"
+		    "reader\"} %llu\n"
+		    "synod_client_connections_closed_total{reason=\"output_"
+		    "limit\"} %llu\n"
+		    "synod_client_connections_closed_total{reason=\"bad_"
+		    "frame\"} %llu\n",
+		    (unsigned long long)cc->refused_max_connections,
+		    (unsigned long long)cc->refused_per_ip,
+		    (unsigned long long)cc->closed_idle,
+		    (unsigned long long)cc->closed_partial_frame,
+		    (unsigned long long)cc->closed_slow_reader,
+		    (unsigned long long)cc->closed_output_limit,
+		    (unsigned long long)cc->bad_frames);
+		metric(&t, "synod_client_read_buffer_bytes", "gauge",
+		       "Read-buffer memory of client connections.",
+		       (double)cc->read_buffer_bytes);
+		if (cc->has_tls_certificate_expiry) {
+			metric(&t,
+			       "synod_tls_certificate_expiry_timestamp_seconds",
+			       "gauge",
+			       "When this node's certificate expires (seconds "
+			       "since the epoch).",
+			       (double)cc->tls_certificate_expiry);
+			metric(&t, "synod_tls_failures_total", "counter",
+			       "Client TLS handshakes or records that failed.",
+			       (double)cc->tls_failures);
+			metric(&t, "synod_tls_handshake_timeouts_total",
+			       "counter",
+			       "Client connections closed without a handshake "
+			       "in time.",
+			       (double)cc->tls_handshake_timeouts);
+			metric(&t, "synod_authorization_failed_total",
+			       "counter",
+			       "Requests refused AUTHORIZATION_FAILED.",
+			       (double)cc->authorization_failed);
+		}
+	}
+	metric(&t, "synod_requests_total", "counter",
+	       "Client requests received.", (double)s->stats.requests);
+	metric(&t, "synod_errors_sent_total", "counter",
+	       "Client requests answered with an error.",
+	       (double)s->stats.errors_sent);
+	metric(&t, "process_resident_memory_bytes", "gauge",
+	       "Resident memory of this process.", (double)m->rss_bytes);
+	metric(&t, "process_open_fds", "gauge",
+	       "Open file descriptors of this process.", (double)open_fds());
+	metric(&t, "process_start_time_seconds", "gauge",
+	       "When this process started (seconds since the epoch).",
+	       now - (double)m->uptime_ms / 1000.0);
+	metric(&t, "synod_uptime_seconds", "gauge",
+	       "Since this process started.", (double)m->uptime_ms / 1000.0);
+	cluster_node_status_free(&ns);
+	if (t.failed) {
+		free(t.p);
+		return NULL;
+	}
+	return t.p;
+}
+
+/* ---- connections ---- */
+
+static void free_raft_handle(uv_handle_t *handle)
+{
+	raft_free(handle);
+}
+
+static void free_handle(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+static void on_stream_closed(uv_handle_t *handle)
+{
+	struct hconn *c = handle->data;
+	if (c->stream_raft)
+		raft_free(handle);
+	else
+		free(handle);
+	free(c);
+}
+
+static void hconn_close(struct hconn *c)
+{
+	struct http *h = c->h;
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	h->n_conns--;
+	if (c->relay) {
+		/* relay_done frees c */
+		tls_relay_cancel(c->relay);
+		return;
+	}
+	uv_close((uv_handle_t *)c->stream, on_stream_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+	struct hwrite *w = (struct hwrite *)req;
+	(void)status;
+	hconn_close(w->c);
+	free(w);
+}
+
+/* Send a whole response (body copied) and close once written. */
+static void respond(struct hconn *c, int code, const char *reason,
+		    const char *ctype, const char *body, size_t len, int head)
+{
+	struct text t = {0};
+	struct hwrite *w;
+	uv_buf_t b;
+	tprintf(&t,
+		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		"Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+		code, reason, ctype, len);
+	if (t.failed) {
+		free(t.p);
+		hconn_close(c);
+		return;
+	}
+	w = malloc(sizeof *w + t.len + (head ? 0 : len));
+	if (w == NULL) {
+		free(t.p);
+		hconn_close(c);
+		return;
+	}
+	w->c = c;
+	memcpy(w->data, t.p, t.len);
+	if (!head && len)
+		memcpy(w->data + t.len, body, len);
+	w->len = t.len + (head ? 0 : len);
+	free(t.p);
+	uv_read_stop(c->stream);
+	b = uv_buf_init(w->data, (unsigned)w->len);
+	if (uv_write(&w->req, c->stream, &b, 1, on_written) != 0) {
+		free(w);
+		hconn_close(c);
+	}
+}
+
+static void respond_text(struct hconn *c, int code, const char *reason,
+			 const char *text, int head)
+{
+	respond(c, code, reason, "text/plain; charset=utf-8", text,
+		strlen(text), head);
+}
+
+/* /readyz: 200 when this node knows a leader, has applied what it knows
+ * committed (within READY_MAX_LAG) and, on the leader, is the active
+ * controller; 503 with the reason otherwise. JSON either way. */
+static void readyz(struct hconn *c, int head)
+{
+	struct node_status ns;
+	const Synod__Wire__NodeStatusResponse *m = &ns.m;
+	char body[512];
+	const char *why = NULL;
+	char whybuf[160];
+	uint64_t lag;
+	cluster_node_status(c->h->s, 0, &ns);
+	lag = m->commit_index > m->applied_index
+		  ? m->commit_index - m->applied_index
+		  : 0;
+	if (m->leader_id == 0) {
+		why = "no leader known";
+	} else if (m->role && strcmp(m->role, "leader") == 0 &&
+		   !m->active_controller) {
+		why = "the leader is not the active controller yet";
+	} else if (lag > READY_MAX_LAG) {
+		snprintf(whybuf, sizeof whybuf,
+			 "%llu committed entries not applied yet",
+			 (unsigned long long)lag);
+		why = whybuf;
+	}
+	snprintf(body, sizeof body,
+		 "{\"ready\":%s,\"reason\":%s%s%s,\"node_id\":%llu,"
+		 "\"role\":\"%s\",\"leader_id\":%llu,\"commit_index\":%llu,"
+		 "\"applied_index\":%llu}\n",
+		 why ? "false" : "true", why ? "\"" : "", why ? why : "null",
+		 why ? "\"" : "", (unsigned long long)m->node_id,
+		 m->role ? m->role : "", (unsigned long long)m->leader_id,
+		 (unsigned long long)m->commit_index,
+		 (unsigned long long)m->applied_index);
+	cluster_node_status_free(&ns);
+	respond(c, why ? 503 : 200, why ? "Service Unavailable" : "OK",
+		"application/json", body, strlen(body), head);
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct hconn *c = p->data;
+	if (c->url_len + len >= sizeof c->url) {
+		c->url_too_long = 1;
+		return 0;
+	}
+	memcpy(c->url + c->url_len, at, len);
+	c->url_len += len;
+	c->url[c->url_len] = '\0';
+	return 0;
+}
+
+static int on_complete(http_parser *p)
+{
+	struct hconn *c = p->data;
+	c->complete = 1;
+	return 1; /* stop: one request per connection */
+}
+
+static void route(struct hconn *c)
+{
+	int head = c->parser.method == HTTP_HEAD;
+	char path[1024];
+	size_t n;
+	c->h->requests++;
+	if (c->url_too_long) {
+		respond_text(c, 414, "URI Too Long", "URI too long\n", head);
+		return;
+	}
+	if (c->parser.method != HTTP_GET && !head) {
+		respond_text(c, 405, "Method Not Allowed",
+			     "only GET and HEAD\n", 0);
+		return;
+	}
+	n = strcspn(c->url, "?");
+	snprintf(path, sizeof path, "%.*s", (int)n, c->url);
+	if (strcmp(path, "/healthz") == 0) {
+		respond_text(c, 200, "OK", "ok\n", head);
+	} else if (strcmp(path, "/readyz") == 0) {
+		readyz(c, head);
+	} else if (strcmp(path, "/metrics") == 0) {
+		char *text = http_metrics_text(c->h->s);
+		if (text == NULL) {
+			respond_text(c, 500, "Internal Server Error",
+				     "out of memory\n", head);
+			return;
+		}
+		respond(c, 200, "OK", "text/plain; version=0.0.4", text,
+			strlen(text), head);
+		free(text);
+	} else {
+		respond_text(c, 404, "Not Found",
+			     "not found (try /healthz, /readyz, /metrics)\n",
+			     head);
+	}
+}
+
+static const http_parser_settings parser_settings = {
+    .on_url = on_url,
+    .on_message_complete = on_complete,
+};
+
+static void on_alloc(uv_handle_t *handle, size_t hint, uv_buf_t *buf)
+{
+	struct hconn *c = handle->data;
+	(void)hint;
+	buf->base = c->rbuf;
+	buf->len = sizeof c->rbuf;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+	struct hconn *c = stream->data;
+	size_t used;
+	if (n < 0) {
+		hconn_close(c);
+		return;
+	}
+	if (n == 0 || c->complete)
+		return;
+	c->bytes += (size_t)n;
+	if (c->bytes > HTTP_MAX_REQUEST) {
+		respond_text(c, 431, "Request Header Fields Too Large",
+			     "request too large\n", 0);
+		return;
+	}
+	used = http_parser_execute(&c->parser, &parser_settings, buf->base,
+				   (size_t)n);
+	if (c->complete) {
+		route(c);
+		return;
+	}
+	if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used != (size_t)n)
+		respond_text(c, 400, "Bad Request", "bad request\n", 0);
+}
+
+static void begin(struct hconn *c, uv_stream_t *stream, int raft_heap)
+{
+	c->stream = stream;
+	c->stream_raft = raft_heap;
+	stream->data = c;
+	http_parser_init(&c->parser, HTTP_REQUEST);
+	c->parser.data = c;
+	if (uv_read_start(stream, on_alloc, on_read) != 0)
+		hconn_close(c);
+}
+
+static void relay_done(void *arg, uv_stream_t *plain, int status,
+		       const char *err)
+{
+	struct hconn *c = arg;
+	c->relay = NULL;
+	if (c->closing) { /* canceled by hconn_close (already unlinked) */
+		free(c);
+		return;
+	}
+	if (status != 0) {
+		log_warn("http: %s", err);
+		c->closing = 1;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			c->h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		c->h->n_conns--;
+		free(c);
+		return;
+	}
+	begin(c, plain, 1);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+	struct http *h = l->data;
+	struct server *s = h->s;
+	struct hconn *c;
+	uv_tcp_t *tcp;
+	if (status < 0 || h->closing)
+		return;
+	tcp = s->tls ? raft_malloc(sizeof *tcp) : malloc(sizeof *tcp);
+	if (tcp == NULL)
+		return;
+	uv_tcp_init(s->loop, tcp);
+	if (uv_accept(l, (uv_stream_t *)tcp) != 0 ||
+	    h->n_conns >= HTTP_MAX_CONNS ||
+	    (c = calloc(1, sizeof *c)) == NULL) {
+		h->refused++;
+		tcp->data = NULL;
+		uv_close((uv_handle_t *)tcp,
+			 s->tls ? free_raft_handle : free_handle);
+		return;
+	}
+	c->h = h;
+	c->start_ms = uv_now(s->loop);
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->n_conns++;
+	if (s->tls) {
+		if (tls_relay_start(s->loop, s->tls, 1, (uv_stream_t *)tcp,
+				    NULL,
+				    s->node->cfg->tls_handshake_timeout_ms,
+				    relay_done, c, &c->relay) != 0) {
+			c->relay = NULL;
+			c->stream = (uv_stream_t *)tcp;
+			c->stream_raft = 1;
+			tcp->data = c;
+			hconn_close(c);
+		}
+		return;
+	}
+	begin(c, (uv_stream_t *)tcp, 0);
+}
+
+/* Close connections that took too long to send their request. */
+static void on_sweep(uv_timer_t *t)
+{
+	struct http *h = t->data;
+	uint64_t now = uv_now(h->s->loop);
+	struct hconn *c = h->conns, *next;
+	for (; c; c = next) {
+		next = c->next;
+		if (!c->complete && now - c->start_ms >= HTTP_TIMEOUT_MS)
+			hconn_close(c);
+	}
+}
+
+/* ---- the module: the server's close closes the listener ---- */
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+	struct http *h = handle->data;
+	if (--h->handles == 0)
+		free(h);
+}
+
+static void mod_close(void *self)
+{
+	struct http *h = self;
+	h->closing = 1;
+	while (h->conns)
+		hconn_close(h->conns);
+	uv_close((uv_handle_t *)&h->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&h->sweep, on_handle_closed);
+}
+
+int http_start(struct server *s, const char *address)
+{
+	struct http *h;
+	struct sockaddr_storage ss;
+	struct module m;
+	char host[SYNOD_ADDR_MAX];
+	const char *colon = strrchr(address, ':');
+	int len = sizeof ss, rv;
+	if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "http_address %s: not IP:PORT", address);
+		return -1;
+	}
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = '\0';
+	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&ss) !=
+		0 &&
+	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&ss) !=
+		0) {
+		snprintf(s->errmsg, sizeof s->errmsg,
+			 "http_address %s: host must be an IP address",
+			 address);
+		return -1;
+	}
+	h = calloc(1, sizeof *h);
+	if (h == NULL) {
+		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+		return -1;
+	}
+	h->s = s;
+	uv_tcp_init(s->loop, &h->listener);
+	h->listener.data = h;
+	uv_timer_init(s->loop, &h->sweep);
+	h->sweep.data = h;
+	h->handles = 2;
+	rv = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
+	if (rv == 0)
+		rv = uv_listen((uv_stream_t *)&h->listener, 128, on_connection);
+	if (rv != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "http: listen on %s: %s",
+			 address, uv_strerror(rv));
+		uv_close((uv_handle_t *)&h->listener, on_handle_closed);
+		uv_close((uv_handle_t *)&h->sweep, on_handle_closed);
+		return -1;
+	}
+	uv_timer_start(&h->sweep, on_sweep, 1000, 1000);
+	if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) ==
+	    0) {
+		char ip[64] = "?";
+		int port = 0;
+		if (ss.ss_family == AF_INET) {
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else {
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+		log_info("http: serving /healthz /readyz /metrics on %s:%d%s",
+			 ip, port,
+			 s->tls ? " (HTTPS, client certificates of the CA)"
+				: "");
+	}
+	memset(&m, 0, sizeof m);
+	m.name = "http";
+	m.self = h;
+	m.close = mod_close;
+	if (server_register(s, &m) != 0) {
+		mod_close(h);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,224 @@
+/* tests/integration/test_http.c - the nodes' HTTP listener
+ * (controller/http.c, docs/operations.md "HTTP"): /healthz, /readyz,
+ * /metrics on a 3-node quorum, through a failover, and bad requests.
+ *
+ * Invariants checked: /readyz is 200 on a node only when it knows a
+ * leader (and on the leader only once it is the active controller); at
+ * any time at most one node's /metrics says synod_active_controller 1;
+ * /metrics passes `promtool check metrics` (when promtool is installed);
+ * malformed, oversized or non-GET requests get a 4xx answer and never
+ * stop the node from serving.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <unistd.h>
+
+#include "itest.h"
+
+#ifndef SYNOD_BIN
+#define SYNOD_BIN NULL
+#endif
+
+#define WAIT_MS 15000
+
+struct fixture {
+	struct itest it;
+	char http[4][64]; /* "127.0.0.1:PORT" of node 1..3 */
+};
+
+static int setup(void **state)
+{
+	return itest_alloc(state, sizeof(struct fixture));
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int rv = itest_teardown(&f->it, NULL, 0, 0);
+	free(f);
+	return rv;
+}
+
+/* The address node id logged for its HTTP listener (port 0 asked). */
+static void find_http(struct fixture *f, unsigned id)
+{
+	const char *tag = "http: serving /healthz /readyz /metrics on ";
+	FILE *fp = fopen(f->it.c.nodes[id - 1].log_path, "r");
+	char line[1024];
+	assert_non_null(fp);
+	while (fgets(line, sizeof line, fp)) {
+		char *p = strstr(line, tag);
+		if (p) {
+			p += strlen(tag);
+			p[strcspn(p, " \n")] = '\0';
+			snprintf(f->http[id], sizeof f->http[id], "%s", p);
+		}
+	}
+	fclose(fp);
+	assert_true(f->http[id][0] != '\0');
+}
+
+/* Send raw bytes, read the whole answer (the server closes). Returns
+ * the status code (0: closed without an answer); body into out. */
+static int http_raw(const char *addr, const char *req, size_t len, char *out,
+		    size_t size)
+{
+	int fd = itest_raw_connect(NULL, addr, 0);
+	size_t got = 0;
+	int code = 0;
+	ssize_t r;
+	if (len)
+		itest_raw_send(fd, (const uint8_t *)req, len);
+	while (got + 1 < size && (r = read(fd, out + got, size - 1 - got)) > 0)
+		got += (size_t)r;
+	out[got] = '\0';
+	close(fd);
+	if (sscanf(out, "HTTP/1.1 %d", &code) != 1)
+		code = 0;
+	return code;
+}
+
+static int http_get(const char *addr, const char *path, char *out, size_t size)
+{
+	char req[256];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+			 path);
+	return http_raw(addr, req, (size_t)n, out, size);
+}
+
+static const char *body_of(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+	return b ? b + 4 : "";
+}
+
+/* How many of the running nodes' /metrics say they are the active
+ * controller. */
+static int active_controllers(struct fixture *f, unsigned skip)
+{
+	static char buf[1 << 17];
+	int n = 0;
+	for (unsigned id = 1; id <= 3; id++) {
+		if (id == skip)
+			continue;
+		assert_int_equal(
+		    http_get(f->http[id], "/metrics", buf, sizeof buf), 200);
+		n += strstr(buf, "\nsynod_active_controller 1\n") != NULL;
+	}
+	return n;
+}
+
+static void wait_ready(struct fixture *f, unsigned skip)
+{
+	static char buf[4096];
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		int ready = 0;
+		for (unsigned id = 1; id <= 3; id++)
+			if (id != skip && http_get(f->http[id], "/readyz", buf,
+						   sizeof buf) == 200)
+				ready++;
+		if (ready == (skip ? 2 : 3))
+			return;
+		if (tool_now_ms() > end)
+			fail_msg("nodes not ready: last answer %s", buf);
+		itest_sleep_ms(50);
+	}
+}
+
+static void test_http(void **state)
+{
+	struct fixture *f = *state;
+	static char buf[1 << 17];
+	unsigned leader;
+	itest_start(&f->it, 3, SYNOD_BIN, "--http-address 127.0.0.1:0");
+	for (unsigned id = 1; id <= 3; id++)
+		find_http(f, id);
+	for (unsigned id = 1; id <= 3; id++) {
+		assert_int_equal(
+		    http_get(f->http[id], "/healthz", buf, sizeof buf), 200);
+		assert_string_equal(body_of(buf), "ok\n");
+	}
+	wait_ready(f, 0);
+	assert_int_equal(http_get(f->http[1], "/readyz", buf, sizeof buf), 200);
+	assert_true(strstr(body_of(buf), "\"ready\":true") != NULL);
+	assert_int_equal(active_controllers(f, 0), 1);
+
+	/* /metrics is valid exposition text. */
+	assert_int_equal(http_get(f->http[1], "/metrics", buf, sizeof buf),
+			 200);
+	assert_non_null(strstr(buf, "\nsynod_raft_term "));
+	assert_non_null(strstr(buf, "\nprocess_open_fds "));
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char path[512], cmd[1024];
+		FILE *fp;
+		snprintf(path, sizeof path, "%s/metrics.txt", f->it.c.dir);
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(body_of(buf), fp);
+		fclose(fp);
+		snprintf(cmd, sizeof cmd,
+			 "promtool check metrics < '%s' > '%s.check' 2>&1",
+			 path, path);
+		if (system(cmd) != 0) {
+			snprintf(cmd, sizeof cmd, "cat '%s.check'", path);
+			if (system(cmd) != 0)
+				fprintf(stderr, "cannot show %s.check\n", path);
+			fail_msg("promtool check metrics failed");
+		}
+	}
+
+	/* Bad requests: answered 4xx, the node goes on serving. */
+	assert_int_equal(http_get(f->http[2], "/nope", buf, sizeof buf), 404);
+	{
+		const char *post = "POST /metrics HTTP/1.1\r\nHost: x\r\n"
+				   "Content-Length: 0\r\n\r\n";
+		const char *junk = "\x16\x03\x01garbage\r\n\r\n";
+		assert_int_equal(
+		    http_raw(f->http[2], post, strlen(post), buf, sizeof buf),
+		    405);
+		assert_int_equal(
+		    http_raw(f->http[2], junk, strlen(junk), buf, sizeof buf),
+		    400);
+	}
+	{
+		static char big[20000];
+		memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
+		memset(big + 26, 'a', sizeof big - 26);
+		assert_int_equal(
+		    http_raw(f->http[2], big, sizeof big, buf, sizeof buf),
+		    431);
+	}
+	assert_int_equal(http_get(f->http[2], "/healthz", buf, sizeof buf),
+			 200);
+
+	/* Failover: the survivors become ready again, one active
+	 * controller among them. */
+	leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+	assert_int_not_equal(leader, 0);
+	assert_int_equal(cluster_kill(&f->it.c, leader), 0);
+	wait_ready(f, leader);
+	for (uint64_t end = tool_now_ms() + WAIT_MS;
+	     active_controllers(f, leader) != 1;) {
+		if (tool_now_ms() > end)
+			fail_msg("no single active controller after the "
+				 "failover");
+		itest_sleep_ms(50);
+	}
+	f->it.passed = 1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_http, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
