@@ -199,6 +199,23 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		return set_str(c->http_address, sizeof c->http_address, key,
 			       value, err, err_size);
 	}
+	if (strcmp(key, "plaintext_client_address") == 0) {
+		char probe[SYNOD_ADDR_MAX + 2];
+		size_t n = strlen(value);
+		snprintf(probe, sizeof probe, "%s", value);
+		if (n >= 2 && strcmp(value + n - 2, ":0") == 0)
+			probe[n - 1] = '1';
+		if (config_check_hostport(probe) != 0 ||
+		    !config_loopback(value)) {
+			snprintf(err, err_size,
+				 "plaintext_client_address: a loopback IP:PORT "
+				 "(127.0.0.1 or ::1; development only)");
+			return -1;
+		}
+		return set_str(c->plaintext_client_address,
+			       sizeof c->plaintext_client_address, key, value,
+			       err, err_size);
+	}
 	if (strcmp(key, "data_dir") == 0)
 		return set_str(c->data_dir, sizeof c->data_dir, key, value, err,
 			       err_size);
@@ -480,6 +497,15 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				 (unsigned long long)c->node_id);
 			return -1;
 		}
+	}
+	if (c->plaintext_client_address[0] &&
+	    (c->tls_cert_file[0] == '\0' || !c->allow_plaintext)) {
+		snprintf(err, err_size,
+			 "plaintext_client_address is a development port "
+			 "beside a TLS client port: it needs TLS on and "
+			 "allow_plaintext = true (whoever reaches it is an "
+			 "admin; docs/security.md)");
+		return -1;
 	}
 	if (c->tls_cert_file[0] == '\0' && !c->allow_plaintext) {
 		/* Without TLS, only loopback: anyone who reaches a port could

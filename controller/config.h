@@ -24,6 +24,9 @@ struct synod_config {
 	char raft_address[SYNOD_ADDR_MAX];
 	char client_address[SYNOD_ADDR_MAX];
 	char http_address[SYNOD_ADDR_MAX]; /* "": no HTTP listener */
+	/* A plaintext client port beside a TLS one, for development:
+	 * loopback only, and only with allow_plaintext (security.md). */
+	char plaintext_client_address[SYNOD_ADDR_MAX];
 	char data_dir[PATH_MAX];
 	char cluster_id[64];
 	struct voter_spec voters[SYNOD_MAX_VOTERS];

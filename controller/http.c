@@ -665,25 +665,10 @@ int http_start(struct server *s, const char *address)
 	struct http *h;
 	struct sockaddr_storage ss;
 	struct module m;
-	char host[SYNOD_ADDR_MAX];
-	const char *colon = strrchr(address, ':');
 	int len = sizeof ss, rv;
-	if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-		snprintf(s->errmsg, sizeof s->errmsg,
-			 "http_address %s: not IP:PORT", address);
+	if (srv_listen_addr("http_address", address, &ss, s->errmsg,
+			    sizeof s->errmsg) != 0)
 		return -1;
-	}
-	memcpy(host, address, (size_t)(colon - address));
-	host[colon - address] = '\0';
-	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&ss) !=
-		0 &&
-	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&ss) !=
-		0) {
-		snprintf(s->errmsg, sizeof s->errmsg,
-			 "http_address %s: host must be an IP address",
-			 address);
-		return -1;
-	}
 	h = calloc(1, sizeof *h);
 	if (h == NULL) {
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");

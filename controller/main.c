@@ -118,6 +118,11 @@ static void usage(FILE *out)
 		"  --allow-plaintext true|false  without TLS, serve on "
 		"non-loopback\n"
 		"                             addresses too (default false)\n"
+		"  --plaintext-client-address H:P  development: a loopback "
+		"plaintext client\n"
+		"                             port beside the TLS one, whose "
+		"clients are\n"
+		"                             admins (needs allow_plaintext)\n"
 		"  --authorization true|false roles and grants on the client "
 		"port (default\n"
 		"                             true; with TLS only)\n"
@@ -381,6 +386,7 @@ static const struct option long_opts[] = {
     {"tls-principal", required_argument, NULL, 33},
     {"allow-plaintext", required_argument, NULL, 34},
     {"http-address", required_argument, NULL, 35},
+    {"plaintext-client-address", required_argument, NULL, 36},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -423,6 +429,7 @@ static const char *const opt_keys[] = {
     [33] = "tls_principal",
     [34] = "allow_plaintext",
     [35] = "http_address",
+    [36] = "plaintext_client_address",
 };
 
 int main(int argc, char **argv)

@@ -396,7 +396,8 @@ static int authorize(struct server *s, struct sconn *sc,
 	struct acl_subject subject;
 	enum acl_op op = a->acl_of ? a->acl_of(msg) : a->acl;
 	char why[300], text[600];
-	if (acl_in_list(s->node->cfg->super_users, who))
+	/* The development port: explicitly allowed, loopback only. */
+	if (sc->plaintext || acl_in_list(s->node->cfg->super_users, who))
 		return 0;
 	g = grant_of(s, sc, who);
 	subject_of(msg, &subject);
@@ -889,7 +890,9 @@ static void on_connection(uv_stream_t *l, int status)
 	s->n_served++;
 	s->stats.connections_accepted++;
 	sc->active_ms = sc->accepted_ms = uv_now(s->loop);
-	if (s->tls && conn_tls_attach(&sc->conn, s->tls, 1) != 0) {
+	sc->plaintext = l == (uv_stream_t *)&s->plain_listener;
+	if (s->tls && !sc->plaintext &&
+	    conn_tls_attach(&sc->conn, s->tls, 1) != 0) {
 		conn_close(&sc->conn);
 		return;
 	}
@@ -966,19 +969,13 @@ int server_tls_reload(struct server *s)
 	return 0;
 }
 
-int server_start(struct server *s, uv_loop_t *loop, struct node *node,
-		 const char *address)
+int srv_listen_addr(const char *what, const char *address,
+		    struct sockaddr_storage *ss, char *err, size_t size)
 {
-	struct sockaddr_storage ss;
 	char host[SYNOD_ADDR_MAX];
 	const char *colon = strrchr(address, ':');
-	int rv;
-	memset(s, 0, sizeof *s);
-	s->loop = loop;
-	s->node = node;
 	if (colon == NULL || (size_t)(colon - address) >= sizeof host) {
-		snprintf(s->errmsg, sizeof s->errmsg, "bad address %s",
-			 address);
+		snprintf(err, size, "%s %s: not IP:PORT", what, address);
 		return -1;
 	}
 	if (address[0] == '[' && colon > address + 1 && colon[-1] == ']') {
@@ -988,15 +985,27 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		memcpy(host, address, (size_t)(colon - address));
 		host[colon - address] = '\0';
 	}
-	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&ss) !=
-		0 &&
-	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&ss) !=
+	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)ss) != 0 &&
+	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)ss) !=
 		0) {
-		snprintf(s->errmsg, sizeof s->errmsg,
-			 "client_address %s: host must be an IP address",
+		snprintf(err, size, "%s %s: host must be an IP address", what,
 			 address);
 		return -1;
 	}
+	return 0;
+}
+
+int server_start(struct server *s, uv_loop_t *loop, struct node *node,
+		 const char *address)
+{
+	struct sockaddr_storage ss;
+	int rv;
+	memset(s, 0, sizeof *s);
+	s->loop = loop;
+	s->node = node;
+	if (srv_listen_addr("client_address", address, &ss, s->errmsg,
+			    sizeof s->errmsg) != 0)
+		return -1;
 	if (node->cfg->tls_cert_file[0]) {
 		char what[160];
 		if (make_tls(s, node->cfg, &s->tls) != 0)
@@ -1035,6 +1044,44 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 			 address, uv_strerror(rv));
 		return -1;
 	}
+	if (node->cfg->plaintext_client_address[0] && s->tls) {
+		const char *pa = node->cfg->plaintext_client_address;
+		int len = sizeof ss;
+		char ip[64] = "?";
+		if (srv_listen_addr("plaintext_client_address", pa, &ss,
+				    s->errmsg, sizeof s->errmsg) != 0)
+			return -1;
+		uv_tcp_init(loop, &s->plain_listener);
+		s->plain_listener.data = s;
+		s->has_plain = 1;
+		rv = uv_tcp_bind(&s->plain_listener, (struct sockaddr *)&ss, 0);
+		if (rv == 0)
+			rv = uv_listen((uv_stream_t *)&s->plain_listener, 128,
+				       on_connection);
+		if (rv != 0) {
+			snprintf(s->errmsg, sizeof s->errmsg,
+				 "listen on %s: %s", pa, uv_strerror(rv));
+			return -1;
+		}
+		if (uv_tcp_getsockname(&s->plain_listener,
+				       (struct sockaddr *)&ss, &len) == 0) {
+			int port;
+			if (ss.ss_family == AF_INET) {
+				uv_ip4_name((struct sockaddr_in *)&ss, ip,
+					    sizeof ip);
+				port = ntohs(
+				    ((struct sockaddr_in *)&ss)->sin_port);
+			} else {
+				uv_ip6_name((struct sockaddr_in6 *)&ss, ip,
+					    sizeof ip);
+				port = ntohs(
+				    ((struct sockaddr_in6 *)&ss)->sin6_port);
+			}
+			log_warn("plaintext client port (development: every "
+				 "client on it is an admin) on %s:%d",
+				 ip, port);
+		}
+	}
 	uv_timer_start(&s->tick, on_tick, 1000, 1000);
 	return 0;
 }
@@ -1056,7 +1103,9 @@ void server_close(struct server *s)
 	for (unsigned i = s->n_mods; i-- > 0;)
 		if (s->mods[i].close)
 			s->mods[i].close(s->mods[i].self);
-	s->open_handles = 4 + (int)s->n_conns;
+	s->open_handles = 4 + s->has_plain + (int)s->n_conns;
+	if (s->has_plain)
+		uv_close((uv_handle_t *)&s->plain_listener, handle_closed);
 	s->flusher.check.data = s->flusher.idle.data = s;
 	uv_close((uv_handle_t *)&s->tick, handle_closed);
 	uv_close((uv_handle_t *)&s->listener, handle_closed);

@@ -81,6 +81,8 @@ struct server {
 	uint8_t api_mod[SERVER_MAX_API];
 	const struct module_api *api[SERVER_MAX_API];
 	uv_tcp_t listener;
+	uv_tcp_t plain_listener; /* plaintext_client_address (development) */
+	int has_plain;
 	struct tls_ctx *tls; /* NULL: plaintext client port */
 	int authz;	     /* authorization on (TLS and config) */
 	uint64_t acl_gen;    /* moves when principal grants may change */
@@ -105,6 +107,11 @@ struct server {
 	struct server_stats stats;
 	char errmsg[512];
 };
+
+/* "IP:PORT" or "[IPv6]:PORT" to a socket address. 0, or -1 with the
+ * reason in err (naming `what`, the config key). */
+int srv_listen_addr(const char *what, const char *address,
+		    struct sockaddr_storage *ss, char *err, size_t size);
 
 /* Load the client port's certificate, key and CA files again (SIGHUP):
  * new connections use them, open ones keep theirs. 0, or -1 with

@@ -47,6 +47,7 @@ struct sconn {
 	int slow;
 	uint64_t slow_ms;
 	uint64_t accepted_ms; /* the TLS handshake's deadline runs from it */
+	int plaintext;	      /* came through plaintext_client_address */
 	/* The principal's grant, read from the store at acl_gen (0: not
 	 * read yet; the server's acl_gen starts at 1). */
 	uint64_t acl_gen;

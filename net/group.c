@@ -117,6 +117,7 @@ struct synod_consumer {
 	int inflight_full;
 	int inflight_has_owned;
 	uint64_t inflight_owned_ver;
+	uint64_t inflight_owned_from; /* applied_version it was computed at */
 	uint64_t sent_ns; /* uv_hrtime() when the request in flight went */
 	/* Send time of the last heartbeat the controller acknowledged; the
 	 * session ends no earlier than this plus the session timeout. */
@@ -135,6 +136,14 @@ struct synod_consumer {
 	 * heartbeat carries `owned` while they differ. revoked_ver: the
 	 * version at the last completed revocation. */
 	uint64_t owned_ver, acked_owned_ver, revoked_ver;
+	/* The assignment version the last acknowledged `owned` report was
+	 * computed at. The controller counts a report made before the
+	 * member's latest assignment as stale (it may still hold what that
+	 * assignment's push gave or takes back: docs/groups.md section 2),
+	 * so a heartbeat after a newer assignment reports `owned` again,
+	 * changed or not: otherwise a revocation judged stale would wait
+	 * for the rebalance timeout. */
+	uint64_t reported_version;
 	struct tpset owned;  /* handed to the application, not given up */
 	struct tpset target; /* the last assignment applied */
 	int have_target;
@@ -670,6 +679,7 @@ static void clear_membership(struct synod_consumer *c)
 	c->member_id = NULL;
 	c->mgen++;
 	c->owned_ver = c->acked_owned_ver = c->revoked_ver = 0;
+	c->reported_version = 0;
 	c->ack_sent_ns = 0;
 	c->need_full = 1;
 	c->full_now = 0;
@@ -858,7 +868,8 @@ static int send_request(struct synod_consumer *c, int kind)
 		req.server_assignor = c->assignor;
 		with_owned = 1;
 	} else if (kind == REQ_HEARTBEAT &&
-		   c->owned_ver != c->acked_owned_ver) {
+		   (c->owned_ver != c->acked_owned_ver ||
+		    c->applied_version > c->reported_version)) {
 		with_owned = 1;
 	}
 	if (with_owned) {
@@ -889,6 +900,7 @@ static int send_request(struct synod_consumer *c, int kind)
 	c->inflight_full = full;
 	c->inflight_has_owned = with_owned && kind == REQ_HEARTBEAT;
 	c->inflight_owned_ver = c->owned_ver;
+	c->inflight_owned_from = c->applied_version;
 	c->sent_ns = uv_hrtime();
 	if (full) {
 		c->need_full = 0;
@@ -1161,6 +1173,7 @@ static void answered(struct synod_consumer *c, int kind,
 		c->member_id = id;
 		c->member = 1;
 		c->applied_version = 0;
+		c->reported_version = 0;
 		c->backoff_ms = JOIN_BACKOFF_MIN_MS;
 		c->unreleased_seen = 0;
 	} else {
@@ -1173,6 +1186,9 @@ static void answered(struct synod_consumer *c, int kind,
 	c->ack_sent_ns = c->sent_ns;
 	if (c->inflight_has_owned && c->inflight_owned_ver > c->acked_owned_ver)
 		c->acked_owned_ver = c->inflight_owned_ver;
+	if (c->inflight_has_owned &&
+	    c->inflight_owned_from > c->reported_version)
+		c->reported_version = c->inflight_owned_from;
 	if (gen != c->synced_gen) {
 		/* The request travelled on another connection than the last
 		 * answer: pushes may have been lost on the old one. */

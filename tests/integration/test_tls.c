@@ -304,7 +304,9 @@ static void test_tls_client_port(void **state)
 		 "--tls-cert-file %s/a/node-{id}.pem --tls-key-file "
 		 "%s/a/node-{id}.key "
 		 "--tls-ca-file %s --tls-handshake-timeout-ms 1000 "
-		 "--super-users admin --http-address 127.0.0.1:0",
+		 "--super-users admin --http-address 127.0.0.1:0 "
+		 "--allow-plaintext true --plaintext-client-address "
+		 "127.0.0.1:0",
 		 f->dir, f->dir, ca);
 	itest_start(&f->it, 3, SYNOD_BIN, flags);
 	itest_start_client(&f->it);
@@ -372,6 +374,37 @@ static void test_tls_client_port(void **state)
 			 "2>&1",
 			 addr);
 		assert_int_not_equal(system(cmd), 0);
+	}
+
+	/* The development port: plaintext, loopback, admin. */
+	{
+		const char *tag = "plaintext client port (development: every "
+				  "client on it is an admin) on ";
+		char line[1024], addr[64] = "";
+		FILE *fp = fopen(f->it.c.nodes[0].log_path, "r");
+		Synod__Wire__MetadataRequest mr =
+		    SYNOD__WIRE__METADATA_REQUEST__INIT;
+		Synod__Wire__MetadataResponse *md;
+		int fd;
+		assert_non_null(fp);
+		while (fgets(line, sizeof line, fp)) {
+			char *p = strstr(line, tag);
+			if (p) {
+				p += strlen(tag);
+				p[strcspn(p, " \n")] = '\0';
+				snprintf(addr, sizeof addr, "%s", p);
+			}
+		}
+		fclose(fp);
+		assert_true(addr[0] != '\0');
+		fd = itest_raw_connect(NULL, addr, 0);
+		md = (Synod__Wire__MetadataResponse *)itest_raw_call(
+		    fd, SYNOD_API_METADATA, NULL, 7, &mr.base,
+		    &synod__wire__metadata_response__descriptor);
+		assert_non_null(md);
+		assert_int_equal(md->status->code, SYNOD_OK);
+		protobuf_c_message_free_unpacked(&md->base, NULL);
+		close(fd);
 	}
 
 	/* On the wire: a plaintext frame is not answered, the connection

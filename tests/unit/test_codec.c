@@ -468,6 +468,19 @@ static void test_daemon_config(void **state)
 	assert_int_equal(config_set(&c, "tls_ca_file", "/a", err, sizeof err),
 			 0);
 	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	/* The development port: loopback, TLS on and allowed only. */
+	assert_int_equal(config_set(&c, "plaintext_client_address",
+				    "10.0.0.1:9000", err, sizeof err),
+			 -1);
+	assert_int_equal(config_set(&c, "plaintext_client_address",
+				    "127.0.0.1:0", err, sizeof err),
+			 0);
+	assert_int_equal(config_validate(&c, err, sizeof err), -1);
+	assert_non_null(strstr(err, "allow_plaintext"));
+	c.allow_plaintext = 1;
+	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	c.allow_plaintext = 0;
+	c.plaintext_client_address[0] = '\0';
 	assert_true(config_loopback("127.0.0.5:1"));
 	assert_true(config_loopback("[::1]:1"));
 	assert_true(config_loopback("localhost:1"));
