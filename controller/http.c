@@ -49,6 +49,8 @@ struct hconn {
 	size_t bytes;
 	uint64_t start_ms;
 	int complete, closing;
+	int tls;	     /* came over HTTPS: principal is set */
+	char principal[128]; /* the client certificate's */
 	char rbuf[4096];
 };
 
@@ -488,6 +490,18 @@ static void route(struct hconn *c)
 	}
 	n = strcspn(c->url, "?");
 	snprintf(path, sizeof path, "%.*s", (int)n, c->url);
+	/* Over HTTPS with authorization on: /healthz for any certified
+	 * client (probes), the rest for principals that may read. */
+	if (c->tls && strcmp(path, "/healthz") != 0) {
+		char why[512], text[560];
+		if (srv_principal_may(c->h->s, c->principal, ACL_READ, why,
+				      sizeof why) != 0) {
+			snprintf(text, sizeof text,
+				 "AUTHORIZATION_FAILED: %s\n", why);
+			respond_text(c, 403, "Forbidden", text, head);
+			return;
+		}
+	}
 	if (strcmp(path, "/healthz") == 0) {
 		respond_text(c, 200, "OK", "ok\n", head);
 	} else if (strcmp(path, "/readyz") == 0) {
@@ -560,7 +574,7 @@ static void begin(struct hconn *c, uv_stream_t *stream, int raft_heap)
 }
 
 static void relay_done(void *arg, uv_stream_t *plain, int status,
-		       const char *err)
+		       const char *err, const char *principal)
 {
 	struct hconn *c = arg;
 	c->relay = NULL;
@@ -581,6 +595,9 @@ static void relay_done(void *arg, uv_stream_t *plain, int status,
 		free(c);
 		return;
 	}
+	c->tls = 1;
+	snprintf(c->principal, sizeof c->principal, "%s",
+		 principal ? principal : "");
 	begin(c, plain, 1);
 }
 

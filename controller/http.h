@@ -9,9 +9,9 @@
  *
  * With TLS on the client port (docs/security.md) the HTTP port is HTTPS:
  * a client must present a certificate of the cluster's CA (the same
- * handshake as the raft relay's, controller/tlsrelay.c); any principal
- * may read these endpoints (no role is checked: they are health and
- * figures, no metadata).
+ * handshake as the raft relay's, controller/tlsrelay.c). /healthz
+ * answers any certified client; /readyz and /metrics need a principal
+ * that may read (srv_principal_may), else 403.
  *
  * Limits: 64 connections, a request of at most 16 KiB, 10 s to send it;
  * one request per connection (Connection: close).

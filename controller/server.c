@@ -327,35 +327,62 @@ void server_foreach_api(const struct server *s,
 
 /* ---- authorization (controller/acl.h, docs/security.md) ---- */
 
+/* principal's grant from the replicated state into *g (groups into
+ * groups[0..size)). */
+static void read_grant(struct server *s, const char *principal,
+		       struct acl_grant *g, char *groups, size_t size)
+{
+	struct store *st = s->node->fsm.store;
+	char *v = NULL;
+	g->role = ACL_ROLE_NONE;
+	g->broker_id = -1;
+	groups[0] = '\0';
+	g->groups = groups;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "role",
+			     &v) == STORE_OK)
+		(void)acl_role_parse(v, &g->role);
+	free(v);
+	v = NULL;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "broker.id",
+			     &v) == STORE_OK)
+		g->broker_id = strtoll(v, NULL, 10);
+	free(v);
+	v = NULL;
+	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "groups",
+			     &v) == STORE_OK)
+		snprintf(groups, size, "%s", v);
+	free(v);
+}
+
 /* The connection's grant, read again from the store when grants may
  * have changed since. */
 static const struct acl_grant *grant_of(struct server *s, struct sconn *sc,
 					const char *principal)
 {
-	struct store *st = s->node->fsm.store;
-	char *v = NULL;
 	if (sc->acl_gen == s->acl_gen)
 		return &sc->grant;
-	sc->grant.role = ACL_ROLE_NONE;
-	sc->grant.broker_id = -1;
-	sc->grant_groups[0] = '\0';
-	sc->grant.groups = sc->grant_groups;
-	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "role",
-			     &v) == STORE_OK)
-		(void)acl_role_parse(v, &sc->grant.role);
-	free(v);
-	v = NULL;
-	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "broker.id",
-			     &v) == STORE_OK)
-		sc->grant.broker_id = strtoll(v, NULL, 10);
-	free(v);
-	v = NULL;
-	if (store_config_get(st, SYNOD_SCOPE_PRINCIPAL, principal, "groups",
-			     &v) == STORE_OK)
-		snprintf(sc->grant_groups, sizeof sc->grant_groups, "%s", v);
-	free(v);
+	read_grant(s, principal, &sc->grant, sc->grant_groups,
+		   sizeof sc->grant_groups);
 	sc->acl_gen = s->acl_gen;
 	return &sc->grant;
+}
+
+int srv_principal_may(struct server *s, const char *principal, enum acl_op op,
+		      char *why, size_t size)
+{
+	struct acl_grant g;
+	char groups[1025], reason[300];
+	if (!s->authz || acl_in_list(s->node->cfg->super_users, principal))
+		return 0;
+	read_grant(s, principal, &g, groups, sizeof groups);
+	if (acl_decide(&g, op, NULL, reason, sizeof reason) == 0)
+		return 0;
+	snprintf(why, size, "principal '%s' (role %s) may not %s: %s",
+		 principal, acl_role_name(g.role), acl_op_name(op), reason);
+	s->stats.authz_refused++;
+	if (ratelog_allow(s, SRV_LOG_AUTHZ))
+		log_warn("http: AUTHORIZATION_FAILED: %s", why);
+	return -1;
 }
 
 /* The request's broker_id (int32) or group_id (string) field. */

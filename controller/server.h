@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "acl.h"
 #include "conn.h"
 #include "node.h"
 
@@ -107,6 +108,13 @@ struct server {
 	struct server_stats stats;
 	char errmsg[512];
 };
+
+/* Whether principal may do op (no subject) by its grant in the
+ * replicated state, for front ends other than the client port (HTTP).
+ * 0 when allowed (always with authorization off, and for super users);
+ * otherwise -1, counted and logged, the reason in why. */
+int srv_principal_may(struct server *s, const char *principal, enum acl_op op,
+		      char *why, size_t size);
 
 /* "IP:PORT" or "[IPv6]:PORT" to a socket address. 0, or -1 with the
  * reason in err (naming `what`, the config key). */

@@ -29,6 +29,8 @@ struct tls_relay {
 	BIO *rbio, *wbio;
 	int ready, closing, app_open, app_paused, handles;
 	char expect[128];
+	int principal_san;   /* the context's principal rule */
+	char principal[128]; /* the peer's, by that rule */
 	tls_relay_cb cb;
 	void *arg;
 	uint8_t rbuf[RBUF];
@@ -77,7 +79,7 @@ static void relay_fail(struct tls_relay *r, const char *fmt, ...)
 	if (!r->ready && r->cb) {
 		tls_relay_cb cb = r->cb;
 		r->cb = NULL;
-		cb(r->arg, NULL, -1, err);
+		cb(r->arg, NULL, -1, err, NULL);
 	}
 	relay_close(r);
 }
@@ -171,6 +173,8 @@ static int established(struct tls_relay *r)
 		return -1;
 	}
 	tls_principal_of(0, x, cn, sizeof cn); /* nodes: always the CN */
+	tls_principal_of(r->principal_san, x, r->principal,
+			 sizeof r->principal);
 	X509_free(x);
 	if (r->expect[0] && strcmp(cn, r->expect) != 0) {
 		relay_fail(r, "the peer's certificate is for '%s', not '%s'",
@@ -206,7 +210,7 @@ static int established(struct tls_relay *r)
 	uv_timer_stop(&r->timer);
 	cb = r->cb;
 	r->cb = NULL;
-	cb(r->arg, (uv_stream_t *)plain, 0, NULL);
+	cb(r->arg, (uv_stream_t *)plain, 0, NULL, r->principal);
 	return 0;
 }
 
@@ -320,6 +324,7 @@ int tls_relay_start(uv_loop_t *loop, struct tls_ctx *ctx, int server,
 	r->cb = cb;
 	r->arg = arg;
 	snprintf(r->expect, sizeof r->expect, "%s", expect_cn ? expect_cn : "");
+	r->principal_san = tls_ctx_principal_san(ctx);
 	r->ssl = tls_ssl_new(ctx, server, (void **)&r->rbio, (void **)&r->wbio);
 	if (r->ssl == NULL) {
 		free(r);

@@ -28,8 +28,11 @@
 struct tls_ctx;
 struct tls_relay;
 
+/* principal: on success, the peer's principal by the context's rule
+ * (tls.h: subject CN or first DNS/URI SAN), "" when none; NULL on
+ * failure. Valid during the call only. */
 typedef void (*tls_relay_cb)(void *arg, uv_stream_t *plain, int status,
-			     const char *err);
+			     const char *err, const char *principal);
 
 int tls_relay_start(uv_loop_t *loop, struct tls_ctx *ctx, int server,
 		    uv_stream_t *tcp, const char *expect_cn,

@@ -51,10 +51,11 @@ static void close_free(uv_handle_t *h)
 }
 
 static void relay_done(void *arg, uv_stream_t *plain, int status,
-		       const char *err)
+		       const char *err, const char *principal)
 {
 	struct synod_relay *p = arg;
 	struct synod_transport *t = p->t;
+	(void)principal; /* the relay checked the node's CN */
 	relay_unlink(p);
 	if (status != 0) {
 		/* A peer with a bad certificate retries every

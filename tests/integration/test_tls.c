@@ -52,6 +52,7 @@
 struct fixture {
 	struct itest it;
 	char dir[256]; /* certificates: dir/a (the cluster's), dir/b */
+	char http[64]; /* node 1's HTTPS address */
 	struct synod_broker *b;
 };
 
@@ -357,6 +358,7 @@ static void test_tls_client_port(void **state)
 		}
 		fclose(fp);
 		assert_true(addr[0] != '\0');
+		snprintf(f->http, sizeof f->http, "%s", addr);
 		snprintf(
 		    cmd, sizeof cmd,
 		    "curl -sf --max-time 5 --cacert '%s' --cert '%s' --key "
@@ -565,6 +567,44 @@ static void test_tls_client_port(void **state)
 				    "AUTHORIZATION_FAILED: principal");
 			assert_true(seen > 0);
 		}
+		/* HTTPS: /metrics needs a role that may read; /healthz
+		 * any certified client. */
+		if (f->http[0]) {
+			char cmd[1600], pem[300], pkey[300];
+			const char *who[] = {"op-1", "broker-2"};
+			const int want[] = {200, 403};
+			for (int k = 0; k < 2; k++) {
+				char file[64], out[64] = "";
+				FILE *p;
+				snprintf(file, sizeof file, "%s.pem", who[k]);
+				path(f, pem, sizeof pem, "a", file);
+				snprintf(file, sizeof file, "%s.key", who[k]);
+				path(f, pkey, sizeof pkey, "a", file);
+				snprintf(
+				    cmd, sizeof cmd,
+				    "curl -s -o /dev/null -w '%%{http_code}' "
+				    "--max-time 5 --cacert '%s' --cert '%s' "
+				    "--key '%s' https://%s/metrics",
+				    ca, pem, pkey, f->http);
+				p = popen(cmd, "r");
+				assert_non_null(p);
+				if (fgets(out, sizeof out, p) == NULL)
+					out[0] = '\0';
+				pclose(p);
+				if (atoi(out) != want[k])
+					fail_msg("%s: /metrics answered %s, "
+						 "wanted %d",
+						 who[k], out, want[k]);
+			}
+			snprintf(
+			    cmd, sizeof cmd,
+			    "curl -sf --max-time 5 --cacert '%s' --cert "
+			    "'%s' --key '%s' https://%s/healthz | grep -qx "
+			    "ok",
+			    ca, pem, pkey, f->http);
+			assert_int_equal(system(cmd), 0);
+		}
+
 		/* synodctl acl, as the admin. */
 		{
 			json_t *j = NULL, *e;
