@@ -13,6 +13,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "module.h"
+#include "synod/client.h"
 #include "tls.h"
 #include "tlsrelay.h"
 
@@ -299,6 +300,42 @@ char *http_metrics_text(struct server *s)
 	}
 	metric(&t, "synod_requests_total", "counter",
 	       "Client requests received.", (double)s->stats.requests);
+	tprintf(&t, "# HELP synod_request_duration_seconds From a request's "
+		    "arrival to its answer, per API.\n"
+		    "# TYPE synod_request_duration_seconds histogram\n");
+	for (unsigned api = 0; api < SERVER_MAX_API; api++) {
+		const struct srv_api_stats *a = &s->api_stats[api];
+		const char *name = s->api[api] ? s->api[api]->name : NULL;
+		uint64_t cum = 0;
+		if (a->count == 0 || name == NULL)
+			continue;
+		for (unsigned b = 0; b < SRV_LATENCY_BUCKETS; b++) {
+			cum += a->bucket[b];
+			tprintf(
+			    &t,
+			    "synod_request_duration_seconds_bucket{api=\"%s\","
+			    "le=\"%g\"} %llu\n",
+			    name, srv_latency_bounds[b],
+			    (unsigned long long)cum);
+		}
+		tprintf(&t,
+			"synod_request_duration_seconds_bucket{api=\"%s\",le="
+			"\"+Inf\"} %llu\n"
+			"synod_request_duration_seconds_sum{api=\"%s\"} %.9g\n"
+			"synod_request_duration_seconds_count{api=\"%s\"} "
+			"%llu\n",
+			name, (unsigned long long)a->count, name, a->sum_s,
+			name, (unsigned long long)a->count);
+	}
+	tprintf(&t, "# HELP synod_answers_total Answers to client requests by "
+		    "Status code (protocol.md).\n"
+		    "# TYPE synod_answers_total counter\n");
+	for (unsigned code = 0; code < 64; code++)
+		if (s->answers_by_code[code] || code == SYNOD_OK)
+			tprintf(&t, "synod_answers_total{code=\"%s\"} %llu\n",
+				code == SYNOD_OK ? "OK"
+						 : synod_error_name((int)code),
+				(unsigned long long)s->answers_by_code[code]);
 	metric(&t, "synod_errors_sent_total", "counter",
 	       "Client requests answered with an error.",
 	       (double)s->stats.errors_sent);

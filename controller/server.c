@@ -76,12 +76,50 @@ void srv_conn_unref(struct sconn *sc)
 		free(sc);
 }
 
+const double srv_latency_bounds[SRV_LATENCY_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
+
+/* An answer to a request: its latency under its API, its Status code
+ * (field 1 of every response) among the codes. */
+static void count_answer(struct server *s, const struct frame_header *req,
+			 const ProtobufCMessage *body)
+{
+	struct srv_api_stats *a;
+	double secs;
+	unsigned b = 0;
+	if (req->kind != FRAME_REQUEST || req->recv_us == 0 ||
+	    req->api >= SERVER_MAX_API)
+		return;
+	a = &s->api_stats[req->api];
+	secs = (double)(uv_hrtime() / 1000 - req->recv_us) / 1e6;
+	while (b < SRV_LATENCY_BUCKETS && secs > srv_latency_bounds[b])
+		b++;
+	a->bucket[b]++;
+	a->count++;
+	a->sum_s += secs;
+	if (body) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field(body->descriptor,
+							    1);
+		if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+		    f->descriptor == &synod__wire__status__descriptor) {
+			const Synod__Wire__Status *st =
+			    *(const Synod__Wire__Status *const *)((const char *)
+								      body +
+								  f->offset);
+			if (st && st->code < 64)
+				s->answers_by_code[st->code]++;
+		}
+	}
+}
+
 void srv_send(struct sconn *sc, const struct frame_header *req,
 	      const ProtobufCMessage *body)
 {
 	struct frame_header h = *req;
 	if (sc->closed)
 		return;
+	count_answer(sc->server, req, body);
 	h.kind = FRAME_RESPONSE;
 	h.flags = 0;
 	if (conn_send(&sc->conn, &h, body) != 0) {

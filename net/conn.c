@@ -230,6 +230,7 @@ static void deliver(struct conn *c)
 			return;
 		}
 		c->frames_in++;
+		h.recv_us = uv_hrtime() / 1000;
 		c->ops->frame(c, &h, body, blen);
 		off += used;
 	}

@@ -47,6 +47,10 @@ struct frame_header {
 	uint16_t api_version;
 	uint32_t correlation_id;
 	uint8_t client_id[FRAME_CLIENT_ID_SIZE]; /* with FRAME_F_CLIENT_ID */
+	/* Not on the wire: when conn.c delivered the frame (uv_hrtime() in
+	 * microseconds); 0 for headers made or decoded elsewhere. The
+	 * server times requests from it (a reply copies the header). */
+	uint64_t recv_us;
 };
 
 /* Bytes before the body: FRAME_PREFIX, plus the client id when the
