@@ -72,8 +72,10 @@ void srv_conn_ref(struct sconn *sc)
 
 void srv_conn_unref(struct sconn *sc)
 {
-	if (--sc->refs == 0)
+	if (--sc->refs == 0) {
+		free(sc->grant_groups);
 		free(sc);
+	}
 }
 
 const double srv_latency_bounds[SRV_LATENCY_BUCKETS] = {
@@ -399,8 +401,17 @@ static const struct acl_grant *grant_of(struct server *s, struct sconn *sc,
 {
 	if (sc->acl_gen == s->acl_gen)
 		return &sc->grant;
+	if (sc->grant_groups == NULL &&
+	    (sc->grant_groups = malloc(GRANT_GROUPS_MAX)) == NULL) {
+		/* Out of memory: no grant (refused), read again next time. */
+		static char none[1];
+		sc->grant.role = ACL_ROLE_NONE;
+		sc->grant.broker_id = -1;
+		sc->grant.groups = none;
+		return &sc->grant;
+	}
 	read_grant(s, principal, &sc->grant, sc->grant_groups,
-		   sizeof sc->grant_groups);
+		   GRANT_GROUPS_MAX);
 	sc->acl_gen = s->acl_gen;
 	return &sc->grant;
 }
@@ -409,7 +420,7 @@ int srv_principal_may(struct server *s, const char *principal, enum acl_op op,
 		      char *why, size_t size)
 {
 	struct acl_grant g;
-	char groups[1025], reason[300];
+	char groups[GRANT_GROUPS_MAX], reason[300];
 	if (!s->authz || acl_in_list(s->node->cfg->super_users, principal))
 		return 0;
 	read_grant(s, principal, &g, groups, sizeof groups);

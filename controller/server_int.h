@@ -13,6 +13,9 @@
 #include "node.h"
 #include "acl.h"
 #include "server.h"
+
+/* A grant's groups value: a config value (at most 1024 bytes) + NUL. */
+#define GRANT_GROUPS_MAX 1025
 #include "synod.pb-c.h"
 
 /* Back-pressure per connection: stop reading while this many requests
@@ -52,7 +55,7 @@ struct sconn {
 	 * read yet; the server's acl_gen starts at 1). */
 	uint64_t acl_gen;
 	struct acl_grant grant;
-	char grant_groups[1025];
+	char *grant_groups; /* GRANT_GROUPS_MAX bytes, allocated when read */
 };
 
 /* A request waiting for raft. */
