@@ -468,7 +468,11 @@ static void tls_pump(struct conn *c)
 		size_t len;
 		int k;
 		if (rbuf_room(c, &base, &len) != 0) {
-			/* Refused (or no memory): plaintext may stay in
+			if (!c->rbuf_refused) {
+				conn_close(c); /* out of memory */
+				return;
+			}
+			/* Refused by the owner: plaintext may stay in
 			 * OpenSSL until conn_resume(). */
 			c->rbuf_refused = 0;
 			conn_pause(c);
