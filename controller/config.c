@@ -352,6 +352,15 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		}
 		return 0;
 	}
+	if (strcmp(key, "log_format") == 0) {
+		int f = log_parse_format(value);
+		if (f < 0) {
+			snprintf(err, err_size, "log_format: text or json");
+			return -1;
+		}
+		c->log_json = f;
+		return 0;
+	}
 	if (strcmp(key, "log_level") == 0) {
 		int l = log_parse_level(value);
 		if (l < 0) {

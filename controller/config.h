@@ -65,6 +65,7 @@ struct synod_config {
 	size_t segment_size;
 	int pre_vote;
 	int log_level;
+	int log_json; /* log_format = json */
 };
 
 void config_defaults(struct synod_config *c);

@@ -9,6 +9,42 @@
 
 static int level = LOG_INFO;
 static char prefix[64] = "synod";
+static int json;
+static unsigned long long json_node;
+
+void log_set_json(int on, unsigned long long node_id)
+{
+	json = on;
+	json_node = node_id;
+}
+
+int log_parse_format(const char *s)
+{
+	if (strcasecmp(s, "text") == 0)
+		return 0;
+	if (strcasecmp(s, "json") == 0)
+		return 1;
+	return -1;
+}
+
+/* s as the inside of a JSON string into out (always NUL-terminated;
+ * cut at a character boundary of the escapes when it does not fit). */
+static void json_escape(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+	for (; *s && n + 7 < size; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			n += (size_t)snprintf(out + n, size - n, "\\u%04x", ch);
+		} else {
+			out[n++] = (char)ch;
+		}
+	}
+	out[n] = '\0';
+}
 
 void log_set_level(int l)
 {
@@ -44,6 +80,17 @@ void logf_(int l, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	if (json) {
+		static const char *names[] = {"", "error", "warn", "info",
+					      "debug"};
+		char esc[sizeof line * 6 + 1];
+		json_escape(line, esc, sizeof esc);
+		fprintf(stderr,
+			"{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"node\":%llu,"
+			"\"msg\":\"%s\"}\n",
+			ts, now.tv_nsec / 1000000, names[l], json_node, esc);
+		return;
+	}
 	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000,
 		tags[l], prefix, line);
 }

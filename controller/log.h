@@ -1,6 +1,9 @@
 /* controller/log.h - the daemon's log lines on stderr.
- * "2026-11-22T01:02:03.456Z INFO node 1: message". Thread-safe enough for
- * one loop thread plus rare calls from the thread pool (one fprintf each).
+ * "2026-11-22T01:02:03.456Z INFO node 1: message", or with
+ * log_set_json() one JSON object a line (log_format = json):
+ * {"ts":"2026-11-22T01:02:03.456Z","level":"info","node":1,"msg":"..."}.
+ * Thread-safe enough for one loop thread plus rare calls from the thread
+ * pool (one fprintf each).
  */
 #ifndef SYNOD_LOG_H
 #define SYNOD_LOG_H
@@ -10,6 +13,10 @@ enum { LOG_ERROR = 1, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_set_level(int level);
 int log_parse_level(const char *s); /* -1 when unknown */
 void log_set_prefix(const char *prefix);
+/* JSON lines (on 1) for node node_id, or text (0). */
+void log_set_json(int on, unsigned long long node_id);
+/* "text" or "json": 0 or 1; -1 when unknown. */
+int log_parse_format(const char *s);
 void logf_(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

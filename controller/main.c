@@ -132,6 +132,8 @@ static void usage(FILE *out)
 		"  --connect-retry-ms N       raft reconnect delay (default "
 		"100)\n"
 		"  --log-level LEVEL          error, warn, info, debug\n"
+		"  --log-format text|json     json: one object a line (ts, "
+		"level, node, msg)\n"
 		"  --new-cluster-id           print a fresh cluster id and "
 		"exit\n"
 		"  --version, --help\n");
@@ -387,6 +389,7 @@ static const struct option long_opts[] = {
     {"allow-plaintext", required_argument, NULL, 34},
     {"http-address", required_argument, NULL, 35},
     {"plaintext-client-address", required_argument, NULL, 36},
+    {"log-format", required_argument, NULL, 37},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -430,6 +433,7 @@ static const char *const opt_keys[] = {
     [34] = "allow_plaintext",
     [35] = "http_address",
     [36] = "plaintext_client_address",
+    [37] = "log_format",
 };
 
 int main(int argc, char **argv)
@@ -491,6 +495,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level(cfg.log_level);
+	log_set_json(cfg.log_json, (unsigned long long)cfg.node_id);
 	{
 		char prefix[32];
 		snprintf(prefix, sizeof prefix, "node %llu",
