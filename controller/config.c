@@ -158,6 +158,19 @@ static int set_str(char *dst, size_t size, const char *key, const char *v,
 		return 0;                                                      \
 	} while (0)
 
+/* HOST:PORT to listen on, port 0 allowed (any free port). */
+static int listen_hostport(const char *value)
+{
+	char probe[SYNOD_ADDR_MAX];
+	size_t n = strlen(value);
+	if (n >= sizeof probe)
+		return 0; /* never truncated, never written past */
+	memcpy(probe, value, n + 1);
+	if (n >= 2 && strcmp(probe + n - 2, ":0") == 0)
+		probe[n - 1] = '1';
+	return config_check_hostport(probe) == 0;
+}
+
 int config_set(struct synod_config *c, const char *key, const char *value,
 	       char *err, size_t err_size)
 {
@@ -187,12 +200,7 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 	}
 	if (strcmp(key, "http_address") == 0) {
 		/* Port 0: any free port (the node logs which). */
-		char probe[SYNOD_ADDR_MAX + 2];
-		size_t n = strlen(value);
-		snprintf(probe, sizeof probe, "%s", value);
-		if (n >= 2 && strcmp(value + n - 2, ":0") == 0)
-			probe[n - 1] = '1';
-		if (config_check_hostport(probe) != 0) {
+		if (!listen_hostport(value)) {
 			snprintf(err, err_size, "http_address: IP:PORT");
 			return -1;
 		}
@@ -200,13 +208,7 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 			       value, err, err_size);
 	}
 	if (strcmp(key, "plaintext_client_address") == 0) {
-		char probe[SYNOD_ADDR_MAX + 2];
-		size_t n = strlen(value);
-		snprintf(probe, sizeof probe, "%s", value);
-		if (n >= 2 && strcmp(value + n - 2, ":0") == 0)
-			probe[n - 1] = '1';
-		if (config_check_hostport(probe) != 0 ||
-		    !config_loopback(value)) {
+		if (!listen_hostport(value) || !config_loopback(value)) {
 			snprintf(err, err_size,
 				 "plaintext_client_address: a loopback IP:PORT "
 				 "(127.0.0.1 or ::1; development only)");

@@ -468,6 +468,18 @@ static void test_daemon_config(void **state)
 	assert_int_equal(config_set(&c, "tls_ca_file", "/a", err, sizeof err),
 			 0);
 	assert_int_equal(config_validate(&c, err, sizeof err), 0);
+	/* Listen addresses longer than any address: refused, never
+	 * written past (found by fuzz_config). */
+	{
+		char lng[400];
+		memset(lng, '1', sizeof lng);
+		memcpy(lng + sizeof lng - 3, ":0", 3);
+		assert_int_equal(
+		    config_set(&c, "http_address", lng, err, sizeof err), -1);
+		assert_int_equal(config_set(&c, "plaintext_client_address", lng,
+					    err, sizeof err),
+				 -1);
+	}
 	/* The development port: loopback, TLS on and allowed only. */
 	assert_int_equal(config_set(&c, "plaintext_client_address",
 				    "10.0.0.1:9000", err, sizeof err),
