@@ -371,6 +371,27 @@ int itest_log_contains_after(struct cluster *c, unsigned id, long from,
 	return found;
 }
 
+int itest_log_word_after(struct cluster *c, unsigned id, const char *tag,
+			 char *out, size_t size)
+{
+	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
+	char line[2048];
+	int found = -1;
+	if (fp == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp)) {
+		char *p = strstr(line, tag);
+		if (p) {
+			p += strlen(tag);
+			p[strcspn(p, " \"\n")] = '\0';
+			snprintf(out, size, "%s", p);
+			found = 0;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
 int itest_synodctl(struct itest *it, const char *ctl, const char *args,
 		   json_t **out)
 {

@@ -133,6 +133,11 @@ long itest_log_size(struct cluster *c, unsigned id);
 /* 1 when node id's log has a line with text at or after offset from. */
 int itest_log_contains_after(struct cluster *c, unsigned id, long from,
 			     const char *text);
+/* The word after `tag` on the last line of node id's log holding it (up
+ * to a space, a quote or the line's end), into out: an address a node
+ * logged, say. 0, or -1 when no line holds tag. */
+int itest_log_word_after(struct cluster *c, unsigned id, const char *tag,
+			 char *out, size_t size);
 
 /* Run `ctl --json args` against the quorum, stderr appended to
  * <dir>/synodctl.log; *out = its parsed output (NULL when not JSON).

@@ -50,20 +50,11 @@ static int teardown(void **state)
 /* The address node id logged for its HTTP listener (port 0 asked). */
 static void find_http(struct fixture *f, unsigned id)
 {
-	const char *tag = "http: serving /healthz /readyz /metrics on ";
-	FILE *fp = fopen(f->it.c.nodes[id - 1].log_path, "r");
-	char line[1024];
-	assert_non_null(fp);
-	while (fgets(line, sizeof line, fp)) {
-		char *p = strstr(line, tag);
-		if (p) {
-			p += strlen(tag);
-			p[strcspn(p, " \n")] = '\0';
-			snprintf(f->http[id], sizeof f->http[id], "%s", p);
-		}
-	}
-	fclose(fp);
-	assert_true(f->http[id][0] != '\0');
+	assert_int_equal(
+	    itest_log_word_after(&f->it.c, id,
+				 "http: serving /healthz /readyz /metrics on ",
+				 f->http[id], sizeof f->http[id]),
+	    0);
 }
 
 /* Send raw bytes, read the whole answer (the server closes). Returns

@@ -344,20 +344,13 @@ static void test_tls_client_port(void **state)
 
 	/* The HTTP port is HTTPS with client certificates of the CA. */
 	if (system("command -v curl >/dev/null 2>&1") == 0) {
-		const char *tag = "http: serving /healthz /readyz /metrics on ";
-		char line[1024], addr[64] = "", cmd[1600];
-		FILE *fp = fopen(f->it.c.nodes[0].log_path, "r");
-		assert_non_null(fp);
-		while (fgets(line, sizeof line, fp)) {
-			char *p = strstr(line, tag);
-			if (p) {
-				p += strlen(tag);
-				p[strcspn(p, " \n")] = '\0';
-				snprintf(addr, sizeof addr, "%s", p);
-			}
-		}
-		fclose(fp);
-		assert_true(addr[0] != '\0');
+		char addr[64] = "", cmd[1600];
+		assert_int_equal(
+		    itest_log_word_after(
+			&f->it.c, 1,
+			"http: serving /healthz /readyz /metrics on ", addr,
+			sizeof addr),
+		    0);
 		snprintf(f->http, sizeof f->http, "%s", addr);
 		snprintf(
 		    cmd, sizeof cmd,
@@ -382,23 +375,14 @@ static void test_tls_client_port(void **state)
 	{
 		const char *tag = "plaintext client port (development: every "
 				  "client on it is an admin) on ";
-		char line[1024], addr[64] = "";
-		FILE *fp = fopen(f->it.c.nodes[0].log_path, "r");
+		char addr[64] = "";
 		Synod__Wire__MetadataRequest mr =
 		    SYNOD__WIRE__METADATA_REQUEST__INIT;
 		Synod__Wire__MetadataResponse *md;
 		int fd;
-		assert_non_null(fp);
-		while (fgets(line, sizeof line, fp)) {
-			char *p = strstr(line, tag);
-			if (p) {
-				p += strlen(tag);
-				p[strcspn(p, " \n")] = '\0';
-				snprintf(addr, sizeof addr, "%s", p);
-			}
-		}
-		fclose(fp);
-		assert_true(addr[0] != '\0');
+		assert_int_equal(
+		    itest_log_word_after(&f->it.c, 1, tag, addr, sizeof addr),
+		    0);
 		fd = itest_raw_connect(NULL, addr, 0);
 		md = (Synod__Wire__MetadataResponse *)itest_raw_call(
 		    fd, SYNOD_API_METADATA, NULL, 7, &mr.base,
