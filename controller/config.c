@@ -133,6 +133,21 @@ int config_parse_voters(const char *spec, struct voter_spec *out, unsigned max,
 	return 0;
 }
 
+/* "true"/"1" or "false"/"0" into *dst. */
+static int set_bool(int *dst, const char *key, const char *v, char *err,
+		    size_t err_size)
+{
+	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*dst = 1;
+	else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*dst = 0;
+	else {
+		snprintf(err, err_size, "%s: true or false", key);
+		return -1;
+	}
+	return 0;
+}
+
 static int set_str(char *dst, size_t size, const char *key, const char *v,
 		   char *err, size_t err_size)
 {
@@ -299,61 +314,23 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		}
 		return 0;
 	}
-	if (strcmp(key, "allow_plaintext") == 0) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-			c->allow_plaintext = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-			c->allow_plaintext = 0;
-		else {
-			snprintf(err, err_size,
-				 "allow_plaintext: true or false");
-			return -1;
-		}
-		return 0;
-	}
+	if (strcmp(key, "allow_plaintext") == 0)
+		return set_bool(&c->allow_plaintext, key, value, err, err_size);
 	if (strcmp(key, "super_users") == 0)
 		return set_str(c->super_users, sizeof c->super_users, key,
 			       value, err, err_size);
-	if (strcmp(key, "authorization") == 0) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-			c->authorization = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-			c->authorization = 0;
-		else {
-			snprintf(err, err_size, "authorization: true or false");
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(key, "tls_allow_tls12") == 0) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-			c->tls_allow_tls12 = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-			c->tls_allow_tls12 = 0;
-		else {
-			snprintf(err, err_size,
-				 "tls_allow_tls12: true or false");
-			return -1;
-		}
-		return 0;
-	}
+	if (strcmp(key, "authorization") == 0)
+		return set_bool(&c->authorization, key, value, err, err_size);
+	if (strcmp(key, "tls_allow_tls12") == 0)
+		return set_bool(&c->tls_allow_tls12, key, value, err, err_size);
 	/* At least 4 MiB: libraft 0.22 refuses appends (RAFT_NOSPACE) while
 	 * its open segments' free capacity is under its 4 MiB threshold; with
 	 * 1 MiB segments no entry ever committed (a leader retried its
 	 * barrier forever). */
 	if (strcmp(key, "segment_size_bytes") == 0)
 		U(segment_size, 4u << 20, 20u << 20);
-	if (strcmp(key, "pre_vote") == 0) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
-			c->pre_vote = 1;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
-			c->pre_vote = 0;
-		else {
-			snprintf(err, err_size, "pre_vote: true or false");
-			return -1;
-		}
-		return 0;
-	}
+	if (strcmp(key, "pre_vote") == 0)
+		return set_bool(&c->pre_vote, key, value, err, err_size);
 	if (strcmp(key, "log_format") == 0) {
 		int f = log_parse_format(value);
 		if (f < 0) {

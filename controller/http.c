@@ -719,7 +719,7 @@ int http_start(struct server *s, const char *address)
 	struct http *h;
 	struct sockaddr_storage ss;
 	struct module m;
-	int len = sizeof ss, rv;
+	int rv;
 	if (srv_listen_addr("http_address", address, &ss, s->errmsg,
 			    sizeof s->errmsg) != 0)
 		return -1;
@@ -745,21 +745,12 @@ int http_start(struct server *s, const char *address)
 		return -1;
 	}
 	uv_timer_start(&h->sweep, on_sweep, 1000, 1000);
-	if (uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len) ==
-	    0) {
-		char ip[64] = "?";
-		int port = 0;
-		if (ss.ss_family == AF_INET) {
-			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		} else {
-			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		}
-		log_info("http: serving /healthz /readyz /metrics on %s:%d%s",
-			 ip, port,
-			 s->tls ? " (HTTPS, client certificates of the CA)"
-				: "");
+	{
+		char where[80];
+		srv_bound_name(&h->listener, where, sizeof where);
+		log_info(
+		    "http: serving /healthz /readyz /metrics on %s%s", where,
+		    s->tls ? " (HTTPS, client certificates of the CA)" : "");
 	}
 	memset(&m, 0, sizeof m);
 	m.name = "http";

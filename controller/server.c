@@ -1045,6 +1045,24 @@ int server_tls_reload(struct server *s)
 	return 0;
 }
 
+void srv_bound_name(uv_tcp_t *t, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	char ip[64] = "?";
+	int port = 0;
+	if (uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	snprintf(out, size, "%s:%d", ip, port);
+}
+
 int srv_listen_addr(const char *what, const char *address,
 		    struct sockaddr_storage *ss, char *err, size_t size)
 {
@@ -1122,8 +1140,7 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 	}
 	if (node->cfg->plaintext_client_address[0] && s->tls) {
 		const char *pa = node->cfg->plaintext_client_address;
-		int len = sizeof ss;
-		char ip[64] = "?";
+		char where[80];
 		if (srv_listen_addr("plaintext_client_address", pa, &ss,
 				    s->errmsg, sizeof s->errmsg) != 0)
 			return -1;
@@ -1139,24 +1156,10 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 				 "listen on %s: %s", pa, uv_strerror(rv));
 			return -1;
 		}
-		if (uv_tcp_getsockname(&s->plain_listener,
-				       (struct sockaddr *)&ss, &len) == 0) {
-			int port;
-			if (ss.ss_family == AF_INET) {
-				uv_ip4_name((struct sockaddr_in *)&ss, ip,
-					    sizeof ip);
-				port = ntohs(
-				    ((struct sockaddr_in *)&ss)->sin_port);
-			} else {
-				uv_ip6_name((struct sockaddr_in6 *)&ss, ip,
-					    sizeof ip);
-				port = ntohs(
-				    ((struct sockaddr_in6 *)&ss)->sin6_port);
-			}
-			log_warn("plaintext client port (development: every "
-				 "client on it is an admin) on %s:%d",
-				 ip, port);
-		}
+		srv_bound_name(&s->plain_listener, where, sizeof where);
+		log_warn("plaintext client port (development: every client on "
+			 "it is an admin) on %s",
+			 where);
 	}
 	uv_timer_start(&s->tick, on_tick, 1000, 1000);
 	return 0;

@@ -129,6 +129,9 @@ struct server {
 int srv_principal_may(struct server *s, const char *principal, enum acl_op op,
 		      char *why, size_t size);
 
+/* "IP:PORT" a listener is bound to (the port chosen for port 0). */
+void srv_bound_name(uv_tcp_t *t, char *out, size_t size);
+
 /* "IP:PORT" or "[IPv6]:PORT" to a socket address. 0, or -1 with the
  * reason in err (naming `what`, the config key). */
 int srv_listen_addr(const char *what, const char *address,

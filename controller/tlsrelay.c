@@ -42,7 +42,7 @@ struct wreq {
 	uint8_t data[];
 };
 
-static void on_app_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
 static void on_closed(uv_handle_t *h)
@@ -97,8 +97,7 @@ static void on_tcp_written(uv_write_t *req, int status)
 	if (r->app_paused && !r->closing &&
 	    uv_stream_get_write_queue_size(r->tcp) < LOW_WATER) {
 		r->app_paused = 0;
-		uv_read_start((uv_stream_t *)&r->app, on_app_alloc,
-			      on_app_read);
+		uv_read_start((uv_stream_t *)&r->app, on_alloc, on_app_read);
 	}
 }
 
@@ -199,8 +198,7 @@ static int established(struct tls_relay *r)
 	uv_pipe_init(r->loop, plain, 0);
 	if (uv_pipe_open(&r->app, fds[0]) != 0 ||
 	    uv_pipe_open(plain, fds[1]) != 0 ||
-	    uv_read_start((uv_stream_t *)&r->app, on_app_alloc, on_app_read) !=
-		0) {
+	    uv_read_start((uv_stream_t *)&r->app, on_alloc, on_app_read) != 0) {
 		close(fds[1]);
 		uv_close((uv_handle_t *)plain, (uv_close_cb)raft_free);
 		relay_fail(r, "cannot open the socketpair");
@@ -254,7 +252,9 @@ static void pump(struct tls_relay *r)
 	flush_tcp(r);
 }
 
-static void on_tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Both streams read into the relay's buffer: each read is consumed
+ * (written on, or handed to OpenSSL) before the next one. */
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct tls_relay *r = h->data;
 	(void)hint;
@@ -274,14 +274,6 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		return;
 	}
 	pump(r);
-}
-
-static void on_app_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct tls_relay *r = h->data;
-	(void)hint;
-	buf->base = (char *)r->rbuf;
-	buf->len = sizeof r->rbuf;
 }
 
 static void on_app_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -331,7 +323,7 @@ int tls_relay_start(uv_loop_t *loop, struct tls_ctx *ctx, int server,
 		return -1;
 	}
 	tcp->data = r;
-	if (uv_read_start(tcp, on_tcp_alloc, on_tcp_read) != 0) {
+	if (uv_read_start(tcp, on_alloc, on_tcp_read) != 0) {
 		SSL_free(r->ssl);
 		free(r);
 		return -1;

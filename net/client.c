@@ -729,6 +729,7 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 {
 	struct synod_client *c;
 	char *copy, *tok, *save;
+	int rv;
 	if (cfg == NULL || cfg->bootstrap == NULL || cfg->bootstrap[0] == '\0')
 		return SYNOD_EINVALID_ARGUMENT;
 	c = calloc(1, sizeof *c);
@@ -790,11 +791,8 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 			if (cfg->errmsg && cfg->errmsg_size)
 				snprintf(cfg->errmsg, cfg->errmsg_size, "%s",
 					 err);
-			for (unsigned i = 0; i < c->n_addrs; i++)
-				free(c->addrs[i]);
-			free(c->cluster_id);
-			free(c);
-			return SYNOD_EINVALID_ARGUMENT;
+			rv = SYNOD_EINVALID_ARGUMENT;
+			goto fail;
 		}
 	} else if ((cfg->tls_cert_file && cfg->tls_cert_file[0]) ||
 		   (cfg->tls_key_file && cfg->tls_key_file[0])) {
@@ -802,11 +800,8 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 			snprintf(cfg->errmsg, cfg->errmsg_size,
 				 "a TLS certificate or key without a CA "
 				 "bundle (tls_ca_file)");
-		for (unsigned i = 0; i < c->n_addrs; i++)
-			free(c->addrs[i]);
-		free(c->cluster_id);
-		free(c);
-		return SYNOD_EINVALID_ARGUMENT;
+		rv = SYNOD_EINVALID_ARGUMENT;
+		goto fail;
 	}
 	c->cfg.errmsg = NULL;
 	c->cfg.errmsg_size = 0;
@@ -830,12 +825,14 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 	*out = c;
 	return SYNOD_OK;
 nomem:
+	rv = SYNOD_ENOMEM;
+fail:
 	for (unsigned i = 0; i < c->n_addrs; i++)
 		free(c->addrs[i]);
 	free(c->cluster_id);
 	tls_ctx_free(c->tls);
 	free(c);
-	return SYNOD_ENOMEM;
+	return rv;
 }
 
 int synod_client_send(struct synod_client *c, uint16_t api,
