@@ -1075,8 +1075,8 @@ static void handle_list(struct brokers *b, struct sconn *sc,
 {
 	struct pending *p;
 	struct bop *o;
-	int rv = node_check_active(b->node);
-	if (rv == SYNOD_OK && !b->active)
+	int rv = srv_check_read(sc);
+	if (rv == SYNOD_OK && !b->active && !sc->local_read)
 		rv = SYNOD_EUNAVAILABLE;
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
@@ -1094,7 +1094,7 @@ static void handle_list(struct brokers *b, struct sconn *sc,
 									NULL);
 		return;
 	}
-	rv = node_read(b->node, &o->w);
+	rv = srv_read(sc, &o->w);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		srv_pending_free(p);

@@ -588,7 +588,7 @@ static void start_read(struct sconn *sc, const struct frame_header *h,
 		       void *msg, waiter_cb done)
 {
 	struct pending *p;
-	int rv = node_check_active(sc->server->node);
+	int rv = srv_check_read(sc);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -600,7 +600,7 @@ static void start_read(struct sconn *sc, const struct frame_header *h,
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
-	rv = node_read(sc->server->node, &p->w);
+	rv = srv_read(sc, &p->w);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		srv_pending_free(p);

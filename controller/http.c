@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <http_parser.h>
+#include <jansson.h>
 #include <raft.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,55 +12,23 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "http_int.h"
 #include "log.h"
 #include "module.h"
 #include "synod/client.h"
 #include "tls.h"
 #include "tlsrelay.h"
 
-#define HTTP_MAX_CONNS 64
-#define HTTP_MAX_REQUEST (16 * 1024)
-#define HTTP_TIMEOUT_MS 10000
 /* /readyz: a node whose applied index trails its commit index by more is
  * not ready. */
 #define READY_MAX_LAG 1000
 
-struct hconn;
-
-struct http {
-	struct server *s;
-	uv_tcp_t listener;
-	uv_timer_t sweep;
-	struct hconn *conns;
-	unsigned n_conns;
-	int handles; /* listener, sweep */
-	int closing;
-	uint64_t requests, refused;
-};
-
-struct hconn {
-	struct http *h;
-	struct hconn *next, *prev;
-	uv_stream_t *stream;	 /* NULL while a TLS handshake runs */
-	int stream_raft;	 /* stream from the relay: raft_free it */
-	struct tls_relay *relay; /* handshake in flight */
-	http_parser parser;
-	char url[1024];
-	size_t url_len;
-	int url_too_long;
-	size_t bytes;
-	uint64_t start_ms;
-	int complete, closing;
-	int tls;	     /* came over HTTPS: principal is set */
-	char principal[128]; /* the client certificate's */
-	char rbuf[4096];
-};
-
 struct hwrite {
 	uv_write_t req;
 	struct hconn *c;
-	size_t len;
-	char data[];
+	char *owned; /* the body, when given (http_respond_owned) */
+	uv_buf_t bufs[2];
+	char head[];
 };
 
 /* ---- a growing text buffer ---- */
@@ -391,6 +360,8 @@ static void hconn_close(struct hconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	h->n_conns--;
+	if (c->op)
+		http_api_detach(c);
 	if (c->relay) {
 		/* relay_done frees c */
 		tls_relay_cancel(c->relay);
@@ -404,43 +375,73 @@ static void on_written(uv_write_t *req, int status)
 	struct hwrite *w = (struct hwrite *)req;
 	(void)status;
 	hconn_close(w->c);
+	free(w->owned);
 	free(w);
 }
 
-/* Send a whole response (body copied) and close once written. */
-static void respond(struct hconn *c, int code, const char *reason,
-		    const char *ctype, const char *body, size_t len, int head)
+static void send_answer(struct hconn *c, int code, const char *reason,
+			const char *ctype, const char *extra, const char *body,
+			char *owned, size_t len, int head)
 {
 	struct text t = {0};
 	struct hwrite *w;
-	uv_buf_t b;
+	unsigned n = 1;
 	tprintf(&t,
 		"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		"Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-		code, reason, ctype, len);
-	if (t.failed) {
+		"Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+		code, reason, ctype, len, extra ? extra : "");
+	if (t.failed || c->closing) {
 		free(t.p);
-		hconn_close(c);
+		free(owned);
+		if (!c->closing)
+			hconn_close(c);
 		return;
 	}
-	w = malloc(sizeof *w + t.len + (head ? 0 : len));
+	w = malloc(sizeof *w + t.len + (head || owned ? 0 : len));
 	if (w == NULL) {
 		free(t.p);
+		free(owned);
 		hconn_close(c);
 		return;
 	}
 	w->c = c;
-	memcpy(w->data, t.p, t.len);
-	if (!head && len)
-		memcpy(w->data + t.len, body, len);
-	w->len = t.len + (head ? 0 : len);
+	w->owned = owned;
+	memcpy(w->head, t.p, t.len);
 	free(t.p);
+	w->bufs[0] = uv_buf_init(w->head, (unsigned)t.len);
+	if (!head && len) {
+		if (!owned)
+			memcpy(w->head + t.len, body, len);
+		w->bufs[1] =
+		    uv_buf_init(owned ? owned : w->head + t.len, (unsigned)len);
+		n = 2;
+	}
 	uv_read_stop(c->stream);
-	b = uv_buf_init(w->data, (unsigned)w->len);
-	if (uv_write(&w->req, c->stream, &b, 1, on_written) != 0) {
+	if (uv_write(&w->req, c->stream, w->bufs, n, on_written) != 0) {
+		free(w->owned);
 		free(w);
 		hconn_close(c);
 	}
+}
+
+void http_respond(struct hconn *c, int code, const char *reason,
+		  const char *ctype, const char *extra, const char *body,
+		  size_t len, int head)
+{
+	send_answer(c, code, reason, ctype, extra, body, NULL, len, head);
+}
+
+void http_respond_owned(struct hconn *c, int code, const char *reason,
+			const char *ctype, const char *extra, char *body,
+			size_t len, int head)
+{
+	send_answer(c, code, reason, ctype, extra, NULL, body, len, head);
+}
+
+static void respond(struct hconn *c, int code, const char *reason,
+		    const char *ctype, const char *body, size_t len, int head)
+{
+	http_respond(c, code, reason, ctype, NULL, body, len, head);
 }
 
 static void respond_text(struct hconn *c, int code, const char *reason,
@@ -520,13 +521,15 @@ static void route(struct hconn *c)
 		respond_text(c, 414, "URI Too Long", "URI too long\n", head);
 		return;
 	}
-	if (c->parser.method != HTTP_GET && !head) {
-		respond_text(c, 405, "Method Not Allowed",
-			     "only GET and HEAD\n", 0);
-		return;
-	}
 	n = strcspn(c->url, "?");
 	snprintf(path, sizeof path, "%.*s", (int)n, c->url);
+	if (c->parser.method != HTTP_GET && !head &&
+	    !(c->parser.method == HTTP_POST &&
+	      strcmp(path, "/v1/query") == 0)) {
+		respond_text(c, 405, "Method Not Allowed",
+			     "only GET and HEAD (and POST /v1/query)\n", 0);
+		return;
+	}
 	/* Over HTTPS with authorization on: /healthz for any certified
 	 * client (probes), the rest for principals that may read. */
 	if (c->tls && strcmp(path, "/healthz") != 0) {
@@ -553,15 +556,32 @@ static void route(struct hconn *c)
 		respond(c, 200, "OK", "text/plain; version=0.0.4", text,
 			strlen(text), head);
 		free(text);
+	} else if (strncmp(path, "/v1/", 4) == 0) {
+		http_api_route(c, (int)c->parser.method, path,
+			       c->url[n] == '?' ? c->url + n + 1 : "");
 	} else {
 		respond_text(c, 404, "Not Found",
-			     "not found (try /healthz, /readyz, /metrics)\n",
+			     "not found (try /healthz, /readyz, /metrics, "
+			     "/v1/quorum)\n",
 			     head);
 	}
 }
 
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct hconn *c = p->data;
+	/* The whole request is bounded by HTTP_MAX_REQUEST (on_read). */
+	if (c->body_len + len >= sizeof c->body)
+		return 1;
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	c->body[c->body_len] = '\0';
+	return 0;
+}
+
 static const http_parser_settings parser_settings = {
     .on_url = on_url,
+    .on_body = on_body,
     .on_message_complete = on_complete,
 };
 
@@ -697,11 +717,17 @@ static void on_sweep(uv_timer_t *t)
 
 /* ---- the module: the server's close closes the listener ---- */
 
+void http_maybe_free(struct http *h)
+{
+	if (h->closing && h->handles == 0 && h->ops == 0)
+		free(h);
+}
+
 static void on_handle_closed(uv_handle_t *handle)
 {
 	struct http *h = handle->data;
-	if (--h->handles == 0)
-		free(h);
+	h->handles--;
+	http_maybe_free(h);
 }
 
 static void mod_close(void *self)
@@ -710,8 +736,10 @@ static void mod_close(void *self)
 	h->closing = 1;
 	while (h->conns)
 		hconn_close(h->conns);
+	http_api_close(h);
 	uv_close((uv_handle_t *)&h->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&h->sweep, on_handle_closed);
+	uv_close((uv_handle_t *)&h->idle, on_handle_closed);
 }
 
 int http_start(struct server *s, const char *address)
@@ -733,24 +761,30 @@ int http_start(struct server *s, const char *address)
 	h->listener.data = h;
 	uv_timer_init(s->loop, &h->sweep);
 	h->sweep.data = h;
-	h->handles = 2;
+	uv_idle_init(s->loop, &h->idle);
+	h->idle.data = h;
+	h->handles = 3;
+	json_object_seed(0); /* before any JSON is built off the loop */
 	rv = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
 	if (rv == 0)
 		rv = uv_listen((uv_stream_t *)&h->listener, 128, on_connection);
 	if (rv != 0) {
 		snprintf(s->errmsg, sizeof s->errmsg, "http: listen on %s: %s",
 			 address, uv_strerror(rv));
+		h->closing = 1;
 		uv_close((uv_handle_t *)&h->listener, on_handle_closed);
 		uv_close((uv_handle_t *)&h->sweep, on_handle_closed);
+		uv_close((uv_handle_t *)&h->idle, on_handle_closed);
 		return -1;
 	}
 	uv_timer_start(&h->sweep, on_sweep, 1000, 1000);
 	{
 		char where[80];
 		srv_bound_name(&h->listener, where, sizeof where);
-		log_info(
-		    "http: serving /healthz /readyz /metrics on %s%s", where,
-		    s->tls ? " (HTTPS, client certificates of the CA)" : "");
+		log_info("http: serving /healthz /readyz /metrics /v1 on %s%s",
+			 where,
+			 s->tls ? " (HTTPS, client certificates of the CA)"
+				: "");
 	}
 	memset(&m, 0, sizeof m);
 	m.name = "http";

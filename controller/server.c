@@ -124,6 +124,14 @@ void srv_send(struct sconn *sc, const struct frame_header *req,
 	count_answer(sc->server, req, body);
 	h.kind = FRAME_RESPONSE;
 	h.flags = 0;
+	if (sc->internal) {
+		void (*answer)(void *, const struct frame_header *,
+			       const ProtobufCMessage *) = sc->answer;
+		sc->answer = NULL; /* one answer per call */
+		if (answer)
+			answer(sc->answer_arg, &h, body);
+		return;
+	}
 	if (conn_send(&sc->conn, &h, body) != 0) {
 		conn_close(&sc->conn);
 	} else if (conn_pending_bytes(&sc->conn) > MAX_OUTPUT_BYTES) {
@@ -489,10 +497,9 @@ static int authorize(struct server *s, struct sconn *sc,
 	return -1;
 }
 
-static void on_frame(struct conn *c, const struct frame_header *h,
+static void dispatch(struct sconn *sc, const struct frame_header *h,
 		     const uint8_t *body, size_t len)
 {
-	struct sconn *sc = c->data;
 	struct server *s = sc->server;
 	const struct module_api *a;
 	const struct module *m;
@@ -532,11 +539,79 @@ static void on_frame(struct conn *c, const struct frame_header *h,
 				 "body does not decode");
 		return;
 	}
-	if (s->authz && authorize(s, sc, h, a, msg) != 0) {
+	if (s->authz && !sc->internal && authorize(s, sc, h, a, msg) != 0) {
 		protobuf_c_message_free_unpacked(msg, NULL);
 		return;
 	}
 	a->handle(m->self, sc, h, msg);
+}
+
+static void on_frame(struct conn *c, const struct frame_header *h,
+		     const uint8_t *body, size_t len)
+{
+	dispatch(c->data, h, body, len);
+}
+
+/* ---- internal calls (server_int.h) ---- */
+
+int srv_check_read(struct sconn *sc)
+{
+	return sc->local_read ? SYNOD_OK : node_check_active(sc->server->node);
+}
+
+int srv_read(struct sconn *sc, struct waiter *w)
+{
+	if (!sc->local_read)
+		return node_read(sc->server->node, w);
+	w->first = 0;
+	w->count = 0;
+	w->next = NULL;
+	w->done(sc->server->node, w, SYNOD_OK, NULL);
+	return SYNOD_OK;
+}
+
+struct sconn *srv_call(struct server *s, uint16_t api,
+		       const ProtobufCMessage *req, int local_read,
+		       void (*answer)(void *arg, const struct frame_header *h,
+				      const ProtobufCMessage *resp),
+		       void *arg)
+{
+	static uint32_t correlation;
+	struct frame_header h;
+	struct sconn *sc = calloc(1, sizeof *sc);
+	size_t len = protobuf_c_message_get_packed_size(req);
+	uint8_t *body = malloc(len ? len : 1);
+	if (sc == NULL || body == NULL) {
+		free(sc);
+		free(body);
+		return NULL;
+	}
+	protobuf_c_message_pack(req, body);
+	sc->server = s;
+	sc->refs = 2; /* the caller's, and this call's until dispatched */
+	sc->internal = 1;
+	sc->local_read = local_read;
+	sc->answer = answer;
+	sc->answer_arg = arg;
+	snprintf(sc->conn.peer, sizeof sc->conn.peer, "internal");
+	memset(&h, 0, sizeof h);
+	h.kind = FRAME_REQUEST;
+	h.api = api;
+	h.api_version =
+	    api < SERVER_MAX_API && s->api[api] ? s->api[api]->max_version : 0;
+	h.correlation_id = ++correlation;
+	h.recv_us = uv_hrtime() / 1000;
+	dispatch(sc, &h, body, len);
+	free(body);
+	srv_conn_unref(sc);
+	return sc;
+}
+
+void srv_call_release(struct sconn *sc)
+{
+	sc->answer = NULL;
+	sc->closed = 1;
+	srv_conn_unref(sc);
 }
 
 static void on_bad_frame(struct conn *c, int err, const struct frame_header *h)

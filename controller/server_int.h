@@ -56,6 +56,14 @@ struct sconn {
 	uint64_t acl_gen;
 	struct acl_grant grant;
 	char *grant_groups; /* GRANT_GROUPS_MAX bytes, allocated when read */
+	/* An internal call (srv_call): no socket; the answer goes to
+	 * `answer` once. `local_read`: linearizable reads are served from
+	 * this node's store (srv_check_read, srv_read). */
+	int internal;
+	int local_read;
+	void (*answer)(void *arg, const struct frame_header *h,
+		       const ProtobufCMessage *resp);
+	void *answer_arg;
 };
 
 /* A request waiting for raft. */
@@ -96,6 +104,30 @@ typedef void (*srv_handler)(void *self, struct sconn *sc,
 void srv_with_lease(struct node *n, srv_handler fn, void *self,
 		    struct sconn *sc, const struct frame_header *h,
 		    ProtobufCMessage *msg);
+
+/* Reads (DESCRIBE_TOPICS, BROKER_LIST, CONFIG_GET/LIST): the active
+ * controller's check, and its read barrier (node_read: w's callback runs
+ * once the barrier commits). For an internal call that asked for a local
+ * read (a follower's HTTP /v1 answer), the check passes and w's callback
+ * runs at once, before srv_read returns, over this node's store. */
+int srv_check_read(struct sconn *sc);
+int srv_read(struct sconn *sc, struct waiter *w);
+
+/* An internal call: run one request through the registry as if an
+ * authorized client sent it (the caller checked the principal): the API's
+ * newest version (this build's messages), the request packed and decoded as a
+ * frame's would be, the handler run. Its answer (the API's response, or a
+ * Status-only AnyResponse) is passed to answer(arg, h, resp) once, perhaps
+ * before srv_call returns; resp is valid during the call only. Returns the
+ * call, to be released with srv_call_release() (at any time: after the answer,
+ * or before to drop it, then answer is never called), or NULL when out of
+ * memory (answer not called). */
+struct sconn *srv_call(struct server *s, uint16_t api,
+		       const ProtobufCMessage *req, int local_read,
+		       void (*answer)(void *arg, const struct frame_header *h,
+				      const ProtobufCMessage *resp),
+		       void *arg);
+void srv_call_release(struct sconn *sc);
 
 void srv_conn_ref(struct sconn *sc);
 void srv_conn_unref(struct sconn *sc);

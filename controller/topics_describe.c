@@ -335,7 +335,7 @@ void tp_handle_describe(struct topics *t, struct sconn *sc,
 {
 	struct pending *p;
 	struct top *o;
-	int rv = node_check_active(t->node);
+	int rv = srv_check_read(sc);
 	if (rv == SYNOD_OK && req->n_names > MAX_NAMES_PER_REQUEST)
 		rv = SYNOD_EINVALID_ARGUMENT;
 	if (rv != SYNOD_OK) {
@@ -357,7 +357,7 @@ void tp_handle_describe(struct topics *t, struct sconn *sc,
 			    req, NULL);
 		return;
 	}
-	rv = node_read(t->node, &o->w);
+	rv = srv_read(sc, &o->w);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		srv_pending_free(p);

@@ -76,6 +76,7 @@ struct synod_client {
 	 * closed once the requests sent on it are answered, so no answer
 	 * already on its way is lost. */
 	int draining;
+	int connect_failed;	  /* the last attempt failed (fail_fast) */
 	unsigned redirect_streak; /* redirects since the last real answer */
 	uint64_t generation;	  /* connections that became ready */
 	uint64_t rng;
@@ -289,7 +290,13 @@ static void on_conn_closed(struct conn *conn)
 		c->draining = 0;
 		for (struct preq *p = c->head; p; p = p->next)
 			p->sent = 0;
-		schedule_reconnect(c);
+		if (c->cfg.fail_fast && c->connect_failed && !c->closing) {
+			/* Refused or unreachable: that is the answer. */
+			c->connect_failed = 0;
+			fail_all(c, SYNOD_ECONNECTION);
+		} else {
+			schedule_reconnect(c);
+		}
 	}
 	if (c->closing && c->open_handles == 0 && !c->owns_loop)
 		free(c);
@@ -471,10 +478,12 @@ static void on_connect(uv_connect_t *req, int status)
 	if (status < 0) {
 		seterr(c, "connect %s: %s", c->peer, uv_strerror(status));
 		c->leader_hint[0] = '\0';
+		c->connect_failed = 1;
 		drop_conn(c);
 		return;
 	}
 	cc->connected = 1;
+	c->connect_failed = 0;
 	c->last_rx_ms = uv_now(c->loop);
 	c->last_bytes_in = 0;
 	c->ping_corr = 0;

@@ -10,12 +10,15 @@
 
 #include "common.h"
 #include "configdefs.h"
+#include "json_answers.h"
 
 static const char *opt_bootstrap;
 static const char *opt_tls[3]; /* --ca, --cert, --key */
 static const char *opt_cluster_id;
 static unsigned opt_timeout_ms = 5000;
 static int opt_json;
+/* quorum status: how long a node that does not answer is waited for. */
+#define PROBE_TIMEOUT_MS 500
 
 static void usage(FILE *out)
 {
@@ -207,6 +210,7 @@ static int quorum_status(int with_digest)
 	uv_loop_t loop;
 	const Synod__Wire__NodeStatusResponse *leader = NULL;
 	uint64_t commit = 0, term = 0;
+	json_t *root, *nodes;
 	int rv, code;
 	if (c == NULL)
 		return 2;
@@ -229,10 +233,15 @@ static int quorum_status(int with_digest)
 		struct synod_client_config cfg = {0};
 		tool_tls_apply(&cfg);
 		cfg.bootstrap = md->nodes[i]->client_address;
-		cfg.request_timeout_ms =
-		    opt_timeout_ms < 2000 ? opt_timeout_ms : 2000;
+		/* A refused connection is an answer (fail_fast); a silent
+		 * node is given PROBE_TIMEOUT_MS. */
+		cfg.request_timeout_ms = opt_timeout_ms < PROBE_TIMEOUT_MS
+					     ? opt_timeout_ms
+					     : PROBE_TIMEOUT_MS;
 		cfg.connect_timeout_ms = cfg.request_timeout_ms;
+		cfg.liveness_timeout_ms = cfg.request_timeout_ms;
 		cfg.pinned = 1;
+		cfg.fail_fast = 1;
 		probes[i].done = 1;
 		probes[i].rv = SYNOD_ECONNECTION;
 		if (cfg.bootstrap[0] == '\0' ||
@@ -251,108 +260,24 @@ static int quorum_status(int with_digest)
 			break;
 		uv_run(&loop, UV_RUN_ONCE);
 	}
-	for (size_t i = 0; i < md->n_nodes; i++) {
-		Synod__Wire__NodeStatusResponse *r = probes[i].resp;
-		if (r == NULL)
-			continue;
-		if (r->term > term)
-			term = r->term;
-		if (r->role && strcmp(r->role, "leader") == 0 &&
-		    (leader == NULL || r->term > leader->term))
-			leader = r;
-	}
-	if (leader)
-		commit = leader->commit_index;
-	else
-		for (size_t i = 0; i < md->n_nodes; i++)
-			if (probes[i].resp &&
-			    probes[i].resp->commit_index > commit)
-				commit = probes[i].resp->commit_index;
-
-	json_t *nodes = json_array();
-	for (size_t i = 0; i < md->n_nodes; i++) {
-		Synod__Wire__NodeAddress *a = md->nodes[i];
-		Synod__Wire__NodeStatusResponse *r = probes[i].resp;
-		json_t *n = json_object();
-		int64_t match = -1;
-		if (leader)
-			for (size_t k = 0; k < leader->n_peers; k++)
-				if (leader->peers[k]->id == a->id)
-					match = (int64_t)leader->peers[k]
-						    ->match_index;
-		json_object_set_new(n, "id", json_integer((json_int_t)a->id));
-		json_object_set_new(n, "address",
-				    json_string(a->client_address));
-		json_object_set_new(n, "raft_address",
-				    json_string(a->raft_address));
-		json_object_set_new(n, "voter", json_boolean(a->voter));
-		json_object_set_new(n, "reachable", json_boolean(r != NULL));
-		if (r) {
-			json_object_set_new(n, "role", json_string(r->role));
-			json_object_set_new(
-			    n, "applied_index",
-			    json_integer((json_int_t)r->applied_index));
-			json_object_set_new(
-			    n, "lag",
-			    json_integer(
-				commit > r->applied_index
-				    ? (json_int_t)(commit - r->applied_index)
-				    : 0));
-			json_object_set_new(
-			    n, "last_contact_ms",
-			    r->last_contact_ms < 0
-				? json_null()
-				: json_integer(r->last_contact_ms));
-			json_object_set_new(n, "term",
-					    json_integer((json_int_t)r->term));
-			if (r->connections &&
-			    r->connections->has_tls_certificate_expiry)
-				json_object_set_new(
-				    n, "tls_certificate_expiry",
-				    json_integer((json_int_t)r->connections
-						     ->tls_certificate_expiry));
-			if (with_digest) {
-				json_object_set_new(
-				    n, "metadata_version",
-				    json_integer(
-					(json_int_t)r->metadata_version));
-				json_object_set_new(
-				    n, "state_digest",
-				    r->state_digest
-					? json_string(r->state_digest)
-					: json_null());
-			}
-		} else {
-			json_object_set_new(n, "role", json_string("unknown"));
-			json_object_set_new(n, "applied_index", json_null());
-			json_object_set_new(
-			    n, "lag",
-			    match >= 0 && commit >= (uint64_t)match
-				? json_integer(
-				      (json_int_t)(commit - (uint64_t)match))
-				: json_null());
-			json_object_set_new(n, "last_contact_ms", json_null());
-			json_object_set_new(n, "term", json_null());
-			json_object_set_new(
-			    n, "error",
-			    json_string(synod_error_name(probes[i].rv)));
+	{
+		struct ja_probe *jp =
+		    calloc(md->n_nodes ? md->n_nodes : 1, sizeof *jp);
+		if (jp == NULL) {
+			fprintf(stderr, "synodctl: out of memory\n");
+			exit(1);
 		}
-		json_object_set_new(n, "match_index",
-				    match >= 0 ? json_integer(match)
-					       : json_null());
-		json_array_append_new(nodes, n);
+		for (size_t i = 0; i < md->n_nodes; i++) {
+			jp[i].rv = probes[i].rv;
+			jp[i].resp = probes[i].resp;
+		}
+		root = ja_quorum(md, jp, with_digest, &leader);
+		free(jp);
 	}
-	json_t *root = json_object();
-	json_object_set_new(root, "cluster_id",
-			    json_string(md->cluster_id ? md->cluster_id : ""));
-	json_object_set_new(root, "leader_id",
-			    leader ? json_integer((json_int_t)leader->node_id)
-				   : json_null());
-	json_object_set_new(root, "term", json_integer((json_int_t)term));
-	json_object_set_new(root, "commit_index",
-			    json_integer((json_int_t)commit));
-	json_object_set_new(root, "nodes", nodes);
-
+	term = (uint64_t)json_integer_value(json_object_get(root, "term"));
+	commit =
+	    (uint64_t)json_integer_value(json_object_get(root, "commit_index"));
+	nodes = json_object_get(root, "nodes");
 	if (opt_json) {
 		print_json(root);
 	} else {
@@ -673,26 +598,6 @@ static int acl_cmd(int argc, char **argv)
 
 /* ---- configs ---- */
 
-static const char *scope_name(unsigned scope)
-{
-	return scope == SYNOD_SCOPE_TOPIC	? "topic"
-	       : scope == SYNOD_SCOPE_GROUP	? "group"
-	       : scope == SYNOD_SCOPE_PRINCIPAL ? "principal"
-						: "cluster";
-}
-
-static json_t *entry_json(const Synod__Wire__ConfigEntry *e)
-{
-	json_t *j = json_object();
-	json_object_set_new(j, "scope", json_string(scope_name(e->scope)));
-	json_object_set_new(j, "resource",
-			    e->resource ? json_string(e->resource)
-					: json_null());
-	json_object_set_new(j, "key", json_string(e->key));
-	json_object_set_new(j, "value", json_string(e->value));
-	return j;
-}
-
 static int config_cmd(int argc, char **argv)
 {
 	const char *topic = NULL, *group = NULL;
@@ -830,7 +735,7 @@ static int config_cmd(int argc, char **argv)
 				(ProtobufCMessage **)&resp);
 		if (code == 0 && resp->entry) {
 			if (opt_json) {
-				json_t *j = entry_json(resp->entry);
+				json_t *j = ja_config_entry(resp->entry);
 				json_object_set_new(
 				    j, "is_default",
 				    json_boolean(resp->is_default));
@@ -861,17 +766,7 @@ static int config_cmd(int argc, char **argv)
 				(ProtobufCMessage **)&resp);
 		if (code == 0) {
 			if (opt_json) {
-				json_t *a = json_array();
-				for (size_t k = 0; k < resp->n_entries; k++)
-					json_array_append_new(
-					    a, entry_json(resp->entries[k]));
-				json_t *j = json_object();
-				json_object_set_new(j, "configs", a);
-				json_object_set_new(
-				    j, "metadata_version",
-				    json_integer(
-					(json_int_t)resp->metadata_version));
-				print_json(j);
+				print_json(ja_config_list(resp));
 			} else {
 				printf("%-8s %-24s %-40s %s\n", "SCOPE",
 				       "RESOURCE", "KEY", "VALUE");
@@ -879,7 +774,7 @@ static int config_cmd(int argc, char **argv)
 					Synod__Wire__ConfigEntry *e =
 					    resp->entries[k];
 					printf("%-8s %-24s %-40s %s\n",
-					       scope_name(e->scope),
+					       ja_scope_name(e->scope),
 					       e->resource ? e->resource : "-",
 					       e->key, e->value);
 				}
@@ -924,39 +819,6 @@ static int parse_broker_id(const char *s, uint64_t *out)
 	return 0;
 }
 
-static json_t *broker_json(const Synod__Wire__BrokerInfo *b)
-{
-	json_t *j = json_object(), *eps = json_array();
-	json_object_set_new(j, "id", json_integer(b->id));
-	json_object_set_new(j, "epoch", json_integer((json_int_t)b->epoch));
-	json_object_set_new(j, "incarnation_id",
-			    json_string(b->incarnation_id));
-	json_object_set_new(j, "rack",
-			    b->rack ? json_string(b->rack) : json_null());
-	for (size_t k = 0; k < b->n_endpoints; k++) {
-		const Synod__Wire__Endpoint *e = b->endpoints[k];
-		json_array_append_new(
-		    eps, json_pack("{s:s,s:s,s:i,s:s}", "name", e->name, "host",
-				   e->host, "port", (int)e->port,
-				   "security_protocol", e->security_protocol));
-	}
-	json_object_set_new(j, "endpoints", eps);
-	json_object_set_new(j, "state", json_string(b->state));
-	json_object_set_new(j, "fenced", json_boolean(b->fenced));
-	json_object_set_new(j, "last_heartbeat_ms",
-			    b->has_last_heartbeat_ms &&
-				    b->last_heartbeat_ms >= 0
-				? json_integer(b->last_heartbeat_ms)
-				: json_null());
-	json_object_set_new(j, "metadata_version",
-			    b->has_metadata_version
-				? json_integer((json_int_t)b->metadata_version)
-				: json_null());
-	json_object_set_new(j, "registered_ms",
-			    json_integer((json_int_t)b->registered_ms));
-	return j;
-}
-
 static int broker_cmd(int argc, char **argv)
 {
 	const char *sub = argv[0];
@@ -982,18 +844,7 @@ static int broker_cmd(int argc, char **argv)
 		if (code != 0)
 			return code;
 		if (opt_json) {
-			if (describe && resp->n_brokers == 1) {
-				print_json(broker_json(resp->brokers[0]));
-			} else {
-				json_t *a = json_array();
-				for (size_t k = 0; k < resp->n_brokers; k++)
-					json_array_append_new(
-					    a, broker_json(resp->brokers[k]));
-				print_json(json_pack(
-				    "{s:o,s:I}", "brokers", a,
-				    "metadata_version",
-				    (json_int_t)resp->metadata_version));
-			}
+			print_json(ja_broker_list(resp, describe));
 		} else if (describe && resp->n_brokers == 1) {
 			const Synod__Wire__BrokerInfo *b = resp->brokers[0];
 			printf("Broker:          %d\n", b->id);
@@ -1062,44 +913,6 @@ static int broker_cmd(int argc, char **argv)
 
 /* ---- topics and partitions ---- */
 
-static void uuid_str(const ProtobufCBinaryData *id, char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (size_t i = 0; i < 16 && i < id->len; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[id->data[i] >> 4];
-		out[o++] = hex[id->data[i] & 15];
-	}
-	out[o] = '\0';
-}
-
-static json_t *ids_json(const int32_t *ids, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_integer(ids[i]));
-	return a;
-}
-
-static json_t *partition_json(const Synod__Wire__PartitionState *p,
-			      int with_topic)
-{
-	json_t *j = json_object();
-	if (with_topic)
-		json_object_set_new(j, "topic", json_string(p->topic));
-	json_object_set_new(j, "partition", json_integer(p->partition));
-	json_object_set_new(j, "leader", json_integer(p->leader));
-	json_object_set_new(j, "leader_epoch", json_integer(p->leader_epoch));
-	json_object_set_new(j, "partition_epoch",
-			    json_integer(p->partition_epoch));
-	json_object_set_new(j, "replicas",
-			    ids_json(p->replicas, p->n_replicas));
-	json_object_set_new(j, "isr", ids_json(p->isr, p->n_isr));
-	return j;
-}
-
 static void ids_text(const int32_t *ids, size_t n, char *out, size_t size)
 {
 	size_t o = 0;
@@ -1109,84 +922,9 @@ static void ids_text(const int32_t *ids, size_t n, char *out, size_t size)
 				      ids[i]);
 }
 
-/* A DESCRIBE_TOPICS answer gathered from its pages: `merged` points into
- * the pages (a topic continued on the next page is one topic here),
- * topics sorted by name. Freed with described_free(). */
-struct described {
-	Synod__Wire__DescribeTopicsResponse **pages;
-	size_t n_pages;
-	Synod__Wire__DescribeTopicsResponse merged;
-	Synod__Wire__TopicDescription *tds;
-	Synod__Wire__TopicDescription **tdp;
-};
-
-static void described_free(struct described *d)
-{
-	for (size_t i = 0; d->tds && i < d->merged.n_topics; i++)
-		free(d->tds[i].partitions);
-	free(d->tds);
-	free(d->tdp);
-	for (size_t i = 0; i < d->n_pages; i++)
-		protobuf_c_message_free_unpacked(&d->pages[i]->base, NULL);
-	free(d->pages);
-	memset(d, 0, sizeof *d);
-}
-
-static int by_name(const void *a, const void *b)
-{
-	const Synod__Wire__TopicDescription *const *x = a, *const *y = b;
-	return strcmp((*x)->name, (*y)->name);
-}
-
-static int described_merge(struct described *d)
-{
-	size_t n = 0, cap = 0;
-	for (size_t i = 0; i < d->n_pages; i++)
-		cap += d->pages[i]->n_topics;
-	d->tds = calloc(cap + 1, sizeof *d->tds);
-	d->tdp = calloc(cap + 1, sizeof *d->tdp);
-	if (d->tds == NULL || d->tdp == NULL)
-		return -1;
-	for (size_t i = 0; i < d->n_pages; i++)
-		for (size_t k = 0; k < d->pages[i]->n_topics; k++) {
-			Synod__Wire__TopicDescription *td = d->pages[i]
-								->topics[k],
-						      *m;
-			void *grown;
-			if (n > 0 && strcmp(d->tds[n - 1].name, td->name) == 0)
-				m = &d->tds[n - 1]; /* continued */
-			else {
-				m = &d->tds[n++];
-				*m = *td;
-				m->n_partitions = 0;
-				m->partitions = NULL;
-			}
-			grown =
-			    realloc(m->partitions,
-				    (m->n_partitions + td->n_partitions + 1) *
-					sizeof *m->partitions);
-			if (grown == NULL)
-				return -1;
-			m->partitions = grown;
-			if (td->n_partitions > 0)
-				memcpy(m->partitions + m->n_partitions,
-				       td->partitions,
-				       td->n_partitions *
-					   sizeof *td->partitions);
-			m->n_partitions += td->n_partitions;
-		}
-	for (size_t i = 0; i < n; i++)
-		d->tdp[i] = &d->tds[i];
-	qsort(d->tdp, n, sizeof *d->tdp, by_name);
-	d->merged = *d->pages[0];
-	d->merged.n_topics = n;
-	d->merged.topics = d->tdp;
-	return 0;
-}
-
 /* DESCRIBE_TOPICS, following its pages. */
 static int describe(int no_partitions, int offline, int under, char **names,
-		    size_t n_names, struct described *out)
+		    size_t n_names, struct ja_described *out)
 {
 	Synod__Wire__DescribeTopicsRequest req =
 	    SYNOD__WIRE__DESCRIBE_TOPICS_REQUEST__INIT;
@@ -1200,29 +938,23 @@ static int describe(int no_partitions, int offline, int under, char **names,
 	req.has_pages = req.pages = 1;
 	for (;;) {
 		Synod__Wire__DescribeTopicsResponse *r = NULL;
-		void *grown;
 		int code = leader_call(
 		    SYNOD_API_DESCRIBE_TOPICS, &req.base,
 		    &synod__wire__describe_topics_response__descriptor,
 		    (ProtobufCMessage **)&r);
 		if (code != 0) {
-			described_free(out);
+			ja_described_free(out);
 			return code;
 		}
-		grown = realloc(out->pages,
-				(out->n_pages + 1) * sizeof *out->pages);
-		if (grown == NULL) {
-			protobuf_c_message_free_unpacked(&r->base, NULL);
-			described_free(out);
+		if (ja_described_add(out, r) != 0) {
+			ja_described_free(out);
 			fprintf(stderr, "synodctl: out of memory\n");
 			return 1;
 		}
-		out->pages = grown;
-		out->pages[out->n_pages++] = r;
 		if (!r->has_next_cursor || r->next_cursor.len == 0)
 			break;
 		if (r->next_cursor.len > sizeof cursor) {
-			described_free(out);
+			ja_described_free(out);
 			fprintf(stderr, "synodctl: bad page cursor\n");
 			return 1;
 		}
@@ -1231,8 +963,8 @@ static int describe(int no_partitions, int offline, int under, char **names,
 		req.cursor.data = cursor;
 		req.cursor.len = r->next_cursor.len;
 	}
-	if (described_merge(out) != 0) {
-		described_free(out);
+	if (ja_described_merge(out) != 0) {
+		ja_described_free(out);
 		fprintf(stderr, "synodctl: out of memory\n");
 		return 1;
 	}
@@ -1341,7 +1073,7 @@ static int topic_create(int argc, char **argv)
 		const Synod__Wire__TopicResult *r = resp->results[k];
 		char id[37] = "";
 		if (r->has_topic_id)
-			uuid_str(&r->topic_id, id);
+			ja_uuid(&r->topic_id, id);
 		if (r->status->code != SYNOD_OK)
 			code = 1;
 		if (opt_json) {
@@ -1427,7 +1159,7 @@ static int topic_cmd(int argc, char **argv)
 		return code;
 	}
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "describe") == 0) {
-		struct described dd;
+		struct ja_described dd;
 		Synod__Wire__DescribeTopicsResponse *resp;
 		int list = strcmp(sub, "list") == 0;
 		if (list ? argc != 1 : argc < 2)
@@ -1437,39 +1169,14 @@ static int topic_cmd(int argc, char **argv)
 		if (code != 0)
 			return code;
 		resp = &dd.merged;
-		json_t *arr = json_array();
-		for (size_t k = 0; k < resp->n_topics; k++) {
+		if (opt_json)
+			print_json(ja_topics(resp, list, 1));
+		for (size_t k = 0; !opt_json && k < resp->n_topics; k++) {
 			const Synod__Wire__TopicDescription *d =
 			    resp->topics[k];
 			char id[37];
-			uuid_str(&d->topic_id, id);
-			if (opt_json) {
-				json_t *j = json_object(), *cf = json_object(),
-				       *ps = json_array();
-				json_object_set_new(j, "topic",
-						    json_string(d->name));
-				json_object_set_new(j, "topic_id",
-						    json_string(id));
-				json_object_set_new(
-				    j, "partition_count",
-				    json_integer(d->partition_count));
-				for (size_t c = 0; c < d->n_configs; c++)
-					json_object_set_new(
-					    cf, d->configs[c]->key,
-					    json_string(d->configs[c]->value));
-				json_object_set_new(j, "configs", cf);
-				for (size_t p = 0; !list && p < d->n_partitions;
-				     p++)
-					json_array_append_new(
-					    ps, partition_json(d->partitions[p],
-							       0));
-				if (!list)
-					json_object_set_new(j, "partitions",
-							    ps);
-				else
-					json_decref(ps);
-				json_array_append_new(arr, j);
-			} else if (list) {
+			ja_uuid(&d->topic_id, id);
+			if (list) {
 				if (k == 0)
 					printf("%-40s %-10s %s\n", "TOPIC",
 					       "PARTITIONS", "TOPIC_ID");
@@ -1501,14 +1208,7 @@ static int topic_cmd(int argc, char **argv)
 				}
 			}
 		}
-		if (opt_json) {
-			if (!list && resp->n_topics == 1)
-				print_json(json_incref(json_array_get(arr, 0)));
-			else
-				print_json(json_pack("{s:O}", "topics", arr));
-		}
-		json_decref(arr);
-		described_free(&dd);
+		ja_described_free(&dd);
 		return 0;
 	}
 	return die_usage("unknown topic command");
@@ -1519,7 +1219,7 @@ static int partition_cmd(int argc, char **argv)
 	const char *sub = argv[0];
 	int code;
 	if (strcmp(sub, "list") == 0) {
-		struct described dd;
+		struct ja_described dd;
 		Synod__Wire__DescribeTopicsResponse *resp;
 		int offline = 0, under = 0;
 		for (int i = 1; i < argc; i++) {
@@ -1535,22 +1235,18 @@ static int partition_cmd(int argc, char **argv)
 		if (code != 0)
 			return code;
 		resp = &dd.merged;
-		json_t *arr = json_array();
-		if (!opt_json)
+		if (opt_json)
+			print_json(ja_partitions(resp));
+		else
 			printf("%-30s %-9s %-7s %-7s %-7s %-16s %s\n", "TOPIC",
 			       "PARTITION", "LEADER", "L_EPOCH", "P_EPOCH",
 			       "REPLICAS", "ISR");
-		for (size_t k = 0; k < resp->n_topics; k++)
+		for (size_t k = 0; !opt_json && k < resp->n_topics; k++)
 			for (size_t p = 0; p < resp->topics[k]->n_partitions;
 			     p++) {
 				const Synod__Wire__PartitionState *ps =
 				    resp->topics[k]->partitions[p];
 				char rep[256], isr[256];
-				if (opt_json) {
-					json_array_append_new(
-					    arr, partition_json(ps, 1));
-					continue;
-				}
 				ids_text(ps->replicas, ps->n_replicas, rep,
 					 sizeof rep);
 				ids_text(ps->isr, ps->n_isr, isr, sizeof isr);
@@ -1559,10 +1255,7 @@ static int partition_cmd(int argc, char **argv)
 				       ps->leader_epoch, ps->partition_epoch,
 				       rep, isr);
 			}
-		if (opt_json)
-			print_json(json_pack("{s:O}", "partitions", arr));
-		json_decref(arr);
-		described_free(&dd);
+		ja_described_free(&dd);
 		return 0;
 	}
 	if (strcmp(sub, "elect-leaders") == 0) {
@@ -1638,22 +1331,6 @@ static int partition_cmd(int argc, char **argv)
 
 /* ---- consumer groups ---- */
 
-static json_t *pset_json(const Synod__Wire__GroupPartitionSet *s)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; s && i < s->n_topics; i++) {
-		const Synod__Wire__GroupTopicPartitions *t = s->topics[i];
-		char id[37];
-		uuid_str(&t->topic_id, id);
-		json_array_append_new(
-		    a, json_pack("{s:s,s:s,s:o}", "topic",
-				 t->topic ? t->topic : "", "topic_id", id,
-				 "partitions",
-				 ids_json(t->partitions, t->n_partitions)));
-	}
-	return a;
-}
-
 /* "orders:0,1,2 payments:3" */
 static void pset_text(const Synod__Wire__GroupPartitionSet *s, char *out,
 		      size_t size)
@@ -1678,30 +1355,6 @@ static size_t pset_count(const Synod__Wire__GroupPartitionSet *s)
 	for (size_t i = 0; s && i < s->n_topics; i++)
 		n += s->topics[i]->n_partitions;
 	return n;
-}
-
-static json_t *group_json(const Synod__Wire__GroupDescription *d)
-{
-	const Synod__Wire__GroupSummary *g = d->summary;
-	json_t *members = json_array();
-	for (size_t k = 0; k < d->n_members; k++) {
-		const Synod__Wire__GroupMemberDescription *m = d->members[k];
-		json_array_append_new(
-		    members,
-		    json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:i,s:s,s:o,s:o,s:o}",
-			      "member_id", m->member_id, "instance_id",
-			      m->instance_id, "rack", m->rack, "client_id",
-			      m->client_id, "client_host", m->client_host,
-			      "member_epoch", m->member_epoch, "state",
-			      m->state, "assigned", pset_json(m->assigned),
-			      "pending_revocation",
-			      pset_json(m->pending_revocation), "target",
-			      pset_json(m->target)));
-	}
-	return json_pack("{s:s,s:s,s:s,s:i,s:i,s:o}", "group", g->group_id,
-			 "state", g->state, "assignor", g->assignor,
-			 "group_epoch", g->group_epoch, "assignment_epoch",
-			 g->assignment_epoch, "members", members);
 }
 
 static int group_describe(int argc, char **argv)
@@ -1732,15 +1385,8 @@ static int group_describe(int argc, char **argv)
 			   (ProtobufCMessage **)&resp);
 	if (code != 0)
 		return code;
-	if (opt_json) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < resp->n_groups; i++)
-			json_array_append_new(a, group_json(resp->groups[i]));
-		print_json(n == 1 && json_array_size(a) == 1
-			       ? json_incref(json_array_get(a, 0))
-			       : json_incref(a));
-		json_decref(a);
-	}
+	if (opt_json)
+		print_json(ja_group_describe(resp, n));
 	for (size_t i = 0; i < resp->n_groups; i++) {
 		const Synod__Wire__GroupDescription *d = resp->groups[i];
 		const Synod__Wire__GroupSummary *g = d->summary;
@@ -1804,21 +1450,7 @@ static int group_cmd(int argc, char **argv)
 		if (code != 0)
 			return code;
 		if (opt_json) {
-			json_t *a = json_array();
-			for (size_t i = 0; i < resp->n_groups; i++) {
-				const Synod__Wire__GroupSummary *g =
-				    resp->groups[i];
-				json_array_append_new(
-				    a,
-				    json_pack("{s:s,s:s,s:s,s:i,s:i,s:i}",
-					      "group", g->group_id, "state",
-					      g->state, "assignor", g->assignor,
-					      "group_epoch", g->group_epoch,
-					      "assignment_epoch",
-					      g->assignment_epoch, "members",
-					      (int)g->members));
-			}
-			print_json(json_pack("{s:o}", "groups", a));
+			print_json(ja_group_list(resp));
 		} else {
 			printf("%-24s %-12s %-10s %-8s %-14s %s\n", "GROUP",
 			       "STATE", "ASSIGNOR", "EPOCH", "TARGET-EPOCH",

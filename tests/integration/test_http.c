@@ -52,7 +52,7 @@ static void find_http(struct fixture *f, unsigned id)
 {
 	assert_int_equal(
 	    itest_log_word_after(&f->it.c, id,
-				 "http: serving /healthz /readyz /metrics on ",
+				 "http: serving /healthz /readyz /metrics /v1 on ",
 				 f->http[id], sizeof f->http[id]),
 	    0);
 }

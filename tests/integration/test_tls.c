@@ -348,7 +348,7 @@ static void test_tls_client_port(void **state)
 		assert_int_equal(
 		    itest_log_word_after(
 			&f->it.c, 1,
-			"http: serving /healthz /readyz /metrics on ", addr,
+			"http: serving /healthz /readyz /metrics /v1 on ", addr,
 			sizeof addr),
 		    0);
 		snprintf(f->http, sizeof f->http, "%s", addr);

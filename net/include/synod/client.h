@@ -178,6 +178,10 @@ struct synod_client_config {
 		       follow NOT_CONTROLLER (per-node status) */
 	unsigned max_redirects; /* NOT_CONTROLLER answers one request may
 				   follow; default 10 */
+	int fail_fast;		/* 1: when a connection attempt fails (refused,
+				   unreachable), the waiting requests fail at once with
+				   SYNOD_ECONNECTION instead of waiting for the node
+				   until their timeout (probes of one node) */
 	/* TLS (docs/security.md): on when tls_ca_file is set. The nodes'
 	 * certificates must chain to that CA bundle (PEM); tls_cert_file and
 	 * tls_key_file (PEM, both or neither) are this client's identity,

@@ -1,0 +1,888 @@
+/* controller/http_api.c - the JSON API, GET /v1/... (docs/operations.md
+ * "JSON API").
+ *
+ * Each endpoint is one request of the client protocol, run through the
+ * server's registry as an internal call (srv_call): the same handlers,
+ * checks and answers as a client's, encoded by net/json_answers.c, the
+ * encoder `synodctl --json` prints with. Where it runs:
+ *
+ * - on the active controller: the handler's linearizable read (barrier);
+ * - on another node, for reads of the replicated state (brokers, topics,
+ *   partitions, configs) without ?linearizable=1: this node's own store,
+ *   saying in headers which leader it trails and by how much;
+ * - otherwise (groups, whose state lives in the active controller's
+ *   memory, or ?linearizable=1): forwarded to the active controller over
+ *   the client protocol (synod_client), as a client would.
+ *
+ * Paged answers (topics, partitions) take one page per loop turn; the
+ * merge and the JSON of the whole answer are built on the thread pool, so
+ * an answer of a million partitions never stalls the loop for long.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cluster.h"
+#include "http_int.h"
+#include "json_answers.h"
+#include "log.h"
+#include "node.h"
+#include "synod/client.h"
+
+#define PROBE_TIMEOUT_MS 500	 /* a quorum probe of one node */
+#define FORWARD_TIMEOUT_MS 10000 /* a request forwarded to the leader */
+
+enum ep {
+	EP_QUORUM,
+	EP_BROKERS,
+	EP_BROKER,
+	EP_TOPICS,
+	EP_TOPIC,
+	EP_PARTITIONS,
+	EP_CONFIGS,
+	EP_GROUPS,
+	EP_GROUP,
+};
+
+enum where { W_ACTIVE, W_LOCAL, W_FORWARD };
+
+struct probe {
+	struct hop *op;
+	struct synod_client *c;
+	int done, rv;
+	Synod__Wire__NodeStatusResponse *resp;
+};
+
+struct hop {
+	struct http *h;
+	struct hconn *c; /* NULL once the connection closed */
+	struct hop *next;
+	int queued;
+	enum ep ep;
+	int head;
+	int linearizable;
+	enum where where;
+	int forwarded_once;
+	uint16_t api;
+	const ProtobufCMessageDescriptor *resp_desc;
+	ProtobufCMessage *req; /* one of these: */
+	Synod__Wire__BrokerListRequest blr;
+	Synod__Wire__DescribeTopicsRequest dtr;
+	Synod__Wire__ConfigListRequest clr;
+	Synod__Wire__GroupListRequest glr;
+	Synod__Wire__GroupDescribeRequest gdr;
+	char *names[1];
+	uint8_t cursor[64];
+	char arg[256]; /* the path's name or id */
+	/* in flight */
+	struct sconn *call;
+	int waiting; /* an answer is awaited (internal or forwarded) */
+	/* the answer: its bytes, or a client error */
+	uint8_t *ans;
+	size_t ans_len;
+	int ans_rv;
+	struct ja_described pages;
+	/* /v1/quorum */
+	int with_digest;
+	Synod__Wire__MetadataResponse *md;
+	struct probe *probes;
+	size_t n_probes, probes_left;
+	/* off the loop */
+	uv_work_t work;
+	int working;
+	char *out;
+	size_t out_len;
+	char extra[512];
+};
+
+/* ---- answers ---- */
+
+static int http_code_of(int code)
+{
+	switch (code) {
+	case SYNOD_EUNKNOWN_TOPIC:
+	case SYNOD_EUNKNOWN_BROKER:
+	case SYNOD_EGROUP_ID_NOT_FOUND:
+		return 404;
+	case SYNOD_EINVALID_ARGUMENT:
+	case SYNOD_EINVALID_REQUEST:
+		return 400;
+	case SYNOD_EAUTHORIZATION_FAILED:
+		return 403;
+	case SYNOD_ENOT_CONTROLLER:
+	case SYNOD_EUNAVAILABLE:
+	case SYNOD_ETIMEOUT:
+	case SYNOD_ECONNECTION:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+static const char *reason_of(int http)
+{
+	switch (http) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Internal Server Error";
+	}
+}
+
+/* Send j (taken) as the answer, with the op's headers. */
+static void answer_json(struct hop *op, int http, json_t *j)
+{
+	char *text =
+	    j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	size_t len;
+	json_decref(j);
+	if (op->c == NULL) {
+		free(text);
+		return;
+	}
+	if (text == NULL) {
+		static const char oom[] = "{\"error\": \"out of memory\"}\n";
+		http_respond(op->c, 500, reason_of(500), "application/json",
+			     op->extra, oom, sizeof oom - 1, op->head);
+		return;
+	}
+	len = strlen(text);
+	text[len] = '\n'; /* json_dumps' NUL becomes the final newline */
+	http_respond_owned(op->c, http, reason_of(http), "application/json",
+			   op->extra, text, len + 1, op->head);
+}
+
+static void answer_error(struct hop *op, int code, const char *msg)
+{
+	answer_json(op, http_code_of(code), ja_error(code, msg));
+}
+
+/* Headers saying where the answer came from: this node, and for a read
+ * of its own store, the leader it trails and by how much. */
+static void set_headers(struct hop *op)
+{
+	struct node_status ns;
+	const Synod__Wire__NodeStatusResponse *m = &ns.m;
+	size_t o;
+	cluster_node_status(op->h->s, 0, &ns);
+	o = (size_t)snprintf(op->extra, sizeof op->extra,
+			     "X-Synod-Node: %llu\r\nX-Synod-Read: %s\r\n",
+			     (unsigned long long)m->node_id,
+			     op->where == W_LOCAL ? "local"
+			     : op->where == W_FORWARD
+				 ? "forwarded to the active controller"
+				 : "linearizable");
+	if (op->where == W_LOCAL && o < sizeof op->extra)
+		snprintf(op->extra + o, sizeof op->extra - o,
+			 "X-Synod-Leader: %llu\r\nX-Synod-Applied-Index: "
+			 "%llu\r\nX-Synod-Lag-Entries: %llu\r\n"
+			 "X-Synod-Last-Contact-Ms: %lld\r\n",
+			 (unsigned long long)m->leader_id,
+			 (unsigned long long)m->applied_index,
+			 (unsigned long long)(m->commit_index > m->applied_index
+						  ? m->commit_index -
+							m->applied_index
+						  : 0),
+			 (long long)m->last_contact_ms);
+	cluster_node_status_free(&ns);
+}
+
+/* ---- the op's life ---- */
+
+static void op_free(struct hop *op)
+{
+	struct http *h = op->h;
+	if (op->call)
+		srv_call_release(op->call);
+	free(op->ans);
+	ja_described_free(&op->pages);
+	if (op->md)
+		synod__wire__metadata_response__free_unpacked(op->md, NULL);
+	for (size_t i = 0; i < op->n_probes; i++)
+		if (op->probes[i].resp)
+			synod__wire__node_status_response__free_unpacked(
+			    op->probes[i].resp, NULL);
+	free(op->probes);
+	free(op->out);
+	if (op->c)
+		op->c->op = NULL;
+	free(op);
+	h->ops--;
+	http_maybe_free(h);
+}
+
+/* Nothing waits for op any more: free it. */
+static void op_done(struct hop *op)
+{
+	if (op->waiting || op->working || op->probes_left || op->queued)
+		return;
+	op_free(op);
+}
+
+static void enqueue(struct hop *op)
+{
+	struct http *h = op->h;
+	op->queued = 1;
+	op->next = NULL;
+	if (h->ready_tail)
+		h->ready_tail->next = op;
+	else
+		h->ready_head = op;
+	h->ready_tail = op;
+	uv_idle_start(&h->idle, http_api_on_idle);
+}
+
+static void on_internal_answer(void *arg, const struct frame_header *fh,
+			       const ProtobufCMessage *resp)
+{
+	struct hop *op = arg;
+	size_t len = protobuf_c_message_get_packed_size(resp);
+	(void)fh;
+	op->waiting = 0;
+	op->ans = malloc(len ? len : 1);
+	op->ans_len = len;
+	op->ans_rv = op->ans ? SYNOD_OK : SYNOD_EUNKNOWN;
+	if (op->ans)
+		protobuf_c_message_pack(resp, op->ans);
+	/* Perhaps inside srv_call (a local read): go on next turn. */
+	enqueue(op);
+}
+
+static void on_forward_answer(void *arg, int status, const uint8_t *body,
+			      size_t len)
+{
+	struct hop *op = arg;
+	op->waiting = 0;
+	op->ans_rv = status;
+	if (status == SYNOD_OK) {
+		op->ans = malloc(len ? len : 1);
+		op->ans_len = len;
+		if (op->ans == NULL)
+			op->ans_rv = SYNOD_EUNKNOWN;
+		else if (len)
+			memcpy(op->ans, body, len);
+	}
+	enqueue(op);
+}
+
+/* This node's METADATA answer (served at once, from memory). */
+static void on_metadata(void *arg, const struct frame_header *fh,
+			const ProtobufCMessage *resp)
+{
+	Synod__Wire__MetadataResponse **out = arg;
+	size_t len = protobuf_c_message_get_packed_size(resp);
+	uint8_t *buf = malloc(len ? len : 1);
+	(void)fh;
+	if (buf == NULL)
+		return;
+	protobuf_c_message_pack(resp, buf);
+	*out = synod__wire__metadata_response__unpack(NULL, len, buf);
+	free(buf);
+}
+
+static Synod__Wire__MetadataResponse *local_metadata(struct server *s)
+{
+	Synod__Wire__MetadataRequest req = SYNOD__WIRE__METADATA_REQUEST__INIT;
+	Synod__Wire__MetadataResponse *md = NULL;
+	struct sconn *call =
+	    srv_call(s, SYNOD_API_METADATA, &req.base, 1, on_metadata, &md);
+	if (call)
+		srv_call_release(call);
+	return md;
+}
+
+/* Client settings of this node towards the others' client ports. */
+static void client_config(struct server *s, struct synod_client_config *cfg)
+{
+	const struct synod_config *nc = s->node->cfg;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->cluster_id = nc->cluster_id;
+	if (nc->tls_ca_file[0]) {
+		cfg->tls_ca_file = nc->tls_ca_file;
+		cfg->tls_cert_file = nc->tls_cert_file;
+		cfg->tls_key_file = nc->tls_key_file;
+		cfg->tls_allow_tls12 = nc->tls_allow_tls12;
+	}
+}
+
+/* The client that forwards to the active controller, made again when
+ * the quorum's client addresses changed. */
+static struct synod_client *forwarder(struct http *h, char *err, size_t size)
+{
+	Synod__Wire__MetadataResponse *md = local_metadata(h->s);
+	struct synod_client_config cfg;
+	char list[4096];
+	size_t o = 0;
+	list[0] = '\0';
+	for (size_t i = 0; md && i < md->n_nodes; i++)
+		if (md->nodes[i]->client_address &&
+		    md->nodes[i]->client_address[0] && o + 2 < sizeof list)
+			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+					      o ? "," : "",
+					      md->nodes[i]->client_address);
+	if (md)
+		synod__wire__metadata_response__free_unpacked(md, NULL);
+	if (list[0] == '\0') {
+		snprintf(err, size, "no client address of the quorum known");
+		return NULL;
+	}
+	if (h->fwd && h->fwd_bootstrap && strcmp(h->fwd_bootstrap, list) == 0)
+		return h->fwd;
+	if (h->fwd) {
+		synod_client_close(h->fwd); /* its requests: CANCELED */
+		h->fwd = NULL;
+	}
+	free(h->fwd_bootstrap);
+	h->fwd_bootstrap = strdup(list);
+	client_config(h->s, &cfg);
+	cfg.bootstrap = list;
+	cfg.request_timeout_ms = FORWARD_TIMEOUT_MS;
+	cfg.errmsg = err;
+	cfg.errmsg_size = size;
+	if (h->fwd_bootstrap == NULL ||
+	    synod_client_new(h->s->loop, &cfg, &h->fwd) != SYNOD_OK) {
+		h->fwd = NULL;
+		return NULL;
+	}
+	return h->fwd;
+}
+
+/* Send the op's request where it goes. */
+static void send_request(struct hop *op)
+{
+	char err[256] = "out of memory";
+	op->waiting = 1;
+	if (op->where != W_FORWARD) {
+		op->call =
+		    srv_call(op->h->s, op->api, op->req, op->where == W_LOCAL,
+			     on_internal_answer, op);
+		if (op->call == NULL) {
+			op->waiting = 0;
+			answer_error(op, SYNOD_EUNKNOWN, err);
+			op_done(op);
+		}
+		return;
+	}
+	{
+		struct synod_client *fwd = forwarder(op->h, err, sizeof err);
+		if (fwd == NULL ||
+		    synod_client_send(fwd, op->api, op->req, 1,
+				      on_forward_answer, op) != SYNOD_OK) {
+			op->waiting = 0;
+			answer_error(op, SYNOD_EUNAVAILABLE,
+				     fwd ? synod_client_errmsg(fwd) : err);
+			op_done(op);
+		}
+	}
+}
+
+/* ---- off the loop: merge the pages, build and print the JSON ---- */
+
+static void work_json(uv_work_t *w)
+{
+	struct hop *op = w->data;
+	json_t *j;
+	char *text;
+	if (ja_described_merge(&op->pages) != 0)
+		return;
+	j = op->ep == EP_PARTITIONS
+		? ja_partitions(&op->pages.merged)
+		: ja_topics(&op->pages.merged, op->ep == EP_TOPICS, 1);
+	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (text) {
+		op->out_len = strlen(text) + 1;
+		text[op->out_len - 1] = '\n';
+		op->out = text;
+	}
+}
+
+static void after_json(uv_work_t *w, int status)
+{
+	struct hop *op = w->data;
+	(void)status;
+	op->working = 0;
+	if (op->c) {
+		if (op->out) {
+			http_respond_owned(op->c, 200, "OK", "application/json",
+					   op->extra, op->out, op->out_len,
+					   op->head);
+			op->out = NULL;
+		} else {
+			answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+		}
+	}
+	op_done(op);
+}
+
+/* ---- an answer arrived ---- */
+
+static const Synod__Wire__Status *status_of(const ProtobufCMessage *m)
+{
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
+	    f->descriptor != &synod__wire__status__descriptor)
+		return NULL;
+	return *(const Synod__Wire__Status *const *)((const char *)m +
+						     f->offset);
+}
+
+static void encode_answer(struct hop *op, ProtobufCMessage *m)
+{
+	json_t *j = NULL;
+	switch (op->ep) {
+	case EP_BROKERS:
+	case EP_BROKER:
+		j = ja_broker_list((void *)m, op->ep == EP_BROKER);
+		break;
+	case EP_CONFIGS:
+		j = ja_config_list((void *)m);
+		break;
+	case EP_GROUPS:
+		j = ja_group_list((void *)m);
+		break;
+	case EP_GROUP: {
+		Synod__Wire__GroupDescribeResponse *r = (void *)m;
+		if (r->n_groups == 1 && r->groups[0]->has_code &&
+		    r->groups[0]->code != SYNOD_OK) {
+			char msg[300];
+			snprintf(msg, sizeof msg, "group %s: %s", op->arg,
+				 synod_strerror(r->groups[0]->code));
+			answer_error(op, r->groups[0]->code, msg);
+			return;
+		}
+		j = ja_group_describe(r, 1);
+		break;
+	}
+	default:
+		break;
+	}
+	answer_json(op, 200, j);
+}
+
+static void handle_answer(struct hop *op)
+{
+	ProtobufCMessage *m;
+	const Synod__Wire__Status *st;
+	if (op->call) {
+		srv_call_release(op->call);
+		op->call = NULL;
+	}
+	if (op->c == NULL)
+		return;
+	if (op->ans_rv != SYNOD_OK) {
+		answer_error(op, op->ans_rv,
+			     op->where == W_FORWARD
+				 ? "the active controller did not answer"
+				 : NULL);
+		return;
+	}
+	m = protobuf_c_message_unpack(op->resp_desc, NULL, op->ans_len,
+				      op->ans);
+	free(op->ans);
+	op->ans = NULL;
+	if (m == NULL) {
+		answer_error(op, SYNOD_EINVALID_REQUEST,
+			     "the answer does not decode");
+		return;
+	}
+	st = status_of(m);
+	if (st && st->code != SYNOD_OK) {
+		/* Leadership moved between the check and the read: ask the
+		 * new active controller, once. */
+		if ((st->code == SYNOD_ENOT_CONTROLLER ||
+		     st->code == SYNOD_EUNAVAILABLE) &&
+		    op->where == W_ACTIVE && !op->forwarded_once) {
+			op->forwarded_once = 1;
+			op->where = W_FORWARD;
+			set_headers(op);
+			protobuf_c_message_free_unpacked(m, NULL);
+			send_request(op);
+			return;
+		}
+		answer_error(op, st->code, st->message);
+		protobuf_c_message_free_unpacked(m, NULL);
+		return;
+	}
+	if (op->api == SYNOD_API_DESCRIBE_TOPICS) {
+		Synod__Wire__DescribeTopicsResponse *r = (void *)m;
+		if (r->has_next_cursor && r->next_cursor.len > 0 &&
+		    r->next_cursor.len <= sizeof op->cursor) {
+			memcpy(op->cursor, r->next_cursor.data,
+			       r->next_cursor.len);
+			op->dtr.has_cursor = 1;
+			op->dtr.cursor.data = op->cursor;
+			op->dtr.cursor.len = r->next_cursor.len;
+			if (ja_described_add(&op->pages, r) != 0) {
+				answer_error(op, SYNOD_EUNKNOWN,
+					     "out of memory");
+				return;
+			}
+			send_request(op);
+			return;
+		}
+		if (ja_described_add(&op->pages, r) != 0) {
+			answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+			return;
+		}
+		op->work.data = op;
+		if (uv_queue_work(op->h->s->loop, &op->work, work_json,
+				  after_json) != 0) {
+			answer_error(op, SYNOD_EUNKNOWN, "no worker");
+			return;
+		}
+		op->working = 1;
+		return;
+	}
+	encode_answer(op, m);
+	protobuf_c_message_free_unpacked(m, NULL);
+}
+
+/* ---- /v1/quorum: this node's METADATA, every node's NODE_STATUS ---- */
+
+static void quorum_answer(struct hop *op)
+{
+	struct ja_probe *jp = calloc(op->n_probes + 1, sizeof *jp);
+	if (jp == NULL) {
+		answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < op->n_probes; i++) {
+		jp[i].rv = op->probes[i].rv;
+		jp[i].resp = op->probes[i].resp;
+	}
+	answer_json(op, 200, ja_quorum(op->md, jp, op->with_digest, NULL));
+	free(jp);
+}
+
+static void on_probe(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct probe *p = arg;
+	struct hop *op = p->op;
+	p->done = 1;
+	p->rv = status;
+	if (status == SYNOD_OK) {
+		p->resp =
+		    synod__wire__node_status_response__unpack(NULL, len, body);
+		if (p->resp == NULL)
+			p->rv = SYNOD_EINVALID_REQUEST;
+	}
+	synod_client_close(p->c);
+	p->c = NULL;
+	if (--op->probes_left == 0) {
+		if (op->c)
+			quorum_answer(op);
+		op_done(op);
+	}
+}
+
+static void quorum_start(struct hop *op)
+{
+	Synod__Wire__NodeStatusRequest sreq =
+	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
+	op->md = local_metadata(op->h->s);
+	if (op->md == NULL) {
+		answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+		op_done(op);
+		return;
+	}
+	sreq.has_with_digest = 1;
+	sreq.with_digest = op->with_digest != 0;
+	op->probes = calloc(op->md->n_nodes + 1, sizeof *op->probes);
+	if (op->probes == NULL) {
+		answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+		op_done(op);
+		return;
+	}
+	op->n_probes = op->md->n_nodes;
+	op->probes_left = op->n_probes + 1; /* + this loop */
+	for (size_t i = 0; i < op->n_probes; i++) {
+		struct probe *p = &op->probes[i];
+		struct synod_client_config cfg;
+		p->op = op;
+		p->done = 1;
+		p->rv = SYNOD_ECONNECTION;
+		client_config(op->h->s, &cfg);
+		cfg.bootstrap = op->md->nodes[i]->client_address;
+		cfg.request_timeout_ms = PROBE_TIMEOUT_MS;
+		cfg.connect_timeout_ms = PROBE_TIMEOUT_MS;
+		cfg.liveness_timeout_ms = PROBE_TIMEOUT_MS;
+		cfg.pinned = 1;
+		cfg.fail_fast = 1;
+		if (cfg.bootstrap == NULL || cfg.bootstrap[0] == '\0' ||
+		    synod_client_new(op->h->s->loop, &cfg, &p->c) != SYNOD_OK) {
+			p->c = NULL;
+			op->probes_left--;
+			continue;
+		}
+		p->done = 0;
+		if (synod_client_send(p->c, SYNOD_API_NODE_STATUS, &sreq.base,
+				      0, on_probe, p) != SYNOD_OK) {
+			synod_client_close(p->c);
+			p->c = NULL;
+			p->done = 1;
+			op->probes_left--;
+		}
+	}
+	if (--op->probes_left == 0) {
+		quorum_answer(op);
+		op_done(op);
+	}
+}
+
+/* ---- the steps ---- */
+
+static void step(struct hop *op)
+{
+	handle_answer(op);
+	op_done(op);
+}
+
+void http_api_on_idle(uv_idle_t *idle)
+{
+	struct http *h = idle->data;
+	struct hop *op = h->ready_head;
+	h->ready_head = h->ready_tail = NULL;
+	uv_idle_stop(idle);
+	while (op) {
+		struct hop *next = op->next;
+		op->queued = 0;
+		step(op);
+		op = next;
+	}
+}
+
+/* ---- routing ---- */
+
+/* The query string has key (as "key", "key=1" or "key=true"). */
+static int has_flag(const char *query, const char *key)
+{
+	size_t n = strlen(key);
+	for (const char *q = query; q && *q;) {
+		size_t len = strcspn(q, "&");
+		if (len >= n && strncmp(q, key, n) == 0 &&
+		    (len == n ||
+		     (q[n] == '=' &&
+		      (strncmp(q + n + 1, "1", len - n - 1) == 0 ||
+		       strncmp(q + n + 1, "true", len - n - 1) == 0))))
+			return 1;
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode src[0..len) into out; -1 when malformed, too long or
+ * with a NUL. */
+static int unescape(const char *src, size_t len, char *out, size_t size)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		int ch = (unsigned char)src[i];
+		if (ch == '%') {
+			int hi, lo;
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(src[i + 1]);
+			lo = hexval(src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			ch = hi * 16 + lo;
+			i += 2;
+		}
+		if (ch == 0 || o + 1 >= size)
+			return -1;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return o > 0 ? 0 : -1;
+}
+
+static void not_found(struct hconn *c, int head)
+{
+	static const char text[] =
+	    "{\"error\": \"NOT_FOUND\", \"message\": \"try /v1/quorum, "
+	    "/v1/brokers, /v1/brokers/ID, /v1/topics, /v1/topics/NAME, "
+	    "/v1/partitions, /v1/configs, /v1/groups, /v1/groups/ID\"}\n";
+	http_respond(c, 404, "Not Found", "application/json", NULL, text,
+		     sizeof text - 1, head);
+}
+
+void http_api_route(struct hconn *c, int method, const char *path,
+		    const char *query)
+{
+	struct http *h = c->h;
+	struct hop *op;
+	const char *rest = path + 4; /* after "/v1/" */
+	const char *slash = strchr(rest, '/');
+	size_t base = slash ? (size_t)(slash - rest) : strlen(rest);
+	int head = method == HTTP_HEAD;
+	if (method == HTTP_POST) {
+		static const char text[] =
+		    "{\"error\": \"UNSUPPORTED_API\", \"message\": \"read-only "
+		    "SQL is not served here\"}\n";
+		http_respond(c, 404, "Not Found", "application/json", NULL,
+			     text, sizeof text - 1, 0);
+		return;
+	}
+	op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		static const char oom[] = "{\"error\": \"out of memory\"}\n";
+		http_respond(c, 500, "Internal Server Error",
+			     "application/json", NULL, oom, sizeof oom - 1,
+			     head);
+		return;
+	}
+	op->h = h;
+	op->c = c;
+	op->head = head;
+	op->linearizable = has_flag(query, "linearizable");
+	if (slash && slash[1] != '\0' &&
+	    unescape(slash + 1, strlen(slash + 1), op->arg, sizeof op->arg) !=
+		0) {
+		free(op);
+		not_found(c, head);
+		return;
+	}
+#define IS(name) (base == sizeof(name) - 1 && strncmp(rest, name, base) == 0)
+	if (IS("quorum") && !slash) {
+		op->ep = EP_QUORUM;
+		op->with_digest = has_flag(query, "digest");
+	} else if (IS("brokers") && (!slash || op->arg[0])) {
+		synod__wire__broker_list_request__init(&op->blr);
+		op->req = &op->blr.base;
+		op->api = SYNOD_API_BROKER_LIST;
+		op->resp_desc = &synod__wire__broker_list_response__descriptor;
+		op->ep = EP_BROKERS;
+		if (op->arg[0]) {
+			char *end;
+			long v = strtol(op->arg, &end, 10);
+			if (*end != '\0' || v < 0 || v > INT32_MAX) {
+				free(op);
+				not_found(c, head);
+				return;
+			}
+			op->ep = EP_BROKER;
+			op->blr.has_broker_id = 1;
+			op->blr.broker_id = (int32_t)v;
+		}
+	} else if ((IS("topics") && (!slash || op->arg[0])) ||
+		   (IS("partitions") && !slash)) {
+		synod__wire__describe_topics_request__init(&op->dtr);
+		op->req = &op->dtr.base;
+		op->api = SYNOD_API_DESCRIBE_TOPICS;
+		op->resp_desc =
+		    &synod__wire__describe_topics_response__descriptor;
+		op->dtr.has_pages = op->dtr.pages = 1;
+		if (IS("partitions")) {
+			op->ep = EP_PARTITIONS;
+			op->dtr.has_only_offline = op->dtr.only_offline =
+			    has_flag(query, "offline");
+			op->dtr.has_only_under_replicated =
+			    op->dtr.only_under_replicated =
+				has_flag(query, "under_replicated");
+		} else if (op->arg[0]) {
+			op->ep = EP_TOPIC;
+			op->names[0] = op->arg;
+			op->dtr.names = op->names;
+			op->dtr.n_names = 1;
+		} else {
+			op->ep = EP_TOPICS;
+			op->dtr.has_no_partitions = op->dtr.no_partitions = 1;
+		}
+	} else if (IS("configs") && !slash) {
+		synod__wire__config_list_request__init(&op->clr);
+		op->req = &op->clr.base;
+		op->api = SYNOD_API_CONFIG_LIST;
+		op->resp_desc = &synod__wire__config_list_response__descriptor;
+		op->ep = EP_CONFIGS;
+	} else if (IS("groups") && (!slash || op->arg[0])) {
+		op->resp_desc = &synod__wire__group_list_response__descriptor;
+		if (op->arg[0]) {
+			synod__wire__group_describe_request__init(&op->gdr);
+			op->names[0] = op->arg;
+			op->gdr.group_ids = op->names;
+			op->gdr.n_group_ids = 1;
+			op->req = &op->gdr.base;
+			op->api = SYNOD_API_GROUP_DESCRIBE;
+			op->resp_desc =
+			    &synod__wire__group_describe_response__descriptor;
+			op->ep = EP_GROUP;
+		} else {
+			synod__wire__group_list_request__init(&op->glr);
+			op->req = &op->glr.base;
+			op->api = SYNOD_API_GROUP_LIST;
+			op->ep = EP_GROUPS;
+		}
+	} else {
+		free(op);
+		not_found(c, head);
+		return;
+	}
+#undef IS
+	h->ops++;
+	c->op = op;
+	if (op->ep == EP_QUORUM) {
+		op->where = W_LOCAL;
+		set_headers(op);
+		quorum_start(op);
+		return;
+	}
+	if (node_check_active(h->s->node) == SYNOD_OK)
+		op->where = W_ACTIVE;
+	else if (!op->linearizable && op->ep != EP_GROUPS && op->ep != EP_GROUP)
+		op->where = W_LOCAL;
+	else
+		op->where = W_FORWARD;
+	set_headers(op);
+	send_request(op);
+}
+
+void http_api_detach(struct hconn *c)
+{
+	struct hop *op = c->op;
+	c->op = NULL;
+	op->c = NULL;
+	if (op->call) {
+		srv_call_release(op->call);
+		op->call = NULL;
+		if (op->waiting) {
+			op->waiting = 0; /* its answer will never come */
+			op_done(op);
+		}
+	}
+}
+
+void http_api_close(struct http *h)
+{
+	if (h->fwd)
+		synod_client_close(h->fwd); /* forwarded: CANCELED */
+	h->fwd = NULL;
+	free(h->fwd_bootstrap);
+	h->fwd_bootstrap = NULL;
+}
