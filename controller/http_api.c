@@ -44,6 +44,7 @@ enum ep {
 	EP_CONFIGS,
 	EP_GROUPS,
 	EP_GROUP,
+	EP_QUERY,
 };
 
 enum where { W_ACTIVE, W_LOCAL, W_FORWARD };
@@ -73,6 +74,9 @@ struct hop {
 	Synod__Wire__ConfigListRequest clr;
 	Synod__Wire__GroupListRequest glr;
 	Synod__Wire__GroupDescribeRequest gdr;
+	Synod__Wire__QueryRequest qr;
+	ProtobufCMessage *qresp; /* the QUERY answer, JSON made off the loop */
+	char *sql;
 	char *names[1];
 	uint8_t cursor[64];
 	char arg[256]; /* the path's name or id */
@@ -216,6 +220,9 @@ static void op_free(struct hop *op)
 			    op->probes[i].resp, NULL);
 	free(op->probes);
 	free(op->out);
+	free(op->sql);
+	if (op->qresp)
+		protobuf_c_message_free_unpacked(op->qresp, NULL);
 	if (op->c)
 		op->c->op = NULL;
 	free(op);
@@ -395,11 +402,14 @@ static void work_json(uv_work_t *w)
 	struct hop *op = w->data;
 	json_t *j;
 	char *text;
-	if (ja_described_merge(&op->pages) != 0)
+	if (op->ep == EP_QUERY)
+		j = ja_query((const Synod__Wire__QueryResponse *)op->qresp);
+	else if (ja_described_merge(&op->pages) != 0)
 		return;
-	j = op->ep == EP_PARTITIONS
-		? ja_partitions(&op->pages.merged)
-		: ja_topics(&op->pages.merged, op->ep == EP_TOPICS, 1);
+	else
+		j = op->ep == EP_PARTITIONS
+			? ja_partitions(&op->pages.merged)
+			: ja_topics(&op->pages.merged, op->ep == EP_TOPICS, 1);
 	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	if (text) {
@@ -515,6 +525,17 @@ static void handle_answer(struct hop *op)
 		}
 		answer_error(op, st->code, st->message);
 		protobuf_c_message_free_unpacked(m, NULL);
+		return;
+	}
+	if (op->ep == EP_QUERY) {
+		op->qresp = m;
+		op->work.data = op;
+		if (uv_queue_work(op->h->s->loop, &op->work, work_json,
+				  after_json) != 0) {
+			answer_error(op, SYNOD_EUNKNOWN, "no worker");
+			return;
+		}
+		op->working = 1;
 		return;
 	}
 	if (op->api == SYNOD_API_DESCRIBE_TOPICS) {
@@ -723,6 +744,79 @@ static int unescape(const char *src, size_t len, char *out, size_t size)
 	return o > 0 ? 0 : -1;
 }
 
+static const char query_usage[] =
+    "{\"error\": \"INVALID_ARGUMENT\", \"message\": \"POST the query as "
+    "{\\\"sql\\\": \\\"SELECT ...\\\", \\\"max_rows\\\": N, "
+    "\\\"timeout_ms\\\": N} or as text\"}\n";
+
+static void bad_request(struct hconn *c, const char *why)
+{
+	json_t *j = ja_error(SYNOD_EINVALID_ARGUMENT, why);
+	char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	json_decref(j);
+	if (text == NULL) {
+		http_respond(c, 400, "Bad Request", "application/json", NULL,
+			     query_usage, sizeof query_usage - 1, 0);
+		return;
+	}
+	http_respond_owned(c, 400, "Bad Request", "application/json", NULL,
+			   text, strlen(text), 0);
+}
+
+/* POST /v1/query's body: {"sql": "...", "max_rows": N, "timeout_ms": N},
+ * or the SQL text itself. 0, or -1 with the reason. */
+static int query_body(struct hop *op, const char *body, size_t len, char *err,
+		      size_t size)
+{
+	Synod__Wire__QueryRequest *q = &op->qr;
+	synod__wire__query_request__init(q);
+	while (len && (*body == ' ' || *body == '\n' || *body == '\r' ||
+		       *body == '\t')) {
+		body++;
+		len--;
+	}
+	if (len == 0) {
+		snprintf(err, size,
+			 "empty body: POST {\"sql\": \"SELECT ...\"}");
+		return -1;
+	}
+	if (*body == '{') {
+		json_error_t je;
+		json_t *j = json_loadb(body, len, 0, &je), *v;
+		if (j == NULL || !json_is_object(j) ||
+		    !json_is_string(v = json_object_get(j, "sql"))) {
+			snprintf(
+			    err, size,
+			    "the body is not {\"sql\": \"SELECT ...\"}: %s",
+			    j ? "no \"sql\" string" : je.text);
+			json_decref(j);
+			return -1;
+		}
+		op->sql = strdup(json_string_value(v));
+		if (json_is_integer(v = json_object_get(j, "max_rows")) &&
+		    json_integer_value(v) > 0 &&
+		    json_integer_value(v) <= UINT32_MAX) {
+			q->has_max_rows = 1;
+			q->max_rows = (uint32_t)json_integer_value(v);
+		}
+		if (json_is_integer(v = json_object_get(j, "timeout_ms")) &&
+		    json_integer_value(v) > 0 &&
+		    json_integer_value(v) <= UINT32_MAX) {
+			q->has_timeout_ms = 1;
+			q->timeout_ms = (uint32_t)json_integer_value(v);
+		}
+		json_decref(j);
+	} else {
+		op->sql = strndup(body, len);
+	}
+	if (op->sql == NULL) {
+		snprintf(err, size, "out of memory");
+		return -1;
+	}
+	q->sql = op->sql;
+	return 0;
+}
+
 static void not_found(struct hconn *c, int head)
 {
 	static const char text[] =
@@ -742,14 +836,6 @@ void http_api_route(struct hconn *c, int method, const char *path,
 	const char *slash = strchr(rest, '/');
 	size_t base = slash ? (size_t)(slash - rest) : strlen(rest);
 	int head = method == HTTP_HEAD;
-	if (method == HTTP_POST) {
-		static const char text[] =
-		    "{\"error\": \"UNSUPPORTED_API\", \"message\": \"read-only "
-		    "SQL is not served here\"}\n";
-		http_respond(c, 404, "Not Found", "application/json", NULL,
-			     text, sizeof text - 1, 0);
-		return;
-	}
 	op = calloc(1, sizeof *op);
 	if (op == NULL) {
 		static const char oom[] = "{\"error\": \"out of memory\"}\n";
@@ -770,7 +856,25 @@ void http_api_route(struct hconn *c, int method, const char *path,
 		return;
 	}
 #define IS(name) (base == sizeof(name) - 1 && strncmp(rest, name, base) == 0)
-	if (IS("quorum") && !slash) {
+	if (method == HTTP_POST) { /* route() lets only /v1/query through */
+		char err[200];
+		if (query_body(op, c->body, c->body_len, err, sizeof err) !=
+		    0) {
+			free(op->sql);
+			free(op);
+			bad_request(c, err);
+			return;
+		}
+		op->ep = EP_QUERY;
+		op->req = &op->qr.base;
+		op->api = SYNOD_API_QUERY;
+		op->resp_desc = &synod__wire__query_response__descriptor;
+	} else if (IS("query")) {
+		free(op);
+		http_respond(c, 405, "Method Not Allowed", "application/json",
+			     NULL, query_usage, sizeof query_usage - 1, head);
+		return;
+	} else if (IS("quorum") && !slash) {
 		op->ep = EP_QUORUM;
 		op->with_digest = has_flag(query, "digest");
 	} else if (IS("brokers") && (!slash || op->arg[0])) {
@@ -853,7 +957,9 @@ void http_api_route(struct hconn *c, int method, const char *path,
 		quorum_start(op);
 		return;
 	}
-	if (node_check_active(h->s->node) == SYNOD_OK)
+	if (op->ep == EP_QUERY)
+		op->where = W_LOCAL; /* any node serves it, on a copy */
+	else if (node_check_active(h->s->node) == SYNOD_OK)
 		op->where = W_ACTIVE;
 	else if (!op->linearizable && op->ep != EP_GROUPS && op->ep != EP_GROUP)
 		op->where = W_LOCAL;

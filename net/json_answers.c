@@ -326,6 +326,61 @@ json_t *ja_group_describe(const Synod__Wire__GroupDescribeResponse *r,
 	return out;
 }
 
+/* ---- read-only SQL ---- */
+
+static json_t *cell(const Synod__Wire__QueryCell *c)
+{
+	static const char hex[] = "0123456789abcdef";
+	json_t *j;
+	char *t;
+	if (c->has_integer)
+		return json_integer((json_int_t)c->integer);
+	if (c->has_real)
+		return json_real(c->real);
+	if (c->text)
+		return json_string(c->text);
+	if (!c->has_blob)
+		return json_null();
+	t = malloc(c->blob.len * 2 + 4);
+	if (t == NULL)
+		return NULL;
+	t[0] = 'x';
+	t[1] = '\'';
+	for (size_t i = 0; i < c->blob.len; i++) {
+		t[2 + 2 * i] = hex[c->blob.data[i] >> 4];
+		t[3 + 2 * i] = hex[c->blob.data[i] & 15];
+	}
+	t[2 + 2 * c->blob.len] = '\'';
+	t[3 + 2 * c->blob.len] = '\0';
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+json_t *ja_query(const Synod__Wire__QueryResponse *r)
+{
+	json_t *cols = json_array(), *rows = json_array(), *j;
+	for (size_t i = 0; i < r->n_columns; i++)
+		json_array_append_new(cols, json_string(r->columns[i]));
+	for (size_t i = 0; i < r->n_rows; i++) {
+		json_t *row = json_array();
+		for (size_t k = 0; k < r->rows[i]->n_cells; k++)
+			json_array_append_new(row, cell(r->rows[i]->cells[k]));
+		json_array_append_new(rows, row);
+	}
+	j = json_object();
+	json_object_set_new(j, "columns", cols);
+	json_object_set_new(j, "rows", rows);
+	json_object_set_new(j, "truncated",
+			    r->truncated ? json_string(r->truncated)
+					 : json_null());
+	json_object_set_new(j, "metadata_version",
+			    json_integer((json_int_t)r->metadata_version));
+	json_object_set_new(j, "node_id", json_integer((json_int_t)r->node_id));
+	json_object_set_new(j, "elapsed_ms", json_integer(r->elapsed_ms));
+	return j;
+}
+
 /* ---- the quorum ---- */
 
 json_t *ja_quorum(const Synod__Wire__MetadataResponse *md,

@@ -69,6 +69,12 @@ json_t *ja_group(const Synod__Wire__GroupDescription *d);
 json_t *ja_group_describe(const Synod__Wire__GroupDescribeResponse *r,
 			  size_t asked);
 
+/* ---- read-only SQL ---- */
+/* {"columns": [...], "rows": [[...], ...], "truncated": null or why,
+ * "metadata_version": N, "node_id": N, "elapsed_ms": N}; a blob cell is
+ * the string "x'0a0b...'" (hex, as an SQL literal). */
+json_t *ja_query(const Synod__Wire__QueryResponse *r);
+
 /* ---- the quorum ---- */
 
 /* What asking one node for its NODE_STATUS gave: rv SYNOD_OK with the

@@ -152,6 +152,10 @@ const char *store_strerror(int rv)
 		return "format version newer than this build supports";
 	case STORE_ENOTFOUND:
 		return "not found";
+	case STORE_EREFUSED:
+		return "refused: not a read";
+	case STORE_ETIMEOUT:
+		return "deadline passed";
 	default:
 		return "unknown error";
 	}
@@ -310,6 +314,7 @@ void store_close(struct store *s)
 {
 	if (s == NULL)
 		return;
+	st_queries_abort(s);
 	finalize_all(s);
 	sqlite3_close(s->db);
 	st_groups_free(s);
@@ -750,6 +755,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
 		sqlite3_close(db);
 		return rv == STORE_EDB ? STORE_EMALFORMED : rv;
 	}
+	st_queries_abort(s);
 	finalize_all(s);
 	sqlite3_close(s->db);
 	memcpy(s->stmt, tmp.stmt, sizeof s->stmt);

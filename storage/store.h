@@ -37,6 +37,8 @@ enum {
 	STORE_EMALFORMED, /* input could not be decoded */
 	STORE_EVERSION,	  /* input has a newer format than this build knows */
 	STORE_ENOTFOUND,  /* no such item */
+	STORE_EREFUSED,	  /* read-only SQL: not a read (store_query_run) */
+	STORE_ETIMEOUT,	  /* read-only SQL: past its deadline */
 };
 
 /* Per-record apply outcomes (identical on every node). */
@@ -340,5 +342,60 @@ int store_group_members(struct store *s, const char *group_id,
 int store_group_owner(struct store *s, const char *group_id,
 		      const uint8_t topic_id[16], int32_t partition,
 		      char *member, size_t size);
+
+/* ---- Read-only SQL (docs/operations.md "Read-only SQL") ----
+ *
+ * A query runs on a copy of the store, never on the store itself:
+ * store_query_new() starts the copy, store_query_copy() copies up to
+ * `pages` pages (4 KiB each) per call (on the store's thread, sliced by
+ * the caller across loop turns; writes in between are carried into the
+ * copy), and store_query_run() runs the query on the copy (any one
+ * thread; the store is not touched). The copy offers the views
+ * partition_states and replica_brokers and the function synod_ids(blob).
+ * Only one SELECT (or WITH) statement; no writes, ATTACH, transactions or
+ * pragmas other than table_info, table_xinfo, table_list, index_list and
+ * index_info. Stopped at the deadline (STORE_ETIMEOUT); rows past the
+ * limits are cut off (store_query_truncated says so).
+ *
+ * Ownership: the query is the caller's (store_query_free); a store being
+ * restored or closed ends the copies in progress (their store_query_copy
+ * then fails with the reason). Names and cells returned stay valid until
+ * store_query_free. */
+struct store_query;
+struct store_query_limits {
+	unsigned max_rows;
+	size_t max_bytes; /* of the answer's values */
+	unsigned timeout_ms;
+};
+struct store_query_cell {
+	int type; /* SQLITE_INTEGER (1), FLOAT (2), TEXT (3), BLOB (4), NULL
+		     (5) */
+	int64_t i;
+	double f;
+	char *data; /* text or blob, NUL-terminated */
+	size_t len;
+};
+/* STORE_OK, or STORE_EMALFORMED (empty or above 8 KiB: store_errmsg),
+ * STORE_ENOMEM, STORE_EDB. */
+int store_query_new(struct store *s, const char *sql,
+		    const struct store_query_limits *lim,
+		    struct store_query **out);
+/* 1 while pages remain, STORE_OK when the copy is complete, STORE_EDB
+ * when it failed (store_query_errmsg). */
+int store_query_copy(struct store_query *q, int pages);
+/* STORE_OK; STORE_EREFUSED (not a read), STORE_ETIMEOUT, STORE_EMALFORMED
+ * (does not compile, or more than one statement), STORE_EDB, STORE_ENOMEM:
+ * the reason in store_query_errmsg. */
+int store_query_run(struct store_query *q);
+const char *store_query_errmsg(const struct store_query *q);
+unsigned store_query_columns(const struct store_query *q, char ***names);
+/* Rows; cells row-major (rows x columns). */
+size_t store_query_rows(const struct store_query *q,
+			const struct store_query_cell **cells);
+/* Why rows were cut off, or NULL. */
+const char *store_query_truncated(const struct store_query *q);
+/* The store's applied index when the copy completed. */
+uint64_t store_query_index(const struct store_query *q);
+void store_query_free(struct store_query *q);
 
 #endif

@@ -122,6 +122,7 @@ struct st_pset_scratch {
 
 struct store {
 	sqlite3 *db;
+	struct store_query *queries; /* copies in progress (store_query.c) */
 	sqlite3_stmt *stmt[ST_COUNT];
 	uint64_t applied_index;
 	char cluster_id[64];
@@ -182,5 +183,9 @@ void st_groups_free(struct store *s);
 /* Apply CreateTopic, CreatePartitions, RemoveTopic, PartitionChange. */
 int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
 		   int strict, int *status);
+
+/* End the copies in progress (before the database is replaced or
+ * closed). */
+void st_queries_abort(struct store *s);
 
 #endif

@@ -86,6 +86,15 @@ static void usage(FILE *out)
 	    "  acl list [PRINCIPAL]                principals and their "
 	    "grants\n"
 	    "\n"
+	    "Inspecting (docs/operations.md):\n"
+	    "  query \"SELECT ...\" [--max-rows N] [--query-timeout-ms N]\n"
+	    "                                      read-only SQL over the "
+	    "metadata\n"
+	    "  watch [--interval-ms N]             redraw quorum, broker and "
+	    "partition\n"
+	    "                                      health every second "
+	    "(Ctrl-C stops)\n"
+	    "\n"
 	    "--json prints machine-readable output (docs/operations.md has "
 	    "the schema).\n");
 }
@@ -1507,6 +1516,75 @@ static int group_cmd(int argc, char **argv)
 	return die_usage("unknown group command");
 }
 
+/* ---- read-only SQL ---- */
+
+/* One cell as text (sqlite3's list mode: NULL as empty). */
+static void cell_text(const Synod__Wire__QueryCell *c)
+{
+	if (c->has_integer)
+		printf("%lld", (long long)c->integer);
+	else if (c->has_real)
+		printf("%.17g", c->real);
+	else if (c->text)
+		fputs(c->text, stdout);
+	else if (c->has_blob) {
+		printf("x'");
+		for (size_t i = 0; i < c->blob.len; i++)
+			printf("%02x", c->blob.data[i]);
+		printf("'");
+	}
+}
+
+static int query_cmd(int argc, char **argv)
+{
+	Synod__Wire__QueryRequest req = SYNOD__WIRE__QUERY_REQUEST__INIT;
+	Synod__Wire__QueryResponse *resp = NULL;
+	int code;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--max-rows") == 0 && i + 1 < argc &&
+		    parse_u32(argv[i + 1], &req.max_rows) == 0) {
+			req.has_max_rows = 1;
+			i++;
+		} else if (strcmp(argv[i], "--query-timeout-ms") == 0 &&
+			   i + 1 < argc &&
+			   parse_u32(argv[i + 1], &req.timeout_ms) == 0) {
+			req.has_timeout_ms = 1;
+			i++;
+		} else if (req.sql == NULL && argv[i][0] != '-') {
+			req.sql = argv[i];
+		} else {
+			return die_usage("query \"SELECT ...\" [--max-rows N] "
+					 "[--query-timeout-ms N]");
+		}
+	}
+	if (req.sql == NULL)
+		return die_usage("query \"SELECT ...\"");
+	code = leader_call(SYNOD_API_QUERY, &req.base,
+			   &synod__wire__query_response__descriptor,
+			   (ProtobufCMessage **)&resp);
+	if (code != 0)
+		return code;
+	if (opt_json) {
+		print_json(ja_query(resp));
+	} else {
+		for (size_t i = 0; i < resp->n_columns; i++)
+			printf("%s%s", i ? "|" : "", resp->columns[i]);
+		printf("\n");
+		for (size_t r = 0; r < resp->n_rows; r++) {
+			for (size_t i = 0; i < resp->rows[r]->n_cells; i++) {
+				if (i)
+					putchar('|');
+				cell_text(resp->rows[r]->cells[i]);
+			}
+			printf("\n");
+		}
+		if (resp->truncated)
+			fprintf(stderr, "synodctl: %s\n", resp->truncated);
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1600,5 +1678,7 @@ int main(int argc, char **argv)
 		return group_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[0], "acl") == 0)
 		return acl_cmd(argc - 1, argv + 1);
+	if (strcmp(argv[0], "query") == 0)
+		return query_cmd(argc, argv);
 	return die_usage("unknown command");
 }

@@ -150,6 +150,7 @@ enum synod_api {
 	SYNOD_API_GROUP_DESCRIBE = 26,
 	SYNOD_API_GROUP_DELETE = 27,
 	SYNOD_API_GROUP_REMOVE_MEMBER = 28,
+	SYNOD_API_QUERY = 29, /* read-only SQL (docs/operations.md) */
 	SYNOD_API_COUNT
 };
 
