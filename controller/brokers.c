@@ -1210,6 +1210,12 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	m->broker_heartbeats = b->stats.heartbeats;
 	m->brokers_fenced_by_timeout = b->stats.fenced_by_timeout;
 	m->broker_registrations = b->stats.registrations;
+	m->has_pushes = m->has_pushes_dropped = m->has_push_bytes = 1;
+	m->has_push_nudges = 1;
+	m->pushes = b->pub.stats.pushes;
+	m->pushes_dropped = b->pub.stats.dropped;
+	m->push_bytes = b->pub.stats.bytes;
+	m->push_nudges = b->pub.stats.nudges;
 }
 
 static void mod_close(void *self)

@@ -114,6 +114,29 @@ void cluster_node_status(struct server *s, int with_digest,
 	m->apply_max_us = n->fsm.apply_max_us;
 	m->has_bytes_proposed = 1;
 	m->bytes_proposed = n->stats.bytes_proposed;
+	m->has_entries_proposed = m->has_records_proposed = 1;
+	m->entries_proposed = n->stats.entries_proposed;
+	m->records_proposed = n->stats.records_proposed;
+	{
+		struct store_health sh;
+		if (store_health(n->fsm.store, &sh) == STORE_OK) {
+			m->has_topics = m->has_partitions = 1;
+			m->has_partitions_offline = 1;
+			m->has_partitions_under_replicated = 1;
+			m->has_partitions_not_preferred = 1;
+			m->has_brokers_registered = m->has_brokers_fenced = 1;
+			m->has_brokers_shutting_down = 1;
+			m->topics = sh.topics;
+			m->partitions = sh.partitions;
+			m->partitions_offline = sh.offline;
+			m->partitions_under_replicated = sh.under_replicated;
+			m->partitions_not_preferred = sh.not_preferred;
+			m->brokers_registered = (uint32_t)sh.brokers;
+			m->brokers_fenced = (uint32_t)sh.brokers_fenced;
+			m->brokers_shutting_down =
+			    (uint32_t)sh.brokers_shutting_down;
+		}
+	}
 	m->has_disk_free_bytes = m->has_disk_handoffs = 1;
 	m->disk_free_bytes = n->stats.disk_free_bytes;
 	m->disk_handoffs = n->stats.disk_handoffs;

@@ -2773,9 +2773,21 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	uint32_t members = 0;
 	if (!gs->active)
 		return;
+	m->has_groups_empty = m->has_groups_assigning = 1;
+	m->has_groups_reconciling = m->has_groups_stable = 1;
 	for (size_t i = 0; i < gs->cap; i++)
-		if (gs->slots[i])
+		if (gs->slots[i]) {
+			const char *st = group_state(gs->slots[i]);
 			members += gs->slots[i]->n;
+			if (strcmp(st, "empty") == 0)
+				m->groups_empty++;
+			else if (strcmp(st, "assigning") == 0)
+				m->groups_assigning++;
+			else if (strcmp(st, "reconciling") == 0)
+				m->groups_reconciling++;
+			else
+				m->groups_stable++;
+		}
 	m->has_groups = m->has_group_members = 1;
 	m->has_group_heartbeats = m->has_group_assign_max_us = 1;
 	m->groups = (uint32_t)gs->count;

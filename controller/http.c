@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cluster.h"
+#include "hist.h"
 #include "http_int.h"
 #include "log.h"
 #include "module.h"
@@ -80,6 +81,29 @@ static void metric(struct text *t, const char *name, const char *type,
 {
 	tprintf(t, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
 		type, name, v);
+}
+
+/* One histogram's lines (no HELP/TYPE); labels: "" or `api="X",`. */
+static void hist_lines(struct text *t, const char *name, const char *labels,
+		       const struct hist *h)
+{
+	uint64_t cum = 0;
+	char close_labels[160];
+	size_t n = strlen(labels);
+	/* labels without the trailing comma, for _sum and _count */
+	snprintf(close_labels, sizeof close_labels, "%.*s", n ? (int)n - 1 : 0,
+		 labels);
+	for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+		cum += h->bucket[b];
+		tprintf(t, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels,
+			hist_bounds[b], (unsigned long long)cum);
+	}
+	tprintf(t,
+		"%s_bucket{%sle=\"+Inf\"} %llu\n%s_sum%s%s%s %.9g\n"
+		"%s_count%s%s%s %llu\n",
+		name, labels, (unsigned long long)h->count, name, n ? "{" : "",
+		close_labels, n ? "}" : "", h->sum_s, name, n ? "{" : "",
+		close_labels, n ? "}" : "", (unsigned long long)h->count);
 }
 
 /* ---- /metrics ---- */
@@ -185,6 +209,73 @@ char *http_metrics_text(struct server *s)
 	metric(&t, "synod_apply_max_seconds", "gauge",
 	       "Slowest committed entry applied (since start or reset).",
 	       (double)m->apply_max_us / 1e6);
+	tprintf(&t,
+		"# HELP synod_raft_append_duration_seconds Log entries "
+		"written to this node's disk, from the write's start to its "
+		"end.\n# TYPE synod_raft_append_duration_seconds histogram\n");
+	hist_lines(&t, "synod_raft_append_duration_seconds", "",
+		   &s->node->raftio.append_lat);
+	tprintf(&t, "# HELP synod_raft_commit_duration_seconds Entries this "
+		    "node proposed as leader, from the proposal to their "
+		    "apply (commit by a majority).\n"
+		    "# TYPE synod_raft_commit_duration_seconds histogram\n");
+	hist_lines(&t, "synod_raft_commit_duration_seconds", "",
+		   &s->node->commit_lat);
+	metric(&t, "synod_raft_entries_proposed_total", "counter",
+	       "Log entries this node proposed as leader.",
+	       (double)m->entries_proposed);
+	metric(&t, "synod_raft_records_proposed_total", "counter",
+	       "Records in those entries (records per entry: group commit).",
+	       (double)m->records_proposed);
+	if (m->has_partitions) {
+		metric(&t, "synod_topics", "gauge", "Topics.",
+		       (double)m->topics);
+		metric(&t, "synod_partitions", "gauge", "Partitions.",
+		       (double)m->partitions);
+		metric(&t, "synod_partitions_offline", "gauge",
+		       "Partitions without a leader.",
+		       (double)m->partitions_offline);
+		metric(&t, "synod_partitions_under_replicated", "gauge",
+		       "Partitions whose ISR is smaller than their replicas.",
+		       (double)m->partitions_under_replicated);
+		metric(&t, "synod_partitions_not_preferred_leader", "gauge",
+		       "Partitions led by a broker other than their preferred "
+		       "(first) replica: the leader imbalance.",
+		       (double)m->partitions_not_preferred);
+		tprintf(&t,
+			"# HELP synod_brokers_registered Registered brokers by "
+			"state.\n# TYPE synod_brokers_registered gauge\n"
+			"synod_brokers_registered{state=\"active\"} %u\n"
+			"synod_brokers_registered{state=\"fenced\"} %u\n"
+			"synod_brokers_registered{state=\"shutting_down\"} "
+			"%u\n",
+			m->brokers_registered - m->brokers_fenced -
+			    m->brokers_shutting_down,
+			m->brokers_fenced, m->brokers_shutting_down);
+	}
+	if (m->has_pushes) {
+		metric(&t, "synod_metadata_pushes_total", "counter",
+		       "Metadata deltas pushed to brokers.", (double)m->pushes);
+		metric(&t, "synod_metadata_pushes_dropped_total", "counter",
+		       "Deltas dropped (the broker's queue was full or it had "
+		       "no connection); it catches up with a fetch.",
+		       (double)m->pushes_dropped);
+		metric(&t, "synod_metadata_push_bytes_total", "counter",
+		       "Bytes of the deltas pushed.", (double)m->push_bytes);
+		metric(&t, "synod_metadata_push_nudges_total", "counter",
+		       "Empty deltas sent instead (oversized or after a drop).",
+		       (double)m->push_nudges);
+	}
+	if (m->has_fetches) {
+		metric(&t, "synod_metadata_fetches_total", "counter",
+		       "METADATA_FETCH requests answered.", (double)m->fetches);
+		metric(&t, "synod_partition_leader_changes_total", "counter",
+		       "Partition leader changes proposed.",
+		       (double)m->leader_changes);
+		metric(&t, "synod_partition_isr_changes_total", "counter",
+		       "Partition ISR changes proposed.",
+		       (double)m->isr_changes);
+	}
 	if (m->has_brokers) {
 		metric(&t, "synod_brokers", "gauge",
 		       "Broker sessions the active controller holds.",
@@ -211,6 +302,15 @@ char *http_metrics_text(struct server *s)
 		metric(&t, "synod_group_assignor_max_seconds", "gauge",
 		       "Slowest assignor run.",
 		       (double)m->group_assign_max_us / 1e6);
+		tprintf(&t,
+			"# HELP synod_groups_by_state Consumer groups by "
+			"state.\n# TYPE synod_groups_by_state gauge\n"
+			"synod_groups_by_state{state=\"empty\"} %u\n"
+			"synod_groups_by_state{state=\"assigning\"} %u\n"
+			"synod_groups_by_state{state=\"reconciling\"} %u\n"
+			"synod_groups_by_state{state=\"stable\"} %u\n",
+			m->groups_empty, m->groups_assigning,
+			m->groups_reconciling, m->groups_stable);
 	}
 	if (cc) {
 		metric(&t, "synod_client_connections", "gauge",
@@ -273,28 +373,13 @@ char *http_metrics_text(struct server *s)
 		    "arrival to its answer, per API.\n"
 		    "# TYPE synod_request_duration_seconds histogram\n");
 	for (unsigned api = 0; api < SERVER_MAX_API; api++) {
-		const struct srv_api_stats *a = &s->api_stats[api];
-		const char *name = s->api[api] ? s->api[api]->name : NULL;
-		uint64_t cum = 0;
-		if (a->count == 0 || name == NULL)
+		char labels[80];
+		if (s->api_stats[api].count == 0 || s->api[api] == NULL)
 			continue;
-		for (unsigned b = 0; b < SRV_LATENCY_BUCKETS; b++) {
-			cum += a->bucket[b];
-			tprintf(
-			    &t,
-			    "synod_request_duration_seconds_bucket{api=\"%s\","
-			    "le=\"%g\"} %llu\n",
-			    name, srv_latency_bounds[b],
-			    (unsigned long long)cum);
-		}
-		tprintf(&t,
-			"synod_request_duration_seconds_bucket{api=\"%s\",le="
-			"\"+Inf\"} %llu\n"
-			"synod_request_duration_seconds_sum{api=\"%s\"} %.9g\n"
-			"synod_request_duration_seconds_count{api=\"%s\"} "
-			"%llu\n",
-			name, (unsigned long long)a->count, name, a->sum_s,
-			name, (unsigned long long)a->count);
+		snprintf(labels, sizeof labels, "api=\"%s\",",
+			 s->api[api]->name);
+		hist_lines(&t, "synod_request_duration_seconds", labels,
+			   &s->api_stats[api]);
 	}
 	tprintf(&t, "# HELP synod_answers_total Answers to client requests by "
 		    "Status code (protocol.md).\n"

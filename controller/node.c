@@ -21,6 +21,7 @@ struct proposal {
 	struct raft_apply req;
 	struct node *node;
 	uint64_t proposed_ms; /* for the leadership lease */
+	uint64_t proposed_ns; /* for the commit latency */
 	struct proposal *next, *prev;
 	uint64_t index;
 	unsigned n_records;
@@ -170,8 +171,11 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	else
 		n->inflight_tail = p->prev;
 	n->inflight_entries--;
-	if (status == 0)
+	if (status == 0) {
 		confirm(n, p->proposed_ms);
+		hist_observe(&n->commit_lat,
+			     (double)(uv_hrtime() - p->proposed_ns) / 1e9);
+	}
 	if (status == 0)
 		complete_list(n, p->waiters, SYNOD_OK, p->statuses);
 	else
@@ -236,6 +240,7 @@ static void propose_batch(struct node *n)
 	memset((uint8_t *)buf.base + h + n->batch_len + 2, 0, pad);
 	p->node = n;
 	p->proposed_ms = mono_ms();
+	p->proposed_ns = uv_hrtime();
 	p->n_records = n->batch_records;
 	p->waiters = waiters;
 	p->req.data = p;

@@ -120,6 +120,7 @@ struct node {
 
 	uv_timer_t poll;
 	struct node_stats stats;
+	struct hist commit_lat; /* entries: proposed to applied here */
 	int stopping;
 	int open_handles;
 	void (*on_fatal)(struct node *n, const char *msg);

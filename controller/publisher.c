@@ -86,7 +86,8 @@ void pub_synced(struct pub_sub *s, uint64_t version, struct sconn *sc)
 int pub_push(struct publisher *p, struct pub_sub *s,
 	     Synod__Wire__MetadataDelta *d)
 {
-	if (protobuf_c_message_get_packed_size(&d->base) > p->push_max) {
+	size_t size = protobuf_c_message_get_packed_size(&d->base);
+	if (size > p->push_max) {
 		p->stats.oversize++;
 		return pub_nudge(p, s, d->version);
 	}
@@ -99,5 +100,6 @@ int pub_push(struct publisher *p, struct pub_sub *s,
 		return -1;
 	}
 	p->stats.pushes++;
+	p->stats.bytes += size;
 	return 0;
 }

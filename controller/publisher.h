@@ -46,6 +46,7 @@ struct pub_stats {
 	uint64_t dropped;  /* ... dropped (queue full, no connection) */
 	uint64_t oversize; /* ... sent as nudges instead */
 	uint64_t nudges;
+	uint64_t bytes; /* of the deltas sent */
 };
 
 struct publisher {

@@ -27,6 +27,8 @@
 
 #include <raft.h>
 
+#include "hist.h"
+
 struct raftio {
 	struct raft_io io;     /* hand this to raft_init() */
 	struct raft_io *inner; /* raft_uv's */
@@ -41,6 +43,7 @@ struct raftio {
 	int has_held;
 	unsigned long long held_total;	  /* messages held back */
 	unsigned long long dropped_total; /* held ones replaced */
+	struct hist append_lat; /* entries appended to disk (/metrics) */
 };
 
 void raftio_init(struct raftio *x, struct raft_io *inner);

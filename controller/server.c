@@ -78,27 +78,16 @@ void srv_conn_unref(struct sconn *sc)
 	}
 }
 
-const double srv_latency_bounds[SRV_LATENCY_BUCKETS] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
-
 /* An answer to a request: its latency under its API, its Status code
  * (field 1 of every response) among the codes. */
 static void count_answer(struct server *s, const struct frame_header *req,
 			 const ProtobufCMessage *body)
 {
-	struct srv_api_stats *a;
-	double secs;
-	unsigned b = 0;
 	if (req->kind != FRAME_REQUEST || req->recv_us == 0 ||
 	    req->api >= SERVER_MAX_API)
 		return;
-	a = &s->api_stats[req->api];
-	secs = (double)(uv_hrtime() / 1000 - req->recv_us) / 1e6;
-	while (b < SRV_LATENCY_BUCKETS && secs > srv_latency_bounds[b])
-		b++;
-	a->bucket[b]++;
-	a->count++;
-	a->sum_s += secs;
+	hist_observe(&s->api_stats[req->api],
+		     (double)(uv_hrtime() / 1000 - req->recv_us) / 1e6);
 	if (body) {
 		const ProtobufCFieldDescriptor *f =
 		    protobuf_c_message_descriptor_get_field(body->descriptor,

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "hist.h"
 #include "acl.h"
 #include "conn.h"
 #include "node.h"
@@ -27,16 +28,6 @@ struct module;
 /* Modules the server can hold (controller/module.h), and API ids. */
 #define SERVER_MAX_MODULES 16
 #define SERVER_MAX_API 256
-
-/* Request latency histograms per API (/metrics): upper bounds in
- * seconds; a last bucket (+Inf) follows. */
-#define SRV_LATENCY_BUCKETS 12
-extern const double srv_latency_bounds[SRV_LATENCY_BUCKETS];
-struct srv_api_stats {
-	uint64_t count;
-	uint64_t bucket[SRV_LATENCY_BUCKETS + 1]; /* not cumulative */
-	double sum_s;
-};
 
 struct server_stats {
 	uint64_t connections_accepted;
@@ -117,7 +108,7 @@ struct server {
 	void (*on_closed)(struct server *s);
 	struct server_stats stats;
 	/* Answers to requests: latency per API, and by Status code. */
-	struct srv_api_stats api_stats[SERVER_MAX_API];
+	struct hist api_stats[SERVER_MAX_API];
 	uint64_t answers_by_code[64];
 	char errmsg[512];
 };

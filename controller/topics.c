@@ -1075,6 +1075,17 @@ static void mod_close(void *self)
 	topics_close(self);
 }
 
+static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
+{
+	struct topics *t = self;
+	if (!t->active)
+		return;
+	m->has_fetches = m->has_leader_changes = m->has_isr_changes = 1;
+	m->fetches = t->stats.fetches;
+	m->leader_changes = t->stats.elections;
+	m->isr_changes = t->stats.isr_changes;
+}
+
 void topics_module(struct topics *t, struct module *m)
 {
 	memset(m, 0, sizeof *m);
@@ -1084,6 +1095,7 @@ void topics_module(struct topics *t, struct module *m)
 	m->n_apis = sizeof topics_apis / sizeof topics_apis[0];
 	m->leadership = mod_leadership;
 	m->applied = mod_applied;
+	m->status = mod_status;
 	m->close = mod_close;
 }
 

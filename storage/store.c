@@ -265,7 +265,7 @@ static int ensure_indexes(struct store *s)
 {
 	if (sqlite3_exec(s->db,
 			 "CREATE INDEX IF NOT EXISTS partitions_leader ON "
-			 "partitions(leader)",
+			 "partitions(leader);" ST_HEALTH_INDEXES,
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return st_dbfail(s, "create index");
 	if (sqlite3_exec(s->db, st_groups_schema, NULL, NULL, NULL) !=
@@ -761,6 +761,7 @@ int store_restore(struct store *s, const void *buf, size_t len)
 	memcpy(s->stmt, tmp.stmt, sizeof s->stmt);
 	s->db = db;
 	s->applied_index = tmp.applied_index;
+	s->health_index = 0;
 	memcpy(s->cluster_id, tmp.cluster_id, sizeof s->cluster_id);
 	s->topics_gen++;
 	st_cache_drop(s);

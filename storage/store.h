@@ -343,6 +343,22 @@ int store_group_owner(struct store *s, const char *group_id,
 		      const uint8_t topic_id[16], int32_t partition,
 		      char *member, size_t size);
 
+/* ---- Health figures (NODE_STATUS, /metrics) ---- */
+struct store_health {
+	uint64_t topics;
+	uint64_t partitions;
+	uint64_t offline;	   /* leader -1 */
+	uint64_t under_replicated; /* ISR smaller than the replicas */
+	uint64_t not_preferred;	   /* led by other than the first replica */
+	uint64_t brokers;	   /* registered */
+	uint64_t brokers_fenced;   /* and not shutting down */
+	uint64_t brokers_shutting_down; /* (fenced or not) */
+};
+/* The figures at the current applied index: computed again only when the
+ * state changed since the last call, through indexes (O(topics + brokers
+ * + unhealthy partitions)). STORE_OK or STORE_EDB. */
+int store_health(struct store *s, struct store_health *out);
+
 /* ---- Read-only SQL (docs/operations.md "Read-only SQL") ----
  *
  * A query runs on a copy of the store, never on the store itself:

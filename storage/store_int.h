@@ -120,8 +120,26 @@ struct st_pset_scratch {
 	size_t cap_parts;
 };
 
+/* Partial indexes that make store_health() O(topics + brokers + the
+ * unhealthy partitions): under-replicated ones, and those led by a broker
+ * other than their first (preferred) replica. Not state (the digest
+ * ignores indexes). The WHERE clauses must match store_health()'s. */
+#define ST_UNDER_REPLICATED "length(isr) < length(replicas)"
+#define ST_NOT_PREFERRED                                                       \
+	"leader <> -1 AND hex(substr(replicas, 1, 4)) <> "                     \
+	"printf('%02X%02X%02X%02X', leader & 255, (leader >> 8) & 255, "       \
+	"(leader >> 16) & 255, (leader >> 24) & 255)"
+#define ST_HEALTH_INDEXES                                                      \
+	"CREATE INDEX IF NOT EXISTS partitions_under ON partitions(tid) "      \
+	"WHERE " ST_UNDER_REPLICATED ";"                                       \
+	"CREATE INDEX IF NOT EXISTS partitions_not_preferred ON "              \
+	"partitions(tid) WHERE " ST_NOT_PREFERRED ";"
+
 struct store {
 	sqlite3 *db;
+	/* store_health()'s last answer, at health_index (0: none). */
+	struct store_health health;
+	uint64_t health_index;
 	struct store_query *queries; /* copies in progress (store_query.c) */
 	sqlite3_stmt *stmt[ST_COUNT];
 	uint64_t applied_index;

@@ -764,3 +764,55 @@ int store_leader_counts(struct store *s, store_count_cb cb, void *arg)
 {
 	return counts(s, ST_LEADER_COUNTS, cb, arg);
 }
+
+/* ---- health figures (store.h) ---- */
+
+static int count_of(struct store *s, const char *sql, uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+		*out = v > 0 ? (uint64_t)v : 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_OK ? STORE_OK : st_dbfail(s, "health");
+}
+
+int store_health(struct store *s, struct store_health *out)
+{
+	struct store_health h;
+	int rv;
+	if (s->health_index != 0 && s->health_index == s->applied_index) {
+		*out = s->health;
+		return STORE_OK;
+	}
+	memset(&h, 0, sizeof h);
+	if ((rv = count_of(s, "SELECT count(*) FROM topics", &h.topics)) ||
+	    (rv = count_of(s, "SELECT total(n_partitions) FROM topics",
+			   &h.partitions)) ||
+	    (rv = count_of(s,
+			   "SELECT count(*) FROM partitions WHERE leader = -1",
+			   &h.offline)) ||
+	    (rv = count_of(
+		 s,
+		 "SELECT count(*) FROM partitions WHERE " ST_UNDER_REPLICATED,
+		 &h.under_replicated)) ||
+	    (rv = count_of(
+		 s, "SELECT count(*) FROM partitions WHERE " ST_NOT_PREFERRED,
+		 &h.not_preferred)) ||
+	    (rv = count_of(s, "SELECT count(*) FROM brokers", &h.brokers)) ||
+	    (rv = count_of(s,
+			   "SELECT count(*) FROM brokers WHERE fenced AND "
+			   "NOT shutting_down",
+			   &h.brokers_fenced)) ||
+	    (rv =
+		 count_of(s, "SELECT count(*) FROM brokers WHERE shutting_down",
+			  &h.brokers_shutting_down)))
+		return rv;
+	s->health = h;
+	s->health_index = s->applied_index;
+	*out = h;
+	return STORE_OK;
+}
