@@ -426,8 +426,9 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		s->last_hb_ms = now_ms(b);
 		pub_attach(&s->pub, o->p->sc);
 		b->stats.registrations++;
-		log_info("broker %d registered: epoch %llu, incarnation %s",
-			 s->id, (unsigned long long)s->epoch, s->incarnation);
+		log_event(LOG_INFO, "broker_registered",
+			  "broker=%d epoch=%llu incarnation=%s", s->id,
+			  (unsigned long long)s->epoch, s->incarnation);
 		send_register_reply(b, o->p, SYNOD_OK, NULL, s->epoch);
 	} else {
 		/* Refused as stale: our view lagged the store. Take the
@@ -649,12 +650,17 @@ static void heartbeat_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(b, s);
 		if (o->hb.action == LC_UNFENCE && !s->fenced) {
 			b->stats.unfenced++;
+			log_event(LOG_INFO, "broker_unfenced",
+				  "broker=%d epoch=%llu", s->id,
+				  (unsigned long long)s->epoch);
 			if (b->hooks.back)
 				b->hooks.back(b->hooks.arg, s->id);
 		}
 		if (o->hb.action == LC_SHUTDOWN && s->shutting_down) {
 			b->stats.shutdowns++;
-			log_info("broker %d: controlled shutdown", s->id);
+			log_event(LOG_INFO, "broker_shutdown",
+				  "broker=%d epoch=%llu", s->id,
+				  (unsigned long long)s->epoch);
 		}
 	}
 	if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_REFUSED)
@@ -798,8 +804,10 @@ static void fence_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(o->b, s);
 		if (rc == SYNOD_OK && statuses && statuses[0] == STORE_R_OK) {
 			o->b->stats.fenced_by_timeout++;
-			log_info("broker %d fenced: no heartbeat for %llu ms",
-				 s->id, (unsigned long long)o->b->session_ms);
+			log_event(LOG_INFO, "broker_fenced",
+				  "broker=%d reason=session_timeout "
+				  "session_ms=%llu",
+				  s->id, (unsigned long long)o->b->session_ms);
 		}
 	}
 	bop_free(o);
@@ -880,7 +888,7 @@ static void unregister_done(struct node *n, struct waiter *w, int rc,
 	if (rc == SYNOD_OK) {
 		if (bop_session(o))
 			table_remove(o->b, o->id);
-		log_info("broker %d unregistered", o->id);
+		log_event(LOG_INFO, "broker_unregistered", "broker=%d", o->id);
 	} else if (bop_session(o)) {
 		bop_session(o)->op_pending = 0;
 		bop_session(o)->going = 0;

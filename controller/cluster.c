@@ -262,6 +262,43 @@ static char *resource_of(unsigned scope, char *resource)
 	return scope == SYNOD_SCOPE_CLUSTER ? NULL : resource;
 }
 
+static const char *scope_word(unsigned scope)
+{
+	return scope == SYNOD_SCOPE_TOPIC	? "topic"
+	       : scope == SYNOD_SCOPE_GROUP	? "group"
+	       : scope == SYNOD_SCOPE_PRINCIPAL ? "principal"
+						: "cluster";
+}
+
+/* An applied config change, for the log (grants included: they are an
+ * audit trail). */
+static void log_config_change(struct pending *p)
+{
+	const char *who =
+	    p->sc->internal ? NULL : conn_tls_principal(&p->sc->conn);
+	if (who == NULL || who[0] == '\0')
+		who = "-";
+	if (p->h.api == SYNOD_API_CONFIG_SET) {
+		const Synod__Wire__ConfigSetRequest *req = p->msg;
+		for (size_t i = 0; i < req->n_entries; i++) {
+			const Synod__Wire__ConfigEntry *e = req->entries[i];
+			log_event(
+			    LOG_INFO, "config_set",
+			    "scope=%s resource=\"%s\" key=%s value=\"%s\" "
+			    "principal=\"%s\"",
+			    scope_word(e->scope),
+			    e->resource ? e->resource : "", e->key, e->value,
+			    who);
+		}
+	} else if (p->h.api == SYNOD_API_CONFIG_DELETE) {
+		const Synod__Wire__ConfigDeleteRequest *req = p->msg;
+		log_event(LOG_INFO, "config_deleted",
+			  "scope=%s resource=\"%s\" key=%s principal=\"%s\"",
+			  scope_word(req->scope),
+			  req->resource ? req->resource : "", req->key, who);
+	}
+}
+
 static void config_write_done(struct node *n, struct waiter *w, int rc,
 			      const int *statuses)
 {
@@ -286,6 +323,8 @@ static void config_write_done(struct node *n, struct waiter *w, int rc,
 		r.has_metadata_version = 1;
 		r.metadata_version = store_applied_index(n->fsm.store);
 	}
+	if (rc == SYNOD_OK)
+		log_config_change(p);
 	/* ConfigDeleteResponse has the same fields and numbers. */
 	srv_send(p->sc, &p->h, &r.base);
 	srv_pending_free(p);

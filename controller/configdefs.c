@@ -21,6 +21,8 @@ static const char *const timestamp_choices[] = {"CreateTime", "LogAppendTime",
 						NULL};
 
 static const char *const assignor_choices[] = {"uniform", "range", NULL};
+static const char *const log_level_choices[] = {"node", "error", "warn",
+						"info", "debug", NULL};
 
 static const char *const role_choices[] = {
     "none", "reader", "consumer", "broker", "operator", "admin", NULL};
@@ -83,6 +85,9 @@ static const struct configdef defs[] = {
      "highest heartbeat interval a group may use"},
     {"group.consumer.max.size", "int", "2147483647", C,
      "members one consumer group may have"},
+    {"log.level", "enum", "node", C,
+     "every node's log level (error, warn, info, debug), or node: each "
+     "node's own log_level (config file, flag, SIGHUP)"},
     {"group.consumer.assignors", "list", "uniform,range", C,
      "server assignors members may ask for; the first is the default"},
     /* Per-group overrides (group scope only), within the cluster's
@@ -136,6 +141,7 @@ static const struct limits limits[] = {
     {"group.consumer.max.heartbeat.interval.ms", 1, INT32_MAX, NULL},
     {"group.consumer.max.size", 1, INT32_MAX, NULL},
     {"group.consumer.assignors", 0, 0, assignor_choices},
+    {"log.level", 0, 0, log_level_choices},
     {"consumer.session.timeout.ms", 1, INT32_MAX, NULL},
     {"consumer.heartbeat.interval.ms", 1, INT32_MAX, NULL},
     {"role", 0, 0, role_choices},

@@ -10,8 +10,13 @@
 
 enum { LOG_ERROR = 1, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* The node's own level (config, flag, SIGHUP), and a level set for every
+ * node (the cluster config log.level; 0: none), which wins. */
 void log_set_level(int level);
-int log_parse_level(const char *s); /* -1 when unknown */
+void log_set_override(int level);
+int log_level(void);		       /* in effect */
+int log_parse_level(const char *s);    /* -1 when unknown */
+const char *log_level_name(int level); /* "info" */
 void log_set_prefix(const char *prefix);
 /* JSON lines (on 1) for node node_id, or text (0). */
 void log_set_json(int on, unsigned long long node_id);
@@ -19,6 +24,13 @@ void log_set_json(int on, unsigned long long node_id);
 int log_parse_format(const char *s);
 void logf_(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* An event operators look for (docs/operations.md "Logs"): its name and
+ * key=value fields, "k=\"a value with spaces\"" quoted; in JSON lines the
+ * fields become members (numbers when they are integers). */
+void log_event_(int level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+#define log_event(level, event, ...) log_event_(level, event, __VA_ARGS__)
 
 #define log_error(...) logf_(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) logf_(LOG_WARN, __VA_ARGS__)

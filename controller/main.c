@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,11 +319,38 @@ static void on_fatal(struct node *n, const char *msg)
 
 /* SIGHUP: load the TLS files again (docs/security.md, "Rotation"); on
  * any error the node keeps what it has. */
+/* The config file (for SIGHUP), and whether --log-level overrides it. */
+static const char *config_path_g;
+static int log_level_flag;
+
+/* SIGHUP: the config file's log_level again (unless a flag set it). */
+static void reload_log_level(void)
+{
+	struct synod_config tmp;
+	char err[512];
+	if (config_path_g == NULL || log_level_flag)
+		return;
+	config_defaults(&tmp);
+	if (config_load_file(&tmp, config_path_g, err, sizeof err) != 0) {
+		log_error("SIGHUP: %s; keeping log level %s", err,
+			  log_level_name(cfg.log_level));
+		return;
+	}
+	if (tmp.log_level != cfg.log_level) {
+		cfg.log_level = tmp.log_level;
+		log_set_level(cfg.log_level);
+		log_event(LOG_INFO, "log_level",
+			  "level=%s source=sighup file=\"%s\"",
+			  log_level_name(cfg.log_level), config_path_g);
+	}
+}
+
 static void on_sighup(uv_signal_t *s, int signum)
 {
 	char err[600], what[160];
 	(void)s;
 	(void)signum;
+	reload_log_level();
 	if (cfg.tls_cert_file[0] == '\0') {
 		log_info("SIGHUP: TLS is off, nothing to reload");
 		return;
@@ -448,6 +476,11 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "c:hV", long_opts, NULL)) != -1)
 		if (opt == 'c')
 			config_path = optarg;
+	if (config_path) { /* absolute: the daemon may change directory */
+		static char abs_path[PATH_MAX];
+		config_path_g =
+		    realpath(config_path, abs_path) ? abs_path : config_path;
+	}
 	if (config_path &&
 	    config_load_file(&cfg, config_path, err, sizeof err) != 0) {
 		fprintf(stderr, "synod: %s\n", err);
@@ -478,6 +511,8 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		default:
+			if (strcmp(opt_keys[opt], "log_level") == 0)
+				log_level_flag = 1;
 			if (config_set(&cfg, opt_keys[opt], optarg, err,
 				       sizeof err) != 0) {
 				fprintf(stderr, "synod: %s\n", err);

@@ -98,11 +98,47 @@ static int *statuses_for(void *arg, uint64_t index, unsigned *max)
 	return NULL;
 }
 
+/* The cluster config log.level (configdefs.c), set for every node: the
+ * log level in effect, or the node's own when absent or "node". */
+static void sync_log_level(struct node *n)
+{
+	char *v = NULL;
+	int l = 0, before = log_level();
+	if (store_config_get(n->fsm.store, STORE_SCOPE_CLUSTER, NULL,
+			     "log.level", &v) == STORE_OK &&
+	    (l = log_parse_level(v)) < 0)
+		l = 0;
+	free(v);
+	log_set_override(l);
+	if (log_level() != before)
+		log_event(LOG_INFO, "log_level", "level=%s source=%s",
+			  log_level_name(log_level()),
+			  l ? "cluster_config" : "node");
+}
+
+static int touches_log_level(const Synod__Rec__RecordBatch *b)
+{
+	for (size_t i = 0; b && i < b->n_records; i++) {
+		const Synod__Rec__Record *r = b->records[i];
+		if (r->body_case == SYNOD__REC__RECORD__BODY_SET_CONFIG &&
+		    r->set_config->scope == STORE_SCOPE_CLUSTER &&
+		    strcmp(r->set_config->key, "log.level") == 0)
+			return 1;
+		if (r->body_case == SYNOD__REC__RECORD__BODY_DELETE_CONFIG &&
+		    r->delete_config->scope == STORE_SCOPE_CLUSTER &&
+		    strcmp(r->delete_config->key, "log.level") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void applied(void *arg, uint64_t index, const Synod__Rec__RecordBatch *b)
 {
 	struct node *n = arg;
 	const char *cid = store_cluster_id(n->fsm.store);
 	n->stats.entries_applied++;
+	if (b == NULL || touches_log_level(b))
+		sync_log_level(n);
 	if (n->on_applied && b != NULL)
 		n->on_applied(n, index, b);
 	if (cid[0] != '\0' && strcmp(cid, n->cfg->cluster_id) != 0 &&
@@ -462,9 +498,9 @@ static void became_active(struct node *n)
 	const char *cid = store_cluster_id(n->fsm.store);
 	n->active = 1;
 	n->stats.leader_elected++;
-	log_info("active controller for term %llu (commit %llu)",
-		 (unsigned long long)n->active_term,
-		 (unsigned long long)raft_commit_index(&n->raft));
+	log_event(LOG_INFO, "controller_active", "term=%llu commit=%llu",
+		  (unsigned long long)n->active_term,
+		  (unsigned long long)raft_commit_index(&n->raft));
 	if (cid[0] == '\0') {
 		Synod__Rec__InitCluster ic = SYNOD__REC__INIT_CLUSTER__INIT;
 		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
@@ -512,8 +548,8 @@ static void lose_leadership(struct node *n)
 	n->lead_barrier = NULL; /* its callback will see it is stale */
 	fail_unproposed(n);
 	if (was_active) {
-		log_info("no longer the active controller (term %llu)",
-			 (unsigned long long)raft_current_term(&n->raft));
+		log_event(LOG_INFO, "controller_inactive", "term=%llu",
+			  (unsigned long long)raft_current_term(&n->raft));
 		if (n->on_leadership)
 			n->on_leadership(n, 0);
 	}
@@ -550,8 +586,9 @@ static void check_leadership(struct node *n)
 		n->active = 0;
 		n->active_term = term;
 		n->lead_barrier = b;
-		log_info("elected leader for term %llu, waiting for barrier",
-			 (unsigned long long)term);
+		log_event(LOG_INFO, "raft_leader_elected",
+			  "term=%llu waiting_for=barrier",
+			  (unsigned long long)term);
 	} else if (n->is_leader) {
 		lose_leadership(n);
 	}

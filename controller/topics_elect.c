@@ -50,8 +50,8 @@ static void er_answer(struct elect_req *er)
 		srv_send(er->p->sc, &er->p->h, &r.base);
 		srv_pending_free(er->p);
 	} else if (er->elected) {
-		log_info("leader rebalance: %u preferred leaders elected",
-			 er->elected);
+		log_event(LOG_INFO, "leader_rebalance", "preferred_elected=%u",
+			  er->elected);
 	}
 	free(res);
 	free(rp);

@@ -179,6 +179,9 @@ struct job {
 	void *done_arg;
 	struct elect_req *er;	       /* JOB_ELECT */
 	uint64_t total, off_preferred; /* JOB_IMBALANCE */
+	uint64_t moved, offline; /* JOB_DEPART, JOB_REPAIR, JOB_BACK: leaders
+				    proposed elsewhere, partitions left or
+				    brought back online */
 	char unclean_topic[256];
 	int unclean;
 };

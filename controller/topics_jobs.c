@@ -108,9 +108,15 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 				       &w->items, &w->n_items, &w->cap_items,
 				       &w->failed);
 	}
-	if (el_changed(&in, &out) &&
-	    tp_add_change(w->t, w->rb, topic, &cur, &out) != 0)
-		return -1;
+	if (el_changed(&in, &out)) {
+		if (tp_add_change(w->t, w->rb, topic, &cur, &out) != 0)
+			return -1;
+		if (in.leader == j->broker && out.leader != EL_NO_LEADER &&
+		    out.leader != in.leader)
+			j->moved++;
+		if ((in.leader == EL_NO_LEADER) != (out.leader == EL_NO_LEADER))
+			j->offline++;
+	}
 	return 0;
 }
 
@@ -124,6 +130,11 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 {
 	switch (j->kind) {
 	case JOB_DEPART:
+		log_event(LOG_INFO, "leaders_moved",
+			  "broker=%d moved=%llu offline=%llu complete=%s",
+			  j->broker, (unsigned long long)j->moved,
+			  (unsigned long long)j->offline,
+			  rc == SYNOD_OK ? "yes" : "no");
 		j->done(j->done_arg, rc);
 		break;
 	case JOB_ELECT:
@@ -137,11 +148,12 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 		if (rc != SYNOD_OK || j->total == 0 ||
 		    j->off_preferred * 100 <= threshold * j->total)
 			break;
-		log_info(
-		    "leader imbalance %llu%% above %u%%: electing "
-		    "preferred leaders",
+		log_event(
+		    LOG_INFO, "leader_imbalance",
+		    "percent=%llu threshold=%u not_preferred=%llu "
+		    "action=elect_preferred",
 		    (unsigned long long)(j->off_preferred * 100 / j->total),
-		    threshold);
+		    threshold, (unsigned long long)j->off_preferred);
 		topics_elect_all(t, NULL, 0);
 		break;
 	}
@@ -204,9 +216,9 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 			*rc = prv;
 			done = 1;
 		} else if (j->kind == JOB_BACK && done) {
-			log_info("broker %d is back: offline partitions "
-				 "recover",
-				 j->broker);
+			log_event(LOG_INFO, "partitions_recovered",
+				  "broker=%d online_again=%llu", j->broker,
+				  (unsigned long long)j->offline);
 		}
 	}
 	free(w.items);
