@@ -852,3 +852,32 @@ void cluster_module(struct module *m)
 	m->apis = cluster_apis;
 	m->n_apis = sizeof cluster_apis / sizeof cluster_apis[0];
 }
+
+int cluster_ready(struct server *s, char *why, size_t size)
+{
+	struct node_status ns;
+	const Synod__Wire__NodeStatusResponse *m = &ns.m;
+	uint64_t lag;
+	int ready = 0;
+	cluster_node_status(s, 0, &ns);
+	lag = m->commit_index > m->applied_index
+		  ? m->commit_index - m->applied_index
+		  : 0;
+	if (m->leader_id == 0)
+		snprintf(why, size, "no leader known");
+	else if (m->role && strcmp(m->role, "leader") == 0 &&
+		 !m->active_controller)
+		snprintf(why, size,
+			 "the leader is not the active controller yet");
+	else if (lag > CLUSTER_READY_MAX_LAG)
+		snprintf(why, size, "%llu committed entries not applied yet",
+			 (unsigned long long)lag);
+	else
+		ready = 1;
+	if (ready)
+		snprintf(why, size, "leader %llu, applied index %llu",
+			 (unsigned long long)m->leader_id,
+			 (unsigned long long)m->applied_index);
+	cluster_node_status_free(&ns);
+	return ready;
+}

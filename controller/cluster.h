@@ -35,4 +35,11 @@ void cluster_node_status(struct server *s, int with_digest,
 			 struct node_status *ns);
 void cluster_node_status_free(struct node_status *ns);
 
+/* Whether this node is ready to serve (/readyz, systemd's READY=1): it
+ * knows a leader, has applied what it knows committed (within
+ * CLUSTER_READY_MAX_LAG entries) and, if it leads, is the active
+ * controller. 1, or 0 with the reason in why. */
+#define CLUSTER_READY_MAX_LAG 1000
+int cluster_ready(struct server *s, char *why, size_t size);
+
 #endif

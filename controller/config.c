@@ -40,6 +40,7 @@ void config_defaults(struct synod_config *c)
 	c->slow_reader_bytes = 4u << 20;
 	c->slow_reader_timeout_ms = 30000;
 	c->tls_handshake_timeout_ms = 10000;
+	c->http_request_timeout_ms = 10000;
 	c->authorization = 1;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
 	 * above ~20 MiB segments it wraps and every write fails with
@@ -303,6 +304,8 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 			       value, err, err_size);
 	if (strcmp(key, "tls_handshake_timeout_ms") == 0)
 		U(tls_handshake_timeout_ms, 100, 600000);
+	if (strcmp(key, "http_request_timeout_ms") == 0)
+		U(http_request_timeout_ms, 100, 600000);
 	if (strcmp(key, "tls_principal") == 0) {
 		if (strcmp(value, "cn") == 0)
 			c->tls_principal_san = 0;

@@ -54,6 +54,8 @@ struct synod_config {
 	char tls_ca_file[PATH_MAX];
 	int tls_allow_tls12;
 	unsigned tls_handshake_timeout_ms;
+	/* HTTP: to send a whole request, and to take a whole answer. */
+	unsigned http_request_timeout_ms;
 	/* Authorization (controller/acl.h): on with TLS unless disabled;
 	 * super_users are admins whatever the replicated grants say. */
 	int authorization;

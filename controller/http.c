@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <http_parser.h>
 #include <jansson.h>
 #include <raft.h>
@@ -20,9 +21,9 @@
 #include "tls.h"
 #include "tlsrelay.h"
 
-/* /readyz: a node whose applied index trails its commit index by more is
- * not ready. */
-#define READY_MAX_LAG 1000
+/* The dashboard (controller/dashboard/index.html, cmake/embed.cmake). */
+extern const unsigned char synod_dashboard_html[];
+extern const size_t synod_dashboard_html_len;
 
 struct hwrite {
 	uv_write_t req;
@@ -502,6 +503,8 @@ static void send_answer(struct hconn *c, int code, const char *reason,
 		n = 2;
 	}
 	uv_read_stop(c->stream);
+	c->writing = 1;
+	c->write_ms = uv_now(c->h->s->loop);
 	if (uv_write(&w->req, c->stream, w->bufs, n, on_written) != 0) {
 		free(w->owned);
 		free(w);
@@ -536,43 +539,34 @@ static void respond_text(struct hconn *c, int code, const char *reason,
 		strlen(text), head);
 }
 
-/* /readyz: 200 when this node knows a leader, has applied what it knows
- * committed (within READY_MAX_LAG) and, on the leader, is the active
- * controller; 503 with the reason otherwise. JSON either way. */
+/* /readyz: 200 when cluster_ready() says so, 503 with the reason
+ * otherwise; JSON either way. */
 static void readyz(struct hconn *c, int head)
 {
 	struct node_status ns;
 	const Synod__Wire__NodeStatusResponse *m = &ns.m;
-	char body[512];
-	const char *why = NULL;
-	char whybuf[160];
-	uint64_t lag;
-	cluster_node_status(c->h->s, 0, &ns);
-	lag = m->commit_index > m->applied_index
-		  ? m->commit_index - m->applied_index
-		  : 0;
-	if (m->leader_id == 0) {
-		why = "no leader known";
-	} else if (m->role && strcmp(m->role, "leader") == 0 &&
-		   !m->active_controller) {
-		why = "the leader is not the active controller yet";
-	} else if (lag > READY_MAX_LAG) {
-		snprintf(whybuf, sizeof whybuf,
-			 "%llu committed entries not applied yet",
-			 (unsigned long long)lag);
-		why = whybuf;
+	char body[512], why[160], esc[200];
+	int ready = cluster_ready(c->h->s, why, sizeof why);
+	size_t o = 0;
+	for (const char *p = why; *p && o + 2 < sizeof esc; p++) {
+		if (*p == '"' || *p == '\\')
+			esc[o++] = '\\';
+		esc[o++] = *p;
 	}
+	esc[o] = '\0';
+	cluster_node_status(c->h->s, 0, &ns);
 	snprintf(body, sizeof body,
 		 "{\"ready\":%s,\"reason\":%s%s%s,\"node_id\":%llu,"
 		 "\"role\":\"%s\",\"leader_id\":%llu,\"commit_index\":%llu,"
 		 "\"applied_index\":%llu}\n",
-		 why ? "false" : "true", why ? "\"" : "", why ? why : "null",
-		 why ? "\"" : "", (unsigned long long)m->node_id,
-		 m->role ? m->role : "", (unsigned long long)m->leader_id,
+		 ready ? "true" : "false", ready ? "" : "\"",
+		 ready ? "null" : esc, ready ? "" : "\"",
+		 (unsigned long long)m->node_id, m->role ? m->role : "",
+		 (unsigned long long)m->leader_id,
 		 (unsigned long long)m->commit_index,
 		 (unsigned long long)m->applied_index);
 	cluster_node_status_free(&ns);
-	respond(c, why ? 503 : 200, why ? "Service Unavailable" : "OK",
+	respond(c, ready ? 200 : 503, ready ? "OK" : "Service Unavailable",
 		"application/json", body, strlen(body), head);
 }
 
@@ -627,20 +621,57 @@ static void route(struct hconn *c)
 			return;
 		}
 	}
-	if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+		http_respond(
+		    c, 200, "OK", "text/html; charset=utf-8",
+		    "Content-Security-Policy: default-src 'self'; script-src "
+		    "'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+		    "connect-src 'self'; frame-ancestors 'none'\r\n"
+		    "X-Content-Type-Options: nosniff\r\n",
+		    (const char *)synod_dashboard_html,
+		    synod_dashboard_html_len, head);
+	} else if (strcmp(path, "/healthz") == 0) {
 		respond_text(c, 200, "OK", "ok\n", head);
 	} else if (strcmp(path, "/readyz") == 0) {
 		readyz(c, head);
 	} else if (strcmp(path, "/metrics") == 0) {
-		char *text = http_metrics_text(c->h->s);
-		if (text == NULL) {
+		struct http *h = c->h;
+		struct text t = {0};
+		char *text = http_metrics_text(h->s);
+		if (text != NULL) {
+			t.p = text;
+			t.len = strlen(text);
+			t.cap = t.len + 1;
+			tprintf(&t,
+				"# HELP synod_http_requests_total HTTP "
+				"requests received.\n"
+				"# TYPE synod_http_requests_total counter\n"
+				"synod_http_requests_total %llu\n"
+				"# HELP synod_http_connections_closed_total "
+				"HTTP connections refused (at the limit, none "
+				"to evict), evicted (the idlest, to admit a "
+				"new one) or timed out.\n"
+				"# TYPE synod_http_connections_closed_total "
+				"counter\n"
+				"synod_http_connections_closed_total{reason="
+				"\"refused\"} %llu\n"
+				"synod_http_connections_closed_total{reason="
+				"\"evicted\"} %llu\n"
+				"synod_http_connections_closed_total{reason="
+				"\"timeout\"} %llu\n",
+				(unsigned long long)h->requests,
+				(unsigned long long)h->refused,
+				(unsigned long long)h->evicted,
+				(unsigned long long)h->timed_out);
+		}
+		if (text == NULL || t.failed) {
+			free(t.p);
 			respond_text(c, 500, "Internal Server Error",
 				     "out of memory\n", head);
 			return;
 		}
-		respond(c, 200, "OK", "text/plain; version=0.0.4", text,
-			strlen(text), head);
-		free(text);
+		http_respond_owned(c, 200, "OK", "text/plain; version=0.0.4",
+				   NULL, t.p, t.len, head);
 	} else if (strncmp(path, "/v1/", 4) == 0) {
 		http_api_route(c, (int)c->parser.method, path,
 			       c->url[n] == '?' ? c->url + n + 1 : "");
@@ -664,7 +695,19 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+static int on_headers_complete(http_parser *p)
+{
+	struct hconn *c = p->data;
+	c->headers_done = 1;
+	/* A declared body that cannot fit: answer before reading it. */
+	if (p->content_length != ULLONG_MAX &&
+	    p->content_length >= sizeof c->body)
+		c->body_too_big = 1;
+	return 0;
+}
+
 static const http_parser_settings parser_settings = {
+    .on_headers_complete = on_headers_complete,
     .on_url = on_url,
     .on_body = on_body,
     .on_message_complete = on_complete,
@@ -690,12 +733,21 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		return;
 	c->bytes += (size_t)n;
 	if (c->bytes > HTTP_MAX_REQUEST) {
-		respond_text(c, 431, "Request Header Fields Too Large",
-			     "request too large\n", 0);
+		if (c->headers_done)
+			respond_text(c, 413, "Content Too Large",
+				     "request body above 16 KiB\n", 0);
+		else
+			respond_text(c, 431, "Request Header Fields Too Large",
+				     "request headers above 16 KiB\n", 0);
 		return;
 	}
 	used = http_parser_execute(&c->parser, &parser_settings, buf->base,
 				   (size_t)n);
+	if (c->body_too_big) {
+		respond_text(c, 413, "Content Too Large",
+			     "request body above 16 KiB\n", 0);
+		return;
+	}
 	if (c->complete) {
 		route(c);
 		return;
@@ -743,6 +795,20 @@ static void relay_done(void *arg, uv_stream_t *plain, int status,
 	begin(c, plain, 1);
 }
 
+/* At the connection limit: the connection that has waited longest for
+ * its request to arrive (an idle or slow client) makes room, so a flood
+ * of idle connections cannot lock out a scrape. NULL when every
+ * connection is being answered. */
+static struct hconn *evictable(struct http *h)
+{
+	struct hconn *old = NULL;
+	for (struct hconn *c = h->conns; c; c = c->next)
+		if (!c->complete && !c->closing &&
+		    (old == NULL || c->start_ms < old->start_ms))
+			old = c;
+	return old;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct http *h = l->data;
@@ -755,6 +821,13 @@ static void on_connection(uv_stream_t *l, int status)
 	if (tcp == NULL)
 		return;
 	uv_tcp_init(s->loop, tcp);
+	if (h->n_conns >= HTTP_MAX_CONNS) {
+		struct hconn *old = evictable(h);
+		if (old) {
+			h->evicted++;
+			hconn_close(old);
+		}
+	}
 	if (uv_accept(l, (uv_stream_t *)tcp) != 0 ||
 	    h->n_conns >= HTTP_MAX_CONNS ||
 	    (c = calloc(1, sizeof *c)) == NULL) {
@@ -787,16 +860,21 @@ static void on_connection(uv_stream_t *l, int status)
 	begin(c, (uv_stream_t *)tcp, 0);
 }
 
-/* Close connections that took too long to send their request. */
+/* Close connections that took too long to send their request
+ * (slowloris), or to take their answer (a client that does not read). */
 static void on_sweep(uv_timer_t *t)
 {
 	struct http *h = t->data;
 	uint64_t now = uv_now(h->s->loop);
+	uint64_t limit = h->s->node->cfg->http_request_timeout_ms;
 	struct hconn *c = h->conns, *next;
 	for (; c; c = next) {
 		next = c->next;
-		if (!c->complete && now - c->start_ms >= HTTP_TIMEOUT_MS)
+		if ((!c->complete && now - c->start_ms >= limit) ||
+		    (c->writing && now - c->write_ms >= limit)) {
+			h->timed_out++;
 			hconn_close(c);
+		}
 	}
 }
 

@@ -18,7 +18,6 @@
 
 #define HTTP_MAX_CONNS 64
 #define HTTP_MAX_REQUEST (16 * 1024) /* request line, headers and body */
-#define HTTP_TIMEOUT_MS 10000	     /* to send the whole request */
 
 struct hconn;
 struct hop;
@@ -34,6 +33,8 @@ struct http {
 	int handles; /* listener, sweep, idle */
 	int closing;
 	uint64_t requests, refused;
+	uint64_t evicted;   /* idle connections closed to admit new ones */
+	uint64_t timed_out; /* requests or answers too slow */
 	/* http_api.c: requests waiting for their next step; the client that
 	 * forwards to the active controller (made when first needed, again
 	 * when the quorum's addresses change) and its bootstrap list. */
@@ -56,6 +57,9 @@ struct hconn {
 	size_t bytes;
 	uint64_t start_ms;
 	int complete, closing;
+	int headers_done, body_too_big;
+	int writing;	     /* the answer is being written */
+	uint64_t write_ms;   /* since then */
 	int tls;	     /* came over HTTPS: principal is set */
 	char principal[128]; /* the client certificate's */
 	char body[HTTP_MAX_REQUEST];

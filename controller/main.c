@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "cluster.h"
 #include "log.h"
 #include "node.h"
 #include "controller.h"
@@ -52,9 +56,14 @@ static void usage(FILE *out)
 		"  --client-address H:P       address for clients, brokers, "
 		"synodctl\n"
 		"  --data-dir DIR             raft log, snapshots, node.meta\n"
-		"  --http-address H:P         GET /healthz /readyz /metrics "
-		"(off when unset;\n"
-		"                             port 0: any free port, logged)\n"
+		"  --http-address H:P         HTTP: /healthz /readyz /metrics, "
+		"the JSON API\n"
+		"                             /v1, the dashboard / (off when "
+		"unset; port 0:\n"
+		"                             any free port, logged)\n"
+		"  --http-request-timeout-ms N  to send a request and take "
+		"its answer\n"
+		"                             (default 10000)\n"
 		"  --voters LIST              initial voters, bootstrapped on "
 		"first start:\n"
 		"                             ID@RAFT_H:P/CLIENT_H:P,...\n"
@@ -259,8 +268,67 @@ static int lock_data_dir(void)
 	return 0; /* kept open (and locked) until exit */
 }
 
+/* ---- systemd (Type=notify; deploy/synod.service) ----
+ * READY=1 once the node is ready (cluster_ready: a leader known, caught
+ * up) or after NOTIFY_READY_WAIT_MS, whichever comes first (a node of a
+ * quorum not formed yet must not hang its unit's start); STATUS= as its
+ * readiness changes; STOPPING=1. Nothing without $NOTIFY_SOCKET. */
+#define NOTIFY_READY_WAIT_MS 60000
+static uv_timer_t notify_timer;
+static int notify_ready_sent;
+static uint64_t notify_start_ms;
+static char notify_status[200];
+
+static void sd_notify_send(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa;
+	size_t len;
+	int fd;
+	if (path == NULL || (path[0] != '/' && path[0] != '@'))
+		return;
+	len = strlen(path);
+	if (len >= sizeof sa.sun_path)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) <
+	    0)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void on_notify_timer(uv_timer_t *t)
+{
+	char why[160], status[200], msg[240];
+	int ready = cluster_ready(&server, why, sizeof why);
+	snprintf(status, sizeof status, "%s: %s", ready ? "ready" : "not ready",
+		 why);
+	if (!notify_ready_sent && (ready || uv_now(t->loop) - notify_start_ms >=
+						NOTIFY_READY_WAIT_MS)) {
+		notify_ready_sent = 1;
+		snprintf(msg, sizeof msg, "READY=1\nSTATUS=%s", status);
+		sd_notify_send(msg);
+		snprintf(notify_status, sizeof notify_status, "%s", status);
+		return;
+	}
+	if (notify_ready_sent && strcmp(status, notify_status) != 0) {
+		snprintf(msg, sizeof msg, "STATUS=%s", status);
+		sd_notify_send(msg);
+		snprintf(notify_status, sizeof notify_status, "%s", status);
+	}
+}
+
 static void all_closed(void)
 {
+	uv_close((uv_handle_t *)&notify_timer, NULL);
 	uv_close((uv_handle_t *)&sigterm, NULL);
 	uv_close((uv_handle_t *)&sigint, NULL);
 	uv_close((uv_handle_t *)&sighup, NULL);
@@ -295,6 +363,8 @@ static void stop(void)
 		return;
 	stopping = 1;
 	log_info("stopping");
+	uv_timer_stop(&notify_timer);
+	sd_notify_send("STOPPING=1");
 	parts_left = 2;
 	server.on_closed = on_server_closed;
 	node.on_stopped = on_node_stopped;
@@ -418,6 +488,7 @@ static const struct option long_opts[] = {
     {"http-address", required_argument, NULL, 35},
     {"plaintext-client-address", required_argument, NULL, 36},
     {"log-format", required_argument, NULL, 37},
+    {"http-request-timeout-ms", required_argument, NULL, 38},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -462,6 +533,7 @@ static const char *const opt_keys[] = {
     [35] = "http_address",
     [36] = "plaintext_client_address",
     [37] = "log_format",
+    [38] = "http_request_timeout_ms",
 };
 
 int main(int argc, char **argv)
@@ -592,6 +664,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("serving clients on %s (cluster %s)", node.client_address,
 		 cfg.cluster_id);
+	uv_timer_init(loop, &notify_timer);
+	if (getenv("NOTIFY_SOCKET")) {
+		notify_start_ms = uv_now(loop);
+		uv_timer_start(&notify_timer, on_notify_timer, 200, 500);
+	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 	return exit_code;

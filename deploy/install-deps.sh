@@ -57,7 +57,12 @@ fi
 pkgs=(build-essential cmake pkg-config git clang-format
       libuv1-dev libsqlite3-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev libssl-dev openssl libhttp-parser-dev libinih-dev liblz4-dev sqlite3 procps python3
-      iproute2 nftables e2fsprogs clang libclang-rt-14-dev prometheus curl)
+      iproute2 nftables e2fsprogs clang libclang-rt-14-dev prometheus curl
+      chromium systemd)
+# Node.js for the dashboard's browser test (tests/dashboard): the machine's
+# own when it has one, else Debian's.
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+  pkgs+=(nodejs npm)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -76,5 +81,12 @@ fi
 if ! dpkg --compare-versions "$ver" ge 0.22; then
   echo "install-deps: libraft $ver is too old (need >= 0.22 from ${codename}-backports)" >&2
   exit 1
+fi
+# playwright-core for tests/dashboard, pinned by its package-lock.json (it
+# drives Debian's chromium; no browser is downloaded).
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+dash="$here/../tests/dashboard"
+if [ -f "$dash/package-lock.json" ] && [ ! -d "$dash/node_modules/playwright-core" ]; then
+  (cd "$dash" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "install-deps: ok (libraft $ver, libuv $(pkg-config --modversion libuv), sqlite $(pkg-config --modversion sqlite3))"
