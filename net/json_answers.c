@@ -490,6 +490,41 @@ json_t *ja_quorum(const Synod__Wire__MetadataResponse *md,
 	json_object_set_new(root, "commit_index",
 			    json_integer((json_int_t)commit));
 	json_object_set_new(root, "nodes", nodes);
+	{
+		/* Health from the leader's store, else the most advanced
+		 * reachable node's. */
+		const Synod__Wire__NodeStatusResponse *h = leader;
+		for (size_t i = 0; h == NULL && i < md->n_nodes; i++)
+			if (probes[i].rv == SYNOD_OK && probes[i].resp &&
+			    probes[i].resp->has_partitions &&
+			    (h == NULL || probes[i].resp->metadata_version >
+					      h->metadata_version))
+				h = probes[i].resp;
+		if (h && h->has_partitions)
+			json_object_set_new(
+			    root, "health",
+			    json_pack(
+				"{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}",
+				"metadata_version",
+				(json_int_t)h->metadata_version, "topics",
+				(json_int_t)h->topics, "partitions",
+				(json_int_t)h->partitions, "offline",
+				(json_int_t)h->partitions_offline,
+				"under_replicated",
+				(json_int_t)h->partitions_under_replicated,
+				"not_preferred_leader",
+				(json_int_t)h->partitions_not_preferred,
+				"brokers", "registered",
+				(json_int_t)h->brokers_registered, "active",
+				(json_int_t)(h->brokers_registered -
+					     h->brokers_fenced -
+					     h->brokers_shutting_down),
+				"fenced", (json_int_t)h->brokers_fenced,
+				"shutting_down",
+				(json_int_t)h->brokers_shutting_down));
+		else
+			json_object_set_new(root, "health", json_null());
+	}
 	if (leader_out)
 		*leader_out = leader;
 	return root;

@@ -83,8 +83,11 @@ struct ja_probe {
 	int rv;
 	const Synod__Wire__NodeStatusResponse *resp;
 };
-/* `quorum status`: md's nodes with probes[i] for md->nodes[i]. *leader
- * (may be NULL) gets the probe answer of the leader seen (NULL: none). */
+/* `quorum status`: md's nodes with probes[i] for md->nodes[i], and
+ * "health" (topics, partitions offline, under-replicated, not on their
+ * preferred leader, brokers by state) from the leader's answer, else the
+ * most advanced reachable node's (null when none answered). *leader (may
+ * be NULL) gets the probe answer of the leader seen (NULL: none). */
 json_t *ja_quorum(const Synod__Wire__MetadataResponse *md,
 		  const struct ja_probe *probes, int with_digest,
 		  const Synod__Wire__NodeStatusResponse **leader);

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "configdefs.h"
@@ -341,6 +343,26 @@ static int quorum_status(int with_digest)
 				       (long long)json_integer_value(
 					   json_object_get(
 					       n, "metadata_version")));
+		}
+		{
+			json_t *hh = json_object_get(root, "health");
+			if (json_is_object(hh)) {
+				json_t *b = json_object_get(hh, "brokers");
+#define HV(o, k) ((long long)json_integer_value(json_object_get(o, k)))
+				printf("\nBrokers:    %lld registered: %lld "
+				       "active, %lld fenced, %lld shutting "
+				       "down\n",
+				       HV(b, "registered"), HV(b, "active"),
+				       HV(b, "fenced"), HV(b, "shutting_down"));
+				printf("Partitions: %lld in %lld topics: %lld "
+				       "offline, %lld under-replicated, %lld "
+				       "not on their preferred leader\n",
+				       HV(hh, "partitions"), HV(hh, "topics"),
+				       HV(hh, "offline"),
+				       HV(hh, "under_replicated"),
+				       HV(hh, "not_preferred_leader"));
+#undef HV
+			}
 		}
 		json_decref(root);
 	}
@@ -1516,6 +1538,75 @@ static int group_cmd(int argc, char **argv)
 	return die_usage("unknown group command");
 }
 
+/* ---- watch ---- */
+
+/* The brokers that are not active (watch). */
+static void fenced_brokers(void)
+{
+	Synod__Wire__BrokerListRequest req =
+	    SYNOD__WIRE__BROKER_LIST_REQUEST__INIT;
+	Synod__Wire__BrokerListResponse *resp = NULL;
+	size_t shown = 0;
+	if (leader_call(SYNOD_API_BROKER_LIST, &req.base,
+			&synod__wire__broker_list_response__descriptor,
+			(ProtobufCMessage **)&resp) != 0)
+		return;
+	for (size_t i = 0; i < resp->n_brokers; i++) {
+		const Synod__Wire__BrokerInfo *b = resp->brokers[i];
+		if (strcmp(b->state, "active") == 0)
+			continue;
+		if (shown++ == 0)
+			printf("Not active: ");
+		if (shown <= 50)
+			printf("%s%d (%s)", shown > 1 ? ", " : "", b->id,
+			       b->state);
+	}
+	if (shown > 50)
+		printf(" and %zu more", shown - 50);
+	if (shown)
+		printf("\n");
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+}
+
+/* Redraw `quorum status` (with the brokers and partitions needing
+ * attention) every interval until interrupted, or --count times. */
+static int watch_cmd(int argc, char **argv)
+{
+	uint32_t interval = 1000, count = 0;
+	int tty = isatty(STDOUT_FILENO), code = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--interval-ms") == 0 && i + 1 < argc &&
+		    parse_u32(argv[i + 1], &interval) == 0 && interval >= 100)
+			i++;
+		else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc &&
+			 parse_u32(argv[i + 1], &count) == 0)
+			i++;
+		else
+			return die_usage("watch [--interval-ms N (>= 100)] "
+					 "[--count N]");
+	}
+	for (uint32_t n = 0; count == 0 || n < count; n++) {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		struct timespec d = {interval / 1000,
+				     (long)(interval % 1000) * 1000000L};
+		if (tty)
+			printf("\033[H\033[2J"); /* home, clear */
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("synodctl watch: every %u ms, %s (Ctrl-C stops)\n\n",
+		       interval, ts);
+		code = quorum_status(0);
+		if (!opt_json)
+			fenced_brokers();
+		fflush(stdout);
+		if (count == 0 || n + 1 < count)
+			nanosleep(&d, NULL);
+	}
+	return code;
+}
+
 /* ---- read-only SQL ---- */
 
 /* One cell as text (sqlite3's list mode: NULL as empty). */
@@ -1680,5 +1771,7 @@ int main(int argc, char **argv)
 		return acl_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[0], "query") == 0)
 		return query_cmd(argc, argv);
+	if (strcmp(argv[0], "watch") == 0)
+		return watch_cmd(argc, argv);
 	return die_usage("unknown command");
 }
