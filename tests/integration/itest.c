@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -482,6 +483,58 @@ int itest_raw_connect(const char *src, const char *hostport, int rcvbuf)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	return fd;
+}
+
+int itest_http_raw(const char *addr, const char *req, size_t len, char *out,
+		   size_t size)
+{
+	int fd = itest_raw_connect(NULL, addr, 0);
+	size_t got = 0;
+	int code = 0;
+	ssize_t r;
+	if (len)
+		itest_raw_send(fd, (const uint8_t *)req, len);
+	while (got + 1 < size && (r = read(fd, out + got, size - 1 - got)) > 0)
+		got += (size_t)r;
+	out[got] = '\0';
+	close(fd);
+	if (sscanf(out, "HTTP/1.1 %d", &code) != 1)
+		code = 0;
+	return code;
+}
+
+int itest_http_get(const char *addr, const char *path, char *out, size_t size)
+{
+	char req[512];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+			 path);
+	return itest_http_raw(addr, req, (size_t)n, out, size);
+}
+
+const char *itest_http_body(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+	return b ? b + 4 : "";
+}
+
+void itest_http_header(const char *resp, const char *name, char *out,
+		       size_t size)
+{
+	const char *end = strstr(resp, "\r\n\r\n");
+	size_t n = strlen(name);
+	out[0] = '\0';
+	for (const char *p = strstr(resp, "\r\n"); p && (!end || p < end);
+	     p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
+			const char *v = p + 3 + n, *e;
+			while (*v == ' ')
+				v++;
+			e = strstr(v, "\r\n");
+			snprintf(out, size, "%.*s",
+				 (int)(e ? (size_t)(e - v) : strlen(v)), v);
+			return;
+		}
+	}
 }
 
 void itest_raw_send(int fd, const uint8_t *buf, size_t n)

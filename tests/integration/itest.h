@@ -166,6 +166,21 @@ void itest_deltas_check(struct itest_deltas *ds, struct synod_broker *b,
  * kernel's choice); receive and send time out after 5 s. rcvbuf > 0
  * shrinks the receive buffer first. Returns the socket. */
 int itest_raw_connect(const char *src, const char *hostport, int rcvbuf);
+
+/* ---- HTTP (the nodes' http_address) ---- */
+
+/* Send req (len bytes, may be 0) to addr, read the whole answer (the
+ * server closes) into out (NUL-terminated, at most size - 1 bytes).
+ * Returns the status code, 0 when closed without an answer. */
+int itest_http_raw(const char *addr, const char *req, size_t len, char *out,
+		   size_t size);
+/* GET path; as itest_http_raw. */
+int itest_http_get(const char *addr, const char *path, char *out, size_t size);
+/* The body of an answer read by the above ("" when none). */
+const char *itest_http_body(const char *resp);
+/* The value of header `name` in an answer into out ("" when absent). */
+void itest_http_header(const char *resp, const char *name, char *out,
+		       size_t size);
 void itest_raw_send(int fd, const uint8_t *buf, size_t n);
 /* Read exactly n bytes: 0, or 1 on EOF / reset, or -1 on timeout. */
 int itest_raw_read(int fd, uint8_t *buf, size_t n);

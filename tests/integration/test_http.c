@@ -50,45 +50,11 @@ static int teardown(void **state)
 /* The address node id logged for its HTTP listener (port 0 asked). */
 static void find_http(struct fixture *f, unsigned id)
 {
-	assert_int_equal(
-	    itest_log_word_after(&f->it.c, id,
-				 "http: serving /healthz /readyz /metrics /v1 on ",
-				 f->http[id], sizeof f->http[id]),
-	    0);
-}
-
-/* Send raw bytes, read the whole answer (the server closes). Returns
- * the status code (0: closed without an answer); body into out. */
-static int http_raw(const char *addr, const char *req, size_t len, char *out,
-		    size_t size)
-{
-	int fd = itest_raw_connect(NULL, addr, 0);
-	size_t got = 0;
-	int code = 0;
-	ssize_t r;
-	if (len)
-		itest_raw_send(fd, (const uint8_t *)req, len);
-	while (got + 1 < size && (r = read(fd, out + got, size - 1 - got)) > 0)
-		got += (size_t)r;
-	out[got] = '\0';
-	close(fd);
-	if (sscanf(out, "HTTP/1.1 %d", &code) != 1)
-		code = 0;
-	return code;
-}
-
-static int http_get(const char *addr, const char *path, char *out, size_t size)
-{
-	char req[256];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
-			 path);
-	return http_raw(addr, req, (size_t)n, out, size);
-}
-
-static const char *body_of(const char *resp)
-{
-	const char *b = strstr(resp, "\r\n\r\n");
-	return b ? b + 4 : "";
+	assert_int_equal(itest_log_word_after(
+			     &f->it.c, id,
+			     "http: serving /healthz /readyz /metrics /v1 on ",
+			     f->http[id], sizeof f->http[id]),
+			 0);
 }
 
 /* How many of the running nodes' /metrics say they are the active
@@ -101,7 +67,8 @@ static int active_controllers(struct fixture *f, unsigned skip)
 		if (id == skip)
 			continue;
 		assert_int_equal(
-		    http_get(f->http[id], "/metrics", buf, sizeof buf), 200);
+		    itest_http_get(f->http[id], "/metrics", buf, sizeof buf),
+		    200);
 		n += strstr(buf, "\nsynod_active_controller 1\n") != NULL;
 	}
 	return n;
@@ -113,8 +80,9 @@ static void wait_ready(struct fixture *f, unsigned skip)
 	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
 		int ready = 0;
 		for (unsigned id = 1; id <= 3; id++)
-			if (id != skip && http_get(f->http[id], "/readyz", buf,
-						   sizeof buf) == 200)
+			if (id != skip &&
+			    itest_http_get(f->http[id], "/readyz", buf,
+					   sizeof buf) == 200)
 				ready++;
 		if (ready == (skip ? 2 : 3))
 			return;
@@ -134,17 +102,19 @@ static void test_http(void **state)
 		find_http(f, id);
 	for (unsigned id = 1; id <= 3; id++) {
 		assert_int_equal(
-		    http_get(f->http[id], "/healthz", buf, sizeof buf), 200);
-		assert_string_equal(body_of(buf), "ok\n");
+		    itest_http_get(f->http[id], "/healthz", buf, sizeof buf),
+		    200);
+		assert_string_equal(itest_http_body(buf), "ok\n");
 	}
 	wait_ready(f, 0);
-	assert_int_equal(http_get(f->http[1], "/readyz", buf, sizeof buf), 200);
-	assert_true(strstr(body_of(buf), "\"ready\":true") != NULL);
+	assert_int_equal(itest_http_get(f->http[1], "/readyz", buf, sizeof buf),
+			 200);
+	assert_true(strstr(itest_http_body(buf), "\"ready\":true") != NULL);
 	assert_int_equal(active_controllers(f, 0), 1);
 
 	/* /metrics is valid exposition text. */
-	assert_int_equal(http_get(f->http[1], "/metrics", buf, sizeof buf),
-			 200);
+	assert_int_equal(
+	    itest_http_get(f->http[1], "/metrics", buf, sizeof buf), 200);
 	assert_non_null(strstr(buf, "\nsynod_raft_term "));
 	assert_non_null(strstr(buf, "\nprocess_open_fds "));
 	if (system("command -v promtool >/dev/null 2>&1") == 0) {
@@ -153,7 +123,7 @@ static void test_http(void **state)
 		snprintf(path, sizeof path, "%s/metrics.txt", f->it.c.dir);
 		fp = fopen(path, "w");
 		assert_non_null(fp);
-		fputs(body_of(buf), fp);
+		fputs(itest_http_body(buf), fp);
 		fclose(fp);
 		snprintf(cmd, sizeof cmd,
 			 "promtool check metrics < '%s' > '%s.check' 2>&1",
@@ -167,28 +137,29 @@ static void test_http(void **state)
 	}
 
 	/* Bad requests: answered 4xx, the node goes on serving. */
-	assert_int_equal(http_get(f->http[2], "/nope", buf, sizeof buf), 404);
+	assert_int_equal(itest_http_get(f->http[2], "/nope", buf, sizeof buf),
+			 404);
 	{
 		const char *post = "POST /metrics HTTP/1.1\r\nHost: x\r\n"
 				   "Content-Length: 0\r\n\r\n";
 		const char *junk = "\x16\x03\x01garbage\r\n\r\n";
-		assert_int_equal(
-		    http_raw(f->http[2], post, strlen(post), buf, sizeof buf),
-		    405);
-		assert_int_equal(
-		    http_raw(f->http[2], junk, strlen(junk), buf, sizeof buf),
-		    400);
+		assert_int_equal(itest_http_raw(f->http[2], post, strlen(post),
+						buf, sizeof buf),
+				 405);
+		assert_int_equal(itest_http_raw(f->http[2], junk, strlen(junk),
+						buf, sizeof buf),
+				 400);
 	}
 	{
 		static char big[20000];
 		memcpy(big, "GET /metrics HTTP/1.1\r\nX: ", 26);
 		memset(big + 26, 'a', sizeof big - 26);
-		assert_int_equal(
-		    http_raw(f->http[2], big, sizeof big, buf, sizeof buf),
-		    431);
+		assert_int_equal(itest_http_raw(f->http[2], big, sizeof big,
+						buf, sizeof buf),
+				 431);
 	}
-	assert_int_equal(http_get(f->http[2], "/healthz", buf, sizeof buf),
-			 200);
+	assert_int_equal(
+	    itest_http_get(f->http[2], "/healthz", buf, sizeof buf), 200);
 
 	/* Failover: the survivors become ready again, one active
 	 * controller among them. */
