@@ -87,6 +87,16 @@ struct hop {
 	uint8_t *ans;
 	size_t ans_len;
 	int ans_rv;
+	/* DESCRIBE_TOPICS pages, packed: decoded, merged and printed on the
+	 * thread pool. An internal answer's status and cursor are read from
+	 * the message itself (has_meta), a forwarded one's decoded here. */
+	struct raw_page {
+		uint8_t *p;
+		size_t n;
+	} * raw;
+	size_t n_raw;
+	int has_meta, meta_code, meta_more;
+	char meta_msg[256];
 	struct ja_described pages;
 	/* /v1/quorum */
 	int with_digest;
@@ -211,6 +221,9 @@ static void op_free(struct hop *op)
 	if (op->call)
 		srv_call_release(op->call);
 	free(op->ans);
+	for (size_t i = 0; i < op->n_raw; i++)
+		free(op->raw[i].p);
+	free(op->raw);
 	ja_described_free(&op->pages);
 	if (op->md)
 		synod__wire__metadata_response__free_unpacked(op->md, NULL);
@@ -258,6 +271,25 @@ static void on_internal_answer(void *arg, const struct frame_header *fh,
 	size_t len = protobuf_c_message_get_packed_size(resp);
 	(void)fh;
 	op->waiting = 0;
+	op->has_meta = 0;
+	if (resp->descriptor ==
+	    &synod__wire__describe_topics_response__descriptor) {
+		/* A page: its status and cursor now, the rest on the pool. */
+		const Synod__Wire__DescribeTopicsResponse *r = (void *)resp;
+		op->has_meta = 1;
+		op->meta_code = r->status ? r->status->code : SYNOD_EUNKNOWN;
+		snprintf(op->meta_msg, sizeof op->meta_msg, "%s",
+			 r->status && r->status->message ? r->status->message
+							 : "");
+		op->meta_more = 0;
+		if (r->has_next_cursor && r->next_cursor.len > 0 &&
+		    r->next_cursor.len <= sizeof op->cursor) {
+			memcpy(op->cursor, r->next_cursor.data,
+			       r->next_cursor.len);
+			op->dtr.cursor.len = r->next_cursor.len;
+			op->meta_more = 1;
+		}
+	}
 	op->ans = malloc(len ? len : 1);
 	op->ans_len = len;
 	op->ans_rv = op->ans ? SYNOD_OK : SYNOD_EUNKNOWN;
@@ -397,26 +429,73 @@ static void send_request(struct hop *op)
 
 /* ---- off the loop: merge the pages, build and print the JSON ---- */
 
+struct grow {
+	char *p;
+	size_t n, cap;
+};
+
+static int grow_write(void *arg, const char *text, size_t len)
+{
+	struct grow *g = arg;
+	if (g->n + len > g->cap) {
+		size_t cap = g->cap ? g->cap : 1 << 16;
+		char *p;
+		while (cap < g->n + len)
+			cap *= 2;
+		if ((p = realloc(g->p, cap)) == NULL)
+			return -1;
+		g->p = p;
+		g->cap = cap;
+	}
+	memcpy(g->p + g->n, text, len);
+	g->n += len;
+	return 0;
+}
+
 static void work_json(uv_work_t *w)
 {
 	struct hop *op = w->data;
-	json_t *j;
-	char *text;
-	if (op->ep == EP_QUERY)
-		j = ja_query((const Synod__Wire__QueryResponse *)op->qresp);
-	else if (ja_described_merge(&op->pages) != 0)
+	struct grow g = {NULL, 0, 0};
+	int rv = -1;
+	if (op->ep == EP_QUERY) {
+		json_t *j =
+		    ja_query((const Synod__Wire__QueryResponse *)op->qresp);
+		char *text =
+		    j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+		      : NULL;
+		json_decref(j);
+		if (text) {
+			op->out_len = strlen(text) + 1;
+			text[op->out_len - 1] = '\n';
+			op->out = text;
+		}
 		return;
-	else
-		j = op->ep == EP_PARTITIONS
-			? ja_partitions(&op->pages.merged)
-			: ja_topics(&op->pages.merged, op->ep == EP_TOPICS, 1);
-	text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(j);
-	if (text) {
-		op->out_len = strlen(text) + 1;
-		text[op->out_len - 1] = '\n';
-		op->out = text;
 	}
+	/* The pages, decoded one by one (each freed as packed), merged,
+	 * printed as the text streams (no tree). */
+	for (size_t i = 0; i < op->n_raw; i++) {
+		Synod__Wire__DescribeTopicsResponse *r =
+		    synod__wire__describe_topics_response__unpack(
+			NULL, op->raw[i].n, op->raw[i].p);
+		free(op->raw[i].p);
+		op->raw[i].p = NULL;
+		if (r == NULL || ja_described_add(&op->pages, r) != 0)
+			return;
+	}
+	if (ja_described_merge(&op->pages) != 0)
+		return;
+	if (op->ep == EP_PARTITIONS)
+		rv = ja_partitions_write(&op->pages.merged, grow_write, &g);
+	else
+		rv = ja_topics_write(&op->pages.merged, op->ep == EP_TOPICS, 1,
+				     grow_write, &g);
+	ja_described_free(&op->pages);
+	if (rv != 0) {
+		free(g.p);
+		return;
+	}
+	op->out = g.p;
+	op->out_len = g.n;
 }
 
 static void after_json(uv_work_t *w, int status)
@@ -483,6 +562,84 @@ static void encode_answer(struct hop *op, ProtobufCMessage *m)
 	answer_json(op, 200, j);
 }
 
+/* Leadership moved between the check and the read: ask the new active
+ * controller, once. 1 when the request went again. */
+static int retry_forwarded(struct hop *op, int code)
+{
+	if ((code == SYNOD_ENOT_CONTROLLER || code == SYNOD_EUNAVAILABLE) &&
+	    op->where == W_ACTIVE && !op->forwarded_once) {
+		op->forwarded_once = 1;
+		op->where = W_FORWARD;
+		op->has_meta = 0;
+		set_headers(op);
+		send_request(op);
+		return 1;
+	}
+	return 0;
+}
+
+/* A DESCRIBE_TOPICS page (op->ans): kept packed; the next one asked for,
+ * or the whole answer handed to the thread pool. */
+static void describe_page(struct hop *op)
+{
+	struct raw_page *grown;
+	if (!op->has_meta) { /* forwarded: decode it for its meta */
+		Synod__Wire__DescribeTopicsResponse *r =
+		    synod__wire__describe_topics_response__unpack(
+			NULL, op->ans_len, op->ans);
+		if (r == NULL) {
+			answer_error(op, SYNOD_EINVALID_REQUEST,
+				     "the answer does not decode");
+			return;
+		}
+		op->meta_code = r->status ? r->status->code : SYNOD_EUNKNOWN;
+		snprintf(op->meta_msg, sizeof op->meta_msg, "%s",
+			 r->status && r->status->message ? r->status->message
+							 : "");
+		op->meta_more = 0;
+		if (r->has_next_cursor && r->next_cursor.len > 0 &&
+		    r->next_cursor.len <= sizeof op->cursor) {
+			memcpy(op->cursor, r->next_cursor.data,
+			       r->next_cursor.len);
+			op->dtr.cursor.len = r->next_cursor.len;
+			op->meta_more = 1;
+		}
+		synod__wire__describe_topics_response__free_unpacked(r, NULL);
+	}
+	op->has_meta = 0;
+	if (op->meta_code != SYNOD_OK) {
+		free(op->ans);
+		op->ans = NULL;
+		if (!retry_forwarded(op, op->meta_code))
+			answer_error(op, op->meta_code,
+				     op->meta_msg[0] ? op->meta_msg : NULL);
+		return;
+	}
+	grown = realloc(op->raw, (op->n_raw + 1) * sizeof *op->raw);
+	if (grown == NULL) {
+		answer_error(op, SYNOD_EUNKNOWN, "out of memory");
+		return;
+	}
+	op->raw = grown;
+	op->raw[op->n_raw].p = op->ans;
+	op->raw[op->n_raw].n = op->ans_len;
+	op->n_raw++;
+	op->ans = NULL;
+	if (op->meta_more) {
+		op->dtr.has_cursor = 1;
+		op->dtr.cursor.data = op->cursor;
+		send_request(op);
+		return;
+	}
+	op->work.data = op;
+	if (uv_queue_work(op->h->s->loop, &op->work, work_json, after_json) !=
+	    0) {
+		answer_error(op, SYNOD_EUNKNOWN, "no worker");
+		return;
+	}
+	op->working = 1;
+}
+
 static void handle_answer(struct hop *op)
 {
 	ProtobufCMessage *m;
@@ -500,6 +657,10 @@ static void handle_answer(struct hop *op)
 				 : NULL);
 		return;
 	}
+	if (op->api == SYNOD_API_DESCRIBE_TOPICS) {
+		describe_page(op);
+		return;
+	}
 	m = protobuf_c_message_unpack(op->resp_desc, NULL, op->ans_len,
 				      op->ans);
 	free(op->ans);
@@ -511,54 +672,16 @@ static void handle_answer(struct hop *op)
 	}
 	st = status_of(m);
 	if (st && st->code != SYNOD_OK) {
-		/* Leadership moved between the check and the read: ask the
-		 * new active controller, once. */
-		if ((st->code == SYNOD_ENOT_CONTROLLER ||
-		     st->code == SYNOD_EUNAVAILABLE) &&
-		    op->where == W_ACTIVE && !op->forwarded_once) {
-			op->forwarded_once = 1;
-			op->where = W_FORWARD;
-			set_headers(op);
-			protobuf_c_message_free_unpacked(m, NULL);
-			send_request(op);
-			return;
-		}
-		answer_error(op, st->code, st->message);
+		int code = st->code;
+		char msg[256];
+		snprintf(msg, sizeof msg, "%s", st->message ? st->message : "");
 		protobuf_c_message_free_unpacked(m, NULL);
+		if (!retry_forwarded(op, code))
+			answer_error(op, code, msg[0] ? msg : NULL);
 		return;
 	}
 	if (op->ep == EP_QUERY) {
 		op->qresp = m;
-		op->work.data = op;
-		if (uv_queue_work(op->h->s->loop, &op->work, work_json,
-				  after_json) != 0) {
-			answer_error(op, SYNOD_EUNKNOWN, "no worker");
-			return;
-		}
-		op->working = 1;
-		return;
-	}
-	if (op->api == SYNOD_API_DESCRIBE_TOPICS) {
-		Synod__Wire__DescribeTopicsResponse *r = (void *)m;
-		if (r->has_next_cursor && r->next_cursor.len > 0 &&
-		    r->next_cursor.len <= sizeof op->cursor) {
-			memcpy(op->cursor, r->next_cursor.data,
-			       r->next_cursor.len);
-			op->dtr.has_cursor = 1;
-			op->dtr.cursor.data = op->cursor;
-			op->dtr.cursor.len = r->next_cursor.len;
-			if (ja_described_add(&op->pages, r) != 0) {
-				answer_error(op, SYNOD_EUNKNOWN,
-					     "out of memory");
-				return;
-			}
-			send_request(op);
-			return;
-		}
-		if (ja_described_add(&op->pages, r) != 0) {
-			answer_error(op, SYNOD_EUNKNOWN, "out of memory");
-			return;
-		}
 		op->work.data = op;
 		if (uv_queue_work(op->h->s->loop, &op->work, work_json,
 				  after_json) != 0) {

@@ -29,23 +29,41 @@ struct desc_ctx {
 	size_t used, budget;
 	int64_t cur_tid;
 	int32_t after_part, stop_part;
+	/* pages: partitions looked at (kept or filtered out), bounded by
+	 * DESC_SCAN_ROWS so that a filter matching little (only_offline)
+	 * never walks every partition in one loop turn */
+	size_t scanned;
 };
+
+/* Partitions a page looks at, at most: a page costs the loop about
+ * 1 us a partition. */
+#define DESC_SCAN_ROWS 4096
+
+static int page_full(const struct desc_ctx *x)
+{
+	return x->used >= x->budget ||
+	       (x->budget != SIZE_MAX && x->scanned >= DESC_SCAN_ROWS);
+}
 
 static int desc_partition(void *arg, const struct store_topic *t,
 			  const struct store_partition *p)
 {
 	struct desc_ctx *x = arg;
+	int keep = 1;
 	if (t->tid != x->cur_tid)
 		return 2; /* the next topic: this one is done */
+	x->scanned++;
 	if (x->req->only_offline && p->leader != EL_NO_LEADER)
-		return 0;
+		keep = 0;
 	if (x->req->only_under_replicated && p->n_isr >= p->n_replicas)
-		return 0;
-	if (tp_push_add_partition(&x->parts, t, p) != 0)
-		return -1;
-	x->n_part[x->n - 1]++;
-	x->used += tp_est_partition(t, p);
-	if (x->used >= x->budget) {
+		keep = 0;
+	if (keep) {
+		if (tp_push_add_partition(&x->parts, t, p) != 0)
+			return -1;
+		x->n_part[x->n - 1]++;
+		x->used += tp_est_partition(t, p);
+	}
+	if (page_full(x)) {
 		x->stop_part = p->partition;
 		return 1;
 	}
@@ -119,6 +137,7 @@ static int desc_topic(void *arg, const struct store_topic *t)
 			      desc_config, x) != 0)
 		return -1;
 	x->used += 64 + strlen(t->name);
+	x->scanned++;
 	if (x->req->no_partitions)
 		return 0;
 	/* The topic's partitions after after_part, page by page; 1 when the
@@ -147,7 +166,7 @@ static int desc_all_topic(void *arg, const struct store_topic *tp)
 {
 	struct all_ctx *a = arg;
 	int rv;
-	if (a->x->used >= a->x->budget && a->x->n > 0) {
+	if (page_full(a->x) && a->x->n > 0) {
 		a->more = 1;
 		a->next->tid = tp->tid;
 		a->next->partition = -1;
@@ -250,7 +269,7 @@ static void describe_done(struct node *n, struct waiter *w, int rc,
 						 req->names[i]);
 					break;
 				}
-				if (x.used >= x.budget && x.n > 0) {
+				if (page_full(&x) && x.n > 0) {
 					more = 1; /* this topic on the next */
 					next.tid = (int64_t)i;
 					next.partition = -1;

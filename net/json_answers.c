@@ -257,6 +257,326 @@ json_t *ja_partitions(const Synod__Wire__DescribeTopicsResponse *r)
 	return json_pack("{s:o}", "partitions", arr);
 }
 
+/* ---- the same, streamed (jansson's JSON_INDENT(2) layout) ---- */
+
+struct jw {
+	ja_write_fn write;
+	void *arg;
+	int failed;
+	size_t n;
+	char buf[65536];
+};
+
+static void jw_flush(struct jw *j)
+{
+	if (!j->failed && j->n > 0 && j->write(j->arg, j->buf, j->n) != 0)
+		j->failed = 1;
+	j->n = 0;
+}
+
+static void jw_put(struct jw *j, const char *s, size_t len)
+{
+	while (len > 0 && !j->failed) {
+		size_t room = sizeof j->buf - j->n;
+		size_t k = len < room ? len : room;
+		memcpy(j->buf + j->n, s, k);
+		j->n += k;
+		s += k;
+		len -= k;
+		if (j->n == sizeof j->buf)
+			jw_flush(j);
+	}
+}
+
+static void jw_puts(struct jw *j, const char *s)
+{
+	jw_put(j, s, strlen(s));
+}
+
+/* A newline and two spaces per level. */
+static void jw_indent(struct jw *j, int depth)
+{
+	static const char spaces[] = "                                ";
+	jw_put(j, "\n", 1);
+	for (int n = 2 * depth; n > 0;) {
+		int k = n < (int)sizeof spaces - 1 ? n : (int)sizeof spaces - 1;
+		jw_put(j, spaces, (size_t)k);
+		n -= k;
+	}
+}
+
+/* A string as jansson escapes it: quotes, backslashes and control
+ * characters; UTF-8 as it is. */
+static void jw_str(struct jw *j, const char *s)
+{
+	const char *run = s;
+	jw_put(j, "\"", 1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[8];
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		jw_put(j, run, (size_t)(s - run));
+		run = s + 1;
+		switch (ch) {
+		case '"':
+			jw_put(j, "\\\"", 2);
+			break;
+		case '\\':
+			jw_put(j, "\\\\", 2);
+			break;
+		case '\b':
+			jw_put(j, "\\b", 2);
+			break;
+		case '\f':
+			jw_put(j, "\\f", 2);
+			break;
+		case '\n':
+			jw_put(j, "\\n", 2);
+			break;
+		case '\r':
+			jw_put(j, "\\r", 2);
+			break;
+		case '\t':
+			jw_put(j, "\\t", 2);
+			break;
+		default:
+			snprintf(esc, sizeof esc, "\\u%04X", ch);
+			jw_puts(j, esc);
+		}
+	}
+	jw_put(j, run, (size_t)(s - run));
+	jw_put(j, "\"", 1);
+}
+
+static void jw_int(struct jw *j, long long v)
+{
+	char num[24];
+	jw_put(j, num, (size_t)snprintf(num, sizeof num, "%lld", v));
+}
+
+/* "key": at the start of a member (the indent before it is written). */
+static void jw_key(struct jw *j, const char *key)
+{
+	jw_str(j, key);
+	jw_put(j, ": ", 2);
+}
+
+static void jw_ids(struct jw *j, const int32_t *v, size_t n, int depth)
+{
+	if (n == 0) {
+		jw_put(j, "[]", 2);
+		return;
+	}
+	jw_put(j, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		jw_indent(j, depth + 1);
+		jw_int(j, v[i]);
+		if (i + 1 < n)
+			jw_put(j, ",", 1);
+	}
+	jw_indent(j, depth);
+	jw_put(j, "]", 1);
+}
+
+/* ja_partition(p, with_topic) at depth. */
+static void jw_partition(struct jw *j, const Synod__Wire__PartitionState *p,
+			 int with_topic, int depth)
+{
+	jw_put(j, "{", 1);
+	jw_indent(j, depth + 1);
+	if (with_topic) {
+		jw_key(j, "topic");
+		jw_str(j, p->topic);
+		jw_put(j, ",", 1);
+		jw_indent(j, depth + 1);
+	}
+	jw_key(j, "partition");
+	jw_int(j, p->partition);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "leader");
+	jw_int(j, p->leader);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "leader_epoch");
+	jw_int(j, p->leader_epoch);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "partition_epoch");
+	jw_int(j, p->partition_epoch);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "replicas");
+	jw_ids(j, p->replicas, p->n_replicas, depth + 1);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "isr");
+	jw_ids(j, p->isr, p->n_isr, depth + 1);
+	jw_indent(j, depth);
+	jw_put(j, "}", 1);
+}
+
+/* A topic's configs as ja_topics builds them: an object keyed by config
+ * key, a repeated key keeping its first place and its last value (as
+ * json_object_set_new does). */
+static void jw_configs(struct jw *j, const Synod__Wire__TopicDescription *d,
+		       int depth)
+{
+	size_t shown = 0;
+	for (size_t c = 0; c < d->n_configs; c++) {
+		size_t last = c;
+		int seen = 0;
+		for (size_t k = 0; k < c && !seen; k++)
+			seen =
+			    strcmp(d->configs[k]->key, d->configs[c]->key) == 0;
+		if (seen)
+			continue;
+		for (size_t k = c + 1; k < d->n_configs; k++)
+			if (strcmp(d->configs[k]->key, d->configs[c]->key) == 0)
+				last = k;
+		jw_put(j, shown ? "," : "{", 1);
+		jw_indent(j, depth + 1);
+		jw_key(j, d->configs[c]->key);
+		jw_str(j, d->configs[last]->value);
+		shown++;
+	}
+	if (shown == 0) {
+		jw_put(j, "{}", 2);
+		return;
+	}
+	jw_indent(j, depth);
+	jw_put(j, "}", 1);
+}
+
+static void jw_topic(struct jw *j, const Synod__Wire__TopicDescription *d,
+		     int list, int depth)
+{
+	char id[37];
+	ja_uuid(&d->topic_id, id);
+	jw_put(j, "{", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "topic");
+	jw_str(j, d->name);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "topic_id");
+	jw_str(j, id);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "partition_count");
+	jw_int(j, d->partition_count);
+	jw_put(j, ",", 1);
+	jw_indent(j, depth + 1);
+	jw_key(j, "configs");
+	jw_configs(j, d, depth + 1);
+	if (!list) {
+		jw_put(j, ",", 1);
+		jw_indent(j, depth + 1);
+		jw_key(j, "partitions");
+		if (d->n_partitions == 0) {
+			jw_put(j, "[]", 2);
+		} else {
+			jw_put(j, "[", 1);
+			for (size_t p = 0; p < d->n_partitions; p++) {
+				jw_indent(j, depth + 2);
+				jw_partition(j, d->partitions[p], 0, depth + 2);
+				if (p + 1 < d->n_partitions)
+					jw_put(j, ",", 1);
+			}
+			jw_indent(j, depth + 1);
+			jw_put(j, "]", 1);
+		}
+	}
+	jw_indent(j, depth);
+	jw_put(j, "}", 1);
+}
+
+static int jw_end(struct jw *j)
+{
+	jw_put(j, "\n", 1);
+	jw_flush(j);
+	return j->failed ? -1 : 0;
+}
+
+int ja_topics_write(const Synod__Wire__DescribeTopicsResponse *r, int list,
+		    int one, ja_write_fn write, void *arg)
+{
+	struct jw *j = malloc(sizeof *j);
+	int rv;
+	if (j == NULL)
+		return -1;
+	j->write = write;
+	j->arg = arg;
+	j->failed = 0;
+	j->n = 0;
+	if (one && !list && r->n_topics == 1) {
+		jw_topic(j, r->topics[0], 0, 0);
+	} else {
+		jw_put(j, "{", 1);
+		jw_indent(j, 1);
+		jw_key(j, "topics");
+		if (r->n_topics == 0) {
+			jw_put(j, "[]", 2);
+		} else {
+			jw_put(j, "[", 1);
+			for (size_t k = 0; k < r->n_topics; k++) {
+				jw_indent(j, 2);
+				jw_topic(j, r->topics[k], list, 2);
+				if (k + 1 < r->n_topics)
+					jw_put(j, ",", 1);
+			}
+			jw_indent(j, 1);
+			jw_put(j, "]", 1);
+		}
+		jw_indent(j, 0);
+		jw_put(j, "}", 1);
+	}
+	rv = jw_end(j);
+	free(j);
+	return rv;
+}
+
+int ja_partitions_write(const Synod__Wire__DescribeTopicsResponse *r,
+			ja_write_fn write, void *arg)
+{
+	struct jw *j = malloc(sizeof *j);
+	size_t total = 0, done = 0;
+	int rv;
+	if (j == NULL)
+		return -1;
+	j->write = write;
+	j->arg = arg;
+	j->failed = 0;
+	j->n = 0;
+	for (size_t k = 0; k < r->n_topics; k++)
+		total += r->topics[k]->n_partitions;
+	jw_put(j, "{", 1);
+	jw_indent(j, 1);
+	jw_key(j, "partitions");
+	if (total == 0) {
+		jw_put(j, "[]", 2);
+	} else {
+		jw_put(j, "[", 1);
+		for (size_t k = 0; k < r->n_topics; k++)
+			for (size_t p = 0; p < r->topics[k]->n_partitions;
+			     p++) {
+				jw_indent(j, 2);
+				jw_partition(j, r->topics[k]->partitions[p], 1,
+					     2);
+				if (++done < total)
+					jw_put(j, ",", 1);
+			}
+		jw_indent(j, 1);
+		jw_put(j, "]", 1);
+	}
+	jw_indent(j, 0);
+	jw_put(j, "}", 1);
+	rv = jw_end(j);
+	free(j);
+	return rv;
+}
+
 /* ---- consumer groups ---- */
 
 json_t *ja_group_list(const Synod__Wire__GroupListResponse *r)

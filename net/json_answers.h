@@ -61,6 +61,18 @@ json_t *ja_topics(const Synod__Wire__DescribeTopicsResponse *r, int list,
 /* `partition list`: {"partitions": [...]}, each with its topic. */
 json_t *ja_partitions(const Synod__Wire__DescribeTopicsResponse *r);
 
+/* The same documents as text, written piece by piece: exactly what
+ * json_dumps(ja_topics(r, list, one) or ja_partitions(r), JSON_INDENT(2) |
+ * JSON_PRESERVE_ORDER) returns, and a newline, without building the tree
+ * (a million partitions cost their text, not a jansson tree ten times its
+ * size). write(arg, text, len) gets pieces of up to 64 KiB and returns 0,
+ * or -1 to stop. 0, or -1 when a write failed. */
+typedef int (*ja_write_fn)(void *arg, const char *text, size_t len);
+int ja_topics_write(const Synod__Wire__DescribeTopicsResponse *r, int list,
+		    int one, ja_write_fn write, void *arg);
+int ja_partitions_write(const Synod__Wire__DescribeTopicsResponse *r,
+			ja_write_fn write, void *arg);
+
 /* ---- consumer groups ---- */
 json_t *ja_group_list(const Synod__Wire__GroupListResponse *r);
 json_t *ja_group(const Synod__Wire__GroupDescription *d);

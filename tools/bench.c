@@ -11,6 +11,9 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -843,6 +846,166 @@ static int broker_fenced(struct synod_client *cl, uv_loop_t *loop, int32_t id)
 	return a.status == 1;
 }
 
+/* ---- HTTP at scale (docs/benchmarks.md "HTTP") ---- */
+
+struct hfetch {
+	char addr[64];
+	const char *method, *path, *body;
+	int status;
+	size_t bytes;
+	uint64_t us;
+	volatile int done;
+};
+
+/* One request on a blocking socket (its own thread): status, bytes of
+ * the whole answer, time to the last byte. */
+static void *hfetch_thread(void *arg)
+{
+	struct hfetch *h = arg;
+	struct sockaddr_in sa = {0};
+	char host[64], req[1024], *buf = malloc(1 << 20);
+	const char *colon = strrchr(h->addr, ':');
+	uint64_t t0 = tool_now_us();
+	ssize_t r;
+	int fd = -1, n;
+	h->status = 0;
+	h->bytes = 0;
+	if (buf == NULL || colon == NULL)
+		goto out;
+	snprintf(host, sizeof host, "%.*s", (int)(colon - h->addr), h->addr);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+	    (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+		goto out;
+	n = snprintf(req, sizeof req,
+		     "%s %s HTTP/1.1\r\nHost: bench\r\nContent-Length: %zu"
+		     "\r\n\r\n%s",
+		     h->method, h->path, h->body ? strlen(h->body) : 0,
+		     h->body ? h->body : "");
+	if (write(fd, req, (size_t)n) != n)
+		goto out;
+	while ((r = read(fd, buf, 1 << 20)) > 0) {
+		if (h->bytes == 0 && r > 12)
+			h->status = atoi(buf + 9);
+		h->bytes += (size_t)r;
+	}
+out:
+	h->us = tool_now_us() - t0;
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	h->done = 1;
+	return NULL;
+}
+
+/* Node id's HTTP address, from its log (it listens on port 0). */
+static int http_addr(struct cluster *c, unsigned id, char *out, size_t size)
+{
+	static const char tag[] =
+	    "http: serving /healthz /readyz /metrics /v1 on ";
+	char line[1024];
+	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
+	int found = -1;
+	if (fp == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp)) {
+		char *p = strstr(line, tag);
+		if (p) {
+			snprintf(out, size, "%s", p + sizeof tag - 1);
+			out[strcspn(out, " \n")] = '\0';
+			found = 0;
+		}
+	}
+	fclose(fp);
+	return found;
+}
+
+/* One request to node id while the brokers' loop keeps turning: its
+ * figures and the node's largest loop stall meanwhile. */
+static void http_measure(struct cluster *c, struct bb *x, unsigned id,
+			 const char *method, const char *path, const char *body,
+			 const char *label)
+{
+	struct hfetch h;
+	pthread_t th;
+	Synod__Wire__NodeStatusResponse *s;
+	memset(&h, 0, sizeof h);
+	if (http_addr(c, id, h.addr, sizeof h.addr) != 0) {
+		printf("http: node %u has no HTTP address\n", id);
+		return;
+	}
+	h.method = method;
+	h.path = path;
+	h.body = body;
+	s = cluster_node_status_ex(c, id, 3000, 1); /* reset the stall */
+	if (s)
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+	if (pthread_create(&th, NULL, hfetch_thread, &h) != 0)
+		return;
+	while (!h.done) {
+		uv_run(&x->loop, UV_RUN_NOWAIT);
+		usleep(2000);
+	}
+	pthread_join(th, NULL);
+	s = cluster_node_status(c, id, 3000);
+	printf("http %-34s node %u: %d, %10zu bytes in %8.1f ms; node's "
+	       "largest loop stall %.1f ms\n",
+	       label, id, h.status, h.bytes, (double)h.us / 1000.0,
+	       s ? (double)s->loop_stall_max_us / 1000.0 : -1.0);
+	if (s)
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+}
+
+/* The HTTP answers of a large cluster, and the loop stall each causes
+ * (target < 5 ms), next to the stall of an idle stretch as long. */
+static void bench_http(struct cluster *c, struct bb *x, unsigned leader)
+{
+	unsigned follower = leader % c->n + 1;
+	Synod__Wire__NodeStatusResponse *s;
+	uint64_t t0;
+	s = cluster_node_status_ex(c, leader, 3000, 1);
+	if (s)
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+	for (t0 = tool_now_us(); tool_now_us() - t0 < 2000000;) {
+		uv_run(&x->loop, UV_RUN_NOWAIT);
+		usleep(2000);
+	}
+	s = cluster_node_status(c, leader, 3000);
+	printf("http %-34s node %u: largest loop stall %.1f ms in 2 s "
+	       "without HTTP\n",
+	       "(baseline)", leader,
+	       s ? (double)s->loop_stall_max_us / 1000.0 : -1.0);
+	if (s)
+		synod__wire__node_status_response__free_unpacked(s, NULL);
+	for (int i = 0; i < 3; i++)
+		http_measure(c, x, leader, "GET", "/metrics", NULL,
+			     "GET /metrics");
+	http_measure(c, x, leader, "GET", "/v1/quorum", NULL, "GET /v1/quorum");
+	http_measure(c, x, leader, "GET", "/v1/topics", NULL,
+		     "GET /v1/topics (leader)");
+	http_measure(c, x, follower, "GET", "/v1/topics", NULL,
+		     "GET /v1/topics (follower, local)");
+	http_measure(c, x, leader, "GET", "/v1/topics/bench-00000", NULL,
+		     "GET /v1/topics/NAME");
+	http_measure(c, x, leader, "GET", "/v1/partitions", NULL,
+		     "GET /v1/partitions (leader)");
+	http_measure(c, x, follower, "GET", "/v1/partitions", NULL,
+		     "GET /v1/partitions (follower)");
+	http_measure(c, x, leader, "GET", "/v1/partitions?offline", NULL,
+		     "GET /v1/partitions?offline");
+	http_measure(c, x, leader, "POST", "/v1/query",
+		     "SELECT leader, count(*) FROM partitions GROUP BY leader",
+		     "POST /v1/query (leaders per broker)");
+	{
+		/* The daemon's memory after the big answers. */
+		struct bench_figures f = bench_figures(c, leader);
+		printf("http leader RSS after the answers: %.0f MiB\n",
+		       (double)f.rss / 1048576.0);
+	}
+}
+
 static void bench_partitions(struct cluster *c)
 {
 	struct bb x;
@@ -966,6 +1129,8 @@ static void bench_partitions(struct cluster *c)
 	       "MiB\n",
 	       (double)bench_figures(c, leader).rss / 1048576.0,
 	       (double)bench_figures(c, leader).db / 1048576.0);
+
+	bench_http(c, &x, leader);
 
 	/* Fence one broker: time until every other broker holds the new
 	 * leaders of the partitions it led. */
@@ -1351,8 +1516,9 @@ int main(int argc, char **argv)
 	conns = opt_brokers + opt_p_brokers + opt_groups.conns + 1000;
 	if ((size_t)snprintf(flags, sizeof flags,
 			     "--max-client-connections %u "
-			     "--max-client-connections-per-ip %u %s",
+			     "--max-client-connections-per-ip %u %s%s",
 			     conns, conns,
+			     do_p ? "--http-address 127.0.0.1:0 " : "",
 			     opt_flags ? opt_flags : "") >= sizeof flags) {
 		fprintf(stderr, "synod-bench: --flags too long\n");
 		return 2;

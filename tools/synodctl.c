@@ -117,6 +117,13 @@ static void print_json(json_t *j)
 	json_decref(j);
 }
 
+/* ja_*_write's writer: stdout. */
+static int write_stdout(void *arg, const char *text, size_t len)
+{
+	(void)arg;
+	return fwrite(text, 1, len, stdout) == len ? 0 : -1;
+}
+
 /* A command that succeeded with nothing to show. */
 static void print_done(const char *text)
 {
@@ -1201,7 +1208,7 @@ static int topic_cmd(int argc, char **argv)
 			return code;
 		resp = &dd.merged;
 		if (opt_json)
-			print_json(ja_topics(resp, list, 1));
+			ja_topics_write(resp, list, 1, write_stdout, NULL);
 		for (size_t k = 0; !opt_json && k < resp->n_topics; k++) {
 			const Synod__Wire__TopicDescription *d =
 			    resp->topics[k];
@@ -1267,7 +1274,7 @@ static int partition_cmd(int argc, char **argv)
 			return code;
 		resp = &dd.merged;
 		if (opt_json)
-			print_json(ja_partitions(resp));
+			ja_partitions_write(resp, write_stdout, NULL);
 		else
 			printf("%-30s %-9s %-7s %-7s %-7s %-16s %s\n", "TOPIC",
 			       "PARTITION", "LEADER", "L_EPOCH", "P_EPOCH",

@@ -611,7 +611,9 @@ static void test_fleet(void **state)
 		assert_true(b->last_heartbeat_ms >= A_SESSION_MS);
 	}
 	list_free(l);
-	snprintf(line, sizeof line, "broker %d fenced: no heartbeat for %u ms",
+	snprintf(line, sizeof line,
+		 "broker_fenced broker=%d reason=session_timeout "
+		 "session_ms=%u",
 		 A_BROKERS, A_SESSION_MS);
 	assert_int_equal(any_log_contains(c, line), 1);
 
@@ -652,7 +654,7 @@ static void test_fleet(void **state)
 	list_free(l);
 	assert_int_equal(itest_log_contains_after(c, leader2,
 						  log_from[leader2 - 1],
-						  "fenced: no heartbeat"),
+						  "broker_fenced broker="),
 			 0);
 	{
 		json_t *j = NULL;

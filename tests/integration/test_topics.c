@@ -1296,7 +1296,7 @@ static void test_broker_loss_and_controller_crash(void **state)
 	t_kill = tool_now_ms();
 	itest_pump_until(&f->it.loop, t_kill + SESSION_MS - HEARTBEAT_MS / 2);
 	assert_int_equal(cluster_kill(c, leader), 0);
-	snprintf(line, sizeof line, "broker %d fenced", y);
+	snprintf(line, sizeof line, "broker_fenced broker=%d ", y);
 	fprintf(stderr,
 		"controller %u killed %llu ms after broker %d; it had %s "
 		"applied its fence\n",
@@ -1334,7 +1334,7 @@ static void test_broker_loss_and_controller_crash(void **state)
 	from = itest_log_size(c, leader);
 	kill_sim(f, sim_of(f, z));
 	t_kill = tool_now_ms();
-	snprintf(line, sizeof line, "broker %d fenced", z);
+	snprintf(line, sizeof line, "broker_fenced broker=%d ", z);
 	while (!itest_log_contains_after(c, leader, from, line)) {
 		assert_true(tool_now_ms() < t_kill + SESSION_MS + WAIT_MS);
 		itest_pump(&f->it.loop, 5);
