@@ -37,7 +37,7 @@ struct desc_ctx {
 
 /* Partitions a page looks at, at most: a page costs the loop about
  * 1 us a partition. */
-#define DESC_SCAN_ROWS 4096
+#define DESC_SCAN_ROWS 2048
 
 static int page_full(const struct desc_ctx *x)
 {
