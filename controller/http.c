@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <malloc.h>
 #include <http_parser.h>
 #include <jansson.h>
 #include <raft.h>
@@ -29,6 +30,7 @@ struct hwrite {
 	uv_write_t req;
 	struct hconn *c;
 	char *owned; /* the body, when given (http_respond_owned) */
+	size_t owned_len;
 	uv_buf_t bufs[2];
 	char head[];
 };
@@ -456,12 +458,55 @@ static void hconn_close(struct hconn *c)
 	uv_close((uv_handle_t *)c->stream, on_stream_closed);
 }
 
+/* Freeing an answer of hundreds of MiB (its pages unmapped) takes tens
+ * of ms: done on the thread pool, and the heap trimmed there. */
+#define HTTP_BIG_FREE (1u << 20)
+
+struct big_free {
+	uv_work_t work;
+	void *p;
+};
+
+static void work_free(uv_work_t *w)
+{
+	struct big_free *b = w->data;
+	free(b->p);
+	b->p = NULL;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+static void after_free(uv_work_t *w, int status)
+{
+	(void)status;
+	free(w->data);
+}
+
+void http_free_big(uv_loop_t *loop, void *p, size_t size)
+{
+	struct big_free *b;
+	if (p == NULL)
+		return;
+	if (size < HTTP_BIG_FREE || (b = malloc(sizeof *b)) == NULL) {
+		free(p);
+		return;
+	}
+	b->p = p;
+	b->work.data = b;
+	if (uv_queue_work(loop, &b->work, work_free, after_free) != 0) {
+		free(p);
+		free(b);
+	}
+}
+
 static void on_written(uv_write_t *req, int status)
 {
 	struct hwrite *w = (struct hwrite *)req;
+	struct http *h = w->c->h;
 	(void)status;
 	hconn_close(w->c);
-	free(w->owned);
+	http_free_big(h->s->loop, w->owned, w->owned_len);
 	free(w);
 }
 
@@ -492,6 +537,7 @@ static void send_answer(struct hconn *c, int code, const char *reason,
 	}
 	w->c = c;
 	w->owned = owned;
+	w->owned_len = owned ? len : 0;
 	memcpy(w->head, t.p, t.len);
 	free(t.p);
 	w->bufs[0] = uv_buf_init(w->head, (unsigned)t.len);

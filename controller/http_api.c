@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <malloc.h>
 
 #include "cluster.h"
 #include "http_int.h"
@@ -232,7 +233,7 @@ static void op_free(struct hop *op)
 			synod__wire__node_status_response__free_unpacked(
 			    op->probes[i].resp, NULL);
 	free(op->probes);
-	free(op->out);
+	http_free_big(h->s->loop, op->out, op->out_len);
 	free(op->sql);
 	if (op->qresp)
 		protobuf_c_message_free_unpacked(op->qresp, NULL);
@@ -490,6 +491,9 @@ static void work_json(uv_work_t *w)
 		rv = ja_topics_write(&op->pages.merged, op->ep == EP_TOPICS, 1,
 				     grow_write, &g);
 	ja_described_free(&op->pages);
+#ifdef __GLIBC__
+	malloc_trim(0); /* give the decoded pages' memory back */
+#endif
 	if (rv != 0) {
 		free(g.p);
 		return;

@@ -78,6 +78,10 @@ void http_respond_owned(struct hconn *c, int code, const char *reason,
 			const char *ctype, const char *extra, char *body,
 			size_t len, int head);
 
+/* free(p) of size bytes; on the thread pool when it is large (unmapping
+ * hundreds of MiB stalls the loop). */
+void http_free_big(uv_loop_t *loop, void *p, size_t size);
+
 /* Free h once its handles closed and no /v1 request is in flight. */
 void http_maybe_free(struct http *h);
 

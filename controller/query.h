@@ -23,7 +23,7 @@
 #define QUERY_DEFAULT_TIMEOUT_MS 5000
 #define QUERY_MAX_TIMEOUT_MS 30000
 #define QUERY_MAX_BYTES (4u << 20) /* of the answer's values */
-#define QUERY_COPY_PAGES 256	   /* pages copied per loop turn */
+#define QUERY_COPY_PAGES 64	   /* pages copied per loop turn */
 
 struct query_srv;
 

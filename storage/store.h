@@ -401,7 +401,8 @@ int store_query_new(struct store *s, const char *sql,
 int store_query_copy(struct store_query *q, int pages);
 /* STORE_OK; STORE_EREFUSED (not a read), STORE_ETIMEOUT, STORE_EMALFORMED
  * (does not compile, or more than one statement), STORE_EDB, STORE_ENOMEM:
- * the reason in store_query_errmsg. */
+ * the reason in store_query_errmsg. Frees the copy before returning (the
+ * answer stays): run it once. */
 int store_query_run(struct store_query *q);
 const char *store_query_errmsg(const struct store_query *q);
 unsigned store_query_columns(const struct store_query *q, char ***names);

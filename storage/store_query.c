@@ -297,7 +297,7 @@ static int add_cell(struct store_query *q, sqlite3_stmt *st, int i)
 	return 0;
 }
 
-int store_query_run(struct store_query *q)
+static int run_query(struct store_query *q)
 {
 	sqlite3_stmt *st = NULL;
 	const char *tail = NULL;
@@ -409,6 +409,18 @@ int store_query_run(struct store_query *q)
 		return q->timed_out ? STORE_ETIMEOUT : STORE_EDB;
 	}
 	return STORE_OK;
+}
+
+int store_query_run(struct store_query *q)
+{
+	int rv = run_query(q);
+	/* The copy is done with: freed here, on the query's thread (a copy
+	 * of a large store is tens of MiB to unmap). */
+	if (q->bk == NULL) {
+		sqlite3_close(q->db);
+		q->db = NULL;
+	}
+	return rv;
 }
 
 const char *store_query_errmsg(const struct store_query *q)
