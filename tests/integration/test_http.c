@@ -3,7 +3,8 @@
  * /metrics on a 3-node quorum, through a failover, and bad requests.
  *
  * Invariants checked: /readyz is 200 on a node only when it knows a
- * leader (and on the leader only once it is the active controller); at
+ * leader (and on the leader only once it is the active controller): a
+ * node whose peers are all stopped says 503 until they are back; at
  * any time at most one node's /metrics says synod_active_controller 1;
  * /metrics passes `promtool check metrics` (when promtool is installed);
  * malformed, oversized or non-GET requests get a 4xx answer and never
@@ -160,6 +161,33 @@ static void test_http(void **state)
 	}
 	assert_int_equal(
 	    itest_http_get(f->http[2], "/healthz", buf, sizeof buf), 200);
+
+	/* A node cut off from the quorum (the others stopped) stops being
+	 * ready, and is ready again once they are back. */
+	leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+	assert_int_not_equal(leader, 0);
+	{
+		unsigned alone = leader % 3 + 1;
+		for (unsigned id = 1; id <= 3; id++)
+			if (id != alone)
+				assert_int_equal(
+				    cluster_stop_node(&f->it.c, id), 0);
+		for (uint64_t end = tool_now_ms() + WAIT_MS;
+		     itest_http_get(f->http[alone], "/readyz", buf,
+				    sizeof buf) != 503;) {
+			if (tool_now_ms() > end)
+				fail_msg("node %u stayed ready alone: %s",
+					 alone, buf);
+			itest_sleep_ms(50);
+		}
+		assert_non_null(
+		    strstr(itest_http_body(buf), "\"ready\":false"));
+		for (unsigned id = 1; id <= 3; id++)
+			if (id != alone)
+				assert_int_equal(
+				    cluster_cont_node(&f->it.c, id), 0);
+		wait_ready(f, 0);
+	}
 
 	/* Failover: the survivors become ready again, one active
 	 * controller among them. */

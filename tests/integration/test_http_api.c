@@ -268,6 +268,29 @@ static void test_api(void **state)
 	json_decref(j);
 	j = get_json(f->http[leader], "/v1/nothing", 404);
 	json_decref(j);
+
+	/* The metrics move: 9 partitions, pushes sent; when the brokers
+	 * die, pay's 3 single-replica partitions go offline on every node
+	 * (each counts from its own store). */
+	assert_int_equal(metric(f->http[follower], "\nsynod_partitions "), 9);
+	assert_true(metric(f->http[leader], "\nsynod_metadata_pushes_total ") >
+		    0);
+	assert_int_equal(
+	    metric(f->http[follower], "\nsynod_partitions_offline "), 0);
+	itest_kill(&f->sim);
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		unsigned ok = 0;
+		for (unsigned id = 1; id <= 3; id++)
+			ok += metric(f->http[id],
+				     "\nsynod_partitions_offline ") >= 3;
+		if (ok == 3)
+			break;
+		if (tool_now_ms() > end)
+			fail_msg("offline partitions not counted");
+		itest_sleep_ms(100);
+	}
+	assert_true(metric(f->http[leader], "synod_brokers_registered{state="
+					    "\"fenced\"} ") >= 1);
 	f->it.passed = 1;
 }
 
