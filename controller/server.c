@@ -458,6 +458,31 @@ static void subject_of(const ProtobufCMessage *msg, struct acl_subject *out)
 		out->group = *(char *const *)((const char *)msg + f->offset);
 }
 
+/* 1 when who is a member node's certificate principal, synod-node-ID
+ * with ID in the raft configuration: a node may read on another's client
+ * port (the HTTP API probes every node for /v1/quorum and forwards reads
+ * to the active controller). It could join raft with that certificate
+ * anyway. */
+static int member_principal(struct server *s, const char *who)
+{
+	static const char prefix[] = "synod-node-";
+	const struct raft_configuration *conf = &s->node->raft.configuration;
+	char *end;
+	unsigned long long id;
+	if (who == NULL || strncmp(who, prefix, sizeof prefix - 1) != 0)
+		return 0;
+	who += sizeof prefix - 1;
+	if (*who < '1' || *who > '9')
+		return 0;
+	id = strtoull(who, &end, 10);
+	if (*end != '\0')
+		return 0;
+	for (unsigned i = 0; i < conf->n; i++)
+		if (conf->servers[i].id == id)
+			return 1;
+	return 0;
+}
+
 /* 0 when the connection's principal may make this request; otherwise it
  * is answered AUTHORIZATION_FAILED (and logged) and -1 returned. */
 static int authorize(struct server *s, struct sconn *sc,
@@ -471,6 +496,8 @@ static int authorize(struct server *s, struct sconn *sc,
 	char why[300], text[600];
 	/* The development port: explicitly allowed, loopback only. */
 	if (sc->plaintext || acl_in_list(s->node->cfg->super_users, who))
+		return 0;
+	if ((op == ACL_READ || op == ACL_CONNECT) && member_principal(s, who))
 		return 0;
 	g = grant_of(s, sc, who);
 	subject_of(msg, &subject);

@@ -364,6 +364,15 @@ static void test_tls_client_port(void **state)
 		    ">/dev/null 2>&1",
 		    ca, addr);
 		assert_int_not_equal(system(cmd), 0);
+		/* /v1/quorum: the node probes the others over TLS with its
+		 * own certificate (a member's principal may read): every
+		 * node reachable. */
+		snprintf(cmd, sizeof cmd,
+			 "curl -sf --max-time 10 --cacert '%s' --cert '%s' "
+			 "--key '%s' https://%s/v1/quorum | grep -c "
+			 "'\"reachable\": true' | grep -qx 3",
+			 ca, cert, key, addr);
+		assert_int_equal(system(cmd), 0);
 		snprintf(cmd, sizeof cmd,
 			 "curl -sf --max-time 5 http://%s/healthz >/dev/null "
 			 "2>&1",
