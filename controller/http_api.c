@@ -265,6 +265,23 @@ static void enqueue(struct hop *op)
 	uv_idle_start(&h->idle, http_api_on_idle);
 }
 
+/* A page's status and cursor (the next request's). */
+static void page_meta(struct hop *op,
+		      const Synod__Wire__DescribeTopicsResponse *r)
+{
+	op->has_meta = 1;
+	op->meta_code = r->status ? r->status->code : SYNOD_EUNKNOWN;
+	snprintf(op->meta_msg, sizeof op->meta_msg, "%s",
+		 r->status && r->status->message ? r->status->message : "");
+	op->meta_more = 0;
+	if (r->has_next_cursor && r->next_cursor.len > 0 &&
+	    r->next_cursor.len <= sizeof op->cursor) {
+		memcpy(op->cursor, r->next_cursor.data, r->next_cursor.len);
+		op->dtr.cursor.len = r->next_cursor.len;
+		op->meta_more = 1;
+	}
+}
+
 static void on_internal_answer(void *arg, const struct frame_header *fh,
 			       const ProtobufCMessage *resp)
 {
@@ -276,20 +293,7 @@ static void on_internal_answer(void *arg, const struct frame_header *fh,
 	if (resp->descriptor ==
 	    &synod__wire__describe_topics_response__descriptor) {
 		/* A page: its status and cursor now, the rest on the pool. */
-		const Synod__Wire__DescribeTopicsResponse *r = (void *)resp;
-		op->has_meta = 1;
-		op->meta_code = r->status ? r->status->code : SYNOD_EUNKNOWN;
-		snprintf(op->meta_msg, sizeof op->meta_msg, "%s",
-			 r->status && r->status->message ? r->status->message
-							 : "");
-		op->meta_more = 0;
-		if (r->has_next_cursor && r->next_cursor.len > 0 &&
-		    r->next_cursor.len <= sizeof op->cursor) {
-			memcpy(op->cursor, r->next_cursor.data,
-			       r->next_cursor.len);
-			op->dtr.cursor.len = r->next_cursor.len;
-			op->meta_more = 1;
-		}
+		page_meta(op, (const void *)resp);
 	}
 	op->ans = malloc(len ? len : 1);
 	op->ans_len = len;
@@ -596,18 +600,7 @@ static void describe_page(struct hop *op)
 				     "the answer does not decode");
 			return;
 		}
-		op->meta_code = r->status ? r->status->code : SYNOD_EUNKNOWN;
-		snprintf(op->meta_msg, sizeof op->meta_msg, "%s",
-			 r->status && r->status->message ? r->status->message
-							 : "");
-		op->meta_more = 0;
-		if (r->has_next_cursor && r->next_cursor.len > 0 &&
-		    r->next_cursor.len <= sizeof op->cursor) {
-			memcpy(op->cursor, r->next_cursor.data,
-			       r->next_cursor.len);
-			op->dtr.cursor.len = r->next_cursor.len;
-			op->meta_more = 1;
-		}
+		page_meta(op, r);
 		synod__wire__describe_topics_response__free_unpacked(r, NULL);
 	}
 	op->has_meta = 0;

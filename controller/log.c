@@ -85,6 +85,18 @@ int log_parse_level(const char *s)
 	return -1;
 }
 
+/* Now as RFC 3339 UTC with milliseconds. */
+static void stamp(char *out, size_t size)
+{
+	struct timespec now;
+	struct tm tm;
+	char sec[32];
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%03ldZ", sec, now.tv_nsec / 1000000);
+}
+
 static int is_number(const char *v, size_t n)
 {
 	size_t i = v[0] == '-' ? 1 : 0;
@@ -149,15 +161,11 @@ void log_event_(int l, const char *event, const char *fmt, ...)
 {
 	static const char *tags[] = {"", "ERROR", "WARN", "INFO", "DEBUG"};
 	static const char *names[] = {"", "error", "warn", "info", "debug"};
-	char fields[768], ts[32];
-	struct timespec now;
-	struct tm tm;
+	char fields[768], ts[40];
 	va_list ap;
 	if (l > level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	stamp(ts, sizeof ts);
 	va_start(ap, fmt);
 	vsnprintf(fields, sizeof fields, fmt, ap);
 	va_end(ap);
@@ -167,28 +175,23 @@ void log_event_(int l, const char *event, const char *fmt, ...)
 		json_escape(event, ev, sizeof ev);
 		json_escape(fields, msg, sizeof msg);
 		fprintf(stderr,
-			"{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"node\":%llu,"
+			"{\"ts\":\"%s\",\"level\":\"%s\",\"node\":%llu,"
 			"\"event\":\"%s\"%s,\"msg\":\"%s %s\"}\n",
-			ts, now.tv_nsec / 1000000, names[l], json_node, ev,
-			members, ev, msg);
+			ts, names[l], json_node, ev, members, ev, msg);
 		return;
 	}
-	fprintf(stderr, "%s.%03ldZ %s %s: %s %s\n", ts, now.tv_nsec / 1000000,
-		tags[l], prefix, event, fields);
+	fprintf(stderr, "%s %s %s: %s %s\n", ts, tags[l], prefix, event,
+		fields);
 }
 
 void logf_(int l, const char *fmt, ...)
 {
 	static const char *tags[] = {"", "ERROR", "WARN", "INFO", "DEBUG"};
-	char line[1024], ts[32];
-	struct timespec now;
-	struct tm tm;
+	char line[1024], ts[40];
 	va_list ap;
 	if (l > level)
 		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+	stamp(ts, sizeof ts);
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
@@ -198,11 +201,10 @@ void logf_(int l, const char *fmt, ...)
 		char esc[sizeof line * 6 + 1];
 		json_escape(line, esc, sizeof esc);
 		fprintf(stderr,
-			"{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"node\":%llu,"
+			"{\"ts\":\"%s\",\"level\":\"%s\",\"node\":%llu,"
 			"\"msg\":\"%s\"}\n",
-			ts, now.tv_nsec / 1000000, names[l], json_node, esc);
+			ts, names[l], json_node, esc);
 		return;
 	}
-	fprintf(stderr, "%s.%03ldZ %s %s: %s\n", ts, now.tv_nsec / 1000000,
-		tags[l], prefix, line);
+	fprintf(stderr, "%s %s %s: %s\n", ts, tags[l], prefix, line);
 }
