@@ -124,9 +124,9 @@ static void test_reads(void **state)
 	(void)state;
 	assert_int_equal(store_open(&s), STORE_OK);
 	assert_int_equal(create(s, 10, "orders", 1, 8, 0, 0, 0), STORE_R_OK);
-	assert_int_equal(run(s, "SELECT count(*) AS n FROM partitions", NULL,
-			     100, &q),
-			 STORE_OK);
+	assert_int_equal(
+	    run(s, "SELECT count(*) AS n FROM partitions", NULL, 100, &q),
+	    STORE_OK);
 	assert_int_equal(store_query_columns(q, &names), 1);
 	assert_string_equal(names[0], "n");
 	assert_int_equal(int_cell(q, 0, 0), 8);
@@ -184,9 +184,8 @@ static void test_refusals(void **state)
 		store_query_free(q);
 	}
 	/* One statement only: the second is never run. */
-	assert_int_equal(
-	    run(s, "SELECT 1; DELETE FROM topics", NULL, 100, &q),
-	    STORE_EMALFORMED);
+	assert_int_equal(run(s, "SELECT 1; DELETE FROM topics", NULL, 100, &q),
+			 STORE_EMALFORMED);
 	assert_non_null(strstr(store_query_errmsg(q), "one statement"));
 	store_query_free(q);
 	assert_int_equal(run(s, "SELEKT nothing", NULL, 100, &q),
@@ -296,9 +295,8 @@ static void test_restore_ends_copy(void **state)
 	assert_int_not_equal(store_query_run(q), STORE_OK);
 	store_query_free(q);
 	/* A new query sees the restored state. */
-	assert_int_equal(run(s, "SELECT count(*) FROM partitions", NULL, 100,
-			     &q),
-			 STORE_OK);
+	assert_int_equal(
+	    run(s, "SELECT count(*) FROM partitions", NULL, 100, &q), STORE_OK);
 	assert_int_equal(int_cell(q, 0, 0), 10);
 	store_query_free(q);
 	free(snap);
