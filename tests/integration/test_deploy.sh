@@ -58,8 +58,12 @@ int main(void)
 }
 C
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+san=""
+if grep -q '^SYNOD_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  san="-fsanitize=address,undefined" # the library was built with them
+fi
 # shellcheck disable=SC2046
-cc -Wall -Werror -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --libs synod)
+cc -Wall -Werror $san -o "$tmp/use" "$tmp/use.c" $(pkg-config --cflags --libs synod)
 [ "$("$tmp/use")" = NOT_CONTROLLER ]
 echo "install: a program builds and runs against the installed library"
 
