@@ -41,6 +41,7 @@ void config_defaults(struct synod_config *c)
 	c->slow_reader_timeout_ms = 30000;
 	c->tls_handshake_timeout_ms = 10000;
 	c->http_request_timeout_ms = 10000;
+	c->kafka_max_request_bytes = 1u << 20;
 	c->authorization = 1;
 	/* libraft 0.22 reports free log capacity in KiB in an unsigned short:
 	 * above ~20 MiB segments it wraps and every write fails with
@@ -222,6 +223,26 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		}
 		return set_str(c->http_address, sizeof c->http_address, key,
 			       value, err, err_size);
+	}
+	if (strcmp(key, "kafka_address") == 0) {
+		if (!listen_hostport(value)) {
+			snprintf(err, err_size, "kafka_address: IP:PORT");
+			return -1;
+		}
+		return set_str(c->kafka_address, sizeof c->kafka_address, key,
+			       value, err, err_size);
+	}
+	if (strcmp(key, "kafka_max_request_bytes") == 0) {
+		char *end;
+		unsigned long long v = strtoull(value, &end, 10);
+		if (value[0] < '0' || value[0] > '9' || *end != '\0' ||
+		    v < 1024 || v > (100ull << 20)) {
+			snprintf(err, err_size,
+				 "kafka_max_request_bytes: 1024 to 104857600");
+			return -1;
+		}
+		c->kafka_max_request_bytes = (size_t)v;
+		return 0;
 	}
 	if (strcmp(key, "plaintext_client_address") == 0) {
 		if (!listen_hostport(value) || !config_loopback(value)) {
@@ -509,6 +530,15 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				if (!ca[0])
 					ca = c->voters[i].client_address;
 			}
+		if (c->kafka_address[0] &&
+		    !config_loopback(c->kafka_address)) {
+			snprintf(err, err_size,
+				 "kafka_address %s is not a loopback address, "
+				 "and TLS is off: allow_plaintext = true for "
+				 "a network you trust",
+				 c->kafka_address);
+			return -1;
+		}
 		if (c->http_address[0] && !config_loopback(c->http_address)) {
 			snprintf(
 			    err, err_size,

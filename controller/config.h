@@ -24,6 +24,8 @@ struct synod_config {
 	char raft_address[SYNOD_ADDR_MAX];
 	char client_address[SYNOD_ADDR_MAX];
 	char http_address[SYNOD_ADDR_MAX]; /* "": no HTTP listener */
+	char kafka_address[SYNOD_ADDR_MAX]; /* "": no Kafka listener */
+	size_t kafka_max_request_bytes;
 	/* A plaintext client port beside a TLS one, for development:
 	 * loopback only, and only with allow_plaintext (security.md). */
 	char plaintext_client_address[SYNOD_ADDR_MAX];

@@ -23,6 +23,7 @@
 #include "node.h"
 #include "controller.h"
 #include "http.h"
+#include "kafka_listener.h"
 #include "server.h"
 #include "tls.h"
 #include "transport.h"
@@ -64,6 +65,11 @@ static void usage(FILE *out)
 		"  --http-request-timeout-ms N  to send a request and take "
 		"its answer\n"
 		"                             (default 10000)\n"
+		"  --kafka-address H:P        Kafka-protocol listener: "
+		"ApiVersions, Metadata\n"
+		"                             (docs/kafka.md; off when unset)\n"
+		"  --kafka-max-request-bytes N  largest Kafka request "
+		"(default 1048576)\n"
 		"  --voters LIST              initial voters, bootstrapped on "
 		"first start:\n"
 		"                             ID@RAFT_H:P/CLIENT_H:P,...\n"
@@ -489,6 +495,8 @@ static const struct option long_opts[] = {
     {"plaintext-client-address", required_argument, NULL, 36},
     {"log-format", required_argument, NULL, 37},
     {"http-request-timeout-ms", required_argument, NULL, 38},
+    {"kafka-address", required_argument, NULL, 39},
+    {"kafka-max-request-bytes", required_argument, NULL, 40},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -534,6 +542,8 @@ static const char *const opt_keys[] = {
     [36] = "plaintext_client_address",
     [37] = "log_format",
     [38] = "http_request_timeout_ms",
+    [39] = "kafka_address",
+    [40] = "kafka_max_request_bytes",
 };
 
 int main(int argc, char **argv)
@@ -648,6 +658,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (cfg.http_address[0] && http_start(&server, cfg.http_address) != 0) {
+		log_error("%s", server.errmsg);
+		return 1;
+	}
+	if (cfg.kafka_address[0] &&
+	    kafka_start(&server, cfg.kafka_address) != 0) {
 		log_error("%s", server.errmsg);
 		return 1;
 	}

@@ -15,7 +15,8 @@
 # State lives under $SYNOD_CLUSTER_DIR (default ./.cluster): one directory
 # per node (data), node-ID.pid, node-ID.log and cluster.env. Ports: raft
 # 127.0.0.1:$((BASE+ID)), clients 127.0.0.1:$((BASE+100+ID)), HTTP
-# (/healthz /readyz /metrics) 127.0.0.1:$((BASE+200+ID)), BASE from
+# (/healthz /readyz /metrics) 127.0.0.1:$((BASE+200+ID)), Kafka protocol
+# 127.0.0.1:$((BASE+300+ID)), BASE from
 # $SYNOD_BASE_PORT (default 17000). Extra daemon flags: $SYNOD_FLAGS.
 # With --tls, start prints export lines for an admin identity
 # (SYNOD_CA, SYNOD_CERT, SYNOD_KEY) that synodctl and the tools read.
@@ -47,6 +48,12 @@ tls_flags() {
   echo "--tls-cert-file $dir/certs/node-$1.pem --tls-key-file $dir/certs/node-$1.key --tls-ca-file $dir/certs/ca.pem --super-users admin"
 }
 
+# The Kafka port has no TLS yet (docs/kafka.md): plaintext clusters only.
+kafka_flags() {
+  [ "${TLS:-0}" = 1 ] && return 0
+  echo "--kafka-address 127.0.0.1:$((base + 300 + $1))"
+}
+
 tls_env() {
   [ "${TLS:-0}" = 1 ] || return 0
   export SYNOD_CA="$dir/certs/ca.pem" SYNOD_CERT="$dir/certs/admin.pem" SYNOD_KEY="$dir/certs/admin.key"
@@ -63,10 +70,10 @@ start_node() {
     --raft-address "127.0.0.1:$((base + id))" \
     --client-address "127.0.0.1:$((base + 100 + id))" \
     --http-address "127.0.0.1:$((base + 200 + id))" \
-    --data-dir "$dir/node-$id" --voters "$VOTERS" $(tls_flags "$id") ${SYNOD_FLAGS:-} \
+    --data-dir "$dir/node-$id" --voters "$VOTERS" $(tls_flags "$id") $(kafka_flags "$id") ${SYNOD_FLAGS:-} \
     >>"$dir/node-$id.log" 2>&1 </dev/null &
   echo $! >"$dir/node-$id.pid"
-  echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)), http 127.0.0.1:$((base + 200 + id)))"
+  echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)), http 127.0.0.1:$((base + 200 + id)), kafka 127.0.0.1:$((base + 300 + id)))"
 }
 
 cmd="${1:-}"

@@ -851,6 +851,9 @@ static int broker_fenced(struct synod_client *cl, uv_loop_t *loop, int32_t id)
 struct hfetch {
 	char addr[64];
 	const char *method, *path, *body;
+	const uint8_t *raw; /* instead of HTTP: these bytes (a Kafka frame) */
+	size_t raw_len;
+	int kafka;
 	int status;
 	size_t bytes;
 	uint64_t us;
@@ -879,6 +882,22 @@ static void *hfetch_thread(void *arg)
 	    (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
 		goto out;
+	if (h->kafka) {
+		/* One Kafka request: read the frame its size announces. */
+		size_t want = 4;
+		if (write(fd, h->raw, h->raw_len) != (ssize_t)h->raw_len)
+			goto out;
+		while (h->bytes < want && (r = read(fd, buf, 1 << 20)) > 0) {
+			if (h->bytes == 0 && r >= 4)
+				want = 4 + ((size_t)(uint8_t)buf[0] << 24 |
+					    (size_t)(uint8_t)buf[1] << 16 |
+					    (size_t)(uint8_t)buf[2] << 8 |
+					    (uint8_t)buf[3]);
+			h->bytes += (size_t)r;
+		}
+		h->status = h->bytes >= want ? 200 : 0;
+		goto out;
+	}
 	n = snprintf(req, sizeof req,
 		     "%s %s HTTP/1.1\r\nHost: bench\r\nContent-Length: %zu"
 		     "\r\n\r\n%s",
@@ -900,11 +919,10 @@ out:
 	return NULL;
 }
 
-/* Node id's HTTP address, from its log (it listens on port 0). */
-static int http_addr(struct cluster *c, unsigned id, char *out, size_t size)
+/* Node id's address that its log gives after tag (port 0 asked). */
+static int logged_addr(struct cluster *c, unsigned id, const char *tag,
+		       char *out, size_t size)
 {
-	static const char tag[] =
-	    "http: serving /healthz /readyz /metrics /v1 on ";
 	char line[1024];
 	FILE *fp = fopen(c->nodes[id - 1].log_path, "r");
 	int found = -1;
@@ -913,13 +931,50 @@ static int http_addr(struct cluster *c, unsigned id, char *out, size_t size)
 	while (fgets(line, sizeof line, fp)) {
 		char *p = strstr(line, tag);
 		if (p) {
-			snprintf(out, size, "%s", p + sizeof tag - 1);
+			snprintf(out, size, "%s", p + strlen(tag));
 			out[strcspn(out, " \n")] = '\0';
 			found = 0;
 		}
 	}
 	fclose(fp);
 	return found;
+}
+
+static int http_addr(struct cluster *c, unsigned id, char *out, size_t size)
+{
+	return logged_addr(c, id,
+			   "http: serving /healthz /readyz /metrics /v1 on ",
+			   out, size);
+}
+
+/* A Kafka Metadata v4 request for every topic ("all") or one, into f;
+ * its length. */
+static size_t kafka_metadata(const char *topic, uint8_t *f, size_t size)
+{
+	static const uint8_t head[] = {0, 3, 0,	  4,   0,   0,	 0,  7,
+				       0, 5, 'b', 'e', 'n', 'c', 'h'};
+	size_t n = 4, tl = strlen(topic);
+	if (tl > 200 || size < 4 + sizeof head + 8 + tl)
+		return 0;
+	memcpy(f + n, head, sizeof head);
+	n += sizeof head;
+	if (strcmp(topic, "all") == 0) {
+		memset(f + n, 0xff, 4); /* null: every topic */
+		n += 4;
+	} else {
+		static const uint8_t one[] = {0, 0, 0, 1};
+		memcpy(f + n, one, 4);
+		n += 4;
+		f[n++] = (uint8_t)(tl >> 8);
+		f[n++] = (uint8_t)tl;
+		memcpy(f + n, topic, tl);
+		n += tl;
+	}
+	f[n++] = 0; /* allow_auto_topic_creation */
+	f[0] = f[1] = 0;
+	f[2] = (uint8_t)((n - 4) >> 8);
+	f[3] = (uint8_t)(n - 4);
+	return n;
 }
 
 /* One request to node id while the brokers' loop keeps turning: its
@@ -931,8 +986,20 @@ static void http_measure(struct cluster *c, struct bb *x, unsigned id,
 	struct hfetch h;
 	pthread_t th;
 	Synod__Wire__NodeStatusResponse *s;
+	static uint8_t kframe[512];
 	memset(&h, 0, sizeof h);
-	if (http_addr(c, id, h.addr, sizeof h.addr) != 0) {
+	if (strcmp(method, "KAFKA") == 0) { /* path: "all" or a topic */
+		h.kafka = 1;
+		h.raw = kframe;
+		h.raw_len = kafka_metadata(path, kframe, sizeof kframe);
+		if (h.raw_len == 0 ||
+		    logged_addr(c, id,
+				"kafka: serving ApiVersions and Metadata on ",
+				h.addr, sizeof h.addr) != 0) {
+			printf("http: node %u has no Kafka address\n", id);
+			return;
+		}
+	} else if (http_addr(c, id, h.addr, sizeof h.addr) != 0) {
 		printf("http: node %u has no HTTP address\n", id);
 		return;
 	}
@@ -998,6 +1065,12 @@ static void bench_http(struct cluster *c, struct bb *x, unsigned leader)
 	http_measure(c, x, leader, "POST", "/v1/query",
 		     "SELECT leader, count(*) FROM partitions GROUP BY leader",
 		     "POST /v1/query (leaders per broker)");
+	http_measure(c, x, leader, "KAFKA", "all", NULL,
+		     "Kafka Metadata v4, all topics");
+	http_measure(c, x, follower, "KAFKA", "all", NULL,
+		     "Kafka Metadata v4, all (follower)");
+	http_measure(c, x, leader, "KAFKA", "bench-00000", NULL,
+		     "Kafka Metadata v4, one topic");
 	{
 		/* The daemon's memory after the big answers. */
 		struct bench_figures f = bench_figures(c, leader);
@@ -1518,7 +1591,9 @@ int main(int argc, char **argv)
 			     "--max-client-connections %u "
 			     "--max-client-connections-per-ip %u %s%s",
 			     conns, conns,
-			     do_p ? "--http-address 127.0.0.1:0 " : "",
+			     do_p ? "--http-address 127.0.0.1:0 "
+				    "--kafka-address 127.0.0.1:0 "
+				  : "",
 			     opt_flags ? opt_flags : "") >= sizeof flags) {
 		fprintf(stderr, "synod-bench: --flags too long\n");
 		return 2;
