@@ -530,8 +530,7 @@ int config_validate(const struct synod_config *c, char *err, size_t err_size)
 				if (!ca[0])
 					ca = c->voters[i].client_address;
 			}
-		if (c->kafka_address[0] &&
-		    !config_loopback(c->kafka_address)) {
+		if (c->kafka_address[0] && !config_loopback(c->kafka_address)) {
 			snprintf(err, err_size,
 				 "kafka_address %s is not a loopback address, "
 				 "and TLS is off: allow_plaintext = true for "

@@ -23,7 +23,7 @@ struct synod_config {
 	uint64_t node_id;
 	char raft_address[SYNOD_ADDR_MAX];
 	char client_address[SYNOD_ADDR_MAX];
-	char http_address[SYNOD_ADDR_MAX]; /* "": no HTTP listener */
+	char http_address[SYNOD_ADDR_MAX];  /* "": no HTTP listener */
 	char kafka_address[SYNOD_ADDR_MAX]; /* "": no Kafka listener */
 	size_t kafka_max_request_bytes;
 	/* A plaintext client port beside a TLS one, for development:
