@@ -15,7 +15,6 @@ done by deploy/install-deps.sh) and /usr/bin/chromium.
 """
 import argparse
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -25,6 +24,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from local_cluster import free_base  # noqa: E402
 
 
 def wait_for(what, fn, timeout=20.0):
@@ -53,7 +54,7 @@ def main():
         sys.exit("dashboard test: node and /usr/bin/chromium are needed "
                  "(deploy/install-deps.sh installs them)")
     tmp = tempfile.mkdtemp(prefix="synod-dash-")
-    base = random.randrange(30000, 50000, 10)
+    base = free_base()
     env = dict(os.environ, SYNOD_CLUSTER_DIR=tmp, SYNOD_BASE_PORT=str(base),
                SYNOD_BUILD_DIR=build,
                SYNOD_FLAGS="--election-timeout-ms 300 --heartbeat-timeout-ms 50")

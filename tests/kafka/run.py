@@ -21,7 +21,6 @@ Invariants checked:
 import argparse
 import json
 import os
-import random
 import shutil
 import socket
 import struct
@@ -32,6 +31,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from local_cluster import free_base  # noqa: E402
 
 
 def fail(msg):
@@ -112,7 +113,7 @@ def main():
                       capture_output=True).returncode != 0:
         fail("kafka-python missing (python3-kafka, deploy/install-deps.sh)")
     tmp = tempfile.mkdtemp(prefix="synod-kafka-")
-    base = random.randrange(30000, 50000, 10)
+    base = free_base()
     env = dict(os.environ, SYNOD_CLUSTER_DIR=tmp, SYNOD_BASE_PORT=str(base),
                SYNOD_BUILD_DIR=build,
                SYNOD_FLAGS="--election-timeout-ms 300 "
