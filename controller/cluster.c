@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "configdefs.h"
+#include "json_answers.h"
 #include "log.h"
 #include "settings.h"
 #include "synod/client.h"
@@ -262,14 +263,6 @@ static char *resource_of(unsigned scope, char *resource)
 	return scope == SYNOD_SCOPE_CLUSTER ? NULL : resource;
 }
 
-static const char *scope_word(unsigned scope)
-{
-	return scope == SYNOD_SCOPE_TOPIC	? "topic"
-	       : scope == SYNOD_SCOPE_GROUP	? "group"
-	       : scope == SYNOD_SCOPE_PRINCIPAL ? "principal"
-						: "cluster";
-}
-
 /* An applied config change, for the log (grants included: they are an
  * audit trail). */
 static void log_config_change(struct pending *p)
@@ -286,7 +279,7 @@ static void log_config_change(struct pending *p)
 			    LOG_INFO, "config_set",
 			    "scope=%s resource=\"%s\" key=%s value=\"%s\" "
 			    "principal=\"%s\"",
-			    scope_word(e->scope),
+			    ja_scope_name(e->scope),
 			    e->resource ? e->resource : "", e->key, e->value,
 			    who);
 		}
@@ -294,7 +287,7 @@ static void log_config_change(struct pending *p)
 		const Synod__Wire__ConfigDeleteRequest *req = p->msg;
 		log_event(LOG_INFO, "config_deleted",
 			  "scope=%s resource=\"%s\" key=%s principal=\"%s\"",
-			  scope_word(req->scope),
+			  ja_scope_name(req->scope),
 			  req->resource ? req->resource : "", req->key, who);
 	}
 }
