@@ -118,9 +118,20 @@ void cluster_node_status(struct server *s, int with_digest,
 	m->has_entries_proposed = m->has_records_proposed = 1;
 	m->entries_proposed = n->stats.entries_proposed;
 	m->records_proposed = n->stats.records_proposed;
-	{
-		struct store_health sh;
-		if (store_health(n->fsm.store, &sh) == STORE_OK) {
+	/* Counting unhealthy partitions is O(their number): a node with a
+	 * million offline partitions and a changing state would count them
+	 * for every liveness probe. Once a CLUSTER_HEALTH_MS at most. */
+	if (s->health_ms == 0 ||
+	    uv_now(n->loop) - s->health_ms >= CLUSTER_HEALTH_MS) {
+		struct store_health fresh;
+		if (store_health(n->fsm.store, &fresh) == STORE_OK) {
+			s->health = fresh;
+			s->health_ms = uv_now(n->loop) ? uv_now(n->loop) : 1;
+		}
+	}
+	if (s->health_ms != 0) {
+		const struct store_health sh = s->health;
+		{
 			m->has_topics = m->has_partitions = 1;
 			m->has_partitions_offline = 1;
 			m->has_partitions_under_replicated = 1;
@@ -846,31 +857,39 @@ void cluster_module(struct module *m)
 	m->n_apis = sizeof cluster_apis / sizeof cluster_apis[0];
 }
 
+int cluster_ready_of(const Synod__Wire__NodeStatusResponse *m, char *why,
+		     size_t size)
+{
+	uint64_t lag = m->commit_index > m->applied_index
+			   ? m->commit_index - m->applied_index
+			   : 0;
+	if (m->leader_id == 0) {
+		snprintf(why, size, "no leader known");
+		return 0;
+	}
+	if (m->role && strcmp(m->role, "leader") == 0 &&
+	    !m->active_controller) {
+		snprintf(why, size,
+			 "the leader is not the active controller yet");
+		return 0;
+	}
+	if (lag > CLUSTER_READY_MAX_LAG) {
+		snprintf(why, size, "%llu committed entries not applied yet",
+			 (unsigned long long)lag);
+		return 0;
+	}
+	snprintf(why, size, "leader %llu, applied index %llu",
+		 (unsigned long long)m->leader_id,
+		 (unsigned long long)m->applied_index);
+	return 1;
+}
+
 int cluster_ready(struct server *s, char *why, size_t size)
 {
 	struct node_status ns;
-	const Synod__Wire__NodeStatusResponse *m = &ns.m;
-	uint64_t lag;
-	int ready = 0;
+	int ready;
 	cluster_node_status(s, 0, &ns);
-	lag = m->commit_index > m->applied_index
-		  ? m->commit_index - m->applied_index
-		  : 0;
-	if (m->leader_id == 0)
-		snprintf(why, size, "no leader known");
-	else if (m->role && strcmp(m->role, "leader") == 0 &&
-		 !m->active_controller)
-		snprintf(why, size,
-			 "the leader is not the active controller yet");
-	else if (lag > CLUSTER_READY_MAX_LAG)
-		snprintf(why, size, "%llu committed entries not applied yet",
-			 (unsigned long long)lag);
-	else
-		ready = 1;
-	if (ready)
-		snprintf(why, size, "leader %llu, applied index %llu",
-			 (unsigned long long)m->leader_id,
-			 (unsigned long long)m->applied_index);
+	ready = cluster_ready_of(&ns.m, why, size);
 	cluster_node_status_free(&ns);
 	return ready;
 }

@@ -40,6 +40,12 @@ void cluster_node_status_free(struct node_status *ns);
  * CLUSTER_READY_MAX_LAG entries) and, if it leads, is the active
  * controller. 1, or 0 with the reason in why. */
 #define CLUSTER_READY_MAX_LAG 1000
+/* NODE_STATUS's health figures (partitions offline, ...) are at most this
+ * old. */
+#define CLUSTER_HEALTH_MS 1000
 int cluster_ready(struct server *s, char *why, size_t size);
+/* The same test over a status already made. */
+int cluster_ready_of(const Synod__Wire__NodeStatusResponse *m, char *why,
+		     size_t size);
 
 #endif

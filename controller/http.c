@@ -591,29 +591,28 @@ static void readyz(struct hconn *c, int head)
 {
 	struct node_status ns;
 	const Synod__Wire__NodeStatusResponse *m = &ns.m;
-	char body[512], why[160], esc[200];
-	int ready = cluster_ready(c->h->s, why, sizeof why);
-	size_t o = 0;
-	for (const char *p = why; *p && o + 2 < sizeof esc; p++) {
-		if (*p == '"' || *p == '\\')
-			esc[o++] = '\\';
-		esc[o++] = *p;
-	}
-	esc[o] = '\0';
+	char why[160], *body;
+	int ready;
+	json_t *j;
 	cluster_node_status(c->h->s, 0, &ns);
-	snprintf(body, sizeof body,
-		 "{\"ready\":%s,\"reason\":%s%s%s,\"node_id\":%llu,"
-		 "\"role\":\"%s\",\"leader_id\":%llu,\"commit_index\":%llu,"
-		 "\"applied_index\":%llu}\n",
-		 ready ? "true" : "false", ready ? "" : "\"",
-		 ready ? "null" : esc, ready ? "" : "\"",
-		 (unsigned long long)m->node_id, m->role ? m->role : "",
-		 (unsigned long long)m->leader_id,
-		 (unsigned long long)m->commit_index,
-		 (unsigned long long)m->applied_index);
+	ready = cluster_ready_of(m, why, sizeof why);
+	j = json_pack("{s:b,s:s?,s:I,s:s,s:I,s:I,s:I}", "ready", ready,
+		      "reason", ready ? NULL : why, "node_id",
+		      (json_int_t)m->node_id, "role", m->role ? m->role : "",
+		      "leader_id", (json_int_t)m->leader_id, "commit_index",
+		      (json_int_t)m->commit_index, "applied_index",
+		      (json_int_t)m->applied_index);
 	cluster_node_status_free(&ns);
-	respond(c, ready ? 200 : 503, ready ? "OK" : "Service Unavailable",
-		"application/json", body, strlen(body), head);
+	body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (body == NULL) {
+		respond_text(c, 500, "Internal Server Error", "out of memory\n",
+			     head);
+		return;
+	}
+	http_respond(c, ready ? 200 : 503, ready ? "OK" : "Service Unavailable",
+		     "application/json", NULL, body, strlen(body), head);
+	free(body);
 }
 
 static int on_url(http_parser *p, const char *at, size_t len)

@@ -25,7 +25,6 @@
 #include <jansson.h>
 #include <malloc.h>
 
-#include "cluster.h"
 #include "http_int.h"
 #include "json_answers.h"
 #include "log.h"
@@ -188,30 +187,31 @@ static void answer_error(struct hop *op, int code, const char *msg)
  * of its own store, the leader it trails and by how much. */
 static void set_headers(struct hop *op)
 {
-	struct node_status ns;
-	const Synod__Wire__NodeStatusResponse *m = &ns.m;
+	struct node *n = op->h->s->node;
 	size_t o;
-	cluster_node_status(op->h->s, 0, &ns);
 	o = (size_t)snprintf(op->extra, sizeof op->extra,
 			     "X-Synod-Node: %llu\r\nX-Synod-Read: %s\r\n",
-			     (unsigned long long)m->node_id,
+			     (unsigned long long)n->cfg->node_id,
 			     op->where == W_LOCAL ? "local"
 			     : op->where == W_FORWARD
 				 ? "forwarded to the active controller"
 				 : "linearizable");
-	if (op->where == W_LOCAL && o < sizeof op->extra)
-		snprintf(op->extra + o, sizeof op->extra - o,
-			 "X-Synod-Leader: %llu\r\nX-Synod-Applied-Index: "
-			 "%llu\r\nX-Synod-Lag-Entries: %llu\r\n"
-			 "X-Synod-Last-Contact-Ms: %lld\r\n",
-			 (unsigned long long)m->leader_id,
-			 (unsigned long long)m->applied_index,
-			 (unsigned long long)(m->commit_index > m->applied_index
-						  ? m->commit_index -
-							m->applied_index
-						  : 0),
-			 (long long)m->last_contact_ms);
-	cluster_node_status_free(&ns);
+	if (op->where == W_LOCAL && o < sizeof op->extra) {
+		char addr[SYNOD_ADDR_MAX];
+		uint64_t leader = 0;
+		uint64_t commit = raft_commit_index(&n->raft);
+		uint64_t applied = raft_last_applied(&n->raft);
+		node_leader(n, &leader, addr, sizeof addr);
+		snprintf(
+		    op->extra + o, sizeof op->extra - o,
+		    "X-Synod-Leader: %llu\r\nX-Synod-Applied-Index: "
+		    "%llu\r\nX-Synod-Lag-Entries: %llu\r\n"
+		    "X-Synod-Last-Contact-Ms: %lld\r\n",
+		    (unsigned long long)leader, (unsigned long long)applied,
+		    (unsigned long long)(commit > applied ? commit - applied
+							  : 0),
+		    (long long)node_last_contact_ms(n));
+	}
 }
 
 /* ---- the op's life ---- */
@@ -1046,7 +1046,6 @@ void http_api_route(struct hconn *c, int method, const char *path,
 		op->resp_desc = &synod__wire__config_list_response__descriptor;
 		op->ep = EP_CONFIGS;
 	} else if (IS("groups") && (!slash || op->arg[0])) {
-		op->resp_desc = &synod__wire__group_list_response__descriptor;
 		if (op->arg[0]) {
 			synod__wire__group_describe_request__init(&op->gdr);
 			op->names[0] = op->arg;
@@ -1061,6 +1060,8 @@ void http_api_route(struct hconn *c, int method, const char *path,
 			synod__wire__group_list_request__init(&op->glr);
 			op->req = &op->glr.base;
 			op->api = SYNOD_API_GROUP_LIST;
+			op->resp_desc =
+			    &synod__wire__group_list_response__descriptor;
 			op->ep = EP_GROUPS;
 		}
 	} else {

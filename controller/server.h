@@ -110,6 +110,12 @@ struct server {
 	/* Answers to requests: latency per API, and by Status code. */
 	struct hist api_stats[SERVER_MAX_API];
 	uint64_t answers_by_code[64];
+	/* The store's health figures as NODE_STATUS last reported them
+	 * (cluster.c: counted again at most every CLUSTER_HEALTH_MS;
+	 * NODE_STATUS also answers clients' liveness probes). health_ms 0: none
+	 * yet. */
+	struct store_health health;
+	uint64_t health_ms;
 	char errmsg[512];
 };
 
