@@ -198,66 +198,8 @@ int ja_described_merge(struct ja_described *d)
 	return 0;
 }
 
-json_t *ja_partition(const Synod__Wire__PartitionState *p, int with_topic)
-{
-	json_t *j = json_object();
-	if (with_topic)
-		json_object_set_new(j, "topic", json_string(p->topic));
-	json_object_set_new(j, "partition", json_integer(p->partition));
-	json_object_set_new(j, "leader", json_integer(p->leader));
-	json_object_set_new(j, "leader_epoch", json_integer(p->leader_epoch));
-	json_object_set_new(j, "partition_epoch",
-			    json_integer(p->partition_epoch));
-	json_object_set_new(j, "replicas", ids(p->replicas, p->n_replicas));
-	json_object_set_new(j, "isr", ids(p->isr, p->n_isr));
-	return j;
-}
-
-json_t *ja_topics(const Synod__Wire__DescribeTopicsResponse *r, int list,
-		  int one)
-{
-	json_t *arr = json_array(), *out;
-	for (size_t k = 0; k < r->n_topics; k++) {
-		const Synod__Wire__TopicDescription *d = r->topics[k];
-		json_t *j = json_object(), *cf = json_object();
-		char id[37];
-		ja_uuid(&d->topic_id, id);
-		json_object_set_new(j, "topic", json_string(d->name));
-		json_object_set_new(j, "topic_id", json_string(id));
-		json_object_set_new(j, "partition_count",
-				    json_integer(d->partition_count));
-		for (size_t c = 0; c < d->n_configs; c++)
-			json_object_set_new(cf, d->configs[c]->key,
-					    json_string(d->configs[c]->value));
-		json_object_set_new(j, "configs", cf);
-		if (!list) {
-			json_t *ps = json_array();
-			for (size_t p = 0; p < d->n_partitions; p++)
-				json_array_append_new(
-				    ps, ja_partition(d->partitions[p], 0));
-			json_object_set_new(j, "partitions", ps);
-		}
-		json_array_append_new(arr, j);
-	}
-	if (one && !list && r->n_topics == 1)
-		out = json_incref(json_array_get(arr, 0));
-	else
-		out = json_pack("{s:O}", "topics", arr);
-	json_decref(arr);
-	return out;
-}
-
-json_t *ja_partitions(const Synod__Wire__DescribeTopicsResponse *r)
-{
-	json_t *arr = json_array();
-	for (size_t k = 0; k < r->n_topics; k++)
-		for (size_t p = 0; p < r->topics[k]->n_partitions; p++)
-			json_array_append_new(
-			    arr, ja_partition(r->topics[k]->partitions[p], 1));
-	return json_pack("{s:o}", "partitions", arr);
-}
-
-/* ---- the same, streamed (jansson's JSON_INDENT(2) layout) ---- */
+/* ---- topics and partitions, streamed (jansson's JSON_INDENT(2) layout) ----
+ */
 
 struct jw {
 	ja_write_fn write;

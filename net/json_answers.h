@@ -53,20 +53,19 @@ int ja_described_add(struct ja_described *d,
 int ja_described_merge(struct ja_described *d);
 void ja_described_free(struct ja_described *d);
 
-json_t *ja_partition(const Synod__Wire__PartitionState *p, int with_topic);
-/* `topic list` (list: no partitions), `topic describe` ({"topics": [...]},
- * or the topic's object when `one` and exactly one). */
-json_t *ja_topics(const Synod__Wire__DescribeTopicsResponse *r, int list,
-		  int one);
-/* `partition list`: {"partitions": [...]}, each with its topic. */
-json_t *ja_partitions(const Synod__Wire__DescribeTopicsResponse *r);
-
-/* The same documents as text, written piece by piece: exactly what
- * json_dumps(ja_topics(r, list, one) or ja_partitions(r), JSON_INDENT(2) |
- * JSON_PRESERVE_ORDER) returns, and a newline, without building the tree
- * (a million partitions cost their text, not a jansson tree ten times its
- * size). write(arg, text, len) gets pieces of up to 64 KiB and returns 0,
- * or -1 to stop. 0, or -1 when a write failed. */
+/* The topic and partition lists as JSON text, written piece by piece
+ * without building a jansson tree (a million partitions cost their text,
+ * not a tree ten times its size), in jansson's layout (json_dumps with
+ * JSON_INDENT(2) | JSON_PRESERVE_ORDER; test_json_answers checks the bytes
+ * against jansson's), and a newline:
+ * - ja_topics_write: `topic list` (list: topic, topic_id,
+ *   partition_count, configs) and `topic describe` (and partitions):
+ *   {"topics": [...]}, or the topic's object when `one` and exactly one;
+ * - ja_partitions_write: `partition list`: {"partitions": [...]}, each
+ *   with its topic, partition, leader, leader_epoch, partition_epoch,
+ *   replicas, isr.
+ * write(arg, text, len) gets pieces of up to 64 KiB and returns 0, or -1
+ * to stop. 0, or -1 when a write failed. */
 typedef int (*ja_write_fn)(void *arg, const char *text, size_t len);
 int ja_topics_write(const Synod__Wire__DescribeTopicsResponse *r, int list,
 		    int one, ja_write_fn write, void *arg);
