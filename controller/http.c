@@ -953,12 +953,7 @@ static void mod_close(void *self)
 int http_start(struct server *s, const char *address)
 {
 	struct http *h;
-	struct sockaddr_storage ss;
 	struct module m;
-	int rv;
-	if (srv_listen_addr("http_address", address, &ss, s->errmsg,
-			    sizeof s->errmsg) != 0)
-		return -1;
 	h = calloc(1, sizeof *h);
 	if (h == NULL) {
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
@@ -973,12 +968,8 @@ int http_start(struct server *s, const char *address)
 	h->idle.data = h;
 	h->handles = 3;
 	json_object_seed(0); /* before any JSON is built off the loop */
-	rv = uv_tcp_bind(&h->listener, (struct sockaddr *)&ss, 0);
-	if (rv == 0)
-		rv = uv_listen((uv_stream_t *)&h->listener, 128, on_connection);
-	if (rv != 0) {
-		snprintf(s->errmsg, sizeof s->errmsg, "http: listen on %s: %s",
-			 address, uv_strerror(rv));
+	if (srv_tcp_listen(s, &h->listener, "http_address", address, 128,
+			   on_connection) != 0) {
 		h->closing = 1;
 		uv_close((uv_handle_t *)&h->listener, on_handle_closed);
 		uv_close((uv_handle_t *)&h->sweep, on_handle_closed);

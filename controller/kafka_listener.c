@@ -780,18 +780,13 @@ static void mod_close(void *self)
 int kafka_start(struct server *s, const char *address)
 {
 	struct kafka *k;
-	struct sockaddr_storage ss;
 	struct module m;
-	int rv;
 	if (s->tls) {
 		snprintf(s->errmsg, sizeof s->errmsg,
 			 "kafka_address: the Kafka port has no TLS yet; a "
 			 "node with TLS cannot open it (docs/kafka.md)");
 		return -1;
 	}
-	if (srv_listen_addr("kafka_address", address, &ss, s->errmsg,
-			    sizeof s->errmsg) != 0)
-		return -1;
 	if ((k = calloc(1, sizeof *k)) == NULL) {
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
 		return -1;
@@ -805,12 +800,8 @@ int kafka_start(struct server *s, const char *address)
 	uv_idle_init(s->loop, &k->idle);
 	k->idle.data = k;
 	k->handles = 3;
-	rv = uv_tcp_bind(&k->listener, (struct sockaddr *)&ss, 0);
-	if (rv == 0)
-		rv = uv_listen((uv_stream_t *)&k->listener, 128, on_connection);
-	if (rv != 0) {
-		snprintf(s->errmsg, sizeof s->errmsg, "kafka: listen on %s: %s",
-			 address, uv_strerror(rv));
+	if (srv_tcp_listen(s, &k->listener, "kafka_address", address, 128,
+			   on_connection) != 0) {
 		k->closing = 1;
 		uv_close((uv_handle_t *)&k->listener, on_handle_closed);
 		uv_close((uv_handle_t *)&k->sweep, on_handle_closed);

@@ -1154,6 +1154,25 @@ void srv_bound_name(uv_tcp_t *t, char *out, size_t size)
 	snprintf(out, size, "%s:%d", ip, port);
 }
 
+int srv_tcp_listen(struct server *s, uv_tcp_t *t, const char *what,
+		   const char *address, int backlog, uv_connection_cb cb)
+{
+	struct sockaddr_storage ss;
+	int rv;
+	if (srv_listen_addr(what, address, &ss, s->errmsg, sizeof s->errmsg) !=
+	    0)
+		return -1;
+	rv = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+	if (rv == 0)
+		rv = uv_listen((uv_stream_t *)t, backlog, cb);
+	if (rv != 0) {
+		snprintf(s->errmsg, sizeof s->errmsg, "%s: listen on %s: %s",
+			 what, address, uv_strerror(rv));
+		return -1;
+	}
+	return 0;
+}
+
 int srv_listen_addr(const char *what, const char *address,
 		    struct sockaddr_storage *ss, char *err, size_t size)
 {
@@ -1184,10 +1203,10 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 		 const char *address)
 {
 	struct sockaddr_storage ss;
-	int rv;
 	memset(s, 0, sizeof *s);
 	s->loop = loop;
 	s->node = node;
+	/* The address first: a bad one is said before TLS is loaded. */
 	if (srv_listen_addr("client_address", address, &ss, s->errmsg,
 			    sizeof s->errmsg) != 0)
 		return -1;
@@ -1220,33 +1239,19 @@ int server_start(struct server *s, uv_loop_t *loop, struct node *node,
 	s->tick.data = s;
 	uv_tcp_init(loop, &s->listener);
 	s->listener.data = s;
-	rv = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
-	if (rv == 0)
-		rv =
-		    uv_listen((uv_stream_t *)&s->listener, 1024, on_connection);
-	if (rv != 0) {
-		snprintf(s->errmsg, sizeof s->errmsg, "listen on %s: %s",
-			 address, uv_strerror(rv));
+	if (srv_tcp_listen(s, &s->listener, "client_address", address, 1024,
+			   on_connection) != 0)
 		return -1;
-	}
 	if (node->cfg->plaintext_client_address[0] && s->tls) {
 		const char *pa = node->cfg->plaintext_client_address;
 		char where[80];
-		if (srv_listen_addr("plaintext_client_address", pa, &ss,
-				    s->errmsg, sizeof s->errmsg) != 0)
-			return -1;
 		uv_tcp_init(loop, &s->plain_listener);
 		s->plain_listener.data = s;
 		s->has_plain = 1;
-		rv = uv_tcp_bind(&s->plain_listener, (struct sockaddr *)&ss, 0);
-		if (rv == 0)
-			rv = uv_listen((uv_stream_t *)&s->plain_listener, 128,
-				       on_connection);
-		if (rv != 0) {
-			snprintf(s->errmsg, sizeof s->errmsg,
-				 "listen on %s: %s", pa, uv_strerror(rv));
+		if (srv_tcp_listen(s, &s->plain_listener,
+				   "plaintext_client_address", pa, 128,
+				   on_connection) != 0)
 			return -1;
-		}
 		srv_bound_name(&s->plain_listener, where, sizeof where);
 		log_warn("plaintext client port (development: every client on "
 			 "it is an admin) on %s",

@@ -129,6 +129,12 @@ int srv_principal_may(struct server *s, const char *principal, enum acl_op op,
 /* "IP:PORT" a listener is bound to (the port chosen for port 0). */
 void srv_bound_name(uv_tcp_t *t, char *out, size_t size);
 
+/* Bind t (initialized by the caller, who closes it on failure too) to
+ * address and listen: 0, or -1 with s->errmsg ("WHAT: listen on ADDRESS:
+ * reason", or the address's own error naming what). */
+int srv_tcp_listen(struct server *s, uv_tcp_t *t, const char *what,
+		   const char *address, int backlog, uv_connection_cb cb);
+
 /* "IP:PORT" or "[IPv6]:PORT" to a socket address. 0, or -1 with the
  * reason in err (naming `what`, the config key). */
 int srv_listen_addr(const char *what, const char *address,
