@@ -960,6 +960,7 @@ int http_start(struct server *s, const char *address)
 		return -1;
 	}
 	h->s = s;
+	forwarder_init(&h->fwd, s, HTTP_FORWARD_TIMEOUT_MS);
 	uv_tcp_init(s->loop, &h->listener);
 	h->listener.data = h;
 	uv_timer_init(s->loop, &h->sweep);

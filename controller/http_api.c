@@ -25,14 +25,14 @@
 #include <jansson.h>
 #include <malloc.h>
 
+#include "forward.h"
 #include "http_int.h"
 #include "json_answers.h"
 #include "log.h"
 #include "node.h"
 #include "synod/client.h"
 
-#define PROBE_TIMEOUT_MS 500	 /* a quorum probe of one node */
-#define FORWARD_TIMEOUT_MS 10000 /* a request forwarded to the leader */
+#define PROBE_TIMEOUT_MS 500 /* a quorum probe of one node */
 
 enum ep {
 	EP_QUORUM,
@@ -321,88 +321,6 @@ static void on_forward_answer(void *arg, int status, const uint8_t *body,
 	enqueue(op);
 }
 
-/* This node's METADATA answer (served at once, from memory). */
-static void on_metadata(void *arg, const struct frame_header *fh,
-			const ProtobufCMessage *resp)
-{
-	Synod__Wire__MetadataResponse **out = arg;
-	size_t len = protobuf_c_message_get_packed_size(resp);
-	uint8_t *buf = malloc(len ? len : 1);
-	(void)fh;
-	if (buf == NULL)
-		return;
-	protobuf_c_message_pack(resp, buf);
-	*out = synod__wire__metadata_response__unpack(NULL, len, buf);
-	free(buf);
-}
-
-static Synod__Wire__MetadataResponse *local_metadata(struct server *s)
-{
-	Synod__Wire__MetadataRequest req = SYNOD__WIRE__METADATA_REQUEST__INIT;
-	Synod__Wire__MetadataResponse *md = NULL;
-	struct sconn *call =
-	    srv_call(s, SYNOD_API_METADATA, &req.base, 1, on_metadata, &md);
-	if (call)
-		srv_call_release(call);
-	return md;
-}
-
-/* Client settings of this node towards the others' client ports. */
-static void client_config(struct server *s, struct synod_client_config *cfg)
-{
-	const struct synod_config *nc = s->node->cfg;
-	memset(cfg, 0, sizeof *cfg);
-	cfg->cluster_id = nc->cluster_id;
-	if (nc->tls_ca_file[0]) {
-		cfg->tls_ca_file = nc->tls_ca_file;
-		cfg->tls_cert_file = nc->tls_cert_file;
-		cfg->tls_key_file = nc->tls_key_file;
-		cfg->tls_allow_tls12 = nc->tls_allow_tls12;
-	}
-}
-
-/* The client that forwards to the active controller, made again when
- * the quorum's client addresses changed. */
-static struct synod_client *forwarder(struct http *h, char *err, size_t size)
-{
-	Synod__Wire__MetadataResponse *md = local_metadata(h->s);
-	struct synod_client_config cfg;
-	char list[4096];
-	size_t o = 0;
-	list[0] = '\0';
-	for (size_t i = 0; md && i < md->n_nodes; i++)
-		if (md->nodes[i]->client_address &&
-		    md->nodes[i]->client_address[0] && o + 2 < sizeof list)
-			o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
-					      o ? "," : "",
-					      md->nodes[i]->client_address);
-	if (md)
-		synod__wire__metadata_response__free_unpacked(md, NULL);
-	if (list[0] == '\0') {
-		snprintf(err, size, "no client address of the quorum known");
-		return NULL;
-	}
-	if (h->fwd && h->fwd_bootstrap && strcmp(h->fwd_bootstrap, list) == 0)
-		return h->fwd;
-	if (h->fwd) {
-		synod_client_close(h->fwd); /* its requests: CANCELED */
-		h->fwd = NULL;
-	}
-	free(h->fwd_bootstrap);
-	h->fwd_bootstrap = strdup(list);
-	client_config(h->s, &cfg);
-	cfg.bootstrap = list;
-	cfg.request_timeout_ms = FORWARD_TIMEOUT_MS;
-	cfg.errmsg = err;
-	cfg.errmsg_size = size;
-	if (h->fwd_bootstrap == NULL ||
-	    synod_client_new(h->s->loop, &cfg, &h->fwd) != SYNOD_OK) {
-		h->fwd = NULL;
-		return NULL;
-	}
-	return h->fwd;
-}
-
 /* Send the op's request where it goes. */
 static void send_request(struct hop *op)
 {
@@ -420,7 +338,8 @@ static void send_request(struct hop *op)
 		return;
 	}
 	{
-		struct synod_client *fwd = forwarder(op->h, err, sizeof err);
+		struct synod_client *fwd =
+		    forwarder_client(&op->h->fwd, err, sizeof err);
 		if (fwd == NULL ||
 		    synod_client_send(fwd, op->api, op->req, 1,
 				      on_forward_answer, op) != SYNOD_OK) {
@@ -525,17 +444,6 @@ static void after_json(uv_work_t *w, int status)
 }
 
 /* ---- an answer arrived ---- */
-
-static const Synod__Wire__Status *status_of(const ProtobufCMessage *m)
-{
-	const ProtobufCFieldDescriptor *f =
-	    protobuf_c_message_descriptor_get_field(m->descriptor, 1);
-	if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
-	    f->descriptor != &synod__wire__status__descriptor)
-		return NULL;
-	return *(const Synod__Wire__Status *const *)((const char *)m +
-						     f->offset);
-}
 
 static void encode_answer(struct hop *op, ProtobufCMessage *m)
 {
@@ -667,7 +575,7 @@ static void handle_answer(struct hop *op)
 			     "the answer does not decode");
 		return;
 	}
-	st = status_of(m);
+	st = fwd_status_of(m);
 	if (st && st->code != SYNOD_OK) {
 		int code = st->code;
 		char msg[256];
@@ -734,7 +642,7 @@ static void quorum_start(struct hop *op)
 {
 	Synod__Wire__NodeStatusRequest sreq =
 	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
-	op->md = local_metadata(op->h->s);
+	op->md = fwd_local_metadata(op->h->s);
 	if (op->md == NULL) {
 		answer_error(op, SYNOD_EUNKNOWN, "out of memory");
 		op_done(op);
@@ -756,7 +664,7 @@ static void quorum_start(struct hop *op)
 		p->op = op;
 		p->done = 1;
 		p->rv = SYNOD_ECONNECTION;
-		client_config(op->h->s, &cfg);
+		fwd_client_config(op->h->s, &cfg);
 		cfg.bootstrap = op->md->nodes[i]->client_address;
 		cfg.request_timeout_ms = PROBE_TIMEOUT_MS;
 		cfg.connect_timeout_ms = PROBE_TIMEOUT_MS;
@@ -1107,9 +1015,5 @@ void http_api_detach(struct hconn *c)
 
 void http_api_close(struct http *h)
 {
-	if (h->fwd)
-		synod_client_close(h->fwd); /* forwarded: CANCELED */
-	h->fwd = NULL;
-	free(h->fwd_bootstrap);
-	h->fwd_bootstrap = NULL;
+	forwarder_close(&h->fwd); /* forwarded: CANCELED */
 }

@@ -14,7 +14,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "forward.h"
 #include "server_int.h"
+
+#define HTTP_FORWARD_TIMEOUT_MS 10000 /* a request forwarded to the leader */
 
 #define HTTP_MAX_CONNS 64
 #define HTTP_MAX_REQUEST (16 * 1024) /* request line, headers and body */
@@ -36,11 +39,9 @@ struct http {
 	uint64_t evicted;   /* idle connections closed to admit new ones */
 	uint64_t timed_out; /* requests or answers too slow */
 	/* http_api.c: requests waiting for their next step; the client that
-	 * forwards to the active controller (made when first needed, again
-	 * when the quorum's addresses change) and its bootstrap list. */
+	 * forwards to the active controller (controller/forward.h). */
 	struct hop *ready_head, *ready_tail;
-	struct synod_client *fwd;
-	char *fwd_bootstrap;
+	struct forwarder fwd;
 	unsigned ops; /* requests in flight */
 };
 

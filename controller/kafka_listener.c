@@ -1,12 +1,13 @@
-/* controller/kafka_listener.c - the Kafka-protocol listener (see
- * kafka_listener.h).
+/* controller/kafka_listener.c - the Kafka protocol on a controller node
+ * (see kafka_listener.h): the module, the listener, Metadata, the admin
+ * requests' plumbing (kop_*) and forwarding.
  *
- * A request is decoded on the loop. ApiVersions is answered at once. A
- * Metadata answer is a job: the node's brokers in one turn, then the
- * partitions KAFKA_SLICE at a time per loop turn (a million partitions
- * never stall the loop), then the encoding on the thread pool. Meanwhile
- * the connection reads nothing more: Kafka answers a connection's
- * requests in order. */
+ * A Metadata answer is built in slices: the node's brokers at once, then
+ * the partitions KAFKA_SLICE at a time per loop turn (a million partitions
+ * never stall the loop); net/kafka_server.c encodes a large answer on the
+ * thread pool. An admin request runs client-protocol requests through the
+ * server's registry (srv_call), one at a time, each answer handled on a
+ * later loop turn (kafka_admin.c). */
 #include "kafka_listener.h"
 
 #include <stdio.h>
@@ -14,113 +15,16 @@
 #include <string.h>
 
 #include "kafka.h"
+#include "kafka_admin_apis.h"
 #include "kafka_apis.h"
+#include "kafka_int.h"
 #include "log.h"
 #include "module.h"
-#include "server_int.h"
 #include "store.h"
 
-#define KAFKA_MAX_CONNS 1024
-#define KAFKA_IDLE_MS 600000 /* Kafka's connections.max.idle.ms */
-/* A request's decoded values may take this many times its size. */
-#define KAFKA_ARENA_FACTOR 16
-/* The most an answer may take while it is built (a Metadata answer of a
- * million partitions takes a few hundred MiB of values). */
-#define KAFKA_RESPONSE_BUDGET (1ull << 30)
 /* Partitions read from the store per loop turn. */
 #define KAFKA_SLICE 2048
-
-struct kafka;
-struct kjob;
-
-struct kconn {
-	struct kafka *k;
-	struct kconn *next, *prev;
-	uv_tcp_t tcp;
-	uint8_t *buf; /* bytes read, not yet a whole frame */
-	size_t len, cap;
-	uint64_t active_ms;
-	int closing;
-	struct kjob *job; /* an answer being built: read nothing more */
-	int reading;
-	char peer[64];
-};
-
-struct kafka {
-	struct server *s;
-	uv_tcp_t listener;
-	uv_timer_t sweep;
-	uv_idle_t idle; /* runs the jobs' slices */
-	struct kconn *conns;
-	unsigned n_conns;
-	struct kjob *jobs; /* waiting for a slice */
-	unsigned n_jobs;   /* alive (queued, or encoding on the pool) */
-	int handles, closing;
-	size_t max_request;
-	uint64_t requests, refused_frames;
-};
-
-struct kwrite {
-	uv_write_t req;
-	struct kf_buf b;
-};
-
-/* ---- the API table ---- */
-
-struct kreq {
-	struct kafka *k;
-	struct kf_request_header h;
-	struct kf_val body;
-	struct kf_arena *a; /* the answer's (the request's is bounded) */
-	int flexible;
-};
-
-/* Fill resp (a struct of the API's response schema) at once: 0, or -1
- * (out of memory: the connection is closed, never answered in part). */
-typedef int (*kafka_handler)(struct kreq *r, struct kf_val *resp);
-
-struct kafka_api {
-	int16_t key;
-	const char *name;
-	int16_t min, max, flexible_min;
-	const struct kf_schema *request, *response;
-	kafka_handler handle; /* NULL: a job (Metadata) */
-};
-
-static int handle_api_versions(struct kreq *r, struct kf_val *resp);
-
-static const struct kafka_api apis[] = {
-    {KF_API_METADATA, "Metadata", 0, 12, 9, &kf_metadata_request,
-     &kf_metadata_response, NULL},
-    {KF_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &kf_api_versions_request,
-     &kf_api_versions_response, handle_api_versions},
-};
-#define N_APIS (sizeof apis / sizeof apis[0])
-
-static const struct kafka_api *find_api(int16_t key)
-{
-	for (size_t i = 0; i < N_APIS; i++)
-		if (apis[i].key == key)
-			return &apis[i];
-	return NULL;
-}
-
-static int handle_api_versions(struct kreq *r, struct kf_val *resp)
-{
-	struct kf_val *keys = &resp->v[KF_AV_API_KEYS];
-	if (kf_array(r->a, keys, N_APIS) != 0)
-		return -1;
-	for (size_t i = 0; i < N_APIS; i++) {
-		struct kf_val *e = kf_struct(r->a, &kf_api_version);
-		if (e == NULL)
-			return -1;
-		e->v[KF_AVK_KEY].i = apis[i].key;
-		e->v[KF_AVK_MIN].i = apis[i].min;
-		e->v[KF_AVK_MAX].i = apis[i].max;
-		keys->v[i] = *e;
-	}
-	return 0;
-}
+#define KAFKA_FORWARD_TIMEOUT_MS 30000
 
 /* ---- Metadata: this node's store, as a broker's metadata cache ---- */
 
@@ -131,13 +35,7 @@ struct named {
 struct kjob {
 	struct kjob *next;
 	struct kafka *k;
-	struct kconn *c; /* NULL once the connection closed */
-	struct kf_arena a, ra;
-	struct kreq r;
-	const struct kafka_api *api;
-	int16_t version;
-	int32_t corr;
-	struct kf_val *resp;
+	struct kafka_request *r;
 	struct store *st;
 	int32_t *live; /* the brokers listed, sorted */
 	size_t n_live;
@@ -151,8 +49,6 @@ struct kjob {
 	size_t cur_idx, cur_cap;
 	unsigned seen; /* partitions this slice */
 	int failed, done;
-	uv_work_t work;
-	struct kf_buf out;
 };
 
 static int grow(struct kf_arena *a, struct kf_val *arr, size_t *cap,
@@ -182,7 +78,7 @@ static int cmp_i32(const void *a, const void *b)
 static int md_broker(void *arg, const struct store_broker *b)
 {
 	struct kjob *j = arg;
-	struct kf_val *arr = &j->resp->v[KF_MD_BROKERS], *e;
+	struct kf_val *arr = &j->r->resp->v[KF_MD_BROKERS], *e;
 	if (b->fenced || b->shutting_down || b->n_endpoints == 0)
 		return 0; /* Kafka lists the live brokers only */
 	if (j->n_live % 64 == 0) {
@@ -193,10 +89,11 @@ static int md_broker(void *arg, const struct store_broker *b)
 		}
 		j->live = l;
 	}
-	if (grow(&j->ra, arr, &j->cap_brokers, arr->n + 1) != 0 ||
-	    (e = kf_struct(&j->ra, &kf_metadata_broker)) == NULL ||
-	    kf_string(&j->ra, &e->v[KF_MDB_HOST], b->endpoints[0].host) != 0 ||
-	    kf_string(&j->ra, &e->v[KF_MDB_RACK],
+	if (grow(&j->r->ra, arr, &j->cap_brokers, arr->n + 1) != 0 ||
+	    (e = kf_struct(&j->r->ra, &kf_metadata_broker)) == NULL ||
+	    kf_string(&j->r->ra, &e->v[KF_MDB_HOST], b->endpoints[0].host) !=
+		0 ||
+	    kf_string(&j->r->ra, &e->v[KF_MDB_RACK],
 		      b->has_rack ? b->rack : NULL) != 0) {
 		j->failed = 1;
 		return -1;
@@ -228,10 +125,10 @@ static int ids(struct kf_arena *a, struct kf_val *arr, const int32_t *v,
 static int add_topic(struct kjob *j, const struct store_topic *t,
 		     const char *name, const uint8_t *id, int error)
 {
-	struct kf_val *arr = &j->resp->v[KF_MD_TOPICS], *e;
-	if (grow(&j->ra, arr, &j->cap_topics, arr->n + 1) != 0 ||
-	    (e = kf_struct(&j->ra, &kf_metadata_topic)) == NULL ||
-	    kf_string(&j->ra, &e->v[KF_MDT_NAME], t ? t->name : name) != 0) {
+	struct kf_val *arr = &j->r->resp->v[KF_MD_TOPICS], *e;
+	if (grow(&j->r->ra, arr, &j->cap_topics, arr->n + 1) != 0 ||
+	    (e = kf_struct(&j->r->ra, &kf_metadata_topic)) == NULL ||
+	    kf_string(&j->r->ra, &e->v[KF_MDT_NAME], t ? t->name : name) != 0) {
 		j->failed = 1;
 		return -1;
 	}
@@ -255,12 +152,12 @@ static int md_partition(void *arg, const struct store_topic *t,
 		if (add_topic(j, t, NULL, NULL, KF_ERR_NONE) != 0)
 			return -1;
 		j->cur_tid = t->tid;
-		j->cur_idx = j->resp->v[KF_MD_TOPICS].n - 1;
+		j->cur_idx = j->r->resp->v[KF_MD_TOPICS].n - 1;
 		j->cur_cap = 0;
 	}
-	parts = &j->resp->v[KF_MD_TOPICS].v[j->cur_idx].v[KF_MDT_PARTITIONS];
-	if (grow(&j->ra, parts, &j->cur_cap, parts->n + 1) != 0 ||
-	    (e = kf_struct(&j->ra, &kf_metadata_partition)) == NULL) {
+	parts = &j->r->resp->v[KF_MD_TOPICS].v[j->cur_idx].v[KF_MDT_PARTITIONS];
+	if (grow(&j->r->ra, parts, &j->cur_cap, parts->n + 1) != 0 ||
+	    (e = kf_struct(&j->r->ra, &kf_metadata_partition)) == NULL) {
 		j->failed = 1;
 		return -1;
 	}
@@ -272,9 +169,10 @@ static int md_partition(void *arg, const struct store_topic *t,
 	e->v[KF_MDP_INDEX].i = p->partition;
 	e->v[KF_MDP_LEADER].i = p->leader;
 	e->v[KF_MDP_EPOCH].i = p->leader_epoch;
-	if (ids(&j->ra, &e->v[KF_MDP_REPLICAS], p->replicas, p->n_replicas) ||
-	    ids(&j->ra, &e->v[KF_MDP_ISR], p->isr, p->n_isr) ||
-	    ids(&j->ra, &e->v[KF_MDP_OFFLINE], offline, n_off)) {
+	if (ids(&j->r->ra, &e->v[KF_MDP_REPLICAS], p->replicas,
+		p->n_replicas) ||
+	    ids(&j->r->ra, &e->v[KF_MDP_ISR], p->isr, p->n_isr) ||
+	    ids(&j->r->ra, &e->v[KF_MDP_OFFLINE], offline, n_off)) {
 		j->failed = 1;
 		return -1;
 	}
@@ -287,20 +185,22 @@ static int md_partition(void *arg, const struct store_topic *t,
 static int md_begin(struct kjob *j)
 {
 	struct server *s = j->k->s;
-	const struct kf_val *want = &j->r.body.v[KF_MDQ_TOPICS];
+	const struct kf_val *want = &j->r->body.v[KF_MDQ_TOPICS];
 	j->st = s->node->fsm.store;
-	if (kf_string(&j->ra, &j->resp->v[KF_MD_CLUSTER_ID],
+	if (kf_string(&j->r->ra, &j->r->resp->v[KF_MD_CLUSTER_ID],
 		      s->node->cfg->cluster_id) != 0)
 		return -1;
-	/* No broker routes admin requests yet (docs/kafka.md). */
-	j->resp->v[KF_MD_CONTROLLER_ID].i = -1;
 	if (store_broker_list(j->st, md_broker, j) != 0 || j->failed)
 		return -1;
 	if (j->n_live > 1)
 		qsort(j->live, j->n_live, sizeof *j->live, cmp_i32);
+	/* Admin requests go to the controller id: a live broker, whose
+	 * listener forwards them to the active controller (KIP-590; -1 when
+	 * no broker is live). */
+	j->r->resp->v[KF_MD_CONTROLLER_ID].i = j->n_live ? j->live[0] : -1;
 	/* Version 0: an empty list means every topic; from 1, null does
 	 * and an empty list means none. */
-	if (want->null || (j->version == 0 && want->n == 0)) {
+	if (want->null || (j->r->version == 0 && want->n == 0)) {
 		j->all = 1;
 		j->cursor.tid = 0;
 		j->cursor.partition = -1;
@@ -376,150 +276,76 @@ static void md_slice(struct kjob *j)
 	}
 }
 
-/* ---- connections ---- */
-
-static void process_frames(struct kconn *c);
-
-static void free_conn(uv_handle_t *h)
-{
-	struct kconn *c = h->data;
-	free(c->buf);
-	free(c);
-}
-
-static void kconn_close(struct kconn *c)
-{
-	struct kafka *k = c->k;
-	if (c->closing)
-		return;
-	c->closing = 1;
-	if (c->job) {
-		c->job->c = NULL; /* its answer goes nowhere */
-		c->job = NULL;
-	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		k->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	k->n_conns--;
-	uv_close((uv_handle_t *)&c->tcp, free_conn);
-}
-
-static void on_written(uv_write_t *req, int status)
-{
-	struct kwrite *w = (struct kwrite *)req;
-	(void)status;
-	kf_buf_free(&w->b);
-	free(w);
-}
-
-static void send_frame(struct kconn *c, struct kf_buf *b)
-{
-	struct kwrite *w;
-	uv_buf_t ub;
-	uint32_t n = (uint32_t)(b->len - 4);
-	if (b->failed || (w = malloc(sizeof *w)) == NULL) {
-		kf_buf_free(b);
-		kconn_close(c);
-		return;
-	}
-	b->p[0] = (uint8_t)(n >> 24);
-	b->p[1] = (uint8_t)(n >> 16);
-	b->p[2] = (uint8_t)(n >> 8);
-	b->p[3] = (uint8_t)n;
-	w->b = *b;
-	memset(b, 0, sizeof *b);
-	ub = uv_buf_init((char *)w->b.p, (unsigned)w->b.len);
-	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &ub, 1, on_written) !=
-	    0) {
-		kf_buf_free(&w->b);
-		free(w);
-		kconn_close(c);
-	}
-}
-
-/* ---- jobs ---- */
-
-static void maybe_free_kafka(struct kafka *k)
-{
-	if (k->closing && k->handles == 0 && k->n_jobs == 0)
-		free(k);
-}
-
 static void job_free(struct kjob *j)
 {
-	struct kafka *k = j->k;
-	if (j->c)
-		j->c->job = NULL;
-	kf_arena_free(&j->a);
-	kf_arena_free(&j->ra);
-	kf_buf_free(&j->out);
 	free(j->live);
 	free(j->want);
 	free(j);
-	k->n_jobs--;
-	maybe_free_kafka(k);
 }
 
-static void work_encode(uv_work_t *w)
+static void unqueue_job(struct kjob *j)
 {
-	struct kjob *j = w->data;
-	kf_put_i32(&j->out, 0); /* the size, filled in by send_frame */
-	kf_encode_response_header(&j->out, j->corr, j->r.flexible);
-	kf_encode(j->api->response, j->version, j->r.flexible, j->resp,
-		  &j->out);
-	/* The values are done with: freed here, off the loop. */
-	kf_arena_free(&j->ra);
+	struct kjob **pp = &j->k->jobs;
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
 }
 
-static void after_encode(uv_work_t *w, int status)
+static void md_cancel(struct kafka_request *r)
 {
-	struct kjob *j = w->data;
-	struct kconn *c = j->c;
-	(void)status;
-	if (c && !c->closing) {
-		c->job = NULL;
-		send_frame(c, &j->out);
-		if (!c->closing)
-			process_frames(c); /* what came meanwhile, then read */
-	}
-	j->c = NULL;
+	struct kjob *j = r->data;
+	unqueue_job(j);
 	job_free(j);
+	kafka_respond_close(r);
 }
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_idle(uv_idle_t *idle);
 
-static void resume_reading(struct kconn *c)
+static void handle_metadata(struct kafka_request *r, struct kf_val *resp)
 {
-	if (c->closing || c->reading)
+	struct kafka *k = r->arg;
+	struct kjob *j = calloc(1, sizeof *j);
+	(void)resp;
+	if (j == NULL) {
+		kafka_respond_close(r);
 		return;
-	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
-		kconn_close(c);
-	else
-		c->reading = 1;
+	}
+	j->k = k;
+	j->r = r;
+	if (md_begin(j) != 0) {
+		log_warn("kafka %s: Metadata: out of memory; closing", r->peer);
+		job_free(j);
+		kafka_respond_close(r);
+		return;
+	}
+	r->data = j;
+	r->cancel = md_cancel;
+	j->next = k->jobs;
+	k->jobs = j;
+	uv_idle_start(&k->idle, on_idle);
 }
 
-static void on_idle(uv_idle_t *idle)
+/* The Metadata slices of this turn. */
+static void run_jobs(struct kafka *k)
 {
-	struct kafka *k = idle->data;
 	struct kjob *queue = k->jobs, *next;
 	k->jobs = NULL;
 	for (struct kjob *j = queue; j; j = next) {
+		struct kafka_request *r = j->r;
 		next = j->next;
-		if (j->c == NULL) { /* its connection closed */
+		if (kafka_request_orphaned(r)) { /* its connection closed */
 			job_free(j);
+			kafka_respond_close(r);
 			continue;
 		}
 		md_slice(j);
 		if (j->failed) {
 			log_warn("kafka %s: Metadata: out of memory building "
 				 "the answer; closing",
-				 j->c->peer);
-			kconn_close(j->c);
+				 r->peer);
 			job_free(j);
+			kafka_respond_close(r);
 			continue;
 		}
 		if (!j->done) {
@@ -527,232 +353,408 @@ static void on_idle(uv_idle_t *idle)
 			k->jobs = j;
 			continue;
 		}
-		j->work.data = j;
-		if (uv_queue_work(k->s->loop, &j->work, work_encode,
-				  after_encode) != 0) {
-			kconn_close(j->c);
-			job_free(j);
-		}
+		job_free(j);
+		kafka_respond(r); /* encoded on the pool when large */
 	}
-	if (k->jobs == NULL)
+}
+
+/* ---- admin requests: client-protocol calls, one at a time ---- */
+
+static void kop_unlink(struct kop *op)
+{
+	struct kafka *k = op->k;
+	struct kop **pp = &k->ready;
+	while (*pp && *pp != op)
+		pp = &(*pp)->next_ready;
+	if (*pp)
+		*pp = op->next_ready;
+	if (op->prev)
+		op->prev->next = op->next;
+	else
+		k->ops = op->next;
+	if (op->next)
+		op->next->prev = op->prev;
+	if (op->call)
+		srv_call_release(op->call);
+	op->call = NULL;
+	if (op->free_data)
+		op->free_data(op->data);
+	free(op->ans);
+}
+
+static void kop_cancel(struct kafka_request *r)
+{
+	struct kop *op = r->data;
+	kop_unlink(op);
+	free(op);
+	kafka_respond_close(r);
+}
+
+struct kop *kop_new(struct kafka *k, struct kafka_request *r)
+{
+	struct kop *op = calloc(1, sizeof *op);
+	if (op == NULL) {
+		kafka_respond_close(r);
+		return NULL;
+	}
+	op->k = k;
+	op->r = r;
+	op->next = k->ops;
+	if (k->ops)
+		k->ops->prev = op;
+	k->ops = op;
+	r->data = op;
+	r->cancel = kop_cancel;
+	return op;
+}
+
+void kop_done(struct kop *op)
+{
+	struct kafka_request *r = op->r;
+	kop_unlink(op);
+	free(op);
+	kafka_respond(r);
+}
+
+void kop_fail(struct kop *op)
+{
+	struct kafka_request *r = op->r;
+	kop_unlink(op);
+	free(op);
+	kafka_respond_close(r);
+}
+
+static void kop_ready(struct kop *op)
+{
+	op->next_ready = op->k->ready;
+	op->k->ready = op;
+	uv_idle_start(&op->k->idle, on_idle);
+}
+
+static void on_call_answer(void *arg, const struct frame_header *fh,
+			   const ProtobufCMessage *resp)
+{
+	struct kop *op = arg;
+	size_t len = protobuf_c_message_get_packed_size(resp);
+	(void)fh;
+	free(op->ans);
+	op->ans = malloc(len ? len : 1);
+	op->ans_len = len;
+	op->ans_desc = resp->descriptor;
+	if (op->ans)
+		protobuf_c_message_pack(resp, op->ans);
+	/* Perhaps inside srv_call: go on next turn. */
+	kop_ready(op);
+}
+
+void kop_call(struct kop *op, uint16_t api, const ProtobufCMessage *req,
+	      int local_read, const ProtobufCMessageDescriptor *expect,
+	      kop_step step)
+{
+	op->step = step;
+	op->expect = expect;
+	free(op->ans);
+	op->ans = NULL;
+	op->ans_desc = NULL;
+	op->call = srv_call(op->k->s, api, req, local_read, on_call_answer, op);
+	if (op->call == NULL)
+		kop_ready(op); /* no answer: out of memory */
+}
+
+/* The admin steps of this turn. */
+static void run_ops(struct kafka *k)
+{
+	struct kop *queue = k->ready, *next;
+	k->ready = NULL;
+	for (struct kop *op = queue; op; op = next) {
+		ProtobufCMessage *m = NULL;
+		const Synod__Wire__Status *st;
+		next = op->next_ready;
+		if (op->call) {
+			srv_call_release(op->call);
+			op->call = NULL;
+		}
+		op->code = SYNOD_EUNKNOWN;
+		snprintf(op->msg, sizeof op->msg, "out of memory");
+		if (op->ans && op->ans_desc &&
+		    (m = protobuf_c_message_unpack(op->ans_desc, NULL,
+						   op->ans_len, op->ans))) {
+			st = fwd_status_of(m);
+			op->code = st ? st->code : SYNOD_OK;
+			snprintf(op->msg, sizeof op->msg, "%s",
+				 st && st->message ? st->message : "");
+		}
+		free(op->ans);
+		op->ans = NULL;
+		if (m && m->descriptor != op->expect) {
+			/* A Status alone (its code is op->code). */
+			protobuf_c_message_free_unpacked(m, NULL);
+			m = NULL;
+		}
+		if (kafka_request_orphaned(op->r)) {
+			if (m)
+				protobuf_c_message_free_unpacked(m, NULL);
+			kop_fail(op);
+			continue;
+		}
+		op->step(op, m);
+		if (m)
+			protobuf_c_message_free_unpacked(m, NULL);
+	}
+}
+
+static void on_idle(uv_idle_t *idle)
+{
+	struct kafka *k = idle->data;
+	run_jobs(k);
+	run_ops(k);
+	if (k->jobs == NULL && k->ready == NULL)
 		uv_idle_stop(idle);
 }
 
-/* ---- requests ---- */
-
-/* One whole request frame (its bytes after the size). 0, or -1 to close
- * the connection. */
-static int on_request(struct kconn *c, const uint8_t *frame, size_t len)
+int16_t kafka_error_of(int code)
 {
-	struct kafka *k = c->k;
-	const struct kafka_api *api;
-	struct kjob *j;
-	struct kf_val *resp;
-	size_t off = 0;
+	switch (code) {
+	case SYNOD_OK:
+		return KF_ERR_NONE;
+	case SYNOD_EUNKNOWN_TOPIC:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case SYNOD_ETOPIC_ALREADY_EXISTS:
+		return KF_ERR_TOPIC_ALREADY_EXISTS;
+	case SYNOD_EINVALID_TOPIC:
+		return KF_ERR_INVALID_TOPIC_EXCEPTION;
+	case SYNOD_EUNKNOWN_PARTITION:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case SYNOD_EELECTION_NOT_NEEDED:
+		return KF_ERR_ELECTION_NOT_NEEDED;
+	case SYNOD_ENON_EMPTY_GROUP:
+		return KF_ERR_NON_EMPTY_GROUP;
+	case SYNOD_EINVALID_PARTITIONS:
+		return KF_ERR_INVALID_PARTITIONS;
+	case SYNOD_EINVALID_REPLICATION_FACTOR:
+		return KF_ERR_INVALID_REPLICATION_FACTOR;
+	case SYNOD_EINVALID_CONFIG:
+		return KF_ERR_INVALID_CONFIG;
+	case SYNOD_ENOT_CONTROLLER:
+	case SYNOD_EUNAVAILABLE:
+		return KF_ERR_NOT_CONTROLLER;
+	case SYNOD_EINVALID_ARGUMENT:
+	case SYNOD_EINVALID_REQUEST:
+		return KF_ERR_INVALID_REQUEST;
+	case SYNOD_EAUTHORIZATION_FAILED:
+		return KF_ERR_CLUSTER_AUTHORIZATION_FAILED;
+	case SYNOD_ETIMEOUT:
+		return KF_ERR_REQUEST_TIMED_OUT;
+	case SYNOD_EGROUP_ID_NOT_FOUND:
+		return KF_ERR_GROUP_ID_NOT_FOUND;
+	default:
+		return KF_ERR_UNKNOWN_SERVER_ERROR;
+	}
+}
+
+int kafka_str(struct kafka_request *r, struct kf_val *v, const char *s)
+{
+	return kf_string(&r->ra, v, s);
+}
+
+/* ---- forwarding to the active controller ---- */
+
+static void on_forwarded(void *arg, int status, const uint8_t *body, size_t len)
+{
+	struct kafka_request *r = arg;
+	struct kafka *k = r->arg;
+	Synod__Wire__KafkaForwardResponse *m = NULL;
+	if (status == SYNOD_OK)
+		m = synod__wire__kafka_forward_response__unpack(NULL, len,
+								body);
+	if (m && m->status->code == SYNOD_OK && m->has_response) {
+		kafka_respond_raw(r, m->response.data, m->response.len);
+	} else {
+		k->forward_failed++;
+		log_debug("kafka %s: %s forwarded to the active controller: "
+			  "%s; closing",
+			  r->peer, r->api->name,
+			  m ? synod_strerror(m->status->code)
+			    : synod_strerror(status));
+		kafka_respond_close(r);
+	}
+	if (m)
+		synod__wire__kafka_forward_response__free_unpacked(m, NULL);
+}
+
+int kafka_relay(struct kafka_request *r)
+{
+	struct kafka *k = r->arg;
+	Synod__Wire__KafkaForwardRequest req =
+	    SYNOD__WIRE__KAFKA_FORWARD_REQUEST__INIT;
+	struct synod_client *c;
+	char err[256] = "out of memory";
+	int code = node_check_active(k->s->node);
+	if (code == SYNOD_OK)
+		return 0;
+	if (r->dispatched) {
+		/* Forwarded here, but this node is not (or no longer) the
+		 * active controller: no second hop. The forwarder closes its
+		 * client's connection, which asks again. */
+		kafka_respond_close(r);
+		return 1;
+	}
+	req.request.data = (uint8_t *)r->frame;
+	req.request.len = r->frame_len;
+	req.client = (char *)r->peer;
+	c = forwarder_client(&k->fwd, err, sizeof err);
+	if (c == NULL ||
+	    synod_client_send(c, SYNOD_API_KAFKA_FORWARD, &req.base, 1,
+			      on_forwarded, r) != SYNOD_OK) {
+		k->forward_failed++;
+		log_warn("kafka %s: %s: cannot forward to the active "
+			 "controller: %s; closing",
+			 r->peer, r->api->name,
+			 c ? synod_client_errmsg(c) : err);
+		kafka_respond_close(r);
+		return 1;
+	}
+	k->forwarded++;
+	return 1;
+}
+
+/* API 30 KAFKA_FORWARD: a relayed Kafka request, served as if it came on
+ * this node's Kafka port. */
+static void on_dispatched(void *arg, const uint8_t *resp, size_t len)
+{
+	struct pending *p = arg;
+	Synod__Wire__KafkaForwardResponse m =
+	    SYNOD__WIRE__KAFKA_FORWARD_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	srv_fill_status(p->sc->server, &st, SYNOD_OK, NULL, NULL, NULL, 0);
+	m.status = &st;
+	if (resp) {
+		m.has_response = 1;
+		m.response.data = (uint8_t *)resp;
+		m.response.len = len;
+	}
+	srv_send(p->sc, &p->h, &m.base);
+	srv_pending_free(p);
+}
+
+static void api_forward(void *self, struct sconn *sc,
+			const struct frame_header *h, ProtobufCMessage *msg)
+{
+	struct kafka *k = self;
+	Synod__Wire__KafkaForwardRequest *req = (void *)msg;
+	struct pending *p;
+	char peer[96];
+	int code = node_check_active(k->s->node);
+	if (code != SYNOD_OK) {
+		srv_reply_status(sc, h, code, NULL);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	if ((p = srv_pending_new(sc, h, msg, NULL, NULL)) == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		protobuf_c_message_free_unpacked(msg, NULL);
+		return;
+	}
+	snprintf(peer, sizeof peer, "%s via %s",
+		 req->client ? req->client : "?", sc->conn.peer);
+	k->dispatched++;
+	if (kafka_server_dispatch(k->ks, req->request.data, req->request.len,
+				  peer, on_dispatched, p) != 0) {
+		srv_reply_status(sc, h, SYNOD_EINVALID_REQUEST,
+				 "not a Kafka request this node serves");
+		srv_pending_free(p);
+	}
+}
+
+/* The class of the Kafka API inside: describes and lists read, the rest
+ * write. */
+static enum acl_op forward_acl(const ProtobufCMessage *msg)
+{
+	const Synod__Wire__KafkaForwardRequest *req = (const void *)msg;
 	int16_t key, ver;
 	int32_t corr;
-	int rv;
-	k->requests++;
-	if (kf_peek_header(frame, len, &key, &ver, &corr) != KF_OK)
-		return -1;
-	api = find_api(key);
-	if (api == NULL) {
-		log_debug("kafka %s: api key %d unknown; closing", c->peer,
-			  key);
-		return -1;
+	if (kf_peek_header(req->request.data, req->request.len, &key, &ver,
+			   &corr) != KF_OK)
+		return ACL_WRITE;
+	switch (key) {
+	case KF_API_METADATA:
+	case KF_API_API_VERSIONS:
+	case KF_API_DESCRIBE_GROUPS:
+	case KF_API_LIST_GROUPS:
+	case KF_API_DESCRIBE_CONFIGS:
+	case KF_API_DESCRIBE_QUORUM:
+	case KF_API_DESCRIBE_CLUSTER:
+	case KF_API_CONSUMER_GROUP_DESCRIBE:
+		return ACL_READ;
+	default:
+		return ACL_WRITE;
 	}
-	if ((j = calloc(1, sizeof *j)) == NULL)
-		return -1;
-	k->n_jobs++;
-	j->k = k;
-	j->api = api;
-	j->version = ver;
-	j->corr = corr;
-	kf_arena_init(&j->a, len * KAFKA_ARENA_FACTOR + (1u << 20));
-	kf_arena_init(&j->ra, KAFKA_RESPONSE_BUDGET);
-	j->r.k = k;
-	j->r.a = &j->ra;
-	if (ver < api->min || ver > api->max) {
-		/* ApiVersions answers in version 0 with the versions it
-		 * has; the others close the connection, as Kafka does. */
-		rv = -1;
-		if (key == KF_API_API_VERSIONS &&
-		    (resp = kf_struct(&j->ra, &kf_api_versions_response)) &&
-		    handle_api_versions(&j->r, resp) == 0) {
-			resp->v[KF_AV_ERROR].i = KF_ERR_UNSUPPORTED_VERSION;
-			kf_put_i32(&j->out, 0);
-			kf_encode_response_header(&j->out, corr, 0);
-			kf_encode(&kf_api_versions_response, 0, 0, resp,
-				  &j->out);
-			send_frame(c, &j->out);
-			rv = 0;
-		} else {
-			log_debug("kafka %s: %s version %d unsupported; "
-				  "closing",
-				  c->peer, api->name, ver);
-		}
-		job_free(j);
-		return rv;
-	}
-	j->r.flexible = ver >= api->flexible_min;
-	rv = kf_decode_header(frame, len, j->r.flexible, &off, &j->a, &j->r.h);
-	if (rv == KF_OK)
-		rv = kf_decode(api->request, ver, j->r.flexible, frame, len,
-			       &off, &j->a, &j->r.body);
-	if (rv != KF_OK) {
-		log_warn("kafka %s: %s v%d does not decode (%s); closing",
-			 c->peer, api->name, ver, kf_strerror(rv));
-		job_free(j);
-		return -1;
-	}
-	resp = j->resp = kf_struct(&j->ra, api->response);
-	if (resp == NULL) {
-		job_free(j);
-		return -1;
-	}
-	if (api->handle) { /* at once */
-		if (api->handle(&j->r, resp) != 0) {
-			job_free(j);
-			return -1;
-		}
-		kf_put_i32(&j->out, 0);
-		kf_encode_response_header(
-		    &j->out, corr, j->r.flexible && key != KF_API_API_VERSIONS);
-		kf_encode(api->response, ver, j->r.flexible, resp, &j->out);
-		send_frame(c, &j->out);
-		job_free(j);
-		return 0;
-	}
-	/* Metadata: a job; this connection waits for it. */
-	if (md_begin(j) != 0) {
-		log_warn("kafka %s: Metadata: out of memory; closing", c->peer);
-		job_free(j);
-		return -1;
-	}
-	j->c = c;
-	c->job = j;
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	c->reading = 0;
-	j->next = k->jobs;
-	k->jobs = j;
-	uv_idle_start(&k->idle, on_idle);
-	return 0;
 }
 
-/* Answer the whole frames read (stopping at a job's). */
-static void process_frames(struct kconn *c)
-{
-	struct kafka *k = c->k;
-	size_t pos = 0;
-	while (!c->closing && !c->job && c->len - pos >= 4) {
-		const uint8_t *p = c->buf + pos;
-		int32_t size =
-		    (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-			      (uint32_t)p[2] << 8 | p[3]);
-		if (size < 8 || (size_t)size > k->max_request) {
-			k->refused_frames++;
-			log_warn("kafka %s: a frame of %d bytes (allowed 8 to "
-				 "%zu, kafka_max_request_bytes); closing",
-				 c->peer, size, k->max_request);
-			kconn_close(c);
-			return;
-		}
-		if (c->len - pos - 4 < (size_t)size)
-			break;
-		if (on_request(c, p + 4, (size_t)size) != 0) {
-			kconn_close(c);
-			return;
-		}
-		pos += 4 + (size_t)size;
-	}
-	if (pos > 0 && !c->closing) {
-		memmove(c->buf, c->buf + pos, c->len - pos);
-		c->len -= pos;
-	}
-	if (!c->closing && !c->job)
-		resume_reading(c);
-}
+static const struct module_api forward_apis[] = {
+    {SYNOD_API_KAFKA_FORWARD, "KAFKA_FORWARD", 1, 1, 1,
+     &synod__wire__kafka_forward_request__descriptor, api_forward, ACL_WRITE,
+     forward_acl},
+};
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
-{
-	struct kconn *c = h->data;
-	(void)hint;
-	if (c->cap - c->len < 65536) {
-		size_t cap = c->cap ? c->cap * 2 : 65536;
-		uint8_t *p;
-		while (cap - c->len < 65536)
-			cap *= 2;
-		/* Never more than one request and one read ahead. */
-		if (cap > c->k->max_request + 4 + 131072 ||
-		    (p = realloc(c->buf, cap)) == NULL) {
-			b->base = NULL;
-			b->len = 0;
-			return;
-		}
-		c->buf = p;
-		c->cap = cap;
-	}
-	b->base = (char *)c->buf + c->len;
-	b->len = c->cap - c->len;
-}
+/* ---- the API table ---- */
 
-static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
-{
-	struct kconn *c = st->data;
-	if (n < 0 || (n == 0 && b->base == NULL)) {
-		if (n == UV_ENOBUFS)
-			log_warn("kafka %s: out of read buffer; closing",
-				 c->peer);
-		kconn_close(c);
-		return;
-	}
-	c->len += (size_t)n;
-	c->active_ms = uv_now(c->k->s->loop);
-	process_frames(c);
-}
-
-static void on_connection(uv_stream_t *l, int status)
-{
-	struct kafka *k = l->data;
-	struct kconn *c;
-	struct sockaddr_storage ss;
-	int sl = sizeof ss;
-	if (status < 0 || k->closing || (c = calloc(1, sizeof *c)) == NULL)
-		return;
-	uv_tcp_init(k->s->loop, &c->tcp);
-	c->tcp.data = c;
-	c->k = k;
-	if (uv_accept(l, (uv_stream_t *)&c->tcp) != 0 ||
-	    k->n_conns >= KAFKA_MAX_CONNS) {
-		uv_close((uv_handle_t *)&c->tcp, free_conn);
-		return;
-	}
-	snprintf(c->peer, sizeof c->peer, "?");
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0)
-		(void)uv_ip_name((struct sockaddr *)&ss, c->peer,
-				 sizeof c->peer);
-	c->active_ms = uv_now(k->s->loop);
-	c->next = k->conns;
-	if (k->conns)
-		k->conns->prev = c;
-	k->conns = c;
-	k->n_conns++;
-	uv_tcp_nodelay(&c->tcp, 1);
-	resume_reading(c);
-}
-
-static void on_sweep(uv_timer_t *t)
-{
-	struct kafka *k = t->data;
-	uint64_t now = uv_now(k->s->loop);
-	for (struct kconn *c = k->conns, *next; c; c = next) {
-		next = c->next;
-		if (!c->job && now - c->active_ms >= KAFKA_IDLE_MS)
-			kconn_close(c);
-	}
-}
+static const struct kafka_api apis[] = {
+    {KF_API_METADATA, "Metadata", 0, 12, 9, &kf_metadata_request,
+     &kf_metadata_response, handle_metadata},
+    {KF_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5,
+     &kf_describe_groups_request, &kf_describe_groups_response,
+     kafka_describe_groups},
+    {KF_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &kf_list_groups_request,
+     &kf_list_groups_response, kafka_list_groups},
+    {KF_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &kf_api_versions_request,
+     &kf_api_versions_response, NULL},
+    {KF_API_CREATE_TOPICS, "CreateTopics", 0, 7, 5, &kf_create_topics_request,
+     &kf_create_topics_response, kafka_create_topics},
+    {KF_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 4, &kf_delete_topics_request,
+     &kf_delete_topics_response, kafka_delete_topics},
+    {KF_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4,
+     &kf_describe_configs_request, &kf_describe_configs_response,
+     kafka_describe_configs},
+    {KF_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2, &kf_alter_configs_request,
+     &kf_alter_configs_response, kafka_alter_configs},
+    {KF_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2,
+     &kf_create_partitions_request, &kf_create_partitions_response,
+     kafka_create_partitions},
+    {KF_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, &kf_elect_leaders_request,
+     &kf_elect_leaders_response, kafka_elect_leaders},
+    {KF_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1,
+     &kf_incremental_alter_configs_request,
+     &kf_incremental_alter_configs_response, kafka_incremental_alter_configs},
+    {KF_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 1, 0,
+     &kf_describe_quorum_request, &kf_describe_quorum_response,
+     kafka_describe_quorum},
+    {KF_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0,
+     &kf_describe_cluster_request, &kf_describe_cluster_response,
+     kafka_describe_cluster},
+    {KF_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0,
+     &kf_consumer_group_describe_request, &kf_consumer_group_describe_response,
+     kafka_consumer_group_describe},
+};
 
 /* ---- the module ---- */
+
+static void on_log(void *arg, int level, const char *msg)
+{
+	(void)arg;
+	if (level == KAFKA_LOG_WARN)
+		log_warn("kafka %s", msg);
+	else if (level == KAFKA_LOG_INFO)
+		log_info("kafka %s", msg);
+	else
+		log_debug("kafka %s", msg);
+}
+
+static void maybe_free_kafka(struct kafka *k)
+{
+	if (k->closing && k->handles == 0)
+		free(k);
+}
 
 static void on_handle_closed(uv_handle_t *h)
 {
@@ -765,15 +767,14 @@ static void mod_close(void *self)
 {
 	struct kafka *k = self;
 	k->closing = 1;
-	while (k->conns)
-		kconn_close(k->conns);
-	while (k->jobs) { /* queued (those on the pool free themselves) */
-		struct kjob *j = k->jobs;
-		k->jobs = j->next;
-		job_free(j);
-	}
-	uv_close((uv_handle_t *)&k->listener, on_handle_closed);
-	uv_close((uv_handle_t *)&k->sweep, on_handle_closed);
+	/* Forwarded requests complete with CANCELED (and close); those
+	 * waiting for a call or a slice are cancelled by the server. */
+	forwarder_close(&k->fwd);
+	if (k->ks)
+		kafka_server_close(k->ks);
+	k->ks = NULL;
+	if (k->listening)
+		uv_close((uv_handle_t *)&k->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&k->idle, on_handle_closed);
 }
 
@@ -781,7 +782,8 @@ int kafka_start(struct server *s, const char *address)
 {
 	struct kafka *k;
 	struct module m;
-	if (s->tls) {
+	struct kafka_server_config kc;
+	if (address[0] && s->tls) {
 		snprintf(s->errmsg, sizeof s->errmsg,
 			 "kafka_address: the Kafka port has no TLS yet; a "
 			 "node with TLS cannot open it (docs/kafka.md)");
@@ -792,32 +794,45 @@ int kafka_start(struct server *s, const char *address)
 		return -1;
 	}
 	k->s = s;
-	k->max_request = s->node->cfg->kafka_max_request_bytes;
-	uv_tcp_init(s->loop, &k->listener);
-	k->listener.data = k;
-	uv_timer_init(s->loop, &k->sweep);
-	k->sweep.data = k;
-	uv_idle_init(s->loop, &k->idle);
-	k->idle.data = k;
-	k->handles = 3;
-	if (srv_tcp_listen(s, &k->listener, "kafka_address", address, 128,
-			   on_connection) != 0) {
-		k->closing = 1;
-		uv_close((uv_handle_t *)&k->listener, on_handle_closed);
-		uv_close((uv_handle_t *)&k->sweep, on_handle_closed);
-		uv_close((uv_handle_t *)&k->idle, on_handle_closed);
+	forwarder_init(&k->fwd, s, KAFKA_FORWARD_TIMEOUT_MS);
+	memset(&kc, 0, sizeof kc);
+	kc.loop = s->loop;
+	kc.apis = apis;
+	kc.n_apis = sizeof apis / sizeof apis[0];
+	kc.arg = k;
+	kc.max_request_bytes = s->node->cfg->kafka_max_request_bytes;
+	kc.log = on_log;
+	if (kafka_server_new(&kc, &k->ks) != 0) {
+		free(k);
+		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
 		return -1;
 	}
-	uv_timer_start(&k->sweep, on_sweep, 10000, 10000);
-	{
-		char where[80];
-		srv_bound_name(&k->listener, where, sizeof where);
-		log_info("kafka: serving ApiVersions and Metadata on %s",
-			 where);
+	uv_idle_init(s->loop, &k->idle);
+	k->idle.data = k;
+	k->handles = 1;
+	if (address[0]) {
+		uv_tcp_init(s->loop, &k->listener);
+		k->listener.data = k->ks;
+		k->listening = 1;
+		k->handles++;
+		if (srv_tcp_listen(s, &k->listener, "kafka_address", address,
+				   128, kafka_server_on_connection) != 0) {
+			k->listener.data = k;
+			mod_close(k);
+			return -1;
+		}
+		{
+			char where[80];
+			srv_bound_name(&k->listener, where, sizeof where);
+			log_info("kafka: serving the Kafka protocol on %s",
+				 where);
+		}
 	}
 	memset(&m, 0, sizeof m);
 	m.name = "kafka";
 	m.self = k;
+	m.apis = forward_apis;
+	m.n_apis = sizeof forward_apis / sizeof forward_apis[0];
 	m.close = mod_close;
 	if (server_register(s, &m) != 0) {
 		mod_close(k);

@@ -1,29 +1,28 @@
-/* controller/kafka_listener.h - the Kafka-protocol listener of a controller
- * node (docs/kafka.md): Kafka's own tools (kcat, the admin clients) ask it for
- * ApiVersions and Metadata, answered from this node's store as a Kafka broker
- * answers from its metadata cache.
+/* controller/kafka_listener.h - the Kafka protocol on a controller node
+ * (docs/kafka.md): Kafka's own tools (kcat, the admin clients of
+ * librdkafka, Java, Python, JavaScript) ask it for ApiVersions, Metadata
+ * (from this node's store, as a Kafka broker answers from its metadata
+ * cache) and the admin APIs (served by the active controller).
  *
- * A front end in the sense of controller/module.h (a module with no APIs,
- * for the server's close). Requests are framed as Kafka frames them (a
- * 4-byte size, at most kafka_max_request_bytes), decoded and encoded by
- * net/kafka.c from the schemas of net/kafka_apis.c, one API table here
- * (key, versions, flexible-from, handler). An unknown API key closes the
- * connection (as Kafka does); a version outside the table's range is
- * answered UNSUPPORTED_VERSION.
+ * A module in the sense of controller/module.h: it serves API 30
+ * KAFKA_FORWARD, the Kafka requests brokers' listeners and the other
+ * controller nodes relay to the active controller (KIP-590's envelope),
+ * and, when kafka_address is set, listens for Kafka clients. Connections,
+ * framing and the API table's dispatch are net/kafka_server.c's; the
+ * handlers are here (Metadata, forwarding) and in kafka_admin.c.
  *
- * Not built yet: TLS on this port (a node with TLS refuses kafka_address),
- * the admin APIs and forwarding (issue 13).
+ * Not built yet: TLS on this port (a node with TLS refuses kafka_address).
  *
- * Ownership: kafka_start() allocates the listener, freed by the server's
- * close after its handles closed.
+ * Ownership: kafka_start() allocates the module, freed by the server's
+ * close after its handles closed and its requests answered.
  */
 #ifndef SYNOD_KAFKA_LISTENER_H
 #define SYNOD_KAFKA_LISTENER_H
 
 #include "server.h"
 
-/* Listen on address ("IP:PORT"; port 0: any free port, logged). 0, or -1
- * with s->errmsg set. */
+/* Register the module; listen on address ("IP:PORT"; port 0: any free
+ * port, logged) unless it is empty. 0, or -1 with s->errmsg set. */
 int kafka_start(struct server *s, const char *address);
 
 #endif

@@ -661,8 +661,8 @@ int main(int argc, char **argv)
 		log_error("%s", server.errmsg);
 		return 1;
 	}
-	if (cfg.kafka_address[0] &&
-	    kafka_start(&server, cfg.kafka_address) != 0) {
+	/* Always: it also serves requests forwarded by brokers' listeners. */
+	if (kafka_start(&server, cfg.kafka_address) != 0) {
 		log_error("%s", server.errmsg);
 		return 1;
 	}

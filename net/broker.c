@@ -22,6 +22,7 @@
  * calls out checks b->closing afterwards.
  */
 #include "synod/broker.h"
+#include "broker_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -71,7 +72,10 @@ struct synod_broker {
 	size_t max_frame;	      /* client's (0: its default) */
 	unsigned liveness_timeout_ms; /* client's (0: its default) */
 	int other_brokers;	      /* fetches ask for with_brokers */
-	unsigned duplicate_retry_ms;  /* 0: one session timeout */
+	char *kafka_address;	      /* NULL: no Kafka listener */
+	size_t kafka_max_request;
+	struct bk *kafka;	     /* the listener (broker_kafka.c) */
+	unsigned duplicate_retry_ms; /* 0: one session timeout */
 	struct synod_broker_callbacks cbs;
 	char incarnation[37];
 	uint64_t rng;
@@ -1400,6 +1404,7 @@ static void free_broker(struct synod_broker *b)
 	free(b->tls_cert);
 	free(b->tls_key);
 	free(b->rack);
+	free(b->kafka_address);
 	view_free(&b->view);
 	if (b->trans_held)
 		view_free(&b->trans_old);
@@ -1487,6 +1492,8 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	b->max_frame = cfg->max_frame;
 	b->liveness_timeout_ms = cfg->liveness_timeout_ms;
 	b->other_brokers = cfg->other_brokers != 0;
+	b->kafka_address = dup_or_null(cfg->kafka_address, &nomem);
+	b->kafka_max_request = cfg->kafka_max_request_bytes;
 	if (cbs)
 		b->cbs = *cbs;
 	b->state = SYNOD_BROKER_REGISTERING;
@@ -1525,6 +1532,14 @@ int synod_broker_start(struct synod_broker *b)
 	int rv;
 	if (b->started || finished(b))
 		return SYNOD_EBUSY;
+	if (b->kafka_address && b->kafka == NULL) {
+		rv = bk_start(b, b->loop, b->kafka_address,
+			      b->kafka_max_request, &b->kafka);
+		if (rv != SYNOD_OK) {
+			b->kafka = NULL;
+			return rv;
+		}
+	}
 	rv = send_register(b);
 	if (rv != SYNOD_OK)
 		return rv;
@@ -1577,6 +1592,8 @@ void synod_broker_close(struct synod_broker *b)
 	uv_timer_stop(&b->timer);
 	uv_timer_stop(&b->fetch_timer);
 	uv_timer_stop(&b->fence_timer);
+	bk_close(b->kafka);
+	b->kafka = NULL;
 	/* Fails the requests in flight with CANCELED; on_* ignore it. */
 	synod_client_close(b->client);
 	b->client = NULL;
@@ -1605,6 +1622,16 @@ int synod_broker_run(struct synod_broker *b)
 	if (b->state == SYNOD_BROKER_FAILED)
 		rv = b->err ? b->err : SYNOD_EUNKNOWN;
 	return rv;
+}
+
+struct synod_client *broker_client(struct synod_broker *b)
+{
+	return b->closing ? NULL : b->client;
+}
+
+const char *broker_cluster_id(const struct synod_broker *b)
+{
+	return b->cluster_id;
 }
 
 enum synod_broker_state synod_broker_state(const struct synod_broker *b)

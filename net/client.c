@@ -507,9 +507,7 @@ static void on_connect(uv_connect_t *req, int status)
 	ready(c);
 }
 
-/* Split "host:port" ("[v6]:port" too). 0, or -1 when malformed. */
-static int split_hostport(const char *hostport, char *host, size_t size,
-			  int *port)
+int net_split_hostport(const char *hostport, char *host, size_t size, int *port)
 {
 	const char *colon = strrchr(hostport, ':');
 	size_t n;
@@ -615,7 +613,7 @@ static void start_connect(struct synod_client *c)
 		snprintf(c->peer, sizeof c->peer, "%s", c->addrs[i]);
 	}
 	c->connect_deadline = now_ms(c) + c->cfg.connect_timeout_ms;
-	if (split_hostport(c->peer, host, sizeof host, &c->port) != 0) {
+	if (net_split_hostport(c->peer, host, sizeof host, &c->port) != 0) {
 		seterr(c, "cannot parse address %s", c->peer);
 		schedule_reconnect(c);
 		return;

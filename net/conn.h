@@ -132,4 +132,9 @@ const char *conn_tls_principal(const struct conn *c);
 /* Why TLS closed the connection, or NULL. */
 const char *conn_tls_error(const struct conn *c);
 
+/* Split "host:port" ("[v6]:port" too) into host (size bytes) and port
+ * (1-65535). 0, or -1 when malformed. */
+int net_split_hostport(const char *hostport, char *host, size_t size,
+		       int *port);
+
 #endif

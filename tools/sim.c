@@ -181,6 +181,7 @@ static struct sim {
 	/* --event-log and --isr-churn-ms (fault-injection runs). */
 	FILE *events;
 	unsigned isr_churn_ms;
+	unsigned kafka_port_base; /* 0: no Kafka listeners */
 	uv_timer_t churn;
 } sim;
 
@@ -209,7 +210,8 @@ static void usage(FILE *out)
 	    "                  [--consumer-session-ms MS] "
 	    "[--rebalance-timeout-ms MS]\n"
 	    "                  [--crash-consumers IDX[,IDX...]]]\n"
-	    "                 [--event-log F] [--isr-churn-ms MS]\n"
+	    "                 [--event-log F] [--isr-churn-ms MS] "
+	    "[--kafka-port-base P]\n"
 	    "\n"
 	    "Runs N simulated brokers (ids K..K+N-1) in one process until "
 	    "SIGTERM or SIGINT,\n"
@@ -249,6 +251,12 @@ static void usage(FILE *out)
 	    "                          (default N/5 ms, at most 5000)\n"
 	    "  --shutdown-timeout-ms MS give up waiting for STOPPED after "
 	    "this (30000)\n"
+	    "  --kafka-port-base P     broker N answers Kafka clients on "
+	    "127.0.0.1:P+N\n"
+	    "                          (Metadata from its view, admin "
+	    "requests relayed to\n"
+	    "                          the controller) and advertises it "
+	    "as its endpoint\n"
 	    "\n"
 	    "Consumers (synod/group.h), on the same loop; --brokers 0 "
 	    "runs consumers only\n"
@@ -800,6 +808,11 @@ static int start_broker(struct sbroker *sb)
 	    .port = (uint16_t)(PORT_BASE + sb->id),
 	    .security_protocol = "PLAINTEXT",
 	};
+	char kafka[32];
+	if (sim.kafka_port_base) {
+		ep.port = (uint16_t)(sim.kafka_port_base + (unsigned)sb->id);
+		snprintf(kafka, sizeof kafka, "127.0.0.1:%u", ep.port);
+	}
 	struct synod_broker_config cfg = {
 	    .bootstrap = sim.bootstrap,
 	    .cluster_id = sim.cluster_id,
@@ -815,7 +828,8 @@ static int start_broker(struct sbroker *sb)
 	    .duplicate_retry_ms = sim.duplicate_retry_ms,
 	    /* The event log shows which brokers each view says are
 	     * fenced. */
-	    .other_brokers = sim.events != NULL,
+	    .other_brokers = sim.events != NULL || sim.kafka_port_base,
+	    .kafka_address = sim.kafka_port_base ? kafka : NULL,
 	};
 	struct synod_broker_callbacks cbs = {.arg = sb,
 					     .state_changed = on_state,
@@ -1950,6 +1964,7 @@ enum {
 	OPT_CA,
 	OPT_CERT,
 	OPT_KEY,
+	OPT_KAFKA_PORT_BASE,
 };
 
 int main(int argc, char **argv)
@@ -1987,6 +2002,7 @@ int main(int argc, char **argv)
 	    {"ca", required_argument, NULL, OPT_CA},
 	    {"cert", required_argument, NULL, OPT_CERT},
 	    {"key", required_argument, NULL, OPT_KEY},
+	    {"kafka-port-base", required_argument, NULL, OPT_KAFKA_PORT_BASE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -2134,6 +2150,11 @@ int main(int argc, char **argv)
 				return die_usage("bad --isr-churn-ms");
 			sim.isr_churn_ms = (unsigned)v;
 			break;
+		case OPT_KAFKA_PORT_BASE:
+			if (parse_uint(optarg, 65535, &v) || v == 0)
+				return die_usage("bad --kafka-port-base");
+			sim.kafka_port_base = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -2147,6 +2168,12 @@ int main(int argc, char **argv)
 		return die_usage("--brokers or --consumers is required");
 	if (sim.n > 0 && !have_k)
 		return die_usage("--first-id is required with --brokers");
+	if (sim.kafka_port_base && (unsigned long)sim.kafka_port_base +
+					   (unsigned long)sim.first_id + sim.n -
+					   1 >
+				       65535)
+		return die_usage("--kafka-port-base: the last broker's port "
+				 "is above 65535");
 	if (sim.n == 0 && sim.n_consumers == 0)
 		return die_usage(
 		    "nothing to run (--brokers 0, no --consumers)");

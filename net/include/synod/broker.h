@@ -169,6 +169,16 @@ struct synod_broker_config {
 	 * Every fetch asks for them and the controller pushes every
 	 * registration change. 0 (default): the view holds no brokers. */
 	int other_brokers;
+	/* Optional: "IP:PORT" of a Kafka-protocol listener opened by
+	 * synod_broker_start() (docs/kafka.md). It answers ApiVersions,
+	 * Metadata from the view when the view holds all that is asked
+	 * (needs other_brokers; small answers), and relays everything else
+	 * (the admin APIs) to the active controller over this broker's
+	 * connection, as a KRaft broker forwards (KIP-590). Advertise it as
+	 * the broker's first endpoint: Kafka clients connect to that. No TLS
+	 * on it yet. Copied. */
+	const char *kafka_address;
+	size_t kafka_max_request_bytes; /* 0: 1 MiB */
 };
 
 struct synod_broker;

@@ -150,7 +150,8 @@ enum synod_api {
 	SYNOD_API_GROUP_DESCRIBE = 26,
 	SYNOD_API_GROUP_DELETE = 27,
 	SYNOD_API_GROUP_REMOVE_MEMBER = 28,
-	SYNOD_API_QUERY = 29, /* read-only SQL (docs/operations.md) */
+	SYNOD_API_QUERY = 29,	      /* read-only SQL (docs/operations.md) */
+	SYNOD_API_KAFKA_FORWARD = 30, /* a Kafka request (docs/kafka.md) */
 	SYNOD_API_COUNT
 };
 
