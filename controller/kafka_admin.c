@@ -1544,6 +1544,89 @@ oom:
 	kafka_respond_close(r);
 }
 
+/* ---- FindCoordinator (10): any node, from its store ---- */
+
+/* Groups are coordinated by the active controller; Kafka clients reach it
+ * through a broker's listener, as for admin requests: the coordinator
+ * named is the lowest live broker (the controller id of Metadata). */
+struct first_live {
+	struct store_broker b;
+	int found;
+};
+
+static int first_live(void *arg, const struct store_broker *b)
+{
+	struct first_live *f = arg;
+	if (b->fenced || b->shutting_down || b->n_endpoints == 0)
+		return 0;
+	if (!f->found || b->id < f->b.id) {
+		f->b = *b;
+		f->found = 1;
+	}
+	return 0;
+}
+
+static int coordinator(struct kafka_request *r, const struct first_live *f,
+		       int64_t key_type, struct kf_val *err, struct kf_val *msg,
+		       struct kf_val *id, struct kf_val *host,
+		       struct kf_val *port)
+{
+	msg->null = 1;
+	if (key_type != 0) {
+		err->i = KF_ERR_COORDINATOR_NOT_AVAILABLE;
+		id->i = -1;
+		port->i = -1;
+		return kafka_str(r, msg,
+				 "Synod coordinates consumer groups "
+				 "only (key type 0)");
+	}
+	if (!f->found) {
+		err->i = KF_ERR_COORDINATOR_NOT_AVAILABLE;
+		id->i = -1;
+		port->i = -1;
+		return kafka_str(r, msg, "no live broker");
+	}
+	id->i = f->b.id;
+	port->i = f->b.endpoints[0].port;
+	return kafka_str(r, host, f->b.endpoints[0].host);
+}
+
+void kafka_find_coordinator(struct kafka_request *r, struct kf_val *resp)
+{
+	struct first_live f;
+	int64_t type = r->body.v[KF_FCQ_KEY_TYPE].i;
+	memset(&f, 0, sizeof f);
+	if (store_broker_list(store_of(r), first_live, &f) != 0)
+		goto fail;
+	if (r->version < 4) {
+		if (coordinator(r, &f, type, &resp->v[KF_FC_ERROR],
+				&resp->v[KF_FC_ERROR_MSG],
+				&resp->v[KF_FC_NODE_ID], &resp->v[KF_FC_HOST],
+				&resp->v[KF_FC_PORT]))
+			goto fail;
+	} else {
+		const struct kf_val *keys = &r->body.v[KF_FCQ_KEYS];
+		struct kf_val *cs = &resp->v[KF_FC_COORDINATORS];
+		if (kf_array(&r->ra, cs, keys->n) != 0)
+			goto fail;
+		for (size_t i = 0; i < keys->n; i++) {
+			struct kf_val *c = kf_struct(&r->ra, &kf_coordinator);
+			if (c == NULL ||
+			    kafka_str(r, &c->v[KF_FCC_KEY], keys->v[i].p) ||
+			    coordinator(r, &f, type, &c->v[KF_FCC_ERROR],
+					&c->v[KF_FCC_ERROR_MSG],
+					&c->v[KF_FCC_NODE_ID],
+					&c->v[KF_FCC_HOST], &c->v[KF_FCC_PORT]))
+				goto fail;
+			cs->v[i] = *c;
+		}
+	}
+	kafka_respond(r);
+	return;
+fail:
+	kafka_respond_close(r);
+}
+
 /* ---- DescribeQuorum (55): the active controller's raft progress ---- */
 
 static void dq_done(struct kop *op, ProtobufCMessage *m)

@@ -90,5 +90,6 @@ void kafka_consumer_group_describe(struct kafka_request *r,
 				   struct kf_val *resp);
 void kafka_describe_cluster(struct kafka_request *r, struct kf_val *resp);
 void kafka_describe_quorum(struct kafka_request *r, struct kf_val *resp);
+void kafka_find_coordinator(struct kafka_request *r, struct kf_val *resp);
 
 #endif

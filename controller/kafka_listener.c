@@ -679,6 +679,7 @@ static enum acl_op forward_acl(const ProtobufCMessage *msg)
 	switch (key) {
 	case KF_API_METADATA:
 	case KF_API_API_VERSIONS:
+	case KF_API_FIND_COORDINATOR:
 	case KF_API_DESCRIBE_GROUPS:
 	case KF_API_LIST_GROUPS:
 	case KF_API_DESCRIBE_CONFIGS:
@@ -699,43 +700,44 @@ static const struct module_api forward_apis[] = {
 
 /* ---- the API table ---- */
 
-static const struct kafka_api apis[] = {
-    {KF_API_METADATA, "Metadata", 0, 12, 9, &kf_metadata_request,
-     &kf_metadata_response, handle_metadata},
-    {KF_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5,
-     &kf_describe_groups_request, &kf_describe_groups_response,
-     kafka_describe_groups},
-    {KF_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &kf_list_groups_request,
-     &kf_list_groups_response, kafka_list_groups},
-    {KF_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &kf_api_versions_request,
-     &kf_api_versions_response, NULL},
-    {KF_API_CREATE_TOPICS, "CreateTopics", 0, 7, 5, &kf_create_topics_request,
-     &kf_create_topics_response, kafka_create_topics},
-    {KF_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 4, &kf_delete_topics_request,
-     &kf_delete_topics_response, kafka_delete_topics},
-    {KF_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4,
-     &kf_describe_configs_request, &kf_describe_configs_response,
-     kafka_describe_configs},
-    {KF_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2, &kf_alter_configs_request,
-     &kf_alter_configs_response, kafka_alter_configs},
-    {KF_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2,
-     &kf_create_partitions_request, &kf_create_partitions_response,
-     kafka_create_partitions},
-    {KF_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, &kf_elect_leaders_request,
-     &kf_elect_leaders_response, kafka_elect_leaders},
-    {KF_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1,
-     &kf_incremental_alter_configs_request,
-     &kf_incremental_alter_configs_response, kafka_incremental_alter_configs},
-    {KF_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 1, 0,
-     &kf_describe_quorum_request, &kf_describe_quorum_response,
-     kafka_describe_quorum},
-    {KF_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0,
-     &kf_describe_cluster_request, &kf_describe_cluster_response,
-     kafka_describe_cluster},
-    {KF_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0,
-     &kf_consumer_group_describe_request, &kf_consumer_group_describe_response,
-     kafka_consumer_group_describe},
-};
+static kafka_handler pick(int16_t key)
+{
+	switch (key) {
+	case KF_API_METADATA:
+		return handle_metadata;
+	case KF_API_FIND_COORDINATOR:
+		return kafka_find_coordinator;
+	case KF_API_DESCRIBE_GROUPS:
+		return kafka_describe_groups;
+	case KF_API_LIST_GROUPS:
+		return kafka_list_groups;
+	case KF_API_CREATE_TOPICS:
+		return kafka_create_topics;
+	case KF_API_DELETE_TOPICS:
+		return kafka_delete_topics;
+	case KF_API_DESCRIBE_CONFIGS:
+		return kafka_describe_configs;
+	case KF_API_ALTER_CONFIGS:
+		return kafka_alter_configs;
+	case KF_API_CREATE_PARTITIONS:
+		return kafka_create_partitions;
+	case KF_API_ELECT_LEADERS:
+		return kafka_elect_leaders;
+	case KF_API_INCREMENTAL_ALTER_CONFIGS:
+		return kafka_incremental_alter_configs;
+	case KF_API_DESCRIBE_QUORUM:
+		return kafka_describe_quorum;
+	case KF_API_DESCRIBE_CLUSTER:
+		return kafka_describe_cluster;
+	case KF_API_CONSUMER_GROUP_DESCRIBE:
+		return kafka_consumer_group_describe;
+	default:
+		return NULL;
+	}
+}
+
+/* The same for every node (filled at each start). */
+static struct kafka_api apis[KAFKA_SERVED_APIS];
 
 /* ---- the module ---- */
 
@@ -797,8 +799,9 @@ int kafka_start(struct server *s, const char *address)
 	forwarder_init(&k->fwd, s, KAFKA_FORWARD_TIMEOUT_MS);
 	memset(&kc, 0, sizeof kc);
 	kc.loop = s->loop;
+	kafka_apis_fill(apis, pick);
 	kc.apis = apis;
-	kc.n_apis = sizeof apis / sizeof apis[0];
+	kc.n_apis = KAFKA_SERVED_APIS;
 	kc.arg = k;
 	kc.max_request_bytes = s->node->cfg->kafka_max_request_bytes;
 	kc.log = on_log;

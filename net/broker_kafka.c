@@ -284,39 +284,14 @@ static void handle_metadata(struct kafka_request *r, struct kf_val *resp)
 	}
 }
 
-static const struct kafka_api bk_apis[] = {
-    {KF_API_METADATA, "Metadata", 0, 12, 9, &kf_metadata_request,
-     &kf_metadata_response, handle_metadata},
-    {KF_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5,
-     &kf_describe_groups_request, &kf_describe_groups_response, handle_forward},
-    {KF_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &kf_list_groups_request,
-     &kf_list_groups_response, handle_forward},
-    {KF_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &kf_api_versions_request,
-     &kf_api_versions_response, NULL},
-    {KF_API_CREATE_TOPICS, "CreateTopics", 0, 7, 5, &kf_create_topics_request,
-     &kf_create_topics_response, handle_forward},
-    {KF_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 4, &kf_delete_topics_request,
-     &kf_delete_topics_response, handle_forward},
-    {KF_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4,
-     &kf_describe_configs_request, &kf_describe_configs_response,
-     handle_forward},
-    {KF_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2, &kf_alter_configs_request,
-     &kf_alter_configs_response, handle_forward},
-    {KF_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2,
-     &kf_create_partitions_request, &kf_create_partitions_response,
-     handle_forward},
-    {KF_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, &kf_elect_leaders_request,
-     &kf_elect_leaders_response, handle_forward},
-    {KF_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1,
-     &kf_incremental_alter_configs_request,
-     &kf_incremental_alter_configs_response, handle_forward},
-    {KF_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0,
-     &kf_describe_cluster_request, &kf_describe_cluster_response,
-     handle_forward},
-    {KF_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0,
-     &kf_consumer_group_describe_request, &kf_consumer_group_describe_response,
-     handle_forward},
-};
+/* Metadata here when it can; the rest is the controller's. */
+static kafka_handler pick(int16_t key)
+{
+	return key == KF_API_METADATA ? handle_metadata : handle_forward;
+}
+
+/* The same for every broker (filled at each start). */
+static struct kafka_api bk_apis[KAFKA_SERVED_APIS];
 
 /* ---- start and close ---- */
 
@@ -342,8 +317,9 @@ int bk_start(struct synod_broker *b, uv_loop_t *loop, const char *address,
 	k->b = b;
 	memset(&kc, 0, sizeof kc);
 	kc.loop = loop;
+	kafka_apis_fill(bk_apis, pick);
 	kc.apis = bk_apis;
-	kc.n_apis = sizeof bk_apis / sizeof bk_apis[0];
+	kc.n_apis = KAFKA_SERVED_APIS;
 	kc.arg = k;
 	kc.max_request_bytes = max_request ? max_request : (1u << 20);
 	if (kafka_server_new(&kc, &k->ks) != 0) {

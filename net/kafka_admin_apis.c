@@ -72,6 +72,41 @@ const struct kf_schema kf_describe_groups_response = {
     "DescribeGroupsResponse", describe_groups_resp_f,
     N(describe_groups_resp_f)};
 
+/* ---- FindCoordinator (10), versions 0-4, flexible from 3 ---- */
+
+static const struct kf_field find_coordinator_req_f[] = {
+    F("key", KF_STRING, 0, 3, NEVER, 0),
+    F("key_type", KF_INT8, 1, ANY, NEVER, 0),
+    A("coordinator_keys", KF_STRING, NULL, 4, ANY, NEVER),
+};
+const struct kf_schema kf_find_coordinator_request = {
+    "FindCoordinatorRequest", find_coordinator_req_f,
+    N(find_coordinator_req_f)};
+
+static const struct kf_field coordinator_f[] = {
+    F("key", KF_STRING, 4, ANY, NEVER, 0),
+    F("node_id", KF_INT32, 4, ANY, NEVER, 0),
+    F("host", KF_STRING, 4, ANY, NEVER, 0),
+    F("port", KF_INT32, 4, ANY, NEVER, 0),
+    F("error_code", KF_INT16, 4, ANY, NEVER, 0),
+    F("error_message", KF_STRING, 4, ANY, 4, 0),
+};
+const struct kf_schema kf_coordinator = {"Coordinator", coordinator_f,
+					 N(coordinator_f)};
+
+static const struct kf_field find_coordinator_resp_f[] = {
+    F("throttle_time_ms", KF_INT32, 1, ANY, NEVER, 0),
+    F("error_code", KF_INT16, 0, 3, NEVER, 0),
+    F("error_message", KF_STRING, 1, 3, 1, 0),
+    F("node_id", KF_INT32, 0, 3, NEVER, 0),
+    F("host", KF_STRING, 0, 3, NEVER, 0),
+    F("port", KF_INT32, 0, 3, NEVER, 0),
+    A("coordinators", KF_STRUCT, &kf_coordinator, 4, ANY, NEVER),
+};
+const struct kf_schema kf_find_coordinator_response = {
+    "FindCoordinatorResponse", find_coordinator_resp_f,
+    N(find_coordinator_resp_f)};
+
 /* ---- ListGroups (16), versions 0-4, flexible from 3 ---- */
 
 static const struct kf_field list_groups_req_f[] = {
@@ -638,6 +673,9 @@ SAME_N(describe_groups_req_f, KF_DGQ_INCLUDE_OPS);
 SAME_N(describe_groups_resp_f, KF_DG_GROUPS);
 SAME_N(described_group_f, KF_DGG_OPS);
 SAME_N(described_group_member_f, KF_DGM_ASSIGNMENT);
+SAME_N(find_coordinator_req_f, KF_FCQ_KEYS);
+SAME_N(coordinator_f, KF_FCC_ERROR_MSG);
+SAME_N(find_coordinator_resp_f, KF_FC_COORDINATORS);
 SAME_N(list_groups_req_f, KF_LGQ_STATES_FILTER);
 SAME_N(list_groups_resp_f, KF_LG_GROUPS);
 SAME_N(listed_group_f, KF_LGG_STATE);

@@ -10,6 +10,10 @@
  *     DG    kf_describe_groups_response
  *     DGG   kf_described_group               (DescribedGroup)
  *     DGM   kf_described_group_member        (DescribedGroupMember)
+ *   FindCoordinator (10), versions 0-4, flexible from 3
+ *     FCQ   kf_find_coordinator_request
+ *     FC    kf_find_coordinator_response
+ *     FCC   kf_coordinator                   (Coordinator, 4+)
  *   ListGroups (16), versions 0-4, flexible from 3
  *     LGQ   kf_list_groups_request
  *     LG    kf_list_groups_response
@@ -99,6 +103,7 @@
 #include "kafka_apis.h"
 
 enum {
+	KF_API_FIND_COORDINATOR = 10,
 	KF_API_DESCRIBE_GROUPS = 15,
 	KF_API_LIST_GROUPS = 16,
 	KF_API_CREATE_TOPICS = 19,
@@ -176,6 +181,30 @@ enum {
 	KF_DGM_CLIENT_HOST,
 	KF_DGM_METADATA,
 	KF_DGM_ASSIGNMENT,
+};
+
+/* ---- FindCoordinator (10) ---- */
+
+extern const struct kf_schema kf_find_coordinator_request;
+extern const struct kf_schema kf_coordinator;
+extern const struct kf_schema kf_find_coordinator_response;
+enum { KF_FCQ_KEY, KF_FCQ_KEY_TYPE, KF_FCQ_KEYS };
+enum {
+	KF_FCC_KEY,
+	KF_FCC_NODE_ID,
+	KF_FCC_HOST,
+	KF_FCC_PORT,
+	KF_FCC_ERROR,
+	KF_FCC_ERROR_MSG,
+};
+enum {
+	KF_FC_THROTTLE,
+	KF_FC_ERROR,
+	KF_FC_ERROR_MSG,
+	KF_FC_NODE_ID,
+	KF_FC_HOST,
+	KF_FC_PORT,
+	KF_FC_COORDINATORS,
 };
 
 /* ---- ListGroups (16) ---- */

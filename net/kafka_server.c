@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_admin_apis.h"
 #include "kafka_apis.h"
 
 /* A request's decoded values may take this many times its size. */
@@ -59,6 +60,50 @@ static void klog(struct kafka_server *ks, int level, const char *fmt, ...)
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	ks->cfg.log(ks->cfg.arg, level, msg);
+}
+
+static const struct kafka_api served[KAFKA_SERVED_APIS] = {
+    {KF_API_METADATA, "Metadata", 0, 12, 9, &kf_metadata_request,
+     &kf_metadata_response, NULL},
+    {KF_API_FIND_COORDINATOR, "FindCoordinator", 0, 4, 3,
+     &kf_find_coordinator_request, &kf_find_coordinator_response, NULL},
+    {KF_API_DESCRIBE_GROUPS, "DescribeGroups", 0, 5, 5,
+     &kf_describe_groups_request, &kf_describe_groups_response, NULL},
+    {KF_API_LIST_GROUPS, "ListGroups", 0, 4, 3, &kf_list_groups_request,
+     &kf_list_groups_response, NULL},
+    {KF_API_API_VERSIONS, "ApiVersions", 0, 3, 3, &kf_api_versions_request,
+     &kf_api_versions_response, NULL},
+    {KF_API_CREATE_TOPICS, "CreateTopics", 0, 7, 5, &kf_create_topics_request,
+     &kf_create_topics_response, NULL},
+    {KF_API_DELETE_TOPICS, "DeleteTopics", 0, 6, 4, &kf_delete_topics_request,
+     &kf_delete_topics_response, NULL},
+    {KF_API_DESCRIBE_CONFIGS, "DescribeConfigs", 0, 4, 4,
+     &kf_describe_configs_request, &kf_describe_configs_response, NULL},
+    {KF_API_ALTER_CONFIGS, "AlterConfigs", 0, 2, 2, &kf_alter_configs_request,
+     &kf_alter_configs_response, NULL},
+    {KF_API_CREATE_PARTITIONS, "CreatePartitions", 0, 3, 2,
+     &kf_create_partitions_request, &kf_create_partitions_response, NULL},
+    {KF_API_ELECT_LEADERS, "ElectLeaders", 0, 2, 2, &kf_elect_leaders_request,
+     &kf_elect_leaders_response, NULL},
+    {KF_API_INCREMENTAL_ALTER_CONFIGS, "IncrementalAlterConfigs", 0, 1, 1,
+     &kf_incremental_alter_configs_request,
+     &kf_incremental_alter_configs_response, NULL},
+    {KF_API_DESCRIBE_QUORUM, "DescribeQuorum", 0, 1, 0,
+     &kf_describe_quorum_request, &kf_describe_quorum_response, NULL},
+    {KF_API_DESCRIBE_CLUSTER, "DescribeCluster", 0, 1, 0,
+     &kf_describe_cluster_request, &kf_describe_cluster_response, NULL},
+    {KF_API_CONSUMER_GROUP_DESCRIBE, "ConsumerGroupDescribe", 0, 0, 0,
+     &kf_consumer_group_describe_request, &kf_consumer_group_describe_response,
+     NULL},
+};
+
+void kafka_apis_fill(struct kafka_api *out, kafka_handler (*pick)(int16_t key))
+{
+	for (size_t i = 0; i < KAFKA_SERVED_APIS; i++) {
+		out[i] = served[i];
+		if (served[i].key != KF_API_API_VERSIONS)
+			out[i].handle = pick(served[i].key);
+	}
 }
 
 const struct kafka_api *kafka_server_api(const struct kafka_server *ks,

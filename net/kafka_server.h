@@ -51,6 +51,14 @@ struct kafka_api {
 	kafka_handler handle; /* NULL: ApiVersions, answered here */
 };
 
+/* The APIs Synod's listeners serve, in key order, with versions and
+ * schemas: the controller's and the brokers' tables are this one with
+ * their handlers. */
+#define KAFKA_SERVED_APIS 15
+/* Fill out[KAFKA_SERVED_APIS] with the served APIs, each with pick(key)
+ * as its handler (ApiVersions keeps NULL: answered by the server). */
+void kafka_apis_fill(struct kafka_api *out, kafka_handler (*pick)(int16_t key));
+
 struct kafka_request {
 	struct kafka_server *ks;
 	void *arg; /* the config's */
