@@ -29,12 +29,15 @@ def _free(port):
         s.close()
 
 
-def free_base(nodes=3, tries=50):
-    top = min(_ephemeral_low(), 65536) - 310
+def free_base(nodes=3, tries=50, extra=0):
+    """extra: base + 401..400+extra free too (simulated brokers' Kafka
+    listeners, tests/kafka/run.py)."""
+    top = min(_ephemeral_low(), 65536) - 310 - (100 + extra if extra else 0)
     for _ in range(tries):
         base = random.randrange(10000, max(top, 10010), 10)
         ports = [base + off + i for off in (0, 100, 200, 300)
                  for i in range(1, nodes + 1)]
+        ports += [base + 400 + i for i in range(1, extra + 1)]
         if all(_free(p) for p in ports):
             return base
     raise SystemExit("no free base port for a local quorum")

@@ -25,7 +25,8 @@ def ck(addr):
     return AdminClient({"bootstrap.servers": addr})
 
 
-def ck_wait(fs):
+def ck_wait(client, fs):
+    """client: kept alive until the futures resolve."""
     res = {}
     for k, f in fs.items():
         try:
@@ -38,9 +39,14 @@ def ck_wait(fs):
 
 def kp_create(addr, name, parts, rf, *configs):
     from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
     cfg = dict(c.split("=", 1) for c in configs)
-    r = kp(addr).create_topics(
-        [NewTopic(name, int(parts), int(rf), topic_configs=cfg)])
+    try:
+        r = kp(addr).create_topics(
+            [NewTopic(name, int(parts), int(rf), topic_configs=cfg)])
+    except KafkaError as e:  # kafka-python raises the topic's error
+        out({"errors": [[name, e.errno]]})
+        return
     out({"errors": [[t[0], t[1]] for t in r.topic_errors]})
 
 
@@ -79,7 +85,8 @@ def kp_groups(addr):
 
 def ck_describe_configs(addr, name):
     from confluent_kafka.admin import ConfigResource
-    r = ck_wait(ck(addr).describe_configs([ConfigResource("topic", name)]))
+    a = ck(addr)
+    r = ck_wait(a, a.describe_configs([ConfigResource("topic", name)]))
     v = list(r.values())[0]
     if not v["ok"]:
         out(v)
@@ -90,14 +97,16 @@ def ck_describe_configs(addr, name):
 
 def ck_create_partitions(addr, name, total):
     from confluent_kafka.admin import NewPartitions
-    r = ck_wait(ck(addr).create_partitions([NewPartitions(name, int(total))]))
+    a = ck(addr)
+    r = ck_wait(a, a.create_partitions([NewPartitions(name, int(total))]))
     out({k: v["ok"] or v["error"] for k, v in r.items()})
 
 
 def ck_alter_configs(addr, name, *configs):
     from confluent_kafka.admin import ConfigResource
     cfg = dict(c.split("=", 1) for c in configs)
-    r = ck_wait(ck(addr).alter_configs(
+    a = ck(addr)
+    r = ck_wait(a, a.alter_configs(
         [ConfigResource("topic", name, set_config=cfg)]))
     out({"ok": all(v["ok"] for v in r.values()),
          "errors": [v.get("error") for v in r.values()]})
@@ -105,12 +114,14 @@ def ck_alter_configs(addr, name, *configs):
 
 def ck_create(addr, name, parts, rf):
     from confluent_kafka.admin import NewTopic
-    r = ck_wait(ck(addr).create_topics([NewTopic(name, int(parts), int(rf))]))
+    a = ck(addr)
+    r = ck_wait(a, a.create_topics([NewTopic(name, int(parts), int(rf))]))
     out({k: v["ok"] or v["error"] for k, v in r.items()})
 
 
 def ck_delete(addr, *names):
-    r = ck_wait(ck(addr).delete_topics(list(names)))
+    a = ck(addr)
+    r = ck_wait(a, a.delete_topics(list(names)))
     out({k: v["ok"] or v["error"] for k, v in r.items()})
 
 

@@ -4,13 +4,23 @@
 kafka-python, from Debian's packages.
 
 Invariants checked:
-- `kcat -L` against any controller node's Kafka port lists every live
+- `kcat -L` against any controller node's Kafka port, and against a
+  simulated broker's (synod-sim --kafka-port-base), lists every live
   broker (id, host:port) and every topic's partitions with the leader,
   replicas and ISR that `synodctl topic describe --json` says;
 - kafka-python (an independent implementation) sees the same brokers,
   racks, partitions and leaders;
-- after a broker stops and is fenced, the listener answers without it and
-  with the partitions' new leaders, still as synodctl says;
+- after a broker stops and is fenced, the listeners (a controller node's
+  and a surviving broker's) answer without it and with the partitions'
+  new leaders, still as synodctl says;
+- the admin clients of kafka-python and of librdkafka (confluent-kafka),
+  bootstrapped at a controller node that is not the active one, create,
+  grow, reconfigure and delete topics as synodctl then sees them, and
+  describe the configs synodctl set (value and source); both list and
+  describe a consumer group as synodctl does (members, assignments);
+- DescribeQuorum names the leader and voters `quorum status` names;
+  ElectLeaders answers per partition (ELECTION_NOT_NEEDED where the
+  preferred replica leads);
 - bad input (a frame above kafka_max_request_bytes, an unknown API key,
   garbage, a truncated body, an unsupported Metadata version) closes that
   connection and nothing else; ApiVersions of an unknown version is
@@ -101,6 +111,236 @@ def closed_after(addr, data):
         s.close()
 
 
+def admin(op, *args):
+    out = subprocess.run(
+        ["/usr/bin/python3", os.path.join(HERE, "admin_clients.py"), op,
+         *args], capture_output=True, text=True, timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError("%s: %s" % (op, out.stderr[-1500:]))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def topic_of(ctl_run, name):
+    r = ctl_run("--json", "topic", "describe", name)
+    if r.returncode != 0:
+        return None
+    j = json.loads(r.stdout)
+    t = j["topics"][0] if "topics" in j else j  # one topic: itself
+    return {"partitions": len(t["partitions"]),
+            "rf": len(t["partitions"][0]["replicas"])}
+
+
+def config_of(ctl_run, name, key):
+    """The value set on the topic, or None (unset: "... (default)")."""
+    r = ctl_run("config", "get", "--topic", name, key)
+    v = r.stdout.strip()
+    return None if r.returncode != 0 or v.endswith("(default)") else v
+
+
+def raw_request(addr, data):
+    host, port = addr.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.sendall(data)
+    head = b""
+    while len(head) < 4:
+        head += s.recv(4 - len(head))
+    size = struct.unpack(">i", head)[0]
+    body = b""
+    while len(body) < size:
+        chunk = s.recv(size - len(body))
+        if not chunk:
+            raise RuntimeError("closed mid-answer")
+        body += chunk
+    s.close()
+    return body
+
+
+def uvarint(b, off):
+    v = shift = 0
+    while True:
+        c = b[off]
+        off += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, off
+
+
+def describe_quorum(addr):
+    """DescribeQuorum v0 (flexible) for __cluster_metadata-0: leader,
+    epoch, voters."""
+    name = b"__cluster_metadata"
+    body = (bytes([2, len(name) + 1]) + name + bytes([2]) +
+            struct.pack(">i", 0) + b"\x00\x00\x00")
+    h = struct.pack(">hhih", 55, 0, 9, 1) + b"t" + b"\x00"
+    b = raw_request(addr, struct.pack(">i", len(h) + len(body)) + h + body)
+    off = 5  # correlation id, empty tagged fields
+    err = struct.unpack(">h", b[off:off + 2])[0]
+    off += 2
+    _, off = uvarint(b, off)  # topics
+    n, off = uvarint(b, off)
+    off += n - 1
+    _, off = uvarint(b, off)  # partitions
+    _, perr, leader, epoch, hw = struct.unpack(">ihiiq", b[off:off + 22])
+    off += 22
+    n, off = uvarint(b, off)
+    voters = []
+    for _ in range(n - 1):
+        rid, end = struct.unpack(">iq", b[off:off + 12])
+        voters.append(rid)
+        off += 12 + 1  # and its tagged fields (v0: no fetch times)
+    return {"error": err, "perror": perr, "leader": leader, "epoch": epoch,
+            "high_watermark": hw, "voters": sorted(voters)}
+
+
+def elect_preferred(addr, topic, parts):
+    """ElectLeaders v1 (preferred) for topic's partitions: {p: code}."""
+    t = topic.encode()
+    body = (struct.pack(">bi", 0, 1) + struct.pack(">h", len(t)) + t +
+            struct.pack(">i", len(parts)) +
+            b"".join(struct.pack(">i", p) for p in parts) +
+            struct.pack(">i", 10000))
+    b = raw_request(addr, frame(43, 1, 11, body))
+    corr, _, err, n = struct.unpack(">iihi", b[:14])
+    off, codes = 14, {}
+    for _ in range(n):
+        ln = struct.unpack(">h", b[off:off + 2])[0]
+        off += 2 + ln
+        m = struct.unpack(">i", b[off:off + 4])[0]
+        off += 4
+        for _ in range(m):
+            p, code, ml = struct.unpack(">ihh", b[off:off + 8])
+            off += 8 + max(ml, 0)
+            codes[p] = code
+    return err, codes
+
+
+def admin_checks(ctl_run, kafka, build, boot):
+    # Bootstrap at a controller node that is not the active one: the
+    # clients reach the admin APIs through the controller id (a broker's
+    # listener) or the node itself; both relay to the active controller.
+    st = json.loads(ctl_run("--json", "quorum", "status").stdout)
+    leader = st["leader_id"]
+    follower = kafka[(leader % 3)]  # node leader+1 (ids 1..3)
+
+    # kafka-python creates with configs; synodctl sees it.
+    r = admin("kp-create", follower, "kp-made", "4", "2",
+              "retention.ms=123456")
+    if r["errors"] != [["kp-made", 0]]:
+        fail("kafka-python create: %s" % r)
+    if topic_of(ctl_run, "kp-made") != {"partitions": 4, "rf": 2}:
+        fail("synodctl sees kp-made as %s" % topic_of(ctl_run, "kp-made"))
+    if config_of(ctl_run, "kp-made", "retention.ms") != "123456":
+        fail("retention.ms of kp-made: %s" %
+             config_of(ctl_run, "kp-made", "retention.ms"))
+    # A duplicate is refused as Kafka refuses it.
+    r = admin("kp-create", follower, "kp-made", "1", "1")
+    if r["errors"] != [["kp-made", 36]]:
+        fail("a second kp-made: %s" % r)
+
+    # synodctl sets a config; both clients describe it (topic source 1,
+    # the others defaults, 5).
+    if ctl_run("config", "set", "--topic", "pay",
+               "retention.ms=4242").returncode != 0:
+        fail("synodctl config set")
+    r = admin("kp-describe-configs", follower, "topic", "pay")
+    if r["error"] != 0 or r["configs"].get("retention.ms") != ["4242", 1] \
+            or r["configs"].get("cleanup.policy") != ["delete", 5]:
+        fail("kafka-python describe_configs pay: %s" % r)
+    r = admin("ck-describe-configs", follower, "pay")
+    if not r.get("ok") or r["configs"].get("retention.ms") != ["4242", 1]:
+        fail("confluent describe_configs pay: %s" % r)
+
+    # librdkafka grows, alters (AlterConfigs replaces) and deletes.
+    r = admin("ck-create-partitions", follower, "kp-made", "6")
+    if r != {"kp-made": True}:
+        fail("confluent create_partitions: %s" % r)
+    if topic_of(ctl_run, "kp-made")["partitions"] != 6:
+        fail("kp-made did not grow: %s" % topic_of(ctl_run, "kp-made"))
+    r = admin("ck-alter-configs", follower, "kp-made",
+              "cleanup.policy=compact")
+    if not r["ok"]:
+        fail("confluent alter_configs: %s" % r)
+    if config_of(ctl_run, "kp-made", "cleanup.policy") != "compact" or \
+            config_of(ctl_run, "kp-made", "retention.ms") is not None:
+        fail("after AlterConfigs: cleanup.policy %s, retention.ms %s" %
+             (config_of(ctl_run, "kp-made", "cleanup.policy"),
+              config_of(ctl_run, "kp-made", "retention.ms")))
+    r = admin("ck-create", follower, "ck-made", "2", "2")
+    if r != {"ck-made": True} or topic_of(ctl_run, "ck-made") != \
+            {"partitions": 2, "rf": 2}:
+        fail("confluent create: %s, synodctl %s" %
+             (r, topic_of(ctl_run, "ck-made")))
+    r = admin("ck-delete", follower, "ck-made", "no-such-topic")
+    if r.get("ck-made") is not True or r.get("no-such-topic") is True:
+        fail("confluent delete: %s" % r)
+    r = admin("kp-delete", follower, "kp-made")
+    if r["errors"] != [["kp-made", 0]]:
+        fail("kafka-python delete: %s" % r)
+    if topic_of(ctl_run, "kp-made") or topic_of(ctl_run, "ck-made"):
+        fail("deleted topics still described by synodctl")
+    # The other way round: synodctl's topic in the clients' metadata.
+    if ctl_run("topic", "create", "ctl-made", "--partitions", "2",
+               "--replication-factor", "2").returncode != 0:
+        fail("synodctl topic create ctl-made")
+    wait_for("ctl-made in kcat -L", lambda: any(
+        t["topic"] == "ctl-made" for t in kcat(follower)["topics"]))
+    print("kafka: kafka-python and librdkafka admin: create, grow, alter, "
+          "describe configs, delete, as synodctl sees them")
+
+    # Consumer groups: two consumers in kg-0 (synod-sim); both clients
+    # describe them as synodctl does.
+    cons = subprocess.Popen(
+        [os.path.join(build, "synod-sim"), "--bootstrap", boot, "--brokers",
+         "0", "--consumers", "2", "--subscribe", "orders", "--groups", "1",
+         "--group-prefix", "kg-"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def stable():
+            g = json.loads(ctl_run("--json", "group", "describe",
+                                   "kg-0").stdout)
+            return g if g.get("state") == "stable" else None
+        g = wait_for("group kg-0 stable", stable)
+        want = {}
+        for m in g["members"]:
+            parts = []
+            for t in m.get("assigned", []):
+                parts += ["%s-%d" % (t["topic"], p) for p in t["partitions"]]
+            want[m["member_id"]] = sorted(parts)
+        r = admin("kp-groups", follower)
+        if ["kg-0", "consumer"] not in r["listed"]:
+            fail("kafka-python list_consumer_groups: %s" % r["listed"])
+        kg = r["groups"]["kg-0"]
+        got = {m["id"]: m["partitions"] for m in kg["members"]}
+        if kg["state"] != "Stable" or got != want:
+            fail("kafka-python describes kg-0 as %s; synodctl: %s" %
+                 (kg, want))
+        r = admin("ck-groups", follower)
+        if sorted(r["groups"]["kg-0"]["members"]) != sorted(want):
+            fail("confluent list_groups: %s" % r)
+    finally:
+        cons.kill()
+        cons.wait()
+    print("kafka: both clients list and describe group kg-0 as synodctl")
+
+    # DescribeQuorum: the leader and voters quorum status names.
+    q = describe_quorum(follower)
+    st = json.loads(ctl_run("--json", "quorum", "status").stdout)
+    if q["error"] != 0 or q["leader"] != st["leader_id"] or \
+            q["voters"] != [1, 2, 3] or q["high_watermark"] <= 0:
+        fail("DescribeQuorum: %s (quorum status: leader %s)" %
+             (q, st["leader_id"]))
+    # ElectLeaders (preferred) for pay: every partition answered, those
+    # led by their preferred replica ELECTION_NOT_NEEDED (84); broker 1
+    # is fenced, so its partitions PREFERRED_LEADER_NOT_AVAILABLE (80).
+    err, codes = elect_preferred(follower, "pay", [0, 1, 2])
+    if err != 0 or sorted(codes) != [0, 1, 2] or \
+            not set(codes.values()) <= {0, 80, 84} or \
+            84 not in codes.values():
+        fail("ElectLeaders: error %d, %s" % (err, codes))
+    print("kafka: DescribeQuorum and ElectLeaders answer as synodctl says")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -113,7 +353,8 @@ def main():
                       capture_output=True).returncode != 0:
         fail("kafka-python missing (python3-kafka, deploy/install-deps.sh)")
     tmp = tempfile.mkdtemp(prefix="synod-kafka-")
-    base = free_base()
+    base = free_base(extra=4)
+    kbase = base + 400
     env = dict(os.environ, SYNOD_CLUSTER_DIR=tmp, SYNOD_BASE_PORT=str(base),
                SYNOD_BUILD_DIR=build,
                SYNOD_FLAGS="--election-timeout-ms 300 "
@@ -139,6 +380,7 @@ def main():
         sim = subprocess.Popen(
             [os.path.join(build, "synod-sim"), "--bootstrap", boot,
              "--brokers", "4", "--first-id", "1", "--racks", "2",
+             "--kafka-port-base", str(kbase),
              "--crash", "1", "--crash-after", "6000"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for("four brokers", lambda: ctl_run(
@@ -159,7 +401,20 @@ def main():
             ids = sorted(b["id"] for b in md["brokers"])
             if ids != [1, 2, 3, 4]:
                 fail("%s lists brokers %s" % (addr, ids))
+            if md.get("controllerid") != 1:
+                fail("%s names controller %s, not the lowest live broker"
+                     % (addr, md.get("controllerid")))
         print("kafka: kcat -L agrees with synodctl on 3 nodes")
+        # A simulated broker's listener: brokers at their Kafka ports.
+        broker2 = "127.0.0.1:%d" % (kbase + 2)
+        want = described(ctl_run, topics)
+        wait_for("kcat -L at broker 2 to agree",
+                 lambda: from_kcat(kcat(broker2)) == want)
+        md = kcat(broker2)
+        got = sorted((b["id"], b["name"]) for b in md["brokers"])
+        if got != [(i, "127.0.0.1:%d" % (kbase + i)) for i in (1, 2, 3, 4)]:
+            fail("broker 2 lists brokers %s" % got)
+        print("kafka: kcat -L agrees with synodctl at a simulated broker")
 
         # kafka-python: brokers with racks, partitions, leaders.
         out = subprocess.run(
@@ -191,12 +446,16 @@ def main():
         want = described(ctl_run, topics)
         if any(v[0] == 1 for v in want.values()):
             fail("broker 1 still leads after its fence")
-        wait_for("kcat to see the new leaders",
-                 lambda: from_kcat(kcat(kafka[2])) == want)
-        md = kcat(kafka[2])
-        if sorted(b["id"] for b in md["brokers"]) != [2, 3, 4]:
-            fail("a fenced broker is still listed: %s" % md["brokers"])
-        print("kafka: after the fence, the new leaders and 3 brokers")
+        for addr in (kafka[2], "127.0.0.1:%d" % (kbase + 3)):
+            wait_for("kcat at %s to see the new leaders" % addr,
+                     lambda: from_kcat(kcat(addr)) == want)
+            md = kcat(addr)
+            if sorted(b["id"] for b in md["brokers"]) != [2, 3, 4]:
+                fail("%s lists a fenced broker: %s" % (addr, md["brokers"]))
+        print("kafka: after the fence, the new leaders and 3 brokers "
+              "(controller node and surviving broker)")
+
+        admin_checks(ctl_run, kafka, build, boot)
 
         # Bad input: each closes its own connection, nothing else.
         bad = {
