@@ -775,8 +775,10 @@ static void mod_close(void *self)
 	if (k->ks)
 		kafka_server_close(k->ks);
 	k->ks = NULL;
-	if (k->listening)
+	if (k->listening) {
+		k->listener.data = k; /* was the server's, for connections */
 		uv_close((uv_handle_t *)&k->listener, on_handle_closed);
+	}
 	uv_close((uv_handle_t *)&k->idle, on_handle_closed);
 }
 
