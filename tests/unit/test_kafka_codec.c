@@ -8,7 +8,12 @@
  * come back as their defaults); hostile input (truncations of every
  * capture, a count larger than the bytes, a negative length, a varint
  * that never ends, a budget too small) is refused with an error, never
- * read past or allocated for.
+ * read past or allocated for; every request and response schema of every
+ * API the listeners serve (net/kafka_server.c's table), at every version,
+ * round-trips random values byte for byte (tagged fields and nullable
+ * ones included); the server's dispatch answers ApiVersions, answers an
+ * unknown ApiVersions version in version 0, and refuses unknown keys and
+ * other APIs' unknown versions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +26,9 @@
 #include <cmocka.h>
 
 #include "kafka.h"
+#include "kafka_admin_apis.h"
 #include "kafka_apis.h"
+#include "kafka_server.h"
 
 #ifndef DATA_DIR
 #define DATA_DIR "tests/data/kafka"
@@ -309,6 +316,273 @@ static void test_hostile(void **state)
 	}
 }
 
+/* ---- every served schema, random values, every version ---- */
+
+static uint64_t rng = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int in_ver(const struct kf_field *f, int16_t v)
+{
+	return v >= f->min && v <= f->max;
+}
+
+static void random_value(struct kf_arena *a, const struct kf_field *f,
+			 enum kf_type t, int16_t ver, int depth,
+			 struct kf_val *out);
+
+static void random_struct(struct kf_arena *a, const struct kf_schema *s,
+			  int16_t ver, int depth, struct kf_val *out)
+{
+	struct kf_val *v = kf_struct(a, s);
+	assert_non_null(v);
+	for (unsigned i = 0; i < s->n; i++)
+		if (in_ver(&s->fields[i], ver))
+			random_value(a, &s->fields[i], s->fields[i].type, ver,
+				     depth, &v->v[i]);
+	*out = *v;
+}
+
+static void random_value(struct kf_arena *a, const struct kf_field *f,
+			 enum kf_type t, int16_t ver, int depth,
+			 struct kf_val *out)
+{
+	int nullable = ver >= f->null_min;
+	char buf[16];
+	switch (t) {
+	case KF_BOOL:
+		out->i = (int64_t)(rnd() & 1);
+		break;
+	case KF_INT8:
+		out->i = (int8_t)rnd();
+		break;
+	case KF_INT16:
+		out->i = (int16_t)rnd();
+		break;
+	case KF_INT32:
+		out->i = (int32_t)rnd();
+		break;
+	case KF_INT64:
+		out->i = (int64_t)rnd();
+		break;
+	case KF_UUID:
+		for (int i = 0; i < 16; i++)
+			out->uuid[i] = (uint8_t)rnd();
+		break;
+	case KF_STRING:
+	case KF_BYTES:
+		if (nullable && rnd() % 4 == 0) {
+			out->null = 1;
+			break;
+		}
+		snprintf(buf, sizeof buf, "v%u", (unsigned)(rnd() % 100000));
+		assert_int_equal(kf_string(a, out, buf), 0);
+		break;
+	case KF_ARRAY: {
+		size_t n = depth > 2 ? 0 : rnd() % 3;
+		if (nullable && rnd() % 4 == 0) {
+			out->null = 1;
+			break;
+		}
+		assert_int_equal(kf_array(a, out, n), 0);
+		for (size_t i = 0; i < n; i++) {
+			if (f->elem_type == KF_STRUCT)
+				random_struct(a, f->schema, ver, depth + 1,
+					      &out->v[i]);
+			else
+				random_value(a, f, f->elem_type, ver, depth + 1,
+					     &out->v[i]);
+			out->v[i].null = 0; /* elements are never null */
+		}
+		break;
+	}
+	case KF_STRUCT:
+		random_struct(a, f->schema, ver, depth + 1, out);
+		break;
+	}
+}
+
+static void roundtrip(const struct kf_schema *s, int16_t v, int flex)
+{
+	for (int round = 0; round < 20; round++) {
+		struct kf_arena a;
+		struct kf_buf b1 = {0}, b2 = {0};
+		struct kf_val val, back;
+		size_t off = 0;
+		kf_arena_init(&a, 1 << 22);
+		random_struct(&a, s, v, 0, &val);
+		kf_encode(s, v, flex, &val, &b1);
+		assert_false(b1.failed);
+		if (kf_decode(s, v, flex, b1.p, b1.len, &off, &a, &back) !=
+		    KF_OK)
+			fail_msg("%s v%d does not decode what it encoded",
+				 s->name, v);
+		assert_int_equal(off, b1.len);
+		kf_encode(s, v, flex, &back, &b2);
+		if (b1.len != b2.len || memcmp(b1.p, b2.p, b1.len) != 0)
+			fail_msg("%s v%d: encode(decode(x)) != x", s->name, v);
+		kf_buf_free(&b1);
+		kf_buf_free(&b2);
+		kf_arena_free(&a);
+	}
+}
+
+static kafka_handler no_handler(int16_t key)
+{
+	(void)key;
+	return NULL;
+}
+
+static void test_served_schemas(void **state)
+{
+	struct kafka_api apis[KAFKA_SERVED_APIS];
+	(void)state;
+	kafka_apis_fill(apis, no_handler);
+	for (size_t i = 0; i < KAFKA_SERVED_APIS; i++) {
+		if (i > 0)
+			assert_true(apis[i].key > apis[i - 1].key);
+		for (int16_t v = apis[i].min; v <= apis[i].max; v++) {
+			int flex = v >= apis[i].flexible_min;
+			roundtrip(apis[i].request, v, flex);
+			roundtrip(apis[i].response, v, flex);
+		}
+	}
+	/* The consumer protocol's embedded messages (never flexible). */
+	roundtrip(&kf_consumer_protocol_subscription, 0, 0);
+	roundtrip(&kf_consumer_protocol_assignment, 0, 0);
+}
+
+/* ---- the server's dispatch, without sockets ---- */
+
+struct got {
+	int calls;
+	uint8_t buf[4096];
+	size_t len;
+	int null;
+};
+
+static void on_done(void *arg, const uint8_t *resp, size_t len)
+{
+	struct got *g = arg;
+	g->calls++;
+	g->null = resp == NULL;
+	if (resp && len <= sizeof g->buf) {
+		memcpy(g->buf, resp, len);
+		g->len = len;
+	}
+}
+
+static void answer_defaults(struct kafka_request *r, struct kf_val *resp)
+{
+	(void)resp;
+	kafka_respond(r);
+}
+
+static kafka_handler defaults(int16_t key)
+{
+	(void)key;
+	return answer_defaults;
+}
+
+static size_t req(uint8_t *out, int16_t key, int16_t ver, int32_t corr)
+{
+	/* header v1 (client id "t"), then a body of zero bytes, enough for
+	 * ApiVersions v0-2 */
+	uint8_t h[] = {(uint8_t)(key >> 8),
+		       (uint8_t)key,
+		       (uint8_t)(ver >> 8),
+		       (uint8_t)ver,
+		       (uint8_t)(corr >> 24),
+		       (uint8_t)(corr >> 16),
+		       (uint8_t)(corr >> 8),
+		       (uint8_t)corr,
+		       0,
+		       1,
+		       't'};
+	memcpy(out, h, sizeof h);
+	return sizeof h;
+}
+
+static void test_dispatch(void **state)
+{
+	static struct kafka_api apis[KAFKA_SERVED_APIS];
+	struct kafka_server_config cfg;
+	struct kafka_server *ks;
+	uv_loop_t loop;
+	uint8_t f[64];
+	struct got g;
+	size_t n;
+	(void)state;
+	uv_loop_init(&loop);
+	kafka_apis_fill(apis, defaults);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.loop = &loop;
+	cfg.apis = apis;
+	cfg.n_apis = KAFKA_SERVED_APIS;
+	cfg.max_request_bytes = 1024;
+	assert_int_equal(kafka_server_new(&cfg, &ks), 0);
+
+	/* ApiVersions v1: every served API, in the response's version. */
+	memset(&g, 0, sizeof g);
+	n = req(f, KF_API_API_VERSIONS, 1, 42);
+	assert_int_equal(kafka_server_dispatch(ks, f, n, "test", on_done, &g),
+			 0);
+	assert_int_equal(g.calls, 1);
+	assert_true(g.len >= 4 + 2 + 4);
+	assert_int_equal(g.buf[3], 42);
+	assert_int_equal(g.buf[4] << 8 | g.buf[5], KF_ERR_NONE);
+	assert_int_equal(g.buf[9], KAFKA_SERVED_APIS);
+
+	/* ApiVersions v99: version 0, UNSUPPORTED_VERSION, the list. */
+	memset(&g, 0, sizeof g);
+	n = req(f, KF_API_API_VERSIONS, 99, 43);
+	assert_int_equal(kafka_server_dispatch(ks, f, n, "test", on_done, &g),
+			 0);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.buf[4] << 8 | g.buf[5], KF_ERR_UNSUPPORTED_VERSION);
+	assert_int_equal(g.buf[9], KAFKA_SERVED_APIS);
+
+	/* An unknown key, another API's unknown version, a body that does
+	 * not decode: refused, done never called. */
+	memset(&g, 0, sizeof g);
+	n = req(f, 9999, 0, 44);
+	assert_int_equal(kafka_server_dispatch(ks, f, n, "test", on_done, &g),
+			 -1);
+	n = req(f, KF_API_METADATA, 13, 45);
+	assert_int_equal(kafka_server_dispatch(ks, f, n, "test", on_done, &g),
+			 -1);
+	n = req(f, KF_API_CREATE_TOPICS, 2, 46); /* no body at all */
+	assert_int_equal(kafka_server_dispatch(ks, f, n, "test", on_done, &g),
+			 -1);
+	assert_int_equal(g.calls, 0);
+
+	/* A handler's answer: DescribeCluster v0 (flexible), defaults. */
+	{
+		uint8_t d[] = {0,   KF_API_DESCRIBE_CLUSTER,
+			       0,   0,
+			       0,   0,
+			       0,   47,
+			       0,   1,
+			       't', 0, /* header v2: tags */
+			       0,   0 /* include ops false, body tags */};
+		memset(&g, 0, sizeof g);
+		assert_int_equal(
+		    kafka_server_dispatch(ks, d, sizeof d, "test", on_done, &g),
+		    0);
+		assert_int_equal(g.calls, 1);
+		assert_int_equal(g.buf[3], 47);
+		assert_int_equal(g.buf[4], 0); /* response header v1: tags */
+	}
+	kafka_server_close(ks);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +590,8 @@ int main(void)
 	    cmocka_unit_test(test_known_bytes),
 	    cmocka_unit_test(test_metadata_roundtrip),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_served_schemas),
+	    cmocka_unit_test(test_dispatch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
