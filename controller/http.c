@@ -230,6 +230,24 @@ char *http_metrics_text(struct server *s)
 	metric(&t, "synod_raft_records_proposed_total", "counter",
 	       "Records in those entries (records per entry: group commit).",
 	       (double)m->records_proposed);
+	metric(&t, "synod_kafka_connections", "gauge",
+	       "Connections to this node's Kafka port.",
+	       (double)m->kafka_connections);
+	metric(&t, "synod_kafka_requests_total", "counter",
+	       "Kafka requests received on this node's Kafka port.",
+	       (double)m->kafka_requests);
+	metric(&t, "synod_kafka_forwarded_total", "counter",
+	       "Kafka requests this node relayed to the active controller.",
+	       (double)m->kafka_forwarded);
+	metric(&t, "synod_kafka_forward_failures_total", "counter",
+	       "Relayed Kafka requests that got no answer (their client's "
+	       "connection was closed).",
+	       (double)m->kafka_forward_failed);
+	metric(&t, "synod_kafka_relayed_total", "counter",
+	       "Kafka requests relayed to this node (from brokers' "
+	       "listeners and other nodes) that it served as the active "
+	       "controller.",
+	       (double)m->kafka_relayed);
 	if (m->has_partitions) {
 		metric(&t, "synod_topics", "gauge", "Topics.",
 		       (double)m->topics);

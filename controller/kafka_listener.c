@@ -752,6 +752,23 @@ static void on_log(void *arg, int level, const char *msg)
 		log_debug("kafka %s", msg);
 }
 
+static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
+{
+	struct kafka *k = self;
+	struct kafka_server_stats st;
+	if (k->ks == NULL)
+		return;
+	kafka_server_stats(k->ks, &st);
+	m->has_kafka_connections = m->has_kafka_requests = 1;
+	m->has_kafka_forwarded = m->has_kafka_forward_failed = 1;
+	m->has_kafka_relayed = 1;
+	m->kafka_connections = st.connections;
+	m->kafka_requests = st.requests;
+	m->kafka_forwarded = k->forwarded;
+	m->kafka_forward_failed = k->forward_failed;
+	m->kafka_relayed = k->dispatched;
+}
+
 static void maybe_free_kafka(struct kafka *k)
 {
 	if (k->closing && k->handles == 0)
@@ -839,6 +856,7 @@ int kafka_start(struct server *s, const char *address)
 	m.apis = forward_apis;
 	m.n_apis = sizeof forward_apis / sizeof forward_apis[0];
 	m.close = mod_close;
+	m.status = mod_status;
 	if (server_register(s, &m) != 0) {
 		mod_close(k);
 		return -1;

@@ -163,7 +163,9 @@ static int fill_topic(struct md *m, const Synod__Wire__TopicState *t,
 struct walk {
 	struct md *m;
 	const struct kf_val *want; /* NULL: every topic */
-	const Synod__Wire__TopicState **found;
+	/* Copies (the walk's states are its own; their strings and ids
+	 * point into the view, unchanged during this call). */
+	Synod__Wire__TopicState *found;
 	size_t n, cap;
 	uint64_t partitions;
 	int failed;
@@ -174,8 +176,7 @@ static int collect(void *arg, const Synod__Wire__TopicState *t)
 	struct walk *w = arg;
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 16;
-		const Synod__Wire__TopicState **f =
-		    realloc(w->found, cap * sizeof *f);
+		Synod__Wire__TopicState *f = realloc(w->found, cap * sizeof *f);
 		if (f == NULL) {
 			w->failed = 1;
 			return 1;
@@ -183,7 +184,7 @@ static int collect(void *arg, const Synod__Wire__TopicState *t)
 		w->found = f;
 		w->cap = cap;
 	}
-	w->found[w->n++] = t;
+	w->found[w->n++] = *t;
 	w->partitions += t->partitions;
 	return w->partitions > BK_LOCAL_MAX;
 }
@@ -231,7 +232,7 @@ static int md_local(struct bk *k, struct kafka_request *r)
 			int f;
 			if (e == NULL)
 				goto oom;
-			if ((f = fill_topic(&m, w.found[i], e)) != 0) {
+			if ((f = fill_topic(&m, &w.found[i], e)) != 0) {
 				if (f < 0)
 					goto oom;
 				goto out;
@@ -247,8 +248,8 @@ static int md_local(struct bk *k, struct kafka_request *r)
 			if (e == NULL)
 				goto oom;
 			for (size_t i = 0; i < w.n && t == NULL; i++)
-				if (name_matches(&want->v[q], w.found[i]))
-					t = w.found[i];
+				if (name_matches(&want->v[q], &w.found[i]))
+					t = &w.found[i];
 			if (t == NULL) {
 				/* Unknown here: perhaps created since; the
 				 * controller knows. */

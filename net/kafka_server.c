@@ -354,7 +354,8 @@ static int serve(struct kafka_server *ks, struct kconn *c, const uint8_t *frame,
 	int16_t key, ver;
 	int32_t corr;
 	int rv;
-	ks->requests++;
+	if (c)
+		ks->requests++; /* on the port (dispatches are the caller's) */
 	if (kf_peek_header(frame, len, &key, &ver, &corr) != KF_OK)
 		return -1;
 	if ((api = kafka_server_api(ks, key)) == NULL) {

@@ -329,6 +329,7 @@ struct bb {
 	uv_loop_t loop;
 	struct synod_broker **b;
 	unsigned n;
+	char kafka[32];	   /* broker 1's Kafka listener (partitions bench) */
 	uint64_t *seen_ok; /* heartbeats_ok at the last sample */
 	uint64_t *rtt;	   /* samples, us */
 	size_t n_rtt, cap_rtt;
@@ -993,8 +994,7 @@ static void http_measure(struct cluster *c, struct bb *x, unsigned id,
 		h.raw = kframe;
 		h.raw_len = kafka_metadata(path, kframe, sizeof kframe);
 		if (h.raw_len == 0 ||
-		    logged_addr(c, id,
-				"kafka: serving ApiVersions and Metadata on ",
+		    logged_addr(c, id, "kafka: serving the Kafka protocol on ",
 				h.addr, sizeof h.addr) != 0) {
 			printf("http: node %u has no Kafka address\n", id);
 			return;
@@ -1023,6 +1023,49 @@ static void http_measure(struct cluster *c, struct bb *x, unsigned id,
 	       s ? (double)s->loop_stall_max_us / 1000.0 : -1.0);
 	if (s)
 		synod__wire__node_status_response__free_unpacked(s, NULL);
+}
+
+/* Kafka Metadata v4 requests at broker 1's listener (x->kafka), one at a
+ * time: time per answer, and the longest turn of the brokers' loop
+ * meanwhile (the broker's stall: its answer is built in one turn when
+ * its view has it, relayed to the controller otherwise). */
+static void broker_kafka_measure(struct bb *x, const char *topic,
+				 const char *label)
+{
+	static uint8_t kframe[512];
+	uint64_t total = 0, stall = 0;
+	size_t bytes = 0;
+	int ok = 1, runs = 5;
+	for (int i = 0; i < runs && ok; i++) {
+		struct hfetch h;
+		pthread_t th;
+		memset(&h, 0, sizeof h);
+		h.kafka = 1;
+		h.raw = kframe;
+		h.raw_len = kafka_metadata(topic, kframe, sizeof kframe);
+		snprintf(h.addr, sizeof h.addr, "%s", x->kafka);
+		if (pthread_create(&th, NULL, hfetch_thread, &h) != 0)
+			return;
+		while (!h.done) {
+			uint64_t t0 = tool_now_us(), d;
+			uv_run(&x->loop, UV_RUN_NOWAIT);
+			d = tool_now_us() - t0;
+			if (d > stall)
+				stall = d;
+		}
+		pthread_join(th, NULL);
+		ok = h.status == 200;
+		total += h.us;
+		bytes = h.bytes;
+	}
+	if (!ok) {
+		printf("kafka %-33s broker 1: no answer\n", label);
+		return;
+	}
+	printf("kafka %-33s broker 1: %10zu bytes in %8.1f ms (%.0f/s); "
+	       "broker loop's longest turn %.1f ms\n",
+	       label, bytes, (double)total / runs / 1000.0,
+	       1e6 * runs / (double)total, (double)stall / 1000.0);
 }
 
 /* The HTTP answers of a large cluster, and the loop stall each causes
@@ -1071,12 +1114,80 @@ static void bench_http(struct cluster *c, struct bb *x, unsigned leader)
 		     "Kafka Metadata v4, all (follower)");
 	http_measure(c, x, leader, "KAFKA", "bench-00000", NULL,
 		     "Kafka Metadata v4, one topic");
+	if (x->kafka[0]) {
+		broker_kafka_measure(x, "all", "Metadata v4, all (relayed)");
+		broker_kafka_measure(x, "bench-00000",
+				     "Metadata v4, one topic (relayed)");
+		broker_kafka_measure(x, "bench-held",
+				     "Metadata v4, one topic (its view)");
+	}
 	{
 		/* The daemon's memory after the big answers. */
 		struct bench_figures f = bench_figures(c, leader);
 		printf("http leader RSS after the answers: %.0f MiB\n",
 		       (double)f.rss / 1048576.0);
 	}
+}
+
+/* A TCP port free now on 127.0.0.1 (0: none). */
+static int free_port(void)
+{
+	struct sockaddr_in sa = {0};
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* A topic of n partitions whose replicas all include broker 1 (so its
+ * view holds the whole topic). */
+static void create_held_topic(struct bb *x, struct synod_client *cl, unsigned n,
+			      unsigned n_brokers)
+{
+	Synod__Wire__CreateTopicsRequest req =
+	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
+	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
+	Synod__Wire__CreatableTopic *ctp = &ct;
+	Synod__Wire__ReplicaAssignment *as = calloc(n, sizeof *as);
+	Synod__Wire__ReplicaAssignment **ap = calloc(n, sizeof *ap);
+	int32_t *ids = calloc((size_t)n * 3, sizeof *ids);
+	struct pcreate pc;
+	if (as == NULL || ap == NULL || ids == NULL || n_brokers < 3)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		synod__wire__replica_assignment__init(&as[i]);
+		as[i].partition = (int32_t)i;
+		ids[3 * i] = 1;
+		ids[3 * i + 1] = 2 + (int32_t)(i % (n_brokers - 1));
+		ids[3 * i + 2] = 2 + (int32_t)((i + 1) % (n_brokers - 1));
+		as[i].n_replicas = 3;
+		as[i].replicas = &ids[3 * i];
+		ap[i] = &as[i];
+	}
+	ct.name = "bench-held";
+	ct.n_assignments = n;
+	ct.assignments = ap;
+	req.n_topics = 1;
+	req.topics = &ctp;
+	memset(&pc, 0, sizeof pc);
+	pc.topics = 1;
+	if (synod_client_send(cl, SYNOD_API_CREATE_TOPICS, &req.base, 1,
+			      on_created, &pc) != SYNOD_OK)
+		goto out;
+	pc.sent = 1;
+	pc.inflight = 1;
+	while (pc.done < 1)
+		uv_run(&x->loop, UV_RUN_ONCE);
+out:
+	free(as);
+	free(ap);
+	free(ids);
 }
 
 static void bench_partitions(struct cluster *c)
@@ -1118,6 +1229,19 @@ static void bench_partitions(struct cluster *c)
 		cfg.rack = rack;
 		cfg.endpoints = &ep;
 		cfg.n_endpoints = 1;
+		if (i == 0) {
+			/* Broker 1 answers Kafka clients (docs/kafka.md):
+			 * its listener on a free port, its view with the
+			 * other brokers. */
+			int port = free_port();
+			if (port > 0) {
+				snprintf(x.kafka, sizeof x.kafka,
+					 "127.0.0.1:%d", port);
+				cfg.kafka_address = x.kafka;
+				cfg.other_brokers = 1;
+				ep.port = (uint16_t)port;
+			}
+		}
 		if (synod_broker_new(&x.loop, &cfg, NULL, &x.b[i]) !=
 			SYNOD_OK ||
 		    synod_broker_start(x.b[i]) != SYNOD_OK) {
@@ -1192,6 +1316,19 @@ static void bench_partitions(struct cluster *c)
 		if (held >= want)
 			break;
 		usleep(5000);
+	}
+	if (x.kafka[0]) {
+		size_t before = synod_broker_partition_count(x.b[0]);
+		uint64_t t1;
+		create_held_topic(&x, cl, opt_topic_parts, x.n);
+		/* Until broker 1's view holds it whole. */
+		for (t1 = tool_now_us(); tool_now_us() - t1 < 30000000ull;) {
+			uv_run(&x.loop, UV_RUN_NOWAIT);
+			if (synod_broker_partition_count(x.b[0]) >=
+			    before + opt_topic_parts)
+				break;
+			usleep(2000);
+		}
 	}
 	printf("partitions pushed: %llu of %llu replicas held by the "
 	       "brokers %.2f s after the last creation was acknowledged\n",
