@@ -367,6 +367,10 @@ def main():
     if subprocess.run(["/usr/bin/python3", "-c", "import kafka"],
                       capture_output=True).returncode != 0:
         fail("kafka-python missing (python3-kafka, deploy/install-deps.sh)")
+    if subprocess.run(["/usr/bin/python3", "-c", "import confluent_kafka"],
+                      capture_output=True).returncode != 0:
+        fail("confluent-kafka missing (python3-confluent-kafka, "
+             "deploy/install-deps.sh)")
     tmp = tempfile.mkdtemp(prefix="synod-kafka-")
     base = free_base(extra=4)
     kbase = base + 400
