@@ -10,7 +10,7 @@
  * Invariants: no read past the input (ASan), the arena never passes its
  * budget, a decoded value re-encodes to bytes that decode again at the
  * same version, a dispatched frame is answered once or refused. Seeds:
- * tests/data/kafka (kcat's requests). */
+ * tests/data/kafka (kcat's, librdkafka's and kafka-python's requests). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

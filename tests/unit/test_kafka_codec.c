@@ -2,11 +2,13 @@
  *
  * Checked: requests captured from kcat 1.7.1 / librdkafka 2.0.2
  * (tests/data/kafka, recorded by a proxy in front of a node) decode to
- * what kcat sent; a response encodes to bytes written out by hand from
- * Kafka's protocol rules (classic and flexible); every Metadata response
- * version 0-12 decodes back to what was encoded (fields outside a version
- * come back as their defaults); hostile input (truncations of every
- * capture, a count larger than the bytes, a negative length, a varint
+ * what kcat sent; the admin requests of librdkafka 2.0.2 and kafka-python
+ * 2.0.2 (recorded by tests/data/kafka/capture.py) decode whole at their
+ * version to what the clients were asked to send; a response encodes to bytes
+ * written out by hand from Kafka's protocol rules (classic and flexible); every
+ * Metadata response version 0-12 decodes back to what was encoded (fields
+ * outside a version come back as their defaults); hostile input (truncations of
+ * every capture, a count larger than the bytes, a negative length, a varint
  * that never ends, a budget too small) is refused with an error, never
  * read past or allocated for; every request and response schema of every
  * API the listeners serve (net/kafka_server.c's table), at every version,
@@ -583,6 +585,105 @@ static void test_dispatch(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- admin requests captured from real clients ---- */
+
+static const struct kafka_api *served(int16_t key)
+{
+	static struct kafka_api apis[KAFKA_SERVED_APIS];
+	kafka_apis_fill(apis, no_handler);
+	for (size_t i = 0; i < KAFKA_SERVED_APIS; i++)
+		if (apis[i].key == key)
+			return &apis[i];
+	return NULL;
+}
+
+/* Decode capture `name` whole; its body into *body (arena a). */
+static void decode_capture(const char *name, struct kf_arena *a,
+			   struct kf_val *body, int16_t *ver)
+{
+	size_t len, off = 0;
+	uint8_t *buf = load(name, &len);
+	const struct kafka_api *api;
+	struct kf_request_header h;
+	int16_t key;
+	int32_t corr;
+	int flex;
+	assert_true(len > 4);
+	assert_int_equal(kf_peek_header(buf + 4, len - 4, &key, ver, &corr),
+			 KF_OK);
+	api = served(key);
+	if (api == NULL || *ver < api->min || *ver > api->max)
+		fail_msg("%s: api %d v%d not served", name, key, *ver);
+	flex = *ver >= api->flexible_min;
+	assert_int_equal(kf_decode_header(buf + 4, len - 4, flex, &off, a, &h),
+			 KF_OK);
+	if (kf_decode(api->request, *ver, flex, buf + 4, len - 4, &off, a,
+		      body) != KF_OK)
+		fail_msg("%s does not decode", name);
+	if (off != len - 4)
+		fail_msg("%s: %zu bytes left over", name, len - 4 - off);
+	free(buf);
+}
+
+static void test_admin_captures(void **state)
+{
+	struct kf_arena a;
+	struct kf_val b;
+	int16_t v;
+	(void)state;
+	kf_arena_init(&a, 1 << 20);
+
+	decode_capture("librdkafka-2.0.2-createtopics-v4.bin", &a, &b, &v);
+	assert_int_equal(b.v[KF_CTQ_TOPICS].n, 1);
+	assert_string_equal(b.v[KF_CTQ_TOPICS].v[0].v[KF_CTQT_NAME].p,
+			    "orders");
+	assert_int_equal(b.v[KF_CTQ_TOPICS].v[0].v[KF_CTQT_NUM_PARTITIONS].i,
+			 6);
+	assert_int_equal(
+	    b.v[KF_CTQ_TOPICS].v[0].v[KF_CTQT_REPLICATION_FACTOR].i, 3);
+	assert_string_equal(
+	    b.v[KF_CTQ_TOPICS].v[0].v[KF_CTQT_CONFIGS].v[0].v[KF_CTQC_NAME].p,
+	    "retention.ms");
+	decode_capture("kafka-python-2.0.2-createtopics-v3.bin", &a, &b, &v);
+	assert_string_equal(b.v[KF_CTQ_TOPICS].v[0].v[KF_CTQT_NAME].p,
+			    "orders");
+
+	decode_capture("librdkafka-2.0.2-deletetopics-v1.bin", &a, &b, &v);
+	assert_int_equal(b.v[KF_DTQ_TOPIC_NAMES].n, 2);
+	assert_string_equal(b.v[KF_DTQ_TOPIC_NAMES].v[1].p, "pay");
+	decode_capture("kafka-python-2.0.2-deletetopics-v3.bin", &a, &b, &v);
+	assert_string_equal(b.v[KF_DTQ_TOPIC_NAMES].v[0].p, "orders");
+
+	decode_capture("librdkafka-2.0.2-createpartitions-v0.bin", &a, &b, &v);
+	assert_string_equal(b.v[KF_CPQ_TOPICS].v[0].v[KF_CPQT_NAME].p,
+			    "orders");
+	assert_int_equal(b.v[KF_CPQ_TOPICS].v[0].v[KF_CPQT_COUNT].i, 8);
+	assert_true(b.v[KF_CPQ_TOPICS].v[0].v[KF_CPQT_ASSIGNMENTS].null);
+	decode_capture("kafka-python-2.0.2-createpartitions-v1.bin", &a, &b,
+		       &v);
+	assert_int_equal(b.v[KF_CPQ_TOPICS].v[0].v[KF_CPQT_COUNT].i, 8);
+
+	decode_capture("librdkafka-2.0.2-describeconfigs-v1.bin", &a, &b, &v);
+	assert_int_equal(b.v[KF_DCQ_RESOURCES].v[0].v[KF_DCQR_TYPE].i, 2);
+	assert_string_equal(b.v[KF_DCQ_RESOURCES].v[0].v[KF_DCQR_NAME].p,
+			    "orders");
+
+	decode_capture("librdkafka-2.0.2-alterconfigs-v0.bin", &a, &b, &v);
+	assert_string_equal(b.v[KF_ACQ_RESOURCES].v[0].v[KF_ACQR_NAME].p,
+			    "orders");
+	assert_string_equal(b.v[KF_ACQ_RESOURCES]
+				.v[0]
+				.v[KF_ACQR_CONFIGS]
+				.v[0]
+				.v[KF_ACQC_VALUE]
+				.p,
+			    "5");
+
+	decode_capture("librdkafka-2.0.2-listgroups-v0.bin", &a, &b, &v);
+	assert_int_equal(v, 0);
+	kf_arena_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -592,6 +693,7 @@ int main(void)
 	    cmocka_unit_test(test_hostile),
 	    cmocka_unit_test(test_served_schemas),
 	    cmocka_unit_test(test_dispatch),
+	    cmocka_unit_test(test_admin_captures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
