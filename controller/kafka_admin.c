@@ -40,6 +40,15 @@ static struct store *store_of(struct kafka_request *r)
 	return kafka_of(r)->s->node->fsm.store;
 }
 
+/* An admin request's op on the active controller, or NULL when r was
+ * relayed there (or closed: not active, out of memory). */
+static struct kop *begin(struct kafka_request *r)
+{
+	if (kafka_relay(r))
+		return NULL;
+	return kop_new(kafka_of(r), r);
+}
+
 /* The Kafka error and message of op's call that failed as a whole. */
 static void call_error(const struct kop *op, int16_t *err, const char **msg)
 {
@@ -211,9 +220,7 @@ void kafka_create_topics(struct kafka_request *r, struct kf_val *resp)
 	unsigned char *dup;
 	struct kop *op;
 	struct ct *ct;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	ct = NEW(r, struct ct);
 	names = NEWN(r, const char *, want->n);
@@ -307,9 +314,7 @@ void kafka_delete_topics(struct kafka_request *r, struct kf_val *resp)
 	Synod__Wire__DeleteTopicsRequest req =
 	    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
 	struct kop *op;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	if (kf_array(&r->ra, out, want->n) != 0 ||
 	    (req.names = NEWN(r, char *, want->n)) == NULL)
@@ -421,9 +426,7 @@ void kafka_create_partitions(struct kafka_request *r, struct kf_val *resp)
 	const char **names;
 	unsigned char *dup;
 	struct kop *op;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	names = NEWN(r, const char *, want->n);
 	dup = NEWN(r, unsigned char, want->n);
@@ -674,9 +677,7 @@ void kafka_describe_configs(struct kafka_request *r, struct kf_val *resp)
 	    SYNOD__WIRE__CONFIG_LIST_REQUEST__INIT;
 	struct kop *op;
 	(void)resp;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	/* A read barrier first (the cluster's configs: a few), then the
 	 * configs from this node's store, which has every write
@@ -938,9 +939,7 @@ static void alter_start(struct kafka_request *r, struct kf_val *resp,
 	struct kf_val *out =
 	    &resp->v[incremental ? KF_IAC_RESPONSES : KF_AC_RESPONSES];
 	struct kop *op;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	if ((a = NEW(r, struct alter)) == NULL)
 		goto oom;
@@ -1061,9 +1060,7 @@ void kafka_elect_leaders(struct kafka_request *r, struct kf_val *resp)
 	    SYNOD__WIRE__ELECT_LEADERS_REQUEST__INIT;
 	struct kop *op;
 	(void)resp;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	/* Version 0 elects the preferred leaders; 1+ says which. */
 	req.type = r->version >= 1 ? (uint32_t)r->body.v[KF_ELQ_TYPE].i : 0;
@@ -1161,9 +1158,7 @@ void kafka_list_groups(struct kafka_request *r, struct kf_val *resp)
 	    SYNOD__WIRE__GROUP_LIST_REQUEST__INIT;
 	struct kop *op;
 	(void)resp;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	kop_call(op, SYNOD_API_GROUP_LIST, &req.base, 0,
 		 &synod__wire__group_list_response__descriptor, lg_done);
@@ -1230,10 +1225,8 @@ static int member_assignment(struct kafka_request *r, struct kf_val *out,
 					    gt->topic ? gt->topic : ""))
 			return -1;
 		ps = &tp->v[KF_CASGT_PARTITIONS];
-		if (kf_array(&r->ra, ps, gt->n_partitions) != 0)
+		if (kf_int32s(&r->ra, ps, gt->partitions, gt->n_partitions))
 			return -1;
-		for (size_t x = 0; x < gt->n_partitions; x++)
-			ps->v[x].i = gt->partitions[x];
 		tps->v[i] = *tp;
 	}
 	asg->v[KF_CASG_USER_DATA].null = 1;
@@ -1319,9 +1312,7 @@ static void group_describe(struct kafka_request *r, const struct kf_val *ids,
 	Synod__Wire__GroupDescribeRequest req =
 	    SYNOD__WIRE__GROUP_DESCRIBE_REQUEST__INIT;
 	struct kop *op;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	if (ids->n == 0) {
 		step(op, NULL);
@@ -1366,10 +1357,8 @@ static int cgd_partitions(struct kafka_request *r, struct kf_val *out,
 		if (gt->topic_id.len == 16)
 			memcpy(tp->v[KF_CGDT_ID].uuid, gt->topic_id.data, 16);
 		ps = &tp->v[KF_CGDT_PARTITIONS];
-		if (kf_array(&r->ra, ps, gt->n_partitions) != 0)
+		if (kf_int32s(&r->ra, ps, gt->partitions, gt->n_partitions))
 			return -1;
-		for (size_t x = 0; x < gt->n_partitions; x++)
-			ps->v[x].i = gt->partitions[x];
 		tps->v[i] = *tp;
 	}
 	*out = *a;
@@ -1700,9 +1689,7 @@ void kafka_describe_quorum(struct kafka_request *r, struct kf_val *resp)
 	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
 	struct kop *op;
 	(void)resp;
-	if (kafka_relay(r))
-		return;
-	if ((op = kop_new(kafka_of(r), r)) == NULL)
+	if ((op = begin(r)) == NULL)
 		return;
 	kop_call(op, SYNOD_API_NODE_STATUS, &req.base, 0,
 		 &synod__wire__node_status_response__descriptor, dq_done);

@@ -18,6 +18,7 @@
 #include "kafka_admin_apis.h"
 #include "kafka_apis.h"
 #include "kafka_int.h"
+#include "kafka_relay.h"
 #include "log.h"
 #include "module.h"
 #include "store.h"
@@ -111,16 +112,6 @@ static int is_live(const struct kjob *j, int32_t id)
 	       NULL;
 }
 
-static int ids(struct kf_arena *a, struct kf_val *arr, const int32_t *v,
-	       size_t n)
-{
-	if (kf_array(a, arr, n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		arr->v[i].i = v[i];
-	return 0;
-}
-
 /* A topic entry (t NULL: unknown, named name or id); its index. */
 static int add_topic(struct kjob *j, const struct store_topic *t,
 		     const char *name, const uint8_t *id, int error)
@@ -169,10 +160,10 @@ static int md_partition(void *arg, const struct store_topic *t,
 	e->v[KF_MDP_INDEX].i = p->partition;
 	e->v[KF_MDP_LEADER].i = p->leader;
 	e->v[KF_MDP_EPOCH].i = p->leader_epoch;
-	if (ids(&j->r->ra, &e->v[KF_MDP_REPLICAS], p->replicas,
-		p->n_replicas) ||
-	    ids(&j->r->ra, &e->v[KF_MDP_ISR], p->isr, p->n_isr) ||
-	    ids(&j->r->ra, &e->v[KF_MDP_OFFLINE], offline, n_off)) {
+	if (kf_int32s(&j->r->ra, &e->v[KF_MDP_REPLICAS], p->replicas,
+		      p->n_replicas) ||
+	    kf_int32s(&j->r->ra, &e->v[KF_MDP_ISR], p->isr, p->n_isr) ||
+	    kf_int32s(&j->r->ra, &e->v[KF_MDP_OFFLINE], offline, n_off)) {
 		j->failed = 1;
 		return -1;
 	}
@@ -559,55 +550,25 @@ int kafka_str(struct kafka_request *r, struct kf_val *v, const char *s)
 
 /* ---- forwarding to the active controller ---- */
 
-static void on_forwarded(void *arg, int status, const uint8_t *body, size_t len)
-{
-	struct kafka_request *r = arg;
-	struct kafka *k = r->arg;
-	Synod__Wire__KafkaForwardResponse *m = NULL;
-	if (status == SYNOD_OK)
-		m = synod__wire__kafka_forward_response__unpack(NULL, len,
-								body);
-	if (m && m->status->code == SYNOD_OK && m->has_response) {
-		kafka_respond_raw(r, m->response.data, m->response.len);
-	} else {
-		k->forward_failed++;
-		log_debug("kafka %s: %s forwarded to the active controller: "
-			  "%s; closing",
-			  r->peer, r->api->name,
-			  m ? synod_strerror(m->status->code)
-			    : synod_strerror(status));
-		kafka_respond_close(r);
-	}
-	if (m)
-		synod__wire__kafka_forward_response__free_unpacked(m, NULL);
-}
-
 int kafka_relay(struct kafka_request *r)
 {
 	struct kafka *k = r->arg;
-	Synod__Wire__KafkaForwardRequest req =
-	    SYNOD__WIRE__KAFKA_FORWARD_REQUEST__INIT;
 	struct synod_client *c;
 	char err[256] = "out of memory";
 	int code = node_check_active(k->s->node);
 	if (code == SYNOD_OK)
 		return 0;
 	if (r->dispatched) {
-		/* Forwarded here, but this node is not (or no longer) the
-		 * active controller: no second hop. The forwarder closes its
+		/* Relayed here, but this node is not (or no longer) the
+		 * active controller: no second hop. The relay closes its
 		 * client's connection, which asks again. */
 		kafka_respond_close(r);
 		return 1;
 	}
-	req.request.data = (uint8_t *)r->frame;
-	req.request.len = r->frame_len;
-	req.client = (char *)r->peer;
 	c = forwarder_client(&k->fwd, err, sizeof err);
-	if (c == NULL ||
-	    synod_client_send(c, SYNOD_API_KAFKA_FORWARD, &req.base, 1,
-			      on_forwarded, r) != SYNOD_OK) {
+	if (kafka_relay_send(r, c, &k->forward_failed) != SYNOD_OK) {
 		k->forward_failed++;
-		log_warn("kafka %s: %s: cannot forward to the active "
+		log_warn("kafka %s: %s: cannot relay to the active "
 			 "controller: %s; closing",
 			 r->peer, r->api->name,
 			 c ? synod_client_errmsg(c) : err);

@@ -1720,6 +1720,8 @@ void synod_broker_stats(const struct synod_broker *b,
 			struct synod_broker_stats *out)
 {
 	*out = b->stats;
+	if (b->kafka)
+		bk_stats(b->kafka, out);
 }
 
 uint64_t synod_broker_metadata_version(const struct synod_broker *b)

@@ -21,6 +21,8 @@ struct bk;
  * the port is taken) or SYNOD_ENOMEM. */
 int bk_start(struct synod_broker *b, uv_loop_t *loop, const char *address,
 	     size_t max_request, struct bk **out);
+/* Its counters into st's kafka_* fields. */
+void bk_stats(const struct bk *k, struct synod_broker_stats *st);
 /* Stop listening; requests being forwarded end with the client's close
  * (CANCELED: their connections close). Freed on a later loop turn. */
 void bk_close(struct bk *k);

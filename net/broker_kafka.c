@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "kafka_admin_apis.h"
 #include "kafka_apis.h"
+#include "kafka_relay.h"
 #include "kafka_server.h"
 #include "synod/client.h"
 
@@ -28,38 +29,13 @@ struct bk {
 	uint64_t local, forwarded, forward_failed;
 };
 
-/* ---- forwarding ---- */
-
-static void on_forwarded(void *arg, int status, const uint8_t *body, size_t len)
-{
-	struct kafka_request *r = arg;
-	struct bk *k = r->arg;
-	Synod__Wire__KafkaForwardResponse *m = NULL;
-	if (status == SYNOD_OK)
-		m = synod__wire__kafka_forward_response__unpack(NULL, len,
-								body);
-	if (m && m->status->code == SYNOD_OK && m->has_response) {
-		kafka_respond_raw(r, m->response.data, m->response.len);
-	} else {
-		k->forward_failed++;
-		kafka_respond_close(r); /* the client asks again */
-	}
-	if (m)
-		synod__wire__kafka_forward_response__free_unpacked(m, NULL);
-}
+/* ---- relaying ---- */
 
 static void forward(struct kafka_request *r)
 {
 	struct bk *k = r->arg;
-	struct synod_client *c = broker_client(k->b);
-	Synod__Wire__KafkaForwardRequest req =
-	    SYNOD__WIRE__KAFKA_FORWARD_REQUEST__INIT;
-	req.request.data = (uint8_t *)r->frame;
-	req.request.len = r->frame_len;
-	req.client = (char *)r->peer;
-	if (c == NULL ||
-	    synod_client_send(c, SYNOD_API_KAFKA_FORWARD, &req.base, 1,
-			      on_forwarded, r) != SYNOD_OK) {
+	if (kafka_relay_send(r, broker_client(k->b), &k->forward_failed) !=
+	    SYNOD_OK) {
 		k->forward_failed++;
 		kafka_respond_close(r);
 		return;
@@ -110,16 +86,6 @@ static int is_live(const struct kf_val *brokers, int32_t id)
 	return 0;
 }
 
-static int ids(struct kf_arena *a, struct kf_val *arr, const int32_t *v,
-	       size_t n)
-{
-	if (kf_array(a, arr, n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		arr->v[i].i = v[i];
-	return 0;
-}
-
 /* Fill topic entry e with every partition of t from the view: 0, 1 when
  * the view lacks one (the controller answers), -1 out of memory. */
 static int fill_topic(struct md *m, const Synod__Wire__TopicState *t,
@@ -150,10 +116,10 @@ static int fill_topic(struct md *m, const Synod__Wire__TopicState *t,
 		p->v[KF_MDP_INDEX].i = ps.partition;
 		p->v[KF_MDP_LEADER].i = ps.leader;
 		p->v[KF_MDP_EPOCH].i = ps.leader_epoch;
-		if (ids(&r->ra, &p->v[KF_MDP_REPLICAS], ps.replicas,
-			ps.n_replicas) ||
-		    ids(&r->ra, &p->v[KF_MDP_ISR], ps.isr, ps.n_isr) ||
-		    ids(&r->ra, &p->v[KF_MDP_OFFLINE], offline, n_off))
+		if (kf_int32s(&r->ra, &p->v[KF_MDP_REPLICAS], ps.replicas,
+			      ps.n_replicas) ||
+		    kf_int32s(&r->ra, &p->v[KF_MDP_ISR], ps.isr, ps.n_isr) ||
+		    kf_int32s(&r->ra, &p->v[KF_MDP_OFFLINE], offline, n_off))
 			return -1;
 		parts->v[i] = *p;
 	}
@@ -337,6 +303,16 @@ int bk_start(struct synod_broker *b, uv_loop_t *loop, const char *address,
 	}
 	*out = k;
 	return SYNOD_OK;
+}
+
+void bk_stats(const struct bk *k, struct synod_broker_stats *st)
+{
+	struct kafka_server_stats ks;
+	kafka_server_stats(k->ks, &ks);
+	st->kafka_requests = ks.requests;
+	st->kafka_local = k->local;
+	st->kafka_relayed = k->forwarded;
+	st->kafka_relay_failed = k->forward_failed;
 }
 
 void bk_close(struct bk *k)

@@ -89,6 +89,16 @@ int kf_array(struct kf_arena *a, struct kf_val *v, size_t n)
 	return 0;
 }
 
+int kf_int32s(struct kf_arena *a, struct kf_val *v, const int32_t *ids,
+	      size_t n)
+{
+	if (kf_array(a, v, n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		v->v[i].i = ids[i];
+	return 0;
+}
+
 int kf_string(struct kf_arena *a, struct kf_val *v, const char *s)
 {
 	char *p;

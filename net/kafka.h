@@ -87,6 +87,9 @@ void *kf_alloc(struct kf_arena *a, size_t size);
 struct kf_val *kf_struct(struct kf_arena *a, const struct kf_schema *s);
 /* An array of n zeroed values into v (0, or -1: no memory). */
 int kf_array(struct kf_arena *a, struct kf_val *v, size_t n);
+/* An array of n int32 values into v (0, or -1: no memory). */
+int kf_int32s(struct kf_arena *a, struct kf_val *v, const int32_t *ids,
+	      size_t n);
 /* A string value (copied into the arena; NULL s: null). */
 int kf_string(struct kf_arena *a, struct kf_val *v, const char *s);
 

@@ -408,6 +408,13 @@ struct synod_broker_stats {
 	uint64_t full_images;	     /* full images applied */
 	uint64_t alters;	     /* ALTER_PARTITION(S) requests sent */
 	uint64_t self_fences;	     /* sessions the library ended itself */
+	/* The Kafka listener (kafka_address): requests received, Metadata
+	 * answered from the view, requests relayed to the active
+	 * controller, and relayed ones that got no answer. */
+	uint64_t kafka_requests;
+	uint64_t kafka_local;
+	uint64_t kafka_relayed;
+	uint64_t kafka_relay_failed;
 };
 void synod_broker_stats(const struct synod_broker *b,
 			struct synod_broker_stats *out);
