@@ -70,6 +70,22 @@ void kop_fail(struct kop *op);
  * node is not it (the caller returns); 0 when r is to be served here. */
 int kafka_relay(struct kafka_request *r);
 
+/* Structs in r's answer arena (zeroed; n + 1 elements, never NULL for 0
+ * when memory is left). */
+#define KNEW(r, T) ((T *)kf_alloc(&(r)->ra, sizeof(T)))
+#define KNEWN(r, T, n) ((T *)kf_alloc(&(r)->ra, (n) * sizeof(T) + 1))
+
+/* The module of r, this node's store. */
+struct kafka *kafka_of(struct kafka_request *r);
+struct store *kafka_store(struct kafka_request *r);
+/* An admin request's op on the active controller, or NULL when r was
+ * relayed there (or closed: not active, out of memory). */
+struct kop *kafka_begin(struct kafka_request *r);
+/* The Kafka error and message of op's call that failed as a whole. */
+void kafka_call_error(const struct kop *op, int16_t *err, const char **msg);
+/* A message in the answer's arena (null when m is NULL or empty). */
+int kafka_msg(struct kafka_request *r, struct kf_val *v, const char *m);
+
 /* Kafka's code for a client-protocol code. */
 int16_t kafka_error_of(int code);
 /* A string value in r's answer arena (NULL s: null); -1: out of memory. */

@@ -548,6 +548,34 @@ int kafka_str(struct kafka_request *r, struct kf_val *v, const char *s)
 	return kf_string(&r->ra, v, s);
 }
 
+int kafka_msg(struct kafka_request *r, struct kf_val *v, const char *m)
+{
+	return kafka_str(r, v, m && m[0] ? m : NULL);
+}
+
+struct kafka *kafka_of(struct kafka_request *r)
+{
+	return r->arg;
+}
+
+struct store *kafka_store(struct kafka_request *r)
+{
+	return kafka_of(r)->s->node->fsm.store;
+}
+
+struct kop *kafka_begin(struct kafka_request *r)
+{
+	if (kafka_relay(r))
+		return NULL;
+	return kop_new(kafka_of(r), r);
+}
+
+void kafka_call_error(const struct kop *op, int16_t *err, const char **msg)
+{
+	*err = kafka_error_of(op->code);
+	*msg = op->msg[0] ? op->msg : synod_strerror(op->code);
+}
+
 /* ---- forwarding to the active controller ---- */
 
 int kafka_relay(struct kafka_request *r)
