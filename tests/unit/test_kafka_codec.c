@@ -426,7 +426,8 @@ static void roundtrip(const struct kf_schema *s, int16_t v, int flex)
 				 s->name, v);
 		assert_int_equal(off, b1.len);
 		kf_encode(s, v, flex, &back, &b2);
-		if (b1.len != b2.len || memcmp(b1.p, b2.p, b1.len) != 0)
+		if (b1.len != b2.len ||
+		    (b1.len && memcmp(b1.p, b2.p, b1.len) != 0))
 			fail_msg("%s v%d: encode(decode(x)) != x", s->name, v);
 		kf_buf_free(&b1);
 		kf_buf_free(&b2);
