@@ -28,6 +28,7 @@ struct session {
 	int going;	    /* departure in progress: not alive for decisions */
 	struct pub_sub pub; /* its metadata deltas (publisher.h) */
 	int wants_brokers;  /* pushes carry other brokers' states */
+	int wants_all;	    /* pushes carry every partition change */
 };
 
 enum op_kind { OP_REGISTER, OP_HEARTBEAT, OP_FENCE, OP_UNREGISTER, OP_LIST };
@@ -1337,6 +1338,19 @@ int brokers_wants_brokers(struct brokers *b, int32_t id)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
 	return s && s->wants_brokers;
+}
+
+void brokers_want_all(struct brokers *b, int32_t id, int want)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	if (s)
+		s->wants_all = want;
+}
+
+int brokers_wants_all(struct brokers *b, int32_t id)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	return s && s->wants_all;
 }
 
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),

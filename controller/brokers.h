@@ -92,6 +92,10 @@ void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
  * states; pushes of registration changes go only to those. */
 void brokers_want_brokers(struct brokers *b, int32_t id, int want);
 int brokers_wants_brokers(struct brokers *b, int32_t id);
+/* Broker id asked (METADATA_FETCH all_partitions) for every partition:
+ * every partition change is pushed to it, replica or not. */
+void brokers_want_all(struct brokers *b, int32_t id, int want);
+int brokers_wants_all(struct brokers *b, int32_t id);
 /* Every registered broker's id. */
 void brokers_foreach(struct brokers *b, void (*cb)(void *arg, int32_t id),
 		     void *arg);

@@ -205,6 +205,11 @@ struct push_ctx {
 	int all_brokers;     /* bstates lists every registered broker */
 	int failed;
 	int nudge_only; /* topic events too large to fan out: nudge */
+	/* brokers that asked for every partition (all_partitions): how
+	 * many, and whether this entry's states are too large to push to
+	 * them all (they are nudged, and fetch) */
+	int full_checked, nudge_full;
+	size_t full_count;
 };
 
 /* ---- pages (METADATA_FETCH, DESCRIBE_TOPICS) ----
@@ -213,6 +218,11 @@ struct push_ctx {
  * partition (4), version of the first page (8), little endian. */
 #define CURSOR_LEN 21
 #define PAGE_ROWS 256 /* rows read from the store per query */
+/* Rows an answer of every partition's walk (METADATA_FETCH
+ * all_partitions) looks at, at most: a catch-up that finds few changes
+ * among a million partitions takes many small answers, never one long
+ * loop turn. */
+#define SCAN_ROWS 16384
 
 struct cursor {
 	uint8_t phase;

@@ -293,6 +293,15 @@ static void count_broker(void *arg, int32_t broker)
 	(*(size_t *)arg)++;
 }
 
+/* Count the brokers that asked for every partition (arg: a push_ctx
+ * whose full_count grows). */
+static void count_full(void *arg, int32_t broker)
+{
+	struct push_ctx *x = arg;
+	if (brokers_wants_all(x->t->brokers, broker))
+		x->full_count++;
+}
+
 /* Would the part of this entry's pushes that goes to every broker (topic
  * events, broker states), sent to every broker, queue more than
  * BROKERS_FANOUT_MAX bytes? */
@@ -358,6 +367,44 @@ static void push_entry_brokers(struct push_ctx *x,
 			push_broker(x, id, &sb);
 		else
 			push_broker(x, id, NULL);
+	}
+}
+
+/* A broker that asked for every partition (all_partitions) gets every
+ * state of the entry, not only those it replicates. When that would
+ * queue more than BROKERS_FANOUT_MAX bytes for all of them, they are
+ * nudged instead (they fetch: paged, bounded per answer). */
+static void add_full_view(void *arg, int32_t broker)
+{
+	struct push_ctx *x = arg;
+	struct bucket *bk;
+	if (x->failed || !brokers_wants_all(x->t->brokers, broker))
+		return;
+	if (x->full_checked == 0) {
+		size_t bytes = 0;
+		brokers_foreach(x->t->brokers, count_full, x);
+		for (size_t i = 0; i < x->n_states; i++)
+			bytes +=
+			    48 + strlen(x->states[i].topic) +
+			    5 * (x->states[i].n_replicas + x->states[i].n_isr);
+		x->nudge_full = bytes * x->full_count > BROKERS_FANOUT_MAX;
+		x->full_checked = 1;
+	}
+	if ((bk = bucket_of(x, broker)) == NULL)
+		return;
+	if (x->nudge_full)
+		return; /* its bucket marks it for a nudge */
+	for (size_t i = 0; i < x->n_states && !x->failed; i++) {
+		const Synod__Wire__PartitionState *w = &x->states[i];
+		int replica = 0;
+		for (size_t r = 0; r < w->n_replicas && !replica; r++)
+			replica = w->replicas[r] == broker;
+		if (replica)
+			continue; /* in its bucket already */
+		bk->parts = tp_grow(bk->parts, &bk->cap, bk->n + 1,
+				    sizeof *bk->parts, &x->failed);
+		if (!x->failed)
+			bk->parts[bk->n++] = &x->states[i];
 	}
 }
 
@@ -462,9 +509,18 @@ static void push_entry(struct topics *t, uint64_t index,
 				bk->parts[bk->n++] = w;
 		}
 	}
+	if (!x.failed && x.n_states > 0)
+		brokers_foreach(t->brokers, add_full_view, &x);
 	if (!x.failed) {
-		for (size_t i = 0; i < x.n_buckets; i++)
-			send_one(&x, x.buckets[i].broker, &x.buckets[i]);
+		for (size_t i = 0; i < x.n_buckets; i++) {
+			if (x.nudge_full &&
+			    brokers_wants_all(t->brokers, x.buckets[i].broker))
+				brokers_nudge(t->brokers, x.buckets[i].broker,
+					      x.index);
+			else
+				send_one(&x, x.buckets[i].broker,
+					 &x.buckets[i]);
+		}
 		if (x.n_topics || x.n_bstates) {
 			x.nudge_only = fanout_too_large(&x);
 			brokers_foreach(t->brokers, send_to_registered, &x);
@@ -546,6 +602,7 @@ size_t tp_est_partition(const struct store_topic *tp,
 struct fetch_page {
 	struct push_ctx *x;
 	size_t used, budget;
+	uint64_t since; /* every partition's walk: those changed after */
 };
 
 static int page_topic(void *arg, const struct store_topic *tp)
@@ -565,6 +622,17 @@ static int page_partition(void *arg, const struct store_topic *tp,
 		return -1;
 	fp->used += tp_est_partition(tp, p);
 	return fp->used >= fp->budget ? 1 : 0;
+}
+
+/* Every partition's walk (all_partitions): the row is sent when it
+ * changed after since. */
+static int page_partition_since(void *arg, const struct store_topic *tp,
+				const struct store_partition *p)
+{
+	struct fetch_page *fp = arg;
+	if (p->version <= fp->since)
+		return 0;
+	return page_partition(arg, tp, p);
 }
 
 /* Every registered broker into x (all_brokers), unless their states
@@ -602,10 +670,11 @@ static int fetch_brokers(struct topics *t, struct push_ctx *x)
  * least one row past them). */
 static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 		      const struct cursor *c, uint64_t version,
-		      int with_brokers, struct push_ctx *x, int *more,
+		      int with_brokers, int all, struct push_ctx *x, int *more,
 		      struct cursor *next)
 {
-	struct fetch_page fp = {x, 0, tp_page_bytes(t)};
+	struct fetch_page fp = {x, 0, tp_page_bytes(t), since};
+	unsigned scanned = 0;
 	struct cursor cur = {0, 0, -1, version};
 	unsigned n;
 	int rv;
@@ -640,12 +709,21 @@ static int fetch_page(struct topics *t, int32_t broker, uint64_t since,
 	}
 	do {
 		struct store_pkey k = {cur.tid, cur.partition};
-		rv = store_broker_partitions_since_page(t->store, broker, since,
-							&k, PAGE_ROWS, &n,
-							page_partition, &fp);
+		if (all) /* every partition, filtered here */
+			rv = store_partitions_page(t->store, &k, PAGE_ROWS, &n,
+						   page_partition_since, &fp);
+		else
+			rv = store_broker_partitions_since_page(
+			    t->store, broker, since, &k, PAGE_ROWS, &n,
+			    page_partition, &fp);
 		cur.tid = k.tid;
 		cur.partition = k.partition;
-		if (rv == 1) {
+		scanned += n;
+		/* A full page, or (every partition's walk) enough rows
+		 * looked at for one answer, most perhaps unchanged: the
+		 * broker asks for the next page. */
+		if (rv == 1 ||
+		    (all && n == PAGE_ROWS && scanned >= SCAN_ROWS)) {
 			*more = 1;
 			*next = cur;
 			return 0;
@@ -680,6 +758,7 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 	struct cursor c, next;
 	uint8_t next_buf[CURSOR_LEN];
 	int more = 0, paged = req->has_pages && req->pages;
+	int all = req->has_all_partitions && req->all_partitions;
 	int first = !req->has_cursor, restored = 0;
 	if (code == SYNOD_OK && paged && req->has_cursor &&
 	    (tp_cursor_get(&req->cursor, &c) != 0 || c.version > version))
@@ -693,11 +772,13 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 		since = 0;
 		restored = 1;
 	}
+	if (code == SYNOD_OK && all && !paged)
+		code = SYNOD_EINVALID_REQUEST; /* every partition: pages only */
 	if (code == SYNOD_OK && paged) {
 		if (fetch_page(t, req->broker_id, since, first ? NULL : &c,
 			       version,
-			       req->has_with_brokers && req->with_brokers, &x,
-			       &more, &next) != 0 ||
+			       req->has_with_brokers && req->with_brokers, all,
+			       &x, &more, &next) != 0 ||
 		    x.failed)
 			code = SYNOD_EUNKNOWN;
 	} else if (code == SYNOD_OK &&
@@ -752,6 +833,7 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 		brokers_want_brokers(t->brokers, req->broker_id,
 				     req->has_with_brokers &&
 					 req->with_brokers);
+		brokers_want_all(t->brokers, req->broker_id, all);
 	}
 	srv_fill_status(t->server, &st, code, NULL, &lid, leader,
 			sizeof leader);

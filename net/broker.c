@@ -72,6 +72,7 @@ struct synod_broker {
 	size_t max_frame;	      /* client's (0: its default) */
 	unsigned liveness_timeout_ms; /* client's (0: its default) */
 	int other_brokers;	      /* fetches ask for with_brokers */
+	int all_partitions;	      /* fetches ask for all_partitions */
 	char *kafka_address;	      /* NULL: no Kafka listener */
 	size_t kafka_max_request;
 	struct bk *kafka;	     /* the listener (broker_kafka.c) */
@@ -962,6 +963,10 @@ static void start_fetch(struct synod_broker *b)
 		req.has_with_brokers = 1;
 		req.with_brokers = 1;
 	}
+	if (b->all_partitions) {
+		req.has_all_partitions = 1;
+		req.all_partitions = 1;
+	}
 	if (b->fetch_cursor_len > 0) {
 		req.has_cursor = 1;
 		req.cursor.data = b->fetch_cursor;
@@ -1492,6 +1497,7 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	b->max_frame = cfg->max_frame;
 	b->liveness_timeout_ms = cfg->liveness_timeout_ms;
 	b->other_brokers = cfg->other_brokers != 0;
+	b->all_partitions = cfg->all_partitions != 0;
 	b->kafka_address = dup_or_null(cfg->kafka_address, &nomem);
 	b->kafka_max_request = cfg->kafka_max_request_bytes;
 	if (cbs)

@@ -1,11 +1,12 @@
 /* net/broker_kafka.c - a broker's Kafka listener (synod/broker.h,
  * kafka_address; docs/kafka.md): ApiVersions here; Metadata from the
  * broker's view when the view holds everything asked (the brokers, and
- * every partition of the topics asked for, up to BK_LOCAL_MAX
- * partitions), as a Kafka broker answers from its metadata cache; every
- * other request, and Metadata the view cannot answer whole, relayed to the
- * active controller through the broker's controller connection
- * (KAFKA_FORWARD, KIP-590's envelope), its answer passed back unchanged.
+ * every partition of the topics asked for: any topic with
+ * all_partitions), built in slices across loop turns, as a Kafka broker
+ * answers from its metadata cache; every other request, and Metadata the
+ * view cannot answer whole, relayed to the active controller through the
+ * broker's controller connection (KAFKA_FORWARD, KIP-590's envelope), its
+ * answer passed back unchanged.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,17 @@
 #include "kafka_server.h"
 #include "synod/client.h"
 
-/* Metadata answers larger than this are the controller's (it builds them
- * in slices); a broker answers small ones from its view at once. */
-#define BK_LOCAL_MAX 10000
+/* Partitions of a Metadata answer built from the view per loop turn. */
+#define BK_SLICE 2048
 
+struct bjob;
 struct bk {
 	struct synod_broker *b;
 	struct kafka_server *ks;
 	uv_tcp_t listener;
+	uv_idle_t idle; /* runs the Metadata slices */
+	struct bjob *jobs;
+	int handles;
 	uint64_t local, forwarded, forward_failed;
 };
 
@@ -51,109 +55,67 @@ static void handle_forward(struct kafka_request *r, struct kf_val *resp)
 
 /* ---- Metadata from the view ---- */
 
-struct md {
+/* An answer built from the view: the brokers and the topics' entries at
+ * once, then the partitions BK_SLICE per loop turn (the view may change
+ * in between: a topic then shows its state from either side of a
+ * change). A partition the view lacks (a topic not held whole, or
+ * deleted meanwhile) hands the request to the controller instead. */
+struct bjob {
+	struct bjob *next;
+	struct bk *k;
 	struct kafka_request *r;
-	struct kf_val *brokers;
-	int32_t first_live;
+	int32_t *live; /* the brokers listed, sorted */
+	size_t n_live;
+	struct kf_val *topics; /* the answer's, each with its partitions */
+	size_t at;	       /* the topic being filled */
+	uint32_t part;	       /* its next partition */
 	int failed;
 };
 
+static int cmp_i32(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int add_broker(void *arg, const Synod__Wire__BrokerState *bs)
 {
-	struct md *m = arg;
-	struct kf_val *e;
+	struct bjob *j = arg;
+	struct kafka_request *r = j->r;
+	struct kf_val *arr = &r->resp->v[KF_MD_BROKERS], *e;
 	if (bs->fenced || bs->shutting_down || bs->n_endpoints == 0)
 		return 0; /* the live ones */
-	if ((e = kf_struct(&m->r->ra, &kf_metadata_broker)) == NULL ||
-	    kf_string(&m->r->ra, &e->v[KF_MDB_HOST], bs->endpoints[0]->host) ||
-	    kf_string(&m->r->ra, &e->v[KF_MDB_RACK], bs->rack)) {
-		m->failed = 1;
+	if ((e = kf_struct(&r->ra, &kf_metadata_broker)) == NULL ||
+	    kf_string(&r->ra, &e->v[KF_MDB_HOST], bs->endpoints[0]->host) ||
+	    kf_string(&r->ra, &e->v[KF_MDB_RACK], bs->rack)) {
+		j->failed = 1;
 		return 1;
 	}
 	e->v[KF_MDB_NODE_ID].i = bs->id;
 	e->v[KF_MDB_PORT].i = (int32_t)bs->endpoints[0]->port;
-	m->brokers->v[m->brokers->n++] = *e;
-	if (m->first_live < 0 || bs->id < m->first_live)
-		m->first_live = bs->id;
+	arr->v[arr->n++] = *e;
+	j->live[j->n_live++] = bs->id;
 	return 0;
 }
 
-static int is_live(const struct kf_val *brokers, int32_t id)
+/* A topic entry (its partitions array sized, filled by the slices). */
+static int add_topic(struct bjob *j, const Synod__Wire__TopicState *t)
 {
-	for (size_t i = 0; i < brokers->n; i++)
-		if (brokers->v[i].v[KF_MDB_NODE_ID].i == id)
-			return 1;
-	return 0;
-}
-
-/* Fill topic entry e with every partition of t from the view: 0, 1 when
- * the view lacks one (the controller answers), -1 out of memory. */
-static int fill_topic(struct md *m, const Synod__Wire__TopicState *t,
-		      struct kf_val *e)
-{
-	struct kafka_request *r = m->r;
-	struct kf_val *parts = &e->v[KF_MDT_PARTITIONS];
-	if (kf_string(&r->ra, &e->v[KF_MDT_NAME], t->name) ||
-	    kf_array(&r->ra, parts, t->partitions))
+	struct kafka_request *r = j->r;
+	struct kf_val *e = kf_struct(&r->ra, &kf_metadata_topic);
+	if (e == NULL || kf_string(&r->ra, &e->v[KF_MDT_NAME], t->name) ||
+	    kf_array(&r->ra, &e->v[KF_MDT_PARTITIONS], t->partitions))
 		return -1;
 	memcpy(e->v[KF_MDT_ID].uuid, t->topic_id.data, 16);
-	for (uint32_t i = 0; i < t->partitions; i++) {
-		Synod__Wire__PartitionState ps;
-		struct kf_val *p;
-		int32_t offline[64];
-		size_t n_off = 0;
-		if (synod_broker_find_partition(((struct bk *)r->arg)->b,
-						t->topic_id.data, (int32_t)i,
-						&ps) != SYNOD_OK)
-			return 1;
-		if ((p = kf_struct(&r->ra, &kf_metadata_partition)) == NULL)
-			return -1;
-		for (size_t x = 0; x < ps.n_replicas && n_off < 64; x++)
-			if (!is_live(m->brokers, ps.replicas[x]))
-				offline[n_off++] = ps.replicas[x];
-		p->v[KF_MDP_ERROR].i =
-		    ps.leader < 0 ? KF_ERR_LEADER_NOT_AVAILABLE : KF_ERR_NONE;
-		p->v[KF_MDP_INDEX].i = ps.partition;
-		p->v[KF_MDP_LEADER].i = ps.leader;
-		p->v[KF_MDP_EPOCH].i = ps.leader_epoch;
-		if (kf_int32s(&r->ra, &p->v[KF_MDP_REPLICAS], ps.replicas,
-			      ps.n_replicas) ||
-		    kf_int32s(&r->ra, &p->v[KF_MDP_ISR], ps.isr, ps.n_isr) ||
-		    kf_int32s(&r->ra, &p->v[KF_MDP_OFFLINE], offline, n_off))
-			return -1;
-		parts->v[i] = *p;
-	}
+	j->topics->v[j->topics->n++] = *e;
 	return 0;
 }
 
-struct walk {
-	struct md *m;
+struct pick {
+	struct bjob *j;
 	const struct kf_val *want; /* NULL: every topic */
-	/* Copies (the walk's states are its own; their strings and ids
-	 * point into the view, unchanged during this call). */
-	Synod__Wire__TopicState *found;
-	size_t n, cap;
-	uint64_t partitions;
-	int failed;
+	int missing;		   /* a topic asked for is not in the view */
 };
-
-static int collect(void *arg, const Synod__Wire__TopicState *t)
-{
-	struct walk *w = arg;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 16;
-		Synod__Wire__TopicState *f = realloc(w->found, cap * sizeof *f);
-		if (f == NULL) {
-			w->failed = 1;
-			return 1;
-		}
-		w->found = f;
-		w->cap = cap;
-	}
-	w->found[w->n++] = *t;
-	w->partitions += t->partitions;
-	return w->partitions > BK_LOCAL_MAX;
-}
 
 static int name_matches(const struct kf_val *q,
 			const Synod__Wire__TopicState *t)
@@ -165,90 +127,191 @@ static int name_matches(const struct kf_val *q,
 	       memcmp(q->v[KF_MDQT_ID].uuid, t->topic_id.data, 16) == 0;
 }
 
-/* Answer r from the view: 0 done (answered), 1 the view cannot. */
-static int md_local(struct bk *k, struct kafka_request *r)
+static int pick_topic(void *arg, const Synod__Wire__TopicState *t)
 {
+	struct pick *pk = arg;
+	if (pk->want) {
+		int asked = 0;
+		for (size_t i = 0; i < pk->want->n && !asked; i++)
+			asked = name_matches(&pk->want->v[i], t);
+		if (!asked)
+			return 0;
+	}
+	if (add_topic(pk->j, t) != 0) {
+		pk->j->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The brokers, the cluster and the topics' entries: 0, or 1 when the
+ * view cannot answer (no brokers in it, a topic asked for unknown to it,
+ * out of memory: the controller answers). */
+static int md_begin(struct bjob *j)
+{
+	struct kafka_request *r = j->r;
+	struct synod_broker *b = j->k->b;
 	const struct kf_val *want = &r->body.v[KF_MDQ_TOPICS];
-	struct md m = {r, &r->resp->v[KF_MD_BROKERS], -1, 0};
-	struct walk w = {&m, NULL, NULL, 0, 0, 0, 0};
-	struct kf_val *topics = &r->resp->v[KF_MD_TOPICS];
 	int all = want->null || (r->version == 0 && want->n == 0);
-	int rv = 1;
-	if (synod_broker_metadata_version(k->b) == 0 ||
-	    synod_broker_broker_count(k->b) == 0)
+	size_t nb = synod_broker_broker_count(b);
+	struct pick pk = {j, all ? NULL : want, 0};
+	if (synod_broker_metadata_version(b) == 0 || nb == 0)
 		return 1; /* no view of the brokers (other_brokers off) */
-	if (kf_array(&r->ra, m.brokers, synod_broker_broker_count(k->b)) ||
+	if ((j->live = malloc(nb * sizeof *j->live)) == NULL ||
+	    kf_array(&r->ra, &r->resp->v[KF_MD_BROKERS], nb) ||
 	    kf_string(&r->ra, &r->resp->v[KF_MD_CLUSTER_ID],
-		      broker_cluster_id(k->b)))
-		goto oom;
-	m.brokers->n = 0;
-	synod_broker_brokers(k->b, add_broker, &m);
-	if (m.failed)
-		goto oom;
-	r->resp->v[KF_MD_CONTROLLER_ID].i = m.first_live;
-	if (synod_broker_topics(k->b, collect, &w) != 0 || w.failed)
-		goto out; /* too many to answer here, or no memory */
-	if (kf_array(&r->ra, topics, all ? w.n : want->n))
-		goto oom;
-	topics->n = 0;
-	if (all) {
-		for (size_t i = 0; i < w.n; i++) {
-			struct kf_val *e =
-			    kf_struct(&r->ra, &kf_metadata_topic);
-			int f;
-			if (e == NULL)
-				goto oom;
-			if ((f = fill_topic(&m, &w.found[i], e)) != 0) {
-				if (f < 0)
-					goto oom;
-				goto out;
-			}
-			topics->v[topics->n++] = *e;
+		      broker_cluster_id(b)))
+		return 1;
+	r->resp->v[KF_MD_BROKERS].n = 0;
+	synod_broker_brokers(b, add_broker, j);
+	if (j->failed)
+		return 1;
+	if (j->n_live > 1)
+		qsort(j->live, j->n_live, sizeof *j->live, cmp_i32);
+	/* As a controller node says: the lowest live broker relays. */
+	r->resp->v[KF_MD_CONTROLLER_ID].i = j->n_live ? j->live[0] : -1;
+	j->topics = &r->resp->v[KF_MD_TOPICS];
+	if (kf_array(&r->ra, j->topics,
+		     all ? synod_broker_topic_count(b) : want->n))
+		return 1;
+	j->topics->n = 0;
+	if (synod_broker_topics(b, pick_topic, &pk) != 0 || j->failed)
+		return 1;
+	/* A name asked for more than once, or not in the view (created
+	 * since?): the controller knows. */
+	if (!all && j->topics->n != want->n)
+		return 1;
+	return 0;
+}
+
+static int is_live(const struct bjob *j, int32_t id)
+{
+	return bsearch(&id, j->live, j->n_live, sizeof *j->live, cmp_i32) !=
+	       NULL;
+}
+
+/* Up to BK_SLICE partitions: 0 (more to do), 1 done, -1 the view lacks
+ * one (the controller answers), -2 out of memory. */
+static int md_slice(struct bjob *j)
+{
+	struct kafka_request *r = j->r;
+	unsigned done = 0;
+	while (j->at < j->topics->n) {
+		struct kf_val *e = &j->topics->v[j->at];
+		struct kf_val *parts = &e->v[KF_MDT_PARTITIONS];
+		while (j->part < parts->n) {
+			Synod__Wire__PartitionState ps;
+			struct kf_val *p;
+			int32_t offline[64];
+			size_t n_off = 0;
+			if (done++ == BK_SLICE)
+				return 0;
+			if (synod_broker_find_partition(
+				j->k->b, e->v[KF_MDT_ID].uuid, (int32_t)j->part,
+				&ps) != SYNOD_OK)
+				return -1;
+			if ((p = kf_struct(&r->ra, &kf_metadata_partition)) ==
+			    NULL)
+				return -2;
+			for (size_t x = 0; x < ps.n_replicas && n_off < 64; x++)
+				if (!is_live(j, ps.replicas[x]))
+					offline[n_off++] = ps.replicas[x];
+			p->v[KF_MDP_ERROR].i = ps.leader < 0
+						   ? KF_ERR_LEADER_NOT_AVAILABLE
+						   : KF_ERR_NONE;
+			p->v[KF_MDP_INDEX].i = ps.partition;
+			p->v[KF_MDP_LEADER].i = ps.leader;
+			p->v[KF_MDP_EPOCH].i = ps.leader_epoch;
+			if (kf_int32s(&r->ra, &p->v[KF_MDP_REPLICAS],
+				      ps.replicas, ps.n_replicas) ||
+			    kf_int32s(&r->ra, &p->v[KF_MDP_ISR], ps.isr,
+				      ps.n_isr) ||
+			    kf_int32s(&r->ra, &p->v[KF_MDP_OFFLINE], offline,
+				      n_off))
+				return -2;
+			parts->v[j->part++] = *p;
 		}
-	} else {
-		for (size_t q = 0; q < want->n; q++) {
-			struct kf_val *e =
-			    kf_struct(&r->ra, &kf_metadata_topic);
-			const Synod__Wire__TopicState *t = NULL;
-			int f;
-			if (e == NULL)
-				goto oom;
-			for (size_t i = 0; i < w.n && t == NULL; i++)
-				if (name_matches(&want->v[q], &w.found[i]))
-					t = &w.found[i];
-			if (t == NULL) {
-				/* Unknown here: perhaps created since; the
-				 * controller knows. */
-				goto out;
-			}
-			if ((f = fill_topic(&m, t, e)) != 0) {
-				if (f < 0)
-					goto oom;
-				goto out;
-			}
-			topics->v[topics->n++] = *e;
+		j->at++;
+		j->part = 0;
+	}
+	return 1;
+}
+
+static void bjob_free(struct bjob *j)
+{
+	struct bjob **pp = &j->k->jobs;
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
+	free(j->live);
+	free(j);
+}
+
+static void bjob_cancel(struct kafka_request *r)
+{
+	bjob_free(r->data);
+	kafka_respond_close(r);
+}
+
+static void on_idle(uv_idle_t *idle)
+{
+	struct bk *k = idle->data;
+	struct bjob *queue = k->jobs, *next;
+	k->jobs = NULL;
+	for (struct bjob *j = queue; j; j = next) {
+		struct kafka_request *r = j->r;
+		int rv;
+		next = j->next;
+		j->next = NULL;
+		if (kafka_request_orphaned(r)) {
+			free(j->live);
+			free(j);
+			kafka_respond_close(r);
+			continue;
+		}
+		rv = md_slice(j);
+		if (rv == 0) {
+			j->next = k->jobs;
+			k->jobs = j;
+			continue;
+		}
+		free(j->live);
+		free(j);
+		r->cancel = NULL;
+		if (rv == 1) {
+			k->local++;
+			kafka_respond(r); /* encoded on the pool when large */
+		} else {
+			forward(r); /* the values built stay in the arena */
 		}
 	}
-	free(w.found);
-	k->local++;
-	kafka_respond(r);
-	return 0;
-oom:
-	rv = 1; /* the controller may have the memory */
-out:
-	free(w.found);
-	return rv;
+	if (k->jobs == NULL)
+		uv_idle_stop(idle);
 }
 
 static void handle_metadata(struct kafka_request *r, struct kf_val *resp)
 {
 	struct bk *k = r->arg;
+	struct bjob *j = calloc(1, sizeof *j);
 	(void)resp;
-	if (md_local(k, r) != 0) {
-		/* The values built so far stay in the arena until r is
-		 * answered; the forwarded answer replaces them. */
+	if (j == NULL) {
 		forward(r);
+		return;
 	}
+	j->k = k;
+	j->r = r;
+	if (md_begin(j) != 0) {
+		free(j->live);
+		free(j);
+		forward(r); /* the values built stay in the arena */
+		return;
+	}
+	r->data = j;
+	r->cancel = bjob_cancel;
+	j->next = k->jobs;
+	k->jobs = j;
+	uv_idle_start(&k->idle, on_idle);
 }
 
 /* Metadata here when it can; the rest is the controller's. */
@@ -262,9 +325,11 @@ static struct kafka_api bk_apis[KAFKA_SERVED_APIS];
 
 /* ---- start and close ---- */
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct bk *k = h->data;
+	if (--k->handles == 0)
+		free(k);
 }
 
 int bk_start(struct synod_broker *b, uv_loop_t *loop, const char *address,
@@ -293,8 +358,11 @@ int bk_start(struct synod_broker *b, uv_loop_t *loop, const char *address,
 		free(k);
 		return SYNOD_ENOMEM;
 	}
+	uv_idle_init(loop, &k->idle);
+	k->idle.data = k;
 	uv_tcp_init(loop, &k->listener);
 	k->listener.data = k->ks;
+	k->handles = 2;
 	if (uv_tcp_bind(&k->listener, (struct sockaddr *)&ss, 0) != 0 ||
 	    uv_listen((uv_stream_t *)&k->listener, 128,
 		      kafka_server_on_connection) != 0) {
@@ -319,7 +387,10 @@ void bk_close(struct bk *k)
 {
 	if (k == NULL)
 		return;
-	kafka_server_close(k->ks); /* forwarded ones: the client's close */
+	/* Metadata being built: cancelled; relayed ones: ended by the
+	 * client's close. */
+	kafka_server_close(k->ks);
 	k->listener.data = k;
-	uv_close((uv_handle_t *)&k->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&k->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&k->idle, on_handle_closed);
 }

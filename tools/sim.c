@@ -253,10 +253,11 @@ static void usage(FILE *out)
 	    "this (30000)\n"
 	    "  --kafka-port-base P     broker N answers Kafka clients on "
 	    "127.0.0.1:P+N\n"
-	    "                          (Metadata from its view, admin "
-	    "requests relayed to\n"
-	    "                          the controller) and advertises it "
-	    "as its endpoint\n"
+	    "                          (Metadata from its view of every "
+	    "partition, admin\n"
+	    "                          requests relayed to the controller) "
+	    "and advertises it\n"
+	    "                          as its endpoint\n"
 	    "\n"
 	    "Consumers (synod/group.h), on the same loop; --brokers 0 "
 	    "runs consumers only\n"
@@ -830,6 +831,9 @@ static int start_broker(struct sbroker *sb)
 	     * fenced. */
 	    .other_brokers = sim.events != NULL || sim.kafka_port_base,
 	    .kafka_address = sim.kafka_port_base ? kafka : NULL,
+	    /* A Kafka listener answers Metadata for any topic from the
+	     * view (docs/kafka.md). */
+	    .all_partitions = sim.kafka_port_base != 0,
 	};
 	struct synod_broker_callbacks cbs = {.arg = sb,
 					     .state_changed = on_state,

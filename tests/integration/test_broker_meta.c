@@ -6,17 +6,20 @@
  * idempotent retry), the other brokers in every view (registration,
  * unregistration, a new epoch), a controller failover, a re-registration
  * that keeps the view, and the `restored` answer to a fetch since a
- * version the controller does not hold.
+ * version the controller does not hold. In each test one broker asks for
+ * every partition (all_partitions, docs/kafka.md): its view must hold
+ * every partition of the cluster, through the same pushes, fetches,
+ * failover and re-registration.
  *
  * Each test starts its own quorum of `synod` processes (SYNOD_BIN) through
  * tools/cluster.c and runs struct synod_broker objects of the C library on
  * the test's loop, next to a client for the operator's requests, so every
  * wait keeps the brokers going. Views are compared with DESCRIBE_TOPICS
- * (each broker must hold exactly the partitions it replicates, with the
- * same state, and every topic). Every delta a broker reports is checked
- * against the one before: versions only grow, and a delta that is not a
- * full image starts where the previous one ended. Every wait is bounded;
- * $SYNOD_KEEP_TEST_DIRS keeps the data dirs and logs.
+ * (each broker must hold exactly the partitions it replicates, or every
+ * partition with all_partitions, with the same state, and every topic). Every
+ * delta a broker reports is checked against the one before: versions only grow,
+ * and a delta that is not a full image starts where the previous one ended.
+ * Every wait is bounded; $SYNOD_KEEP_TEST_DIRS keeps the data dirs and logs.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -41,6 +44,7 @@
 struct lib_broker {
 	struct fixture *f;
 	struct synod_broker *b; /* NULL once closed */
+	int all;		/* all_partitions */
 	struct itest_deltas ds; /* what it reported */
 };
 
@@ -85,7 +89,7 @@ static void on_metadata(void *arg, struct synod_broker *b,
 	itest_deltas_check(&lb->ds, b, d);
 }
 
-static unsigned lib_start(struct fixture *f, int32_t id)
+static unsigned lib_start_ex(struct fixture *f, int32_t id, int all)
 {
 	struct synod_endpoint ep = {"PLAINTEXT", "127.0.0.1",
 				    (uint16_t)(19000 + id), "PLAINTEXT"};
@@ -100,6 +104,8 @@ static unsigned lib_start(struct fixture *f, int32_t id)
 	cfg.endpoints = &ep;
 	cfg.n_endpoints = 1;
 	cfg.other_brokers = 1;
+	cfg.all_partitions = all;
+	f->lib[i].all = all;
 	cbs.arg = &f->lib[i];
 	cbs.metadata = on_metadata;
 	assert_int_equal(
@@ -107,6 +113,11 @@ static unsigned lib_start(struct fixture *f, int32_t id)
 	f->n_lib++;
 	assert_int_equal(synod_broker_start(f->lib[i].b), SYNOD_OK);
 	return i;
+}
+
+static unsigned lib_start(struct fixture *f, int32_t id)
+{
+	return lib_start_ex(f, id, 0);
 }
 
 static void wait_all_active(struct fixture *f)
@@ -202,7 +213,7 @@ static int view_matches(struct lib_broker *lb,
 		for (size_t k = 0; k < t->n_partitions; k++) {
 			const Synod__Wire__PartitionState *p = t->partitions[k];
 			Synod__Wire__PartitionState v;
-			int mine = 0;
+			int mine = lb->all;
 			for (size_t r = 0; r < p->n_replicas; r++)
 				mine |= p->replicas[r] == id;
 			if (!mine)
@@ -537,7 +548,7 @@ static void test_views_and_isr(void **state)
 	struct synod_broker_stats st;
 	start(f, 3);
 	for (int32_t id = 1; id <= 4; id++)
-		lib_start(f, id);
+		lib_start_ex(f, id, id == 4); /* broker 4: every partition */
 	wait_all_active(f);
 	/* Every broker sees the others, with their endpoints. */
 	wait_brokers(f);
@@ -818,6 +829,7 @@ static void test_failover_and_reregistration(void **state)
 	start(f, 3);
 	for (int32_t id = 1; id <= 3; id++)
 		lib_start(f, id);
+	lib_start_ex(f, 4, 1); /* every partition */
 	wait_all_active(f);
 	create_topic(f, "x", 6, 3);
 	wait_views(f);
@@ -904,7 +916,7 @@ static void test_failover_and_reregistration(void **state)
 		assert_int_equal(resp->delta->prev_version, 0);
 		assert_true(resp->delta->has_all_brokers &&
 			    resp->delta->all_brokers);
-		assert_int_equal(resp->delta->n_brokers, 3);
+		assert_int_equal(resp->delta->n_brokers, 4);
 		assert_int_equal(resp->delta->n_topics, 2);
 		synod__wire__metadata_fetch_response__free_unpacked(resp, NULL);
 		/* A fetch since a version it holds is not restored. */
@@ -919,7 +931,7 @@ static void test_failover_and_reregistration(void **state)
 			     resp->delta->restored);
 		assert_false(resp->delta->has_full && resp->delta->full);
 		assert_true(resp->delta->all_brokers);
-		assert_int_equal(resp->delta->n_brokers, 3);
+		assert_int_equal(resp->delta->n_brokers, 4);
 		synod__wire__metadata_fetch_response__free_unpacked(resp, NULL);
 	}
 	create_topic(f, "z", 2, 3);

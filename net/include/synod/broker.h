@@ -179,6 +179,15 @@ struct synod_broker_config {
 	 * on it yet. Copied. */
 	const char *kafka_address;
 	size_t kafka_max_request_bytes; /* 0: 1 MiB */
+	/* 1: the view holds every partition of the cluster, not only those
+	 * this broker replicates (fetches ask for all_partitions and the
+	 * controller pushes every partition change to it), as a KRaft
+	 * broker's metadata cache does: its Kafka listener answers Metadata
+	 * for any topic from the view. Memory and push traffic grow with the
+	 * cluster's partitions (about 60 bytes each) instead of the
+	 * broker's. Leadership transitions are reported for this broker's
+	 * replicas only, as without it. */
+	int all_partitions;
 };
 
 struct synod_broker;
@@ -302,7 +311,8 @@ unsigned synod_broker_session_timeout(const struct synod_broker *b);
 /* The metadata version applied to the view (0: none yet). This is what
  * heartbeats report (see "Old controllers" above for the exception). */
 uint64_t synod_broker_metadata_version(const struct synod_broker *b);
-/* Topics in the view, and partitions (of this broker) in the view. */
+/* Topics in the view, and partitions in the view (this broker's, or
+ * every partition with all_partitions). */
 size_t synod_broker_topic_count(const struct synod_broker *b);
 size_t synod_broker_partition_count(const struct synod_broker *b);
 /* Call cb for every partition in the view, in no particular order. The
