@@ -329,7 +329,9 @@ struct bb {
 	uv_loop_t loop;
 	struct synod_broker **b;
 	unsigned n;
-	char kafka[32];	   /* broker 1's Kafka listener (partitions bench) */
+	/* Kafka listeners (partitions bench): broker 1's view holds every
+	 * partition, broker 2's only its own. */
+	char kafka[2][32];
 	uint64_t *seen_ok; /* heartbeats_ok at the last sample */
 	uint64_t *rtt;	   /* samples, us */
 	size_t n_rtt, cap_rtt;
@@ -1029,8 +1031,8 @@ static void http_measure(struct cluster *c, struct bb *x, unsigned id,
  * time: time per answer, and the longest turn of the brokers' loop
  * meanwhile (the broker's stall: its answer is built in one turn when
  * its view has it, relayed to the controller otherwise). */
-static void broker_kafka_measure(struct bb *x, const char *topic,
-				 const char *label)
+static void broker_kafka_measure(struct bb *x, unsigned which,
+				 const char *topic, const char *label)
 {
 	static uint8_t kframe[512];
 	uint64_t total = 0, stall = 0;
@@ -1043,7 +1045,7 @@ static void broker_kafka_measure(struct bb *x, const char *topic,
 		h.kafka = 1;
 		h.raw = kframe;
 		h.raw_len = kafka_metadata(topic, kframe, sizeof kframe);
-		snprintf(h.addr, sizeof h.addr, "%s", x->kafka);
+		snprintf(h.addr, sizeof h.addr, "%s", x->kafka[which]);
 		if (pthread_create(&th, NULL, hfetch_thread, &h) != 0)
 			return;
 		while (!h.done) {
@@ -1059,12 +1061,12 @@ static void broker_kafka_measure(struct bb *x, const char *topic,
 		bytes = h.bytes;
 	}
 	if (!ok) {
-		printf("kafka %-33s broker 1: no answer\n", label);
+		printf("kafka %-33s broker %u: no answer\n", label, which + 1);
 		return;
 	}
-	printf("kafka %-33s broker 1: %10zu bytes in %8.1f ms (%.0f/s); "
+	printf("kafka %-33s broker %u: %10zu bytes in %8.1f ms (%.0f/s); "
 	       "broker loop's longest turn %.1f ms\n",
-	       label, bytes, (double)total / runs / 1000.0,
+	       label, which + 1, bytes, (double)total / runs / 1000.0,
 	       1e6 * runs / (double)total, (double)stall / 1000.0);
 }
 
@@ -1114,12 +1116,14 @@ static void bench_http(struct cluster *c, struct bb *x, unsigned leader)
 		     "Kafka Metadata v4, all (follower)");
 	http_measure(c, x, leader, "KAFKA", "bench-00000", NULL,
 		     "Kafka Metadata v4, one topic");
-	if (x->kafka[0]) {
-		broker_kafka_measure(x, "all", "Metadata v4, all (relayed)");
-		broker_kafka_measure(x, "bench-00000",
-				     "Metadata v4, one topic (relayed)");
-		broker_kafka_measure(x, "bench-held",
+	if (x->kafka[0][0] && x->kafka[1][0]) {
+		broker_kafka_measure(x, 0, "all",
+				     "Metadata v4, all (its view)");
+		broker_kafka_measure(x, 0, "bench-00000",
 				     "Metadata v4, one topic (its view)");
+		broker_kafka_measure(x, 1, "all", "Metadata v4, all (relayed)");
+		broker_kafka_measure(x, 1, "bench-00000",
+				     "Metadata v4, one topic (relayed)");
 	}
 	{
 		/* The daemon's memory after the big answers. */
@@ -1127,6 +1131,29 @@ static void bench_http(struct cluster *c, struct bb *x, unsigned leader)
 		printf("http leader RSS after the answers: %.0f MiB\n",
 		       (double)f.rss / 1048576.0);
 	}
+}
+
+struct mine {
+	int32_t id;
+	uint64_t n;
+};
+
+static int count_mine(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct mine *m = arg;
+	for (size_t r = 0; r < p->n_replicas; r++)
+		if (p->replicas[r] == m->id)
+			m->n++;
+	return 0;
+}
+
+/* Partitions broker b replicates that its view holds (a view of every
+ * partition holds others too). */
+static uint64_t replicas_held(struct synod_broker *b)
+{
+	struct mine m = {synod_broker_id(b), 0};
+	synod_broker_partitions(b, count_mine, &m);
+	return m.n;
 }
 
 /* A TCP port free now on 127.0.0.1 (0: none). */
@@ -1143,51 +1170,6 @@ static int free_port(void)
 	if (fd >= 0)
 		close(fd);
 	return port;
-}
-
-/* A topic of n partitions whose replicas all include broker 1 (so its
- * view holds the whole topic). */
-static void create_held_topic(struct bb *x, struct synod_client *cl, unsigned n,
-			      unsigned n_brokers)
-{
-	Synod__Wire__CreateTopicsRequest req =
-	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
-	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
-	Synod__Wire__CreatableTopic *ctp = &ct;
-	Synod__Wire__ReplicaAssignment *as = calloc(n, sizeof *as);
-	Synod__Wire__ReplicaAssignment **ap = calloc(n, sizeof *ap);
-	int32_t *ids = calloc((size_t)n * 3, sizeof *ids);
-	struct pcreate pc;
-	if (as == NULL || ap == NULL || ids == NULL || n_brokers < 3)
-		goto out;
-	for (unsigned i = 0; i < n; i++) {
-		synod__wire__replica_assignment__init(&as[i]);
-		as[i].partition = (int32_t)i;
-		ids[3 * i] = 1;
-		ids[3 * i + 1] = 2 + (int32_t)(i % (n_brokers - 1));
-		ids[3 * i + 2] = 2 + (int32_t)((i + 1) % (n_brokers - 1));
-		as[i].n_replicas = 3;
-		as[i].replicas = &ids[3 * i];
-		ap[i] = &as[i];
-	}
-	ct.name = "bench-held";
-	ct.n_assignments = n;
-	ct.assignments = ap;
-	req.n_topics = 1;
-	req.topics = &ctp;
-	memset(&pc, 0, sizeof pc);
-	pc.topics = 1;
-	if (synod_client_send(cl, SYNOD_API_CREATE_TOPICS, &req.base, 1,
-			      on_created, &pc) != SYNOD_OK)
-		goto out;
-	pc.sent = 1;
-	pc.inflight = 1;
-	while (pc.done < 1)
-		uv_run(&x->loop, UV_RUN_ONCE);
-out:
-	free(as);
-	free(ap);
-	free(ids);
 }
 
 static void bench_partitions(struct cluster *c)
@@ -1229,16 +1211,18 @@ static void bench_partitions(struct cluster *c)
 		cfg.rack = rack;
 		cfg.endpoints = &ep;
 		cfg.n_endpoints = 1;
-		if (i == 0) {
-			/* Broker 1 answers Kafka clients (docs/kafka.md):
-			 * its listener on a free port, its view with the
-			 * other brokers. */
+		if (i < 2) {
+			/* Brokers 1 and 2 answer Kafka clients
+			 * (docs/kafka.md): a listener on a free port, the
+			 * other brokers in the view; broker 1's view holds
+			 * every partition. */
 			int port = free_port();
 			if (port > 0) {
-				snprintf(x.kafka, sizeof x.kafka,
+				snprintf(x.kafka[i], sizeof x.kafka[i],
 					 "127.0.0.1:%d", port);
-				cfg.kafka_address = x.kafka;
+				cfg.kafka_address = x.kafka[i];
 				cfg.other_brokers = 1;
+				cfg.all_partitions = i == 0;
 				ep.port = (uint16_t)port;
 			}
 		}
@@ -1312,23 +1296,10 @@ static void bench_partitions(struct cluster *c)
 		uv_run(&x.loop, UV_RUN_NOWAIT);
 		held = 0;
 		for (unsigned i = 0; i < x.n; i++)
-			held += synod_broker_partition_count(x.b[i]);
+			held += replicas_held(x.b[i]);
 		if (held >= want)
 			break;
 		usleep(5000);
-	}
-	if (x.kafka[0]) {
-		size_t before = synod_broker_partition_count(x.b[0]);
-		uint64_t t1;
-		create_held_topic(&x, cl, opt_topic_parts, x.n);
-		/* Until broker 1's view holds it whole. */
-		for (t1 = tool_now_us(); tool_now_us() - t1 < 30000000ull;) {
-			uv_run(&x.loop, UV_RUN_NOWAIT);
-			if (synod_broker_partition_count(x.b[0]) >=
-			    before + opt_topic_parts)
-				break;
-			usleep(2000);
-		}
 	}
 	printf("partitions pushed: %llu of %llu replicas held by the "
 	       "brokers %.2f s after the last creation was acknowledged\n",
