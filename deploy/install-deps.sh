@@ -58,7 +58,8 @@ pkgs=(build-essential cmake pkg-config git clang-format
       libuv1-dev libsqlite3-dev libcmocka-dev libprotobuf-c-dev protobuf-c-compiler
       libjansson-dev libssl-dev openssl libhttp-parser-dev libinih-dev liblz4-dev sqlite3 procps python3
       iproute2 nftables e2fsprogs clang libclang-rt-14-dev prometheus curl
-      chromium systemd kcat python3-kafka python3-confluent-kafka)
+      chromium systemd kcat python3-kafka python3-confluent-kafka
+      dpkg-dev fakeroot help2man debootstrap)
 # Node.js for the dashboard's browser test (tests/dashboard): the machine's
 # own when it has one, else Debian's.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||

@@ -26,7 +26,8 @@ missing=0
 for f in bin/synod bin/synodctl bin/synod-sim bin/synod-bench \
          include/synod/client.h include/synod/broker.h include/synod/group.h \
          include/synod/synod.pb-c.h lib/libsynod.a lib/pkgconfig/synod.pc \
-         lib/systemd/system/synod.service \
+         lib/systemd/system/synod.service etc/synod/synod.conf \
+         share/man/man1/synod.1 share/man/man1/synodctl.1 \
          share/doc/synod/README.md share/doc/synod/operations.md \
          share/doc/synod/synod.conf.example share/doc/synod/prometheus/synod-rules.yml; do
   if [ ! -e "$prefix/$f" ]; then
