@@ -20,6 +20,33 @@
 #include "log.h"
 #include "store.h"
 
+/* dup[i] = 1 for every name given more than once (each copy, the first
+ * too: Kafka refuses them all and serves the rest). 0, or -1 out of
+ * memory. O(n log n). */
+static int cmp_name(const void *a, const void *b, void *arg)
+{
+	const char *const *names = arg;
+	return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
+}
+
+static int repeated_names(const char **names, size_t n, unsigned char *dup)
+{
+	size_t *ord = n ? malloc(n * sizeof *ord) : NULL;
+	if (n && ord == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		ord[i] = i;
+		dup[i] = 0;
+	}
+	if (n > 1)
+		qsort_r(ord, n, sizeof *ord, cmp_name, (void *)names);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(names[ord[i]], names[ord[i - 1]]) == 0)
+			dup[ord[i]] = dup[ord[i - 1]] = 1;
+	free(ord);
+	return 0;
+}
+
 /* ---- CreateTopics (19) ---- */
 
 struct ct {
@@ -191,7 +218,7 @@ void kafka_create_topics(struct kafka_request *r, struct kf_val *resp)
 	op->data = ct;
 	for (size_t i = 0; i < want->n; i++)
 		names[i] = want->v[i].v[KF_CTQT_NAME].p;
-	if (names_duplicates(names, want->n, dup) < 0)
+	if (repeated_names(names, want->n, dup) != 0)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++) {
 		struct kf_val *t =
@@ -272,11 +299,13 @@ void kafka_delete_topics(struct kafka_request *r, struct kf_val *resp)
 	struct kf_val *out = &resp->v[KF_DT_RESPONSES];
 	Synod__Wire__DeleteTopicsRequest req =
 	    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
+	size_t *slot; /* the answer's entry of each name sent */
 	struct kop *op;
 	if ((op = kafka_begin(r)) == NULL)
 		return;
 	if (kf_array(&r->ra, out, want->n) != 0 ||
-	    (req.names = KNEWN(r, char *, want->n)) == NULL)
+	    (req.names = KNEWN(r, char *, want->n)) == NULL ||
+	    (slot = KNEWN(r, size_t, want->n)) == NULL)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++) {
 		struct kf_val *t =
@@ -322,7 +351,31 @@ void kafka_delete_topics(struct kafka_request *r, struct kf_val *resp)
 			}
 			memcpy(t->v[KF_DTT_ID].uuid, st.topic_id, 16);
 		}
+		slot[req.n_names] = i;
 		req.names[req.n_names++] = (char *)name;
+	}
+	/* A topic named twice (or by name and by id): refused, every copy;
+	 * the others deleted, as Kafka does (one DELETE_TOPICS naming it
+	 * twice would delete none). */
+	if (req.n_names > 1) {
+		unsigned char *dup = KNEWN(r, unsigned char, req.n_names);
+		size_t k = 0;
+		if (dup == NULL || repeated_names((const char **)req.names,
+						  req.n_names, dup) != 0)
+			goto oom;
+		for (size_t x = 0; x < req.n_names; x++) {
+			struct kf_val *t = &out->v[slot[x]];
+			if (!dup[x]) {
+				req.names[k++] = req.names[x];
+				continue;
+			}
+			t->v[KF_DTT_ERROR].i = KF_ERR_INVALID_REQUEST;
+			if (kafka_msg(r, &t->v[KF_DTT_ERROR_MSG],
+				      "the topic is named twice in the "
+				      "request"))
+				goto oom;
+		}
+		req.n_names = k;
 	}
 	if (req.n_names == 0) {
 		kop_done(op);
@@ -393,7 +446,7 @@ void kafka_create_partitions(struct kafka_request *r, struct kf_val *resp)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++)
 		names[i] = want->v[i].v[KF_CPQT_NAME].p;
-	if (names_duplicates(names, want->n, dup) < 0)
+	if (repeated_names(names, want->n, dup) != 0)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct kf_val *q = &want->v[i];
@@ -428,76 +481,136 @@ oom:
 
 /* ---- ElectLeaders (43) ---- */
 
+static int16_t elect_error(int code, int unclean)
+{
+	switch (code) {
+	case SYNOD_OK:
+		return KF_ERR_NONE;
+	case SYNOD_EELECTION_NOT_NEEDED:
+		return KF_ERR_ELECTION_NOT_NEEDED;
+	case SYNOD_EUNKNOWN_TOPIC:
+	case SYNOD_EUNKNOWN_PARTITION:
+		return KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	default:
+		return unclean ? KF_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE
+			       : KF_ERR_PREFERRED_LEADER_NOT_AVAILABLE;
+	}
+}
+
+/* One partition's result into topic entry t (its array sized already). */
+static int el_result(struct kafka_request *r, struct kf_val *t,
+		     int32_t partition, int16_t err, const char *msg)
+{
+	struct kf_val *parts = &t->v[KF_ELR_PARTITIONS];
+	struct kf_val *p =
+	    kf_struct(&r->ra, &kf_elect_leaders_partition_result);
+	if (p == NULL)
+		return -1;
+	p->v[KF_ELP_PARTITION].i = partition;
+	p->v[KF_ELP_ERROR].i = err;
+	if (kafka_msg(r, &p->v[KF_ELP_ERROR_MSG],
+		      err == KF_ERR_NONE ? NULL : msg))
+		return -1;
+	parts->v[parts->n++] = *p;
+	return 0;
+}
+
+/* A topic entry with room for n partition results. */
+static struct kf_val *el_topic(struct kafka_request *r, struct kf_val *out,
+			       const char *topic, size_t n)
+{
+	struct kf_val *t = kf_struct(&r->ra, &kf_replica_election_result);
+	if (t == NULL || kafka_str(r, &t->v[KF_ELR_TOPIC], topic) ||
+	    kf_array(&r->ra, &t->v[KF_ELR_PARTITIONS], n))
+		return NULL;
+	t->v[KF_ELR_PARTITIONS].n = 0;
+	out->v[out->n] = *t;
+	return &out->v[out->n++];
+}
+
+static int cmp_result(const void *a, const void *b, void *arg)
+{
+	const Synod__Wire__ElectionResult *const *rs = arg;
+	const Synod__Wire__ElectionResult *x = rs[*(const size_t *)a];
+	const Synod__Wire__ElectionResult *y = rs[*(const size_t *)b];
+	int c = strcmp(x->topic, y->topic);
+	return c ? c
+		 : (x->partition > y->partition) -
+		       (x->partition < y->partition);
+}
+
 static void el_done(struct kop *op, ProtobufCMessage *m)
 {
 	struct kafka_request *r = op->r;
 	const Synod__Wire__ElectLeadersResponse *resp = (const void *)m;
+	const struct kf_val *want = &r->body.v[KF_ELQ_TOPIC_PARTITIONS];
 	struct kf_val *out = &r->resp->v[KF_EL_RESULTS];
 	int unclean = r->version >= 1 && r->body.v[KF_ELQ_TYPE].i == 1;
-	size_t n_topics = 0;
+	size_t *ord = NULL;
 	if (m == NULL || op->code != SYNOD_OK) {
 		const char *why;
 		int16_t err;
 		kafka_call_error(op, &err, &why);
 		r->resp->v[KF_EL_ERROR].i = err;
+		/* Version 0 has no top-level error: each partition asked
+		 * for says it. */
+		if (r->version == 0 && !want->null) {
+			if (kf_array(&r->ra, out, want->n) != 0)
+				goto oom;
+			out->n = 0;
+			for (size_t i = 0; i < want->n; i++) {
+				const struct kf_val *q = &want->v[i];
+				const struct kf_val *ps =
+				    &q->v[KF_ELQT_PARTITIONS];
+				struct kf_val *t = el_topic(
+				    r, out, q->v[KF_ELQT_TOPIC].p, ps->n);
+				if (t == NULL)
+					goto oom;
+				for (size_t x = 0; x < ps->n; x++)
+					if (el_result(r, t, (int32_t)ps->v[x].i,
+						      err, why))
+						goto oom;
+			}
+		}
 		kop_done(op);
 		return;
 	}
-	/* Results grouped by topic (the answer lists them topic by
-	 * topic). */
+	/* Results grouped by topic: sorted once, each topic's array sized
+	 * by its count (O(n log n) whatever the topics). */
+	if (resp->n_results > 0 &&
+	    (ord = malloc(resp->n_results * sizeof *ord)) == NULL)
+		goto oom;
+	for (size_t i = 0; i < resp->n_results; i++)
+		ord[i] = i;
+	if (resp->n_results > 1)
+		qsort_r(ord, resp->n_results, sizeof *ord, cmp_result,
+			resp->results);
 	if (kf_array(&r->ra, out, resp->n_results) != 0)
 		goto oom;
-	for (size_t i = 0; i < resp->n_results; i++) {
-		const Synod__Wire__ElectionResult *er = resp->results[i];
-		struct kf_val *t = NULL, *p, *parts;
-		int16_t err;
-		for (size_t x = 0; x < n_topics && t == NULL; x++)
-			if (strcmp(out->v[x].v[KF_ELR_TOPIC].p, er->topic) == 0)
-				t = &out->v[x];
-		if (t == NULL) {
-			struct kf_val *nt =
-			    kf_struct(&r->ra, &kf_replica_election_result);
-			if (nt == NULL ||
-			    kafka_str(r, &nt->v[KF_ELR_TOPIC], er->topic) ||
-			    kf_array(&r->ra, &nt->v[KF_ELR_PARTITIONS],
-				     resp->n_results))
+	out->n = 0;
+	for (size_t i = 0; i < resp->n_results;) {
+		const char *topic = resp->results[ord[i]]->topic;
+		size_t end = i;
+		struct kf_val *t;
+		while (end < resp->n_results &&
+		       strcmp(resp->results[ord[end]]->topic, topic) == 0)
+			end++;
+		if ((t = el_topic(r, out, topic, end - i)) == NULL)
+			goto oom;
+		for (; i < end; i++) {
+			const Synod__Wire__ElectionResult *er =
+			    resp->results[ord[i]];
+			if (el_result(r, t, er->partition,
+				      elect_error(er->code, unclean),
+				      synod_strerror(er->code)))
 				goto oom;
-			nt->v[KF_ELR_PARTITIONS].n = 0;
-			out->v[n_topics] = *nt;
-			t = &out->v[n_topics++];
 		}
-		parts = &t->v[KF_ELR_PARTITIONS];
-		if ((p = kf_struct(&r->ra,
-				   &kf_elect_leaders_partition_result)) == NULL)
-			goto oom;
-		switch (er->code) {
-		case SYNOD_OK:
-			err = KF_ERR_NONE;
-			break;
-		case SYNOD_EELECTION_NOT_NEEDED:
-			err = KF_ERR_ELECTION_NOT_NEEDED;
-			break;
-		case SYNOD_EUNKNOWN_TOPIC:
-		case SYNOD_EUNKNOWN_PARTITION:
-			err = KF_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			break;
-		default:
-			err = unclean ? KF_ERR_ELIGIBLE_LEADERS_NOT_AVAILABLE
-				      : KF_ERR_PREFERRED_LEADER_NOT_AVAILABLE;
-		}
-		p->v[KF_ELP_PARTITION].i = er->partition;
-		p->v[KF_ELP_ERROR].i = err;
-		if (err != KF_ERR_NONE && kafka_str(r, &p->v[KF_ELP_ERROR_MSG],
-						    synod_strerror(er->code)))
-			goto oom;
-		if (err == KF_ERR_NONE)
-			p->v[KF_ELP_ERROR_MSG].null = 1;
-		parts->v[parts->n++] = *p;
 	}
-	out->n = n_topics;
+	free(ord);
 	kop_done(op);
 	return;
 oom:
+	free(ord);
 	kop_fail(op);
 }
 
@@ -517,8 +630,10 @@ void kafka_elect_leaders(struct kafka_request *r, struct kf_val *resp)
 		kop_done(op);
 		return;
 	}
-	if (!want->null && want->n > 0) {
-		req.n_partitions = want->n;
+	/* Null: every partition. An empty list, or a topic with no
+	 * partitions, elects nothing (as Kafka): the client protocol's empty
+	 * lists would mean "all", so they are never sent. */
+	if (!want->null) {
 		req.partitions =
 		    KNEWN(r, Synod__Wire__TopicPartitions *, want->n);
 		if (req.partitions == NULL)
@@ -526,9 +641,12 @@ void kafka_elect_leaders(struct kafka_request *r, struct kf_val *resp)
 		for (size_t i = 0; i < want->n; i++) {
 			const struct kf_val *q = &want->v[i];
 			const struct kf_val *ps = &q->v[KF_ELQT_PARTITIONS];
-			Synod__Wire__TopicPartitions *tp =
-			    KNEW(r, Synod__Wire__TopicPartitions);
-			int32_t *v = KNEWN(r, int32_t, ps->n);
+			Synod__Wire__TopicPartitions *tp;
+			int32_t *v;
+			if (ps->n == 0)
+				continue;
+			tp = KNEW(r, Synod__Wire__TopicPartitions);
+			v = KNEWN(r, int32_t, ps->n);
 			if (tp == NULL || v == NULL)
 				goto oom;
 			*tp = (Synod__Wire__TopicPartitions)
@@ -538,7 +656,11 @@ void kafka_elect_leaders(struct kafka_request *r, struct kf_val *resp)
 				v[x] = (int32_t)ps->v[x].i;
 			tp->n_partitions = ps->n;
 			tp->partitions = v;
-			req.partitions[i] = tp;
+			req.partitions[req.n_partitions++] = tp;
+		}
+		if (req.n_partitions == 0) {
+			kop_done(op);
+			return;
 		}
 	}
 	kop_call(op, SYNOD_API_ELECT_LEADERS, &req.base, 0,

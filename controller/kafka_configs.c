@@ -270,21 +270,30 @@ static struct kf_val *alter_result(struct kafka_request *r, struct alter *a,
 
 static void alter_next(struct kop *op);
 
-/* Record the resource's outcome and go to the next one. */
-static void alter_finish(struct kop *op, int16_t err, const char *why)
+/* Record the resource's outcome and move to the next one (alter_next's
+ * loop goes on: never a recursion, whatever the resources' count). 0, or
+ * -1 out of memory. */
+static int alter_record(struct kop *op, int16_t err, const char *why)
 {
 	struct kafka_request *r = op->r;
 	struct alter *a = op->data;
 	struct kf_val *res = alter_result(r, a, op->i);
 	/* Both responses have error, message, type, name in that order. */
 	res->v[KF_ACR_ERROR].i = err;
-	if (err != KF_ERR_NONE &&
-	    kafka_msg(r, &res->v[KF_ACR_ERROR_MSG], why)) {
+	if (err != KF_ERR_NONE && kafka_msg(r, &res->v[KF_ACR_ERROR_MSG], why))
+		return -1;
+	op->i++;
+	op->j = 0;
+	return 0;
+}
+
+/* A call's answer ended the resource: record it, go on. */
+static void alter_finish(struct kop *op, int16_t err, const char *why)
+{
+	if (alter_record(op, err, why) != 0) {
 		kop_fail(op);
 		return;
 	}
-	op->i++;
-	op->j = 0;
 	alter_next(op);
 }
 
@@ -356,7 +365,10 @@ static int collect_unset(void *arg, unsigned scope, const char *resource,
 	return 0;
 }
 
-/* Phase 0 of resource op->i: check it, send its CONFIG_SET. */
+/* Phase 0 of resource op->i: check it, send its CONFIG_SET. -1 out of
+ * memory; 0 on to its deletes; 1 a call went out (its answer goes on);
+ * 2 the resource's outcome is recorded (refused, or nothing to do): the
+ * next one. */
 static int alter_begin(struct kop *op)
 {
 	struct kafka_request *r = op->r;
@@ -382,10 +394,8 @@ static int alter_begin(struct kop *op)
 		      "broker resource (an empty name), the cluster's";
 		a->scope = -1;
 	}
-	if (a->scope < 0) {
-		alter_finish(op, err, why);
-		return 1;
-	}
+	if (a->scope < 0)
+		return alter_record(op, err, why) ? -1 : 2;
 	if ((req.entries = KNEWN(r, Synod__Wire__ConfigEntry *, cs->n)) ==
 		NULL ||
 	    (a->deletes = KNEWN(r, char *, cs->n)) == NULL)
@@ -403,18 +413,18 @@ static int alter_begin(struct kop *op)
 			a->deletes[a->n_deletes++] = (char *)key;
 			continue;
 		}
-		if (opcode != 0) {
-			alter_finish(op, KF_ERR_INVALID_REQUEST,
-				     "APPEND and SUBTRACT are not supported: "
-				     "SET the whole value");
-			return 1;
-		}
+		if (opcode != 0)
+			return alter_record(op, KF_ERR_INVALID_REQUEST,
+					    "APPEND and SUBTRACT are not "
+					    "supported: SET the whole value")
+				   ? -1
+				   : 2;
 		if (value->null) {
-			if (a->incremental) {
-				alter_finish(op, KF_ERR_INVALID_REQUEST,
-					     "SET needs a value");
-				return 1;
-			}
+			if (a->incremental)
+				return alter_record(op, KF_ERR_INVALID_REQUEST,
+						    "SET needs a value")
+					   ? -1
+					   : 2;
 			continue; /* AlterConfigs: null leaves it unset */
 		}
 		if ((e = KNEW(r, Synod__Wire__ConfigEntry)) == NULL)
@@ -438,11 +448,11 @@ static int alter_begin(struct kop *op)
 			return -1;
 	}
 	for (size_t i = 0; i < a->n_deletes; i++)
-		if (configdef_find(a->deletes[i]) == NULL) {
-			alter_finish(op, KF_ERR_INVALID_CONFIG,
-				     "unknown config key");
-			return 1;
-		}
+		if (configdef_find(a->deletes[i]) == NULL)
+			return alter_record(op, KF_ERR_INVALID_CONFIG,
+					    "unknown config key")
+				   ? -1
+				   : 2;
 	if (validate)
 		a->n_deletes = 0; /* CONFIG_SET validates; nothing deleted */
 	op->j = 1;
@@ -467,8 +477,10 @@ static void alter_next(struct kop *op)
 				kop_fail(op);
 				return;
 			}
-			if (rv > 0)
-				return; /* a call, or finished (went on) */
+			if (rv == 1)
+				return; /* a call: its answer goes on */
+			if (rv == 2)
+				continue; /* recorded: the next resource */
 		}
 		if (a->at < a->n_deletes) {
 			Synod__Wire__ConfigDeleteRequest req =
@@ -480,8 +492,10 @@ static void alter_next(struct kop *op)
 				 NULL, alter_deleted);
 			return;
 		}
-		alter_finish(op, KF_ERR_NONE, NULL);
-		return;
+		if (alter_record(op, KF_ERR_NONE, NULL) != 0) {
+			kop_fail(op);
+			return;
+		}
 	}
 	kop_done(op);
 }

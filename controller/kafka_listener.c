@@ -612,10 +612,27 @@ int kafka_relay(struct kafka_request *r)
 static void on_dispatched(void *arg, const uint8_t *resp, size_t len)
 {
 	struct pending *p = arg;
+	struct server *s = p->sc->server;
 	Synod__Wire__KafkaForwardResponse m =
 	    SYNOD__WIRE__KAFKA_FORWARD_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
-	srv_fill_status(p->sc->server, &st, SYNOD_OK, NULL, NULL, NULL, 0);
+	/* The answer goes back in one frame of the client protocol: one
+	 * larger than half of max_frame_bytes (every topic of a few hundred
+	 * thousand partitions) is refused rather than sent where the relay
+	 * could not take it, or where it would crowd the broker's own
+	 * connection. */
+	if (resp && len > s->node->cfg->max_frame / 2) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "the Kafka answer takes %zu bytes, above half of "
+			 "max_frame_bytes: ask a controller node or a broker "
+			 "with all_partitions",
+			 len);
+		srv_reply_status(p->sc, &p->h, SYNOD_EMESSAGE_TOO_LARGE, msg);
+		srv_pending_free(p);
+		return;
+	}
+	srv_fill_status(s, &st, SYNOD_OK, NULL, NULL, NULL, 0);
 	m.status = &st;
 	if (resp) {
 		m.has_response = 1;

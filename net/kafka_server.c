@@ -370,7 +370,9 @@ static int serve(struct kafka_server *ks, struct kconn *c, const uint8_t *frame,
 	r->h.api_key = key;
 	r->h.api_version = ver;
 	r->h.correlation_id = corr;
-	r->peer = c ? c->peer : peer;
+	if (c == NULL)
+		snprintf(r->peer_buf, sizeof r->peer_buf, "%s", peer);
+	r->peer = c ? c->peer : r->peer_buf;
 	r->c = c;
 	r->dispatched = done;
 	r->dispatched_arg = arg;
@@ -488,13 +490,15 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
 	struct kconn *c = h->data;
 	(void)hint;
 	if (c->cap - c->len < 65536) {
+		/* Never more than one request and one read ahead. */
+		size_t most = c->ks->cfg.max_request_bytes + 4 + 131072;
 		size_t cap = c->cap ? c->cap * 2 : 65536;
 		uint8_t *p;
 		while (cap - c->len < 65536)
 			cap *= 2;
-		/* Never more than one request and one read ahead. */
-		if (cap > c->ks->cfg.max_request_bytes + 4 + 131072 ||
-		    (p = realloc(c->buf, cap)) == NULL) {
+		if (cap > most)
+			cap = most;
+		if (cap <= c->len || (p = realloc(c->buf, cap)) == NULL) {
 			b->base = NULL;
 			b->len = 0;
 			return;

@@ -82,6 +82,7 @@ struct kafka_request {
 	struct kf_buf out;
 	void (*dispatched)(void *arg, const uint8_t *resp, size_t len);
 	void *dispatched_arg;
+	char peer_buf[96]; /* a dispatch's peer, copied */
 };
 
 enum { KAFKA_LOG_DEBUG, KAFKA_LOG_INFO, KAFKA_LOG_WARN };
