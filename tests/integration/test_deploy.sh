@@ -27,7 +27,6 @@ for f in bin/synod bin/synodctl bin/synod-sim bin/synod-bench \
          include/synod/client.h include/synod/broker.h include/synod/group.h \
          include/synod/synod.pb-c.h lib/libsynod.a lib/pkgconfig/synod.pc \
          lib/systemd/system/synod.service etc/synod/synod.conf \
-         share/man/man1/synod.1 share/man/man1/synodctl.1 \
          share/doc/synod/README.md share/doc/synod/operations.md \
          share/doc/synod/synod.conf.example share/doc/synod/prometheus/synod-rules.yml; do
   if [ ! -e "$prefix/$f" ]; then
@@ -35,6 +34,12 @@ for f in bin/synod bin/synodctl bin/synod-sim bin/synod-bench \
     missing=1
   fi
 done
+# The man pages, when the build made them (help2man; the `man` target).
+if [ -f "$build/man/synod.1" ]; then
+  for f in share/man/man1/synod.1 share/man/man1/synodctl.1; do
+    [ -e "$prefix/$f" ] || { echo "install: $f missing"; missing=1; }
+  done
+fi
 [ "$missing" = 0 ]
 echo "install: $(find "$prefix" -type f | wc -l) files under the prefix"
 
