@@ -116,31 +116,56 @@ static int member_subscription(struct kafka_request *r, struct kf_val *out,
 	return consumer_bytes(r, out, &kf_consumer_protocol_subscription, sub);
 }
 
+/* A partition set as an array of (topic, partitions) structs of schema
+ * s: name and partitions at fields name_f and parts_f, the topic id at
+ * id_f (-1: none). Both DescribeGroups' consumer protocol and
+ * ConsumerGroupDescribe's assignment take this shape. */
+static int topic_partitions(struct kafka_request *r, struct kf_val *tps,
+			    const Synod__Wire__GroupPartitionSet *set,
+			    const struct kf_schema *s, int name_f, int parts_f,
+			    int id_f)
+{
+	size_t n = set ? set->n_topics : 0;
+	if (kf_array(&r->ra, tps, n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const Synod__Wire__GroupTopicPartitions *gt = set->topics[i];
+		struct kf_val *tp = kf_struct(&r->ra, s);
+		if (tp == NULL ||
+		    kafka_str(r, &tp->v[name_f], gt->topic ? gt->topic : "") ||
+		    kf_int32s(&r->ra, &tp->v[parts_f], gt->partitions,
+			      gt->n_partitions))
+			return -1;
+		if (id_f >= 0 && gt->topic_id.len == 16)
+			memcpy(tp->v[id_f].uuid, gt->topic_id.data, 16);
+		tps->v[i] = *tp;
+	}
+	return 0;
+}
+
+/* The description of group id in a GROUP_DESCRIBE answer, or NULL when
+ * it has none or says the group is unknown. */
+static const Synod__Wire__GroupDescription *
+described(const Synod__Wire__GroupDescribeResponse *resp, const char *id)
+{
+	for (size_t x = 0; x < resp->n_groups; x++) {
+		const Synod__Wire__GroupDescription *gd = resp->groups[x];
+		if (gd->summary && strcmp(gd->summary->group_id, id) == 0)
+			return gd->has_code && gd->code != SYNOD_OK ? NULL : gd;
+	}
+	return NULL;
+}
+
 static int member_assignment(struct kafka_request *r, struct kf_val *out,
 			     const Synod__Wire__GroupPartitionSet *set)
 {
 	struct kf_val *asg =
 	    kf_struct(&r->ra, &kf_consumer_protocol_assignment);
-	struct kf_val *tps;
-	size_t n = set ? set->n_topics : 0;
-	if (asg == NULL)
+	if (asg == NULL ||
+	    topic_partitions(r, &asg->v[KF_CASG_PARTITIONS], set,
+			     &kf_consumer_protocol_topic_partition,
+			     KF_CASGT_TOPIC, KF_CASGT_PARTITIONS, -1))
 		return -1;
-	tps = &asg->v[KF_CASG_PARTITIONS];
-	if (kf_array(&r->ra, tps, n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const Synod__Wire__GroupTopicPartitions *gt = set->topics[i];
-		struct kf_val *tp =
-		    kf_struct(&r->ra, &kf_consumer_protocol_topic_partition);
-		struct kf_val *ps;
-		if (tp == NULL || kafka_str(r, &tp->v[KF_CASGT_TOPIC],
-					    gt->topic ? gt->topic : ""))
-			return -1;
-		ps = &tp->v[KF_CASGT_PARTITIONS];
-		if (kf_int32s(&r->ra, ps, gt->partitions, gt->n_partitions))
-			return -1;
-		tps->v[i] = *tp;
-	}
 	asg->v[KF_CASG_USER_DATA].null = 1;
 	return consumer_bytes(r, out, &kf_consumer_protocol_assignment, asg);
 }
@@ -170,12 +195,7 @@ static void dg_done(struct kop *op, ProtobufCMessage *m)
 			g->v[KF_DGG_ERROR].i = err;
 			continue;
 		}
-		for (size_t x = 0; x < resp->n_groups && gd == NULL; x++)
-			if (resp->groups[x]->summary &&
-			    strcmp(resp->groups[x]->summary->group_id,
-				   want->v[i].p) == 0)
-				gd = resp->groups[x];
-		if (gd == NULL || (gd->has_code && gd->code != SYNOD_OK)) {
+		if ((gd = described(resp, want->v[i].p)) == NULL) {
 			/* As a Kafka coordinator says of a group it does
 			 * not have: no error, state Dead. */
 			if (kafka_str(r, &g->v[KF_DGG_STATE], "Dead") ||
@@ -251,28 +271,11 @@ static int cgd_partitions(struct kafka_request *r, struct kf_val *out,
 			  const Synod__Wire__GroupPartitionSet *set)
 {
 	struct kf_val *a = kf_struct(&r->ra, &kf_consumer_group_assignment);
-	struct kf_val *tps;
-	size_t n = set ? set->n_topics : 0;
-	if (a == NULL)
+	if (a == NULL ||
+	    topic_partitions(r, &a->v[KF_CGDA_TOPIC_PARTITIONS], set,
+			     &kf_consumer_group_topic_partitions, KF_CGDT_NAME,
+			     KF_CGDT_PARTITIONS, KF_CGDT_ID))
 		return -1;
-	tps = &a->v[KF_CGDA_TOPIC_PARTITIONS];
-	if (kf_array(&r->ra, tps, n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		const Synod__Wire__GroupTopicPartitions *gt = set->topics[i];
-		struct kf_val *tp =
-		    kf_struct(&r->ra, &kf_consumer_group_topic_partitions);
-		struct kf_val *ps;
-		if (tp == NULL || kafka_str(r, &tp->v[KF_CGDT_NAME],
-					    gt->topic ? gt->topic : ""))
-			return -1;
-		if (gt->topic_id.len == 16)
-			memcpy(tp->v[KF_CGDT_ID].uuid, gt->topic_id.data, 16);
-		ps = &tp->v[KF_CGDT_PARTITIONS];
-		if (kf_int32s(&r->ra, ps, gt->partitions, gt->n_partitions))
-			return -1;
-		tps->v[i] = *tp;
-	}
 	*out = *a;
 	return 0;
 }
@@ -305,12 +308,7 @@ static void cgd_done(struct kop *op, ProtobufCMessage *m)
 				goto oom;
 			continue;
 		}
-		for (size_t x = 0; x < resp->n_groups && gd == NULL; x++)
-			if (resp->groups[x]->summary &&
-			    strcmp(resp->groups[x]->summary->group_id,
-				   want->v[i].p) == 0)
-				gd = resp->groups[x];
-		if (gd == NULL || (gd->has_code && gd->code != SYNOD_OK)) {
+		if ((gd = described(resp, want->v[i].p)) == NULL) {
 			g->v[KF_CGDG_ERROR].i = KF_ERR_GROUP_ID_NOT_FOUND;
 			if (kafka_msg(r, &g->v[KF_CGDG_ERROR_MSG],
 				      "no such group"))
