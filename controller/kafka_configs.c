@@ -249,7 +249,7 @@ struct alter {
 	int scope;
 	const char *name;
 	char **deletes; /* keys to delete, then */
-	size_t n_deletes, at;
+	size_t n_deletes, cap_deletes, at;
 	int16_t err;
 	const char *why;
 };
@@ -347,20 +347,26 @@ static int collect_unset(void *arg, unsigned scope, const char *resource,
 	for (size_t i = 0; i < k->configs->n; i++)
 		if (strcmp(k->configs->v[i].v[KF_ACQC_NAME].p, key) == 0)
 			return 0; /* set again */
-	grown = KNEWN(k->r, char *, k->a->n_deletes + 1);
-	if (grown == NULL) {
+	if (k->a->n_deletes == k->a->cap_deletes) {
+		/* Doubled (in the arena: the old array stays until the
+		 * request is answered), not grown by one per key. */
+		size_t cap = k->a->cap_deletes ? 2 * k->a->cap_deletes : 16;
+		if ((grown = KNEWN(k->r, char *, cap)) == NULL) {
+			k->failed = 1;
+			return 1;
+		}
+		if (k->a->n_deletes)
+			memcpy(grown, k->a->deletes,
+			       k->a->n_deletes * sizeof *grown);
+		k->a->deletes = grown;
+		k->a->cap_deletes = cap;
+	}
+	if ((k->a->deletes[k->a->n_deletes] =
+		 KNEWN(k->r, char, strlen(key) + 1)) == NULL) {
 		k->failed = 1;
 		return 1;
 	}
-	if (k->a->n_deletes)
-		memcpy(grown, k->a->deletes, k->a->n_deletes * sizeof *grown);
-	if ((grown[k->a->n_deletes] = KNEWN(k->r, char, strlen(key) + 1)) ==
-	    NULL) {
-		k->failed = 1;
-		return 1;
-	}
-	strcpy(grown[k->a->n_deletes], key);
-	k->a->deletes = grown;
+	strcpy(k->a->deletes[k->a->n_deletes], key);
 	k->a->n_deletes++;
 	return 0;
 }
@@ -385,7 +391,7 @@ static int alter_begin(struct kop *op)
 	int16_t err = KF_ERR_NONE;
 	a->name = q->v[KF_ACQR_NAME].p;
 	a->scope = res_scope(r, q->v[KF_ACQR_TYPE].i, a->name, &err, &why);
-	a->n_deletes = 0;
+	a->n_deletes = a->cap_deletes = 0;
 	a->deletes = NULL;
 	a->at = 0;
 	if (a->scope == 0 && a->name[0]) {
@@ -400,6 +406,7 @@ static int alter_begin(struct kop *op)
 		NULL ||
 	    (a->deletes = KNEWN(r, char *, cs->n)) == NULL)
 		return -1;
+	a->cap_deletes = cs->n;
 	for (size_t i = 0; i < cs->n; i++) {
 		const struct kf_val *c = &cs->v[i];
 		/* The alterable configs of both APIs: name first, the
