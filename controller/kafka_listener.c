@@ -29,10 +29,6 @@
 
 /* ---- Metadata: this node's store, as a broker's metadata cache ---- */
 
-struct named {
-	struct store_topic t;
-};
-
 struct kjob {
 	struct kjob *next;
 	struct kafka *k;
@@ -43,7 +39,7 @@ struct kjob {
 	size_t cap_topics, cap_brokers;
 	/* the walk: every topic, or the named ones */
 	int all;
-	struct named *want;
+	struct store_topic *want; /* the named topics found */
 	size_t n_want, at;
 	struct store_pkey cursor;
 	int64_t cur_tid; /* the topic being filled (0: none yet) */
@@ -137,7 +133,7 @@ static int md_partition(void *arg, const struct store_topic *t,
 	struct kf_val *parts, *e;
 	int32_t offline[STORE_MAX_REPLICAS];
 	size_t n_off = 0;
-	if (!j->all && t->tid != j->want[j->at].t.tid)
+	if (!j->all && t->tid != j->want[j->at].tid)
 		return 1; /* past the named topic */
 	if (t->tid != j->cur_tid) {
 		if (add_topic(j, t, NULL, NULL, KF_ERR_NONE) != 0)
@@ -210,7 +206,7 @@ static int md_begin(struct kjob *j)
 			: store_topic_get_by_id(j->st, q->v[KF_MDQT_ID].uuid,
 						&t) == STORE_OK;
 		if (found)
-			j->want[j->n_want++].t = t;
+			j->want[j->n_want++] = t;
 		else if (add_topic(j, NULL, name->null ? NULL : name->p,
 				   name->null ? q->v[KF_MDQT_ID].uuid : NULL,
 				   name->null
@@ -220,7 +216,7 @@ static int md_begin(struct kjob *j)
 			return -1;
 	}
 	if (j->n_want > 0) {
-		j->cursor.tid = j->want[0].t.tid;
+		j->cursor.tid = j->want[0].tid;
 		j->cursor.partition = -1;
 	}
 	return 0;
@@ -253,14 +249,14 @@ static void md_slice(struct kjob *j)
 		/* A named topic: the walk reached the next topic, or the
 		 * table ended: on to the next name. */
 		if (rv == 1 || n < limit) {
-			if (j->cur_tid != j->want[j->at].t.tid && /* empty */
-			    add_topic(j, &j->want[j->at].t, NULL, NULL,
+			if (j->cur_tid != j->want[j->at].tid && /* empty */
+			    add_topic(j, &j->want[j->at], NULL, NULL,
 				      KF_ERR_NONE) != 0)
 				break;
 			j->at++;
 			j->cur_tid = 0;
 			if (j->at < j->n_want) {
-				j->cursor.tid = j->want[j->at].t.tid;
+				j->cursor.tid = j->want[j->at].tid;
 				j->cursor.partition = -1;
 			}
 		}
