@@ -47,6 +47,7 @@ void config_defaults(struct synod_config *c)
 	 * above ~20 MiB segments it wraps and every write fails with
 	 * RAFT_NOSPACE. */
 	c->segment_size = 16u << 20;
+	c->disk_stall_ms = 5000;
 	c->pre_vote = 1;
 	c->log_level = LOG_INFO;
 }
@@ -353,6 +354,8 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 	 * barrier forever). */
 	if (strcmp(key, "segment_size_bytes") == 0)
 		U(segment_size, 4u << 20, 20u << 20);
+	if (strcmp(key, "disk_stall_ms") == 0)
+		U(disk_stall_ms, 500, 600000);
 	if (strcmp(key, "pre_vote") == 0)
 		return set_bool(&c->pre_vote, key, value, err, err_size);
 	if (strcmp(key, "log_format") == 0) {

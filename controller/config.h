@@ -67,6 +67,9 @@ struct synod_config {
 	int allow_plaintext;
 	char super_users[1024];
 	size_t segment_size;
+	/* A log write unfinished this long: the disk is failing (libraft
+	 * retries failed writes) or stalled; a leader hands over. */
+	unsigned disk_stall_ms;
 	int pre_vote;
 	int log_level;
 	int log_json; /* log_format = json */

@@ -201,8 +201,22 @@ char *http_metrics_text(struct server *s)
 	       "Free bytes in the data directory's filesystem.",
 	       (double)m->disk_free_bytes);
 	metric(&t, "synod_disk_leadership_handoffs_total", "counter",
-	       "Leadership handed over for lack of disk space.",
+	       "Leadership handed over for the disk (no room, or log writes "
+	       "that do not complete).",
 	       (double)m->disk_handoffs);
+	{
+		uint64_t oldest = raftio_oldest_append_ns(&s->node->raftio);
+		metric(&t, "synod_raft_append_oldest_seconds", "gauge",
+		       "Age of the oldest log write in flight (0: none).",
+		       oldest != 0 ? (double)(uv_hrtime() - oldest) / 1e9
+				   : 0.0);
+	}
+	metric(&t, "synod_disk_stalled", "gauge",
+	       "1 while a log write has been unfinished for disk_stall_ms.",
+	       (double)s->node->disk_stalled);
+	metric(&t, "synod_disk_stalls_total", "counter",
+	       "Times a log write stayed unfinished for disk_stall_ms.",
+	       (double)s->node->stats.disk_stalls);
 	metric(&t, "synod_loop_stall_max_seconds", "gauge",
 	       "Longest time the event loop was late (since start or reset).",
 	       (double)m->loop_stall_max_us / 1e6);

@@ -145,6 +145,11 @@ static void usage(FILE *out)
 		"  --pre-vote true|false      raft pre-vote (default true)\n"
 		"  --segment-size-bytes N     raft log segment size (default "
 		"16 MiB, 4 to 20 MiB)\n"
+		"  --disk-stall-ms N          a log write unfinished this long "
+		"means a\n"
+		"                             failing or stalled disk: a "
+		"leader hands over\n"
+		"                             (default 5000)\n"
 		"  --connect-retry-ms N       raft reconnect delay (default "
 		"100)\n"
 		"  --log-level LEVEL          error, warn, info, debug\n"
@@ -497,6 +502,7 @@ static const struct option long_opts[] = {
     {"http-request-timeout-ms", required_argument, NULL, 38},
     {"kafka-address", required_argument, NULL, 39},
     {"kafka-max-request-bytes", required_argument, NULL, 40},
+    {"disk-stall-ms", required_argument, NULL, 41},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -544,6 +550,7 @@ static const char *const opt_keys[] = {
     [38] = "http_request_timeout_ms",
     [39] = "kafka_address",
     [40] = "kafka_max_request_bytes",
+    [41] = "disk_stall_ms",
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "logcheck.h"
 #include "synod/client.h"
 
 #define POLL_MS 10
@@ -621,16 +622,96 @@ static void disk_handoff_done(struct node *n, void *arg, int rc,
 {
 	(void)arg;
 	if (rc == SYNOD_OK)
-		log_warn("leadership handed over (data dir short of space)");
+		log_warn("leadership handed over (the data dir's disk)");
 	else
-		log_warn("leadership hand-over for disk space failed: %s",
+		log_warn("leadership hand-over for the disk failed: %s",
 			 msg ? msg : synod_strerror(rc));
 	(void)n;
 }
 
-/* A leader whose data dir has no room for its next log segments hands
- * leadership over: followers still commit without its copy, but it would
- * hold its log in memory only and grow. Checked once a second. */
+/* raft_uv's diagnostics. libraft 0.22.1 retries a failed segment write on
+ * the wrong timer (src/uv_append.c: uvAppendRetryTimerCb is started on
+ * prepare_retry, whose data is not the segment) and crashes when it
+ * fires, disk_retry (5 s) later; the write's failure is not reported
+ * otherwise. The node stops cleanly on it first (fail-stop, as on any
+ * failed write: nothing unwritten was acknowledged). LIBRAFT_TRACE still
+ * prints them all. */
+static void disk_failed(struct node *n, const char *what, const char *why)
+{
+	char msg[1024];
+	if (n->disk_failed)
+		return;
+	n->disk_failed = 1;
+	snprintf(msg, sizeof msg,
+		 "%s/raft: %s failed (%s): the disk is failing. Stopping: "
+		 "this node cannot keep its log, term and vote. Nothing "
+		 "unwritten was acknowledged; the other nodes go on. Check "
+		 "the kernel log, fix or replace the disk, then start the "
+		 "node (docs/operations.md, 'A failing disk')",
+		 n->cfg->data_dir, what, why);
+	if (n->on_fatal != NULL)
+		n->on_fatal(n, msg);
+}
+
+static void uv_trace(struct raft_tracer *t, int type, const void *info)
+{
+	static int to_stderr = -1;
+	const struct raft_tracer_info *i = info;
+	const char *m;
+	if (type != RAFT_TRACER_DIAGNOSTIC || i->version < 1 ||
+	    i->diagnostic.message == NULL)
+		return;
+	m = i->diagnostic.message;
+	if (to_stderr < 0)
+		to_stderr = getenv("LIBRAFT_TRACE") != NULL;
+	if (to_stderr)
+		fprintf(stderr, "LIBRAFT   %s:%d %s\n", i->diagnostic.file,
+			i->diagnostic.line, m);
+	/* "retry failed write (ERRMSG)" */
+	if (strncmp(m, "retry failed write (", 20) == 0) {
+		char why[256];
+		snprintf(why, sizeof why, "%s", m + 20);
+		if (why[0] != '\0' && why[strlen(why) - 1] == ')')
+			why[strlen(why) - 1] = '\0';
+		disk_failed(t->impl, "a log write", why);
+	}
+}
+
+static void on_raftio_disk_error(struct raftio *x, const char *what,
+				 const char *errmsg)
+{
+	disk_failed(x->data, what, errmsg);
+}
+
+/* A log write unfinished for disk_stall_ms: a disk that hangs (one whose
+ * write fails stops the node: uv_trace). */
+static void check_disk_stall(struct node *n, const char *dir)
+{
+	uint64_t oldest = raftio_oldest_append_ns(&n->raftio);
+	uint64_t waited_ms = oldest != 0 ? (uv_hrtime() - oldest) / 1000000 : 0;
+	if (waited_ms < n->cfg->disk_stall_ms) {
+		if (n->disk_stalled)
+			log_info("%s: log writes complete again", dir);
+		n->disk_stalled = 0;
+		return;
+	}
+	if (!n->disk_stalled) {
+		n->stats.disk_stalls++;
+		log_error("%s: a log write has not completed for %llu ms "
+			  "(disk_stall_ms %u): the disk hangs or is very "
+			  "slow, and this node is not keeping its log. Check "
+			  "the kernel log and the disk (docs/operations.md, "
+			  "'A failing disk')",
+			  dir, (unsigned long long)waited_ms,
+			  n->cfg->disk_stall_ms);
+	}
+	n->disk_stalled = 1;
+}
+
+/* A leader whose data dir has no room for its next log segments, or
+ * whose log writes do not complete, hands leadership over: followers
+ * still commit without its copy, but it would hold its log in memory
+ * only and grow. Checked once a second. */
 static void check_disk(struct node *n)
 {
 	struct statvfs v;
@@ -641,27 +722,34 @@ static void check_disk(struct node *n)
 		return;
 	n->disk_checked_ms = now;
 	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
-	if (statvfs(dir, &v) != 0)
-		return;
-	n->stats.disk_free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
-	if (n->stats.disk_free_bytes >= need) {
-		if (n->disk_low)
-			log_info("data dir %s has room again", dir);
-		n->disk_low = 0;
-		return;
+	check_disk_stall(n, dir);
+	if (statvfs(dir, &v) == 0) {
+		n->stats.disk_free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+		if (n->stats.disk_free_bytes >= need) {
+			if (n->disk_low)
+				log_info("data dir %s has room again", dir);
+			n->disk_low = 0;
+		} else {
+			if (!n->disk_low)
+				log_warn("data dir %s: %llu bytes free, less "
+					 "than two log segments (%llu): this "
+					 "node cannot keep its log",
+					 dir,
+					 (unsigned long long)
+					     n->stats.disk_free_bytes,
+					 (unsigned long long)need);
+			n->disk_low = 1;
+		}
 	}
-	if (!n->disk_low)
-		log_warn("data dir %s: %llu bytes free, less than two log "
-			 "segments (%llu): this node cannot keep its log",
-			 dir, (unsigned long long)n->stats.disk_free_bytes,
-			 (unsigned long long)need);
-	n->disk_low = 1;
-	if (raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
+	if ((n->disk_low || n->disk_stalled) &&
+	    raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
 	    now - n->disk_handoff_ms >= 10000 &&
 	    node_transfer(n, 0, disk_handoff_done, NULL) == SYNOD_OK) {
 		n->disk_handoff_ms = now;
 		n->stats.disk_handoffs++;
-		log_warn("handing leadership over: no room for the log");
+		log_warn("handing leadership over: %s",
+			 n->disk_stalled ? "its log writes do not complete"
+					 : "no room for the log");
 	}
 }
 
@@ -976,7 +1064,13 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	}
 	raft_uv_set_segment_size(&n->io, cfg->segment_size);
 	raft_uv_set_connect_retry_delay(&n->io, cfg->connect_retry_ms);
+	n->uv_tracer.impl = n;
+	n->uv_tracer.version = 2;
+	n->uv_tracer.emit = uv_trace;
+	raft_uv_set_tracer(&n->io, &n->uv_tracer);
 	raftio_init(&n->raftio, &n->io);
+	n->raftio.on_disk_error = on_raftio_disk_error;
+	n->raftio.data = n;
 	if ((rv = raft_init(&n->raft, &n->raftio.io, &n->fsm.raft_fsm,
 			    cfg->node_id, n->address)) != 0) {
 		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s",
@@ -1110,10 +1204,27 @@ static int check_log_intact(struct node *n, const char *when)
 	return -1;
 }
 
+/* Open segments: damage refused before libraft cuts them (logcheck.h); a
+ * write torn by a crash is only said. */
+static int check_open_segments(struct node *n)
+{
+	char dir[PATH_MAX], note[PATH_MAX + 300];
+	int torn = 0, rv;
+	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
+	rv = logcheck_dir(dir, &torn, note, sizeof note, n->errmsg,
+			  sizeof n->errmsg);
+	if (rv != 0)
+		return -1;
+	if (torn)
+		log_warn("%s", note);
+	return 0;
+}
+
 int node_start(struct node *n)
 {
 	int rv;
-	if (check_log_intact(n, "set aside by an earlier start") != 0)
+	if (check_log_intact(n, "set aside by an earlier start") != 0 ||
+	    check_open_segments(n) != 0)
 		return -1;
 	rv = raft_start(&n->raft);
 	if (rv == 0 && check_log_intact(n, "set aside by raft just now") != 0) {
@@ -1135,10 +1246,23 @@ int node_start(struct node *n)
 		if (why == NULL || why[0] == '\0')
 			why = n->io.errmsg[0] ? n->io.errmsg
 					      : n->transport.outer.errmsg;
-		snprintf(n->errmsg, sizeof n->errmsg,
-			 "raft start: %s%s%s (is %s in use?)",
-			 raft_strerror(rv), why[0] ? ": " : "", why,
-			 n->address);
+		/* A log file that does not read (a closed segment cut short,
+		 * say) is not a busy address. */
+		if (strstr(why, "segment") != NULL ||
+		    strstr(why, "snapshot") != NULL)
+			snprintf(n->errmsg, sizeof n->errmsg,
+				 "raft start: %s: %s: in %s/raft. This node's "
+				 "log cannot be read, so it must not serve "
+				 "from this data: put back an intact copy of "
+				 "the file, or rebuild the node "
+				 "(docs/operations.md, 'Damaged data "
+				 "directory')",
+				 raft_strerror(rv), why, n->cfg->data_dir);
+		else
+			snprintf(n->errmsg, sizeof n->errmsg,
+				 "raft start: %s%s%s (is %s in use?)",
+				 raft_strerror(rv), why[0] ? ": " : "", why,
+				 n->address);
 		return -1;
 	}
 	n->raft_started = 1;

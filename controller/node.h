@@ -70,6 +70,7 @@ struct node_stats {
 	uint64_t last_poll_ns;
 	uint64_t disk_free_bytes; /* data dir, checked every second */
 	uint64_t disk_handoffs;	  /* leaderships handed over for it */
+	uint64_t disk_stalls;	  /* times a log write passed disk_stall_ms */
 };
 
 struct node {
@@ -117,6 +118,9 @@ struct node {
 	struct node_change *change;
 	uint64_t disk_checked_ms, disk_handoff_ms;
 	int disk_low;
+	int disk_stalled; /* a log write unfinished for disk_stall_ms */
+	int disk_failed;  /* a log write failed: stopping (node.c) */
+	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
 
 	uv_timer_t poll;
 	struct node_stats stats;

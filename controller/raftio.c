@@ -120,14 +120,28 @@ static int io_recover(struct raft_io *io, const struct raft_configuration *conf)
 	return fwd_rv(io, X(io)->inner->recover(X(io)->inner, conf));
 }
 
+/* A term or vote that did not reach the disk: libraft 0.22 drops the
+ * message that needed it and says nothing, so a node whose disk fails
+ * would refuse every election silently. */
+static int metadata_rv(struct raft_io *io, int rv, const char *what)
+{
+	struct raftio *x = X(io);
+	rv = fwd_rv(io, rv);
+	if (rv != 0 && x->on_disk_error != NULL)
+		x->on_disk_error(x, what, io->errmsg);
+	return rv;
+}
+
 static int io_set_term(struct raft_io *io, raft_term term)
 {
-	return fwd_rv(io, X(io)->inner->set_term(X(io)->inner, term));
+	return metadata_rv(io, X(io)->inner->set_term(X(io)->inner, term),
+			   "saving the term");
 }
 
 static int io_set_vote(struct raft_io *io, raft_id server_id)
 {
-	return fwd_rv(io, X(io)->inner->set_vote(X(io)->inner, server_id));
+	return metadata_rv(io, X(io)->inner->set_vote(X(io)->inner, server_id),
+			   "saving the vote");
 }
 
 static int io_send(struct raft_io *io, struct raft_io_send *req,
@@ -143,6 +157,7 @@ struct timed_append {
 	raft_io_append_cb cb;
 	struct raftio *x;
 	uint64_t start_ns;
+	struct timed_append *prev, *next; /* x's in-flight list */
 };
 
 static void append_done(struct raft_io_append *req, int status)
@@ -150,8 +165,16 @@ static void append_done(struct raft_io_append *req, int status)
 	struct timed_append *a = req->data;
 	struct raft_io_append *outer = a->outer;
 	raft_io_append_cb cb = a->cb;
-	hist_observe(&a->x->append_lat,
-		     (double)(uv_hrtime() - a->start_ns) / 1e9);
+	struct raftio *x = a->x;
+	hist_observe(&x->append_lat, (double)(uv_hrtime() - a->start_ns) / 1e9);
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		x->inflight_head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		x->inflight_tail = a->prev;
 	free(a);
 	outer->cb = cb;
 	cb(outer, status);
@@ -174,9 +197,25 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	req->cb = cb;
 	rv = X(io)->inner->append(X(io)->inner, &a->inner, entries, n,
 				  append_done);
-	if (rv != 0)
+	if (rv != 0) {
 		free(a);
-	return fwd_rv(io, rv);
+		return fwd_rv(io, rv);
+	}
+	/* Linked once the inner io took it (it calls back later, never
+	 * from inside append). */
+	a->prev = X(io)->inflight_tail;
+	if (a->prev != NULL)
+		a->prev->next = a;
+	else
+		X(io)->inflight_head = a;
+	X(io)->inflight_tail = a;
+	return 0;
+}
+
+/* Appends start in order, so the head is the oldest. */
+uint64_t raftio_oldest_append_ns(const struct raftio *x)
+{
+	return x->inflight_head != NULL ? x->inflight_head->start_ns : 0;
 }
 
 static int io_truncate(struct raft_io *io, raft_index index)

@@ -29,6 +29,8 @@
 
 #include "hist.h"
 
+struct timed_append;
+
 struct raftio {
 	struct raft_io io;     /* hand this to raft_init() */
 	struct raft_io *inner; /* raft_uv's */
@@ -44,8 +46,20 @@ struct raftio {
 	unsigned long long held_total;	  /* messages held back */
 	unsigned long long dropped_total; /* held ones replaced */
 	struct hist append_lat; /* entries appended to disk (/metrics) */
+	/* appends given to the inner io and not yet called back, oldest
+	 * first (untimed ones, when memory ran out, are not listed) */
+	struct timed_append *inflight_head, *inflight_tail;
+	/* Called (when set) when the term or the vote could not be saved;
+	 * data is the caller's. */
+	void (*on_disk_error)(struct raftio *x, const char *what,
+			      const char *errmsg);
+	void *data;
 };
 
 void raftio_init(struct raftio *x, struct raft_io *inner);
+
+/* When (uv_hrtime) the oldest append still in flight started; 0 when
+ * none is. A disk that hangs shows here as an append that never ends. */
+uint64_t raftio_oldest_append_ns(const struct raftio *x);
 
 #endif

@@ -30,7 +30,8 @@ cleanup() {
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.full" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.snap" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
-  rm -rf "$dir.snap"
+  SYNOD_CLUSTER_DIR="$dir.fault" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  rm -rf "$dir.snap" "$dir.fault" "$dir.fault.ctl"
   [ -n "$mnt" ] && umount "$mnt" 2>/dev/null || true
   rm -rf "$dir.full"
   if [ "$fail" -ne 0 ]; then tail -n 5 "$dir"/node-*.log >&2 || true; fi
@@ -146,6 +147,141 @@ snapshot_flip() {
   SYNOD_CLUSTER_DIR="$d" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
 }
 snapshot_flip
+
+# A disk that fails under a running node (tests/chaos/faultio.c, an
+# LD_PRELOAD library of the tests', on node 2's raft directory): a write
+# torn by a crash, a disk that hangs under the leader, a write that fails
+# with EIO under the leader, and a flipped bit in an open segment.
+failing_disk() {
+  local d="$dir.fault" b=$((base + 60)) fc="$dir.fault.ctl" bs p2 t i acked=
+  local lib="$build/tests/libsynod_faultio.so"
+  [ -f "$lib" ] || { bad "faults: no $lib"; return; }
+  "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  kill -9 "$newpid" 2>/dev/null || true; newpid=
+  fenv() {
+    env LD_PRELOAD="$lib" SYNOD_FAULTIO_DIR="$d/node-2/raft" SYNOD_FAULTIO_CTL="$fc" \
+      SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b \
+      SYNOD_FLAGS="--election-timeout-ms 300 --disk-stall-ms 1000" "$@"
+  }
+  fenv "$root/deploy/cluster.sh" start 3 >/dev/null
+  bs="$(SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b "$root/deploy/cluster.sh" bootstrap)"
+  fctl() { "$ctl" -b "$bs" --timeout-ms 3000 "$@"; }
+  leader_is() { fctl --json quorum status | python3 -c "import json,sys; sys.exit(0 if json.load(sys.stdin)['leader_id']==$1 else 1)"; }
+  not_leader() { ! leader_is "$1"; }
+  lead() { for _ in 1 2 3 4 5; do fctl quorum transfer-leader "$1" >/dev/null 2>&1 || true; wait_for 3 leader_is "$1" && return 0; done; return 1; }
+  same() {
+    fctl --json quorum status --digest | python3 -c '
+import json, sys
+n = [x for x in json.load(sys.stdin)["nodes"] if x["voter"]]
+v = {(x.get("metadata_version"), x.get("state_digest")) for x in n}
+sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
+  }
+  restart2() { rm -f "$fc"; fenv "$root/deploy/cluster.sh" restart 2 >/dev/null; p2=$(cat "$d/node-2.pid"); }
+  wait_for 20 fctl config set retention.ms=1 || { bad "faults: no quorum"; return; }
+
+  # A write torn by a crash on follower 2 (a batch of five records, more
+  # than a sector): it dies mid-write, starts again saying so, and
+  # catches up; the write was acknowledged by the other two.
+  lead 1 || bad "faults: node 1 did not lead"
+  fctl config set retention.ms=3 >/dev/null || bad "torn: a write before"
+  wait_for 20 same || bad "torn: node 2 behind before the tear"
+  echo torn > "$fc"
+  t=$(printf 't%.0s' $(seq 249))
+  fctl config set --topic "$t" retention.ms=1 segment.ms=2 retention.bytes=3 \
+    delete.retention.ms=4 max.message.bytes=5000 >/dev/null && ok || bad "torn: write not acknowledged"
+  p2=$(cat "$d/node-2.pid")
+  wait_for 10 dead "$p2" && ok || bad "torn: node 2 did not die mid-write"
+  grep -q "faultio: tore a write" "$d/node-2.log" && ok || bad "torn: no write torn"
+  restart2
+  wait_for 20 same && ok || bad "torn: digests differ: $(fctl --json quorum status --digest)"
+  grep -q "a write torn by a crash at byte" "$d/node-2.log" && ok || bad "torn: not said: $(grep -E "faultio|WARN" "$d/node-2.log")"
+  [ "$(fctl config get --topic "$t" segment.ms)" = 2 ] && ok || bad "torn: value"
+
+  # A disk that hangs under leader 2: it hands leadership over; writes go
+  # on; when the disk comes back its writes complete and it catches up.
+  lead 2 || bad "stall: node 2 did not lead"
+  echo stall > "$fc"
+  for i in $(seq 1 20); do fctl config set --topic "s$i" retention.ms="$i" >/dev/null || bad "stall: write $i"; sleep 0.1; done
+  wait_for 10 not_leader 2 && ok || bad "stall: node 2 still leads"
+  grep -q "a log write has not completed for" "$d/node-2.log" && ok || bad "stall: not said"
+  grep -q "handing leadership over: its log writes do not complete" "$d/node-2.log" && ok || bad "stall: no hand-over"
+  rm -f "$fc"
+  wait_for 10 grep -q "log writes complete again" "$d/node-2.log" && ok || bad "stall: writes did not resume"
+  wait_for 20 same && ok || bad "stall: digests differ"
+
+  # A write that fails (EIO) under leader 2: it stops with a clear error
+  # before libraft's broken retry; nothing acknowledged is lost.
+  lead 2 || bad "eio: node 2 did not lead"
+  echo eio > "$fc"
+  for i in $(seq 1 20); do
+    fctl config set --topic "e$i" retention.ms="$i" >/dev/null 2>&1 && acked="$acked $i"
+    sleep 0.1
+  done
+  wait_for 15 dead "$p2" && ok || bad "eio: node 2 still runs"
+  grep -q "fatal: $d/node-2/raft: a log write failed" "$d/node-2.log" && ok || bad "eio: no clear error: $(tail -n 2 "$d/node-2.log")"
+  grep -q "node 2: stopped" "$d/node-2.log" && ok || bad "eio: did not stop cleanly"
+  [ "$(echo $acked | wc -w)" -ge 15 ] && ok || bad "eio: only [$acked] acknowledged"
+  for i in $acked; do
+    [ "$(fctl config get --topic "e$i" retention.ms)" = "$i" ] || { bad "eio: write $i lost"; break; }
+  done
+  restart2
+  wait_for 20 same && ok || bad "eio: digests differ after the restart"
+
+  # The same under follower 2 when the leader dies: saving the new term
+  # fails, and it stops saying so (libraft would refuse every election
+  # silently, and two nodes would never elect a leader).
+  lead 1 || bad "term: node 1 did not lead"
+  echo eio > "$fc"
+  kill -9 "$(cat "$d/node-1.pid")"
+  wait_for 15 dead "$p2" && ok || bad "term: node 2 still runs"
+  grep -q "fatal: $d/node-2/raft: saving the term failed (persist metadata[12]: write: i/o error)" "$d/node-2.log" \
+    && ok || bad "term: no clear error: $(grep ERROR "$d/node-2.log" | tail -n 1)"
+  restart2
+  fenv "$root/deploy/cluster.sh" restart 1 >/dev/null
+  wait_for 20 same && ok || bad "term: digests differ after the restarts"
+
+  # A flipped bit in node 2's open segment: refused (libraft would drop
+  # the entries from there on), naming the file and the byte.
+  for i in 1 2 3 4 5; do fctl config set --topic "f$i" retention.ms="$i" >/dev/null || bad "flip: write $i"; done
+  wait_for 20 same || bad "flip: node 2 behind"
+  p2=$(cat "$d/node-2.pid")
+  kill -9 "$p2"; wait_for 10 dead "$p2" || bad "flip: node 2 did not die"
+  python3 - "$d/node-2/raft" <<'PY'
+import os, sys
+d = sys.argv[1]
+segs = sorted((f for f in os.listdir(d) if f.startswith("open-")), key=lambda f: int(f[5:]))
+for f in segs:
+    p = os.path.join(d, f)
+    b = bytearray(open(p, "rb").read())
+    end = len(b.rstrip(b"\0"))
+    if end > 64:
+        b[end // 2] ^= 0x10
+        open(p, "wb").write(b)
+        break
+else:
+    sys.exit("no open segment with entries")
+PY
+  restart2
+  wait_for 15 dead "$p2" && ok || bad "flip: node 2 started from a damaged open segment"
+  grep -q "ERROR.*node-2/raft/open-[0-9]*: byte [0-9]*, after [0-9]* intact batches: .*Not a write torn by a crash" "$d/node-2.log" \
+    && ok || bad "flip: no clear error: $(tail -n 1 "$d/node-2.log")"
+  fctl config set retention.ms=2 >/dev/null && ok || bad "flip: the quorum stopped"
+
+  # A closed segment cut short inside its last batch: refused, naming it
+  # (libraft's "short read" was reported as a busy address).
+  local p3 seg
+  p3=$(cat "$d/node-3.pid")
+  kill -TERM "$p3"; wait_for 10 dead "$p3" || bad "cut: node 3 did not stop"
+  seg=$(ls "$d/node-3/raft" | grep -E '^[0-9]+-[0-9]+$' | sort | tail -1)
+  truncate -s $(( $(stat -c %s "$d/node-3/raft/$seg") - 3 )) "$d/node-3/raft/$seg"
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b "$root/deploy/cluster.sh" restart 3 >/dev/null
+  p3=$(cat "$d/node-3.pid")
+  wait_for 15 dead "$p3" && ok || bad "cut: node 3 started from a cut segment"
+  grep -q "load closed segment $seg: .*short read.*This node's log cannot be read" "$d/node-3.log" \
+    && ok || bad "cut: no clear error: $(grep ERROR "$d/node-3.log" | tail -n 1)"
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+}
+failing_disk
 
 # A full disk on the leader (its data dir on a small tmpfs, then filled).
 full_disk() {

@@ -69,6 +69,41 @@ static int f_put(struct raft_io *io, unsigned trailing,
 	return 0;
 }
 
+/* Term or vote 13 fails, as a write to a failing disk does. */
+static int f_set_term(struct raft_io *io, raft_term term)
+{
+	(void)io;
+	if (term != 13)
+		return 0;
+	strcpy(fake.io.errmsg, "persist metadata1: write: i/o error");
+	return RAFT_IOERR;
+}
+
+static int f_set_vote(struct raft_io *io, raft_id id)
+{
+	(void)io;
+	if (id != 13)
+		return 0;
+	strcpy(fake.io.errmsg, "persist metadata2: write: i/o error");
+	return RAFT_IOERR;
+}
+
+/* Appends are kept until the test completes them. */
+static struct raft_io_append *f_appends[8];
+static int n_f_appends;
+
+static int f_append(struct raft_io *io, struct raft_io_append *req,
+		    const struct raft_entry entries[], unsigned n,
+		    raft_io_append_cb cb)
+{
+	(void)io;
+	(void)entries;
+	(void)n;
+	req->cb = cb;
+	f_appends[n_f_appends++] = req;
+	return 0;
+}
+
 static void f_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	fake.closed = 1;
@@ -118,6 +153,10 @@ static int setup(void **state)
 	fake.io.init = f_init;
 	fake.io.start = f_start;
 	fake.io.snapshot_put = f_put;
+	fake.io.set_term = f_set_term;
+	fake.io.set_vote = f_set_vote;
+	fake.io.append = f_append;
+	n_f_appends = 0;
 	fake.io.close = f_close;
 	n_recv = n_put_done = n_closed = 0;
 	put_done = NULL;
@@ -304,6 +343,81 @@ static void test_errors_and_close(void **state)
 	assert_false(x.has_held);
 }
 
+static char disk_what[64], disk_errmsg[256];
+static int n_disk_errors, n_appended;
+
+static void on_disk_error(struct raftio *xx, const char *what,
+			  const char *errmsg)
+{
+	assert_ptr_equal(xx, &x);
+	assert_ptr_equal(xx->data, &r);
+	snprintf(disk_what, sizeof disk_what, "%s", what);
+	snprintf(disk_errmsg, sizeof disk_errmsg, "%s", errmsg);
+	n_disk_errors++;
+}
+
+static void raft_appended(struct raft_io_append *req, int status)
+{
+	assert_int_equal(status, 0);
+	assert_ptr_equal(req->data, &r); /* raft's own request */
+	n_appended++;
+}
+
+/* A term or vote that does not reach the disk is said (the node stops
+ * on it: libraft would refuse elections silently), with the inner io's
+ * message; raft still gets the error. */
+static void test_metadata_errors_said(void **state)
+{
+	(void)state;
+	n_disk_errors = 0;
+	x.on_disk_error = on_disk_error;
+	x.data = &r;
+	assert_int_equal(x.io.set_term(&x.io, 12), 0);
+	assert_int_equal(x.io.set_vote(&x.io, 2), 0);
+	assert_int_equal(n_disk_errors, 0);
+	assert_int_equal(x.io.set_term(&x.io, 13), RAFT_IOERR);
+	assert_int_equal(n_disk_errors, 1);
+	assert_string_equal(disk_what, "saving the term");
+	assert_string_equal(disk_errmsg, "persist metadata1: write: i/o error");
+	assert_string_equal(x.io.errmsg, "persist metadata1: write: i/o error");
+	assert_int_equal(x.io.set_vote(&x.io, 13), RAFT_IOERR);
+	assert_int_equal(n_disk_errors, 2);
+	assert_string_equal(disk_what, "saving the vote");
+}
+
+/* The oldest append in flight is known (a disk that hangs shows as one
+ * that never ends), whatever order the inner io completes them in. */
+static void test_oldest_append(void **state)
+{
+	struct raft_io_append req[4];
+	struct raft_entry e;
+	uint64_t a0, a1;
+	(void)state;
+	memset(&e, 0, sizeof e);
+	n_appended = 0;
+	assert_int_equal(raftio_oldest_append_ns(&x), 0);
+	for (int i = 0; i < 4; i++) {
+		req[i].data = &r;
+		assert_int_equal(
+		    x.io.append(&x.io, &req[i], &e, 1, raft_appended), 0);
+	}
+	assert_int_equal(n_f_appends, 4);
+	a0 = raftio_oldest_append_ns(&x);
+	assert_true(a0 != 0);
+	/* The second completes first: the first is still the oldest. */
+	f_appends[1]->cb(f_appends[1], 0);
+	assert_int_equal(raftio_oldest_append_ns(&x), a0);
+	f_appends[0]->cb(f_appends[0], 0);
+	a1 = raftio_oldest_append_ns(&x);
+	assert_true(a1 >= a0);
+	/* The last, then the third: none in flight. */
+	f_appends[3]->cb(f_appends[3], 0);
+	assert_int_equal(raftio_oldest_append_ns(&x), a1);
+	f_appends[2]->cb(f_appends[2], 0);
+	assert_int_equal(raftio_oldest_append_ns(&x), 0);
+	assert_int_equal(n_appended, 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +426,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
+	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
+	    cmocka_unit_test_setup(test_oldest_append, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

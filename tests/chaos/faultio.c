@@ -1,0 +1,399 @@
+/* faultio.c - an LD_PRELOAD library of the tests' own that makes a synod
+ * node's disk fail: there is no dm-flakey or fault-injecting filesystem
+ * on these machines (docs/reliability.md 6).
+ *
+ * SYNOD_FAULTIO_DIR=D: only files under D are touched (a node's
+ * data_dir/raft). SYNOD_FAULTIO_CTL=F: the mode is F's first word, read
+ * again whenever F changes (no file: no fault):
+ *
+ *   eio   every write to a file under D fails with EIO, as a failing
+ *         disk's do: libraft's segment writes (io_submit) are accepted and
+ *         complete with -EIO (io_getevents, and their eventfd is
+ *         signalled), as the kernel reports a device error; write, pwrite,
+ *         pwritev, fsync and fdatasync (libuv's file calls) return EIO.
+ *   eio-segments  the same for libraft's segment writes only (io_submit
+ *         to open-N files): term, vote and snapshot files still write.
+ *   stall segment writes are accepted and held, not done, until the mode
+ *         is something else (checked every 50 ms): a disk that hangs.
+ *   torn  the next segment write (io_submit to an open-N file) whose new
+ *         data crosses a 512-byte sector boundary is torn as a crash tears
+ *         it: only the sectors before that boundary reach the file, then
+ *         the process kills itself with SIGKILL. It was never
+ *         acknowledged. (Writes are watched in every mode to know where
+ *         each file's new data starts: libraft rewrites a block's older
+ *         bytes with each write.)
+ *
+ * Not for production: test builds only, never installed. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <linux/aio_abi.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+enum mode { NONE, EIO_ALL, EIO_SEGMENTS, STALL, TORN };
+
+static enum mode mode_now(void)
+{
+	static struct timespec seen;
+	static int have, cached = NONE;
+	const char *ctl = getenv("SYNOD_FAULTIO_CTL");
+	struct stat st;
+	char word[16] = {0};
+	int fd;
+	if (ctl == NULL || stat(ctl, &st) != 0)
+		return NONE;
+	if (have && st.st_mtim.tv_sec == seen.tv_sec &&
+	    st.st_mtim.tv_nsec == seen.tv_nsec)
+		return (enum mode)cached;
+	fd = open(ctl, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NONE;
+	if (read(fd, word, sizeof word - 1) < 0)
+		word[0] = '\0';
+	close(fd);
+	cached = strncmp(word, "eio-segments", 12) == 0 ? EIO_SEGMENTS
+		 : strncmp(word, "eio", 3) == 0		? EIO_ALL
+		 : strncmp(word, "stall", 5) == 0	? STALL
+		 : strncmp(word, "torn", 4) == 0	? TORN
+							: NONE;
+	seen = st.st_mtim;
+	have = 1;
+	return (enum mode)cached;
+}
+
+/* Whether fd is a file under SYNOD_FAULTIO_DIR (and its name has part,
+ * when part is not NULL). */
+static int fd_is_ours(int fd, const char *part)
+{
+	const char *dir = getenv("SYNOD_FAULTIO_DIR");
+	char link[64], path[4096];
+	ssize_t n;
+	if (dir == NULL || dir[0] == '\0' || fd < 0)
+		return 0;
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof path - 1);
+	if (n <= 0)
+		return 0;
+	path[n] = '\0';
+	if (strncmp(path, dir, strlen(dir)) != 0)
+		return 0;
+	return part == NULL || strstr(path + strlen(dir), part) != NULL;
+}
+
+static int fails(int fd)
+{
+	return mode_now() == EIO_ALL && fd_is_ours(fd, NULL);
+}
+
+/* The bytes of one write request, gathered. */
+static size_t gather(const struct iocb *cb, char **out)
+{
+	size_t len = 0;
+	char *buf;
+	if (cb->aio_lio_opcode == IOCB_CMD_PWRITE) {
+		len = cb->aio_nbytes;
+		buf = malloc(len ? len : 1);
+		if (buf != NULL)
+			memcpy(buf, (const void *)(uintptr_t)cb->aio_buf, len);
+	} else {
+		const struct iovec *iov =
+		    (const struct iovec *)(uintptr_t)cb->aio_buf;
+		for (size_t i = 0; i < cb->aio_nbytes; i++)
+			len += iov[i].iov_len;
+		buf = malloc(len ? len : 1);
+		if (buf != NULL)
+			for (size_t i = 0, at = 0; i < cb->aio_nbytes; i++) {
+				memcpy(buf + at, iov[i].iov_base,
+				       iov[i].iov_len);
+				at += iov[i].iov_len;
+			}
+	}
+	*out = buf;
+	return buf != NULL ? len : 0;
+}
+
+/* How far each segment file (by inode) holds data, from the writes seen:
+ * libraft rewrites a block's older bytes with each write, so a write's
+ * new data starts there. */
+static struct {
+	ino_t ino;
+	uint64_t end;
+} ends[64];
+static int next_end;
+static pthread_mutex_t ends_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t *end_of(ino_t ino)
+{
+	for (int i = 0; i < (int)(sizeof ends / sizeof ends[0]); i++)
+		if (ends[i].ino == ino)
+			return &ends[i].end;
+	next_end = (next_end + 1) % (int)(sizeof ends / sizeof ends[0]);
+	ends[next_end].ino = ino;
+	ends[next_end].end = 0;
+	return &ends[next_end].end;
+}
+
+/* A segment write: in torn mode, when its new data crosses a sector
+ * boundary, only the sectors before that boundary reach the file and the
+ * process dies (a crash in the middle of the write); otherwise noted. */
+static void segment_write(const struct iocb *cb, int torn)
+{
+	char *buf;
+	size_t len = gather(cb, &buf), nz = len;
+	uint64_t off = cb->aio_offset, start, cut, *end;
+	struct stat st;
+	if (buf == NULL || fstat((int)cb->aio_fildes, &st) != 0) {
+		free(buf);
+		return;
+	}
+	while (nz > 0 && buf[nz - 1] == 0)
+		nz--;
+	pthread_mutex_lock(&ends_lock);
+	end = end_of(st.st_ino);
+	start = *end > off ? *end : off;
+	cut = (start / 512 + 1) * 512;
+	if (!torn || cut >= off + nz) {
+		if (off + nz > *end)
+			*end = off + nz;
+		pthread_mutex_unlock(&ends_lock);
+		free(buf);
+		return;
+	}
+	if (pwrite((int)cb->aio_fildes, buf, cut - off, (off_t)off) < 0)
+		cut = off;
+	fdatasync((int)cb->aio_fildes);
+	fprintf(stderr,
+		"faultio: tore a write of %zu bytes at %llu (new data from "
+		"%llu to %llu): only %llu bytes written; killing the process\n",
+		len, (unsigned long long)off, (unsigned long long)start,
+		(unsigned long long)(off + nz),
+		(unsigned long long)(cut - off));
+	kill(getpid(), SIGKILL);
+	abort();
+}
+
+typedef long (*syscall_fn)(long, ...);
+static syscall_fn real_syscall;
+
+/* Writes held in stall mode, submitted for real when it ends. */
+static struct {
+	aio_context_t ctx;
+	struct iocb *cb;
+} held[256];
+static int n_held;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t release_once = PTHREAD_ONCE_INIT;
+
+static void *release_loop(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		usleep(50000);
+		if (mode_now() == STALL)
+			continue;
+		pthread_mutex_lock(&held_lock);
+		for (int i = 0; i < n_held; i++)
+			real_syscall(SYS_io_submit, held[i].ctx, 1L,
+				     &held[i].cb);
+		n_held = 0;
+		pthread_mutex_unlock(&held_lock);
+	}
+	return NULL;
+}
+
+static void start_release(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, release_loop, NULL) == 0)
+		pthread_detach(t);
+}
+
+static int hold(aio_context_t ctx, struct iocb *cb)
+{
+	pthread_once(&release_once, start_release);
+	pthread_mutex_lock(&held_lock);
+	if (n_held == (int)(sizeof held / sizeof held[0])) {
+		pthread_mutex_unlock(&held_lock);
+		return -1;
+	}
+	held[n_held].ctx = ctx;
+	held[n_held].cb = cb;
+	n_held++;
+	pthread_mutex_unlock(&held_lock);
+	return 0;
+}
+
+/* Completions of writes failed in eio mode, waiting for io_getevents. */
+static struct {
+	aio_context_t ctx;
+	struct io_event ev;
+} fake[256];
+static int n_fake;
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int fail_later(aio_context_t ctx, const struct iocb *cb)
+{
+	uint64_t one = 1;
+	pthread_mutex_lock(&fake_lock);
+	if (n_fake == (int)(sizeof fake / sizeof fake[0])) {
+		pthread_mutex_unlock(&fake_lock);
+		return -1;
+	}
+	fake[n_fake].ctx = ctx;
+	fake[n_fake].ev.data = cb->aio_data;
+	fake[n_fake].ev.obj = (uint64_t)(uintptr_t)cb;
+	fake[n_fake].ev.res = -EIO;
+	fake[n_fake].ev.res2 = 0;
+	n_fake++;
+	pthread_mutex_unlock(&fake_lock);
+	if (cb->aio_flags & IOCB_FLAG_RESFD)
+		if (write((int)cb->aio_resfd, &one, sizeof one) < 0)
+			return 0;
+	return 0;
+}
+
+static long take_failed(aio_context_t ctx, long max, struct io_event *out)
+{
+	long n = 0;
+	pthread_mutex_lock(&fake_lock);
+	for (int i = 0; i < n_fake && n < max;) {
+		if (fake[i].ctx != ctx) {
+			i++;
+			continue;
+		}
+		out[n++] = fake[i].ev;
+		memmove(&fake[i], &fake[i + 1],
+			(size_t)(n_fake - i - 1) * sizeof fake[0]);
+		n_fake--;
+	}
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+long syscall(long number, ...)
+{
+	syscall_fn real;
+	va_list ap;
+	long a[6];
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (real_syscall == NULL)
+		real_syscall = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
+	real = real_syscall;
+	if (number == SYS_io_getevents && n_fake > 0) {
+		struct io_event *ev = (struct io_event *)a[3];
+		long got = take_failed((aio_context_t)a[0], a[2], ev);
+		if (got > 0 && got >= a[1])
+			return got;
+		if (got > 0) {
+			long more = real(number, a[0], a[1] - got, a[2] - got,
+					 ev + got, a[4]);
+			return more < 0 ? got : got + more;
+		}
+	}
+	if (number == SYS_io_submit && a[1] == 1) {
+		enum mode m = mode_now();
+		struct iocb *cb = ((struct iocb **)a[2])[0];
+		int w = cb->aio_lio_opcode == IOCB_CMD_PWRITE ||
+			cb->aio_lio_opcode == IOCB_CMD_PWRITEV;
+		if (w &&
+		    ((m == EIO_ALL && fd_is_ours((int)cb->aio_fildes, NULL)) ||
+		     (m == EIO_SEGMENTS &&
+		      fd_is_ours((int)cb->aio_fildes, "/open-"))) &&
+		    fail_later((aio_context_t)a[0], cb) == 0)
+			return 1;
+		if (w && m == STALL &&
+		    fd_is_ours((int)cb->aio_fildes, "/open-") &&
+		    hold((aio_context_t)a[0], cb) == 0)
+			return 1;
+		if (w && fd_is_ours((int)cb->aio_fildes, "/open-"))
+			segment_write(cb, m == TORN);
+	}
+	return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
+typedef int (*sync_fn)(int);
+
+#define REAL(name, type)                                                       \
+	static type real_;                                                     \
+	if (real_ == NULL)                                                     \
+	real_ = (type)dlsym(RTLD_NEXT, name)
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+	REAL("write", write_fn);
+	if (fails(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real_(fd, buf, n);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	REAL("pwrite", pwrite_fn);
+	if (fails(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real_(fd, buf, n, off);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	REAL("pwritev", pwritev_fn);
+	if (fails(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real_(fd, iov, n, off);
+}
+
+ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return pwritev(fd, iov, n, off);
+}
+
+int fsync(int fd)
+{
+	REAL("fsync", sync_fn);
+	if (fails(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real_(fd);
+}
+
+int fdatasync(int fd)
+{
+	REAL("fdatasync", sync_fn);
+	if (fails(fd)) {
+		errno = EIO;
+		return -1;
+	}
+	return real_(fd);
+}
