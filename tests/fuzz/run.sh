@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
 build=${2:-$src/build-fuzz}
 if [ $# -ge 2 ]; then shift 2; else shift $#; fi
-targets=${*:-frame request records snapshot config view group kafka}
+targets=${*:-frame request records snapshot config view group kafka segment}
 work=$build/fuzz-work
 
 nice -n 10 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang \

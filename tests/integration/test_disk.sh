@@ -26,16 +26,24 @@ newpid=
 
 mnt=
 cleanup() {
+  local san
   [ -n "$newpid" ] && kill -9 "$newpid" 2>/dev/null || true
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.full" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.snap" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   SYNOD_CLUSTER_DIR="$dir.fault" "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
+  # A sanitizer build's report in any daemon's log fails the test.
+  san=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+    "$dir"/node-*.log "$dir".*/node-*.log 2>/dev/null || true)
   rm -rf "$dir.snap" "$dir.fault" "$dir.fault.ctl"
   [ -n "$mnt" ] && umount "$mnt" 2>/dev/null || true
   rm -rf "$dir.full"
   if [ "$fail" -ne 0 ]; then tail -n 5 "$dir"/node-*.log >&2 || true; fi
   rm -rf "$dir"
+  if [ -n "$san" ]; then
+    echo "FAIL: sanitizer reports in $san" >&2
+    exit 1
+  fi
 }
 trap cleanup EXIT
 
@@ -159,7 +167,9 @@ failing_disk() {
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   kill -9 "$newpid" 2>/dev/null || true; newpid=
   fenv() {
+    # (A sanitizer build of synod: ASan wants its runtime first.)
     env LD_PRELOAD="$lib" SYNOD_FAULTIO_DIR="$d/node-2/raft" SYNOD_FAULTIO_CTL="$fc" \
+      ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
       SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b \
       SYNOD_FLAGS="--election-timeout-ms 300 --disk-stall-ms 1000" "$@"
   }
