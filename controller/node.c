@@ -629,13 +629,10 @@ static void disk_handoff_done(struct node *n, void *arg, int rc,
 	(void)n;
 }
 
-/* raft_uv's diagnostics. libraft 0.22.1 retries a failed segment write on
- * the wrong timer (src/uv_append.c: uvAppendRetryTimerCb is started on
- * prepare_retry, whose data is not the segment) and crashes when it
- * fires, disk_retry (5 s) later; the write's failure is not reported
- * otherwise. The node stops cleanly on it first (fail-stop, as on any
- * failed write: nothing unwritten was acknowledged). LIBRAFT_TRACE still
- * prints them all. */
+/* A write to the raft directory failed: the node stops (on_fatal: a clean
+ * stop on the next loop turn). Fail-stop, as etcd and PostgreSQL do on a
+ * failed write: nothing unwritten was acknowledged, and libraft cannot
+ * go on (uv_trace, raftio.h's on_disk_error). */
 static void disk_failed(struct node *n, const char *what, const char *why)
 {
 	char msg[1024];
@@ -653,6 +650,13 @@ static void disk_failed(struct node *n, const char *what, const char *why)
 		n->on_fatal(n, msg);
 }
 
+/* raft_uv's diagnostics. libraft 0.22.1 retries a failed segment write on
+ * the wrong timer (src/uv_append.c: uvAppendRetryTimerCb is started on
+ * prepare_retry, whose data is not the segment) and crashes when it
+ * fires, disk_retry (5 s) later; this diagnostic is the only report of
+ * the failure. LIBRAFT_TRACE still prints them all. Cost: libraft formats
+ * each diagnostic (a few per message sent or entry appended) once a
+ * tracer is set. */
 static void uv_trace(struct raft_tracer *t, int type, const void *info)
 {
 	static int to_stderr = -1;

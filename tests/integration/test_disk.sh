@@ -143,6 +143,14 @@ snapshot_flip() {
   grep -q "the newest snapshot cannot be restored (snapshot: checksum mismatch" "$d/node-2.log" \
     && ok || bad "snapshot: no clear error: $(tail -n 1 "$d/node-2.log")"
   [ "$("$ctl" -b "$bs" config get --topic s150 retention.ms)" = 150 ] && ok || bad "snapshot: quorum lost a write"
+  # The same snapshot cut to half its size: refused too.
+  truncate -s $(( $(stat -c %s "$d/node-2/raft/$s") / 2 )) "$d/node-2/raft/$s"
+  : >"$d/node-2.log"
+  SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" restart 2 >/dev/null
+  p2=$(cat "$d/node-2.pid")
+  wait_for 15 dead "$p2" && ok || bad "snapshot: node 2 started from a cut snapshot"
+  grep -q "the newest snapshot cannot be restored (snapshot: " "$d/node-2.log" \
+    && ok || bad "snapshot: cut: no clear error: $(grep ERROR "$d/node-2.log" | tail -n 1)"
   # Missing raft metadata (term and vote) with a log: refused too.
   local p3; p3=$(cat "$d/node-3.pid")
   kill -TERM "$p3"; wait_for 10 dead "$p3" || bad "metadata: node 3 did not stop"
