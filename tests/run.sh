@@ -51,19 +51,22 @@ fi
 
 if [ "${SYNOD_SKIP_CHAOS:-0}" != 1 ]; then
   # Two seeds of one minute: the daemon's own snapshot settings on
-  # tmpfs data dirs, and the harness's low snapshot threshold (snapshot
+  # tmpfs data dirs with failing, hanging and torn log writes
+  # (--io-faults), and the harness's low snapshot threshold (snapshot
   # installs under faults; controller/raftio.c keeps libraft's
   # takeSnapshotCb crash away, docs/reliability.md 5.2 and 5.7) on loop
   # devices, with slow-disk faults (a machine without loop devices runs
   # it on plain directories and says so).
-  for run in "1|tmpfs|" "16|loop|--snapshot-threshold 64 --snapshot-trailing 32"; do
+  for run in "1|tmpfs|--io-faults|" "16|loop||--snapshot-threshold 64 --snapshot-trailing 32"; do
     seed=${run%%|*}
     rest=${run#*|}
     disk=${rest%%|*}
+    rest=${rest#*|}
+    more=${rest%%|*}
     flags=${rest#*|}
     echo "== chaos: seed $seed, one minute of faults, $disk disks (tests/chaos/run)"
     set +e
-    tests/chaos/run --seed "$seed" --minutes 1 --disk-kind "$disk" \
+    tests/chaos/run --seed "$seed" --minutes 1 --disk-kind "$disk" $more \
       --synod-flags "$flags" \
       --out "build/chaos/ci-seed$seed" | tail -n 25
     rc=${PIPESTATUS[0]}
