@@ -356,6 +356,9 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(segment_size, 4u << 20, 20u << 20);
 	if (strcmp(key, "disk_stall_ms") == 0)
 		U(disk_stall_ms, 500, 600000);
+	if (strcmp(key, "accept_damaged_log_tail") == 0)
+		return set_bool(&c->accept_damaged_log_tail, key, value, err,
+				err_size);
 	if (strcmp(key, "pre_vote") == 0)
 		return set_bool(&c->pre_vote, key, value, err, err_size);
 	if (strcmp(key, "log_format") == 0) {

@@ -70,6 +70,10 @@ struct synod_config {
 	/* A log write unfinished this long: the disk is failing (libraft
 	 * retries failed writes) or stalled; a leader hands over. */
 	unsigned disk_stall_ms;
+	/* Start even when an open segment is damaged (libraft then drops
+	 * the entries from the damage on): an operator's last resort when
+	 * too few nodes start to rebuild any (operations.md 6.6). */
+	int accept_damaged_log_tail;
 	int pre_vote;
 	int log_level;
 	int log_json; /* log_format = json */

@@ -83,6 +83,30 @@ static int headers_plausible(const uint8_t *buf, size_t off, uint64_t n,
 	return 1;
 }
 
+/* Whether the header at off holds a count with one flipped bit: with the
+ * bit back, the header passes its checksum. (A count flipped larger would
+ * otherwise reach into the zeros after the last batch and look torn.) */
+static int count_flipped(const struct crc_table *c, const uint8_t *buf,
+			 size_t len, size_t off, uint64_t n)
+{
+	uint64_t most = (len - off - PREAMBLE) / ENTRY_HEADER;
+	for (int bit = 0; bit < 64; bit++) {
+		uint64_t m = n ^ ((uint64_t)1 << bit);
+		uint8_t le[8];
+		uint32_t crc;
+		if (m == 0 || m > most)
+			continue;
+		for (int k = 0; k < 8; k++)
+			le[k] = (uint8_t)(m >> (8 * k));
+		crc = crc_run(c, le, 8, 0);
+		crc = crc_run(c, buf + off + PREAMBLE, (size_t)m * ENTRY_HEADER,
+			      crc);
+		if (crc == le32(buf + off))
+			return 1;
+	}
+	return 0;
+}
+
 /* The batch at off: 1 intact (*end set), 0 bad (*end is how far it
  * claims to reach, or the preamble's end when its count is not sane;
  * *n_out its count when its header was read, 0 when not; *hdr_ok whether
@@ -91,8 +115,8 @@ static int read_batch(const struct crc_table *c, const uint8_t *buf, size_t len,
 		      size_t off, size_t *end, uint64_t *n_out, int *hdr_ok,
 		      const char **why)
 {
-	size_t room = len - off, hdr_end, data = 0;
-	uint64_t n;
+	size_t room = len - off, hdr_end;
+	uint64_t n, data = 0;
 	*end = off + PREAMBLE;
 	*n_out = 0;
 	*hdr_ok = 0;
@@ -124,8 +148,8 @@ static int read_batch(const struct crc_table *c, const uint8_t *buf, size_t len,
 			return 0;
 		}
 	}
-	*end = hdr_end + data;
-	if (crc_run(c, buf + hdr_end, data, 0) != le32(buf + off + 4)) {
+	*end = hdr_end + (size_t)data;
+	if (crc_run(c, buf + hdr_end, (size_t)data, 0) != le32(buf + off + 4)) {
 		*why = "the batch's entries fail their checksum";
 		return 0;
 	}
@@ -161,7 +185,9 @@ void logcheck_open_segment(const uint8_t *buf, size_t len,
 			    (nz + SECTOR - 1) / SECTOR * SECTOR;
 			int torn =
 			    end <= len && first_zero_sector < end &&
-			    (hdr_ok || headers_plausible(buf, off, n, nz));
+			    (hdr_ok || (headers_plausible(buf, off, n, nz) &&
+					(n == 0 || !count_flipped(&c, buf, len,
+								  off, n))));
 			out->verdict = torn ? LOGCHECK_TORN : LOGCHECK_DAMAGED;
 			out->offset = off;
 			snprintf(out->why, sizeof out->why, "%s%s", why,

@@ -150,6 +150,12 @@ static void usage(FILE *out)
 		"                             failing or stalled disk: a "
 		"leader hands over\n"
 		"                             (default 5000)\n"
+		"  --accept-damaged-log-tail true|false  start although an "
+		"open log\n"
+		"                             segment is damaged (unsafe: last "
+		"resort,\n"
+		"                             docs/operations.md 6.6; default "
+		"false)\n"
 		"  --connect-retry-ms N       raft reconnect delay (default "
 		"100)\n"
 		"  --log-level LEVEL          error, warn, info, debug\n"
@@ -503,6 +509,7 @@ static const struct option long_opts[] = {
     {"kafka-address", required_argument, NULL, 39},
     {"kafka-max-request-bytes", required_argument, NULL, 40},
     {"disk-stall-ms", required_argument, NULL, 41},
+    {"accept-damaged-log-tail", required_argument, NULL, 42},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -551,6 +558,7 @@ static const char *const opt_keys[] = {
     [39] = "kafka_address",
     [40] = "kafka_max_request_bytes",
     [41] = "disk_stall_ms",
+    [42] = "accept_damaged_log_tail",
 };
 
 int main(int argc, char **argv)

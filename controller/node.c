@@ -1217,6 +1217,16 @@ static int check_open_segments(struct node *n)
 	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
 	rv = logcheck_dir(dir, &torn, note, sizeof note, n->errmsg,
 			  sizeof n->errmsg);
+	if (rv == 1 && n->cfg->accept_damaged_log_tail) {
+		log_warn("%s", n->errmsg);
+		log_warn("accept_damaged_log_tail is set: starting anyway. "
+			 "libraft drops the entries from the damage on; this "
+			 "node may have lost entries it acknowledged. Rebuild "
+			 "it as soon as the quorum allows (docs/operations.md "
+			 "6.6)");
+		n->errmsg[0] = '\0';
+		return 0;
+	}
 	if (rv != 0)
 		return -1;
 	if (torn)
@@ -1247,13 +1257,23 @@ int node_start(struct node *n)
 	}
 	if (rv != 0) {
 		const char *why = raft_errmsg(&n->raft);
-		if (why == NULL || why[0] == '\0')
-			why = n->io.errmsg[0] ? n->io.errmsg
-					      : n->transport.outer.errmsg;
-		/* A log file that does not read (a closed segment cut short,
-		 * say) is not a busy address. */
-		if (strstr(why, "segment") != NULL ||
-		    strstr(why, "snapshot") != NULL)
+		int net = 0;
+		if (why == NULL || why[0] == '\0') {
+			net = n->io.errmsg[0] == '\0';
+			why = net ? n->transport.outer.errmsg : n->io.errmsg;
+		}
+		net = net || strstr(why, "bind") != NULL ||
+		      strstr(why, "listen") != NULL ||
+		      strstr(why, "address already in use") != NULL;
+		if (net)
+			snprintf(n->errmsg, sizeof n->errmsg,
+				 "raft start: %s%s%s (is %s in use?)",
+				 raft_strerror(rv), why[0] ? ": " : "", why,
+				 n->address);
+		else if (strstr(why, "segment") != NULL ||
+			 strstr(why, "snapshot") != NULL)
+			/* A log file that does not read (a closed segment
+			 * cut short, say). */
 			snprintf(n->errmsg, sizeof n->errmsg,
 				 "raft start: %s: %s: in %s/raft. This node's "
 				 "log cannot be read, so it must not serve "
@@ -1264,9 +1284,9 @@ int node_start(struct node *n)
 				 raft_strerror(rv), why, n->cfg->data_dir);
 		else
 			snprintf(n->errmsg, sizeof n->errmsg,
-				 "raft start: %s%s%s (is %s in use?)",
+				 "raft start: %s%s%s (in %s/raft)",
 				 raft_strerror(rv), why[0] ? ": " : "", why,
-				 n->address);
+				 n->cfg->data_dir);
 		return -1;
 	}
 	n->raft_started = 1;

@@ -1,6 +1,7 @@
 /* raftio.c - see raftio.h. */
 #include "raftio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -158,7 +159,21 @@ struct timed_append {
 	struct raftio *x;
 	uint64_t start_ns;
 	struct timed_append *prev, *next; /* x's in-flight list */
+	int orphan; /* the inner append failed; raft has forgotten it */
 };
+
+/* A log write that completes with an error: libraft 0.22 drops the
+ * entries (legacy.c's persist callback) and would go on writing the next
+ * ones, so a follower could acknowledge entries it never wrote. */
+static void append_failed(struct raftio *x, int status)
+{
+	char why[RAFT_ERRMSG_BUF_SIZE + 64];
+	if (status == 0 || status == RAFT_CANCELED || x->on_disk_error == NULL)
+		return;
+	snprintf(why, sizeof why, "%s%s%s", raft_strerror(status),
+		 x->inner->errmsg[0] ? ": " : "", x->inner->errmsg);
+	x->on_disk_error(x, "a log write", why);
+}
 
 static void append_done(struct raft_io_append *req, int status)
 {
@@ -166,6 +181,11 @@ static void append_done(struct raft_io_append *req, int status)
 	struct raft_io_append *outer = a->outer;
 	raft_io_append_cb cb = a->cb;
 	struct raftio *x = a->x;
+	if (a->orphan) {
+		free(a);
+		return;
+	}
+	append_failed(x, status);
 	hist_observe(&x->append_lat, (double)(uv_hrtime() - a->start_ns) / 1e9);
 	if (a->prev != NULL)
 		a->prev->next = a->next;
@@ -198,8 +218,14 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	rv = X(io)->inner->append(X(io)->inner, &a->inner, entries, n,
 				  append_done);
 	if (rv != 0) {
-		free(a);
-		return fwd_rv(io, rv);
+		/* libraft 0.22.1's UvAppend can fail after queueing the
+		 * request (a write that could not be submitted): it may
+		 * still call back, so a is kept (freed then, or leaked at
+		 * exit) and the node stops. */
+		a->orphan = 1;
+		rv = fwd_rv(io, rv);
+		append_failed(X(io), rv);
+		return rv;
 	}
 	/* Linked once the inner io took it (it calls back later, never
 	 * from inside append). */

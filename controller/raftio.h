@@ -49,8 +49,8 @@ struct raftio {
 	/* appends given to the inner io and not yet called back, oldest
 	 * first (untimed ones, when memory ran out, are not listed) */
 	struct timed_append *inflight_head, *inflight_tail;
-	/* Called (when set) when the term or the vote could not be saved;
-	 * data is the caller's. */
+	/* Called (when set) when the term or the vote could not be saved,
+	 * or a log write failed (not canceled); data is the caller's. */
 	void (*on_disk_error)(struct raftio *x, const char *what,
 			      const char *errmsg);
 	void *data;

@@ -46,6 +46,8 @@
 
 enum mode { NONE, EIO_ALL, EIO_SEGMENTS, STALL, TORN };
 
+static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static enum mode mode_now(void)
 {
 	static struct timespec seen;
@@ -53,15 +55,22 @@ static enum mode mode_now(void)
 	const char *ctl = getenv("SYNOD_FAULTIO_CTL");
 	struct stat st;
 	char word[16] = {0};
+	enum mode m;
 	int fd;
 	if (ctl == NULL || stat(ctl, &st) != 0)
 		return NONE;
+	pthread_mutex_lock(&mode_lock);
 	if (have && st.st_mtim.tv_sec == seen.tv_sec &&
-	    st.st_mtim.tv_nsec == seen.tv_nsec)
-		return (enum mode)cached;
+	    st.st_mtim.tv_nsec == seen.tv_nsec) {
+		m = (enum mode)cached;
+		pthread_mutex_unlock(&mode_lock);
+		return m;
+	}
 	fd = open(ctl, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		pthread_mutex_unlock(&mode_lock);
 		return NONE;
+	}
 	if (read(fd, word, sizeof word - 1) < 0)
 		word[0] = '\0';
 	close(fd);
@@ -72,7 +81,9 @@ static enum mode mode_now(void)
 							: NONE;
 	seen = st.st_mtim;
 	have = 1;
-	return (enum mode)cached;
+	m = (enum mode)cached;
+	pthread_mutex_unlock(&mode_lock);
+	return m;
 }
 
 /* Whether fd is a file under SYNOD_FAULTIO_DIR (and its name has part,
@@ -99,14 +110,24 @@ static int fails(int fd)
 	return mode_now() == EIO_ALL && fd_is_ours(fd, NULL);
 }
 
-/* The bytes of one write request, gathered. */
+/* Segment files are opened with O_DIRECT where the filesystem has it:
+ * buffers aligned to 4096 bytes. */
+static char *aligned(size_t len)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
+		return NULL;
+	return p;
+}
+
+/* The bytes of one write request, gathered (aligned). */
 static size_t gather(const struct iocb *cb, char **out)
 {
 	size_t len = 0;
 	char *buf;
 	if (cb->aio_lio_opcode == IOCB_CMD_PWRITE) {
 		len = cb->aio_nbytes;
-		buf = malloc(len ? len : 1);
+		buf = aligned(len);
 		if (buf != NULL)
 			memcpy(buf, (const void *)(uintptr_t)cb->aio_buf, len);
 	} else {
@@ -114,7 +135,7 @@ static size_t gather(const struct iocb *cb, char **out)
 		    (const struct iovec *)(uintptr_t)cb->aio_buf;
 		for (size_t i = 0; i < cb->aio_nbytes; i++)
 			len += iov[i].iov_len;
-		buf = malloc(len ? len : 1);
+		buf = aligned(len);
 		if (buf != NULL)
 			for (size_t i = 0, at = 0; i < cb->aio_nbytes; i++) {
 				memcpy(buf + at, iov[i].iov_base,
@@ -130,19 +151,21 @@ static size_t gather(const struct iocb *cb, char **out)
  * libraft rewrites a block's older bytes with each write, so a write's
  * new data starts there. */
 static struct {
+	dev_t dev;
 	ino_t ino;
 	uint64_t end;
 } ends[64];
 static int next_end;
 static pthread_mutex_t ends_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t *end_of(ino_t ino)
+static uint64_t *end_of(const struct stat *st)
 {
 	for (int i = 0; i < (int)(sizeof ends / sizeof ends[0]); i++)
-		if (ends[i].ino == ino)
+		if (ends[i].ino == st->st_ino && ends[i].dev == st->st_dev)
 			return &ends[i].end;
 	next_end = (next_end + 1) % (int)(sizeof ends / sizeof ends[0]);
-	ends[next_end].ino = ino;
+	ends[next_end].dev = st->st_dev;
+	ends[next_end].ino = st->st_ino;
 	ends[next_end].end = 0;
 	return &ends[next_end].end;
 }
@@ -163,7 +186,7 @@ static void segment_write(const struct iocb *cb, int torn)
 	while (nz > 0 && buf[nz - 1] == 0)
 		nz--;
 	pthread_mutex_lock(&ends_lock);
-	end = end_of(st.st_ino);
+	end = end_of(&st);
 	start = *end > off ? *end : off;
 	cut = (start / 512 + 1) * 512;
 	if (!torn || cut >= off + nz) {

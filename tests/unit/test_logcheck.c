@@ -68,6 +68,24 @@ static void add_batch(struct seg *s, unsigned n, const uint32_t *sizes,
 	s->entries += n;
 }
 
+/* A batch of one barrier entry: 8 bytes of zeros (libraft appends one at
+ * every election a node wins). */
+static void add_barrier(struct seg *s)
+{
+	uint8_t *b = s->buf + s->used;
+	put64(b + 8, 1);
+	put64(b + 16, 7);
+	b[24] = 2; /* RAFT_BARRIER */
+	put32(b + 28, 8);
+	memset(b + 32, 0, 8);
+	put32(b, logcheck_crc32(b + 8, 24, 0));
+	put32(b + 4, logcheck_crc32(b + 32, 8, 0));
+	s->batch_off[s->batches] = s->used;
+	s->used += 40;
+	s->batch_end[s->batches++] = s->used;
+	s->entries += 1;
+}
+
 /* format 1 and 12 batches of 1-3 entries of 8-400 bytes. */
 static void build(struct seg *s)
 {
@@ -165,6 +183,30 @@ static void test_every_flip_is_damage(void **state)
 		if (r.verdict != LOGCHECK_DAMAGED)
 			fail_msg("flip at %zu: verdict %d (%s)", i, r.verdict,
 				 r.why);
+	}
+	free(s);
+	free(t);
+}
+
+/* A flipped bit in the entry count of a last batch whose data is zeros
+ * (a barrier): the header it claims reaches into the zeros after it, as
+ * a torn one would; the count is known flipped, so it is damage. */
+static void test_flipped_count_in_last_batch(void **state)
+{
+	struct seg *s = malloc(sizeof *s), *t = malloc(sizeof *t);
+	struct logcheck_result r;
+	size_t last;
+	(void)state;
+	build(s);
+	add_barrier(s);
+	last = s->batch_off[s->batches - 1];
+	logcheck_open_segment(s->buf, SEG_LEN, &r);
+	assert_int_equal(r.verdict, LOGCHECK_CLEAN);
+	assert_int_equal(r.batches, 13);
+	for (int bit = 0; bit < 64; bit++) {
+		*t = *s;
+		t->buf[last + 8 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		check(t, LOGCHECK_DAMAGED, last);
 	}
 	free(s);
 	free(t);
@@ -280,6 +322,7 @@ int main(void)
 	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_torn_at_every_sector),
 	    cmocka_unit_test(test_every_flip_is_damage),
+	    cmocka_unit_test(test_flipped_count_in_last_batch),
 	    cmocka_unit_test(test_other_damage),
 	    cmocka_unit_test(test_dir),
 	};

@@ -88,9 +88,11 @@ static int f_set_vote(struct raft_io *io, raft_id id)
 	return RAFT_IOERR;
 }
 
-/* Appends are kept until the test completes them. */
+/* Appends are kept until the test completes them; with fail_append set,
+ * one is kept and then refused, as libraft 0.22.1's UvAppend does when
+ * the write cannot be submitted. */
 static struct raft_io_append *f_appends[8];
-static int n_f_appends;
+static int n_f_appends, fail_append;
 
 static int f_append(struct raft_io *io, struct raft_io_append *req,
 		    const struct raft_entry entries[], unsigned n,
@@ -101,6 +103,10 @@ static int f_append(struct raft_io *io, struct raft_io_append *req,
 	(void)n;
 	req->cb = cb;
 	f_appends[n_f_appends++] = req;
+	if (fail_append) {
+		strcpy(fake.io.errmsg, "io_submit: input/output error");
+		return RAFT_IOERR;
+	}
 	return 0;
 }
 
@@ -157,6 +163,7 @@ static int setup(void **state)
 	fake.io.set_vote = f_set_vote;
 	fake.io.append = f_append;
 	n_f_appends = 0;
+	fail_append = 0;
 	fake.io.close = f_close;
 	n_recv = n_put_done = n_closed = 0;
 	put_done = NULL;
@@ -418,6 +425,66 @@ static void test_oldest_append(void **state)
 	assert_int_equal(n_appended, 4);
 }
 
+static int n_failed_cb, failed_status;
+
+static void raft_append_failed(struct raft_io_append *req, int status)
+{
+	(void)req;
+	failed_status = status;
+	n_failed_cb++;
+}
+
+/* A log write that completes with an error is said (libraft would drop
+ * its entries and write the next ones); a canceled one (at close) is
+ * not. raft gets the status either way. */
+static void test_append_errors_said(void **state)
+{
+	struct raft_io_append req[2];
+	struct raft_entry e;
+	(void)state;
+	memset(&e, 0, sizeof e);
+	n_disk_errors = n_failed_cb = 0;
+	x.on_disk_error = on_disk_error;
+	x.data = &r;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+		    x.io.append(&x.io, &req[i], &e, 1, raft_append_failed), 0);
+	f_appends[0]->cb(f_appends[0], RAFT_CANCELED);
+	assert_int_equal(n_disk_errors, 0);
+	assert_int_equal(failed_status, RAFT_CANCELED);
+	strcpy(fake.io.errmsg, "write: no such device");
+	f_appends[1]->cb(f_appends[1], RAFT_IOERR);
+	assert_int_equal(n_disk_errors, 1);
+	assert_string_equal(disk_what, "a log write");
+	assert_non_null(strstr(disk_errmsg, "write: no such device"));
+	assert_int_equal(failed_status, RAFT_IOERR);
+	assert_int_equal(n_failed_cb, 2);
+	assert_int_equal(raftio_oldest_append_ns(&x), 0);
+}
+
+/* An append refused after the inner io kept it: raft gets the error (and
+ * forgets its request), the node is told, and when the inner io calls
+ * back later nothing reaches raft (ASan: nothing freed twice). */
+static void test_append_refused_after_queueing(void **state)
+{
+	struct raft_io_append req;
+	struct raft_entry e;
+	(void)state;
+	memset(&e, 0, sizeof e);
+	n_disk_errors = n_failed_cb = 0;
+	x.on_disk_error = on_disk_error;
+	x.data = &r;
+	fail_append = 1;
+	assert_int_equal(x.io.append(&x.io, &req, &e, 1, raft_append_failed),
+			 RAFT_IOERR);
+	assert_string_equal(x.io.errmsg, "io_submit: input/output error");
+	assert_int_equal(n_disk_errors, 1);
+	assert_string_equal(disk_what, "a log write");
+	assert_int_equal(raftio_oldest_append_ns(&x), 0);
+	f_appends[0]->cb(f_appends[0], RAFT_CANCELED);
+	assert_int_equal(n_failed_cb, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +495,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
 	    cmocka_unit_test_setup(test_oldest_append, setup),
+	    cmocka_unit_test_setup(test_append_errors_said, setup),
+	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
