@@ -7,7 +7,7 @@
  * the middle of a write that is right: the torn batch was never written
  * whole, so never acknowledged. After a bit flip it is not: the entries
  * from the flip on were on disk, perhaps acknowledged, and the node would
- * vote as if it never had them (docs/reliability.md 6).
+ * vote as if it never had them (docs/reliability.md 5.9).
  *
  * The model of a torn write: a disk persists a write sector by sector in
  * order, so a crash leaves a prefix of whole 512-byte sectors, and the
@@ -18,9 +18,14 @@
  * damage: a batch that fails its checksums with data after it, a sector
  * inside the batch where only the end is missing, a torn batch in an open
  * segment older than one with entries (libraft writes one segment at a
- * time). Writes torn out of sector order are refused too (safe, not
- * available: the node is rebuilt). A flip in the last batch is taken for
- * a torn write when that batch's trailing zeros cross a sector boundary.
+ * time). A batch whose header fails its checksum counts as torn only
+ * when its entry headers look like entry headers as far as they are
+ * written and its count is not one bit away from a count the checksum
+ * accepts (a count flipped larger would reach into the zeros). Writes
+ * torn out of sector order are refused too (safe, not available: the
+ * node is rebuilt, or started with accept_damaged_log_tail). A flip in
+ * the data of the last batch is taken for a torn write when that batch's
+ * trailing zeros cross a sector boundary (the batch is dropped).
  *
  * Segment format 1 (little endian): u64 format; batches of u32 header
  * checksum, u32 data checksum, u64 n, n entry headers (u64 term, u8
