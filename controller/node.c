@@ -653,32 +653,54 @@ static void disk_failed(struct node *n, const char *what, const char *why)
 /* raft_uv's diagnostics. libraft 0.22.1 retries a failed segment write on
  * the wrong timer (src/uv_append.c: uvAppendRetryTimerCb is started on
  * prepare_retry, whose data is not the segment) and crashes when it
- * fires, disk_retry (5 s) later; this diagnostic is the only report of
- * the failure. LIBRAFT_TRACE still prints them all. Cost: libraft formats
- * each diagnostic (a few per message sent or entry appended) once a
- * tracer is set. */
+ * fires, disk_retry (5 s) later; a segment it cannot close or a log
+ * truncation that fails only sets a flag nothing reads. These
+ * diagnostics are the only reports (raftio_trace_failure). Some come from
+ * raft_uv's worker threads: the first is published to the loop, which
+ * stops the node (check_disk_failure, within POLL_MS). LIBRAFT_TRACE still
+ * prints them all. Cost: libraft formats each diagnostic (a few per
+ * message sent or entry appended) once a tracer is set. */
 static void uv_trace(struct raft_tracer *t, int type, const void *info)
 {
-	static int to_stderr = -1;
+	static atomic_int to_stderr = -1;
 	const struct raft_tracer_info *i = info;
-	const char *m;
+	struct node *n = t->impl;
+	const char *m, *what;
+	int e;
 	if (type != RAFT_TRACER_DIAGNOSTIC || i->version < 1 ||
 	    i->diagnostic.message == NULL)
 		return;
 	m = i->diagnostic.message;
-	if (to_stderr < 0)
-		to_stderr = getenv("LIBRAFT_TRACE") != NULL;
-	if (to_stderr)
+	if ((e = atomic_load(&to_stderr)) < 0) {
+		e = getenv("LIBRAFT_TRACE") != NULL;
+		atomic_store(&to_stderr, e);
+	}
+	if (e)
 		fprintf(stderr, "LIBRAFT   %s:%d %s\n", i->diagnostic.file,
 			i->diagnostic.line, m);
-	/* "retry failed write (ERRMSG)" */
+	if (!raftio_trace_failure(m, &what) ||
+	    atomic_exchange(&n->disk_fail_claimed, 1) != 0)
+		return;
+	n->disk_fail_what = what;
 	if (strncmp(m, "retry failed write (", 20) == 0) {
-		char why[256];
-		snprintf(why, sizeof why, "%s", m + 20);
-		if (why[0] != '\0' && why[strlen(why) - 1] == ')')
-			why[strlen(why) - 1] = '\0';
-		disk_failed(t->impl, "a log write", why);
+		/* "retry failed write (ERRMSG)": ERRMSG */
+		size_t len;
+		snprintf(n->disk_fail_why, sizeof n->disk_fail_why, "%s",
+			 m + 20);
+		len = strlen(n->disk_fail_why);
+		if (len > 0 && n->disk_fail_why[len - 1] == ')')
+			n->disk_fail_why[len - 1] = '\0';
+	} else {
+		snprintf(n->disk_fail_why, sizeof n->disk_fail_why, "%s", m);
 	}
+	atomic_store_explicit(&n->disk_fail_pending, 1, memory_order_release);
+}
+
+/* On the loop: a failure uv_trace published. */
+static void check_disk_failure(struct node *n)
+{
+	if (atomic_load_explicit(&n->disk_fail_pending, memory_order_acquire))
+		disk_failed(n, n->disk_fail_what, n->disk_fail_why);
 }
 
 static void on_raftio_disk_error(struct raftio *x, const char *what,
@@ -773,6 +795,7 @@ static void check_raftio(struct node *n)
 static void on_poll(uv_timer_t *t)
 {
 	measure_stall(t->data);
+	check_disk_failure(t->data);
 	check_leadership(t->data);
 	check_disk(t->data);
 	check_raftio(t->data);

@@ -23,6 +23,7 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -120,6 +121,11 @@ struct node {
 	int disk_low;
 	int disk_stalled; /* a log write unfinished for disk_stall_ms */
 	int disk_failed;  /* a log write failed: stopping (node.c) */
+	/* A failure seen by raft_uv's tracer, maybe on a worker thread:
+	 * claimed once, then published to the loop (on_poll). */
+	atomic_int disk_fail_claimed, disk_fail_pending;
+	const char *disk_fail_what;
+	char disk_fail_why[512];
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
 
 	uv_timer_t poll;

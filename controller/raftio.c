@@ -238,6 +238,26 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	return 0;
 }
 
+int raftio_trace_failure(const char *msg, const char **what)
+{
+	static const struct {
+		const char *prefix, *what;
+	} failures[] = {
+	    {"retry failed write (", "a log write"},	    /* uv_append.c */
+	    {"truncate segment ", "closing a log segment"}, /* uv_finalize.c */
+	    {"unlink segment ", "truncating the log"},	    /* uv_truncate.c */
+	    {"sync data directory: ", "truncating the log"},
+	    {"truncate index ", "truncating the log"},
+	};
+	for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++)
+		if (strncmp(msg, failures[i].prefix,
+			    strlen(failures[i].prefix)) == 0) {
+			*what = failures[i].what;
+			return 1;
+		}
+	return 0;
+}
+
 /* Appends start in order, so the head is the oldest. */
 uint64_t raftio_oldest_append_ns(const struct raftio *x)
 {

@@ -62,4 +62,12 @@ void raftio_init(struct raftio *x, struct raft_io *inner);
  * none is. A disk that hangs shows here as an append that never ends. */
 uint64_t raftio_oldest_append_ns(const struct raftio *x);
 
+/* Whether a diagnostic of raft_uv 0.22 (its tracer's message) reports a
+ * disk failure it does not report otherwise: a log write that failed
+ * (retried on a broken timer: it crashes 5 s later), a segment that could
+ * not be closed, a log truncation that did not complete. *what is then a
+ * static description. Pure; callable from any thread (raft_uv traces from
+ * its worker threads too). */
+int raftio_trace_failure(const char *msg, const char **what);
+
 #endif

@@ -485,6 +485,37 @@ static void test_append_refused_after_queueing(void **state)
 	assert_int_equal(n_failed_cb, 0);
 }
 
+/* raft_uv's diagnostics that report a disk failure, and some that do
+ * not (a failed segment creation is retried and must not stop a node
+ * whose disk is full; a torn open segment is cut at start). */
+static void test_trace_failures(void **state)
+{
+	const char *what = NULL;
+	(void)state;
+	assert_true(raftio_trace_failure(
+	    "retry failed write (write failed: -5)", &what));
+	assert_string_equal(what, "a log write");
+	assert_true(raftio_trace_failure(
+	    "truncate segment open-3: fsync: input/output error", &what));
+	assert_string_equal(what, "closing a log segment");
+	assert_true(raftio_trace_failure(
+	    "unlink segment 0000000000000001-0000000000000009: EIO", &what));
+	assert_string_equal(what, "truncating the log");
+	assert_true(raftio_trace_failure("sync data directory: EIO", &what));
+	assert_true(raftio_trace_failure("truncate index 12: EIO", &what));
+	what = NULL;
+	assert_false(raftio_trace_failure(
+	    "can't create segment open-4: no space left on device", &what));
+	assert_false(raftio_trace_failure(
+	    "truncate open segment open-1 at 1384 (batch 15), since it has "
+	    "corrupted entries",
+	    &what));
+	assert_false(raftio_trace_failure("uv truncate work cb ok", &what));
+	assert_false(raftio_trace_failure("finalize open-1 into 1-9", &what));
+	assert_false(raftio_trace_failure("", &what));
+	assert_null(what);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -497,6 +528,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_oldest_append, setup),
 	    cmocka_unit_test_setup(test_append_errors_said, setup),
 	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
+	    cmocka_unit_test(test_trace_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
