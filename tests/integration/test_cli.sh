@@ -15,10 +15,18 @@ pass=0 fail=0
 
 simpid=
 cleanup() {
+  local san
   if [ -n "$simpid" ]; then kill -9 "$simpid" 2>/dev/null || true; fi
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
   if [ "$fail" -ne 0 ]; then tail -n 20 "$SYNOD_CLUSTER_DIR"/node-*.log >&2 || true; fi
+  # A sanitizer build's report in any daemon's log fails the test.
+  san=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+    "$SYNOD_CLUSTER_DIR"/*.log 2>/dev/null || true)
   rm -rf "$SYNOD_CLUSTER_DIR"
+  if [ -n "$san" ]; then
+    echo "FAIL: sanitizer reports in $san" >&2
+    exit 1
+  fi
 }
 trap cleanup EXIT
 
