@@ -121,10 +121,11 @@ static int io_recover(struct raft_io *io, const struct raft_configuration *conf)
 	return fwd_rv(io, X(io)->inner->recover(X(io)->inner, conf));
 }
 
-/* A term or vote that did not reach the disk: libraft 0.22 drops the
+/* A term or vote that did not reach the disk (libraft 0.22 drops the
  * message that needed it and says nothing, so a node whose disk fails
- * would refuse every election silently. */
-static int metadata_rv(struct raft_io *io, int rv, const char *what)
+ * would refuse every election silently), or a log truncation refused
+ * (the conflicting entries would stay on disk). */
+static int disk_rv(struct raft_io *io, int rv, const char *what)
 {
 	struct raftio *x = X(io);
 	rv = fwd_rv(io, rv);
@@ -135,14 +136,14 @@ static int metadata_rv(struct raft_io *io, int rv, const char *what)
 
 static int io_set_term(struct raft_io *io, raft_term term)
 {
-	return metadata_rv(io, X(io)->inner->set_term(X(io)->inner, term),
-			   "saving the term");
+	return disk_rv(io, X(io)->inner->set_term(X(io)->inner, term),
+		       "saving the term");
 }
 
 static int io_set_vote(struct raft_io *io, raft_id server_id)
 {
-	return metadata_rv(io, X(io)->inner->set_vote(X(io)->inner, server_id),
-			   "saving the vote");
+	return disk_rv(io, X(io)->inner->set_vote(X(io)->inner, server_id),
+		       "saving the vote");
 }
 
 static int io_send(struct raft_io *io, struct raft_io_send *req,
@@ -266,7 +267,8 @@ uint64_t raftio_oldest_append_ns(const struct raftio *x)
 
 static int io_truncate(struct raft_io *io, raft_index index)
 {
-	return fwd_rv(io, X(io)->inner->truncate(X(io)->inner, index));
+	return disk_rv(io, X(io)->inner->truncate(X(io)->inner, index),
+		       "truncating the log");
 }
 
 /* raft's own snapshot saved: its callback first, then the message held
