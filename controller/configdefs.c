@@ -343,10 +343,13 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
-long names_duplicates(const char *const *names, size_t n, unsigned char *dup)
+/* names_duplicates and names_repeated: a hash set of the first copy of
+ * each name (its index + 1); every_copy marks that first copy too. */
+static long mark_names(const char *const *names, size_t n, unsigned char *dup,
+		       int every_copy)
 {
 	size_t cap = 16, i;
-	const char **slots;
+	size_t *slots; /* index + 1 of a name's first copy; 0 empty */
 	long count = 0;
 	while (cap < 2 * n)
 		cap *= 2;
@@ -354,16 +357,29 @@ long names_duplicates(const char *const *names, size_t n, unsigned char *dup)
 		return -1;
 	for (i = 0; i < n; i++) {
 		size_t k = (size_t)name_hash(names[i]) & (cap - 1);
-		while (slots[k] && strcmp(slots[k], names[i]) != 0)
+		while (slots[k] && strcmp(names[slots[k] - 1], names[i]) != 0)
 			k = (k + 1) & (cap - 1);
-		dup[i] = slots[k] != NULL;
-		if (slots[k])
+		dup[i] = slots[k] != 0;
+		if (slots[k]) {
 			count++;
-		else
-			slots[k] = names[i];
+			if (every_copy)
+				dup[slots[k] - 1] = 1;
+		} else {
+			slots[k] = i + 1;
+		}
 	}
 	free(slots);
 	return count;
+}
+
+long names_duplicates(const char *const *names, size_t n, unsigned char *dup)
+{
+	return mark_names(names, n, dup, 0);
+}
+
+long names_repeated(const char *const *names, size_t n, unsigned char *dup)
+{
+	return mark_names(names, n, dup, 1);
 }
 
 int principal_name_valid(const char *name)

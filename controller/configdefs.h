@@ -62,6 +62,10 @@ int topic_name_valid(const char *name);
  * many repeat, or -1 when out of memory. Expected O(n) (a hash set). */
 long names_duplicates(const char *const *names, size_t n, unsigned char *dup);
 
+/* The same, with the first copy of a repeated name marked too (Kafka
+ * refuses every copy and serves the rest). */
+long names_repeated(const char *const *names, size_t n, unsigned char *dup);
+
 /* Names one DeleteTopics or DescribeTopics request may carry. */
 #define MAX_NAMES_PER_REQUEST 10000u
 

@@ -20,33 +20,6 @@
 #include "log.h"
 #include "store.h"
 
-/* dup[i] = 1 for every name given more than once (each copy, the first
- * too: Kafka refuses them all and serves the rest). 0, or -1 out of
- * memory. O(n log n). */
-static int cmp_name(const void *a, const void *b, void *arg)
-{
-	const char *const *names = arg;
-	return strcmp(names[*(const size_t *)a], names[*(const size_t *)b]);
-}
-
-static int repeated_names(const char **names, size_t n, unsigned char *dup)
-{
-	size_t *ord = n ? malloc(n * sizeof *ord) : NULL;
-	if (n && ord == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		ord[i] = i;
-		dup[i] = 0;
-	}
-	if (n > 1)
-		qsort_r(ord, n, sizeof *ord, cmp_name, (void *)names);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(names[ord[i]], names[ord[i - 1]]) == 0)
-			dup[ord[i]] = dup[ord[i - 1]] = 1;
-	free(ord);
-	return 0;
-}
-
 /* ---- CreateTopics (19) ---- */
 
 struct ct {
@@ -218,7 +191,7 @@ void kafka_create_topics(struct kafka_request *r, struct kf_val *resp)
 	op->data = ct;
 	for (size_t i = 0; i < want->n; i++)
 		names[i] = want->v[i].v[KF_CTQT_NAME].p;
-	if (repeated_names(names, want->n, dup) != 0)
+	if (names_repeated(names, want->n, dup) < 0)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++) {
 		struct kf_val *t =
@@ -360,8 +333,9 @@ void kafka_delete_topics(struct kafka_request *r, struct kf_val *resp)
 	if (req.n_names > 1) {
 		unsigned char *dup = KNEWN(r, unsigned char, req.n_names);
 		size_t k = 0;
-		if (dup == NULL || repeated_names((const char **)req.names,
-						  req.n_names, dup) != 0)
+		if (dup == NULL ||
+		    names_repeated((const char *const *)req.names, req.n_names,
+				   dup) < 0)
 			goto oom;
 		for (size_t x = 0; x < req.n_names; x++) {
 			struct kf_val *t = &out->v[slot[x]];
@@ -446,7 +420,7 @@ void kafka_create_partitions(struct kafka_request *r, struct kf_val *resp)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++)
 		names[i] = want->v[i].v[KF_CPQT_NAME].p;
-	if (repeated_names(names, want->n, dup) != 0)
+	if (names_repeated(names, want->n, dup) < 0)
 		goto oom;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct kf_val *q = &want->v[i];

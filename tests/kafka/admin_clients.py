@@ -59,9 +59,19 @@ def kp_describe_configs(addr, kind, name):
     out({"error": res[0], "configs": {c[0]: [c[1], c[3]] for c in res[4]}})
 
 
-def kp_delete(addr, name):
-    r = kp(addr).delete_topics([name])
-    out({"errors": [[t[0], t[1]] for t in r.topic_error_codes]})
+def kp_delete(addr, *names):
+    """Every topic's error code. kafka-python raises when any is not 0,
+    so the request goes to the controller through its client, answer
+    whole."""
+    from kafka.protocol.admin import DeleteTopicsRequest
+    a = kp(addr)
+    f = a._client.send(a._controller_id,
+                       DeleteTopicsRequest[3](topics=list(names),
+                                              timeout=10000))
+    a._client.poll(future=f)
+    if f.failed():
+        raise f.exception
+    out({"errors": [[t[0], t[1]] for t in f.value.topic_error_codes]})
 
 
 def kp_groups(addr):

@@ -289,9 +289,17 @@ def admin_checks(ctl_run, kafka, build, boot):
     r = admin("ck-delete", follower, "ck-made", "no-such-topic")
     if r.get("ck-made") is not True or r.get("no-such-topic") is True:
         fail("confluent delete: %s" % r)
-    r = admin("kp-delete", follower, "kp-made")
-    if r["errors"] != [["kp-made", 0]]:
+    # A name given twice: every copy refused (INVALID_REQUEST, 42), the
+    # rest deleted, as Kafka does.
+    if ctl_run("topic", "create", "kp-twice", "--partitions", "1",
+               "--replication-factor", "1").returncode != 0:
+        fail("synodctl topic create kp-twice")
+    r = admin("kp-delete", follower, "kp-twice", "kp-made", "kp-twice")
+    if sorted(r["errors"]) != [["kp-made", 0], ["kp-twice", 42],
+                               ["kp-twice", 42]]:
         fail("kafka-python delete: %s" % r)
+    if not topic_of(ctl_run, "kp-twice"):
+        fail("a topic named twice in DeleteTopics was deleted")
     if topic_of(ctl_run, "kp-made") or topic_of(ctl_run, "ck-made"):
         fail("deleted topics still described by synodctl")
     # The other way round: synodctl's topic in the clients' metadata.

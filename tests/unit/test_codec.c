@@ -517,6 +517,9 @@ static void test_names_duplicates(void **state)
 	assert_int_equal(names_duplicates(a, 6, dup), 2);
 	assert_memory_equal(dup, ((unsigned char[]){0, 0, 0, 1, 1, 0}), 6);
 	assert_int_equal(names_duplicates(a, 0, dup), 0);
+	/* Every copy, the first too. */
+	assert_int_equal(names_repeated(a, 6, dup), 2);
+	assert_memory_equal(dup, ((unsigned char[]){1, 1, 0, 1, 1, 0}), 6);
 	for (unsigned i = 0; i < 100000; i++) {
 		snprintf(buf[i], sizeof buf[i], "t%u", i);
 		many[i] = buf[i];
@@ -526,6 +529,10 @@ static void test_names_duplicates(void **state)
 	assert_int_equal(names_duplicates(many, 100000, mdup), 1);
 	assert_int_equal(mdup[99999], 1);
 	assert_int_equal(mdup[5], 0);
+	assert_int_equal(names_repeated(many, 100000, mdup), 1);
+	assert_int_equal(mdup[99999], 1);
+	assert_int_equal(mdup[5], 1);
+	assert_int_equal(mdup[6], 0);
 	free(many);
 	free(mdup);
 	free(buf);
