@@ -67,8 +67,8 @@ struct synod_config {
 	int allow_plaintext;
 	char super_users[1024];
 	size_t segment_size;
-	/* A log write unfinished this long: the disk is failing (libraft
-	 * retries failed writes) or stalled; a leader hands over. */
+	/* A log write unfinished this long: the disk hangs (a write that
+	 * fails stops the node); a leader hands over. */
 	unsigned disk_stall_ms;
 	/* Start even when an open segment is damaged (libraft then drops
 	 * the entries from the damage on): an operator's last resort when

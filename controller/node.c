@@ -662,37 +662,22 @@ static void disk_failed(struct node *n, const char *what, const char *why)
  * message sent or entry appended) once a tracer is set. */
 static void uv_trace(struct raft_tracer *t, int type, const void *info)
 {
-	static atomic_int to_stderr = -1;
 	const struct raft_tracer_info *i = info;
 	struct node *n = t->impl;
 	const char *m, *what;
-	int e;
+	char why[sizeof n->disk_fail_why];
 	if (type != RAFT_TRACER_DIAGNOSTIC || i->version < 1 ||
 	    i->diagnostic.message == NULL)
 		return;
 	m = i->diagnostic.message;
-	if ((e = atomic_load(&to_stderr)) < 0) {
-		e = getenv("LIBRAFT_TRACE") != NULL;
-		atomic_store(&to_stderr, e);
-	}
-	if (e)
+	if (n->trace_stderr)
 		fprintf(stderr, "LIBRAFT   %s:%d %s\n", i->diagnostic.file,
 			i->diagnostic.line, m);
-	if (!raftio_trace_failure(m, &what) ||
+	if (!raftio_trace_failure(m, &what, why, sizeof why) ||
 	    atomic_exchange(&n->disk_fail_claimed, 1) != 0)
 		return;
 	n->disk_fail_what = what;
-	if (strncmp(m, "retry failed write (", 20) == 0) {
-		/* "retry failed write (ERRMSG)": ERRMSG */
-		size_t len;
-		snprintf(n->disk_fail_why, sizeof n->disk_fail_why, "%s",
-			 m + 20);
-		len = strlen(n->disk_fail_why);
-		if (len > 0 && n->disk_fail_why[len - 1] == ')')
-			n->disk_fail_why[len - 1] = '\0';
-	} else {
-		snprintf(n->disk_fail_why, sizeof n->disk_fail_why, "%s", m);
-	}
+	memcpy(n->disk_fail_why, why, sizeof why);
 	atomic_store_explicit(&n->disk_fail_pending, 1, memory_order_release);
 }
 
@@ -734,39 +719,42 @@ static void check_disk_stall(struct node *n, const char *dir)
 	n->disk_stalled = 1;
 }
 
+/* Room for the next two log segments in dir (disk_low when not). */
+static void check_disk_room(struct node *n, const char *dir)
+{
+	struct statvfs v;
+	uint64_t need = 2 * (uint64_t)n->cfg->segment_size;
+	if (statvfs(dir, &v) != 0)
+		return;
+	n->stats.disk_free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+	if (n->stats.disk_free_bytes >= need) {
+		if (n->disk_low)
+			log_info("data dir %s has room again", dir);
+		n->disk_low = 0;
+		return;
+	}
+	if (!n->disk_low)
+		log_warn("data dir %s: %llu bytes free, less than two log "
+			 "segments (%llu): this node cannot keep its log",
+			 dir, (unsigned long long)n->stats.disk_free_bytes,
+			 (unsigned long long)need);
+	n->disk_low = 1;
+}
+
 /* A leader whose data dir has no room for its next log segments, or
  * whose log writes do not complete, hands leadership over: followers
  * still commit without its copy, but it would hold its log in memory
  * only and grow. Checked once a second. */
 static void check_disk(struct node *n)
 {
-	struct statvfs v;
 	char dir[PATH_MAX + 16];
 	uint64_t now = uv_now(n->loop);
-	uint64_t need = 2 * (uint64_t)n->cfg->segment_size;
 	if (now - n->disk_checked_ms < 1000)
 		return;
 	n->disk_checked_ms = now;
 	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
 	check_disk_stall(n, dir);
-	if (statvfs(dir, &v) == 0) {
-		n->stats.disk_free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
-		if (n->stats.disk_free_bytes >= need) {
-			if (n->disk_low)
-				log_info("data dir %s has room again", dir);
-			n->disk_low = 0;
-		} else {
-			if (!n->disk_low)
-				log_warn("data dir %s: %llu bytes free, less "
-					 "than two log segments (%llu): this "
-					 "node cannot keep its log",
-					 dir,
-					 (unsigned long long)
-					     n->stats.disk_free_bytes,
-					 (unsigned long long)need);
-			n->disk_low = 1;
-		}
-	}
+	check_disk_room(n, dir);
 	if ((n->disk_low || n->disk_stalled) &&
 	    raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
 	    now - n->disk_handoff_ms >= 10000 &&
@@ -1091,6 +1079,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	}
 	raft_uv_set_segment_size(&n->io, cfg->segment_size);
 	raft_uv_set_connect_retry_delay(&n->io, cfg->connect_retry_ms);
+	n->trace_stderr = getenv("LIBRAFT_TRACE") != NULL;
 	n->uv_tracer.impl = n;
 	n->uv_tracer.version = 2;
 	n->uv_tracer.emit = uv_trace;

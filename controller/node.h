@@ -127,6 +127,7 @@ struct node {
 	const char *disk_fail_what;
 	char disk_fail_why[512];
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
+	int trace_stderr;	      /* LIBRAFT_TRACE: it prints them too */
 
 	uv_timer_t poll;
 	struct node_stats stats;

@@ -239,23 +239,35 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	return 0;
 }
 
-int raftio_trace_failure(const char *msg, const char **what)
+int raftio_trace_failure(const char *msg, const char **what, char *why,
+			 size_t size)
 {
+	static const char write_failed[] = "retry failed write ("; /* ...) */
 	static const struct {
 		const char *prefix, *what;
 	} failures[] = {
-	    {"retry failed write (", "a log write"},	    /* uv_append.c */
+	    {write_failed, "a log write"},		    /* uv_append.c */
 	    {"truncate segment ", "closing a log segment"}, /* uv_finalize.c */
 	    {"unlink segment ", "truncating the log"},	    /* uv_truncate.c */
 	    {"sync data directory: ", "truncating the log"},
 	    {"truncate index ", "truncating the log"},
 	};
-	for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++)
-		if (strncmp(msg, failures[i].prefix,
-			    strlen(failures[i].prefix)) == 0) {
-			*what = failures[i].what;
-			return 1;
+	for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++) {
+		size_t n = strlen(failures[i].prefix);
+		if (strncmp(msg, failures[i].prefix, n) != 0)
+			continue;
+		*what = failures[i].what;
+		if (failures[i].prefix != write_failed) {
+			snprintf(why, size, "%s", msg);
+		} else {
+			/* The libuv/OS error inside the parentheses. */
+			size_t len = strlen(msg + n);
+			if (len > 0 && msg[n + len - 1] == ')')
+				len--;
+			snprintf(why, size, "%.*s", (int)len, msg + n);
 		}
+		return 1;
+	}
 	return 0;
 }
 

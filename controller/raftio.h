@@ -50,7 +50,8 @@ struct raftio {
 	 * first (untimed ones, when memory ran out, are not listed) */
 	struct timed_append *inflight_head, *inflight_tail;
 	/* Called (when set) when the term or the vote could not be saved,
-	 * or a log write failed (not canceled); data is the caller's. */
+	 * a log truncation was refused, or a log write failed (not
+	 * canceled); data is the caller's. */
 	void (*on_disk_error)(struct raftio *x, const char *what,
 			      const char *errmsg);
 	void *data;
@@ -66,8 +67,9 @@ uint64_t raftio_oldest_append_ns(const struct raftio *x);
  * disk failure it does not report otherwise: a log write that failed
  * (retried on a broken timer: it crashes 5 s later), a segment that could
  * not be closed, a log truncation that did not complete. *what is then a
- * static description. Pure; callable from any thread (raft_uv traces from
- * its worker threads too). */
-int raftio_trace_failure(const char *msg, const char **what);
+ * static description and why (size bytes, the caller's) the error. Pure;
+ * callable from any thread (raft_uv traces from its worker threads too). */
+int raftio_trace_failure(const char *msg, const char **what, char *why,
+			 size_t size);
 
 #endif

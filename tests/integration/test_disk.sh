@@ -236,7 +236,7 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
     sleep 0.1
   done
   wait_for 15 dead "$p2" && ok || bad "eio: node 2 still runs"
-  grep -q "fatal: $d/node-2/raft: a log write failed" "$d/node-2.log" && ok || bad "eio: no clear error: $(tail -n 2 "$d/node-2.log")"
+  grep -q "fatal: $d/node-2/raft: a log write failed (write failed: -5): the disk is failing" "$d/node-2.log" && ok || bad "eio: no clear error: $(tail -n 2 "$d/node-2.log")"
   grep -q "node 2: stopped" "$d/node-2.log" && ok || bad "eio: did not stop cleanly"
   [ "$(echo $acked | wc -w)" -ge 15 ] && ok || bad "eio: only [$acked] acknowledged"
   for i in $acked; do

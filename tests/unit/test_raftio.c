@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,22 +71,25 @@ static int f_put(struct raft_io *io, unsigned trailing,
 }
 
 /* Term or vote 13 fails, as a write to a failing disk does. */
+static int fail_13(uint64_t v, const char *file)
+{
+	if (v != 13)
+		return 0;
+	snprintf(fake.io.errmsg, sizeof fake.io.errmsg,
+		 "persist %s: write: i/o error", file);
+	return RAFT_IOERR;
+}
+
 static int f_set_term(struct raft_io *io, raft_term term)
 {
 	(void)io;
-	if (term != 13)
-		return 0;
-	strcpy(fake.io.errmsg, "persist metadata1: write: i/o error");
-	return RAFT_IOERR;
+	return fail_13(term, "metadata1");
 }
 
 static int f_set_vote(struct raft_io *io, raft_id id)
 {
 	(void)io;
-	if (id != 13)
-		return 0;
-	strcpy(fake.io.errmsg, "persist metadata2: write: i/o error");
-	return RAFT_IOERR;
+	return fail_13(id, "metadata2");
 }
 
 /* Appends are kept until the test completes them; with fail_append set,
@@ -485,34 +489,52 @@ static void test_append_refused_after_queueing(void **state)
 	assert_int_equal(n_failed_cb, 0);
 }
 
-/* raft_uv's diagnostics that report a disk failure, and some that do
- * not (a failed segment creation is retried and must not stop a node
- * whose disk is full; a torn open segment is cut at start). */
+/* raft_uv's diagnostics that report a disk failure (with the error they
+ * carry), and some that do not (a failed segment creation is retried and
+ * must not stop a node whose disk is full; a torn open segment is cut at
+ * start). */
 static void test_trace_failures(void **state)
 {
 	const char *what = NULL;
+	char why[64];
 	(void)state;
 	assert_true(raftio_trace_failure(
-	    "retry failed write (write failed: -5)", &what));
+	    "retry failed write (write failed: -5)", &what, why, sizeof why));
 	assert_string_equal(what, "a log write");
+	assert_string_equal(why, "write failed: -5");
 	assert_true(raftio_trace_failure(
-	    "truncate segment open-3: fsync: input/output error", &what));
+	    "truncate segment open-3: fsync: input/output error", &what, why,
+	    sizeof why));
 	assert_string_equal(what, "closing a log segment");
+	assert_string_equal(
+	    why, "truncate segment open-3: fsync: input/output error");
 	assert_true(raftio_trace_failure(
-	    "unlink segment 0000000000000001-0000000000000009: EIO", &what));
+	    "unlink segment 0000000000000001-0000000000000009: EIO", &what, why,
+	    sizeof why));
 	assert_string_equal(what, "truncating the log");
-	assert_true(raftio_trace_failure("sync data directory: EIO", &what));
-	assert_true(raftio_trace_failure("truncate index 12: EIO", &what));
+	assert_true(raftio_trace_failure("sync data directory: EIO", &what, why,
+					 sizeof why));
+	assert_true(raftio_trace_failure("truncate index 12: EIO", &what, why,
+					 sizeof why));
+	/* Cut to the buffer, terminated. */
+	assert_true(raftio_trace_failure("retry failed write (a long error "
+					 "message that does not fit in the "
+					 "buffer given)",
+					 &what, why, 16));
+	assert_string_equal(why, "a long error me");
 	what = NULL;
 	assert_false(raftio_trace_failure(
-	    "can't create segment open-4: no space left on device", &what));
+	    "can't create segment open-4: no space left on device", &what, why,
+	    sizeof why));
 	assert_false(raftio_trace_failure(
 	    "truncate open segment open-1 at 1384 (batch 15), since it has "
 	    "corrupted entries",
-	    &what));
-	assert_false(raftio_trace_failure("uv truncate work cb ok", &what));
-	assert_false(raftio_trace_failure("finalize open-1 into 1-9", &what));
-	assert_false(raftio_trace_failure("", &what));
+	    &what, why, sizeof why));
+	assert_false(raftio_trace_failure("uv truncate work cb ok", &what, why,
+					  sizeof why));
+	assert_false(raftio_trace_failure("finalize open-1 into 1-9", &what,
+					  why, sizeof why));
+	assert_false(raftio_trace_failure("", &what, why, sizeof why));
 	assert_null(what);
 }
 
