@@ -156,6 +156,23 @@ static int read_batch(const struct crc_table *c, const uint8_t *buf, size_t len,
 	return 1;
 }
 
+/* Whether the bad batch at off (claiming to reach end; n, hdr_ok as
+ * read_batch says) is a write torn by a crash: zeros from a sector
+ * boundary inside it on (nz: one past the file's last non-zero byte),
+ * its end within the file, and a header that is either intact or cut,
+ * not changed. */
+static int torn_batch(const struct crc_table *c, const uint8_t *buf, size_t len,
+		      size_t nz, size_t off, size_t end, uint64_t n, int hdr_ok)
+{
+	size_t first_zero_sector = (nz + SECTOR - 1) / SECTOR * SECTOR;
+	if (end > len || first_zero_sector >= end)
+		return 0;
+	if (hdr_ok)
+		return 1;
+	return headers_plausible(buf, off, n, nz) &&
+	       (n == 0 || !count_flipped(c, buf, len, off, n));
+}
+
 void logcheck_open_segment(const uint8_t *buf, size_t len,
 			   struct logcheck_result *out)
 {
@@ -178,16 +195,8 @@ void logcheck_open_segment(const uint8_t *buf, size_t len,
 	crc_init(&c);
 	while (off < nz) {
 		if (!read_batch(&c, buf, len, off, &end, &n, &hdr_ok, &why)) {
-			/* Torn: zeros from a sector boundary inside the
-			 * batch on (its end within the file), and a header
-			 * that is either intact or cut, not changed. */
-			size_t first_zero_sector =
-			    (nz + SECTOR - 1) / SECTOR * SECTOR;
 			int torn =
-			    end <= len && first_zero_sector < end &&
-			    (hdr_ok || (headers_plausible(buf, off, n, nz) &&
-					(n == 0 || !count_flipped(&c, buf, len,
-								  off, n))));
+			    torn_batch(&c, buf, len, nz, off, end, n, hdr_ok);
 			out->verdict = torn ? LOGCHECK_TORN : LOGCHECK_DAMAGED;
 			out->offset = off;
 			snprintf(out->why, sizeof out->why, "%s%s", why,

@@ -361,23 +361,26 @@ typedef int (*sync_fn)(int);
 	if (real_ == NULL)                                                     \
 	real_ = (type)dlsym(RTLD_NEXT, name)
 
+/* In an interposer: return -1 with EIO when fd's writes fail. */
+#define EIO_WHEN_FAILING(fd)                                                   \
+	do {                                                                   \
+		if (fails(fd)) {                                               \
+			errno = EIO;                                           \
+			return -1;                                             \
+		}                                                              \
+	} while (0)
+
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	REAL("write", write_fn);
-	if (fails(fd)) {
-		errno = EIO;
-		return -1;
-	}
+	EIO_WHEN_FAILING(fd);
 	return real_(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	REAL("pwrite", pwrite_fn);
-	if (fails(fd)) {
-		errno = EIO;
-		return -1;
-	}
+	EIO_WHEN_FAILING(fd);
 	return real_(fd, buf, n, off);
 }
 
@@ -389,10 +392,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	REAL("pwritev", pwritev_fn);
-	if (fails(fd)) {
-		errno = EIO;
-		return -1;
-	}
+	EIO_WHEN_FAILING(fd);
 	return real_(fd, iov, n, off);
 }
 
@@ -404,19 +404,13 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 int fsync(int fd)
 {
 	REAL("fsync", sync_fn);
-	if (fails(fd)) {
-		errno = EIO;
-		return -1;
-	}
+	EIO_WHEN_FAILING(fd);
 	return real_(fd);
 }
 
 int fdatasync(int fd)
 {
 	REAL("fdatasync", sync_fn);
-	if (fails(fd)) {
-		errno = EIO;
-		return -1;
-	}
+	EIO_WHEN_FAILING(fd);
 	return real_(fd);
 }

@@ -262,6 +262,12 @@ static void write_file(const char *dir, const char *name, const uint8_t *buf,
 	fclose(f);
 }
 
+/* logcheck_dir on dir, with its buffers. */
+static int check_dir(const char *dir, int *torn, char *note, char *err)
+{
+	return logcheck_dir(dir, torn, note, 512, err, 1024);
+}
+
 static void test_dir(void **state)
 {
 	struct seg *s = malloc(sizeof *s), *t = malloc(sizeof *t);
@@ -282,15 +288,13 @@ static void test_dir(void **state)
 	write_file(dir, "open-2", t->buf, SEG_LEN);
 	write_file(dir, "open-3", zeros, sizeof zeros);
 	note[0] = '\0';
-	assert_int_equal(
-	    logcheck_dir(dir, &torn, note, sizeof note, err, sizeof err), 0);
+	assert_int_equal(check_dir(dir, &torn, note, err), 0);
 	assert_int_equal(torn, 1);
 	assert_non_null(strstr(note, "open-2: a write torn by a crash"));
 
 	/* A torn open-2 with entries in open-10 (numeric order): damage. */
 	write_file(dir, "open-10", s->buf, SEG_LEN);
-	assert_int_equal(
-	    logcheck_dir(dir, &torn, note, sizeof note, err, sizeof err), 1);
+	assert_int_equal(check_dir(dir, &torn, note, err), 1);
 	assert_non_null(strstr(err, "open-2: a write torn at byte"));
 	assert_non_null(strstr(err, "open-10 has entries"));
 
@@ -300,16 +304,14 @@ static void test_dir(void **state)
 	*t = *s;
 	t->buf[s->batch_off[4] + 30] ^= 4;
 	write_file(dir, "open-1", t->buf, SEG_LEN);
-	assert_int_equal(
-	    logcheck_dir(dir, &torn, note, sizeof note, err, sizeof err), 1);
+	assert_int_equal(check_dir(dir, &torn, note, err), 1);
 	assert_non_null(strstr(err, "open-1: byte"));
 	assert_non_null(strstr(err, "Damaged data directory"));
 
 	/* No directory: nothing to check. */
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
-	assert_int_equal(
-	    logcheck_dir(dir, &torn, note, sizeof note, err, sizeof err), 0);
+	assert_int_equal(check_dir(dir, &torn, note, err), 0);
 	assert_int_equal(torn, 0);
 	free(s);
 	free(t);
