@@ -895,8 +895,14 @@ static void on_connection(uv_stream_t *l, int status)
 	if (status < 0 || h->closing)
 		return;
 	tcp = s->tls ? raft_malloc(sizeof *tcp) : malloc(sizeof *tcp);
-	if (tcp == NULL)
+	if (tcp == NULL) {
+		if (!h->accept_later)
+			log_warn("http: out of memory for a new connection; "
+				 "it waits (tried again every second)");
+		h->accept_later = 1;
 		return;
+	}
+	h->accept_later = 0;
 	uv_tcp_init(s->loop, tcp);
 	if (h->n_conns >= HTTP_MAX_CONNS) {
 		struct hconn *old = evictable(h);
@@ -945,6 +951,8 @@ static void on_sweep(uv_timer_t *t)
 	uint64_t now = uv_now(h->s->loop);
 	uint64_t limit = h->s->node->cfg->http_request_timeout_ms;
 	struct hconn *c = h->conns, *next;
+	if (h->accept_later)
+		on_connection((uv_stream_t *)&h->listener, 0);
 	for (; c; c = next) {
 		next = c->next;
 		if ((!c->complete && now - c->start_ms >= limit) ||

@@ -35,6 +35,10 @@ struct http {
 	unsigned n_conns;
 	int handles; /* listener, sweep, idle */
 	int closing;
+	/* No memory for the listener's offered connection: libuv stops
+	 * watching the listener until that connection is accepted, so the
+	 * sweep offers it again. */
+	int accept_later;
 	uint64_t requests, refused;
 	uint64_t evicted;   /* idle connections closed to admit new ones */
 	uint64_t timed_out; /* requests or answers too slow */

@@ -840,11 +840,16 @@ static int on_rbuf_resize(struct conn *c, size_t cap)
 
 /* Every second: close connections past a timeout, give back the read
  * buffers of connections that went quiet, report dropped log lines. */
+static void on_connection(uv_stream_t *l, int status);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
 	const struct synod_config *cfg = s->node->cfg;
 	uint64_t now = uv_now(s->loop);
+	for (int i = 0; i < 2; i++)
+		if (s->accept_later[i] != NULL)
+			on_connection(s->accept_later[i], 0);
 	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
 		struct conn *c = &sc->conn;
 		int quiet = c->bytes_in == sc->seen_bytes_in;
@@ -997,6 +1002,18 @@ static const struct conn_ops server_ops = {
 
 /* A new connection: refused (closed at once, nothing read or answered)
  * past max_client_connections or max_client_connections_per_ip. */
+/* No memory for the connection l offers: it waits in l (and the kernel's
+ * backlog holds the next ones) until the tick offers it again. */
+static void accept_later(struct server *s, uv_stream_t *l)
+{
+	uv_stream_t **slot =
+	    &s->accept_later[l == (uv_stream_t *)&s->plain_listener];
+	if (*slot == NULL)
+		log_warn("client port: out of memory for a new connection; "
+			 "it waits (tried again every second)");
+	*slot = l;
+}
+
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;
@@ -1008,8 +1025,11 @@ static void on_connection(uv_stream_t *l, int status)
 	if (status < 0 || s->closing)
 		return;
 	sc = calloc(1, sizeof *sc);
-	if (sc == NULL)
+	if (sc == NULL) {
+		accept_later(s, l);
 		return;
+	}
+	s->accept_later[l == (uv_stream_t *)&s->plain_listener] = NULL;
 	sc->server = s;
 	sc->refs = 1;
 	conn_init(&sc->conn, s->loop, &s->flusher, cfg->max_frame, &server_ops,

@@ -102,6 +102,10 @@ struct server {
 	struct sconn *blocked_head, *blocked_tail;
 	unsigned n_blocked;
 	uv_timer_t tick;
+	/* The listeners (listener, plain_listener) whose offered connection
+	 * found no memory: libuv stops watching a listener until its offered
+	 * connection is accepted, so the tick offers it again. */
+	uv_stream_t *accept_later[2];
 	struct srv_ratelog ratelogs[SRV_LOG_KINDS];
 	int closing;
 	int open_handles;

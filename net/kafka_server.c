@@ -17,6 +17,8 @@
 #define RESPONSE_BUDGET (1ull << 30)
 /* Answers whose values take more are encoded on the thread pool. */
 #define ENCODE_ON_POOL (256u << 10)
+/* How soon a connection that found no memory is offered again. */
+#define KAFKA_ACCEPT_RETRY_MS 100
 
 struct kconn {
 	struct kafka_server *ks;
@@ -35,6 +37,10 @@ struct kconn {
 struct kafka_server {
 	struct kafka_server_config cfg;
 	uv_timer_t sweep;
+	/* A listener whose offered connection could not be taken (no
+	 * memory): libuv stops watching it until that connection is
+	 * accepted, so the sweep offers it again. */
+	uv_stream_t *accept_later;
 	struct kconn *conns;
 	unsigned n_conns;
 	struct kafka_request *waiting; /* not answered yet */
@@ -525,14 +531,28 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 	process_frames(c);
 }
 
+static void on_sweep(uv_timer_t *t);
+
 void kafka_server_on_connection(uv_stream_t *l, int status)
 {
 	struct kafka_server *ks = l->data;
 	struct kconn *c;
 	struct sockaddr_storage ss;
 	int sl = sizeof ss;
-	if (status < 0 || ks->closing || (c = calloc(1, sizeof *c)) == NULL)
+	if (status < 0 || ks->closing)
 		return;
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		if (ks->accept_later == NULL)
+			klog(ks, KAFKA_LOG_WARN,
+			     "out of memory for a new connection; it waits "
+			     "(tried again every %d ms)",
+			     KAFKA_ACCEPT_RETRY_MS);
+		ks->accept_later = l;
+		uv_timer_start(&ks->sweep, on_sweep, KAFKA_ACCEPT_RETRY_MS,
+			       10000);
+		return;
+	}
+	ks->accept_later = NULL;
 	uv_tcp_init(ks->cfg.loop, &c->tcp);
 	c->tcp.data = c;
 	c->ks = ks;
@@ -561,6 +581,8 @@ static void on_sweep(uv_timer_t *t)
 {
 	struct kafka_server *ks = t->data;
 	uint64_t now = uv_now(ks->cfg.loop);
+	if (ks->accept_later != NULL)
+		kafka_server_on_connection(ks->accept_later, 0);
 	for (struct kconn *c = ks->conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->req && now - c->active_ms >= ks->cfg.idle_ms)

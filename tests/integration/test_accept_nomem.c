@@ -1,0 +1,531 @@
+/* tests/integration/test_accept_nomem.c - a listener that finds no memory
+ * for a new connection goes on serving.
+ *
+ * The invariant: a connection the kernel accepted is served once memory
+ * is back, and so is every later one. libuv stops watching a listener
+ * whose connection callback leaves the offered connection waiting (neither
+ * accepted nor refused); a callback that returned on a failed allocation
+ * used to stop the port for good.
+ *
+ * Linked with -Wl,--wrap=calloc,--wrap=malloc: the calls of this file and
+ * of Synod's libraries go to the wrappers below, which fail the next
+ * fail_count calls (of fail_size bytes, or of any size when fail_size is
+ * 0). libuv's, libraft's and SQLite's own allocations are not affected.
+ *
+ * - The Kafka server of synod_net on a loopback port: a client on the same
+ *   loop sends ApiVersions v0 and must get its answer.
+ * - One bootstrapped node in this process (node, controller modules, HTTP):
+ *   a connection to the client port must be taken (the server counts it),
+ *   and an HTTP GET /healthz answered, when their first allocations fail.
+ * Every wait is bounded (a deadline); no fixed sleeps.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "config.h"
+#include "controller.h"
+#include "http.h"
+#include "kafka_apis.h"
+#include "kafka_server.h"
+#include "log.h"
+#include "node.h"
+#include "server_int.h"
+
+#define DEADLINE_MS 5000
+#define CORRELATION 4242
+
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+
+/* Atomic: the thread pool's workers allocate too. */
+static _Atomic int fail_count;
+static _Atomic size_t fail_size;
+static _Atomic int failed;
+
+static int fail_now(size_t size)
+{
+	int n = atomic_load(&fail_count);
+	if (n <= 0 ||
+	    (atomic_load(&fail_size) != 0 && size != atomic_load(&fail_size)))
+		return 0;
+	if (!atomic_compare_exchange_strong(&fail_count, &n, n - 1))
+		return 0;
+	atomic_fetch_add(&failed, 1);
+	return 1;
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return n != 0 && fail_now(n * size) ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_malloc(size_t size)
+{
+	return fail_now(size) ? NULL : __real_malloc(size);
+}
+
+/* Stop failing (failed keeps its count). */
+static void fail_stop(void)
+{
+	atomic_store(&fail_count, 0);
+}
+
+static void fail_next(int count, size_t size)
+{
+	atomic_store(&fail_size, size);
+	atomic_store(&failed, 0);
+	atomic_store(&fail_count, count);
+}
+
+struct t {
+	uv_loop_t loop;
+	uv_tcp_t listener, client;
+	uv_timer_t deadline;
+	uv_connect_t connect;
+	uv_write_t write;
+	struct kafka_server *ks;
+	struct kafka_api apis[KAFKA_SERVED_APIS];
+	uint8_t req[32];
+	size_t req_len;
+	uint8_t resp[4096];
+	size_t resp_len;
+	int answered, timed_out, warnings;
+};
+
+static kafka_handler no_handler(int16_t key)
+{
+	(void)key;
+	return NULL;
+}
+
+static void on_log(void *arg, int level, const char *msg)
+{
+	struct t *t = arg;
+	if (level == KAFKA_LOG_WARN && strstr(msg, "out of memory") != NULL)
+		t->warnings++;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct t *t = h->data;
+	(void)hint;
+	*b = uv_buf_init((char *)t->resp + t->resp_len,
+			 (unsigned)(sizeof t->resp - t->resp_len));
+}
+
+static void finish(struct t *t)
+{
+	uv_timer_stop(&t->deadline);
+	uv_read_stop((uv_stream_t *)&t->client);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	struct t *t = s->data;
+	(void)b;
+	if (n < 0) {
+		finish(t);
+		return;
+	}
+	t->resp_len += (size_t)n;
+	if (t->resp_len >= 4) {
+		uint32_t size = ((uint32_t)t->resp[0] << 24) |
+				((uint32_t)t->resp[1] << 16) |
+				((uint32_t)t->resp[2] << 8) | t->resp[3];
+		if (t->resp_len >= 4 + (size_t)size) {
+			t->answered = 1;
+			finish(t);
+		}
+	}
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+	struct t *t = w->data;
+	assert_int_equal(status, 0);
+	assert_int_equal(
+	    uv_read_start((uv_stream_t *)&t->client, on_alloc, on_read), 0);
+}
+
+static void on_connected(uv_connect_t *c, int status)
+{
+	struct t *t = c->data;
+	uv_buf_t b = uv_buf_init((char *)t->req, (unsigned)t->req_len);
+	assert_int_equal(status, 0);
+	t->write.data = t;
+	assert_int_equal(
+	    uv_write(&t->write, (uv_stream_t *)&t->client, &b, 1, on_written),
+	    0);
+}
+
+static void on_deadline(uv_timer_t *tm)
+{
+	struct t *t = tm->data;
+	t->timed_out = 1;
+	uv_read_stop((uv_stream_t *)&t->client);
+}
+
+/* ApiVersions v0: size, key 18, version 0, correlation id, client id "t". */
+static size_t api_versions_v0(uint8_t *p)
+{
+	const uint8_t frame[] = {0,
+				 0,
+				 0,
+				 11,
+				 0,
+				 KF_API_API_VERSIONS,
+				 0,
+				 0,
+				 0,
+				 0,
+				 CORRELATION >> 8,
+				 CORRELATION & 0xff,
+				 0,
+				 1,
+				 't'};
+	memcpy(p, frame, sizeof frame);
+	return sizeof frame;
+}
+
+static void closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+/* Serve, connect with `fail` callocs to fail first, run until answered or
+ * the deadline. */
+static void run(struct t *t, int fail)
+{
+	struct kafka_server_config kc;
+	struct sockaddr_in a;
+	struct sockaddr_storage bound;
+	int len = sizeof bound;
+	memset(t, 0, sizeof *t);
+	assert_int_equal(uv_loop_init(&t->loop), 0);
+	memset(&kc, 0, sizeof kc);
+	kafka_apis_fill(t->apis, no_handler);
+	kc.loop = &t->loop;
+	kc.apis = t->apis;
+	kc.n_apis = KAFKA_SERVED_APIS;
+	kc.arg = t;
+	kc.max_request_bytes = 1 << 20;
+	kc.log = on_log;
+	assert_int_equal(kafka_server_new(&kc, &t->ks), 0);
+	uv_tcp_init(&t->loop, &t->listener);
+	t->listener.data = t->ks;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &a), 0);
+	assert_int_equal(uv_tcp_bind(&t->listener, (struct sockaddr *)&a, 0),
+			 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&t->listener, 16,
+				   kafka_server_on_connection),
+			 0);
+	assert_int_equal(
+	    uv_tcp_getsockname(&t->listener, (struct sockaddr *)&bound, &len),
+	    0);
+	uv_timer_init(&t->loop, &t->deadline);
+	t->deadline.data = t;
+	uv_timer_start(&t->deadline, on_deadline, DEADLINE_MS, 0);
+	uv_tcp_init(&t->loop, &t->client);
+	t->client.data = t;
+	t->connect.data = t;
+	t->req_len = api_versions_v0(t->req);
+	fail_next(fail, 0);
+	assert_int_equal(uv_tcp_connect(&t->connect, &t->client,
+					(struct sockaddr *)&bound,
+					on_connected),
+			 0);
+	while (!t->answered && !t->timed_out)
+		uv_run(&t->loop, UV_RUN_ONCE);
+	fail_stop();
+	kafka_server_close(t->ks);
+	uv_close((uv_handle_t *)&t->listener, closed);
+	uv_close((uv_handle_t *)&t->client, closed);
+	uv_close((uv_handle_t *)&t->deadline, closed);
+	uv_run(&t->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&t->loop), 0);
+}
+
+/* The answer's correlation id is the request's. */
+static void assert_answer(const struct t *t)
+{
+	assert_true(t->answered);
+	assert_true(t->resp_len >= 8);
+	assert_int_equal((t->resp[6] << 8) | t->resp[7], CORRELATION);
+}
+
+static void test_served(void **state)
+{
+	struct t t;
+	(void)state;
+	run(&t, 0);
+	assert_false(t.timed_out);
+	assert_answer(&t);
+	assert_int_equal(t.warnings, 0);
+}
+
+/* The first three offers find no memory: the connection waits, is taken
+ * at the fourth, and the warning is logged once. */
+static void test_no_memory_then_served(void **state)
+{
+	struct t t;
+	(void)state;
+	run(&t, 3);
+	assert_int_equal(atomic_load(&failed), 3);
+	assert_false(t.timed_out);
+	assert_answer(&t);
+	assert_int_equal(t.warnings, 1);
+}
+
+/* ---- one node of the daemon in this process ---- */
+
+struct n1 {
+	uv_loop_t loop;
+	struct synod_config cfg;
+	struct node node;
+	struct server server;
+	char dir[64];
+	int parts_left;
+	/* a raw connection */
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_write_t write;
+	const char *send;
+	char resp[4096];
+	size_t resp_len;
+	int connected;
+};
+
+/* Three loopback ports (bound at once, so they differ, then closed). */
+static void pick_ports(unsigned *ports, unsigned count)
+{
+	int fds[3];
+	assert_true(count <= 3);
+	for (unsigned i = 0; i < count; i++) {
+		struct sockaddr_in sa = {0};
+		socklen_t len = sizeof sa;
+		sa.sin_family = AF_INET;
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(
+		    bind(fds[i], (struct sockaddr *)&sa, sizeof sa), 0);
+		assert_int_equal(
+		    getsockname(fds[i], (struct sockaddr *)&sa, &len), 0);
+		ports[i] = ntohs(sa.sin_port);
+	}
+	for (unsigned i = 0; i < count; i++)
+		close(fds[i]);
+}
+
+static void set(struct n1 *n, const char *key, const char *value)
+{
+	char err[256];
+	if (config_set(&n->cfg, key, value, err, sizeof err) != 0)
+		fail_msg("%s: %s", key, err);
+}
+
+static void start_node(struct n1 *n)
+{
+	unsigned p[3];
+	char a[64], voters[160], err[256];
+	memset(n, 0, sizeof *n);
+	snprintf(n->dir, sizeof n->dir, "/tmp/synod-nomem-XXXXXX");
+	assert_non_null(mkdtemp(n->dir));
+	snprintf(a, sizeof a, "%s/raft", n->dir);
+	assert_int_equal(mkdir(a, 0700), 0);
+	pick_ports(p, 3);
+	config_defaults(&n->cfg);
+	set(n, "node_id", "1");
+	set(n, "cluster_id", "4b0c5a0e-6a41-4c43-9d0e-2b8c7a1f3e55");
+	set(n, "data_dir", n->dir);
+	snprintf(a, sizeof a, "127.0.0.1:%u", p[0]);
+	set(n, "raft_address", a);
+	snprintf(a, sizeof a, "127.0.0.1:%u", p[1]);
+	set(n, "client_address", a);
+	snprintf(voters, sizeof voters, "1@127.0.0.1:%u/127.0.0.1:%u", p[0],
+		 p[1]);
+	set(n, "voters", voters);
+	snprintf(a, sizeof a, "127.0.0.1:%u", p[2]);
+	set(n, "http_address", a);
+	set(n, "election_timeout_ms", "100");
+	if (config_validate(&n->cfg, err, sizeof err) != 0)
+		fail_msg("config: %s", err);
+	log_set_level(LOG_WARN);
+	assert_int_equal(uv_loop_init(&n->loop), 0);
+	if (node_init(&n->node, &n->loop, &n->cfg, 1) != 0)
+		fail_msg("node_init: %s", n->node.errmsg);
+	if (controller_start(&n->server, &n->loop, &n->node,
+			     n->node.client_address) != 0)
+		fail_msg("controller_start: %s", n->server.errmsg);
+	if (http_start(&n->server, n->cfg.http_address) != 0)
+		fail_msg("http_start: %s", n->server.errmsg);
+	if (node_start(&n->node) != 0)
+		fail_msg("node_start: %s", n->node.errmsg);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void on_server_closed(struct server *s)
+{
+	struct n1 *n = (struct n1 *)((char *)s - offsetof(struct n1, server));
+	n->parts_left--;
+}
+
+static void on_node_stopped(struct node *nd)
+{
+	struct n1 *n = (struct n1 *)((char *)nd - offsetof(struct n1, node));
+	n->parts_left--;
+}
+
+/* As the daemon stops: the server and the node, then the loop. */
+static void stop_node(struct n1 *n)
+{
+	uv_close((uv_handle_t *)&n->tcp, closed);
+	n->parts_left = 2;
+	n->server.on_closed = on_server_closed;
+	n->node.on_stopped = on_node_stopped;
+	server_close(&n->server);
+	node_stop(&n->node);
+	while (n->parts_left > 0)
+		uv_run(&n->loop, UV_RUN_ONCE);
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&n->loop), 0);
+	nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void raw_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct n1 *n = h->data;
+	(void)hint;
+	*b = uv_buf_init(n->resp + n->resp_len,
+			 (unsigned)(sizeof n->resp - 1 - n->resp_len));
+}
+
+static void raw_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+	struct n1 *n = st->data;
+	(void)b;
+	if (nread > 0) {
+		n->resp_len += (size_t)nread;
+		n->resp[n->resp_len] = '\0';
+	}
+}
+
+static void raw_connected(uv_connect_t *c, int status)
+{
+	struct n1 *n = c->data;
+	assert_int_equal(status, 0);
+	n->connected = 1;
+	if (n->send) {
+		uv_buf_t b =
+		    uv_buf_init((char *)n->send, (unsigned)strlen(n->send));
+		assert_int_equal(
+		    uv_write(&n->write, (uv_stream_t *)&n->tcp, &b, 1, NULL),
+		    0);
+	}
+	assert_int_equal(
+	    uv_read_start((uv_stream_t *)&n->tcp, raw_alloc, raw_read), 0);
+}
+
+/* Connect to address (sending `send`, if any). */
+static void raw_connect(struct n1 *n, const char *address, const char *send)
+{
+	struct sockaddr_in sa;
+	char host[64];
+	const char *colon = strrchr(address, ':');
+	memcpy(host, address, (size_t)(colon - address));
+	host[colon - address] = '\0';
+	assert_int_equal(uv_ip4_addr(host, atoi(colon + 1), &sa), 0);
+	uv_tcp_init(&n->loop, &n->tcp);
+	n->tcp.data = n;
+	n->connect.data = n;
+	n->send = send;
+	assert_int_equal(uv_tcp_connect(&n->connect, &n->tcp,
+					(struct sockaddr *)&sa, raw_connected),
+			 0);
+}
+
+/* Run n's loop until cond holds; fail after DEADLINE_MS. */
+#define RUN_UNTIL(n, cond)                                                     \
+	do {                                                                   \
+		uint64_t end_ = uv_now(&(n)->loop) + DEADLINE_MS;              \
+		while (!(cond)) {                                              \
+			if (uv_now(&(n)->loop) >= end_)                        \
+				fail_msg("timed out waiting for %s", #cond);   \
+			uv_run(&(n)->loop, UV_RUN_NOWAIT);                     \
+			usleep(1000);                                          \
+			uv_update_time(&(n)->loop);                            \
+		}                                                              \
+	} while (0)
+
+/* The client port: its first two offers of a connection find no memory
+ * for the connection's state; the tick offers it again until taken. */
+static void test_client_port(void **state)
+{
+	struct n1 *n = calloc(1, sizeof *n);
+	(void)state;
+	assert_non_null(n);
+	start_node(n);
+	fail_next(2, sizeof(struct sconn));
+	raw_connect(n, n->node.client_address, NULL);
+	RUN_UNTIL(n, n->server.n_conns == 1);
+	assert_int_equal(atomic_load(&failed), 2);
+	fail_stop();
+	stop_node(n);
+	free(n);
+}
+
+/* The HTTP port: the first offer finds no memory for the connection's
+ * handle; the sweep offers it again, and the request is answered. */
+static void test_http_port(void **state)
+{
+	struct n1 *n = calloc(1, sizeof *n);
+	(void)state;
+	assert_non_null(n);
+	start_node(n);
+	fail_next(1, sizeof(uv_tcp_t));
+	raw_connect(n, n->cfg.http_address,
+		    "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+	RUN_UNTIL(n, strstr(n->resp, "\r\n\r\n") != NULL);
+	assert_int_equal(atomic_load(&failed), 1);
+	assert_non_null(strstr(n->resp, "HTTP/1.1 "));
+	fail_stop();
+	stop_node(n);
+	free(n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_served),
+	    cmocka_unit_test(test_no_memory_then_served),
+	    cmocka_unit_test(test_client_port),
+	    cmocka_unit_test(test_http_port),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
