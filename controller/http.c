@@ -217,6 +217,12 @@ char *http_metrics_text(struct server *s)
 	metric(&t, "synod_disk_stalls_total", "counter",
 	       "Times a log write stayed unfinished for disk_stall_ms.",
 	       (double)s->node->stats.disk_stalls);
+	metric(&t, "synod_snapshot_write_failing", "gauge",
+	       "1 while the last snapshot write failed (raft retries it).",
+	       (double)s->node->snapshot_failing);
+	metric(&t, "synod_snapshot_write_failures_total", "counter",
+	       "Snapshot writes that failed (each retried 5 s later).",
+	       (double)s->node->stats.snapshot_write_failures);
 	metric(&t, "synod_loop_stall_max_seconds", "gauge",
 	       "Longest time the event loop was late (since start or reset).",
 	       (double)m->loop_stall_max_us / 1e6);

@@ -673,6 +673,11 @@ static void uv_trace(struct raft_tracer *t, int type, const void *info)
 	if (n->trace_stderr)
 		fprintf(stderr, "LIBRAFT   %s:%d %s\n", i->diagnostic.file,
 			i->diagnostic.line, m);
+	if (raftio_trace_snapshot_retry(m)) {
+		atomic_store(&n->snapshot_retry_ns, uv_hrtime());
+		atomic_fetch_add(&n->snapshot_retries, 1);
+		return;
+	}
 	if (!raftio_trace_failure(m, &what, why, sizeof why) ||
 	    atomic_exchange(&n->disk_fail_claimed, 1) != 0)
 		return;
@@ -719,6 +724,28 @@ static void check_disk_stall(struct node *n, const char *dir)
 	n->disk_stalled = 1;
 }
 
+/* Snapshots that cannot be written (raft_uv tries again every 5 s for as
+ * long as it fails): raft's log still works, so the node goes on, but the
+ * log grows until a snapshot is written; a disk that fails only there is
+ * otherwise silent. */
+static void check_snapshot_writes(struct node *n, const char *dir)
+{
+	uint64_t failed_ns = atomic_load(&n->snapshot_retry_ns);
+	int failing = failed_ns != 0 && failed_ns > n->raftio.snapshot_saved_ns;
+	n->stats.snapshot_write_failures = atomic_load(&n->snapshot_retries);
+	if (failing && !n->snapshot_failing)
+		log_error("%s: a snapshot could not be written (%llu bytes "
+			  "free); raft tries again every 5 s. The log is kept "
+			  "and the node goes on, but the log grows until a "
+			  "snapshot is written. Check the kernel log, the "
+			  "disk and its free space (docs/operations.md, 'A "
+			  "failing disk')",
+			  dir, (unsigned long long)n->stats.disk_free_bytes);
+	else if (!failing && n->snapshot_failing)
+		log_info("%s: snapshots are written again", dir);
+	n->snapshot_failing = failing;
+}
+
 /* Room for the next two log segments in dir (disk_low when not). */
 static void check_disk_room(struct node *n, const char *dir)
 {
@@ -755,6 +782,7 @@ static void check_disk(struct node *n)
 	snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
 	check_disk_stall(n, dir);
 	check_disk_room(n, dir);
+	check_snapshot_writes(n, dir);
 	if ((n->disk_low || n->disk_stalled) &&
 	    raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
 	    now - n->disk_handoff_ms >= 10000 &&

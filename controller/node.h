@@ -72,6 +72,7 @@ struct node_stats {
 	uint64_t disk_free_bytes; /* data dir, checked every second */
 	uint64_t disk_handoffs;	  /* leaderships handed over for it */
 	uint64_t disk_stalls;	  /* times a log write passed disk_stall_ms */
+	uint64_t snapshot_write_failures; /* raft_uv's retries of one */
 };
 
 struct node {
@@ -126,6 +127,11 @@ struct node {
 	atomic_int disk_fail_claimed, disk_fail_pending;
 	const char *disk_fail_what;
 	char disk_fail_why[512];
+	/* Snapshot writes that failed (raft_uv retries them): how many and
+	 * when the last did (uv_hrtime), from the tracer; failing while the
+	 * last came after the last snapshot saved (node.c). */
+	atomic_uint_fast64_t snapshot_retries, snapshot_retry_ns;
+	int snapshot_failing;
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
 	int trace_stderr;	      /* LIBRAFT_TRACE: it prints them too */
 

@@ -271,6 +271,11 @@ int raftio_trace_failure(const char *msg, const char **what, char *why,
 	return 0;
 }
 
+int raftio_trace_snapshot_retry(const char *msg)
+{
+	return strcmp(msg, "retry snapshot write") == 0; /* uv_snapshot.c */
+}
+
 /* Appends start in order, so the head is the oldest. */
 uint64_t raftio_oldest_append_ns(const struct raftio *x)
 {
@@ -295,6 +300,8 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	struct raft_message msg;
 	sync_capacity(x);
 	x->put_req = NULL;
+	if (status == 0)
+		x->snapshot_saved_ns = uv_hrtime();
 	req->cb(req, status);
 	if (!x->has_held || x->put_req != NULL)
 		return;
@@ -306,6 +313,17 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	x->held_address = NULL;
 }
 
+/* A snapshot from the leader saved. */
+static void on_install(struct raft_io_snapshot_put *put, int status)
+{
+	struct raftio *x = put->data;
+	struct raft_io_snapshot_put *req = x->install_req;
+	x->install_req = NULL;
+	if (status == 0)
+		x->snapshot_saved_ns = uv_hrtime();
+	req->cb(req, status);
+}
+
 static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 			   struct raft_io_snapshot_put *req,
 			   const struct raft_snapshot *snapshot,
@@ -313,8 +331,17 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 {
 	struct raftio *x = X(io);
 	int rv;
+	if (trailing == 0 && x->install_req == NULL) {
+		req->cb = cb;
+		x->install.data = x;
+		rv = x->inner->snapshot_put(x->inner, 0, &x->install, snapshot,
+					    on_install);
+		if (rv == 0)
+			x->install_req = req;
+		return fwd_rv(io, rv);
+	}
 	if (trailing == 0 || x->put_req != NULL)
-		/* An installation (or, never seen, a second save): as is. */
+		/* Never seen: a second save or installation at once. */
 		return fwd_rv(io, x->inner->snapshot_put(x->inner, trailing,
 							 req, snapshot, cb));
 	req->cb = cb;

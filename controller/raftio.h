@@ -40,7 +40,13 @@ struct raftio {
 	/* raft's own snapshot save in flight (trailing > 0), or NULL */
 	struct raft_io_snapshot_put *put_req;
 	struct raft_io_snapshot_put put; /* what the inner io got */
-	struct raft_message held;	 /* valid when has_held */
+	/* an installation (trailing 0) in flight, or NULL */
+	struct raft_io_snapshot_put *install_req;
+	struct raft_io_snapshot_put install; /* what the inner io got */
+	/* When (uv_hrtime) a snapshot, raft's own or an installed one, was
+	 * last saved; 0: not yet. */
+	uint64_t snapshot_saved_ns;
+	struct raft_message held; /* valid when has_held */
 	char *held_address;
 	int has_held;
 	unsigned long long held_total;	  /* messages held back */
@@ -71,5 +77,12 @@ uint64_t raftio_oldest_append_ns(const struct raftio *x);
  * callable from any thread (raft_uv traces from its worker threads too). */
 int raftio_trace_failure(const char *msg, const char **what, char *why,
 			 size_t size);
+
+/* Whether a diagnostic of raft_uv 0.22 says a snapshot could not be
+ * written (its file could not be made: a failing or full disk) and will be
+ * tried again, disk_retry (5 s) later, for as long as it fails. raft's log
+ * still works; it only grows until a snapshot is written. Pure; callable
+ * from any thread. */
+int raftio_trace_snapshot_retry(const char *msg);
 
 #endif

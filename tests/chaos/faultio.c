@@ -13,6 +13,9 @@
  *         pwritev, fsync and fdatasync (libuv's file calls) return EIO.
  *   eio-segments  the same for libraft's segment writes only (io_submit
  *         to open-N files): term, vote and snapshot files still write.
+ *   eio-snapshots  the same for the files of snapshots only (libraft
+ *         writes each to an unnamed O_TMPFILE file, then links it): its
+ *         segment, term and vote writes still work.
  *   stall segment writes are accepted and held, not done, until the mode
  *         is something else (checked every 50 ms): a disk that hangs.
  *   torn  the next segment write (io_submit to an open-N file) whose new
@@ -44,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { NONE, EIO_ALL, EIO_SEGMENTS, STALL, TORN };
+enum mode { NONE, EIO_ALL, EIO_SEGMENTS, EIO_SNAPSHOTS, STALL, TORN };
 
 static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -74,11 +77,12 @@ static enum mode mode_now(void)
 	if (read(fd, word, sizeof word - 1) < 0)
 		word[0] = '\0';
 	close(fd);
-	cached = strncmp(word, "eio-segments", 12) == 0 ? EIO_SEGMENTS
-		 : strncmp(word, "eio", 3) == 0		? EIO_ALL
-		 : strncmp(word, "stall", 5) == 0	? STALL
-		 : strncmp(word, "torn", 4) == 0	? TORN
-							: NONE;
+	cached = strncmp(word, "eio-segments", 12) == 0	   ? EIO_SEGMENTS
+		 : strncmp(word, "eio-snapshots", 13) == 0 ? EIO_SNAPSHOTS
+		 : strncmp(word, "eio", 3) == 0		   ? EIO_ALL
+		 : strncmp(word, "stall", 5) == 0	   ? STALL
+		 : strncmp(word, "torn", 4) == 0	   ? TORN
+							   : NONE;
 	seen = st.st_mtim;
 	have = 1;
 	m = (enum mode)cached;
@@ -107,7 +111,10 @@ static int fd_is_ours(int fd, const char *part)
 
 static int fails(int fd)
 {
-	return mode_now() == EIO_ALL && fd_is_ours(fd, NULL);
+	enum mode m = mode_now();
+	return (m == EIO_ALL && fd_is_ours(fd, NULL)) ||
+	       (m == EIO_SNAPSHOTS &&
+		(fd_is_ours(fd, "(deleted)") || fd_is_ours(fd, "/snapshot-")));
 }
 
 /* Segment files are opened with O_DIRECT where the filesystem has it:

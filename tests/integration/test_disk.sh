@@ -167,7 +167,8 @@ snapshot_flip
 # A disk that fails under a running node (tests/chaos/faultio.c, an
 # LD_PRELOAD library of the tests', on node 2's raft directory): a write
 # torn by a crash, a disk that hangs under the leader, a write that fails
-# with EIO under the leader, and a flipped bit in an open segment.
+# with EIO under the leader or under a follower during an election,
+# snapshot writes that fail, and a flipped bit in an open segment.
 failing_disk() {
   local d="$dir.fault" b=$((base + 60)) fc="$dir.fault.ctl" bs p2 t i acked=
   local lib="$build/tests/libsynod_faultio.so"
@@ -257,6 +258,29 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   restart2
   fenv "$root/deploy/cluster.sh" restart 1 >/dev/null
   wait_for 20 same && ok || bad "term: digests differ after the restarts"
+
+  # Snapshot writes that fail (EIO) on node 2, restarted with a low
+  # snapshot threshold: raft's log still works, so it goes on (raft_uv
+  # tries the snapshot again every 5 s), but it says so, in its log and
+  # its metrics; once the disk heals, a snapshot is written.
+  local metrics="127.0.0.1:$((b + 202))/metrics" since
+  rm -f "$fc"
+  fenv env SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 32" \
+    "$root/deploy/cluster.sh" restart 2 >/dev/null
+  p2=$(cat "$d/node-2.pid")
+  wait_for 20 same || bad "snap: node 2 behind"
+  since=$(stat -c %s "$d/node-2.log")
+  echo eio-snapshots > "$fc"
+  for i in $(seq 1 80); do fctl config set --topic "n$i" retention.ms="$i" >/dev/null || bad "snap: write $i"; done
+  snaplog() { tail -c +"$((since + 1))" "$d/node-2.log" | grep -q "$1"; }
+  wait_for 15 snaplog "raft: a snapshot could not be written (.* bytes free); raft tries again every 5 s" \
+    && ok || bad "snap: not said: $(tail -n 3 "$d/node-2.log")"
+  curl -s "$metrics" | grep -q "^synod_snapshot_write_failing 1" && ok || bad "snap: metric: $(curl -s "$metrics" | grep snapshot_write)"
+  ! dead "$p2" && ok || bad "snap: node 2 stopped"
+  rm -f "$fc"
+  wait_for 15 snaplog "raft: snapshots are written again" && ok || bad "snap: not written after the heal"
+  curl -s "$metrics" | grep -q "^synod_snapshot_write_failing 0" && ok || bad "snap: metric after the heal"
+  wait_for 20 same && ok || bad "snap: digests differ"
 
   # A flipped bit in node 2's open segment: refused (libraft would drop
   # the entries from there on), naming the file and the byte.

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "raftio.h"
 
@@ -315,8 +316,8 @@ static void test_capacity_follows(void **state)
 	assert_int_equal(x.io.capacity, 5);
 }
 
-/* An installation's own save (trailing 0) is passed through as is, and
- * does not hold messages back. */
+/* An installation's save (trailing 0) does not hold messages back; its
+ * completion reaches raft with raft's own request. */
 static void test_install_put_passes_through(void **state)
 {
 	struct raft_io_snapshot_put req;
@@ -325,9 +326,54 @@ static void test_install_put_passes_through(void **state)
 	memset(&snap, 0, sizeof snap);
 	assert_int_equal(x.io.snapshot_put(&x.io, 0, &req, &snap, raft_put_cb),
 			 0);
-	assert_ptr_equal(fake.put, &req);
+	assert_int_equal(fake.put_trailing, 0);
 	recv_install(50, "leader-1");
 	assert_int_equal(n_recv, 1);
+	n_recv = 0; /* raft_put_cb checks nothing is delivered after it */
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(n_put_done, 1);
+	assert_ptr_equal(put_done, &req);
+}
+
+static void put_failed_cb(struct raft_io_snapshot_put *req, int status)
+{
+	assert_int_equal(status, RAFT_IOERR);
+	put_done = req;
+	n_put_done++;
+}
+
+/* snapshot_saved_ns moves when a save of either kind succeeds, not when
+ * one fails (node.c: failing while the last retry is newer). */
+static void test_snapshot_saved_time(void **state)
+{
+	struct raft_io_snapshot_put own, inst;
+	struct raft_snapshot snap;
+	uint64_t t0;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	assert_int_equal(x.snapshot_saved_ns, 0);
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 32, &own, &snap, put_failed_cb), 0);
+	fake.put_cb(fake.put, RAFT_IOERR);
+	assert_ptr_equal(put_done, &own);
+	assert_int_equal(x.snapshot_saved_ns, 0);
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &inst, &snap, put_failed_cb), 0);
+	fake.put_cb(fake.put, RAFT_IOERR);
+	assert_ptr_equal(put_done, &inst);
+	assert_int_equal(x.snapshot_saved_ns, 0);
+	t0 = uv_hrtime();
+	assert_int_equal(x.io.snapshot_put(&x.io, 0, &inst, &snap, raft_put_cb),
+			 0);
+	fake.put_cb(fake.put, 0);
+	assert_true(x.snapshot_saved_ns >= t0);
+	t0 = x.snapshot_saved_ns;
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
+			 0);
+	fake.put_cb(fake.put, 0);
+	assert_true(x.snapshot_saved_ns >= t0);
+	assert_ptr_equal(put_done, &own);
+	assert_int_equal(n_put_done, 4);
 }
 
 /* Errors of the inner io reach raft with their message; nothing is held
@@ -535,7 +581,13 @@ static void test_trace_failures(void **state)
 	assert_false(raftio_trace_failure("finalize open-1 into 1-9", &what,
 					  why, sizeof why));
 	assert_false(raftio_trace_failure("", &what, why, sizeof why));
+	/* A snapshot write that failed is retried: not a stop. */
+	assert_false(raftio_trace_failure("retry snapshot write", &what, why,
+					  sizeof why));
 	assert_null(what);
+	assert_true(raftio_trace_snapshot_retry("retry snapshot write"));
+	assert_false(raftio_trace_snapshot_retry("retry failed write (x)"));
+	assert_false(raftio_trace_snapshot_retry("snapshot write end 0"));
 }
 
 int main(void)
@@ -544,6 +596,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_held_across_back_to_back_saves, setup),
 	    cmocka_unit_test_setup(test_held_during_own_save, setup),
 	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
+	    cmocka_unit_test_setup(test_snapshot_saved_time, setup),
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
