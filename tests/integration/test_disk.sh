@@ -272,14 +272,16 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   since=$(stat -c %s "$d/node-2.log")
   echo eio-snapshots > "$fc"
   for i in $(seq 1 80); do fctl config set --topic "n$i" retention.ms="$i" >/dev/null || bad "snap: write $i"; done
-  snaplog() { tail -c +"$((since + 1))" "$d/node-2.log" | grep -q "$1"; }
+  snaplog() { grep -q "$1" < <(tail -c +"$((since + 1))" "$d/node-2.log"); }
   wait_for 15 snaplog "raft: a snapshot could not be written (.* bytes free); raft tries again every 5 s" \
     && ok || bad "snap: not said: $(tail -n 3 "$d/node-2.log")"
-  curl -s "$metrics" | grep -q "^synod_snapshot_write_failing 1" && ok || bad "snap: metric: $(curl -s "$metrics" | grep snapshot_write)"
+  # (Read whole first: grep -q stopping early would fail curl's write.)
+  metric_is() { local m; m=$(curl -s "$metrics") && grep -q "^$1\$" <<<"$m"; }
+  metric_is "synod_snapshot_write_failing 1" && ok || bad "snap: metric: $(curl -s "$metrics" | grep snapshot_write)"
   ! dead "$p2" && ok || bad "snap: node 2 stopped"
   rm -f "$fc"
   wait_for 15 snaplog "raft: snapshots are written again" && ok || bad "snap: not written after the heal"
-  curl -s "$metrics" | grep -q "^synod_snapshot_write_failing 0" && ok || bad "snap: metric after the heal"
+  metric_is "synod_snapshot_write_failing 0" && ok || bad "snap: metric after the heal"
   wait_for 20 same && ok || bad "snap: digests differ"
 
   # A flipped bit in node 2's open segment: refused (libraft would drop
@@ -316,7 +318,7 @@ PY
   env SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$b \
     SYNOD_FLAGS="--election-timeout-ms 300 --accept-damaged-log-tail true" \
     "$root/deploy/cluster.sh" restart 2 >/dev/null
-  since2() { tail -c +"$((at + 1))" "$d/node-2.log" | grep -q "$1"; }
+  since2() { grep -q "$1" < <(tail -c +"$((at + 1))" "$d/node-2.log"); }
   wait_for 10 since2 "raft started" && ok || bad "flip: accepted: no start"
   fctl quorum transfer-leader >/dev/null || bad "flip: accepted: transfer"
   wait_for 20 same && ok || bad "flip: accepted: digests differ: $(fctl --json quorum status --digest | tr -d " \n" | cut -c1-900) $(tail -n 5 "$d/node-2.log")"
