@@ -1044,6 +1044,20 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 
 /* ---- lifecycle ---- */
 
+/* What to do about a start error that says the disk could not be read
+ * (EIO: "i/o error" from libuv, as raft_uv words it, or strerror's);
+ * "" for any other. */
+static const char *read_error_hint(const char *why)
+{
+	if (why == NULL || (strstr(why, "i/o error") == NULL &&
+			    strstr(why, "Input/output error") == NULL))
+		return "";
+	return ". The disk cannot be read: this node must not start from "
+	       "it. Check the kernel log and the disk, then start again; "
+	       "replace a failing disk and rebuild the node "
+	       "(docs/operations.md, 'A failing disk')";
+}
+
 int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	      int bootstrap)
 {
@@ -1117,8 +1131,9 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	n->raftio.data = n;
 	if ((rv = raft_init(&n->raft, &n->raftio.io, &n->fsm.raft_fsm,
 			    cfg->node_id, n->address)) != 0) {
-		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s",
-			 raft_errmsg(&n->raft));
+		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s%s",
+			 raft_errmsg(&n->raft),
+			 read_error_hint(raft_errmsg(&n->raft)));
 		goto err_io;
 	}
 	n->fsm.raft = &n->raft;
@@ -1267,8 +1282,12 @@ static int check_open_segments(struct node *n)
 		n->errmsg[0] = '\0';
 		return 0;
 	}
-	if (rv != 0)
+	if (rv != 0) {
+		size_t len = strlen(n->errmsg);
+		snprintf(n->errmsg + len, sizeof n->errmsg - len, "%s",
+			 read_error_hint(n->errmsg));
 		return -1;
+	}
 	if (torn)
 		log_warn("%s", note);
 	return 0;
@@ -1310,6 +1329,11 @@ int node_start(struct node *n)
 				 "raft start: %s%s%s (is %s in use?)",
 				 raft_strerror(rv), why[0] ? ": " : "", why,
 				 n->address);
+		else if (read_error_hint(why)[0] != '\0')
+			snprintf(n->errmsg, sizeof n->errmsg,
+				 "raft start: %s: %s (in %s/raft)%s",
+				 raft_strerror(rv), why, n->cfg->data_dir,
+				 read_error_hint(why));
 		else if (strstr(why, "segment") != NULL ||
 			 strstr(why, "snapshot") != NULL)
 			/* A log file that does not read (a closed segment

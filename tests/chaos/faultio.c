@@ -16,6 +16,10 @@
  *   eio-snapshots  the same for the files of snapshots only (libraft
  *         writes each to an unnamed O_TMPFILE file, then links it): its
  *         segment, term and vote writes still work.
+ *   eio-reads  reads of files under D fail with EIO (read, pread,
+ *         preadv): a disk whose sectors cannot be read.
+ *   eio-log-reads  the same for the log's segments only (open-N and
+ *         closed ones, 0000000000000001-...): term and vote still read.
  *   stall segment writes are accepted and held, not done, until the mode
  *         is something else (checked every 50 ms): a disk that hangs.
  *   torn  the next segment write (io_submit to an open-N file) whose new
@@ -37,6 +41,7 @@
 #include <linux/aio_abi.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,47 +52,82 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { NONE, EIO_ALL, EIO_SEGMENTS, EIO_SNAPSHOTS, STALL, TORN };
+enum mode {
+	NONE,
+	EIO_ALL,
+	EIO_SEGMENTS,
+	EIO_SNAPSHOTS,
+	EIO_READS,
+	EIO_LOG_READS,
+	STALL,
+	TORN
+};
 
 static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* The mode a control file's first word names (NONE: none). */
+static enum mode mode_named(const char *text)
+{
+	static const struct {
+		const char *word;
+		enum mode mode;
+	} modes[] = {
+	    {"eio", EIO_ALL},
+	    {"eio-segments", EIO_SEGMENTS},
+	    {"eio-snapshots", EIO_SNAPSHOTS},
+	    {"eio-reads", EIO_READS},
+	    {"eio-log-reads", EIO_LOG_READS},
+	    {"stall", STALL},
+	    {"torn", TORN},
+	};
+	size_t len = strcspn(text, " \t\r\n");
+	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+		if (strlen(modes[i].word) == len &&
+		    strncmp(text, modes[i].word, len) == 0)
+			return modes[i].mode;
+	return NONE;
+}
+
+/* The mode, from the control file: looked at again at most every 10 ms
+ * (every read and write of the process asks), read with raw system calls
+ * (read is interposed below). */
 static enum mode mode_now(void)
 {
+	static _Atomic int cached = NONE;
+	static _Atomic long long next_ms;
 	static struct timespec seen;
-	static int have, cached = NONE;
+	static int have;
 	const char *ctl = getenv("SYNOD_FAULTIO_CTL");
+	struct timespec now;
 	struct stat st;
 	char word[16] = {0};
-	enum mode m;
+	long long ms;
 	int fd;
-	if (ctl == NULL || stat(ctl, &st) != 0)
+	if (ctl == NULL)
 		return NONE;
-	pthread_mutex_lock(&mode_lock);
-	if (have && st.st_mtim.tv_sec == seen.tv_sec &&
-	    st.st_mtim.tv_nsec == seen.tv_nsec) {
-		m = (enum mode)cached;
-		pthread_mutex_unlock(&mode_lock);
-		return m;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (ms < next_ms || pthread_mutex_trylock(&mode_lock) != 0)
+		return (enum mode)cached;
+	next_ms = ms + 10;
+	if (stat(ctl, &st) != 0) {
+		cached = NONE;
+		have = 0;
+	} else if (!have || st.st_mtim.tv_sec != seen.tv_sec ||
+		   st.st_mtim.tv_nsec != seen.tv_nsec) {
+		fd = (int)syscall(SYS_openat, AT_FDCWD, ctl,
+				  O_RDONLY | O_CLOEXEC, 0);
+		if (fd >= 0) {
+			if (syscall(SYS_read, fd, word, sizeof word - 1) < 0)
+				word[0] = '\0';
+			syscall(SYS_close, fd);
+		}
+		cached = mode_named(word);
+		seen = st.st_mtim;
+		have = 1;
 	}
-	fd = open(ctl, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		pthread_mutex_unlock(&mode_lock);
-		return NONE;
-	}
-	if (read(fd, word, sizeof word - 1) < 0)
-		word[0] = '\0';
-	close(fd);
-	cached = strncmp(word, "eio-segments", 12) == 0	   ? EIO_SEGMENTS
-		 : strncmp(word, "eio-snapshots", 13) == 0 ? EIO_SNAPSHOTS
-		 : strncmp(word, "eio", 3) == 0		   ? EIO_ALL
-		 : strncmp(word, "stall", 5) == 0	   ? STALL
-		 : strncmp(word, "torn", 4) == 0	   ? TORN
-							   : NONE;
-	seen = st.st_mtim;
-	have = 1;
-	m = (enum mode)cached;
 	pthread_mutex_unlock(&mode_lock);
-	return m;
+	return (enum mode)cached;
 }
 
 /* Whether fd is a file under SYNOD_FAULTIO_DIR (and its name has part,
@@ -420,4 +460,58 @@ int fdatasync(int fd)
 	REAL("fdatasync", sync_fn);
 	EIO_WHEN_FAILING(fd);
 	return real_(fd);
+}
+
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
+
+/* Whether reads of fd fail (segments are named open-N or N-M). */
+static int reads_fail(int fd)
+{
+	enum mode m = mode_now();
+	return (m == EIO_READS && fd_is_ours(fd, NULL)) ||
+	       (m == EIO_LOG_READS &&
+		(fd_is_ours(fd, "/open-") || fd_is_ours(fd, "/0")) &&
+		!fd_is_ours(fd, ".meta"));
+}
+
+/* In an interposer: return -1 with EIO when fd's reads fail. */
+#define EIO_WHEN_READS_FAIL(fd)                                                \
+	do {                                                                   \
+		if (reads_fail(fd)) {                                          \
+			errno = EIO;                                           \
+			return -1;                                             \
+		}                                                              \
+	} while (0)
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+	REAL("read", read_fn);
+	EIO_WHEN_READS_FAIL(fd);
+	return real_(fd, buf, n);
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	REAL("pread", pread_fn);
+	EIO_WHEN_READS_FAIL(fd);
+	return real_(fd, buf, n, off);
+}
+
+ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off);
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	REAL("preadv", preadv_fn);
+	EIO_WHEN_READS_FAIL(fd);
+	return real_(fd, iov, n, off);
+}
+
+ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return preadv(fd, iov, n, off);
 }
