@@ -218,10 +218,10 @@ char *http_metrics_text(struct server *s)
 	       "Times a log write stayed unfinished for disk_stall_ms.",
 	       (double)s->node->stats.disk_stalls);
 	metric(&t, "synod_snapshot_write_failing", "gauge",
-	       "1 while the last snapshot write failed (raft retries it).",
+	       "1 while the last snapshot write failed (raft tries again).",
 	       (double)s->node->snapshot_failing);
 	metric(&t, "synod_snapshot_write_failures_total", "counter",
-	       "Snapshot writes that failed (each retried 5 s later).",
+	       "Snapshot writes that failed.",
 	       (double)s->node->stats.snapshot_write_failures);
 	metric(&t, "synod_loop_stall_max_seconds", "gauge",
 	       "Longest time the event loop was late (since start or reset).",
@@ -950,15 +950,15 @@ static void on_connection(uv_stream_t *l, int status)
 }
 
 /* Close connections that took too long to send their request
- * (slowloris), or to take their answer (a client that does not read). */
+ * (slowloris), or to take their answer (a client that does not read);
+ * then offer again a connection that found no memory (after the walk: its
+ * admission may close, and free, a connection). */
 static void on_sweep(uv_timer_t *t)
 {
 	struct http *h = t->data;
 	uint64_t now = uv_now(h->s->loop);
 	uint64_t limit = h->s->node->cfg->http_request_timeout_ms;
 	struct hconn *c = h->conns, *next;
-	if (h->accept_later)
-		on_connection((uv_stream_t *)&h->listener, 0);
 	for (; c; c = next) {
 		next = c->next;
 		if ((!c->complete && now - c->start_ms >= limit) ||
@@ -967,6 +967,8 @@ static void on_sweep(uv_timer_t *t)
 			hconn_close(c);
 		}
 	}
+	if (h->accept_later)
+		on_connection((uv_stream_t *)&h->listener, 0);
 }
 
 /* ---- the module: the server's close closes the listener ---- */

@@ -724,22 +724,27 @@ static void check_disk_stall(struct node *n, const char *dir)
 	n->disk_stalled = 1;
 }
 
-/* Snapshots that cannot be written (raft_uv tries again every 5 s for as
- * long as it fails): raft's log still works, so the node goes on, but the
- * log grows until a snapshot is written; a disk that fails only there is
- * otherwise silent. */
+/* Snapshots that cannot be written: raft_uv tries a file it could not
+ * make again every 5 s for as long as that fails (its tracer says so), and
+ * a save that fails later (naming the file, syncing the directory) is
+ * dropped and taken again at the next threshold (raftio). raft's log
+ * still works, so the node goes on, but the log grows until a snapshot is
+ * written; a disk that fails only there is otherwise silent. */
 static void check_snapshot_writes(struct node *n, const char *dir)
 {
 	uint64_t failed_ns = atomic_load(&n->snapshot_retry_ns);
-	int failing = failed_ns != 0 && failed_ns > n->raftio.snapshot_saved_ns;
-	n->stats.snapshot_write_failures = atomic_load(&n->snapshot_retries);
+	int failing;
+	if (n->raftio.snapshot_failed_ns > failed_ns)
+		failed_ns = n->raftio.snapshot_failed_ns;
+	failing = failed_ns != 0 && failed_ns > n->raftio.snapshot_saved_ns;
+	n->stats.snapshot_write_failures =
+	    atomic_load(&n->snapshot_retries) + n->raftio.snapshot_failures;
 	if (failing && !n->snapshot_failing)
 		log_error("%s: a snapshot could not be written (%llu bytes "
-			  "free); raft tries again every 5 s. The log is kept "
-			  "and the node goes on, but the log grows until a "
-			  "snapshot is written. Check the kernel log, the "
-			  "disk and its free space (docs/operations.md, 'A "
-			  "failing disk')",
+			  "free); raft tries again. The log is kept and the "
+			  "node goes on, but the log grows until a snapshot "
+			  "is written. Check the kernel log, the disk and its "
+			  "free space (docs/operations.md, 'A failing disk')",
 			  dir, (unsigned long long)n->stats.disk_free_bytes);
 	else if (!failing && n->snapshot_failing)
 		log_info("%s: snapshots are written again", dir);

@@ -288,6 +288,17 @@ static int io_truncate(struct raft_io *io, raft_index index)
 		       "truncating the log");
 }
 
+/* A snapshot save completed: noted (the node says when they fail). */
+static void note_put(struct raftio *x, int status)
+{
+	if (status == 0) {
+		x->snapshot_saved_ns = uv_hrtime();
+	} else if (status != RAFT_CANCELED) {
+		x->snapshot_failed_ns = uv_hrtime();
+		x->snapshot_failures++;
+	}
+}
+
 /* raft's own snapshot saved: its callback first, then the message held
  * back meanwhile (what libraft would have seen without the overlap).
  * The callback may start the next save at once (the snapshot threshold
@@ -300,8 +311,7 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	struct raft_message msg;
 	sync_capacity(x);
 	x->put_req = NULL;
-	if (status == 0)
-		x->snapshot_saved_ns = uv_hrtime();
+	note_put(x, status);
 	req->cb(req, status);
 	if (!x->has_held || x->put_req != NULL)
 		return;
@@ -319,8 +329,7 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	struct raftio *x = put->data;
 	struct raft_io_snapshot_put *req = x->install_req;
 	x->install_req = NULL;
-	if (status == 0)
-		x->snapshot_saved_ns = uv_hrtime();
+	note_put(x, status);
 	req->cb(req, status);
 }
 

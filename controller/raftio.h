@@ -44,8 +44,11 @@ struct raftio {
 	struct raft_io_snapshot_put *install_req;
 	struct raft_io_snapshot_put install; /* what the inner io got */
 	/* When (uv_hrtime) a snapshot, raft's own or an installed one, was
-	 * last saved; 0: not yet. */
-	uint64_t snapshot_saved_ns;
+	 * last saved, and when one last completed with an error (not
+	 * canceled; raft_uv retries a file it could not make instead:
+	 * raftio_trace_snapshot_retry); 0: not yet. Those failures count. */
+	uint64_t snapshot_saved_ns, snapshot_failed_ns;
+	uint64_t snapshot_failures;
 	struct raft_message held; /* valid when has_held */
 	char *held_address;
 	int has_held;

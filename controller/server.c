@@ -838,18 +838,16 @@ static int on_rbuf_resize(struct conn *c, size_t cap)
 	return 0;
 }
 
-/* Every second: close connections past a timeout, give back the read
- * buffers of connections that went quiet, report dropped log lines. */
 static void on_connection(uv_stream_t *l, int status);
 
+/* Every second: close connections past a timeout, give back the read
+ * buffers of connections that went quiet, report dropped log lines, offer
+ * again the connections that found no memory. */
 static void on_tick(uv_timer_t *t)
 {
 	struct server *s = t->data;
 	const struct synod_config *cfg = s->node->cfg;
 	uint64_t now = uv_now(s->loop);
-	for (int i = 0; i < 2; i++)
-		if (s->accept_later[i] != NULL)
-			on_connection(s->accept_later[i], 0);
 	for (struct sconn *sc = s->conns; sc; sc = sc->next) {
 		struct conn *c = &sc->conn;
 		int quiet = c->bytes_in == sc->seen_bytes_in;
@@ -948,6 +946,9 @@ static void on_tick(uv_timer_t *t)
 	}
 	blocked_wake(s);
 	ratelog_flush(s);
+	for (int i = 0; i < 2; i++)
+		if (s->accept_later[i] != NULL)
+			on_connection(s->accept_later[i], 0);
 }
 
 /* The last handle of a closing server closed. */
@@ -1000,8 +1001,6 @@ static const struct conn_ops server_ops = {
     .rbuf_resize = on_rbuf_resize,
 };
 
-/* A new connection: refused (closed at once, nothing read or answered)
- * past max_client_connections or max_client_connections_per_ip. */
 /* No memory for the connection l offers: it waits in l (and the kernel's
  * backlog holds the next ones) until the tick offers it again. */
 static void accept_later(struct server *s, uv_stream_t *l)
@@ -1014,6 +1013,8 @@ static void accept_later(struct server *s, uv_stream_t *l)
 	*slot = l;
 }
 
+/* A new connection: refused (closed at once, nothing read or answered)
+ * past max_client_connections or max_client_connections_per_ip. */
 static void on_connection(uv_stream_t *l, int status)
 {
 	struct server *s = l->data;

@@ -13,9 +13,10 @@
  *         pwritev, fsync and fdatasync (libuv's file calls) return EIO.
  *   eio-segments  the same for libraft's segment writes only (io_submit
  *         to open-N files): term, vote and snapshot files still write.
- *   eio-snapshots  the same for the files of snapshots only (libraft
- *         writes each to an unnamed O_TMPFILE file, then links it): its
- *         segment, term and vote writes still work.
+ *   eio-snapshots  the same for the files of snapshots only: libraft
+ *         writes each to an unnamed O_TMPFILE file, then links it (this
+ *         matches any unlinked file still open under D, and snapshot-*
+ *         files); its segment, term and vote writes still work.
  *   eio-reads  reads of files under D fail with EIO (read, pread,
  *         preadv): a disk whose sectors cannot be read.
  *   eio-log-reads  the same for the log's segments only (open-N and
@@ -155,6 +156,16 @@ static int fails(int fd)
 	return (m == EIO_ALL && fd_is_ours(fd, NULL)) ||
 	       (m == EIO_SNAPSHOTS &&
 		(fd_is_ours(fd, "(deleted)") || fd_is_ours(fd, "/snapshot-")));
+}
+
+/* Whether reads of fd fail (segments are named open-N or N-M). */
+static int reads_fail(int fd)
+{
+	enum mode m = mode_now();
+	return (m == EIO_READS && fd_is_ours(fd, NULL)) ||
+	       (m == EIO_LOG_READS &&
+		(fd_is_ours(fd, "/open-") || fd_is_ours(fd, "/0")) &&
+		!fd_is_ours(fd, ".meta"));
 }
 
 /* Segment files are opened with O_DIRECT where the filesystem has it:
@@ -377,6 +388,13 @@ long syscall(long number, ...)
 			return more < 0 ? got : got + more;
 		}
 	}
+	/* libuv may write and read several buffers at an offset through
+	 * these rather than through pwritev and preadv. */
+	if ((number == SYS_pwritev && fails((int)a[0])) ||
+	    (number == SYS_preadv && reads_fail((int)a[0]))) {
+		errno = EIO;
+		return -1;
+	}
 	if (number == SYS_io_submit && a[1] == 1) {
 		enum mode m = mode_now();
 		struct iocb *cb = ((struct iocb **)a[2])[0];
@@ -465,16 +483,6 @@ int fdatasync(int fd)
 typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
 typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
-
-/* Whether reads of fd fail (segments are named open-N or N-M). */
-static int reads_fail(int fd)
-{
-	enum mode m = mode_now();
-	return (m == EIO_READS && fd_is_ours(fd, NULL)) ||
-	       (m == EIO_LOG_READS &&
-		(fd_is_ours(fd, "/open-") || fd_is_ours(fd, "/0")) &&
-		!fd_is_ours(fd, ".meta"));
-}
 
 /* In an interposer: return -1 with EIO when fd's reads fail. */
 #define EIO_WHEN_READS_FAIL(fd)                                                \

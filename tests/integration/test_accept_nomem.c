@@ -9,8 +9,9 @@
  *
  * Linked with -Wl,--wrap=calloc,--wrap=malloc: the calls of this file and
  * of Synod's libraries go to the wrappers below, which fail the next
- * fail_count calls (of fail_size bytes, or of any size when fail_size is
- * 0). libuv's, libraft's and SQLite's own allocations are not affected.
+ * fail_count calls on the test's thread (of fail_size bytes, or of any
+ * size when fail_size is 0). libuv's, libraft's and SQLite's own
+ * allocations are not affected.
  *
  * - The Kafka server of synod_net on a loopback port: a client on the same
  *   loop sends ApiVersions v0 and must get its answer.
@@ -30,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -55,15 +57,17 @@ void *__wrap_calloc(size_t n, size_t size);
 void *__real_malloc(size_t size);
 void *__wrap_malloc(size_t size);
 
-/* Atomic: the thread pool's workers allocate too. */
+/* Only the loop's thread (the test's) fails: the thread pool's workers
+ * allocate too. fail_thread is set before fail_count (atomic). */
 static _Atomic int fail_count;
 static _Atomic size_t fail_size;
 static _Atomic int failed;
+static pthread_t fail_thread;
 
 static int fail_now(size_t size)
 {
 	int n = atomic_load(&fail_count);
-	if (n <= 0 ||
+	if (n <= 0 || !pthread_equal(pthread_self(), fail_thread) ||
 	    (atomic_load(&fail_size) != 0 && size != atomic_load(&fail_size)))
 		return 0;
 	if (!atomic_compare_exchange_strong(&fail_count, &n, n - 1))
@@ -90,6 +94,7 @@ static void fail_stop(void)
 
 static void fail_next(int count, size_t size)
 {
+	fail_thread = pthread_self();
 	atomic_store(&fail_size, size);
 	atomic_store(&failed, 0);
 	atomic_store(&fail_count, count);

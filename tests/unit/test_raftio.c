@@ -335,6 +335,13 @@ static void test_install_put_passes_through(void **state)
 	assert_ptr_equal(put_done, &req);
 }
 
+static void canceled_cb(struct raft_io_snapshot_put *req, int status)
+{
+	assert_int_equal(status, RAFT_CANCELED);
+	put_done = req;
+	n_put_done++;
+}
+
 static void put_failed_cb(struct raft_io_snapshot_put *req, int status)
 {
 	assert_int_equal(status, RAFT_IOERR);
@@ -342,8 +349,9 @@ static void put_failed_cb(struct raft_io_snapshot_put *req, int status)
 	n_put_done++;
 }
 
-/* snapshot_saved_ns moves when a save of either kind succeeds, not when
- * one fails (node.c: failing while the last retry is newer). */
+/* snapshot_saved_ns moves when a save of either kind succeeds;
+ * snapshot_failed_ns and the count when one fails, but not when it is
+ * canceled (node.c: failing while the last failure is newer). */
 static void test_snapshot_saved_time(void **state)
 {
 	struct raft_io_snapshot_put own, inst;
@@ -362,18 +370,26 @@ static void test_snapshot_saved_time(void **state)
 	fake.put_cb(fake.put, RAFT_IOERR);
 	assert_ptr_equal(put_done, &inst);
 	assert_int_equal(x.snapshot_saved_ns, 0);
+	assert_int_equal(x.snapshot_failures, 2);
+	assert_true(x.snapshot_failed_ns > 0);
 	t0 = uv_hrtime();
 	assert_int_equal(x.io.snapshot_put(&x.io, 0, &inst, &snap, raft_put_cb),
 			 0);
 	fake.put_cb(fake.put, 0);
 	assert_true(x.snapshot_saved_ns >= t0);
-	t0 = x.snapshot_saved_ns;
+	x.snapshot_saved_ns = 0;
 	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
 			 0);
 	fake.put_cb(fake.put, 0);
 	assert_true(x.snapshot_saved_ns >= t0);
 	assert_ptr_equal(put_done, &own);
 	assert_int_equal(n_put_done, 4);
+	/* Canceled (the node closing): not a failure. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, canceled_cb),
+			 0);
+	fake.put_cb(fake.put, RAFT_CANCELED);
+	assert_int_equal(x.snapshot_failures, 2);
+	assert_int_equal(n_put_done, 5);
 }
 
 /* Errors of the inner io reach raft with their message; nothing is held
