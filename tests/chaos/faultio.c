@@ -426,10 +426,11 @@ typedef int (*sync_fn)(int);
 	if (real_ == NULL)                                                     \
 	real_ = (type)dlsym(RTLD_NEXT, name)
 
-/* In an interposer: return -1 with EIO when fd's writes fail. */
-#define EIO_WHEN_FAILING(fd)                                                   \
+/* In an interposer: return -1 with EIO when the fault says so
+ * (fails(fd) for writes, reads_fail(fd) for reads). */
+#define EIO_WHEN(failing)                                                      \
 	do {                                                                   \
-		if (fails(fd)) {                                               \
+		if (failing) {                                                 \
 			errno = EIO;                                           \
 			return -1;                                             \
 		}                                                              \
@@ -438,14 +439,14 @@ typedef int (*sync_fn)(int);
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	REAL("write", write_fn);
-	EIO_WHEN_FAILING(fd);
+	EIO_WHEN(fails(fd));
 	return real_(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	REAL("pwrite", pwrite_fn);
-	EIO_WHEN_FAILING(fd);
+	EIO_WHEN(fails(fd));
 	return real_(fd, buf, n, off);
 }
 
@@ -457,7 +458,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	REAL("pwritev", pwritev_fn);
-	EIO_WHEN_FAILING(fd);
+	EIO_WHEN(fails(fd));
 	return real_(fd, iov, n, off);
 }
 
@@ -469,14 +470,14 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 int fsync(int fd)
 {
 	REAL("fsync", sync_fn);
-	EIO_WHEN_FAILING(fd);
+	EIO_WHEN(fails(fd));
 	return real_(fd);
 }
 
 int fdatasync(int fd)
 {
 	REAL("fdatasync", sync_fn);
-	EIO_WHEN_FAILING(fd);
+	EIO_WHEN(fails(fd));
 	return real_(fd);
 }
 
@@ -484,26 +485,17 @@ typedef ssize_t (*read_fn)(int, void *, size_t);
 typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
 typedef ssize_t (*preadv_fn)(int, const struct iovec *, int, off_t);
 
-/* In an interposer: return -1 with EIO when fd's reads fail. */
-#define EIO_WHEN_READS_FAIL(fd)                                                \
-	do {                                                                   \
-		if (reads_fail(fd)) {                                          \
-			errno = EIO;                                           \
-			return -1;                                             \
-		}                                                              \
-	} while (0)
-
 ssize_t read(int fd, void *buf, size_t n)
 {
 	REAL("read", read_fn);
-	EIO_WHEN_READS_FAIL(fd);
+	EIO_WHEN(reads_fail(fd));
 	return real_(fd, buf, n);
 }
 
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
 	REAL("pread", pread_fn);
-	EIO_WHEN_READS_FAIL(fd);
+	EIO_WHEN(reads_fail(fd));
 	return real_(fd, buf, n, off);
 }
 
@@ -515,7 +507,7 @@ ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
 	REAL("preadv", preadv_fn);
-	EIO_WHEN_READS_FAIL(fd);
+	EIO_WHEN(reads_fail(fd));
 	return real_(fd, iov, n, off);
 }
 
