@@ -72,7 +72,7 @@ struct node_stats {
 	uint64_t disk_free_bytes; /* data dir, checked every second */
 	uint64_t disk_handoffs;	  /* leaderships handed over for it */
 	uint64_t disk_stalls;	  /* times a log write passed disk_stall_ms */
-	uint64_t snapshot_write_failures; /* raft_uv's retries of one */
+	uint64_t snapshot_write_failures; /* retried by raft_uv, or failed */
 };
 
 struct node {

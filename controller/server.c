@@ -1001,12 +1001,17 @@ static const struct conn_ops server_ops = {
     .rbuf_resize = on_rbuf_resize,
 };
 
+/* Where the server notes that listener l waits for memory. */
+static uv_stream_t **accept_later_slot(struct server *s, uv_stream_t *l)
+{
+	return &s->accept_later[l == (uv_stream_t *)&s->plain_listener];
+}
+
 /* No memory for the connection l offers: it waits in l (and the kernel's
  * backlog holds the next ones) until the tick offers it again. */
 static void accept_later(struct server *s, uv_stream_t *l)
 {
-	uv_stream_t **slot =
-	    &s->accept_later[l == (uv_stream_t *)&s->plain_listener];
+	uv_stream_t **slot = accept_later_slot(s, l);
 	if (*slot == NULL)
 		log_warn("client port: out of memory for a new connection; "
 			 "it waits (tried again every second)");
@@ -1030,7 +1035,7 @@ static void on_connection(uv_stream_t *l, int status)
 		accept_later(s, l);
 		return;
 	}
-	s->accept_later[l == (uv_stream_t *)&s->plain_listener] = NULL;
+	*accept_later_slot(s, l) = NULL;
 	sc->server = s;
 	sc->refs = 1;
 	conn_init(&sc->conn, s->loop, &s->flusher, cfg->max_frame, &server_ops,

@@ -581,13 +581,13 @@ static void on_sweep(uv_timer_t *t)
 {
 	struct kafka_server *ks = t->data;
 	uint64_t now = uv_now(ks->cfg.loop);
-	if (ks->accept_later != NULL)
-		kafka_server_on_connection(ks->accept_later, 0);
 	for (struct kconn *c = ks->conns, *next; c; c = next) {
 		next = c->next;
 		if (!c->req && now - c->active_ms >= ks->cfg.idle_ms)
 			kconn_close(c);
 	}
+	if (ks->accept_later != NULL)
+		kafka_server_on_connection(ks->accept_later, 0);
 }
 
 int kafka_server_new(const struct kafka_server_config *cfg,

@@ -168,7 +168,8 @@ snapshot_flip
 # LD_PRELOAD library of the tests', on node 2's raft directory): a write
 # torn by a crash, a disk that hangs under the leader, a write that fails
 # with EIO under the leader or under a follower during an election,
-# snapshot writes that fail, and a flipped bit in an open segment.
+# snapshot writes that fail, starts from a disk that cannot be read, and a
+# flipped bit in an open segment.
 failing_disk() {
   local d="$dir.fault" b=$((base + 60)) fc="$dir.fault.ctl" bs p2 t i acked=
   local lib="$build/tests/libsynod_faultio.so"
