@@ -577,6 +577,8 @@ void kafka_server_on_connection(uv_stream_t *l, int status)
 	process_frames(c); /* starts reading */
 }
 
+/* Close the connections idle past idle_ms, then offer again a connection
+ * that found no memory. */
 static void on_sweep(uv_timer_t *t)
 {
 	struct kafka_server *ks = t->data;
