@@ -457,6 +457,13 @@ def check_final(ops, final):
                 "node %s exited with status %s at %.3f s without being "
                 "killed" % (cr.get("node"), cr.get("exit"),
                             cr.get("time", 0))))
+        for o in final.get("io_outcomes") or []:
+            if o.get("outcome") == "started":
+                viol.append(Violation(
+                    "unreadable-start", None,
+                    "node %s started at %.3f s although its log could not "
+                    "be read (fault #%s): it must refuse" %
+                    (o.get("node"), o.get("time", 0), o.get("fault"))))
         if final.get("converged") is False:
             viol.append(Violation(
                 "no-convergence", None,

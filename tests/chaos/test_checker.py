@@ -283,6 +283,23 @@ class NotLinearizable(unittest.TestCase):
                                  "state_digest": "cd"}]]}))
         self.assertEqual(kinds(v), ["no-recovery", "replica-divergence"])
 
+    def test_unreadable_start_and_io_outcomes(self):
+        # A node that refused or stopped on its IO fault is fine; one that
+        # started although its log could not be read is not.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            final={"recovered": True, "converged": True, "io_outcomes": [
+                {"node": 1, "kind": "read-eio", "fault": 2,
+                 "outcome": "refused", "status": 1, "time": 3.0},
+                {"node": 2, "kind": "disk-eio", "fault": 3,
+                 "outcome": "stopped", "status": 1, "time": 5.0},
+                {"node": 3, "kind": "snapshot-eio", "fault": 4,
+                 "outcome": "said", "time": 7.0},
+                {"node": 2, "kind": "read-eio", "fault": 5,
+                 "outcome": "started", "time": 9.0}]}))
+        self.assertEqual(kinds(v), ["unreadable-start"])
+        self.assertIn("fault #5", v[0].render())
+
 
 class CommandLine(unittest.TestCase):
     def _cli(self, h):
