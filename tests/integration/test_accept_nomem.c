@@ -374,6 +374,7 @@ static void start_node(struct n1 *n)
 	if (config_validate(&n->cfg, err, sizeof err) != 0)
 		fail_msg("config: %s", err);
 	log_set_level(LOG_WARN);
+	log_set_prefix("node 1");
 	assert_int_equal(uv_loop_init(&n->loop), 0);
 	if (node_init(&n->node, &n->loop, &n->cfg, 1) != 0)
 		fail_msg("node_init: %s", n->node.errmsg);
@@ -488,6 +489,38 @@ static void raw_connect(struct n1 *n, const char *address, const char *send)
 		}                                                              \
 	} while (0)
 
+/* The daemon's log lines go to stderr: captured in a file meanwhile. */
+struct capture {
+	FILE *f;
+	int saved;
+};
+
+static void capture_start(struct capture *c)
+{
+	fflush(stderr);
+	c->f = tmpfile();
+	assert_non_null(c->f);
+	c->saved = dup(2);
+	assert_true(c->saved >= 0);
+	assert_true(dup2(fileno(c->f), 2) >= 0);
+}
+
+/* How many captured lines contain what; stderr is restored. */
+static int capture_count(struct capture *c, const char *what)
+{
+	char line[1024];
+	int n = 0;
+	fflush(stderr);
+	assert_true(dup2(c->saved, 2) >= 0);
+	close(c->saved);
+	rewind(c->f);
+	while (fgets(line, sizeof line, c->f) != NULL)
+		if (strstr(line, what) != NULL)
+			n++;
+	fclose(c->f);
+	return n;
+}
+
 /* The client port: its first two offers of a connection find no memory
  * for the connection's state; the tick offers it again until taken. */
 static void test_client_port(void **state)
@@ -495,12 +528,19 @@ static void test_client_port(void **state)
 	struct n1 *n = calloc(1, sizeof *n);
 	(void)state;
 	assert_non_null(n);
+	struct capture cap;
 	start_node(n);
+	capture_start(&cap);
 	fail_next(2, sizeof(struct sconn));
 	raw_connect(n, n->node.client_address, NULL);
 	RUN_UNTIL(n, n->server.n_conns == 1);
 	assert_int_equal(atomic_load(&failed), 2);
 	fail_stop();
+	/* One warning for the stall, not one a try. */
+	assert_int_equal(capture_count(&cap, "WARN node 1: client port: out "
+					     "of memory for a new connection; "
+					     "it waits"),
+			 1);
 	stop_node(n);
 	free(n);
 }
@@ -512,7 +552,9 @@ static void test_http_port(void **state)
 	struct n1 *n = calloc(1, sizeof *n);
 	(void)state;
 	assert_non_null(n);
+	struct capture cap;
 	start_node(n);
+	capture_start(&cap);
 	fail_next(1, sizeof(uv_tcp_t));
 	raw_connect(n, n->cfg.http_address,
 		    "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -520,6 +562,10 @@ static void test_http_port(void **state)
 	assert_int_equal(atomic_load(&failed), 1);
 	assert_non_null(strstr(n->resp, "HTTP/1.1 "));
 	fail_stop();
+	assert_int_equal(capture_count(&cap, "WARN node 1: http: out of "
+					     "memory for a new connection; it "
+					     "waits"),
+			 1);
 	stop_node(n);
 	free(n);
 }
