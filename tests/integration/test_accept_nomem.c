@@ -521,53 +521,61 @@ static int capture_count(struct capture *c, const char *what)
 	return n;
 }
 
-/* The client port: its first two offers of a connection find no memory
- * for the connection's state; the tick offers it again until taken. */
-static void test_client_port(void **state)
+static int client_taken(struct n1 *n)
+{
+	return n->server.n_conns == 1;
+}
+
+static int http_answered(struct n1 *n)
+{
+	return strstr(n->resp, "\r\n\r\n") != NULL;
+}
+
+/* A port of one node: its first `fails` offers of a connection find no
+ * memory (allocations of `size` bytes); its timer offers the connection
+ * again until taken(n). One warning for the stall, not one a try. */
+static void offered_until_taken(int http, int fails, size_t size,
+				int (*taken)(struct n1 *), const char *warning)
 {
 	struct n1 *n = calloc(1, sizeof *n);
-	(void)state;
-	assert_non_null(n);
 	struct capture cap;
+	assert_non_null(n);
 	start_node(n);
 	capture_start(&cap);
-	fail_next(2, sizeof(struct sconn));
-	raw_connect(n, n->node.client_address, NULL);
-	RUN_UNTIL(n, n->server.n_conns == 1);
-	assert_int_equal(atomic_load(&failed), 2);
+	fail_next(fails, size);
+	if (http)
+		raw_connect(n, n->cfg.http_address,
+			    "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+	else
+		raw_connect(n, n->node.client_address, NULL);
+	RUN_UNTIL(n, taken(n));
+	assert_int_equal(atomic_load(&failed), fails);
 	fail_stop();
-	/* One warning for the stall, not one a try. */
-	assert_int_equal(capture_count(&cap, "WARN node 1: client port: out "
-					     "of memory for a new connection; "
-					     "it waits"),
-			 1);
+	assert_int_equal(capture_count(&cap, warning), 1);
+	if (http)
+		assert_non_null(strstr(n->resp, "HTTP/1.1 200 "));
 	stop_node(n);
 	free(n);
 }
 
-/* The HTTP port: the first offer finds no memory for the connection's
- * handle; the sweep offers it again, and the request is answered. */
+/* The client port: two offers find no memory for the connection's state;
+ * the tick (every second) offers it again until taken. */
+static void test_client_port(void **state)
+{
+	(void)state;
+	offered_until_taken(0, 2, sizeof(struct sconn), client_taken,
+			    "WARN node 1: client port: out of memory for a "
+			    "new connection; it waits");
+}
+
+/* The HTTP port: one offer finds no memory for the connection's handle;
+ * the sweep offers it again, and the request is answered. */
 static void test_http_port(void **state)
 {
-	struct n1 *n = calloc(1, sizeof *n);
 	(void)state;
-	assert_non_null(n);
-	struct capture cap;
-	start_node(n);
-	capture_start(&cap);
-	fail_next(1, sizeof(uv_tcp_t));
-	raw_connect(n, n->cfg.http_address,
-		    "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-	RUN_UNTIL(n, strstr(n->resp, "\r\n\r\n") != NULL);
-	assert_int_equal(atomic_load(&failed), 1);
-	assert_non_null(strstr(n->resp, "HTTP/1.1 "));
-	fail_stop();
-	assert_int_equal(capture_count(&cap, "WARN node 1: http: out of "
-					     "memory for a new connection; it "
-					     "waits"),
-			 1);
-	stop_node(n);
-	free(n);
+	offered_until_taken(1, 1, sizeof(uv_tcp_t), http_answered,
+			    "WARN node 1: http: out of memory for a new "
+			    "connection; it waits");
 }
 
 int main(void)
