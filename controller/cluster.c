@@ -689,7 +689,6 @@ static void change_done(struct node *n, void *arg, int rc, const char *msg)
 	node_leader(n, &lid, leader, sizeof leader);
 	r.has_leader_id = lid != 0;
 	r.leader_id = lid;
-	log_info("quorum change (api %u): %s", p->h.api, msg);
 	srv_send(p->sc, &p->h, &r.base);
 	srv_pending_free(p);
 }

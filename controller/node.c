@@ -44,6 +44,8 @@ struct node_change {
 	node_change_cb cb;
 	void *arg;
 	uint64_t id;
+	const char *what; /* "add-voter", "remove-voter", "transfer-leader" */
+	uint64_t started_ms;
 	int assign_next; /* add: assign voter role after the spare is in */
 };
 
@@ -884,27 +886,113 @@ int64_t node_last_contact_ms(struct node *n)
 
 /* ---- membership ---- */
 
+/* What libraft is waiting for before it takes another configuration
+ * change (its own answer, RAFT_CANTCHANGE, does not say). */
+static void raft_change_wait(struct node *n, char *buf, size_t size)
+{
+	struct raft *r = &n->raft;
+	buf[0] = '\0';
+	if (raft_state(r) == RAFT_LEADER && r->leader_state.promotee_id != 0)
+		snprintf(buf, size,
+			 "node %llu is catching up before it votes (round "
+			 "%u of %u)",
+			 (unsigned long long)r->leader_state.promotee_id,
+			 (unsigned)r->leader_state.round_number,
+			 (unsigned)r->max_catch_up_rounds);
+	else if (r->configuration_uncommitted_index != 0)
+		snprintf(buf, size,
+			 "the configuration at index %llu is not committed yet "
+			 "(commit index %llu)",
+			 (unsigned long long)r->configuration_uncommitted_index,
+			 (unsigned long long)r->commit_index);
+}
+
+/* "add-voter 3", or "transfer-leader" to any voter. */
+static const char *change_name(const struct node_change *c, char *buf,
+			       size_t size)
+{
+	if (c->id != 0)
+		snprintf(buf, size, "%s %llu", c->what,
+			 (unsigned long long)c->id);
+	else
+		snprintf(buf, size, "%s", c->what);
+	return buf;
+}
+
+static double change_age_s(const struct node *n, const struct node_change *c)
+{
+	return (double)(uv_now(n->loop) - c->started_ms) / 1000.0;
+}
+
+/* A change asked for while another one runs: the answer says which, for
+ * how long, and what it waits for. */
+static void change_busy(struct node *n)
+{
+	const struct node_change *c = n->change;
+	char wait[160], name[64];
+	raft_change_wait(n, wait, sizeof wait);
+	snprintf(n->errmsg, sizeof n->errmsg,
+		 "a quorum change is in progress: %s, started %.1f s ago%s%s",
+		 change_name(c, name, sizeof name), change_age_s(n, c),
+		 wait[0] ? "; " : "", wait);
+}
+
+/* Changes are rare and each matters to operators: the leader logs their
+ * start and their end. */
+static void change_log_start(struct node *n, struct node_change *c)
+{
+	char name[64];
+	c->started_ms = uv_now(n->loop);
+	n->change = c;
+	log_info("quorum change started: %s",
+		 change_name(c, name, sizeof name));
+}
+
+static void change_log_end(struct node *n, const struct node_change *c,
+			   const char *how)
+{
+	char name[64];
+	log_info("quorum change %s ended after %.1f s: %s",
+		 change_name(c, name, sizeof name), change_age_s(n, c), how);
+}
+
 static void change_cb(struct raft_change *req, int status)
 {
 	struct node_change *c = req->data;
 	struct node *n = c->node;
+	const char *how;
 	if (status == 0 && c->assign_next) {
 		c->assign_next = 0;
 		int rv = raft_assign(&n->raft, &c->req, c->id, RAFT_VOTER,
 				     change_cb);
-		if (rv == 0)
+		if (rv == 0) {
+			log_info("quorum change add-voter %llu: in as a spare "
+				 "after %.1f s; it votes once it has caught up",
+				 (unsigned long long)c->id, change_age_s(n, c));
 			return;
+		}
 		status = rv;
 	}
 	n->change = NULL;
 	if (status == 0)
-		c->cb(n, c->arg, SYNOD_OK, "done");
+		how = "done";
+	else if (status == RAFT_NOCONNECTION &&
+		 strcmp(c->what, "add-voter") == 0)
+		/* libraft gives a promotion up after 10 rounds of catch-up
+		 * or one round of 5 s (timeout.c). */
+		how = "it did not catch up with the log in time and stays "
+		      "a spare (not a voter): add it again once it is up";
+	else
+		how = raft_strerror(status);
+	change_log_end(n, c, how);
+	if (status == 0)
+		c->cb(n, c->arg, SYNOD_OK, how);
 	else
 		c->cb(n, c->arg,
 		      status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER
 			  ? SYNOD_ENOT_CONTROLLER
 			  : SYNOD_ECHANGE_FAILED,
-		      raft_strerror(status));
+		      how);
 	free(c);
 }
 
@@ -916,14 +1004,16 @@ static struct raft_server *find_server(struct node *n, uint64_t id)
 	return NULL;
 }
 
-static struct node_change *change_new(struct node *n, uint64_t id,
-				      node_change_cb cb, void *arg, int *rv)
+static struct node_change *change_new(struct node *n, const char *what,
+				      uint64_t id, node_change_cb cb, void *arg,
+				      int *rv)
 {
 	struct node_change *c;
 	*rv = node_check_active(n);
 	if (*rv != SYNOD_OK)
 		return NULL;
 	if (n->change != NULL) {
+		change_busy(n);
 		*rv = SYNOD_EBUSY;
 		return NULL;
 	}
@@ -936,6 +1026,7 @@ static struct node_change *change_new(struct node *n, uint64_t id,
 	c->cb = cb;
 	c->arg = arg;
 	c->id = id;
+	c->what = what;
 	c->req.data = c;
 	c->treq.data = c;
 	return c;
@@ -944,7 +1035,14 @@ static struct node_change *change_new(struct node *n, uint64_t id,
 /* libraft refused to start a change: keep its message, map its code. */
 static int change_refused(struct node *n, struct node_change *c, int rv)
 {
-	snprintf(n->errmsg, sizeof n->errmsg, "%s", raft_errmsg(&n->raft));
+	char wait[160];
+	raft_change_wait(n, wait, sizeof wait);
+	if (rv == RAFT_CANTCHANGE && wait[0])
+		snprintf(n->errmsg, sizeof n->errmsg, "%s: %s",
+			 raft_errmsg(&n->raft), wait);
+	else
+		snprintf(n->errmsg, sizeof n->errmsg, "%s",
+			 raft_errmsg(&n->raft));
 	free(c);
 	return rv == RAFT_CANTCHANGE || rv == RAFT_BUSY
 		   ? SYNOD_EBUSY
@@ -972,7 +1070,7 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 			 (unsigned long long)id);
 		return SYNOD_EINVALID_ARGUMENT;
 	}
-	c = change_new(n, id, cb, arg, &rv);
+	c = change_new(n, "add-voter", id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
 	snprintf(addr, sizeof addr, "%s/%s", raft_address, client_address);
@@ -984,7 +1082,7 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 	}
 	if (rv != 0)
 		return change_refused(n, c, rv);
-	n->change = c;
+	change_log_start(n, c);
 	return SYNOD_OK;
 }
 
@@ -1000,13 +1098,13 @@ int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 			 (unsigned long long)id);
 		return SYNOD_ENOT_FOUND;
 	}
-	c = change_new(n, id, cb, arg, &rv);
+	c = change_new(n, "remove-voter", id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
 	rv = raft_remove(&n->raft, &c->req, id, change_cb);
 	if (rv != 0)
 		return change_refused(n, c, rv);
-	n->change = c;
+	change_log_start(n, c);
 	return SYNOD_OK;
 }
 
@@ -1015,6 +1113,10 @@ static void transfer_cb(struct raft_transfer *req)
 	struct node_change *c = req->data;
 	struct node *n = c->node;
 	n->change = NULL;
+	change_log_end(n, c,
+		       raft_state(&n->raft) != RAFT_LEADER
+			   ? "leadership transferred"
+			   : "the transfer did not complete");
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		c->cb(n, c->arg, SYNOD_OK, "leadership transferred");
 	else
@@ -1037,13 +1139,13 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 		if (s->role != RAFT_VOTER || id == n->raft.id)
 			return SYNOD_EINVALID_ARGUMENT;
 	}
-	c = change_new(n, id, cb, arg, &rv);
+	c = change_new(n, "transfer-leader", id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
 	rv = raft_transfer(&n->raft, &c->treq, id, transfer_cb);
 	if (rv != 0)
 		return change_refused(n, c, rv);
-	n->change = c;
+	change_log_start(n, c);
 	return SYNOD_OK;
 }
 

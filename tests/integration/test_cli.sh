@@ -107,6 +107,27 @@ wait_for 10 sh -c "'$ctl' --json quorum status | python3 -c 'import json,sys; sy
 expect_code 1 "$ctl" quorum remove-voter 9
 expect_code 2 "$ctl" quorum add-voter x y z
 
+# A voter that never starts: while its catch-up runs, another change is
+# BUSY and the answer says which change and what it waits for; the add
+# then fails with a reason (libraft gives a catch-up up after a 5 s
+# round), and the leader logs both ends. Node 9 stays a spare until
+# removed.
+nowhere="127.0.0.1:$((SYNOD_BASE_PORT + 190))"
+"$ctl" --timeout-ms 30000 quorum add-voter 9 "$nowhere" "$nowhere" >/tmp/cli-add.$$ 2>&1 &
+addpid=$!
+busy9() { # (the answer is read whole: pipefail and a failing synodctl)
+  local out; out=$("$ctl" quorum remove-voter 9 2>&1) || true
+  grep -q "BUSY: a quorum change is in progress: add-voter 9, started .* ago; node 9 is catching up before it votes (round 1 of 10)" <<<"$out"
+}
+wait_for 10 busy9 && ok || bad "BUSY names the change in progress: $("$ctl" quorum remove-voter 9 2>&1)"
+set +e; wait "$addpid"; addrc=$?; set -e
+[ "$addrc" -eq 1 ] && grep -q "did not catch up with the log in time" /tmp/cli-add.$$ && ok || bad "add of a node that never starts: exit $addrc: $(cat /tmp/cli-add.$$)"
+grep -q "quorum change started: add-voter 9" "$SYNOD_CLUSTER_DIR"/node-*.log && ok || bad "change start logged"
+grep -q "quorum change add-voter 9: in as a spare" "$SYNOD_CLUSTER_DIR"/node-*.log && ok || bad "spare step logged"
+grep -q "quorum change add-voter 9 ended after [0-9.]* s: it did not catch up" "$SYNOD_CLUSTER_DIR"/node-*.log && ok || bad "change end logged"
+expect_code 0 "$ctl" quorum remove-voter 9
+rm -f /tmp/cli-add.$$
+
 # brokers: empty list works
 [ "$("$ctl" --json broker list | json 'len(d["brokers"])')" = 0 ] && ok || bad "broker list"
 expect_code 1 "$ctl" broker describe 5
