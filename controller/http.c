@@ -223,6 +223,20 @@ char *http_metrics_text(struct server *s)
 	metric(&t, "synod_snapshot_write_failures_total", "counter",
 	       "Snapshot writes that failed.",
 	       (double)s->node->stats.snapshot_write_failures);
+	{
+		uint64_t oldest = raftio_oldest_save_ns(&s->node->raftio, NULL);
+		metric(&t, "synod_snapshot_save_oldest_seconds", "gauge",
+		       "Age of the snapshot save in flight (0: none).",
+		       oldest != 0 ? (double)(uv_hrtime() - oldest) / 1e9
+				   : 0.0);
+	}
+	metric(&t, "synod_snapshot_save_stalled", "gauge",
+	       "1 while a snapshot save has been unfinished for "
+	       "disk_stall_ms.",
+	       (double)s->node->snapshot_stalled);
+	metric(&t, "synod_snapshot_save_stalls_total", "counter",
+	       "Times a snapshot save stayed unfinished for disk_stall_ms.",
+	       (double)s->node->stats.snapshot_stalls);
 	metric(&t, "synod_loop_stall_max_seconds", "gauge",
 	       "Longest time the event loop was late (since start or reset).",
 	       (double)m->loop_stall_max_us / 1e6);

@@ -753,6 +753,39 @@ static void check_snapshot_writes(struct node *n, const char *dir)
 	n->snapshot_failing = failing;
 }
 
+/* A snapshot save unfinished for disk_stall_ms. raft_uv runs one at a
+ * time and a follower installs nothing from its leader meanwhile, so it
+ * falls behind for as long as this lasts (reliability.md 5.13). */
+static void check_snapshot_stall(struct node *n, const char *dir)
+{
+	int install;
+	uint64_t started = raftio_oldest_save_ns(&n->raftio, &install);
+	uint64_t waited_ms =
+	    started != 0 ? (uv_hrtime() - started) / 1000000 : 0;
+	if (waited_ms < n->cfg->disk_stall_ms) {
+		if (n->snapshot_stalled)
+			log_info("%s: snapshot saves complete again", dir);
+		n->snapshot_stalled = 0;
+		return;
+	}
+	if (!n->snapshot_stalled) {
+		n->stats.snapshot_stalls++;
+		log_error("%s: %s has not completed for %llu ms "
+			  "(disk_stall_ms %u)%s. Check the kernel log and "
+			  "the disk (docs/operations.md, 'A failing disk')",
+			  dir,
+			  install ? "the installation of the leader's snapshot"
+				  : "a snapshot save of this node's own",
+			  (unsigned long long)waited_ms, n->cfg->disk_stall_ms,
+			  n->raftio.has_held
+			      ? "; an InstallSnapshot from the leader waits "
+				"for it, and this node does not catch up "
+				"meanwhile"
+			      : "");
+	}
+	n->snapshot_stalled = 1;
+}
+
 /* Room for the next two log segments in dir (disk_low when not). */
 static void check_disk_room(struct node *n, const char *dir)
 {
@@ -790,6 +823,7 @@ static void check_disk(struct node *n)
 	check_disk_stall(n, dir);
 	check_disk_room(n, dir);
 	check_snapshot_writes(n, dir);
+	check_snapshot_stall(n, dir);
 	if ((n->disk_low || n->disk_stalled) &&
 	    raft_state(&n->raft) == RAFT_LEADER && n->change == NULL &&
 	    now - n->disk_handoff_ms >= 10000 &&

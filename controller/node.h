@@ -72,6 +72,7 @@ struct node_stats {
 	uint64_t disk_free_bytes; /* data dir, checked every second */
 	uint64_t disk_handoffs;	  /* leaderships handed over for it */
 	uint64_t disk_stalls;	  /* times a log write passed disk_stall_ms */
+	uint64_t snapshot_stalls; /* times a snapshot save passed it */
 	uint64_t snapshot_write_failures; /* retried by raft_uv, or failed */
 };
 
@@ -132,6 +133,7 @@ struct node {
 	 * last came after the last snapshot saved (node.c). */
 	atomic_uint_fast64_t snapshot_retries, snapshot_retry_ns;
 	int snapshot_failing;
+	int snapshot_stalled; /* a snapshot save unfinished for disk_stall_ms */
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
 	int trace_stderr;	      /* LIBRAFT_TRACE: it prints them too */
 

@@ -282,6 +282,16 @@ uint64_t raftio_oldest_append_ns(const struct raftio *x)
 	return x->inflight_head != NULL ? x->inflight_head->start_ns : 0;
 }
 
+uint64_t raftio_oldest_save_ns(const struct raftio *x, int *install)
+{
+	uint64_t put = x->put_req != NULL ? x->put_started_ns : 0;
+	uint64_t inst = x->install_req != NULL ? x->install_started_ns : 0;
+	int is_install = inst != 0 && (put == 0 || inst < put);
+	if (install != NULL)
+		*install = is_install;
+	return is_install ? inst : put;
+}
+
 static int io_truncate(struct raft_io *io, raft_index index)
 {
 	return disk_rv(io, X(io)->inner->truncate(X(io)->inner, index),
@@ -311,6 +321,7 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	struct raft_message msg;
 	sync_capacity(x);
 	x->put_req = NULL;
+	x->put_started_ns = 0;
 	note_put(x, status);
 	req->cb(req, status);
 	if (!x->has_held || x->put_req != NULL)
@@ -329,6 +340,7 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	struct raftio *x = put->data;
 	struct raft_io_snapshot_put *req = x->install_req;
 	x->install_req = NULL;
+	x->install_started_ns = 0;
 	note_put(x, status);
 	req->cb(req, status);
 }
@@ -345,8 +357,10 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 		x->install.data = x;
 		rv = x->inner->snapshot_put(x->inner, 0, &x->install, snapshot,
 					    on_install);
-		if (rv == 0)
+		if (rv == 0) {
 			x->install_req = req;
+			x->install_started_ns = uv_hrtime();
+		}
 		return fwd_rv(io, rv);
 	}
 	if (trailing == 0 || x->put_req != NULL)
@@ -357,8 +371,10 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 	x->put.data = x;
 	rv = x->inner->snapshot_put(x->inner, trailing, &x->put, snapshot,
 				    on_put);
-	if (rv == 0)
+	if (rv == 0) {
 		x->put_req = req;
+		x->put_started_ns = uv_hrtime();
+	}
 	return fwd_rv(io, rv);
 }
 

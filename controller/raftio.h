@@ -49,6 +49,8 @@ struct raftio {
 	 * raftio_trace_snapshot_retry); 0: not yet. Those failures count. */
 	uint64_t snapshot_saved_ns, snapshot_failed_ns;
 	uint64_t snapshot_failures;
+	/* When (uv_hrtime) the save in flight of each kind started. */
+	uint64_t put_started_ns, install_started_ns;
 	struct raft_message held; /* valid when has_held */
 	char *held_address;
 	int has_held;
@@ -71,6 +73,14 @@ void raftio_init(struct raftio *x, struct raft_io *inner);
 /* When (uv_hrtime) the oldest append still in flight started; 0 when
  * none is. A disk that hangs shows here as an append that never ends. */
 uint64_t raftio_oldest_append_ns(const struct raftio *x);
+
+/* When (uv_hrtime) the oldest snapshot save still in flight started, 0
+ * when none is; *install (when not NULL) tells whether it is a snapshot
+ * from the leader being installed rather than the node's own. raft_uv
+ * runs one save at a time, and while one is unfinished the node installs
+ * nothing from its leader (a held InstallSnapshot waits, or libraft
+ * ignores it), so a save that never ends leaves a follower behind. */
+uint64_t raftio_oldest_save_ns(const struct raftio *x, int *install);
 
 /* Whether a diagnostic of raft_uv 0.22 (its tracer's message) reports a
  * disk failure it does not report otherwise: a log write that failed

@@ -23,6 +23,9 @@
  *         closed ones, 0000000000000001-...): term and vote still read.
  *   stall segment writes are accepted and held, not done, until the mode
  *         is something else (checked every 50 ms): a disk that hangs.
+ *   stall-snapshots  writes and syncs of snapshot files (as for
+ *         eio-snapshots) block until the mode is something else: a save
+ *         that does not end while the log still writes.
  *   torn  the next segment write (io_submit to an open-N file) whose new
  *         data crosses a 512-byte sector boundary is torn as a crash tears
  *         it: only the sectors before that boundary reach the file, then
@@ -61,6 +64,7 @@ enum mode {
 	EIO_READS,
 	EIO_LOG_READS,
 	STALL,
+	STALL_SNAPSHOTS,
 	TORN
 };
 
@@ -79,6 +83,7 @@ static enum mode mode_named(const char *text)
 	    {"eio-reads", EIO_READS},
 	    {"eio-log-reads", EIO_LOG_READS},
 	    {"stall", STALL},
+	    {"stall-snapshots", STALL_SNAPSHOTS},
 	    {"torn", TORN},
 	};
 	size_t len = strcspn(text, " \t\r\n");
@@ -150,12 +155,26 @@ static int fd_is_ours(int fd, const char *part)
 	return part == NULL || strstr(path + strlen(dir), part) != NULL;
 }
 
+/* libraft writes a snapshot to an unnamed O_TMPFILE file, then links
+ * it: any unlinked file still open under D, and snapshot-* files. */
+static int is_snapshot(int fd)
+{
+	return fd_is_ours(fd, "(deleted)") || fd_is_ours(fd, "/snapshot-");
+}
+
+/* Whether a write or sync of fd fails; in stall-snapshots mode, one to a
+ * snapshot file first waits for the mode to change (libraft writes them
+ * on its worker threads). */
 static int fails(int fd)
 {
 	enum mode m = mode_now();
+	if (m == STALL_SNAPSHOTS && is_snapshot(fd)) {
+		while (mode_now() == STALL_SNAPSHOTS)
+			usleep(20000);
+		m = mode_now();
+	}
 	return (m == EIO_ALL && fd_is_ours(fd, NULL)) ||
-	       (m == EIO_SNAPSHOTS &&
-		(fd_is_ours(fd, "(deleted)") || fd_is_ours(fd, "/snapshot-")));
+	       (m == EIO_SNAPSHOTS && is_snapshot(fd));
 }
 
 /* Whether reads of fd fail (segments are named open-N or N-M). */

@@ -266,7 +266,7 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   # its metrics; once the disk heals, a snapshot is written.
   local metrics="127.0.0.1:$((b + 202))/metrics" since
   rm -f "$fc"
-  fenv env SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 32" \
+  fenv env SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 32 --disk-stall-ms 1000" \
     "$root/deploy/cluster.sh" restart 2 >/dev/null
   p2=$(cat "$d/node-2.pid")
   wait_for 20 same || bad "snap: node 2 behind"
@@ -284,6 +284,21 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   wait_for 15 snaplog "raft: snapshots are written again" && ok || bad "snap: not written after the heal"
   metric_is "synod_snapshot_write_failing 0" && ok || bad "snap: metric after the heal"
   wait_for 20 same && ok || bad "snap: digests differ"
+
+  # A snapshot save that does not end on node 2 (its log still writes):
+  # it says so after disk_stall_ms, in its log and metrics, and goes on;
+  # once the save ends, it says that too (reliability.md 5.13).
+  since=$(stat -c %s "$d/node-2.log")
+  echo stall-snapshots > "$fc"
+  for i in $(seq 1 80); do fctl config set --topic "h$i" retention.ms="$i" >/dev/null || bad "hang: write $i"; done
+  wait_for 15 snaplog "raft: a snapshot save of this node's own has not completed for [0-9]* ms (disk_stall_ms 1000)\. Check the kernel log" \
+    && ok || bad "hang: not said: $(tail -n 3 "$d/node-2.log")"
+  metric_is "synod_snapshot_save_stalled 1" && ok || bad "hang: metric: $(curl -s "$metrics" | grep snapshot_save)"
+  ! dead "$p2" && ok || bad "hang: node 2 stopped"
+  rm -f "$fc"
+  wait_for 15 snaplog "raft: snapshot saves complete again" && ok || bad "hang: save did not end after the heal"
+  metric_is "synod_snapshot_save_stalled 0" && ok || bad "hang: metric after the heal"
+  wait_for 20 same && ok || bad "hang: digests differ"
 
   # A disk that cannot be read when node 2 starts: it refuses, saying so
   # and what to do, and the quorum goes on. Stopped cleanly (its log all

@@ -392,6 +392,38 @@ static void test_snapshot_saved_time(void **state)
 	assert_int_equal(n_put_done, 5);
 }
 
+/* The save in flight, of either kind, and when it started (a save that
+ * never ends leaves a follower behind: node.c reports it). */
+static void test_oldest_save(void **state)
+{
+	struct raft_io_snapshot_put own, inst;
+	struct raft_snapshot snap;
+	uint64_t t0 = uv_hrtime();
+	int install = -1;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	assert_int_equal(raftio_oldest_save_ns(&x, &install), 0);
+	assert_int_equal(install, 0);
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
+			 0);
+	assert_true(raftio_oldest_save_ns(&x, &install) >= t0);
+	assert_int_equal(install, 0);
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(raftio_oldest_save_ns(&x, NULL), 0);
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &inst, &snap, put_failed_cb), 0);
+	assert_true(raftio_oldest_save_ns(&x, &install) >= t0);
+	assert_int_equal(install, 1);
+	fake.put_cb(fake.put, RAFT_IOERR);
+	assert_int_equal(raftio_oldest_save_ns(&x, &install), 0);
+	assert_int_equal(install, 0);
+	/* One refused at once (trailing 99: the fake's failure) never was
+	 * in flight. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 99, &own, &snap, raft_put_cb),
+			 RAFT_IOERR);
+	assert_int_equal(raftio_oldest_save_ns(&x, NULL), 0);
+}
+
 /* Errors of the inner io reach raft with their message; nothing is held
  * for a save that never started. */
 static void test_errors_and_close(void **state)
@@ -613,6 +645,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_held_during_own_save, setup),
 	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
 	    cmocka_unit_test_setup(test_snapshot_saved_time, setup),
+	    cmocka_unit_test_setup(test_oldest_save, setup),
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
