@@ -48,6 +48,7 @@ void config_defaults(struct synod_config *c)
 	 * RAFT_NOSPACE. */
 	c->segment_size = 16u << 20;
 	c->disk_stall_ms = 5000;
+	c->snapshot_save_timeout_ms = 60000;
 	c->pre_vote = 1;
 	c->log_level = LOG_INFO;
 }
@@ -356,6 +357,13 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(segment_size, 4u << 20, 20u << 20);
 	if (strcmp(key, "disk_stall_ms") == 0)
 		U(disk_stall_ms, 500, 600000);
+	if (strcmp(key, "snapshot_save_timeout_ms") == 0) {
+		if (strcmp(value, "0") == 0) {
+			c->snapshot_save_timeout_ms = 0;
+			return 0;
+		}
+		U(snapshot_save_timeout_ms, 1000, 3600000);
+	}
 	if (strcmp(key, "accept_damaged_log_tail") == 0)
 		return set_bool(&c->accept_damaged_log_tail, key, value, err,
 				err_size);

@@ -70,6 +70,9 @@ struct synod_config {
 	/* A log write unfinished this long: the disk hangs (a write that
 	 * fails stops the node); a leader hands over. */
 	unsigned disk_stall_ms;
+	/* a snapshot save unfinished this long: the node exits with status
+	 * 3 for its service manager to restart it (0: never) */
+	unsigned snapshot_save_timeout_ms;
 	/* Start even when an open segment is damaged (libraft then drops
 	 * the entries from the damage on): an operator's last resort when
 	 * too few nodes start to rebuild any (operations.md 6.6). */

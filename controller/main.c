@@ -37,6 +37,7 @@ static uv_loop_t *loop;
 static uv_signal_t sigterm, sigint, sighup;
 static uv_timer_t stop_timer;
 static int exit_code;
+#define STOP_DEADLINE_MS 15000
 static int stopping;
 
 static void usage(FILE *out)
@@ -150,6 +151,10 @@ static void usage(FILE *out)
 		"                             failing or stalled disk: a "
 		"leader hands over\n"
 		"                             (default 5000)\n"
+		"  --snapshot-save-timeout-ms N  a snapshot save unfinished "
+		"this long:\n"
+		"                             exit 3 to be restarted (default "
+		"60000; 0: never)\n"
 		"  --accept-damaged-log-tail true|false  start although an "
 		"open log\n"
 		"                             segment is damaged (unsafe: last "
@@ -374,12 +379,26 @@ static void on_server_closed(struct server *s)
 	part_stopped();
 }
 
+/* A stop that does not complete (libraft waiting for a disk write that
+ * does not end): the process exits anyway, as if killed; everything it
+ * acknowledged is on disk. */
+static void on_stop_deadline(uv_timer_t *t)
+{
+	(void)t;
+	log_error("the stop did not complete in %d ms (libraft is still "
+		  "waiting for its disk); exiting now",
+		  STOP_DEADLINE_MS);
+	fflush(stderr);
+	_exit(exit_code != 0 ? exit_code : 1);
+}
+
 static void stop(void)
 {
 	if (stopping)
 		return;
 	stopping = 1;
 	log_info("stopping");
+	uv_timer_start(&stop_timer, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	uv_timer_stop(&notify_timer);
 	sd_notify_send("STOPPING=1");
 	parts_left = 2;
@@ -397,9 +416,8 @@ static void on_stop_timer(uv_timer_t *t)
 
 static void on_fatal(struct node *n, const char *msg)
 {
-	(void)n;
 	log_error("fatal: %s", msg);
-	exit_code = 1;
+	exit_code = n->fatal_status != 0 ? n->fatal_status : 1;
 	/* Not from inside raft's callbacks: on the next loop turn. */
 	uv_timer_start(&stop_timer, on_stop_timer, 0, 0);
 }
@@ -510,6 +528,7 @@ static const struct option long_opts[] = {
     {"kafka-max-request-bytes", required_argument, NULL, 40},
     {"disk-stall-ms", required_argument, NULL, 41},
     {"accept-damaged-log-tail", required_argument, NULL, 42},
+    {"snapshot-save-timeout-ms", required_argument, NULL, 43},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -559,6 +578,7 @@ static const char *const opt_keys[] = {
     [40] = "kafka_max_request_bytes",
     [41] = "disk_stall_ms",
     [42] = "accept_damaged_log_tail",
+    [43] = "snapshot_save_timeout_ms",
 };
 
 int main(int argc, char **argv)

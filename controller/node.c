@@ -758,6 +758,7 @@ static void check_snapshot_writes(struct node *n, const char *dir)
  * falls behind for as long as this lasts (reliability.md 5.13). */
 static void check_snapshot_stall(struct node *n, const char *dir)
 {
+	char msg[1024];
 	int install;
 	uint64_t started = raftio_oldest_save_ns(&n->raftio, &install);
 	uint64_t waited_ms =
@@ -784,6 +785,24 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 			      : "");
 	}
 	n->snapshot_stalled = 1;
+	if (n->cfg->snapshot_save_timeout_ms == 0 ||
+	    waited_ms < n->cfg->snapshot_save_timeout_ms ||
+	    n->on_fatal == NULL || n->fatal_status == 3)
+		return;
+	/* libraft 0.22 can leave a save that never ends, and has no way to
+	 * cancel one: only a restart brings the node back. */
+	n->fatal_status = 3;
+	snprintf(msg, sizeof msg,
+		 "%s: %s has not completed for %llu ms "
+		 "(snapshot_save_timeout_ms %u): libraft can leave one that "
+		 "never ends (docs/reliability.md 5.13). This node stops with "
+		 "status 3 for its service manager to restart it",
+		 dir,
+		 install ? "the installation of the leader's snapshot"
+			 : "a snapshot save of this node's own",
+		 (unsigned long long)waited_ms,
+		 n->cfg->snapshot_save_timeout_ms);
+	n->on_fatal(n, msg);
 }
 
 /* Room for the next two log segments in dir (disk_low when not). */

@@ -143,6 +143,10 @@ struct node {
 	int stopping;
 	int open_handles;
 	void (*on_fatal)(struct node *n, const char *msg);
+	/* The exit status on_fatal asks for: 0 or 1 (a fault an operator
+	 * must look at: not restarted), or 3 (libraft is stuck: restart the
+	 * node; docs/operations.md, 'Logs and exit codes'). */
+	int fatal_status;
 	void (*on_leadership)(struct node *n, int active);
 	void (*on_stopped)(struct node *n);
 	/* A command entry applied on this node (any role). */

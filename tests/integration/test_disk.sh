@@ -300,6 +300,25 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   metric_is "synod_snapshot_save_stalled 0" && ok || bad "hang: metric after the heal"
   wait_for 20 same && ok || bad "hang: digests differ"
 
+  # The same past snapshot_save_timeout_ms: libraft cannot cancel the
+  # save, so node 2 stops for its service manager to restart it (status
+  # 3); its worker thread still waits on the disk, so the stop ends at
+  # its deadline. Started again, it catches up.
+  fenv env SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 32 --disk-stall-ms 1000 --snapshot-save-timeout-ms 2000" \
+    "$root/deploy/cluster.sh" restart 2 >/dev/null 2>&1 || true
+  wait_for 20 same || bad "restart: node 2 behind"
+  p2=$(cat "$d/node-2.pid")
+  since=$(stat -c %s "$d/node-2.log")
+  echo stall-snapshots > "$fc"
+  for i in $(seq 1 80); do fctl config set --topic "r$i" retention.ms="$i" >/dev/null || bad "restart: write $i"; done
+  wait_for 30 dead "$p2" && ok || bad "restart: node 2 still runs: $(tail -n 2 "$d/node-2.log")"
+  snaplog "fatal: $d/node-2/raft: a snapshot save of this node's own has not completed for [0-9]* ms (snapshot_save_timeout_ms 2000): libraft can leave one that never ends (docs/reliability.md 5.13)\. This node stops with status 3" \
+    && ok || bad "restart: no clear error: $(grep fatal "$d/node-2.log" | tail -n 1)"
+  snaplog "the stop did not complete in 15000 ms (libraft is still waiting for its disk); exiting now" \
+    && ok || bad "restart: no stop deadline: $(tail -n 2 "$d/node-2.log")"
+  restart2
+  wait_for 20 same && ok || bad "restart: digests differ after the restart"
+
   # A disk that cannot be read when node 2 starts: it refuses, saying so
   # and what to do, and the quorum goes on. Stopped cleanly (its log all
   # in closed segments): every read fails (raft's term file is read

@@ -420,6 +420,22 @@ static void test_daemon_config(void **state)
 	assert_int_equal(
 	    config_set(&c, "segment_size_bytes", "4194304", err, sizeof err),
 	    0);
+	/* 0 turns the stuck-save restart off; below 1 s is refused. */
+	assert_int_equal(c.snapshot_save_timeout_ms, 60000);
+	assert_int_equal(
+	    config_set(&c, "snapshot_save_timeout_ms", "0", err, sizeof err),
+	    0);
+	assert_int_equal(c.snapshot_save_timeout_ms, 0);
+	assert_int_equal(
+	    config_set(&c, "snapshot_save_timeout_ms", "999", err, sizeof err),
+	    -1);
+	assert_int_equal(
+	    config_set(&c, "snapshot_save_timeout_ms", "00", err, sizeof err),
+	    -1);
+	assert_int_equal(
+	    config_set(&c, "snapshot_save_timeout_ms", "2000", err, sizeof err),
+	    0);
+	assert_int_equal(c.snapshot_save_timeout_ms, 2000);
 	assert_int_equal(
 	    config_set(&c, "cluster_id", "abc-123", err, sizeof err), 0);
 	assert_int_equal(config_set(&c, "data_dir", "/tmp/x", err, sizeof err),
