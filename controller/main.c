@@ -35,7 +35,7 @@ static struct node node;
 static struct server server;
 static uv_loop_t *loop;
 static uv_signal_t sigterm, sigint, sighup;
-static uv_timer_t stop_timer;
+static uv_timer_t stop_timer, stop_deadline;
 static int exit_code;
 #define STOP_DEADLINE_MS 15000
 static int stopping;
@@ -355,6 +355,7 @@ static void all_closed(void)
 	uv_close((uv_handle_t *)&sigint, NULL);
 	uv_close((uv_handle_t *)&sighup, NULL);
 	uv_close((uv_handle_t *)&stop_timer, NULL);
+	uv_close((uv_handle_t *)&stop_deadline, NULL);
 }
 
 static int parts_left;
@@ -385,11 +386,12 @@ static void on_server_closed(struct server *s)
 static void on_stop_deadline(uv_timer_t *t)
 {
 	(void)t;
+	int status = exit_code != 0 ? exit_code : 1;
 	log_error("the stop did not complete in %d ms (libraft is still "
-		  "waiting for its disk); exiting now",
-		  STOP_DEADLINE_MS);
+		  "waiting for its disk); exiting now with status %d",
+		  STOP_DEADLINE_MS, status);
 	fflush(stderr);
-	_exit(exit_code != 0 ? exit_code : 1);
+	_exit(status);
 }
 
 static void stop(void)
@@ -398,7 +400,7 @@ static void stop(void)
 		return;
 	stopping = 1;
 	log_info("stopping");
-	uv_timer_start(&stop_timer, on_stop_deadline, STOP_DEADLINE_MS, 0);
+	uv_timer_start(&stop_deadline, on_stop_deadline, STOP_DEADLINE_MS, 0);
 	uv_timer_stop(&notify_timer);
 	sd_notify_send("STOPPING=1");
 	parts_left = 2;
@@ -417,9 +419,11 @@ static void on_stop_timer(uv_timer_t *t)
 static void on_fatal(struct node *n, const char *msg)
 {
 	log_error("fatal: %s", msg);
-	exit_code = n->fatal_status != 0 ? n->fatal_status : 1;
+	if (exit_code == 0) /* the first reason stands */
+		exit_code = n->fatal_status != 0 ? n->fatal_status : 1;
 	/* Not from inside raft's callbacks: on the next loop turn. */
-	uv_timer_start(&stop_timer, on_stop_timer, 0, 0);
+	if (!stopping)
+		uv_timer_start(&stop_timer, on_stop_timer, 0, 0);
 }
 
 /* SIGHUP: load the TLS files again (docs/security.md, "Rotation"); on
@@ -683,6 +687,7 @@ int main(int argc, char **argv)
 	}
 	loop = uv_default_loop();
 	uv_timer_init(loop, &stop_timer);
+	uv_timer_init(loop, &stop_deadline);
 	if (node_init(&node, loop, &cfg, bootstrap) != 0) {
 		log_error("%s", node.errmsg);
 		return 1;

@@ -763,44 +763,47 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 	uint64_t started = raftio_oldest_save_ns(&n->raftio, &install);
 	uint64_t waited_ms =
 	    started != 0 ? (uv_hrtime() - started) / 1000000 : 0;
+	const char *what = install ? "the installation of the leader's snapshot"
+				   : "this node's own snapshot save";
 	if (waited_ms < n->cfg->disk_stall_ms) {
 		if (n->snapshot_stalled)
 			log_info("%s: snapshot saves complete again", dir);
 		n->snapshot_stalled = 0;
-		return;
+	} else {
+		if (!n->snapshot_stalled) {
+			n->stats.snapshot_stalls++;
+			log_error("%s: %s has not completed for %llu ms "
+				  "(disk_stall_ms %u)%s. Check the kernel log "
+				  "and the disk (docs/operations.md, 'A "
+				  "failing disk')",
+				  dir, what, (unsigned long long)waited_ms,
+				  n->cfg->disk_stall_ms,
+				  n->raftio.has_held
+				      ? "; an InstallSnapshot from the leader "
+					"waits for it, and this node does not "
+					"catch up meanwhile"
+				      : "");
+		}
+		n->snapshot_stalled = 1;
 	}
-	if (!n->snapshot_stalled) {
-		n->stats.snapshot_stalls++;
-		log_error("%s: %s has not completed for %llu ms "
-			  "(disk_stall_ms %u)%s. Check the kernel log and "
-			  "the disk (docs/operations.md, 'A failing disk')",
-			  dir,
-			  install ? "the installation of the leader's snapshot"
-				  : "a snapshot save of this node's own",
-			  (unsigned long long)waited_ms, n->cfg->disk_stall_ms,
-			  n->raftio.has_held
-			      ? "; an InstallSnapshot from the leader waits "
-				"for it, and this node does not catch up "
-				"meanwhile"
-			      : "");
-	}
-	n->snapshot_stalled = 1;
+	/* libraft 0.22 can leave a save that never ends on a disk that
+	 * works, and cannot cancel one: only a restart brings the node back.
+	 * Not while log writes hang too (the save waits for them: the disk
+	 * is at fault, and a restart would not help), nor after another
+	 * fatal error. */
 	if (n->cfg->snapshot_save_timeout_ms == 0 ||
 	    waited_ms < n->cfg->snapshot_save_timeout_ms ||
-	    n->on_fatal == NULL || n->fatal_status == 3)
+	    n->on_fatal == NULL || n->fatal_status != 0 || n->disk_failed ||
+	    n->disk_stalled)
 		return;
-	/* libraft 0.22 can leave a save that never ends, and has no way to
-	 * cancel one: only a restart brings the node back. */
 	n->fatal_status = 3;
 	snprintf(msg, sizeof msg,
 		 "%s: %s has not completed for %llu ms "
-		 "(snapshot_save_timeout_ms %u): libraft can leave one that "
-		 "never ends (docs/reliability.md 5.13). This node stops with "
-		 "status 3 for its service manager to restart it",
-		 dir,
-		 install ? "the installation of the leader's snapshot"
-			 : "a snapshot save of this node's own",
-		 (unsigned long long)waited_ms,
+		 "(snapshot_save_timeout_ms %u) while log writes complete: "
+		 "libraft can leave one that never ends (docs/reliability.md "
+		 "5.13). This node stops with status 3 for its service "
+		 "manager to restart it",
+		 dir, what, (unsigned long long)waited_ms,
 		 n->cfg->snapshot_save_timeout_ms);
 	n->on_fatal(n, msg);
 }
@@ -859,6 +862,12 @@ static void check_disk(struct node *n)
  * at work: raftio.h). */
 static void check_raftio(struct node *n)
 {
+	if (n->raftio.truncations_deferred != n->truncations_logged) {
+		n->truncations_logged = n->raftio.truncations_deferred;
+		log_info("a log truncation waited for a snapshot save to "
+			 "complete (%llu so far; raftio.h)",
+			 (unsigned long long)n->truncations_logged);
+	}
 	if (n->raftio.held_total == n->raftio_logged)
 		return;
 	n->raftio_logged = n->raftio.held_total;
@@ -950,7 +959,10 @@ static void raft_change_wait(struct node *n, char *buf, size_t size)
 			 "node %llu is catching up before it votes (round "
 			 "%u of %u)",
 			 (unsigned long long)r->leader_state.promotee_id,
-			 (unsigned)r->leader_state.round_number,
+			 (unsigned)(r->leader_state.round_number <
+					    r->max_catch_up_rounds
+					? r->leader_state.round_number
+					: r->max_catch_up_rounds),
 			 (unsigned)r->max_catch_up_rounds);
 	else if (r->configuration_uncommitted_index != 0)
 		snprintf(buf, size,
@@ -1031,10 +1043,11 @@ static void change_cb(struct raft_change *req, int status)
 		how = "done";
 	else if (status == RAFT_NOCONNECTION &&
 		 strcmp(c->what, "add-voter") == 0)
-		/* libraft gives a promotion up after 10 rounds of catch-up
-		 * or one round of 5 s (timeout.c). */
-		how = "it did not catch up with the log in time and stays "
-		      "a spare (not a voter): add it again once it is up";
+		/* libraft gives a promotion up when a round passes 5 s, or
+		 * when its 10th round passes an election timeout
+		 * (timeout.c). */
+		how = "it did not catch up with the log in time and stays a "
+		      "non-voter: add it again once it is up";
 	else
 		how = raft_strerror(status);
 	change_log_end(n, c, how);
@@ -1287,6 +1300,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	n->uv_tracer.emit = uv_trace;
 	raft_uv_set_tracer(&n->io, &n->uv_tracer);
 	raftio_init(&n->raftio, &n->io);
+	n->raftio.loop = n->loop;
 	n->raftio.on_disk_error = on_raftio_disk_error;
 	n->raftio.data = n;
 	if ((rv = raft_init(&n->raft, &n->raftio.io, &n->fsm.raft_fsm,

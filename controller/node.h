@@ -83,6 +83,7 @@ struct node {
 	struct raft_io io;		  /* raft_uv's */
 	struct raftio raftio;		  /* what raft gets: io, see raftio.h */
 	unsigned long long raftio_logged; /* held_total last logged */
+	unsigned long long truncations_logged; /* the same, truncations */
 	struct synod_transport transport;
 	struct fsm fsm;
 	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */

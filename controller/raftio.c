@@ -46,18 +46,35 @@ static int io_init(struct raft_io *io, raft_id id, const char *address)
 	return fwd_rv(io, X(io)->inner->init(X(io)->inner, id, address));
 }
 
-static void on_inner_closed(struct raft_io *inner)
+static void one_closed(struct raftio *x)
 {
-	struct raftio *x = XI(inner);
-	if (x->close_cb)
+	if (--x->closes_left == 0 && x->close_cb)
 		x->close_cb(&x->io);
 }
+
+static void on_inner_closed(struct raft_io *inner)
+{
+	one_closed(XI(inner));
+}
+
+static void on_resume_closed(uv_handle_t *h)
+{
+	one_closed(h->data);
+}
+
+static void cancel_deferred(struct raftio *x);
 
 static void io_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct raftio *x = X(io);
 	drop_held(x);
+	cancel_deferred(x);
 	x->close_cb = cb;
+	x->closes_left = 1 + (x->resume_open != 0);
+	if (x->resume_open) {
+		x->resume_open = 0;
+		uv_close((uv_handle_t *)&x->resume, on_resume_closed);
+	}
 	x->inner->close(x->inner, on_inner_closed);
 }
 
@@ -82,7 +99,8 @@ static void on_recv(struct raft_io *inner, struct raft_message *msg)
 	struct raftio *x = XI(inner);
 	char *addr;
 	sync_capacity(x);
-	if (msg->type != RAFT_INSTALL_SNAPSHOT || x->put_req == NULL) {
+	if (msg->type != RAFT_INSTALL_SNAPSHOT ||
+	    (x->put_req == NULL && x->deferred_head == NULL)) {
 		x->recv(&x->io, msg);
 		return;
 	}
@@ -201,41 +219,158 @@ static void append_done(struct raft_io_append *req, int status)
 	cb(outer, status);
 }
 
-static int io_append(struct raft_io *io, struct raft_io_append *req,
-		     const struct raft_entry entries[], unsigned n,
-		     raft_io_append_cb cb)
+/* Give a timed append to the inner io; linked once it took it (it calls
+ * back later, never from inside append). */
+static int forward_append(struct raftio *x, struct timed_append *a,
+			  const struct raft_entry entries[], unsigned n)
 {
-	struct timed_append *a = calloc(1, sizeof *a);
-	int rv;
-	if (a == NULL) /* untimed */
-		return fwd_rv(io, X(io)->inner->append(X(io)->inner, req,
-						       entries, n, cb));
-	a->inner.data = a;
-	a->outer = req;
-	a->cb = cb;
-	a->x = X(io);
-	a->start_ns = uv_hrtime();
-	req->cb = cb;
-	rv = X(io)->inner->append(X(io)->inner, &a->inner, entries, n,
-				  append_done);
+	int rv = x->inner->append(x->inner, &a->inner, entries, n, append_done);
 	if (rv != 0) {
 		/* libraft 0.22.1's UvAppend can fail after queueing the
 		 * request (a write that could not be submitted): it may
 		 * still call back, so a is kept (freed then, or leaked at
 		 * exit) and the node stops. */
 		a->orphan = 1;
-		rv = fwd_rv(io, rv);
-		append_failed(X(io), rv);
+		rv = fwd_rv(&x->io, rv);
+		append_failed(x, rv);
 		return rv;
 	}
-	/* Linked once the inner io took it (it calls back later, never
-	 * from inside append). */
-	a->prev = X(io)->inflight_tail;
+	a->prev = x->inflight_tail;
 	if (a->prev != NULL)
 		a->prev->next = a;
 	else
-		X(io)->inflight_head = a;
-	X(io)->inflight_tail = a;
+		x->inflight_head = a;
+	x->inflight_tail = a;
+	return 0;
+}
+
+/* A write held back behind a truncation (raftio.h). */
+struct deferred_write {
+	struct deferred_write *next;
+	struct timed_append *append; /* NULL: a truncation */
+	raft_index index;	     /* a truncation's */
+	const struct raft_entry *entries;
+	unsigned n;
+};
+
+/* No memory to hold a write back: it cannot be done in order, so the
+ * node stops (as for a write that failed). */
+static int no_memory(struct raftio *x, const char *what)
+{
+	strcpy(x->io.errmsg, "out of memory");
+	if (x->on_disk_error != NULL)
+		x->on_disk_error(x, what, "out of memory");
+	return RAFT_NOMEM;
+}
+
+static int saving(const struct raftio *x)
+{
+	return x->put_req != NULL || x->install_req != NULL;
+}
+
+static void deliver_held(struct raftio *x);
+
+/* The writes held back, in order, once no save is in flight (called on
+ * a later loop turn than the save's callback: raft_uv releases the
+ * save's barrier after that callback returns); then a held message. */
+static void flush_deferred(struct raftio *x)
+{
+	struct deferred_write *d;
+	int rv;
+	while (!saving(x) && (d = x->deferred_head) != NULL) {
+		x->deferred_head = d->next;
+		if (x->deferred_head == NULL)
+			x->deferred_tail = NULL;
+		if (d->append == NULL) {
+			disk_rv(&x->io, x->inner->truncate(x->inner, d->index),
+				"truncating the log");
+		} else {
+			struct timed_append *a = d->append;
+			struct raft_io_append *outer = a->outer;
+			rv = forward_append(x, a, d->entries, d->n);
+			if (rv != 0) /* raft was told it was taken */
+				outer->cb(outer, rv);
+		}
+		free(d);
+	}
+	if (!saving(x) && x->deferred_head == NULL)
+		deliver_held(x);
+}
+
+static void on_resume(uv_timer_t *t)
+{
+	flush_deferred(t->data);
+}
+
+/* A save completed: resume held writes on the next loop turn. */
+static void schedule_resume(struct raftio *x)
+{
+	if (x->deferred_head != NULL && x->resume_open)
+		uv_timer_start(&x->resume, on_resume, 0, 0);
+}
+
+static int defer_write(struct raftio *x, struct deferred_write *d)
+{
+	if (!x->resume_open) {
+		if (x->loop == NULL || uv_timer_init(x->loop, &x->resume) != 0)
+			return RAFT_NOMEM;
+		x->resume.data = x;
+		x->resume_open = 1;
+	}
+	if (x->deferred_tail != NULL)
+		x->deferred_tail->next = d;
+	else
+		x->deferred_head = d;
+	x->deferred_tail = d;
+	return 0;
+}
+
+static void cancel_deferred(struct raftio *x)
+{
+	struct deferred_write *d;
+	while ((d = x->deferred_head) != NULL) {
+		x->deferred_head = d->next;
+		if (d->append != NULL) {
+			struct raft_io_append *outer = d->append->outer;
+			free(d->append);
+			outer->cb(outer, RAFT_CANCELED);
+		}
+		free(d);
+	}
+	x->deferred_tail = NULL;
+}
+
+static int io_append(struct raft_io *io, struct raft_io_append *req,
+		     const struct raft_entry entries[], unsigned n,
+		     raft_io_append_cb cb)
+{
+	struct raftio *x = X(io);
+	struct timed_append *a = calloc(1, sizeof *a);
+	struct deferred_write *d;
+	if (a == NULL) { /* untimed (and never held: nothing to hold it in) */
+		if (x->deferred_head != NULL)
+			return no_memory(x, "a log write");
+		return fwd_rv(io,
+			      x->inner->append(x->inner, req, entries, n, cb));
+	}
+	a->inner.data = a;
+	a->outer = req;
+	a->cb = cb;
+	a->x = x;
+	a->start_ns = uv_hrtime();
+	req->cb = cb;
+	if (x->deferred_head == NULL)
+		return forward_append(x, a, entries, n);
+	/* Behind a held truncation: after it, in order. */
+	d = calloc(1, sizeof *d);
+	if (d == NULL || defer_write(x, d) != 0) {
+		free(d);
+		free(a);
+		return no_memory(x, "a log write");
+	}
+	d->append = a;
+	d->entries = entries;
+	d->n = n;
 	return 0;
 }
 
@@ -294,8 +429,20 @@ uint64_t raftio_oldest_save_ns(const struct raftio *x, int *install)
 
 static int io_truncate(struct raft_io *io, raft_index index)
 {
-	return disk_rv(io, X(io)->inner->truncate(X(io)->inner, index),
-		       "truncating the log");
+	struct raftio *x = X(io);
+	struct deferred_write *d;
+	if (!saving(x) && x->deferred_head == NULL)
+		return disk_rv(io, x->inner->truncate(x->inner, index),
+			       "truncating the log");
+	/* During a save: held, with the writes after it (raftio.h). */
+	d = calloc(1, sizeof *d);
+	if (d == NULL || defer_write(x, d) != 0) {
+		free(d);
+		return no_memory(x, "truncating the log");
+	}
+	d->index = index;
+	x->truncations_deferred++;
+	return 0;
 }
 
 /* A snapshot save completed: noted (the node says when they fail). */
@@ -318,13 +465,21 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 {
 	struct raftio *x = put->data;
 	struct raft_io_snapshot_put *req = x->put_req;
-	struct raft_message msg;
 	sync_capacity(x);
 	x->put_req = NULL;
 	x->put_started_ns = 0;
 	note_put(x, status);
 	req->cb(req, status);
-	if (!x->has_held || x->put_req != NULL)
+	if (x->deferred_head != NULL)
+		schedule_resume(x); /* the message after the writes */
+	else if (x->put_req == NULL)
+		deliver_held(x);
+}
+
+static void deliver_held(struct raftio *x)
+{
+	struct raft_message msg;
+	if (!x->has_held)
 		return;
 	msg = x->held;
 	x->has_held = 0;
@@ -343,6 +498,7 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	x->install_started_ns = 0;
 	note_put(x, status);
 	req->cb(req, status);
+	schedule_resume(x);
 }
 
 static int io_snapshot_put(struct raft_io *io, unsigned trailing,

@@ -14,22 +14,36 @@
  * InstallSnapshot held back replaces the first, which is dropped (the
  * leader sends it again after its install timeout).
  *
+ * It also holds back a log truncation that raft asks for while a
+ * snapshot save is in flight, with every append and truncation after it,
+ * until the save has completed and raft_uv has released its barrier (the
+ * next loop turn): libraft 0.22.1's raft_uv attaches the truncation's
+ * barrier to an open segment it closes at once, triggers only the save's
+ * barrier, and never performs the truncation; the replaced entries stay
+ * on disk and the next start fails ("closed segment ... is past last
+ * snapshot"). docs/reliability.md 5.14. An InstallSnapshot is held while
+ * such writes wait, so that raft_uv sees them before the installation.
+ *
  * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
  * raft_init(). Everything else stays with the inner io (raft_uv_set_*,
  * raft_uv_close after raft_close). Not thread-safe: the loop's thread.
  *
  * Ownership: x does not own the inner io. A held message (its
  * configuration, payload and a copy of the sender's address) belongs to
- * x until it is delivered; a close drops it.
+ * x until it is delivered; a close drops it. Held writes keep raft's
+ * entries (raft keeps them until the append's callback); a close cancels
+ * the appends (RAFT_CANCELED, as raft_uv does) and drops truncations.
  */
 #ifndef SYNOD_RAFTIO_H
 #define SYNOD_RAFTIO_H
 
 #include <raft.h>
+#include <uv.h>
 
 #include "hist.h"
 
 struct timed_append;
+struct deferred_write;
 
 struct raftio {
 	struct raft_io io;     /* hand this to raft_init() */
@@ -56,6 +70,13 @@ struct raftio {
 	int has_held;
 	unsigned long long held_total;	  /* messages held back */
 	unsigned long long dropped_total; /* held ones replaced */
+	/* Writes held back behind a truncation during a save, in order;
+	 * their count (truncations) and the handle that resumes them. */
+	struct deferred_write *deferred_head, *deferred_tail;
+	unsigned long long truncations_deferred;
+	uv_loop_t *loop; /* set by the caller after raftio_init */
+	uv_timer_t resume;
+	int resume_open, closes_left;
 	struct hist append_lat; /* entries appended to disk (/metrics) */
 	/* appends given to the inner io and not yet called back, oldest
 	 * first (untimed ones, when memory ran out, are not listed) */

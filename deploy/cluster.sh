@@ -127,7 +127,7 @@ case "$cmd" in
     for f in "$dir"/node-*.pid; do
       [ -f "$f" ] || continue
       pid="$(cat "$f")"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       kill -0 "$pid" 2>/dev/null && { echo "pid $pid did not stop; killing"; kill -KILL "$pid" 2>/dev/null || true; }
       rm -f "$f"
     done
@@ -154,7 +154,7 @@ case "$cmd" in
     id="${2:?restart ID}"
     if alive "$id"; then
       pid="$(cat "$dir/node-$id.pid")"; kill -TERM "$pid"
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     start_node "$id"
     ;;

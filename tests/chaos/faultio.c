@@ -106,7 +106,7 @@ static enum mode mode_now(void)
 	const char *ctl = getenv("SYNOD_FAULTIO_CTL");
 	struct timespec now;
 	struct stat st;
-	char word[16] = {0};
+	char word[32] = {0};
 	long long ms;
 	int fd;
 	if (ctl == NULL)

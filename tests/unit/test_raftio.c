@@ -98,6 +98,17 @@ static int f_set_vote(struct raft_io *io, raft_id id)
  * the write cannot be submitted. */
 static struct raft_io_append *f_appends[8];
 static int n_f_appends, fail_append;
+/* The writes the inner io got, in order: "A" an append, "T5" a
+ * truncation at 5. */
+static char f_ops[128];
+
+static int f_truncate(struct raft_io *io, raft_index index)
+{
+	(void)io;
+	snprintf(f_ops + strlen(f_ops), sizeof f_ops - strlen(f_ops), "T%llu",
+		 (unsigned long long)index);
+	return 0;
+}
 
 static int f_append(struct raft_io *io, struct raft_io_append *req,
 		    const struct raft_entry entries[], unsigned n,
@@ -108,6 +119,7 @@ static int f_append(struct raft_io *io, struct raft_io_append *req,
 	(void)n;
 	req->cb = cb;
 	f_appends[n_f_appends++] = req;
+	strncat(f_ops, "A", sizeof f_ops - strlen(f_ops) - 1);
 	if (fail_append) {
 		strcpy(fake.io.errmsg, "io_submit: input/output error");
 		return RAFT_IOERR;
@@ -167,12 +179,15 @@ static int setup(void **state)
 	fake.io.set_term = f_set_term;
 	fake.io.set_vote = f_set_vote;
 	fake.io.append = f_append;
+	fake.io.truncate = f_truncate;
+	f_ops[0] = '\0';
 	n_f_appends = 0;
 	fail_append = 0;
 	fake.io.close = f_close;
 	n_recv = n_put_done = n_closed = 0;
 	put_done = NULL;
 	raftio_init(&x, &fake.io);
+	x.loop = uv_default_loop();
 	r.io = &x.io;
 	x.io.data = &r; /* as raft_init() does before init */
 	assert_int_equal(x.io.init(&x.io, 1, "a"), 0);
@@ -417,11 +432,150 @@ static void test_oldest_save(void **state)
 	fake.put_cb(fake.put, RAFT_IOERR);
 	assert_int_equal(raftio_oldest_save_ns(&x, &install), 0);
 	assert_int_equal(install, 0);
+	/* An installation while raft's own save runs (raft_uv would take
+	 * them one at a time; raftio does not hold those back): the older
+	 * is the oldest. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
+			 0);
+	{
+		struct raft_io_snapshot_put *own_inner = fake.put;
+		raft_io_snapshot_put_cb own_cb = fake.put_cb;
+		uint64_t t_own = raftio_oldest_save_ns(&x, &install);
+		assert_int_equal(
+		    x.io.snapshot_put(&x.io, 0, &inst, &snap, raft_put_cb), 0);
+		assert_int_equal(raftio_oldest_save_ns(&x, &install), t_own);
+		assert_int_equal(install, 0);
+		own_cb(own_inner, 0);
+		assert_true(raftio_oldest_save_ns(&x, &install) >= t_own);
+		assert_int_equal(install, 1);
+		fake.put_cb(fake.put, 0);
+		assert_int_equal(raftio_oldest_save_ns(&x, NULL), 0);
+	}
 	/* One refused at once (trailing 99: the fake's failure) never was
 	 * in flight. */
 	assert_int_equal(x.io.snapshot_put(&x.io, 99, &own, &snap, raft_put_cb),
 			 RAFT_IOERR);
 	assert_int_equal(raftio_oldest_save_ns(&x, NULL), 0);
+}
+
+static int n_disk_errors, n_appended;
+static void raft_appended(struct raft_io_append *req, int status);
+static int n_canceled;
+
+static void raft_append_canceled(struct raft_io_append *req, int status)
+{
+	(void)req;
+	assert_int_equal(status, RAFT_CANCELED);
+	n_canceled++;
+}
+
+/* Runs the loop until nothing is active (the resume timer fired). */
+static void turn(void)
+{
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+}
+
+/* libraft 0.22.1's raft_uv never performs a truncation asked for while a
+ * snapshot save is in flight (reliability.md 5.14). The invariant: the
+ * inner io gets a truncation only when no save is in flight, and every
+ * write after it in raft's order; an installation only after them. */
+static void test_truncate_during_save(void **state)
+{
+	struct raft_io_snapshot_put own;
+	struct raft_io_append req[3];
+	struct raft_snapshot snap;
+	struct raft_entry e;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	memset(&e, 0, sizeof e);
+	n_appended = 0;
+	for (int i = 0; i < 3; i++)
+		req[i].data = &r;
+	assert_int_equal(x.io.append(&x.io, &req[0], &e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "A");
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
+			 0);
+	/* During the save: the truncation and the append after it wait. */
+	assert_int_equal(x.io.truncate(&x.io, 5), 0);
+	assert_int_equal(x.io.append(&x.io, &req[1], &e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "A");
+	assert_int_equal(x.truncations_deferred, 1);
+	/* So does an InstallSnapshot (raft_uv must see the writes first). */
+	recv_install(60, "leader-1");
+	assert_int_equal(n_recv, 0);
+	/* The save completes: raft_uv releases its barrier only after this
+	 * callback returns, so nothing moves yet. */
+	fake.put_cb(fake.put, 0);
+	assert_string_equal(f_ops, "A");
+	assert_int_equal(n_recv, 0);
+	/* On the next loop turn: the truncation, the append, the message. */
+	turn();
+	assert_string_equal(f_ops, "AT5A");
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(last.type, RAFT_INSTALL_SNAPSHOT);
+	f_appends[0]->cb(f_appends[0], 0);
+	f_appends[1]->cb(f_appends[1], 0);
+	assert_int_equal(n_appended, 2);
+	/* No save in flight: straight through. */
+	assert_int_equal(x.io.truncate(&x.io, 7), 0);
+	assert_int_equal(x.io.append(&x.io, &req[2], &e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "AT5AT7A");
+	f_appends[2]->cb(f_appends[2], 0);
+	assert_int_equal(n_appended, 3);
+	x.io.close(&x.io, raft_closed);
+	turn();
+	assert_int_equal(n_closed, 1);
+}
+
+static struct raft_io_snapshot_put next_own;
+static struct raft_snapshot next_snap;
+
+/* raft's callback starts the next save at once (5.7). */
+static void put_then_next(struct raft_io_snapshot_put *req, int status)
+{
+	raft_put_cb(req, status);
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 32, &next_own, &next_snap, raft_put_cb),
+	    0);
+}
+
+/* A save started from the callback of the one before keeps the held
+ * writes waiting until it completes too; a close cancels them. */
+static void test_truncate_waits_for_next_save(void **state)
+{
+	struct raft_io_snapshot_put own;
+	struct raft_io_append req[2];
+	struct raft_snapshot snap;
+	struct raft_entry e;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	memset(&next_snap, 0, sizeof next_snap);
+	memset(&e, 0, sizeof e);
+	n_appended = n_canceled = 0;
+	req[0].data = req[1].data = &r;
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 32, &own, &snap, put_then_next), 0);
+	assert_int_equal(x.io.truncate(&x.io, 3), 0);
+	assert_int_equal(x.io.append(&x.io, &req[0], &e, 1, raft_appended), 0);
+	fake.put_cb(fake.put, 0); /* starts the next save */
+	turn();
+	assert_string_equal(f_ops, "");
+	fake.put_cb(fake.put, 0);
+	turn();
+	assert_string_equal(f_ops, "T3A");
+	f_appends[0]->cb(f_appends[0], 0);
+	assert_int_equal(n_appended, 1);
+	/* Held at close: canceled, as raft_uv cancels its pending ones. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
+			 0);
+	assert_int_equal(x.io.truncate(&x.io, 4), 0);
+	assert_int_equal(
+	    x.io.append(&x.io, &req[1], &e, 1, raft_append_canceled), 0);
+	x.io.close(&x.io, raft_closed);
+	assert_int_equal(n_canceled, 1);
+	assert_string_equal(f_ops, "T3A");
+	turn();
+	assert_int_equal(n_closed, 1);
 }
 
 /* Errors of the inner io reach raft with their message; nothing is held
@@ -449,7 +603,6 @@ static void test_errors_and_close(void **state)
 }
 
 static char disk_what[64], disk_errmsg[256];
-static int n_disk_errors, n_appended;
 
 static void on_disk_error(struct raftio *xx, const char *what,
 			  const char *errmsg)
@@ -646,6 +799,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_install_put_passes_through, setup),
 	    cmocka_unit_test_setup(test_snapshot_saved_time, setup),
 	    cmocka_unit_test_setup(test_oldest_save, setup),
+	    cmocka_unit_test_setup(test_truncate_during_save, setup),
+	    cmocka_unit_test_setup(test_truncate_waits_for_next_save, setup),
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
