@@ -82,9 +82,11 @@ static int io_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
 		   struct raft_snapshot **snapshot, raft_index *start_index,
 		   struct raft_entry *entries[], size_t *n_entries)
 {
-	return fwd_rv(io, X(io)->inner->load(X(io)->inner, term, voted_for,
-					     snapshot, start_index, entries,
-					     n_entries));
+	int rv = X(io)->inner->load(X(io)->inner, term, voted_for, snapshot,
+				    start_index, entries, n_entries);
+	if (rv == 0) /* as raft_uv sets its own (uv.c, uvLoad) */
+		X(io)->next_index = *start_index + *n_entries;
+	return fwd_rv(io, rv);
 }
 
 static void on_tick(struct raft_io *inner)
@@ -224,7 +226,9 @@ static void append_done(struct raft_io_append *req, int status)
 static int forward_append(struct raftio *x, struct timed_append *a,
 			  const struct raft_entry entries[], unsigned n)
 {
-	int rv = x->inner->append(x->inner, &a->inner, entries, n, append_done);
+	int rv;
+	a->start_ns = uv_hrtime(); /* the disk's time, not the wait's */
+	rv = x->inner->append(x->inner, &a->inner, entries, n, append_done);
 	if (rv != 0) {
 		/* libraft 0.22.1's UvAppend can fail after queueing the
 		 * request (a write that could not be submitted): it may
@@ -263,12 +267,15 @@ static int no_memory(struct raftio *x, const char *what)
 	return RAFT_NOMEM;
 }
 
+/* A save in flight, or its callback running (raft_uv releases the
+ * save's barrier after that returns). */
 static int saving(const struct raftio *x)
 {
-	return x->put_req != NULL || x->install_req != NULL;
+	return x->put_req != NULL || x->install_req != NULL || x->in_save_cb;
 }
 
 static void deliver_held(struct raftio *x);
+static void fail_deferred(struct raftio *x, int status);
 
 /* The writes held back, in order, once no save is in flight (called on
  * a later loop turn than the save's callback: raft_uv releases the
@@ -282,8 +289,9 @@ static void flush_deferred(struct raftio *x)
 		if (x->deferred_head == NULL)
 			x->deferred_tail = NULL;
 		if (d->append == NULL) {
-			disk_rv(&x->io, x->inner->truncate(x->inner, d->index),
-				"truncating the log");
+			rv = disk_rv(&x->io,
+				     x->inner->truncate(x->inner, d->index),
+				     "truncating the log");
 		} else {
 			struct timed_append *a = d->append;
 			struct raft_io_append *outer = a->outer;
@@ -292,6 +300,14 @@ static void flush_deferred(struct raftio *x)
 				outer->cb(outer, rv);
 		}
 		free(d);
+		if (rv != 0) {
+			/* The writes after it would land at the wrong
+			 * indexes: they fail too, and so does every later
+			 * one (the node stops: on_disk_error). */
+			x->write_failed = rv;
+			fail_deferred(x, rv);
+			return;
+		}
 	}
 	if (!saving(x) && x->deferred_head == NULL)
 		deliver_held(x);
@@ -325,7 +341,7 @@ static int defer_write(struct raftio *x, struct deferred_write *d)
 	return 0;
 }
 
-static void cancel_deferred(struct raftio *x)
+static void fail_deferred(struct raftio *x, int status)
 {
 	struct deferred_write *d;
 	while ((d = x->deferred_head) != NULL) {
@@ -333,11 +349,16 @@ static void cancel_deferred(struct raftio *x)
 		if (d->append != NULL) {
 			struct raft_io_append *outer = d->append->outer;
 			free(d->append);
-			outer->cb(outer, RAFT_CANCELED);
+			outer->cb(outer, status);
 		}
 		free(d);
 	}
 	x->deferred_tail = NULL;
+}
+
+static void cancel_deferred(struct raftio *x)
+{
+	fail_deferred(x, RAFT_CANCELED);
 }
 
 static int io_append(struct raft_io *io, struct raft_io_append *req,
@@ -345,22 +366,34 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 		     raft_io_append_cb cb)
 {
 	struct raftio *x = X(io);
-	struct timed_append *a = calloc(1, sizeof *a);
+	struct timed_append *a;
 	struct deferred_write *d;
+	int rv;
+	if (x->write_failed) {
+		strcpy(io->errmsg, "an earlier log write failed");
+		return x->write_failed;
+	}
+	a = calloc(1, sizeof *a);
 	if (a == NULL) { /* untimed (and never held: nothing to hold it in) */
 		if (x->deferred_head != NULL)
 			return no_memory(x, "a log write");
-		return fwd_rv(io,
-			      x->inner->append(x->inner, req, entries, n, cb));
+		rv =
+		    fwd_rv(io, x->inner->append(x->inner, req, entries, n, cb));
+		if (rv == 0)
+			x->next_index += n;
+		return rv;
 	}
 	a->inner.data = a;
 	a->outer = req;
 	a->cb = cb;
 	a->x = x;
-	a->start_ns = uv_hrtime();
 	req->cb = cb;
-	if (x->deferred_head == NULL)
-		return forward_append(x, a, entries, n);
+	if (x->deferred_head == NULL) {
+		rv = forward_append(x, a, entries, n);
+		if (rv == 0)
+			x->next_index += n;
+		return rv;
+	}
 	/* Behind a held truncation: after it, in order. */
 	d = calloc(1, sizeof *d);
 	if (d == NULL || defer_write(x, d) != 0) {
@@ -371,6 +404,7 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	d->append = a;
 	d->entries = entries;
 	d->n = n;
+	x->next_index += n;
 	return 0;
 }
 
@@ -431,9 +465,23 @@ static int io_truncate(struct raft_io *io, raft_index index)
 {
 	struct raftio *x = X(io);
 	struct deferred_write *d;
-	if (!saving(x) && x->deferred_head == NULL)
-		return disk_rv(io, x->inner->truncate(x->inner, index),
-			       "truncating the log");
+	int rv;
+	if (x->write_failed) {
+		strcpy(io->errmsg, "an earlier log write failed");
+		return x->write_failed;
+	}
+	/* libraft asks for one before every append: at or past the next
+	 * index it is nothing (raft_uv's UvTruncate returns at once), and
+	 * it goes through even during a save. */
+	if (x->deferred_head == NULL &&
+	    (!saving(x) ||
+	     (x->install_req == NULL && index >= x->next_index))) {
+		rv = disk_rv(io, x->inner->truncate(x->inner, index),
+			     "truncating the log");
+		if (rv == 0 && index < x->next_index)
+			x->next_index = index;
+		return rv;
+	}
 	/* During a save: held, with the writes after it (raftio.h). */
 	d = calloc(1, sizeof *d);
 	if (d == NULL || defer_write(x, d) != 0) {
@@ -441,6 +489,8 @@ static int io_truncate(struct raft_io *io, raft_index index)
 		return no_memory(x, "truncating the log");
 	}
 	d->index = index;
+	if (index < x->next_index)
+		x->next_index = index;
 	x->truncations_deferred++;
 	return 0;
 }
@@ -469,7 +519,9 @@ static void on_put(struct raft_io_snapshot_put *put, int status)
 	x->put_req = NULL;
 	x->put_started_ns = 0;
 	note_put(x, status);
+	x->in_save_cb = 1;
 	req->cb(req, status);
+	x->in_save_cb = 0;
 	if (x->deferred_head != NULL)
 		schedule_resume(x); /* the message after the writes */
 	else if (x->put_req == NULL)
@@ -496,8 +548,12 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	struct raft_io_snapshot_put *req = x->install_req;
 	x->install_req = NULL;
 	x->install_started_ns = 0;
+	if (status == 0) /* raft_uv's next index (its install barrier) */
+		x->next_index = x->install_index + 1;
 	note_put(x, status);
+	x->in_save_cb = 1;
 	req->cb(req, status);
+	x->in_save_cb = 0;
 	schedule_resume(x);
 }
 
@@ -516,6 +572,10 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 		if (rv == 0) {
 			x->install_req = req;
 			x->install_started_ns = uv_hrtime();
+			x->install_index = snapshot->index;
+			/* An upper bound of raft_uv's until it completes. */
+			if (x->next_index < snapshot->index + 1)
+				x->next_index = snapshot->index + 1;
 		}
 		return fwd_rv(io, rv);
 	}

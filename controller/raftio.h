@@ -15,7 +15,9 @@
  * leader sends it again after its install timeout).
  *
  * It also holds back a log truncation that raft asks for while a
- * snapshot save is in flight, with every append and truncation after it,
+ * snapshot save is in flight (a real one: libraft asks for one at the
+ * next index before every append, and raftio keeps a copy of raft_uv's
+ * next index to tell), with every append and truncation after it,
  * until the save has completed and raft_uv has released its barrier (the
  * next loop turn): libraft 0.22.1's raft_uv attaches the truncation's
  * barrier to an open segment it closes at once, triggers only the save's
@@ -77,6 +79,12 @@ struct raftio {
 	uv_loop_t *loop; /* set by the caller after raftio_init */
 	uv_timer_t resume;
 	int resume_open, closes_left;
+	int in_save_cb;	  /* raft's callback of a save is running */
+	int write_failed; /* a held write failed: every later one fails */
+	/* raft_uv's next append index, or more (never less): libraft asks
+	 * for a truncation before every append, which is nothing at or past
+	 * it; and the index of the installation in flight. */
+	raft_index next_index, install_index;
 	struct hist append_lat; /* entries appended to disk (/metrics) */
 	/* appends given to the inner io and not yet called back, oldest
 	 * first (untimed ones, when memory ran out, are not listed) */

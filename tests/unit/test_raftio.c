@@ -127,6 +127,21 @@ static int f_append(struct raft_io *io, struct raft_io_append *req,
 	return 0;
 }
 
+/* An empty log: the next index is 1. */
+static int f_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
+		  struct raft_snapshot **snapshot, raft_index *start_index,
+		  struct raft_entry *entries[], size_t *n_entries)
+{
+	(void)io;
+	*term = 0;
+	*voted_for = 0;
+	*snapshot = NULL;
+	*start_index = 1;
+	*entries = NULL;
+	*n_entries = 0;
+	return 0;
+}
+
 static void f_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	fake.closed = 1;
@@ -180,6 +195,7 @@ static int setup(void **state)
 	fake.io.set_vote = f_set_vote;
 	fake.io.append = f_append;
 	fake.io.truncate = f_truncate;
+	fake.io.load = f_load;
 	f_ops[0] = '\0';
 	n_f_appends = 0;
 	fail_append = 0;
@@ -192,6 +208,17 @@ static int setup(void **state)
 	x.io.data = &r; /* as raft_init() does before init */
 	assert_int_equal(x.io.init(&x.io, 1, "a"), 0);
 	assert_ptr_equal(fake.io.data, &r);
+	{
+		raft_term term;
+		raft_id vote;
+		struct raft_snapshot *snapshot;
+		raft_index start;
+		struct raft_entry *entries;
+		size_t n;
+		assert_int_equal(x.io.load(&x.io, &term, &vote, &snapshot,
+					   &start, &entries, &n),
+				 0);
+	}
 	assert_int_equal(x.io.start(&x.io, 100, raft_tick, raft_recv), 0);
 	return 0;
 }
@@ -477,28 +504,36 @@ static void turn(void)
 
 /* libraft 0.22.1's raft_uv never performs a truncation asked for while a
  * snapshot save is in flight (reliability.md 5.14). The invariant: the
- * inner io gets a truncation only when no save is in flight, and every
- * write after it in raft's order; an installation only after them. */
+ * inner io gets a real truncation only when no save is in flight, and
+ * every write after it in raft's order; an installation only after them.
+ * libraft also asks for a truncation at the next index before every
+ * append: that one is nothing, and goes straight through. */
 static void test_truncate_during_save(void **state)
 {
 	struct raft_io_snapshot_put own;
-	struct raft_io_append req[3];
+	struct raft_io_append req[4];
 	struct raft_snapshot snap;
-	struct raft_entry e;
+	struct raft_entry e[6];
 	(void)state;
 	memset(&snap, 0, sizeof snap);
-	memset(&e, 0, sizeof e);
+	memset(e, 0, sizeof e);
 	n_appended = 0;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		req[i].data = &r;
-	assert_int_equal(x.io.append(&x.io, &req[0], &e, 1, raft_appended), 0);
+	assert_int_equal(x.next_index, 1); /* the fake's empty log */
+	assert_int_equal(x.io.append(&x.io, &req[0], e, 6, raft_appended), 0);
 	assert_string_equal(f_ops, "A");
 	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
 			 0);
-	/* During the save: the truncation and the append after it wait. */
+	/* During the save, appends go on (with libraft's truncation at the
+	 * next index before each). */
+	assert_int_equal(x.io.truncate(&x.io, 7), 0);
+	assert_int_equal(x.io.append(&x.io, &req[1], e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "AT7A");
+	/* A real truncation waits, with the append after it. */
 	assert_int_equal(x.io.truncate(&x.io, 5), 0);
-	assert_int_equal(x.io.append(&x.io, &req[1], &e, 1, raft_appended), 0);
-	assert_string_equal(f_ops, "A");
+	assert_int_equal(x.io.append(&x.io, &req[2], e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "AT7A");
 	assert_int_equal(x.truncations_deferred, 1);
 	/* So does an InstallSnapshot (raft_uv must see the writes first). */
 	recv_install(60, "leader-1");
@@ -506,22 +541,22 @@ static void test_truncate_during_save(void **state)
 	/* The save completes: raft_uv releases its barrier only after this
 	 * callback returns, so nothing moves yet. */
 	fake.put_cb(fake.put, 0);
-	assert_string_equal(f_ops, "A");
+	assert_string_equal(f_ops, "AT7A");
 	assert_int_equal(n_recv, 0);
 	/* On the next loop turn: the truncation, the append, the message. */
 	turn();
-	assert_string_equal(f_ops, "AT5A");
+	assert_string_equal(f_ops, "AT7AT5A");
 	assert_int_equal(n_recv, 1);
 	assert_int_equal(last.type, RAFT_INSTALL_SNAPSHOT);
-	f_appends[0]->cb(f_appends[0], 0);
-	f_appends[1]->cb(f_appends[1], 0);
-	assert_int_equal(n_appended, 2);
-	/* No save in flight: straight through. */
-	assert_int_equal(x.io.truncate(&x.io, 7), 0);
-	assert_int_equal(x.io.append(&x.io, &req[2], &e, 1, raft_appended), 0);
-	assert_string_equal(f_ops, "AT5AT7A");
-	f_appends[2]->cb(f_appends[2], 0);
+	for (int i = 0; i < 3; i++)
+		f_appends[i]->cb(f_appends[i], 0);
 	assert_int_equal(n_appended, 3);
+	/* No save in flight: straight through. */
+	assert_int_equal(x.io.truncate(&x.io, 3), 0);
+	assert_int_equal(x.io.append(&x.io, &req[3], e, 1, raft_appended), 0);
+	assert_string_equal(f_ops, "AT7AT5AT3A");
+	f_appends[3]->cb(f_appends[3], 0);
+	assert_int_equal(n_appended, 4);
 	x.io.close(&x.io, raft_closed);
 	turn();
 	assert_int_equal(n_closed, 1);
@@ -544,36 +579,39 @@ static void put_then_next(struct raft_io_snapshot_put *req, int status)
 static void test_truncate_waits_for_next_save(void **state)
 {
 	struct raft_io_snapshot_put own;
-	struct raft_io_append req[2];
+	struct raft_io_append req[3];
 	struct raft_snapshot snap;
-	struct raft_entry e;
+	struct raft_entry e[6];
 	(void)state;
 	memset(&snap, 0, sizeof snap);
 	memset(&next_snap, 0, sizeof next_snap);
-	memset(&e, 0, sizeof e);
+	memset(e, 0, sizeof e);
 	n_appended = n_canceled = 0;
-	req[0].data = req[1].data = &r;
+	for (int i = 0; i < 3; i++)
+		req[i].data = &r;
+	assert_int_equal(x.io.append(&x.io, &req[0], e, 6, raft_appended), 0);
 	assert_int_equal(
 	    x.io.snapshot_put(&x.io, 32, &own, &snap, put_then_next), 0);
 	assert_int_equal(x.io.truncate(&x.io, 3), 0);
-	assert_int_equal(x.io.append(&x.io, &req[0], &e, 1, raft_appended), 0);
+	assert_int_equal(x.io.append(&x.io, &req[1], e, 1, raft_appended), 0);
 	fake.put_cb(fake.put, 0); /* starts the next save */
 	turn();
-	assert_string_equal(f_ops, "");
+	assert_string_equal(f_ops, "A");
 	fake.put_cb(fake.put, 0);
 	turn();
-	assert_string_equal(f_ops, "T3A");
+	assert_string_equal(f_ops, "AT3A");
 	f_appends[0]->cb(f_appends[0], 0);
-	assert_int_equal(n_appended, 1);
+	f_appends[1]->cb(f_appends[1], 0);
+	assert_int_equal(n_appended, 2);
 	/* Held at close: canceled, as raft_uv cancels its pending ones. */
 	assert_int_equal(x.io.snapshot_put(&x.io, 32, &own, &snap, raft_put_cb),
 			 0);
-	assert_int_equal(x.io.truncate(&x.io, 4), 0);
+	assert_int_equal(x.io.truncate(&x.io, 2), 0);
 	assert_int_equal(
-	    x.io.append(&x.io, &req[1], &e, 1, raft_append_canceled), 0);
+	    x.io.append(&x.io, &req[2], e, 1, raft_append_canceled), 0);
 	x.io.close(&x.io, raft_closed);
 	assert_int_equal(n_canceled, 1);
-	assert_string_equal(f_ops, "T3A");
+	assert_string_equal(f_ops, "AT3A");
 	turn();
 	assert_int_equal(n_closed, 1);
 }
