@@ -236,6 +236,7 @@ static int forward_append(struct raftio *x, struct timed_append *a,
 		 * exit) and the node stops. */
 		a->orphan = 1;
 		rv = fwd_rv(&x->io, rv);
+		x->write_failed = rv; /* (raft_uv may have counted it) */
 		append_failed(x, rv);
 		return rv;
 	}
@@ -296,8 +297,10 @@ static void flush_deferred(struct raftio *x)
 			struct timed_append *a = d->append;
 			struct raft_io_append *outer = a->outer;
 			rv = forward_append(x, a, d->entries, d->n);
-			if (rv != 0) /* raft was told it was taken */
+			if (rv != 0) { /* raft was told it was taken */
+				x->write_failed = rv;
 				outer->cb(outer, rv);
+			}
 		}
 		free(d);
 		if (rv != 0) {

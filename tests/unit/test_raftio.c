@@ -770,6 +770,14 @@ static void test_append_refused_after_queueing(void **state)
 	assert_int_equal(n_disk_errors, 1);
 	assert_string_equal(disk_what, "a log write");
 	assert_int_equal(raftio_oldest_append_ns(&x), 0);
+	/* Later writes would land at the wrong indexes (raft_uv may have
+	 * counted the refused one): refused too, until the node stops. */
+	fail_append = 0;
+	assert_int_equal(x.io.truncate(&x.io, 1), RAFT_IOERR);
+	assert_string_equal(x.io.errmsg, "an earlier log write failed");
+	assert_int_equal(x.io.append(&x.io, &req, &e, 1, raft_append_failed),
+			 RAFT_IOERR);
+	assert_int_equal(n_f_appends, 1);
 	f_appends[0]->cb(f_appends[0], RAFT_CANCELED);
 	assert_int_equal(n_failed_cb, 0);
 }
