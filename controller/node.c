@@ -701,20 +701,32 @@ static void on_raftio_disk_error(struct raftio *x, const char *what,
 	disk_failed(x->data, what, errmsg);
 }
 
+/* A disk operation in flight since started_ns (0: none) against
+ * disk_stall_ms: *stalled follows it and *count counts the stalls that
+ * began. Returns 1 when one just began, -1 when one just ended, else 0;
+ * *waited_ms is the operation's age. */
+static int stall_edge(const struct node *n, uint64_t started_ns, int *stalled,
+		      uint64_t *count, uint64_t *waited_ms)
+{
+	int was = *stalled;
+	*waited_ms = started_ns != 0 ? (uv_hrtime() - started_ns) / 1000000 : 0;
+	*stalled = *waited_ms >= n->cfg->disk_stall_ms;
+	if (*stalled && !was)
+		(*count)++;
+	return *stalled == was ? 0 : *stalled ? 1 : -1;
+}
+
 /* A log write unfinished for disk_stall_ms: a disk that hangs (one whose
  * write fails stops the node: uv_trace). */
 static void check_disk_stall(struct node *n, const char *dir)
 {
-	uint64_t oldest = raftio_oldest_append_ns(&n->raftio);
-	uint64_t waited_ms = oldest != 0 ? (uv_hrtime() - oldest) / 1000000 : 0;
-	if (waited_ms < n->cfg->disk_stall_ms) {
-		if (n->disk_stalled)
-			log_info("%s: log writes complete again", dir);
-		n->disk_stalled = 0;
-		return;
-	}
-	if (!n->disk_stalled) {
-		n->stats.disk_stalls++;
+	uint64_t waited_ms;
+	int edge =
+	    stall_edge(n, raftio_oldest_append_ns(&n->raftio), &n->disk_stalled,
+		       &n->stats.disk_stalls, &waited_ms);
+	if (edge < 0)
+		log_info("%s: log writes complete again", dir);
+	else if (edge > 0)
 		log_error("%s: a log write has not completed for %llu ms "
 			  "(disk_stall_ms %u): the disk hangs or is very "
 			  "slow, and this node is not keeping its log. Check "
@@ -722,8 +734,6 @@ static void check_disk_stall(struct node *n, const char *dir)
 			  "'A failing disk')",
 			  dir, (unsigned long long)waited_ms,
 			  n->cfg->disk_stall_ms);
-	}
-	n->disk_stalled = 1;
 }
 
 /* Snapshots that cannot be written: raft_uv tries a file it could not
@@ -760,32 +770,25 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 {
 	char msg[1024];
 	int install;
-	uint64_t started = raftio_oldest_save_ns(&n->raftio, &install);
-	uint64_t waited_ms =
-	    started != 0 ? (uv_hrtime() - started) / 1000000 : 0;
+	uint64_t waited_ms;
+	int edge = stall_edge(n, raftio_oldest_save_ns(&n->raftio, &install),
+			      &n->snapshot_stalled, &n->stats.snapshot_stalls,
+			      &waited_ms);
 	const char *what = install ? "the installation of the leader's snapshot"
 				   : "this node's own snapshot save";
-	if (waited_ms < n->cfg->disk_stall_ms) {
-		if (n->snapshot_stalled)
-			log_info("%s: snapshot saves complete again", dir);
-		n->snapshot_stalled = 0;
-	} else {
-		if (!n->snapshot_stalled) {
-			n->stats.snapshot_stalls++;
-			log_error("%s: %s has not completed for %llu ms "
-				  "(disk_stall_ms %u)%s. Check the kernel log "
-				  "and the disk (docs/operations.md, 'A "
-				  "failing disk')",
-				  dir, what, (unsigned long long)waited_ms,
-				  n->cfg->disk_stall_ms,
-				  n->raftio.has_held
-				      ? "; an InstallSnapshot from the leader "
-					"waits for it, and this node does not "
-					"catch up meanwhile"
-				      : "");
-		}
-		n->snapshot_stalled = 1;
-	}
+	if (edge < 0)
+		log_info("%s: snapshot saves complete again", dir);
+	else if (edge > 0)
+		log_error("%s: %s has not completed for %llu ms "
+			  "(disk_stall_ms %u)%s. Check the kernel log and the "
+			  "disk (docs/operations.md, 'A failing disk')",
+			  dir, what, (unsigned long long)waited_ms,
+			  n->cfg->disk_stall_ms,
+			  n->raftio.has_held
+			      ? "; an InstallSnapshot from the leader waits "
+				"for it, and this node does not catch up "
+				"meanwhile"
+			      : "");
 	/* libraft 0.22 can leave a save that never ends on a disk that
 	 * works, and cannot cancel one: only a restart brings the node back.
 	 * Not while log writes hang too (the save waits for them: the disk
