@@ -738,10 +738,11 @@ static void check_disk_stall(struct node *n, const char *dir)
 
 /* Snapshots that cannot be written: raft_uv tries a file it could not
  * make again every 5 s for as long as that fails (its tracer says so), and
- * a save that fails later (naming the file, syncing the directory) is
- * dropped and taken again at the next threshold (raftio). raft's log
- * still works, so the node goes on, but the log grows until a snapshot is
- * written; a disk that fails only there is otherwise silent. */
+ * a save of its own that fails later (naming the file, syncing the
+ * directory) is dropped and taken again at the next threshold (raftio).
+ * raft's log still works, so the node goes on, but the log grows until a
+ * snapshot is written; a disk that fails only there is otherwise silent.
+ * (An installation that fails that late stops the node: raftio.h.) */
 static void check_snapshot_writes(struct node *n, const char *dir)
 {
 	uint64_t failed_ns = atomic_load(&n->snapshot_retry_ns);
@@ -751,7 +752,7 @@ static void check_snapshot_writes(struct node *n, const char *dir)
 	failing = failed_ns != 0 && failed_ns > n->raftio.snapshot_saved_ns;
 	n->stats.snapshot_write_failures =
 	    atomic_load(&n->snapshot_retries) + n->raftio.snapshot_failures;
-	if (failing && !n->snapshot_failing)
+	if (failing && !n->snapshot_failing && !n->disk_failed)
 		log_error("%s: a snapshot could not be written (%llu bytes "
 			  "free); raft tries again. The log is kept and the "
 			  "node goes on, but the log grows until a snapshot "

@@ -544,6 +544,16 @@ static void deliver_held(struct raftio *x)
 	x->held_address = NULL;
 }
 
+/* An installation of the leader's snapshot that failed (not canceled):
+ * libraft 0.22.1 drops the error (src/legacy.c, legacyPersistSnapshotCb)
+ * and leaves r->snapshot.installing set, so the follower ignores its
+ * leader from then on; the node must stop (reliability.md 5.15). */
+static void install_failed(struct raftio *x, int status, const char *why)
+{
+	if (status != 0 && status != RAFT_CANCELED && x->on_disk_error != NULL)
+		x->on_disk_error(x, "saving the leader's snapshot", why);
+}
+
 /* A snapshot from the leader saved. */
 static void on_install(struct raft_io_snapshot_put *put, int status)
 {
@@ -558,6 +568,7 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	req->cb(req, status);
 	x->in_save_cb = 0;
 	schedule_resume(x);
+	install_failed(x, status, raft_strerror(status));
 }
 
 static int io_snapshot_put(struct raft_io *io, unsigned trailing,
@@ -580,7 +591,9 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 			if (x->next_index < snapshot->index + 1)
 				x->next_index = snapshot->index + 1;
 		}
-		return fwd_rv(io, rv);
+		rv = fwd_rv(io, rv);
+		install_failed(x, rv, io->errmsg);
+		return rv;
 	}
 	if (trailing == 0 || x->put_req != NULL)
 		/* Never seen: a second save or installation at once. */

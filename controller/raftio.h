@@ -90,8 +90,10 @@ struct raftio {
 	 * first (untimed ones, when memory ran out, are not listed) */
 	struct timed_append *inflight_head, *inflight_tail;
 	/* Called (when set) when the term or the vote could not be saved,
-	 * a log truncation was refused, or a log write failed (not
-	 * canceled); data is the caller's. */
+	 * a log truncation was refused, a log write failed, or the leader's
+	 * snapshot could not be installed (not canceled: libraft 0.22.1
+	 * then ignores its leader until restarted, reliability.md 5.15);
+	 * data is the caller's. */
 	void (*on_disk_error)(struct raftio *x, const char *what,
 			      const char *errmsg);
 	void *data;

@@ -21,6 +21,10 @@
  *         preadv): a disk whose sectors cannot be read.
  *   eio-log-reads  the same for the log's segments only (open-N and
  *         closed ones, 0000000000000001-...): term and vote still read.
+ *   eio-snapshot-link  naming a snapshot file (linkat to D/snapshot-*)
+ *         fails with EIO: the last step of a save, after its data was
+ *         written; libraft drops such a save (an installation from the
+ *         leader then leaves the follower deaf: reliability.md 5.15).
  *   stall segment writes are accepted and held, not done, until the mode
  *         is something else (checked every 50 ms): a disk that hangs.
  *   stall-snapshots  writes and syncs of snapshot files (as for
@@ -65,6 +69,7 @@ enum mode {
 	EIO_LOG_READS,
 	STALL,
 	STALL_SNAPSHOTS,
+	EIO_SNAPSHOT_LINK,
 	TORN
 };
 
@@ -84,6 +89,7 @@ static enum mode mode_named(const char *text)
 	    {"eio-log-reads", EIO_LOG_READS},
 	    {"stall", STALL},
 	    {"stall-snapshots", STALL_SNAPSHOTS},
+	    {"eio-snapshot-link", EIO_SNAPSHOT_LINK},
 	    {"torn", TORN},
 	};
 	size_t len = strcspn(text, " \t\r\n");
@@ -498,6 +504,21 @@ int fdatasync(int fd)
 	REAL("fdatasync", sync_fn);
 	EIO_WHEN(fails(fd));
 	return real_(fd);
+}
+
+typedef int (*linkat_fn)(int, const char *, int, const char *, int);
+
+/* libraft names a snapshot's file with linkat(AT_FDCWD, "/proc/self/fd/N",
+ * AT_FDCWD, path, AT_SYMLINK_FOLLOW): path is absolute under D. */
+int linkat(int olddirfd, const char *oldpath, int newdirfd,
+	   const char *newpath, int flags)
+{
+	const char *dir = getenv("SYNOD_FAULTIO_DIR");
+	REAL("linkat", linkat_fn);
+	EIO_WHEN(mode_now() == EIO_SNAPSHOT_LINK && dir != NULL &&
+		 dir[0] != '\0' && strncmp(newpath, dir, strlen(dir)) == 0 &&
+		 strncmp(newpath + strlen(dir), "/snapshot-", 10) == 0);
+	return real_(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
 typedef ssize_t (*read_fn)(int, void *, size_t);

@@ -23,6 +23,7 @@ struct fake {
 	struct raft_io_snapshot_put *put;
 	raft_io_snapshot_put_cb put_cb;
 	unsigned put_trailing;
+	int put_fails; /* the next snapshot_put returns this */
 	int closed;
 };
 
@@ -60,9 +61,11 @@ static int f_put(struct raft_io *io, unsigned trailing,
 {
 	(void)io;
 	(void)snapshot;
-	if (trailing == 99) {
+	if (trailing == 99 || fake.put_fails != 0) {
+		int rv = fake.put_fails != 0 ? fake.put_fails : RAFT_IOERR;
+		fake.put_fails = 0;
 		strcpy(fake.io.errmsg, "disk on fire");
-		return RAFT_IOERR;
+		return rv;
 	}
 	fake.put = req;
 	fake.put_cb = cb;
@@ -681,6 +684,81 @@ static void test_metadata_errors_said(void **state)
 	assert_string_equal(disk_what, "saving the vote");
 }
 
+static int disk_errors_at_cb;
+
+static void install_failed_cb(struct raft_io_snapshot_put *req, int status)
+{
+	assert_int_not_equal(status, 0);
+	disk_errors_at_cb = n_disk_errors;
+	put_done = req;
+	n_put_done++;
+}
+
+/* libraft 0.22.1 drops an installation's error and then ignores its
+ * leader until restarted (reliability.md 5.15). The invariant: every
+ * installation that fails, at once or in its callback, is said (the node
+ * stops on it), after raft's callback has had the status; one that is
+ * canceled (a close) is not, nor a failed save of the node's own (raft
+ * takes it again). */
+static void test_install_failure_said(void **state)
+{
+	struct raft_io_snapshot_put req;
+	struct raft_snapshot snap;
+	(void)state;
+	memset(&snap, 0, sizeof snap);
+	n_disk_errors = 0;
+	x.on_disk_error = on_disk_error;
+	x.data = &r;
+	/* The node's own save fails: not said here. */
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 32, &req, &snap, install_failed_cb), 0);
+	fake.put_cb(fake.put, RAFT_IOERR);
+	assert_int_equal(n_put_done, 1);
+	assert_int_equal(n_disk_errors, 0);
+	/* An installation that fails in its callback (naming its file). */
+	snap.index = 40;
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &req, &snap, install_failed_cb), 0);
+	fake.put_cb(fake.put, RAFT_IOERR);
+	assert_int_equal(n_put_done, 2);
+	assert_int_equal(disk_errors_at_cb, 0); /* raft saw it first */
+	assert_int_equal(n_disk_errors, 1);
+	assert_string_equal(disk_what, "saving the leader's snapshot");
+	assert_string_equal(disk_errmsg, raft_strerror(RAFT_IOERR));
+	assert_int_equal(raftio_oldest_save_ns(&x, NULL), 0);
+	turn();
+	/* Canceled by a close: not said. */
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &req, &snap, install_failed_cb), 0);
+	fake.put_cb(fake.put, RAFT_CANCELED);
+	assert_int_equal(n_put_done, 3);
+	assert_int_equal(n_disk_errors, 1);
+	turn();
+	/* Refused at once: said, with the inner io's message; raft gets
+	 * the error, and no callback. */
+	fake.put_fails = RAFT_NOSPACE;
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &req, &snap, install_failed_cb),
+	    RAFT_NOSPACE);
+	assert_int_equal(n_disk_errors, 2);
+	assert_string_equal(disk_errmsg, "disk on fire");
+	assert_string_equal(x.io.errmsg, "disk on fire");
+	assert_null(x.install_req);
+	fake.put_fails = RAFT_CANCELED;
+	assert_int_equal(
+	    x.io.snapshot_put(&x.io, 0, &req, &snap, install_failed_cb),
+	    RAFT_CANCELED);
+	assert_int_equal(n_disk_errors, 2);
+	assert_int_equal(n_put_done, 3);
+	/* The next installation works. */
+	assert_int_equal(x.io.snapshot_put(&x.io, 0, &req, &snap, raft_put_cb),
+			 0);
+	fake.put_cb(fake.put, 0);
+	assert_int_equal(n_put_done, 4);
+	assert_int_equal(n_disk_errors, 2);
+	turn();
+}
+
 /* The oldest append in flight is known (a disk that hangs shows as one
  * that never ends), whatever order the inner io completes them in. */
 static void test_oldest_append(void **state)
@@ -850,6 +928,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_capacity_follows, setup),
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
+	    cmocka_unit_test_setup(test_install_failure_said, setup),
 	    cmocka_unit_test_setup(test_oldest_append, setup),
 	    cmocka_unit_test_setup(test_append_errors_said, setup),
 	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
