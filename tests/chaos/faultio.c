@@ -510,8 +510,8 @@ typedef int (*linkat_fn)(int, const char *, int, const char *, int);
 
 /* libraft names a snapshot's file with linkat(AT_FDCWD, "/proc/self/fd/N",
  * AT_FDCWD, path, AT_SYMLINK_FOLLOW): path is absolute under D. */
-int linkat(int olddirfd, const char *oldpath, int newdirfd,
-	   const char *newpath, int flags)
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+	   int flags)
 {
 	const char *dir = getenv("SYNOD_FAULTIO_DIR");
 	REAL("linkat", linkat_fn);
