@@ -63,6 +63,7 @@ static void on_resume_closed(uv_handle_t *h)
 }
 
 static void cancel_deferred(struct raftio *x);
+static void finish_install(struct raftio *x, int status);
 
 static void io_close(struct raft_io *io, raft_io_close_cb cb)
 {
@@ -70,6 +71,10 @@ static void io_close(struct raft_io *io, raft_io_close_cb cb)
 	drop_held(x);
 	cancel_deferred(x);
 	x->close_cb = cb;
+	if (x->install_refused != 0) { /* canceled, as raft_uv's would be */
+		x->install_refused = 0;
+		finish_install(x, RAFT_CANCELED);
+	}
 	x->closes_left = 1 + (x->resume_open != 0);
 	if (x->resume_open) {
 		x->resume_open = 0;
@@ -318,7 +323,14 @@ static void flush_deferred(struct raftio *x)
 
 static void on_resume(uv_timer_t *t)
 {
-	flush_deferred(t->data);
+	struct raftio *x = t->data;
+	int status = x->install_refused;
+	if (status != 0) { /* io_snapshot_put */
+		x->install_refused = 0;
+		finish_install(x, status);
+		return;
+	}
+	flush_deferred(x);
 }
 
 /* A save completed: resume held writes on the next loop turn. */
@@ -328,7 +340,7 @@ static void schedule_resume(struct raftio *x)
 		uv_timer_start(&x->resume, on_resume, 0, 0);
 }
 
-static int defer_write(struct raftio *x, struct deferred_write *d)
+static int open_resume(struct raftio *x)
 {
 	if (!x->resume_open) {
 		if (x->loop == NULL || uv_timer_init(x->loop, &x->resume) != 0)
@@ -336,6 +348,13 @@ static int defer_write(struct raftio *x, struct deferred_write *d)
 		x->resume.data = x;
 		x->resume_open = 1;
 	}
+	return 0;
+}
+
+static int defer_write(struct raftio *x, struct deferred_write *d)
+{
+	if (open_resume(x) != 0)
+		return RAFT_NOMEM;
 	if (x->deferred_tail != NULL)
 		x->deferred_tail->next = d;
 	else
@@ -544,20 +563,21 @@ static void deliver_held(struct raftio *x)
 	x->held_address = NULL;
 }
 
-/* An installation of the leader's snapshot that failed (not canceled):
- * libraft 0.22.1 drops the error (src/legacy.c, legacyPersistSnapshotCb)
- * and leaves r->snapshot.installing set, so the follower ignores its
- * leader from then on; the node must stop (reliability.md 5.15). */
+/* An installation of the leader's snapshot that failed (not canceled,
+ * nor while closing): libraft 0.22.1 drops the error (src/legacy.c,
+ * legacyPersistSnapshotCb) and leaves r->snapshot.installing set, so the
+ * follower ignores its leader from then on; the node must stop
+ * (reliability.md 5.15). */
 static void install_failed(struct raftio *x, int status, const char *why)
 {
-	if (status != 0 && status != RAFT_CANCELED && x->on_disk_error != NULL)
+	if (status != 0 && status != RAFT_CANCELED && x->close_cb == NULL &&
+	    x->on_disk_error != NULL)
 		x->on_disk_error(x, "saving the leader's snapshot", why);
 }
 
-/* A snapshot from the leader saved. */
-static void on_install(struct raft_io_snapshot_put *put, int status)
+/* raft's installation request completes. */
+static void finish_install(struct raftio *x, int status)
 {
-	struct raftio *x = put->data;
 	struct raft_io_snapshot_put *req = x->install_req;
 	x->install_req = NULL;
 	x->install_started_ns = 0;
@@ -568,6 +588,13 @@ static void on_install(struct raft_io_snapshot_put *put, int status)
 	req->cb(req, status);
 	x->in_save_cb = 0;
 	schedule_resume(x);
+}
+
+/* A snapshot from the leader saved. */
+static void on_install(struct raft_io_snapshot_put *put, int status)
+{
+	struct raftio *x = put->data;
+	finish_install(x, status);
 	install_failed(x, status, raft_strerror(status));
 }
 
@@ -581,19 +608,35 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 	if (trailing == 0 && x->install_req == NULL) {
 		req->cb = cb;
 		x->install.data = x;
+		x->inner->errmsg[0] = '\0';
 		rv = x->inner->snapshot_put(x->inner, 0, &x->install, snapshot,
 					    on_install);
-		if (rv == 0) {
-			x->install_req = req;
-			x->install_started_ns = uv_hrtime();
-			x->install_index = snapshot->index;
-			/* An upper bound of raft_uv's until it completes. */
-			if (x->next_index < snapshot->index + 1)
-				x->next_index = snapshot->index + 1;
+		if (rv != 0 && (rv == RAFT_CANCELED || open_resume(x) != 0)) {
+			rv = fwd_rv(io, rv);
+			install_failed(x, rv, io->errmsg);
+			return rv;
 		}
-		rv = fwd_rv(io, rv);
-		install_failed(x, rv, io->errmsg);
-		return rv;
+		x->install_req = req;
+		x->install_started_ns = uv_hrtime();
+		x->install_index = snapshot->index;
+		if (rv != 0) {
+			/* Refused at once: libraft 0.22.1 frees its request
+			 * twice when snapshot_put returns an error for an
+			 * installation (legacyPersistSnapshotStart, then its
+			 * caller), so raft's callback gets the error instead,
+			 * on the next loop turn (or a close cancels it). */
+			install_failed(x, rv,
+				       x->inner->errmsg[0] != '\0'
+					   ? x->inner->errmsg
+					   : raft_strerror(rv));
+			x->install_refused = rv;
+			uv_timer_start(&x->resume, on_resume, 0, 0);
+			return fwd_rv(io, 0);
+		}
+		/* An upper bound of raft_uv's until it completes. */
+		if (x->next_index < snapshot->index + 1)
+			x->next_index = snapshot->index + 1;
+		return fwd_rv(io, 0);
 	}
 	if (trailing == 0 || x->put_req != NULL)
 		/* Never seen: a second save or installation at once. */

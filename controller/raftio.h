@@ -81,6 +81,9 @@ struct raftio {
 	int resume_open, closes_left;
 	int in_save_cb;	  /* raft's callback of a save is running */
 	int write_failed; /* a held write failed: every later one fails */
+	/* An installation the inner io refused at once: raft's callback
+	 * gets this status on the next loop turn (raftio.c). */
+	int install_refused;
 	/* raft_uv's next append index, or more (never less): libraft asks
 	 * for a truncation before every append, which is nothing at or past
 	 * it; and the index of the installation in flight. */

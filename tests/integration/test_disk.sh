@@ -338,6 +338,7 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   wait_for 20 dead "$p2" && ok || bad "install: node 2 still runs: $(tail -n 2 "$d/node-2.log")"
   snaplog "fatal: $d/node-2/raft: saving the leader's snapshot failed (I/O error): the disk is failing" \
     && ok || bad "install: no clear error: $(grep -E "fatal|ERROR" "$d/node-2.log" | tail -n 2)"
+  snaplog "node 2: stopped" && ok || bad "install: did not stop cleanly"
   ! snaplog "a snapshot could not be written" && ok || bad "install: said raft tries again"
   restart2
   wait_for 20 same && ok || bad "install: digests differ after the restart"
