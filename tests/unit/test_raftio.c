@@ -769,8 +769,8 @@ static void test_install_failure_said(void **state)
 	 * callback is canceled, as raft_uv's requests are; nothing more is
 	 * said. */
 	fake.put_fails = RAFT_IOERR;
-	assert_int_equal(
-	    x.io.snapshot_put(&x.io, 0, &req, &snap, canceled_cb), 0);
+	assert_int_equal(x.io.snapshot_put(&x.io, 0, &req, &snap, canceled_cb),
+			 0);
 	assert_int_equal(n_disk_errors, 3);
 	x.io.close(&x.io, raft_closed);
 	assert_int_equal(n_put_done, 6);
