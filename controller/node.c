@@ -862,8 +862,8 @@ static void check_disk(struct node *n)
 	}
 }
 
-/* Say when raftio held an InstallSnapshot back (the libraft workaround
- * at work: raftio.h). */
+/* Say when raftio held an InstallSnapshot back, held a truncation or split
+ * an AppendEntries (the libraft workarounds at work: raftio.h). */
 static void check_raftio(struct node *n)
 {
 	if (n->raftio.truncations_deferred != n->truncations_logged) {
@@ -871,6 +871,16 @@ static void check_raftio(struct node *n)
 		log_info("a log truncation waited for a snapshot save to "
 			 "complete (%llu so far; raftio.h)",
 			 (unsigned long long)n->truncations_logged);
+	}
+	if (n->raftio.appends_split + n->raftio.split_dropped !=
+	    n->splits_logged) {
+		n->splits_logged =
+		    n->raftio.appends_split + n->raftio.split_dropped;
+		log_info("an AppendEntries was split at a configuration entry "
+			 "(%llu so far, %llu dropped for want of memory; "
+			 "raftio.h)",
+			 (unsigned long long)n->raftio.appends_split,
+			 (unsigned long long)n->raftio.split_dropped);
 	}
 	if (n->raftio.held_total == n->raftio_logged)
 		return;
@@ -968,6 +978,18 @@ static void raft_change_wait(struct node *n, char *buf, size_t size)
 					? r->leader_state.round_number
 					: r->max_catch_up_rounds),
 			 (unsigned)r->max_catch_up_rounds);
+	else if (r->configuration_uncommitted_index != 0 &&
+		 r->configuration_uncommitted_index <= raft_last_applied(r))
+		/* Applied and still "uncommitted": libraft lost track of it
+		 * (reliability.md 5.12; raftio prevents it, but a node that
+		 * received the entry before can keep it across restarts). */
+		snprintf(
+		    buf, size,
+		    "libraft lost track of the configuration at index %llu "
+		    "(applied: %llu): transfer leadership to another voter "
+		    "(docs/reliability.md 5.12)",
+		    (unsigned long long)r->configuration_uncommitted_index,
+		    (unsigned long long)raft_last_applied(r));
 	else if (r->configuration_uncommitted_index != 0)
 		snprintf(buf, size,
 			 "the configuration at index %llu is not committed yet "
@@ -1102,6 +1124,21 @@ static struct node_change *change_new(struct node *n, const char *what,
 	return c;
 }
 
+/* Whether libraft would refuse a configuration change now: then n->errmsg
+ * says why, as its refusal would. Asked before calling it, for libraft
+ * 0.22.1 leaks the encoded configuration when it refuses one
+ * (src/legacy.c, clientChangeConfiguration). */
+static int change_would_wait(struct node *n)
+{
+	char wait[160];
+	raft_change_wait(n, wait, sizeof wait);
+	if (wait[0] == '\0')
+		return 0;
+	snprintf(n->errmsg, sizeof n->errmsg, "%s: %s",
+		 raft_strerror(RAFT_CANTCHANGE), wait);
+	return 1;
+}
+
 /* libraft refused to start a change: keep its message, map its code. */
 static int change_refused(struct node *n, struct node_change *c, int rv)
 {
@@ -1143,6 +1180,10 @@ int node_add_voter(struct node *n, uint64_t id, const char *raft_address,
 	c = change_new(n, "add-voter", id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
+	if (change_would_wait(n)) {
+		free(c);
+		return SYNOD_EBUSY;
+	}
 	snprintf(addr, sizeof addr, "%s/%s", raft_address, client_address);
 	if (s != NULL) {
 		rv = raft_assign(&n->raft, &c->req, id, RAFT_VOTER, change_cb);
@@ -1171,6 +1212,10 @@ int node_remove_voter(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 	c = change_new(n, "remove-voter", id, cb, arg, &rv);
 	if (c == NULL)
 		return rv;
+	if (change_would_wait(n)) {
+		free(c);
+		return SYNOD_EBUSY;
+	}
 	rv = raft_remove(&n->raft, &c->req, id, change_cb);
 	if (rv != 0)
 		return change_refused(n, c, rv);

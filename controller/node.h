@@ -84,6 +84,7 @@ struct node {
 	struct raftio raftio;		  /* what raft gets: io, see raftio.h */
 	unsigned long long raftio_logged; /* held_total last logged */
 	unsigned long long truncations_logged; /* the same, truncations */
+	unsigned long long splits_logged; /* the same, split AppendEntries */
 	struct synod_transport transport;
 	struct fsm fsm;
 	char address[2 * SYNOD_ADDR_MAX + 2]; /* composite raft address */

@@ -1,6 +1,7 @@
 /* raftio.c - see raftio.h. */
 #include "raftio.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,11 +102,105 @@ static void on_tick(struct raft_io *inner)
 	x->tick(&x->io);
 }
 
+/* The batches and the array of a received AppendEntries (what libraft
+ * frees: src/entry.c, entryBatchesDestroy). */
+static void free_entries(struct raft_entry *e, unsigned n)
+{
+	void *batch = NULL;
+	for (unsigned i = 0; i < n; i++)
+		if (e[i].batch != batch) {
+			batch = e[i].batch;
+			raft_free(batch);
+		}
+	raft_free(e);
+}
+
+/* Entries [from, to) of m as a message of their own, with their own array
+ * and batch (raft_uv decodes one so, and libraft frees each message's);
+ * 0, or RAFT_NOMEM. */
+static int split_part(const struct raft_message *m, unsigned from, unsigned to,
+		      struct raft_message *out)
+{
+	const struct raft_append_entries *a = &m->append_entries;
+	struct raft_entry *e;
+	size_t size = 0;
+	uint8_t *batch;
+	for (unsigned i = from; i < to; i++)
+		size += (a->entries[i].buf.len + 7) & ~(size_t)7;
+	e = raft_malloc((to - from) * sizeof *e);
+	batch = raft_malloc(size > 0 ? size : 8);
+	if (e == NULL || batch == NULL) {
+		raft_free(e);
+		raft_free(batch);
+		return RAFT_NOMEM;
+	}
+	size = 0;
+	for (unsigned i = from; i < to; i++) {
+		struct raft_entry *d = &e[i - from];
+		*d = a->entries[i];
+		memcpy(batch + size, a->entries[i].buf.base,
+		       a->entries[i].buf.len);
+		d->buf.base = batch + size;
+		d->batch = batch;
+		size += (a->entries[i].buf.len + 7) & ~(size_t)7;
+	}
+	*out = *m;
+	out->append_entries.entries = e;
+	out->append_entries.n_entries = to - from;
+	out->append_entries.prev_log_index = a->prev_log_index + from;
+	out->append_entries.prev_log_term =
+	    from == 0 ? a->prev_log_term : a->entries[from - 1].term;
+	return 0;
+}
+
+/* An AppendEntries with a configuration entry after its first: split so
+ * that each such entry begins a message (raftio.h, 5.12), delivered in
+ * order. Out of memory, it is dropped, as a network drops one (the
+ * leader sends it again); split halfway, libraft would be wrong. Returns
+ * 0 when the message needs no split (then untouched). */
+static int split_append(struct raftio *x, struct raft_message *msg)
+{
+	struct raft_append_entries *a = &msg->append_entries;
+	struct raft_message *parts;
+	unsigned n = 1, made = 0, from = 0;
+	for (unsigned i = 1; i < a->n_entries; i++)
+		n += a->entries[i].type == RAFT_CHANGE;
+	if (n == 1)
+		return 0;
+	parts = malloc(n * sizeof *parts);
+	for (unsigned i = 1; parts != NULL && i <= a->n_entries; i++) {
+		if (i < a->n_entries && a->entries[i].type != RAFT_CHANGE)
+			continue;
+		if (split_part(msg, from, i, &parts[made]) != 0)
+			break;
+		made++;
+		from = i;
+	}
+	free_entries(a->entries, a->n_entries);
+	if (made < n) {
+		while (made > 0) {
+			made--;
+			free_entries(parts[made].append_entries.entries,
+				     parts[made].append_entries.n_entries);
+		}
+		free(parts);
+		x->split_dropped++;
+		return 1;
+	}
+	x->appends_split++;
+	for (unsigned i = 0; i < n; i++)
+		x->recv(&x->io, &parts[i]);
+	free(parts);
+	return 1;
+}
+
 static void on_recv(struct raft_io *inner, struct raft_message *msg)
 {
 	struct raftio *x = XI(inner);
 	char *addr;
 	sync_capacity(x);
+	if (msg->type == RAFT_APPEND_ENTRIES && split_append(x, msg))
+		return;
 	if (msg->type != RAFT_INSTALL_SNAPSHOT ||
 	    (x->put_req == NULL && x->deferred_head == NULL)) {
 		x->recv(&x->io, msg);

@@ -26,6 +26,16 @@
  * snapshot"). docs/reliability.md 5.14. An InstallSnapshot is held while
  * such writes wait, so that raft_uv sees them before the installation.
  *
+ * And it splits an AppendEntries whose configuration entry is not its
+ * first, so that each such entry begins a message of its own: libraft
+ * 0.22.0 and 0.22.1 (src/replication.c, replicationAppend) record a
+ * configuration entry a follower receives as uncommitted at the index of
+ * the message's first new entry instead of its own, and when it commits,
+ * they do not recognize it: configuration_uncommitted_index never clears,
+ * so once that node leads it refuses every configuration change
+ * (RAFT_CANTCHANGE), and its snapshots carry the configuration from
+ * before the change. docs/reliability.md 5.12.
+ *
  * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
  * raft_init(). Everything else stays with the inner io (raft_uv_set_*,
  * raft_uv_close after raft_close). Not thread-safe: the loop's thread.
@@ -35,6 +45,8 @@
  * x until it is delivered; a close drops it. Held writes keep raft's
  * entries (raft keeps them until the append's callback); a close cancels
  * the appends (RAFT_CANCELED, as raft_uv does) and drops truncations.
+ * A split AppendEntries: x frees the entries and batch it received and
+ * hands raft parts with their own, which raft frees as it frees raft_uv's.
  */
 #ifndef SYNOD_RAFTIO_H
 #define SYNOD_RAFTIO_H
@@ -72,6 +84,9 @@ struct raftio {
 	int has_held;
 	unsigned long long held_total;	  /* messages held back */
 	unsigned long long dropped_total; /* held ones replaced */
+	/* AppendEntries split at a configuration entry, and those dropped
+	 * for want of memory to split them. */
+	unsigned long long appends_split, split_dropped;
 	/* Writes held back behind a truncation during a save, in order;
 	 * their count (truncations) and the handle that resumes them. */
 	struct deferred_write *deferred_head, *deferred_tail;

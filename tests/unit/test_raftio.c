@@ -151,6 +151,17 @@ static void f_close(struct raft_io *io, raft_io_close_cb cb)
 	cb(io);
 }
 
+/* What raft saw of the AppendEntries delivered to it. */
+struct seen_append {
+	raft_index prev;
+	raft_term prev_term;
+	unsigned n;
+	char text[64]; /* each entry: type letter, term, payload */
+	void *entries, *batch;
+};
+static struct seen_append seen[8];
+static int n_seen;
+
 static void raft_recv(struct raft_io *io, struct raft_message *m)
 {
 	assert_ptr_equal(io, &x.io);
@@ -162,6 +173,32 @@ static void raft_recv(struct raft_io *io, struct raft_message *m)
 	if (m->type == RAFT_INSTALL_SNAPSHOT) {
 		raft_configuration_close(&m->install_snapshot.conf);
 		raft_free(m->install_snapshot.data.base);
+	}
+	/* And an AppendEntries' batch and array (libraft frees
+	 * entries[0].batch, then the array). */
+	if (m->type == RAFT_APPEND_ENTRIES && n_seen < 8) {
+		const struct raft_append_entries *a = &m->append_entries;
+		struct seen_append *v = &seen[n_seen++];
+		size_t at = 0;
+		v->prev = a->prev_log_index;
+		v->prev_term = a->prev_log_term;
+		v->n = a->n_entries;
+		v->entries = a->entries;
+		v->batch = a->n_entries > 0 ? a->entries[0].batch : NULL;
+		v->text[0] = '\0';
+		for (unsigned i = 0; i < a->n_entries; i++) {
+			const struct raft_entry *e = &a->entries[i];
+			assert_ptr_equal(e->batch, v->batch);
+			at += (size_t)snprintf(
+			    v->text + at, sizeof v->text - at, "%c%llu%.*s ",
+			    e->type == RAFT_CHANGE ? 'C' : 'A',
+			    (unsigned long long)e->term, (int)e->buf.len,
+			    (const char *)e->buf.base);
+		}
+		if (a->n_entries > 0) {
+			raft_free(a->entries[0].batch);
+			raft_free(a->entries);
+		}
 	}
 }
 
@@ -684,6 +721,157 @@ static void test_metadata_errors_said(void **state)
 	assert_string_equal(disk_what, "saving the vote");
 }
 
+/* An AppendEntries as raft_uv decodes one: entries (type letter A or C,
+ * then the payload, from spec "A1:x C2:yy ...") in one batch. */
+static struct raft_message append_msg(raft_index prev, raft_term prev_term,
+				      const char *spec)
+{
+	struct raft_message m;
+	struct raft_entry *e = raft_malloc(8 * sizeof *e);
+	uint8_t *batch = raft_malloc(256);
+	char words[128], *save = NULL, *w;
+	unsigned n = 0;
+	size_t at = 0;
+	assert_non_null(e);
+	assert_non_null(batch);
+	memset(&m, 0, sizeof m);
+	snprintf(words, sizeof words, "%s", spec);
+	for (w = strtok_r(words, " ", &save); w != NULL;
+	     w = strtok_r(NULL, " ", &save)) {
+		const char *payload = strchr(w, ':') + 1;
+		e[n].type = w[0] == 'C' ? RAFT_CHANGE : RAFT_COMMAND;
+		e[n].term = strtoull(w + 1, NULL, 10);
+		memcpy(batch + at, payload, strlen(payload));
+		e[n].buf.base = batch + at;
+		e[n].buf.len = strlen(payload);
+		e[n].batch = batch;
+		at += 8;
+		n++;
+	}
+	m.type = RAFT_APPEND_ENTRIES;
+	m.server_id = 2;
+	m.server_address = "leader-2";
+	m.append_entries.term = 3;
+	m.append_entries.prev_log_index = prev;
+	m.append_entries.prev_log_term = prev_term;
+	m.append_entries.leader_commit = prev;
+	m.append_entries.entries = n > 0 ? e : NULL;
+	m.append_entries.n_entries = n;
+	if (n == 0) {
+		raft_free(e);
+		raft_free(batch);
+	}
+	return m;
+}
+
+/* libraft 0.22.1 records a configuration entry a follower receives as
+ * uncommitted at the index of the message's first new entry (5.12). The
+ * invariant: every configuration entry reaches raft first in its message,
+ * in order, with the right previous index and term, each message with a
+ * batch and array of its own; other messages reach it untouched. */
+static void test_append_split_at_changes(void **state)
+{
+	struct raft_message m;
+	void *orig;
+	(void)state;
+	n_seen = 0;
+	m = append_msg(10, 1, "A1:a C2:bb A2:ccc C3:dddd");
+	fake.recv(&fake.io, &m);
+	assert_int_equal(n_seen, 3);
+	assert_int_equal(seen[0].prev, 10);
+	assert_int_equal(seen[0].prev_term, 1);
+	assert_string_equal(seen[0].text, "A1a ");
+	assert_int_equal(seen[1].prev, 11);
+	assert_int_equal(seen[1].prev_term, 1);
+	assert_string_equal(seen[1].text, "C2bb A2ccc ");
+	assert_int_equal(seen[2].prev, 13);
+	assert_int_equal(seen[2].prev_term, 2);
+	assert_string_equal(seen[2].text, "C3dddd ");
+	assert_ptr_not_equal(seen[0].batch, seen[1].batch);
+	assert_ptr_not_equal(seen[1].batch, seen[2].batch);
+	assert_int_equal(last.append_entries.term, 3);
+	assert_string_equal(last_address, "leader-2");
+	assert_int_equal(x.appends_split, 1);
+	/* Untouched: a change first, none, a heartbeat. */
+	n_seen = 0;
+	m = append_msg(20, 3, "C3:e A3:f");
+	orig = m.append_entries.entries;
+	fake.recv(&fake.io, &m);
+	m = append_msg(22, 3, "A3:g A3:h");
+	fake.recv(&fake.io, &m);
+	m = append_msg(24, 3, "");
+	fake.recv(&fake.io, &m);
+	assert_int_equal(n_seen, 3);
+	assert_ptr_equal(seen[0].entries, orig);
+	assert_string_equal(seen[0].text, "C3e A3f ");
+	assert_string_equal(seen[1].text, "A3g A3h ");
+	assert_int_equal(seen[2].n, 0);
+	assert_int_equal(x.appends_split, 1);
+	assert_int_equal(x.split_dropped, 0);
+}
+
+/* An allocator that fails once `fail_after` allocations have been made. */
+static int heap_allocs, heap_fail_after;
+static void *h_malloc(void *d, size_t n)
+{
+	(void)d;
+	return heap_allocs++ >= heap_fail_after ? NULL : malloc(n);
+}
+static void h_free(void *d, void *p)
+{
+	(void)d;
+	free(p);
+}
+static void *h_calloc(void *d, size_t n, size_t size)
+{
+	(void)d;
+	return heap_allocs++ >= heap_fail_after ? NULL : calloc(n, size);
+}
+static void *h_realloc(void *d, void *p, size_t n)
+{
+	(void)d;
+	return realloc(p, n);
+}
+static void *h_aligned_alloc(void *d, size_t align, size_t n)
+{
+	(void)d;
+	return aligned_alloc(align, n);
+}
+static void h_aligned_free(void *d, size_t align, void *p)
+{
+	(void)d;
+	(void)align;
+	free(p);
+}
+
+/* Out of memory halfway through a split: the whole message is dropped (a
+ * network may drop one; half of it would confuse libraft), nothing leaks
+ * (ASan), and the next one is split again. */
+static void test_append_split_out_of_memory(void **state)
+{
+	struct raft_heap heap = {NULL,		h_malloc,  h_free,
+				 h_calloc,	h_realloc, h_aligned_alloc,
+				 h_aligned_free};
+	struct raft_message m;
+	(void)state;
+	n_seen = 0;
+	for (int k = 0; k < 4; k++) {
+		m = append_msg(10, 1, "A1:a C2:bb A2:ccc");
+		heap_allocs = 0;
+		heap_fail_after = k; /* the first part's array or batch,
+					 then the second's */
+		raft_heap_set(&heap);
+		fake.recv(&fake.io, &m);
+		raft_heap_set_default();
+		assert_int_equal(n_seen, 0);
+		assert_int_equal(x.split_dropped, (unsigned long long)k + 1);
+	}
+	m = append_msg(10, 1, "A1:a C2:bb A2:ccc");
+	fake.recv(&fake.io, &m);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(x.appends_split, 1);
+}
+
 static int disk_errors_at_cb;
 
 static void install_failed_cb(struct raft_io_snapshot_put *req, int status)
@@ -949,6 +1137,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_errors_and_close, setup),
 	    cmocka_unit_test_setup(test_metadata_errors_said, setup),
 	    cmocka_unit_test_setup(test_install_failure_said, setup),
+	    cmocka_unit_test_setup(test_append_split_at_changes, setup),
+	    cmocka_unit_test_setup(test_append_split_out_of_memory, setup),
 	    cmocka_unit_test_setup(test_oldest_append, setup),
 	    cmocka_unit_test_setup(test_append_errors_said, setup),
 	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
