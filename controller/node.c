@@ -981,12 +981,12 @@ static void raft_change_wait(struct node *n, char *buf, size_t size)
 	else if (r->configuration_uncommitted_index != 0 &&
 		 r->configuration_uncommitted_index <= raft_last_applied(r))
 		/* Applied and still "uncommitted": libraft lost track of it
-		 * (reliability.md 5.12; raftio prevents it, but a node that
-		 * received the entry before can keep it across restarts). */
+		 * (reliability.md 5.12; raftio's split prevents it, and a
+		 * start repairs one kept from before: raftio_config_repair). */
 		snprintf(
 		    buf, size,
 		    "libraft lost track of the configuration at index %llu "
-		    "(applied: %llu): transfer leadership to another voter "
+		    "(applied: %llu): restart this node "
 		    "(docs/reliability.md 5.12)",
 		    (unsigned long long)r->configuration_uncommitted_index,
 		    (unsigned long long)raft_last_applied(r));
@@ -1578,6 +1578,20 @@ int node_start(struct node *n)
 	}
 	n->raft_started = 1;
 	n->term = raft_current_term(&n->raft);
+	{
+		raft_index y;
+		int fixed = raftio_config_repair(&n->raft, &y);
+		if (fixed != 0)
+			log_warn(
+			    "the configuration at index %llu was applied "
+			    "(last applied %llu) but libraft 0.22 held it "
+			    "uncommitted, refusing every membership "
+			    "change: %s (docs/reliability.md 5.12)",
+			    (unsigned long long)y,
+			    (unsigned long long)raft_last_applied(&n->raft),
+			    fixed > 0 ? "marked committed"
+				      : "not repaired (out of memory)");
+	}
 	uv_timer_start(&n->poll, on_poll, POLL_MS, POLL_MS);
 	log_info("raft started: node %llu at %s, last index %llu",
 		 (unsigned long long)n->cfg->node_id, n->address,

@@ -138,8 +138,9 @@ static int split_part(const struct raft_message *m, unsigned from, unsigned to,
 	for (unsigned i = from; i < to; i++) {
 		struct raft_entry *d = &e[i - from];
 		*d = a->entries[i];
-		memcpy(batch + size, a->entries[i].buf.base,
-		       a->entries[i].buf.len);
+		if (a->entries[i].buf.len > 0)
+			memcpy(batch + size, a->entries[i].buf.base,
+			       a->entries[i].buf.len);
 		d->buf.base = batch + size;
 		d->batch = batch;
 		size += (a->entries[i].buf.len + 7) & ~(size_t)7;
@@ -167,7 +168,7 @@ static int split_append(struct raftio *x, struct raft_message *msg)
 		n += a->entries[i].type == RAFT_CHANGE;
 	if (n == 1)
 		return 0;
-	parts = malloc(n * sizeof *parts);
+	parts = raft_malloc(n * sizeof *parts);
 	for (unsigned i = 1; parts != NULL && i <= a->n_entries; i++) {
 		if (i < a->n_entries && a->entries[i].type != RAFT_CHANGE)
 			continue;
@@ -183,14 +184,14 @@ static int split_append(struct raftio *x, struct raft_message *msg)
 			free_entries(parts[made].append_entries.entries,
 				     parts[made].append_entries.n_entries);
 		}
-		free(parts);
+		raft_free(parts);
 		x->split_dropped++;
 		return 1;
 	}
 	x->appends_split++;
 	for (unsigned i = 0; i < n; i++)
 		x->recv(&x->io, &parts[i]);
-	free(parts);
+	raft_free(parts);
 	return 1;
 }
 
@@ -786,4 +787,30 @@ void raftio_init(struct raftio *x, struct raft_io *inner)
 	x->io.snapshot_get = io_snapshot_get;
 	x->io.time = io_time;
 	x->io.random = io_random;
+}
+
+int raftio_config_repair(struct raft *r, raft_index *index)
+{
+	struct raft_configuration copy;
+	raft_index y = r->configuration_uncommitted_index;
+	*index = y;
+	if (y == 0 || y > raft_last_applied(r))
+		return 0;
+	raft_configuration_init(&copy);
+	for (unsigned i = 0; i < r->configuration.n; i++) {
+		const struct raft_server *s = &r->configuration.servers[i];
+		if (raft_configuration_add(&copy, s->id, s->address, s->role) !=
+		    0) {
+			raft_configuration_close(&copy);
+			return -1;
+		}
+	}
+	/* What replicationApplyConfigurationChange does for an entry it
+	 * recognizes (r->configuration is that entry's, restored from the
+	 * log at start). */
+	raft_configuration_close(&r->configuration_committed);
+	r->configuration_committed = copy;
+	r->configuration_committed_index = y;
+	r->configuration_uncommitted_index = 0;
+	return 1;
 }

@@ -808,6 +808,18 @@ static void test_append_split_at_changes(void **state)
 	assert_int_equal(seen[2].n, 0);
 	assert_int_equal(x.appends_split, 1);
 	assert_int_equal(x.split_dropped, 0);
+	/* A change first and another later (the add, then the promotion);
+	 * an empty payload. */
+	n_seen = 0;
+	m = append_msg(30, 3, "C3:i A3: C4:j");
+	fake.recv(&fake.io, &m);
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[0].prev, 30);
+	assert_string_equal(seen[0].text, "C3i A3 ");
+	assert_int_equal(seen[1].prev, 32);
+	assert_int_equal(seen[1].prev_term, 3);
+	assert_string_equal(seen[1].text, "C4j ");
+	assert_int_equal(x.appends_split, 2);
 }
 
 /* An allocator that fails once `fail_after` allocations have been made. */
@@ -830,7 +842,7 @@ static void *h_calloc(void *d, size_t n, size_t size)
 static void *h_realloc(void *d, void *p, size_t n)
 {
 	(void)d;
-	return realloc(p, n);
+	return heap_allocs++ >= heap_fail_after ? NULL : realloc(p, n);
 }
 static void *h_aligned_alloc(void *d, size_t align, size_t n)
 {
@@ -855,11 +867,11 @@ static void test_append_split_out_of_memory(void **state)
 	struct raft_message m;
 	(void)state;
 	n_seen = 0;
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		m = append_msg(10, 1, "A1:a C2:bb A2:ccc");
 		heap_allocs = 0;
-		heap_fail_after = k; /* the first part's array or batch,
-					 then the second's */
+		heap_fail_after = k; /* the parts, the first part's array
+					 or batch, then the second's */
 		raft_heap_set(&heap);
 		fake.recv(&fake.io, &m);
 		raft_heap_set_default();
@@ -870,6 +882,70 @@ static void test_append_split_out_of_memory(void **state)
 	fake.recv(&fake.io, &m);
 	assert_int_equal(n_seen, 2);
 	assert_int_equal(x.appends_split, 1);
+}
+
+static void conf_of(struct raft_configuration *c, int n)
+{
+	raft_configuration_init(c);
+	for (int i = 1; i <= n; i++) {
+		char addr[8];
+		snprintf(addr, sizeof addr, "n%d", i);
+		assert_int_equal(
+		    raft_configuration_add(c, (raft_id)i, addr, RAFT_VOTER), 0);
+	}
+}
+
+/* The state the 5.12 bug leaves at a start (a snapshot recorded the old
+ * configuration; the entry, restored from the log, is at or below the
+ * last applied index and held uncommitted). The invariant: the repair
+ * marks committed only a configuration at or below the last applied
+ * index, as libraft would when applying it, and changes nothing else;
+ * out of memory it changes nothing. */
+static void test_config_repair(void **state)
+{
+	struct raft_heap heap = {NULL,		h_malloc,  h_free,
+				 h_calloc,	h_realloc, h_aligned_alloc,
+				 h_aligned_free};
+	struct raft rr;
+	raft_index y = 99;
+	(void)state;
+	memset(&rr, 0, sizeof rr);
+	conf_of(&rr.configuration, 3);
+	conf_of(&rr.configuration_committed, 2);
+	rr.configuration_committed_index = 5;
+	/* Nothing held: nothing to do. */
+	rr.last_applied = 100;
+	assert_int_equal(raftio_config_repair(&rr, &y), 0);
+	assert_int_equal(y, 0);
+	/* Held above the last applied index: a real uncommitted change. */
+	rr.configuration_uncommitted_index = 101;
+	assert_int_equal(raftio_config_repair(&rr, &y), 0);
+	assert_int_equal(rr.configuration_uncommitted_index, 101);
+	assert_int_equal(rr.configuration_committed.n, 2);
+	/* Out of memory: unchanged. */
+	rr.configuration_uncommitted_index = 40;
+	heap_allocs = 0;
+	heap_fail_after = 1;
+	raft_heap_set(&heap);
+	assert_int_equal(raftio_config_repair(&rr, &y), -1);
+	raft_heap_set_default();
+	assert_int_equal(rr.configuration_uncommitted_index, 40);
+	assert_int_equal(rr.configuration_committed_index, 5);
+	assert_int_equal(rr.configuration_committed.n, 2);
+	/* Held at or below it: committed now, a copy of the current one. */
+	assert_int_equal(raftio_config_repair(&rr, &y), 1);
+	assert_int_equal(y, 40);
+	assert_int_equal(rr.configuration_uncommitted_index, 0);
+	assert_int_equal(rr.configuration_committed_index, 40);
+	assert_int_equal(rr.configuration_committed.n, 3);
+	assert_ptr_not_equal(rr.configuration_committed.servers,
+			     rr.configuration.servers);
+	assert_string_equal(rr.configuration_committed.servers[2].address,
+			    "n3");
+	assert_int_equal(rr.configuration.n, 3);
+	assert_int_equal(raftio_config_repair(&rr, &y), 0);
+	raft_configuration_close(&rr.configuration);
+	raft_configuration_close(&rr.configuration_committed);
 }
 
 static int disk_errors_at_cb;
@@ -1139,6 +1215,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_install_failure_said, setup),
 	    cmocka_unit_test_setup(test_append_split_at_changes, setup),
 	    cmocka_unit_test_setup(test_append_split_out_of_memory, setup),
+	    cmocka_unit_test(test_config_repair),
 	    cmocka_unit_test_setup(test_oldest_append, setup),
 	    cmocka_unit_test_setup(test_append_errors_said, setup),
 	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
