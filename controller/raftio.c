@@ -707,7 +707,9 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 		x->inner->errmsg[0] = '\0';
 		rv = x->inner->snapshot_put(x->inner, 0, &x->install, snapshot,
 					    on_install);
-		if (rv != 0 && (rv == RAFT_CANCELED || open_resume(x) != 0)) {
+		if (rv != 0 && open_resume(x) != 0) {
+			/* No loop given (uv_timer_init does not fail):
+			 * libraft's double free below cannot be avoided. */
 			rv = fwd_rv(io, rv);
 			install_failed(x, rv, io->errmsg);
 			return rv;
@@ -720,7 +722,8 @@ static int io_snapshot_put(struct raft_io *io, unsigned trailing,
 			 * twice when snapshot_put returns an error for an
 			 * installation (legacyPersistSnapshotStart, then its
 			 * caller), so raft's callback gets the error instead,
-			 * on the next loop turn (or a close cancels it). */
+			 * on the next loop turn (or a close cancels it);
+			 * RAFT_CANCELED (raft_uv closing) too, unsaid. */
 			install_failed(x, rv,
 				       x->inner->errmsg[0] != '\0'
 					   ? x->inner->errmsg

@@ -149,12 +149,16 @@ int raftio_trace_snapshot_retry(const char *msg);
 
 /* libraft 0.22 state left by the bug the split avoids (raftio.h's top,
  * reliability.md 5.12) in a node that received a configuration entry
- * before: a snapshot taken meanwhile records the configuration before it,
+ * before (or by a rollback of a later one that libraft held uncommitted
+ * before applying this one): a snapshot taken meanwhile records the
+ * configuration before it,
  * and at the next start libraft marks the entry (now at its right index,
  * restored from the log) uncommitted although it is at or below the last
  * applied index, so it is never applied again and, leading, the node
  * refuses every change. To be called right after raft_start(): marks that
  * configuration committed, as libraft would have when it applied it.
+ * The snapshot on disk keeps the old one until the next (an installation
+ * sends it): operations.md 6 says what to do after such an upgrade.
  * Returns 1 when it did (*index: the entry's), 0 when there was nothing
  * to repair, -1 out of memory (nothing changed). */
 int raftio_config_repair(struct raft *r, raft_index *index);

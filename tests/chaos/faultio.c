@@ -25,7 +25,8 @@
  *         D/snapshot-*; its .meta file is named first) fails with EIO:
  *         the last steps of a save, after its data was written;
  *         libraft drops such a save (an installation from the leader
- *         then leaves the follower deaf: reliability.md 5.15).
+ *         would leave the follower deaf; synod stops instead:
+ *         reliability.md 5.15).
  *   stall segment writes are accepted and held, not done, until the mode
  *         is something else (checked every 50 ms): a disk that hangs.
  *   stall-snapshots  writes and syncs of snapshot files (as for
