@@ -1142,12 +1142,7 @@ static int change_would_wait(struct node *n)
 /* libraft refused to start a change: keep its message, map its code. */
 static int change_refused(struct node *n, struct node_change *c, int rv)
 {
-	char wait[160];
-	raft_change_wait(n, wait, sizeof wait);
-	if (rv == RAFT_CANTCHANGE && wait[0])
-		snprintf(n->errmsg, sizeof n->errmsg, "%s: %s",
-			 raft_errmsg(&n->raft), wait);
-	else
+	if (rv != RAFT_CANTCHANGE || !change_would_wait(n))
 		snprintf(n->errmsg, sizeof n->errmsg, "%s",
 			 raft_errmsg(&n->raft));
 	free(c);
