@@ -725,6 +725,7 @@ int main(int argc, char **argv)
 		uv_timer_start(&notify_timer, on_notify_timer, 200, 500);
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
+	node_release(&node);
 	uv_loop_close(loop);
 	return exit_code;
 }

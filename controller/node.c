@@ -667,7 +667,7 @@ static void uv_trace(struct raft_tracer *t, int type, const void *info)
 	const struct raft_tracer_info *i = info;
 	struct node *n = t->impl;
 	const char *m, *what;
-	char why[sizeof n->disk_fail_why];
+	char why[sizeof n->disk_fail_why - 64], copy[sizeof why];
 	if (type != RAFT_TRACER_DIAGNOSTIC || i->version < 1 ||
 	    i->diagnostic.message == NULL)
 		return;
@@ -680,11 +680,19 @@ static void uv_trace(struct raft_tracer *t, int type, const void *info)
 		atomic_fetch_add(&n->snapshot_retries, 1);
 		return;
 	}
-	if (!raftio_trace_failure(m, &what, why, sizeof why) ||
+	if (!raftio_trace_failure(m, &what, why, sizeof why))
+		return;
+	/* Matched once more on a copy, which no other thread writes: a
+	 * report once named the wrong file (reliability.md 5.16). The
+	 * report says where libraft said it. */
+	snprintf(copy, sizeof copy, "%s", m);
+	if (!raftio_trace_failure(copy, &what, why, sizeof why) ||
 	    atomic_exchange(&n->disk_fail_claimed, 1) != 0)
 		return;
 	n->disk_fail_what = what;
-	memcpy(n->disk_fail_why, why, sizeof why);
+	snprintf(n->disk_fail_why, sizeof n->disk_fail_why, "%s; %s:%d", why,
+		 i->diagnostic.file ? i->diagnostic.file : "?",
+		 i->diagnostic.line);
 	atomic_store_explicit(&n->disk_fail_pending, 1, memory_order_release);
 }
 
@@ -1605,11 +1613,18 @@ static void raft_closed(struct raft *r)
 {
 	struct node *n = r->data;
 	raft_uv_close(&n->io);
-	synod_transport_close(&n->transport);
+	/* The transport is freed by node_release, after the loop ends: a
+	 * connection raft_uv_tcp was still closing can call back into it
+	 * later than this (reliability.md 5.16). */
 	fsm_close(&n->fsm);
 	free(n->batch_buf);
 	n->batch_buf = NULL;
 	handle_closed((uv_handle_t *)&n->poll);
+}
+
+void node_release(struct node *n)
+{
+	synod_transport_close(&n->transport);
 }
 
 void node_stop(struct node *n)

@@ -165,6 +165,9 @@ int node_start(struct node *n);
 /* Stop raft; on_stopped runs when every handle is closed. Pending waiters
  * complete with SYNOD_ESHUTTING_DOWN. */
 void node_stop(struct node *n);
+/* After on_stopped, once uv_run has returned (no handle of the node's
+ * left): frees what raft_uv_tcp may still use until then. */
+void node_release(struct node *n);
 
 /* Propose records (packed into the current batch). Returns SYNOD_OK (w->done
  * will run), or SYNOD_ENOT_CONTROLLER / SYNOD_EUNAVAILABLE /

@@ -192,10 +192,29 @@ static int w_init(struct raft_uv_transport *o, raft_id id, const char *address)
 	return rv;
 }
 
+/* raft_uv_tcp 0.22 can call back after it reported itself closed, and
+ * raft_uv (which that report let finish closing) is gone by then
+ * (reliability.md 5.16): such a callback is said and ignored. 1 if t is
+ * closed. */
+static int late(struct synod_transport *t, const char *what)
+{
+	if (!t->closed)
+		return 0;
+	t->late_callbacks++;
+	log_warn("raft: libraft's transport called back after it closed (%s; "
+		 "reliability.md 5.16): ignored",
+		 what);
+	return 1;
+}
+
 static void w_accept(struct raft_uv_transport *i, raft_id id,
 		     const char *address, struct uv_stream_s *stream)
 {
 	struct synod_transport *t = i->data;
+	if (late(t, "a connection accepted")) {
+		uv_close((uv_handle_t *)stream, close_free);
+		return;
+	}
 	nodelay(stream);
 	if (t->tls_server) {
 		(void)relay_begin(t, 1, id, address, stream, NULL);
@@ -225,6 +244,11 @@ static void w_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *s,
 	char address[256];
 	memcpy(address, w->address, sizeof address);
 	free(w);
+	if (late(t, "a connection attempt ended")) {
+		if (status == 0)
+			uv_close((uv_handle_t *)s, close_free);
+		return;
+	}
 	if (status == 0)
 		nodelay(s);
 	if (status == 0 && t->tls_client) {
@@ -244,6 +268,12 @@ static int w_connect(struct raft_uv_transport *o, struct raft_uv_connect *req,
 	int rv;
 	if (synod_addr_split(address, raft, sizeof raft, NULL, 0) != 0)
 		snprintf(raft, sizeof raft, "%s", address);
+	if (t->closing)
+		/* Not refused: raft_uv would retry on a timer that keeps
+		 * the loop running. Said, to find the cause of 5.16. */
+		log_warn("raft: libraft connects to node %llu while its "
+			 "transport closes (reliability.md 5.16)",
+			 (unsigned long long)id);
 	w = malloc(sizeof *w);
 	if (w == NULL)
 		return RAFT_NOMEM;
@@ -261,17 +291,26 @@ static int w_connect(struct raft_uv_transport *o, struct raft_uv_connect *req,
 	return rv;
 }
 
+/* raft_uv_tcp calls this whenever a closing connection of its ends and
+ * nothing else is left open, so possibly again (reliability.md 5.16):
+ * raft_uv hears it once. */
 static void w_close_cb(struct raft_uv_transport *i)
 {
 	struct synod_transport *t = i->data;
-	if (t->close_cb)
-		t->close_cb(&t->outer);
+	raft_uv_transport_close_cb cb = t->close_cb;
+	if (late(t, "closed again"))
+		return;
+	t->closed = 1;
+	t->close_cb = NULL;
+	if (cb)
+		cb(&t->outer);
 }
 
 static void w_close(struct raft_uv_transport *o, raft_uv_transport_close_cb cb)
 {
 	struct synod_transport *t = (struct synod_transport *)o;
 	t->close_cb = cb;
+	t->closing = 1;
 	/* Handshakes in flight end now: a connect fails (raft_uv is
 	 * closing), an accepted connection is dropped. */
 	while (t->relays)
@@ -300,6 +339,9 @@ int synod_transport_init(struct synod_transport *t, struct uv_loop_s *loop)
 
 void synod_transport_close(struct synod_transport *t)
 {
+	if (t->freed)
+		return;
+	t->freed = 1;
 	raft_uv_tcp_close(&t->inner);
 	tls_ctx_free(t->tls_server);
 	tls_ctx_free(t->tls_client);

@@ -33,6 +33,10 @@ struct synod_transport {
 	struct synod_relay *relays;   /* handshakes in flight */
 	uint64_t tls_refused;	      /* connections refused by TLS */
 	uint64_t log_ms, log_skipped; /* refusal log lines, one a second */
+	int closing;		      /* raft_uv closes it */
+	int closed;		      /* raft_uv was told it closed */
+	uint64_t late_callbacks;      /* from raft_uv_tcp after that */
+	int freed;		      /* synod_transport_close ran */
 };
 
 int synod_transport_init(struct synod_transport *t, struct uv_loop_s *loop);
@@ -48,6 +52,12 @@ int synod_transport_tls(struct synod_transport *t, const char *ca_file,
 			const char *cert_file, const char *key_file,
 			int allow_tls12, unsigned timeout_ms, char *err,
 			size_t size);
+/* Frees raft_uv_tcp and the TLS contexts; a second call does nothing.
+ * Once listening, call it only after uv_run has returned: raft_uv_tcp
+ * 0.22 can run a connection's close callback after it called raft_uv's
+ * close callback, and that callback reads the transport (reliability.md
+ * 5.16). Its close callback reaches raft_uv once, however often
+ * raft_uv_tcp calls it. */
 void synod_transport_close(struct synod_transport *t);
 
 /* Split "raft/client" into its parts (either output may be NULL).

@@ -18,9 +18,13 @@
  * - One bootstrapped node in this process (node, controller modules, HTTP):
  *   a connection to the client port must be taken (the server counts it),
  *   and an HTTP GET /healthz answered, when their first allocations fail.
+ * - The same node with a second voter that never answers, stopped while
+ *   raft connections are half set up: under ASan, no callback may read
+ *   freed memory (reliability.md 5.16).
  * Every wait is bounded (a deadline); no fixed sleeps.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -347,10 +351,13 @@ static void set(struct n1 *n, const char *key, const char *value)
 		fail_msg("%s: %s", key, err);
 }
 
+/* ",ID@RAFT/CLIENT" added to start_node's voters, or NULL. */
+static const char *extra_voter;
+
 static void start_node(struct n1 *n)
 {
 	unsigned p[3];
-	char a[64], voters[160], err[256];
+	char a[64], voters[200], err[256];
 	memset(n, 0, sizeof *n);
 	snprintf(n->dir, sizeof n->dir, "/tmp/synod-nomem-XXXXXX");
 	assert_non_null(mkdtemp(n->dir));
@@ -365,8 +372,8 @@ static void start_node(struct n1 *n)
 	set(n, "raft_address", a);
 	snprintf(a, sizeof a, "127.0.0.1:%u", p[1]);
 	set(n, "client_address", a);
-	snprintf(voters, sizeof voters, "1@127.0.0.1:%u/127.0.0.1:%u", p[0],
-		 p[1]);
+	snprintf(voters, sizeof voters, "1@127.0.0.1:%u/127.0.0.1:%u%s", p[0],
+		 p[1], extra_voter != NULL ? extra_voter : "");
 	set(n, "voters", voters);
 	snprintf(a, sizeof a, "127.0.0.1:%u", p[2]);
 	set(n, "http_address", a);
@@ -420,6 +427,7 @@ static void stop_node(struct n1 *n)
 	while (n->parts_left > 0)
 		uv_run(&n->loop, UV_RUN_ONCE);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
+	node_release(&n->node);
 	assert_int_equal(uv_loop_close(&n->loop), 0);
 	nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -578,6 +586,157 @@ static void test_http_port(void **state)
 			    "connection; it waits");
 }
 
+/* ---- a stop while raft connections are half set up ---- */
+
+#define HALF_OPEN 8
+
+struct half {
+	uv_tcp_t tcp;
+	uv_connect_t connect;
+	uv_write_t write;
+	int *written;
+	char preamble[12]; /* half of raft_uv_tcp's 24-byte preamble */
+};
+
+static void half_written(uv_write_t *w, int status)
+{
+	struct half *h = w->data;
+	if (status == 0)
+		(*h->written)++;
+}
+
+static void half_connected(uv_connect_t *c, int status)
+{
+	struct half *h = c->data;
+	uv_buf_t b = uv_buf_init(h->preamble, sizeof h->preamble);
+	if (status != 0)
+		return;
+	h->write.data = h;
+	assert_int_equal(
+	    uv_write(&h->write, (uv_stream_t *)&h->tcp, &b, 1, half_written),
+	    0);
+}
+
+/* A peer of the test's on port: accepts raft connections and closes
+ * them at once (close_now) or keeps them open without a word. */
+struct peer {
+	uv_tcp_t listener;
+	uv_tcp_t *conns[16];
+	int n_conns, close_now;
+};
+
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void peer_conn(uv_stream_t *l, int status)
+{
+	struct peer *p = l->data;
+	uv_tcp_t *c;
+	if (status != 0 || (c = malloc(sizeof *c)) == NULL)
+		return;
+	uv_tcp_init(l->loop, c);
+	if (uv_accept(l, (uv_stream_t *)c) != 0 || p->close_now ||
+	    p->n_conns == 16)
+		uv_close((uv_handle_t *)c, free_handle);
+	else
+		p->conns[p->n_conns++] = c;
+}
+
+static void peer_start(struct peer *p, uv_loop_t *loop, unsigned port,
+		       int close_now)
+{
+	struct sockaddr_in sa;
+	p->close_now = close_now;
+	uv_tcp_init(loop, &p->listener);
+	p->listener.data = p;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", (int)port, &sa), 0);
+	if (uv_tcp_bind(&p->listener, (struct sockaddr *)&sa, 0) != 0 ||
+	    uv_listen((uv_stream_t *)&p->listener, 16, peer_conn) != 0)
+		fail_msg("the peer's port %u is taken", port);
+}
+
+static void peer_stop(struct peer *p)
+{
+	uv_close((uv_handle_t *)&p->listener, NULL);
+	for (int i = 0; i < p->n_conns; i++)
+		uv_close((uv_handle_t *)p->conns[i], free_handle);
+}
+
+/* The invariant: a node stops, and its memory is released, without a
+ * callback into freed memory, whatever raft_uv_tcp's connections are
+ * doing: incoming ones that sent half a preamble; outgoing ones to a
+ * second voter that does not answer, refuses, hangs up at once or takes
+ * the connection and says nothing; stopped after 0 to 11 loop turns.
+ * The daemon crashed in such a callback after "stopped" (reliability.md
+ * 5.16). Run under ASan (tests/run.sh), a read of freed memory fails
+ * the test. */
+static void test_stop_while_connecting(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 32; round++) {
+		struct n1 *n = calloc(1, sizeof *n);
+		struct half *h = calloc(HALF_OPEN, sizeof *h);
+		struct peer *p = calloc(1, sizeof *p);
+		struct sockaddr_in sa;
+		char host[64], voter[96];
+		const char *colon;
+		unsigned port = 0;
+		int written = 0, kind = round % 4;
+		assert_non_null(n);
+		assert_non_null(h);
+		assert_non_null(p);
+		/* The second voter: TEST-NET-1 (no answer), a refused
+		 * port, or a peer of the test's. */
+		if (kind >= 2)
+			pick_ports(&port, 1);
+		if (kind == 0)
+			snprintf(voter, sizeof voter,
+				 ",2@192.0.2.1:9/192.0.2.1:10");
+		else
+			snprintf(voter, sizeof voter,
+				 ",2@127.0.0.1:%u/127.0.0.1:2",
+				 kind == 1 ? 1 : port);
+		extra_voter = voter;
+		start_node(n);
+		extra_voter = NULL;
+		if (kind >= 2)
+			peer_start(p, &n->loop, port, kind == 2);
+		uv_tcp_init(&n->loop, &n->tcp); /* stop_node closes it */
+		colon = strrchr(n->cfg.raft_address, ':');
+		memcpy(host, n->cfg.raft_address,
+		       (size_t)(colon - n->cfg.raft_address));
+		host[colon - n->cfg.raft_address] = '\0';
+		assert_int_equal(uv_ip4_addr(host, atoi(colon + 1), &sa), 0);
+		for (int i = 0; i < HALF_OPEN; i++) {
+			h[i].written = &written;
+			h[i].preamble[0] = 1; /* protocol 1, little endian */
+			uv_tcp_init(&n->loop, &h[i].tcp);
+			h[i].connect.data = &h[i];
+			assert_int_equal(uv_tcp_connect(&h[i].connect,
+							&h[i].tcp,
+							(struct sockaddr *)&sa,
+							half_connected),
+					 0);
+		}
+		/* A candidate: it connects to voter 2 for its votes. */
+		RUN_UNTIL(n, raft_state(&n->node.raft) == RAFT_CANDIDATE);
+		for (int i = 0; i < round % 12; i++) {
+			uv_run(&n->loop, UV_RUN_NOWAIT);
+			usleep(200);
+		}
+		for (int i = 0; i < HALF_OPEN; i++)
+			uv_close((uv_handle_t *)&h[i].tcp, NULL);
+		if (kind >= 2)
+			peer_stop(p);
+		stop_node(n);
+		free(p);
+		free(h);
+		free(n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +744,8 @@ int main(void)
 	    cmocka_unit_test(test_no_memory_then_served),
 	    cmocka_unit_test(test_client_port),
 	    cmocka_unit_test(test_http_port),
+	    cmocka_unit_test(test_stop_while_connecting),
 	};
+	signal(SIGPIPE, SIG_IGN); /* as the daemon (a peer hangs up) */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,9 @@ cleanup() {
   # A sanitizer build's report in any daemon's log fails the test.
   san=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
     "$dir"/node-*.log "$dir".*/node-*.log 2>/dev/null || true)
+  [ "$fail" -ne 0 ] && tail -n 40 "$dir".fault/node-*.log >&2 2>/dev/null
+  # SYNOD_TEST_KEEP=DIR keeps the fault cluster's directories to read.
+  [ -n "${SYNOD_TEST_KEEP:-}" ] && cp -r "$dir.fault" "$SYNOD_TEST_KEEP" 2>/dev/null || true
   rm -rf "$dir.snap" "$dir.fault" "$dir.fault.ctl"
   [ -n "$mnt" ] && umount "$mnt" 2>/dev/null || true
   rm -rf "$dir.full"
@@ -238,7 +241,7 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
     sleep 0.1
   done
   wait_for 15 dead "$p2" && ok || bad "eio: node 2 still runs"
-  grep -q "fatal: $d/node-2/raft: a log write failed (write failed: -5): the disk is failing" "$d/node-2.log" && ok || bad "eio: no clear error: $(tail -n 2 "$d/node-2.log")"
+  grep -q "fatal: $d/node-2/raft: a log write failed (write failed: -5; src/uv_append.c:[0-9]*): the disk is failing" "$d/node-2.log" && ok || bad "eio: no clear error: $(tail -n 2 "$d/node-2.log")"
   grep -q "node 2: stopped" "$d/node-2.log" && ok || bad "eio: did not stop cleanly"
   [ "$(echo $acked | wc -w)" -ge 15 ] && ok || bad "eio: only [$acked] acknowledged"
   for i in $acked; do
@@ -340,8 +343,12 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
     && ok || bad "install: no clear error: $(grep -E "fatal|ERROR" "$d/node-2.log" | tail -n 2)"
   snaplog "node 2: stopped" && ok || bad "install: did not stop cleanly"
   ! snaplog "a snapshot could not be written" && ok || bad "install: said raft tries again"
+  # Up to libraft's install_snapshot_timeout (30 s): a leader that sent
+  # its snapshot to node 2 before it stopped may wait for that send to
+  # time out before it sends another (once seen in CI: caught up after
+  # 20 s; reliability.md 5.15).
   restart2
-  wait_for 20 same && ok || bad "install: digests differ after the restart"
+  wait_for 45 same && ok || bad "install: digests differ after the restart: $(fctl --json quorum status --digest)"
   [ "$(fctl config get --topic i200 retention.ms)" = 200 ] && ok || bad "install: value"
   for n in 1 3; do
     fenv "$root/deploy/cluster.sh" restart $n >/dev/null
