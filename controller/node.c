@@ -1612,10 +1612,13 @@ static void handle_closed(uv_handle_t *h)
 static void raft_closed(struct raft *r)
 {
 	struct node *n = r->data;
-	raft_uv_close(&n->io);
-	/* The transport is freed by node_release, after the loop ends: a
-	 * connection raft_uv_tcp was still closing can call back into it
-	 * later than this (reliability.md 5.16). */
+	if (n->raftio.sends_after_close > 0)
+		log_info("raft: %llu messages libraft sent while closing were "
+			 "refused (reliability.md 5.16)",
+			 n->raftio.sends_after_close);
+	/* raft_uv and its transport are freed by node_release, after the
+	 * loop ends: a connection raft_uv_tcp was still closing can call
+	 * back into them later than this (reliability.md 5.16). */
 	fsm_close(&n->fsm);
 	free(n->batch_buf);
 	n->batch_buf = NULL;
@@ -1624,6 +1627,10 @@ static void raft_closed(struct raft *r)
 
 void node_release(struct node *n)
 {
+	if (n->released)
+		return;
+	n->released = 1;
+	raft_uv_close(&n->io);
 	synod_transport_close(&n->transport);
 }
 

@@ -143,6 +143,7 @@ struct node {
 	struct node_stats stats;
 	struct hist commit_lat; /* entries: proposed to applied here */
 	int stopping;
+	int released; /* node_release ran */
 	int open_handles;
 	void (*on_fatal)(struct node *n, const char *msg);
 	/* The exit status on_fatal asks for: 0 or 1 (a fault an operator

@@ -69,6 +69,7 @@ static void finish_install(struct raftio *x, int status);
 static void io_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct raftio *x = X(io);
+	x->closing = 1;
 	drop_held(x);
 	cancel_deferred(x);
 	x->close_cb = cb;
@@ -267,10 +268,21 @@ static int io_set_vote(struct raft_io *io, raft_id server_id)
 		       "saving the vote");
 }
 
+/* After io_close, refused: libraft 0.22.1 sends an InstallSnapshot when
+ * the snapshot it loads for it is ready (legacyLoadSnapshotCb), even
+ * while closing, and raft_uv then makes a client for it whose connection
+ * attempt outlives raft_uv; raft_uv_tcp reports itself closed without
+ * waiting for it (reliability.md 5.16). libraft frees the message. */
 static int io_send(struct raft_io *io, struct raft_io_send *req,
 		   const struct raft_message *message, raft_io_send_cb cb)
 {
-	return fwd_rv(io, X(io)->inner->send(X(io)->inner, req, message, cb));
+	struct raftio *x = X(io);
+	if (x->closing) {
+		x->sends_after_close++;
+		strcpy(io->errmsg, "the io is closing");
+		return RAFT_CANCELED;
+	}
+	return fwd_rv(io, x->inner->send(x->inner, req, message, cb));
 }
 
 /* An append timed for /metrics: the inner io gets a request of ours. */

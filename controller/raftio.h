@@ -91,6 +91,12 @@ struct raftio {
 	 * their count (truncations) and the handle that resumes them. */
 	struct deferred_write *deferred_head, *deferred_tail;
 	unsigned long long truncations_deferred;
+	/* Messages raft asked to send after the io began to close, refused
+	 * (libraft 0.22.1 sends the snapshot it finished loading even
+	 * then, and raft_uv would open a connection that outlives it:
+	 * reliability.md 5.16). */
+	unsigned long long sends_after_close;
+	int closing;	 /* io_close ran */
 	uv_loop_t *loop; /* set by the caller after raftio_init */
 	uv_timer_t resume;
 	int resume_open, closes_left;

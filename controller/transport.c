@@ -268,12 +268,15 @@ static int w_connect(struct raft_uv_transport *o, struct raft_uv_connect *req,
 	int rv;
 	if (synod_addr_split(address, raft, sizeof raft, NULL, 0) != 0)
 		snprintf(raft, sizeof raft, "%s", address);
-	if (t->closing)
+	if (t->closing) {
 		/* Not refused: raft_uv would retry on a timer that keeps
-		 * the loop running. Said, to find the cause of 5.16. */
+		 * the loop running. raftio refuses the sends that led here
+		 * (reliability.md 5.16). */
+		t->connects_closing++;
 		log_warn("raft: libraft connects to node %llu while its "
 			 "transport closes (reliability.md 5.16)",
 			 (unsigned long long)id);
+	}
 	w = malloc(sizeof *w);
 	if (w == NULL)
 		return RAFT_NOMEM;

@@ -36,6 +36,7 @@ struct synod_transport {
 	int closing;		      /* raft_uv closes it */
 	int closed;		      /* raft_uv was told it closed */
 	uint64_t late_callbacks;      /* from raft_uv_tcp after that */
+	uint64_t connects_closing;    /* connections begun while closing */
 	int freed;		      /* synod_transport_close ran */
 };
 

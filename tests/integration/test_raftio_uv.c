@@ -12,7 +12,12 @@
  *
  * To keep the save's write in flight, raft_uv's tracer (called on the
  * worker thread too) parks the worker when it reports "snapshot write
- * end" (uv_snapshot.c), until the test releases it. */
+ * end" (uv_snapshot.c), until the test releases it.
+ *
+ * Also: a message libraft sends while the io closes (the InstallSnapshot
+ * whose snapshot finished loading meanwhile) is refused, so raft_uv opens
+ * no connection that would outlive it (reliability.md 5.16). The stack
+ * is the node's: Synod's transport over raft_uv_tcp. */
 #include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +34,7 @@
 #include <uv.h>
 
 #include "raftio.h"
+#include "transport.h"
 
 static uv_loop_t loop;
 static uv_async_t parked_async;
@@ -164,9 +170,12 @@ static void recv_msg(struct raft_io *io, struct raft_message *m)
 	(void)m;
 }
 
+/* Node 1's raft and client addresses (the transport's form). */
+#define ADDRESS "127.0.0.1:9/127.0.0.1:10"
+
 /* The io under test: raftio over raft_uv, or raft_uv alone. */
 struct stack {
-	struct raft_uv_transport transport;
+	struct synod_transport t;
 	struct raft_io uv;
 	struct raftio x;
 	struct raft r; /* what raftio finds through the inner io's data */
@@ -182,9 +191,8 @@ static void stack_open(struct stack *s, const char *dir, int with_raftio)
 	struct raft_entry *entries = NULL;
 	size_t n = 0;
 	memset(s, 0, sizeof *s);
-	s->transport.version = 1;
-	assert_int_equal(raft_uv_tcp_init(&s->transport, &loop), 0);
-	assert_int_equal(raft_uv_init(&s->uv, &loop, dir, &s->transport), 0);
+	assert_int_equal(synod_transport_init(&s->t, &loop), 0);
+	assert_int_equal(raft_uv_init(&s->uv, &loop, dir, &s->t.outer), 0);
 	raft_uv_set_tracer(&s->uv, &tracer);
 	s->io = &s->uv;
 	if (with_raftio) {
@@ -198,7 +206,7 @@ static void stack_open(struct stack *s, const char *dir, int with_raftio)
 		s->r.io = &s->x.io;
 		s->x.io.data = &s->r;
 	}
-	assert_int_equal(s->io->init(s->io, 1, "127.0.0.1:9"), 0);
+	assert_int_equal(s->io->init(s->io, 1, ADDRESS), 0);
 	assert_int_equal(
 	    s->io->load(s->io, &term, &vote, &snap, &start, &entries, &n), 0);
 	assert_null(snap);
@@ -211,9 +219,9 @@ static void stack_close(struct stack *s)
 	closed = 0;
 	s->io->close(s->io, on_closed);
 	run_until(&closed);
+	run_for(50); /* then freed, as node_release does */
 	raft_uv_close(&s->uv);
-	raft_uv_tcp_close(&s->transport);
-	run_for(50);
+	synod_transport_close(&s->t);
 }
 
 /* Loads dir with a fresh raft_uv: its error, or 0 and the log's last
@@ -230,12 +238,11 @@ static int reload(const char *dir, raft_index *last, raft_term *t8,
 	size_t n = 0;
 	int rv;
 	memset(&s, 0, sizeof s);
-	s.transport.version = 1;
-	assert_int_equal(raft_uv_tcp_init(&s.transport, &loop), 0);
-	assert_int_equal(raft_uv_init(&s.uv, &loop, dir, &s.transport), 0);
+	assert_int_equal(synod_transport_init(&s.t, &loop), 0);
+	assert_int_equal(raft_uv_init(&s.uv, &loop, dir, &s.t.outer), 0);
 	raft_uv_set_auto_recovery(&s.uv, false);
 	s.io = &s.uv;
-	assert_int_equal(s.io->init(s.io, 1, "127.0.0.1:9"), 0);
+	assert_int_equal(s.io->init(s.io, 1, ADDRESS), 0);
 	rv = s.io->load(s.io, &term, &vote, &snap, &start, &entries, &n);
 	if (rv == 0) {
 		*last = start + n - 1;
@@ -355,6 +362,78 @@ static void test_raft_uv_alone_loses_it(void **state)
 			 RAFT_CORRUPT);
 }
 
+struct get_send {
+	struct raft_io_snapshot_get get;
+	struct raft_io_send send;
+	struct raft_io *io;
+	int got, status, rv;
+};
+
+/* As libraft's legacyLoadSnapshotCb: the snapshot loaded, its message is
+ * sent (a RequestVote here: any message makes raft_uv open a client). */
+static void got_then_send(struct raft_io_snapshot_get *req,
+			  struct raft_snapshot *snap, int status)
+{
+	struct get_send *g = req->data;
+	struct raft_message m;
+	g->got = 1;
+	g->status = status;
+	if (snap != NULL) {
+		raft_configuration_close(&snap->configuration);
+		for (unsigned i = 0; i < snap->n_bufs; i++)
+			raft_free(snap->bufs[i].base);
+		raft_free(snap->bufs);
+		raft_free(snap);
+	}
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_REQUEST_VOTE;
+	m.server_id = 2;
+	m.server_address = "127.0.0.1:1/127.0.0.1:2";
+	m.request_vote.version = 2;
+	m.request_vote.term = 2;
+	m.request_vote.candidate_id = 1;
+	g->rv = g->io->send(g->io, &g->send, &m, NULL);
+}
+
+/* The invariant: once the io closes, raft's messages go nowhere, and
+ * raft_uv opens no connection after its transport closed. libraft 0.22.1
+ * sends an InstallSnapshot when its snapshot has loaded, even while
+ * closing; raft_uv made a client for it whose connection attempt
+ * outlived raft_uv, and the daemon crashed in its callback after
+ * "stopped" (reliability.md 5.16). A snapshot load is in flight when
+ * the io closes; its callback sends. */
+static void test_send_while_closing_refused(void **state)
+{
+	static struct append a;
+	static struct save sv;
+	static struct get_send g;
+	struct stack s;
+	(void)state;
+	stack_open(&s, dir, 1);
+	append(s.io, &a, 1, 5, 1);
+	run_until(&a.done);
+	save(s.io, &sv, 2, 3);
+	run_until(&sv.done);
+	assert_int_equal(sv.status, 0);
+	raft_configuration_close(&sv.snap.configuration);
+	memset(&g, 0, sizeof g);
+	g.io = s.io;
+	g.get.data = &g;
+	assert_int_equal(s.io->snapshot_get(s.io, &g.get, got_then_send), 0);
+	closed = 0;
+	s.io->close(s.io, on_closed);
+	run_until(&closed);
+	assert_true(g.got); /* raft_uv waits for the load */
+	assert_int_equal(g.status, 0);
+	assert_int_equal(g.rv, RAFT_CANCELED);
+	assert_int_equal(s.x.sends_after_close, 1);
+	assert_int_equal(s.t.connects_closing, 0);
+	run_for(50);
+	assert_int_equal(s.t.late_callbacks, 0);
+	raft_uv_close(&s.uv);
+	synod_transport_close(&s.t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +441,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_raft_uv_alone_loses_it, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_send_while_closing_refused,
+					    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
