@@ -680,11 +680,12 @@ static void uv_trace(struct raft_tracer *t, int type, const void *info)
 		atomic_fetch_add(&n->snapshot_retries, 1);
 		return;
 	}
-	if (!raftio_trace_failure(m, &what, why, sizeof why))
-		return;
-	/* Matched once more on a copy, which no other thread writes: a
+	/* A cheap filter on libraft's buffer (most diagnostics stop here),
+	 * then the match that counts, on a copy no other thread writes: a
 	 * report once named the wrong file (reliability.md 5.16). The
 	 * report says where libraft said it. */
+	if (!raftio_trace_failure(m, &what, why, sizeof why))
+		return;
 	snprintf(copy, sizeof copy, "%s", m);
 	if (!raftio_trace_failure(copy, &what, why, sizeof why) ||
 	    atomic_exchange(&n->disk_fail_claimed, 1) != 0)
@@ -1410,6 +1411,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	return 0;
 
 err_raft:
+	n->released = 1; /* nothing for node_release to free */
 	raft_close(&n->raft, NULL);
 	/* raft_close on an unstarted raft completes synchronously enough for
 	 * the caller to exit; the process is about to stop anyway. */
@@ -1420,6 +1422,7 @@ err_transport:
 	synod_transport_close(&n->transport);
 err_fsm:
 	fsm_close(&n->fsm);
+	n->released = 1;
 	return -1;
 }
 

@@ -167,7 +167,9 @@ int node_start(struct node *n);
  * complete with SYNOD_ESHUTTING_DOWN. */
 void node_stop(struct node *n);
 /* After on_stopped, once uv_run has returned (no handle of the node's
- * left): frees what raft_uv_tcp may still use until then. */
+ * left): frees raft_uv and its transport, which raft_uv_tcp may still
+ * use until then. Only after a node_init that succeeded (after one that
+ * failed it does nothing); a second call does nothing. */
 void node_release(struct node *n);
 
 /* Propose records (packed into the current batch). Returns SYNOD_OK (w->done

@@ -245,6 +245,11 @@ static void w_connect_cb(struct raft_uv_connect *req, struct uv_stream_s *s,
 	memcpy(address, w->address, sizeof address);
 	free(w);
 	if (late(t, "a connection attempt ended")) {
+		/* raft_uv's client for it is not closing (made after its
+		 * close) and would arm a retry timer; it is left, with that
+		 * timer's handle: a leak at exit (uv_loop_close then says
+		 * UV_EBUSY). raftio refuses the sends that make such
+		 * clients. */
 		if (status == 0)
 			uv_close((uv_handle_t *)s, close_free);
 		return;

@@ -731,6 +731,9 @@ static void test_stop_while_connecting(void **state)
 		if (kind >= 2)
 			peer_stop(p);
 		stop_node(n);
+		/* (stop_node released the node; its counters stay.) */
+		assert_int_equal(n->node.transport.connects_closing, 0);
+		assert_int_equal(n->node.transport.late_callbacks, 0);
 		free(p);
 		free(h);
 		free(n);

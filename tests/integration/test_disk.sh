@@ -35,7 +35,7 @@ cleanup() {
   # A sanitizer build's report in any daemon's log fails the test.
   san=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
     "$dir"/node-*.log "$dir".*/node-*.log 2>/dev/null || true)
-  [ "$fail" -ne 0 ] && tail -n 40 "$dir".fault/node-*.log >&2 2>/dev/null
+  if [ "$fail" -ne 0 ]; then tail -n 40 "$dir".fault/node-*.log >&2 2>/dev/null || true; fi
   # SYNOD_TEST_KEEP=DIR keeps the fault cluster's directories to read.
   [ -n "${SYNOD_TEST_KEEP:-}" ] && cp -r "$dir.fault" "$SYNOD_TEST_KEEP" 2>/dev/null || true
   rm -rf "$dir.snap" "$dir.fault" "$dir.fault.ctl"

@@ -214,14 +214,21 @@ static void stack_open(struct stack *s, const char *dir, int with_raftio)
 	assert_int_equal(s->io->start(s->io, 10000, tick, recv_msg), 0);
 }
 
+/* After the io closed: the loop runs on a while, then raft_uv and the
+ * transport are freed, as node_release does. */
+static void stack_free(struct stack *s)
+{
+	run_for(50);
+	raft_uv_close(&s->uv);
+	synod_transport_close(&s->t);
+}
+
 static void stack_close(struct stack *s)
 {
 	closed = 0;
 	s->io->close(s->io, on_closed);
 	run_until(&closed);
-	run_for(50); /* then freed, as node_release does */
-	raft_uv_close(&s->uv);
-	synod_transport_close(&s->t);
+	stack_free(s);
 }
 
 /* Loads dir with a fresh raft_uv: its error, or 0 and the log's last
@@ -365,7 +372,7 @@ static void test_raft_uv_alone_loses_it(void **state)
 struct get_send {
 	struct raft_io_snapshot_get get;
 	struct raft_io_send send;
-	struct raft_io *io;
+	struct raft_io *io; /* sends through this */
 	int got, status, rv;
 };
 
@@ -395,43 +402,89 @@ static void got_then_send(struct raft_io_snapshot_get *req,
 	g->rv = g->io->send(g->io, &g->send, &m, NULL);
 }
 
+/* A stack through raftio with a snapshot load in flight when the io
+ * closes; its callback sends through raftio (via_raftio) or straight to
+ * raft_uv, as libraft's would without raftio. Returns once closed. */
+static void close_while_loading(struct stack *s, struct get_send *g,
+				int via_raftio)
+{
+	static struct append a;
+	static struct save sv;
+	stack_open(s, dir, 1);
+	append(s->io, &a, 1, 5, 1);
+	run_until(&a.done);
+	save(s->io, &sv, 2, 3);
+	run_until(&sv.done);
+	assert_int_equal(sv.status, 0);
+	raft_configuration_close(&sv.snap.configuration);
+	memset(g, 0, sizeof *g);
+	g->io = via_raftio ? s->io : &s->uv;
+	g->get.data = g;
+	assert_int_equal(s->io->snapshot_get(s->io, &g->get, got_then_send), 0);
+	closed = 0;
+	s->io->close(s->io, on_closed);
+	run_until(&closed);
+	assert_true(g->got); /* raft_uv waits for the load */
+	assert_int_equal(g->status, 0);
+}
+
 /* The invariant: once the io closes, raft's messages go nowhere, and
  * raft_uv opens no connection after its transport closed. libraft 0.22.1
  * sends an InstallSnapshot when its snapshot has loaded, even while
  * closing; raft_uv made a client for it whose connection attempt
  * outlived raft_uv, and the daemon crashed in its callback after
- * "stopped" (reliability.md 5.16). A snapshot load is in flight when
- * the io closes; its callback sends. */
+ * "stopped" (reliability.md 5.16). */
 static void test_send_while_closing_refused(void **state)
 {
-	static struct append a;
-	static struct save sv;
-	static struct get_send g;
+	struct get_send g;
 	struct stack s;
 	(void)state;
-	stack_open(&s, dir, 1);
-	append(s.io, &a, 1, 5, 1);
-	run_until(&a.done);
-	save(s.io, &sv, 2, 3);
-	run_until(&sv.done);
-	assert_int_equal(sv.status, 0);
-	raft_configuration_close(&sv.snap.configuration);
-	memset(&g, 0, sizeof g);
-	g.io = s.io;
-	g.get.data = &g;
-	assert_int_equal(s.io->snapshot_get(s.io, &g.get, got_then_send), 0);
-	closed = 0;
-	s.io->close(s.io, on_closed);
-	run_until(&closed);
-	assert_true(g.got); /* raft_uv waits for the load */
-	assert_int_equal(g.status, 0);
+	close_while_loading(&s, &g, 1);
 	assert_int_equal(g.rv, RAFT_CANCELED);
 	assert_int_equal(s.x.sends_after_close, 1);
+	stack_free(&s);
 	assert_int_equal(s.t.connects_closing, 0);
-	run_for(50);
 	assert_int_equal(s.t.late_callbacks, 0);
-	raft_uv_close(&s.uv);
-	synod_transport_close(&s.t);
+}
+
+/* The same send straight to raft_uv (what libraft did without raftio's
+ * refusal): raft_uv begins a connection on the closing transport, whose
+ * attempt ends after the transport said it closed. The transport's
+ * second guard takes both late callbacks (the attempt's, then its close
+ * again) without touching raft_uv, and stays allocated until freed
+ * after them. When a libraft upgrade no longer connects while closing,
+ * this fails: re-check raftio's refusal. raft_uv's client for that
+ * message leaks, with its timer's handle (teardown_leaky). */
+static void test_raft_uv_alone_connects_while_closing(void **state)
+{
+	struct get_send g;
+	struct stack s;
+	(void)state;
+	close_while_loading(&s, &g, 0);
+	assert_int_equal(g.rv, 0);
+	assert_int_equal(s.t.connects_closing, 1);
+	/* The attempt's address lookup is a thread-pool job: it ends on
+	 * a later turn than the transport's close. */
+	for (uint64_t end = uv_hrtime() + 10000000000ULL;
+	     s.t.late_callbacks < 2 && uv_hrtime() < end;)
+		run_for(10);
+	assert_int_equal(s.t.late_callbacks, 2);
+	stack_free(&s);
+}
+
+/* As teardown, but the loop keeps the handle raft_uv leaked. */
+static int teardown_leaky(void **state)
+{
+	char cmd[300];
+	(void)state;
+	sem_post(&release_sem);
+	uv_close((uv_handle_t *)&parked_async, NULL);
+	for (int i = 0; i < 100 && uv_loop_alive(&loop); i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	(void)uv_loop_close(&loop); /* UV_EBUSY: the leaked timer */
+	sem_destroy(&release_sem);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
@@ -443,6 +496,9 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_send_while_closing_refused,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_raft_uv_alone_connects_while_closing, setup,
+		teardown_leaky),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
