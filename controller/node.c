@@ -678,6 +678,20 @@ static void uv_trace(struct raft_tracer *t, int type, const void *info)
 	if (raftio_trace_snapshot_retry(m)) {
 		atomic_store(&n->snapshot_retry_ns, uv_hrtime());
 		atomic_fetch_add(&n->snapshot_retries, 1);
+	}
+	if (raftio_trace_save_step(m)) {
+		unsigned k;
+		uv_mutex_lock(&n->save_steps_lock);
+		k = n->save_steps_next;
+		n->save_steps_next = (k + 1) % SAVE_STEPS;
+		if (n->save_steps_count < SAVE_STEPS)
+			n->save_steps_count++;
+		n->save_steps[k].ns = uv_hrtime();
+		snprintf(n->save_steps[k].text, sizeof n->save_steps[k].text,
+			 "%s:%d %s",
+			 i->diagnostic.file ? i->diagnostic.file : "?",
+			 i->diagnostic.line, m);
+		uv_mutex_unlock(&n->save_steps_lock);
 		return;
 	}
 	/* A cheap filter on libraft's buffer (most diagnostics stop here),
@@ -773,6 +787,26 @@ static void check_snapshot_writes(struct node *n, const char *dir)
 	n->snapshot_failing = failing;
 }
 
+/* What raft_uv said of its saves and barriers before a save stalled,
+ * oldest first, with how long ago (reliability.md 5.13: the cause of a
+ * save that never ends is not known). */
+static void log_save_steps(struct node *n)
+{
+	uint64_t now = uv_hrtime();
+	unsigned count, first;
+	uv_mutex_lock(&n->save_steps_lock);
+	count = n->save_steps_count;
+	first = (n->save_steps_next + SAVE_STEPS - count) % SAVE_STEPS;
+	for (unsigned j = 0; j < count; j++) {
+		unsigned k = (first + j) % SAVE_STEPS;
+		log_warn(
+		    "raft_uv before the stall: %llu ms ago: %s",
+		    (unsigned long long)((now - n->save_steps[k].ns) / 1000000),
+		    n->save_steps[k].text);
+	}
+	uv_mutex_unlock(&n->save_steps_lock);
+}
+
 /* A snapshot save unfinished for disk_stall_ms. raft_uv runs one at a
  * time and a follower installs nothing from its leader meanwhile, so it
  * falls behind for as long as this lasts (reliability.md 5.13). */
@@ -786,6 +820,8 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 			      &waited_ms);
 	const char *what = install ? "the installation of the leader's snapshot"
 				   : "this node's own snapshot save";
+	if (edge > 0)
+		log_save_steps(n);
 	if (edge < 0)
 		log_info("%s: snapshot saves complete again", dir);
 	else if (edge > 0)
@@ -1348,6 +1384,11 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	raft_uv_set_segment_size(&n->io, cfg->segment_size);
 	raft_uv_set_connect_retry_delay(&n->io, cfg->connect_retry_ms);
 	n->trace_stderr = getenv("LIBRAFT_TRACE") != NULL;
+	if ((rv = uv_mutex_init(&n->save_steps_lock)) != 0) {
+		snprintf(n->errmsg, sizeof n->errmsg, "mutex: %s",
+			 uv_strerror(rv));
+		goto err_io;
+	}
 	n->uv_tracer.impl = n;
 	n->uv_tracer.version = 2;
 	n->uv_tracer.emit = uv_trace;
@@ -1635,6 +1676,7 @@ void node_release(struct node *n)
 	n->released = 1;
 	raft_uv_close(&n->io);
 	synod_transport_close(&n->transport);
+	uv_mutex_destroy(&n->save_steps_lock);
 }
 
 void node_stop(struct node *n)

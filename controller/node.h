@@ -33,6 +33,8 @@
 #include "records.pb-c.h"
 #include "transport.h"
 
+#define SAVE_STEPS 24 /* raft_uv's save steps kept (struct node) */
+
 struct node;
 struct waiter;
 
@@ -136,6 +138,15 @@ struct node {
 	atomic_uint_fast64_t snapshot_retries, snapshot_retry_ns;
 	int snapshot_failing;
 	int snapshot_stalled; /* a snapshot save unfinished for disk_stall_ms */
+	/* The last raft_uv diagnostics about saves and barriers
+	 * (raftio_trace_save_step), from any thread, logged when a save
+	 * stalls (reliability.md 5.13): a ring under save_steps_lock. */
+	uv_mutex_t save_steps_lock;
+	struct {
+		uint64_t ns;
+		char text[120];
+	} save_steps[SAVE_STEPS];
+	unsigned save_steps_next, save_steps_count;
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */
 	int trace_stderr;	      /* LIBRAFT_TRACE: it prints them too */
 

@@ -570,6 +570,25 @@ int raftio_trace_failure(const char *msg, const char **what, char *why,
 	return 0;
 }
 
+int raftio_trace_save_step(const char *msg)
+{
+	static const char *const steps[] = {
+	    "put snapshot at ",		/* uv_snapshot.c: started */
+	    "snapshot write end",	/* its files written */
+	    "snapshot creation failed", /* ... or not */
+	    "store snapshot ",		/* its work could not start */
+	    "retry snapshot write",	/* a file it retries */
+	    "UvBarrier ",		/* uv_append.c: a barrier asked */
+	    "UvUnblock ",		/* one released */
+	    "unblock barrier or close", /* uv_finalize.c */
+	    "uv truncate ",		/* uv_truncate.c */
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
+		if (strncmp(msg, steps[i], strlen(steps[i])) == 0)
+			return 1;
+	return 0;
+}
+
 int raftio_trace_snapshot_retry(const char *msg)
 {
 	return strcmp(msg, "retry snapshot write") == 0; /* uv_snapshot.c */

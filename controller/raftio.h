@@ -153,6 +153,12 @@ int raftio_trace_failure(const char *msg, const char **what, char *why,
  * from any thread. */
 int raftio_trace_snapshot_retry(const char *msg);
 
+/* Whether a diagnostic of raft_uv 0.22 tells a step of a snapshot save
+ * or of a barrier (a save's, a truncation's): kept by the node and logged
+ * when a save stalls (reliability.md 5.13). Pure; callable from any
+ * thread. */
+int raftio_trace_save_step(const char *msg);
+
 /* libraft 0.22 state left by the bug the split avoids (raftio.h's top,
  * reliability.md 5.12) in a node that received a configuration entry
  * before (or by a rollback of a later one that libraft held uncommitted

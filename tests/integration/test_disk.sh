@@ -301,6 +301,10 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   snapshot_fault stall-snapshots hang \
     "raft: this node's own snapshot save has not completed for [0-9]* ms (disk_stall_ms 1000)\. Check the kernel log" \
     synod_snapshot_save_stalled "raft: snapshot saves complete again"
+  # ... logging first what raft_uv said of that save (the cause of 5.13
+  # is not known).
+  snaplog "raft_uv before the stall: [0-9]* ms ago: src/uv_snapshot.c:[0-9]* put snapshot at [0-9]*, keeping 32" \
+    && ok || bad "hang: the save's steps not logged: $(grep "before the stall" "$d/node-2.log" | tail -n 2)"
 
   # The same past snapshot_save_timeout_ms: libraft cannot cancel the
   # save, so node 2 stops for its service manager to restart it (status

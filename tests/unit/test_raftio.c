@@ -1200,6 +1200,19 @@ static void test_trace_failures(void **state)
 	assert_true(raftio_trace_snapshot_retry("retry snapshot write"));
 	assert_false(raftio_trace_snapshot_retry("retry failed write (x)"));
 	assert_false(raftio_trace_snapshot_retry("snapshot write end 0"));
+	/* Steps of saves and barriers, kept for a stalled save's report. */
+	assert_true(raftio_trace_save_step("put snapshot at 506, keeping 32"));
+	assert_true(raftio_trace_save_step("snapshot write end 0"));
+	assert_true(raftio_trace_save_step("retry snapshot write"));
+	assert_true(
+	    raftio_trace_save_step("UvBarrier uv->append_next_index:507"));
+	assert_true(raftio_trace_save_step("UvUnblock queue empty"));
+	assert_true(raftio_trace_save_step("unblock barrier or close"));
+	assert_true(raftio_trace_save_step("uv truncate 8"));
+	assert_true(raftio_trace_save_step("uv truncate barrier cb"));
+	assert_false(raftio_trace_save_step("snapshot snapshot-8-7774-1.meta"));
+	assert_false(raftio_trace_save_step("enqueue 5 entries"));
+	assert_false(raftio_trace_save_step(""));
 }
 
 int main(void)
