@@ -794,17 +794,18 @@ static void log_save_steps(struct node *n)
 {
 	uint64_t now = uv_hrtime();
 	unsigned count, first;
+	struct save_step steps[SAVE_STEPS]; /* logged without the lock */
 	uv_mutex_lock(&n->save_steps_lock);
+	memcpy(steps, n->save_steps, sizeof steps);
 	count = n->save_steps_count;
 	first = (n->save_steps_next + SAVE_STEPS - count) % SAVE_STEPS;
+	uv_mutex_unlock(&n->save_steps_lock);
 	for (unsigned j = 0; j < count; j++) {
 		unsigned k = (first + j) % SAVE_STEPS;
-		log_warn(
-		    "raft_uv before the stall: %llu ms ago: %s",
-		    (unsigned long long)((now - n->save_steps[k].ns) / 1000000),
-		    n->save_steps[k].text);
+		log_warn("raft_uv before the stall: %llu ms ago: %s",
+			 (unsigned long long)((now - steps[k].ns) / 1000000),
+			 steps[k].text);
 	}
-	uv_mutex_unlock(&n->save_steps_lock);
 }
 
 /* A snapshot save unfinished for disk_stall_ms. raft_uv runs one at a

@@ -142,9 +142,9 @@ struct node {
 	 * (raftio_trace_save_step), from any thread, logged when a save
 	 * stalls (reliability.md 5.13): a ring under save_steps_lock. */
 	uv_mutex_t save_steps_lock;
-	struct {
-		uint64_t ns;
-		char text[120];
+	struct save_step {
+		uint64_t ns;	/* uv_hrtime */
+		char text[120]; /* FILE:LINE message */
 	} save_steps[SAVE_STEPS];
 	unsigned save_steps_next, save_steps_count;
 	struct raft_tracer uv_tracer; /* raft_uv's, watched for that */

@@ -47,6 +47,12 @@ static int io_init(struct raft_io *io, raft_id id, const char *address)
 	return fwd_rv(io, X(io)->inner->init(X(io)->inner, id, address));
 }
 
+/* io_close has run (raft always passes it a callback). */
+static int closing(const struct raftio *x)
+{
+	return x->close_cb != NULL;
+}
+
 static void one_closed(struct raftio *x)
 {
 	if (--x->closes_left == 0 && x->close_cb)
@@ -69,7 +75,6 @@ static void finish_install(struct raftio *x, int status);
 static void io_close(struct raft_io *io, raft_io_close_cb cb)
 {
 	struct raftio *x = X(io);
-	x->closing = 1;
 	drop_held(x);
 	cancel_deferred(x);
 	x->close_cb = cb;
@@ -277,7 +282,7 @@ static int io_send(struct raft_io *io, struct raft_io_send *req,
 		   const struct raft_message *message, raft_io_send_cb cb)
 {
 	struct raftio *x = X(io);
-	if (x->closing) {
+	if (closing(x)) {
 		x->sends_after_close++;
 		strcpy(io->errmsg, "the io is closing");
 		return RAFT_CANCELED;
@@ -538,36 +543,43 @@ static int io_append(struct raft_io *io, struct raft_io_append *req,
 	return 0;
 }
 
+/* The index of the first of the n prefixes msg begins with, or -1. */
+static int prefix_of(const char *msg, const char *const *prefixes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(msg, prefixes[i], strlen(prefixes[i])) == 0)
+			return (int)i;
+	return -1;
+}
+
 int raftio_trace_failure(const char *msg, const char **what, char *why,
 			 size_t size)
 {
-	static const char write_failed[] = "retry failed write ("; /* ...) */
-	static const struct {
-		const char *prefix, *what;
-	} failures[] = {
-	    {write_failed, "a log write"},		    /* uv_append.c */
-	    {"truncate segment ", "closing a log segment"}, /* uv_finalize.c */
-	    {"unlink segment ", "truncating the log"},	    /* uv_truncate.c */
-	    {"sync data directory: ", "truncating the log"},
-	    {"truncate index ", "truncating the log"},
+	/* The first is a failed write; the others quote the whole line. */
+	static const char *const prefixes[] = {
+	    "retry failed write (", /* uv_append.c; ...) */
+	    "truncate segment ",    /* uv_finalize.c */
+	    "unlink segment ",	    /* uv_truncate.c */
+	    "sync data directory: ", "truncate index ",
 	};
-	for (size_t i = 0; i < sizeof failures / sizeof failures[0]; i++) {
-		size_t n = strlen(failures[i].prefix);
-		if (strncmp(msg, failures[i].prefix, n) != 0)
-			continue;
-		*what = failures[i].what;
-		if (failures[i].prefix != write_failed) {
-			snprintf(why, size, "%s", msg);
-		} else {
-			/* The libuv/OS error inside the parentheses. */
-			size_t len = strlen(msg + n);
-			if (len > 0 && msg[n + len - 1] == ')')
-				len--;
-			snprintf(why, size, "%.*s", (int)len, msg + n);
-		}
-		return 1;
+	static const char *const whats[] = {
+	    "a log write",	  "closing a log segment", "truncating the log",
+	    "truncating the log", "truncating the log",
+	};
+	int i = prefix_of(msg, prefixes, sizeof prefixes / sizeof prefixes[0]);
+	if (i < 0)
+		return 0;
+	*what = whats[i];
+	if (i != 0) {
+		snprintf(why, size, "%s", msg);
+	} else {
+		/* The libuv/OS error inside the parentheses. */
+		size_t n = strlen(prefixes[0]), len = strlen(msg + n);
+		if (len > 0 && msg[n + len - 1] == ')')
+			len--;
+		snprintf(why, size, "%.*s", (int)len, msg + n);
 	}
-	return 0;
+	return 1;
 }
 
 int raftio_trace_save_step(const char *msg)
@@ -583,10 +595,7 @@ int raftio_trace_save_step(const char *msg)
 	    "unblock barrier or close", /* uv_finalize.c */
 	    "uv truncate ",		/* uv_truncate.c */
 	};
-	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-		if (strncmp(msg, steps[i], strlen(steps[i])) == 0)
-			return 1;
-	return 0;
+	return prefix_of(msg, steps, sizeof steps / sizeof steps[0]) >= 0;
 }
 
 int raftio_trace_snapshot_retry(const char *msg)
@@ -697,7 +706,7 @@ static void deliver_held(struct raftio *x)
  * (reliability.md 5.15). */
 static void install_failed(struct raftio *x, int status, const char *why)
 {
-	if (status != 0 && status != RAFT_CANCELED && x->close_cb == NULL &&
+	if (status != 0 && status != RAFT_CANCELED && !closing(x) &&
 	    x->on_disk_error != NULL)
 		x->on_disk_error(x, "saving the leader's snapshot", why);
 }

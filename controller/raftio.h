@@ -96,7 +96,6 @@ struct raftio {
 	 * then, and raft_uv would open a connection that outlives it:
 	 * reliability.md 5.16). */
 	unsigned long long sends_after_close;
-	int closing;	 /* io_close ran */
 	uv_loop_t *loop; /* set by the caller after raftio_init */
 	uv_timer_t resume;
 	int resume_open, closes_left;

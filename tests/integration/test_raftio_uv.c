@@ -231,6 +231,18 @@ static void stack_close(struct stack *s)
 	stack_free(s);
 }
 
+/* Frees a snapshot raft_uv loaded (NULL: none). */
+static void snapshot_free(struct raft_snapshot *snap)
+{
+	if (snap == NULL)
+		return;
+	raft_configuration_close(&snap->configuration);
+	for (unsigned i = 0; i < snap->n_bufs; i++)
+		raft_free(snap->bufs[i].base);
+	raft_free(snap->bufs);
+	raft_free(snap);
+}
+
 /* Loads dir with a fresh raft_uv: its error, or 0 and the log's last
  * index and the terms of entries 8 and 9. */
 static int reload(const char *dir, raft_index *last, raft_term *t8,
@@ -265,13 +277,7 @@ static int reload(const char *dir, raft_index *last, raft_term *t8,
 			     entries[i].batch != entries[i - 1].batch))
 				raft_free(entries[i].batch);
 		raft_free(entries);
-		if (snap != NULL) {
-			raft_configuration_close(&snap->configuration);
-			for (unsigned i = 0; i < snap->n_bufs; i++)
-				raft_free(snap->bufs[i].base);
-			raft_free(snap->bufs);
-			raft_free(snap);
-		}
+		snapshot_free(snap);
 	}
 	stack_close(&s);
 	return rv;
@@ -385,13 +391,7 @@ static void got_then_send(struct raft_io_snapshot_get *req,
 	struct raft_message m;
 	g->got = 1;
 	g->status = status;
-	if (snap != NULL) {
-		raft_configuration_close(&snap->configuration);
-		for (unsigned i = 0; i < snap->n_bufs; i++)
-			raft_free(snap->bufs[i].base);
-		raft_free(snap->bufs);
-		raft_free(snap);
-	}
+	snapshot_free(snap);
 	memset(&m, 0, sizeof m);
 	m.type = RAFT_REQUEST_VOTE;
 	m.server_id = 2;
