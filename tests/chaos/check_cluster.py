@@ -8,7 +8,9 @@ harness) and the topic operations of the history, and checks:
   topics     linearizability of each topic name's existence: create and
              delete with their definite answers (ok, TOPIC_ALREADY_EXISTS,
              UNKNOWN_TOPIC), an unknown outcome taking effect at any point
-             after its call, or never;
+             after its call, or never, and the final listing after the last
+             heal ("exists" reads: a name present or absent), so that an
+             acknowledged create or delete lost at the end is seen;
   leaders    no two brokers lead one partition in one leader epoch, over
              every view any broker applied;
   epochs     a partition's leader and partition epochs never go backwards
@@ -16,12 +18,17 @@ harness) and the topic operations of the history, and checks:
   fenced     no view shows a partition led by a broker that the same view
              says is fenced;
   staleness  when any view first shows broker B's registration (epoch E)
-             fenced (after it had been unfenced), B itself already
-             considered itself fenced: the controller told it, or its own
-             session deadline (last acknowledged heartbeat's send time +
-             session timeout) had passed, or it had asked to shut down. This is "no fenced broker leading" seen from the
-             broker, and "no healthy broker fenced by a controller
-             failover" (a healthy broker's deadline is always ahead);
+             fenced (after it had been unfenced), B's own session deadline
+             (last acknowledged heartbeat's send time + session timeout)
+             had passed, or it had asked to shut down. Being told "fenced"
+             does not excuse a fence: it is the fence's result. This is
+             "no fenced broker leading" seen from the broker, and "no
+             healthy broker fenced by a controller failover" (a healthy
+             broker's deadline is always ahead);
+  told early B's own samples: B heard "fenced" from the controller (not
+             its own session running out) before the deadline of its last
+             unfenced sample, and had not asked to shut down. Closer to
+             the fence than the views, which a broker applies later;
   ownership  no partition owned by two members of one consumer group at
              one time, replaying every consumer's owned set in time order
              (a killed consumer process owns nothing from its kill on).
@@ -32,6 +39,10 @@ name) and "sims": {"logs": {source: [event, ...]}, "kills": [{"source",
 """
 
 INF = float("inf")
+# A broker's deadline counts from its heartbeat's send, the controller's
+# from its arrival (uv_now, whole milliseconds): a fence is never earlier
+# than the broker's deadline, up to this rounding.
+FENCE_SLACK_S = 0.01
 TOPIC_DEFINITE = {"TOPIC_ALREADY_EXISTS": True, "UNKNOWN_TOPIC": False}
 
 
@@ -56,11 +67,18 @@ class Violation:
 # ---------------------------------------------------------------- topics
 
 def _topic_ops(ops):
-    """Per topic name: [(call, ret, kind, op)] where kind is one of
-    ("create"|"delete", outcome) with outcome "ok", "present", "absent"
-    or "maybe"; definite failures without effect are left out."""
+    """Per topic name: [(call, ret, f, outcome, op)] where f is "create",
+    "delete" or "exists" (a read) and outcome "ok", "present", "absent"
+    or "maybe"; definite failures without effect, and reads that failed,
+    are left out."""
     per = {}
     for o in ops:
+        if o.f == "exists":  # a final listing: a read, no effect
+            if o.status == "ok":
+                per.setdefault(o.key, []).append(
+                    (o.call, o.ret, o.f,
+                     "present" if o.value else "absent", o))
+            continue
         if o.f not in ("create", "delete"):
             continue
         if o.status == "ok":
@@ -147,6 +165,18 @@ def check_topics(ops):
     per = _topic_ops(ops)
     for name in sorted(per):
         viols.extend(check_topic(name, per[name]))
+    # A final listing that failed leaves the last changes unobserved.
+    reads = {}
+    for o in ops:
+        if o.f == "exists":
+            reads.setdefault(o.key, []).append(o)
+    for name in sorted(reads):
+        if not any(o.status == "ok" for o in reads[name]):
+            o = reads[name][-1]
+            viols.append(Violation(
+                "no-final-topic-read", "topic " + name,
+                "the final listing after the heal failed (%s)" % (
+                    o.error or o.status)))
     return viols, {"names": len(per),
                    "ops": sum(len(v) for v in per.values())}
 
@@ -169,7 +199,8 @@ def check_brokers(logs, tick_s=0.1):
             k = ev.get("ev")
             if k == "ack":
                 acks.setdefault((ev["b"], ev["epoch"]), []).append(
-                    (ev["t"], ev["fenced"], ev.get("deadline")))
+                    (ev["t"], ev["fenced"], ev.get("deadline"),
+                     ev.get("self", 0)))
                 continue
             if k == "state" and ev.get("state") in ("shutting-down",
                                                     "stopped"):
@@ -249,14 +280,10 @@ def check_brokers(logs, tick_s=0.1):
         before = [a for a in seq if a[0] <= t_f]
         if not before:
             continue
-        t_a, fenced, deadline = before[-1]
-        if fenced or deadline is None or deadline <= t_f:
-            continue
-        # It may have heard "fenced" after its last sample and before t_f:
-        # the next sample (at most a tick later) would show it.
-        learned = [a for a in seq if t_a < a[0] <= t_f + tick_s * 1.5
-                   and a[1]]
-        if learned:
+        t_a, fenced, deadline, _ = before[-1]
+        # Fenced by its own count, or told so earlier (then the check
+        # below judges the telling).
+        if fenced or deadline is None or deadline <= t_f + FENCE_SLACK_S:
             continue
         viols.append(Violation(
             "unfenced-broker-fenced", "broker %s epoch %s" % (bid, ep),
@@ -267,8 +294,26 @@ def check_brokers(logs, tick_s=0.1):
             ["first shown fenced: %s" % who,
              "broker's last sample before: %.3f s, unfenced, deadline "
              "%.3f s" % (t_a, deadline)]))
+    told = 0
+    for (bid, ep), seq in acks.items():
+        seq = sorted(seq, key=lambda x: x[0])
+        for (t_p, f_p, d_p, _), (t_c, f_c, _, s_c) in zip(seq, seq[1:]):
+            if f_p or not f_c or s_c:
+                continue
+            told += 1
+            if d_p is None or d_p <= t_c + FENCE_SLACK_S or \
+                    leaving.get((bid, ep), INF) <= t_c + tick_s * 1.5:
+                continue
+            viols.append(Violation(
+                "healthy-broker-fenced", "broker %s epoch %s" % (bid, ep),
+                "the controller told broker %s (epoch %s) it was fenced by "
+                "%.3f s, %.3f s before its session would end by its own "
+                "reckoning (%.3f s), and it had not asked to shut down" % (
+                    bid, ep, t_c, d_p - t_c, d_p),
+                ["sample at %.3f s: unfenced, deadline %.3f s" % (t_p, d_p),
+                 "sample at %.3f s: fenced by the controller" % t_c]))
     return viols, {"views": views, "leader_terms": len(leader_terms),
-                   "fences": len(fences)}
+                   "fences": len(fences), "told_fenced": told}
 
 
 # ---------------------------------------------------------------- groups

@@ -18,12 +18,17 @@ checks:
 3. Durability at the end: the final reads after the last heal agree, and
    every acknowledged write is visible or superseded by a later write.
 4. Replica agreement: nodes at the same metadata version report the same
-   state digest; the cluster recovered after the last heal.
-5. The cluster workloads (check_cluster.py): topic create/delete
-   linearizability, one leader per partition and leader epoch, epochs
-   never going backwards in a broker's view, no fenced broker leading, no
-   broker fenced while it still counted itself unfenced, no partition owned
-   by two members of a group at once.
+   state digest, and every node of the converged snapshot reports one;
+   the cluster recovered after the last heal.
+5. Bounded recovery: after every heal a write is acknowledged within
+   meta.recovery_bound_s (default RECOVERY_BOUND_S) when the heal left
+   that long before the next fault ("recoveries").
+6. The cluster workloads (check_cluster.py): topic create/delete
+   linearizability with the final listing, one leader per partition and
+   leader epoch, epochs never going backwards in a broker's view, no
+   fenced broker leading, no broker fenced while its session was still
+   running by its own count, no partition owned by two members of a group
+   at once.
 
 It prints each violation with the operations involved, and ends with the
 line `N violations`. Exit status: 0 when N == 0, 1 otherwise, 2 on a bad
@@ -38,8 +43,10 @@ History format (JSON object):
     at most one operation outstanding: its next completion event
     completes it. An invoke without a completion is treated as info.
   "final": optional {"digests": [[{"id", "metadata_version",
-               "state_digest"}, ...]], "recovered": bool,
-               "recovery_deadline_s": number}
+               "state_digest", "reachable"}, ...]], "recovered": bool,
+               "recovery_deadline_s": number, "converged": bool}
+  "recoveries": optional [{"after_fault", "heal", "recovery_s" (null: not
+               recovered), "window_s"?, "not_measured"?}, ...]
 """
 import gzip
 import json
@@ -139,7 +146,7 @@ def ops_from_events(events):
             op.ret = float(ev["time"])
             op.error = ev.get("error")
             op.ret_index = ev.get("index")
-            if op.f == "read" and t == "ok":
+            if op.f in ("read", "exists") and t == "ok":
                 op.value = ev.get("value")
             ops.append(op)
         else:
@@ -424,6 +431,11 @@ def check_final(ops, final):
         w = wmap.get(v)
         if w is None:
             continue  # reported as a read of an unwritten value
+        if w.status != "ok":
+            # An unknown outcome may take effect at any time after its
+            # call, even after writes invoked once it timed out: the
+            # search above judges it.
+            continue
         lost = [a for a in acked if a.call > w.ret]
         if lost:
             viol.append(Violation(
@@ -437,10 +449,20 @@ def check_final(ops, final):
                 "no-recovery", None,
                 "no write succeeded within %s s after the final heal" %
                 final.get("recovery_deadline_s", "?")))
-        for snap in final.get("digests") or []:
+        for k, snap in enumerate(final.get("digests") or []):
             by_version = {}
             for n in snap:
                 if n.get("state_digest") is None:
+                    # Only the snapshot that converged has every node
+                    # reachable: a node there without a digest hides its
+                    # state.
+                    if final.get("converged") and k == len(
+                            final["digests"]) - 1 and n.get("reachable"):
+                        viol.append(Violation(
+                            "no-digest", None,
+                            "node %s reported no state digest at metadata "
+                            "version %s after the heal" % (
+                                n.get("id"), n.get("metadata_version"))))
                     continue
                 by_version.setdefault(n.get("metadata_version"),
                                       {}).setdefault(n["state_digest"],
@@ -472,6 +494,37 @@ def check_final(ops, final):
     return viol
 
 
+# A heal must be followed by an acknowledged write within this many
+# seconds (the harness's --recovery-bound, kept in the history's meta).
+RECOVERY_BOUND_S = 10.0
+
+
+def check_recoveries(recoveries, bound):
+    """Every measured heal recovered within bound, and none whose window
+    (until the next fault) was at least bound went without recovering.
+    Records without a window (older harness) are judged on their time
+    only."""
+    viol = []
+    for r in recoveries or []:
+        if r.get("not_measured"):
+            continue
+        rs, win = r.get("recovery_s"), r.get("window_s")
+        if rs is not None and rs > bound:
+            viol.append(Violation(
+                "slow-recovery", "fault %s" % r.get("after_fault"),
+                "the first write acknowledged after the heal at %.3f s came "
+                "%.3f s later (bound %.1f s)" % (r.get("heal", 0), rs,
+                                                 bound)))
+        elif rs is None and win is not None and win >= bound and \
+                r.get("after_fault") != "final":  # check_final says it
+            viol.append(Violation(
+                "no-recovery", "fault %s" % r.get("after_fault"),
+                "no write was acknowledged in the %.1f s between the heal at "
+                "%.3f s and the next fault (bound %.1f s)" % (
+                    win, r.get("heal", 0), bound)))
+    return viol
+
+
 def check_history(hist, out=sys.stdout, quiet=False):
     """Check a history dict. Prints the report; returns the violation list."""
     ops, problems = ops_from_events(hist["events"])
@@ -493,6 +546,9 @@ def check_history(hist, out=sys.stdout, quiet=False):
                   file=out)
         viols.extend(v)
     viols.extend(check_final(reg_ops, hist.get("final")))
+    viols.extend(check_recoveries(
+        hist.get("recoveries"),
+        (hist.get("meta") or {}).get("recovery_bound_s", RECOVERY_BOUND_S)))
     cv, cstats = check_cluster.check_cluster(ops, hist.get("sims"))
     if not quiet and (cstats["topics"]["ops"] or "brokers" in cstats):
         print("checked cluster workloads: %s" % json.dumps(cstats,

@@ -59,22 +59,27 @@ class SimProcess:
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def kill9(self, t):
+    def kill9(self, now):
+        """now: the history's clock (None: not recorded). The kill is
+        recorded once the process is gone: an event it wrote while dying
+        sorts before it, so its consumers own nothing after."""
         if self.alive():
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-            self.kills.append(t)
+            if now is not None:
+                self.kills.append(now())
 
-    def stop(self, timeout=10):
-        """Controlled exit (SIGTERM: brokers shut down, consumers leave)."""
+    def stop(self, timeout=10, now=None):
+        """Controlled exit (SIGTERM: brokers shut down, consumers leave);
+        one that takes longer than timeout is killed (recorded as a kill
+        when now, the history's clock, is given)."""
         if not self.alive():
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+            self.kill9(now)
 
     def read_events(self, t0):
         """Events with times moved to the history's clock (t - t0)."""
@@ -130,8 +135,8 @@ class Sims:
         for n, p in self.procs.items():
             p.start(self.sim_bin, cluster.bootstrap_all, cluster.cluster_id)
 
-    def kill9(self, name, t):
-        self.procs[name].kill9(t)
+    def kill9(self, name, now):
+        self.procs[name].kill9(now)
 
     def heal(self):
         """Start every process that was killed (a new incarnation)."""
@@ -140,10 +145,10 @@ class Sims:
                 p.start(self.sim_bin, self.cluster.bootstrap_all,
                         self.cluster.cluster_id)
 
-    def stop_all(self, controlled):
+    def stop_all(self, controlled, now=None):
         for p in self.procs.values():
             if controlled:
-                p.stop()
+                p.stop(now=now)
             elif p.alive():
                 p.kill9(None)
 
@@ -214,6 +219,32 @@ def topic_op(cluster, hist, process, f, name, timeout_ms):
         done["type"] = ("fail" if rc == 2 or name_ in
                         TOPIC_DEFINITE_FAILURES else "info")
     return hist.add(done)
+
+
+def final_topic_reads(cluster, hist, timeout_ms):
+    """After the last heal and the topic clients' stop: one `topic list`
+    (a linearizable read) recorded as an "exists" read of every churn
+    topic, so that the last create or delete of each name is observed."""
+    procs = ["final-topics-%s" % name for name in CHURN_TOPICS]
+    for proc, name in zip(procs, CHURN_TOPICS):
+        hist.add({"type": "invoke", "process": proc, "f": "exists",
+                  "key": name})
+    rc, out, err = cluster.ctl(["topic", "list"], timeout_ms=timeout_ms)
+    names = None
+    if rc == 0:
+        try:
+            names = {t.get("topic") for t in json.loads(out)["topics"]}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            names = None
+    for proc, name in zip(procs, CHURN_TOPICS):
+        if names is None:
+            hist.add({"type": "fail", "process": proc, "f": "exists",
+                      "key": name, "error": error_name(out, err) or
+                      ("exit %s" % rc)})
+        else:
+            hist.add({"type": "ok", "process": proc, "f": "exists",
+                      "key": name, "value": name in names})
+    return names
 
 
 class TopicClients:

@@ -283,6 +283,53 @@ class NotLinearizable(unittest.TestCase):
                                  "state_digest": "cd"}]]}))
         self.assertEqual(kinds(v), ["no-recovery", "replica-divergence"])
 
+    def test_info_write_landing_late_is_not_lost(self):
+        # A write that timed out may take effect after a later one was
+        # acknowledged (its request still in flight): not a lost write.
+        v, _ = run(hist(
+            ("a", "write", "k", "x", 0, 1, "info"),
+            ("b", "write", "k", "y", 2, 3, "ok"),
+            ("final-n1", "read", "k", "x", 10, 11, "ok")))
+        self.assertEqual(v, [])
+
+    def test_converged_node_without_digest(self):
+        def final(reachable):
+            return {"recovered": True, "converged": True, "digests": [[
+                {"id": 1, "metadata_version": 9, "state_digest": "ab",
+                 "reachable": True},
+                {"id": 2, "metadata_version": 9, "state_digest": None,
+                 "reachable": reachable}]]}
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                        final=final(True)))
+        self.assertEqual(kinds(v), ["no-digest"])
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                        final=final(False)))
+        self.assertEqual(v, [])
+
+    def test_recovery_bounded(self):
+        h = hist(("a", "write", "k", "1", 0, 1, "ok"))
+        h["meta"] = {"recovery_bound_s": 10.0}
+        h["recoveries"] = [
+            {"after_fault": 1, "heal": 5.0, "recovery_s": 0.4,
+             "window_s": 6.0},
+            {"after_fault": 2, "heal": 15.0, "recovery_s": None,
+             "window_s": 4.0},      # too short to judge
+            {"after_fault": 3, "heal": 25.0, "recovery_s": None,
+             "window_s": 0.5, "not_measured": True},
+            {"after_fault": 4, "heal": 35.0, "recovery_s": 10.5,
+             "window_s": 20.0},     # too slow
+            {"after_fault": 5, "heal": 60.0, "recovery_s": None,
+             "window_s": 12.0},     # never, with time enough
+            {"after_fault": 6, "heal": 80.0, "recovery_s": None},
+            {"after_fault": "final", "heal": 90.0, "recovery_s": None,
+             "window_s": 60.0}]     # check_final's no-recovery
+        v, out = run(h)
+        self.assertEqual(kinds(v), ["no-recovery", "slow-recovery"])
+        self.assertIn("no-recovery on fault 5", out)
+        h["meta"]["recovery_bound_s"] = 11.0
+        v, _ = run(h)
+        self.assertEqual(kinds(v), ["no-recovery"])
+
     def test_unreadable_start_and_io_outcomes(self):
         # A node that refused or stopped on its IO fault is fine; one that
         # started although its log could not be read is not.
@@ -348,14 +395,30 @@ def topic_hist(*ops):
                        enumerate(tl)]}
 
 
+def exists(p, name, call, ret, present, status="ok", err=None):
+    """A final listing's read of one name, as topic_hist events."""
+    return [{"type": "invoke", "process": p, "f": "exists", "key": name,
+             "time": call},
+            dict({"type": status, "process": p, "f": "exists", "key": name,
+                  "time": ret}, **({"value": present} if status == "ok"
+                                   else {"error": err}))]
+
+
+def with_events(h, evs):
+    """h with evs added, in time order, indexes renumbered."""
+    allev = sorted(h["events"] + evs, key=lambda e: (e["time"],
+                                                     e["type"] != "invoke"))
+    return {"events": [dict(e, index=i) for i, e in enumerate(allev)]}
+
+
 def view(t, b, v, parts, brokers, inc="i", epoch=1):
     return {"t": t, "ev": "view", "b": b, "inc": inc, "epoch": epoch,
             "v": v, "parts": parts, "brokers": brokers}
 
 
-def ack(t, b, fenced, deadline, epoch=1):
+def ack(t, b, fenced, deadline, epoch=1, self_=0):
     return {"t": t, "ev": "ack", "b": b, "inc": "i", "epoch": epoch,
-            "fenced": fenced, "self": 0, "deadline": deadline}
+            "fenced": fenced, "self": self_, "deadline": deadline}
 
 
 def own(t, c, owned, g="g", m=None):
@@ -398,6 +461,31 @@ class Topics(unittest.TestCase):
             ("t", "create", "x", 0, 1, "ok", None),
             ("u", "create", "x", 2, 3, "ok", None)))
         self.assertEqual(kinds(v), ["topic-not-linearizable"])
+
+    def test_final_listing_sees_a_lost_delete(self):
+        h = topic_hist(("t", "create", "x", 0, 1, "ok", None),
+                       ("t", "delete", "x", 2, 3, "ok", None))
+        v, _ = cluster_run(ops=with_events(h, exists("f", "x", 10, 11,
+                                                     True)))
+        self.assertEqual(kinds(v), ["topic-not-linearizable"])
+        v, _ = cluster_run(ops=with_events(h, exists("f", "x", 10, 11,
+                                                     False)))
+        self.assertEqual(v, [])
+
+    def test_final_listing_and_unknown_outcomes(self):
+        h = topic_hist(("t", "create", "x", 0, 1, "ok", None),
+                       ("t", "delete", "x", 2, 3, "info", "TIMEOUT"))
+        for present in (True, False):
+            v, _ = cluster_run(ops=with_events(
+                h, exists("f", "x", 10, 11, present)))
+            self.assertEqual(v, [], present)
+
+    def test_final_listing_failed(self):
+        h = topic_hist(("t", "create", "x", 0, 1, "ok", None))
+        v, out = cluster_run(ops=with_events(
+            h, exists("f", "x", 10, 11, None, "fail", "TIMEOUT")))
+        self.assertEqual(kinds(v), ["no-final-topic-read"])
+        self.assertIn("TIMEOUT", out)
 
     def test_names_independent_and_definite_failures_ignored(self):
         v, _ = cluster_run(ops=topic_hist(
@@ -460,6 +548,36 @@ class Brokers(unittest.TestCase):
         st = {"t": 1.9, "ev": "state", "b": 1, "inc": "i", "epoch": 1,
               "state": "shutting-down"}
         v, _ = cluster_run(self._fenced_at(2.0, 4.0, [st]))
+        self.assertEqual(v, [])
+
+    def test_told_fenced_at_once_is_no_excuse(self):
+        # Hearing "fenced" is the fence's result: a broker told so 50 ms
+        # after the views show it, 2 s before its session ends, was fenced
+        # while healthy.
+        v, _ = cluster_run(self._fenced_at(2.0, 4.0, [ack(2.05, 1, 1, 6.0)]))
+        self.assertEqual(kinds(v), ["healthy-broker-fenced",
+                                    "unfenced-broker-fenced"])
+
+    def test_told_fenced_before_any_view(self):
+        v, out = cluster_run(self._fenced_at(2.0, 4.0, [ack(1.5, 1, 1, 5.5)]))
+        self.assertEqual(kinds(v), ["healthy-broker-fenced"])
+        self.assertIn("2.500 s before its session would end", out)
+
+    def test_told_fenced_after_its_deadline(self):
+        v, _ = cluster_run(self._fenced_at(4.2, 4.0, [ack(4.1, 1, 1, 8.0)]))
+        self.assertEqual(v, [])
+
+    def test_self_fenced_then_told(self):
+        # Its own session ran out first (self), then the controller said so.
+        v, _ = cluster_run(self._fenced_at(4.6, 4.0, [
+            ack(4.05, 1, 1, 4.0, self_=1), ack(4.5, 1, 1, 8.4)]))
+        self.assertEqual(v, [])
+
+    def test_told_fenced_while_shutting_down(self):
+        st = {"t": 1.4, "ev": "state", "b": 1, "inc": "i", "epoch": 1,
+              "state": "shutting-down"}
+        v, _ = cluster_run(self._fenced_at(2.0, 4.0, [
+            st, ack(1.5, 1, 1, 5.5)]))
         self.assertEqual(v, [])
 
     def test_fenced_at_registration_is_not_a_fence(self):
