@@ -19,7 +19,8 @@ checks:
    every acknowledged write is visible or superseded by a later write.
 4. Replica agreement: nodes at the same metadata version report the same
    state digest, and every node of the converged snapshot reports one;
-   the cluster recovered after the last heal.
+   the cluster recovered after the last heal, brokers and partitions too
+   (final.workloads: every broker unfenced, no partition offline).
 5. Bounded recovery: after every heal a write is acknowledged within
    meta.recovery_bound_s (default RECOVERY_BOUND_S) when the heal left
    that long before the next fault ("recoveries").
@@ -486,6 +487,13 @@ def check_final(ops, final):
                     "node %s started at %.3f s although its log could not "
                     "be read (fault #%s): it must refuse" %
                     (o.get("node"), o.get("time", 0), o.get("fault"))))
+        wl = final.get("workloads")
+        if wl and wl.get("healthy") is False:
+            viol.append(Violation(
+                "workloads-not-recovered", None,
+                "%s s after the final reads, brokers or partitions were not "
+                "healthy (every broker unfenced, no partition offline): %s"
+                % (wl.get("deadline_s", "?"), json.dumps(wl.get("last")))))
         if final.get("converged") is False:
             viol.append(Violation(
                 "no-convergence", None,

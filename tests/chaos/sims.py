@@ -247,6 +247,34 @@ def final_topic_reads(cluster, hist, timeout_ms):
     return names
 
 
+def wait_workloads_healthy(cluster, hist, nbrokers, heal_t, deadline_s):
+    """After the final heal: poll `quorum status` until every broker is
+    registered and unfenced and no partition is offline. Returns the
+    record kept as final.workloads: healthy, after_heal_s (when it was
+    first seen so; null if never), last (the last health seen)."""
+    end = hist.now() + deadline_s
+    last = None
+    while True:
+        rc, out, _ = cluster.ctl(["quorum", "status"], timeout_ms=3000)
+        if rc == 0:
+            try:
+                h = json.loads(out).get("health")
+            except ValueError:
+                h = None
+            if isinstance(h, dict):
+                last = h
+                b = h.get("brokers") or {}
+                if b.get("active", 0) >= nbrokers and \
+                        b.get("fenced", 1) == 0 and h.get("offline", 1) == 0:
+                    return {"healthy": True,
+                            "after_heal_s": round(hist.now() - heal_t, 3),
+                            "last": h}
+        if hist.now() >= end:
+            return {"healthy": False, "after_heal_s": None, "last": last,
+                    "deadline_s": deadline_s}
+        time.sleep(0.5)
+
+
 class TopicClients:
     """Threads creating and deleting the churn topics."""
 

@@ -306,6 +306,20 @@ class NotLinearizable(unittest.TestCase):
                         final=final(False)))
         self.assertEqual(v, [])
 
+    def test_workloads_not_recovered(self):
+        def final(healthy):
+            return {"recovered": True, "converged": True, "workloads": {
+                "healthy": healthy, "after_heal_s": 7.5 if healthy else None,
+                "deadline_s": 30, "last": {"offline": 2, "brokers": {
+                    "registered": 4, "active": 3, "fenced": 1}}}}
+        v, out = run(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                          final=final(False)))
+        self.assertEqual(kinds(v), ["workloads-not-recovered"])
+        self.assertIn('"offline": 2', out)
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"),
+                        final=final(True)))
+        self.assertEqual(v, [])
+
     def test_recovery_bounded(self):
         h = hist(("a", "write", "k", "1", 0, 1, "ok"))
         h["meta"] = {"recovery_bound_s": 10.0}
