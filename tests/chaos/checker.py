@@ -236,18 +236,21 @@ def search(seg, starts, budget):
         cands = [c for c in cands if calls[c] <= minret]
         # A read consistent with the current value can be linearized at
         # once without losing any linearization (it does not change the
-        # state and only relaxes the real-time constraints).
+        # state and only relaxes the real-time constraints). From an
+        # unknown value a read is no such shortcut: it fixes the value,
+        # so every candidate is tried.
         greedy = None
-        for c in cands:
-            if is_read[c] and (value is ANY or vals[c] == value):
-                greedy = c
-                break
+        if value is not ANY:
+            for c in cands:
+                if is_read[c] and vals[c] == value:
+                    greedy = c
+                    break
         if greedy is not None:
             stack.append((mask | (1 << greedy), vals[greedy],
                           (greedy, path), depth + 1))
             continue
         for c in reversed(cands):
-            if is_read[c]:
+            if is_read[c] and value is not ANY:
                 continue  # inconsistent read: cannot go here
             stack.append((mask | (1 << c), vals[c], (c, path), depth + 1))
     return res

@@ -265,6 +265,19 @@ class NotLinearizable(unittest.TestCase):
             ("b", "read", "k", "3", 10, 11, "ok")))
         self.assertEqual(kinds(v), ["not-linearizable", "not-linearizable"])
 
+    def test_no_false_violation_after_a_real_one(self):
+        # After the stale read, checking resumes from an unknown value:
+        # the concurrent reads of 1 and 5 and the write of 5 are ordered
+        # read 1, write 5, read 5. One violation, not two.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("b", "read", "k", "1", 4, 5, "ok"),
+            ("c", "read", "k", "5", 10, 14, "ok"),
+            ("d", "read", "k", "1", 10, 14, "ok"),
+            ("a", "write", "k", "5", 11, 12, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
     def test_final_reads_disagree(self):
         v, _ = run(hist(
             ("a", "write", "k", "1", 0, 1, "ok"),
