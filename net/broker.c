@@ -379,6 +379,9 @@ static int send_register(struct synod_broker *b)
 	req.rack = b->rack;
 	req.n_endpoints = b->n_endpoints;
 	req.endpoints = b->wire_epp;
+	/* Before the send, which may write at once: the session is counted
+	 * from no later than the controller's receipt (lease_end_ns). */
+	b->sent_ns = uv_hrtime();
 	rv = synod_client_send(b->client, SYNOD_API_BROKER_REGISTER, &req.base,
 			       1, on_register, b);
 	if (rv != SYNOD_OK) {
@@ -386,7 +389,6 @@ static int send_register(struct synod_broker *b)
 		return rv;
 	}
 	b->inflight = REQ_REGISTER;
-	b->sent_ns = uv_hrtime();
 	b->stats.registrations++;
 	return SYNOD_OK;
 }
@@ -593,6 +595,8 @@ static int send_heartbeat(struct synod_broker *b)
 		req.has_want_fence = 1;
 		req.want_fence = 1;
 	}
+	/* Before the send, as in send_register. */
+	b->sent_ns = uv_hrtime();
 	rv = synod_client_send(b->client, SYNOD_API_BROKER_HEARTBEAT, &req.base,
 			       1, on_heartbeat, b);
 	if (rv != SYNOD_OK) {
@@ -602,7 +606,6 @@ static int send_heartbeat(struct synod_broker *b)
 	}
 	b->inflight = REQ_HEARTBEAT;
 	b->reported_version = req.metadata_version;
-	b->sent_ns = uv_hrtime();
 	b->stats.heartbeats++;
 	return SYNOD_OK;
 }

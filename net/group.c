@@ -886,6 +886,10 @@ static int send_request(struct synod_consumer *c, int kind)
 			req.assignment_version = c->applied_version;
 		}
 	}
+	/* Before the send, which may write at once: the session is counted
+	 * from no later than the controller's receipt (the self-fencing
+	 * deadline must not pass the controller's). */
+	c->sent_ns = uv_hrtime();
 	rv = synod_client_send(c->client, SYNOD_API_GROUP_HEARTBEAT, &req.base,
 			       1, on_answer, c);
 	if (with_owned)
@@ -901,7 +905,6 @@ static int send_request(struct synod_consumer *c, int kind)
 	c->inflight_has_owned = with_owned && kind == REQ_HEARTBEAT;
 	c->inflight_owned_ver = c->owned_ver;
 	c->inflight_owned_from = c->applied_version;
-	c->sent_ns = uv_hrtime();
 	if (full) {
 		c->need_full = 0;
 		c->full_now = 0;

@@ -37,15 +37,20 @@ input file.
 
 History format (JSON object):
   "events": [ {"index", "type": "invoke"|"ok"|"fail"|"info", "process",
-               "f": "read"|"write", "key", "value", "time", "error"?,
-               "node"?}, ... ]
+               "f": "read"|"write"|"create"|"delete"|"exists", "key",
+               "value", "time", "error"?, "node"?}, ... ]
     A write's invoke carries the value written; a read's ok carries the
-    value read (null: nothing stored, the initial state). Each process has
+    value read (null: nothing stored, the initial state). create, delete
+    and exists are topic operations (check_cluster.py; an exists ok
+    carries true or false). Each process has
     at most one operation outstanding: its next completion event
     completes it. An invoke without a completion is treated as info.
+  "meta": optional {"recovery_bound_s": number, ...}
   "final": optional {"digests": [[{"id", "metadata_version",
                "state_digest", "reachable"}, ...]], "recovered": bool,
-               "recovery_deadline_s": number, "converged": bool}
+               "recovery_deadline_s": number, "converged": bool,
+               "workloads": {"healthy", "after_heal_s", "last",
+               "deadline_s"?, "not_running"?}}
   "recoveries": optional [{"after_fault", "heal", "recovery_s" (null: not
                recovered), "window_s"?, "not_measured"?}, ...]
 """
@@ -495,8 +500,12 @@ def check_final(ops, final):
             viol.append(Violation(
                 "workloads-not-recovered", None,
                 "%s s after the final reads, brokers or partitions were not "
-                "healthy (every broker unfenced, no partition offline): %s"
-                % (wl.get("deadline_s", "?"), json.dumps(wl.get("last")))))
+                "healthy (every broker unfenced, no partition offline): "
+                "%s%s" % (wl.get("deadline_s", "?"),
+                          json.dumps(wl.get("last")),
+                          "; sim processes not running: %s" %
+                          ", ".join(wl["not_running"])
+                          if wl.get("not_running") else "")))
         if final.get("converged") is False:
             viol.append(Violation(
                 "no-convergence", None,

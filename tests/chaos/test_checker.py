@@ -448,6 +448,11 @@ def ack(t, b, fenced, deadline, epoch=1, self_=0):
             "fenced": fenced, "self": self_, "deadline": deadline}
 
 
+def fstate(t, b, state="fenced", epoch=1):
+    return {"t": t, "ev": "state", "b": b, "inc": "i", "epoch": epoch,
+            "state": state}
+
+
 def own(t, c, owned, g="g", m=None):
     return {"t": t, "ev": "own", "c": c, "g": g, "m": m or "m%d" % c,
             "e": 1, "owned": owned}
@@ -581,30 +586,42 @@ class Brokers(unittest.TestCase):
         # Hearing "fenced" is the fence's result: a broker told so 50 ms
         # after the views show it, 2 s before its session ends, was fenced
         # while healthy.
-        v, _ = cluster_run(self._fenced_at(2.0, 4.0, [ack(2.05, 1, 1, 6.0)]))
+        v, _ = cluster_run(self._fenced_at(2.0, 4.0, [
+            fstate(2.04, 1), ack(2.05, 1, 1, 6.0)]))
         self.assertEqual(kinds(v), ["healthy-broker-fenced",
                                     "unfenced-broker-fenced"])
 
     def test_told_fenced_before_any_view(self):
-        v, out = cluster_run(self._fenced_at(2.0, 4.0, [ack(1.5, 1, 1, 5.5)]))
+        v, out = cluster_run(self._fenced_at(2.0, 4.0, [
+            fstate(1.45, 1), ack(1.5, 1, 1, 5.5)]))
         self.assertEqual(kinds(v), ["healthy-broker-fenced"])
-        self.assertIn("2.500 s before its session would end", out)
+        self.assertIn("2.550 s before its session would end", out)
+
+    def test_told_fenced_and_unfenced_between_samples(self):
+        # Fenced and unfenced again within one 100 ms tick: the samples
+        # never show it, the state events do.
+        v, _ = cluster_run(self._fenced_at(4.5, 4.0, [
+            fstate(1.42, 1), fstate(1.47, 1, "active"),
+            ack(1.5, 1, 0, 4.4)]))
+        self.assertEqual(kinds(v), ["healthy-broker-fenced"])
 
     def test_told_fenced_after_its_deadline(self):
-        v, _ = cluster_run(self._fenced_at(4.2, 4.0, [ack(4.1, 1, 1, 8.0)]))
+        v, _ = cluster_run(self._fenced_at(4.2, 4.0, [
+            fstate(4.05, 1), ack(4.1, 1, 1, 8.0)]))
         self.assertEqual(v, [])
 
     def test_self_fenced_then_told(self):
         # Its own session ran out first (self), then the controller said so.
         v, _ = cluster_run(self._fenced_at(4.6, 4.0, [
-            ack(4.05, 1, 1, 4.0, self_=1), ack(4.5, 1, 1, 8.4)]))
+            fstate(4.0, 1), ack(4.05, 1, 1, 4.0, self_=1),
+            ack(4.5, 1, 1, 8.4)]))
         self.assertEqual(v, [])
 
     def test_told_fenced_while_shutting_down(self):
         st = {"t": 1.4, "ev": "state", "b": 1, "inc": "i", "epoch": 1,
               "state": "shutting-down"}
         v, _ = cluster_run(self._fenced_at(2.0, 4.0, [
-            st, ack(1.5, 1, 1, 5.5)]))
+            st, fstate(1.45, 1), ack(1.5, 1, 1, 5.5)]))
         self.assertEqual(v, [])
 
     def test_fenced_at_registration_is_not_a_fence(self):
