@@ -937,6 +937,21 @@ static void check_raftio(struct node *n)
 		 (unsigned long long)n->raftio.dropped_total);
 }
 
+/* Once the start's vote hold is over: how many votes it dropped. */
+static void check_vote_hold(struct node *n)
+{
+	const struct raftio *x = &n->raftio;
+	if (n->vote_hold_said || x->votes_dropped_at_start == 0 ||
+	    (x->votes_held_until_ns != 0 &&
+	     uv_hrtime() < x->votes_held_until_ns))
+		return;
+	n->vote_hold_said = 1;
+	log_info("raft: %llu vote requests dropped in the first %u ms after "
+		 "the start, so that a leader's lease still holds "
+		 "(reliability.md 5.17)",
+		 x->votes_dropped_at_start, n->cfg->election_timeout_ms);
+}
+
 static void on_poll(uv_timer_t *t)
 {
 	measure_stall(t->data);
@@ -944,6 +959,7 @@ static void on_poll(uv_timer_t *t)
 	check_leadership(t->data);
 	check_disk(t->data);
 	check_raftio(t->data);
+	check_vote_hold(t->data);
 }
 
 void node_leader(struct node *n, uint64_t *id, char *client, size_t size)
@@ -976,8 +992,10 @@ int node_lease_valid(struct node *n)
 {
 	/* Followers that acknowledged an entry refuse votes (and pre-votes)
 	 * until their election timeout, at least election_timeout_ms, passes
-	 * without news from this leader; a tenth of it is kept for clock
-	 * rates. A leadership transfer elects without waiting: no lease. */
+	 * without news from this leader, and one that restarts drops them
+	 * for as long after its start (raftio's vote_hold_ns); a tenth of
+	 * it is kept for clock rates. A leadership transfer elects without
+	 * waiting: no lease. */
 	uint64_t lease =
 	    n->cfg->election_timeout_ms - n->cfg->election_timeout_ms / 10;
 	return n->active && raft_state(&n->raft) == RAFT_LEADER &&
@@ -1396,6 +1414,9 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	raft_uv_set_tracer(&n->io, &n->uv_tracer);
 	raftio_init(&n->raftio, &n->io);
 	n->raftio.loop = n->loop;
+	/* A restarted node votes only after an election timeout: the
+	 * leadership lease (node_lease_valid) counts on it. */
+	n->raftio.vote_hold_ns = (uint64_t)cfg->election_timeout_ms * 1000000u;
 	n->raftio.on_disk_error = on_raftio_disk_error;
 	n->raftio.data = n;
 	if ((rv = raft_init(&n->raft, &n->raftio.io, &n->fsm.raft_fsm,

@@ -125,8 +125,9 @@ struct node {
 	struct node_change *change;
 	uint64_t disk_checked_ms, disk_handoff_ms;
 	int disk_low;
-	int disk_stalled; /* a log write unfinished for disk_stall_ms */
-	int disk_failed;  /* a log write failed: stopping (node.c) */
+	int disk_stalled;   /* a log write unfinished for disk_stall_ms */
+	int disk_failed;    /* a log write failed: stopping (node.c) */
+	int vote_hold_said; /* the votes dropped at start were logged */
 	/* A failure seen by raft_uv's tracer, maybe on a worker thread:
 	 * claimed once, then published to the loop (on_poll). */
 	atomic_int disk_fail_claimed, disk_fail_pending;

@@ -206,6 +206,14 @@ static void on_recv(struct raft_io *inner, struct raft_message *msg)
 	struct raftio *x = XI(inner);
 	char *addr;
 	sync_capacity(x);
+	if (msg->type == RAFT_REQUEST_VOTE && x->votes_held_until_ns != 0 &&
+	    !msg->request_vote.disrupt_leader) {
+		if (uv_hrtime() < x->votes_held_until_ns) {
+			x->votes_dropped_at_start++; /* nothing to free */
+			return;
+		}
+		x->votes_held_until_ns = 0;
+	}
 	if (msg->type == RAFT_APPEND_ENTRIES && split_append(x, msg))
 		return;
 	if (msg->type != RAFT_INSTALL_SNAPSHOT ||
@@ -234,6 +242,8 @@ static int io_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
 	struct raftio *x = X(io);
 	x->tick = tick;
 	x->recv = recv;
+	x->votes_held_until_ns =
+	    x->vote_hold_ns != 0 ? uv_hrtime() + x->vote_hold_ns : 0;
 	return fwd_rv(io, x->inner->start(x->inner, msecs, on_tick, on_recv));
 }
 

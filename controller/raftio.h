@@ -36,6 +36,13 @@
  * (RAFT_CANTCHANGE), and its snapshots carry the configuration from
  * before the change. docs/reliability.md 5.12.
  *
+ * And, when vote_hold_ns is set, it drops every RequestVote (votes and
+ * pre-votes, not a leadership transfer's) for that long after start: a
+ * node that restarts has forgotten that it heard from its leader, and
+ * libraft would vote at once, while the leader still counts on its
+ * lease (node_lease_valid: followers that heard from it refuse votes for
+ * an election timeout). docs/reliability.md 5.17.
+ *
  * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
  * raft_init(). Everything else stays with the inner io (raft_uv_set_*,
  * raft_uv_close after raft_close). Not thread-safe: the loop's thread.
@@ -96,6 +103,11 @@ struct raftio {
 	 * then, and raft_uv would open a connection that outlives it:
 	 * reliability.md 5.16). */
 	unsigned long long sends_after_close;
+	/* Set by the caller before start (0: off): RequestVotes are dropped
+	 * for this long after start; until when (uv_hrtime; 0 once over),
+	 * and how many were. */
+	uint64_t vote_hold_ns, votes_held_until_ns;
+	unsigned long long votes_dropped_at_start;
 	uv_loop_t *loop; /* set by the caller after raftio_init */
 	uv_timer_t resume;
 	int resume_open, closes_left;

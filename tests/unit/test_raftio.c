@@ -1215,6 +1215,55 @@ static void test_trace_failures(void **state)
 	assert_false(raftio_trace_save_step(""));
 }
 
+static void recv_vote(int pre_vote, int disrupt_leader)
+{
+	struct raft_message m;
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_REQUEST_VOTE;
+	m.server_id = 2;
+	m.server_address = "b";
+	m.request_vote.term = 5;
+	m.request_vote.candidate_id = 2;
+	m.request_vote.pre_vote = pre_vote != 0;
+	m.request_vote.disrupt_leader = disrupt_leader != 0;
+	fake.recv(&fake.io, &m);
+}
+
+/* Invariant: a node that starts votes for no candidate (nor pre-votes)
+ * within vote_hold_ns of its start, as a follower that heard from its
+ * leader would not, so a leader's lease holds across a follower's
+ * restart (reliability.md 5.17); a leadership transfer's vote still goes
+ * through, and everything after the hold does. */
+static void test_votes_held_at_start(void **state)
+{
+	(void)state;
+	/* setup() started x without a hold: votes pass. */
+	recv_vote(0, 0);
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(x.votes_dropped_at_start, 0);
+	/* Started again with a hold of 200 ms. */
+	n_recv = 0;
+	x.vote_hold_ns = 200u * 1000000u;
+	assert_int_equal(x.io.start(&x.io, 100, raft_tick, raft_recv), 0);
+	recv_vote(0, 0);
+	recv_vote(1, 0);
+	assert_int_equal(n_recv, 0);
+	assert_int_equal(x.votes_dropped_at_start, 2);
+	recv_vote(0, 1); /* a transfer */
+	assert_int_equal(n_recv, 1);
+	assert_int_equal(last.type, RAFT_REQUEST_VOTE);
+	assert_true(last.request_vote.disrupt_leader);
+	recv_heartbeat(); /* other messages pass */
+	assert_int_equal(n_recv, 2);
+	/* After the hold. */
+	x.votes_held_until_ns = uv_hrtime() - 1;
+	recv_vote(1, 0);
+	assert_int_equal(n_recv, 3);
+	assert_true(last.request_vote.pre_vote);
+	assert_int_equal(x.votes_held_until_ns, 0);
+	assert_int_equal(x.votes_dropped_at_start, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1236,6 +1285,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_append_errors_said, setup),
 	    cmocka_unit_test_setup(test_append_refused_after_queueing, setup),
 	    cmocka_unit_test(test_trace_failures),
+	    cmocka_unit_test_setup(test_votes_held_at_start, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
