@@ -790,7 +790,7 @@ static void check_snapshot_writes(struct node *n, const char *dir)
 /* What raft_uv said of its saves and barriers before a save stalled,
  * oldest first, with how long ago (reliability.md 5.13: the cause of a
  * save that never ends is not known). */
-static void log_save_steps(struct node *n)
+static void log_save_steps(struct node *n, const char *when)
 {
 	uint64_t now = uv_hrtime();
 	unsigned count, first;
@@ -802,7 +802,7 @@ static void log_save_steps(struct node *n)
 	uv_mutex_unlock(&n->save_steps_lock);
 	for (unsigned j = 0; j < count; j++) {
 		unsigned k = (first + j) % SAVE_STEPS;
-		log_warn("raft_uv before the stall: %llu ms ago: %s",
+		log_warn("raft_uv %s: %llu ms ago: %s", when,
 			 (unsigned long long)((now - steps[k].ns) / 1000000),
 			 steps[k].text);
 	}
@@ -822,7 +822,7 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 	const char *what = install ? "the installation of the leader's snapshot"
 				   : "this node's own snapshot save";
 	if (edge > 0)
-		log_save_steps(n);
+		log_save_steps(n, "before the stall");
 	if (edge < 0)
 		log_info("%s: snapshot saves complete again", dir);
 	else if (edge > 0)
@@ -847,6 +847,9 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 	    n->disk_stalled)
 		return;
 	n->fatal_status = 3;
+	/* What came since the stall's report (a retry, a barrier, nothing):
+	 * where the save stopped. */
+	log_save_steps(n, "before the stop");
 	snprintf(msg, sizeof msg,
 		 "%s: %s has not completed for %llu ms "
 		 "(snapshot_save_timeout_ms %u) while log writes complete: "

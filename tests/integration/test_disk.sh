@@ -320,6 +320,9 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   wait_for 30 dead "$p2" && ok || bad "restart: node 2 still runs: $(tail -n 2 "$d/node-2.log")"
   snaplog "fatal: $d/node-2/raft: this node's own snapshot save has not completed for [0-9]* ms (snapshot_save_timeout_ms 2000) while log writes complete: libraft can leave one that never ends (docs/reliability.md 5.13)\. This node stops with status 3" \
     && ok || bad "restart: no clear error: $(grep fatal "$d/node-2.log" | tail -n 1)"
+  # ... and, just before, raft_uv's steps again: where the save stopped.
+  snaplog "raft_uv before the stop: [0-9]* ms ago: src/uv_snapshot.c:[0-9]* put snapshot at [0-9]*, keeping 32" \
+    && ok || bad "restart: the save's steps not logged at the stop: $(grep "before the stop" "$d/node-2.log" | tail -n 2)"
   snaplog "the stop did not complete in 15000 ms (libraft is still waiting for its disk); exiting now with status 3" \
     && ok || bad "restart: no stop deadline, or not status 3: $(tail -n 2 "$d/node-2.log")"
   restart2
