@@ -759,6 +759,10 @@ static void check_disk_stall(struct node *n, const char *dir)
 			  n->cfg->disk_stall_ms);
 }
 
+/* raft_uv 0.22's interval between tries of a snapshot file it could not
+ * make (UV__DISK_RETRY_RATE; the node keeps its default). */
+#define SNAPSHOT_RETRY_NS (5000ull * 1000000u)
+
 /* Snapshots that cannot be written: raft_uv tries a file it could not
  * make again every 5 s for as long as that fails (its tracer says so), and
  * a save of its own that fails later (naming the file, syncing the
@@ -814,11 +818,11 @@ static void log_save_steps(struct node *n, const char *when)
 static void check_snapshot_stall(struct node *n, const char *dir)
 {
 	char msg[1024];
-	int install;
-	uint64_t waited_ms;
-	int edge = stall_edge(n, raftio_oldest_save_ns(&n->raftio, &install),
-			      &n->snapshot_stalled, &n->stats.snapshot_stalls,
-			      &waited_ms);
+	int install, retrying;
+	uint64_t waited_ms, retry_ns = atomic_load(&n->snapshot_retry_ns);
+	uint64_t started_ns = raftio_oldest_save_ns(&n->raftio, &install);
+	int edge = stall_edge(n, started_ns, &n->snapshot_stalled,
+			      &n->stats.snapshot_stalls, &waited_ms);
 	const char *what = install ? "the installation of the leader's snapshot"
 				   : "this node's own snapshot save";
 	if (edge > 0)
@@ -839,12 +843,16 @@ static void check_snapshot_stall(struct node *n, const char *dir)
 	/* libraft 0.22 can leave a save that never ends on a disk that
 	 * works, and cannot cancel one: only a restart brings the node back.
 	 * Not while log writes hang too (the save waits for them: the disk
-	 * is at fault, and a restart would not help), nor after another
-	 * fatal error. */
+	 * is at fault, and a restart would not help), nor while raft_uv
+	 * still retries this save's files (every 5 s, each failing: a
+	 * failing disk, said by check_snapshot_writes; a restart would not
+	 * help either), nor after another fatal error. */
+	retrying = started_ns != 0 && retry_ns > started_ns &&
+		   uv_hrtime() - retry_ns < 2 * SNAPSHOT_RETRY_NS;
 	if (n->cfg->snapshot_save_timeout_ms == 0 ||
 	    waited_ms < n->cfg->snapshot_save_timeout_ms ||
 	    n->on_fatal == NULL || n->fatal_status != 0 || n->disk_failed ||
-	    n->disk_stalled)
+	    n->disk_stalled || retrying)
 		return;
 	n->fatal_status = 3;
 	/* What came since the stall's report (a retry, a barrier, nothing):
