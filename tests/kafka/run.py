@@ -320,10 +320,13 @@ def admin_checks(ctl_run, kafka, build, boot):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def stable():
+            # Both members in: the first one alone is stable too, until
+            # the second joins (seen under ASan, where it joins later).
             g = json.loads(ctl_run("--json", "group", "describe",
                                    "kg-0").stdout)
-            return g if g.get("state") == "stable" else None
-        g = wait_for("group kg-0 stable", stable)
+            return g if g.get("state") == "stable" and \
+                len(g.get("members", [])) == 2 else None
+        g = wait_for("group kg-0 stable with both members", stable)
         want = {}
         for m in g["members"]:
             parts = []
