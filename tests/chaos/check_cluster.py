@@ -204,8 +204,7 @@ def check_brokers(logs, tick_s=0.1):
             k = ev.get("ev")
             if k == "ack":
                 acks.setdefault((ev["b"], ev["epoch"]), []).append(
-                    (ev["t"], ev["fenced"], ev.get("deadline"),
-                     ev.get("self", 0)))
+                    (ev["t"], ev["fenced"], ev.get("deadline")))
                 continue
             if k == "state" and ev.get("state") in ("shutting-down",
                                                     "stopped"):
@@ -288,7 +287,7 @@ def check_brokers(logs, tick_s=0.1):
         before = [a for a in seq if a[0] <= t_f]
         if not before:
             continue
-        t_a, fenced, deadline, _ = before[-1]
+        t_a, fenced, deadline = before[-1]
         # Fenced by its own count, or told so earlier (then the check
         # below judges the telling).
         if fenced or deadline is None or deadline <= t_f + FENCE_SLACK_S:
@@ -311,7 +310,7 @@ def check_brokers(logs, tick_s=0.1):
         seq = [a for a in acks.get((bid, ep)) or [] if a[0] <= t_s]
         if not seq:
             continue
-        t_p, f_p, d_p, _ = max(seq, key=lambda a: a[0])
+        t_p, f_p, d_p = max(seq, key=lambda a: a[0])
         if f_p or d_p is None or \
                 leaving.get((bid, ep), INF) <= t_s + tick_s * 1.5:
             continue

@@ -239,7 +239,7 @@ def final_topic_reads(cluster, hist, timeout_ms, deadline_s=30.0):
             try:
                 names = {t.get("topic") for t in json.loads(out)["topics"]}
             except (ValueError, KeyError, TypeError, AttributeError):
-                names = None
+                pass
         for proc, name in zip(procs, CHURN_TOPICS):
             if names is None:
                 hist.add({"type": "fail", "process": proc, "f": "exists",
