@@ -919,8 +919,9 @@ static void check_disk(struct node *n)
 	}
 }
 
-/* Say when raftio held an InstallSnapshot back, held a truncation or split
- * an AppendEntries (the libraft workarounds at work: raftio.h). */
+/* Say when raftio held an InstallSnapshot back, held a truncation, split
+ * an AppendEntries or freed an InstallSnapshot raft ignores (the libraft
+ * workarounds at work: raftio.h). */
 static void check_raftio(struct node *n)
 {
 	if (n->raftio.truncations_deferred != n->truncations_logged) {
@@ -938,6 +939,13 @@ static void check_raftio(struct node *n)
 			 "raftio.h)",
 			 (unsigned long long)n->raftio.appends_split,
 			 (unsigned long long)n->raftio.split_dropped);
+	}
+	if (n->raftio.installs_ignored != n->installs_ignored_logged) {
+		n->installs_ignored_logged = n->raftio.installs_ignored;
+		log_info("an InstallSnapshot arrived while this node installed "
+			 "one: raft ignores it, its copy freed (%llu so far; "
+			 "raftio.h)",
+			 (unsigned long long)n->installs_ignored_logged);
 	}
 	if (n->raftio.held_total == n->raftio_logged)
 		return;

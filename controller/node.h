@@ -85,6 +85,7 @@ struct node {
 	struct raft_io io;		  /* raft_uv's */
 	struct raftio raftio;		  /* what raft gets: io, see raftio.h */
 	unsigned long long raftio_logged; /* held_total last logged */
+	unsigned long long installs_ignored_logged;
 	unsigned long long truncations_logged; /* the same, truncations */
 	unsigned long long splits_logged; /* the same, split AppendEntries */
 	struct synod_transport transport;

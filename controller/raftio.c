@@ -201,6 +201,30 @@ static int split_append(struct raftio *x, struct raft_message *msg)
 	return 1;
 }
 
+/* libraft 0.22.1 ignores an InstallSnapshot that arrives while it installs
+ * one (src/replication.c, replicationInstallSnapshot: "already taking or
+ * installing snapshot") and frees neither its data nor its configuration,
+ * so every copy the leader resends during a long installation (each
+ * install_snapshot_timeout) leaked a whole snapshot. While raft's
+ * installation is in flight (install_req, set from its snapshot_put until
+ * just before its callback, which clears r->snapshot.installing), raft gets
+ * the message without them: it reads neither on that path, nor on the one
+ * that answers a stale term, which frees them (an empty configuration and a
+ * NULL payload are fine to free). */
+static void to_raft(struct raftio *x, struct raft_message *msg)
+{
+	if (msg->type == RAFT_INSTALL_SNAPSHOT && x->install_req != NULL) {
+		struct raft_install_snapshot *s = &msg->install_snapshot;
+		raft_configuration_close(&s->conf);
+		raft_configuration_init(&s->conf);
+		raft_free(s->data.base);
+		s->data.base = NULL;
+		s->data.len = 0;
+		x->installs_ignored++;
+	}
+	x->recv(&x->io, msg);
+}
+
 static void on_recv(struct raft_io *inner, struct raft_message *msg)
 {
 	struct raftio *x = XI(inner);
@@ -218,7 +242,7 @@ static void on_recv(struct raft_io *inner, struct raft_message *msg)
 		return;
 	if (msg->type != RAFT_INSTALL_SNAPSHOT ||
 	    (x->put_req == NULL && x->deferred_head == NULL)) {
-		x->recv(&x->io, msg);
+		to_raft(x, msg);
 		return;
 	}
 	/* Held until the save completes; the stream that brought it may be
@@ -703,7 +727,7 @@ static void deliver_held(struct raftio *x)
 		return;
 	msg = x->held;
 	x->has_held = 0;
-	x->recv(&x->io, &msg);
+	to_raft(x, &msg);
 	/* raft copied what it keeps of the address. */
 	free(x->held_address);
 	x->held_address = NULL;

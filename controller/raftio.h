@@ -43,6 +43,12 @@
  * lease (node_lease_valid: followers that heard from it refuse votes for
  * an election timeout). docs/reliability.md 5.17.
  *
+ * And it frees the payload and configuration of an InstallSnapshot that
+ * arrives while raft installs one, handing raft the message without them:
+ * libraft 0.22.1 ignores such a message and frees neither, so each copy
+ * the leader resends during a long installation leaked a whole snapshot
+ * (reliability.md 5.18).
+ *
  * Use: raftio_init(&x, &uv_io) after raft_uv_init(), then pass &x.io to
  * raft_init(). Everything else stays with the inner io (raft_uv_set_*,
  * raft_uv_close after raft_close). Not thread-safe: the loop's thread.
@@ -108,6 +114,9 @@ struct raftio {
 	 * and how many were. */
 	uint64_t vote_hold_ns, votes_held_until_ns;
 	unsigned long long votes_dropped_at_start;
+	/* InstallSnapshots that reached raft during an installation, their
+	 * payload and configuration freed here (libraft ignores them). */
+	unsigned long long installs_ignored;
 	uv_loop_t *loop; /* set by the caller after raftio_init */
 	uv_timer_t resume;
 	int resume_open, closes_left;
