@@ -49,6 +49,7 @@ void config_defaults(struct synod_config *c)
 	c->segment_size = 16u << 20;
 	c->disk_stall_ms = 5000;
 	c->snapshot_save_timeout_ms = 60000;
+	c->thread_pool_size = 16;
 	c->pre_vote = 1;
 	c->log_level = LOG_INFO;
 }
@@ -364,6 +365,8 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		}
 		U(snapshot_save_timeout_ms, 1000, 3600000);
 	}
+	if (strcmp(key, "thread_pool_size") == 0)
+		U(thread_pool_size, 4, 128);
 	if (strcmp(key, "accept_damaged_log_tail") == 0)
 		return set_bool(&c->accept_damaged_log_tail, key, value, err,
 				err_size);

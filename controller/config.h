@@ -73,6 +73,10 @@ struct synod_config {
 	/* a snapshot save unfinished this long: the node exits with status
 	 * 3 for its service manager to restart it (0: never) */
 	unsigned snapshot_save_timeout_ms;
+	/* libuv's thread pool (UV_THREADPOOL_SIZE, set by main before
+	 * anything uses the pool): raft_uv's disk work shares it with
+	 * read-only queries, which take at most a quarter of it (query.h). */
+	unsigned thread_pool_size;
 	/* Start even when an open segment is damaged (libraft then drops
 	 * the entries from the damage on): an operator's last resort when
 	 * too few nodes start to rebuild any (operations.md 6.6). */

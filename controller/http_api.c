@@ -129,6 +129,7 @@ static int http_code_of(int code)
 	case SYNOD_EUNAVAILABLE:
 	case SYNOD_ETIMEOUT:
 	case SYNOD_ECONNECTION:
+	case SYNOD_EBUSY:
 		return 503;
 	default:
 		return 500;

@@ -21,6 +21,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "node.h"
+#include "query.h"
 #include "controller.h"
 #include "http.h"
 #include "kafka_listener.h"
@@ -155,6 +156,10 @@ static void usage(FILE *out)
 		"this long:\n"
 		"                             exit 3 to be restarted (default "
 		"60000; 0: never)\n"
+		"  --thread-pool-size N       threads for disk work and "
+		"queries (default\n"
+		"                             16, 4 to 128; queries use at "
+		"most a quarter)\n"
 		"  --accept-damaged-log-tail true|false  start although an "
 		"open log\n"
 		"                             segment is damaged (unsafe: last "
@@ -533,6 +538,7 @@ static const struct option long_opts[] = {
     {"disk-stall-ms", required_argument, NULL, 41},
     {"accept-damaged-log-tail", required_argument, NULL, 42},
     {"snapshot-save-timeout-ms", required_argument, NULL, 43},
+    {"thread-pool-size", required_argument, NULL, 44},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -583,7 +589,22 @@ static const char *const opt_keys[] = {
     [41] = "disk_stall_ms",
     [42] = "accept_damaged_log_tail",
     [43] = "snapshot_save_timeout_ms",
+    [44] = "thread_pool_size",
 };
+
+/* libuv sizes its thread pool from UV_THREADPOOL_SIZE when something first
+ * uses it (4 threads without it). raft_uv's disk work (segment writes on a
+ * file system without non-blocking AIO, new segments, snapshots,
+ * truncations) waits there behind whatever runs: with 4 threads, four
+ * read-only queries held every log write for up to their 30 s timeout
+ * (reliability.md 5.19). Set before anything uses the pool; the
+ * configuration's value wins over the environment's. */
+static void set_thread_pool(unsigned threads)
+{
+	char v[16];
+	snprintf(v, sizeof v, "%u", threads);
+	setenv("UV_THREADPOOL_SIZE", v, 1);
+}
 
 int main(int argc, char **argv)
 {
@@ -650,6 +671,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "synod: %s (see --help)\n", err);
 		return 2;
 	}
+	set_thread_pool(cfg.thread_pool_size);
 	log_set_level(cfg.log_level);
 	log_set_json(cfg.log_json, (unsigned long long)cfg.node_id);
 	{
@@ -675,6 +697,9 @@ int main(int argc, char **argv)
 			 bootstrap ? "bootstrapping the initial voters"
 				   : "joining: waiting to be added");
 	}
+	log_info("thread pool: %u threads for disk work and queries "
+		 "(thread_pool_size); read-only queries at most %u at once",
+		 cfg.thread_pool_size, query_max_running(cfg.thread_pool_size));
 
 	/* One connection per broker: thousands of descriptors. */
 	{

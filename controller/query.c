@@ -193,7 +193,8 @@ static void api_query(void *self, struct sconn *sc,
 	struct qjob *j;
 	struct pending *p;
 	int rv;
-	if (qs->running >= QUERY_MAX_RUNNING) {
+	if (qs->running >=
+	    query_max_running(qs->s->node->cfg->thread_pool_size)) {
 		srv_reply_status(sc, h, SYNOD_EBUSY,
 				 "too many queries running on this node");
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -271,6 +272,12 @@ void query_module(struct query_srv *qs, struct module *m)
 	m->apis = query_apis;
 	m->n_apis = sizeof query_apis / sizeof query_apis[0];
 	m->close = mod_close;
+}
+
+unsigned query_max_running(unsigned pool_threads)
+{
+	unsigned n = pool_threads / 4;
+	return n < 1 ? 1 : n > QUERY_MAX_RUNNING ? QUERY_MAX_RUNNING : n;
 }
 
 int query_new(struct server *s, struct query_srv **out)

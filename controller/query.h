@@ -5,7 +5,8 @@
  * store_query_*): the copy is taken a slice of pages per loop turn, the
  * query runs on the thread pool over the copy alone, so neither the copy
  * nor the longest query stalls the loop or blocks a write. At most
- * QUERY_MAX_RUNNING at once (more: BUSY); rows, bytes and time bounded
+ * query_max_running() at once (more: BUSY), a quarter of libuv's thread
+ * pool, which raft_uv's disk work shares; rows, bytes and time bounded
  * (store.h).
  *
  * Ownership: query_module() fills a struct module for server_register();
@@ -26,6 +27,12 @@
 #define QUERY_COPY_PAGES 64	   /* pages copied per loop turn */
 
 struct query_srv;
+
+/* Queries that may run at once on a node whose thread pool has
+ * pool_threads threads (config thread_pool_size): a quarter of them, 1 to
+ * QUERY_MAX_RUNNING, so that raft_uv's disk work, which waits in the same
+ * pool, always finds threads that no query holds (reliability.md 5.19). */
+unsigned query_max_running(unsigned pool_threads);
 
 /* 0, or -1 when out of memory. */
 int query_new(struct server *s, struct query_srv **out);

@@ -397,6 +397,101 @@ static void test_query(void **state)
 	f->it.passed = 1;
 }
 
+/* An endless query (SQLite counts until the deadline) sent on a new
+ * connection; its answer comes at the deadline. */
+static int endless_query(const char *addr, unsigned timeout_ms)
+{
+	char body[256], req[512];
+	int fd, n;
+	snprintf(body, sizeof body,
+		 "{\"sql\": \"WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL "
+		 "SELECT x + 1 FROM c) SELECT count(*) FROM c\", "
+		 "\"timeout_ms\": %u}",
+		 timeout_ms);
+	n = snprintf(req, sizeof req,
+		     "POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: "
+		     "%zu\r\n\r\n%s",
+		     strlen(body), body);
+	fd = itest_raw_connect(NULL, addr, 0);
+	itest_raw_send(fd, (const uint8_t *)req, (size_t)n);
+	return fd;
+}
+
+static int answered(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	return poll(&pfd, 1, 0) != 0;
+}
+
+/* Invariant: read-only queries never hold all of the thread pool that
+ * raft_uv's disk work waits in (reliability.md 5.19). One node on tmpfs,
+ * where raft_uv writes the log on the pool (no non-blocking direct I/O):
+ * with as many endless queries as the node runs at once (a fifth is
+ * BUSY), a write still commits before any of them answers. With libuv's
+ * default pool of 4 threads the write waited for their deadline. */
+static void test_queries_leave_disk_threads(void **state)
+{
+	struct fixture *f = *state;
+	const char *tmp = getenv("TMPDIR");
+	char saved[512] = "";
+	int fds[4];
+	json_t *j;
+	if (access("/dev/shm", W_OK) != 0) {
+		print_message("skipped: no writable /dev/shm (tmpfs)\n");
+		skip();
+	}
+	if (tmp)
+		snprintf(saved, sizeof saved, "%s", tmp);
+	setenv("TMPDIR", "/dev/shm", 1); /* the cluster's directory */
+	itest_start(&f->it, 1, SYNOD_BIN,
+		    "--http-address 127.0.0.1:0 --segment-size-bytes 4194304");
+	if (tmp)
+		setenv("TMPDIR", saved, 1);
+	else
+		unsetenv("TMPDIR");
+	assert_int_equal(itest_log_word_after(
+			     &f->it.c, 1,
+			     "http: serving /healthz /readyz /metrics /v1 on ",
+			     f->http[1], sizeof f->http[1]),
+			 0);
+	assert_int_equal(
+	    itest_log_word_after(&f->it.c, 1, "thread pool: ", buf, sizeof buf),
+	    0);
+	assert_string_equal(buf, "16");
+	itest_start_client(&f->it);
+	assert_int_equal(itest_set_cluster_configs(&f->it, 1500, 300), 0);
+	for (unsigned i = 0; i < 4; i++)
+		fds[i] = endless_query(f->http[1], 20000);
+	/* Until all four run: a fifth is refused. */
+	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
+		char req[512];
+		const char *q = "SELECT 1";
+		int n = snprintf(req, sizeof req,
+				 "POST /v1/query HTTP/1.1\r\nHost: x\r\n"
+				 "Content-Length: %zu\r\n\r\n%s",
+				 strlen(q), q);
+		int code =
+		    itest_http_raw(f->http[1], req, (size_t)n, buf, sizeof buf);
+		if (code == 503 && strstr(buf, "too many queries"))
+			break;
+		assert_int_equal(code, 200);
+		if (tool_now_ms() > end)
+			fail_msg("the four queries never ran together");
+		itest_sleep_ms(20);
+	}
+	/* A write: raft appends it to the log on the pool. */
+	assert_int_equal(itest_set_cluster_configs(&f->it, 1600, 300), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_false(answered(fds[i])); /* the queries still run */
+	j = ctl(f, "config get broker.session.timeout.ms");
+	assert_string_equal(json_string_value(json_object_get(j, "value")),
+			    "1600");
+	json_decref(j);
+	for (unsigned i = 0; i < 4; i++)
+		close(fds[i]);
+	f->it.passed = 1;
+}
+
 static void test_abuse(void **state)
 {
 	struct fixture *f = *state;
@@ -464,6 +559,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_api, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_queries_leave_disk_threads,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_abuse, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "query.h"
 #include "configdefs.h"
 #include "frame.h"
 #include "synod.pb-c.h"
@@ -436,6 +437,21 @@ static void test_daemon_config(void **state)
 	    config_set(&c, "snapshot_save_timeout_ms", "2000", err, sizeof err),
 	    0);
 	assert_int_equal(c.snapshot_save_timeout_ms, 2000);
+	/* The thread pool: 16 by default, 4 to 128. */
+	assert_int_equal(c.thread_pool_size, 16);
+	assert_int_equal(
+	    config_set(&c, "thread_pool_size", "3", err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "thread_pool_size", "129", err, sizeof err), -1);
+	assert_int_equal(
+	    config_set(&c, "thread_pool_size", "4", err, sizeof err), 0);
+	assert_int_equal(c.thread_pool_size, 4);
+	/* Queries take a quarter of it, 1 to 4. */
+	assert_int_equal(query_max_running(4), 1);
+	assert_int_equal(query_max_running(7), 1);
+	assert_int_equal(query_max_running(8), 2);
+	assert_int_equal(query_max_running(16), 4);
+	assert_int_equal(query_max_running(128), 4);
 	assert_int_equal(
 	    config_set(&c, "cluster_id", "abc-123", err, sizeof err), 0);
 	assert_int_equal(config_set(&c, "data_dir", "/tmp/x", err, sizeof err),
