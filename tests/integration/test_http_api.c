@@ -47,6 +47,9 @@ struct fixture {
 	char http[4][64];
 	pid_t sim;
 	char sim_log[600];
+	/* TMPDIR as it was, put back by teardown (test_queries_...) */
+	int tmpdir_changed, tmpdir_had;
+	char tmpdir[512];
 };
 
 static char buf[1 << 20];
@@ -62,6 +65,10 @@ static int teardown(void **state)
 	const char *logs[1] = {f->sim_log};
 	int rv;
 	itest_kill(&f->sim);
+	if (f->tmpdir_changed && f->tmpdir_had)
+		setenv("TMPDIR", f->tmpdir, 1);
+	else if (f->tmpdir_changed)
+		unsetenv("TMPDIR");
 	rv = itest_teardown(&f->it, logs, 1, 0);
 	free(f);
 	return rv;
@@ -433,22 +440,19 @@ static void test_queries_leave_disk_threads(void **state)
 {
 	struct fixture *f = *state;
 	const char *tmp = getenv("TMPDIR");
-	char saved[512] = "";
 	int fds[4];
 	json_t *j;
 	if (access("/dev/shm", W_OK) != 0) {
 		print_message("skipped: no writable /dev/shm (tmpfs)\n");
 		skip();
 	}
+	f->tmpdir_had = tmp != NULL;
 	if (tmp)
-		snprintf(saved, sizeof saved, "%s", tmp);
+		snprintf(f->tmpdir, sizeof f->tmpdir, "%s", tmp);
+	f->tmpdir_changed = 1;
 	setenv("TMPDIR", "/dev/shm", 1); /* the cluster's directory */
 	itest_start(&f->it, 1, SYNOD_BIN,
 		    "--http-address 127.0.0.1:0 --segment-size-bytes 4194304");
-	if (tmp)
-		setenv("TMPDIR", saved, 1);
-	else
-		unsetenv("TMPDIR");
 	assert_int_equal(itest_log_word_after(
 			     &f->it.c, 1,
 			     "http: serving /healthz /readyz /metrics /v1 on ",
@@ -461,7 +465,7 @@ static void test_queries_leave_disk_threads(void **state)
 	itest_start_client(&f->it);
 	assert_int_equal(itest_set_cluster_configs(&f->it, 1500, 300), 0);
 	for (unsigned i = 0; i < 4; i++)
-		fds[i] = endless_query(f->http[1], 20000);
+		fds[i] = endless_query(f->http[1], 8000);
 	/* Until all four run: a fifth is refused. */
 	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
 		char req[512];
@@ -487,8 +491,20 @@ static void test_queries_leave_disk_threads(void **state)
 	assert_string_equal(json_string_value(json_object_get(j, "value")),
 			    "1600");
 	json_decref(j);
-	for (unsigned i = 0; i < 4; i++)
+	/* Each answers at its deadline, after the write. */
+	for (unsigned i = 0; i < 4; i++) {
+		struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
+		size_t got = 0;
+		ssize_t r;
+		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1); /* its deadline */
+		while ((r = read(fds[i], buf + got, sizeof buf - 1 - got)) > 0)
+			got += (size_t)r;
+		buf[got] = '\0';
 		close(fds[i]);
+		if (strstr(buf, "HTTP/1.1 503") == NULL ||
+		    strstr(buf, "interrupted after 8000 ms") == NULL)
+			fail_msg("query %u answered: %s", i, buf);
+	}
 	f->it.passed = 1;
 }
 
