@@ -21,6 +21,7 @@
 #include "synod/client.h"
 #include "tls.h"
 #include "tlsrelay.h"
+#include "workgate.h"
 
 /* The dashboard (controller/dashboard/index.html, cmake/embed.cmake). */
 extern const unsigned char synod_dashboard_html[];
@@ -515,7 +516,7 @@ static void hconn_close(struct hconn *c)
 #define HTTP_BIG_FREE (1u << 20)
 
 struct big_free {
-	uv_work_t work;
+	struct workgate_req work;
 	void *p;
 };
 
@@ -545,8 +546,8 @@ void http_free_big(uv_loop_t *loop, void *p, size_t size)
 		return;
 	}
 	b->p = p;
-	b->work.data = b;
-	if (uv_queue_work(loop, &b->work, work_free, after_free) != 0) {
+	b->work.work.data = b;
+	if (workgate_queue(loop, &b->work, work_free, after_free) != 0) {
 		free(p);
 		free(b);
 	}

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "node.h"
 #include "synod/client.h"
+#include "workgate.h"
 
 #define PROBE_TIMEOUT_MS 500 /* a quorum probe of one node */
 
@@ -104,7 +105,7 @@ struct hop {
 	struct probe *probes;
 	size_t n_probes, probes_left;
 	/* off the loop */
-	uv_work_t work;
+	struct workgate_req work; /* the JSON, off the loop (workgate.h) */
 	int working;
 	char *out;
 	size_t out_len;
@@ -537,8 +538,8 @@ static void describe_page(struct hop *op)
 		send_request(op);
 		return;
 	}
-	op->work.data = op;
-	if (uv_queue_work(op->h->s->loop, &op->work, work_json, after_json) !=
+	op->work.work.data = op;
+	if (workgate_queue(op->h->s->loop, &op->work, work_json, after_json) !=
 	    0) {
 		answer_error(op, SYNOD_EUNKNOWN, "no worker");
 		return;
@@ -588,9 +589,9 @@ static void handle_answer(struct hop *op)
 	}
 	if (op->ep == EP_QUERY) {
 		op->qresp = m;
-		op->work.data = op;
-		if (uv_queue_work(op->h->s->loop, &op->work, work_json,
-				  after_json) != 0) {
+		op->work.work.data = op;
+		if (workgate_queue(op->h->s->loop, &op->work, work_json,
+				   after_json) != 0) {
 			answer_error(op, SYNOD_EUNKNOWN, "no worker");
 			return;
 		}

@@ -28,6 +28,7 @@
 #include "server.h"
 #include "tls.h"
 #include "transport.h"
+#include "workgate.h"
 
 #define META_FILE "node.meta"
 
@@ -672,6 +673,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	set_thread_pool(cfg.thread_pool_size);
+	/* JSON, Kafka answers, large frees: at most half the pool (queries
+	 * a quarter), the rest for raft_uv (workgate.h). */
+	workgate_set_limit(cfg.thread_pool_size / 2);
 	log_set_level(cfg.log_level);
 	log_set_json(cfg.log_json, (unsigned long long)cfg.node_id);
 	{

@@ -299,9 +299,9 @@ void kafka_respond(struct kafka_request *r)
 		return;
 	}
 	if (r->ra.used >= ENCODE_ON_POOL) {
-		r->work.data = r;
-		if (uv_queue_work(r->ks->cfg.loop, &r->work, work_encode,
-				  after_encode) == 0)
+		r->work.work.data = r;
+		if (workgate_queue(r->ks->cfg.loop, &r->work, work_encode,
+				   after_encode) == 0)
 			return;
 	}
 	encode(r);

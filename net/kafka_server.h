@@ -35,6 +35,7 @@
 #include <uv.h>
 
 #include "kafka.h"
+#include "workgate.h"
 
 struct kafka_server;
 struct kafka_request;
@@ -78,7 +79,7 @@ struct kafka_request {
 	/* internal */
 	struct kconn *c;
 	struct kafka_request *next_waiting, *prev_waiting;
-	uv_work_t work;
+	struct workgate_req work; /* encoding off the loop (workgate.h) */
 	struct kf_buf out;
 	void (*dispatched)(void *arg, const uint8_t *resp, size_t len);
 	void *dispatched_arg;

@@ -1,0 +1,134 @@
+/* Unit tests of net/workgate.c: at most the limit of jobs in libuv's
+ * thread pool at once, the rest started in order as jobs end
+ * (docs/reliability.md 5.19), on a real loop and pool. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "workgate.h"
+
+#define JOBS 12
+
+struct job {
+	struct workgate_req req;
+	int id;
+	int status;
+};
+
+static atomic_int in_pool, most_in_pool, n_started;
+static int started[JOBS], done[JOBS], n_done;
+static struct job jobs[JOBS];
+
+static void work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	int now = atomic_fetch_add(&in_pool, 1) + 1;
+	int most = atomic_load(&most_in_pool);
+	struct timespec ts = {0, 2 * 1000 * 1000};
+	while (now > most &&
+	       !atomic_compare_exchange_weak(&most_in_pool, &most, now))
+		;
+	started[atomic_fetch_add(&n_started, 1)] = j->id;
+	nanosleep(&ts, NULL); /* overlap: more would run at once if let */
+	atomic_fetch_sub(&in_pool, 1);
+}
+
+static void after(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	j->status = status;
+	done[n_done++] = j->id;
+	assert_true(workgate_running() <= workgate_limit());
+}
+
+/* Invariant: never more than the limit of gated jobs in the pool; every
+ * job runs once and its callback comes once; jobs leave the gate in the
+ * order they came. */
+static void test_limit_and_order(void **state)
+{
+	uv_loop_t loop;
+	(void)state;
+	atomic_store(&in_pool, 0);
+	atomic_store(&most_in_pool, 0);
+	atomic_store(&n_started, 0);
+	n_done = 0;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	workgate_set_limit(2);
+	assert_int_equal(workgate_limit(), 2);
+	for (int i = 0; i < JOBS; i++) {
+		jobs[i].id = i;
+		jobs[i].status = -1;
+		jobs[i].req.work.data = &jobs[i];
+		assert_int_equal(
+		    workgate_queue(&loop, &jobs[i].req, work, after), 0);
+	}
+	assert_int_equal(workgate_running(), 2);
+	assert_int_equal(workgate_waiting(), JOBS - 2);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(n_done, JOBS);
+	assert_int_equal(atomic_load(&n_started), JOBS);
+	assert_true(atomic_load(&most_in_pool) <= 2);
+	assert_int_equal(workgate_running(), 0);
+	assert_int_equal(workgate_waiting(), 0);
+	for (int i = 0; i < JOBS; i++)
+		assert_int_equal(jobs[i].status, 0);
+	/* The two first started in either order, each later one only after
+	 * every job before it had entered the pool. */
+	for (int i = 2; i < JOBS; i++)
+		assert_true(started[i] >= i - 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A callback that queues the next job (as an HTTP answer of several
+ * steps does): the chain runs through, one at a time with limit 1. */
+static int chain_left;
+static struct job chain_job;
+
+static void after_chain(uv_work_t *w, int status)
+{
+	(void)status;
+	done[n_done++] = 0;
+	if (--chain_left > 0)
+		assert_int_equal(
+		    workgate_queue(w->loop, &chain_job.req, work, after_chain),
+		    0);
+}
+
+static void test_queue_from_callback(void **state)
+{
+	uv_loop_t loop;
+	(void)state;
+	atomic_store(&in_pool, 0);
+	atomic_store(&most_in_pool, 0);
+	atomic_store(&n_started, 0);
+	n_done = 0;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	workgate_set_limit(0); /* at least 1 */
+	assert_int_equal(workgate_limit(), 1);
+	chain_left = 5;
+	chain_job.id = 0;
+	chain_job.req.work.data = &chain_job;
+	assert_int_equal(
+	    workgate_queue(&loop, &chain_job.req, work, after_chain), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(n_done, 5);
+	assert_int_equal(atomic_load(&most_in_pool), 1);
+	assert_int_equal(workgate_running(), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_limit_and_order),
+	    cmocka_unit_test(test_queue_from_callback),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
