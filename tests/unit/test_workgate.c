@@ -48,6 +48,15 @@ static void after(uv_work_t *w, int status)
 	assert_true(workgate_running() <= workgate_limit());
 }
 
+static void reset(uv_loop_t *loop)
+{
+	atomic_store(&in_pool, 0);
+	atomic_store(&most_in_pool, 0);
+	atomic_store(&n_started, 0);
+	n_done = 0;
+	assert_int_equal(uv_loop_init(loop), 0);
+}
+
 /* Invariant: never more than the limit of gated jobs in the pool; every
  * job runs once and its callback comes once; jobs leave the gate in the
  * order they came. */
@@ -55,11 +64,7 @@ static void test_limit_and_order(void **state)
 {
 	uv_loop_t loop;
 	(void)state;
-	atomic_store(&in_pool, 0);
-	atomic_store(&most_in_pool, 0);
-	atomic_store(&n_started, 0);
-	n_done = 0;
-	assert_int_equal(uv_loop_init(&loop), 0);
+	reset(&loop);
 	workgate_set_limit(2);
 	assert_int_equal(workgate_limit(), 2);
 	for (int i = 0; i < JOBS; i++) {
@@ -105,11 +110,7 @@ static void test_queue_from_callback(void **state)
 {
 	uv_loop_t loop;
 	(void)state;
-	atomic_store(&in_pool, 0);
-	atomic_store(&most_in_pool, 0);
-	atomic_store(&n_started, 0);
-	n_done = 0;
-	assert_int_equal(uv_loop_init(&loop), 0);
+	reset(&loop);
 	workgate_set_limit(0); /* at least 1 */
 	assert_int_equal(workgate_limit(), 1);
 	chain_left = 5;
