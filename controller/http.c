@@ -532,8 +532,10 @@ static void work_free(uv_work_t *w)
 
 static void after_free(uv_work_t *w, int status)
 {
+	struct big_free *b = w->data;
 	(void)status;
-	free(w->data);
+	free(b->p); /* NULL once work_free ran; not when the pool refused */
+	free(b);
 }
 
 void http_free_big(uv_loop_t *loop, void *p, size_t size)

@@ -702,8 +702,10 @@ int main(int argc, char **argv)
 				   : "joining: waiting to be added");
 	}
 	log_info("thread pool: %u threads for disk work and queries "
-		 "(thread_pool_size); read-only queries at most %u at once",
-		 cfg.thread_pool_size, query_max_running(cfg.thread_pool_size));
+		 "(thread_pool_size); read-only queries at most %u at once, "
+		 "other jobs %u",
+		 cfg.thread_pool_size, query_max_running(cfg.thread_pool_size),
+		 workgate_limit());
 
 	/* One connection per broker: thousands of descriptors. */
 	{

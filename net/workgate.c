@@ -9,6 +9,7 @@ struct workgate {
 	unsigned limit; /* 0: the default */
 	unsigned running, waiting;
 	struct workgate_req *head, *tail;
+	uv_loop_t *loop; /* whose jobs are in the gate (running or waiting) */
 };
 
 static _Thread_local struct workgate gate;
@@ -35,11 +36,21 @@ unsigned workgate_waiting(void)
 
 static void after(uv_work_t *w, int status);
 
+static void bypass_after(uv_work_t *w, int status)
+{
+	struct workgate_req *r =
+	    (struct workgate_req *)((char *)w -
+				    offsetof(struct workgate_req, work));
+	r->after_cb(w, status);
+}
+
 static int submit(struct workgate_req *r)
 {
 	int rv = uv_queue_work(r->loop, &r->work, r->work_cb, after);
-	if (rv == 0)
+	if (rv == 0) {
 		gate.running++;
+		gate.loop = r->loop;
+	}
 	return rv;
 }
 
@@ -57,8 +68,10 @@ static void submit_waiting(void)
 		gate.waiting--;
 		r->next = NULL;
 		rv = submit(r);
-		if (rv != 0)
+		if (rv != 0) {
+			r->work.loop = r->loop;
 			r->after_cb(&r->work, rv);
+		}
 	}
 }
 
@@ -75,10 +88,16 @@ static void after(uv_work_t *w, int status)
 int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 		   uv_after_work_cb after_cb)
 {
+	if (work_cb == NULL || after_cb == NULL)
+		return UV_EINVAL;
 	r->loop = loop;
 	r->work_cb = work_cb;
 	r->after_cb = after_cb;
 	r->next = NULL;
+	if (gate.running + gate.waiting > 0 && gate.loop != loop)
+		/* Another loop of this thread: not gated, for the gate's
+		 * jobs would keep this loop waiting (or outlive it). */
+		return uv_queue_work(loop, &r->work, work_cb, bypass_after);
 	if (gate.running < workgate_limit() && gate.head == NULL)
 		return submit(r);
 	if (gate.tail != NULL)

@@ -14,8 +14,14 @@
  *
  * The gate is one per thread (a loop's thread: the loop's callbacks and
  * every call here run there): it lives as long as the thread, so a job
- * never outlives it. Read-only queries are not gated: they are refused
- * past their own bound (controller/query.h).
+ * never outlives it. It gates one loop at a time: a job of another loop
+ * of the same thread, queued while the gate holds jobs, goes straight to
+ * the pool (a job waiting in the gate is no request of its loop, which
+ * could end or close meanwhile). Read-only queries are not gated: they
+ * are refused past their own bound (controller/query.h). Name lookups
+ * (uv_getaddrinfo, up to half of the pool by libuv's own cap) are not
+ * either: with host names in addresses and a slow resolver they can
+ * still take threads raft_uv would use.
  *
  * Ownership: the caller owns each struct workgate_req and must keep it
  * until its after_cb has been called (as with uv_queue_work); work.data
@@ -42,9 +48,10 @@ unsigned workgate_limit(void);
 
 /* Like uv_queue_work(loop, &r->work, work_cb, after_cb): the job goes to
  * the pool now, or once fewer than the limit are there. 0, or a libuv
- * error (then neither callback is called). after_cb's status is
- * uv_queue_work's: 0, or UV_ECANCELED; when the pool refuses a job that
- * waited, after_cb gets that error on the loop's thread. */
+ * error (UV_EINVAL without a callback; then neither callback is called).
+ * after_cb's status is 0, or, when the pool refuses a job that waited,
+ * that error (on the loop's thread; work_cb did not run). Never
+ * uv_cancel() a gated request: it may not be in the pool yet. */
 int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 		   uv_after_work_cb after_cb);
 
