@@ -36,7 +36,7 @@ if [ "${SYNOD_SKIP_ASAN:-0}" != 1 ]; then
     -DCMAKE_BUILD_TYPE=Debug >/dev/null
   cmake --build build-asan -j"$jobs" --target synod synodctl test_store test_fixture test_lifecycle test_topics_store \
     test_codec test_placement test_election test_quorum test_limits test_brokers test_broker_view test_broker_meta test_topics test_broker_sync test_scale \
-    test_transitions test_fakectl test_accept_nomem test_groups_store test_reconcile test_assignor test_raftio test_raftio_uv test_tls test_acl test_principal test_http test_http_api test_store_query test_json_answers test_kafka_codec test_log \
+    test_transitions test_workgate test_fakectl test_accept_nomem test_groups_store test_reconcile test_assignor test_raftio test_raftio_uv test_tls test_acl test_principal test_http test_http_api test_store_query test_json_answers test_kafka_codec test_log \
     test_group_lib test_groups test_broker_lib test_groups_sim synod-sim synod-bench test_logcheck synod_faultio
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
