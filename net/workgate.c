@@ -36,11 +36,16 @@ unsigned workgate_waiting(void)
 
 static void after(uv_work_t *w, int status);
 
+/* The request whose work w is. */
+static struct workgate_req *req_of(uv_work_t *w)
+{
+	return (struct workgate_req *)((char *)w -
+				       offsetof(struct workgate_req, work));
+}
+
 static void bypass_after(uv_work_t *w, int status)
 {
-	struct workgate_req *r =
-	    (struct workgate_req *)((char *)w -
-				    offsetof(struct workgate_req, work));
+	struct workgate_req *r = req_of(w);
 	r->after_cb(w, status);
 }
 
@@ -77,9 +82,7 @@ static void submit_waiting(void)
 
 static void after(uv_work_t *w, int status)
 {
-	struct workgate_req *r =
-	    (struct workgate_req *)((char *)w -
-				    offsetof(struct workgate_req, work));
+	struct workgate_req *r = req_of(w);
 	gate.running--;
 	submit_waiting(); /* before after_cb, which may free r */
 	r->after_cb(w, status);
