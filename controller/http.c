@@ -247,6 +247,24 @@ char *http_metrics_text(struct server *s)
 	metric(&t, "synod_apply_max_seconds", "gauge",
 	       "Slowest committed entry applied (since start or reset).",
 	       (double)m->apply_max_us / 1e6);
+	metric(&t, "synod_pool_jobs_running", "gauge",
+	       "The node's own jobs on the thread pool now (JSON of large "
+	       "HTTP answers, Kafka encoding, large frees), at most half the "
+	       "pool.",
+	       (double)workgate_running());
+	metric(&t, "synod_pool_jobs_waiting", "gauge",
+	       "The node's own jobs waiting for room on the thread pool.",
+	       (double)workgate_waiting());
+	metric(&t, "synod_pool_jobs_total", "counter",
+	       "The node's own jobs queued for the thread pool.",
+	       (double)workgate_queued());
+	metric(&t, "synod_pool_jobs_waited_total", "counter",
+	       "The node's own jobs that waited for room on the thread pool.",
+	       (double)workgate_waited());
+	metric(&t, "synod_raft_snapshot_resends_freed_total", "counter",
+	       "InstallSnapshot messages that arrived while this node "
+	       "installed a snapshot (freed unread: reliability.md 5.18).",
+	       (double)s->node->raftio.installs_ignored);
 	tprintf(&t,
 		"# HELP synod_raft_append_duration_seconds Log entries "
 		"written to this node's disk, from the write's start to its "

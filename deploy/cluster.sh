@@ -21,6 +21,12 @@
 # With --tls, start prints export lines for an admin identity
 # (SYNOD_CA, SYNOD_CERT, SYNOD_KEY) that synodctl and the tools read.
 # Binaries come from $SYNOD_BUILD_DIR (default ./build).
+# With $SYNOD_STOP_WITH set to a pid, start and restart leave one watcher
+# that, once that process has gone, stops the nodes and kills every
+# process named by another *.pid file in the directory that runs a
+# program of $SYNOD_BUILD_DIR (a test's synod-sim). Tests set their own
+# pid: ctest ends a test at its timeout with SIGKILL, and then no cleanup
+# trap of theirs runs.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -76,6 +82,29 @@ start_node() {
   echo "node $id started (pid $!, clients 127.0.0.1:$((base + 100 + id)), http 127.0.0.1:$((base + 200 + id)), kafka 127.0.0.1:$((base + 300 + id)))"
 }
 
+stop_with() {
+  local pid="${SYNOD_STOP_WITH:-}"
+  [ -n "$pid" ] || return 0
+  [ -f "$dir/watcher.pid" ] && kill -0 "$(cat "$dir/watcher.pid")" 2>/dev/null && return 0
+  (
+    set +e
+    while kill -0 "$pid" 2>/dev/null; do sleep 1; done
+    [ -f "$dir/cluster.env" ] || exit 0
+    SYNOD_STOP_WITH= "$0" stop
+    # Only a process still running one of $bin's programs (not another
+    # that has its pid since).
+    b="$(cd "$bin" && pwd -P)"
+    for f in "$dir"/*.pid; do
+      case "$f" in */node-*.pid | */watcher.pid) continue ;; esac
+      p="$(cat "$f")"
+      case "$(readlink "/proc/$p/exe")" in "$b"/*) kill -KILL "$p" ;; esac
+      rm -f "$f"
+    done
+    rm -f "$dir/watcher.pid"
+  ) </dev/null >/dev/null 2>&1 &
+  echo $! >"$dir/watcher.pid"
+}
+
 cmd="${1:-}"
 case "$cmd" in
   start)
@@ -109,6 +138,7 @@ case "$cmd" in
     fi
     [ "$want_tls" = 1 ] && [ "${TLS:-0}" != 1 ] && die "start: $dir holds a plaintext cluster (stop it and remove $dir for a TLS one)"
     for i in $(seq 1 "$N"); do start_node "$i"; done
+    stop_with
     echo "cluster $CLUSTER_ID"
     echo "export SYNOD_BOOTSTRAP=$(bootstrap_string)"
     if [ "${TLS:-0}" = 1 ]; then
@@ -157,13 +187,14 @@ case "$cmd" in
       for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     start_node "$id"
+    stop_with
     ;;
   bootstrap)
     load_env
     bootstrap_string
     ;;
   *)
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
     [ -z "$cmd" ] || exit 2
     ;;
 esac

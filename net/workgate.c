@@ -8,6 +8,7 @@
 struct workgate {
 	unsigned limit; /* 0: the default */
 	unsigned running, waiting;
+	unsigned long long queued, waited; /* since the thread began */
 	struct workgate_req *head, *tail;
 	uv_loop_t *loop; /* whose jobs are in the gate (running or waiting) */
 };
@@ -32,6 +33,16 @@ unsigned workgate_running(void)
 unsigned workgate_waiting(void)
 {
 	return gate.waiting;
+}
+
+unsigned long long workgate_queued(void)
+{
+	return gate.queued;
+}
+
+unsigned long long workgate_waited(void)
+{
+	return gate.waited;
 }
 
 static void after(uv_work_t *w, int status);
@@ -97,6 +108,7 @@ int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 	r->work_cb = work_cb;
 	r->after_cb = after_cb;
 	r->next = NULL;
+	gate.queued++;
 	if (gate.running + gate.waiting > 0 && gate.loop != loop)
 		/* Another loop of this thread: not gated, for the gate's
 		 * jobs would keep this loop waiting (or outlive it). */
@@ -109,5 +121,6 @@ int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 		gate.head = r;
 	gate.tail = r;
 	gate.waiting++;
+	gate.waited++;
 	return 0;
 }

@@ -55,8 +55,12 @@ unsigned workgate_limit(void);
 int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 		   uv_after_work_cb after_cb);
 
-/* This thread's jobs in the pool now, and waiting in the gate. */
+/* This thread's jobs in the pool now, and waiting in the gate; jobs
+ * queued (bypasses included), and those that waited, since the thread
+ * began (the node's /metrics: synod_pool_jobs_*). */
 unsigned workgate_running(void);
 unsigned workgate_waiting(void);
+unsigned long long workgate_queued(void);
+unsigned long long workgate_waited(void);
 
 #endif

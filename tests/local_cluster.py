@@ -5,9 +5,34 @@ free_base() picks SYNOD_BASE_PORT: below the kernel's ephemeral port range
 (outgoing connections take ports from it, and a quorum's listener on one
 of them fails with "address already in use"), with every port a 3-node
 cluster.sh quorum listens on free right now (raft, client, HTTP, Kafka:
-base + 1..3, +101..103, +201..203, +301..303)."""
+base + 1..3, +101..103, +201..203, +301..303).
+
+stop_with_me() and reap(): the quorum and the test's own daemons go when
+the test goes, even when ctest SIGKILLs it at its timeout and no finally
+clause runs (deploy/cluster.sh, SYNOD_STOP_WITH)."""
+import os
 import random
 import socket
+
+_pid_dir = None
+
+
+def stop_with_me(env):
+    """cluster.sh, run with env, leaves a watcher that stops the quorum of
+    env["SYNOD_CLUSTER_DIR"], and kills what reap() named, once this
+    process has gone."""
+    global _pid_dir
+    env["SYNOD_STOP_WITH"] = str(os.getpid())
+    _pid_dir = env["SYNOD_CLUSTER_DIR"]
+    return env
+
+
+def reap(proc, name):
+    """proc (a subprocess.Popen) dies with this process too; returns it."""
+    if _pid_dir is not None:
+        with open(os.path.join(_pid_dir, name + ".pid"), "w") as f:
+            f.write("%d\n" % proc.pid)
+    return proc
 
 
 def _ephemeral_low():

@@ -25,7 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from local_cluster import free_base  # noqa: E402
+from local_cluster import free_base, reap, stop_with_me  # noqa: E402
 
 
 def wait_for(what, fn, timeout=20.0):
@@ -55,9 +55,10 @@ def main():
                  "(deploy/install-deps.sh installs them)")
     tmp = tempfile.mkdtemp(prefix="synod-dash-")
     base = free_base()
-    env = dict(os.environ, SYNOD_CLUSTER_DIR=tmp, SYNOD_BASE_PORT=str(base),
-               SYNOD_BUILD_DIR=build,
-               SYNOD_FLAGS="--election-timeout-ms 300 --heartbeat-timeout-ms 50")
+    env = stop_with_me(dict(os.environ, SYNOD_CLUSTER_DIR=tmp,
+                            SYNOD_BASE_PORT=str(base), SYNOD_BUILD_DIR=build,
+                            SYNOD_FLAGS="--election-timeout-ms 300 "
+                                        "--heartbeat-timeout-ms 50"))
     cluster = os.path.join(ROOT, "deploy", "cluster.sh")
     ctl = os.path.join(build, "synodctl")
     sim = None
@@ -75,10 +76,10 @@ def main():
                  lambda: ctl_run("config", "set",
                                  "broker.session.timeout.ms=1000",
                                  "broker.heartbeat.interval.ms=200").returncode == 0)
-        sim = subprocess.Popen([os.path.join(build, "synod-sim"), "--bootstrap",
-                                boot, "--brokers", "3", "--first-id", "1",
-                                "--racks", "2"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+        sim = reap(subprocess.Popen(
+            [os.path.join(build, "synod-sim"), "--bootstrap", boot,
+             "--brokers", "3", "--first-id", "1", "--racks", "2"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), "sim")
         wait_for("three brokers",
                  lambda: ctl_run("topic", "create", "dash", "--partitions",
                                  "6", "--replication-factor",

@@ -10,6 +10,9 @@ export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-cli-XXXXXX)"
 # A port base of our own (24000-31999, below the ephemeral range), by pid.
 export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 ))
 export SYNOD_FLAGS="--election-timeout-ms 300"
+# The quorum and synod-sim go with this script even when ctest SIGKILLs it
+# at its timeout and no trap runs (deploy/cluster.sh).
+export SYNOD_STOP_WITH=$$
 ctl="$build/synodctl"
 pass=0 fail=0
 
@@ -143,6 +146,7 @@ expect_code 1 "$ctl" broker unregister 5
 # topics and partitions, with three simulated brokers (one per rack)
 "$build/synod-sim" --brokers 3 --first-id 1 --racks 3 >"$SYNOD_CLUSTER_DIR/sim.log" 2>&1 &
 simpid=$!
+echo "$simpid" >"$SYNOD_CLUSTER_DIR/sim.pid"
 active3() { "$ctl" --json broker list | python3 -c 'import json,sys; sys.exit(0 if sum(b["state"]=="active" for b in json.load(sys.stdin)["brokers"])==3 else 1)'; }
 wait_for 20 active3 && ok || bad "3 simulated brokers active"
 expect_code 0 "$ctl" topic create cli-t --partitions 4 --replication-factor 3 --config retention.ms=60000

@@ -18,6 +18,9 @@ export SYNOD_BUILD_DIR="$build"
 export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-disk-XXXXXX)"
 export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 + 100 ))
 export SYNOD_FLAGS="--election-timeout-ms 300"
+# Its quorums go with this script even when ctest SIGKILLs it at its
+# timeout and no trap runs (deploy/cluster.sh).
+export SYNOD_STOP_WITH=$$
 ctl="$build/synodctl"
 dir="$SYNOD_CLUSTER_DIR"
 base=$SYNOD_BASE_PORT

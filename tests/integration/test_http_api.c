@@ -297,6 +297,13 @@ static void test_api(void **state)
 		    0);
 	assert_int_equal(
 	    metric(f->http[follower], "\nsynod_partitions_offline "), 0);
+	/* The describes' JSON went through the thread pool's gate
+	 * (net/workgate.h), one at a time: none waited, none is left. */
+	assert_true(metric(f->http[leader], "\nsynod_pool_jobs_total ") > 0);
+	assert_int_equal(
+	    metric(f->http[leader], "\nsynod_pool_jobs_waited_total "), 0);
+	assert_int_equal(metric(f->http[leader], "\nsynod_pool_jobs_waiting "),
+			 0);
 	itest_kill(&f->sim);
 	for (uint64_t end = tool_now_ms() + WAIT_MS;;) {
 		unsigned ok = 0;

@@ -78,10 +78,13 @@ static void reset(uv_loop_t *loop)
 static void test_limit_and_order(void **state)
 {
 	uv_loop_t loop;
+	unsigned long long queued0, waited0;
 	(void)state;
 	reset(&loop);
 	workgate_set_limit(2);
 	assert_int_equal(workgate_limit(), 2);
+	queued0 = workgate_queued();
+	waited0 = workgate_waited();
 	for (int i = 0; i < JOBS; i++) {
 		jobs[i].id = i;
 		jobs[i].status = -1;
@@ -91,6 +94,8 @@ static void test_limit_and_order(void **state)
 	}
 	assert_int_equal(workgate_running(), 2);
 	assert_int_equal(workgate_waiting(), JOBS - 2);
+	assert_int_equal(workgate_queued() - queued0, JOBS);
+	assert_int_equal(workgate_waited() - waited0, JOBS - 2);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(n_done, JOBS);
 	assert_int_equal(atomic_load(&n_started), JOBS);
