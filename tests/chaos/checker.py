@@ -30,6 +30,11 @@ checks:
    fenced broker leading, no broker fenced while its session was still
    running by its own count, no partition owned by two members of a group
    at once.
+7. Read-only queries (f "query": `synodctl query` over a copy of the
+   active controller's store, stale allowed): every register value an
+   answered query returns was written by a write invoked before the query
+   returned, and not by one that definitely failed (nothing out of thin
+   air, from the future, or from a refused write).
 
 It prints each violation with the operations involved, and ends with the
 line `N violations`. Exit status: 0 when N == 0, 1 otherwise, 2 on a bad
@@ -37,12 +42,15 @@ input file.
 
 History format (JSON object):
   "events": [ {"index", "type": "invoke"|"ok"|"fail"|"info", "process",
-               "f": "read"|"write"|"create"|"delete"|"exists", "key",
+               "f": "read"|"write"|"create"|"delete"|"exists"|"query",
+               "key",
                "value", "time", "error"?, "node"?}, ... ]
     A write's invoke carries the value written; a read's ok carries the
     value read (null: nothing stored, the initial state). create, delete
     and exists are topic operations (check_cluster.py; an exists ok
-    carries true or false). Each process has
+    carries true or false). A query's ok carries {register: value} of
+    the registers its answer held (one absent: nothing stored there).
+    Each process has
     at most one operation outstanding: its next completion event
     completes it. An invoke without a completion is treated as info.
   "meta": optional {"recovery_bound_s": number, ...}
@@ -90,6 +98,8 @@ class Op:
         ret = "inf" if r == INF else "%.3f" % r
         if self.f == "write":
             what = "write %s" % _fmt(self.value)
+        elif self.f == "query":
+            what = "query -> %s" % _fmt(self.value)
         else:
             what = "read -> %s" % _fmt(self.value)
         extra = ""
@@ -152,7 +162,7 @@ def ops_from_events(events):
             op.ret = float(ev["time"])
             op.error = ev.get("error")
             op.ret_index = ev.get("index")
-            if op.f in ("read", "exists") and t == "ok":
+            if op.f in ("read", "exists", "query") and t == "ok":
                 op.value = ev.get("value")
             ops.append(op)
         else:
@@ -545,6 +555,34 @@ def check_recoveries(recoveries, bound):
     return viol
 
 
+def check_queries(ops):
+    """Check 7: each register value of an answered query was written by a
+    write invoked before the query returned that did not definitely fail.
+    Write values are unique (the harness's process and sequence)."""
+    writes = {(o.key, o.value): o for o in ops if o.f == "write"}
+    viols = []
+    for q in ops:
+        if q.f != "query" or q.status != "ok":
+            continue
+        if not isinstance(q.value, dict):
+            viols.append(Violation("query", None, "an answered query "
+                                   "carried no register values", [q]))
+            continue
+        for key, v in sorted(q.value.items()):
+            w = writes.get((key, v))
+            if w is None:
+                why = "a value no write wrote"
+            elif w.status == "fail":
+                why = "the value of a write that definitely failed"
+            elif w.call > q.ret:
+                why = "the value of a write invoked after the query returned"
+            else:
+                continue
+            viols.append(Violation("query", key, "a query read %s" % why,
+                                   [q] + ([w] if w else [])))
+    return viols
+
+
 def check_history(hist, out=sys.stdout, quiet=False):
     """Check a history dict. Prints the report; returns the violation list."""
     ops, problems = ops_from_events(hist["events"])
@@ -566,6 +604,7 @@ def check_history(hist, out=sys.stdout, quiet=False):
                   file=out)
         viols.extend(v)
     viols.extend(check_final(reg_ops, hist.get("final")))
+    viols.extend(check_queries(ops))
     viols.extend(check_recoveries(
         hist.get("recoveries"),
         (hist.get("meta") or {}).get("recovery_bound_s", RECOVERY_BOUND_S)))

@@ -31,7 +31,7 @@ def hist(*ops, final=None):
         if ret is not None:
             done = {"type": status, "process": p, "f": f, "key": key,
                     "time": ret}
-            if f == "read" and status == "ok":
+            if f in ("read", "query") and status == "ok":
                 done["value"] = value
             if f == "write":
                 done["value"] = value
@@ -163,6 +163,46 @@ class Linearizable(unittest.TestCase):
             t += 2.0
         v, _ = run(hist(*ops))
         self.assertEqual(v, [])
+
+
+class Queries(unittest.TestCase):
+    """Check 7: a query reads committed register values, stale allowed."""
+
+    def test_stale_and_current_values_pass(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "write", "k", "2", 2, 3, "ok"),
+            ("b", "write", "j", "7", 0, 9, "info"),  # still in flight
+            ("q", "query", "*", {"k": "1"}, 4, 5, "ok"),  # stale: fine
+            ("q", "query", "*", {"k": "2", "j": "7"}, 6, 7, "ok"),
+            ("q", "query", "*", {}, 8, 9, "ok"),  # nothing: stale too
+            ("q", "query", "*", None, 10, 11, "fail")))
+        self.assertEqual(v, [])
+
+    def test_value_never_written(self):
+        v, out = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("q", "query", "*", {"k": "5"}, 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["query"])
+        self.assertIn("no write wrote", out)
+
+    def test_value_of_failed_write(self):
+        v, out = run(hist(
+            ("a", "write", "k", "1", 0, 1, "fail"),
+            ("q", "query", "*", {"k": "1"}, 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["query"])
+        self.assertIn("definitely failed", out)
+
+    def test_value_from_the_future(self):
+        v, out = run(hist(
+            ("q", "query", "*", {"k": "1"}, 0, 1, "ok"),
+            ("a", "write", "k", "1", 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["query"])
+        self.assertIn("after the query returned", out)
+
+    def test_answer_without_values(self):
+        v, _ = run(hist(("q", "query", "*", None, 0, 1, "ok")))
+        self.assertEqual(kinds(v), ["query"])
 
 
 class NotLinearizable(unittest.TestCase):
