@@ -248,9 +248,9 @@ char *http_metrics_text(struct server *s)
 	       "Slowest committed entry applied (since start or reset).",
 	       (double)m->apply_max_us / 1e6);
 	metric(&t, "synod_pool_jobs_running", "gauge",
-	       "The node's own jobs on the thread pool now (JSON of large "
-	       "HTTP answers, Kafka encoding, large frees), at most half the "
-	       "pool.",
+	       "The node's own jobs on the thread pool now (JSON of HTTP "
+	       "topic, partition and query answers, large Kafka answers, "
+	       "large frees), at most half the pool.",
 	       (double)workgate_running());
 	metric(&t, "synod_pool_jobs_waiting", "gauge",
 	       "The node's own jobs waiting for room on the thread pool.",

@@ -90,10 +90,11 @@ stop_with() {
     set +e
     while kill -0 "$pid" 2>/dev/null; do sleep 1; done
     [ -f "$dir/cluster.env" ] || exit 0
-    SYNOD_STOP_WITH= "$0" stop
+    SYNOD_STOP_WITH= "$here/cluster.sh" stop
     # Only a process still running one of $bin's programs (not another
-    # that has its pid since).
-    b="$(cd "$bin" && pwd -P)"
+    # that has its pid since; a test removes the file of a process it
+    # ended itself).
+    b="$(cd "$bin" 2>/dev/null && pwd -P)" && [ -n "$b" ] || exit 0
     for f in "$dir"/*.pid; do
       case "$f" in */node-*.pid | */watcher.pid) continue ;; esac
       p="$(cat "$f")"

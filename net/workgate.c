@@ -108,13 +108,19 @@ int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 	r->work_cb = work_cb;
 	r->after_cb = after_cb;
 	r->next = NULL;
-	gate.queued++;
-	if (gate.running + gate.waiting > 0 && gate.loop != loop)
+	if (gate.running + gate.waiting > 0 && gate.loop != loop) {
 		/* Another loop of this thread: not gated, for the gate's
 		 * jobs would keep this loop waiting (or outlive it). */
-		return uv_queue_work(loop, &r->work, work_cb, bypass_after);
-	if (gate.running < workgate_limit() && gate.head == NULL)
-		return submit(r);
+		int rv = uv_queue_work(loop, &r->work, work_cb, bypass_after);
+		gate.queued += rv == 0;
+		return rv;
+	}
+	if (gate.running < workgate_limit() && gate.head == NULL) {
+		int rv = submit(r);
+		gate.queued += rv == 0;
+		return rv;
+	}
+	gate.queued++;
 	if (gate.tail != NULL)
 		gate.tail->next = r;
 	else

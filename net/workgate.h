@@ -56,8 +56,9 @@ int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 		   uv_after_work_cb after_cb);
 
 /* This thread's jobs in the pool now, and waiting in the gate; jobs
- * queued (bypasses included), and those that waited, since the thread
- * began (the node's /metrics: synod_pool_jobs_*). */
+ * queued (taken: bypasses included, refused ones not), and those that
+ * waited, since the thread began (the node's /metrics:
+ * synod_pool_jobs_*). */
 unsigned workgate_running(void);
 unsigned workgate_waiting(void);
 unsigned long long workgate_queued(void);

@@ -35,6 +35,18 @@ def reap(proc, name):
     return proc
 
 
+def forget(proc, name):
+    """Kills proc (reap()ed as name) and waits for it: its pid is no
+    longer the watcher's to kill."""
+    if _pid_dir is not None:
+        try:
+            os.unlink(os.path.join(_pid_dir, name + ".pid"))
+        except FileNotFoundError:
+            pass
+    proc.kill()
+    proc.wait()
+
+
 def _ephemeral_low():
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:

@@ -30,11 +30,11 @@ checks:
    fenced broker leading, no broker fenced while its session was still
    running by its own count, no partition owned by two members of a group
    at once.
-7. Read-only queries (f "query": `synodctl query` over a copy of the
-   active controller's store, stale allowed): every register value an
-   answered query returns was written by a write invoked before the query
-   returned, and not by one that definitely failed (nothing out of thin
-   air, from the future, or from a refused write).
+7. Read-only queries (f "query": over a copy of a node's store, the
+   active controller's or any other's, stale allowed): every register
+   value an answered query returns was written by a write invoked before
+   the query returned, and not by one that definitely failed (nothing out
+   of thin air, from the future, or from a refused write).
 
 It prints each violation with the operations involved, and ends with the
 line `N violations`. Exit status: 0 when N == 0, 1 otherwise, 2 on a bad
@@ -105,6 +105,8 @@ class Op:
         extra = ""
         if self.error:
             extra = " (%s)" % self.error
+        if self.node is not None:
+            extra += " node %s" % self.node
         return "op %d [%s] %s %s %s  [%.3f, %s]%s" % (
             self.id, self.process, self.key, what, self.status, self.call,
             ret, extra)
@@ -160,6 +162,8 @@ def ops_from_events(events):
                 continue
             op.status = t
             op.ret = float(ev["time"])
+            if op.node is None:
+                op.node = ev.get("node")
             op.error = ev.get("error")
             op.ret_index = ev.get("index")
             if op.f in ("read", "exists", "query") and t == "ok":
@@ -559,7 +563,10 @@ def check_queries(ops):
     """Check 7: each register value of an answered query was written by a
     write invoked before the query returned that did not definitely fail.
     Write values are unique (the harness's process and sequence)."""
-    writes = {(o.key, o.value): o for o in ops if o.f == "write"}
+    writes = {}
+    for o in ops:
+        if o.f == "write":
+            writes.setdefault((o.key, o.value), []).append(o)
     viols = []
     for q in ops:
         if q.f != "query" or q.status != "ok":
@@ -569,17 +576,17 @@ def check_queries(ops):
                                    "carried no register values", [q]))
             continue
         for key, v in sorted(q.value.items()):
-            w = writes.get((key, v))
-            if w is None:
-                why = "a value no write wrote"
-            elif w.status == "fail":
-                why = "the value of a write that definitely failed"
-            elif w.call > q.ret:
-                why = "the value of a write invoked after the query returned"
-            else:
+            ws = writes.get((key, v), [])
+            if any(w.status != "fail" and w.call <= q.ret for w in ws):
                 continue
+            if not ws:
+                why = "a value no write wrote"
+            elif all(w.status == "fail" for w in ws):
+                why = "the value of a write that definitely failed"
+            else:
+                why = "the value of a write invoked after the query returned"
             viols.append(Violation("query", key, "a query read %s" % why,
-                                   [q] + ([w] if w else [])))
+                                   [q] + ws))
     return viols
 
 

@@ -200,6 +200,13 @@ class Queries(unittest.TestCase):
         self.assertEqual(kinds(v), ["query"])
         self.assertIn("after the query returned", out)
 
+    def test_unfinished_and_concurrent_writes_may_be_read(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, None, None),  # never completed
+            ("b", "write", "j", "2", 1, 9, "ok"),  # concurrent
+            ("q", "query", "*", {"k": "1", "j": "2"}, 2, 3, "ok")))
+        self.assertEqual(v, [])
+
     def test_answer_without_values(self):
         v, _ = run(hist(("q", "query", "*", None, 0, 1, "ok")))
         self.assertEqual(kinds(v), ["query"])

@@ -16,7 +16,6 @@ done by deploy/install-deps.sh) and /usr/bin/chromium.
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from local_cluster import free_base, reap, stop_with_me  # noqa: E402
+from local_cluster import forget, free_base, reap, stop_with_me  # noqa: E402
 
 
 def wait_for(what, fn, timeout=20.0):
@@ -92,8 +91,7 @@ def main():
         print("dashboard:", line)
         if not line.startswith("READY"):
             sys.exit(f"dashboard test: {line or 'the browser exited'}")
-        sim.send_signal(signal.SIGKILL)
-        sim.wait()
+        forget(sim, "sim")  # SIGKILL
         sim = None
         check.stdin.write("KILLED\n")
         check.stdin.flush()
@@ -108,7 +106,7 @@ def main():
         if check and check.poll() is None:
             check.kill()
         if sim:
-            sim.kill()
+            forget(sim, "sim")
         subprocess.run([cluster, "stop"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         if ok:

@@ -185,6 +185,7 @@ expect_code 1 "$ctl" topic delete cli-t
 kill -TERM "$simpid"
 set +e; wait "$simpid"; rc=$?; set -e
 simpid=
+rm -f "$SYNOD_CLUSTER_DIR/sim.pid"
 [ "$rc" -eq 0 ] && ok || bad "synod-sim exited $rc: $(tail -n 5 "$SYNOD_CLUSTER_DIR/sim.log")"
 
 "$root/deploy/cluster.sh" stop >/dev/null && ok || bad "stop"
