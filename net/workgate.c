@@ -99,28 +99,9 @@ static void after(uv_work_t *w, int status)
 	r->after_cb(w, status);
 }
 
-int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
-		   uv_after_work_cb after_cb)
+/* r joins the end of the gate's queue. */
+static void wait_in_gate(struct workgate_req *r)
 {
-	if (work_cb == NULL || after_cb == NULL)
-		return UV_EINVAL;
-	r->loop = loop;
-	r->work_cb = work_cb;
-	r->after_cb = after_cb;
-	r->next = NULL;
-	if (gate.running + gate.waiting > 0 && gate.loop != loop) {
-		/* Another loop of this thread: not gated, for the gate's
-		 * jobs would keep this loop waiting (or outlive it). */
-		int rv = uv_queue_work(loop, &r->work, work_cb, bypass_after);
-		gate.queued += rv == 0;
-		return rv;
-	}
-	if (gate.running < workgate_limit() && gate.head == NULL) {
-		int rv = submit(r);
-		gate.queued += rv == 0;
-		return rv;
-	}
-	gate.queued++;
 	if (gate.tail != NULL)
 		gate.tail->next = r;
 	else
@@ -128,5 +109,27 @@ int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
 	gate.tail = r;
 	gate.waiting++;
 	gate.waited++;
-	return 0;
+}
+
+int workgate_queue(uv_loop_t *loop, struct workgate_req *r, uv_work_cb work_cb,
+		   uv_after_work_cb after_cb)
+{
+	int rv = 0;
+	if (work_cb == NULL || after_cb == NULL)
+		return UV_EINVAL;
+	r->loop = loop;
+	r->work_cb = work_cb;
+	r->after_cb = after_cb;
+	r->next = NULL;
+	if (gate.running + gate.waiting > 0 && gate.loop != loop)
+		/* Another loop of this thread: not gated, for the gate's
+		 * jobs would keep this loop waiting (or outlive it). */
+		rv = uv_queue_work(loop, &r->work, work_cb, bypass_after);
+	else if (gate.running < workgate_limit() && gate.head == NULL)
+		rv = submit(r);
+	else
+		wait_in_gate(r);
+	if (rv == 0)
+		gate.queued++;
+	return rv;
 }

@@ -15,6 +15,7 @@ import random
 import socket
 
 _pid_dir = None
+_pid_files = {}  # pid -> its file, for forget()
 
 
 def stop_with_me(env):
@@ -30,17 +31,20 @@ def stop_with_me(env):
 def reap(proc, name):
     """proc (a subprocess.Popen) dies with this process too; returns it."""
     if _pid_dir is not None:
-        with open(os.path.join(_pid_dir, name + ".pid"), "w") as f:
+        path = os.path.join(_pid_dir, name + ".pid")
+        with open(path, "w") as f:
             f.write("%d\n" % proc.pid)
+        _pid_files[proc.pid] = path
     return proc
 
 
-def forget(proc, name):
-    """Kills proc (reap()ed as name) and waits for it: its pid is no
+def forget(proc):
+    """Kills proc (SIGKILL) and waits for it; a reap()ed one's pid is no
     longer the watcher's to kill."""
-    if _pid_dir is not None:
+    path = _pid_files.pop(proc.pid, None)
+    if path is not None:
         try:
-            os.unlink(os.path.join(_pid_dir, name + ".pid"))
+            os.unlink(path)
         except FileNotFoundError:
             pass
     proc.kill()

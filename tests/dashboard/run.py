@@ -91,7 +91,7 @@ def main():
         print("dashboard:", line)
         if not line.startswith("READY"):
             sys.exit(f"dashboard test: {line or 'the browser exited'}")
-        forget(sim, "sim")  # SIGKILL
+        forget(sim)  # SIGKILL
         sim = None
         check.stdin.write("KILLED\n")
         check.stdin.flush()
@@ -106,7 +106,7 @@ def main():
         if check and check.poll() is None:
             check.kill()
         if sim:
-            forget(sim, "sim")
+            forget(sim)
         subprocess.run([cluster, "stop"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         if ok:

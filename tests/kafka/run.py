@@ -345,7 +345,7 @@ def admin_checks(ctl_run, kafka, build, boot):
         if sorted(r["groups"]["kg-0"]["members"]) != sorted(want):
             fail("confluent list_groups: %s" % r)
     finally:
-        forget(cons, "consumers")
+        forget(cons)
     print("kafka: both clients list and describe group kg-0 as synodctl")
 
     # DescribeQuorum: the leader and voters quorum status names.
@@ -414,7 +414,7 @@ def main():
                                         "--heartbeat-timeout-ms 50"))
     cluster = os.path.join(ROOT, "deploy", "cluster.sh")
     ctl = os.path.join(build, "synodctl")
-    sims = {}
+    sims = []
     ok = False
     try:
         subprocess.run([cluster, "start", "3"], env=env, check=True,
@@ -432,12 +432,12 @@ def main():
         # Broker 1 in a process of its own, killed when the test fences
         # it (below): a crash on a timer would come early on a slow
         # machine, before the checks that want it alive.
-        sims = {"sim-%d" % first: reap(subprocess.Popen(
+        sims = [reap(subprocess.Popen(
             [os.path.join(build, "synod-sim"), "--bootstrap", boot,
              "--brokers", str(n), "--first-id", str(first), "--racks", "2",
              "--kafka-port-base", str(kbase)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-            "sim-%d" % first) for first, n in ((1, 1), (2, 3))}
+            "sim-%d" % first) for first, n in ((1, 1), (2, 3))]
         wait_for("four brokers", lambda: ctl_run(
             "topic", "create", "orders", "--partitions", "6",
             "--replication-factor", "3").returncode == 0)
@@ -516,7 +516,7 @@ def main():
         # Broker 1 stops heartbeating (its process killed) and is fenced:
         # gone from the list, its partitions led elsewhere, as synodctl
         # says.
-        forget(sims.pop("sim-1"), "sim-1")
+        forget(sims.pop(0))  # broker 1
         def fenced():
             j = json.loads(ctl_run("--json", "broker", "describe",
                                    "1").stdout)
@@ -564,8 +564,8 @@ def main():
         print("kafka: bad input refused, the listener serves on")
         ok = True
     finally:
-        for name, sim in sims.items():
-            forget(sim, name)
+        for sim in sims:
+            forget(sim)
         subprocess.run([cluster, "stop"], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
         # Under the sanitizers (tests/run.sh), a daemon's report fails
