@@ -538,18 +538,63 @@ static Synod__Wire__PartitionState *ps(const char *topic, uint8_t *id,
 	return x;
 }
 
-static size_t delta_chunk(uint8_t *out, uint8_t op,
-			  const Synod__Wire__MetadataDelta *d)
+/* fuzz_view's answers built from bytes (op 3): code, flags, fields. */
+static size_t built_register(uint8_t *out, uint16_t epoch, uint16_t session)
+{
+	uint8_t d[8] = {0,
+			7,
+			(uint8_t)(epoch >> 8),
+			(uint8_t)epoch,
+			(uint8_t)(session >> 8),
+			(uint8_t)session,
+			0x03,
+			0xe8};
+	return fz_put_chunk(out, 3, d, sizeof d);
+}
+
+static size_t built_heartbeat(uint8_t *out, int fenced, uint32_t version)
+{
+	uint8_t d[12] = {0, (uint8_t)(1 | (fenced ? 2 : 0) | 16 | 32), 0, 0};
+	for (int i = 0; i < 4; i++)
+		d[4 + i] = d[8 + i] = (uint8_t)(version >> (24 - 8 * i));
+	return fz_put_chunk(out, 3, d, sizeof d);
+}
+
+static size_t time_chunk(uint8_t *out, uint8_t op, uint16_t ms)
+{
+	uint8_t d[2] = {(uint8_t)(ms >> 8), (uint8_t)ms};
+	return fz_put_chunk(out, op, d, sizeof d);
+}
+
+static size_t message_chunk(uint8_t *out, uint8_t op, const ProtobufCMessage *m)
 {
 	size_t n;
-	uint8_t *p = packed(&d->base, NULL, 0, &n);
+	uint8_t *p = packed(m, NULL, 0, &n);
 	return fz_put_chunk(out, op, p, n);
 }
+
+/* Input ops of fuzz_view (see its header). */
+enum {
+	V_PUSH = 0,
+	V_ANSWER_RH = 1,
+	V_ANSWER_FETCH = 1 + 8,
+	V_ANSWER_ALTER = 1 + 16,
+	V_FAIL_FETCH = 2 + 8,
+	V_BUILT = 3,
+	V_TIME = 4,
+	V_TIME_FETCH = 4 + 8,
+	V_RECONNECT = 5,
+	V_WANT_FENCE = 5 + 16,
+	V_SHUTDOWN = 5 + 24,
+	V_ALTER = 6,
+	V_ALTER_BATCH = 6 + 8,
+	V_APPLY_ANY = 7
+};
 
 static void corpus_view(void)
 {
 	static uint8_t orders[16] = {0x70, 1}, logs[16] = {0x70, 2};
-	static uint8_t buf[8192];
+	static uint8_t buf[16384];
 	Synod__Wire__TopicState t[2] = {SYNOD__WIRE__TOPIC_STATE__INIT,
 					SYNOD__WIRE__TOPIC_STATE__INIT};
 	Synod__Wire__TopicState *tp[2] = {&t[0], &t[1]};
@@ -559,12 +604,21 @@ static void corpus_view(void)
 	Synod__Wire__BrokerState *bp[2] = {&b[0], &b[1]};
 	Synod__Wire__PartitionState *parts[3];
 	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__MetadataDelta moved = SYNOD__WIRE__METADATA_DELTA__INIT;
 	Synod__Wire__MetadataFetchResponse fr =
 	    SYNOD__WIRE__METADATA_FETCH_RESPONSE__INIT;
+	Synod__Wire__AlterPartitionResponse ar =
+	    SYNOD__WIRE__ALTER_PARTITION_RESPONSE__INIT;
+	Synod__Wire__AlterPartitionsResponse abr =
+	    SYNOD__WIRE__ALTER_PARTITIONS_RESPONSE__INIT;
+	Synod__Wire__AlterPartitionResult res[2] = {
+	    SYNOD__WIRE__ALTER_PARTITION_RESULT__INIT,
+	    SYNOD__WIRE__ALTER_PARTITION_RESULT__INIT};
+	Synod__Wire__AlterPartitionResult *resp[2] = {&res[0], &res[1]};
 	Synod__Wire__Status ok = SYNOD__WIRE__STATUS__INIT;
 	uint8_t cursor[8] = {1, 2, 3};
-	size_t n = 0, len;
-	uint8_t *p;
+	uint8_t two[1] = {1}, one_bit[1] = {1};
+	size_t n = 0, start;
 	t[0].name = "orders", t[0].topic_id.data = orders;
 	t[0].topic_id.len = 16, t[0].partitions = 3;
 	t[1].name = "logs", t[1].topic_id.data = logs;
@@ -579,50 +633,75 @@ static void corpus_view(void)
 	parts[0] = ps("orders", orders, 0, 1, 0, 0);
 	parts[1] = ps("orders", orders, 1, 2, 0, 0);
 	parts[2] = ps("logs", logs, 0, 3, 0, 0);
-	/* A full image pushed, then a delta moving a leadership. */
-	d.prev_version = 0, d.version = 7, d.has_full = d.full = 1;
-	d.n_topics = 2, d.topics = tp, d.n_partitions = 3;
-	d.partitions = parts, d.n_brokers = 2, d.brokers = bp;
-	d.has_all_brokers = d.all_brokers = 1;
-	n += delta_chunk(buf + n, 0 + 4, &d);
-	put("view", "full_push", buf, n);
-	memset(&d, 0, sizeof d);
-	d = (Synod__Wire__MetadataDelta)SYNOD__WIRE__METADATA_DELTA__INIT;
-	d.prev_version = 7, d.version = 9;
-	parts[1]->leader = 1, parts[1]->leader_epoch = 1;
-	parts[1]->partition_epoch = 1;
-	d.n_partitions = 1, d.partitions = &parts[1];
-	d.n_removed = 1, d.removed = &parts[2];
-	b[1].has_removed = b[1].removed = 1;
-	d.n_brokers = 1, d.brokers = &bp[1];
-	t[1].has_deleted = t[1].deleted = 1;
-	d.n_topics = 1, d.topics = &tp[1];
-	n += delta_chunk(buf + n, 0 + 8, &d);
-	put("view", "full_then_delta", buf, n);
-	/* The same delta applied whatever view_check says, on its own. */
-	{
-		static uint8_t one[1024];
-		put("view", "apply_any", one, delta_chunk(one, 2 + 4, &d));
-	}
-	/* A paged fetch answer: a first page of a full image with a
-	 * cursor, a last page without. */
-	n = fz_put_chunk(buf, 3, NULL, 0);
-	d = (Synod__Wire__MetadataDelta)SYNOD__WIRE__METADATA_DELTA__INIT;
+	ok.code = 0;
+
+	/* Broker 1 (the first op, V_TIME, is 4: id 4 % 4 + 1) registers
+	 * (epoch 5, session 9 s), fetches a full image in two pages, is
+	 * unfenced by a heartbeat, then a push moves a leadership. */
+	n += time_chunk(buf + n, V_TIME, 10);
+	n += built_register(buf + n, 5, 9000);
 	d.prev_version = 0, d.version = 12, d.has_full = d.full = 1;
 	d.n_topics = 2, d.topics = tp, d.n_partitions = 2;
-	d.partitions = parts;
-	t[1].has_deleted = 0;
-	ok.code = 0, fr.status = &ok, fr.delta = &d;
+	d.partitions = parts, d.n_brokers = 2, d.brokers = bp;
+	d.has_all_brokers = d.all_brokers = 1;
+	fr.status = &ok, fr.delta = &d;
 	fr.has_next_cursor = 1, fr.next_cursor.data = cursor;
 	fr.next_cursor.len = sizeof cursor;
-	p = packed(&fr.base, NULL, 0, &len);
-	n += fz_put_chunk(buf + n, 1 + 4, p, len);
-	d.has_full = d.full = 0, d.n_topics = 0;
+	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
+	d.has_full = d.full = 0, d.n_topics = 0, d.n_brokers = 0;
+	d.has_all_brokers = d.all_brokers = 0;
 	d.n_partitions = 1, d.partitions = &parts[2];
-	fr.has_next_cursor = 0;
-	p = packed(&fr.base, NULL, 0, &len);
-	n += fz_put_chunk(buf + n, 1 + 4, p, len);
-	put("view", "fetch_pages", buf, n);
+	fr.has_next_cursor = 0, fr.next_cursor.len = 0;
+	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
+	n += built_heartbeat(buf + n, 0, 12);
+	start = n;
+	moved.prev_version = 12, moved.version = 14;
+	parts[1]->leader = 1, parts[1]->leader_epoch = 1;
+	parts[1]->partition_epoch = 1;
+	moved.n_partitions = 1, moved.partitions = &parts[1];
+	moved.n_removed = 1, moved.removed = &parts[2];
+	moved.n_brokers = 1, moved.brokers = &bp[1];
+	n += message_chunk(buf + n, V_PUSH, &moved.base);
+	n += time_chunk(buf + n, V_TIME, 1000);
+	n += built_heartbeat(buf + n, 0, 14);
+	put("view", "register_fetch_push", buf, n);
+
+	/* Then the partition's leader shrinks its ISR, alone and in a
+	 * batch, and both are answered. */
+	n = start;
+	n += message_chunk(buf + n, V_PUSH, &moved.base);
+	n += fz_put_chunk(buf + n, V_ALTER, NULL, 0);
+	ar.status = &ok, ar.partition = parts[1];
+	n += message_chunk(buf + n, V_ANSWER_ALTER, &ar.base);
+	n += fz_put_chunk(buf + n, V_ALTER_BATCH, two, sizeof two);
+	for (int i = 0; i < 2; i++) {
+		res[i].topic_id.data = orders, res[i].topic_id.len = 16;
+		res[i].partition = i, res[i].state = parts[i];
+	}
+	abr.status = &ok, abr.n_results = 2, abr.results = resp;
+	n += message_chunk(buf + n, V_ANSWER_ALTER, &abr.base);
+	put("view", "alter", buf, n);
+
+	/* A push with a gap, so a fetch (which fails, then is retried on
+	 * its timer); the session ends without an acknowledged heartbeat
+	 * (self-fenced); the broker asks to be fenced, reconnects, and
+	 * shuts down. */
+	n = start;
+	moved.prev_version = 13;
+	n += message_chunk(buf + n, V_PUSH, &moved.base);
+	n += fz_put_chunk(buf + n, V_FAIL_FETCH, NULL, 0);
+	n += time_chunk(buf + n, V_TIME_FETCH, 200);
+	n += time_chunk(buf + n, V_TIME, 9500);
+	n += fz_put_chunk(buf + n, V_WANT_FENCE, one_bit, sizeof one_bit);
+	n += fz_put_chunk(buf + n, V_RECONNECT, NULL, 0);
+	n += built_heartbeat(buf + n, 1, 14);
+	n += fz_put_chunk(buf + n, V_SHUTDOWN, NULL, 0);
+	put("view", "gap_fence_shutdown", buf, n);
+
+	/* A delta applied to a view of its own, whatever view_check says. */
+	n = 0;
+	n += message_chunk(buf + n, V_APPLY_ANY, &moved.base);
+	put("view", "apply_any", buf, n);
 }
 
 /* ---- group ---- */
