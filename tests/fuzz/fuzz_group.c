@@ -28,26 +28,7 @@
 
 /* ---- the fakes ---- */
 
-static uint64_t fake_ns = 1000000000ull;
-static uint64_t fz_hrtime(void)
-{
-	return fake_ns;
-}
-static uint64_t fz_now(const uv_loop_t *l)
-{
-	(void)l;
-	return fake_ns / 1000000u;
-}
-#define uv_hrtime fz_hrtime
-#define uv_now fz_now
-
-#define synod_client_new fz_client_new
-#define synod_client_close fz_client_close
-#define synod_client_errmsg fz_client_errmsg
-#define synod_client_send fz_client_send
-#define synod_client_on_push fz_client_on_push
-#define synod_client_peer fz_client_peer
-#define synod_client_generation fz_client_generation
+#include "fuzz_fake_client.h"
 
 #include "../../net/group.c"
 
@@ -58,8 +39,6 @@ static struct {
 	int pending;
 	synod_response_cb cb;
 	void *arg;
-	uint64_t generation;
-	int connected;
 } fake;
 static char fake_client_storage[64];
 
@@ -76,31 +55,6 @@ void fz_client_close(struct synod_client *c)
 {
 	(void)c;
 	fake.pending = 0;
-}
-
-const char *fz_client_errmsg(const struct synod_client *c)
-{
-	(void)c;
-	return "fake client";
-}
-
-void fz_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg)
-{
-	(void)c;
-	(void)cb;
-	(void)arg;
-}
-
-const char *fz_client_peer(const struct synod_client *c)
-{
-	(void)c;
-	return fake.connected ? "127.0.0.1:1" : NULL;
-}
-
-uint64_t fz_client_generation(const struct synod_client *c)
-{
-	(void)c;
-	return fake.generation;
 }
 
 /* What controller/groups.c's validate_heartbeat() checks. */
@@ -129,7 +83,7 @@ int fz_client_send(struct synod_client *c, uint16_t api,
 	fake.pending = 1;
 	fake.cb = cb;
 	fake.arg = arg;
-	fake.connected = 1;
+	fz_conn.connected = 1;
 	return SYNOD_OK;
 }
 
@@ -210,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (loop == NULL)
 		loop = uv_default_loop();
 	memset(&fake, 0, sizeof fake);
+	memset(&fz_conn, 0, sizeof fz_conn);
 	memset(&app, 0, sizeof app);
 	memset(&cfg, 0, sizeof cfg);
 	fake_ns = 1000000000ull;
@@ -255,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			break;
 		case 6:
-			fake.generation++;
+			fz_conn.generation++;
 			break;
 		default:
 			if (k.len == 0) {

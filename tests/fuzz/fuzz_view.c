@@ -48,21 +48,11 @@
 #include <sys/random.h>
 #include <uv.h>
 
-/* Not synod/client.h: broker.c includes it after the renames below. */
+/* Not synod/client.h: fuzz_fake_client.h includes it after its renames. */
 #include "fuzz_common.h"
 
 /* ---- the fakes ---- */
 
-static uint64_t fake_ns = 1000000000ull;
-static uint64_t fz_hrtime(void)
-{
-	return fake_ns;
-}
-static uint64_t fz_now(const uv_loop_t *l)
-{
-	(void)l;
-	return fake_ns / 1000000u;
-}
 static ssize_t fz_getrandom(void *buf, size_t len, unsigned flags)
 {
 	(void)flags;
@@ -70,17 +60,9 @@ static ssize_t fz_getrandom(void *buf, size_t len, unsigned flags)
 		((uint8_t *)buf)[i] = (uint8_t)(i * 37 + 11);
 	return (ssize_t)len;
 }
-#define uv_hrtime fz_hrtime
-#define uv_now fz_now
 #define getrandom fz_getrandom
 
-#define synod_client_new fz_client_new
-#define synod_client_close fz_client_close
-#define synod_client_errmsg fz_client_errmsg
-#define synod_client_send fz_client_send
-#define synod_client_on_push fz_client_on_push
-#define synod_client_peer fz_client_peer
-#define synod_client_generation fz_client_generation
+#include "fuzz_fake_client.h"
 #define bk_start fz_bk_start
 #define bk_close fz_bk_close
 #define bk_stats fz_bk_stats
@@ -106,8 +88,6 @@ static struct {
 	struct slot fetch;
 	struct slot alters[MAX_ALTERS]; /* oldest first */
 	size_t n_alters;
-	uint64_t generation;
-	int connected;
 	int fail_sends;
 	char storage[64];
 } fake;
@@ -155,29 +135,6 @@ void fz_client_close(struct synod_client *c)
 	fake.n_alters = 0;
 	for (size_t i = 0; i < n; i++)
 		all[i].cb(all[i].arg, SYNOD_ECANCELED, NULL, 0);
-}
-
-const char *fz_client_errmsg(const struct synod_client *c)
-{
-	(void)c;
-	return "fake client";
-}
-
-void fz_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg)
-{
-	(void)c, (void)cb, (void)arg;
-}
-
-const char *fz_client_peer(const struct synod_client *c)
-{
-	(void)c;
-	return fake.connected ? "127.0.0.1:1" : NULL;
-}
-
-uint64_t fz_client_generation(const struct synod_client *c)
-{
-	(void)c;
-	return fake.generation;
 }
 
 /* What the library puts on the wire, checked against its own state. */
@@ -258,7 +215,7 @@ int fz_client_send(struct synod_client *c, uint16_t api,
 	s->api = api;
 	s->cb = cb;
 	s->arg = arg;
-	fake.connected = 1;
+	fz_conn.connected = 1;
 	return SYNOD_OK;
 }
 
@@ -543,6 +500,8 @@ static void answer_built(const uint8_t *d, size_t len)
 		r.session_timeout_ms = fz_u16(&f);
 		r.has_heartbeat_interval_ms = (flags & 4) != 0;
 		r.heartbeat_interval_ms = fz_u16(&f);
+		FUZZ_CHECK(protobuf_c_message_get_packed_size(&r.base) <=
+			   sizeof buf);
 		n = protobuf_c_message_pack(&r.base, buf);
 	} else {
 		Synod__Wire__BrokerHeartbeatResponse r =
@@ -557,9 +516,10 @@ static void answer_built(const uint8_t *d, size_t len)
 		r.metadata_version = fz_u32(&f);
 		r.has_pushed_version = (flags & 32) != 0;
 		r.pushed_version = fz_u32(&f);
+		FUZZ_CHECK(protobuf_c_message_get_packed_size(&r.base) <=
+			   sizeof buf);
 		n = protobuf_c_message_pack(&r.base, buf);
 	}
-	FUZZ_CHECK(n <= sizeof buf);
 	answer(0, SYNOD_OK, buf, n);
 }
 
@@ -619,6 +579,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (loop == NULL)
 		loop = uv_default_loop();
 	memset(&fake, 0, sizeof fake);
+	memset(&fz_conn, 0, sizeof fz_conn);
 	memset(&app, 0, sizeof app);
 	view_init(&app.side);
 	fake_ns = 1000000000ull;
@@ -659,10 +620,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 5:
 			switch (sub % 5) {
 			case 0:
-				fake.generation++;
+				fz_conn.generation++;
 				break;
 			case 1:
-				fake.connected = !fake.connected;
+				fz_conn.connected = !fz_conn.connected;
 				break;
 			case 2:
 				synod_broker_request_fence(
