@@ -711,6 +711,14 @@ static void heartbeat_now(struct brokers *b, struct sconn *sc,
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;
+	/* What its pushes carry, before they go on this connection (a
+	 * session rebuilt at a takeover knows it only from here or from a
+	 * fetch: without it, partition changes went out without the broker
+	 * states they depend on, to a broker that had no reason to fetch). */
+	if (req->has_with_brokers)
+		s->wants_brokers = req->with_brokers;
+	if (req->has_all_partitions)
+		s->wants_all = req->all_partitions;
 	/* Deltas go on this connection now; nudge the broker if some were
 	 * dropped or went to its previous connection. */
 	pub_heartbeat(&b->pub, &s->pub, sc, req->metadata_version);

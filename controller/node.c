@@ -1604,6 +1604,33 @@ static int check_open_segments(struct node *n)
 	return 0;
 }
 
+/* The file name of the newest snapshot in dir (libraft's order: term,
+ * then index, then timestamp; "snapshot-T-I-MS", not its ".meta"), or ""
+ * when none is found. */
+static void newest_snapshot(const char *dir, char *name, size_t size)
+{
+	unsigned long long best[3] = {0, 0, 0}, v[3];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	name[0] = '\0';
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int used = 0;
+		if (sscanf(e->d_name, "snapshot-%llu-%llu-%llu%n", &v[0], &v[1],
+			   &v[2], &used) != 3 ||
+		    e->d_name[used] != '\0')
+			continue;
+		if (name[0] != '\0' &&
+		    (v[0] < best[0] || (v[0] == best[0] && v[1] < best[1]) ||
+		     (v[0] == best[0] && v[1] == best[1] && v[2] <= best[2])))
+			continue;
+		memcpy(best, v, sizeof best);
+		snprintf(name, size, "%s", e->d_name);
+	}
+	closedir(d);
+}
+
 int node_start(struct node *n)
 {
 	int rv;
@@ -1617,12 +1644,15 @@ int node_start(struct node *n)
 	}
 	if (rv != 0 && n->fsm.restore_error[0] != '\0') {
 		/* The newest snapshot does not load: never serve without it. */
-		snprintf(
-		    n->errmsg, sizeof n->errmsg,
-		    "%s/raft: the newest snapshot cannot be restored "
-		    "(%s). This node must not serve from its data: rebuild "
-		    "it (docs/operations.md, 'Damaged data directory')",
-		    n->cfg->data_dir, n->fsm.restore_error);
+		char dir[PATH_MAX], file[256];
+		snprintf(dir, sizeof dir, "%s/raft", n->cfg->data_dir);
+		newest_snapshot(dir, file, sizeof file);
+		snprintf(n->errmsg, sizeof n->errmsg,
+			 "%s%s%s: the newest snapshot cannot be restored "
+			 "(%s). This node must not serve from its data: "
+			 "rebuild it (docs/operations.md, 'Damaged data "
+			 "directory')",
+			 dir, file[0] ? "/" : "", file, n->fsm.restore_error);
 		return -1;
 	}
 	if (rv != 0) {

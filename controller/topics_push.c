@@ -749,6 +749,7 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 	char leader[SYNOD_ADDR_MAX];
 	uint64_t lid = 0, since = req->since_version;
 	uint64_t version = store_applied_index(t->store);
+	uint64_t read_version = version; /* this page's, whatever it says */
 	int code = node_check_active(t->node);
 	memset(&x, 0, sizeof x);
 	x.t = t;
@@ -828,8 +829,15 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 		d.has_restored = restored;
 		d.restored = restored;
 		r.delta = &d;
+		r.has_read_version = 1;
+		r.read_version = read_version;
 		t->stats.fetches++;
-		brokers_synced(t->brokers, req->broker_id, version, sc);
+		/* A later page leaves the push cursor alone: pushes made
+		 * since the first page moved it past the answer's version,
+		 * and putting it back would hide them from the broker (its
+		 * next push would continue the answer's version). */
+		if (first)
+			brokers_synced(t->brokers, req->broker_id, version, sc);
 		brokers_want_brokers(t->brokers, req->broker_id,
 				     req->has_with_brokers &&
 					 req->with_brokers);

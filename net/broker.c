@@ -41,12 +41,21 @@
 #define REGISTER_BACKOFF_MAX_MS 2000
 #define FETCH_BACKOFF_MIN_MS 100
 #define FETCH_BACKOFF_MAX_MS 2000
+/* Paged answers staged before a commit (see struct synod_broker). */
+#define STAGE_ROUNDS_MAX 4
 /* broker.session.timeout.ms's default: how long a refused duplicate
  * registration is retried when neither the config nor the controller
  * says. */
 #define DEFAULT_SESSION_MS 9000
 
 enum { REQ_NONE = 0, REQ_REGISTER, REQ_HEARTBEAT };
+
+/* One page of a paged METADATA_FETCH answer, kept packed until the answer
+ * is applied (see "Staged answers" below). */
+struct staged_page {
+	uint8_t *body;
+	size_t len;
+};
 
 struct synod_broker {
 	uv_loop_t *loop;
@@ -120,10 +129,6 @@ struct synod_broker {
 	/* metadata */
 	struct view view; /* view.version: the applied version */
 	int legacy;	  /* controller without METADATA_FETCH */
-	/* A full image answered in pages, with a transitions callback: the
-	 * view it replaces, until the last page applied. */
-	struct view trans_old;
-	int trans_held;
 	/* Client generation (synod_client_generation) of the connection the
 	 * controller pushes on as far as the broker knows: the last fetch
 	 * answered or heartbeat that checked it. Another one means pushes may
@@ -136,10 +141,27 @@ struct synod_broker {
 	int fetch_after_hb;   /* fetch after the next heartbeat answer */
 	unsigned fetch_backoff_ms;
 	/* A fetch answered in pages: the cursor of the next page (len 0: the
-	 * next fetch starts anew). The view's version stays at fetch_since
-	 * until the last page has applied. */
+	 * next fetch starts anew). */
 	uint8_t fetch_cursor[64];
 	size_t fetch_cursor_len;
+	/* Staged answers. The controller reads each page of a paged answer
+	 * when it is asked for, so the pages of one answer hold states from
+	 * different versions (brokers from the first page's, a partition
+	 * from a later page's), and a view with only some pages applied
+	 * mixes them with older states: a partition still led by a broker
+	 * the first page says is fenced. So pages are kept here (packed
+	 * answers, in order) and the view is left alone. Once an answer's
+	 * last page is in: when every page was read at the answer's version
+	 * (read_version), it is one version; otherwise the changes since
+	 * that version are fetched, until an answer is one version (one
+	 * page always is) or after STAGE_ROUNDS_MAX rounds. Then every
+	 * staged page is applied to a copy of the view, which replaces it
+	 * at once (commit_stage()). */
+	struct staged_page *stage;
+	size_t n_stage, cap_stage;
+	uint64_t stage_version; /* the version the staged pages reach */
+	unsigned stage_rounds;	/* answers in pages among them */
+	int stage_mixed; /* a page of this answer was read after its version */
 	unsigned alters_inflight;
 };
 
@@ -353,6 +375,7 @@ static void on_fence_timer(uv_timer_t *t)
 }
 
 static void start_fetch(struct synod_broker *b);
+static void stage_drop(struct synod_broker *b);
 static void maybe_catchup(struct synod_broker *b);
 
 /* ---- registration ---- */
@@ -595,6 +618,12 @@ static int send_heartbeat(struct synod_broker *b)
 		req.has_want_fence = 1;
 		req.want_fence = 1;
 	}
+	/* What pushes must carry: a controller that took over learns it
+	 * here before it pushes on this connection. */
+	req.has_with_brokers = 1;
+	req.with_brokers = b->other_brokers != 0;
+	req.has_all_partitions = 1;
+	req.all_partitions = b->all_partitions != 0;
 	/* Before the send, as in send_register. */
 	b->sent_ns = uv_hrtime();
 	rv = synod_client_send(b->client, SYNOD_API_BROKER_HEARTBEAT, &req.base,
@@ -710,7 +739,7 @@ static void heartbeat_answered(struct synod_broker *b,
 		b->fetch_after_hb = 1;
 	} else if (r->has_pushed_version &&
 		   r->pushed_version > b->view.version && !b->fetch_inflight &&
-		   b->fetch_cursor_len == 0) {
+		   b->fetch_cursor_len == 0 && b->n_stage == 0) {
 		b->stats.gaps++;
 		b->fetch_after_hb = 1;
 	}
@@ -840,63 +869,32 @@ static void report_transitions(struct synod_broker *b, struct trans_set *ts)
 				   ts->n_out);
 }
 
-/* Transitions of a full image: the view it replaced is kept (b->trans_old)
- * until the image's last page applied, then compared with the new one. */
-static int apply_full_tracked(struct synod_broker *b,
-			      const Synod__Wire__MetadataDelta *d)
-{
-	struct view nv;
-	int rv;
-	view_init(&nv);
-	rv = view_apply(&nv, d);
-	if (rv != SYNOD_OK) {
-		view_free(&nv);
-		if (rv == SYNOD_ENOMEM)
-			view_free(&b->view);
-		return rv;
-	}
-	if (b->trans_held) {
-		view_free(&b->view); /* pages of an image that did not finish */
-	} else {
-		b->trans_old = b->view;
-		b->trans_held = 1;
-	}
-	b->view = nv;
-	return SYNOD_OK;
-}
-
-static void finish_full_tracked(struct synod_broker *b)
-{
-	struct trans_set ts;
-	trans_init(&ts, b->broker_id);
-	if (trans_before_view(&ts, &b->trans_old) == SYNOD_OK &&
-	    trans_add_new(&ts, &b->trans_old, &b->view) == SYNOD_OK)
-		trans_after(&ts, &b->view);
-	report_transitions(b, &ts);
-	trans_free(&ts);
-	if (b->trans_held) { /* the callback may have closed: still ours */
-		view_free(&b->trans_old);
-		b->trans_held = 0;
-	}
-}
-
-/* Apply d (view_check said VIEW_APPLY) and report it. `last`: 0 when more
- * pages of the same answer follow. Returns SYNOD_OK,
+/* Apply d (view_check said VIEW_APPLY) and report it. Returns SYNOD_OK,
  * SYNOD_EINVALID_REQUEST (refused, nothing changed) or SYNOD_ENOMEM (the
  * view is empty at version 0 now). The callbacks may close the broker. */
 static int apply_delta(struct synod_broker *b,
-		       const Synod__Wire__MetadataDelta *d, int last)
+		       const Synod__Wire__MetadataDelta *d)
 {
 	uint64_t before = b->view.version;
 	int full = d->has_full && d->full;
 	int track = b->cbs.transitions != NULL;
+	struct view old, nv;
 	struct trans_set ts;
 	int rv;
 	trans_init(&ts, b->broker_id);
+	view_init(&old);
 	if (track && full) {
-		rv = apply_full_tracked(b, d);
+		/* Into a new view, compared whole with the one it replaces. */
+		view_init(&nv);
+		rv = view_apply(&nv, d);
+		if (rv == SYNOD_OK) {
+			old = b->view;
+			b->view = nv;
+		} else if (rv == SYNOD_ENOMEM) {
+			view_free(&b->view);
+		}
 	} else {
-		if (track && !b->trans_held)
+		if (track)
 			trans_before_delta(&ts, &b->view, d);
 		rv = view_apply(&b->view, d);
 	}
@@ -915,15 +913,13 @@ static int apply_delta(struct synod_broker *b,
 	    (full || d->version != before || delta_has_content(d)))
 		b->cbs.metadata(b->cbs.arg, b, d);
 	if (track && !b->closing) {
-		if (b->trans_held) {
-			if (last)
-				finish_full_tracked(b);
-		} else {
-			trans_after(&ts, &b->view);
-			report_transitions(b, &ts);
-		}
+		if (full && trans_before_view(&ts, &old) == SYNOD_OK)
+			trans_add_new(&ts, &old, &b->view);
+		trans_after(&ts, &b->view);
+		report_transitions(b, &ts);
 	}
 	trans_free(&ts);
+	view_free(&old);
 	return SYNOD_OK;
 }
 
@@ -954,12 +950,16 @@ static void start_fetch(struct synod_broker *b)
 		return;
 	}
 	uv_timer_stop(&b->fetch_timer);
-	if (b->fetch_cursor_len > 0 && b->fetch_epoch != b->epoch)
+	if (b->fetch_epoch != b->epoch &&
+	    (b->fetch_cursor_len > 0 || b->n_stage > 0)) {
 		b->fetch_cursor_len = 0; /* pages of an old registration */
+		stage_drop(b);
+	}
 	req.broker_id = b->broker_id;
 	req.broker_epoch = b->epoch;
-	req.since_version =
-	    b->fetch_cursor_len > 0 ? b->fetch_since : b->view.version;
+	req.since_version = b->fetch_cursor_len > 0 ? b->fetch_since
+			    : b->n_stage > 0	    ? b->stage_version
+						    : b->view.version;
 	req.has_pages = 1;
 	req.pages = 1;
 	if (b->other_brokers) {
@@ -1007,7 +1007,8 @@ static void on_fetch_timer(uv_timer_t *t)
 static void fetch_failed(struct synod_broker *b)
 {
 	b->stats.fetches_failed++;
-	b->fetch_cursor_len = 0; /* start over: the view keeps fetch_since */
+	b->fetch_cursor_len = 0; /* start over from the view */
+	stage_drop(b);
 	if (b->fetch_again) {
 		b->fetch_again = 0;
 		start_fetch(b);
@@ -1016,23 +1017,27 @@ static void fetch_failed(struct synod_broker *b)
 	schedule_fetch_retry(b);
 }
 
-/* The answer's delta, against the view the fetch was sent from (pushes
- * were ignored meanwhile, so it is unchanged unless memory ran out).
- * SYNOD_OK (applied, or nothing new) or an error: retry. */
-static int fetch_apply(struct synod_broker *b,
-		       const Synod__Wire__MetadataDelta *d, int last)
+/* Whether an answer's page continues what the view (or, while staging,
+ * the staged pages) holds: SYNOD_OK and *stale = 0 (apply it), SYNOD_OK
+ * and *stale = 1 (nothing newer than what we have: the answer is
+ * ignored), or an error: retry. */
+static int fetch_check(struct synod_broker *b,
+		       const Synod__Wire__MetadataDelta *d, int *stale)
 {
 	int rv = view_validate(d);
+	*stale = 0;
 	if (rv != SYNOD_OK) {
 		seterr(b, rv, "metadata fetch: malformed answer");
 		return rv;
 	}
-	switch (view_check_fetch(&b->view, d, b->fetch_cursor_len > 0,
-				 b->fetch_since)) {
+	switch (view_check_fetch_at(
+	    b->n_stage > 0 ? b->stage_version : b->view.version, d,
+	    b->fetch_cursor_len > 0, b->fetch_since)) {
 	case VIEW_APPLY:
-		return apply_delta(b, d, last);
+		return SYNOD_OK;
 	case VIEW_STALE:
-		return SYNOD_OK; /* nothing newer than what we have */
+		*stale = 1;
+		return SYNOD_OK;
 	default:
 		seterr(b, SYNOD_EINVALID_REQUEST,
 		       "metadata fetch since %llu answered %llu..%llu",
@@ -1041,6 +1046,120 @@ static int fetch_apply(struct synod_broker *b,
 		       (unsigned long long)d->version);
 		return SYNOD_EINVALID_REQUEST;
 	}
+}
+
+static void stage_drop(struct synod_broker *b)
+{
+	for (size_t i = 0; i < b->n_stage; i++)
+		free(b->stage[i].body);
+	free(b->stage);
+	b->stage = NULL;
+	b->n_stage = b->cap_stage = 0;
+	b->stage_version = 0;
+	b->stage_rounds = 0;
+	b->stage_mixed = 0;
+}
+
+/* Keep one page (the packed answer) for commit_stage(). */
+static int stage_page(struct synod_broker *b, const uint8_t *body, size_t len,
+		      uint64_t version)
+{
+	uint8_t *copy;
+	if (b->n_stage == b->cap_stage) {
+		size_t cap = b->cap_stage ? b->cap_stage * 2 : 8;
+		struct staged_page *st = realloc(b->stage, cap * sizeof *st);
+		if (st == NULL)
+			return SYNOD_ENOMEM;
+		b->stage = st;
+		b->cap_stage = cap;
+	}
+	copy = malloc(len ? len : 1);
+	if (copy == NULL)
+		return SYNOD_ENOMEM;
+	memcpy(copy, body, len);
+	b->stage[b->n_stage].body = copy;
+	b->stage[b->n_stage].len = len;
+	b->n_stage++;
+	b->stage_version = version;
+	return SYNOD_OK;
+}
+
+/* Report a view that replaced `old` whole: the metadata callback with an
+ * image of the new view (full), then the transitions from old to it. The
+ * callbacks may close the broker; old stays the caller's. */
+static void report_replaced(struct synod_broker *b, const struct view *old)
+{
+	struct view_image img;
+	struct trans_set ts;
+	if (b->cbs.metadata) {
+		if (view_image(&b->view, &img) != SYNOD_OK) {
+			seterr(b, SYNOD_ENOMEM,
+			       "out of memory reporting metadata %llu: not "
+			       "reported",
+			       (unsigned long long)b->view.version);
+		} else {
+			img.d.prev_version = old->version;
+			b->cbs.metadata(b->cbs.arg, b, &img.d);
+			view_image_free(&img);
+		}
+	}
+	if (b->cbs.transitions == NULL || b->closing)
+		return;
+	trans_init(&ts, b->broker_id);
+	if (trans_before_view(&ts, old) == SYNOD_OK &&
+	    trans_add_new(&ts, old, &b->view) == SYNOD_OK)
+		trans_after(&ts, &b->view);
+	report_transitions(b, &ts);
+	trans_free(&ts);
+}
+
+/* Apply every staged page, in order, to a copy of the view (none when the
+ * first is a full image) and put it in the view's place; report it as one
+ * full image. SYNOD_OK, or SYNOD_ENOMEM (the view is unchanged; the stage
+ * is dropped either way). The callbacks may close the broker. */
+static int commit_stage(struct synod_broker *b)
+{
+	struct view nv, old;
+	unsigned fulls = 0;
+	size_t pages = b->n_stage;
+	int rv = SYNOD_OK;
+	view_init(&nv);
+	for (size_t i = 0; i < b->n_stage && rv == SYNOD_OK; i++) {
+		Synod__Wire__MetadataFetchResponse *r =
+		    synod__wire__metadata_fetch_response__unpack(
+			NULL, b->stage[i].len, b->stage[i].body);
+		/* It unpacked when it arrived: failing now is memory. */
+		if (r == NULL || r->delta == NULL) {
+			rv = SYNOD_ENOMEM;
+		} else {
+			int full = r->delta->has_full && r->delta->full;
+			if (i == 0 && !full)
+				rv = view_copy(&nv, &b->view);
+			if (rv == SYNOD_OK)
+				rv = view_apply(&nv, r->delta);
+			fulls += full;
+		}
+		if (r)
+			synod__wire__metadata_fetch_response__free_unpacked(
+			    r, NULL);
+	}
+	stage_drop(b);
+	if (rv != SYNOD_OK) {
+		view_free(&nv);
+		seterr(b, rv,
+		       "metadata fetch: %s applying %zu pages: view kept at "
+		       "%llu",
+		       rv == SYNOD_ENOMEM ? "out of memory" : "malformed page",
+		       pages, (unsigned long long)b->view.version);
+		return rv;
+	}
+	old = b->view;
+	b->view = nv;
+	b->stats.full_images += fulls;
+	b->stats.staged_commits++;
+	report_replaced(b, &old);
+	view_free(&old);
+	return SYNOD_OK;
 }
 
 static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
@@ -1073,18 +1192,28 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 	code = r->status->code;
 	if (code == SYNOD_OK) {
 		int more = r->has_next_cursor && r->next_cursor.len > 0;
-		int rv = r->delta ? fetch_apply(b, r->delta, !more)
+		int later = b->fetch_cursor_len > 0, stale = 0;
+		int rv = r->delta ? fetch_check(b, r->delta, &stale)
 				  : SYNOD_EINVALID_REQUEST;
 		if (rv == SYNOD_OK && more &&
 		    r->next_cursor.len > sizeof b->fetch_cursor)
 			rv = SYNOD_EINVALID_REQUEST;
+		if (stale)
+			more = 0; /* the whole answer is old news */
+		if (rv == SYNOD_OK && !stale) {
+			if (!more && !later && b->n_stage == 0)
+				/* One page: one read, consistent. */
+				rv = apply_delta(b, r->delta);
+			else
+				rv =
+				    stage_page(b, body, len, r->delta->version);
+			if (!later)
+				b->stage_mixed = 0;
+			if (!r->has_read_version ||
+			    r->read_version != r->delta->version)
+				b->stage_mixed = 1;
+		}
 		if (rv == SYNOD_OK && more) {
-			/* Not at the answer's version before its last page:
-			 * report (and be unfenced for) only what we hold. */
-			b->view.version =
-			    r->delta->has_restored && r->delta->restored
-				? 0 /* a partial image of another history */
-				: b->fetch_since;
 			memcpy(b->fetch_cursor, r->next_cursor.data,
 			       r->next_cursor.len);
 			b->fetch_cursor_len = r->next_cursor.len;
@@ -1106,6 +1235,24 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 			b->stats.fetch_pages++;
 			start_fetch(b); /* the next page, at once */
 			return;
+		}
+		if (b->n_stage > 0 && later && !stale && b->stage_mixed &&
+		    b->stage_rounds < STAGE_ROUNDS_MAX) {
+			/* An answer in pages is complete, but the store moved
+			 * while it was read: what changed, in a fetch since
+			 * its version. */
+			b->stage_rounds++;
+			start_fetch(b);
+			return;
+		}
+		if (b->n_stage > 0) {
+			rv = commit_stage(b);
+			if (b->closing || finished(b))
+				return;
+			if (rv != SYNOD_OK) {
+				fetch_failed(b);
+				return;
+			}
 		}
 		if (b->fetch_again) {
 			b->fetch_again = 0;
@@ -1134,6 +1281,8 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 		 * view holds). Probed again on the next connection or
 		 * registration (a rolling upgrade moves the controller). */
 		b->legacy = 1;
+		b->fetch_cursor_len = 0;
+		stage_drop(b);
 		b->synced_gen = synod_client_generation(b->client);
 		b->fetch_again = 0;
 		b->stats.fetches_failed++;
@@ -1177,7 +1326,8 @@ static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
 	if (b->closing || api != SYNOD_API_METADATA_PUSH)
 		return;
 	b->stats.pushes++;
-	if (b->fetch_inflight) {
+	if (b->fetch_inflight || b->fetch_cursor_len > 0 || b->n_stage > 0) {
+		/* The fetch (or its retry) brings this too. */
 		b->stats.pushes_ignored++;
 		return;
 	}
@@ -1194,7 +1344,7 @@ static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
 	}
 	switch (view_check(&b->view, d)) {
 	case VIEW_APPLY:
-		if (apply_delta(b, d, 1) == SYNOD_OK) {
+		if (apply_delta(b, d) == SYNOD_OK) {
 			b->stats.pushes_applied++;
 		} else if (!b->closing) {
 			b->stats.gaps++;
@@ -1414,8 +1564,7 @@ static void free_broker(struct synod_broker *b)
 	free(b->rack);
 	free(b->kafka_address);
 	view_free(&b->view);
-	if (b->trans_held)
-		view_free(&b->trans_old);
+	stage_drop(b);
 	free(b);
 }
 

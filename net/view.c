@@ -67,28 +67,39 @@ void view_free(struct view *v)
 	view_init(v);
 }
 
-int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d)
+static int check_at(uint64_t applied, const Synod__Wire__MetadataDelta *d)
 {
 	if (d->has_full && d->full)
-		return d->version > v->version ? VIEW_APPLY : VIEW_STALE;
+		return d->version > applied ? VIEW_APPLY : VIEW_STALE;
 	/* A delta from 0 does not continue anything: it lacks whatever came
 	 * before it (the controller had made no push for this broker yet). */
-	if (d->prev_version == v->version && d->prev_version != 0)
+	if (d->prev_version == applied && d->prev_version != 0)
 		return VIEW_APPLY;
-	if (d->version <= v->version)
+	if (d->version <= applied)
 		return VIEW_STALE;
 	return VIEW_GAP;
+}
+
+int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d)
+{
+	return check_at(v->version, d);
+}
+
+int view_check_fetch_at(uint64_t applied, const Synod__Wire__MetadataDelta *d,
+			int later_page, uint64_t since)
+{
+	if (later_page)
+		return VIEW_APPLY;
+	if (d->has_full && d->full && since > 0 && d->version <= applied &&
+	    d->has_restored && d->restored)
+		return VIEW_APPLY;
+	return check_at(applied, d);
 }
 
 int view_check_fetch(const struct view *v, const Synod__Wire__MetadataDelta *d,
 		     int later_page, uint64_t since)
 {
-	if (later_page)
-		return VIEW_APPLY;
-	if (d->has_full && d->full && since > 0 && d->version <= v->version &&
-	    d->has_restored && d->restored)
-		return VIEW_APPLY;
-	return view_check(v, d);
+	return view_check_fetch_at(v->version, d, later_page, since);
 }
 
 static int valid_id(ProtobufCBinaryData id)
@@ -817,4 +828,80 @@ int view_find_broker(const struct view *v, int32_t id,
 		return SYNOD_ENOT_FOUND;
 	fill_broker(&v->brokers[i], out);
 	return SYNOD_OK;
+}
+
+/* ---- whole images ---- */
+
+void view_image_free(struct view_image *img)
+{
+	free(img->topics);
+	free(img->tp);
+	free(img->parts);
+	free(img->pp);
+	free(img->brokers);
+	free(img->bp);
+	memset(img, 0, sizeof *img);
+}
+
+int view_image(const struct view *v, struct view_image *img)
+{
+	size_t nt = 0, np = 0;
+	memset(img, 0, sizeof *img);
+	synod__wire__metadata_delta__init(&img->d);
+	/* + 1: never a zero-byte allocation */
+	img->topics = calloc(v->n_topics + 1, sizeof *img->topics);
+	img->tp = calloc(v->n_topics + 1, sizeof *img->tp);
+	img->parts = calloc(v->n_parts + 1, sizeof *img->parts);
+	img->pp = calloc(v->n_parts + 1, sizeof *img->pp);
+	img->brokers = calloc(v->n_brokers + 1, sizeof *img->brokers);
+	img->bp = calloc(v->n_brokers + 1, sizeof *img->bp);
+	if (img->topics == NULL || img->tp == NULL || img->parts == NULL ||
+	    img->pp == NULL || img->brokers == NULL || img->bp == NULL) {
+		view_image_free(img);
+		return SYNOD_ENOMEM;
+	}
+	for (uint32_t i = 0; i < v->topics_len; i++) {
+		if (v->topics[i].name == NULL)
+			continue;
+		fill_topic(&v->topics[i], &img->topics[nt]);
+		img->tp[nt] = &img->topics[nt];
+		nt++;
+	}
+	for (uint32_t i = 0; i < v->parts_cap; i++) {
+		if (v->parts[i].topic == 0)
+			continue;
+		fill_part(v, &v->parts[i], &img->parts[np]);
+		img->pp[np] = &img->parts[np];
+		np++;
+	}
+	for (size_t i = 0; i < v->n_brokers; i++) {
+		fill_broker(&v->brokers[i], &img->brokers[i]);
+		img->bp[i] = &img->brokers[i];
+	}
+	img->d.version = v->version;
+	img->d.has_full = 1;
+	img->d.full = 1;
+	img->d.n_topics = nt;
+	img->d.topics = img->tp;
+	img->d.n_partitions = np;
+	img->d.partitions = img->pp;
+	img->d.n_brokers = v->n_brokers;
+	img->d.brokers = img->bp;
+	img->d.has_all_brokers = 1;
+	img->d.all_brokers = 1;
+	return SYNOD_OK;
+}
+
+int view_copy(struct view *dst, const struct view *src)
+{
+	struct view_image img;
+	int rv;
+	view_free(dst);
+	if (view_image(src, &img) != SYNOD_OK)
+		return SYNOD_ENOMEM;
+	/* An image always validates (the view held it); a full delta at
+	 * version 0 still applies: view_apply does not check versions. */
+	rv = view_apply(dst, &img.d);
+	view_image_free(&img);
+	return rv;
 }

@@ -111,6 +111,10 @@ int view_check(const struct view *v, const Synod__Wire__MetadataDelta *d);
  * version is lower than ours. Otherwise as view_check. */
 int view_check_fetch(const struct view *v, const Synod__Wire__MetadataDelta *d,
 		     int later_page, uint64_t since);
+/* view_check_fetch() for a view that would be at version `applied` (the
+ * version staged pages bring it to, net/broker.c). */
+int view_check_fetch_at(uint64_t applied, const Synod__Wire__MetadataDelta *d,
+			int later_page, uint64_t since);
 
 /* SYNOD_OK when the delta is well formed: topic ids of 16 bytes, names
  * present, partition numbers >= 0, at most 65535 replicas or ISR members,
@@ -179,5 +183,22 @@ int view_foreach_broker(const struct view *v, view_broker_cb cb, void *arg);
  * SYNOD_ENOT_FOUND. */
 int view_find_broker(const struct view *v, int32_t id,
 		     Synod__Wire__BrokerState *out);
+
+/* The whole view as one full-image delta (full, all_brokers, version =
+ * v->version, prev_version 0): every topic, partition and broker. Its
+ * strings and arrays point into the view (valid until the view changes);
+ * the arrays holding them belong to the image: view_image_free(). Returns
+ * SYNOD_OK or SYNOD_ENOMEM (nothing to free then). */
+struct view_image {
+	Synod__Wire__MetadataDelta d;
+	Synod__Wire__TopicState *topics, **tp;
+	Synod__Wire__PartitionState *parts, **pp;
+	Synod__Wire__BrokerState *brokers, **bp;
+};
+int view_image(const struct view *v, struct view_image *img);
+void view_image_free(struct view_image *img);
+/* dst (empty, or freed first) becomes a copy of src, sharing nothing with
+ * it. SYNOD_OK, or SYNOD_ENOMEM (dst empty at version 0). */
+int view_copy(struct view *dst, const struct view *src);
 
 #endif

@@ -713,6 +713,7 @@ static void add_stats(struct synod_broker_stats *to,
 	to->fetches += st->fetches;
 	to->fetches_failed += st->fetches_failed;
 	to->full_images += st->full_images;
+	to->staged_commits += st->staged_commits;
 	to->alters += st->alters;
 	to->self_fences += st->self_fences;
 }

@@ -422,6 +422,50 @@ class NotLinearizable(unittest.TestCase):
         self.assertIn("fault #5", v[0].render())
 
 
+class FinalState(unittest.TestCase):
+    """The cluster checks of the final state that fail a run."""
+
+    def test_node_crash(self):
+        fin = {"recovered": True, "converged": True,
+               "crashes": [{"node": 2, "exit": -11, "time": 5.25}]}
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"), final=fin))
+        self.assertEqual(kinds(v), ["node-crash"])
+        self.assertIn("node 2 exited with status -11 at 5.250 s",
+                      v[0].render())
+        fin["crashes"] = []
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"), final=fin))
+        self.assertEqual(v, [])
+
+    def test_no_convergence(self):
+        fin = {"recovered": True, "converged": False,
+               "last_versions": {"1": 40, "2": 40, "3": 31}}
+        v, _ = run(hist(("a", "write", "k", "1", 0, 1, "ok"), final=fin))
+        self.assertEqual(kinds(v), ["no-convergence"])
+        self.assertIn("31", v[0].render())
+
+    def test_no_final_read(self):
+        ops = [("a", "write", "k", "1", 0, 1, "ok"),
+               ("final-1", "read", "k", None, 5, 6, "fail"),
+               ("final-2", "read", "k", None, 7, None, "info")]
+        v, _ = run(hist(*ops))
+        self.assertEqual(kinds(v), ["no-final-read"])
+        # One final read that succeeded is enough.
+        v, _ = run(hist(*ops, ("final-3", "read", "k", "1", 8, 9, "ok")))
+        self.assertEqual(v, [])
+
+    def test_inconclusive(self):
+        # Ten concurrent writes and a read: more orders than a budget of
+        # 20 states; not checked counts as a violation.
+        ops = [(str(i), "write", "k", str(i), 0, 10, "ok")
+               for i in range(10)]
+        ops.append(("r", "read", "k", "3", 0, 10, "ok"))
+        parsed, _ = checker.ops_from_events(hist(*ops)["events"])
+        v, _, _ = checker.check_key("k", parsed, budget=20)
+        self.assertEqual(kinds(v), ["inconclusive"])
+        v, _, _ = checker.check_key("k", parsed)
+        self.assertEqual(v, [])
+
+
 class CommandLine(unittest.TestCase):
     def _cli(self, h):
         with tempfile.NamedTemporaryFile("w", suffix=".json",

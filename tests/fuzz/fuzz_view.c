@@ -3,7 +3,8 @@
  * METADATA_FETCH answers and their cursors, BROKER_REGISTER and
  * BROKER_HEARTBEAT answers, ALTER_PARTITION(S) answers) and the state
  * machine they drive (registration, heartbeats, self-fencing, fetches,
- * full images with the old view kept for the transitions), down to the
+ * paged answers staged and applied at once, full images compared with
+ * the view they replace), down to the
  * broker's metadata view (net/view.c) and the leadership transitions of
  * each change (net/transitions.c). net/broker.c is compiled into this
  * file, as fuzz_group.c does with net/group.c: the client library is a
@@ -32,13 +33,15 @@
  *
  * Invariants after every step: the views' counts agree with their walks,
  * everything walked is found again by id, brokers are sorted without
- * repeats; ACTIVE only with an epoch, unfenced, within its session; a
- * paged fetch holds the view at the version it fetched from. Every
+ * repeats; ACTIVE only with an epoch, unfenced, within its session;
+ * while pages are staged the view keeps its version and no delta is
+ * reported, and the rounds stay bounded. Every
  * request the library sends: one registration or heartbeat and one fetch
  * in flight at most; a registration only without an epoch; heartbeats,
  * fetches and alters carry the broker's epoch; a heartbeat never reports
  * a version above the view's; a fetch without a cursor asks from the
- * view's version, a cursor is at most 64 bytes. Callbacks: a delta
+ * staged version (or, with nothing staged, the view's), a cursor is at
+ * most 64 bytes. Callbacks: a delta
  * reported is at the view's version; every transition says the role the
  * view gives now and is a change of role or of leader epoch, in (topic
  * id, partition) order; an alter's callback runs once (never after
@@ -160,7 +163,9 @@ static void check_request(uint16_t api, const ProtobufCMessage *m)
 		if (r->has_cursor && r->cursor.len > 0)
 			FUZZ_CHECK(r->cursor.len <= sizeof b->fetch_cursor);
 		else
-			FUZZ_CHECK(r->since_version == b->view.version);
+			FUZZ_CHECK(r->since_version == (b->n_stage > 0
+							    ? b->stage_version
+							    : b->view.version));
 		break;
 	}
 	case SYNOD_API_ALTER_PARTITION: {
@@ -313,6 +318,12 @@ static void check_view(const struct view *v)
 static struct {
 	size_t alters_sent, alters_answered;
 	struct view side; /* op 7's */
+	unsigned deltas;  /* metadata callbacks */
+	/* While pages are staged: the view's version and the callbacks
+	 * when the staging began. */
+	int staging;
+	uint64_t staged_from;
+	unsigned staged_deltas;
 } app;
 
 static void cb_state(void *arg, struct synod_broker *b,
@@ -327,6 +338,7 @@ static void cb_metadata(void *arg, struct synod_broker *b,
 {
 	(void)arg;
 	FUZZ_CHECK(d->version == b->view.version);
+	app.deltas++;
 	check_view(&b->view);
 }
 
@@ -551,12 +563,20 @@ static void time_passes(struct synod_broker *b, const uint8_t *d, size_t len,
 static void check_broker(const struct synod_broker *b)
 {
 	check_view(&b->view);
-	if (b->trans_held)
-		check_view(&b->trans_old);
 	FUZZ_CHECK(b->fetch_cursor_len <= sizeof b->fetch_cursor);
-	if (b->fetch_cursor_len > 0)
-		FUZZ_CHECK(b->view.version == b->fetch_since ||
-			   b->view.version == 0);
+	FUZZ_CHECK(b->n_stage <= b->cap_stage &&
+		   b->stage_rounds <= STAGE_ROUNDS_MAX);
+	if (b->n_stage == 0) {
+		FUZZ_CHECK(b->stage_rounds == 0);
+		app.staging = 0;
+	} else if (!app.staging) {
+		app.staging = 1;
+		app.staged_from = b->view.version;
+		app.staged_deltas = app.deltas;
+	} else {
+		FUZZ_CHECK(b->view.version == app.staged_from &&
+			   app.deltas == app.staged_deltas);
+	}
 	if (b->state == SYNOD_BROKER_ACTIVE)
 		FUZZ_CHECK(b->epoch != 0 && !b->fenced && !b->self_fenced &&
 			   !lease_expired(b));

@@ -616,7 +616,7 @@ static void corpus_view(void)
 	    SYNOD__WIRE__ALTER_PARTITION_RESULT__INIT};
 	Synod__Wire__AlterPartitionResult *resp[2] = {&res[0], &res[1]};
 	Synod__Wire__Status ok = SYNOD__WIRE__STATUS__INIT;
-	uint8_t cursor[8] = {1, 2, 3};
+	uint8_t cursor[64] = {1, 2, 3}; /* the longest the library takes */
 	uint8_t two[1] = {1}, one_bit[1] = {1};
 	size_t n = 0, start;
 	t[0].name = "orders", t[0].topic_id.data = orders;
@@ -636,7 +636,8 @@ static void corpus_view(void)
 	ok.code = 0;
 
 	/* Broker 1 (the first op, V_TIME, is 4: id 4 % 4 + 1) registers
-	 * (epoch 5, session 9 s), fetches a full image in two pages, is
+	 * (epoch 5, session 9 s), fetches a full image in two pages (staged)
+	 * and what changed since (nothing: one page, so the pages apply), is
 	 * unfenced by a heartbeat, then a push moves a leadership. */
 	n += time_chunk(buf + n, V_TIME, 10);
 	n += built_register(buf + n, 5, 9000);
@@ -652,6 +653,8 @@ static void corpus_view(void)
 	d.has_all_brokers = d.all_brokers = 0;
 	d.n_partitions = 1, d.partitions = &parts[2];
 	fr.has_next_cursor = 0, fr.next_cursor.len = 0;
+	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
+	d.prev_version = 12, d.n_partitions = 0;
 	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
 	n += built_heartbeat(buf + n, 0, 12);
 	start = n;

@@ -5,7 +5,8 @@
  * 0, a fetch refused as STALE_BROKER_EPOCH (re-registration, then a fetch
  * since the applied version: the view is kept), and a controller without
  * METADATA_FETCH (UNSUPPORTED_API: fenced, probed again on the next
- * connection).
+ * connection), and answers in pages read while the state changes (the
+ * library stages them: no view it reports mixes versions).
  *
  * The fake speaks the framing of net/conn.h on a loopback port of the
  * test's loop, next to one struct synod_broker: registration, heartbeats
@@ -27,10 +28,11 @@
 #include "itest.h"
 
 #define N_PARTS 4
+#define N_BROKERS 4 /* ids 1..N_BROKERS; the library's broker is 1 */
 #define WAIT_MS 5000
 #define CLUSTER "sync-test-cluster"
 
-enum { FETCH_ANSWER, FETCH_HOLD, FETCH_STALE, FETCH_UNSUPPORTED };
+enum { FETCH_ANSWER, FETCH_HOLD, FETCH_STALE, FETCH_UNSUPPORTED, FETCH_PAGED };
 
 struct fconn {
 	struct conn conn;
@@ -55,6 +57,13 @@ struct fake {
 	uint64_t push_version; /* last push made for the broker */
 	int32_t leader[N_PARTS];
 	uint32_t pepoch[N_PARTS];
+	uint64_t pver[N_PARTS]; /* version of each partition's last change */
+	int bfenced[N_BROKERS + 1];
+	/* FETCH_PAGED: one changed partition a page, each read when asked
+	 * for (as the real controller does), all at the first page's
+	 * version; between() runs before a later page is read. */
+	uint64_t page_version;
+	void (*between)(struct fake *f, int32_t partition);
 	int fetch_mode;
 	int held; /* a fetch answer held back */
 	struct fconn *held_conn;
@@ -62,6 +71,9 @@ struct fake {
 	/* the broker */
 	struct synod_broker *b;
 	struct itest_deltas ds; /* what the broker reported */
+	unsigned deltas;	/* metadata callbacks */
+	int check_leaders; /* count views with a fenced leader in `mixed` */
+	unsigned mixed;	   /* views that showed a fenced or unknown leader */
 };
 
 static const uint8_t topic_id[16] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
@@ -123,6 +135,24 @@ static void fill_image(struct fake *f, Synod__Wire__MetadataDelta *d,
 	d->partitions = pp;
 }
 
+/* Every broker, as with_brokers asks. */
+static void fill_brokers(struct fake *f, Synod__Wire__MetadataDelta *d,
+			 Synod__Wire__BrokerState *bs,
+			 Synod__Wire__BrokerState **bp)
+{
+	for (int i = 0; i < N_BROKERS; i++) {
+		synod__wire__broker_state__init(&bs[i]);
+		bs[i].id = i + 1;
+		bs[i].epoch = 1;
+		bs[i].fenced = f->bfenced[i + 1];
+		bp[i] = &bs[i];
+	}
+	d->n_brokers = N_BROKERS;
+	d->brokers = bp;
+	d->has_all_brokers = 1;
+	d->all_brokers = 1;
+}
+
 static void answer_fetch(struct fake *f, struct fconn *fc,
 			 const struct frame_header *h, uint64_t since)
 {
@@ -132,8 +162,10 @@ static void answer_fetch(struct fake *f, struct fconn *fc,
 	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
 	Synod__Wire__TopicState t, *tp;
 	Synod__Wire__PartitionState p[N_PARTS], *pp[N_PARTS];
+	Synod__Wire__BrokerState bs[N_BROKERS], *bp[N_BROKERS];
 	int32_t reps[1] = {1};
 	fill_image(f, &d, &t, &tp, p, pp, reps);
+	fill_brokers(f, &d, bs, bp);
 	d.prev_version = since;
 	d.version = f->version;
 	d.has_full = 1;
@@ -142,6 +174,63 @@ static void answer_fetch(struct fake *f, struct fconn *fc,
 	r.delta = &d;
 	reply(fc, h, &r.base);
 	f->push_version = f->version;
+	f->last = fc;
+}
+
+/* FETCH_PAGED: the first partition at or after the cursor (one byte)
+ * that changed since `since` (all of them when since is 0), read now;
+ * the first page also carries the topic and every broker. */
+static void answer_page(struct fake *f, struct fconn *fc,
+			const struct frame_header *h,
+			const Synod__Wire__MetadataFetchRequest *q)
+{
+	Synod__Wire__MetadataFetchResponse r =
+	    SYNOD__WIRE__METADATA_FETCH_RESPONSE__INIT;
+	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__TopicState t, *tp;
+	Synod__Wire__PartitionState p[N_PARTS], *pp[N_PARTS];
+	Synod__Wire__BrokerState bs[N_BROKERS], *bp[N_BROKERS];
+	int32_t reps[1] = {1};
+	int first = !(q->has_cursor && q->cursor.len == 1);
+	int32_t from = first ? 0 : q->cursor.data[0], at = -1, next = -1;
+	uint8_t cur;
+	if (!first && f->between)
+		f->between(f, from);
+	fill_image(f, &d, &t, &tp, p, pp, reps); /* the state now */
+	for (int32_t i = from; i < N_PARTS; i++) {
+		if (q->since_version != 0 && f->pver[i] <= q->since_version)
+			continue;
+		if (at < 0)
+			at = i;
+		else if (next < 0)
+			next = i;
+	}
+	if (first) {
+		f->page_version = f->version;
+		fill_brokers(f, &d, bs, bp);
+	} else {
+		d.n_topics = 0;
+	}
+	d.n_partitions = at < 0 ? 0 : 1;
+	d.partitions = at < 0 ? NULL : &pp[at];
+	d.prev_version = q->since_version;
+	d.version = f->page_version;
+	d.has_full = 1;
+	d.full = q->since_version == 0 && first;
+	if (next >= 0) {
+		cur = (uint8_t)next;
+		r.has_next_cursor = 1;
+		r.next_cursor.data = &cur;
+		r.next_cursor.len = 1;
+	}
+	r.status = &st;
+	r.delta = &d;
+	r.has_read_version = 1;
+	r.read_version = f->version; /* read now */
+	reply(fc, h, &r.base);
+	if (first) /* a later page leaves the push cursor alone */
+		f->push_version = f->page_version;
 	f->last = fc;
 }
 
@@ -213,6 +302,8 @@ static void on_request(struct fake *f, struct fconn *fc,
 			f->fetch_mode = FETCH_ANSWER;
 			f->epoch = 0; /* as if unregistered */
 			reply_status(fc, h, SYNOD_ESTALE_BROKER_EPOCH);
+		} else if (f->fetch_mode == FETCH_PAGED) {
+			answer_page(f, fc, h, q);
 		} else if (f->fetch_mode == FETCH_HOLD) {
 			f->held = 1;
 			f->held_conn = fc;
@@ -342,11 +433,36 @@ static void release_fetch(struct fake *f)
 
 /* ---- the broker ---- */
 
+/* Invariant of every view reported: no partition led by a broker the
+ * same view lists as fenced (or does not list). */
+static int fenced_leader(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct fake *f = arg;
+	Synod__Wire__BrokerState bs;
+	if (p->leader >= 0 &&
+	    (synod_broker_find_broker(f->b, p->leader, &bs) != SYNOD_OK ||
+	     bs.fenced)) {
+		fprintf(stderr,
+			"view %llu: partition %d led by broker %d, %s there\n",
+			(unsigned long long)synod_broker_metadata_version(f->b),
+			p->partition, p->leader,
+			synod_broker_find_broker(f->b, p->leader, &bs) ==
+				SYNOD_OK
+			    ? "fenced"
+			    : "unknown");
+		f->mixed++;
+	}
+	return 0;
+}
+
 static void on_metadata(void *arg, struct synod_broker *b,
 			const Synod__Wire__MetadataDelta *d)
 {
 	struct fake *f = arg;
 	itest_deltas_check(&f->ds, b, d);
+	f->deltas++;
+	if (f->check_leaders)
+		synod_broker_partitions(b, fenced_leader, f);
 }
 
 #define WAIT_FOR(f, cond)                                                      \
@@ -404,6 +520,7 @@ static int setup(void **state)
 	cfg.bootstrap = f->addr;
 	cfg.cluster_id = CLUSTER;
 	cfg.broker_id = 1;
+	cfg.other_brokers = 1;
 	cbs.arg = f;
 	cbs.metadata = on_metadata;
 	if (synod_broker_new(&f->loop, &cfg, &cbs, &f->b) != SYNOD_OK)
@@ -572,12 +689,114 @@ static void test_old_controller(void **state)
 	assert_true(view_matches(f));
 }
 
+/* The fake's state changes: partition i gets a new leader, broker id is
+ * fenced or unfenced; each is a version, and nothing is pushed. */
+static void move(struct fake *f, int i, int32_t leader)
+{
+	f->leader[i] = leader;
+	f->pepoch[i]++;
+	f->pver[i] = ++f->version;
+}
+
+static void set_fenced(struct fake *f, int32_t id, int fenced)
+{
+	f->bfenced[id] = fenced;
+	++f->version;
+}
+
+/* Before page 1 of the paged answer: broker 4 is unfenced and made the
+ * leader of partition 1 (both after the first page's version), and the
+ * library has applied nothing of the answer yet. */
+static void between_pages(struct fake *f, int32_t partition)
+{
+	if (partition != 1)
+		return;
+	assert_int_equal(synod_broker_metadata_version(f->b),
+			 f->page_version - 5);
+	assert_true(leader_is(f, 1, 2) && leader_is(f, 3, 2));
+	set_fenced(f, 4, 0);
+	move(f, 1, 4);
+}
+
+/* A paged answer read while the state changes. Invariant: every view the
+ * library reports (and shows) is one the controller held at one version:
+ * no partition led by a broker the view lists as fenced. Before staging,
+ * the view after the answer's first page listed broker 2 fenced while
+ * partitions 1-3 still had it as leader, and after the last page listed
+ * broker 4 fenced (from the first page) while partition 1 (a later page)
+ * had it as leader. */
+static void test_paged_answer_staged(void **state)
+{
+	struct fake *f = *state;
+	struct synod_broker_stats st;
+	uint64_t v0, v1;
+	f->check_leaders = 1;
+	for (int i = 0; i < N_PARTS; i++)
+		f->leader[i] = 2;
+	f->bfenced[4] = 1;
+	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE &&
+			view_matches(f));
+	v0 = synod_broker_metadata_version(f->b);
+	assert_int_equal(v0, f->version);
+	/* Leaderships leave broker 2, then it is fenced (as a controller
+	 * does it); nothing pushed. */
+	for (int i = 0; i < N_PARTS; i++)
+		move(f, i, 3);
+	set_fenced(f, 2, 1);
+	v1 = f->version;
+	f->fetch_mode = FETCH_PAGED;
+	f->between = between_pages;
+	f->deltas = 0;
+	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4); /* a gap */
+	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
+	/* Four pages since v0 at v1, then one since v1 (partition 1 and the
+	 * brokers at v1 + 2), applied together and reported once. */
+	assert_int_equal(f->last_since, v1);
+	assert_int_equal(f->version, v1 + 2);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.fetch_pages, 3);
+	assert_int_equal(st.staged_commits, 1);
+	assert_int_equal(f->deltas, 1);
+	assert_int_equal(f->mixed, 0);
+	assert_true(view_matches(f));
+	for (int32_t id = 1; id <= N_BROKERS; id++) {
+		Synod__Wire__BrokerState bs;
+		assert_int_equal(synod_broker_find_broker(f->b, id, &bs),
+				 SYNOD_OK);
+		assert_int_equal(bs.fenced, f->bfenced[id]);
+	}
+	/* Pushes continue from there. */
+	f->fetch_mode = FETCH_ANSWER;
+	change(f, 0, 4, 1, 0);
+	WAIT_FOR(f, leader_is(f, 0, 4));
+	assert_int_equal(f->mixed, 0);
+	/* An answer in pages read at one version (nothing changed between
+	 * its pages) is applied at once, without a fetch after it. */
+	v0 = f->version;
+	move(f, 2, 4);
+	move(f, 3, 4);
+	f->fetch_mode = FETCH_PAGED;
+	f->between = NULL;
+	f->fetches = 0;
+	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4);
+	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
+	assert_int_equal(f->fetches, 2);
+	assert_int_equal(f->last_since, v0);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.staged_commits, 2);
+	assert_true(view_matches(f));
+	assert_int_equal(f->mixed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_fetch_push_gap, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_fetch_stale_epoch, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_paged_answer_staged, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_old_controller, setup,
 					    teardown),

@@ -146,7 +146,7 @@ snapshot_flip() {
   SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" restart 2 >/dev/null
   p2=$(cat "$d/node-2.pid")
   wait_for 15 dead "$p2" && ok || bad "snapshot: node 2 started from a damaged snapshot"
-  grep -q "the newest snapshot cannot be restored (snapshot: checksum mismatch" "$d/node-2.log" \
+  grep -qF "node-2/raft/$s: the newest snapshot cannot be restored (snapshot: checksum mismatch" "$d/node-2.log" \
     && ok || bad "snapshot: no clear error: $(tail -n 1 "$d/node-2.log")"
   [ "$("$ctl" -b "$bs" config get --topic s150 retention.ms)" = 150 ] && ok || bad "snapshot: quorum lost a write"
   # The same snapshot cut to half its size: refused too.
@@ -155,7 +155,7 @@ snapshot_flip() {
   SYNOD_CLUSTER_DIR="$d" SYNOD_BASE_PORT=$((base + 40)) "$root/deploy/cluster.sh" restart 2 >/dev/null
   p2=$(cat "$d/node-2.pid")
   wait_for 15 dead "$p2" && ok || bad "snapshot: node 2 started from a cut snapshot"
-  grep -q "the newest snapshot cannot be restored (snapshot: " "$d/node-2.log" \
+  grep -qF "node-2/raft/$s: the newest snapshot cannot be restored (snapshot: " "$d/node-2.log" \
     && ok || bad "snapshot: cut: no clear error: $(grep ERROR "$d/node-2.log" | tail -n 1)"
   # Missing raft metadata (term and vote) with a log: refused too.
   local p3; p3=$(cat "$d/node-3.pid")

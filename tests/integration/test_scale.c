@@ -546,6 +546,87 @@ static void wait_lib(struct fixture *f, struct lib *l, size_t want)
 	assert_false(synod_broker_fenced(l->b));
 }
 
+/* Invariant: a later page of a paged METADATA_FETCH answer leaves the
+ * broker's push cursor alone. Pushes made between pages move it past the
+ * answer's version; a later page used to put it back, so the broker's next
+ * push continued the answer's version and the changes in between were
+ * never seen (reliability.md 5.20). Raw calls in broker 3's name: the
+ * first page, a topic created (pushed to broker 3), the next page (read
+ * after the change: read_version above the answer's version), then a
+ * heartbeat whose pushed_version is the cursor. */
+static int check_later_page_cursor(struct fixture *f, uint64_t epoch,
+				   uint64_t applied)
+{
+	Synod__Wire__MetadataFetchRequest fr =
+	    SYNOD__WIRE__METADATA_FETCH_REQUEST__INIT;
+	Synod__Wire__MetadataFetchResponse *p1 = NULL, *p2 = NULL;
+	Synod__Wire__BrokerHeartbeatRequest hb =
+	    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
+	Synod__Wire__BrokerHeartbeatResponse *hr = NULL;
+	uint64_t v1 = 0;
+	const char *bad = NULL;
+	fr.broker_id = 3;
+	fr.broker_epoch = epoch;
+	fr.since_version = 0;
+	fr.has_pages = fr.pages = 1;
+	if (itest_call(&f->it, SYNOD_API_METADATA_FETCH, &fr.base,
+		       &synod__wire__metadata_fetch_response__descriptor,
+		       (ProtobufCMessage **)&p1) != SYNOD_OK ||
+	    p1->delta == NULL || !p1->has_next_cursor ||
+	    p1->next_cursor.len == 0) {
+		bad = "first page: not a page of a paged answer";
+		goto out;
+	}
+	v1 = p1->delta->version;
+	if (!p1->has_read_version || p1->read_version != v1) {
+		bad = "first page: read_version is not its version";
+		goto out;
+	}
+	if (create_topic(f, "between-pages", 1, 3) != SYNOD_OK) {
+		bad = "topic between pages not created";
+		goto out;
+	}
+	fr.has_cursor = 1;
+	fr.cursor = p1->next_cursor;
+	if (itest_call(&f->it, SYNOD_API_METADATA_FETCH, &fr.base,
+		       &synod__wire__metadata_fetch_response__descriptor,
+		       (ProtobufCMessage **)&p2) != SYNOD_OK ||
+	    p2->delta == NULL || p2->delta->version != v1 ||
+	    !p2->has_read_version || p2->read_version <= v1) {
+		bad = "second page: not read after the change at the answer's "
+		      "version";
+		goto out;
+	}
+	hb.broker_id = 3;
+	hb.broker_epoch = epoch;
+	hb.metadata_version = applied;
+	if (itest_call(&f->it, SYNOD_API_BROKER_HEARTBEAT, &hb.base,
+		       &synod__wire__broker_heartbeat_response__descriptor,
+		       (ProtobufCMessage **)&hr) != SYNOD_OK ||
+	    !hr->has_pushed_version) {
+		bad = "heartbeat: no pushed_version";
+		goto out;
+	}
+	if (hr->pushed_version <= v1)
+		bad = "the push cursor was put back to the answer's version by "
+		      "its later page";
+out:
+	if (bad)
+		fprintf(stderr,
+			"later page cursor (answer at %llu, cursor "
+			"%llu): %s\n",
+			(unsigned long long)v1,
+			hr ? (unsigned long long)hr->pushed_version : 0ull,
+			bad);
+	if (hr)
+		synod__wire__broker_heartbeat_response__free_unpacked(hr, NULL);
+	if (p2)
+		synod__wire__metadata_fetch_response__free_unpacked(p2, NULL);
+	if (p1)
+		synod__wire__metadata_fetch_response__free_unpacked(p1, NULL);
+	return bad ? -1 : 0;
+}
+
 static void test_pages(void **state)
 {
 	struct fixture *f = *state;
@@ -558,6 +639,7 @@ static void test_pages(void **state)
 	size_t want = 0;
 	json_t *j = NULL;
 	char name[32];
+	int cursor_bad;
 	start(f);
 	spawn_sim(f, 1);
 	spawn_sim(f, 2);
@@ -597,8 +679,12 @@ static void test_pages(void **state)
 	synod_broker_stats(l.b, &st);
 	assert_true(st.fetch_pages >= 6);
 	assert_int_equal(l.violations, 0);
-	synod_broker_close(l.b);
+	cursor_bad = check_later_page_cursor(
+	    f, synod_broker_epoch(l.b), synod_broker_metadata_version(l.b));
+	want += 1;		 /* its topic */
+	synod_broker_close(l.b); /* before any assert can leave */
 	itest_pump(&f->it.loop, 50);
+	assert_int_equal(cursor_bad, 0);
 	/* synodctl gathers DESCRIBE_TOPICS pages. */
 	assert_int_equal(
 	    itest_synodctl(&f->it, SYNOD_CTL, "partition list", &j), 0);

@@ -64,6 +64,20 @@
  *   are retried with jittered backoff (100 ms doubling to 2 s);
  *   STALE_BROKER_EPOCH or UNKNOWN_BROKER lead to a new registration as for
  *   heartbeats. The view is kept across re-registrations.
+ * - Pages: a fetch answered in pages (a large view, all_partitions) is not
+ *   applied page by page. The controller reads each page when it is asked
+ *   for, so the pages of one answer come from different versions, and a
+ *   view with some of them applied mixes states (a partition still led by
+ *   a broker the first page lists as fenced). The library keeps the pages
+ *   aside (the view, its version and what heartbeats report stay as they
+ *   were; pushes are ignored meanwhile). Once the last page is in, unless
+ *   every page was read at the answer's version (read_version), it
+ *   fetches what changed since that version, until an answer is one
+ *   version (one page always is) or after 4 such rounds. Then it
+ *   applies them all to a copy of the view, which replaces the view at
+ *   once: one metadata callback with a full image of the new view
+ *   (prev_version: the version it replaced) and one set of transitions.
+ *   Until then the packed pages take about the memory of the image.
  * - Old controllers: when METADATA_FETCH is answered UNSUPPORTED_API the
  *   broker stops fetching on that connection and reports only what its
  *   view holds (so such a controller leaves it fenced); it probes again
@@ -416,8 +430,11 @@ struct synod_broker_stats {
 	uint64_t fetches_failed;     /* transport error, refusal, bad answer */
 	uint64_t fetch_pages;	     /* pages of fetches answered in pages */
 	uint64_t full_images;	     /* full images applied */
-	uint64_t alters;	     /* ALTER_PARTITION(S) requests sent */
-	uint64_t self_fences;	     /* sessions the library ended itself */
+	/* Answers in pages applied at once (with the fetches since their
+	 * version that settled them): see "Pages" above. */
+	uint64_t staged_commits;
+	uint64_t alters;      /* ALTER_PARTITION(S) requests sent */
+	uint64_t self_fences; /* sessions the library ended itself */
 	/* The Kafka listener (kafka_address): requests received, Metadata
 	 * answered from the view, requests relayed to the active
 	 * controller, and relayed ones that got no answer. */
