@@ -1335,6 +1335,12 @@ void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 		pub_synced(&s->pub, version, sc);
 }
 
+uint64_t brokers_pushed_version(struct brokers *b, int32_t id)
+{
+	struct session *s = b->active ? lookup(b, id) : NULL;
+	return s ? s->pub.cursor : 0;
+}
+
 void brokers_want_brokers(struct brokers *b, int32_t id, int want)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;

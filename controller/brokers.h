@@ -88,6 +88,9 @@ int brokers_check(struct brokers *b, int32_t id, uint64_t epoch);
  * continue from there, on sc when given. */
 void brokers_synced(struct brokers *b, int32_t id, uint64_t version,
 		    struct sconn *sc);
+/* The version of the last push made for broker id (its session's push
+ * cursor; 0: no session). */
+uint64_t brokers_pushed_version(struct brokers *b, int32_t id);
 /* Broker id asked (METADATA_FETCH with_brokers) for the other brokers'
  * states; pushes of registration changes go only to those. */
 void brokers_want_brokers(struct brokers *b, int32_t id, int want);

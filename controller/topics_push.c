@@ -831,6 +831,7 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 		r.delta = &d;
 		r.has_read_version = 1;
 		r.read_version = read_version;
+		r.has_pushed_version = 1;
 		t->stats.fetches++;
 		/* A later page leaves the push cursor alone: pushes made
 		 * since the first page moved it past the answer's version,
@@ -842,6 +843,10 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 				     req->has_with_brokers &&
 					 req->with_brokers);
 		brokers_want_all(t->brokers, req->broker_id, all);
+		/* Every push made since the first page: a broker holding
+		 * them all has what pages read across changes missed. */
+		r.pushed_version =
+		    brokers_pushed_version(t->brokers, req->broker_id);
 	}
 	srv_fill_status(t->server, &st, code, NULL, &lid, leader,
 			sizeof leader);

@@ -12,9 +12,11 @@
  *
  * Metadata: pushes arrive through the client's push callback; each is
  * applied, ignored or turned into a fetch as view_check() says. While a
- * fetch is in flight every push is ignored: the answer covers them (it is
- * computed after they were sent, on the same connection, or the next push
- * shows a gap).
+ * fetch's first page is awaited every push is ignored: the answer covers
+ * them (it is computed after they were sent, on the same connection, or
+ * the next push shows a gap). While an answer in pages is gathered, the
+ * pushes that continue its version are held and applied after its pages
+ * (see "Staged answers" in struct synod_broker); others are ignored.
  *
  * The struct is freed only from the timers' close callbacks (or, on a
  * private loop, at the end of close/run), never inside a client or state
@@ -162,6 +164,20 @@ struct synod_broker {
 	uint64_t stage_version; /* the version the staged pages reach */
 	unsigned stage_rounds;	/* answers in pages among them */
 	int stage_mixed; /* a page of this answer was read after its version */
+	int stage_news;	 /* a staged page changes something */
+	int stage_restored; /* a staged page is of another history */
+	/* Pushes that arrived while an answer's later pages were asked for
+	 * and continue its version without a gap (the controller moves its
+	 * cursor from the first page on): applied after the pages, they
+	 * bring every object to the state of the last one, so an answer
+	 * read across changes needs no fetch after it. held_broken: a push
+	 * that did not continue them (lost, dropped or a nudge), or another
+	 * connection (held_gen). */
+	struct staged_page *held;
+	size_t n_held, cap_held;
+	uint64_t held_version;
+	uint64_t held_gen;
+	int held_broken;
 	unsigned alters_inflight;
 };
 
@@ -305,6 +321,9 @@ static void arm(struct synod_broker *b, uint64_t delay_ms)
  * the version it reports. */
 static uint64_t version_to_report(const struct synod_broker *b)
 {
+	/* An image of another history on its way: the view will go back. */
+	if (b->stage_restored)
+		return 0;
 	return b->view.version;
 }
 
@@ -1048,40 +1067,97 @@ static int fetch_check(struct synod_broker *b,
 	}
 }
 
-static void stage_drop(struct synod_broker *b)
+static void pages_free(struct staged_page **a, size_t *n, size_t *cap)
 {
-	for (size_t i = 0; i < b->n_stage; i++)
-		free(b->stage[i].body);
-	free(b->stage);
-	b->stage = NULL;
-	b->n_stage = b->cap_stage = 0;
-	b->stage_version = 0;
-	b->stage_rounds = 0;
-	b->stage_mixed = 0;
+	for (size_t i = 0; i < *n; i++)
+		free((*a)[i].body);
+	free(*a);
+	*a = NULL;
+	*n = *cap = 0;
 }
 
-/* Keep one page (the packed answer) for commit_stage(). */
-static int stage_page(struct synod_broker *b, const uint8_t *body, size_t len,
-		      uint64_t version)
+/* Append a copy of body to a[0..n). SYNOD_OK or SYNOD_ENOMEM. */
+static int pages_add(struct staged_page **a, size_t *n, size_t *cap,
+		     const uint8_t *body, size_t len)
 {
 	uint8_t *copy;
-	if (b->n_stage == b->cap_stage) {
-		size_t cap = b->cap_stage ? b->cap_stage * 2 : 8;
-		struct staged_page *st = realloc(b->stage, cap * sizeof *st);
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 8;
+		struct staged_page *st = realloc(*a, c * sizeof *st);
 		if (st == NULL)
 			return SYNOD_ENOMEM;
-		b->stage = st;
-		b->cap_stage = cap;
+		*a = st;
+		*cap = c;
 	}
 	copy = malloc(len ? len : 1);
 	if (copy == NULL)
 		return SYNOD_ENOMEM;
 	memcpy(copy, body, len);
-	b->stage[b->n_stage].body = copy;
-	b->stage[b->n_stage].len = len;
-	b->n_stage++;
-	b->stage_version = version;
+	(*a)[*n].body = copy;
+	(*a)[*n].len = len;
+	(*n)++;
 	return SYNOD_OK;
+}
+
+static void held_drop(struct synod_broker *b)
+{
+	pages_free(&b->held, &b->n_held, &b->cap_held);
+	b->held_version = 0;
+	b->held_broken = 0;
+}
+
+static void stage_drop(struct synod_broker *b)
+{
+	pages_free(&b->stage, &b->n_stage, &b->cap_stage);
+	held_drop(b);
+	b->stage_version = 0;
+	b->stage_rounds = 0;
+	b->stage_mixed = 0;
+	b->stage_news = 0;
+	b->stage_restored = 0;
+}
+
+/* Keep one page (the packed answer) for commit_stage(). A first page
+ * starts holding the pushes that continue its version. */
+static int stage_page(struct synod_broker *b, const uint8_t *body, size_t len,
+		      const Synod__Wire__MetadataDelta *d, int first)
+{
+	int rv = pages_add(&b->stage, &b->n_stage, &b->cap_stage, body, len);
+	if (rv != SYNOD_OK)
+		return rv;
+	b->stage_version = d->version;
+	b->stage_news |= (d->has_full && d->full) || delta_has_content(d);
+	b->stage_restored |= d->has_restored && d->restored;
+	if (first) {
+		held_drop(b); /* this answer covers them */
+		b->held_version = d->version;
+		b->held_gen = synod_client_generation(b->client);
+	}
+	return SYNOD_OK;
+}
+
+/* A push while an answer in pages is gathered (d NULL: it did not
+ * decode): held when it continues the held ones (returns 1), else it
+ * breaks them (the answer then needs a fetch after it) or is old news
+ * (0). */
+static int hold_push(struct synod_broker *b, const uint8_t *body, size_t len,
+		     const Synod__Wire__MetadataDelta *d)
+{
+	if (b->held_broken)
+		return 0;
+	if (d != NULL && !(d->has_full && d->full) &&
+	    d->version <= b->held_version)
+		return 0; /* already covered */
+	if (d == NULL || (d->has_full && d->full) ||
+	    synod_client_generation(b->client) != b->held_gen ||
+	    d->prev_version != b->held_version ||
+	    pages_add(&b->held, &b->n_held, &b->cap_held, body, len) !=
+		SYNOD_OK) {
+		b->held_broken = 1;
+		return 0;
+	}
+	b->held_version = d->version;
+	return 1;
 }
 
 /* Report a view that replaced `old` whole: the metadata callback with an
@@ -1121,8 +1197,13 @@ static int commit_stage(struct synod_broker *b)
 {
 	struct view nv, old;
 	unsigned fulls = 0;
-	size_t pages = b->n_stage;
+	size_t pages = b->n_stage, pushes = b->n_held;
 	int rv = SYNOD_OK;
+	if (!b->stage_news && b->n_held == 0 &&
+	    b->stage_version == b->view.version) {
+		stage_drop(b); /* nothing new: the view stays */
+		return SYNOD_OK;
+	}
 	view_init(&nv);
 	for (size_t i = 0; i < b->n_stage && rv == SYNOD_OK; i++) {
 		Synod__Wire__MetadataFetchResponse *r =
@@ -1143,19 +1224,28 @@ static int commit_stage(struct synod_broker *b)
 			synod__wire__metadata_fetch_response__free_unpacked(
 			    r, NULL);
 	}
+	for (size_t i = 0; i < b->n_held && rv == SYNOD_OK; i++) {
+		Synod__Wire__MetadataDelta *d =
+		    synod__wire__metadata_delta__unpack(NULL, b->held[i].len,
+							b->held[i].body);
+		rv = d ? view_apply(&nv, d) : SYNOD_ENOMEM;
+		if (d)
+			synod__wire__metadata_delta__free_unpacked(d, NULL);
+	}
 	stage_drop(b);
 	if (rv != SYNOD_OK) {
 		view_free(&nv);
 		seterr(b, rv,
-		       "metadata fetch: %s applying %zu pages: view kept at "
-		       "%llu",
+		       "metadata fetch: %s applying %zu pages and %zu pushes: "
+		       "view kept at %llu",
 		       rv == SYNOD_ENOMEM ? "out of memory" : "malformed page",
-		       pages, (unsigned long long)b->view.version);
+		       pages, pushes, (unsigned long long)b->view.version);
 		return rv;
 	}
 	old = b->view;
 	b->view = nv;
 	b->stats.full_images += fulls;
+	b->stats.pushes_applied += pushes;
 	b->stats.staged_commits++;
 	report_replaced(b, &old);
 	view_free(&old);
@@ -1193,6 +1283,12 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 	if (code == SYNOD_OK) {
 		int more = r->has_next_cursor && r->next_cursor.len > 0;
 		int later = b->fetch_cursor_len > 0, stale = 0;
+		/* Pushes held since the first page reach every push made:
+		 * with them, the pages read across changes are complete. */
+		int held_cover =
+		    !b->held_broken && r->has_pushed_version &&
+		    r->pushed_version == b->held_version &&
+		    synod_client_generation(b->client) == b->held_gen;
 		int rv = r->delta ? fetch_check(b, r->delta, &stale)
 				  : SYNOD_EINVALID_REQUEST;
 		if (rv == SYNOD_OK && more &&
@@ -1205,8 +1301,7 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 				/* One page: one read, consistent. */
 				rv = apply_delta(b, r->delta);
 			else
-				rv =
-				    stage_page(b, body, len, r->delta->version);
+				rv = stage_page(b, body, len, r->delta, !later);
 			if (!later)
 				b->stage_mixed = 0;
 			if (!r->has_read_version ||
@@ -1237,10 +1332,11 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 			return;
 		}
 		if (b->n_stage > 0 && later && !stale && b->stage_mixed &&
-		    b->stage_rounds < STAGE_ROUNDS_MAX) {
+		    !held_cover && b->stage_rounds < STAGE_ROUNDS_MAX) {
 			/* An answer in pages is complete, but the store moved
-			 * while it was read: what changed, in a fetch since
-			 * its version. */
+			 * while it was read and the pushes held since do not
+			 * surely cover it: what changed, in a fetch since its
+			 * version. */
 			b->stage_rounds++;
 			start_fetch(b);
 			return;
@@ -1291,6 +1387,8 @@ static void on_fetch(void *arg, int status, const uint8_t *body, size_t len)
 	case SYNOD_ESTALE_BROKER_EPOCH:
 	case SYNOD_EUNKNOWN_BROKER:
 		b->stats.fetches_failed++;
+		b->fetch_cursor_len = 0; /* the answer is lost: start over */
+		stage_drop(b);
 		if (b->fetch_epoch != b->epoch) {
 			/* Sent for a registration replaced since. */
 			if (b->fetch_again) {
@@ -1326,8 +1424,21 @@ static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len)
 	if (b->closing || api != SYNOD_API_METADATA_PUSH)
 		return;
 	b->stats.pushes++;
-	if (b->fetch_inflight || b->fetch_cursor_len > 0 || b->n_stage > 0) {
-		/* The fetch (or its retry) brings this too. */
+	if (b->fetch_cursor_len > 0 || b->n_stage > 0) {
+		/* An answer in pages is gathered: held if it continues what
+		 * its pages will be, else the answer is followed up. */
+		int held;
+		d = synod__wire__metadata_delta__unpack(NULL, len, body);
+		held = hold_push(b, body, len,
+				 d && view_validate(d) == SYNOD_OK ? d : NULL);
+		if (d)
+			synod__wire__metadata_delta__free_unpacked(d, NULL);
+		if (!held) /* held ones count as applied at the commit */
+			b->stats.pushes_ignored++;
+		return;
+	}
+	if (b->fetch_inflight) {
+		/* The fetch brings this too. */
 		b->stats.pushes_ignored++;
 		return;
 	}

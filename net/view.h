@@ -198,7 +198,9 @@ struct view_image {
 int view_image(const struct view *v, struct view_image *img);
 void view_image_free(struct view_image *img);
 /* dst (empty, or freed first) becomes a copy of src, sharing nothing with
- * it. SYNOD_OK, or SYNOD_ENOMEM (dst empty at version 0). */
+ * it. SYNOD_OK, SYNOD_ENOMEM, or SYNOD_EINVALID_REQUEST when src holds
+ * more than VIEW_MAX_BROKERS brokers (upserts can gather them; an image
+ * may not list them); dst is then empty at version 0. */
 int view_copy(struct view *dst, const struct view *src);
 
 #endif

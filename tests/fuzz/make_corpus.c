@@ -701,6 +701,33 @@ static void corpus_view(void)
 	n += fz_put_chunk(buf + n, V_SHUTDOWN, NULL, 0);
 	put("view", "gap_fence_shutdown", buf, n);
 
+	/* The image in two pages read across a change: the push made
+	 * between them (continuing the first page's version) is held and
+	 * completes the answer (the last page's pushed_version is its
+	 * version), so no fetch follows. */
+	n = 0;
+	n += time_chunk(buf + n, V_TIME, 10);
+	n += built_register(buf + n, 5, 9000);
+	d.prev_version = 0, d.version = 12, d.has_full = d.full = 1;
+	d.n_topics = 2, d.topics = tp, d.n_partitions = 2;
+	d.partitions = parts, d.n_brokers = 2, d.brokers = bp;
+	d.has_all_brokers = d.all_brokers = 1;
+	fr.has_next_cursor = 1, fr.next_cursor.data = cursor;
+	fr.next_cursor.len = 8;
+	fr.has_read_version = fr.has_pushed_version = 1;
+	fr.read_version = fr.pushed_version = 12;
+	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
+	moved.prev_version = 12, moved.version = 14;
+	n += message_chunk(buf + n, V_PUSH, &moved.base);
+	d.has_full = d.full = 0, d.n_topics = 0, d.n_brokers = 0;
+	d.has_all_brokers = d.all_brokers = 0;
+	d.n_partitions = 1, d.partitions = &parts[2];
+	fr.has_next_cursor = 0, fr.next_cursor.len = 0;
+	fr.read_version = fr.pushed_version = 14;
+	n += message_chunk(buf + n, V_ANSWER_FETCH, &fr.base);
+	n += built_heartbeat(buf + n, 0, 14);
+	put("view", "pages_held_push", buf, n);
+
 	/* A delta applied to a view of its own, whatever view_check says. */
 	n = 0;
 	n += message_chunk(buf + n, V_APPLY_ANY, &moved.base);

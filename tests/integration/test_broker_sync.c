@@ -64,6 +64,8 @@ struct fake {
 	 * version; between() runs before a later page is read. */
 	uint64_t page_version;
 	void (*between)(struct fake *f, int32_t partition);
+	uint64_t before_pages; /* the library's version before them */
+	int lose_between;      /* lose between_pages' second push */
 	int fetch_mode;
 	int held; /* a fetch answer held back */
 	struct fconn *held_conn;
@@ -226,11 +228,13 @@ static void answer_page(struct fake *f, struct fconn *fc,
 	}
 	r.status = &st;
 	r.delta = &d;
-	r.has_read_version = 1;
-	r.read_version = f->version; /* read now */
-	reply(fc, h, &r.base);
 	if (first) /* a later page leaves the push cursor alone */
 		f->push_version = f->page_version;
+	r.has_read_version = 1;
+	r.read_version = f->version; /* read now */
+	r.has_pushed_version = 1;
+	r.pushed_version = f->push_version;
+	reply(fc, h, &r.base);
 	f->last = fc;
 }
 
@@ -405,6 +409,7 @@ static void change(struct fake *f, int i, int32_t leader, unsigned skip,
 	f->version += skip;
 	f->leader[i] = leader;
 	f->pepoch[i]++;
+	f->pver[i] = f->version;
 	synod__wire__partition_state__init(&p);
 	p.topic = "t";
 	p.topic_id.data = (uint8_t *)topic_id;
@@ -704,60 +709,57 @@ static void set_fenced(struct fake *f, int32_t id, int fenced)
 	++f->version;
 }
 
+/* As a controller does it: broker id's new state pushed to the broker
+ * (it asked for other brokers), unless `lose`. */
+static void push_fenced(struct fake *f, int32_t id, int fenced, int lose)
+{
+	Synod__Wire__MetadataDelta d = SYNOD__WIRE__METADATA_DELTA__INIT;
+	Synod__Wire__BrokerState bs, *bp = &bs;
+	set_fenced(f, id, fenced);
+	synod__wire__broker_state__init(&bs);
+	bs.id = id;
+	bs.epoch = 1;
+	bs.fenced = fenced;
+	d.prev_version = f->push_version;
+	d.version = f->version;
+	d.n_brokers = 1;
+	d.brokers = &bp;
+	f->push_version = f->version;
+	if (!lose)
+		push_delta(f, &d);
+}
+
 /* Before page 1 of the paged answer: broker 4 is unfenced and made the
- * leader of partition 1 (both after the first page's version), and the
- * library has applied nothing of the answer yet. */
+ * leader of partition 1 (both after the first page's version), pushed
+ * (the second one lost when f->lose_between), and the library has applied
+ * nothing of the answer yet. */
 static void between_pages(struct fake *f, int32_t partition)
 {
 	if (partition != 1)
 		return;
-	assert_int_equal(synod_broker_metadata_version(f->b),
-			 f->page_version - 5);
+	assert_int_equal(synod_broker_metadata_version(f->b), f->before_pages);
 	assert_true(leader_is(f, 1, 2) && leader_is(f, 3, 2));
-	set_fenced(f, 4, 0);
-	move(f, 1, 4);
+	push_fenced(f, 4, 0, 0);
+	change(f, 1, 4, 1, f->lose_between);
 }
 
-/* A paged answer read while the state changes. Invariant: every view the
- * library reports (and shows) is one the controller held at one version:
- * no partition led by a broker the view lists as fenced. Before staging,
- * the view after the answer's first page listed broker 2 fenced while
- * partitions 1-3 still had it as leader, and after the last page listed
- * broker 4 fenced (from the first page) while partition 1 (a later page)
- * had it as leader. */
-static void test_paged_answer_staged(void **state)
+/* Broker 2 gives up its leaderships and is fenced, broker 4 is fenced
+ * (nothing pushed); a gap then makes the library fetch since its version,
+ * in pages (one partition a page) that the fake reads while it unfences
+ * broker 4 and makes it a leader (between_pages). */
+static void paged_fetch_across_changes(struct fake *f)
 {
-	struct fake *f = *state;
-	struct synod_broker_stats st;
-	uint64_t v0, v1;
-	f->check_leaders = 1;
-	for (int i = 0; i < N_PARTS; i++)
-		f->leader[i] = 2;
-	f->bfenced[4] = 1;
-	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
-	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE &&
-			view_matches(f));
-	v0 = synod_broker_metadata_version(f->b);
-	assert_int_equal(v0, f->version);
-	/* Leaderships leave broker 2, then it is fenced (as a controller
-	 * does it); nothing pushed. */
 	for (int i = 0; i < N_PARTS; i++)
 		move(f, i, 3);
 	set_fenced(f, 2, 1);
-	v1 = f->version;
 	f->fetch_mode = FETCH_PAGED;
 	f->between = between_pages;
 	f->deltas = 0;
+	f->fetches = 0;
+	f->before_pages = synod_broker_metadata_version(f->b);
 	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4); /* a gap */
 	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
-	/* Four pages since v0 at v1, then one since v1 (partition 1 and the
-	 * brokers at v1 + 2), applied together and reported once. */
-	assert_int_equal(f->last_since, v1);
-	assert_int_equal(f->version, v1 + 2);
-	synod_broker_stats(f->b, &st);
-	assert_int_equal(st.fetch_pages, 3);
-	assert_int_equal(st.staged_commits, 1);
-	assert_int_equal(f->deltas, 1);
+	assert_int_equal(f->deltas, 1); /* reported once */
 	assert_int_equal(f->mixed, 0);
 	assert_true(view_matches(f));
 	for (int32_t id = 1; id <= N_BROKERS; id++) {
@@ -766,8 +768,56 @@ static void test_paged_answer_staged(void **state)
 				 SYNOD_OK);
 		assert_int_equal(bs.fenced, f->bfenced[id]);
 	}
-	/* Pushes continue from there. */
 	f->fetch_mode = FETCH_ANSWER;
+	f->between = NULL;
+}
+
+/* Answers in pages read while the state changes. Invariant: every view
+ * the library reports (and shows) is one the controller held at one
+ * version: no partition led by a broker the view lists as fenced. Before
+ * staging, the view after the answer's first page listed broker 2 fenced
+ * while partitions 1-3 still had it as leader, and after the last page
+ * listed broker 4 fenced (from the first page) while partition 1 (a later
+ * page) had it as leader. */
+static void test_paged_answer_staged(void **state)
+{
+	struct fake *f = *state;
+	struct synod_broker_stats st;
+	uint64_t v0;
+	f->check_leaders = 1;
+	for (int i = 0; i < N_PARTS; i++)
+		f->leader[i] = 2;
+	f->bfenced[4] = 1;
+	assert_int_equal(synod_broker_start(f->b), SYNOD_OK);
+	WAIT_FOR(f, synod_broker_state(f->b) == SYNOD_BROKER_ACTIVE &&
+			view_matches(f));
+	/* The pushes made between the pages all arrive: held, and applied
+	 * after the pages, they complete them; no fetch after the answer. */
+	v0 = f->version;
+	paged_fetch_across_changes(f);
+	assert_int_equal(f->fetches, N_PARTS);
+	assert_int_equal(f->last_since, v0);
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.fetch_pages, N_PARTS - 1);
+	assert_int_equal(st.staged_commits, 1);
+	/* The same with the last push lost (the controller's cursor is past
+	 * what the library holds): a fetch since the answer's version, one
+	 * page, completes it. */
+	for (int i = 0; i < N_PARTS; i++)
+		move(f, i, 2);
+	set_fenced(f, 2, 0);
+	set_fenced(f, 4, 1);
+	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4); /* one page */
+	WAIT_FOR(f, view_matches(f) &&
+			synod_broker_metadata_version(f->b) == f->version);
+	f->lose_between = 1;
+	v0 = f->version;
+	paged_fetch_across_changes(f);
+	assert_int_equal(f->fetches, N_PARTS + 1);
+	assert_int_equal(f->last_since, v0 + 5); /* the answer's version */
+	synod_broker_stats(f->b, &st);
+	assert_int_equal(st.staged_commits, 2);
+	/* Pushes continue from there. */
 	change(f, 0, 4, 1, 0);
 	WAIT_FOR(f, leader_is(f, 0, 4));
 	assert_int_equal(f->mixed, 0);
@@ -777,14 +827,13 @@ static void test_paged_answer_staged(void **state)
 	move(f, 2, 4);
 	move(f, 3, 4);
 	f->fetch_mode = FETCH_PAGED;
-	f->between = NULL;
 	f->fetches = 0;
 	push_raw(f, (const uint8_t *)"\xff\xff\xff\xff", 4);
 	WAIT_FOR(f, synod_broker_metadata_version(f->b) == f->version);
 	assert_int_equal(f->fetches, 2);
 	assert_int_equal(f->last_since, v0);
 	synod_broker_stats(f->b, &st);
-	assert_int_equal(st.staged_commits, 2);
+	assert_int_equal(st.staged_commits, 3);
 	assert_true(view_matches(f));
 	assert_int_equal(f->mixed, 0);
 }

@@ -70,13 +70,17 @@
  *   view with some of them applied mixes states (a partition still led by
  *   a broker the first page lists as fenced). The library keeps the pages
  *   aside (the view, its version and what heartbeats report stay as they
- *   were; pushes are ignored meanwhile). Once the last page is in, unless
- *   every page was read at the answer's version (read_version), it
+ *   were; pushes that continue the answer's version are held, others
+ *   ignored). Once the last page is in, unless every page was read at
+ *   the answer's version (read_version) or the held pushes reach the
+ *   controller's push cursor (pushed_version) and so complete it, it
  *   fetches what changed since that version, until an answer is one
  *   version (one page always is) or after 4 such rounds. Then it
  *   applies them all to a copy of the view, which replaces the view at
  *   once: one metadata callback with a full image of the new view
- *   (prev_version: the version it replaced) and one set of transitions.
+ *   (prev_version: the version it replaced) and one set of transitions;
+ *   nothing when the pages change nothing. While pages of an image of
+ *   another history (restored) are kept, heartbeats report version 0.
  *   Until then the packed pages take about the memory of the image.
  * - Old controllers: when METADATA_FETCH is answered UNSUPPORTED_API the
  *   broker stops fetching on that connection and reports only what its
