@@ -60,6 +60,19 @@ static int add_key(struct trans_set *s, const uint8_t *tid, const char *topic,
 	return SYNOD_OK;
 }
 
+struct deleted {
+	struct trans_set *s;
+	const struct view *v;
+	const Synod__Wire__TopicState *t;
+};
+
+static int add_deleted(void *arg, const Synod__Wire__PartitionState *p)
+{
+	struct deleted *del = arg;
+	return add_key(del->s, del->t->topic_id.data, del->t->name,
+		       p->partition, del->v);
+}
+
 int trans_before_delta(struct trans_set *s, const struct view *v,
 		       const Synod__Wire__MetadataDelta *d)
 {
@@ -75,17 +88,13 @@ int trans_before_delta(struct trans_set *s, const struct view *v,
 	}
 	for (size_t i = 0; i < d->n_topics; i++) {
 		const Synod__Wire__TopicState *t = d->topics[i];
-		Synod__Wire__TopicState held;
-		Synod__Wire__PartitionState p;
-		if (!(t->has_deleted && t->deleted) ||
-		    view_find_topic(v, t->topic_id.data, &held) != SYNOD_OK)
-			continue;
-		for (uint32_t k = 0; k < held.partitions; k++)
-			if (view_find_partition(v, t->topic_id.data, (int32_t)k,
-						&p) == SYNOD_OK &&
-			    add_key(s, t->topic_id.data, t->name, (int32_t)k,
-				    v))
-				return SYNOD_ENOMEM;
+		struct deleted del = {s, v, t};
+		/* The partitions it holds, not the count it declares (a
+		 * count of 4 billion would stall the loop). */
+		if ((t->has_deleted && t->deleted) &&
+		    view_foreach_topic_partition(v, t->topic_id.data,
+						 add_deleted, &del) != 0)
+			return SYNOD_ENOMEM;
 	}
 	return SYNOD_OK;
 }

@@ -164,6 +164,11 @@ typedef int (*view_partition_cb)(void *arg,
 				 const Synod__Wire__PartitionState *p);
 int view_foreach_partition(const struct view *v, view_partition_cb cb,
 			   void *arg);
+/* The same for the partitions of one topic only: at most min(1 + its
+ * highest partition number held, the table size) probes, whatever
+ * partition count the topic declares. */
+int view_foreach_topic_partition(const struct view *v, const uint8_t *topic_id,
+				 view_partition_cb cb, void *arg);
 /* The same for topics (deleted is never set). */
 typedef int (*view_topic_cb)(void *arg, const Synod__Wire__TopicState *t);
 int view_foreach_topic(const struct view *v, view_topic_cb cb, void *arg);

@@ -255,6 +255,35 @@ static void test_full_image(void **state)
 	done(&v, &ts);
 }
 
+/* Invariant: a topic deletion costs what the view holds of the topic,
+ * not the partition count it declares: a topic declaring 4 billion
+ * partitions, deleted, is done at once (it made fuzz_view time out:
+ * 4 billion lookups). Every partition held gets its transition. */
+static void test_deleted_topic_declaring_huge_count(void **state)
+{
+	struct view v;
+	struct trans_set ts;
+	struct pstate s[2];
+	Synod__Wire__PartitionState *up[2];
+	Synod__Wire__TopicState ta, *tp[1] = {&ta};
+	(void)state;
+	view_init(&v);
+	topic(&ta, 0, 4000000000u, 0);
+	mk(&s[0], 0, 0, ME, 1, 1, 1);
+	mk(&s[1], 0, 7, 2, 1, 1, 1);
+	up[0] = &s[0].p;
+	up[1] = &s[1].p;
+	step(&v, &ts, 0, 10, 0, up, 2, NULL, 0, tp, 1);
+	trans_free(&ts);
+	topic(&ta, 0, 4000000000u, 1);
+	step(&v, &ts, 10, 11, 0, NULL, 0, NULL, 0, tp, 1);
+	assert_int_equal(ts.n_out, 2);
+	assert_int_equal(find(&ts, 0, 0)->old_role, SYNOD_ROLE_LEADER);
+	assert_int_equal(find(&ts, 0, 7)->old_role, SYNOD_ROLE_FOLLOWER);
+	assert_int_equal(find(&ts, 0, 7)->new_role, SYNOD_ROLE_NONE);
+	done(&v, &ts);
+}
+
 static void test_roles_of_state(void **state)
 {
 	struct pstate s;
@@ -273,6 +302,7 @@ int main(void)
 	    cmocka_unit_test(test_roles),
 	    cmocka_unit_test(test_full_image),
 	    cmocka_unit_test(test_roles_of_state),
+	    cmocka_unit_test(test_deleted_topic_declaring_huge_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
