@@ -888,6 +888,19 @@ static void report_transitions(struct synod_broker *b, struct trans_set *ts)
 				   ts->n_out);
 }
 
+/* The transitions of a view that replaced `old` whole (a full image, or
+ * staged pages), compared partition by partition. */
+static void report_replacement(struct synod_broker *b, const struct view *old)
+{
+	struct trans_set ts;
+	trans_init(&ts, b->broker_id);
+	if (trans_before_view(&ts, old) == SYNOD_OK &&
+	    trans_add_new(&ts, old, &b->view) == SYNOD_OK)
+		trans_after(&ts, &b->view);
+	report_transitions(b, &ts);
+	trans_free(&ts);
+}
+
 /* Apply d (view_check said VIEW_APPLY) and report it. Returns SYNOD_OK,
  * SYNOD_EINVALID_REQUEST (refused, nothing changed) or SYNOD_ENOMEM (the
  * view is empty at version 0 now). The callbacks may close the broker. */
@@ -931,9 +944,9 @@ static int apply_delta(struct synod_broker *b,
 	if (b->cbs.metadata &&
 	    (full || d->version != before || delta_has_content(d)))
 		b->cbs.metadata(b->cbs.arg, b, d);
-	if (track && !b->closing) {
-		if (full && trans_before_view(&ts, &old) == SYNOD_OK)
-			trans_add_new(&ts, &old, &b->view);
+	if (track && !b->closing && full) {
+		report_replacement(b, &old);
+	} else if (track && !b->closing) {
 		trans_after(&ts, &b->view);
 		report_transitions(b, &ts);
 	}
@@ -1166,7 +1179,6 @@ static int hold_push(struct synod_broker *b, const uint8_t *body, size_t len,
 static void report_replaced(struct synod_broker *b, const struct view *old)
 {
 	struct view_image img;
-	struct trans_set ts;
 	if (b->cbs.metadata) {
 		if (view_image(&b->view, &img) != SYNOD_OK) {
 			seterr(b, SYNOD_ENOMEM,
@@ -1179,14 +1191,8 @@ static void report_replaced(struct synod_broker *b, const struct view *old)
 			view_image_free(&img);
 		}
 	}
-	if (b->cbs.transitions == NULL || b->closing)
-		return;
-	trans_init(&ts, b->broker_id);
-	if (trans_before_view(&ts, old) == SYNOD_OK &&
-	    trans_add_new(&ts, old, &b->view) == SYNOD_OK)
-		trans_after(&ts, &b->view);
-	report_transitions(b, &ts);
-	trans_free(&ts);
+	if (b->cbs.transitions != NULL && !b->closing)
+		report_replacement(b, old);
 }
 
 /* Apply every staged page, in order, to a copy of the view (none when the
