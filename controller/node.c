@@ -632,7 +632,8 @@ static void disk_handoff_done(struct node *n, void *arg, int rc,
 }
 
 /* A write to the raft directory failed: the node stops (on_fatal: a clean
- * stop on the next loop turn). Fail-stop, as etcd and PostgreSQL do on a
+ * stop on the next loop turn), saying whether the disk is full or
+ * failing. Fail-stop, as etcd and PostgreSQL do on a
  * failed write: nothing unwritten was acknowledged, and libraft cannot
  * go on (uv_trace, raftio.h's on_disk_error). */
 static void disk_failed(struct node *n, const char *what, const char *why)
@@ -641,13 +642,24 @@ static void disk_failed(struct node *n, const char *what, const char *why)
 	if (n->disk_failed)
 		return;
 	n->disk_failed = 1;
-	snprintf(msg, sizeof msg,
-		 "%s/raft: %s failed (%s): the disk is failing. Stopping: "
-		 "this node cannot keep its log, term and vote. Nothing "
-		 "unwritten was acknowledged; the other nodes go on. Check "
-		 "the kernel log, fix or replace the disk, then start the "
-		 "node (docs/operations.md, 'A failing disk')",
-		 n->cfg->data_dir, what, why);
+	if (raftio_why_no_space(why))
+		snprintf(msg, sizeof msg,
+			 "%s/raft: %s failed (%s): no space left on the "
+			 "disk. Stopping: this node cannot keep its log, term "
+			 "and vote. Nothing unwritten was acknowledged; the "
+			 "other nodes go on. Free space on the disk (or grow "
+			 "its filesystem), then start the node "
+			 "(docs/operations.md, 'Full disk')",
+			 n->cfg->data_dir, what, why);
+	else
+		snprintf(msg, sizeof msg,
+			 "%s/raft: %s failed (%s): the disk is failing. "
+			 "Stopping: this node cannot keep its log, term and "
+			 "vote. Nothing unwritten was acknowledged; the other "
+			 "nodes go on. Check the kernel log, fix or replace "
+			 "the disk, then start the node (docs/operations.md, "
+			 "'A failing disk')",
+			 n->cfg->data_dir, what, why);
 	if (n->on_fatal != NULL)
 		n->on_fatal(n, msg);
 }
@@ -1344,11 +1356,15 @@ int node_transfer(struct node *n, uint64_t id, node_change_cb cb, void *arg)
 
 /* ---- lifecycle ---- */
 
-/* What to do about a start error that says the disk could not be read
- * (EIO: "i/o error" from libuv, as raft_uv words it, or strerror's);
- * "" for any other. */
-static const char *read_error_hint(const char *why)
+/* What to do about a start error that says the disk is full
+ * (raftio_why_no_space) or could not be read (EIO: "i/o error" from
+ * libuv, as raft_uv words it, or strerror's); "" for any other. */
+static const char *start_error_hint(const char *why)
 {
+	if (raftio_why_no_space(why))
+		return ". The disk is full: free space on it (or grow its "
+		       "filesystem), then start again (docs/operations.md, "
+		       "'Full disk')";
 	if (why == NULL || (strstr(why, "i/o error") == NULL &&
 			    strstr(why, "Input/output error") == NULL))
 		return "";
@@ -1442,7 +1458,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 			    cfg->node_id, n->address)) != 0) {
 		snprintf(n->errmsg, sizeof n->errmsg, "raft: %s%s",
 			 raft_errmsg(&n->raft),
-			 read_error_hint(raft_errmsg(&n->raft)));
+			 start_error_hint(raft_errmsg(&n->raft)));
 		goto err_io;
 	}
 	n->fsm.raft = &n->raft;
@@ -1596,7 +1612,7 @@ static int check_open_segments(struct node *n)
 	if (rv != 0) {
 		size_t len = strlen(n->errmsg);
 		snprintf(n->errmsg + len, sizeof n->errmsg - len, "%s",
-			 read_error_hint(n->errmsg));
+			 start_error_hint(n->errmsg));
 		return -1;
 	}
 	if (torn)
@@ -1670,11 +1686,11 @@ int node_start(struct node *n)
 				 "raft start: %s%s%s (is %s in use?)",
 				 raft_strerror(rv), why[0] ? ": " : "", why,
 				 n->address);
-		else if (read_error_hint(why)[0] != '\0')
+		else if (start_error_hint(why)[0] != '\0')
 			snprintf(n->errmsg, sizeof n->errmsg,
 				 "raft start: %s: %s (in %s/raft)%s",
 				 raft_strerror(rv), why, n->cfg->data_dir,
-				 read_error_hint(why));
+				 start_error_hint(why));
 		else if (strstr(why, "segment") != NULL ||
 			 strstr(why, "snapshot") != NULL)
 			/* A log file that does not read (a closed segment

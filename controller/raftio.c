@@ -616,6 +616,24 @@ int raftio_trace_failure(const char *msg, const char **what, char *why,
 	return 1;
 }
 
+int raftio_why_no_space(const char *why)
+{
+	const char *p;
+	if (why == NULL)
+		return 0;
+	if (strstr(why, "no space left") != NULL ||
+	    strstr(why, "No space left") != NULL ||
+	    strstr(why, "not enough space") != NULL ||
+	    strstr(why, "ENOSPC") != NULL)
+		return 1;
+	for (p = strstr(why, "-28"); p != NULL; p = strstr(p + 1, "-28"))
+		if ((p == why || p[-1] == ' ' || p[-1] == ':' ||
+		     p[-1] == '(') &&
+		    (p[3] < '0' || p[3] > '9'))
+			return 1;
+	return 0;
+}
+
 int raftio_trace_save_step(const char *msg)
 {
 	static const char *const steps[] = {

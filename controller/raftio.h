@@ -166,6 +166,13 @@ uint64_t raftio_oldest_save_ns(const struct raftio *x, int *install);
 int raftio_trace_failure(const char *msg, const char **what, char *why,
 			 size_t size);
 
+/* Whether a failure's error (why, as raftio_trace_failure, an I/O
+ * callback or raft_init gives it) is a full disk: "-28" (ENOSPC, as
+ * raft_uv 0.22 quotes a failed segment write), libuv's "no space left on
+ * device", raft_uv's "not enough space to allocate N bytes", or
+ * "ENOSPC". Pure. */
+int raftio_why_no_space(const char *why);
+
 /* Whether a diagnostic of raft_uv 0.22 says a snapshot could not be
  * written (its file could not be made: a failing or full disk) and will be
  * tried again, disk_retry (5 s) later, for as long as it fails. raft's log

@@ -17,6 +17,14 @@
  *         writes each to an unnamed O_TMPFILE file, then links it (this
  *         matches any unlinked file still open under D, and snapshot-*
  *         files); its segment, term and vote writes still work.
+ *   enospc-segments  segment writes complete with -ENOSPC, and
+ *         allocating a file under D (posix_fallocate, fallocate) fails
+ *         with ENOSPC: a log that finds no room (on a filesystem that
+ *         can run out under an allocated file: thin provisioning,
+ *         copy-on-write).
+ *   enospc-snapshots  as eio-snapshots, but with ENOSPC: a disk that
+ *         fills while a snapshot is written (its log's segments are
+ *         allocated ahead and still write).
  *   eio-reads  reads of files under D fail with EIO (read, pread,
  *         preadv): a disk whose sectors cannot be read.
  *   eio-log-reads  the same for the log's segments only (open-N and
@@ -67,6 +75,8 @@ enum mode {
 	EIO_ALL,
 	EIO_SEGMENTS,
 	EIO_SNAPSHOTS,
+	ENOSPC_SEGMENTS,
+	ENOSPC_SNAPSHOTS,
 	EIO_READS,
 	EIO_LOG_READS,
 	STALL,
@@ -87,6 +97,8 @@ static enum mode mode_named(const char *text)
 	    {"eio", EIO_ALL},
 	    {"eio-segments", EIO_SEGMENTS},
 	    {"eio-snapshots", EIO_SNAPSHOTS},
+	    {"enospc-segments", ENOSPC_SEGMENTS},
+	    {"enospc-snapshots", ENOSPC_SNAPSHOTS},
 	    {"eio-reads", EIO_READS},
 	    {"eio-log-reads", EIO_LOG_READS},
 	    {"stall", STALL},
@@ -170,9 +182,9 @@ static int is_snapshot(int fd)
 	return fd_is_ours(fd, "(deleted)") || fd_is_ours(fd, "/snapshot-");
 }
 
-/* Whether a write or sync of fd fails; in stall-snapshots mode, one to a
- * snapshot file first waits for the mode to change (libraft writes them
- * on its worker threads). */
+/* The errno a write or sync of fd fails with (0: it does not fail); in
+ * stall-snapshots mode, one to a snapshot file first waits for the mode
+ * to change (libraft writes them on its worker threads). */
 static int fails(int fd)
 {
 	enum mode m = mode_now();
@@ -181,8 +193,12 @@ static int fails(int fd)
 			usleep(20000);
 		m = mode_now();
 	}
-	return (m == EIO_ALL && fd_is_ours(fd, NULL)) ||
-	       (m == EIO_SNAPSHOTS && is_snapshot(fd));
+	if ((m == EIO_ALL && fd_is_ours(fd, NULL)) ||
+	    (m == EIO_SNAPSHOTS && is_snapshot(fd)))
+		return EIO;
+	if (m == ENOSPC_SNAPSHOTS && is_snapshot(fd))
+		return ENOSPC;
+	return 0;
 }
 
 /* Whether reads of fd fail (segments are named open-N or N-M). */
@@ -345,7 +361,8 @@ static int hold(aio_context_t ctx, struct iocb *cb)
 	return 0;
 }
 
-/* Completions of writes failed in eio mode, waiting for io_getevents. */
+/* Completions of writes failed in eio and enospc modes, waiting for
+ * io_getevents. */
 static struct {
 	aio_context_t ctx;
 	struct io_event ev;
@@ -353,7 +370,7 @@ static struct {
 static int n_fake;
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int fail_later(aio_context_t ctx, const struct iocb *cb)
+static int fail_later(aio_context_t ctx, const struct iocb *cb, int err)
 {
 	uint64_t one = 1;
 	pthread_mutex_lock(&fake_lock);
@@ -364,7 +381,7 @@ static int fail_later(aio_context_t ctx, const struct iocb *cb)
 	fake[n_fake].ctx = ctx;
 	fake[n_fake].ev.data = cb->aio_data;
 	fake[n_fake].ev.obj = (uint64_t)(uintptr_t)cb;
-	fake[n_fake].ev.res = -EIO;
+	fake[n_fake].ev.res = -err;
 	fake[n_fake].ev.res2 = 0;
 	n_fake++;
 	pthread_mutex_unlock(&fake_lock);
@@ -397,6 +414,7 @@ long syscall(long number, ...)
 	syscall_fn real;
 	va_list ap;
 	long a[6];
+	int err;
 	va_start(ap, number);
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
@@ -417,8 +435,11 @@ long syscall(long number, ...)
 	}
 	/* libuv may write and read several buffers at an offset through
 	 * these rather than through pwritev and preadv. */
-	if ((number == SYS_pwritev && fails((int)a[0])) ||
-	    (number == SYS_preadv && reads_fail((int)a[0]))) {
+	if (number == SYS_pwritev && (err = fails((int)a[0])) != 0) {
+		errno = err;
+		return -1;
+	}
+	if (number == SYS_preadv && reads_fail((int)a[0])) {
 		errno = EIO;
 		return -1;
 	}
@@ -431,7 +452,11 @@ long syscall(long number, ...)
 		    ((m == EIO_ALL && fd_is_ours((int)cb->aio_fildes, NULL)) ||
 		     (m == EIO_SEGMENTS &&
 		      fd_is_ours((int)cb->aio_fildes, "/open-"))) &&
-		    fail_later((aio_context_t)a[0], cb) == 0)
+		    fail_later((aio_context_t)a[0], cb, EIO) == 0)
+			return 1;
+		if (w && m == ENOSPC_SEGMENTS &&
+		    fd_is_ours((int)cb->aio_fildes, "/open-") &&
+		    fail_later((aio_context_t)a[0], cb, ENOSPC) == 0)
 			return 1;
 		if (w && m == STALL &&
 		    fd_is_ours((int)cb->aio_fildes, "/open-") &&
@@ -454,11 +479,14 @@ typedef int (*sync_fn)(int);
 	real_ = (type)dlsym(RTLD_NEXT, name)
 
 /* In an interposer: return -1 with EIO when the fault says so
- * (fails(fd) for writes, reads_fail(fd) for reads). */
-#define EIO_WHEN(failing)                                                      \
+ * (reads_fail(fd) for reads), or with the errno a write's fails(fd)
+ * gives. */
+#define EIO_WHEN(failing) ERRNO_WHEN((failing) ? EIO : 0)
+#define ERRNO_WHEN(err_expr)                                                   \
 	do {                                                                   \
-		if (failing) {                                                 \
-			errno = EIO;                                           \
+		int err_ = (err_expr);                                         \
+		if (err_ != 0) {                                               \
+			errno = err_;                                          \
 			return -1;                                             \
 		}                                                              \
 	} while (0)
@@ -466,14 +494,14 @@ typedef int (*sync_fn)(int);
 ssize_t write(int fd, const void *buf, size_t n)
 {
 	REAL("write", write_fn);
-	EIO_WHEN(fails(fd));
+	ERRNO_WHEN(fails(fd));
 	return real_(fd, buf, n);
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	REAL("pwrite", pwrite_fn);
-	EIO_WHEN(fails(fd));
+	ERRNO_WHEN(fails(fd));
 	return real_(fd, buf, n, off);
 }
 
@@ -485,7 +513,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	REAL("pwritev", pwritev_fn);
-	EIO_WHEN(fails(fd));
+	ERRNO_WHEN(fails(fd));
 	return real_(fd, iov, n, off);
 }
 
@@ -497,15 +525,46 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 int fsync(int fd)
 {
 	REAL("fsync", sync_fn);
-	EIO_WHEN(fails(fd));
+	ERRNO_WHEN(fails(fd));
 	return real_(fd);
 }
 
 int fdatasync(int fd)
 {
 	REAL("fdatasync", sync_fn);
-	EIO_WHEN(fails(fd));
+	ERRNO_WHEN(fails(fd));
 	return real_(fd);
+}
+
+typedef int (*fallocate_fn)(int, int, off_t, off_t);
+typedef int (*posix_fallocate_fn)(int, off_t, off_t);
+
+/* Allocation, as libuv and libraft make room for a segment. */
+int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	REAL("fallocate", fallocate_fn);
+	ERRNO_WHEN(
+	    mode_now() == ENOSPC_SEGMENTS && fd_is_ours(fd, NULL) ? ENOSPC : 0);
+	return real_(fd, mode, off, len);
+}
+
+int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	return fallocate(fd, mode, off, len);
+}
+
+/* posix_fallocate returns the error; it does not set errno. */
+int posix_fallocate(int fd, off_t off, off_t len)
+{
+	REAL("posix_fallocate", posix_fallocate_fn);
+	if (mode_now() == ENOSPC_SEGMENTS && fd_is_ours(fd, NULL))
+		return ENOSPC;
+	return real_(fd, off, len);
+}
+
+int posix_fallocate64(int fd, off_t off, off_t len)
+{
+	return posix_fallocate(fd, off, len);
 }
 
 typedef int (*linkat_fn)(int, const char *, int, const char *, int);

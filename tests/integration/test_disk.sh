@@ -173,11 +173,12 @@ snapshot_flip
 # A disk that fails under a running node (tests/chaos/faultio.c, an
 # LD_PRELOAD library of the tests', on node 2's raft directory): a write
 # torn by a crash, a disk that hangs under the leader, a write that fails
-# with EIO under the leader or under a follower during an election,
-# snapshot writes that fail, starts from a disk that cannot be read, and a
+# with EIO under the leader or under a follower during an election, a
+# log that finds no room (ENOSPC) under a follower, snapshot writes that
+# fail (EIO, ENOSPC), starts from a disk that cannot be read, and a
 # flipped bit in an open segment.
 failing_disk() {
-  local d="$dir.fault" b=$((base + 60)) fc="$dir.fault.ctl" bs p2 t i acked=
+  local d="$dir.fault" b=$((base + 60)) fc="$dir.fault.ctl" bs p2 t i acked= since
   local lib="$build/tests/libsynod_faultio.so"
   [ -f "$lib" ] || { bad "faults: no $lib"; return; }
   "$root/deploy/cluster.sh" stop >/dev/null 2>&1 || true
@@ -253,6 +254,26 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   restart2
   wait_for 20 same && ok || bad "eio: digests differ after the restart"
 
+  # A log that finds no room under follower 2 (ENOSPC where its segments
+  # were allocated, as thin-provisioned or copy-on-write filesystems can
+  # give): it stops, saying the disk is full, and every write is
+  # acknowledged by the other two. Started while still full, it refuses,
+  # saying so; with room again it starts and catches up.
+  lead 1 || bad "enospc: node 1 did not lead"
+  echo enospc-segments > "$fc"
+  for i in $(seq 1 20); do fctl config set --topic "n$i" retention.ms="$i" >/dev/null || bad "enospc: write $i"; done
+  wait_for 15 dead "$p2" && ok || bad "enospc: node 2 still runs"
+  grep -q "fatal: $d/node-2/raft: a log write failed (write failed: -28; src/uv_append.c:[0-9]*): no space left on the disk\. Stopping" "$d/node-2.log" \
+    && ok || bad "enospc: no clear error: $(grep fatal "$d/node-2.log" | tail -n 1)"
+  since=$(stat -c %s "$d/node-2.log")
+  fenv "$root/deploy/cluster.sh" restart 2 >/dev/null 2>&1 || true
+  p2=$(cat "$d/node-2.pid")
+  wait_for 15 dead "$p2" && ok || bad "enospc: node 2 started on a full disk"
+  grep -q "not enough space to allocate [0-9]* bytes\. The disk is full: free space on it (or grow its filesystem), then start again (docs/operations.md, 'Full disk')" \
+    < <(tail -c +"$((since + 1))" "$d/node-2.log") && ok || bad "enospc: start not refused clearly: $(tail -n 1 "$d/node-2.log")"
+  restart2
+  wait_for 20 same && ok || bad "enospc: digests differ after the restart"
+
   # The same under follower 2 when the leader dies: saving the new term
   # fails, and it stops saying so (libraft would refuse every election
   # silently, and two nodes would never elect a leader).
@@ -270,7 +291,7 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
   # snapshot threshold: raft's log still works, so it goes on (raft_uv
   # tries the snapshot again every 5 s), but it says so, in its log and
   # its metrics; once the disk heals, a snapshot is written.
-  local metrics="127.0.0.1:$((b + 202))/metrics" since
+  local metrics="127.0.0.1:$((b + 202))/metrics"
   rm -f "$fc"
   fenv env SYNOD_FLAGS="--election-timeout-ms 300 --snapshot-threshold 64 --snapshot-trailing 32 --disk-stall-ms 1000" \
     "$root/deploy/cluster.sh" restart 2 >/dev/null
@@ -295,6 +316,10 @@ sys.exit(0 if len(n) == 3 and len(v) == 1 and None not in list(v)[0] else 1)'
     wait_for 20 same && ok || bad "$2: digests differ"
   }
   snapshot_fault eio-snapshots snap \
+    "raft: a snapshot could not be written (.* bytes free); raft tries again\." \
+    synod_snapshot_write_failing "raft: snapshots are written again"
+  # The same with ENOSPC: a disk that fills while a snapshot is written.
+  snapshot_fault enospc-snapshots nospc \
     "raft: a snapshot could not be written (.* bytes free); raft tries again\." \
     synod_snapshot_write_failing "raft: snapshots are written again"
 

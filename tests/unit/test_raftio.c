@@ -1240,6 +1240,24 @@ static void test_trace_failures(void **state)
 	assert_false(raftio_trace_failure("retry snapshot write", &what, why,
 					  sizeof why));
 	assert_null(what);
+	/* A full disk, told from a failing one. */
+	assert_true(raftio_why_no_space("write failed: -28"));
+	assert_true(
+	    raftio_why_no_space("write failed: -28; src/uv_append.c:1"));
+	assert_true(raftio_why_no_space(
+	    "can't create segment open-4: no space left on device"));
+	assert_true(raftio_why_no_space("sync data directory: ENOSPC"));
+	assert_true(raftio_why_no_space("-28"));
+	assert_true(raftio_why_no_space("io: create I/O capabilities probe "
+					"file: not enough space to allocate "
+					"4096 bytes"));
+	assert_false(raftio_why_no_space("write failed: -5"));
+	assert_false(raftio_why_no_space("write failed: -280"));
+	assert_false(raftio_why_no_space("truncate index 1-28: EIO"));
+	assert_false(
+	    raftio_why_no_space("persist metadata1: write: i/o error"));
+	assert_false(raftio_why_no_space(""));
+	assert_false(raftio_why_no_space(NULL));
 	assert_true(raftio_trace_snapshot_retry("retry snapshot write"));
 	assert_false(raftio_trace_snapshot_retry("retry failed write (x)"));
 	assert_false(raftio_trace_snapshot_retry("snapshot write end 0"));
