@@ -13,43 +13,71 @@
  * replicas, an ISR of distinct replicas, and a leader that is -1 or an
  * ISR member that is registered, unfenced and not shutting down; for
  * every entry, no partition is held by two members of one group. The
- * reads then walk everything the entry wrote. */
+ * reads then walk everything the entry wrote.
+ *
+ * Every node must apply an entry the same way, malformed or not: the
+ * same bytes are decoded and applied again on a second store (restored
+ * from the same starting state with store_restore(), as a follower
+ * installs a snapshot), and both must give the same results, statuses,
+ * applied index and digest. */
 #include <string.h>
 
 #include "fuzz_store.h"
 
 #define MAX_STATUSES 4096
 
+/* The second node's store. */
+static struct store *twin;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	uint64_t d;
 	(void)argc;
 	(void)argv;
 	setup();
+	FUZZ_CHECK(store_open(&twin) == STORE_OK);
+	FUZZ_CHECK(store_restore(twin, base, base_len) == STORE_OK);
+	FUZZ_CHECK(store_digest(twin, &d) == STORE_OK && d == base_digest);
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* What applying an entry (twice, at two indexes) did to a store. */
+struct outcome {
+	int rv[2];
+	unsigned n[2];
+	int statuses[2][MAX_STATUSES];
+	uint64_t applied, digest;
+};
+
+/* data decoded and applied to s as fsm.c does, at FB_BASE_N + 1 and + 2
+ * (stopping where the node would), into *o; returns the batch (the
+ * caller's to free; NULL: malformed). */
+static struct Synod__Rec__RecordBatch *
+apply(struct store *s, const uint8_t *data, size_t size, struct outcome *o)
 {
-	static int statuses[MAX_STATUSES];
 	struct Synod__Rec__RecordBatch *b;
-	int strict = 1;
-	fz_reset();
-	FUZZ_CHECK(store_applied_index(st) == FB_BASE_N);
+	memset(o, 0, sizeof *o);
+	FUZZ_CHECK(store_applied_index(s) == FB_BASE_N);
 	FUZZ_CHECK(store_decode_batch(data, size, &b) == STORE_OK);
-	for (uint64_t index = FB_BASE_N + 1; index <= FB_BASE_N + 2; index++) {
+	for (unsigned k = 0; k < 2; k++) {
+		uint64_t index = FB_BASE_N + 1 + k;
+		int *statuses = o->statuses[k];
 		unsigned n = 0;
 		int rv =
-		    store_apply_batch(st, index, b, statuses, MAX_STATUSES, &n);
+		    store_apply_batch(s, index, b, statuses, MAX_STATUSES, &n);
+		o->rv[k] = rv;
+		o->n[k] = n;
 		FUZZ_CHECK(rv == STORE_OK || rv == STORE_EVERSION);
 		if (rv == STORE_EVERSION) {
 			/* Nothing applied: the node stops. */
-			FUZZ_CHECK(store_applied_index(st) == index - 1);
+			FUZZ_CHECK(store_applied_index(s) == index - 1);
 			break;
 		}
-		FUZZ_CHECK(store_applied_index(st) == index);
+		FUZZ_CHECK(store_applied_index(s) == index);
 		if (b == NULL) {
 			FUZZ_CHECK(statuses[0] == STORE_R_SKIPPED_MALFORMED);
+			o->n[k] = 1;
 			break;
 		}
 		FUZZ_CHECK(n == b->n_records);
@@ -58,10 +86,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(statuses[i] >= STORE_R_OK &&
 				   statuses[i] < STORE_R_OK + 32);
 	}
+	o->applied = store_applied_index(s);
+	FUZZ_CHECK(store_digest(s, &o->digest) == STORE_OK);
+	return b;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct outcome one, two;
+	struct Synod__Rec__RecordBatch *b, *b2;
+	int strict = 1;
+	fz_reset();
+	fz_reset_store(twin);
+	b = apply(st, data, size, &one);
+	b2 = apply(twin, data, size, &two);
+	/* Both nodes did the same. */
+	FUZZ_CHECK((b == NULL) == (b2 == NULL));
+	FUZZ_CHECK(one.applied == two.applied && one.digest == two.digest);
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned n = one.n[k] < MAX_STATUSES ? one.n[k] : MAX_STATUSES;
+		FUZZ_CHECK(one.rv[k] == two.rv[k] && one.n[k] == two.n[k]);
+		FUZZ_CHECK(memcmp(one.statuses[k], two.statuses[k],
+				  n * sizeof one.statuses[k][0]) == 0);
+	}
 	if (b && b->version < 2)
 		strict = 0; /* replayed under the old rules: no promise */
 	read_all(strict);
 	if (b)
 		synod__rec__record_batch__free_unpacked(b, NULL);
+	if (b2)
+		synod__rec__record_batch__free_unpacked(b2, NULL);
 	return 0;
 }

@@ -49,36 +49,42 @@ static void setup(void)
 	FUZZ_CHECK(store_digest(st, &base_digest) == STORE_OK);
 }
 
-/* Back to the starting state, faster than store_restore() (which
- * prepares every statement again: most of a run's time): the image goes
- * into the store's own connection, whose statements prepare again when
- * next used, and the cached values are reset as store_restore() resets
- * them. Checked against the starting digest every 256 runs. */
-static void fz_reset(void)
+/* Store s back to the starting state, faster than store_restore()
+ * (which prepares every statement again: most of a run's time): the
+ * image goes into the store's own connection, whose statements prepare
+ * again when next used, and the cached values are reset as
+ * store_restore() resets them. fz_reset() resets st, checked against the
+ * starting digest every 256 runs. */
+static void fz_reset_store(struct store *s)
 {
-	static unsigned runs;
 	size_t n = base_len - SNAP_HEADER;
 	unsigned char *img = sqlite3_malloc64(n);
 	FUZZ_CHECK(img != NULL);
 	memcpy(img, (const uint8_t *)base + SNAP_HEADER, n);
 	FUZZ_CHECK(sqlite3_deserialize(
-		       st->db, "main", img, (sqlite3_int64)n, (sqlite3_int64)n,
+		       s->db, "main", img, (sqlite3_int64)n, (sqlite3_int64)n,
 		       SQLITE_DESERIALIZE_FREEONCLOSE |
 			   SQLITE_DESERIALIZE_RESIZEABLE) == SQLITE_OK);
-	FUZZ_CHECK(sqlite3_exec(st->db,
+	FUZZ_CHECK(sqlite3_exec(s->db,
 				"PRAGMA journal_mode=MEMORY; "
 				"PRAGMA synchronous=OFF; "
 				"PRAGMA foreign_keys=OFF;",
 				NULL, NULL, NULL) == SQLITE_OK);
-	st->applied_index = FB_BASE_N;
-	snprintf(st->cluster_id, sizeof st->cluster_id, "fuzz-cluster");
-	st->errmsg[0] = '\0';
-	st->cache_topic_valid = 0;
-	st->topics_gen++;
-	st_cache_drop(st);
+	s->applied_index = FB_BASE_N;
+	snprintf(s->cluster_id, sizeof s->cluster_id, "fuzz-cluster");
+	s->errmsg[0] = '\0';
+	s->cache_topic_valid = 0;
+	s->topics_gen++;
+	st_cache_drop(s);
 	/* Read scratch of earlier runs: each run starts without (a fresh
 	 * store's state), or a run would depend on the ones before. */
-	st_groups_free(st);
+	st_groups_free(s);
+}
+
+static void fz_reset(void)
+{
+	static unsigned runs;
+	fz_reset_store(st);
 	if (runs++ % 256 == 0) {
 		uint64_t d;
 		FUZZ_CHECK(store_digest(st, &d) == STORE_OK &&
