@@ -71,6 +71,12 @@ struct synod_client {
 	uint64_t ping_sent_ms;
 	uint64_t last_rx_ms;	/* last byte received on this connection */
 	uint64_t last_bytes_in; /* conn.bytes_in when last_rx_ms was set */
+	/* The first request sent since the last byte received, even one that
+	 * has timed out since (0: none): with request timeouts at or below
+	 * liveness_timeout_ms no request waits that long, yet a node that
+	 * answers nothing is still suspect. */
+	int unanswered;
+	uint64_t unanswered_ms;
 	/* A to_leader request was answered NOT_CONTROLLER (or UNAVAILABLE,
 	 * SHUTTING_DOWN): nothing more is sent on this connection; it is
 	 * closed once the requests sent on it are answered, so no answer
@@ -257,6 +263,10 @@ static void send_one(struct synod_client *c, struct preq *p)
 	if (conn_send_raw(&c->cc->conn, &h, p->body, p->len) == 0) {
 		p->sent = p->ever_sent = 1;
 		p->sent_ms = uv_now(c->loop);
+		if (!c->unanswered) {
+			c->unanswered = 1;
+			c->unanswered_ms = p->sent_ms;
+		}
 	}
 }
 
@@ -287,6 +297,7 @@ static void on_conn_closed(struct conn *conn)
 		c->cc = NULL;
 		c->state = ST_IDLE;
 		c->ping_corr = 0;
+		c->unanswered = 0;
 		c->draining = 0;
 		for (struct preq *p = c->head; p; p = p->next)
 			p->sent = 0;
@@ -395,6 +406,7 @@ static void on_frame(struct conn *conn, const struct frame_header *h,
 	struct preq *p;
 	c->last_rx_ms = uv_now(c->loop);
 	c->last_bytes_in = conn->bytes_in;
+	c->unanswered = 0;
 	c->tls_err[0] = '\0'; /* a connection that works */
 	if (h->kind == FRAME_PUSH) {
 		if (c->push_cb) {
@@ -487,6 +499,7 @@ static void on_connect(uv_connect_t *req, int status)
 	c->last_rx_ms = uv_now(c->loop);
 	c->last_bytes_in = 0;
 	c->ping_corr = 0;
+	c->unanswered = 0;
 	if (conn_start(&cc->conn) != 0) {
 		drop_conn(c);
 		return;
@@ -686,14 +699,19 @@ static void on_tick(uv_timer_t *t)
 	 * answered in time either, move on to another node. */
 	if (c->cc && c->state == ST_READY) {
 		/* Only a request that waited liveness_timeout_ms with nothing
-		 * received since it was sent makes the node suspect. Bytes
-		 * count, not frames: a large answer arriving slowly is
-		 * progress, and the probe's answer queues behind it. */
+		 * received since it was sent makes the node suspect: one
+		 * still outstanding, or the first sent since the last byte
+		 * received, even if it timed out meanwhile. Bytes count, not
+		 * frames: a large answer arriving slowly is progress, and
+		 * the probe's answer queues behind it. */
 		int waiting = 0;
 		if (c->cc->conn.bytes_in != c->last_bytes_in) {
 			c->last_bytes_in = c->cc->conn.bytes_in;
 			c->last_rx_ms = now;
+			c->unanswered = 0;
 		}
+		waiting = c->unanswered &&
+			  now - c->unanswered_ms >= c->cfg.liveness_timeout_ms;
 		for (p = c->head; p && !waiting; p = p->next)
 			waiting = p->sent && now - p->sent_ms >=
 						 c->cfg.liveness_timeout_ms;

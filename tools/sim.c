@@ -713,6 +713,7 @@ static void add_stats(struct synod_broker_stats *to,
 	to->fetches += st->fetches;
 	to->fetches_failed += st->fetches_failed;
 	to->full_images += st->full_images;
+	to->fetch_pages += st->fetch_pages;
 	to->staged_commits += st->staged_commits;
 	to->alters += st->alters;
 	to->self_fences += st->self_fences;
@@ -1467,7 +1468,8 @@ static void summary(void)
 		"shutting-down %u stopped %u failed %u crashed %u pending %u "
 		"| hb %.0f/s ok %llu failed %llu skipped %llu reg %llu | rtt "
 		"avg %.2f ms max %.2f ms | pushes %llu applied %llu ignored "
-		"%llu gaps %llu fetches %llu failed %llu full %llu\n",
+		"%llu gaps %llu fetches %llu failed %llu full %llu pages %llu "
+		"staged %llu\n",
 		sim.n, c[SYNOD_BROKER_ACTIVE + 2], c[SYNOD_BROKER_FENCED + 2],
 		c[SYNOD_BROKER_REGISTERING + 2],
 		c[SYNOD_BROKER_SHUTTING_DOWN + 2], c[SYNOD_BROKER_STOPPED + 2],
@@ -1485,7 +1487,9 @@ static void summary(void)
 		(unsigned long long)tot.pushes_ignored,
 		(unsigned long long)tot.gaps, (unsigned long long)tot.fetches,
 		(unsigned long long)tot.fetches_failed,
-		(unsigned long long)tot.full_images);
+		(unsigned long long)tot.full_images,
+		(unsigned long long)tot.fetch_pages,
+		(unsigned long long)tot.staged_commits);
 	sim.prev_heartbeats = tot.heartbeats;
 	sim.last_summary_ms = now;
 	if (sim.n_consumers) {

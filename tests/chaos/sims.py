@@ -116,14 +116,15 @@ class Sims:
                 ["--brokers", "1", "--first-id", str(k), "--racks", "3",
                  "--request-timeout-ms", "1000", "--ramp-ms", "0",
                  "--isr-churn-ms", "1500", "--shutdown-timeout-ms",
-                 "8000"], outdir)
+                 "8000", "-v"], outdir)
         for k in range(1, nconsumer_procs + 1):
             ns = net.add_host("c%d" % k, CONSUMER_HOST0 + k)
             self.procs["consumers-%d" % k] = SimProcess(
                 "consumers-%d" % k, ns,
                 ["--brokers", "0", "--consumers", "3", "--groups", "2",
                  "--subscribe", SUBSCRIBE, "--consumer-session-ms",
-                 str(CONSUMER_SESSION_MS), "--request-timeout-ms", "1000"],
+                 str(CONSUMER_SESSION_MS), "--request-timeout-ms", "1000",
+                 "-v"],
                 outdir)
 
     def names(self, kind):

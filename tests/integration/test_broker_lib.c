@@ -7,7 +7,9 @@
  *   view, a push lost in a reset connection all make the broker fetch;
  * - legacy mode (no METADATA_FETCH) reports only what the view holds and
  *   is probed again on a new controller;
- * - client liveness counts bytes, not frames; oversized frames fail the
+ * - client liveness counts bytes, not frames, and also requests that
+ *   timed out unanswered (a broker leaves a silent controller even with
+ *   a request timeout below the liveness timeout); oversized frames fail the
  *   request (not a resend loop);
  * - NOT_CONTROLLER redirects are bounded (limit, backoff) and do not drop
  *   the other answers of the connection;
@@ -1079,6 +1081,49 @@ static void test_stale_conn_reset(void **state)
 	assert_int_equal(st.pushes, 0); /* the push was lost indeed */
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_ACTIVE);
 	assert_int_equal(s->bad, 0);
+	assert_int_equal(finish(t), 0);
+}
+
+/* Invariant: a controller that stops answering (paused: its TCP
+ * connection stays open) is left for another node even when the
+ * broker's request timeout (300 ms here) is below the client's liveness
+ * timeout (its default, 1000 ms). Each heartbeat times out before it has
+ * waited that long, but nothing has come back since they were sent, so
+ * the client probes the node and moves on; the broker keeps its session
+ * on the other node. Before: the broker stayed on the silent connection
+ * until TCP gave up (reliability.md 5.21). */
+static void test_silent_controller_left(void **state)
+{
+	struct t *t = *state;
+	struct ctl *sa = keep(t, sizeof *sa);
+	struct ctl *sb = keep(t, sizeof *sb);
+	struct bobs *o = keep(t, sizeof *o);
+	struct ctl *first, *other;
+	struct fakectl *silent;
+	char boot[128];
+	uint64_t hb;
+	ctl_init(sa, 5);
+	ctl_init(sb, 5);
+	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
+	fakectl_on_request(t->a, ctl_handle, sa);
+	fakectl_on_request(t->b, ctl_handle, sb);
+	snprintf(boot, sizeof boot, "%s,%s", fakectl_address(t->a),
+		 fakectl_address(t->b));
+	start_broker(t, o, boot);
+	/* The client starts at a random bootstrap node. */
+	WAIT_FOR(t->a, sa->heartbeats_answered + sb->heartbeats_answered > 0);
+	first = sa->heartbeats_answered > 0 ? sa : sb;
+	other = first == sa ? sb : sa;
+	silent = first == sa ? t->a : t->b;
+	wait_active(t, first, 5);
+	assert_int_equal(other->heartbeats, 0);
+	fakectl_pause(silent, 1);
+	hb = first->heartbeats_answered;
+	WAIT_FOR_MS(t->a, 8000, other->heartbeats_answered >= 3);
+	assert_int_equal(first->heartbeats_answered, hb);
+	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_ACTIVE);
+	assert_int_equal(sa->bad + sb->bad, 0);
+	fakectl_pause(silent, 0);
 	assert_int_equal(finish(t), 0);
 }
 
@@ -2180,6 +2225,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_self_fence_clock, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_late_ack_keeps_fence, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_silent_controller_left, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_redirect, setup,
 					    teardown),

@@ -41,7 +41,10 @@
  * attempt, never on the loop; a lookup counts against connect_timeout_ms.
  *
  * Liveness: with a request outstanding for liveness_timeout_ms and no byte
- * received for as long, the node is probed (NODE_STATUS); when neither
+ * received for as long, or a request sent that long ago with no byte
+ * received since (even if it has timed out: so also when
+ * request_timeout_ms is not above liveness_timeout_ms), the node is
+ * probed (NODE_STATUS); when neither
  * the probe's answer nor any other byte arrives within another
  * liveness_timeout_ms, the connection is dropped and requests go to
  * another node. A large answer that arrives slowly is thus never dropped
