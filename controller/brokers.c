@@ -294,8 +294,10 @@ static void send_heartbeat_reply(struct brokers *b, struct pending *p, int code,
 	srv_send(p->sc, &p->h, &r.base);
 }
 
+/* heard (DUPLICATE only; -1: not said): whether this controller heard
+ * from the live incarnation. */
 static void send_register_reply(struct brokers *b, struct pending *p, int code,
-				const char *msg, uint64_t epoch)
+				const char *msg, uint64_t epoch, int heard)
 {
 	Synod__Wire__BrokerRegisterResponse r =
 	    SYNOD__WIRE__BROKER_REGISTER_RESPONSE__INIT;
@@ -313,6 +315,10 @@ static void send_register_reply(struct brokers *b, struct pending *p, int code,
 	} else if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
 		r.has_session_timeout_ms = 1;
 		r.session_timeout_ms = (uint32_t)b->session_ms;
+		if (heard >= 0) {
+			r.has_other_heard = 1;
+			r.other_heard = heard != 0;
+		}
 	}
 	srv_send(p->sc, &p->h, &r.base);
 }
@@ -430,7 +436,7 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		log_event(LOG_INFO, "broker_registered",
 			  "broker=%d epoch=%llu incarnation=%s", s->id,
 			  (unsigned long long)s->epoch, s->incarnation);
-		send_register_reply(b, o->p, SYNOD_OK, NULL, s->epoch);
+		send_register_reply(b, o->p, SYNOD_OK, NULL, s->epoch, -1);
 	} else {
 		/* Refused as stale: our view lagged the store. Take the
 		 * committed registration and let the broker retry. */
@@ -444,7 +450,7 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 				    rc == SYNOD_EBUSY ? "registration raced: "
 							"retry"
 						      : NULL,
-				    0);
+				    0, -1);
 	}
 	srv_pending_free(o->p);
 	bop_free(o);
@@ -558,7 +564,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 		s->last_hb_ms = now_ms(b);
 		p = srv_pending_new(sc, h, req, NULL, NULL);
 		if (p) {
-			send_register_reply(b, p, SYNOD_OK, NULL, s->epoch);
+			send_register_reply(b, p, SYNOD_OK, NULL, s->epoch, -1);
 			srv_pending_free(p);
 		}
 		return;
@@ -576,7 +582,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 			goto free_req;
 		}
 		send_register_reply(b, p, SYNOD_EDUPLICATE_BROKER_REGISTRATION,
-				    err, 0);
+				    err, 0, s->last_hb_ms != 0);
 		srv_pending_free(p);
 		return;
 	case LC_REG_NEW:

@@ -522,7 +522,7 @@ static void on_register(void *arg, int status, const uint8_t *body, size_t len)
 {
 	struct synod_broker *b = arg;
 	Synod__Wire__BrokerRegisterResponse *r = NULL;
-	int code;
+	int code, unheard;
 	b->inflight = REQ_NONE;
 	if (b->closing || finished(b))
 		return;
@@ -555,6 +555,12 @@ static void on_register(void *arg, int status, const uint8_t *body, size_t len)
 	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION &&
 	    r->has_session_timeout_ms && r->session_timeout_ms > 0)
 		b->session_ms = r->session_timeout_ms;
+	/* The controller has not heard from the other incarnation: only a
+	 * new controller's grace keeps its session (a takeover gives every
+	 * registered broker a fresh one), no sign of a second live
+	 * process. */
+	unheard = code == SYNOD_EDUPLICATE_BROKER_REGISTRATION &&
+		  r->has_other_heard && !r->other_heard;
 	if (code == SYNOD_OK &&
 	    (!r->has_broker_epoch || r->broker_epoch == 0)) {
 		/* Cannot heartbeat without an epoch: ask again. */
@@ -581,7 +587,15 @@ static void on_register(void *arg, int status, const uint8_t *body, size_t len)
 		stop(b);
 		return;
 	}
-	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
+	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION && unheard) {
+		/* Not counted: the window starts at the first refusal that
+		 * names a live incarnation the controller heard from. That
+		 * grace ends within one session timeout (or the other
+		 * incarnation heartbeats, and then it counts). */
+		b->dup_seen = 0;
+		if (b->backoff_ms > 1000)
+			b->backoff_ms = 1000;
+	} else if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
 		uint64_t now = uv_now(b->loop);
 		if (!b->dup_seen) {
 			/* Default: one session timeout (the old incarnation's

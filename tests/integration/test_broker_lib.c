@@ -271,10 +271,12 @@ struct ctl {
 	int restored; /* images carry `restored` */
 	int fetch_mode;
 	int hb_mode;
-	int dup_register;    /* refuse: DUPLICATE_BROKER_REGISTRATION */
-	int stop_after_next; /* answer one more heartbeat, then HB_SILENT */
-	uint64_t stop_ns;    /* when that last answered one was handled */
-	int send_pushed;     /* heartbeat answers carry pushed_version */
+	int dup_register;      /* refuse: DUPLICATE_BROKER_REGISTRATION */
+	int dup_unheard;       /* ... saying other_heard false */
+	uint64_t dup_until_ms; /* ... until then (0: always) */
+	int stop_after_next;   /* answer one more heartbeat, then HB_SILENT */
+	uint64_t stop_ns;      /* when that last answered one was handled */
+	int send_pushed;       /* heartbeat answers carry pushed_version */
 	uint64_t pushed_version;
 	uint64_t unfence_at; /* is_fenced while reported version < this */
 	int fence_on_want;   /* is_fenced while want_fence */
@@ -362,9 +364,14 @@ static void ctl_register(struct ctl *s, struct fakectl_conn *fc,
 	r.status = &st;
 	r.has_session_timeout_ms = 1;
 	r.session_timeout_ms = s->session_ms;
-	if (s->dup_register) {
+	if (s->dup_register &&
+	    (s->dup_until_ms == 0 || fakectl_now_ms() < s->dup_until_ms)) {
 		st.code = SYNOD_EDUPLICATE_BROKER_REGISTRATION;
 		st.message = "broker 7 is registered by a live incarnation";
+		if (s->dup_unheard) {
+			r.has_other_heard = 1;
+			r.other_heard = 0;
+		}
 		fakectl_reply(fc, h, &r.base);
 		return;
 	}
@@ -2159,6 +2166,34 @@ static void test_duplicate_default(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Invariant: refusals that say the controller has not heard from the
+ * other incarnation (other_heard false: a new controller's grace keeps
+ * its session, as after a failover) do not count toward giving up: a
+ * broker refused so for longer than its retry window (400 ms session +
+ * 1 s here) registers once the refusals end, and never FAILS
+ * (reliability.md 5.21). */
+static void test_duplicate_unheard(void **state)
+{
+	struct t *t = *state;
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
+	ctl_init(s, 5);
+	s->dup_register = 1;
+	s->dup_unheard = 1;
+	s->session_ms = 400;
+	s->dup_until_ms = fakectl_now_ms() + 3000;
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	WAIT_FOR_MS(t->a, 10000,
+		    synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE ||
+			synod_broker_state(t->br) == SYNOD_BROKER_FAILED);
+	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_ACTIVE);
+	assert_true(fakectl_now_ms() >= s->dup_until_ms);
+	assert_true(s->registers >= 4);
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(finish(t), 0);
+}
+
 /* ==== 11: broker-initiated fence ==== */
 
 static int first_wf_from(const struct ctl *s, unsigned from, int value)
@@ -2257,6 +2292,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_image_never_back, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_unheard, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_duplicate_default, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_request_fence, setup,

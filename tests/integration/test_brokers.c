@@ -298,6 +298,7 @@ struct reg {
 	Synod__Wire__Endpoint eps[10];
 	Synod__Wire__Endpoint *epp[10];
 	char names[10][16];
+	int other_heard; /* of a DUPLICATE_BROKER_REGISTRATION answer */
 };
 
 static void reg_init(struct fixture *f, struct reg *g, int32_t id,
@@ -344,6 +345,10 @@ static int reg_send(struct fixture *f, struct reg *g, uint64_t *epoch,
 		assert_int_equal(resp->session_timeout_ms, f->session_ms);
 		if (epoch)
 			*epoch = resp->broker_epoch;
+	}
+	if (code == SYNOD_EDUPLICATE_BROKER_REGISTRATION) {
+		assert_true(resp->has_other_heard);
+		g->other_heard = resp->other_heard;
 	}
 	if (message && resp->status->message)
 		*message = strdup(resp->status->message);
@@ -632,6 +637,17 @@ static void test_fleet(void **state)
 	assert_int_equal(
 	    itest_log_contains_after(c, leader2, log_from[leader2 - 1], line),
 	    1);
+	/* A new incarnation of a crashed broker during the takeover's grace
+	 * (its old session renewed, A_SESSION_MS): refused, saying this
+	 * controller has not heard from the old one, so a library does not
+	 * count it toward giving up (reliability.md 5.21). */
+	{
+		struct reg g;
+		reg_init(f, &g, A_BROKERS, "incarnation-after-takeover");
+		assert_int_equal(reg_send(f, &g, NULL, NULL),
+				 SYNOD_EDUPLICATE_BROKER_REGISTRATION);
+		assert_int_equal(g.other_heard, 0);
+	}
 	/* Two session timeouts after the takeover. */
 	itest_pump_until(&f->it.loop, t_leader + 2 * A_SESSION_MS + 300);
 	l = list_brokers(f);
@@ -740,6 +756,7 @@ static void test_zombie_and_duplicate(void **state)
 	reg_init(f, &g, 7, "other-incarnation");
 	assert_int_equal(reg_send(f, &g, NULL, &msg),
 			 SYNOD_EDUPLICATE_BROKER_REGISTRATION);
+	assert_int_equal(g.other_heard, 1); /* it heartbeats here */
 	assert_non_null(msg);
 	assert_non_null(strstr(msg, inc_a));
 	free(msg);
