@@ -36,8 +36,8 @@
  * - DUPLICATE_BROKER_REGISTRATION: retried for duplicate_retry_ms from the
  *   first such refusal, then FAILED; refusals saying the controller has
  *   not heard from the other incarnation (other_heard false: a new
- *   controller's grace) are retried without counting. CLUSTER_ID_MISMATCH (from the
- *   connection handshake or a response), INVALID_REQUEST, INVALID_ARGUMENT
+ *   controller's grace) are retried without counting. CLUSTER_ID_MISMATCH (from
+ * the connection handshake or a response), INVALID_REQUEST, INVALID_ARGUMENT
  *   and UNSUPPORTED_VERSION on a registration: FAILED at once.
  * - Request timeout: request_timeout_ms (default 5000). When the
  *   controller's session timeout (from the registration answer) is not
