@@ -757,32 +757,23 @@ int view_foreach_partition(const struct view *v, view_partition_cb cb,
 int view_foreach_topic_partition(const struct view *v, const uint8_t *topic_id,
 				 view_partition_cb cb, void *arg)
 {
-	uint32_t num = topic_find(v, topic_id), seen = 0;
+	uint32_t num = topic_find(v, topic_id), seen = 0, n;
 	const struct view_topic *t;
 	Synod__Wire__PartitionState ps;
-	int rv;
+	int probe, rv;
 	if (num == 0 || v->parts_cap == 0)
 		return 0;
 	t = &v->topics[num - 1];
-	if (t->max_part <= v->parts_cap) {
-		/* Probe each partition number it ever held. */
-		for (uint32_t p = 0; p < t->max_part && seen < t->held; p++) {
-			uint32_t slot = part_slot(v, num, (int32_t)p);
-			if (v->parts[slot].topic == 0)
-				continue;
-			seen++;
-			fill_part(v, &v->parts[slot], &ps);
-			if ((rv = cb(arg, &ps)) != 0)
-				return rv;
-		}
-		return 0;
-	}
-	/* Fewer slots than partition numbers: scan the table. */
-	for (uint32_t i = 0; i < v->parts_cap && seen < t->held; i++) {
-		if (v->parts[i].topic != num)
+	/* Probe each partition number it ever held, or, with fewer slots
+	 * than partition numbers, scan the table. */
+	probe = t->max_part <= v->parts_cap;
+	n = probe ? t->max_part : v->parts_cap;
+	for (uint32_t k = 0; k < n && seen < t->held; k++) {
+		uint32_t slot = probe ? part_slot(v, num, (int32_t)k) : k;
+		if (v->parts[slot].topic != num)
 			continue;
 		seen++;
-		fill_part(v, &v->parts[i], &ps);
+		fill_part(v, &v->parts[slot], &ps);
 		if ((rv = cb(arg, &ps)) != 0)
 			return rv;
 	}
