@@ -61,6 +61,10 @@ struct brokers {
 	struct node *node;
 	uv_timer_t timer;
 	int active;
+	/* 1: this node is the active controller but could not load the
+	 * registrations (no memory); every tick tries again, and requests
+	 * are answered UNAVAILABLE meanwhile, not for the whole term. */
+	int loading;
 	uint64_t gen; /* bumped on every leadership change */
 	/* open addressing, linear probing; NULL = empty slot */
 	struct session **slots;
@@ -856,10 +860,14 @@ static void reconcile(struct brokers *b)
 	}
 }
 
+static int load_sessions(struct brokers *b);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct brokers *b = t->data;
 	uint64_t now;
+	if (b->loading && node_check_active(b->node) == SYNOD_OK)
+		load_sessions(b);
 	if (!b->active || node_check_active(b->node) != SYNOD_OK)
 		return;
 	refresh_config(b);
@@ -1155,25 +1163,44 @@ static int takeover_one(void *arg, const struct store_broker *sb)
 	return 0;
 }
 
+/* The sessions from the store, each with a full session of grace from
+ * now. STORE_OK, or (the table left empty) -1 (no memory for a session)
+ * or the store's code. */
+static int load_sessions(struct brokers *b)
+{
+	int rv = store_broker_list(b->node->fsm.store, takeover_one, b);
+	if (rv != STORE_OK) {
+		table_clear(b);
+		return rv;
+	}
+	b->loading = 0;
+	b->active = 1;
+	log_info("broker sessions: %zu registered brokers, %llu ms of grace",
+		 b->count, (unsigned long long)b->session_ms);
+	return 0;
+}
+
 void brokers_leadership(struct brokers *b, int active)
 {
+	int rv;
 	b->gen++;
 	table_clear(b);
 	b->active = 0;
+	b->loading = 0;
 	uv_timer_stop(&b->timer);
 	if (!active)
 		return;
 	refresh_config(b);
-	if (store_broker_list(b->node->fsm.store, takeover_one, b) !=
-	    STORE_OK) {
-		log_error("cannot load broker registrations");
-		table_clear(b);
-		return;
-	}
-	b->active = 1;
 	uv_timer_start(&b->timer, on_tick, TICK_MS, TICK_MS);
-	log_info("broker sessions: %zu registered brokers, %llu ms of grace",
-		 b->count, (unsigned long long)b->session_ms);
+	rv = load_sessions(b);
+	if (rv != STORE_OK) {
+		b->loading = 1;
+		log_warn("cannot load the broker registrations (%s): broker "
+			 "requests are answered UNAVAILABLE until a tick "
+			 "loads them",
+			 rv < 0 ? "out of memory"
+				: store_errmsg(b->node->fsm.store));
+	}
 }
 
 /* ---- the module ---- */

@@ -9,7 +9,8 @@
  * only in the active controller's memory. When a node becomes active it
  * rebuilds them from the store and gives every broker a full session
  * timeout of grace from that moment, so a controller failover never fences
- * a healthy broker.
+ * a healthy broker. A rebuild that finds no memory is tried again every
+ * tick; broker requests are answered UNAVAILABLE meanwhile.
  *
  * Ownership: struct brokers is owned by the server and borrows its node
  * and loop. Requests passed to its handlers (brokers_module) are owned

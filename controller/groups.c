@@ -87,6 +87,9 @@ struct groups {
 	struct store *store;
 	uv_timer_t timer;
 	int active;
+	/* 1: active controller, but the groups could not be loaded (no
+	 * memory): every tick tries again; requests are UNAVAILABLE. */
+	int loading;
 	int closing;
 	unsigned ops; /* proposals whose waiters have not run */
 	uint64_t gen;
@@ -2299,10 +2302,14 @@ static void check_group(struct groups *gs, struct group *g, uint64_t now)
 	}
 }
 
+static int load_groups(struct groups *gs);
+
 static void on_tick(uv_timer_t *t)
 {
 	struct groups *gs = t->data;
 	uint64_t now = now_ms(gs);
+	if (gs->loading && node_check_active(gs->node) == SYNOD_OK)
+		load_groups(gs);
 	if (!gs->active)
 		return;
 	gs->tick_budget_ns = uv_hrtime() + 5000000u;
@@ -2712,33 +2719,49 @@ static int load_one(void *arg, const struct store_group *sg)
 	return 0;
 }
 
-static void mod_leadership(void *self, int active)
+/* The groups from the store, every member with a full session of grace
+ * from now (no member is fenced by a failover). STORE_OK, or (the table
+ * left empty) -1 (no memory) or the store's code. */
+static int load_groups(struct groups *gs)
 {
-	struct groups *gs = self;
-	uint64_t now;
-	gs->gen++;
-	gs->cfg_gen++;
-	table_clear(gs);
-	gs->active = 0;
-	uv_timer_stop(&gs->timer);
-	if (!active)
-		return;
-	now = now_ms(gs);
-	if (store_group_list(gs->store, load_one, gs) != STORE_OK) {
-		log_error("cannot load consumer groups");
+	uint64_t now = now_ms(gs);
+	int rv = store_group_list(gs->store, load_one, gs);
+	if (rv != STORE_OK) {
 		table_clear(gs);
-		return;
+		return rv;
 	}
-	/* A full session of grace: no member is fenced by a failover. */
 	for (size_t i = 0; i < gs->cap; i++) {
 		struct group *g = gs->slots[i];
 		for (uint32_t k = 0; g && k < g->n; k++)
 			g->m[k]->deadline_ms = now + session_ms(gs, g);
 	}
+	gs->loading = 0;
 	gs->active = 1;
-	uv_timer_start(&gs->timer, on_tick, TICK_MS, TICK_MS);
 	log_info("consumer groups: %zu groups, a session of grace each",
 		 gs->count);
+	return STORE_OK;
+}
+
+static void mod_leadership(void *self, int active)
+{
+	struct groups *gs = self;
+	int rv;
+	gs->gen++;
+	gs->cfg_gen++;
+	table_clear(gs);
+	gs->active = 0;
+	gs->loading = 0;
+	uv_timer_stop(&gs->timer);
+	if (!active)
+		return;
+	uv_timer_start(&gs->timer, on_tick, TICK_MS, TICK_MS);
+	rv = load_groups(gs);
+	if (rv != STORE_OK) {
+		gs->loading = 1;
+		log_warn("cannot load the consumer groups (%s): group requests "
+			 "are answered UNAVAILABLE until a tick loads them",
+			 rv < 0 ? "out of memory" : store_errmsg(gs->store));
+	}
 }
 
 static void mod_applied(void *self, uint64_t index,

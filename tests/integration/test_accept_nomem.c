@@ -21,6 +21,8 @@
  * - The same node with a second voter that never answers, stopped while
  *   raft connections are half set up: under ASan, no callback may read
  *   freed memory (reliability.md 5.16).
+ * - The same node's broker and group modules taken over again with their
+ *   first allocation failing: they serve once memory is back.
  * Every wait is bounded (a deadline); no fixed sleeps.
  */
 #include <setjmp.h>
@@ -50,8 +52,10 @@
 #include "kafka_apis.h"
 #include "kafka_server.h"
 #include "log.h"
+#include "module.h"
 #include "node.h"
 #include "server_int.h"
+#include "synod/client.h"
 
 #define DEADLINE_MS 5000
 #define CORRELATION 4242
@@ -732,6 +736,110 @@ static void test_stop_while_connecting(void **state)
 	}
 }
 
+/* ---- a takeover that finds no memory for the sessions ---- */
+
+static void proposed(struct node *nd, struct waiter *w, int rc,
+		     const int *statuses)
+{
+	(void)nd;
+	*(int *)w->data = rc == SYNOD_OK && statuses[0] == STORE_R_OK &&
+				  statuses[1] == STORE_R_OK
+			      ? 1
+			      : -1;
+}
+
+/* A registered broker and a consumer group, through raft. */
+static void propose_broker_and_group(struct n1 *n)
+{
+	Synod__Rec__RegisterBroker rb = SYNOD__REC__REGISTER_BROKER__INIT;
+	Synod__Rec__GroupEpoch ge = SYNOD__REC__GROUP_EPOCH__INIT;
+	Synod__Rec__Record r[2] = {SYNOD__REC__RECORD__INIT,
+				   SYNOD__REC__RECORD__INIT};
+	const Synod__Rec__Record *recs[2] = {&r[0], &r[1]};
+	struct waiter w = {0};
+	int done = 0;
+	rb.broker_id = 7;
+	rb.incarnation_id = "inc-7";
+	r[0].body_case = SYNOD__REC__RECORD__BODY_REGISTER_BROKER;
+	r[0].register_broker = &rb;
+	ge.group_id = "g";
+	ge.group_epoch = 1;
+	ge.assignment_epoch = 0;
+	ge.assignor = "uniform";
+	r[1].body_case = SYNOD__REC__RECORD__BODY_GROUP_EPOCH;
+	r[1].group_epoch = &ge;
+	w.done = proposed;
+	w.data = &done;
+	RUN_UNTIL(n, node_check_active(&n->node) == SYNOD_OK);
+	assert_int_equal(node_propose(&n->node, recs, 2, &w), SYNOD_OK);
+	RUN_UNTIL(n, done != 0);
+	assert_int_equal(done, 1);
+}
+
+static const struct module *module_named(struct n1 *n, const char *name)
+{
+	for (unsigned i = 0; i < n->server.n_mods; i++)
+		if (strcmp(n->server.mods[i].name, name) == 0)
+			return &n->server.mods[i];
+	fail_msg("no module %s", name);
+	return NULL;
+}
+
+/* What the module's NODE_STATUS says it holds (brokers or groups); -1
+ * when it says nothing (not serving). */
+static long module_holds(const struct module *m)
+{
+	Synod__Wire__NodeStatusResponse st =
+	    SYNOD__WIRE__NODE_STATUS_RESPONSE__INIT;
+	m->status(m->self, &st);
+	if (st.has_brokers)
+		return (long)st.brokers;
+	if (st.has_groups)
+		return (long)st.groups;
+	return -1;
+}
+
+/* The invariant: a node that becomes the active controller serves broker
+ * and group requests within a tick of memory being back, not a whole term
+ * later. A takeover whose first allocation for a session (or a group)
+ * fails used to leave the module off until the next election: every
+ * broker request answered UNAVAILABLE, no session ever fenced. Each
+ * module is taken over again with its next allocation failing: it says
+ * so once, serves nothing meanwhile, and its tick loads it. */
+static void test_takeover_no_memory(void **state)
+{
+	const char *modules[] = {"brokers", "groups"};
+	const char *warnings[] = {
+	    "cannot load the broker registrations (out of memory)",
+	    "cannot load the consumer groups (out of memory)"};
+	struct n1 *n = calloc(1, sizeof *n);
+	(void)state;
+	assert_non_null(n);
+	start_node(n);
+	propose_broker_and_group(n);
+	for (int i = 0; i < 2; i++) {
+		const struct module *m = module_named(n, modules[i]);
+		struct capture cap;
+		/* A takeover that finds memory loads the record. */
+		m->leadership(m->self, 0);
+		m->leadership(m->self, 1);
+		assert_int_equal(module_holds(m), 1);
+		m->leadership(m->self, 0);
+		assert_int_equal(module_holds(m), -1);
+		capture_start(&cap);
+		fail_next(1, 0);
+		m->leadership(m->self, 1);
+		assert_int_equal(atomic_load(&failed), 1);
+		fail_stop();
+		assert_int_equal(module_holds(m), -1);
+		RUN_UNTIL(n, module_holds(m) == 1);
+		assert_int_equal(capture_count(&cap, warnings[i]), 1);
+	}
+	uv_tcp_init(&n->loop, &n->tcp); /* stop_node closes it */
+	stop_node(n);
+	free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(test_client_port),
 	    cmocka_unit_test(test_http_port),
 	    cmocka_unit_test(test_stop_while_connecting),
+	    cmocka_unit_test(test_takeover_no_memory),
 	};
 	signal(SIGPIPE, SIG_IGN); /* as the daemon (a peer hangs up) */
 	return cmocka_run_group_tests(tests, NULL, NULL);
