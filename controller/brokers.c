@@ -178,6 +178,7 @@ static struct lc_broker *as_lc(const struct session *s, struct lc_broker *l)
 	l->shutting_down = s->shutting_down;
 	l->deadline_ms = s->deadline_ms;
 	l->stop_acknowledged = s->stop_ack;
+	l->unheard = s->last_hb_ms == 0;
 	return l;
 }
 

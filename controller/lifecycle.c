@@ -14,8 +14,14 @@ enum lc_register_decision lc_register(const struct lc_broker *existing,
 	if (strcmp(existing->incarnation_id, incarnation_id) == 0)
 		return LC_REG_SAME;
 	/* Another incarnation: refuse while its session lives, unless it
-	 * finished a controlled shutdown (it was told to stop). */
-	if (existing->stop_acknowledged || now_ms >= existing->deadline_ms)
+	 * finished a controlled shutdown (it was told to stop), or it is
+	 * fenced and only a takeover's grace keeps its session: the grace
+	 * keeps a failover from fencing a live broker, and a fenced one
+	 * leads nothing (KIP-631 admits at once over any fenced broker; a
+	 * fenced one that heartbeats here is kept, so two live processes
+	 * with one id do not replace each other in turn). */
+	if (existing->stop_acknowledged || now_ms >= existing->deadline_ms ||
+	    (existing->fenced && existing->unheard))
 		return LC_REG_NEW;
 	return LC_REG_DUPLICATE;
 }

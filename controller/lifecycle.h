@@ -22,6 +22,9 @@ struct lc_broker {
 	int shutting_down;	    /* committed */
 	uint64_t deadline_ms;	    /* session expiry (controller clock) */
 	int stop_acknowledged;	    /* told should_shutdown */
+	/* Not heard from (no heartbeat or registration) since this
+	 * controller took over: its session is only the takeover's grace. */
+	int unheard;
 };
 
 enum lc_register_decision {

@@ -17,7 +17,7 @@
 static struct lc_broker broker(uint64_t epoch, const char *inc, int fenced,
 			       uint64_t deadline)
 {
-	struct lc_broker b = {epoch, inc, fenced, 0, deadline, 0};
+	struct lc_broker b = {epoch, inc, fenced, 0, deadline, 0, 0};
 	return b;
 }
 
@@ -35,6 +35,16 @@ static void test_register_rules(void **state)
 	/* ...also when the live one is fenced (it still heartbeats)... */
 	b.fenced = 1;
 	assert_int_equal(lc_register(&b, "inc-b", 4999), LC_REG_DUPLICATE);
+	/* ...but not when it is fenced and only a takeover's grace keeps
+	 * its session (it leads nothing)... */
+	b.unheard = 1;
+	assert_int_equal(lc_register(&b, "inc-b", 0), LC_REG_NEW);
+	/* ...while an unfenced one unheard since the takeover is kept (it
+	 * may lead: a failover must not replace a live broker)... */
+	b.fenced = 0;
+	assert_int_equal(lc_register(&b, "inc-b", 4999), LC_REG_DUPLICATE);
+	b.unheard = 0;
+	b.fenced = 1;
 	/* ...accepted once the session expired... */
 	assert_int_equal(lc_register(&b, "inc-b", 5000), LC_REG_NEW);
 	/* ...or once the old one finished a controlled shutdown. */
