@@ -167,14 +167,15 @@ def set_cluster_configs(cluster):
     return rc == 0, (out + err).strip()
 
 
-def create_base_topics(cluster, hist, deadline_s):
+def create_base_topics(cluster, hist, deadline_s, partitions=4):
     """The topics that live through the whole run (brokers lead their
-    partitions; consumers own them). Waits for enough unfenced brokers."""
+    partitions; consumers own them), `partitions` each. Waits for enough
+    unfenced brokers."""
     end = time.monotonic() + deadline_s
     todo = list(BASE_TOPICS)
     while todo and time.monotonic() < end:
         rc, out, err = cluster.ctl(["topic", "create", todo[0],
-                                    "--partitions", "4",
+                                    "--partitions", str(partitions),
                                     "--replication-factor", "3"],
                                    timeout_ms=3000)
         if rc == 0 or "TOPIC_ALREADY_EXISTS" in out + err:
