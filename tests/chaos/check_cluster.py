@@ -12,7 +12,14 @@ harness) and the topic operations of the history, and checks:
              heal ("exists" reads: a name present or absent), so that an
              acknowledged create or delete lost at the end is seen;
   leaders    no two brokers lead one partition in one leader epoch, over
-             every view any broker applied;
+             every view any broker applied; a leader is in the ISR; one
+             partition epoch is one state (leader, leader epoch, ISR) in
+             every view; and a leadership never outlives its leader's
+             registration: a view that lists the leader of a leader epoch
+             under another registration epoch than the view that first
+             showed that leader epoch (a new incarnation would have kept
+             its predecessor's leaderships: apply refuses a registration
+             while the broker leads, storage/store.h);
   epochs     a partition's leader and partition epochs never go backwards
              in one broker incarnation's view, nor does the view's version;
   fenced     no view shows a partition led by a broker that the same view
@@ -32,7 +39,10 @@ harness) and the topic operations of the history, and checks:
              than the views, which a broker applies later;
   ownership  no partition owned by two members of one consumer group at
              one time, replaying every consumer's owned set in time order
-             (a killed consumer process owns nothing from its kill on).
+             (a killed consumer process owns nothing from its kill on);
+  input      a run with brokers has views and one with consumers has
+             ownership events: a check with nothing to read fails rather
+             than passes.
 
 History fields used: "events" (topic ops: f "create"/"delete", key = topic
 name) and "sims": {"logs": {source: [event, ...]}, "kills": [{"source",
@@ -190,7 +200,8 @@ def check_topics(ops):
 def check_brokers(logs, tick_s=0.1):
     """logs: {source: [event]}. Returns (violations, stats)."""
     viols = []
-    by_epoch = {}      # (tid, p, leader_epoch) -> (leader, who, t)
+    by_epoch = {}      # (tid, p, leader_epoch) -> [leader, who, t, reg]
+    by_pe = {}         # (tid, p, partition_epoch) -> (state, who)
     last = {}          # (b, inc, tid, p) -> (le, pe, t)
     last_v = {}        # (b, inc) -> (v, t)
     obs = {}           # (b, epoch) -> {version: [fenced, first t, who]}
@@ -233,11 +244,29 @@ def check_brokers(logs, tick_s=0.1):
                     obs[(bid, ep)][v] = [fenced, t, who]
             for tid, p, leader, le, pe, isr in ev.get("parts", []):
                 part = "%s-%d" % (tid[:8], p)
+                state = (leader, le, tuple(sorted(isr)))
+                ps = by_pe.get((tid, p, pe))
+                if ps is None:
+                    by_pe[(tid, p, pe)] = (state, who)
+                elif ps[0] != state:
+                    viols.append(Violation(
+                        "two-states-one-partition-epoch", part,
+                        "partition epoch %d is leader %d (epoch %d), ISR %s "
+                        "in one view and leader %d (epoch %d), ISR %s in "
+                        "another" % ((pe,) + ps[0] + state),
+                        [ps[1], who]))
                 if leader >= 0:
                     leader_terms.add((tid, p, le))
+                    if leader not in isr:
+                        viols.append(Violation(
+                            "leader-not-in-isr", part,
+                            "leader %d (epoch %d, partition epoch %d) is "
+                            "not in the ISR %s" % (leader, le, pe, isr),
+                            [who]))
+                    reg = brokers[leader][0] if leader in brokers else None
                     prev = by_epoch.get((tid, p, le))
                     if prev is None:
-                        by_epoch[(tid, p, le)] = (leader, who, t)
+                        by_epoch[(tid, p, le)] = [leader, who, t, reg]
                     elif prev[0] != leader:
                         viols.append(Violation(
                             "two-leaders-one-epoch", part,
@@ -245,6 +274,16 @@ def check_brokers(logs, tick_s=0.1):
                             "%d in another" % (le, prev[0], leader),
                             ["%s: leader %d" % (prev[1], prev[0]),
                              "%s: leader %d" % (who, leader)]))
+                    elif prev[3] is None:
+                        prev[1], prev[3] = who, reg
+                    elif reg is not None and reg != prev[3]:
+                        viols.append(Violation(
+                            "leadership-outlived-registration", part,
+                            "leader epoch %d of broker %d was shown under "
+                            "its registration %s and later under "
+                            "registration %s" % (le, leader, prev[3], reg),
+                            ["%s: registration %s" % (prev[1], prev[3]),
+                             "%s: registration %s" % (who, reg)]))
                     if brokers:
                         st = brokers.get(leader)
                         if st is None or st[1]:
@@ -326,6 +365,7 @@ def check_brokers(logs, tick_s=0.1):
             ["sample at %.3f s: unfenced, deadline %.3f s" % (t_p, d_p),
              "state fenced at %.3f s" % t_s]))
     return viols, {"views": views, "leader_terms": len(leader_terms),
+                   "partition_states": len(by_pe),
                    "fences": len(fences), "fenced_states": checked}
 
 
@@ -388,7 +428,17 @@ def check_cluster(ops, sims):
         v, s = check_brokers(logs, sims.get("tick_s", 0.1))
         viols += v
         stats["brokers"] = s
+        if s["views"] == 0 and any(k.startswith("broker-") for k in logs):
+            viols.append(Violation(
+                "no-input", "brokers", "the run had brokers but no broker "
+                "applied a view: the broker checks had nothing to read"))
         v, s = check_groups(logs, sims.get("kills") or [])
         viols += v
         stats["groups"] = s
+        if s["ownership_changes"] == 0 and \
+                any(k.startswith("consumers-") for k in logs):
+            viols.append(Violation(
+                "no-input", "groups", "the run had consumers but none "
+                "reported what it owns: the group check had nothing to "
+                "read"))
     return viols, stats

@@ -638,6 +638,49 @@ class Brokers(unittest.TestCase):
         v, _ = cluster_run(logs)
         self.assertEqual(kinds(v), ["two-leaders-one-epoch"])
 
+    def test_leader_not_in_isr(self):
+        logs = {"broker-1": [view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [2]]],
+                                  self.B)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["leader-not-in-isr"])
+
+    def test_two_states_one_partition_epoch(self):
+        # The same partition epoch with another ISR; an ISR's order
+        # does not count (compared as sets).
+        logs = {"broker-1": [view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [1, 2]]],
+                                  self.B)],
+                "broker-2": [view(1.1, 2, 11, [["aa", 0, 1, 3, 5, [2, 1]]],
+                                  self.B),
+                             view(1.2, 2, 12, [["aa", 0, 1, 3, 5, [1]]],
+                                  self.B)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["two-states-one-partition-epoch"])
+
+    def test_leadership_outlived_registration(self):
+        # Broker 2 led in leader epoch 3 under registration 4; a view
+        # listing its new registration 9 (unfenced) still shows it
+        # leading in that epoch: the new incarnation kept it.
+        p = [["aa", 0, 2, 3, 5, [2]]]
+        logs = {"broker-1": [view(1.0, 1, 10, p, [[1, 1, 0], [2, 4, 0]]),
+                             view(2.0, 1, 12, p, [[1, 1, 0], [2, 9, 0]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["leadership-outlived-registration"])
+        # A view without the broker list says nothing either way.
+        logs = {"broker-1": [view(1.0, 1, 10, p, []),
+                             view(2.0, 1, 12, p, [[1, 1, 0], [2, 9, 0]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(v, [])
+
+    def test_no_views_is_no_pass(self):
+        logs = {"broker-1": [ack(1.0, 1, 0, 4.0)],
+                "consumers-1": [own(1.0, 0, [["t", 0]])]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["no-input"])
+        logs = {"broker-1": [view(1.0, 1, 10, [], self.B)],
+                "consumers-1": []}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["no-input"])
+
     def test_epochs_backwards(self):
         logs = {"broker-1": [
             view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [1]]], self.B),
