@@ -556,8 +556,9 @@ static void snapshot(struct sbroker *sb)
  *   state  a broker's library state changed: b, inc, epoch, state
  *   view   a broker applied a delta: b, inc, epoch, v (version), parts
  *          (every partition of its view: [topic id hex, partition,
- *          leader, leader epoch, partition epoch, [isr]]) and brokers
- *          (every broker of its view: [id, epoch, fenced])
+ *          leader, leader epoch, partition epoch, [isr], [replicas]])
+ *          and brokers (every broker of its view: [id, epoch, fenced,
+ *          shutting down])
  *   ack    a broker's fencing as the library sees it changed, or a new
  *          heartbeat was acknowledged (checked every 100 ms): b, inc,
  *          epoch, fenced, self, deadline (when the session may end by
@@ -625,6 +626,8 @@ static int ev_part(void *arg, const Synod__Wire__PartitionState *p)
 	buf_int(o, p->partition_epoch);
 	buf_puts(o, ",");
 	buf_ints(o, p->isr, p->n_isr);
+	buf_puts(o, ",");
+	buf_ints(o, p->replicas, p->n_replicas);
 	buf_puts(o, "]");
 	return 0;
 }
@@ -636,7 +639,8 @@ static int ev_peer(void *arg, const Synod__Wire__BrokerState *bs)
 	buf_int(o, bs->id);
 	buf_puts(o, ",");
 	buf_int(o, (long long)bs->epoch);
-	buf_puts(o, bs->fenced ? ",1]" : ",0]");
+	buf_puts(o, bs->fenced ? ",1" : ",0");
+	buf_puts(o, bs->has_shutting_down && bs->shutting_down ? ",1]" : ",0]");
 	return 0;
 }
 

@@ -12,9 +12,11 @@ harness) and the topic operations of the history, and checks:
              heal ("exists" reads: a name present or absent), so that an
              acknowledged create or delete lost at the end is seen;
   leaders    no two brokers lead one partition in one leader epoch, over
-             every view any broker applied; a leader is in the ISR; one
-             partition epoch is one state (leader, leader epoch, ISR) in
-             every view; and a leadership never outlives its leader's
+             every view any broker applied; a leader is in the ISR, the
+             ISR within the replicas; no broker the view lists as shutting
+             down leads; one partition epoch is one state (leader, leader
+             epoch, ISR, replicas) in every view; and a leadership never
+             outlives its leader's
              registration: a view that lists the leader of a leader epoch
              under another registration epoch than the view that first
              showed that leader epoch (a new incarnation would have kept
@@ -237,23 +239,38 @@ def check_brokers(logs, tick_s=0.1):
                     "view version went from %s (at %.3f s) back to %s (at "
                     "%.3f s)" % (pv[0], pv[1], v, t)))
             last_v[(b, inc)] = (v, t)
+            # [id, epoch, fenced, shutting down] (the last since the
+            # fifteenth session's synod-sim).
             brokers = {x[0]: (x[1], x[2]) for x in ev.get("brokers", [])}
+            leaving_now = {x[0] for x in ev.get("brokers", [])
+                           if len(x) > 3 and x[3]}
             for bid, (ep, fenced) in brokers.items():
                 o = obs.setdefault((bid, ep), {}).get(v)
                 if o is None or t < o[1]:
                     obs[(bid, ep)][v] = [fenced, t, who]
-            for tid, p, leader, le, pe, isr in ev.get("parts", []):
+            for x in ev.get("parts", []):
+                # [topic id, partition, leader, leader epoch, partition
+                # epoch, isr, replicas] (replicas since the fifteenth
+                # session's synod-sim).
+                tid, p, leader, le, pe, isr = x[:6]
+                reps = tuple(x[6]) if len(x) > 6 else None
                 part = "%s-%d" % (tid[:8], p)
-                state = (leader, le, tuple(sorted(isr)))
+                if reps is not None and not set(isr) <= set(reps):
+                    viols.append(Violation(
+                        "isr-not-in-replicas", part,
+                        "partition epoch %d: ISR %s, replicas %s" % (
+                            pe, isr, list(reps)), [who]))
+                state = (leader, le, tuple(sorted(isr)), reps)
                 ps = by_pe.get((tid, p, pe))
                 if ps is None:
                     by_pe[(tid, p, pe)] = (state, who)
                 elif ps[0] != state:
                     viols.append(Violation(
                         "two-states-one-partition-epoch", part,
-                        "partition epoch %d is leader %d (epoch %d), ISR %s "
-                        "in one view and leader %d (epoch %d), ISR %s in "
-                        "another" % ((pe,) + ps[0] + state),
+                        "partition epoch %d is leader %d (epoch %d), ISR %s, "
+                        "replicas %s in one view and leader %d (epoch %d), "
+                        "ISR %s, replicas %s in another" % (
+                            (pe,) + ps[0] + state),
                         [ps[1], who]))
                 if leader >= 0:
                     leader_terms.add((tid, p, le))
@@ -263,6 +280,11 @@ def check_brokers(logs, tick_s=0.1):
                             "leader %d (epoch %d, partition epoch %d) is "
                             "not in the ISR %s" % (leader, le, pe, isr),
                             [who]))
+                    if leader in leaving_now:
+                        viols.append(Violation(
+                            "shutting-down-broker-leads", part,
+                            "the view shows leader %d (epoch %d), which it "
+                            "lists as shutting down" % (leader, le), [who]))
                     reg = brokers[leader][0] if leader in brokers else None
                     prev = by_epoch.get((tid, p, le))
                     if prev is None:

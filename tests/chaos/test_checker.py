@@ -644,6 +644,22 @@ class Brokers(unittest.TestCase):
         v, _ = cluster_run(logs)
         self.assertEqual(kinds(v), ["leader-not-in-isr"])
 
+    def test_isr_and_shutdown_with_replicas(self):
+        # The newer view format: replicas, and a shutting-down flag.
+        b = [[1, 1, 0, 0], [2, 1, 0, 1]]
+        logs = {"broker-1": [view(1.0, 1, 10, [
+            ["aa", 0, 1, 3, 5, [1, 3], [1, 2]],
+            ["aa", 1, 2, 1, 1, [2], [2, 1]],
+            ["aa", 2, 1, 1, 1, [1, 2], [2, 1]]], b)]}
+        v, _ = cluster_run(logs)
+        self.assertEqual(kinds(v), ["isr-not-in-replicas",
+                                    "shutting-down-broker-leads"])
+        # The same replicas in another order at one partition epoch.
+        logs["broker-2"] = [view(1.1, 2, 10, [
+            ["aa", 2, 1, 1, 1, [1, 2], [1, 2]]], b)]
+        v, _ = cluster_run(logs)
+        self.assertIn("two-states-one-partition-epoch", kinds(v))
+
     def test_two_states_one_partition_epoch(self):
         # The same partition epoch with another ISR; an ISR's order
         # does not count (compared as sets).
