@@ -559,6 +559,58 @@ def check_recoveries(recoveries, bound):
     return viol
 
 
+# An election this long after a heal, or later, and before the next
+# fault's planned start, is one while the quorum is healthy (a latency
+# fault's delayed messages arrive up to LATENCY_TAIL_S after its heal).
+ELECTION_GRACE_S = 3.0
+LATENCY_TAIL_S = 1.5
+
+
+def check_elections(hist):
+    """No node is elected while the quorum is healthy: from ELECTION_GRACE_S
+    after the quorum came up until the first fault, and from as long after
+    each heal until the next fault's planned start (the final heal: until
+    the final checks ended). An election there is a leader lost without a
+    fault: a loop stall or a lost lease (issue 7). Histories without
+    final.elections (older harness) are not judged."""
+    final = hist.get("final") or {}
+    els = final.get("elections")
+    if els is None:
+        return []
+    applied = hist.get("applied") or []
+    kinds = {a.get("n"): a.get("kind") for a in applied}
+    windows = []
+    up = (hist.get("meta") or {}).get("quorum_up_s")
+    if up is not None:
+        first = applied[0]["time"] if applied else \
+            final.get("elections_end", up)
+        windows.append((up + ELECTION_GRACE_S, first,
+                        "the quorum came up at %.3f s" % up))
+    for r in hist.get("recoveries") or []:
+        h, w = r.get("heal"), r.get("window_s")
+        if h is None or w is None:
+            continue
+        n = r.get("after_fault")
+        grace = ELECTION_GRACE_S + (LATENCY_TAIL_S if kinds.get(n) ==
+                                    "latency" else 0.0)
+        end = h + w
+        if n == "final":
+            end = min(end, final.get("elections_end", end))
+        windows.append((h + grace, end, "heal of fault %s at %.3f s" % (
+            n, h)))
+    viol = []
+    for e in els:
+        for a, b, what in windows:
+            if a <= e["time"] < b:
+                viol.append(Violation(
+                    "election-while-healthy", "node %s" % e.get("node"),
+                    "node %s was elected (term %s) at %.3f s, with no fault "
+                    "from %.3f s (%s) to %.3f s" % (
+                        e.get("node"), e.get("term"), e["time"], a, what,
+                        b)))
+    return viol
+
+
 def check_queries(ops):
     """Check 7: each register value of an answered query was written by a
     write invoked before the query returned that did not definitely fail.
@@ -612,6 +664,7 @@ def check_history(hist, out=sys.stdout, quiet=False):
         viols.extend(v)
     viols.extend(check_final(reg_ops, hist.get("final")))
     viols.extend(check_queries(ops))
+    viols.extend(check_elections(hist))
     viols.extend(check_recoveries(
         hist.get("recoveries"),
         (hist.get("meta") or {}).get("recovery_bound_s", RECOVERY_BOUND_S)))

@@ -404,6 +404,48 @@ class NotLinearizable(unittest.TestCase):
         v, _ = run(h)
         self.assertEqual(kinds(v), ["no-recovery"])
 
+    def test_elections_while_healthy(self):
+        h = hist(("a", "write", "k", "1", 0, 1, "ok"))
+        h["meta"] = {"quorum_up_s": 2.0}
+        h["applied"] = [{"n": 1, "kind": "kill", "time": 10.0},
+                        {"n": 2, "kind": "latency", "time": 20.0},
+                        {"n": 3, "kind": "pause", "time": 30.0}]
+        h["recoveries"] = [
+            {"after_fault": 1, "heal": 14.0, "recovery_s": 0.2,
+             "window_s": 5.5},
+            {"after_fault": 2, "heal": 24.0, "recovery_s": 0.2,
+             "window_s": 5.5},
+            {"after_fault": "final", "heal": 40.0, "recovery_s": 0.1,
+             "window_s": 60.0}]
+        h["final"] = {"elections_end": 50.0, "elections": []}
+        v, _ = run(h)
+        self.assertEqual(v, [])
+        # Allowed: the first one; one a fault or the grace after a heal
+        # explains (a latency fault's a little longer).
+        h["final"]["elections"] = [
+            {"node": 1, "term": 2, "time": 1.5},
+            {"node": 2, "term": 3, "time": 10.6},
+            {"node": 3, "term": 4, "time": 16.9},
+            {"node": 1, "term": 5, "time": 28.3},
+            {"node": 2, "term": 6, "time": 30.7},
+            {"node": 3, "term": 7, "time": 55.0}]
+        v, _ = run(h)
+        self.assertEqual(v, [])
+        # Not allowed: with the quorum up and no fault, after a heal's
+        # grace, and after the final heal's.
+        h["final"]["elections"] += [
+            {"node": 1, "term": 8, "time": 5.1},
+            {"node": 2, "term": 9, "time": 17.1},
+            {"node": 3, "term": 10, "time": 28.6},
+            {"node": 1, "term": 11, "time": 44.0}]
+        v, out = run(h)
+        self.assertEqual(kinds(v), ["election-while-healthy"] * 4)
+        self.assertIn("node 2 was elected (term 9) at 17.100 s", out)
+        # Older histories (no elections recorded) are not judged.
+        del h["final"]["elections"]
+        v, _ = run(h)
+        self.assertEqual(v, [])
+
     def test_unreadable_start_and_io_outcomes(self):
         # A node that refused or stopped on its IO fault is fine; one that
         # started although its log could not be read is not.
