@@ -1341,6 +1341,11 @@ void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h)
 	b->hooks = *h;
 }
 
+int brokers_ready(const struct brokers *b)
+{
+	return b->active;
+}
+
 int brokers_alive(struct brokers *b, int32_t id)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
@@ -1356,6 +1361,8 @@ int brokers_departing(struct brokers *b, int32_t id)
 int brokers_check(struct brokers *b, int32_t id, uint64_t epoch)
 {
 	struct session *s = b->active ? lookup(b, id) : NULL;
+	if (b->loading)
+		return SYNOD_EUNAVAILABLE; /* not "unknown": not loaded yet */
 	if (s == NULL || s->epoch == 0)
 		return SYNOD_EUNKNOWN_BROKER;
 	return s->epoch == epoch ? SYNOD_OK : SYNOD_ESTALE_BROKER_EPOCH;

@@ -10,7 +10,8 @@
  * rebuilds them from the store and gives every broker a full session
  * timeout of grace from that moment, so a controller failover never fences
  * a healthy broker. A rebuild that finds no memory is tried again every
- * tick; broker requests are answered UNAVAILABLE meanwhile.
+ * tick; broker requests are answered UNAVAILABLE meanwhile (so are the
+ * topic requests and decisions that need the sessions: brokers_ready()).
  *
  * Ownership: struct brokers is owned by the server and borrows its node
  * and loop. Requests passed to its handlers (brokers_module) are owned
@@ -77,13 +78,19 @@ const struct brokers_stats *brokers_stats(const struct brokers *b);
 unsigned brokers_count(const struct brokers *b);
 
 void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h);
+/* 1 when this node is the active controller and holds every registered
+ * broker's session: before that (a takeover still loading them, out of
+ * memory), brokers_alive() knows no broker, so decisions that ask it
+ * (placement, repairs, elections) wait (topics: tp_check_active()). */
+int brokers_ready(const struct brokers *b);
 /* Registered, unfenced, not shutting down and not leaving. */
 int brokers_alive(struct brokers *b, int32_t id);
 /* A departure (fence, shutdown, unregister, re-registration) of id is in
  * progress: its elections are being proposed. */
 int brokers_departing(struct brokers *b, int32_t id);
 /* SYNOD_OK when id is registered with this epoch, else
- * SYNOD_EUNKNOWN_BROKER / SYNOD_ESTALE_BROKER_EPOCH. */
+ * SYNOD_EUNKNOWN_BROKER / SYNOD_ESTALE_BROKER_EPOCH, or SYNOD_EUNAVAILABLE
+ * while the sessions are not loaded yet (brokers_ready()). */
 int brokers_check(struct brokers *b, int32_t id, uint64_t epoch);
 /* The broker has state up to `version` (after METADATA_FETCH); pushes
  * continue from there, on sc when given. */

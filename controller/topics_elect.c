@@ -202,7 +202,7 @@ void tp_handle_elect(struct topics *t, struct sconn *sc,
 	struct elect_item *items = NULL;
 	size_t n_items = 0, cap_items = 0, named = 0;
 	int failed = 0;
-	int rv = node_check_active(t->node);
+	int rv = tp_check_active(t);
 	if (rv == SYNOD_OK && req->type > 1)
 		rv = SYNOD_EINVALID_ARGUMENT;
 	for (size_t i = 0; rv == SYNOD_OK && i < req->n_partitions; i++)
@@ -333,7 +333,9 @@ void tp_on_rebalance_tick(uv_timer_t *tm)
 	char *v = NULL;
 	uint64_t now = uv_now(t->node->loop);
 	struct job *j;
-	if (!t->active || node_check_active(t->node) != SYNOD_OK)
+	/* Nothing is decided before the broker sessions are loaded: a
+	 * repair sweep would take every leader for gone. */
+	if (!t->active || tp_check_active(t) != SYNOD_OK)
 		return;
 	if (t->n_recheck > 0)
 		process_rechecks(t);

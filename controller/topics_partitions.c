@@ -193,6 +193,14 @@ int tp_alive(void *arg, int32_t id)
 	return brokers_alive(t->brokers, id);
 }
 
+int tp_check_active(struct topics *t)
+{
+	int rv = node_check_active(t->node);
+	if (rv == SYNOD_OK && !brokers_ready(t->brokers))
+		rv = SYNOD_EUNAVAILABLE;
+	return rv;
+}
+
 int tp_unclean_allowed(struct topics *t, const char *topic)
 {
 	char *v = NULL;

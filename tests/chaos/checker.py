@@ -564,19 +564,30 @@ def check_recoveries(recoveries, bound):
 # fault's delayed messages arrive up to LATENCY_TAIL_S after its heal).
 ELECTION_GRACE_S = 3.0
 LATENCY_TAIL_S = 1.5
+# A node the harness restarted by itself (status 3, a stuck snapshot
+# save) is a fault of its own: elections this soon after are its.
+SELF_RESTART_S = 5.0
 
 
 def check_elections(hist):
     """No node is elected while the quorum is healthy: from ELECTION_GRACE_S
     after the quorum came up until the first fault, and from as long after
     each heal until the next fault's planned start (the final heal: until
-    the final checks ended). An election there is a leader lost without a
-    fault: a loop stall or a lost lease (issue 7). Histories without
+    the final checks ended, or the recovery deadline). An election there
+    is a leader lost without a fault: a loop stall or a lost lease (issue
+    7). Elections within SELF_RESTART_S of a node's restart after a stuck
+    snapshot save are that restart's. No election at all (every run has
+    the first) means the logs were not read: no-input. Histories without
     final.elections (older harness) are not judged."""
     final = hist.get("final") or {}
     els = final.get("elections")
     if els is None:
         return []
+    if not els:
+        return [Violation("no-input", "elections", "no election was read "
+                          "from the node logs (every run has the first): "
+                          "check 14 had nothing to judge")]
+    restarts = [r.get("time", 0.0) for r in final.get("self_restarts", [])]
     applied = hist.get("applied") or []
     kinds = {a.get("n"): a.get("kind") for a in applied}
     windows = []
@@ -600,6 +611,8 @@ def check_elections(hist):
             n, h)))
     viol = []
     for e in els:
+        if any(r <= e["time"] <= r + SELF_RESTART_S for r in restarts):
+            continue
         for a, b, what in windows:
             if a <= e["time"] < b:
                 viol.append(Violation(
@@ -669,6 +682,10 @@ def check_history(hist, out=sys.stdout, quiet=False):
         hist.get("recoveries"),
         (hist.get("meta") or {}).get("recovery_bound_s", RECOVERY_BOUND_S)))
     cv, cstats = check_cluster.check_cluster(ops, hist.get("sims"))
+    fv, judged = check_cluster.check_fences_in_time(hist)
+    cv += fv
+    if "brokers" in cstats:
+        cstats["brokers"]["fences_in_time_judged"] = judged
     if not quiet and (cstats["topics"]["ops"] or "brokers" in cstats):
         print("checked cluster workloads: %s" % json.dumps(cstats,
                                                            sort_keys=True),

@@ -161,6 +161,15 @@ class Sims:
         return {"logs": logs, "kills": kills, "tick_s": 0.1}
 
 
+def broker_session_ms():
+    """broker.session.timeout.ms of CLUSTER_CONFIGS."""
+    for c in CLUSTER_CONFIGS:
+        k, _, v = c.partition("=")
+        if k == "broker.session.timeout.ms":
+            return int(v)
+    return None
+
+
 def set_cluster_configs(cluster):
     rc, out, err = cluster.ctl(["config", "set"] + CLUSTER_CONFIGS,
                                timeout_ms=5000)

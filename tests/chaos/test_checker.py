@@ -417,7 +417,8 @@ class NotLinearizable(unittest.TestCase):
              "window_s": 5.5},
             {"after_fault": "final", "heal": 40.0, "recovery_s": 0.1,
              "window_s": 60.0}]
-        h["final"] = {"elections_end": 50.0, "elections": []}
+        h["final"] = {"elections_end": 50.0,
+                      "elections": [{"node": 1, "term": 2, "time": 1.5}]}
         v, _ = run(h)
         self.assertEqual(v, [])
         # Allowed: the first one; one a fault or the grace after a heal
@@ -441,6 +442,14 @@ class NotLinearizable(unittest.TestCase):
         v, out = run(h)
         self.assertEqual(kinds(v), ["election-while-healthy"] * 4)
         self.assertIn("node 2 was elected (term 9) at 17.100 s", out)
+        # A node's restart after a stuck save explains the next seconds.
+        h["final"]["self_restarts"] = [{"node": 2, "time": 15.0}]
+        v, _ = run(h)
+        self.assertEqual(kinds(v), ["election-while-healthy"] * 3)
+        # No election read at all is no pass.
+        h["final"]["elections"] = []
+        v, _ = run(h)
+        self.assertEqual(kinds(v), ["no-input"])
         # Older histories (no elections recorded) are not judged.
         del h["final"]["elections"]
         v, _ = run(h)
@@ -729,13 +738,44 @@ class Brokers(unittest.TestCase):
         v, _ = cluster_run(logs)
         self.assertEqual(v, [])
 
+    def test_fences_in_time(self):
+        b = lambda f: [[1, 1, 0], [2, 1, f]]  # noqa: E731
+        h = {"events": [], "meta": {"broker_session_ms": 3000},
+             "applied": [
+                 {"n": 1, "kind": "broker-kill", "proc": "broker-2",
+                  "time": 10.0},
+                 {"n": 2, "kind": "broker-isolate", "proc": "broker-2",
+                  "time": 30.0},
+                 {"n": 3, "kind": "broker-isolate", "proc": "broker-2",
+                  "time": 50.0},     # too short to judge
+                 {"n": 4, "kind": "broker-kill", "proc": "broker-2",
+                  "time": 70.0, "overlays": [{"op": "transfer-leader"}]}],
+             "recoveries": [{"after_fault": 1, "heal": 16.0},
+                            {"after_fault": 2, "heal": 36.0},
+                            {"after_fault": 3, "heal": 54.0},
+                            {"after_fault": 4, "heal": 80.0}],
+             "sims": {"logs": {"broker-1": [
+                 view(13.1, 1, 10, [], b(1)), view(16.5, 1, 11, [], b(0)),
+                 view(36.0, 1, 12, [], b(1)), view(37.0, 1, 13, [], b(0)),
+                 view(77.5, 1, 14, [], b(1))]},
+                 "kills": [], "tick_s": 0.1}}
+        v, out = run(h)
+        self.assertEqual(kinds(v), ["fence-late"])
+        self.assertIn("broker 2 was cut off (broker-isolate) at 30.000 s",
+                      out)
+        self.assertIn("first at 36.000 s", out)
+        # Older histories (no session recorded) are not judged.
+        del h["meta"]["broker_session_ms"]
+        v, _ = run(h)
+        self.assertEqual(v, [])
+
     def test_no_views_is_no_pass(self):
         logs = {"broker-1": [ack(1.0, 1, 0, 4.0)],
                 "consumers-1": [own(1.0, 0, [["t", 0]])]}
         v, _ = cluster_run(logs)
         self.assertEqual(kinds(v), ["no-input"])
         logs = {"broker-1": [view(1.0, 1, 10, [], self.B)],
-                "consumers-1": []}
+                "consumers-1": [own(1.0, 0, [])]}  # owning nothing
         v, _ = cluster_run(logs)
         self.assertEqual(kinds(v), ["no-input"])
 

@@ -22,7 +22,8 @@
  *   raft connections are half set up: under ASan, no callback may read
  *   freed memory (reliability.md 5.16).
  * - The same node's broker and group modules taken over again with their
- *   first allocation failing: they serve once memory is back.
+ *   first allocation failing: they serve once memory is back, and the
+ *   topics decide nothing meanwhile.
  * Every wait is bounded (a deadline); no fixed sleeps.
  */
 #include <setjmp.h>
@@ -56,6 +57,8 @@
 #include "node.h"
 #include "server_int.h"
 #include "synod/client.h"
+#include "brokers.h"
+#include "topics_int.h"
 
 #define DEADLINE_MS 5000
 #define CORRELATION 4242
@@ -813,10 +816,12 @@ static void test_takeover_no_memory(void **state)
 	    "cannot load the broker registrations (out of memory)",
 	    "cannot load the consumer groups (out of memory)"};
 	struct n1 *n = calloc(1, sizeof *n);
+	struct topics *topics;
 	(void)state;
 	assert_non_null(n);
 	start_node(n);
 	propose_broker_and_group(n);
+	topics = module_named(n, "topics")->self;
 	for (int i = 0; i < 2; i++) {
 		const struct module *m = module_named(n, modules[i]);
 		struct capture cap;
@@ -832,8 +837,24 @@ static void test_takeover_no_memory(void **state)
 		assert_int_equal(atomic_load(&failed), 1);
 		fail_stop();
 		assert_int_equal(module_holds(m), -1);
+		if (i == 0) {
+			/* Meanwhile no broker is known alive: the topics
+			 * wait (their first tick's repair sweep would take
+			 * every leader for gone), and a broker's fetch or
+			 * ISR change is UNAVAILABLE, not UNKNOWN_BROKER
+			 * (which sends a broker to register again). */
+			assert_int_equal(tp_check_active(topics),
+					 SYNOD_EUNAVAILABLE);
+			assert_int_equal(brokers_check(m->self, 7, 0),
+					 SYNOD_EUNAVAILABLE);
+		}
 		RUN_UNTIL(n, module_holds(m) == 1);
 		assert_int_equal(capture_count(&cap, warnings[i]), 1);
+		if (i == 0) {
+			assert_int_equal(tp_check_active(topics), SYNOD_OK);
+			assert_int_equal(brokers_check(m->self, 7, 0),
+					 SYNOD_ESTALE_BROKER_EPOCH);
+		}
 	}
 	uv_tcp_init(&n->loop, &n->tcp); /* stop_node closes it */
 	stop_node(n);
