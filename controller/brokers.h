@@ -81,7 +81,7 @@ void brokers_set_hooks(struct brokers *b, const struct brokers_hooks *h);
 /* 1 when this node is the active controller and holds every registered
  * broker's session: before that (a takeover still loading them, out of
  * memory), brokers_alive() knows no broker, so decisions that ask it
- * (placement, repairs, elections) wait (topics: tp_check_active()). */
+ * (placement, repairs, elections) wait (topics: topics_check_active()). */
 int brokers_ready(const struct brokers *b);
 /* Registered, unfenced, not shutting down and not leaving. */
 int brokers_alive(struct brokers *b, int32_t id);

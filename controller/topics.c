@@ -421,7 +421,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	struct pending *p;
 	struct top *o;
 	unsigned char *dup;
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	int resent;
 	size_t before;
 	uint32_t seed = 0;
@@ -724,7 +724,7 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 			  Synod__Wire__DeleteTopicsRequest *req)
 {
 	struct recbuf rb;
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	uint64_t weight = 0, cap;
 	char msg[300];
 	if (rv != SYNOD_OK || req->n_names == 0) {
@@ -829,7 +829,7 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 	int32_t *assign = NULL;
 	uint32_t rf, add;
 	char msg[200];
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	if (rv != SYNOD_OK) {
 		srv_reply_status(sc, h, rv, NULL);
 		goto free_req;

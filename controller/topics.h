@@ -53,6 +53,10 @@ void topics_module(struct topics *t, struct module *m);
 void topics_broker_hooks(struct topics *t, struct brokers_hooks *h);
 void topics_close(struct topics *t);
 void topics_leadership(struct topics *t, int active);
+/* node_check_active(), and SYNOD_EUNAVAILABLE while the broker sessions
+ * are not loaded (brokers_ready()): every topic request and decision
+ * that reads which brokers are alive waits for both. */
+int topics_check_active(struct topics *t);
 /* A command entry applied (any role): pushes on the active controller. */
 void topics_applied(struct topics *t, uint64_t index,
 		    const Synod__Rec__RecordBatch *b);

@@ -202,7 +202,7 @@ void tp_handle_elect(struct topics *t, struct sconn *sc,
 	struct elect_item *items = NULL;
 	size_t n_items = 0, cap_items = 0, named = 0;
 	int failed = 0;
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	if (rv == SYNOD_OK && req->type > 1)
 		rv = SYNOD_EINVALID_ARGUMENT;
 	for (size_t i = 0; rv == SYNOD_OK && i < req->n_partitions; i++)
@@ -335,7 +335,7 @@ void tp_on_rebalance_tick(uv_timer_t *tm)
 	struct job *j;
 	/* Nothing is decided before the broker sessions are loaded: a
 	 * repair sweep would take every leader for gone. */
-	if (!t->active || tp_check_active(t) != SYNOD_OK)
+	if (!t->active || topics_check_active(t) != SYNOD_OK)
 		return;
 	if (t->n_recheck > 0)
 		process_rechecks(t);

@@ -271,10 +271,6 @@ int tp_current(struct topics *t, int64_t tid, int32_t partition,
 	       struct store_partition *out);
 void tp_to_el(const struct store_partition *p, struct el_partition *e);
 int tp_alive(void *arg, int32_t id);
-/* node_check_active(), and SYNOD_EUNAVAILABLE while the broker sessions
- * are not loaded (brokers_ready()): every topic request and decision
- * that reads which brokers are alive waits for both. */
-int tp_check_active(struct topics *t);
 int tp_unclean_allowed(struct topics *t, const char *topic);
 Synod__Rec__PartitionRecord *tp_rec_partition(struct recbuf *rb,
 					      const struct store_partition *p);

@@ -112,7 +112,7 @@ void tp_handle_alter(struct topics *t, struct sconn *sc,
 	struct recbuf rb;
 	struct pending *p;
 	struct top *o;
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	if (rv == SYNOD_OK)
 		rv = brokers_check(t->brokers, req->broker_id,
 				   req->broker_epoch);
@@ -356,7 +356,7 @@ void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 	struct recbuf rb;
 	unsigned first = 0;
 	uint64_t cap;
-	int rv = tp_check_active(t);
+	int rv = topics_check_active(t);
 	if (rv == SYNOD_OK)
 		rv = brokers_check(t->brokers, req->broker_id,
 				   req->broker_epoch);

@@ -193,7 +193,7 @@ int tp_alive(void *arg, int32_t id)
 	return brokers_alive(t->brokers, id);
 }
 
-int tp_check_active(struct topics *t)
+int topics_check_active(struct topics *t)
 {
 	int rv = node_check_active(t->node);
 	if (rv == SYNOD_OK && !brokers_ready(t->brokers))

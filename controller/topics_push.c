@@ -750,7 +750,7 @@ void tp_handle_fetch(struct topics *t, struct sconn *sc,
 	uint64_t lid = 0, since = req->since_version;
 	uint64_t version = store_applied_index(t->store);
 	uint64_t read_version = version; /* this page's, whatever it says */
-	int code = tp_check_active(t);
+	int code = topics_check_active(t);
 	memset(&x, 0, sizeof x);
 	x.t = t;
 	if (code == SYNOD_OK)

@@ -58,7 +58,7 @@
 #include "server_int.h"
 #include "synod/client.h"
 #include "brokers.h"
-#include "topics_int.h"
+#include "topics.h"
 
 #define DEADLINE_MS 5000
 #define CORRELATION 4242
@@ -843,7 +843,7 @@ static void test_takeover_no_memory(void **state)
 			 * every leader for gone), and a broker's fetch or
 			 * ISR change is UNAVAILABLE, not UNKNOWN_BROKER
 			 * (which sends a broker to register again). */
-			assert_int_equal(tp_check_active(topics),
+			assert_int_equal(topics_check_active(topics),
 					 SYNOD_EUNAVAILABLE);
 			assert_int_equal(brokers_check(m->self, 7, 0),
 					 SYNOD_EUNAVAILABLE);
@@ -851,7 +851,7 @@ static void test_takeover_no_memory(void **state)
 		RUN_UNTIL(n, module_holds(m) == 1);
 		assert_int_equal(capture_count(&cap, warnings[i]), 1);
 		if (i == 0) {
-			assert_int_equal(tp_check_active(topics), SYNOD_OK);
+			assert_int_equal(topics_check_active(topics), SYNOD_OK);
 			assert_int_equal(brokers_check(m->self, 7, 0),
 					 SYNOD_ESTALE_BROKER_EPOCH);
 		}
