@@ -867,9 +867,11 @@ static void on_tick(uv_timer_t *t)
 {
 	struct brokers *b = t->data;
 	uint64_t now;
-	if (b->loading && node_check_active(b->node) == SYNOD_OK)
+	if (node_check_active(b->node) != SYNOD_OK)
+		return;
+	if (b->loading)
 		load_sessions(b);
-	if (!b->active || node_check_active(b->node) != SYNOD_OK)
+	if (!b->active)
 		return;
 	refresh_config(b);
 	reconcile(b);
