@@ -349,6 +349,10 @@ char *http_metrics_text(struct server *s)
 		metric(&t, "synod_partition_isr_changes_total", "counter",
 		       "Partition ISR changes proposed.",
 		       (double)m->isr_changes);
+		metric(&t, "synod_partition_isr_waits_total", "counter",
+		       "Waits of ISR changes for a change in flight on "
+		       "their partition.",
+		       (double)m->isr_waits);
 	}
 	if (m->has_brokers) {
 		metric(&t, "synod_brokers", "gauge",

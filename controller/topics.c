@@ -1081,9 +1081,11 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	if (!t->active)
 		return;
 	m->has_fetches = m->has_leader_changes = m->has_isr_changes = 1;
+	m->has_isr_waits = 1;
 	m->fetches = t->stats.fetches;
 	m->leader_changes = t->stats.elections;
 	m->isr_changes = t->stats.isr_changes;
+	m->isr_waits = t->stats.isr_waits;
 }
 
 void topics_module(struct topics *t, struct module *m)

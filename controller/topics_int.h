@@ -238,8 +238,12 @@ struct alter_batch {
 	size_t n;
 	unsigned *chg; /* item of each change proposed, in order */
 	unsigned n_chg;
-	unsigned holds; /* proposals not ended, + the build */
+	unsigned holds; /* proposals not ended, + the build, + a wait */
 	int rc;		/* leadership lost with a proposal in flight */
+	/* Items whose partition had a change in flight, decided again once
+	 * a read barrier commits (round: barriers waited so far). */
+	unsigned *wait, *wait_spare;
+	unsigned n_wait, round;
 };
 
 /* ---- topics.c ---- */

@@ -12,11 +12,28 @@
 
 /* ---- ISR changes from partition leaders ---- */
 
+/* Rounds a request waits for the changes in flight on its partitions (a
+ * read barrier each) before those partitions are answered UNAVAILABLE. */
+#define ALTER_WAIT_ROUNDS 8
+/* alter_decide: the partition has a change in flight (in the overlay). */
+#define ALTER_IN_FLIGHT (-1)
+#define ALTER_BUSY_MSG                                                         \
+	"a change of this partition is still being committed: retry"
+
 /* One ISR change as ALTER_PARTITION checks it, the broker's session
- * checked already: SYNOD_OK with *tp, *cur (the current state, proposed
- * or committed), *in and *out filled (out equal to in when nothing is to
- * be committed: the same ISR restated, or a retry of the change that made
- * the current state), or the refusal. */
+ * checked already: SYNOD_OK with *tp, *cur (the committed state), *in and
+ * *out filled (out equal to in when nothing is to be committed: the same
+ * ISR restated, or a retry of the change that made the current state), or
+ * the refusal, or ALTER_IN_FLIGHT.
+ *
+ * A partition with a change proposed and not yet applied is not decided
+ * until it has applied (ALTER_IN_FLIGHT: the caller waits for a read
+ * barrier and decides again). Deciding on the proposed state would answer
+ * a retry of that very change OK at once, before it commits: if the
+ * proposal is then lost (a failover), the leader acts on an ISR the
+ * quorum never had, and may count acknowledgements from a follower the
+ * committed ISR still lists as in sync, or none from one it lists. An
+ * answer thus always reports a committed state. */
 static int alter_decide(struct topics *t, int32_t broker,
 			const ProtobufCBinaryData *topic_id, int32_t partition,
 			uint32_t leader_epoch, uint32_t partition_epoch,
@@ -27,7 +44,9 @@ static int alter_decide(struct topics *t, int32_t broker,
 	if (topic_id->len != 16 || topic_id->data == NULL ||
 	    store_topic_get_by_id(t->store, topic_id->data, tp) != STORE_OK)
 		return SYNOD_EUNKNOWN_TOPIC;
-	if (tp_current(t, tp->tid, partition, cur) != STORE_OK)
+	if (tp_ov_find(t, tp_ov_key(tp->tid, partition)) != NULL)
+		return ALTER_IN_FLIGHT;
+	if (store_partition_get(t->store, tp->tid, partition, cur) != STORE_OK)
 		return SYNOD_EUNKNOWN_PARTITION;
 	tp_to_el(cur, in);
 	return el_alter_isr(in, broker, leader_epoch, partition_epoch, isr,
@@ -102,9 +121,68 @@ static void alter_done(struct node *n, struct waiter *w, int rc,
 	tp_top_free(o);
 }
 
+static void alter_request(struct topics *t, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__AlterPartitionRequest *req,
+			  unsigned round);
+
+/* The barrier a request waited for (alter_wait) has committed, or failed. */
+static void alter_waited(struct node *n, struct waiter *w, int rc,
+			 const int *statuses)
+{
+	struct top *o = w->data;
+	struct pending *p = o->p;
+	(void)n;
+	(void)statuses;
+	if (rc == SYNOD_OK) {
+		Synod__Wire__AlterPartitionRequest *req = p->msg;
+		p->msg = NULL;
+		alter_request(o->t, p->sc, &p->h, req, o->first + 1);
+	} else {
+		srv_reply_status(p->sc, &p->h, rc, NULL);
+	}
+	srv_pending_free(p);
+	tp_top_free(o);
+}
+
+/* Decide req again, as round `round`, once everything proposed so far has
+ * applied (node_read's barrier). Answers at once on failure. */
+static void alter_wait(struct topics *t, struct sconn *sc,
+		       const struct frame_header *h,
+		       Synod__Wire__AlterPartitionRequest *req, unsigned round)
+{
+	struct pending *p = srv_pending_new(sc, h, req, NULL, NULL);
+	struct top *o = p ? tp_top_new(t, p, alter_waited) : NULL;
+	int rv;
+	if (o == NULL) {
+		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
+		if (p)
+			srv_pending_free(p);
+		else
+			synod__wire__alter_partition_request__free_unpacked(
+			    req, NULL);
+		return;
+	}
+	o->first = round;
+	t->stats.isr_waits++;
+	if ((rv = node_read(t->node, &o->w)) != SYNOD_OK) {
+		srv_reply_status(sc, h, rv, NULL);
+		srv_pending_free(p);
+		tp_top_free(o);
+	}
+}
+
 void tp_handle_alter(struct topics *t, struct sconn *sc,
 		     const struct frame_header *h,
 		     Synod__Wire__AlterPartitionRequest *req)
+{
+	alter_request(t, sc, h, req, 0);
+}
+
+static void alter_request(struct topics *t, struct sconn *sc,
+			  const struct frame_header *h,
+			  Synod__Wire__AlterPartitionRequest *req,
+			  unsigned round)
 {
 	struct store_topic tp;
 	struct store_partition cur;
@@ -112,6 +190,7 @@ void tp_handle_alter(struct topics *t, struct sconn *sc,
 	struct recbuf rb;
 	struct pending *p;
 	struct top *o;
+	const char *why = NULL;
 	int rv = topics_check_active(t);
 	if (rv == SYNOD_OK)
 		rv = brokers_check(t->brokers, req->broker_id,
@@ -121,14 +200,22 @@ void tp_handle_alter(struct topics *t, struct sconn *sc,
 				  req->partition, req->leader_epoch,
 				  req->partition_epoch, req->new_isr,
 				  req->n_new_isr, &tp, &cur, &in, &out);
+	if (rv == ALTER_IN_FLIGHT && round < ALTER_WAIT_ROUNDS) {
+		alter_wait(t, sc, h, req, round);
+		return;
+	}
+	if (rv == ALTER_IN_FLIGHT) {
+		rv = SYNOD_EUNAVAILABLE;
+		why = ALTER_BUSY_MSG;
+	}
 	if (rv != SYNOD_OK) {
-		srv_reply_status(sc, h, rv, NULL);
+		srv_reply_status(sc, h, rv, why);
 		synod__wire__alter_partition_request__free_unpacked(req, NULL);
 		return;
 	}
 	if (!el_changed(&in, &out)) {
 		/* The same ISR restated, or a retry of the change that made
-		 * this state: nothing to commit. */
+		 * this (committed) state: nothing to commit. */
 		Synod__Wire__AlterPartitionResponse r =
 		    SYNOD__WIRE__ALTER_PARTITION_RESPONSE__INIT;
 		Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
@@ -234,6 +321,8 @@ static void ab_answer(struct alter_batch *ab)
 	free(pts);
 	free(ab->items);
 	free(ab->chg);
+	free(ab->wait);
+	free(ab->wait_spare);
 	free(ab);
 	if (--t->ops == 0 && t->closing == 2)
 		tp_topics_free(t);
@@ -346,6 +435,121 @@ static int ab_duplicates(const Synod__Wire__AlterPartitionsRequest *req,
 	return 0;
 }
 
+static void ab_wait(struct topics *t, struct alter_batch *ab);
+
+/* Decide items list[0..n) of ab (list NULL: every item, those dup marks
+ * answered INVALID_REQUEST) in order, propose the changes in pages, and
+ * wait for the partitions with a change in flight (ab_wait). */
+static void ab_pass(struct topics *t, struct alter_batch *ab,
+		    const unsigned *list, unsigned n, const unsigned char *dup)
+{
+	Synod__Wire__AlterPartitionsRequest *req = ab->p->msg;
+	struct recbuf rb;
+	unsigned first = ab->n_chg;
+	recbuf_init(&rb);
+	tp_begin_decision(t);
+	for (unsigned k = 0; k < n; k++) {
+		unsigned i = list ? list[k] : k;
+		const Synod__Wire__AlterPartitionItem *q = req->items[i];
+		struct ab_item *it = &ab->items[i];
+		struct store_topic tp;
+		struct store_partition cur;
+		struct el_partition in, out;
+		if (dup && dup[i]) {
+			it->code = SYNOD_EINVALID_REQUEST;
+			continue;
+		}
+		it->code = alter_decide(t, req->broker_id, &q->topic_id,
+					q->partition, q->leader_epoch,
+					q->partition_epoch, q->new_isr,
+					q->n_new_isr, &tp, &cur, &in, &out);
+		if (it->code == ALTER_IN_FLIGHT) {
+			ab->wait[ab->n_wait++] = i;
+			continue;
+		}
+		if (it->code != SYNOD_OK)
+			continue;
+		if (!el_changed(&in, &out)) {
+			it->st = cur;
+			it->has_st = 1;
+			continue;
+		}
+		tp_add_change(t, &rb, &tp, &cur, &out);
+		ab->chg[ab->n_chg++] = i;
+		if (rb.n >= t->page) {
+			ab_propose(t, ab, &rb, first);
+			recbuf_free(&rb);
+			recbuf_init(&rb);
+			tp_begin_decision(t);
+			first = ab->n_chg;
+		}
+	}
+	ab_propose(t, ab, &rb, first);
+	recbuf_free(&rb);
+	if (ab->n_wait)
+		ab_wait(t, ab);
+}
+
+/* The waiting items (ab->wait) all end with code. */
+static void ab_wait_end(struct alter_batch *ab, int code)
+{
+	for (unsigned k = 0; k < ab->n_wait; k++)
+		ab->items[ab->wait[k]].code = code;
+	if ((code == SYNOD_ENOT_CONTROLLER || code == SYNOD_ESHUTTING_DOWN) &&
+	    ab->rc == SYNOD_OK)
+		ab->rc = code; /* the client retries on the new controller */
+	ab->n_wait = 0;
+}
+
+/* The barrier the waiting items waited for has committed, or failed:
+ * decide them again (as alter_request does a single change). */
+static void ab_waited(struct node *n, struct waiter *w, int rc,
+		      const int *statuses)
+{
+	struct top *o = w->data;
+	struct alter_batch *ab = o->ab;
+	struct topics *t = o->t;
+	Synod__Wire__AlterPartitionsRequest *req = ab->p->msg;
+	(void)n;
+	(void)statuses;
+	if (rc == SYNOD_OK && (rc = topics_check_active(t)) == SYNOD_OK)
+		rc = brokers_check(t->brokers, req->broker_id,
+				   req->broker_epoch);
+	if (rc != SYNOD_OK) {
+		ab_wait_end(ab, rc);
+	} else {
+		unsigned *list = ab->wait, nl = ab->n_wait;
+		ab->wait = ab->wait_spare;
+		ab->wait_spare = list;
+		ab->n_wait = 0;
+		ab->round++;
+		ab_pass(t, ab, list, nl, NULL);
+	}
+	ab_release(ab);
+	tp_top_free(o);
+}
+
+/* Wait for a read barrier, then decide the waiting items again; after
+ * ALTER_WAIT_ROUNDS rounds they are answered UNAVAILABLE. */
+static void ab_wait(struct topics *t, struct alter_batch *ab)
+{
+	struct top *o;
+	int rv;
+	if (ab->round >= ALTER_WAIT_ROUNDS) {
+		ab_wait_end(ab, SYNOD_EUNAVAILABLE);
+		return;
+	}
+	if ((o = tp_top_new(t, NULL, ab_waited)) == NULL) {
+		ab_wait_end(ab, SYNOD_EUNKNOWN);
+		return;
+	}
+	o->ab = ab;
+	ab->holds++;
+	t->stats.isr_waits += ab->n_wait;
+	if ((rv = node_read(t->node, &o->w)) != SYNOD_OK)
+		ab_waited(t->node, &o->w, rv, NULL);
+}
+
 void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 			   const struct frame_header *h,
 			   Synod__Wire__AlterPartitionsRequest *req)
@@ -353,8 +557,6 @@ void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 	struct alter_batch *ab = NULL;
 	struct pending *p = NULL;
 	unsigned char *dup = NULL;
-	struct recbuf rb;
-	unsigned first = 0;
 	uint64_t cap;
 	int rv = topics_check_active(t);
 	if (rv == SYNOD_OK)
@@ -379,9 +581,12 @@ void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 	if ((ab = calloc(1, sizeof *ab)) != NULL) {
 		ab->items = calloc(req->n_items + 1, sizeof *ab->items);
 		ab->chg = calloc(req->n_items + 1, sizeof *ab->chg);
+		ab->wait = calloc(req->n_items + 1, sizeof *ab->wait);
+		ab->wait_spare = calloc(req->n_items + 1, sizeof *ab->wait);
 		dup = calloc(req->n_items + 1, 1);
 	}
-	if (ab == NULL || ab->items == NULL || ab->chg == NULL || dup == NULL ||
+	if (ab == NULL || ab->items == NULL || ab->chg == NULL ||
+	    ab->wait == NULL || ab->wait_spare == NULL || dup == NULL ||
 	    ab_duplicates(req, dup) != 0 ||
 	    (p = srv_pending_new(sc, h, req, NULL, NULL)) == NULL) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
@@ -389,6 +594,8 @@ void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 		if (ab) {
 			free(ab->items);
 			free(ab->chg);
+			free(ab->wait);
+			free(ab->wait_spare);
 		}
 		free(ab);
 		free(dup);
@@ -399,41 +606,7 @@ void tp_handle_alter_batch(struct topics *t, struct sconn *sc,
 	ab->n = req->n_items;
 	ab->holds = 1; /* released when every proposal is made */
 	t->ops++;
-	recbuf_init(&rb);
-	tp_begin_decision(t);
-	for (size_t i = 0; i < req->n_items; i++) {
-		const Synod__Wire__AlterPartitionItem *q = req->items[i];
-		struct ab_item *it = &ab->items[i];
-		struct store_topic tp;
-		struct store_partition cur;
-		struct el_partition in, out;
-		if (dup[i]) {
-			it->code = SYNOD_EINVALID_REQUEST;
-			continue;
-		}
-		it->code = alter_decide(t, req->broker_id, &q->topic_id,
-					q->partition, q->leader_epoch,
-					q->partition_epoch, q->new_isr,
-					q->n_new_isr, &tp, &cur, &in, &out);
-		if (it->code != SYNOD_OK)
-			continue;
-		if (!el_changed(&in, &out)) {
-			it->st = cur;
-			it->has_st = 1;
-			continue;
-		}
-		tp_add_change(t, &rb, &tp, &cur, &out);
-		ab->chg[ab->n_chg++] = (unsigned)i;
-		if (rb.n >= t->page) {
-			ab_propose(t, ab, &rb, first);
-			recbuf_free(&rb);
-			recbuf_init(&rb);
-			tp_begin_decision(t);
-			first = ab->n_chg;
-		}
-	}
-	ab_propose(t, ab, &rb, first);
-	recbuf_free(&rb);
+	ab_pass(t, ab, NULL, ab->n, dup);
 	free(dup);
 	ab_release(ab);
 }

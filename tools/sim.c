@@ -83,6 +83,16 @@ struct sbroker {
 	/* --event-log: what the last "ack" event said. */
 	uint64_t ev_ack_ns;
 	int ev_fenced, ev_self;
+	/* --isr-churn-ms: the ISR change in flight (one at a time), resent
+	 * as it was after a timeout or a lost controller, as a partition
+	 * leader must (tries: sends so far). */
+	int churn_busy;
+	unsigned churn_tries;
+	uint8_t churn_tid[16];
+	int32_t churn_partition;
+	uint32_t churn_le, churn_pe;
+	int32_t churn_isr[16];
+	size_t churn_n;
 };
 
 /* Simulator-level state of one consumer: the library's states plus this. */
@@ -300,7 +310,12 @@ static void usage(FILE *out)
 	    "                          small runs only)\n"
 	    "  --isr-churn-ms MS       every MS each unfenced broker shrinks "
 	    "or regrows the\n"
-	    "                          ISR of one partition it leads\n"
+	    "                          ISR of one partition it leads (one "
+	    "change in\n"
+	    "                          flight; resent unchanged up to twice "
+	    "after a\n"
+	    "                          timeout, a lost controller or "
+	    "UNAVAILABLE)\n"
 	    "\n"
 	    "State file: {\"brokers\":[{\"id\",\"epoch\",\"incarnation_id\","
 	    "\"state\",\"fenced\",\"rack\",\n"
@@ -563,7 +578,9 @@ static void snapshot(struct sbroker *sb)
  *          heartbeat was acknowledged (checked every 100 ms): b, inc,
  *          epoch, fenced, self, deadline (when the session may end by
  *          the library's reckoning: last acknowledged send + session)
- *   alter  an ISR change answered (--isr-churn-ms): b, tid, p, code
+ *   alter  an ISR change answered (--isr-churn-ms): b, code, try (its
+ *          sends so far), and with a state (OK): tid, p, isr, leader,
+ *          le, pe, reps (the state the controller committed)
  *   own    a consumer's owned set changed: c, g, m, e, owned [[topic id
  *          hex, partition, topic name], ...]
  *   close  a broker or consumer was closed without a controlled exit
@@ -863,6 +880,7 @@ static int start_broker(struct sbroker *sb)
 	sb->ev_ack_ns = 0;
 	sb->ev_fenced = -1; /* the first tick logs an "ack" event */
 	sb->leading = 0;    /* a new, empty view */
+	sb->churn_busy = 0; /* the closed library's answer never comes */
 	sb->last_rtt_us = 0;
 	sb->view_dirty = 1; /* a new, empty view */
 	sb->err[0] = '\0';
@@ -919,27 +937,61 @@ static int churn_collect(void *arg, const Synod__Wire__PartitionState *p)
 	return 0;
 }
 
+/* Sends of one ISR change at most (a first send and two resends). */
+#define CHURN_TRIES 3
+
+static int churn_send(struct sbroker *sb);
+
 static void on_churn_done(void *arg, int code,
 			  const Synod__Wire__PartitionState *st)
 {
 	struct sbroker *sb = arg;
 	struct buf o = {0};
-	if (sim.events == NULL)
-		return;
-	ev_begin(&o, "alter");
-	buf_puts(&o, ",\"b\":");
-	buf_int(&o, sb->id);
-	buf_puts(&o, ",\"code\":");
-	buf_str(&o, synod_error_name(code));
-	if (st && st->topic_id.len == 16) {
-		buf_puts(&o, ",\"tid\":");
-		buf_hex(&o, st->topic_id.data, 16);
-		buf_puts(&o, ",\"p\":");
-		buf_int(&o, st->partition);
-		buf_puts(&o, ",\"isr\":");
-		buf_ints(&o, st->isr, st->n_isr);
+	if (sim.events) {
+		ev_begin(&o, "alter");
+		buf_puts(&o, ",\"b\":");
+		buf_int(&o, sb->id);
+		buf_puts(&o, ",\"code\":");
+		buf_str(&o, synod_error_name(code));
+		buf_puts(&o, ",\"try\":");
+		buf_int(&o, sb->churn_tries);
+		if (st && st->topic_id.len == 16) {
+			buf_puts(&o, ",\"tid\":");
+			buf_hex(&o, st->topic_id.data, 16);
+			buf_puts(&o, ",\"p\":");
+			buf_int(&o, st->partition);
+			buf_puts(&o, ",\"isr\":");
+			buf_ints(&o, st->isr, st->n_isr);
+			buf_puts(&o, ",\"leader\":");
+			buf_int(&o, st->leader);
+			buf_puts(&o, ",\"le\":");
+			buf_int(&o, st->leader_epoch);
+			buf_puts(&o, ",\"pe\":");
+			buf_int(&o, st->partition_epoch);
+			buf_puts(&o, ",\"reps\":");
+			buf_ints(&o, st->replicas, st->n_replicas);
+		}
+		ev_end(&o);
 	}
-	ev_end(&o);
+	sb->churn_busy = 0;
+	/* Outcome unknown: the change may be in flight still, or applied
+	 * with its answer lost. Send it again, unchanged. */
+	if ((code == SYNOD_ETIMEOUT || code == SYNOD_ECONNECTION ||
+	     code == SYNOD_ENOT_CONTROLLER || code == SYNOD_EUNAVAILABLE) &&
+	    sb->churn_tries < CHURN_TRIES && sb->b != NULL)
+		churn_send(sb);
+}
+
+static int churn_send(struct sbroker *sb)
+{
+	int rv = synod_broker_alter_isr(
+	    sb->b, sb->churn_tid, sb->churn_partition, sb->churn_le,
+	    sb->churn_pe, sb->churn_isr, sb->churn_n, on_churn_done, sb);
+	if (rv == SYNOD_OK) {
+		sb->churn_busy = 1;
+		sb->churn_tries++;
+	}
+	return rv;
 }
 
 static void on_churn(uv_timer_t *t)
@@ -948,9 +1000,9 @@ static void on_churn(uv_timer_t *t)
 	for (unsigned i = 0; i < sim.n; i++) {
 		struct sbroker *sb = &sim.brokers[i];
 		struct churn_pick k = {.id = sb->id};
-		int32_t isr[16];
 		size_t n = 0;
-		if (sb->b == NULL || synod_broker_fenced(sb->b))
+		if (sb->b == NULL || sb->churn_busy ||
+		    synod_broker_fenced(sb->b))
 			continue;
 		synod_broker_partitions(sb->b, churn_collect, &k);
 		if (k.seen == 0)
@@ -961,15 +1013,20 @@ static void on_churn(uv_timer_t *t)
 			for (size_t j = 0, f = 0; j < k.n_isr; j++) {
 				if (k.isr[j] != sb->id && ++f == drop)
 					continue;
-				isr[n++] = k.isr[j];
+				sb->churn_isr[n++] = k.isr[j];
 			}
 		} else {
-			memcpy(isr, k.replicas, k.n_replicas * sizeof *isr);
+			memcpy(sb->churn_isr, k.replicas,
+			       k.n_replicas * sizeof *sb->churn_isr);
 			n = k.n_replicas;
 		}
-		synod_broker_alter_isr(sb->b, k.tid, k.partition,
-				       k.leader_epoch, k.partition_epoch, isr,
-				       n, on_churn_done, sb);
+		memcpy(sb->churn_tid, k.tid, 16);
+		sb->churn_partition = k.partition;
+		sb->churn_le = k.leader_epoch;
+		sb->churn_pe = k.partition_epoch;
+		sb->churn_n = n;
+		sb->churn_tries = 0;
+		churn_send(sb);
 	}
 }
 

@@ -206,9 +206,18 @@ def check_topics(ops):
 
 # ---------------------------------------------------------------- brokers
 
-def check_brokers(logs, tick_s=0.1):
-    """logs: {source: [event]}. Returns (violations, stats)."""
+def _same_state(a, b):
+    """Two partition states (leader, leader epoch, sorted ISR, replicas or
+    None when the source did not say) agree."""
+    return a[:3] == b[:3] and (a[3] is None or b[3] is None or a[3] == b[3])
+
+
+def check_brokers(logs, tick_s=0.1, final_parts=None):
+    """logs: {source: [event]}; final_parts: final.partitions (the
+    committed states read after the final heal), or None. Returns
+    (violations, stats)."""
     viols = []
+    isr_acks = []      # "alter" events answered OK with a state
     by_epoch = {}      # (tid, p, leader_epoch) -> [leader, who, t, reg]
     by_pe = {}         # (tid, p, partition_epoch) -> (state, who)
     last = {}          # (b, inc, tid, p) -> (le, pe, t)
@@ -232,6 +241,9 @@ def check_brokers(logs, tick_s=0.1):
                 continue
             if k == "state" and ev.get("state") == "fenced":
                 fenced_states.append((ev["b"], ev["epoch"], ev["t"]))
+                continue
+            if k == "alter" and ev.get("code") == "OK" and "pe" in ev:
+                isr_acks.append(ev)
                 continue
             if k != "view":
                 continue
@@ -271,7 +283,7 @@ def check_brokers(logs, tick_s=0.1):
                 ps = by_pe.get((tid, p, pe))
                 if ps is None:
                     by_pe[(tid, p, pe)] = (state, who)
-                elif ps[0] != state:
+                elif not _same_state(ps[0], state):
                     viols.append(Violation(
                         "two-states-one-partition-epoch", part,
                         "partition epoch %d is leader %d (epoch %d), ISR %s, "
@@ -331,6 +343,59 @@ def check_brokers(logs, tick_s=0.1):
                         "%d/%d (at %.3f s) back to %d/%d" % (
                             b, old[0], old[1], old[2], le, pe), [who]))
                 last[pk] = (le, pe, t)
+    # Acknowledged ISR changes (since the sixteenth session's synod-sim)
+    # and the committed states read after the final heal are states at
+    # their partition epochs too: each must be the one the views show at
+    # that epoch. And an acknowledged change is never lost: read before
+    # the final listing, its partition (unless deleted) is at its epoch
+    # or later there.
+    extra = []
+    for ev in isr_acks:
+        extra.append((
+            ev["tid"], ev["p"], ev["pe"],
+            (ev["leader"], ev["le"], tuple(sorted(ev["isr"])),
+             tuple(ev["reps"])),
+            "broker %s's ISR change answered OK at %.3f s (send %s)" % (
+                ev["b"], ev["t"], ev.get("try", 1))))
+    fin = {}
+    if final_parts and "parts" in final_parts:
+        for tid, p, leader, le, pe, isr, reps in final_parts["parts"]:
+            fin[(tid, p)] = pe
+            extra.append((tid, p, pe, (leader, le, tuple(sorted(isr)),
+                                       tuple(reps)),
+                          "the committed state listed after the final heal "
+                          "(%.3f s)" % final_parts["t"]))
+    elif final_parts:
+        viols.append(Violation(
+            "no-final-partitions", None,
+            "no partition listing after the final heal succeeded (%s): "
+            "acknowledged ISR changes are not checked against the "
+            "committed state" % final_parts.get("error")))
+    for tid, p, pe, state, who in extra:
+        ps = by_pe.get((tid, p, pe))
+        if ps is None:
+            by_pe[(tid, p, pe)] = (state, who)
+        elif not _same_state(ps[0], state):
+            viols.append(Violation(
+                "two-states-one-partition-epoch", "%s-%d" % (tid[:8], p),
+                "partition epoch %d is leader %d (epoch %d), ISR %s, "
+                "replicas %s in one source and leader %d (epoch %d), ISR "
+                "%s, replicas %s in another" % (
+                    (pe,) + tuple(ps[0]) + tuple(state)), [ps[1], who]))
+    lost_judged = 0
+    if fin:
+        for ev in isr_acks:
+            got = fin.get((ev["tid"], ev["p"]))
+            if ev["t"] >= final_parts["t"] or got is None:
+                continue  # answered after the listing, or topic deleted
+            lost_judged += 1
+            if got < ev["pe"]:
+                viols.append(Violation(
+                    "lost-isr-change", "%s-%d" % (ev["tid"][:8], ev["p"]),
+                    "broker %s's ISR change to %s was answered OK at "
+                    "partition epoch %d at %.3f s; the committed state "
+                    "after the final heal is at partition epoch %d" % (
+                        ev["b"], ev["isr"], ev["pe"], ev["t"], got)))
     # Staleness: every fence of a registration that had been unfenced (in
     # version order, over all views), at the first time any view showed
     # it; then the broker's own belief at that time.
@@ -395,7 +460,12 @@ def check_brokers(logs, tick_s=0.1):
              "state fenced at %.3f s" % t_s]))
     return viols, {"views": views, "leader_terms": len(leader_terms),
                    "partition_states": len(by_pe),
-                   "fences": len(fences), "fenced_states": checked}
+                   "fences": len(fences), "fenced_states": checked,
+                   "isr_acks": len(isr_acks),
+                   "isr_resent_acks": sum(1 for e in isr_acks
+                                          if e.get("try", 1) > 1),
+                   "isr_acks_judged_lost": lost_judged,
+                   "final_partitions": len(fin)}
 
 
 # A fence shows in the views this long after a session at the latest
@@ -500,15 +570,16 @@ def check_groups(logs, kills):
     return viols, {"ownership_changes": changes, "owning_events": owning}
 
 
-def check_cluster(ops, sims):
-    """Every check above. Returns (violations, stats dict)."""
+def check_cluster(ops, sims, final_parts=None):
+    """Every check above (final_parts: the history's final.partitions).
+    Returns (violations, stats dict)."""
     viols, stats = [], {}
     v, s = check_topics(ops)
     viols += v
     stats["topics"] = s
     if sims:
         logs = sims.get("logs") or {}
-        v, s = check_brokers(logs, sims.get("tick_s", 0.1))
+        v, s = check_brokers(logs, sims.get("tick_s", 0.1), final_parts)
         viols += v
         stats["brokers"] = s
         if s["views"] == 0 and any(k.startswith("broker-") for k in logs):

@@ -681,7 +681,8 @@ def check_history(hist, out=sys.stdout, quiet=False):
     viols.extend(check_recoveries(
         hist.get("recoveries"),
         (hist.get("meta") or {}).get("recovery_bound_s", RECOVERY_BOUND_S)))
-    cv, cstats = check_cluster.check_cluster(ops, hist.get("sims"))
+    cv, cstats = check_cluster.check_cluster(
+        ops, hist.get("sims"), (hist.get("final") or {}).get("partitions"))
     fv, judged = check_cluster.check_fences_in_time(hist)
     cv += fv
     if "brokers" in cstats:

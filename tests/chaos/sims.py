@@ -264,6 +264,51 @@ def final_topic_reads(cluster, hist, timeout_ms, deadline_s=30.0):
         time.sleep(0.5)
 
 
+def final_partitions(cluster, hist, timeout_ms, deadline_s=30.0):
+    """After the final heal: every partition's committed state, from a
+    `topic list` (names to ids) and a `partition list` (both
+    linearizable reads), for the checker's acknowledged ISR changes
+    (check 7). Returns {"t": the history time before the first read,
+    "parts": [[topic id hex, partition, leader, leader epoch, partition
+    epoch, isr, replicas], ...]}, or {"error": ...} when no pair of
+    reads answered within deadline_s. A topic deleted between the reads
+    is left out; none is, as the topic clients have stopped."""
+    end = hist.now() + deadline_s
+    why = None
+    while True:
+        t = hist.now()
+        rc, out, err = cluster.ctl(["topic", "list"], timeout_ms=timeout_ms)
+        ids = None
+        if rc == 0:
+            try:
+                ids = {x["topic"]: x["topic_id"].replace("-", "")
+                       for x in json.loads(out)["topics"]}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                why = "topic list: unreadable answer"
+        else:
+            why = "topic list: %s" % (error_name(out, err) or
+                                      "exit %s" % rc)
+        if ids is not None:
+            rc, out, err = cluster.ctl(["partition", "list"],
+                                       timeout_ms=timeout_ms)
+            if rc == 0:
+                try:
+                    parts = [[ids[x["topic"]], x["partition"], x["leader"],
+                              x["leader_epoch"], x["partition_epoch"],
+                              x["isr"], x["replicas"]]
+                             for x in json.loads(out)["partitions"]
+                             if x["topic"] in ids]
+                    return {"t": round(t, 6), "parts": parts}
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    why = "partition list: unreadable answer"
+            else:
+                why = "partition list: %s" % (error_name(out, err) or
+                                              "exit %s" % rc)
+        if hist.now() >= end:
+            return {"error": why}
+        time.sleep(0.5)
+
+
 def wait_workloads_healthy(sims, cluster, hist, nbrokers, heal_t,
                            deadline_s):
     """After the final heal: poll `quorum status` until every broker is

@@ -723,6 +723,51 @@ class Brokers(unittest.TestCase):
         v, _ = cluster_run(logs)
         self.assertEqual(kinds(v), ["two-states-one-partition-epoch"])
 
+    def test_acknowledged_isr_changes(self):
+        # Broker 1's ISR change answered OK at partition epoch 6; the
+        # views show epoch 5 and 6; the committed states are listed
+        # after the final heal (final.partitions, at 9.0 s).
+        def alter(t, pe, isr, tries=1):
+            return {"t": t, "ev": "alter", "b": 1, "code": "OK",
+                    "try": tries, "tid": "aa", "p": 0, "isr": isr,
+                    "leader": 1, "le": 3, "pe": pe, "reps": [1, 2]}
+
+        def fin(parts, t=9.0):
+            return {"t": t, "parts": parts}
+
+        def go(extra, parts):
+            h = {"events": [], "final": {"partitions": parts},
+                 "sims": {"logs": {"broker-1": [
+                     view(1.0, 1, 10, [["aa", 0, 1, 3, 5, [1, 2], [1, 2]]],
+                          self.B),
+                     view(2.0, 1, 11, [["aa", 0, 1, 3, 6, [1], [1, 2]]],
+                          self.B)] + extra}, "kills": [], "tick_s": 0.1}}
+            return run(h)[0]
+        ok = fin([["aa", 0, 1, 3, 6, [1], [1, 2]]])
+        self.assertEqual(go([alter(1.5, 6, [1], 2)], ok), [])
+        # The answer is not the state the views show at its epoch.
+        self.assertEqual(kinds(go([alter(1.5, 6, [1, 2])], ok)),
+                         ["two-states-one-partition-epoch"])
+        # Nor is the final listing's.
+        self.assertEqual(kinds(go([], fin([["aa", 0, 2, 3, 6, [2],
+                                            [1, 2]]]))),
+                         ["two-states-one-partition-epoch"])
+        # Answered OK at epoch 7, which no view showed, and the quorum
+        # ends at 6: lost.
+        lost = alter(2.5, 7, [1, 2])
+        self.assertEqual(kinds(go([lost], ok)), ["lost-isr-change"])
+        # Not judged: answered after the listing, or its topic deleted
+        # (not listed).
+        self.assertEqual(go([lost], fin([["aa", 0, 1, 3, 6, [1], [1, 2]]],
+                                         t=2.0)), [])
+        self.assertEqual(go([lost], fin([])), [])
+        # No listing (older histories: nothing), a failed one: a
+        # violation.
+        self.assertEqual(go([lost], None), [])
+        self.assertEqual(kinds(go([], {"error": "partition list: "
+                                            "TIMEOUT"})),
+                         ["no-final-partitions"])
+
     def test_leadership_outlived_registration(self):
         # Broker 2 led in leader epoch 3 under registration 4; a view
         # listing its new registration 9 (unfenced) still shows it

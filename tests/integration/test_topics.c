@@ -1963,6 +1963,218 @@ static void test_self_fence_when_controllers_stop(void **state)
 	f->it.passed = 1;
 }
 
+/* ---- e. an ISR change is answered only once it has committed ---- */
+
+/* Send ALTER_PARTITION (corr) and, when corr_batch, the same change as
+ * the one item of an ALTER_PARTITIONS (corr_batch) on a raw connection. */
+static void raw_alter(int fd, uint32_t corr, uint32_t corr_batch,
+		      int32_t broker, uint64_t epoch, uint8_t *tid, uint32_t le,
+		      uint32_t pe, int32_t *isr, size_t n)
+{
+	Synod__Wire__AlterPartitionRequest r =
+	    SYNOD__WIRE__ALTER_PARTITION_REQUEST__INIT;
+	Synod__Wire__AlterPartitionsRequest b =
+	    SYNOD__WIRE__ALTER_PARTITIONS_REQUEST__INIT;
+	Synod__Wire__AlterPartitionItem it =
+	    SYNOD__WIRE__ALTER_PARTITION_ITEM__INIT;
+	Synod__Wire__AlterPartitionItem *itp = &it;
+	r.broker_id = b.broker_id = broker;
+	r.broker_epoch = b.broker_epoch = epoch;
+	r.topic_id.data = it.topic_id.data = tid;
+	r.topic_id.len = it.topic_id.len = 16;
+	r.leader_epoch = it.leader_epoch = le;
+	r.partition_epoch = it.partition_epoch = pe;
+	r.new_isr = it.new_isr = isr;
+	r.n_new_isr = it.n_new_isr = n;
+	b.items = &itp;
+	b.n_items = 1;
+	itest_raw_request(fd, SYNOD_API_ALTER_PARTITION, NULL, corr, &r.base);
+	if (corr_batch)
+		itest_raw_request(fd, SYNOD_API_ALTER_PARTITIONS, NULL,
+				  corr_batch, &b.base);
+}
+
+/* What one raw answer said: code (-1 none) and, when OK, the state. */
+struct raw_isr_answer {
+	int code;
+	uint32_t pe;
+	unsigned nisr;
+};
+
+/* Read the answers to requests corr_base + 0..n-1 (corr_base + n - 1 an
+ * ALTER_PARTITIONS, the others ALTER_PARTITION) in whatever order they
+ * come, until all came or the connection closed or stayed silent for 5 s
+ * (the socket's timeout). */
+static void raw_isr_answers(int fd, uint32_t corr_base, unsigned n,
+			    struct raw_isr_answer *out)
+{
+	for (unsigned k = 0; k < n; k++)
+		out[k].code = -1;
+	for (unsigned got = 0; got < n; got++) {
+		uint8_t p[16], *body;
+		uint32_t len, corr;
+		unsigned k;
+		const Synod__Wire__PartitionState *st = NULL;
+		if (itest_raw_read(fd, p, sizeof p) != 0)
+			return;
+		len = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+		      ((uint32_t)p[2] << 8) | p[3];
+		corr = ((uint32_t)p[12] << 24) | ((uint32_t)p[13] << 16) |
+		       ((uint32_t)p[14] << 8) | p[15];
+		assert_true(len >= 12 && len - 12 <= (1u << 20));
+		assert_true(corr >= corr_base && corr < corr_base + n);
+		k = corr - corr_base;
+		body = malloc(len - 12 + 1);
+		assert_non_null(body);
+		assert_int_equal(itest_raw_read(fd, body, len - 12), 0);
+		if (k + 1 < n) {
+			Synod__Wire__AlterPartitionResponse *r =
+			    synod__wire__alter_partition_response__unpack(
+				NULL, len - 12, body);
+			assert_non_null(r);
+			out[k].code = (int)r->status->code;
+			st = r->partition;
+			if (out[k].code == SYNOD_OK) {
+				assert_non_null(st);
+				out[k].pe = st->partition_epoch;
+				out[k].nisr = (unsigned)st->n_isr;
+			}
+			synod__wire__alter_partition_response__free_unpacked(
+			    r, NULL);
+		} else {
+			Synod__Wire__AlterPartitionsResponse *r =
+			    synod__wire__alter_partitions_response__unpack(
+				NULL, len - 12, body);
+			assert_non_null(r);
+			out[k].code = (int)r->status->code;
+			if (out[k].code == SYNOD_OK) {
+				assert_int_equal(r->n_results, 1);
+				out[k].code = r->results[0]->code;
+				st = r->results[0]->state;
+			}
+			if (out[k].code == SYNOD_OK) {
+				assert_non_null(st);
+				out[k].pe = st->partition_epoch;
+				out[k].nisr = (unsigned)st->n_isr;
+			}
+			synod__wire__alter_partitions_response__free_unpacked(
+			    r, NULL);
+		}
+		free(body);
+	}
+}
+
+static uint64_t isr_waits(struct cluster *c, unsigned id)
+{
+	Synod__Wire__NodeStatusResponse *m = cluster_node_status(c, id, 5000);
+	uint64_t v;
+	assert_non_null(m);
+	v = m->has_isr_waits ? m->isr_waits : 0;
+	synod__wire__node_status_response__free_unpacked(m, NULL);
+	return v;
+}
+
+/* Invariant: an ISR change answered OK (ALTER_PARTITION, or an
+ * ALTER_PARTITIONS item) reports a committed state, so the change is
+ * never lost, even when the controller that answered is lost right
+ * after. A resend of a change whose proposal is still in flight used to
+ * be answered OK at once with the proposed state: with the followers
+ * down (nothing can commit) and that controller then killed, the broker
+ * held an ISR the quorum never had. */
+static void test_isr_answer_is_committed(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->it.c;
+	struct snap s;
+	struct raw_isr_answer a[3];
+	uint8_t tid[16];
+	unsigned l1, leader, others[2], k = 0;
+	uint64_t e1, waits;
+	int fd;
+	static const int32_t i123[] = {1, 2, 3}, i12[] = {1, 2};
+	int32_t isr12[] = {1, 2}, isr123[] = {1, 2, 3};
+	const struct part *p;
+
+	start(f);
+	l1 = lib_start(f, 1);
+	lib_start(f, 2);
+	lib_start(f, 3);
+	for (unsigned i = 0; i < 3; i++)
+		lib_wait_active(f, i);
+	{
+		struct spec sp = {"isr", -1, -1, "1:2:3", NULL};
+		create_ok(f, &sp, tid);
+	}
+	snap_take(f, &s);
+	expect_isr_part(&s, 0, 1, 0, 0, i123, 3);
+	snap_free(&s);
+	e1 = synod_broker_epoch(f->lib[l1]);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+	waits = isr_waits(c, leader);
+
+	/* Healthy: a change and two resends of it while it is in flight
+	 * (the resends wait for it to apply); all three get its committed
+	 * state. */
+	fd = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
+	raw_alter(fd, 1, 0, 1, e1, tid, 0, 0, isr12, 2);
+	raw_alter(fd, 2, 3, 1, e1, tid, 0, 0, isr12, 2);
+	raw_isr_answers(fd, 1, 3, a);
+	for (unsigned i = 0; i < 3; i++) {
+		assert_int_equal(a[i].code, SYNOD_OK);
+		assert_int_equal(a[i].pe, 1);
+		assert_int_equal(a[i].nisr, 2);
+	}
+	assert_true(isr_waits(c, leader) >= waits + 2);
+	snap_take(f, &s);
+	expect_isr_part(&s, 0, 1, 0, 1, i12, 2);
+	snap_free(&s);
+
+	/* The followers die: nothing commits, and they never see what the
+	 * leader appends now (stopped ones would, from their sockets'
+	 * buffers, once resumed). The change to {1, 2, 3} and its resends
+	 * stay unanswered until the leader steps down. */
+	for (unsigned i = 1; i <= c->n; i++)
+		if (i != leader)
+			others[k++] = i;
+	assert_int_equal(cluster_kill(c, others[0]), 0);
+	assert_int_equal(cluster_kill(c, others[1]), 0);
+	raw_alter(fd, 11, 0, 1, e1, tid, 0, 1, isr123, 3);
+	raw_alter(fd, 12, 13, 1, e1, tid, 0, 1, isr123, 3);
+	raw_isr_answers(fd, 11, 3, a);
+	close(fd);
+	/* That controller dies with the change in its log only; the other
+	 * two elect one of themselves. */
+	assert_int_equal(cluster_kill(c, leader), 0);
+	assert_int_equal(cluster_start_node(c, others[0]), 0);
+	assert_int_equal(cluster_start_node(c, others[1]), 0);
+	assert_int_not_equal(cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS),
+			     0);
+	snap_take(f, &s);
+	p = snap_find(&s, "isr", 0);
+	for (unsigned i = 0; i < 3; i++)
+		if (a[i].code == SYNOD_OK &&
+		    (p->pe < a[i].pe || (p->pe == a[i].pe && p->nisr != 3)))
+			fail_msg("request %u was answered OK with partition "
+				 "epoch %u, ISR of %u; the quorum has "
+				 "partition epoch %u, ISR of %u",
+				 11 + i, a[i].pe, a[i].nisr, p->pe, p->nisr);
+	expect_isr_part(&s, 0, 1, 0, 1, i12, 2);
+	snap_free(&s);
+
+	/* The broker sends it again to the new controller: committed. */
+	{
+		struct part got;
+		assert_int_equal(alter(f, l1, tid, 0, 0, 1, isr123, 3, &got),
+				 SYNOD_OK);
+		assert_int_equal(got.pe, 2);
+	}
+	snap_take(f, &s);
+	expect_isr_part(&s, 0, 1, 0, 2, i123, 3);
+	snap_free(&s);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1978,6 +2190,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_self_fence_when_controllers_stop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_isr_answer_is_committed, setup,
+					    teardown),
 	};
 	/* Writes to a killed node's socket must fail, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
