@@ -152,6 +152,23 @@ void cluster_node_status(struct server *s, int with_digest,
 	m->has_disk_free_bytes = m->has_disk_handoffs = 1;
 	m->disk_free_bytes = n->stats.disk_free_bytes;
 	m->disk_handoffs = n->stats.disk_handoffs;
+	{
+		/* The digests kept at apply, oldest first. */
+		uint64_t k = n->fsm.n_digests,
+			 first = k > FSM_DIGESTS ? k - FSM_DIGESTS : 0;
+		for (uint64_t i = first; i < k; i++) {
+			const struct fsm_digest *d =
+			    &n->fsm.digests[i % FSM_DIGESTS];
+			size_t j = m->n_digest_points++;
+			synod__wire__digest_point__init(&ns->points[j]);
+			snprintf(ns->point_hex[j], sizeof ns->point_hex[j],
+				 "%016llx", (unsigned long long)d->digest);
+			ns->points[j].index = d->index;
+			ns->points[j].digest = ns->point_hex[j];
+			ns->pointp[j] = &ns->points[j];
+		}
+		m->digest_points = ns->pointp;
+	}
 	if (with_digest && store_digest(n->fsm.store, &dg) == STORE_OK) {
 		snprintf(ns->digest, sizeof ns->digest, "%016llx",
 			 (unsigned long long)dg);

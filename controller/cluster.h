@@ -30,6 +30,8 @@ struct node_status {
 	Synod__Wire__PeerProgress *peers, **ptrs;
 	char leader[SYNOD_ADDR_MAX];
 	char digest[17];
+	Synod__Wire__DigestPoint points[FSM_DIGESTS], *pointp[FSM_DIGESTS];
+	char point_hex[FSM_DIGESTS][17];
 };
 void cluster_node_status(struct server *s, int with_digest,
 			 struct node_status *ns);

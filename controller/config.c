@@ -290,6 +290,8 @@ int config_set(struct synod_config *c, const char *key, const char *value,
 		U(snapshot_threshold, 16, 100000000);
 	if (strcmp(key, "snapshot_trailing") == 0)
 		U(snapshot_trailing, 16, 100000000);
+	if (strcmp(key, "digest_every") == 0)
+		U(digest_every, 0, 100000000);
 	if (strcmp(key, "max_inflight_entries") == 0)
 		U(max_inflight_entries, 1, 65536);
 	if (strcmp(key, "max_batch_records") == 0)

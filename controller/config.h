@@ -37,6 +37,7 @@ struct synod_config {
 	unsigned heartbeat_timeout_ms; /* 0: election timeout / 10 */
 	unsigned snapshot_threshold;
 	unsigned snapshot_trailing;
+	unsigned digest_every; /* state digests kept at apply (0: none) */
 	unsigned max_inflight_entries;
 	unsigned max_batch_records;
 	unsigned connect_retry_ms;

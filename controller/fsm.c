@@ -53,6 +53,14 @@ static int fsm_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
 		f->hooks.applied(f->hooks.arg, index, b);
 	if (b)
 		synod__rec__record_batch__free_unpacked(b, NULL);
+	if (f->digest_every && index >= f->digest_next) {
+		uint64_t d;
+		if (store_digest(f->store, &d) == STORE_OK)
+			f->digests[f->n_digests++ % FSM_DIGESTS] =
+			    (struct fsm_digest){index, d};
+		f->digest_next =
+		    (index / f->digest_every + 1) * f->digest_every;
+	}
 	if (now_us() - t0 > f->apply_max_us)
 		f->apply_max_us = now_us() - t0;
 	return 0;
@@ -106,6 +114,9 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 	f->snapshots_restored++;
 	f->last_restore_us = now_us() - t0;
 	f->snapshot_index = store_applied_index(f->store);
+	if (f->digest_every)
+		f->digest_next =
+		    (f->snapshot_index / f->digest_every + 1) * f->digest_every;
 	if (f->hooks.restored)
 		f->hooks.restored(f->hooks.arg, store_applied_index(f->store));
 	return 0;

@@ -33,6 +33,13 @@ struct fsm_hooks {
 	void (*fatal)(void *arg, const char *msg);
 };
 
+/* State digests taken at apply (digest_every), the last FSM_DIGESTS. */
+#define FSM_DIGESTS 16
+struct fsm_digest {
+	uint64_t index;	 /* the entry just applied */
+	uint64_t digest; /* store_digest() after it */
+};
+
 struct fsm {
 	struct raft_fsm raft_fsm; /* handed to raft_init() */
 	struct store *store;
@@ -47,6 +54,17 @@ struct fsm {
 	uint64_t last_restore_us;
 	uint64_t apply_max_us; /* slowest entry applied (store and hooks) */
 	int failed;	       /* set once apply failed fatally: applies stop */
+	/* digest_every > 0 (set before raft starts): after the first command
+	 * entry applied at or past each multiple of it, the state digest
+	 * goes into digests[n_digests++ % FSM_DIGESTS]. Nodes applying the
+	 * same log take them at the same indexes (a restored snapshot skips
+	 * to the next multiple), so replicas compare their states at the same
+	 * index all along, not only when they agree on the last one. O(state)
+	 * on the loop each time: for tests (--digest-every). */
+	unsigned digest_every;
+	uint64_t digest_next;
+	struct fsm_digest digests[FSM_DIGESTS];
+	uint64_t n_digests;
 	char restore_error[256]; /* why the last restore failed, or "" */
 };
 

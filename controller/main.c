@@ -88,6 +88,11 @@ static void usage(FILE *out)
 		"(default 65536)\n"
 		"  --snapshot-trailing N      entries kept after a snapshot "
 		"(default 16384)\n"
+		"  --digest-every N           keep the state digest after "
+		"each N entries\n"
+		"                             (NODE_STATUS; O(state) each: "
+		"tests; default 0,\n"
+		"                             none)\n"
 		"  --max-inflight-entries N   raft pipelining (default 256)\n"
 		"  --max-batch-records N      records per raft entry (default "
 		"10000)\n"
@@ -540,6 +545,7 @@ static const struct option long_opts[] = {
     {"accept-damaged-log-tail", required_argument, NULL, 42},
     {"snapshot-save-timeout-ms", required_argument, NULL, 43},
     {"thread-pool-size", required_argument, NULL, 44},
+    {"digest-every", required_argument, NULL, 45},
     {"new-cluster-id", no_argument, NULL, 16},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
@@ -557,6 +563,7 @@ static const char *const opt_keys[] = {
     [8] = "heartbeat_timeout_ms",
     [9] = "snapshot_threshold",
     [10] = "snapshot_trailing",
+    [45] = "digest_every",
     [11] = "max_inflight_entries",
     [12] = "max_batch_records",
     [13] = "max_frame_bytes",

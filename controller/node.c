@@ -1462,6 +1462,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 		goto err_io;
 	}
 	n->fsm.raft = &n->raft;
+	n->fsm.digest_every = cfg->digest_every;
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (unsigned)wall_ms() ^ (unsigned)cfg->node_id;
 	raft_seed(&n->raft, seed);

@@ -39,7 +39,8 @@ struct topics_stats {
 	uint64_t partitions_created;
 	uint64_t elections; /* leader changes proposed */
 	uint64_t isr_changes;
-	uint64_t isr_waits;    /* ISR changes that waited for one in flight */
+	uint64_t isr_waits;    /* waits (per change, per barrier) for a change
+				  in flight on the partition */
 	uint64_t pushes_built; /* entries that produced pushes */
 	uint64_t fetches;
 };

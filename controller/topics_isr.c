@@ -13,7 +13,7 @@
 /* ---- ISR changes from partition leaders ---- */
 
 /* Rounds a request waits for the changes in flight on its partitions (a
- * read barrier each) before those partitions are answered UNAVAILABLE. */
+ * read barrier each) before those partitions are answered BUSY. */
 #define ALTER_WAIT_ROUNDS 8
 /* alter_decide: the partition has a change in flight (in the overlay). */
 #define ALTER_IN_FLIGHT (-1)
@@ -33,7 +33,9 @@
  * proposal is then lost (a failover), the leader acts on an ISR the
  * quorum never had, and may count acknowledgements from a follower the
  * committed ISR still lists as in sync, or none from one it lists. An
- * answer thus always reports a committed state. */
+ * answer thus always reports a committed state. A leftover entry (its
+ * epoch not above the committed one: it can no longer apply) is dropped
+ * here rather than waited for. */
 static int alter_decide(struct topics *t, int32_t broker,
 			const ProtobufCBinaryData *topic_id, int32_t partition,
 			uint32_t leader_epoch, uint32_t partition_epoch,
@@ -41,13 +43,22 @@ static int alter_decide(struct topics *t, int32_t broker,
 			struct store_topic *tp, struct store_partition *cur,
 			struct el_partition *in, struct el_partition *out)
 {
+	struct ov_entry *e;
 	if (topic_id->len != 16 || topic_id->data == NULL ||
 	    store_topic_get_by_id(t->store, topic_id->data, tp) != STORE_OK)
 		return SYNOD_EUNKNOWN_TOPIC;
-	if (tp_ov_find(t, tp_ov_key(tp->tid, partition)) != NULL)
-		return ALTER_IN_FLIGHT;
+	e = tp_ov_find(t, tp_ov_key(tp->tid, partition));
 	if (store_partition_get(t->store, tp->tid, partition, cur) != STORE_OK)
-		return SYNOD_EUNKNOWN_PARTITION;
+		return e ? ALTER_IN_FLIGHT : SYNOD_EUNKNOWN_PARTITION;
+	/* A proposed state at or below the committed epoch can no longer
+	 * apply (a change applies only at the epoch before its own): a
+	 * leftover, not a change in flight. */
+	if (e && e->p.partition_epoch <= cur->partition_epoch) {
+		tp_ov_remove(t, e->key);
+		e = NULL;
+	}
+	if (e)
+		return ALTER_IN_FLIGHT;
 	tp_to_el(cur, in);
 	return el_alter_isr(in, broker, leader_epoch, partition_epoch, isr,
 			    n_isr > UINT32_MAX ? UINT32_MAX : (uint32_t)n_isr,
@@ -205,7 +216,7 @@ static void alter_request(struct topics *t, struct sconn *sc,
 		return;
 	}
 	if (rv == ALTER_IN_FLIGHT) {
-		rv = SYNOD_EUNAVAILABLE;
+		rv = SYNOD_EBUSY;
 		why = ALTER_BUSY_MSG;
 	}
 	if (rv != SYNOD_OK) {
@@ -530,13 +541,13 @@ static void ab_waited(struct node *n, struct waiter *w, int rc,
 }
 
 /* Wait for a read barrier, then decide the waiting items again; after
- * ALTER_WAIT_ROUNDS rounds they are answered UNAVAILABLE. */
+ * ALTER_WAIT_ROUNDS rounds they are answered BUSY. */
 static void ab_wait(struct topics *t, struct alter_batch *ab)
 {
 	struct top *o;
 	int rv;
 	if (ab->round >= ALTER_WAIT_ROUNDS) {
-		ab_wait_end(ab, SYNOD_EUNAVAILABLE);
+		ab_wait_end(ab, SYNOD_EBUSY);
 		return;
 	}
 	if ((o = tp_top_new(t, NULL, ab_waited)) == NULL) {

@@ -206,10 +206,13 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 		done = 1;
 	} else if (j->kind == JOB_ELECT) {
 		if (tp_elect_page_propose(t, j->er, &rb, w.items, w.n_items) ==
-		    0)
+		    0) {
 			w.items = NULL; /* the page's proposal owns them */
-		else
+		} else {
+			/* Not proposed: what the overlay says never applies. */
+			tp_ov_rollback(t, t->cur_owner);
 			*rc = SYNOD_EUNKNOWN, done = 1;
+		}
 	} else if (rb.n > 0) {
 		int prv = tp_propose_internal(t, &rb);
 		if (prv != 0) {

@@ -416,7 +416,9 @@ static void push_entry(struct topics *t, uint64_t index,
 	memset(&x, 0, sizeof x);
 	x.t = t;
 	x.index = index;
-	for (size_t i = 0; i < b->n_records && !x.failed; i++) {
+	/* Every record, also once out of memory: the overlay entries the
+	 * entry settles must go whether or not its pushes can be built. */
+	for (size_t i = 0; i < b->n_records; i++) {
 		const Synod__Rec__Record *r = b->records[i];
 		struct store_topic topic;
 		const ProtobufCBinaryData *id = NULL;
@@ -471,10 +473,10 @@ static void push_entry(struct topics *t, uint64_t index,
 				SYNOD__REC__RECORD__BODY_PARTITION_CHANGE)
 				tp_recheck_add(t, key);
 			/* The committed state, if this entry changed it. */
-			if (!found || p.version != index)
+			if (x.failed || !found || p.version != index)
 				continue;
 			if (tp_push_add_partition(&x, &topic, &p) != 0)
-				break;
+				x.failed = 1;
 		}
 	}
 	if (topic_events && !x.failed)

@@ -722,6 +722,21 @@ json_t *ja_quorum(const Synod__Wire__MetadataResponse *md,
 					? json_string(r->state_digest)
 					: json_null());
 			}
+			if (r->n_digest_points) {
+				json_t *a = json_array();
+				for (size_t k = 0; k < r->n_digest_points; k++)
+					json_array_append_new(
+					    a,
+					    json_pack(
+						"[I,s]",
+						(json_int_t)r->digest_points[k]
+						    ->index,
+						r->digest_points[k]->digest
+						    ? r->digest_points[k]
+							  ->digest
+						    : ""));
+				json_object_set_new(n, "digest_points", a);
+			}
 		} else {
 			json_object_set_new(n, "role", json_string("unknown"));
 			json_object_set_new(n, "applied_index", json_null());

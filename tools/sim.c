@@ -314,8 +314,8 @@ static void usage(FILE *out)
 	    "change in\n"
 	    "                          flight; resent unchanged up to twice "
 	    "after a\n"
-	    "                          timeout, a lost controller or "
-	    "UNAVAILABLE)\n"
+	    "                          timeout, a lost controller, "
+	    "UNAVAILABLE or BUSY)\n"
 	    "\n"
 	    "State file: {\"brokers\":[{\"id\",\"epoch\",\"incarnation_id\","
 	    "\"state\",\"fenced\",\"rack\",\n"
@@ -977,7 +977,8 @@ static void on_churn_done(void *arg, int code,
 	/* Outcome unknown: the change may be in flight still, or applied
 	 * with its answer lost. Send it again, unchanged. */
 	if ((code == SYNOD_ETIMEOUT || code == SYNOD_ECONNECTION ||
-	     code == SYNOD_ENOT_CONTROLLER || code == SYNOD_EUNAVAILABLE) &&
+	     code == SYNOD_ENOT_CONTROLLER || code == SYNOD_EUNAVAILABLE ||
+	     code == SYNOD_EBUSY) &&
 	    sb->churn_tries < CHURN_TRIES && sb->b != NULL)
 		churn_send(sb);
 }

@@ -242,7 +242,9 @@ def check_brokers(logs, tick_s=0.1, final_parts=None):
             if k == "state" and ev.get("state") == "fenced":
                 fenced_states.append((ev["b"], ev["epoch"], ev["t"]))
                 continue
-            if k == "alter" and ev.get("code") == "OK" and "pe" in ev:
+            # (synod_error_name(0) is "NONE".)
+            if k == "alter" and ev.get("code") in ("NONE", "OK") and \
+                    "pe" in ev:
                 isr_acks.append(ev)
                 continue
             if k != "view":

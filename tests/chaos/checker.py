@@ -409,6 +409,41 @@ def _explain(key, seg, starts, res, writes):
     return Violation("not-linearizable", key, msg, shown)
 
 
+def check_digest_points(final):
+    """Replicas through the run (final.digest_points, since the sixteenth
+    session): every node's state digest after applying one entry is the
+    same. Returns (violations, indexes seen on two nodes or more), or
+    ([], None) for a history without them."""
+    dp = (final or {}).get("digest_points")
+    if not dp:
+        return [], None
+    by_index = {}
+    for node, pts in (dp.get("nodes") or {}).items():
+        for idx, dg in pts:
+            for d in dg.split("|"):
+                by_index.setdefault(idx, {}).setdefault(d, []).append(
+                    int(node))
+    viols, compared = [], 0
+    for idx in sorted(by_index):
+        ds = by_index[idx]
+        if sum(len(v) for v in ds.values()) >= 2:
+            compared += 1
+        if len(ds) > 1:
+            viols.append(Violation(
+                "replica-divergence", None,
+                "after applying entry %d the nodes report different state "
+                "digests: %s" % (idx, ", ".join(
+                    "%s on node%s %s" % (d, "s" if len(n) > 1 else "",
+                                         ", ".join(map(str, sorted(n))))
+                    for d, n in sorted(ds.items())))))
+    if compared == 0 and dp.get("polls"):
+        viols.append(Violation(
+            "no-input", "digest points", "%d polls read no index that two "
+            "nodes both reported: replicas were compared at the end only" %
+            dp["polls"]))
+    return viols, compared
+
+
 def check_final(ops, final):
     """Final reads after the last heal; replica digests; recovery."""
     viol = []
@@ -676,6 +711,12 @@ def check_history(hist, out=sys.stdout, quiet=False):
                   file=out)
         viols.extend(v)
     viols.extend(check_final(reg_ops, hist.get("final")))
+    dv, compared = check_digest_points(hist.get("final"))
+    viols.extend(dv)
+    if compared is not None and not quiet:
+        print("checked digest points: %d applied indexes reported by two "
+              "nodes or more, %d violations" % (compared, len(dv)),
+              file=out)
     viols.extend(check_queries(ops))
     viols.extend(check_elections(hist))
     viols.extend(check_recoveries(

@@ -271,8 +271,9 @@ def final_partitions(cluster, hist, timeout_ms, deadline_s=30.0):
     (check 7). Returns {"t": the history time before the first read,
     "parts": [[topic id hex, partition, leader, leader epoch, partition
     epoch, isr, replicas], ...]}, or {"error": ...} when no pair of
-    reads answered within deadline_s. A topic deleted between the reads
-    is left out; none is, as the topic clients have stopped."""
+    reads answered within deadline_s. A topic deleted or replaced
+    between the reads is left out (none is: the topic clients have
+    stopped)."""
     end = hist.now() + deadline_s
     why = None
     while True:
@@ -293,12 +294,25 @@ def final_partitions(cluster, hist, timeout_ms, deadline_s=30.0):
                                        timeout_ms=timeout_ms)
             if rc == 0:
                 try:
+                    listed = json.loads(out)["partitions"]
+                    # Names whose topic was replaced between the reads
+                    # (none, as the topic clients have stopped) are left
+                    # out: the partition list names topics, not ids.
+                    rc2, out2, _ = cluster.ctl(["topic", "list"],
+                                               timeout_ms=timeout_ms)
+                    same = set()
+                    if rc2 == 0:
+                        same = {x["topic"] for x in
+                                json.loads(out2)["topics"]
+                                if ids.get(x["topic"]) ==
+                                x["topic_id"].replace("-", "")}
                     parts = [[ids[x["topic"]], x["partition"], x["leader"],
                               x["leader_epoch"], x["partition_epoch"],
                               x["isr"], x["replicas"]]
-                             for x in json.loads(out)["partitions"]
-                             if x["topic"] in ids]
-                    return {"t": round(t, 6), "parts": parts}
+                             for x in listed if x["topic"] in same]
+                    if rc2 == 0:
+                        return {"t": round(t, 6), "parts": parts}
+                    why = "topic list (again): %s" % "exit %s" % rc2
                 except (ValueError, KeyError, TypeError, AttributeError):
                     why = "partition list: unreadable answer"
             else:

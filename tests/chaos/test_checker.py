@@ -494,6 +494,31 @@ class FinalState(unittest.TestCase):
         self.assertEqual(kinds(v), ["no-convergence"])
         self.assertIn("31", v[0].render())
 
+    def test_digest_points(self):
+        # Digests kept at apply, read through the run: equal at equal
+        # indexes, whatever else each node reported.
+        def fin(nodes, polls=5):
+            return {"recovered": True, "converged": True,
+                    "digest_points": {"every": 64, "polls": polls,
+                                      "nodes": nodes}}
+        w = ("a", "write", "k", "1", 0, 1, "ok")
+        good = {"1": [[64, "aa"], [130, "bb"]], "2": [[64, "aa"]],
+                "3": [[130, "bb"], [192, "cc"]]}
+        v, out = run(hist(w, final=fin(good)))
+        self.assertEqual(v, [])
+        self.assertIn("checked digest points: 2 applied indexes", out)
+        bad = dict(good, **{"2": [[64, "ab"]]})
+        v, _ = run(hist(w, final=fin(bad)))
+        self.assertEqual(kinds(v), ["replica-divergence"])
+        self.assertIn("after applying entry 64", v[0].render())
+        # One node that reported two digests for one index.
+        v, _ = run(hist(w, final=fin({"1": [[64, "aa|ab"]]})))
+        self.assertEqual(kinds(v), ["replica-divergence"])
+        # Polled, and no index on two nodes: nothing was compared.
+        v, _ = run(hist(w, final=fin({"1": [[64, "aa"]],
+                                      "2": [[130, "bb"]]})))
+        self.assertEqual(kinds(v), ["no-input"])
+
     def test_no_final_read(self):
         ops = [("a", "write", "k", "1", 0, 1, "ok"),
                ("final-1", "read", "k", None, 5, 6, "fail"),
@@ -728,7 +753,7 @@ class Brokers(unittest.TestCase):
         # views show epoch 5 and 6; the committed states are listed
         # after the final heal (final.partitions, at 9.0 s).
         def alter(t, pe, isr, tries=1):
-            return {"t": t, "ev": "alter", "b": 1, "code": "OK",
+            return {"t": t, "ev": "alter", "b": 1, "code": "NONE",
                     "try": tries, "tid": "aa", "p": 0, "isr": isr,
                     "leader": 1, "le": 3, "pe": pe, "reps": [1, 2]}
 

@@ -603,6 +603,37 @@ void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
 	free(buf);
 }
 
+void itest_raw_requests(int fd, unsigned n, const uint16_t *api,
+			const uint32_t *corr,
+			const ProtobufCMessage *const *msg)
+{
+	size_t total = 0, at = 0;
+	uint8_t *buf;
+	for (unsigned i = 0; i < n; i++) {
+		struct frame_header h = {.kind = FRAME_REQUEST,
+					 .api = api[i],
+					 .api_version = 1,
+					 .correlation_id = corr[i]};
+		total += frame_prefix_size(&h) +
+			 protobuf_c_message_get_packed_size(msg[i]);
+	}
+	buf = malloc(total ? total : 1);
+	assert_non_null(buf);
+	for (unsigned i = 0; i < n; i++) {
+		struct frame_header h = {.kind = FRAME_REQUEST,
+					 .api = api[i],
+					 .api_version = 1,
+					 .correlation_id = corr[i]};
+		size_t blen = protobuf_c_message_get_packed_size(msg[i]);
+		size_t pre = frame_prefix_size(&h);
+		frame_put_prefix(buf + at, &h, blen);
+		protobuf_c_message_pack(msg[i], buf + at + pre);
+		at += pre + blen;
+	}
+	itest_raw_send(fd, buf, total);
+	free(buf);
+}
+
 ProtobufCMessage *itest_raw_answer(int fd, uint32_t corr,
 				   const ProtobufCMessageDescriptor *desc)
 {

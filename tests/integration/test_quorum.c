@@ -554,13 +554,63 @@ static void test_follower_redirects(void **state)
 /* ---- c. catch-up through InstallSnapshot ---- */
 
 #define C_WRITES 300
+#define C_DIGEST_EVERY 16
+
+/* The state digests nodes 1..n kept at apply (--digest-every): a node's
+ * indexes are the first command entries at or past multiples of
+ * C_DIGEST_EVERY, and every node that reports one index reports the same
+ * digest for it (the state after that entry). Returns how many indexes
+ * node `who` shares with another node. */
+static unsigned check_digest_points(struct cluster *c, unsigned who)
+{
+	Synod__Wire__NodeStatusResponse *s[CLUSTER_MAX_NODES + 1] = {0};
+	unsigned shared = 0;
+	for (unsigned i = 1; i <= c->n; i++) {
+		s[i] = status(c, i);
+		assert_non_null(s[i]);
+		assert_true(s[i]->n_digest_points > 0);
+		assert_true(s[i]->n_digest_points <= 16);
+		for (size_t k = 1; k < s[i]->n_digest_points; k++)
+			assert_true(
+			    s[i]->digest_points[k]->index / C_DIGEST_EVERY >
+			    s[i]->digest_points[k - 1]->index / C_DIGEST_EVERY);
+	}
+	for (unsigned i = 1; i <= c->n; i++)
+		for (size_t k = 0; k < s[i]->n_digest_points; k++) {
+			const Synod__Wire__DigestPoint *p =
+			    s[i]->digest_points[k];
+			int with_other = 0;
+			for (unsigned j = 1; j <= c->n; j++)
+				for (size_t m = 0;
+				     j != i && m < s[j]->n_digest_points; m++) {
+					const Synod__Wire__DigestPoint *q =
+					    s[j]->digest_points[m];
+					if (q->index != p->index)
+						continue;
+					with_other = 1;
+					if (strcmp(q->digest, p->digest) != 0)
+						fail_msg(
+						    "entry %llu: node %u "
+						    "digest %s, node %u %s",
+						    (unsigned long long)
+							p->index,
+						    i, p->digest, j, q->digest);
+				}
+			if (i == who && with_other)
+				shared++;
+		}
+	for (unsigned i = 1; i <= c->n; i++)
+		status_free(s[i]);
+	return shared;
+}
 
 static void test_snapshot_catch_up(void **state)
 {
 	struct fixture *f = *state;
 	struct cluster *c =
 	    itest_start(&f->it, 3, SYNOD_BIN,
-			"--snapshot-threshold 64 --snapshot-trailing 32");
+			"--snapshot-threshold 64 --snapshot-trailing 32 "
+			"--digest-every 16");
 	Synod__Wire__ConfigListResponse *l;
 	Synod__Wire__NodeStatusResponse *s;
 	struct synod_client *cl;
@@ -617,6 +667,18 @@ static void test_snapshot_catch_up(void **state)
 	assert_true(s->applied_index >= target);
 	assert_true(s->last_index >= target);
 	status_free(s);
+	/* The state digests kept at apply: the lagger, restored from a
+	 * snapshot, takes them at the others' indexes, with the same
+	 * digests, once they all apply the same entries. */
+	for (int i = 0; i < 3 * C_DIGEST_EVERY; i++) {
+		snprintf(topic, sizeof topic, "d%d", i);
+		assert_int_equal(set_config(cl, SYNOD_SCOPE_TOPIC, topic,
+					    "retention.ms", "1"),
+				 SYNOD_OK);
+	}
+	assert_int_equal(
+	    cluster_wait_applied(c, applied_index(c, leader), WAIT_MS), 0);
+	assert_true(check_digest_points(c, lagger) >= 2);
 
 	/* Read the data through the lagger itself: make it the leader. */
 	assert_int_equal(make_leader(c, cl, lagger), SYNOD_OK);
@@ -625,7 +687,7 @@ static void test_snapshot_catch_up(void **state)
 	assert_non_null(cl);
 	l = list_configs(cl);
 	assert_non_null(l);
-	assert_int_equal(l->n_entries, C_WRITES + 1);
+	assert_int_equal(l->n_entries, C_WRITES + 1 + 3 * C_DIGEST_EVERY);
 	for (int i = 0; i < C_WRITES; i++) {
 		snprintf(topic, sizeof topic, "s%d", i);
 		snprintf(value, sizeof value, "%d", i < 5 ? -1 : i * 7);
