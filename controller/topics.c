@@ -851,7 +851,7 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 		srv_reply_status(sc, h, SYNOD_EINVALID_PARTITIONS, msg);
 		goto free_req;
 	}
-	if (tp_current(t, tp.tid, 0, &p0) != STORE_OK ||
+	if (tp_current(t, tp.tid, 0, &p0, NULL) != STORE_OK ||
 	    candidates_load(t, &cand) != 0) {
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, NULL);
 		goto free_req;

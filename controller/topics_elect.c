@@ -257,8 +257,8 @@ void tp_handle_elect(struct topics *t, struct sconn *sc,
 		}
 		for (size_t k = 0; k < tps->n_partitions && !failed; k++) {
 			struct store_partition cur;
-			if (tp_current(t, tp.tid, tps->partitions[k], &cur) !=
-			    STORE_OK) {
+			if (tp_current(t, tp.tid, tps->partitions[k], &cur,
+				       NULL) != STORE_OK) {
 				item_error(er, tp.name, tps->partitions[k],
 					   SYNOD_EUNKNOWN_PARTITION);
 				continue;
@@ -294,7 +294,7 @@ static void process_rechecks(struct topics *t)
 		struct el_partition in, out;
 		int unclean;
 		if (store_topic_get_by_tid(t->store, tid, &tp) != STORE_OK ||
-		    tp_current(t, tid, part, &cur) != STORE_OK)
+		    tp_current(t, tid, part, &cur, NULL) != STORE_OK)
 			continue;
 		unclean = tp_unclean_allowed(t, tp.name);
 		tp_to_el(&cur, &in);

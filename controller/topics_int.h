@@ -271,8 +271,12 @@ void tp_ov_clear(struct topics *t);
 void tp_ov_remove(struct topics *t, uint64_t key);
 void tp_ov_rollback(struct topics *t, uint64_t owner);
 void tp_begin_decision(struct topics *t);
+/* The partition's state: its proposed one (*in_flight 1; may be NULL)
+ * while a change is in flight, else the committed one. A proposed state
+ * that can no longer apply is dropped from the overlay (the store is read
+ * too whenever the overlay has an entry). */
 int tp_current(struct topics *t, int64_t tid, int32_t partition,
-	       struct store_partition *out);
+	       struct store_partition *out, int *in_flight);
 void tp_to_el(const struct store_partition *p, struct el_partition *e);
 int tp_alive(void *arg, int32_t id);
 int tp_unclean_allowed(struct topics *t, const char *topic);

@@ -33,9 +33,8 @@
  * proposal is then lost (a failover), the leader acts on an ISR the
  * quorum never had, and may count acknowledgements from a follower the
  * committed ISR still lists as in sync, or none from one it lists. An
- * answer thus always reports a committed state. A leftover entry (its
- * epoch not above the committed one: it can no longer apply) is dropped
- * here rather than waited for. */
+ * answer thus always reports a committed state (tp_current() drops a
+ * proposed state that can no longer apply, so none is waited for). */
 static int alter_decide(struct topics *t, int32_t broker,
 			const ProtobufCBinaryData *topic_id, int32_t partition,
 			uint32_t leader_epoch, uint32_t partition_epoch,
@@ -43,21 +42,13 @@ static int alter_decide(struct topics *t, int32_t broker,
 			struct store_topic *tp, struct store_partition *cur,
 			struct el_partition *in, struct el_partition *out)
 {
-	struct ov_entry *e;
+	int in_flight;
 	if (topic_id->len != 16 || topic_id->data == NULL ||
 	    store_topic_get_by_id(t->store, topic_id->data, tp) != STORE_OK)
 		return SYNOD_EUNKNOWN_TOPIC;
-	e = tp_ov_find(t, tp_ov_key(tp->tid, partition));
-	if (store_partition_get(t->store, tp->tid, partition, cur) != STORE_OK)
-		return e ? ALTER_IN_FLIGHT : SYNOD_EUNKNOWN_PARTITION;
-	/* A proposed state at or below the committed epoch can no longer
-	 * apply (a change applies only at the epoch before its own): a
-	 * leftover, not a change in flight. */
-	if (e && e->p.partition_epoch <= cur->partition_epoch) {
-		tp_ov_remove(t, e->key);
-		e = NULL;
-	}
-	if (e)
+	if (tp_current(t, tp->tid, partition, cur, &in_flight) != STORE_OK)
+		return SYNOD_EUNKNOWN_PARTITION;
+	if (in_flight)
 		return ALTER_IN_FLIGHT;
 	tp_to_el(cur, in);
 	return el_alter_isr(in, broker, leader_epoch, partition_epoch, isr,

@@ -76,7 +76,7 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 		w->stop = 1;
 		return 1;
 	}
-	if (tp_current(w->t, topic->tid, sp->partition, &cur) != STORE_OK)
+	if (tp_current(w->t, topic->tid, sp->partition, &cur, NULL) != STORE_OK)
 		return 0;
 	tp_to_el(&cur, &in);
 	switch (j->kind) {

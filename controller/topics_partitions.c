@@ -149,14 +149,28 @@ void tp_begin_decision(struct topics *t)
 
 /* The partition as the controller must see it: proposed or committed. */
 int tp_current(struct topics *t, int64_t tid, int32_t partition,
-	       struct store_partition *out)
+	       struct store_partition *out, int *in_flight)
 {
-	struct ov_entry *e = tp_ov_find(t, tp_ov_key(tid, partition));
-	if (e) {
-		*out = e->p;
-		return STORE_OK;
+	uint64_t key = tp_ov_key(tid, partition);
+	struct ov_entry *e = tp_ov_find(t, key);
+	int rv;
+	if (in_flight)
+		*in_flight = 0;
+	if (e == NULL)
+		return store_partition_get(t->store, tid, partition, out);
+	/* A proposed state whose epoch is not above the committed one can
+	 * no longer apply (a change applies only at the epoch before its
+	 * own): a leftover that its entry's apply did not settle, dropped
+	 * rather than decided on (or, by ISR changes, waited for). */
+	rv = store_partition_get(t->store, tid, partition, out);
+	if (rv == STORE_OK && e->p.partition_epoch <= out->partition_epoch) {
+		tp_ov_remove(t, key);
+		return rv;
 	}
-	return store_partition_get(t->store, tid, partition, out);
+	*out = e->p;
+	if (in_flight)
+		*in_flight = 1;
+	return STORE_OK;
 }
 
 /* ---- conversions ---- */

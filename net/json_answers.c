@@ -323,13 +323,19 @@ static void jw_ids(struct jw *j, const int32_t *v, size_t n, int depth)
 
 /* ja_partition(p, with_topic) at depth. */
 static void jw_partition(struct jw *j, const Synod__Wire__PartitionState *p,
-			 int with_topic, int depth)
+			 const ProtobufCBinaryData *topic_id, int depth)
 {
 	jw_put(j, "{", 1);
 	jw_indent(j, depth + 1);
-	if (with_topic) {
+	if (topic_id) {
+		char id[37];
+		ja_uuid(topic_id, id);
 		jw_key(j, "topic");
 		jw_str(j, p->topic);
+		jw_put(j, ",", 1);
+		jw_indent(j, depth + 1);
+		jw_key(j, "topic_id");
+		jw_str(j, id);
 		jw_put(j, ",", 1);
 		jw_indent(j, depth + 1);
 	}
@@ -422,7 +428,8 @@ static void jw_topic(struct jw *j, const Synod__Wire__TopicDescription *d,
 			jw_put(j, "[", 1);
 			for (size_t p = 0; p < d->n_partitions; p++) {
 				jw_indent(j, depth + 2);
-				jw_partition(j, d->partitions[p], 0, depth + 2);
+				jw_partition(j, d->partitions[p], NULL,
+					     depth + 2);
 				if (p + 1 < d->n_partitions)
 					jw_put(j, ",", 1);
 			}
@@ -504,8 +511,8 @@ int ja_partitions_write(const Synod__Wire__DescribeTopicsResponse *r,
 			for (size_t p = 0; p < r->topics[k]->n_partitions;
 			     p++) {
 				jw_indent(j, 2);
-				jw_partition(j, r->topics[k]->partitions[p], 1,
-					     2);
+				jw_partition(j, r->topics[k]->partitions[p],
+					     &r->topics[k]->topic_id, 2);
 				if (++done < total)
 					jw_put(j, ",", 1);
 			}

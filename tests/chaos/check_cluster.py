@@ -228,6 +228,21 @@ def check_brokers(logs, tick_s=0.1, final_parts=None):
     fenced_states = []  # (b, epoch, t): the library's state became fenced
     views = 0
     leader_terms = set()
+
+    def note_state(tid, p, pe, state, who):
+        """One source's state of (tid, p) at partition epoch pe: the same
+        as every other source's there (check 7)."""
+        ps = by_pe.get((tid, p, pe))
+        if ps is None:
+            by_pe[(tid, p, pe)] = (state, who)
+        elif not _same_state(ps[0], state):
+            viols.append(Violation(
+                "two-states-one-partition-epoch", "%s-%d" % (tid[:8], p),
+                "partition epoch %d is leader %d (epoch %d), ISR %s, "
+                "replicas %s in one source and leader %d (epoch %d), ISR "
+                "%s, replicas %s in another" % (
+                    (pe,) + tuple(ps[0]) + tuple(state)), [ps[1], who]))
+
     for src, evs in logs.items():
         for ev in evs:
             k = ev.get("ev")
@@ -281,18 +296,8 @@ def check_brokers(logs, tick_s=0.1, final_parts=None):
                         "isr-not-in-replicas", part,
                         "partition epoch %d: ISR %s, replicas %s" % (
                             pe, isr, list(reps)), [who]))
-                state = (leader, le, tuple(sorted(isr)), reps)
-                ps = by_pe.get((tid, p, pe))
-                if ps is None:
-                    by_pe[(tid, p, pe)] = (state, who)
-                elif not _same_state(ps[0], state):
-                    viols.append(Violation(
-                        "two-states-one-partition-epoch", part,
-                        "partition epoch %d is leader %d (epoch %d), ISR %s, "
-                        "replicas %s in one view and leader %d (epoch %d), "
-                        "ISR %s, replicas %s in another" % (
-                            (pe,) + ps[0] + state),
-                        [ps[1], who]))
+                note_state(tid, p, pe,
+                           (leader, le, tuple(sorted(isr)), reps), who)
                 if leader >= 0:
                     leader_terms.add((tid, p, le))
                     if leader not in isr:
@@ -351,39 +356,26 @@ def check_brokers(logs, tick_s=0.1, final_parts=None):
     # that epoch. And an acknowledged change is never lost: read before
     # the final listing, its partition (unless deleted) is at its epoch
     # or later there.
-    extra = []
     for ev in isr_acks:
-        extra.append((
-            ev["tid"], ev["p"], ev["pe"],
-            (ev["leader"], ev["le"], tuple(sorted(ev["isr"])),
-             tuple(ev["reps"])),
-            "broker %s's ISR change answered OK at %.3f s (send %s)" % (
-                ev["b"], ev["t"], ev.get("try", 1))))
+        note_state(ev["tid"], ev["p"], ev["pe"],
+                   (ev["leader"], ev["le"], tuple(sorted(ev["isr"])),
+                    tuple(ev["reps"])),
+                   "broker %s's ISR change answered OK at %.3f s (send "
+                   "%s)" % (ev["b"], ev["t"], ev.get("try", 1)))
     fin = {}
     if final_parts and "parts" in final_parts:
         for tid, p, leader, le, pe, isr, reps in final_parts["parts"]:
             fin[(tid, p)] = pe
-            extra.append((tid, p, pe, (leader, le, tuple(sorted(isr)),
-                                       tuple(reps)),
-                          "the committed state listed after the final heal "
-                          "(%.3f s)" % final_parts["t"]))
+            note_state(tid, p, pe, (leader, le, tuple(sorted(isr)),
+                                    tuple(reps)),
+                       "the committed state listed after the final heal "
+                       "(%.3f s)" % final_parts["t"])
     elif final_parts:
         viols.append(Violation(
             "no-final-partitions", None,
             "no partition listing after the final heal succeeded (%s): "
             "acknowledged ISR changes are not checked against the "
             "committed state" % final_parts.get("error")))
-    for tid, p, pe, state, who in extra:
-        ps = by_pe.get((tid, p, pe))
-        if ps is None:
-            by_pe[(tid, p, pe)] = (state, who)
-        elif not _same_state(ps[0], state):
-            viols.append(Violation(
-                "two-states-one-partition-epoch", "%s-%d" % (tid[:8], p),
-                "partition epoch %d is leader %d (epoch %d), ISR %s, "
-                "replicas %s in one source and leader %d (epoch %d), ISR "
-                "%s, replicas %s in another" % (
-                    (pe,) + tuple(ps[0]) + tuple(state)), [ps[1], who]))
     lost_judged = 0
     if fin:
         for ev in isr_acks:

@@ -266,58 +266,27 @@ def final_topic_reads(cluster, hist, timeout_ms, deadline_s=30.0):
 
 def final_partitions(cluster, hist, timeout_ms, deadline_s=30.0):
     """After the final heal: every partition's committed state, from a
-    `topic list` (names to ids) and a `partition list` (both
-    linearizable reads), for the checker's acknowledged ISR changes
-    (check 7). Returns {"t": the history time before the first read,
-    "parts": [[topic id hex, partition, leader, leader epoch, partition
-    epoch, isr, replicas], ...]}, or {"error": ...} when no pair of
-    reads answered within deadline_s. A topic deleted or replaced
-    between the reads is left out (none is: the topic clients have
-    stopped)."""
+    `partition list` (a linearizable read), for the checker's
+    acknowledged ISR changes (check 7). Returns {"t": the history time
+    before the read, "parts": [[topic id hex, partition, leader, leader
+    epoch, partition epoch, isr, replicas], ...]}, or {"error": ...} when
+    none answered within deadline_s."""
     end = hist.now() + deadline_s
-    why = None
     while True:
         t = hist.now()
-        rc, out, err = cluster.ctl(["topic", "list"], timeout_ms=timeout_ms)
-        ids = None
+        rc, out, err = cluster.ctl(["partition", "list"],
+                                   timeout_ms=timeout_ms)
+        why = "partition list: %s" % (error_name(out, err) or
+                                      "exit %s" % rc)
         if rc == 0:
             try:
-                ids = {x["topic"]: x["topic_id"].replace("-", "")
-                       for x in json.loads(out)["topics"]}
+                return {"t": round(t, 6), "parts": [
+                    [x["topic_id"].replace("-", ""), x["partition"],
+                     x["leader"], x["leader_epoch"], x["partition_epoch"],
+                     x["isr"], x["replicas"]]
+                    for x in json.loads(out)["partitions"]]}
             except (ValueError, KeyError, TypeError, AttributeError):
-                why = "topic list: unreadable answer"
-        else:
-            why = "topic list: %s" % (error_name(out, err) or
-                                      "exit %s" % rc)
-        if ids is not None:
-            rc, out, err = cluster.ctl(["partition", "list"],
-                                       timeout_ms=timeout_ms)
-            if rc == 0:
-                try:
-                    listed = json.loads(out)["partitions"]
-                    # Names whose topic was replaced between the reads
-                    # (none, as the topic clients have stopped) are left
-                    # out: the partition list names topics, not ids.
-                    rc2, out2, _ = cluster.ctl(["topic", "list"],
-                                               timeout_ms=timeout_ms)
-                    same = set()
-                    if rc2 == 0:
-                        same = {x["topic"] for x in
-                                json.loads(out2)["topics"]
-                                if ids.get(x["topic"]) ==
-                                x["topic_id"].replace("-", "")}
-                    parts = [[ids[x["topic"]], x["partition"], x["leader"],
-                              x["leader_epoch"], x["partition_epoch"],
-                              x["isr"], x["replicas"]]
-                             for x in listed if x["topic"] in same]
-                    if rc2 == 0:
-                        return {"t": round(t, 6), "parts": parts}
-                    why = "topic list (again): %s" % "exit %s" % rc2
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    why = "partition list: unreadable answer"
-            else:
-                why = "partition list: %s" % (error_name(out, err) or
-                                              "exit %s" % rc)
+                why = "partition list: unreadable answer (no topic_id?)"
         if hist.now() >= end:
             return {"error": why}
         time.sleep(0.5)

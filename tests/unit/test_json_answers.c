@@ -33,11 +33,15 @@ static json_t *int_array(const int32_t *v, size_t n)
 }
 
 static json_t *tree_partition(const Synod__Wire__PartitionState *p,
-			      int with_topic)
+			      const ProtobufCBinaryData *topic_id)
 {
 	json_t *j = json_object();
-	if (with_topic)
+	if (topic_id) {
+		char id[37];
+		ja_uuid(topic_id, id);
 		json_object_set_new(j, "topic", json_string(p->topic));
+		json_object_set_new(j, "topic_id", json_string(id));
+	}
 	json_object_set_new(j, "partition", json_integer(p->partition));
 	json_object_set_new(j, "leader", json_integer(p->leader));
 	json_object_set_new(j, "leader_epoch", json_integer(p->leader_epoch));
@@ -70,7 +74,7 @@ static json_t *tree_topics(const Synod__Wire__DescribeTopicsResponse *r,
 			json_t *ps = json_array();
 			for (size_t p = 0; p < d->n_partitions; p++)
 				json_array_append_new(
-				    ps, tree_partition(d->partitions[p], 0));
+				    ps, tree_partition(d->partitions[p], NULL));
 			json_object_set_new(j, "partitions", ps);
 		}
 		json_array_append_new(arr, j);
@@ -89,8 +93,8 @@ static json_t *tree_partitions(const Synod__Wire__DescribeTopicsResponse *r)
 	for (size_t k = 0; k < r->n_topics; k++)
 		for (size_t p = 0; p < r->topics[k]->n_partitions; p++)
 			json_array_append_new(
-			    arr,
-			    tree_partition(r->topics[k]->partitions[p], 1));
+			    arr, tree_partition(r->topics[k]->partitions[p],
+						&r->topics[k]->topic_id));
 	return json_pack("{s:o}", "partitions", arr);
 }
 
