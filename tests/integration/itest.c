@@ -565,21 +565,32 @@ static uint32_t get32(const uint8_t *p)
 	       ((uint32_t)p[2] << 8) | p[3];
 }
 
+int itest_raw_next_response(int fd, uint32_t *corr, uint8_t **body, size_t *len)
+{
+	uint8_t p[16];
+	uint32_t n;
+	if (itest_raw_read(fd, p, sizeof p) != 0)
+		return -1;
+	n = get32(p);
+	assert_int_equal(p[4], 0x53);
+	assert_int_equal(p[6], 1); /* response */
+	*corr = get32(p + 12);
+	assert_true(n >= 12 && n - 12 <= (1u << 20));
+	*body = malloc(n - 12 + 1);
+	assert_non_null(*body);
+	assert_int_equal(itest_raw_read(fd, *body, n - 12), 0);
+	*len = n - 12;
+	return 0;
+}
+
 /* Read one response frame; its body (malloc'd) in *body. Asserts. */
 size_t itest_raw_response(int fd, uint32_t corr, uint8_t **body)
 {
-	uint8_t p[16];
-	uint32_t len;
-	assert_int_equal(itest_raw_read(fd, p, sizeof p), 0);
-	len = get32(p);
-	assert_int_equal(p[4], 0x53);
-	assert_int_equal(p[6], 1); /* response */
-	assert_int_equal(get32(p + 12), corr);
-	assert_true(len >= 12 && len - 12 <= (1u << 20));
-	*body = malloc(len - 12 + 1);
-	assert_non_null(*body);
-	assert_int_equal(itest_raw_read(fd, *body, len - 12), 0);
-	return len - 12;
+	uint32_t got;
+	size_t len;
+	assert_int_equal(itest_raw_next_response(fd, &got, body, &len), 0);
+	assert_int_equal(got, corr);
+	return len;
 }
 
 void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,

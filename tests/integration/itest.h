@@ -187,6 +187,11 @@ int itest_raw_read(int fd, uint8_t *buf, size_t n);
 /* Read one response frame for correlation id corr; its body (malloc'd)
  * in *body; returns its length. */
 size_t itest_raw_response(int fd, uint32_t corr, uint8_t **body);
+/* The next response frame, whatever its correlation id (*corr), its body
+ * (malloc'd) in *body, *len bytes: 0, or -1 when the connection closed or
+ * stayed silent for the socket's timeout. Asserts on a malformed frame. */
+int itest_raw_next_response(int fd, uint32_t *corr, uint8_t **body,
+			    size_t *len);
 /* Send msg as request api with correlation id corr (and client id cid,
  * 16 bytes, unless NULL); read and decode the answer (free it with
  * protobuf_c_message_free_unpacked); or both. */

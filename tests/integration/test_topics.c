@@ -2017,55 +2017,45 @@ static void raw_isr_answers(int fd, uint32_t corr_base, unsigned n,
 	for (unsigned k = 0; k < n; k++)
 		out[k].code = -1;
 	for (unsigned got = 0; got < n; got++) {
-		uint8_t p[16], *body;
-		uint32_t len, corr;
+		uint8_t *body;
+		uint32_t corr;
+		size_t len;
 		unsigned k;
 		const Synod__Wire__PartitionState *st = NULL;
-		if (itest_raw_read(fd, p, sizeof p) != 0)
+		Synod__Wire__AlterPartitionResponse *r1 = NULL;
+		Synod__Wire__AlterPartitionsResponse *rn = NULL;
+		if (itest_raw_next_response(fd, &corr, &body, &len) != 0)
 			return;
-		len = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-		      ((uint32_t)p[2] << 8) | p[3];
-		corr = ((uint32_t)p[12] << 24) | ((uint32_t)p[13] << 16) |
-		       ((uint32_t)p[14] << 8) | p[15];
-		assert_true(len >= 12 && len - 12 <= (1u << 20));
 		assert_true(corr >= corr_base && corr < corr_base + n);
 		k = corr - corr_base;
-		body = malloc(len - 12 + 1);
-		assert_non_null(body);
-		assert_int_equal(itest_raw_read(fd, body, len - 12), 0);
 		if (k + 1 < n) {
-			Synod__Wire__AlterPartitionResponse *r =
-			    synod__wire__alter_partition_response__unpack(
-				NULL, len - 12, body);
-			assert_non_null(r);
-			out[k].code = (int)r->status->code;
-			st = r->partition;
-			if (out[k].code == SYNOD_OK) {
-				assert_non_null(st);
-				out[k].pe = st->partition_epoch;
-				out[k].nisr = (unsigned)st->n_isr;
-			}
-			synod__wire__alter_partition_response__free_unpacked(
-			    r, NULL);
+			r1 = synod__wire__alter_partition_response__unpack(
+			    NULL, len, body);
+			assert_non_null(r1);
+			out[k].code = (int)r1->status->code;
+			st = r1->partition;
 		} else {
-			Synod__Wire__AlterPartitionsResponse *r =
-			    synod__wire__alter_partitions_response__unpack(
-				NULL, len - 12, body);
-			assert_non_null(r);
-			out[k].code = (int)r->status->code;
+			rn = synod__wire__alter_partitions_response__unpack(
+			    NULL, len, body);
+			assert_non_null(rn);
+			out[k].code = (int)rn->status->code;
 			if (out[k].code == SYNOD_OK) {
-				assert_int_equal(r->n_results, 1);
-				out[k].code = r->results[0]->code;
-				st = r->results[0]->state;
+				assert_int_equal(rn->n_results, 1);
+				out[k].code = rn->results[0]->code;
+				st = rn->results[0]->state;
 			}
-			if (out[k].code == SYNOD_OK) {
-				assert_non_null(st);
-				out[k].pe = st->partition_epoch;
-				out[k].nisr = (unsigned)st->n_isr;
-			}
-			synod__wire__alter_partitions_response__free_unpacked(
-			    r, NULL);
 		}
+		if (out[k].code == SYNOD_OK) {
+			assert_non_null(st);
+			out[k].pe = st->partition_epoch;
+			out[k].nisr = (unsigned)st->n_isr;
+		}
+		if (r1)
+			synod__wire__alter_partition_response__free_unpacked(
+			    r1, NULL);
+		if (rn)
+			synod__wire__alter_partitions_response__free_unpacked(
+			    rn, NULL);
 		free(body);
 	}
 }
