@@ -354,6 +354,10 @@ char *http_metrics_text(struct server *s)
 		       "their partition.",
 		       (double)m->isr_waits);
 	}
+	if (m->has_partition_changes_in_flight)
+		metric(&t, "synod_partition_changes_in_flight", "gauge",
+		       "Partition states proposed, not yet applied.",
+		       (double)m->partition_changes_in_flight);
 	if (m->has_brokers) {
 		metric(&t, "synod_brokers", "gauge",
 		       "Broker sessions the active controller holds.",

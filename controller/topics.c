@@ -1081,7 +1081,8 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	if (!t->active)
 		return;
 	m->has_fetches = m->has_leader_changes = m->has_isr_changes = 1;
-	m->has_isr_waits = 1;
+	m->has_isr_waits = m->has_partition_changes_in_flight = 1;
+	m->partition_changes_in_flight = t->ov_count;
 	m->fetches = t->stats.fetches;
 	m->leader_changes = t->stats.elections;
 	m->isr_changes = t->stats.isr_changes;

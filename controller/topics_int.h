@@ -270,6 +270,7 @@ struct ov_entry *tp_ov_find(struct topics *t, uint64_t key);
 void tp_ov_clear(struct topics *t);
 void tp_ov_remove(struct topics *t, uint64_t key);
 void tp_ov_rollback(struct topics *t, uint64_t owner);
+void tp_ov_drop_removed(struct topics *t);
 void tp_begin_decision(struct topics *t);
 /* The partition's state: its proposed one (*in_flight 1; may be NULL)
  * while a change is in flight, else the committed one. A proposed state

@@ -117,11 +117,14 @@ void tp_ov_remove(struct topics *t, uint64_t key)
 	}
 }
 
-/* A decision's proposal was lost: drop what it put in the overlay, and
- * only that. A later decision chained on one of its states is still in
- * the overlay and will be refused at apply (its expected epoch never
- * commits); everything else in flight stays as it is. */
-void tp_ov_rollback(struct topics *t, uint64_t owner)
+/* Drop the overlay entries that drop(t, e, arg) picks. Out of memory,
+ * all of them go: decisions then read the store, and a change still in
+ * flight that they contradict is refused at apply as stale. */
+static void ov_drop_where(struct topics *t,
+			  int (*drop)(struct topics *t,
+				      const struct ov_entry *e,
+				      const void *arg),
+			  const void *arg)
 {
 	uint64_t *keys = NULL;
 	size_t n = 0;
@@ -129,16 +132,49 @@ void tp_ov_rollback(struct topics *t, uint64_t owner)
 		return;
 	keys = malloc(t->ov_count * sizeof *keys);
 	if (keys == NULL) {
-		tp_ov_clear(
-		    t); /* no memory: forget all, decide from the store */
+		tp_ov_clear(t);
 		return;
 	}
 	for (size_t i = 0; i < t->ov_cap; i++)
-		if (t->ov[i].key && t->ov[i].owner == owner)
+		if (t->ov[i].key && drop(t, &t->ov[i], arg))
 			keys[n++] = t->ov[i].key;
 	for (size_t i = 0; i < n; i++)
 		tp_ov_remove(t, keys[i]);
 	free(keys);
+}
+
+static int of_owner(struct topics *t, const struct ov_entry *e, const void *arg)
+{
+	(void)t;
+	return e->owner == *(const uint64_t *)arg;
+}
+
+/* A decision's proposal was lost: drop what it put in the overlay, and
+ * only that. A later decision chained on one of its states is still in
+ * the overlay and will be refused at apply (its expected epoch never
+ * commits); everything else in flight stays as it is. */
+void tp_ov_rollback(struct topics *t, uint64_t owner)
+{
+	ov_drop_where(t, of_owner, &owner);
+}
+
+static int partition_gone(struct topics *t, const struct ov_entry *e,
+			  const void *arg)
+{
+	struct store_partition p;
+	(void)arg;
+	return store_partition_get(t->store, (int64_t)(e->key >> 32),
+				   (int32_t)(uint32_t)e->key,
+				   &p) == STORE_ENOTFOUND;
+}
+
+/* Topics were removed: a change proposed for one of their partitions
+ * before the removal applied is refused when it applies (no topic), and
+ * its entry would find no topic to settle it (topic numbers are never
+ * reused, so it would only hold memory until the next leadership). */
+void tp_ov_drop_removed(struct topics *t)
+{
+	ov_drop_where(t, partition_gone, NULL);
 }
 
 /* A new decision starts: what it proposes is rolled back together. */

@@ -412,7 +412,7 @@ static void push_entry(struct topics *t, uint64_t index,
 		       const Synod__Rec__RecordBatch *b)
 {
 	struct push_ctx x;
-	int topic_events = 0;
+	int topic_events = 0, removed = 0;
 	memset(&x, 0, sizeof x);
 	x.t = t;
 	x.index = index;
@@ -443,7 +443,7 @@ static void push_entry(struct topics *t, uint64_t index,
 			n = 1;
 			break;
 		case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
-			topic_events = 1;
+			topic_events = removed = 1;
 			tp_load_invalidate(t);
 			continue;
 		default:
@@ -479,6 +479,8 @@ static void push_entry(struct topics *t, uint64_t index,
 				x.failed = 1;
 		}
 	}
+	if (removed)
+		tp_ov_drop_removed(t);
 	if (topic_events && !x.failed)
 		store_topics_since(t->store, index - 1, push_live, push_deleted,
 				   &x);

@@ -455,6 +455,80 @@ class NotLinearizable(unittest.TestCase):
         v, _ = run(h)
         self.assertEqual(v, [])
 
+    def test_elections_fault_start_and_clock_steps(self):
+        h = hist(("a", "write", "k", "1", 0, 1, "ok"))
+        h["meta"] = {"quorum_up_s": 1.5}
+        # A disk fill that took 1.7 s: the fault acts from its start.
+        h["applied"] = [{"n": 1, "kind": "disk-full", "start": 4.0,
+                         "time": 5.7}]
+        h["recoveries"] = [
+            {"after_fault": 1, "heal": 12.0, "recovery_s": 0.1,
+             "window_s": 4.0},
+            {"after_fault": "final", "heal": 30.0, "recovery_s": 0.1,
+             "window_s": 60.0}]
+        h["final"] = {"elections_end": 40.0, "elections": [
+            {"node": 1, "term": 2, "time": 1.0},
+            {"node": 2, "term": 3, "time": 4.6}]}
+        v, _ = run(h)
+        self.assertEqual(v, [])
+        # Without "start" (older harnesses), the end of the fill.
+        del h["applied"][0]["start"]
+        v, _ = run(h)
+        self.assertEqual(kinds(v), ["election-while-healthy"])
+        h["applied"][0]["start"] = 4.0
+        # Logged across a step of the wall clock: judged only when all
+        # of its interval is healthy.
+        h["final"]["elections"] += [
+            {"node": 3, "term": 4, "time": 14.8, "time_last": 15.3},
+            {"node": 1, "term": 5, "time": 15.2, "time_last": 15.7}]
+        v, out = run(h)
+        self.assertEqual(kinds(v), ["election-while-healthy"])
+        self.assertIn("node 1 was elected (term 5) at 15.200-15.700 s "
+                      "(the wall clock stepped)", out)
+
+
+def load_harness():
+    """tests/chaos/run as a module (its main() only runs as a script)."""
+    import importlib.machinery
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run")
+    loader = importlib.machinery.SourceFileLoader("chaos_run", path)
+    spec = importlib.util.spec_from_loader("chaos_run", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+class WallClock(unittest.TestCase):
+    """The harness places the nodes' wall-clock log times on the
+    history's clock through samples taken all along (reliability.md
+    5.23: one offset read at the end misplaced elections logged before a
+    1.8 s step)."""
+
+    def test_mapping_across_steps(self):
+        run_ = load_harness()
+        # Wall = history + 1000 until a step of +1.8 s between 10 and
+        # 10.5, then a step back of 1 s between 20 and 20.5.
+        samples = [(t / 2, 1000 + t / 2) for t in range(0, 21)]
+        samples += [(t / 2, 1001.8 + t / 2) for t in range(21, 41)]
+        samples += [(t / 2, 1000.8 + t / 2) for t in range(41, 61)]
+        self.assertEqual(run_.clock_steps(samples), [
+            {"after": 10.0, "before": 10.5, "by": 1.8},
+            {"after": 20.0, "before": 20.5, "by": -1.0}])
+        m = run_.wall_to_history
+        self.assertEqual(m(samples, 1004.25), (4.25, 4.25))
+        self.assertEqual(m(samples, 1016.8), (15.0, 15.0))
+        self.assertEqual(m(samples, 1040.8), (40.0, 40.0))
+        # Read twice or around a step: the interval it may be in.
+        self.assertEqual(m(samples, 1010.2), (10.0, 10.5))
+        self.assertEqual(m(samples, 1011.9), (10.0, 10.5))
+        first, last = m(samples, 1021.5)  # before and after the step back
+        self.assertEqual((round(first, 3), round(last, 3)), (19.7, 20.7))
+        # Before the first sample, after the last: their offsets.
+        self.assertEqual(m(samples, 999.0), (-1.0, -1.0))
+        self.assertEqual(m(samples, 1031.8), (31.0, 31.0))
+        self.assertEqual(m([(0.0, 5.0)], 7.0), (2.0, 2.0))
+
     def test_unreadable_start_and_io_outcomes(self):
         # A node that refused or stopped on its IO fault is fine; one that
         # started although its log could not be read is not.

@@ -2060,14 +2060,26 @@ static void raw_isr_answers(int fd, uint32_t corr_base, unsigned n,
 	}
 }
 
-static uint64_t isr_waits(struct cluster *c, unsigned id)
+/* The active controller's ISR waits, or (in_flight) the partition
+ * states it proposed that have not applied yet. */
+static uint64_t controller_count(struct cluster *c, unsigned id, int in_flight)
 {
 	Synod__Wire__NodeStatusResponse *m = cluster_node_status(c, id, 5000);
 	uint64_t v;
 	assert_non_null(m);
-	v = m->has_isr_waits ? m->isr_waits : 0;
+	if (in_flight)
+		v = m->has_partition_changes_in_flight
+			? m->partition_changes_in_flight
+			: UINT64_MAX;
+	else
+		v = m->has_isr_waits ? m->isr_waits : 0;
 	synod__wire__node_status_response__free_unpacked(m, NULL);
 	return v;
+}
+
+static uint64_t isr_waits(struct cluster *c, unsigned id)
+{
+	return controller_count(c, id, 0);
 }
 
 /* Invariant: an ISR change answered OK (ALTER_PARTITION, or an
@@ -2178,6 +2190,107 @@ static void test_isr_answer_is_committed(void **state)
 	f->it.passed = 1;
 }
 
+/* Invariant: an ISR change of a topic being removed is never answered
+ * OK, and what the controller proposed for the topic's partitions goes
+ * with the topic. A change decided before the removal applied is refused
+ * at apply (no topic); its proposed state used to stay in the active
+ * controller's overlay until the next leadership change, since its entry
+ * found no topic to settle it. */
+static void test_removed_topic_drops_changes_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->it.c;
+	uint8_t tid[16];
+	unsigned l1, leader;
+	uint64_t e1, left;
+	int fd, got_delete = 0, got_alter = 0;
+	int32_t isr12[] = {1, 2};
+	char *names[] = {"gone"};
+
+	start(f);
+	l1 = lib_start(f, 1);
+	lib_start(f, 2);
+	lib_start(f, 3);
+	for (unsigned i = 0; i < 3; i++)
+		lib_wait_active(f, i);
+	{
+		struct spec sp = {"gone", -1, -1, "1:2:3", NULL};
+		create_ok(f, &sp, tid);
+	}
+	e1 = synod_broker_epoch(f->lib[l1]);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+
+	/* The removal, then an ISR change of the topic, in one write: the
+	 * change is decided (and proposed) before the removal applies. */
+	fd = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
+	{
+		Synod__Wire__DeleteTopicsRequest d =
+		    SYNOD__WIRE__DELETE_TOPICS_REQUEST__INIT;
+		Synod__Wire__AlterPartitionRequest r =
+		    SYNOD__WIRE__ALTER_PARTITION_REQUEST__INIT;
+		const uint16_t api[2] = {SYNOD_API_DELETE_TOPICS,
+					 SYNOD_API_ALTER_PARTITION};
+		const uint32_t corrs[2] = {1, 2};
+		const ProtobufCMessage *const msgs[2] = {&d.base, &r.base};
+		d.names = names;
+		d.n_names = 1;
+		r.broker_id = 1;
+		r.broker_epoch = e1;
+		r.topic_id.data = tid;
+		r.topic_id.len = 16;
+		r.new_isr = isr12;
+		r.n_new_isr = 2;
+		itest_raw_requests(fd, 2, api, corrs, msgs);
+	}
+	while (!got_delete || !got_alter) {
+		uint8_t *body;
+		uint32_t corr;
+		size_t len;
+		assert_int_equal(
+		    itest_raw_next_response(fd, &corr, &body, &len), 0);
+		if (corr == 1) {
+			Synod__Wire__DeleteTopicsResponse *d =
+			    synod__wire__delete_topics_response__unpack(
+				NULL, len, body);
+			assert_non_null(d);
+			assert_int_equal(d->status->code, SYNOD_OK);
+			synod__wire__delete_topics_response__free_unpacked(
+			    d, NULL);
+			got_delete = 1;
+		} else {
+			Synod__Wire__AlterPartitionResponse *a =
+			    synod__wire__alter_partition_response__unpack(
+				NULL, len, body);
+			assert_int_equal(corr, 2);
+			assert_non_null(a);
+			/* Proposed, then refused at apply: the topic went
+			 * meanwhile (UNKNOWN_TOPIC would mean it was decided
+			 * after the removal, which this test is not about). */
+			assert_int_equal(a->status->code,
+					 SYNOD_EUNKNOWN_PARTITION);
+			synod__wire__alter_partition_response__free_unpacked(
+			    a, NULL);
+			got_alter = 1;
+		}
+		free(body);
+	}
+	close(fd);
+	/* Both entries applied on the leader before it answered; waited
+	 * for all the same (the brokers' libraries run meanwhile). */
+	{
+		uint64_t deadline = tool_now_ms() + WAIT_MS;
+		while ((left = controller_count(c, leader, 1)) != 0 &&
+		       tool_now_ms() < deadline)
+			itest_pump(&f->it.loop, 25);
+	}
+	if (left != 0)
+		fail_msg("%llu partition states stay in flight after their "
+			 "topic was removed",
+			 (unsigned long long)left);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2195,6 +2308,8 @@ int main(void)
 		test_self_fence_when_controllers_stop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_isr_answer_is_committed, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_removed_topic_drops_changes_in_flight, setup, teardown),
 	};
 	/* Writes to a killed node's socket must fail, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
