@@ -646,24 +646,31 @@ def check_elections(hist):
             end = min(end, final.get("elections_end", end))
         windows.append((h + grace, end, "heal of fault %s at %.3f s" % (
             n, h)))
+    def healthy(x, y):
+        return next((w for w in windows if w[0] <= x and y < w[1]), None)
+
     viol = []
     for e in els:
         # Logged across a step of the wall clock: somewhere in [t, t2]
-        # (the harness's clock samples); judged only if all of it is
-        # healthy.
+        # (the harness's clock samples), or in one of "spans" (a log
+        # time the clock read twice, stepped back); judged only if all
+        # of it is healthy.
         t, t2 = e["time"], e.get("time_last", e["time"])
+        spans = e.get("spans") or [[t, t2]]
         if any(r - (t2 - t) <= t <= r + SELF_RESTART_S for r in restarts):
             continue
-        for a, b, what in windows:
-            if a <= t and t2 < b:
-                viol.append(Violation(
-                    "election-while-healthy", "node %s" % e.get("node"),
-                    "node %s was elected (term %s) at %s, with no fault "
-                    "from %.3f s (%s) to %.3f s" % (
-                        e.get("node"), e.get("term"),
-                        "%.3f s" % t if t2 == t else
-                        "%.3f-%.3f s (the wall clock stepped)" % (t, t2),
-                        a, what, b)))
+        found = [healthy(x, y) for x, y in spans]
+        if None in found:
+            continue
+        a, b, what = found[0]
+        viol.append(Violation(
+            "election-while-healthy", "node %s" % e.get("node"),
+            "node %s was elected (term %s) at %s, with no fault "
+            "from %.3f s (%s) to %.3f s" % (
+                e.get("node"), e.get("term"),
+                "%.3f s" % t if t2 == t else
+                "%.3f-%.3f s (the wall clock stepped)" % (t, t2),
+                a, what, b)))
     return viol
 
 

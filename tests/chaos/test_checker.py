@@ -485,6 +485,20 @@ class NotLinearizable(unittest.TestCase):
         self.assertEqual(kinds(v), ["election-while-healthy"])
         self.assertIn("node 1 was elected (term 5) at 15.200-15.700 s "
                       "(the wall clock stepped)", out)
+        # Its log time read twice (a step back): a violation only if
+        # every time it may be is healthy.
+        h["final"]["elections"][-1] = {
+            "node": 1, "term": 5, "time": 7.0, "time_last": 20.0,
+            "spans": [[7.0, 7.5], [19.0, 20.0]]}
+        v, _ = run(h)
+        self.assertEqual(v, [])
+        h["final"]["elections"][-1] = {
+            "node": 1, "term": 5, "time": 15.2, "time_last": 35.0,
+            "spans": [[15.2, 15.4], [34.0, 35.0]]}
+        v, out = run(h)
+        self.assertEqual(kinds(v), ["election-while-healthy"])
+        self.assertIn("at 15.200-35.000 s", out)
+        self.assertIn("heal of fault 1", out)
 
 
 def load_harness():
@@ -515,19 +529,30 @@ class WallClock(unittest.TestCase):
         self.assertEqual(run_.clock_steps(samples), [
             {"after": 10.0, "before": 10.5, "by": 1.8},
             {"after": 20.0, "before": 20.5, "by": -1.0}])
-        m = run_.wall_to_history
-        self.assertEqual(m(samples, 1004.25), (4.25, 4.25))
-        self.assertEqual(m(samples, 1016.8), (15.0, 15.0))
-        self.assertEqual(m(samples, 1040.8), (40.0, 40.0))
-        # Read twice or around a step: the interval it may be in.
-        self.assertEqual(m(samples, 1010.2), (10.0, 10.5))
-        self.assertEqual(m(samples, 1011.9), (10.0, 10.5))
-        first, last = m(samples, 1021.5)  # before and after the step back
-        self.assertEqual((round(first, 3), round(last, 3)), (19.7, 20.7))
+        def m(w):
+            return [(round(a, 3), round(b, 3))
+                    for a, b in run_.wall_to_history(samples, w)]
+        self.assertEqual(m(1004.25), [(4.25, 4.25)])
+        self.assertEqual(m(1016.8), [(15.0, 15.0)])
+        self.assertEqual(m(1040.8), [(40.0, 40.0)])
+        self.assertEqual(m(1005.0), [(5.0, 5.0)])  # on a sample
+        # Around a step: the interval it may be in.
+        self.assertEqual(m(1010.2), [(10.0, 10.5)])
+        self.assertEqual(m(1011.9), [(10.0, 10.5)])
+        # Read twice (the step back): before it, around it, after it.
+        self.assertEqual(m(1021.5), [(19.7, 19.7), (20.7, 20.7)])
+        self.assertEqual(m(1021.2), [(19.4, 19.4), (20.0, 20.5)])
         # Before the first sample, after the last: their offsets.
-        self.assertEqual(m(samples, 999.0), (-1.0, -1.0))
-        self.assertEqual(m(samples, 1031.8), (31.0, 31.0))
-        self.assertEqual(m([(0.0, 5.0)], 7.0), (2.0, 2.0))
+        self.assertEqual(m(999.0), [(-1.0, -1.0)])
+        self.assertEqual(m(1031.8), [(31.0, 31.0)])
+        self.assertEqual(run_.wall_to_history([(0.0, 5.0)], 7.0),
+                         [(2.0, 2.0)])
+        # Stepped back further than the run is old: times below the
+        # first sample's are still found after the step.
+        back = [(0.0, 1000.0), (0.5, 1000.5), (1.0, 995.0), (1.5, 995.5),
+                (2.0, 996.0)]
+        self.assertEqual(run_.wall_to_history(back, 995.75), [(1.75, 1.75)])
+        self.assertEqual(run_.wall_to_history(back, 994.75), [(0.5, 1.0)])
 
     def test_unreadable_start_and_io_outcomes(self):
         # A node that refused or stopped on its IO fault is fine; one that
