@@ -2060,6 +2060,23 @@ static void raw_isr_answers(int fd, uint32_t corr_base, unsigned n,
 	}
 }
 
+/* The quorum, brokers 1-3 active, and topic `name` on replicas 1:2:3
+ * (its id into tid): broker 1's library index. */
+static unsigned start_with_topic(struct fixture *f, const char *name,
+				 uint8_t *tid)
+{
+	struct spec sp = {name, -1, -1, "1:2:3", NULL};
+	unsigned l1;
+	start(f);
+	l1 = lib_start(f, 1);
+	lib_start(f, 2);
+	lib_start(f, 3);
+	for (unsigned i = 0; i < 3; i++)
+		lib_wait_active(f, i);
+	create_ok(f, &sp, tid);
+	return l1;
+}
+
 /* The active controller's ISR waits, or (in_flight) the partition
  * states it proposed that have not applied yet. */
 static uint64_t controller_count(struct cluster *c, unsigned id, int in_flight)
@@ -2103,16 +2120,7 @@ static void test_isr_answer_is_committed(void **state)
 	int32_t isr12[] = {1, 2}, isr123[] = {1, 2, 3};
 	const struct part *p;
 
-	start(f);
-	l1 = lib_start(f, 1);
-	lib_start(f, 2);
-	lib_start(f, 3);
-	for (unsigned i = 0; i < 3; i++)
-		lib_wait_active(f, i);
-	{
-		struct spec sp = {"isr", -1, -1, "1:2:3", NULL};
-		create_ok(f, &sp, tid);
-	}
+	l1 = start_with_topic(f, "isr", tid);
 	snap_take(f, &s);
 	expect_isr_part(&s, 0, 1, 0, 0, i123, 3);
 	snap_free(&s);
@@ -2207,16 +2215,7 @@ static void test_removed_topic_drops_changes_in_flight(void **state)
 	int32_t isr12[] = {1, 2};
 	char *names[] = {"gone"};
 
-	start(f);
-	l1 = lib_start(f, 1);
-	lib_start(f, 2);
-	lib_start(f, 3);
-	for (unsigned i = 0; i < 3; i++)
-		lib_wait_active(f, i);
-	{
-		struct spec sp = {"gone", -1, -1, "1:2:3", NULL};
-		create_ok(f, &sp, tid);
-	}
+	l1 = start_with_topic(f, "gone", tid);
 	e1 = synod_broker_epoch(f->lib[l1]);
 	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
