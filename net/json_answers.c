@@ -321,7 +321,7 @@ static void jw_ids(struct jw *j, const int32_t *v, size_t n, int depth)
 	jw_put(j, "]", 1);
 }
 
-/* ja_partition(p, with_topic) at depth. */
+/* ja_partition(p) at depth; with its topic name and id when topic_id. */
 static void jw_partition(struct jw *j, const Synod__Wire__PartitionState *p,
 			 const ProtobufCBinaryData *topic_id, int depth)
 {

@@ -479,8 +479,8 @@ class NotLinearizable(unittest.TestCase):
         # Logged across a step of the wall clock: judged only when all
         # of its interval is healthy.
         h["final"]["elections"] += [
-            {"node": 3, "term": 4, "time": 14.8, "time_last": 15.3},
-            {"node": 1, "term": 5, "time": 15.2, "time_last": 15.7}]
+            {"node": 3, "term": 4, "time": 14.8, "spans": [[14.8, 15.3]]},
+            {"node": 1, "term": 5, "time": 15.2, "spans": [[15.2, 15.7]]}]
         v, out = run(h)
         self.assertEqual(kinds(v), ["election-while-healthy"])
         self.assertIn("node 1 was elected (term 5) at 15.200-15.700 s "
@@ -488,12 +488,12 @@ class NotLinearizable(unittest.TestCase):
         # Its log time read twice (a step back): a violation only if
         # every time it may be is healthy.
         h["final"]["elections"][-1] = {
-            "node": 1, "term": 5, "time": 7.0, "time_last": 20.0,
+            "node": 1, "term": 5, "time": 7.0,
             "spans": [[7.0, 7.5], [19.0, 20.0]]}
         v, _ = run(h)
         self.assertEqual(v, [])
         h["final"]["elections"][-1] = {
-            "node": 1, "term": 5, "time": 15.2, "time_last": 35.0,
+            "node": 1, "term": 5, "time": 15.2,
             "spans": [[15.2, 15.4], [34.0, 35.0]]}
         v, out = run(h)
         self.assertEqual(kinds(v), ["election-while-healthy"])
