@@ -471,8 +471,11 @@ static void on_bad_frame(struct conn *conn, int err,
 	/* Its request would get the same answer again: fail it. A push that
 	 * large is lost with the connection (a broker then fetches). */
 	if (h->kind == FRAME_RESPONSE && h->correlation_id != 0 &&
-	    (p = find_sent(c, h->correlation_id)) != NULL)
+	    (p = find_sent(c, h->correlation_id)) != NULL) {
 		complete(c, p, SYNOD_EMESSAGE_TOO_LARGE, NULL, 0);
+		if (!c->closing)
+			maybe_drained(c);
+	}
 }
 
 static const struct conn_ops client_ops = {
@@ -737,6 +740,10 @@ static void on_tick(uv_timer_t *t)
 			}
 		}
 	}
+	/* A draining connection whose last awaited answer timed out has
+	 * nothing left to wait for: move on, or every later request would
+	 * wait behind it (reliability.md 5.25). */
+	maybe_drained(c);
 	if (c->head == NULL)
 		uv_timer_stop(&c->tick);
 }

@@ -11,8 +11,9 @@
  *   timed out unanswered (a broker leaves a silent controller even with
  *   a request timeout below the liveness timeout); oversized frames fail the
  *   request (not a resend loop);
- * - NOT_CONTROLLER redirects are bounded (limit, backoff) and do not drop
- *   the other answers of the connection;
+ * - NOT_CONTROLLER redirects are bounded (limit, backoff), do not drop
+ *   the other answers of the connection, and do not keep the client on
+ *   that node when an answer due there times out;
  * - closing clients and brokers from their own callbacks (own loop and
  *   caller's loop) is safe (run this binary under ASan too);
  * - full images never take the view back unless `restored`;
@@ -1606,6 +1607,59 @@ static void test_redirect_keeps_answers(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* A: CONFIG_GET is never answered, CONFIG_LIST is redirected to B. */
+static int a_silent_get_redirect_list(void *arg, struct fakectl_conn *fc,
+				      const struct frame_header *h,
+				      const uint8_t *body, size_t len)
+{
+	struct t *t = arg;
+	(void)body;
+	(void)len;
+	if (h->api == SYNOD_API_CONFIG_GET)
+		return FAKECTL_HANDLED; /* held for ever */
+	if (h->api == SYNOD_API_CONFIG_LIST) {
+		fakectl_reply_status(fc, h, SYNOD_ENOT_CONTROLLER,
+				     fakectl_address(t->b));
+		return FAKECTL_HANDLED;
+	}
+	return FAKECTL_DEFAULT;
+}
+
+/* Invariant: a NOT_CONTROLLER answer never leaves the client stuck on the
+ * node that gave it. Nothing new is sent on that connection while answers
+ * are still due on it; when the last of them times out instead of being
+ * answered, the client leaves, and a later request reaches the controller
+ * the hint names (reliability.md 5.25: three brokers' heartbeats failed
+ * for the rest of a chaos run). */
+static void test_drain_ends_on_timeout(void **state)
+{
+	struct t *t = *state;
+	struct synod_client_config cfg;
+	struct result *x = keep(t, sizeof *x);
+	struct result *y = keep(t, sizeof *y);
+	struct result *z = keep(t, sizeof *z);
+	assert_int_equal(fakectl_start(&t->loop, CLUSTER, &t->b), 0);
+	fakectl_on_request(t->a, a_silent_get_redirect_list, t);
+	fakectl_on_request(t->b, b_answers, NULL);
+	client_config(&cfg, fakectl_address(t->a));
+	cfg.request_timeout_ms = 300;
+	new_client_cfg(t, &cfg);
+	send_get(t->c, x);  /* X: never answered by A */
+	send_list(t->c, y); /* Y: redirected; the connection drains */
+	WAIT_FOR(t->a, x->calls > 0 && y->calls > 0);
+	assert_int_equal(x->calls, 1);
+	assert_int_equal(x->status, SYNOD_ETIMEOUT);
+	assert_int_equal(y->calls, 1);
+	send_get(t->c, z); /* Z: after X timed out */
+	WAIT_FOR(t->a, z->calls > 0);
+	assert_int_equal(z->calls, 1);
+	assert_int_equal(z->status, SYNOD_OK);
+	assert_int_equal(z->code, SYNOD_OK);
+	assert_string_equal(z->value, "from-B");
+	assert_string_equal(synod_client_peer(t->c), fakectl_address(t->b));
+	assert_int_equal(finish(t), 0);
+}
+
 /* ==== 7: close from callbacks ==== */
 
 /* A response callback that closes the client (once). */
@@ -2278,6 +2332,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_redirect_storm, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_redirect_keeps_answers, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_drain_ends_on_timeout, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_close_own_loop_call, setup,
 					    teardown),
