@@ -18,7 +18,8 @@
  * Routing: requests that need the active controller go to the node the
  * client believes leads. A NOT_CONTROLLER answer carries the leader's
  * address; the client stops sending on that connection, waits for the
- * answers still due on it (none is lost), then reconnects to the hint and
+ * answers still due on it (none is lost; one that times out is waited for
+ * no longer), then reconnects to the hint and
  * sends the request again: at once the first time, then with a jittered
  * backoff (25 ms doubling to backoff_max_ms) while hints keep leading to
  * nodes that are not the controller. A request that was answered
