@@ -27,6 +27,7 @@ struct preq {
 	int ever_sent;	    /* reached some node at least once */
 	unsigned redirects; /* NOT_CONTROLLER answers followed */
 	uint64_t sent_ms;   /* when last handed to a connection */
+	int failing;	    /* being failed by fail_all() */
 	uint8_t *body;
 	size_t len;
 	uint64_t deadline;
@@ -195,9 +196,15 @@ static void complete(struct synod_client *c, struct preq *p, int status,
 	free(p);
 }
 
+/* Fail every request pending now. One that a callback sends meanwhile is
+ * not failed here (it waits for its own answer or deadline): a caller that
+ * retries from its callback cannot keep this loop going for ever. The
+ * marked requests stay first in the list (sends append). */
 static void fail_all(struct synod_client *c, int status)
 {
-	while (c->head)
+	for (struct preq *p = c->head; p; p = p->next)
+		p->failing = 1;
+	while (c->head && c->head->failing)
 		complete(c, c->head, status, NULL, 0);
 }
 
@@ -574,6 +581,10 @@ static void connect_to(struct synod_client *c, const struct sockaddr *sa)
 	}
 	c->cc = cc;
 	c->state = ST_CONNECTING;
+	/* Counted from here: a name lookup that outlived its own deadline
+	 * (on_tick could not cancel it) must not leave this attempt, and
+	 * its handshake, without one. */
+	c->connect_deadline = now_ms(c) + c->cfg.connect_timeout_ms;
 	c->stats.connects++;
 	cc->connect.data = cc;
 	if (uv_tcp_connect(&cc->connect, &cc->conn.tcp, sa, on_connect) != 0)

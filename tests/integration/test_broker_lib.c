@@ -14,6 +14,8 @@
  * - NOT_CONTROLLER redirects are bounded (limit, backoff), do not drop
  *   the other answers of the connection, and do not keep the client on
  *   that node when an answer due there times out;
+ * - every connection attempt has a deadline (also after a slow name
+ *   lookup); failing all pending requests ends even when callbacks retry;
  * - closing clients and brokers from their own callbacks (own loop and
  *   caller's loop) is safe (run this binary under ASan too);
  * - full images never take the view back unless `restored`;
@@ -27,6 +29,8 @@
  * wait is bounded; durations are only checked from below, or with
  * generous upper bounds.
  */
+#include <dlfcn.h>
+#include <netdb.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1660,6 +1664,113 @@ static void test_drain_ends_on_timeout(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* ==== 6c: a name lookup slower than the connect timeout ==== */
+
+/* This binary's getaddrinfo (it comes before libc's for libuv too): the
+ * name "slow.test" takes 300 ms and is 127.0.0.1; other names go to the
+ * next definition (libc, or a sanitizer's). Runs in libuv's thread pool. */
+#define SLOW_NAME "slow.test"
+#define SLOW_LOOKUP_MS 300
+
+int getaddrinfo(const char *node, const char *service,
+		const struct addrinfo *hints, struct addrinfo **res)
+{
+	typedef int (*gai_fn)(const char *, const char *,
+			      const struct addrinfo *, struct addrinfo **);
+	gai_fn next = (gai_fn)(uintptr_t)dlsym(RTLD_NEXT, "getaddrinfo");
+	if (next == NULL)
+		return EAI_FAIL;
+	if (node != NULL && strcmp(node, SLOW_NAME) == 0) {
+		usleep(SLOW_LOOKUP_MS * 1000);
+		node = "127.0.0.1";
+	}
+	return next(node, service, hints, res);
+}
+
+/* Invariant: every connection attempt has a deadline, also one that
+ * begins after a name lookup that outlived the connect timeout (on_tick
+ * cannot cancel a lookup already running): a node that accepts the TCP
+ * connection but never answers the handshake (stopped, SIGSTOP) is left
+ * after connect_timeout_ms, not kept until TCP gives up. */
+static void test_slow_lookup_then_silent(void **state)
+{
+	struct t *t = *state;
+	struct synod_client_config cfg;
+	struct synod_client_stats st;
+	struct result *x = keep(t, sizeof *x);
+	const char *addr = fakectl_address(t->a);
+	char slow[64];
+	snprintf(slow, sizeof slow, SLOW_NAME "%s", strrchr(addr, ':'));
+	fakectl_pause(t->a, 1); /* accepts, never answers */
+	client_config(&cfg, slow);
+	cfg.connect_timeout_ms = 100;
+	cfg.request_timeout_ms = 4000;
+	new_client_cfg(t, &cfg);
+	send_get(t->c, x);
+	/* The first attempt connects at about 300 ms; without its own
+	 * deadline it waits for the handshake for ever. */
+	WAIT_FOR_MS(t->a, 3000,
+		    (synod_client_stats(t->c, &st), st.connects >= 2));
+	assert_int_equal(x->calls, 0);
+	fakectl_pause(t->a, 0);
+	assert_int_equal(finish(t), 0);
+}
+
+/* ==== 6d: a callback that retries at once ==== */
+
+struct retrier {
+	struct synod_client *c;
+	int calls;
+	int last_status;
+};
+
+static void retry_at_once(void *arg, int status, const uint8_t *body,
+			  size_t len)
+{
+	struct retrier *r = arg;
+	Synod__Wire__ConfigGetRequest q = SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+	(void)body;
+	(void)len;
+	r->calls++;
+	r->last_status = status;
+	if (status == SYNOD_ECANCELED || r->calls >= 1000)
+		return;
+	q.scope = SYNOD_SCOPE_CLUSTER;
+	q.key = "retention.ms";
+	synod_client_send(r->c, SYNOD_API_CONFIG_GET, &q.base, 1, retry_at_once,
+			  r);
+}
+
+/* Invariant: failing the pending requests (here every connection answers
+ * CLUSTER_ID_MISMATCH) fails those pending when it began, not the ones
+ * their callbacks send meanwhile: a caller that retries from its callback
+ * gets one answer per attempt, never an endless loop inside one (capped
+ * at 1000 retries here, all of them at once without the rule). */
+static void test_fail_all_ends(void **state)
+{
+	struct t *t = *state;
+	struct synod_client_config cfg;
+	struct retrier *r = keep(t, sizeof *r);
+	Synod__Wire__ConfigGetRequest q = SYNOD__WIRE__CONFIG_GET_REQUEST__INIT;
+	client_config(&cfg, fakectl_address(t->a));
+	cfg.cluster_id = "another-cluster";
+	cfg.request_timeout_ms = 3000;
+	new_client_cfg(t, &cfg);
+	r->c = t->c;
+	q.scope = SYNOD_SCOPE_CLUSTER;
+	q.key = "retention.ms";
+	assert_int_equal(synod_client_send(t->c, SYNOD_API_CONFIG_GET, &q.base,
+					   1, retry_at_once, r),
+			 SYNOD_OK);
+	WAIT_FOR(t->a, r->calls >= 1);
+	assert_int_equal(r->last_status, SYNOD_ECLUSTER_ID_MISMATCH);
+	/* Each later failure needs another connection (after a backoff of
+	 * 25 ms or more): a handful in 100 ms, not 1000. */
+	run_for(t, 100);
+	assert_true(r->calls < 20);
+	assert_int_equal(finish(t), 0);
+}
+
 /* ==== 7: close from callbacks ==== */
 
 /* A response callback that closes the client (once). */
@@ -2334,6 +2445,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_redirect_keeps_answers, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_drain_ends_on_timeout, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_lookup_then_silent, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_fail_all_ends, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_close_own_loop_call, setup,
 					    teardown),

@@ -39,7 +39,9 @@
  *
  * Names: addresses are numeric (IPv4, [IPv6]) or host names; names are
  * looked up with uv_getaddrinfo in libuv's thread pool at each connection
- * attempt, never on the loop; a lookup counts against connect_timeout_ms.
+ * attempt, never on the loop; a lookup counts against connect_timeout_ms
+ * (one that outlives it and then answers starts a connection with a full
+ * connect_timeout_ms of its own).
  *
  * Liveness: with a request outstanding for liveness_timeout_ms and no byte
  * received for as long, or a request sent that long ago with no byte
@@ -239,7 +241,9 @@ const char *synod_client_errmsg(const struct synod_client *c);
 uv_loop_t *synod_client_loop(struct synod_client *c);
 
 /* Send a request. `to_leader`: 1 routes to the active controller (following
- * NOT_CONTROLLER); 0 accepts any node. On error, cb is never called. */
+ * NOT_CONTROLLER); 0 accepts any node. On error, cb is never called. Safe
+ * from a response callback (a retry): a request sent there is never
+ * completed by the failure that called it back. */
 int synod_client_send(struct synod_client *c, uint16_t api,
 		      const ProtobufCMessage *req, int to_leader,
 		      synod_response_cb cb, void *arg);
