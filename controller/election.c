@@ -137,6 +137,23 @@ void el_recover(const struct el_partition *in, int unclean, el_alive_fn alive,
 	finish(in, &p, out);
 }
 
+void el_reconcile(const struct el_partition *in, int unclean, el_alive_fn alive,
+		  void *arg, struct el_partition *out)
+{
+	struct el_partition p = *in;
+
+	for (uint32_t i = 0; i < count(in->n_replicas); i++) {
+		int32_t r = in->replicas[i];
+
+		if (p.n_isr > 1 && !is_alive(alive, arg, r) &&
+		    member(p.isr, p.n_isr, r))
+			remove_isr(&p, r);
+	}
+	if (p.leader == EL_NO_LEADER || !is_alive(alive, arg, p.leader))
+		elect(&p, p.leader, unclean, alive, arg);
+	finish(in, &p, out);
+}
+
 void el_preferred(const struct el_partition *in, el_alive_fn alive, void *arg,
 		  struct el_partition *out)
 {

@@ -64,6 +64,16 @@ void el_broker_gone(const struct el_partition *in, int32_t gone, int unclean,
 void el_recover(const struct el_partition *in, int unclean, el_alive_fn alive,
 		void *arg, struct el_partition *out);
 
+/* Bring a partition in line with the brokers alive now, in one change:
+ * every replica that is not alive leaves the ISR (the last ISR member
+ * stays, as in el_broker_gone), a leader that is not alive is replaced
+ * as el_broker_gone would, and an offline partition is recovered as
+ * el_recover would. The same result as those steps chained, with one
+ * bump of each epoch (apply takes a partition epoch one above the
+ * current only: a chain of steps, each bumping it, is refused). */
+void el_reconcile(const struct el_partition *in, int unclean, el_alive_fn alive,
+		  void *arg, struct el_partition *out);
+
 /* Preferred leader election: make replicas[0] leader if it is alive and in
  * the ISR and not already leader (also when the partition is offline).
  * Otherwise nothing changes (the caller answers

@@ -181,6 +181,7 @@ static int check_assignment(struct topics *t,
 	for (size_t i = 0; i < ct->n_assignments; i++) {
 		const Synod__Wire__ReplicaAssignment *a = ct->assignments[i];
 		struct store_broker sb;
+		unsigned alive = 0;
 		if (a->partition != (int32_t)i) {
 			snprintf(msg, size,
 				 "assignments must cover partitions 0..%zu in "
@@ -214,12 +215,26 @@ static int check_assignment(struct topics *t,
 					 a->replicas[k]);
 				return SYNOD_EINVALID_ARGUMENT;
 			}
+			alive += brokers_alive(t->brokers, a->replicas[k]);
+		}
+		/* The ISR starts as the replicas alive (initial_state):
+		 * none would leave the partition with nobody to lead it or
+		 * an ISR of fenced brokers. */
+		if (alive == 0) {
+			snprintf(msg, size,
+				 "every broker assigned to partition %zu is "
+				 "fenced or shutting down",
+				 i);
+			return SYNOD_EINVALID_ARGUMENT;
 		}
 	}
 	return SYNOD_OK;
 }
 
-/* The initial state: leader the first alive replica, ISR the replicas. */
+/* The initial state: the ISR the replicas alive (a fenced or departing
+ * broker is never added to an ISR), leader the first of them. Placement
+ * places on alive brokers only and check_assignment wants one alive per
+ * partition, so the ISR is never empty. */
 static void initial_state(struct topics *t, const int32_t *replicas,
 			  uint32_t rf, int32_t partition,
 			  struct store_partition *p)
@@ -230,8 +245,9 @@ static void initial_state(struct topics *t, const int32_t *replicas,
 	memcpy(p->replicas, replicas, rf * sizeof(int32_t));
 	p->leader = EL_NO_LEADER;
 	for (uint32_t k = 0; k < rf; k++) {
-		if (brokers_alive(t->brokers, replicas[k]) &&
-		    p->leader == EL_NO_LEADER)
+		if (!brokers_alive(t->brokers, replicas[k]))
+			continue;
+		if (p->leader == EL_NO_LEADER)
 			p->leader = replicas[k];
 		p->isr[p->n_isr++] = replicas[k];
 	}

@@ -134,7 +134,7 @@ int tp_elect_page_propose(struct topics *t, struct elect_req *er,
 		free(items);
 		return 0;
 	}
-	if ((o = tp_top_new(t, NULL, page_done)) == NULL)
+	if ((o = tp_top_decided(t, NULL, page_done)) == NULL)
 		return -1;
 	o->er = er;
 	o->items = items;
@@ -298,20 +298,10 @@ static void process_rechecks(struct topics *t)
 			continue;
 		unclean = tp_unclean_allowed(t, tp.name);
 		tp_to_el(&cur, &in);
-		out = in;
-		for (uint32_t k = 0; k < cur.n_replicas; k++) {
-			struct el_partition next;
-			if (tp_alive(t, cur.replicas[k]))
-				continue;
-			el_broker_gone(&out, cur.replicas[k], unclean, tp_alive,
-				       t, &next);
-			out = next;
-		}
-		if (out.leader == EL_NO_LEADER) {
-			struct el_partition next;
-			el_recover(&out, unclean, tp_alive, t, &next);
-			out = next;
-		}
+		/* One change: a chain of steps would bump the partition
+		 * epoch once each, and apply refuses all but one bump (the
+		 * refusal came back here, every tick, for ever). */
+		el_reconcile(&in, unclean, tp_alive, t, &out);
 		if (el_changed(&in, &out))
 			tp_add_change(t, &rb, &tp, &cur, &out);
 	}

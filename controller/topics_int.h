@@ -51,6 +51,11 @@ struct ov_entry {
 	uint64_t key;	/* tid << 32 | partition; 0 = empty */
 	uint64_t owner; /* the decision (proposal) that put it */
 	struct store_partition p;
+	/* The in-flight state p was decided on, put by prev_owner (0:
+	 * none, p was decided on the store): what the overlay says again
+	 * if owner's proposal is lost while prev_owner's is not. */
+	uint64_t prev_owner;
+	struct store_partition prev;
 };
 
 struct parked {
@@ -287,7 +292,12 @@ int tp_add_change(struct topics *t, struct recbuf *rb,
 		  const struct store_topic *topic,
 		  const struct store_partition *before,
 		  const struct el_partition *after);
+/* A request's or a decision's operation. tp_top_new: one that put
+ * nothing in the overlay (a lost proposal of it rolls nothing back);
+ * tp_top_decided: the proposal of the current decision (tp_begin_decision),
+ * whose overlay entries go if it is lost. */
 struct top *tp_top_new(struct topics *t, struct pending *p, waiter_cb cb);
+struct top *tp_top_decided(struct topics *t, struct pending *p, waiter_cb cb);
 void tp_weigh(struct topics *t, struct top *o, uint64_t w);
 void tp_top_free(struct top *o);
 void tp_failed_proposal(struct topics *t, struct top *o, int rc);

@@ -234,7 +234,7 @@ static void alter_request(struct topics *t, struct sconn *sc,
 	tp_begin_decision(t);
 	tp_add_change(t, &rb, &tp, &cur, &out);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
-	o = p ? tp_top_new(t, p, alter_done) : NULL;
+	o = p ? tp_top_decided(t, p, alter_done) : NULL;
 	if (o == NULL || rb.failed) {
 		tp_ov_rollback(t, t->cur_owner);
 		srv_reply_status(sc, h, SYNOD_EUNKNOWN, "out of memory");
@@ -369,7 +369,7 @@ static void ab_propose(struct topics *t, struct alter_batch *ab,
 	int rv;
 	if (n == 0)
 		return;
-	o = rb->failed || rb->n != n ? NULL : tp_top_new(t, NULL, ab_done);
+	o = rb->failed || rb->n != n ? NULL : tp_top_decided(t, NULL, ab_done);
 	if (o == NULL) {
 		tp_ov_rollback(t, t->cur_owner);
 		ab_ended(ab, first, n, SYNOD_EUNKNOWN, NULL);

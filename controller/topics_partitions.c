@@ -65,15 +65,31 @@ void tp_ov_clear(struct topics *t)
 	t->ov_cap = t->ov_count = 0;
 }
 
+static int ov_insert(struct topics *t, const struct ov_entry *m);
+
+/* A decision's state for key: over the state in flight it was decided on
+ * (kept as prev, to come back if this one's proposal is lost), or new. */
 static int ov_put(struct topics *t, uint64_t key, uint64_t owner,
 		  const struct store_partition *p)
 {
-	struct ov_entry *e = tp_ov_find(t, key);
+	struct ov_entry *e = tp_ov_find(t, key), m = {0};
 	if (e) {
+		if (e->owner != owner) {
+			e->prev = e->p;
+			e->prev_owner = e->owner;
+		}
 		e->p = *p;
 		e->owner = owner;
 		return 0;
 	}
+	m.key = key;
+	m.owner = owner;
+	m.p = *p;
+	return ov_insert(t, &m);
+}
+
+static int ov_insert(struct topics *t, const struct ov_entry *m)
+{
 	if ((t->ov_count + 1) * 2 > t->ov_cap) {
 		struct ov_entry *old = t->ov;
 		size_t old_cap = t->ov_cap;
@@ -86,15 +102,13 @@ static int ov_put(struct topics *t, uint64_t key, uint64_t owner,
 		t->ov_count = 0;
 		for (size_t i = 0; i < old_cap; i++)
 			if (old[i].key)
-				ov_put(t, old[i].key, old[i].owner, &old[i].p);
+				ov_insert(t, &old[i]);
 		free(old);
 	}
-	size_t i = ov_slot(t, key);
+	size_t i = ov_slot(t, m->key);
 	while (t->ov[i].key != 0)
 		i = (i + 1) & (t->ov_cap - 1);
-	t->ov[i].key = key;
-	t->ov[i].owner = owner;
-	t->ov[i].p = *p;
+	t->ov[i] = *m;
 	t->ov_count++;
 	return 0;
 }
@@ -113,7 +127,7 @@ void tp_ov_remove(struct topics *t, uint64_t key)
 		struct ov_entry m = t->ov[j];
 		t->ov[j].key = 0;
 		t->ov_count--;
-		ov_put(t, m.key, m.owner, &m.p);
+		ov_insert(t, &m);
 	}
 }
 
@@ -149,12 +163,30 @@ static int of_owner(struct topics *t, const struct ov_entry *e, const void *arg)
 	return e->owner == *(const uint64_t *)arg;
 }
 
-/* A decision's proposal was lost: drop what it put in the overlay, and
- * only that. A later decision chained on one of its states is still in
- * the overlay and will be refused at apply (its expected epoch never
- * commits); everything else in flight stays as it is. */
+/* A decision's proposal was lost: take back what it put in the overlay,
+ * and only that. Where it was decided on another decision's state still
+ * in flight, that state is what the overlay says again (dropping it
+ * would have decisions read the store under a change that will apply).
+ * A later decision chained on one of its states stays in the overlay
+ * and will be refused at apply (its expected epoch never commits), but
+ * no longer comes back to the lost state. Everything else in flight
+ * stays as it is. */
 void tp_ov_rollback(struct topics *t, uint64_t owner)
 {
+	if (owner == 0)
+		return; /* put nothing */
+	for (size_t i = 0; i < t->ov_cap; i++) {
+		struct ov_entry *e = &t->ov[i];
+		if (e->key == 0)
+			continue;
+		if (e->owner == owner && e->prev_owner != 0) {
+			e->p = e->prev;
+			e->owner = e->prev_owner;
+			e->prev_owner = 0;
+		} else if (e->prev_owner == owner) {
+			e->prev_owner = 0;
+		}
+	}
 	ov_drop_where(t, of_owner, &owner);
 }
 
@@ -328,8 +360,15 @@ struct top *tp_top_new(struct topics *t, struct pending *p, waiter_cb cb)
 	o->t = t;
 	o->p = p;
 	o->gen = t->gen;
-	o->owner = t->cur_owner;
 	t->ops++;
+	return o;
+}
+
+struct top *tp_top_decided(struct topics *t, struct pending *p, waiter_cb cb)
+{
+	struct top *o = tp_top_new(t, p, cb);
+	if (o)
+		o->owner = t->cur_owner;
 	return o;
 }
 
@@ -382,7 +421,8 @@ int tp_propose_internal(struct topics *t, struct recbuf *rb)
 	int rv;
 	if (rb->n == 0)
 		return 0;
-	if (rb->failed || (o = tp_top_new(t, NULL, internal_done)) == NULL) {
+	if (rb->failed ||
+	    (o = tp_top_decided(t, NULL, internal_done)) == NULL) {
 		tp_ov_rollback(t, t->cur_owner);
 		return SYNOD_EUNKNOWN;
 	}

@@ -182,10 +182,10 @@ static int teardown(void **state)
 
 /* Start a 3-node quorum, wait for a leader, make the client and set the
  * broker configs (before any broker starts). */
-static void start(struct fixture *f)
+static void start_flags(struct fixture *f, const char *flags)
 {
 	char v[16];
-	itest_start(&f->it, 3, SYNOD_BIN, NULL);
+	itest_start(&f->it, 3, SYNOD_BIN, flags);
 	itest_start_client(&f->it);
 	snprintf(v, sizeof v, "%u", SESSION_MS);
 	assert_int_equal(
@@ -196,6 +196,11 @@ static void start(struct fixture *f)
 	    SYNOD_OK);
 	/* The active controller rereads them every 50 ms. */
 	itest_pump(&f->it.loop, 200);
+}
+
+static void start(struct fixture *f)
+{
+	start_flags(f, NULL);
 }
 
 /* ---- brokers ---- */
@@ -1632,6 +1637,27 @@ static void test_isr_changes_and_preferred(void **state)
 	expect_isr_part(&s, 1, 3, 1, 1, i32, 2);
 	snap_free(&s);
 
+	/* Invariant: a fenced broker is never added to an ISR, also by an
+	 * explicit assignment: the ISR starts as the replicas alive, and a
+	 * partition with none alive is refused. */
+	{
+		struct spec m = {"isr-manual", -1, -1, "1:2", NULL};
+		struct spec none = {"isr-none", -1, -1, "1", NULL};
+		Synod__Wire__DescribeTopicsResponse *d = NULL;
+		const Synod__Wire__PartitionState *ps;
+		create_ok(f, &m, NULL);
+		assert_int_equal(describe(f, "isr-manual", &d), SYNOD_OK);
+		ps = d->topics[0]->partitions[0];
+		assert_int_equal(ps->n_replicas, 2);
+		assert_int_equal(ps->leader, 2);
+		assert_int_equal(ps->n_isr, 1);
+		assert_int_equal(ps->isr[0], 2);
+		describe_free(d);
+		expect_create(f, &none, SYNOD_EINVALID_ARGUMENT);
+		assert_int_equal(describe(f, "isr-none", &d),
+				 SYNOD_EUNKNOWN_TOPIC);
+	}
+
 	/* Stale and wrong requests are refused and change nothing. */
 	assert_int_equal(alter(f, l2, tid, 0, 0, 1, i2, 1, NULL),
 			 SYNOD_EFENCED_LEADER_EPOCH);
@@ -2062,12 +2088,12 @@ static void raw_isr_answers(int fd, uint32_t corr_base, unsigned n,
 
 /* The quorum, brokers 1-3 active, and topic `name` on replicas 1:2:3
  * (its id into tid): broker 1's library index. */
-static unsigned start_with_topic(struct fixture *f, const char *name,
-				 uint8_t *tid)
+static unsigned start_with_topic_flags(struct fixture *f, const char *name,
+				       uint8_t *tid, const char *flags)
 {
 	struct spec sp = {name, -1, -1, "1:2:3", NULL};
 	unsigned l1;
-	start(f);
+	start_flags(f, flags);
 	l1 = lib_start(f, 1);
 	lib_start(f, 2);
 	lib_start(f, 3);
@@ -2075,6 +2101,12 @@ static unsigned start_with_topic(struct fixture *f, const char *name,
 		lib_wait_active(f, i);
 	create_ok(f, &sp, tid);
 	return l1;
+}
+
+static unsigned start_with_topic(struct fixture *f, const char *name,
+				 uint8_t *tid)
+{
+	return start_with_topic_flags(f, name, tid, NULL);
 }
 
 /* The active controller's ISR waits, or (in_flight) the partition
@@ -2290,6 +2322,96 @@ static void test_removed_topic_drops_changes_in_flight(void **state)
 	f->it.passed = 1;
 }
 
+/* Invariant: every decision reads the newest state, the overlay over
+ * the store, while a change is in flight. A proposal that failed at once
+ * (a partition growth too large for a frame) rolled back the overlay
+ * entries of the last decision made, whoever made it: here an ISR
+ * change still in flight, whose resend was then decided against the
+ * store as a new change, refused at apply and answered with an error
+ * although the change committed. */
+static void test_failed_proposal_keeps_changes_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = &f->it.c;
+	struct spec big = {"big", 1, 3, NULL, NULL};
+	uint8_t tid[16];
+	unsigned l1, leader, got = 0;
+	uint64_t e1;
+	int fd, code[3] = {-1, -1, -1};
+	uint32_t pe[3] = {0, 0, 0};
+	int32_t isr12[] = {1, 2};
+
+	l1 = start_with_topic_flags(f, "isr", tid, "--max-frame-bytes 4096");
+	create_ok(f, &big, NULL);
+	e1 = synod_broker_epoch(f->lib[l1]);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+
+	/* In one write: an ISR change, a growth whose records do not fit
+	 * in one entry, and the change again (a resend). */
+	fd = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
+	{
+		Synod__Wire__AlterPartitionRequest r =
+		    SYNOD__WIRE__ALTER_PARTITION_REQUEST__INIT;
+		Synod__Wire__CreatePartitionsRequest g =
+		    SYNOD__WIRE__CREATE_PARTITIONS_REQUEST__INIT;
+		const uint16_t api[3] = {SYNOD_API_ALTER_PARTITION,
+					 SYNOD_API_CREATE_PARTITIONS,
+					 SYNOD_API_ALTER_PARTITION};
+		const uint32_t corrs[3] = {1, 2, 3};
+		const ProtobufCMessage *const msgs[3] = {&r.base, &g.base,
+							 &r.base};
+		r.broker_id = 1;
+		r.broker_epoch = e1;
+		r.topic_id.data = tid;
+		r.topic_id.len = 16;
+		r.new_isr = isr12;
+		r.n_new_isr = 2;
+		g.name = "big";
+		g.total = 1000;
+		itest_raw_requests(fd, 3, api, corrs, msgs);
+	}
+	while (got < 3) {
+		uint8_t *body;
+		uint32_t corr;
+		size_t len;
+		if (itest_raw_next_response(fd, &corr, &body, &len) != 0)
+			break;
+		assert_true(corr >= 1 && corr <= 3);
+		if (corr == 2) {
+			Synod__Wire__CreatePartitionsResponse *a =
+			    synod__wire__create_partitions_response__unpack(
+				NULL, len, body);
+			assert_non_null(a);
+			code[1] = (int)a->status->code;
+			synod__wire__create_partitions_response__free_unpacked(
+			    a, NULL);
+		} else {
+			Synod__Wire__AlterPartitionResponse *a =
+			    synod__wire__alter_partition_response__unpack(
+				NULL, len, body);
+			assert_non_null(a);
+			code[corr - 1] = (int)a->status->code;
+			if (a->partition)
+				pe[corr - 1] = a->partition->partition_epoch;
+			synod__wire__alter_partition_response__free_unpacked(
+			    a, NULL);
+		}
+		free(body);
+		got++;
+	}
+	close(fd);
+	assert_int_equal(got, 3);
+	assert_int_equal(code[1], SYNOD_EMESSAGE_TOO_LARGE);
+	for (unsigned i = 0; i < 3; i += 2) {
+		if (code[i] != SYNOD_OK)
+			fail_msg("ISR change %u answered %s", i + 1,
+				 synod_error_name(code[i]));
+		assert_int_equal(pe[i], 1);
+	}
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2308,9 +2430,14 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_isr_answer_is_committed, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(
+		test_failed_proposal_keeps_changes_in_flight, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
 		test_removed_topic_drops_changes_in_flight, setup, teardown),
 	};
 	/* Writes to a killed node's socket must fail, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* SYNOD_TEST_FILTER=test_name (a glob) runs only those tests. */
+	if (getenv("SYNOD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SYNOD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -519,6 +519,120 @@ static void test_imbalance(void **state)
  * epoch, the leader an alive ISR member when elected, the ISR a non-empty
  * duplicate-free subset of the replicas, epochs moving exactly when they
  * must. */
+/* Invariant: a partition brought in line with the brokers alive (the
+ * rechecks of refused changes) moves its partition epoch by exactly one,
+ * which is all apply accepts. The chain of el_broker_gone steps it
+ * replaced moved it once per dead replica, and its refusal came back for
+ * ever. */
+static void test_reconcile(void **state)
+{
+	struct el_partition in, out, chain, next;
+	uint64_t a, s = 7;
+
+	(void)state;
+	/* Two dead followers: one change, ISR down to the leader. */
+	in = part(L(1, 2, 3), L(1, 2, 3), 1, 5, 10);
+	a = ALIVE(1);
+	el_reconcile(&in, 0, alive_mask, &a, &out);
+	assert_int_equal(out.leader, 1);
+	assert_isr(&out, L(1));
+	assert_int_equal(out.leader_epoch, 5);
+	assert_int_equal(out.partition_epoch, 11);
+
+	/* The leader and a follower dead. */
+	a = ALIVE(3);
+	el_reconcile(&in, 0, alive_mask, &a, &out);
+	assert_int_equal(out.leader, 3);
+	assert_isr(&out, L(3));
+	assert_int_equal(out.leader_epoch, 6);
+	assert_int_equal(out.partition_epoch, 11);
+
+	/* Offline with a dead and a live ISR member: recovered. */
+	in = part(L(1, 2), L(1, 2), EL_NO_LEADER, 5, 10);
+	a = ALIVE(2);
+	el_reconcile(&in, 0, alive_mask, &a, &out);
+	assert_int_equal(out.leader, 2);
+	assert_isr(&out, L(2));
+	assert_int_equal(out.leader_epoch, 6);
+	assert_int_equal(out.partition_epoch, 11);
+
+	/* Nobody alive: offline, the last ISR member kept; unclean changes
+	 * nothing more without a live replica. */
+	in = part(L(1, 2), L(1, 2), 1, 5, 10);
+	a = 0;
+	el_reconcile(&in, 1, alive_mask, &a, &out);
+	assert_int_equal(out.leader, EL_NO_LEADER);
+	assert_isr(&out, L(2));
+	assert_int_equal(out.partition_epoch, 11);
+
+	/* Unclean: a live replica outside the ISR leads, alone. */
+	in = part(L(1, 2, 3), L(1), EL_NO_LEADER, 5, 10);
+	a = ALIVE(3);
+	el_reconcile(&in, 0, alive_mask, &a, &out);
+	assert_false(el_changed(&in, &out));
+	el_reconcile(&in, 1, alive_mask, &a, &out);
+	assert_int_equal(out.leader, 3);
+	assert_isr(&out, L(3));
+
+	/* Everyone alive: nothing to change. */
+	in = part(L(1, 2, 3), L(1, 2, 3), 1, 5, 10);
+	a = ALIVE(1, 2, 3);
+	el_reconcile(&in, 0, alive_mask, &a, &out);
+	assert_false(el_changed(&in, &out));
+
+	/* Random partitions and liveness: the same leader and ISR as the
+	 * chained steps, with one bump of each epoch at most. */
+	for (unsigned run = 0; run < 20000; run++) {
+		uint32_t nr, i;
+		int unclean;
+
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		nr = 1 + (uint32_t)(s >> 33) % 5;
+		memset(&in, 0, sizeof(in));
+		for (i = 0; i < nr; i++) {
+			in.replicas[i] = (int32_t)((i + (s >> 40)) % 6) + 1;
+			if (i == 0 || (s >> (20 + i)) & 1)
+				in.isr[in.n_isr++] = in.replicas[i];
+		}
+		in.n_replicas = nr;
+		in.leader =
+		    (s >> 30) & 1 ? in.isr[(s >> 13) % in.n_isr] : EL_NO_LEADER;
+		in.leader_epoch = 5;
+		in.partition_epoch = 10;
+		a = (s >> 3) & 0x7e;
+		unclean = (s >> 60) & 1;
+		el_reconcile(&in, unclean, alive_mask, &a, &out);
+		chain = in;
+		for (i = 0; i < nr; i++) {
+			if (alive_mask(&a, in.replicas[i]))
+				continue;
+			el_broker_gone(&chain, in.replicas[i], unclean,
+				       alive_mask, &a, &next);
+			chain = next;
+		}
+		if (chain.leader == EL_NO_LEADER) {
+			el_recover(&chain, unclean, alive_mask, &a, &next);
+			chain = next;
+		}
+		assert_int_equal(out.leader, chain.leader);
+		assert_int_equal(out.n_isr, chain.n_isr);
+		assert_memory_equal(out.isr, chain.isr,
+				    out.n_isr * sizeof(*out.isr));
+		assert_int_equal(out.partition_epoch,
+				 in.partition_epoch + el_changed(&in, &chain));
+		assert_int_equal(out.leader_epoch,
+				 in.leader_epoch + (out.leader != in.leader));
+		if (out.leader != EL_NO_LEADER) {
+			uint32_t k = 0;
+
+			assert_true(alive_mask(&a, out.leader));
+			while (k < out.n_isr && out.isr[k] != out.leader)
+				k++;
+			assert_true(k < out.n_isr);
+		}
+	}
+}
+
 static void test_random_sequences(void **state)
 {
 	uint64_t s = 1;
@@ -624,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(test_alter_isr_retry),
 	    cmocka_unit_test(test_changed),
 	    cmocka_unit_test(test_imbalance),
+	    cmocka_unit_test(test_reconcile),
 	    cmocka_unit_test(test_random_sequences),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
