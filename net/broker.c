@@ -788,10 +788,18 @@ static void heartbeat_answered(struct synod_broker *b,
 	}
 	if (b->state == SYNOD_BROKER_SHUTTING_DOWN) {
 		if (b->want_shutdown && r->has_should_shutdown &&
-		    r->should_shutdown)
+		    r->should_shutdown) {
 			stop(b);
-		else if (b->heartbeat_asap)
-			send_heartbeat(b);
+		} else {
+			/* Still leading until the controller has moved its
+			 * leaders: the view must not go stale meanwhile. */
+			if (b->fetch_after_hb) {
+				b->fetch_after_hb = 0;
+				start_fetch(b);
+			}
+			if (b->heartbeat_asap && !b->closing && !finished(b))
+				send_heartbeat(b);
+		}
 		b->heartbeat_asap = 0;
 		return;
 	}

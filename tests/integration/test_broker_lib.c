@@ -1096,6 +1096,36 @@ static void test_stale_conn_reset(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Invariant: no silent staleness while shutting down either. A broker
+ * in controlled shutdown leads until the controller has moved its
+ * leaders; a push lost with its connection must be fetched as in
+ * ACTIVE. The heartbeat answer that found the new connection used to
+ * leave the fetch for a later state that a shutdown never reaches. */
+static void test_shutdown_conn_reset(void **state)
+{
+	struct t *t = *state;
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
+	ctl_init(s, 5);
+	fakectl_on_request(t->a, ctl_handle, s);
+	start_broker(t, o, fakectl_address(t->a));
+	wait_active(t, s, 5);
+	/* The fake never grants the shutdown: the broker stays in it. */
+	assert_int_equal(synod_broker_shutdown(t->br), SYNOD_OK);
+	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_SHUTTING_DOWN);
+	s->version = 6;
+	s->with_topic = 1;
+	fakectl_pause(t->a, 1);
+	assert_int_equal(push_delta(t->a, s, 5, 6, 1, 0, 0), 0);
+	fakectl_close_conn(fakectl_last_conn(t->a), FAKECTL_CLOSE_NOW);
+	fakectl_pause(t->a, 0);
+	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 6);
+	assert_int_equal(synod_broker_topic_count(t->br), 1);
+	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_SHUTTING_DOWN);
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(finish(t), 0);
+}
+
 /* Invariant: a controller that stops answering (paused: its TCP
  * connection stays open) is left for another node even when the
  * broker's request timeout (300 ms here) is below the client's liveness
@@ -2433,6 +2463,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stale_pushed_version, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_conn_reset, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_shutdown_conn_reset, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_legacy_reprobe, setup,
 					    teardown),

@@ -96,7 +96,9 @@
  *   down means the registration is gone already: STOPPED. Before any epoch:
  *   STOPPED at once, unless a registration is in flight; then the state is
  *   SHUTTING_DOWN, and the answer decides (granted: shut down as above;
- *   refused or lost: STOPPED).
+ *   refused or lost: STOPPED). The view is kept current meanwhile as in
+ *   ACTIVE (a heartbeat answered on a new connection fetches): the broker
+ *   leads until the controller has moved its leaders.
  *
  * Threading: one libuv loop, the caller's (pass it to synod_broker_new) or
  * a private one run by synod_broker_run(). All calls and callbacks happen
