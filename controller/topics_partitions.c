@@ -65,29 +65,6 @@ void tp_ov_clear(struct topics *t)
 	t->ov_cap = t->ov_count = 0;
 }
 
-static int ov_insert(struct topics *t, const struct ov_entry *m);
-
-/* A decision's state for key: over the state in flight it was decided on
- * (kept as prev, to come back if this one's proposal is lost), or new. */
-static int ov_put(struct topics *t, uint64_t key, uint64_t owner,
-		  const struct store_partition *p)
-{
-	struct ov_entry *e = tp_ov_find(t, key), m = {0};
-	if (e) {
-		if (e->owner != owner) {
-			e->prev = e->p;
-			e->prev_owner = e->owner;
-		}
-		e->p = *p;
-		e->owner = owner;
-		return 0;
-	}
-	m.key = key;
-	m.owner = owner;
-	m.p = *p;
-	return ov_insert(t, &m);
-}
-
 static int ov_insert(struct topics *t, const struct ov_entry *m)
 {
 	if ((t->ov_count + 1) * 2 > t->ov_cap) {
@@ -111,6 +88,27 @@ static int ov_insert(struct topics *t, const struct ov_entry *m)
 	t->ov[i] = *m;
 	t->ov_count++;
 	return 0;
+}
+
+/* A decision's state for key: over the state in flight it was decided on
+ * (kept as prev, to come back if this one's proposal is lost), or new. */
+static int ov_put(struct topics *t, uint64_t key, uint64_t owner,
+		  const struct store_partition *p)
+{
+	struct ov_entry *e = tp_ov_find(t, key), m = {0};
+	if (e) {
+		if (e->owner != owner) {
+			e->prev = e->p;
+			e->prev_owner = e->owner;
+		}
+		e->p = *p;
+		e->owner = owner;
+		return 0;
+	}
+	m.key = key;
+	m.owner = owner;
+	m.p = *p;
+	return ov_insert(t, &m);
 }
 
 void tp_ov_remove(struct topics *t, uint64_t key)

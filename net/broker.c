@@ -786,24 +786,17 @@ static void heartbeat_answered(struct synod_broker *b,
 		b->next_due = now + iv;
 		arm(b, iv);
 	}
-	if (b->state == SYNOD_BROKER_SHUTTING_DOWN) {
-		if (b->want_shutdown && r->has_should_shutdown &&
-		    r->should_shutdown) {
-			stop(b);
-		} else {
-			/* Still leading until the controller has moved its
-			 * leaders: the view must not go stale meanwhile. */
-			if (b->fetch_after_hb) {
-				b->fetch_after_hb = 0;
-				start_fetch(b);
-			}
-			if (b->heartbeat_asap && !b->closing && !finished(b))
-				send_heartbeat(b);
-		}
+	if (b->state != SYNOD_BROKER_SHUTTING_DOWN) {
+		set_state(b, b->fenced ? SYNOD_BROKER_FENCED
+				       : SYNOD_BROKER_ACTIVE);
+	} else if (b->want_shutdown && r->has_should_shutdown &&
+		   r->should_shutdown) {
 		b->heartbeat_asap = 0;
+		stop(b);
 		return;
 	}
-	set_state(b, b->fenced ? SYNOD_BROKER_FENCED : SYNOD_BROKER_ACTIVE);
+	/* A broker shutting down leads until the controller has moved its
+	 * leaders: its view is kept current the same way. */
 	if (b->closing || finished(b))
 		return;
 	if (b->fetch_after_hb) {

@@ -1062,6 +1062,19 @@ static void test_stale_pushed_version(void **state)
 /* Invariant (c): a push lost with a connection that was reset is
  * recovered: the broker fetches after its next heartbeat on the new
  * connection, although nothing else told it (no pushed_version). */
+/* Version 6 (from 5) creates a topic; its push is queued while the fake
+ * is paused and dropped by closing the connection: it never reaches the
+ * broker, which reconnects. */
+static void lose_push_with_conn(struct t *t, struct ctl *s)
+{
+	s->version = 6;
+	s->with_topic = 1;
+	fakectl_pause(t->a, 1);
+	assert_int_equal(push_delta(t->a, s, 5, 6, 1, 0, 0), 0);
+	fakectl_close_conn(fakectl_last_conn(t->a), FAKECTL_CLOSE_NOW);
+	fakectl_pause(t->a, 0);
+}
+
 static void test_stale_conn_reset(void **state)
 {
 	struct t *t = *state;
@@ -1076,14 +1089,7 @@ static void test_stale_conn_reset(void **state)
 	assert_int_equal(fakectl_conn_count(t->a), 1);
 	assert_int_equal(fakectl_accepts(t->a), 1);
 	fetches = s->fetches;
-	/* Version 6 creates a topic; its push is queued while the fake is
-	 * paused and dropped by the close: it never reaches the broker. */
-	s->version = 6;
-	s->with_topic = 1;
-	fakectl_pause(t->a, 1);
-	assert_int_equal(push_delta(t->a, s, 5, 6, 1, 0, 0), 0);
-	fakectl_close_conn(fakectl_last_conn(t->a), FAKECTL_CLOSE_NOW);
-	fakectl_pause(t->a, 0);
+	lose_push_with_conn(t, s);
 	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 6);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
 	assert_true(s->fetches > fetches);
@@ -1113,12 +1119,7 @@ static void test_shutdown_conn_reset(void **state)
 	/* The fake never grants the shutdown: the broker stays in it. */
 	assert_int_equal(synod_broker_shutdown(t->br), SYNOD_OK);
 	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_SHUTTING_DOWN);
-	s->version = 6;
-	s->with_topic = 1;
-	fakectl_pause(t->a, 1);
-	assert_int_equal(push_delta(t->a, s, 5, 6, 1, 0, 0), 0);
-	fakectl_close_conn(fakectl_last_conn(t->a), FAKECTL_CLOSE_NOW);
-	fakectl_pause(t->a, 0);
+	lose_push_with_conn(t, s);
 	WAIT_FOR(t->a, synod_broker_metadata_version(t->br) == 6);
 	assert_int_equal(synod_broker_topic_count(t->br), 1);
 	assert_int_equal(synod_broker_state(t->br), SYNOD_BROKER_SHUTTING_DOWN);

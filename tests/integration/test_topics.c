@@ -2230,6 +2230,19 @@ static void test_isr_answer_is_committed(void **state)
 	f->it.passed = 1;
 }
 
+/* An ALTER_PARTITION of partition 0 by broker 1 (epoch `epoch`) to ISR
+ * {1, 2} (isr12), quoting leader and partition epochs 0. */
+static void alter_req_12(Synod__Wire__AlterPartitionRequest *r, uint64_t epoch,
+			 uint8_t *tid, int32_t *isr12)
+{
+	r->broker_id = 1;
+	r->broker_epoch = epoch;
+	r->topic_id.data = tid;
+	r->topic_id.len = 16;
+	r->new_isr = isr12;
+	r->n_new_isr = 2;
+}
+
 /* Invariant: an ISR change of a topic being removed is never answered
  * OK, and what the controller proposed for the topic's partitions goes
  * with the topic. A change decided before the removal applied is refused
@@ -2266,12 +2279,7 @@ static void test_removed_topic_drops_changes_in_flight(void **state)
 		const ProtobufCMessage *const msgs[2] = {&d.base, &r.base};
 		d.names = names;
 		d.n_names = 1;
-		r.broker_id = 1;
-		r.broker_epoch = e1;
-		r.topic_id.data = tid;
-		r.topic_id.len = 16;
-		r.new_isr = isr12;
-		r.n_new_isr = 2;
+		alter_req_12(&r, e1, tid, isr12);
 		itest_raw_requests(fd, 2, api, corrs, msgs);
 	}
 	while (!got_delete || !got_alter) {
@@ -2361,12 +2369,7 @@ static void test_failed_proposal_keeps_changes_in_flight(void **state)
 		const uint32_t corrs[3] = {1, 2, 3};
 		const ProtobufCMessage *const msgs[3] = {&r.base, &g.base,
 							 &r.base};
-		r.broker_id = 1;
-		r.broker_epoch = e1;
-		r.topic_id.data = tid;
-		r.topic_id.len = 16;
-		r.new_isr = isr12;
-		r.n_new_isr = 2;
+		alter_req_12(&r, e1, tid, isr12);
 		g.name = "big";
 		g.total = 1000;
 		itest_raw_requests(fd, 3, api, corrs, msgs);
