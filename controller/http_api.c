@@ -323,7 +323,9 @@ static void on_forward_answer(void *arg, int status, const uint8_t *body,
 	enqueue(op);
 }
 
-/* Send the op's request where it goes. */
+/* Send the op's request where it goes. On a failure it answers the error
+ * and leaves op to the caller's op_done (the caller may still hold it:
+ * step() after retry_forwarded or describe_page). */
 static void send_request(struct hop *op)
 {
 	char err[256] = "out of memory";
@@ -335,7 +337,6 @@ static void send_request(struct hop *op)
 		if (op->call == NULL) {
 			op->waiting = 0;
 			answer_error(op, SYNOD_EUNKNOWN, err);
-			op_done(op);
 		}
 		return;
 	}
@@ -348,7 +349,6 @@ static void send_request(struct hop *op)
 			op->waiting = 0;
 			answer_error(op, SYNOD_EUNAVAILABLE,
 				     fwd ? synod_client_errmsg(fwd) : err);
-			op_done(op);
 		}
 	}
 }
@@ -998,6 +998,7 @@ void http_api_route(struct hconn *c, int method, const char *path,
 		op->where = W_FORWARD;
 	set_headers(op);
 	send_request(op);
+	op_done(op); /* freed here only if it failed at once */
 }
 
 void http_api_detach(struct hconn *c)

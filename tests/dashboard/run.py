@@ -37,6 +37,23 @@ def wait_for(what, fn, timeout=20.0):
     sys.exit(f"dashboard test: timed out waiting for {what}")
 
 
+def diagnose(ctl_run, tmp):
+    """What the quorum says when the page did not show what it should:
+    the partitions and brokers as synodctl sees them, and each node's last
+    log lines (CI keeps only this output)."""
+    for args in (("quorum", "status"), ("broker", "list"),
+                 ("partition", "list")):
+        r = ctl_run(*args)
+        print(f"dashboard: synodctl {' '.join(args)} (rc {r.returncode}):\n"
+              f"{r.stdout}{r.stderr}", file=sys.stderr)
+    for name in sorted(os.listdir(tmp)):
+        if name.endswith(".log"):
+            with open(os.path.join(tmp, name), errors="replace") as f:
+                tail = f.readlines()[-25:]
+            print(f"dashboard: last lines of {name}:\n{''.join(tail)}",
+                  file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -83,7 +100,7 @@ def main():
                  lambda: ctl_run("topic", "create", "dash", "--partitions",
                                  "6", "--replication-factor",
                                  "1").returncode == 0)
-        url = f"http://127.0.0.1:{base + 202}/"
+        url = f"http://127.0.0.1:{base + 202}/?timeout_ms=5000"
         check = subprocess.Popen(["node", os.path.join(HERE, "check.mjs"), url,
                                   out], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, text=True, cwd=HERE)
@@ -98,6 +115,7 @@ def main():
         line = check.stdout.readline().strip()
         print("dashboard:", line)
         if not line.startswith("OK"):
+            diagnose(ctl_run, tmp)
             sys.exit(f"dashboard test: {line or 'the browser exited'}")
         check.wait(timeout=30)
         print(f"dashboard: screenshot {out}/dashboard.png")
