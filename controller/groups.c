@@ -1934,7 +1934,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 	struct pm *pm = NULL;
 	uint64_t *owned = NULL;
 	uint32_t n_owned = 0;
-	int bump = 0, rv, full = 0, created = 0;
+	int bump = 0, rv, full = 0, created = 0, rejoin = 0;
 	char dflt[32];
 	const char *host = p->sc->conn.peer;
 
@@ -1978,7 +1978,21 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		goto refuse;
 	}
 
-	if (req->member_epoch == 0) {
+	/* A join under the id of a member the group still has: that member
+	 * rejoining (after a fence, or retrying a join whose answer was
+	 * lost). The library sends its id again only once it has given up
+	 * every partition, so the member is kept and reports owning none at
+	 * its current epoch: what it held goes to its target at once, and
+	 * no ghost holds it until a session ends (docs/groups.md 2). */
+	if (req->member_epoch == 0 && req->member_id && req->member_id[0] &&
+	    !created && (m = find_member(g, req->member_id)) != NULL) {
+		if (!streq(m->instance_id, req->instance_id)) {
+			rv = SYNOD_EFENCED_INSTANCE_ID;
+			goto refuse;
+		}
+		rejoin = 1;
+	}
+	if (req->member_epoch == 0 && !rejoin) {
 		/* Join (or a static member's return). */
 		struct gmember *old = find_instance(g, req->instance_id);
 		struct gmember *c;
@@ -1992,7 +2006,12 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			goto refuse;
 		}
 		c = calloc(1, sizeof *c);
-		if (c == NULL || make_member_id(c->id) != 0) {
+		if (c ==
+		    NULL) /* the id the client chose (rc_validate), or ours */
+			goto nomem;
+		if (req->member_id && req->member_id[0])
+			snprintf(c->id, sizeof c->id, "%s", req->member_id);
+		else if (make_member_id(c->id) != 0) {
 			free(c);
 			goto nomem;
 		}
@@ -2024,7 +2043,9 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		full = 1;
 		gs->stats.joins++;
 	} else {
-		m = req->member_id ? find_member(g, req->member_id) : NULL;
+		if (!rejoin)
+			m = req->member_id ? find_member(g, req->member_id)
+					   : NULL;
 		if (m == NULL) {
 			rv = SYNOD_EUNKNOWN_MEMBER_ID;
 			goto refuse;
@@ -2054,10 +2075,10 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		} else {
 			struct gmember *c;
 			int changed;
-			if (req->owned &&
+			if (req->owned && !rejoin &&
 			    owned_keys(gs, req->owned, &owned, &n_owned) != 0)
 				goto nomem;
-			if (req->owned &&
+			if (req->owned && !rejoin &&
 			    (!req->has_assignment_version ||
 			     req->assignment_version < m->assign_version ||
 			     req->member_epoch < m->rc.member_epoch)) {
@@ -2078,8 +2099,8 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			 * it meanwhile (pushes), the member may not know yet,
 			 * and its owned report counts as stale (above).
 			 * Otherwise KIP-848's rule (a lost answer's retry). */
-			if (req->member_epoch >= m->answered_epoch &&
-			    req->member_epoch <= m->rc.member_epoch)
+			if (rejoin || (req->member_epoch >= m->answered_epoch &&
+				       req->member_epoch <= m->rc.member_epoch))
 				rv = SYNOD_OK;
 			else
 				rv = rc_check_epoch(req->member_epoch, &m->rc,
@@ -2106,9 +2127,12 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			}
 			pm->reported = owned;
 			pm->n_reported = n_owned;
-			pm->has_reported = req->owned != NULL;
-			full = req->owned && req->subscribed_topic_names &&
-			       req->has_rebalance_timeout_ms;
+			pm->has_reported = req->owned != NULL || rejoin;
+			full = rejoin ||
+			       (req->owned && req->subscribed_topic_names &&
+				req->has_rebalance_timeout_ms);
+			if (rejoin)
+				gs->stats.rejoins++;
 		}
 	}
 	pick_assignor(gs, &pl);

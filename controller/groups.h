@@ -40,6 +40,7 @@ struct groups;
 struct groups_stats {
 	uint64_t heartbeats;
 	uint64_t joins;
+	uint64_t rejoins; /* joins under the id of a member still there */
 	uint64_t leaves;
 	uint64_t fenced_by_timeout;   /* session expiry */
 	uint64_t fenced_by_rebalance; /* did not revoke in time */

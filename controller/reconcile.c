@@ -192,6 +192,11 @@ int rc_validate(const struct rc_request *r, char *err, size_t size)
 		return invalid(err, size, "group id longer than 255 bytes");
 	if (mlen > RC_MEMBER_ID_MAX)
 		return invalid(err, size, "member id longer than 36 bytes");
+	for (size_t i = 0; i < mlen; i++)
+		if (r->member_id[i] <= ' ' || r->member_id[i] > '~')
+			return invalid(err, size,
+				       "member id must be printable ASCII "
+				       "without spaces");
 	if (e != RC_EPOCH_JOIN && mlen == 0)
 		return invalid(err, size,
 			       "member id required when the member epoch is "

@@ -108,6 +108,12 @@ struct synod_consumer {
 	enum synod_consumer_state state;
 	int member;	 /* member_id and epoch are the controller's */
 	char *member_id; /* NULL without a membership */
+	/* The id every join of this consumer carries (random, chosen at
+	 * creation, or the one an older controller answered with): a rejoin
+	 * after a fence, or a join retried after a lost answer, is the same
+	 * member to the controller, which leaves no ghost behind holding
+	 * partitions until its session ends. */
+	char join_id[MEMBER_ID_MAX + 1];
 	int32_t epoch;
 	uint64_t mgen; /* membership generation */
 	unsigned heartbeat_ms;
@@ -224,6 +230,32 @@ static int seed(struct synod_consumer *c)
 	}
 	if (c->rng == 0)
 		c->rng = 0x9E3779B97F4A7C15ull;
+	return 0;
+}
+
+/* join_id: a random UUID (version 4), as the controller makes them. */
+static int make_join_id(struct synod_consumer *c)
+{
+	uint8_t r[16];
+	uint8_t *p = r;
+	size_t len = sizeof r;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+	snprintf(c->join_id, sizeof c->join_id,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+		 r[10], r[11], r[12], r[13], r[14], r[15]);
 	return 0;
 }
 
@@ -848,6 +880,7 @@ static int send_request(struct synod_consumer *c, int kind)
 	full = kind == REQ_JOIN || (kind == REQ_HEARTBEAT && c->need_full);
 	req.group_id = c->group_id;
 	if (kind == REQ_JOIN) {
+		req.member_id = c->join_id;
 		req.member_epoch = 0;
 	} else {
 		req.member_id = c->member_id;
@@ -1174,6 +1207,8 @@ static void answered(struct synod_consumer *c, int kind,
 		}
 		free(c->member_id);
 		c->member_id = id;
+		/* An older controller chooses the id itself: rejoin with it. */
+		snprintf(c->join_id, sizeof c->join_id, "%s", id);
 		c->member = 1;
 		c->applied_version = 0;
 		c->reported_version = 0;
@@ -1526,7 +1561,7 @@ int synod_consumer_new(uv_loop_t *loop, const struct synod_consumer_config *cfg,
 		return SYNOD_ENOMEM;
 	}
 	c->n_topics = cfg->n_topics;
-	if (seed(c) != 0) {
+	if (seed(c) != 0 || make_join_id(c) != 0) {
 		free_consumer(c);
 		return SYNOD_EUNKNOWN;
 	}

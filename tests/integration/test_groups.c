@@ -527,6 +527,89 @@ static void test_join_revoke_assign(void **state)
 	f->it.passed = 1;
 }
 
+/* Invariant: a join under the id of a member the group still has (a
+ * rejoin after a fence, or a join retried after its answer was lost) is
+ * that member, not a new one: no ghost is left holding partitions until
+ * its session ends. The group keeps one member per consumer, and what
+ * the rejoining member held goes to its target in the same entry. */
+static void test_rejoin_same_id(void **state)
+{
+	struct fixture *f = *state;
+	struct member a, b, x;
+	struct gview v;
+	struct hb h;
+	int32_t epoch;
+	start(f);
+	create_topic(f, "orders", 4);
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	f->members[f->n_members++] = &a;
+	f->members[f->n_members++] = &b;
+	synod_client_on_push(f->it.cl, on_push, f);
+
+	/* A joins under the id it chose, then sends the same join again. */
+	snprintf(a.id, sizeof a.id, "%s", "consumer-a");
+	h = (struct hb){"g4", &a,   0, "orders", NULL,
+			NULL, NULL, 0, 30000,	 NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_string_equal(a.id, "consumer-a");
+	assert_int_equal(owned_count(&a), 4);
+	epoch = a.epoch;
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_string_equal(a.id, "consumer-a");
+	assert_int_equal(a.epoch, epoch);
+	assert_int_equal(owned_count(&a), 4);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 1);
+	assert_int_equal(v.assigned, 4);
+
+	/* B joins: A is asked to give up two, B waits for them. */
+	snprintf(b.id, sizeof b.id, "%s", "consumer-b");
+	h.m = &b;
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_string_equal(b.id, "consumer-b");
+	assert_int_equal(owned_count(&b), 0);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 2);
+	assert_int_equal(v.pending, 2);
+
+	/* Another instance may not take A's id. */
+	x = a;
+	h = (struct hb){"g4", &x,	0, "orders", NULL,
+			NULL, "inst-x", 0, 30000,    NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_EFENCED_INSTANCE_ID);
+
+	/* A is fenced (a stale epoch), gives everything up and rejoins
+	 * under its id: still two members, nothing pending, and B gets its
+	 * two in that entry, long before A's session could have ended. */
+	x = a;
+	x.epoch = a.epoch + 7;
+	assert_int_equal(beat(f, "g4", &x), SYNOD_EFENCED_MEMBER_EPOCH);
+	h = (struct hb){"g4", &a,   0, "orders", NULL,
+			NULL, NULL, 0, 30000,	 NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_string_equal(a.id, "consumer-a");
+	assert_int_equal(owned_count(&a), 2);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 2);
+	assert_int_equal(v.pending, 0);
+	{
+		uint64_t end = tool_now_ms() + WAIT_MS;
+		while (owned_count(&b) != 2) {
+			if (tool_now_ms() > end)
+				fail_msg("no assignment push to B");
+			itest_pump(&f->it.loop, 10);
+		}
+	}
+	assert_int_equal(beat(f, "g4", &b), SYNOD_OK);
+	assert_int_equal(beat(f, "g4", &a), SYNOD_OK);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 2);
+	assert_int_equal(v.assigned, 4);
+	assert_string_equal(v.state, "stable");
+	f->it.passed = 1;
+}
+
 /* Invariant (reliability.md 5.6): a partition the controller gave a
  * member stays that member's, for the controller, until the member
  * reports it gone in a heartbeat made after it saw the revocation. A
@@ -983,6 +1066,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_join_revoke_assign, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_rejoin_same_id, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_regex_and_failover, setup,
 					    teardown),

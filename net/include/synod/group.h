@@ -16,8 +16,11 @@
  *   the membership was lost; LEAVING, LEFT after synod_consumer_leave();
  *   FAILED on a fatal refusal. Every change is reported through
  *   state_changed, in order; close reports nothing.
- * - Join: member epoch 0, no member id (the controller assigns one; the
- *   consumer keeps it while it is a member), and every field: instance id
+ * - Join: member epoch 0, the consumer's member id (a random UUID chosen
+ *   by synod_consumer_new, or the one a controller that chose its own
+ *   answered the last join with: every join of this consumer, rejoins
+ *   and retries, is the same member to the controller, which leaves no
+ *   ghost holding partitions; docs/groups.md 2), and every field: instance id
  *   (static membership), rack, client id, rebalance timeout,
  *   subscription (topic names, always present, possibly empty, and the
  *   regex, "" when there is none), server assignor (when configured) and
@@ -67,8 +70,8 @@
  *   application must stop using them at once and may not commit for
  *   them. Tokens of revocations still outstanding become invalid.
  * - Errors: UNKNOWN_MEMBER_ID or FENCED_MEMBER_EPOCH: the partitions are
- *   lost, the state becomes FENCED and the consumer rejoins (epoch 0, no
- *   member id, the same instance id): at once the first time, with
+ *   lost, the state becomes FENCED and the consumer rejoins (epoch 0, the
+ *   same member id and instance id): at once the first time, with
  *   backoff if it is fenced again before a heartbeat of the new
  *   membership was acknowledged. UNRELEASED_INSTANCE_ID on a join (the
  *   previous holder of the instance id may still be in its session):
