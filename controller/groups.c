@@ -120,6 +120,7 @@ struct gop {
 	char member[MEMBER_ID_MAX + 1]; /* whose answer */
 	int32_t answer_epoch;		/* -1/-2 on leave */
 	int kind;
+	int full; /* a full request: the answer carries the assignment */
 };
 
 enum { OP_HEARTBEAT, OP_FENCE, OP_DELETE, OP_REMOVE, OP_META };
@@ -1645,7 +1646,7 @@ static void gop_done(struct node *n, struct waiter *w, int rc,
 		else {
 			/* Pushes go where it speaks from (a join too). */
 			attach(m, o->p->sc);
-			send_answer(gs, g, o->p, SYNOD_OK, NULL, m, 0, 0);
+			send_answer(gs, g, o->p, SYNOD_OK, NULL, m, 0, o->full);
 		}
 		srv_pending_free(o->p);
 	}
@@ -1980,10 +1981,13 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 
 	/* A join under the id of a member the group still has: that member
 	 * rejoining (after a fence, or retrying a join whose answer was
-	 * lost). The library sends its id again only once it has given up
-	 * every partition, so the member is kept and reports owning none at
-	 * its current epoch: what it held goes to its target at once, and
-	 * no ghost holds it until a session ends (docs/groups.md 2). */
+	 * lost). It is kept (no ghost holding partitions until a session
+	 * ends) and answered its assignment as a full heartbeat at its
+	 * epoch. Its join reports nothing owned, but the join may be a
+	 * delayed copy of one the member has since been answered, so it
+	 * counts as a report from before the latest assignment: it releases
+	 * nothing. The member's next report releases what it gave up
+	 * (docs/groups.md 2). */
 	if (req->member_epoch == 0 && req->member_id && req->member_id[0] &&
 	    !created && (m = find_member(g, req->member_id)) != NULL) {
 		if (!streq(m->instance_id, req->instance_id)) {
@@ -2075,11 +2079,11 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		} else {
 			struct gmember *c;
 			int changed;
-			if (req->owned && !rejoin &&
+			if (req->owned &&
 			    owned_keys(gs, req->owned, &owned, &n_owned) != 0)
 				goto nomem;
-			if (req->owned && !rejoin &&
-			    (!req->has_assignment_version ||
+			if ((req->owned || rejoin) &&
+			    (rejoin || !req->has_assignment_version ||
 			     req->assignment_version < m->assign_version ||
 			     req->member_epoch < m->rc.member_epoch)) {
 				if (union_held(m, &owned, &n_owned) != 0)
@@ -2087,7 +2091,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 				/* It has not seen its latest assignment (a
 				 * push lost with a connection): the answer
 				 * carries it again. */
-				if (!req->has_assignment_version ||
+				if (rejoin || !req->has_assignment_version ||
 				    req->assignment_version < m->sent_version)
 					m->sent_version =
 					    req->has_assignment_version
@@ -2149,6 +2153,7 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		return;
 	}
 	o->p = p;
+	o->full = full;
 	rv = propose(&pl, o);
 	plan_free(&pl);
 	free(owned);

@@ -580,16 +580,24 @@ static void test_rejoin_same_id(void **state)
 	assert_int_equal(heartbeat(f, &h), SYNOD_EFENCED_INSTANCE_ID);
 
 	/* A is fenced (a stale epoch), gives everything up and rejoins
-	 * under its id: still two members, nothing pending, and B gets its
-	 * two in that entry, long before A's session could have ended. */
+	 * under its id: still two members, and the answer carries A's
+	 * assignment. The join itself releases nothing (it may be a delayed
+	 * copy of an answered one): A's next report does, and B gets its two
+	 * in that entry, long before A's session could have ended. */
 	x = a;
 	x.epoch = a.epoch + 7;
 	assert_int_equal(beat(f, "g4", &x), SYNOD_EFENCED_MEMBER_EPOCH);
+	a.ntopics = 0;
+	a.version = 0;
 	h = (struct hb){"g4", &a,   0, "orders", NULL,
 			NULL, NULL, 0, 30000,	 NULL};
 	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
 	assert_string_equal(a.id, "consumer-a");
 	assert_int_equal(owned_count(&a), 2);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 2);
+	assert_int_equal(v.pending, 2);
+	assert_int_equal(beat(f, "g4", &a), SYNOD_OK);
 	v = check(f, "g4");
 	assert_int_equal(v.members, 2);
 	assert_int_equal(v.pending, 0);
@@ -601,6 +609,16 @@ static void test_rejoin_same_id(void **state)
 			itest_pump(&f->it.loop, 10);
 		}
 	}
+	/* A delayed copy of A's join, processed now, takes nothing from B. */
+	x = a;
+	h = (struct hb){"g4", &x,   0, "orders", NULL,
+			NULL, NULL, 0, 30000,	 NULL};
+	assert_int_equal(heartbeat(f, &h), SYNOD_OK);
+	assert_int_equal(owned_count(&x), 2);
+	v = check(f, "g4");
+	assert_int_equal(v.members, 2);
+	assert_int_equal(v.pending, 0);
+	assert_int_equal(v.assigned, 4);
 	assert_int_equal(beat(f, "g4", &b), SYNOD_OK);
 	assert_int_equal(beat(f, "g4", &a), SYNOD_OK);
 	v = check(f, "g4");
