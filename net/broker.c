@@ -26,13 +26,12 @@
 #include "synod/broker.h"
 #include "broker_int.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "random.h"
 #include "transitions.h"
 #include "view.h"
 
@@ -224,34 +223,12 @@ static uint64_t rnd_between(struct synod_broker *b, uint64_t lo, uint64_t hi)
 	return lo + rnd(b) % (hi - lo + 1);
 }
 
-static int fill_random(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int make_incarnation(struct synod_broker *b)
 {
 	uint8_t r[24];
-	if (fill_random(r, sizeof r) != 0)
+	if (net_random(r, sizeof r) != 0)
 		return -1;
-	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40); /* version 4 */
-	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(b->incarnation, sizeof b->incarnation,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-		 r[10], r[11], r[12], r[13], r[14], r[15]);
+	net_uuid_text(r, b->incarnation);
 	memcpy(&b->rng, r + 16, sizeof b->rng);
 	if (b->rng == 0)
 		b->rng = 0x9E3779B97F4A7C15ull;

@@ -29,13 +29,13 @@
  */
 #include "synod/group.h"
 
-#include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include "random.h"
 
 #define DEFAULT_REQUEST_TIMEOUT_MS 5000
 #define DEFAULT_SESSION_MS 45000
@@ -216,18 +216,8 @@ static uint64_t rnd_between(struct synod_consumer *c, uint64_t lo, uint64_t hi)
 
 static int seed(struct synod_consumer *c)
 {
-	uint8_t *p = (uint8_t *)&c->rng;
-	size_t len = sizeof c->rng;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if (net_random(&c->rng, sizeof c->rng) != 0)
+		return -1;
 	if (c->rng == 0)
 		c->rng = 0x9E3779B97F4A7C15ull;
 	return 0;
@@ -237,25 +227,9 @@ static int seed(struct synod_consumer *c)
 static int make_join_id(struct synod_consumer *c)
 {
 	uint8_t r[16];
-	uint8_t *p = r;
-	size_t len = sizeof r;
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-	snprintf(c->join_id, sizeof c->join_id,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-		 r[10], r[11], r[12], r[13], r[14], r[15]);
+	if (net_random(r, sizeof r) != 0)
+		return -1;
+	net_uuid_text(r, c->join_id);
 	return 0;
 }
 
