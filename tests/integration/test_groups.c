@@ -289,6 +289,19 @@ static int join(struct fixture *f, const char *group, struct member *m,
 	return heartbeat(f, &h);
 }
 
+/* Wait (the test's loop running, pushes applied) until m owns n
+ * partitions: an assignment push to it. */
+static void wait_push(struct fixture *f, struct member *m, size_t n,
+		      const char *name)
+{
+	uint64_t end = tool_now_ms() + WAIT_MS;
+	while (owned_count(m) != n) {
+		if (tool_now_ms() > end)
+			fail_msg("no assignment push to %s", name);
+		itest_pump(&f->it.loop, 10);
+	}
+}
+
 /* A steady heartbeat reporting what the member owns. */
 static int beat(struct fixture *f, const char *group, struct member *m)
 {
@@ -412,14 +425,7 @@ static void test_join_revoke_assign(void **state)
 
 	/* A learns at once, by a push on its connection: keep three, give
 	 * up three (this test's member gives them up at once). */
-	{
-		uint64_t end = tool_now_ms() + WAIT_MS;
-		while (owned_count(&a) != 3) {
-			if (tool_now_ms() > end)
-				fail_msg("no assignment push to A");
-			itest_pump(&f->it.loop, 10);
-		}
-	}
+	wait_push(f, &a, 3, "A");
 	assert_true(f->pushes >= 1);
 	assert_int_equal(a.epoch, 1);
 	/* Invariant: a report made before the member saw that push (all
@@ -434,14 +440,7 @@ static void test_join_revoke_assign(void **state)
 	v = check(f, "g1");
 	assert_int_equal(v.pending, 0);
 	assert_int_equal(v.assigned, 6);
-	{
-		uint64_t end = tool_now_ms() + WAIT_MS;
-		while (owned_count(&b) != 3) {
-			if (tool_now_ms() > end)
-				fail_msg("no assignment push to B");
-			itest_pump(&f->it.loop, 10);
-		}
-	}
+	wait_push(f, &b, 3, "B");
 	assert_int_equal(beat(f, "g1", &b), SYNOD_OK);
 	v = check(f, "g1");
 	assert_string_equal(v.state, "stable");
@@ -601,14 +600,7 @@ static void test_rejoin_same_id(void **state)
 	v = check(f, "g4");
 	assert_int_equal(v.members, 2);
 	assert_int_equal(v.pending, 0);
-	{
-		uint64_t end = tool_now_ms() + WAIT_MS;
-		while (owned_count(&b) != 2) {
-			if (tool_now_ms() > end)
-				fail_msg("no assignment push to B");
-			itest_pump(&f->it.loop, 10);
-		}
-	}
+	wait_push(f, &b, 2, "B");
 	/* A delayed copy of A's join, processed now, takes nothing from B. */
 	x = a;
 	h = (struct hb){"g4", &x,   0, "orders", NULL,
