@@ -19,12 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "assignor.h"
 #include "configdefs.h"
 #include "log.h"
 #include "publisher.h"
+#include "random.h"
 #include "recbuf.h"
 #include "reconcile.h"
 #include "settings.h"
@@ -250,15 +250,9 @@ static int assignor_allowed(struct groups *gs, const char *name, char *first,
 static int make_member_id(char *out)
 {
 	uint8_t r[16];
-	if (getrandom(r, sizeof r, 0) != sizeof r)
+	if (net_random(r, sizeof r) != 0)
 		return -1;
-	r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-	r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-	snprintf(out, MEMBER_ID_MAX + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
-		 r[10], r[11], r[12], r[13], r[14], r[15]);
+	net_uuid_text(r, out);
 	return 0;
 }
 

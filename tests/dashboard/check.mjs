@@ -83,6 +83,9 @@ try {
   // 4. A request that is never answered (every /v1/brokers held by the
   //    browser) is given up: its panel shows the error, the status turns
   //    stale, and the page keeps refreshing the rest.
+  await page.waitForFunction(() => document.getElementById("brokers-err").textContent === "" &&
+    document.getElementById("status").className === "", null, { timeout: 30000 })
+    .catch(() => fail("the page was not live before requests were held"));
   await page.route("**/v1/brokers*", () => {}); // neither fulfilled nor aborted
   await page.waitForFunction(() => /no answer in/.test(document.getElementById("brokers-err").textContent) &&
     document.getElementById("status").className === "stale", null, { timeout: 40000 })
@@ -94,6 +97,8 @@ try {
   await page.waitForFunction(() => document.getElementById("brokers-err").textContent === "" &&
     document.getElementById("status").className === "", null, { timeout: 30000 })
     .catch(() => fail("the page did not come back once requests were answered again"));
+  if (foreign.length) await fail("requests outside the node: " + foreign.join(" "));
+  if (errors.length) await fail("script errors: " + errors.join(" | "));
   console.log("OK offline=" + offline.join(",") + " fenced_rows=" + fenced + " ticks=" + ticks);
 } finally {
   await browser.close();

@@ -529,8 +529,9 @@ static void test_join_revoke_assign(void **state)
 /* Invariant: a join under the id of a member the group still has (a
  * rejoin after a fence, or a join retried after its answer was lost) is
  * that member, not a new one: no ghost is left holding partitions until
- * its session ends. The group keeps one member per consumer, and what
- * the rejoining member held goes to its target in the same entry. */
+ * its session ends. The group keeps one member per consumer; the join
+ * itself releases nothing (it may be a delayed copy of an answered one),
+ * and what the member gave up goes to its target with its next report. */
 static void test_rejoin_same_id(void **state)
 {
 	struct fixture *f = *state;
