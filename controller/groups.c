@@ -2840,6 +2840,9 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	m->group_members = members;
 	m->group_heartbeats = gs->stats.heartbeats;
 	m->group_assign_max_us = gs->stats.assign_max_us;
+	m->has_group_joins = m->has_group_rejoins = 1;
+	m->group_joins = gs->stats.joins + gs->stats.rejoins;
+	m->group_rejoins = gs->stats.rejoins;
 }
 
 static void timer_closed(uv_handle_t *h)

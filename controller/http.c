@@ -384,6 +384,12 @@ char *http_metrics_text(struct server *s)
 		metric(&t, "synod_group_assignor_max_seconds", "gauge",
 		       "Slowest assignor run.",
 		       (double)m->group_assign_max_us / 1e6);
+		metric(&t, "synod_group_joins_total", "counter",
+		       "Group joins handled (rejoins included).",
+		       (double)m->group_joins);
+		metric(&t, "synod_group_rejoins_total", "counter",
+		       "Joins under the id of a member the group still had.",
+		       (double)m->group_rejoins);
 		tprintf(&t,
 			"# HELP synod_groups_by_state Consumer groups by "
 			"state.\n# TYPE synod_groups_by_state gauge\n"

@@ -618,6 +618,18 @@ static void test_rejoin_same_id(void **state)
 	assert_int_equal(v.members, 2);
 	assert_int_equal(v.assigned, 4);
 	assert_string_equal(v.state, "stable");
+	/* The active controller counts the rejoins (three here, unless
+	 * leadership moved meanwhile). */
+	{
+		unsigned leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+		Synod__Wire__NodeStatusResponse *ns =
+		    cluster_node_status(&f->it.c, leader, 2000);
+		assert_non_null(ns);
+		assert_true(ns->has_group_rejoins && ns->has_group_joins);
+		assert_true(ns->group_rejoins >= 1 && ns->group_rejoins <= 3);
+		assert_true(ns->group_joins >= ns->group_rejoins);
+		synod__wire__node_status_response__free_unpacked(ns, NULL);
+	}
 	f->it.passed = 1;
 }
 
