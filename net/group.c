@@ -1157,15 +1157,28 @@ static void refused(struct synod_consumer *c, int kind, int code,
 	failed(c, kind);
 }
 
+/* As the controller checks them (rc_validate): 1 to 36 bytes of
+ * printable ASCII without spaces. */
+static int valid_member_id(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0 || n > MEMBER_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (id[i] <= ' ' || id[i] > '~')
+			return 0;
+	return 1;
+}
+
 static void answered(struct synod_consumer *c, int kind,
 		     const Synod__Wire__GroupHeartbeatResponse *r)
 {
 	uint64_t gen = synod_client_generation(c->client);
-	/* A member id the controller would refuse back (empty, or above
-	 * its 36 bytes: found by fuzzing) is a bad answer, not an id. */
+	/* A member id the controller would refuse back (empty, above its 36
+	 * bytes, or not printable ASCII without spaces: found by fuzzing)
+	 * is a bad answer, not an id. */
 	if (!r->has_member_epoch || r->member_epoch <= 0 ||
-	    (kind == REQ_JOIN && (r->member_id == NULL || !r->member_id[0] ||
-				  strlen(r->member_id) > MEMBER_ID_MAX))) {
+	    (kind == REQ_JOIN && !valid_member_id(r->member_id))) {
 		seterr(c, SYNOD_EINVALID_REQUEST,
 		       "%s: answer without a valid member id or epoch",
 		       kind == REQ_JOIN ? "join" : "heartbeat");

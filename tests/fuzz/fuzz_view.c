@@ -71,6 +71,9 @@ static ssize_t fz_getrandom(void *buf, size_t len, unsigned flags)
 #define bk_stats fz_bk_stats
 
 #include "../../net/broker.c"
+/* Its random bytes (net/random.c) come from the fake too: the same
+ * incarnation and jitter on every run of an input. */
+#include "../../net/random.c"
 
 #undef uv_hrtime
 #undef uv_now
