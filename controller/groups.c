@@ -1982,13 +1982,12 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 	 * counts as a report from before the latest assignment: it releases
 	 * nothing. The member's next report releases what it gave up
 	 * (docs/groups.md 2). */
-	if (req->member_epoch == 0 && req->member_id && req->member_id[0] &&
-	    !created && (m = find_member(g, req->member_id)) != NULL) {
-		if (!streq(m->instance_id, req->instance_id)) {
-			rv = SYNOD_EFENCED_INSTANCE_ID;
-			goto refuse;
-		}
-		rejoin = 1;
+	if (req->member_id && req->member_id[0])
+		m = find_member(g, req->member_id);
+	rejoin = req->member_epoch == 0 && m != NULL;
+	if (rejoin && !streq(m->instance_id, req->instance_id)) {
+		rv = SYNOD_EFENCED_INSTANCE_ID;
+		goto refuse;
 	}
 	if (req->member_epoch == 0 && !rejoin) {
 		/* Join (or a static member's return). */
@@ -2004,9 +2003,9 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 			goto refuse;
 		}
 		c = calloc(1, sizeof *c);
-		if (c ==
-		    NULL) /* the id the client chose (rc_validate), or ours */
+		if (c == NULL)
 			goto nomem;
+		/* The id the client chose (rc_validate checked it), or ours. */
 		if (req->member_id && req->member_id[0])
 			snprintf(c->id, sizeof c->id, "%s", req->member_id);
 		else if (make_member_id(c->id) != 0) {
@@ -2041,9 +2040,6 @@ static void handle_hb(struct groups *gs, struct group *g, struct pending *p)
 		full = 1;
 		gs->stats.joins++;
 	} else {
-		if (!rejoin)
-			m = req->member_id ? find_member(g, req->member_id)
-					   : NULL;
 		if (m == NULL) {
 			rv = SYNOD_EUNKNOWN_MEMBER_ID;
 			goto refuse;

@@ -59,6 +59,10 @@ try {
   page.on("requestfailed", (r) => { inflight.delete(r); failed.push(r.url() + " " + (r.failure() || {}).errorText); });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  const clean = async () => {
+    if (foreign.length) await fail("requests outside the node: " + foreign.join(" "));
+    if (errors.length) await fail("script errors: " + errors.join(" | "));
+  };
   await page.goto(url, { waitUntil: "load" });
   await page.evaluate(() => { window.__synod_marker = 42; });
   await page.waitForFunction(() => {
@@ -78,8 +82,7 @@ try {
   const offline = await page.$$eval("#partitions tbody tr.bad", (rs) => rs.map((r) => r.dataset.partition));
   const fenced = await page.$$eval("#brokers tbody tr.bad", (rs) => rs.length);
   await page.screenshot({ path: outDir + "/dashboard.png", fullPage: true });
-  if (foreign.length) await fail("requests outside the node: " + foreign.join(" "));
-  if (errors.length) await fail("script errors: " + errors.join(" | "));
+  await clean();
   // 4. A request that is never answered (every /v1/brokers held by the
   //    browser) is given up: its panel shows the error, the status turns
   //    stale, and the page keeps refreshing the rest.
@@ -97,8 +100,7 @@ try {
   await page.waitForFunction(() => document.getElementById("brokers-err").textContent === "" &&
     document.getElementById("status").className === "", null, { timeout: 30000 })
     .catch(() => fail("the page did not come back once requests were answered again"));
-  if (foreign.length) await fail("requests outside the node: " + foreign.join(" "));
-  if (errors.length) await fail("script errors: " + errors.join(" | "));
+  await clean();
   console.log("OK offline=" + offline.join(",") + " fenced_rows=" + fenced + " ticks=" + ticks);
 } finally {
   await browser.close();
