@@ -8,7 +8,7 @@
  * arrives in a known context (b->inflight says which). Independently of
  * it, at most one METADATA_FETCH is in flight (b->fetch_inflight; the
  * second timer retries failed fetches), and any number of ALTER_PARTITION
- * requests (counted, so the client is never replaced under them).
+ * requests (counted).
  *
  * Metadata: pushes arrive through the client's push callback; each is
  * applied, ignored or turned into a fetch as view_check() says. While a
@@ -78,7 +78,7 @@ struct synod_broker {
 	Synod__Wire__Endpoint *wire_eps;
 	Synod__Wire__Endpoint **wire_epp;
 	unsigned cfg_heartbeat_ms;
-	unsigned request_timeout_ms;  /* in use by the current client */
+	unsigned request_timeout_ms;  /* the client's (maybe lowered) */
 	size_t max_frame;	      /* client's (0: its default) */
 	unsigned liveness_timeout_ms; /* client's (0: its default) */
 	int other_brokers;	      /* fetches ask for with_brokers */
@@ -92,7 +92,6 @@ struct synod_broker {
 	uint64_t rng;
 
 	struct synod_client *client;
-	unsigned want_timeout_ms; /* != request_timeout_ms: replace client */
 	uv_timer_t timer;
 	uv_timer_t fetch_timer; /* fetch retries */
 	uv_timer_t fence_timer; /* self-fencing at the session's end */
@@ -237,8 +236,7 @@ static int make_incarnation(struct synod_broker *b)
 
 static void on_push(void *arg, uint16_t api, const uint8_t *body, size_t len);
 
-static int make_client(struct synod_broker *b, unsigned timeout_ms,
-		       struct synod_client **out)
+static int make_client(struct synod_broker *b, struct synod_client **out)
 {
 	struct synod_client_config cfg = {0};
 	int rv;
@@ -247,11 +245,11 @@ static int make_client(struct synod_broker *b, unsigned timeout_ms,
 	cfg.tls_ca_file = b->tls_ca;
 	cfg.tls_cert_file = b->tls_cert;
 	cfg.tls_key_file = b->tls_key;
-	cfg.request_timeout_ms = timeout_ms;
+	cfg.request_timeout_ms = b->request_timeout_ms;
 	cfg.max_frame = b->max_frame;
 	cfg.liveness_timeout_ms = b->liveness_timeout_ms;
-	if (timeout_ms < 1000)
-		cfg.connect_timeout_ms = timeout_ms;
+	if (b->request_timeout_ms < 1000)
+		cfg.connect_timeout_ms = b->request_timeout_ms;
 	rv = synod_client_new(b->loop, &cfg, out);
 	if (rv == SYNOD_OK)
 		synod_client_on_push(*out, on_push, b);
@@ -457,9 +455,11 @@ static void registered(struct synod_broker *b,
 		b->session_ms = r->session_timeout_ms;
 		if (b->request_timeout_ms >= b->session_ms) {
 			unsigned t = b->session_ms / 2;
-			b->want_timeout_ms = t < MIN_REQUEST_TIMEOUT_MS
-						 ? MIN_REQUEST_TIMEOUT_MS
-						 : t;
+			b->request_timeout_ms = t < MIN_REQUEST_TIMEOUT_MS
+						    ? MIN_REQUEST_TIMEOUT_MS
+						    : t;
+			synod_client_set_request_timeout(b->client,
+							 b->request_timeout_ms);
 		}
 	}
 	if (b->cfg_heartbeat_ms)
@@ -649,30 +649,12 @@ static int send_heartbeat(struct synod_broker *b)
 	return SYNOD_OK;
 }
 
-/* Between requests only (never inside a client callback): switch to a
- * client with a shorter request timeout. */
-static void maybe_replace_client(struct synod_broker *b)
-{
-	struct synod_client *c;
-	if (b->want_timeout_ms == 0 ||
-	    b->want_timeout_ms == b->request_timeout_ms || b->inflight ||
-	    b->fetch_inflight || b->alters_inflight)
-		return;
-	if (make_client(b, b->want_timeout_ms, &c) != SYNOD_OK)
-		return; /* keep the old one; try again next time */
-	synod_client_close(b->client);
-	b->client = c;
-	b->request_timeout_ms = b->want_timeout_ms;
-	b->synced_gen = 0; /* a new connection: check after it */
-}
-
 static void on_timer(uv_timer_t *t)
 {
 	struct synod_broker *b = t->data;
 	uint64_t now;
 	if (b->closing || finished(b))
 		return;
-	maybe_replace_client(b);
 	if (b->epoch == 0) {
 		/* A registration retry. */
 		if (!b->inflight)
@@ -1778,7 +1760,7 @@ int synod_broker_new(uv_loop_t *loop, const struct synod_broker_config *cfg,
 	} else {
 		b->loop = loop;
 	}
-	rv = make_client(b, b->request_timeout_ms, &b->client);
+	rv = make_client(b, &b->client);
 	if (rv != SYNOD_OK) {
 		if (b->owns_loop)
 			uv_loop_close(&b->own_loop);

@@ -14,6 +14,8 @@
 #define TICK_MS 20
 #define MAX_ADDRS 64
 #define DEFAULT_MAX_REDIRECTS 10
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000
+#define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define REDIRECT_BACKOFF_MIN_MS 25
 
 enum { ST_IDLE, ST_RESOLVING, ST_CONNECTING, ST_HANDSHAKE, ST_READY };
@@ -126,6 +128,13 @@ void synod_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg)
 {
 	c->push_cb = cb;
 	c->push_arg = arg;
+}
+
+void synod_client_set_request_timeout(struct synod_client *c, unsigned ms)
+{
+	c->cfg.request_timeout_ms = ms ? ms : DEFAULT_REQUEST_TIMEOUT_MS;
+	if (c->cfg.connect_timeout_ms > c->cfg.request_timeout_ms)
+		c->cfg.connect_timeout_ms = c->cfg.request_timeout_ms;
 }
 
 const char *synod_client_peer(const struct synod_client *c)
@@ -780,9 +789,9 @@ int synod_client_new(uv_loop_t *loop, const struct synod_client_config *cfg,
 		return SYNOD_ENOMEM;
 	c->cfg = *cfg;
 	if (c->cfg.request_timeout_ms == 0)
-		c->cfg.request_timeout_ms = 10000;
+		c->cfg.request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
 	if (c->cfg.connect_timeout_ms == 0)
-		c->cfg.connect_timeout_ms = 1000;
+		c->cfg.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
 	if (c->cfg.backoff_max_ms == 0)
 		c->cfg.backoff_max_ms = 1000;
 	if (c->cfg.liveness_timeout_ms == 0)

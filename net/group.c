@@ -1170,6 +1170,23 @@ static int valid_member_id(const char *id)
 	return 1;
 }
 
+/* At most half the session (a heartbeat that gets no answer leaves time
+ * for another before the session ends), at least MIN_REQUEST_TIMEOUT_MS.
+ * With the client made, it takes the new value for later requests. */
+static void clamp_request_timeout(struct synod_consumer *c)
+{
+	unsigned t = c->request_timeout_ms, half = c->session_ms / 2;
+	if (t > half)
+		t = half;
+	if (t < MIN_REQUEST_TIMEOUT_MS)
+		t = MIN_REQUEST_TIMEOUT_MS;
+	if (t == c->request_timeout_ms)
+		return;
+	c->request_timeout_ms = t;
+	if (c->client)
+		synod_client_set_request_timeout(c->client, t);
+}
+
 static void answered(struct synod_consumer *c, int kind,
 		     const Synod__Wire__GroupHeartbeatResponse *r)
 {
@@ -1227,8 +1244,10 @@ static void answered(struct synod_consumer *c, int kind,
 	 * configured: the member fences itself no later than the
 	 * controller fences it. */
 	if (r->has_session_timeout_ms && r->session_timeout_ms > 0 &&
-	    r->session_timeout_ms < c->session_ms)
+	    r->session_timeout_ms < c->session_ms) {
 		c->session_ms = r->session_timeout_ms;
+		clamp_request_timeout(c);
+	}
 	arm(c, c->heartbeat_ms);
 	arm_lease(c); /* (cannot have expired: sent within the timeout) */
 	if (c->closing || !c->member)
@@ -1521,7 +1540,6 @@ int synod_consumer_new(uv_loop_t *loop, const struct synod_consumer_config *cfg,
 {
 	struct synod_consumer *c;
 	int nomem = 0, rv;
-	unsigned half;
 	if (cfg == NULL || out == NULL || cfg->bootstrap == NULL ||
 	    cfg->bootstrap[0] == '\0' || cfg->cluster_id == NULL ||
 	    cfg->cluster_id[0] == '\0' || cfg->group_id == NULL ||
@@ -1561,11 +1579,7 @@ int synod_consumer_new(uv_loop_t *loop, const struct synod_consumer_config *cfg,
 	c->request_timeout_ms = cfg->request_timeout_ms
 				    ? cfg->request_timeout_ms
 				    : DEFAULT_REQUEST_TIMEOUT_MS;
-	half = c->session_ms / 2;
-	if (c->request_timeout_ms > half)
-		c->request_timeout_ms = half;
-	if (c->request_timeout_ms < MIN_REQUEST_TIMEOUT_MS)
-		c->request_timeout_ms = MIN_REQUEST_TIMEOUT_MS;
+	clamp_request_timeout(c);
 	c->unreleased_retry_ms = cfg->unreleased_retry_ms;
 	c->liveness_ms = cfg->liveness_timeout_ms;
 	c->max_frame = cfg->max_frame;

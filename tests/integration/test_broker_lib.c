@@ -984,6 +984,41 @@ static void test_late_ack_keeps_fence(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Invariant: a broker configured with a request timeout above the
+ * controller's session takes half the session for the requests after the
+ * registration's answer, on the same connection (no reconnect, so nothing
+ * in flight is cancelled): a heartbeat the controller never answers gives
+ * way to the next one well within the session, not after the configured
+ * timeout. */
+static void test_short_session_timeout(void **state)
+{
+	struct t *t = *state;
+	struct ctl *s = keep(t, sizeof *s);
+	struct bobs *o = keep(t, sizeof *o);
+	struct synod_broker_config cfg;
+	uint64_t hb;
+	ctl_init(s, 5);
+	fakectl_on_request(t->a, ctl_handle, s);
+	broker_config(&cfg, fakectl_address(t->a));
+	cfg.request_timeout_ms = 20000; /* far above SESSION_MS */
+	start_broker_cfg(t, o, &cfg);
+	wait_active(t, s, 5);
+	/* Heartbeats no longer answered: each times out after
+	 * SESSION_MS / 2, and the next follows. With the configured 20 s,
+	 * the first would hold the broker past the wait. */
+	s->hb_mode = HB_SILENT;
+	hb = s->heartbeats;
+	WAIT_FOR(t->a, s->heartbeats >= hb + 4);
+	WAIT_FOR(t->a, synod_broker_self_fenced(t->br));
+	/* One connection throughout: the timeout changed in place. */
+	assert_int_equal(fakectl_accepts(t->a), 1);
+	s->hb_mode = HB_OK;
+	WAIT_FOR(t->a, synod_broker_state(t->br) == SYNOD_BROKER_ACTIVE &&
+			   !synod_broker_self_fenced(t->br));
+	assert_int_equal(s->bad, 0);
+	assert_int_equal(finish(t), 0);
+}
+
 /* ==== 2: no silent staleness ==== */
 
 /* Invariant (a): a NOT_CONTROLLER redirect that the client follows
@@ -2456,6 +2491,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_self_fence_clock, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_late_ack_keeps_fence, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_short_session_timeout, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_silent_controller_left, setup,
 					    teardown),

@@ -104,6 +104,7 @@ struct fake {
 	int refuse_joins;    /* refuse this many joins ... */
 	int join_code;	     /* ... with this code */
 	int hold;	     /* do not answer heartbeats (not joins) */
+	uint32_t session;    /* session_timeout_ms answered (0: none) */
 	int hold_leave;	     /* do not answer leaves */
 	int defer_join;	     /* keep the next join for answer_join() */
 	int join_deferred;
@@ -156,6 +157,8 @@ static void answer(struct fake *f, struct fakectl_conn *fc,
 	r.member_epoch = epoch;
 	r.has_heartbeat_interval_ms = 1;
 	r.heartbeat_interval_ms = f->interval;
+	r.has_session_timeout_ms = f->session > 0;
+	r.session_timeout_ms = f->session;
 	if (with_assignment) {
 		build_set(f->assign, f->n_assign, &set, tps, tpp, parts, ids);
 		r.assignment = &set;
@@ -1340,6 +1343,49 @@ static void test_self_fence(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* Arrival time of the first join logged at or after entry `from` (0:
+ * none yet). */
+static uint64_t join_since(const struct fake *f, unsigned from)
+{
+	for (unsigned i = from; i < f->n; i++)
+		if (f->log[i].epoch == 0)
+			return f->log[i].at_ms;
+	return 0;
+}
+
+/* Invariant: a consumer configured for a long session (the default 45 s,
+ * so a 5 s request timeout) that an answer tells of a shorter group
+ * session times its requests out within half of that: when the
+ * controller stops answering, the member fences itself at the group's
+ * session and its rejoin follows at once, not after the configured
+ * request timeout (which would hold the heartbeat in flight, and the
+ * rejoin behind it, for seconds). */
+static void test_short_group_session(void **state)
+{
+	struct t *t = *state;
+	struct synod_consumer_config cfg;
+	uint64_t held_at, join_at = 0;
+	unsigned first;
+	base_config(t, &cfg);
+	t->f.session = 1000;
+	set_assign(&t->f, 10, 2, P(1, 0), P(1, 1));
+	start_with(t, &cfg);
+	WAIT_FOR(t, t->app.assigned_calls == 1 && t->f.n >= 4);
+	t->f.hold = 1;
+	held_at = fakectl_now_ms();
+	first = t->f.n;
+	WAIT_FOR(t, t->app.lost_calls == 1);
+	WAIT_FOR(t, (join_at = join_since(&t->f, first)) != 0);
+	print_message("    rejoin %llu ms after the controller went silent\n",
+		      (unsigned long long)(join_at - held_at));
+	/* Fenced by held_at + 1000, then at most one heartbeat timeout of
+	 * 500 ms; a 5000 ms timeout would put it past held_at + 4000. */
+	assert_true(join_at <= held_at + 3000);
+	t->f.hold = 0;
+	WAIT_FOR(t, synod_consumer_state(t->c) == SYNOD_CONSUMER_STABLE);
+	assert_int_equal(finish(t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1371,6 +1417,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_close_from_callbacks, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_self_fence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_short_group_session, setup,
+					    teardown),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,8 +41,9 @@
  *   and UNSUPPORTED_VERSION on a registration: FAILED at once.
  * - Request timeout: request_timeout_ms (default 5000). When the
  *   controller's session timeout (from the registration answer) is not
- *   above it, the broker uses half the session timeout instead, replacing
- *   its client (one reconnect) at the next scheduled heartbeat.
+ *   above it, the broker uses half the session timeout instead (at least
+ *   100 ms) for every request sent after the registration's answer (no
+ *   reconnect: synod_client_set_request_timeout()).
  * - Metadata: the library keeps the broker's metadata view (every topic,
  *   and the full state of every partition this broker replicates) at one
  *   metadata version (a log index), and reports that applied version in

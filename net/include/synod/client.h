@@ -266,6 +266,14 @@ typedef void (*synod_push_cb)(void *arg, uint16_t api, const uint8_t *body,
 			      size_t len);
 void synod_client_on_push(struct synod_client *c, synod_push_cb cb, void *arg);
 
+/* Changes request_timeout_ms (0: the default) for the requests sent from
+ * now on; requests already waiting keep their deadlines. A
+ * connect_timeout_ms above the new value is lowered to it. The broker and
+ * consumer libraries use it when the controller's session is shorter than
+ * the request timeout they were configured with: no reconnect, and no
+ * request is cancelled. */
+void synod_client_set_request_timeout(struct synod_client *c, unsigned ms);
+
 /* Address (host:port) of the node the client is connected to, or NULL. */
 const char *synod_client_peer(const struct synod_client *c);
 /* Connections that became usable so far (see Connections above). */

@@ -216,7 +216,9 @@ struct synod_consumer_config {
 	 * an answer gives the group's (then the lower of the two). Default
 	 * 45000 (group.consumer.session.timeout.ms's default). */
 	unsigned session_timeout_ms;
-	/* Per request; default 5000, at most half the session timeout. */
+	/* Per request; default 5000, at most half the session timeout
+	 * (lowered with it when an answer gives a shorter group session:
+	 * later requests take the new value, no reconnect). */
 	unsigned request_timeout_ms;
 	/* How long a join refused as UNRELEASED_INSTANCE_ID is retried
 	 * before FAILED. 0 (default): forever. */
