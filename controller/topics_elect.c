@@ -278,8 +278,9 @@ void tp_handle_elect(struct topics *t, struct sconn *sc,
 	tp_er_release(er);
 }
 
-/* Partitions whose change was refused as stale: bring them in line with
- * the brokers alive now (dead leader or ISR members, offline). */
+/* Partitions whose change was refused as stale, or created with a broker
+ * in the ISR that left meanwhile: bring them in line with the brokers
+ * alive now (dead leader or ISR members, offline). */
 static void process_rechecks(struct topics *t)
 {
 	struct recbuf rb;
@@ -310,7 +311,8 @@ static void process_rechecks(struct topics *t)
 		(t->n_recheck - i) * sizeof *t->recheck);
 	t->n_recheck -= i;
 	if (rb.n > 0) {
-		log_info("%u partitions re-checked after refused changes",
+		log_info("%u partitions brought in line after refused "
+			 "changes or creations across a departure",
 			 rb.n);
 		tp_propose_internal(t, &rb);
 	}

@@ -101,7 +101,8 @@ struct topics {
 	struct load_entry *load;
 	size_t load_cap, load_count;
 	int load_valid;
-	uint64_t *recheck; /* partitions whose change was refused */
+	uint64_t *recheck; /* partitions to bring in line (refused
+			      changes, creations across a departure) */
 	size_t n_recheck, cap_recheck;
 	uint64_t owner_seq, cur_owner; /* decisions, for overlay rollback */
 	struct job *jobs, *jobs_tail;  /* walks sliced across loop turns */

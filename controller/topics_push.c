@@ -408,6 +408,16 @@ static void add_full_view(void *arg, int32_t broker)
 	}
 }
 
+/* An ISR member of p that may not be in an ISR now (fenced, shutting
+ * down, departing, unregistered)? */
+static int isr_has_departed(struct topics *t, const struct store_partition *p)
+{
+	for (uint32_t i = 0; i < p->n_isr; i++)
+		if (!tp_alive(t, p->isr[i]))
+			return 1;
+	return 0;
+}
+
 static void push_entry(struct topics *t, uint64_t index,
 		       const Synod__Rec__RecordBatch *b)
 {
@@ -471,6 +481,16 @@ static void push_entry(struct topics *t, uint64_t index,
 			if (found && p.version != index &&
 			    r->body_case ==
 				SYNOD__REC__RECORD__BODY_PARTITION_CHANGE)
+				tp_recheck_add(t, key);
+			/* A creation decided while a replica was alive and
+			 * applied after that broker's departure walked the
+			 * store (which could not show it yet): the walk never
+			 * took the broker out of this ISR, so the next tick
+			 * does (reliability.md 5.30). */
+			if (found && p.version == index &&
+			    r->body_case !=
+				SYNOD__REC__RECORD__BODY_PARTITION_CHANGE &&
+			    isr_has_departed(t, &p))
 				tp_recheck_add(t, key);
 			/* The committed state, if this entry changed it. */
 			if (x.failed || !found || p.version != index)

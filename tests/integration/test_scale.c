@@ -14,11 +14,15 @@
  *  I3 epochs only move forward: a partition whose leader changed has a
  *     higher leader epoch; each change bumps the partition epoch by one;
  *  I4 a new incarnation of a broker never takes over the leaderships of
- *     its previous one with their old leader epochs.
+ *     its previous one with their old leader epochs;
+ *  I5 a broker that left is in no ISR it shares with another member,
+ *     also of a partition whose creation was in flight when it left.
  * Tests:
  *  a. a broker leading ~2,000 partitions (FenceBroker + elections would
  *     be ~100 KB, above the 64 KiB frame) is fenced and its partitions
  *     move, while topics keep being created during the fence (I1-I3);
+ *  a2. creations in flight while a broker's departure walks the store
+ *     (I5);
  *  b. crash and quick restart of a broker, many times: I4;
  *  c. request caps: CreateTopics over max.partitions.per.request and a
  *     DeleteTopics with 20,000 names (all distinct but one) are refused
@@ -256,6 +260,7 @@ static int create_topic(struct fixture *f, const char *name, uint32_t parts,
 /* Creations sent without waiting (they race with the fence). */
 struct racer {
 	unsigned sent, answered, ok;
+	int assigned; /* 1 partition, replicas 2 then 1 (leader 2) */
 };
 
 static void on_raced(void *arg, int status, const uint8_t *body, size_t len)
@@ -280,11 +285,22 @@ static void race_create(struct fixture *f, struct racer *r)
 	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
 	Synod__Wire__CreatableTopic *ctp = &ct;
 	char name[32];
+	Synod__Wire__ReplicaAssignment ra =
+	    SYNOD__WIRE__REPLICA_ASSIGNMENT__INIT;
+	Synod__Wire__ReplicaAssignment *rap = &ra;
+	int32_t replicas[2] = {2, 1};
 	snprintf(name, sizeof name, "race-%u", r->sent);
 	ct.name = name;
-	ct.has_partitions = ct.has_replication_factor = 1;
-	ct.partitions = 50;
-	ct.replication_factor = 2;
+	if (r->assigned) {
+		ra.replicas = replicas;
+		ra.n_replicas = 2;
+		ct.assignments = &rap;
+		ct.n_assignments = 1;
+	} else {
+		ct.has_partitions = ct.has_replication_factor = 1;
+		ct.partitions = 50;
+		ct.replication_factor = 2;
+	}
 	req.n_topics = 1;
 	req.topics = &ctp;
 	if (synod_client_send(f->it.cl, SYNOD_API_CREATE_TOPICS, &req.base, 1,
@@ -316,19 +332,27 @@ static unsigned assert_not_led_by(struct fixture *f, const char *topic,
 
 /* ---- a. a fence larger than one raft entry ---- */
 
-static void test_large_fence(void **state)
+/* The quorum and active brokers 1 and 2; the index of broker 1's sim. */
+static unsigned start_two_brokers(struct fixture *f)
 {
-	struct fixture *f = *state;
-	static struct pstate before[TOPICS][PARTS], after[TOPICS][PARTS];
-	struct racer racer = {0, 0, 0};
-	unsigned led_by_1 = 0, checked = 0;
-	char name[32];
 	unsigned a;
 	start(f);
 	a = spawn_sim(f, 1);
 	spawn_sim(f, 2);
 	wait_broker(f, 1, "active");
 	wait_broker(f, 2, "active");
+	return a;
+}
+
+static void test_large_fence(void **state)
+{
+	struct fixture *f = *state;
+	static struct pstate before[TOPICS][PARTS], after[TOPICS][PARTS];
+	struct racer racer = {0, 0, 0, 0};
+	unsigned led_by_1 = 0, checked = 0;
+	char name[32];
+	unsigned a;
+	a = start_two_brokers(f);
 	for (int t = 0; t < TOPICS; t++) {
 		snprintf(name, sizeof name, "big-%d", t);
 		assert_int_equal(create_topic(f, name, PARTS, 2), SYNOD_OK);
@@ -386,6 +410,85 @@ static void test_large_fence(void **state)
 	f->it.passed = 1;
 }
 
+/* ---- a2. creations in flight across a departure ---- */
+
+/* Topics race-0..n-1 whose ISR still holds broker `gone`. */
+static unsigned isr_holding(struct fixture *f, unsigned n, int32_t gone)
+{
+	unsigned holding = 0;
+	char name[32];
+	for (unsigned i = 0; i < n; i++) {
+		struct pstate p;
+		snprintf(name, sizeof name, "race-%u", i);
+		if (describe(f, name, &p, 1) != 1)
+			continue; /* refused */
+		for (unsigned k = 0; k < p.nisr; k++)
+			holding += p.isr[k] == gone;
+	}
+	return holding;
+}
+
+/* I5: a broker that left is in no ISR it shares with another member
+ * (the last member stays, so the partition can recover with it). A
+ * creation decided while broker 1 was alive puts it in the ISR; if its
+ * entry applies after broker 1's departure walked the store, the walk
+ * never saw it. Each creation here is one partition, replicas 2 then 1
+ * (leader 2, so the fence is never refused for a leadership), four in
+ * flight while broker 1's session runs out: some are in flight when the
+ * walk reads the store. */
+static void test_creation_across_departure(void **state)
+{
+	struct fixture *f = *state;
+	struct racer racer = {0, 0, 0, 1};
+	unsigned left;
+	uint64_t deadline, next_look = 0;
+	char st[32] = "";
+	unsigned a;
+	a = start_two_brokers(f);
+	/* Such a creation puts broker 1 in the ISR. */
+	race_create(f, &racer);
+	while (racer.answered < 1)
+		itest_pump(&f->it.loop, 5);
+	assert_int_equal(racer.ok, 1);
+	assert_int_equal(isr_holding(f, 1, 1), 1);
+	kill(f->sims[a].pid, SIGKILL);
+	/* Start shortly before the session can end (its last heartbeat was
+	 * at most HEARTBEAT_MS before the kill): the walk of broker 1's
+	 * partitions then fits in one page (256 here), read at once. A
+	 * longer walk reaches the newest topics last, after they applied. */
+	itest_pump(&f->it.loop, SESSION_MS - HEARTBEAT_MS - 200);
+	deadline = tool_now_ms() + WAIT_MS;
+	while (strcmp(st, "fenced") != 0) {
+		while (racer.sent - racer.answered < 4)
+			race_create(f, &racer);
+		itest_pump(&f->it.loop, 1);
+		if (tool_now_ms() >= next_look) {
+			broker_state(f, 1, st, sizeof st, NULL);
+			next_look = tool_now_ms() + 50;
+		}
+		if (tool_now_ms() > deadline)
+			fail_msg("broker 1 not fenced: %s", st);
+	}
+	while (racer.answered < racer.sent && tool_now_ms() < deadline)
+		itest_pump(&f->it.loop, 20);
+	assert_int_equal(racer.answered, racer.sent);
+	/* Topics decided after the session ran out never had broker 1 in
+	 * their ISR; those decided before lose it in the walk, or (those
+	 * in flight at the walk) within a tick after they apply. Without
+	 * that, the ones in flight keep it. */
+	while ((left = isr_holding(f, racer.sent, 1)) > 0) {
+		if (tool_now_ms() > deadline)
+			fail_msg("%u of %u topics keep broker 1 in their ISR",
+				 left, racer.ok);
+		itest_pump(&f->it.loop, 100);
+	}
+	fprintf(stderr,
+		"%u topics created across the departure: broker 1 in no ISR "
+		"of theirs\n",
+		racer.ok);
+	f->it.passed = 1;
+}
+
 /* ---- b. crash and quick restart ---- */
 
 /* BROKER_REGISTER of broker id with a new incarnation, sent every 5 ms
@@ -418,11 +521,7 @@ static void test_restart_race(void **state)
 	struct fixture *f = *state;
 	static struct pstate before[PARTS], after[PARTS];
 	unsigned a;
-	start(f);
-	a = spawn_sim(f, 1);
-	spawn_sim(f, 2);
-	wait_broker(f, 1, "active");
-	wait_broker(f, 2, "active");
+	a = start_two_brokers(f);
 	for (int round = 0; round < 3; round++) {
 		char inc[32], topic[32];
 		unsigned led = 0;
@@ -705,9 +804,14 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_large_fence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_creation_across_departure,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pages, setup, teardown),
 	};
+	/* SYNOD_TEST_FILTER=test_name (a glob) runs only those tests. */
+	if (getenv("SYNOD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SYNOD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
