@@ -423,6 +423,7 @@ static void push_entry(struct topics *t, uint64_t index,
 {
 	struct push_ctx x;
 	int topic_events = 0, removed = 0;
+	unsigned crossed = 0; /* creations across a departure */
 	memset(&x, 0, sizeof x);
 	x.t = t;
 	x.index = index;
@@ -490,8 +491,10 @@ static void push_entry(struct topics *t, uint64_t index,
 			if (found && p.version == index &&
 			    r->body_case !=
 				SYNOD__REC__RECORD__BODY_PARTITION_CHANGE &&
-			    isr_has_departed(t, &p))
+			    isr_has_departed(t, &p)) {
 				tp_recheck_add(t, key);
+				crossed++;
+			}
 			/* The committed state, if this entry changed it. */
 			if (x.failed || !found || p.version != index)
 				continue;
@@ -499,6 +502,10 @@ static void push_entry(struct topics *t, uint64_t index,
 				x.failed = 1;
 		}
 	}
+	if (crossed)
+		log_info("entry %llu created %u partitions with a broker that "
+			 "left in the ISR: rechecked at the next tick",
+			 (unsigned long long)index, crossed);
 	if (removed)
 		tp_ov_drop_removed(t);
 	if (topic_events && !x.failed)

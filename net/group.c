@@ -1249,7 +1249,9 @@ static void answered(struct synod_consumer *c, int kind,
 		clamp_request_timeout(c);
 	}
 	arm(c, c->heartbeat_ms);
-	arm_lease(c); /* (cannot have expired: sent within the timeout) */
+	/* May fence at once: the request was sent within its timeout, but
+	 * a session this answer just lowered may have ended since. */
+	arm_lease(c);
 	if (c->closing || !c->member)
 		return;
 	if (c->state == SYNOD_CONSUMER_LEAVING) {
