@@ -229,6 +229,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		check_set(c->owned.v, c->owned.n);
 		check_set(c->target.v, c->target.n);
+		/* The request timeout: at most half the session (the
+		 * least of the configured and the answered), at least
+		 * 100 ms, and the client's once the library changed it. */
+		FUZZ_CHECK(c->request_timeout_ms >= 100 &&
+			   (c->request_timeout_ms <= c->session_ms / 2 ||
+			    c->request_timeout_ms == 100));
+		FUZZ_CHECK(fz_conn.request_timeout_ms == 0 ||
+			   fz_conn.request_timeout_ms == c->request_timeout_ms);
 	}
 	synod_consumer_close(c);
 	while (uv_run(loop, UV_RUN_NOWAIT) != 0)

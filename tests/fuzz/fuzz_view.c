@@ -586,6 +586,12 @@ static void check_broker(const struct synod_broker *b)
 	FUZZ_CHECK((b->inflight != REQ_NONE) == fake.rh.used);
 	FUZZ_CHECK(b->fetch_inflight == fake.fetch.used);
 	FUZZ_CHECK(b->alters_inflight == fake.n_alters);
+	/* The client's request timeout is the library's once it changed
+	 * it (a short session), and then below the session. */
+	FUZZ_CHECK(fz_conn.request_timeout_ms == 0 ||
+		   (fz_conn.request_timeout_ms == b->request_timeout_ms &&
+		    (b->request_timeout_ms < b->session_ms ||
+		     b->request_timeout_ms == 100)));
 	FUZZ_CHECK(app.alters_sent == app.alters_answered + fake.n_alters);
 }
 
