@@ -952,8 +952,10 @@ void topics_leadership(struct topics *t, int active)
 	t->active = active;
 	if (active) {
 		/* The repair sweep runs at the first tick, then every
-		 * REPAIR_INTERVAL_MS. */
+		 * REPAIR_INTERVAL_MS; the ISR sweep at the first tick
+		 * only. */
 		t->next_repair_ms = 0;
+		t->isr_sweep_due = 1;
 		t->next_rebalance_ms =
 		    uv_now(t->node->loop) +
 		    1000ull * tp_cluster_default(

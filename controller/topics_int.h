@@ -110,6 +110,7 @@ struct topics {
 	int jobs_running;
 	unsigned page; /* partitions per walk page (and per entry) */
 	uint64_t next_repair_ms;
+	int isr_sweep_due; /* a takeover: tp_isr_sweep at the first tick */
 	int open_handles;
 	uint64_t weight; /* partition records proposed, not yet applied */
 	struct parked *park_head, *park_tail; /* creations waiting for it */
@@ -151,6 +152,8 @@ enum job_kind {
 	JOB_REPAIR,    /* partitions led by a broker that may not lead */
 	JOB_ELECT,     /* preferred / unclean elections (request, rebalance) */
 	JOB_IMBALANCE, /* count off-preferred leaders, then maybe rebalance */
+	JOB_ISR_SWEEP, /* takeover: ISRs holding a broker that may not be in
+			  one (tp_isr_sweep) */
 };
 
 struct elect_item {
@@ -188,6 +191,7 @@ struct job {
 	uint64_t moved, offline; /* JOB_DEPART, JOB_REPAIR, JOB_BACK: leaders
 				    proposed elsewhere, partitions left or
 				    brought back online */
+	uint64_t taken_out;	 /* JOB_ISR_SWEEP: ISRs it was taken out of */
 	char unclean_topic[256];
 	int unclean;
 };
@@ -320,6 +324,7 @@ int tp_hook_depart(void *arg, int32_t id, brokers_departed_cb done,
 		   void *done_arg);
 void tp_hook_back(void *arg, int32_t id);
 void tp_repair_sweep(struct topics *t);
+void tp_isr_sweep(struct topics *t);
 
 /* ---- topics_elect.c ---- */
 

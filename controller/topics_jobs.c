@@ -90,6 +90,14 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
 			       w->t, &out);
 		break;
+	case JOB_ISR_SWEEP:
+		/* As at a departure: out of every ISR it shares (the last
+		 * member stays), and a leadership it holds is moved. */
+		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
+			       w->t, &out);
+		if (el_changed(&in, &out))
+			j->taken_out++;
+		break;
 	case JOB_BACK:
 		if (cur.leader != EL_NO_LEADER)
 			return 0;
@@ -157,6 +165,15 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 		topics_elect_all(t, NULL, 0);
 		break;
 	}
+	case JOB_ISR_SWEEP:
+		if (j->taken_out > 0)
+			log_warn(
+			    "takeover: broker %d, which may not be in an "
+			    "ISR, was in %llu it shared with other members: "
+			    "taken out%s",
+			    j->broker, (unsigned long long)j->taken_out,
+			    rc == SYNOD_OK ? "" : " (walk stopped early)");
+		/* fall through */
 	default:
 		if (rc != SYNOD_OK)
 			log_warn("walk for broker %d stopped: %s", j->broker,
@@ -174,7 +191,8 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 	unsigned n = 0;
 	int rv, done;
 	*rc = SYNOD_OK;
-	if (j->kind == JOB_REPAIR && brokers_alive(t->brokers, j->broker))
+	if ((j->kind == JOB_REPAIR || j->kind == JOB_ISR_SWEEP) &&
+	    brokers_alive(t->brokers, j->broker))
 		return 1; /* it came back meanwhile */
 	recbuf_init(&rb);
 	memset(&w, 0, sizeof w);
@@ -185,6 +203,7 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 	switch (j->kind) {
 	case JOB_DEPART:
 	case JOB_BACK:
+	case JOB_ISR_SWEEP:
 		rv = store_broker_partitions_page(t->store, j->broker,
 						  &j->cursor, t->page, &n,
 						  on_page_partition, &w);
@@ -392,5 +411,30 @@ void tp_repair_sweep(struct topics *t)
 		log_warn("repair: broker %d leads partitions but may not "
 			 "lead: electing",
 			 l);
+	}
+}
+
+/* The takeover sweep: every broker id that replicates a partition but may
+ * not be in an ISR (fenced, shutting down, unregistered) and is not
+ * already leaving gets one walk over the partitions it replicates, which
+ * takes it out of every ISR it shares with other members. A departure's
+ * walk does that as it happens, and a creation that crosses the walk is
+ * rechecked at the next tick (reliability.md 5.30); the recheck list is
+ * the previous controller's memory, so this walk, once per takeover,
+ * catches what it lost. Enumerating the brokers goes through the replicas
+ * table's key: O(brokers x log partitions); each walk costs the broker's
+ * replicas, in pages. */
+void tp_isr_sweep(struct topics *t)
+{
+	int32_t id = INT32_MIN;
+	while (store_next_replica_broker(t->store, id, &id) == STORE_OK) {
+		struct job *j;
+		if (brokers_alive(t->brokers, id) ||
+		    brokers_departing(t->brokers, id) ||
+		    tp_job_exists(t, JOB_ISR_SWEEP, id))
+			continue;
+		if ((j = tp_job_add(t, JOB_ISR_SWEEP)) == NULL)
+			return;
+		j->broker = id;
 	}
 }

@@ -276,6 +276,9 @@ int store_partitions_page(struct store *s, struct store_pkey *after,
 /* The smallest broker id > after that leads a partition (STORE_ENOTFOUND:
  * none), through an index: enumerating leaders costs O(brokers log n). */
 int store_next_leader(struct store *s, int32_t after, int32_t *leader);
+/* The smallest broker id > after that is a replica of some partition
+ * (registered or not), through the replicas table's key: O(log n) each. */
+int store_next_replica_broker(struct store *s, int32_t after, int32_t *broker);
 /* *leads = 1 when broker id leads at least one partition. */
 int store_broker_leads(struct store *s, int32_t id, int *leads);
 

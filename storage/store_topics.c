@@ -92,6 +92,9 @@ const char *const st_topic_sql[ST_COUNT] = {
 	"ORDER BY p.tid, p.partition LIMIT ?3",
     /* Uses the partitions_leader index. */
     [ST_NEXT_LEADER] = "SELECT MIN(leader) FROM partitions WHERE leader > ?1",
+    /* Uses the replicas table's primary key (broker first). */
+    [ST_NEXT_REPLICA_BROKER] = "SELECT MIN(broker) FROM replicas WHERE "
+			       "broker > ?1",
     [ST_TOPICS_SINCE_PAGE] = "SELECT name, topic_id, tid, n_partitions, "
 			     "created_index, version FROM topics WHERE "
 			     "version > ?1 AND tid > ?2 ORDER BY tid LIMIT ?3",
@@ -400,20 +403,32 @@ int store_partitions_page(struct store *s, struct store_pkey *after,
 	return walk_page(s, st, after, n, cb, arg);
 }
 
-int store_next_leader(struct store *s, int32_t after, int32_t *leader)
+static int next_id(struct store *s, int stmt, int32_t after, int32_t *id,
+		   const char *what)
 {
-	sqlite3_stmt *st = s->stmt[ST_NEXT_LEADER];
+	sqlite3_stmt *st = s->stmt[stmt];
 	int rc, rv = STORE_ENOTFOUND;
 	sqlite3_bind_int(st, 1, after);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		*leader = sqlite3_column_int(st, 0);
+		*id = sqlite3_column_int(st, 0);
 		rv = STORE_OK;
 	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rv = st_dbfail(s, "next leader");
+		rv = st_dbfail(s, what);
 	}
 	sqlite3_reset(st);
 	return rv;
+}
+
+int store_next_leader(struct store *s, int32_t after, int32_t *leader)
+{
+	return next_id(s, ST_NEXT_LEADER, after, leader, "next leader");
+}
+
+int store_next_replica_broker(struct store *s, int32_t after, int32_t *broker)
+{
+	return next_id(s, ST_NEXT_REPLICA_BROKER, after, broker,
+		       "next replica broker");
 }
 
 int store_broker_leads(struct store *s, int32_t id, int *leads)

@@ -22,7 +22,9 @@
  *     be ~100 KB, above the 64 KiB frame) is fenced and its partitions
  *     move, while topics keep being created during the fence (I1-I3);
  *  a2. creations in flight while a broker's departure (an unregister
- *     sent right behind them) walks the store (I5);
+ *     sent right behind them) walks the store (I5); again with the
+ *     active controller killed before it could recheck them (I5 through
+ *     the next controller's sweep at takeover);
  *  b. crash and quick restart of a broker, many times: I4;
  *  c. request caps: CreateTopics over max.partitions.per.request and a
  *     DeleteTopics with 20,000 names (all distinct but one) are refused
@@ -494,6 +496,69 @@ static void test_creation_across_departure(void **state)
 	f->it.passed = 1;
 }
 
+/* I5 across a takeover: the same race, and the active controller is
+ * killed the moment the unregistration is answered. The creations have
+ * applied by then and wait, in its memory, for its next tick (at most a
+ * second away; the kill comes within milliseconds), so the recheck dies
+ * with it: the next controller finds broker 1 in those ISRs with its
+ * sweep at takeover. The rare run whose tick came first still holds I5
+ * and says so. */
+static void test_creation_across_takeover(void **state)
+{
+	struct fixture *f = *state;
+	struct racer racer = {0, 0, 0, 1};
+	Synod__Wire__BrokerUnregisterRequest ur =
+	    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
+	uint64_t deadline;
+	int code = -1, swept = 0;
+	unsigned a = start_two_brokers(f), leader, left;
+	long size[4] = {0};
+	race_create(f, &racer);
+	while (racer.answered < 1)
+		itest_pump(&f->it.loop, 5);
+	assert_int_equal(racer.ok, 1);
+	assert_int_equal(isr_holding(f, 1, 1), 1);
+	leader = cluster_wait_leader(&f->it.c, WAIT_MS);
+	assert_int_not_equal(leader, 0);
+	for (unsigned id = 1; id <= 3; id++)
+		size[id] = itest_log_size(&f->it.c, id);
+	kill(f->sims[a].pid, SIGKILL);
+	for (int i = 0; i < 4; i++)
+		race_create(f, &racer);
+	ur.broker_id = 1;
+	assert_int_equal(synod_client_send(f->it.cl,
+					   SYNOD_API_BROKER_UNREGISTER,
+					   &ur.base, 1, on_unregistered, &code),
+			 SYNOD_OK);
+	deadline = tool_now_ms() + WAIT_MS;
+	while ((racer.answered < racer.sent || code == -1) &&
+	       tool_now_ms() < deadline)
+		itest_pump(&f->it.loop, 1);
+	assert_int_equal(cluster_kill(&f->it.c, leader), 0);
+	assert_int_equal(racer.ok, racer.sent);
+	assert_int_equal(code, SYNOD_OK);
+	deadline = tool_now_ms() + WAIT_MS;
+	while ((left = isr_holding(f, racer.sent, 1)) > 0) {
+		if (tool_now_ms() > deadline)
+			fail_msg("%u topics keep broker 1 in their ISR after "
+				 "the takeover",
+				 left);
+		itest_pump(&f->it.loop, 100);
+	}
+	for (unsigned id = 1; id <= 3 && !swept; id++)
+		swept = id != leader &&
+			itest_log_contains_after(&f->it.c, id, size[id],
+						 "takeover: broker 1, which");
+	if (!swept) {
+		/* Only when the old controller's tick came before the kill. */
+		assert_true(itest_log_contains_after(
+		    &f->it.c, leader, size[leader], "brought in line"));
+		print_message("the old controller's recheck ran before the "
+			      "kill: the takeover sweep had nothing to do\n");
+	}
+	f->it.passed = 1;
+}
+
 /* ---- b. crash and quick restart ---- */
 
 /* BROKER_REGISTER of broker id with a new incarnation, sent every 5 ms
@@ -810,6 +875,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_large_fence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_creation_across_departure,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_creation_across_takeover,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_restart_race, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_request_caps, setup, teardown),

@@ -509,6 +509,14 @@ static void test_pages(void **state)
 	while (store_next_leader(s, l, &l) == STORE_OK)
 		leaders++;
 	assert_int_equal(leaders, 4);
+	/* Every replica's broker once, in order (brokers 0-3 here). */
+	for (int32_t b = INT32_MIN, want = 0;; want++) {
+		if (store_next_replica_broker(s, b, &b) != STORE_OK) {
+			assert_int_equal(want, 4);
+			break;
+		}
+		assert_int_equal(b, want);
+	}
 	store_close(s);
 }
 
