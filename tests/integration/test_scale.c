@@ -444,6 +444,39 @@ static void on_unregistered(void *arg, int status, const uint8_t *body,
 		synod__wire__broker_unregister_response__free_unpacked(r, NULL);
 }
 
+/* A creation with replicas 2 then 1: it puts broker 1 in the ISR. */
+static void race_first(struct fixture *f, struct racer *racer)
+{
+	race_create(f, racer);
+	while (racer->answered < 1)
+		itest_pump(&f->it.loop, 5);
+	assert_int_equal(racer->ok, 1);
+	assert_int_equal(isr_holding(f, 1, 1), 1);
+}
+
+/* Broker 1's process (sims[a]) killed, four more such creations, and
+ * right behind them on the same connection an UNREGISTER_BROKER of
+ * broker 1; returns once all are answered (*code: the unregister's). */
+static void race_unregister(struct fixture *f, struct racer *racer, unsigned a,
+			    int *code)
+{
+	Synod__Wire__BrokerUnregisterRequest ur =
+	    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
+	uint64_t deadline = tool_now_ms() + WAIT_MS;
+	kill(f->sims[a].pid, SIGKILL);
+	for (int i = 0; i < 4; i++)
+		race_create(f, racer);
+	ur.broker_id = 1;
+	*code = -1;
+	assert_int_equal(synod_client_send(f->it.cl,
+					   SYNOD_API_BROKER_UNREGISTER,
+					   &ur.base, 1, on_unregistered, code),
+			 SYNOD_OK);
+	while ((racer->answered < racer->sent || *code == -1) &&
+	       tool_now_ms() < deadline)
+		itest_pump(&f->it.loop, 1);
+}
+
 /* I5: a broker that left is in no ISR it shares with another member
  * (the last member stays, so the partition can recover with it). A
  * creation decided while the broker was alive puts it in the ISR; if its
@@ -458,28 +491,12 @@ static void test_creation_across_departure(void **state)
 {
 	struct fixture *f = *state;
 	struct racer racer = {0, 0, 0, 1};
-	Synod__Wire__BrokerUnregisterRequest ur =
-	    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
-	uint64_t deadline = tool_now_ms() + WAIT_MS;
-	int code = -1, crossed = 0;
+	uint64_t deadline;
+	int code, crossed = 0;
 	unsigned a = start_two_brokers(f), left;
-	/* Such a creation puts broker 1 in the ISR. */
-	race_create(f, &racer);
-	while (racer.answered < 1)
-		itest_pump(&f->it.loop, 5);
-	assert_int_equal(racer.ok, 1);
-	assert_int_equal(isr_holding(f, 1, 1), 1);
-	kill(f->sims[a].pid, SIGKILL);
-	for (int i = 0; i < 4; i++)
-		race_create(f, &racer);
-	ur.broker_id = 1;
-	assert_int_equal(synod_client_send(f->it.cl,
-					   SYNOD_API_BROKER_UNREGISTER,
-					   &ur.base, 1, on_unregistered, &code),
-			 SYNOD_OK);
-	while ((racer.answered < racer.sent || code == -1) &&
-	       tool_now_ms() < deadline)
-		itest_pump(&f->it.loop, 5);
+	race_first(f, &racer);
+	race_unregister(f, &racer, a, &code);
+	deadline = tool_now_ms() + WAIT_MS;
 	assert_int_equal(racer.ok, racer.sent);
 	assert_int_equal(code, SYNOD_OK);
 	/* The walk could not see the four; the controller marks them when
@@ -507,33 +524,16 @@ static void test_creation_across_takeover(void **state)
 {
 	struct fixture *f = *state;
 	struct racer racer = {0, 0, 0, 1};
-	Synod__Wire__BrokerUnregisterRequest ur =
-	    SYNOD__WIRE__BROKER_UNREGISTER_REQUEST__INIT;
 	uint64_t deadline;
-	int code = -1, swept = 0;
+	int code, swept = 0;
 	unsigned a = start_two_brokers(f), leader, left;
 	long size[4] = {0};
-	race_create(f, &racer);
-	while (racer.answered < 1)
-		itest_pump(&f->it.loop, 5);
-	assert_int_equal(racer.ok, 1);
-	assert_int_equal(isr_holding(f, 1, 1), 1);
+	race_first(f, &racer);
 	leader = cluster_wait_leader(&f->it.c, WAIT_MS);
 	assert_int_not_equal(leader, 0);
 	for (unsigned id = 1; id <= 3; id++)
 		size[id] = itest_log_size(&f->it.c, id);
-	kill(f->sims[a].pid, SIGKILL);
-	for (int i = 0; i < 4; i++)
-		race_create(f, &racer);
-	ur.broker_id = 1;
-	assert_int_equal(synod_client_send(f->it.cl,
-					   SYNOD_API_BROKER_UNREGISTER,
-					   &ur.base, 1, on_unregistered, &code),
-			 SYNOD_OK);
-	deadline = tool_now_ms() + WAIT_MS;
-	while ((racer.answered < racer.sent || code == -1) &&
-	       tool_now_ms() < deadline)
-		itest_pump(&f->it.loop, 1);
+	race_unregister(f, &racer, a, &code);
 	assert_int_equal(cluster_kill(&f->it.c, leader), 0);
 	assert_int_equal(racer.ok, racer.sent);
 	assert_int_equal(code, SYNOD_OK);
