@@ -952,16 +952,19 @@ void topics_leadership(struct topics *t, int active)
 	t->active = active;
 	if (active) {
 		/* The repair sweep runs at the first tick, then every
-		 * REPAIR_INTERVAL_MS; the ISR sweep at the first tick
-		 * only. */
+		 * REPAIR_INTERVAL_MS. The ISR sweep is queued once: now,
+		 * with the broker sessions loaded (the previous term's
+		 * entries have applied: leadership follows a barrier), else
+		 * at the first tick that finds them. */
 		t->next_repair_ms = 0;
-		t->isr_sweep_due = 1;
 		t->next_rebalance_ms =
 		    uv_now(t->node->loop) +
 		    1000ull * tp_cluster_default(
 				  t, "leader.imbalance.check.interval.seconds");
 		uv_timer_start(&t->timer, tp_on_rebalance_tick,
 			       REBALANCE_POLL_MS, REBALANCE_POLL_MS);
+		t->isr_sweep_due =
+		    topics_check_active(t) != SYNOD_OK || tp_isr_sweep(t) != 0;
 	} else {
 		uv_timer_stop(&t->timer);
 	}

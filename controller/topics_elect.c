@@ -331,10 +331,8 @@ void tp_on_rebalance_tick(uv_timer_t *tm)
 		return;
 	if (t->n_recheck > 0)
 		process_rechecks(t);
-	if (t->isr_sweep_due) {
+	if (t->isr_sweep_due && tp_isr_sweep(t) == 0)
 		t->isr_sweep_due = 0;
-		tp_isr_sweep(t);
-	}
 	if (now >= t->next_repair_ms) {
 		t->next_repair_ms = now + REPAIR_INTERVAL_MS;
 		tp_repair_sweep(t);

@@ -110,7 +110,7 @@ struct topics {
 	int jobs_running;
 	unsigned page; /* partitions per walk page (and per entry) */
 	uint64_t next_repair_ms;
-	int isr_sweep_due; /* a takeover: tp_isr_sweep at the first tick */
+	int isr_sweep_due; /* a takeover whose ISR sweep is not queued yet */
 	int open_handles;
 	uint64_t weight; /* partition records proposed, not yet applied */
 	struct parked *park_head, *park_tail; /* creations waiting for it */
@@ -191,7 +191,8 @@ struct job {
 	uint64_t moved, offline; /* JOB_DEPART, JOB_REPAIR, JOB_BACK: leaders
 				    proposed elsewhere, partitions left or
 				    brought back online */
-	uint64_t taken_out;	 /* JOB_ISR_SWEEP: ISRs it was taken out of */
+	uint64_t taken_out;	 /* JOB_ISR_SWEEP: ISRs j->broker left */
+	int sweep_next; /* JOB_ISR_SWEEP: find the next broker to walk */
 	char unclean_topic[256];
 	int unclean;
 };
@@ -324,7 +325,8 @@ int tp_hook_depart(void *arg, int32_t id, brokers_departed_cb done,
 		   void *done_arg);
 void tp_hook_back(void *arg, int32_t id);
 void tp_repair_sweep(struct topics *t);
-void tp_isr_sweep(struct topics *t);
+/* Queue the takeover's ISR sweep (0), or -1 (no memory, or not active). */
+int tp_isr_sweep(struct topics *t);
 
 /* ---- topics_elect.c ---- */
 

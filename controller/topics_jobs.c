@@ -95,7 +95,7 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 		 * member stays), and a leadership it holds is moved. */
 		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
 			       w->t, &out);
-		if (el_changed(&in, &out))
+		if (out.n_isr < in.n_isr)
 			j->taken_out++;
 		break;
 	case JOB_BACK:
@@ -133,6 +133,17 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* JOB_ISR_SWEEP: what the walk over j->broker's partitions did. */
+static void sweep_said(struct job *j, int rc)
+{
+	if (j->taken_out > 0)
+		log_warn("takeover: broker %d, which may not be in an ISR, was "
+			 "in %llu it shared with other members: taken out%s",
+			 j->broker, (unsigned long long)j->taken_out,
+			 rc == SYNOD_OK ? "" : " (walk stopped early)");
+	j->taken_out = 0;
+}
+
 /* The job is over (rc SYNOD_OK: walked to its end). */
 static void job_finish(struct topics *t, struct job *j, int rc)
 {
@@ -166,13 +177,7 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 		break;
 	}
 	case JOB_ISR_SWEEP:
-		if (j->taken_out > 0)
-			log_warn(
-			    "takeover: broker %d, which may not be in an "
-			    "ISR, was in %llu it shared with other members: "
-			    "taken out%s",
-			    j->broker, (unsigned long long)j->taken_out,
-			    rc == SYNOD_OK ? "" : " (walk stopped early)");
+		sweep_said(j, rc);
 		/* fall through */
 	default:
 		if (rc != SYNOD_OK)
@@ -183,17 +188,14 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 	job_free(j);
 }
 
-/* One page of a job. Returns 1 when the job is over (*rc its result). */
-static int job_step(struct topics *t, struct job *j, int *rc)
+/* One page of a walk. Returns 1 when the walk is over (*rc its result). */
+static int page_step(struct topics *t, struct job *j, int *rc)
 {
 	struct recbuf rb;
 	struct walk w;
 	unsigned n = 0;
 	int rv, done;
 	*rc = SYNOD_OK;
-	if ((j->kind == JOB_REPAIR || j->kind == JOB_ISR_SWEEP) &&
-	    brokers_alive(t->brokers, j->broker))
-		return 1; /* it came back meanwhile */
 	recbuf_init(&rb);
 	memset(&w, 0, sizeof w);
 	w.t = t;
@@ -246,6 +248,62 @@ static int job_step(struct topics *t, struct job *j, int *rc)
 	free(w.items);
 	recbuf_free(&rb);
 	return done;
+}
+
+/* Replica brokers the ISR sweep may pass over (alive, or leaving with a
+ * walk of their own) in one step. */
+#define SWEEP_SKIP_MAX 256
+
+/* JOB_ISR_SWEEP: one job that walks one broker after another (so a
+ * departure queued meanwhile gets every other step, however many brokers
+ * are swept). j->broker is the broker being walked, or with sweep_next the
+ * last one walked (INT32_MIN: none yet). */
+static int sweep_step(struct topics *t, struct job *j, int *rc)
+{
+	*rc = SYNOD_OK;
+	if (!j->sweep_next && brokers_alive(t->brokers, j->broker))
+		j->sweep_next = 1; /* it came back meanwhile */
+	if (j->sweep_next) {
+		int32_t id = j->broker;
+		sweep_said(j, SYNOD_OK);
+		for (unsigned k = 0;; k++) {
+			int rv = store_next_replica_broker(t->store, id, &id);
+			if (rv == STORE_ENOTFOUND)
+				return 1;
+			if (rv != STORE_OK) {
+				*rc = SYNOD_EUNKNOWN;
+				return 1;
+			}
+			if (!brokers_alive(t->brokers, id) &&
+			    !brokers_departing(t->brokers, id))
+				break;
+			if (k + 1 == SWEEP_SKIP_MAX) {
+				j->broker = id; /* go on from here next turn */
+				return 0;
+			}
+		}
+		j->broker = id;
+		j->cursor.tid = 0;
+		j->cursor.partition = -1;
+		j->sweep_next = 0;
+	}
+	if (page_step(t, j, rc) == 0)
+		return 0;
+	if (*rc != SYNOD_OK)
+		return 1;
+	j->sweep_next = 1; /* this broker is done: the next one */
+	return 0;
+}
+
+/* One step of a job. Returns 1 when the job is over (*rc its result). */
+static int job_step(struct topics *t, struct job *j, int *rc)
+{
+	*rc = SYNOD_OK;
+	if (j->kind == JOB_ISR_SWEEP)
+		return sweep_step(t, j, rc);
+	if (j->kind == JOB_REPAIR && brokers_alive(t->brokers, j->broker))
+		return 1; /* it came back meanwhile */
+	return page_step(t, j, rc);
 }
 
 /* Creations that waited for the apply budget, in arrival order. */
@@ -416,25 +474,21 @@ void tp_repair_sweep(struct topics *t)
 
 /* The takeover sweep: every broker id that replicates a partition but may
  * not be in an ISR (fenced, shutting down, unregistered) and is not
- * already leaving gets one walk over the partitions it replicates, which
- * takes it out of every ISR it shares with other members. A departure's
- * walk does that as it happens, and a creation that crosses the walk is
- * rechecked at the next tick (reliability.md 5.30); the recheck list is
- * the previous controller's memory, so this walk, once per takeover,
- * catches what it lost. Enumerating the brokers goes through the replicas
- * table's key: O(brokers x log partitions); each walk costs the broker's
- * replicas, in pages. */
-void tp_isr_sweep(struct topics *t)
+ * leaving with a walk of its own gets a walk over the partitions it
+ * replicates, which takes it out of every ISR it shares with other
+ * members (and moves a leadership it may not hold), as its departure did.
+ * A departure's walk does that as it happens, and a creation that crosses
+ * the walk is rechecked at the next tick (reliability.md 5.30); the
+ * recheck list is the previous controller's memory, so this sweep, once
+ * per takeover, catches what it lost. One job for all the brokers, found
+ * one after another through the replicas table's key (O(log n) each);
+ * each walk costs the broker's replicas, in pages. */
+int tp_isr_sweep(struct topics *t)
 {
-	int32_t id = INT32_MIN;
-	while (store_next_replica_broker(t->store, id, &id) == STORE_OK) {
-		struct job *j;
-		if (brokers_alive(t->brokers, id) ||
-		    brokers_departing(t->brokers, id) ||
-		    tp_job_exists(t, JOB_ISR_SWEEP, id))
-			continue;
-		if ((j = tp_job_add(t, JOB_ISR_SWEEP)) == NULL)
-			return;
-		j->broker = id;
-	}
+	struct job *j = tp_job_add(t, JOB_ISR_SWEEP);
+	if (j == NULL)
+		return -1;
+	j->broker = INT32_MIN;
+	j->sweep_next = 1;
+	return 0;
 }
