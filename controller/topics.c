@@ -952,8 +952,8 @@ void topics_leadership(struct topics *t, int active)
 	t->active = active;
 	if (active) {
 		/* The repair sweep runs at the first tick, then every
-		 * REPAIR_INTERVAL_MS. The ISR sweep is queued once: now,
-		 * with the broker sessions loaded (the previous term's
+		 * REPAIR_INTERVAL_MS. The takeover's sweeps are queued once:
+		 * now, with the broker sessions loaded (the previous term's
 		 * entries have applied: leadership follows a barrier), else
 		 * at the first tick that finds them. */
 		t->next_repair_ms = 0;
@@ -963,8 +963,9 @@ void topics_leadership(struct topics *t, int active)
 				  t, "leader.imbalance.check.interval.seconds");
 		uv_timer_start(&t->timer, tp_on_rebalance_tick,
 			       REBALANCE_POLL_MS, REBALANCE_POLL_MS);
-		t->isr_sweep_due =
-		    topics_check_active(t) != SYNOD_OK || tp_isr_sweep(t) != 0;
+		t->sweeps_due = SWEEP_OFFLINE | SWEEP_ISR;
+		if (topics_check_active(t) == SYNOD_OK)
+			tp_takeover_sweeps(t);
 	} else {
 		uv_timer_stop(&t->timer);
 	}

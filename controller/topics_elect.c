@@ -323,7 +323,7 @@ void tp_on_rebalance_tick(uv_timer_t *tm)
 {
 	struct topics *t = tm->data;
 	char *v = NULL;
-	uint64_t now = uv_now(t->node->loop);
+	uint64_t now = uv_now(t->node->loop), interval_ms;
 	struct job *j;
 	/* Nothing is decided before the broker sessions are loaded: a
 	 * repair sweep would take every leader for gone. */
@@ -331,17 +331,30 @@ void tp_on_rebalance_tick(uv_timer_t *tm)
 		return;
 	if (t->n_recheck > 0)
 		process_rechecks(t);
-	if (t->isr_sweep_due && tp_isr_sweep(t) == 0)
-		t->isr_sweep_due = 0;
+	if (t->sweeps_due)
+		tp_takeover_sweeps(t);
 	if (now >= t->next_repair_ms) {
 		t->next_repair_ms = now + REPAIR_INTERVAL_MS;
 		tp_repair_sweep(t);
 	}
+	interval_ms =
+	    1000ull *
+	    tp_cluster_default(t, "leader.imbalance.check.interval.seconds");
+	/* A shorter interval set since takes effect now, not after the
+	 * longer one it replaces. */
+	if (t->next_rebalance_ms > now + interval_ms)
+		t->next_rebalance_ms = now + interval_ms;
 	if (now < t->next_rebalance_ms)
 		return;
-	t->next_rebalance_ms =
-	    now + 1000ull * tp_cluster_default(
-				t, "leader.imbalance.check.interval.seconds");
+	t->next_rebalance_ms = now + interval_ms;
+	/* Offline partitions that can have a leader now (an unclean
+	 * election enabled since, a return walk or a departure cut short),
+	 * whether automatic rebalance is on or not. */
+	if (!tp_job_exists(t, JOB_OFFLINE, EL_NO_LEADER) &&
+	    (j = tp_job_add(t, JOB_OFFLINE)) != NULL) {
+		j->broker = EL_NO_LEADER;
+		j->why = "periodic check";
+	}
 	if (store_config_get(t->store, SYNOD_SCOPE_CLUSTER, NULL,
 			     "auto.leader.rebalance.enable", &v) == STORE_OK &&
 	    strcmp(v, "false") == 0) {

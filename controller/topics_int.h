@@ -110,7 +110,8 @@ struct topics {
 	int jobs_running;
 	unsigned page; /* partitions per walk page (and per entry) */
 	uint64_t next_repair_ms;
-	int isr_sweep_due; /* a takeover whose ISR sweep is not queued yet */
+	int sweeps_due; /* a takeover whose sweeps are not all queued yet:
+			   SWEEP_OFFLINE | SWEEP_ISR (tp_takeover_sweeps) */
 	int open_handles;
 	uint64_t weight; /* partition records proposed, not yet applied */
 	struct parked *park_head, *park_tail; /* creations waiting for it */
@@ -153,7 +154,9 @@ enum job_kind {
 	JOB_ELECT,     /* preferred / unclean elections (request, rebalance) */
 	JOB_IMBALANCE, /* count off-preferred leaders, then maybe rebalance */
 	JOB_ISR_SWEEP, /* takeover: ISRs holding a broker that may not be in
-			  one (tp_isr_sweep) */
+			  one (tp_takeover_sweeps) */
+	JOB_OFFLINE,   /* offline partitions that can have a leader now (at
+			  takeover, then with each imbalance check) */
 };
 
 struct elect_item {
@@ -188,11 +191,12 @@ struct job {
 	void *done_arg;
 	struct elect_req *er;	       /* JOB_ELECT */
 	uint64_t total, off_preferred; /* JOB_IMBALANCE */
-	uint64_t moved, offline; /* JOB_DEPART, JOB_REPAIR, JOB_BACK: leaders
-				    proposed elsewhere, partitions left or
-				    brought back online */
-	uint64_t taken_out;	 /* JOB_ISR_SWEEP: ISRs j->broker left */
-	int sweep_next; /* JOB_ISR_SWEEP: find the next broker to walk */
+	uint64_t moved, offline;       /* JOB_DEPART, JOB_REPAIR, JOB_BACK,
+					  JOB_OFFLINE: leaders proposed elsewhere,
+					  partitions left or brought back online */
+	uint64_t taken_out;	       /* JOB_ISR_SWEEP: ISRs j->broker left */
+	int sweep_next;	 /* JOB_ISR_SWEEP: find the next broker to walk */
+	const char *why; /* JOB_OFFLINE: "takeover" or "periodic check" */
 	char unclean_topic[256];
 	int unclean;
 };
@@ -325,8 +329,12 @@ int tp_hook_depart(void *arg, int32_t id, brokers_departed_cb done,
 		   void *done_arg);
 void tp_hook_back(void *arg, int32_t id);
 void tp_repair_sweep(struct topics *t);
-/* Queue the takeover's ISR sweep (0), or -1 (no memory, or not active). */
-int tp_isr_sweep(struct topics *t);
+/* The takeover's sweeps (topics_jobs.c), queued once per takeover. */
+#define SWEEP_OFFLINE 1
+#define SWEEP_ISR 2
+/* Queue those of t->sweeps_due not queued yet: 0 when all are, -1 (no
+ * memory, or not active) when some are left for the next tick. */
+int tp_takeover_sweeps(struct topics *t);
 
 /* ---- topics_elect.c ---- */
 

@@ -99,6 +99,7 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 			j->taken_out++;
 		break;
 	case JOB_BACK:
+	case JOB_OFFLINE:
 		if (cur.leader != EL_NO_LEADER)
 			return 0;
 		el_recover(&in, walk_unclean(w, topic), tp_alive, w->t, &out);
@@ -176,6 +177,16 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 		topics_elect_all(t, NULL, 0);
 		break;
 	}
+	case JOB_OFFLINE:
+		if (j->offline > 0)
+			log_warn("%s: %llu offline partitions could have a "
+				 "leader: elected%s",
+				 j->why, (unsigned long long)j->offline,
+				 rc == SYNOD_OK ? "" : " (walk stopped early)");
+		if (rc != SYNOD_OK)
+			log_warn("walk of offline partitions stopped: %s",
+				 synod_error_name(rc));
+		break;
 	case JOB_ISR_SWEEP:
 		sweep_said(j, rc);
 		/* fall through */
@@ -211,6 +222,7 @@ static int page_step(struct topics *t, struct job *j, int *rc)
 						  on_page_partition, &w);
 		break;
 	case JOB_REPAIR:
+	case JOB_OFFLINE: /* j->broker: EL_NO_LEADER */
 		rv = store_leader_partitions_page(t->store, j->broker,
 						  &j->cursor, t->page, &n,
 						  on_page_partition, &w);
@@ -472,23 +484,46 @@ void tp_repair_sweep(struct topics *t)
 	}
 }
 
-/* The takeover sweep: every broker id that replicates a partition but may
+/* The takeover's sweeps, for what the previous controller decided in
+ * memory and did not get committed, or was to decide at a tick it did not
+ * live to see.
+ *
+ * Offline partitions (SWEEP_OFFLINE): a broker's return walk (JOB_BACK)
+ * runs on the controller that saw the broker unfenced, and a departure's
+ * final record follows its walk; a takeover between the two leaves a
+ * partition offline whose ISR member is alive and unfenced, and nothing
+ * would elect it. One walk over the partitions without a leader (the
+ * leader index), electing as JOB_BACK does (an unclean election where the
+ * topic allows one); the same walk runs with every imbalance check
+ * (leader.imbalance.check.interval.seconds, as Kafka's controller does),
+ * for the cases without a takeover.
+ *
+ * ISRs (SWEEP_ISR): every broker id that replicates a partition but may
  * not be in an ISR (fenced, shutting down, unregistered) and is not
  * leaving with a walk of its own gets a walk over the partitions it
  * replicates, which takes it out of every ISR it shares with other
  * members (and moves a leadership it may not hold), as its departure did.
  * A departure's walk does that as it happens, and a creation that crosses
  * the walk is rechecked at the next tick (reliability.md 5.30); the
- * recheck list is the previous controller's memory, so this sweep, once
- * per takeover, catches what it lost. One job for all the brokers, found
- * one after another through the replicas table's key (O(log n) each);
- * each walk costs the broker's replicas, in pages. */
-int tp_isr_sweep(struct topics *t)
+ * recheck list is the previous controller's memory. One job for all the
+ * brokers, found one after another through the replicas table's key
+ * (O(log n) each); each walk costs the broker's replicas, in pages. */
+int tp_takeover_sweeps(struct topics *t)
 {
-	struct job *j = tp_job_add(t, JOB_ISR_SWEEP);
-	if (j == NULL)
-		return -1;
-	j->broker = INT32_MIN;
-	j->sweep_next = 1;
+	struct job *j;
+	if (t->sweeps_due & SWEEP_OFFLINE) {
+		if ((j = tp_job_add(t, JOB_OFFLINE)) == NULL)
+			return -1;
+		j->broker = EL_NO_LEADER;
+		j->why = "takeover";
+		t->sweeps_due &= ~SWEEP_OFFLINE;
+	}
+	if (t->sweeps_due & SWEEP_ISR) {
+		if ((j = tp_job_add(t, JOB_ISR_SWEEP)) == NULL)
+			return -1;
+		j->broker = INT32_MIN;
+		j->sweep_next = 1;
+		t->sweeps_due &= ~SWEEP_ISR;
+	}
 	return 0;
 }
