@@ -29,6 +29,7 @@ struct session {
 	struct pub_sub pub; /* its metadata deltas (publisher.h) */
 	int wants_brokers;  /* pushes carry other brokers' states */
 	int wants_all;	    /* pushes carry every partition change */
+	uint64_t conn_seq;  /* newest connection it was heard on (sconn) */
 };
 
 enum op_kind { OP_REGISTER, OP_HEARTBEAT, OP_FENCE, OP_UNREGISTER, OP_LIST };
@@ -436,6 +437,8 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(b, s);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
+		if (o->p->sc->seq != 0)
+			s->conn_seq = o->p->sc->seq;
 		pub_attach(&s->pub, o->p->sc);
 		b->stats.registrations++;
 		log_event(LOG_INFO, "broker_registered",
@@ -563,10 +566,18 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 	switch (lc_register(s && s->epoch ? as_lc(s, &lcb) : NULL,
 			    req->incarnation_id, now_ms(b))) {
 	case LC_REG_SAME:
-		/* A retry after a lost answer: same epoch. */
-		pub_attach(&s->pub, sc);
-		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
-		s->last_hb_ms = now_ms(b);
+		/* A retry after a lost answer: same epoch. One on an older
+		 * connection than the newest the session was heard on is
+		 * answered but renews nothing (as a heartbeat's would not). */
+		if (sc->seq != 0 && sc->seq < s->conn_seq) {
+			b->stats.stale_connection_refusals++;
+		} else {
+			if (sc->seq != 0)
+				s->conn_seq = sc->seq;
+			pub_attach(&s->pub, sc);
+			s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
+			s->last_hb_ms = now_ms(b);
+		}
 		p = srv_pending_new(sc, h, req, NULL, NULL);
 		if (p) {
 			send_register_reply(b, p, SYNOD_OK, NULL, s->epoch, -1);
@@ -719,6 +730,25 @@ static void heartbeat_now(struct brokers *b, struct sconn *sc,
 				     : "broker id not registered");
 		goto free_req;
 	}
+	/* A heartbeat on an older connection than the newest one this
+	 * session was heard on is one its client gave up on, delivered late
+	 * (the kernel retransmits what a closed socket had not sent, also
+	 * after the process died): it renews nothing (reliability.md 5.32).
+	 * Internal requests (seq 0) are not judged. */
+	if (sc->seq != 0 && sc->seq < s->conn_seq) {
+		b->stats.stale_connection_refusals++;
+		log_warn("broker %d: a heartbeat on connection %llu, older "
+			 "than %llu it was heard on since: refused, its "
+			 "session not renewed",
+			 s->id, (unsigned long long)sc->seq,
+			 (unsigned long long)s->conn_seq);
+		srv_reply_status(sc, h, SYNOD_EINVALID_REQUEST,
+				 "heartbeat on an older connection than the "
+				 "broker's latest");
+		goto free_req;
+	}
+	if (sc->seq != 0)
+		s->conn_seq = sc->seq;
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;

@@ -1037,6 +1037,7 @@ static void on_connection(uv_stream_t *l, int status)
 	}
 	*accept_later_slot(s, l) = NULL;
 	sc->server = s;
+	sc->seq = ++s->conn_seq;
 	sc->refs = 1;
 	conn_init(&sc->conn, s->loop, &s->flusher, cfg->max_frame, &server_ops,
 		  sc);

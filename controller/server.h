@@ -83,6 +83,7 @@ struct server {
 	uint8_t api_mod[SERVER_MAX_API];
 	const struct module_api *api[SERVER_MAX_API];
 	uv_tcp_t listener;
+	uint64_t conn_seq;	 /* connections accepted so far (sconn->seq) */
 	uv_tcp_t plain_listener; /* plaintext_client_address (development) */
 	int has_plain;
 	struct tls_ctx *tls; /* NULL: plaintext client port */

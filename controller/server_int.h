@@ -30,6 +30,7 @@ struct sconn {
 	struct sconn *next, *prev;
 	int refs;
 	int closed;
+	uint64_t seq; /* accept order, from 1 (0: an internal request) */
 	unsigned outstanding; /* requests waiting for raft */
 	/* Limits (server.c): the source address, counted in its table while
 	 * `served`; read-buffer bytes counted in server->rbuf_bytes; waiting

@@ -1177,6 +1177,89 @@ static void test_deposed_controller_heartbeat(void **state)
 	f->it.passed = 1;
 }
 
+/* A heartbeat on raw connection fd; its status code. */
+static int raw_heartbeat(int fd, uint32_t corr, int32_t id, uint64_t epoch,
+			 uint64_t version)
+{
+	Synod__Wire__BrokerHeartbeatRequest r =
+	    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
+	Synod__Wire__BrokerHeartbeatResponse *resp;
+	int code;
+	r.broker_id = id;
+	r.broker_epoch = epoch;
+	r.metadata_version = version;
+	resp = (Synod__Wire__BrokerHeartbeatResponse *)itest_raw_call(
+	    fd, SYNOD_API_BROKER_HEARTBEAT, NULL, corr, &r.base,
+	    &synod__wire__broker_heartbeat_response__descriptor);
+	code = (int)resp->status->code;
+	synod__wire__broker_heartbeat_response__free_unpacked(resp, NULL);
+	return code;
+}
+
+/* A heartbeat its client gave up on, delivered late on its old
+ * connection (the kernel retransmits what a closed socket had not sent,
+ * also after the process died: reliability.md 5.32), must not renew the
+ * session: the invariant is that a broker that stopped heartbeating is
+ * fenced one session after its last heartbeat on its newest connection.
+ * Connections a (older) and b (newer) to the active controller: once b
+ * has carried a heartbeat, a's are refused, and heartbeats on a alone do
+ * not keep the broker unfenced. */
+static void test_stale_connection_heartbeat(void **state)
+{
+	struct fixture *f = *state;
+	struct cluster *c = start(f, 3, 1000, 200);
+	struct hb_result hr = {0};
+	struct reg g;
+	uint64_t epoch, deadline, version;
+	uint32_t corr = 100;
+	unsigned leader;
+	int fd_a, fd_b, fenced = 0;
+
+	reg_init(f, &g, 8, "0a7e3c1e-1d2b-4c5d-8e9f-000000000008");
+	assert_int_equal(reg_send(f, &g, &epoch, NULL), SYNOD_OK);
+	version = epoch + 1000;
+	deadline = wall_ms() + 10000;
+	do {
+		assert_true(wall_ms() < deadline);
+		assert_int_equal(heartbeat(f, 8, epoch, version, 0, 0, &hr),
+				 SYNOD_OK);
+	} while (hr.is_fenced);
+	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
+	assert_int_not_equal(leader, 0);
+	fd_a = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
+	assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
+			 SYNOD_OK);
+	fd_b = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
+	assert_int_equal(raw_heartbeat(fd_b, corr++, 8, epoch, version),
+			 SYNOD_OK);
+	/* b is the newest: a (and the test's client, older still) are
+	 * refused; b goes on. */
+	assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
+			 SYNOD_EINVALID_REQUEST);
+	assert_int_equal(heartbeat(f, 8, epoch, version, 0, 0, NULL),
+			 SYNOD_EINVALID_REQUEST);
+	assert_int_equal(raw_heartbeat(fd_b, corr++, 8, epoch, version),
+			 SYNOD_OK);
+	/* b goes silent; a keeps sending: the broker is fenced about a
+	 * session (1 s) after b's last heartbeat. */
+	deadline = wall_ms() + 5000;
+	while (!fenced) {
+		Synod__Wire__BrokerListResponse *l = NULL;
+		assert_true(wall_ms() < deadline);
+		assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
+				 SYNOD_EINVALID_REQUEST);
+		assert_int_equal(describe_broker(f, 8, &l), SYNOD_OK);
+		assert_int_equal(l->n_brokers, 1);
+		fenced = strcmp(l->brokers[0]->state, "fenced") == 0;
+		list_free(l);
+		itest_pump(&f->it.loop, 200);
+	}
+	assert_true(any_log_contains(c, "older than"));
+	close(fd_a);
+	close(fd_b);
+	f->it.passed = 1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1187,8 +1270,13 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_bad_registration_and_unregister, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_connection_heartbeat,
+					    setup, teardown),
 	};
 	/* Writes to a killed node's socket must fail, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+	/* SYNOD_TEST_FILTER=test_name (a glob) runs only those tests. */
+	if (getenv("SYNOD_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SYNOD_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
