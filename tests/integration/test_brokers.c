@@ -361,9 +361,11 @@ struct hb_result {
 	uint64_t metadata_version;
 };
 
-static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
-		     uint64_t version, int want_fence, int want_shutdown,
-		     struct hb_result *out)
+/* A heartbeat on the test's client (fd < 0) or on raw connection fd
+ * (with correlation id corr); its status code. */
+static int heartbeat_on(struct fixture *f, int fd, uint32_t corr, int32_t id,
+			uint64_t epoch, uint64_t version, int want_fence,
+			int want_shutdown, struct hb_result *out)
 {
 	Synod__Wire__BrokerHeartbeatRequest r =
 	    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
@@ -380,9 +382,17 @@ static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
 		r.has_want_shutdown = 1;
 		r.want_shutdown = 1;
 	}
-	code = itest_call(&f->it, SYNOD_API_BROKER_HEARTBEAT, &r.base,
-			  &synod__wire__broker_heartbeat_response__descriptor,
-			  (ProtobufCMessage **)&resp);
+	if (fd < 0) {
+		code = itest_call(
+		    &f->it, SYNOD_API_BROKER_HEARTBEAT, &r.base,
+		    &synod__wire__broker_heartbeat_response__descriptor,
+		    (ProtobufCMessage **)&resp);
+	} else {
+		resp = (Synod__Wire__BrokerHeartbeatResponse *)itest_raw_call(
+		    fd, SYNOD_API_BROKER_HEARTBEAT, NULL, corr, &r.base,
+		    &synod__wire__broker_heartbeat_response__descriptor);
+		code = (int)resp->status->code;
+	}
 	if (resp == NULL)
 		return code;
 	if (code == SYNOD_OK && out) {
@@ -398,6 +408,14 @@ static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
 	}
 	synod__wire__broker_heartbeat_response__free_unpacked(resp, NULL);
 	return code;
+}
+
+static int heartbeat(struct fixture *f, int32_t id, uint64_t epoch,
+		     uint64_t version, int want_fence, int want_shutdown,
+		     struct hb_result *out)
+{
+	return heartbeat_on(f, -1, 0, id, epoch, version, want_fence,
+			    want_shutdown, out);
 }
 
 /* ---- node logs ---- */
@@ -1177,25 +1195,6 @@ static void test_deposed_controller_heartbeat(void **state)
 	f->it.passed = 1;
 }
 
-/* A heartbeat on raw connection fd; its status code. */
-static int raw_heartbeat(int fd, uint32_t corr, int32_t id, uint64_t epoch,
-			 uint64_t version)
-{
-	Synod__Wire__BrokerHeartbeatRequest r =
-	    SYNOD__WIRE__BROKER_HEARTBEAT_REQUEST__INIT;
-	Synod__Wire__BrokerHeartbeatResponse *resp;
-	int code;
-	r.broker_id = id;
-	r.broker_epoch = epoch;
-	r.metadata_version = version;
-	resp = (Synod__Wire__BrokerHeartbeatResponse *)itest_raw_call(
-	    fd, SYNOD_API_BROKER_HEARTBEAT, NULL, corr, &r.base,
-	    &synod__wire__broker_heartbeat_response__descriptor);
-	code = (int)resp->status->code;
-	synod__wire__broker_heartbeat_response__free_unpacked(resp, NULL);
-	return code;
-}
-
 /* A heartbeat its client gave up on, delivered late on its old
  * connection (the kernel retransmits what a closed socket had not sent,
  * also after the process died: reliability.md 5.32), must not renew the
@@ -1227,26 +1226,31 @@ static void test_stale_connection_heartbeat(void **state)
 	leader = cluster_wait_leader(c, ITEST_LEADER_TIMEOUT_MS);
 	assert_int_not_equal(leader, 0);
 	fd_a = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
-	assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
-			 SYNOD_OK);
+	assert_int_equal(
+	    heartbeat_on(f, fd_a, corr++, 8, epoch, version, 0, 0, NULL),
+	    SYNOD_OK);
 	fd_b = itest_raw_connect(NULL, c->nodes[leader - 1].client_address, 0);
-	assert_int_equal(raw_heartbeat(fd_b, corr++, 8, epoch, version),
-			 SYNOD_OK);
+	assert_int_equal(
+	    heartbeat_on(f, fd_b, corr++, 8, epoch, version, 0, 0, NULL),
+	    SYNOD_OK);
 	/* b is the newest: a (and the test's client, older still) are
 	 * refused; b goes on. */
-	assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
-			 SYNOD_EINVALID_REQUEST);
+	assert_int_equal(
+	    heartbeat_on(f, fd_a, corr++, 8, epoch, version, 0, 0, NULL),
+	    SYNOD_EINVALID_REQUEST);
 	assert_int_equal(heartbeat(f, 8, epoch, version, 0, 0, NULL),
 			 SYNOD_EINVALID_REQUEST);
-	assert_int_equal(raw_heartbeat(fd_b, corr++, 8, epoch, version),
-			 SYNOD_OK);
+	assert_int_equal(
+	    heartbeat_on(f, fd_b, corr++, 8, epoch, version, 0, 0, NULL),
+	    SYNOD_OK);
 	/* b goes silent; a keeps sending: the broker is fenced about a
 	 * session (1 s) after b's last heartbeat. */
 	deadline = wall_ms() + 5000;
 	while (!fenced) {
 		Synod__Wire__BrokerListResponse *l = NULL;
 		assert_true(wall_ms() < deadline);
-		assert_int_equal(raw_heartbeat(fd_a, corr++, 8, epoch, version),
+		assert_int_equal(heartbeat_on(f, fd_a, corr++, 8, epoch,
+					      version, 0, 0, NULL),
 				 SYNOD_EINVALID_REQUEST);
 		assert_int_equal(describe_broker(f, 8, &l), SYNOD_OK);
 		assert_int_equal(l->n_brokers, 1);
