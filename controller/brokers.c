@@ -231,6 +231,21 @@ static void sync_from_store(struct brokers *b, struct session *s)
 	s->shutting_down = sb.shutting_down;
 }
 
+/* Whether sc may renew s: a request on an older connection (accept
+ * order) than the newest this session was heard on is one its client gave
+ * up on, delivered late (the kernel retransmits what a closed socket had
+ * not sent, also after the process died: reliability.md 5.32). 1 (and sc
+ * is now the newest) or 0. Internal requests (seq 0) are not judged. */
+static int newest_conn(struct session *s, const struct sconn *sc)
+{
+	if (sc->seq == 0)
+		return 1;
+	if (sc->seq < s->conn_seq)
+		return 0;
+	s->conn_seq = sc->seq;
+	return 1;
+}
+
 /* ---- proposals ---- */
 
 static void brokers_free(struct brokers *b);
@@ -437,8 +452,9 @@ static void register_done(struct node *n, struct waiter *w, int rc,
 		sync_from_store(b, s);
 		s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 		s->last_hb_ms = now_ms(b);
-		if (o->p->sc->seq != 0)
-			s->conn_seq = o->p->sc->seq;
+		/* A new registration starts afresh from its own connection
+		 * (the replaced incarnation's may be newer). */
+		s->conn_seq = o->p->sc->seq;
 		pub_attach(&s->pub, o->p->sc);
 		b->stats.registrations++;
 		log_event(LOG_INFO, "broker_registered",
@@ -569,11 +585,7 @@ static void handle_register(struct brokers *b, struct sconn *sc,
 		/* A retry after a lost answer: same epoch. One on an older
 		 * connection than the newest the session was heard on is
 		 * answered but renews nothing (as a heartbeat's would not). */
-		if (sc->seq != 0 && sc->seq < s->conn_seq) {
-			b->stats.stale_connection_refusals++;
-		} else {
-			if (sc->seq != 0)
-				s->conn_seq = sc->seq;
+		if (newest_conn(s, sc)) {
 			pub_attach(&s->pub, sc);
 			s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 			s->last_hb_ms = now_ms(b);
@@ -730,13 +742,7 @@ static void heartbeat_now(struct brokers *b, struct sconn *sc,
 				     : "broker id not registered");
 		goto free_req;
 	}
-	/* A heartbeat on an older connection than the newest one this
-	 * session was heard on is one its client gave up on, delivered late
-	 * (the kernel retransmits what a closed socket had not sent, also
-	 * after the process died): it renews nothing (reliability.md 5.32).
-	 * Internal requests (seq 0) are not judged. */
-	if (sc->seq != 0 && sc->seq < s->conn_seq) {
-		b->stats.stale_connection_refusals++;
+	if (!newest_conn(s, sc)) {
 		log_warn("broker %d: a heartbeat on connection %llu, older "
 			 "than %llu it was heard on since: refused, its "
 			 "session not renewed",
@@ -747,8 +753,6 @@ static void heartbeat_now(struct brokers *b, struct sconn *sc,
 				 "broker's latest");
 		goto free_req;
 	}
-	if (sc->seq != 0)
-		s->conn_seq = sc->seq;
 	s->deadline_ms = lc_deadline(now_ms(b), b->session_ms);
 	s->last_hb_ms = now_ms(b);
 	s->reported_version = req->metadata_version;

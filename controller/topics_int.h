@@ -332,9 +332,9 @@ void tp_repair_sweep(struct topics *t);
 /* The takeover's sweeps (topics_jobs.c), queued once per takeover. */
 #define SWEEP_OFFLINE 1
 #define SWEEP_ISR 2
-/* Queue those of t->sweeps_due not queued yet: 0 when all are, -1 (no
- * memory, or not active) when some are left for the next tick. */
-int tp_takeover_sweeps(struct topics *t);
+/* Queue those of t->sweeps_due not queued yet; what cannot be (no memory,
+ * not active) stays due for the next tick. */
+void tp_takeover_sweeps(struct topics *t);
 
 /* ---- topics_elect.c ---- */
 

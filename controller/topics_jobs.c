@@ -81,22 +81,17 @@ static int on_page_partition(void *arg, const struct store_topic *topic,
 	tp_to_el(&cur, &in);
 	switch (j->kind) {
 	case JOB_DEPART:
+	case JOB_ISR_SWEEP: /* as at a departure */
 		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
 			       w->t, &out);
+		if (j->kind == JOB_ISR_SWEEP && out.n_isr < in.n_isr)
+			j->taken_out++;
 		break;
 	case JOB_REPAIR:
 		if (cur.leader != j->broker)
 			return 0; /* already moved by a decision in flight */
 		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
 			       w->t, &out);
-		break;
-	case JOB_ISR_SWEEP:
-		/* As at a departure: out of every ISR it shares (the last
-		 * member stays), and a leadership it holds is moved. */
-		el_broker_gone(&in, j->broker, walk_unclean(w, topic), tp_alive,
-			       w->t, &out);
-		if (out.n_isr < in.n_isr)
-			j->taken_out++;
 		break;
 	case JOB_BACK:
 	case JOB_OFFLINE:
@@ -180,9 +175,8 @@ static void job_finish(struct topics *t, struct job *j, int rc)
 	case JOB_OFFLINE:
 		if (j->offline > 0)
 			log_warn("%s: %llu offline partitions could have a "
-				 "leader: elected%s",
-				 j->why, (unsigned long long)j->offline,
-				 rc == SYNOD_OK ? "" : " (walk stopped early)");
+				 "leader: elected",
+				 j->why, (unsigned long long)j->offline);
 		if (rc != SYNOD_OK)
 			log_warn("walk of offline partitions stopped: %s",
 				 synod_error_name(rc));
@@ -508,22 +502,21 @@ void tp_repair_sweep(struct topics *t)
  * recheck list is the previous controller's memory. One job for all the
  * brokers, found one after another through the replicas table's key
  * (O(log n) each); each walk costs the broker's replicas, in pages. */
-int tp_takeover_sweeps(struct topics *t)
+void tp_takeover_sweeps(struct topics *t)
 {
 	struct job *j;
 	if (t->sweeps_due & SWEEP_OFFLINE) {
 		if ((j = tp_job_add(t, JOB_OFFLINE)) == NULL)
-			return -1;
+			return;
 		j->broker = EL_NO_LEADER;
 		j->why = "takeover";
 		t->sweeps_due &= ~SWEEP_OFFLINE;
 	}
 	if (t->sweeps_due & SWEEP_ISR) {
 		if ((j = tp_job_add(t, JOB_ISR_SWEEP)) == NULL)
-			return -1;
+			return;
 		j->broker = INT32_MIN;
 		j->sweep_next = 1;
 		t->sweeps_due &= ~SWEEP_ISR;
 	}
-	return 0;
 }
