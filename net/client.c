@@ -335,6 +335,16 @@ static void drop_conn(struct synod_client *c)
 		conn_close(&c->cc->conn);
 }
 
+/* A node that stopped answering, or never finished connecting: reset the
+ * connection, so that requests the kernel still holds for it are not
+ * delivered seconds later, after they were resent elsewhere (a broker's
+ * heartbeat renewing a session it no longer has; reliability.md 5.32). */
+static void give_up_conn(struct synod_client *c)
+{
+	if (c->cc)
+		conn_abort(&c->cc->conn);
+}
+
 /* Draining: close once no request sent on the connection awaits its
  * answer (the liveness probe does not count). */
 static void maybe_drained(struct synod_client *c)
@@ -707,7 +717,7 @@ static void on_tick(uv_timer_t *t)
 		return;
 	if (c->cc && c->state != ST_READY && now >= c->connect_deadline) {
 		seterr(c, "connect %s: timed out", c->peer);
-		drop_conn(c);
+		give_up_conn(c);
 	}
 	if (c->state == ST_RESOLVING && now >= c->connect_deadline) {
 		/* on_resolved ends it (UV_EAI_CANCELED, or the late
@@ -744,7 +754,7 @@ static void on_tick(uv_timer_t *t)
 			seterr(c, "node %s is not answering", c->peer);
 			c->leader_hint[0] = '\0';
 			c->stats.liveness_drops++;
-			drop_conn(c);
+			give_up_conn(c);
 		} else if (waiting && c->ping_corr == 0 &&
 			   now - c->last_rx_ms >= c->cfg.liveness_timeout_ms) {
 			Synod__Wire__NodeStatusRequest m =

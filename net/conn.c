@@ -584,6 +584,19 @@ void conn_close(struct conn *c)
 	uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+void conn_abort(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = 1;
+	dirty_remove(c);
+	/* SO_LINGER 0: the kernel drops what it still holds and sends a
+	 * reset. It fails before a socket exists (connect not yet started)
+	 * and then a plain close has nothing to discard. */
+	if (uv_tcp_close_reset(&c->tcp, on_closed) != 0)
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
 int conn_tls_attach(struct conn *c, struct tls_ctx *ctx, int server)
 {
 	struct conn_tls *t = calloc(1, sizeof *t);

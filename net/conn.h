@@ -116,6 +116,12 @@ void conn_resume(struct conn *c);
 void conn_trim(struct conn *c);
 /* Idempotent. Queued output that was not written yet is dropped. */
 void conn_close(struct conn *c);
+/* conn_close() for a connection given up on: the kernel also discards
+ * what it accepted but has not delivered, and the peer sees a reset.
+ * A given-up connection's unsent bytes would otherwise keep being
+ * retransmitted after close, even after the process exits, and reach
+ * the peer seconds later (docs/reliability.md 5.32). */
+void conn_abort(struct conn *c);
 
 /* ---- TLS (net/tls.h) ----
  * conn_tls_attach() makes c a TLS connection: call it after conn_init()

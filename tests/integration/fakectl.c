@@ -60,6 +60,7 @@ struct fakectl {
 	uint64_t requests[MAX_APIS];
 	uint64_t requests_total;
 	uint64_t bad_frames;
+	uint64_t resets;
 	uint64_t bytes_written;
 };
 
@@ -165,6 +166,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	struct fakectl_conn *fc = s->data;
 	(void)buf;
 	if (n < 0) {
+		if (n == UV_ECONNRESET)
+			fc->f->resets++;
 		close_now(fc); /* EOF, reset, or ENOBUFS */
 		return;
 	}
@@ -754,6 +757,11 @@ uint64_t fakectl_requests_total(const struct fakectl *f)
 uint64_t fakectl_bad_frames(const struct fakectl *f)
 {
 	return f->bad_frames;
+}
+
+uint64_t fakectl_resets(const struct fakectl *f)
+{
+	return f->resets;
 }
 
 uint64_t fakectl_bytes_written(const struct fakectl *f)

@@ -169,6 +169,9 @@ uint64_t fakectl_requests(const struct fakectl *f, uint16_t api);
 uint64_t fakectl_requests_total(const struct fakectl *f);
 /* Connections closed for a framing error. */
 uint64_t fakectl_bad_frames(const struct fakectl *f);
+/* Connections whose peer reset them (a read ended in ECONNRESET) rather
+ * than closing them. */
+uint64_t fakectl_resets(const struct fakectl *f);
 /* Bytes written to sockets (writes completed), all connections. */
 uint64_t fakectl_bytes_written(const struct fakectl *f);
 

@@ -225,6 +225,42 @@ static void test_client_names(void **state)
 	assert_int_equal(finish(t), 0);
 }
 
+/* A node that stops answering (its liveness probe too) is given up on
+ * with a reset, not a close, so that the kernel drops the requests it
+ * still holds for it instead of delivering them seconds later
+ * (reliability.md 5.32). A client's own close stays a plain close. */
+static int answer_only_handshake(void *arg, struct fakectl_conn *fc,
+				 const struct frame_header *h,
+				 const uint8_t *body, size_t len)
+{
+	(void)arg, (void)fc, (void)body, (void)len;
+	return h->api == SYNOD_API_METADATA ? FAKECTL_DEFAULT : FAKECTL_HANDLED;
+}
+
+static void test_liveness_reset(void **state)
+{
+	struct t *t = *state;
+	struct result r;
+	struct synod_client_stats st;
+	fakectl_on_request(t->a, answer_only_handshake, NULL);
+	new_client(t, fakectl_address(t->a), 10000, 150);
+	send_config_get(t, &r);
+	WAIT_FOR(t->a, fakectl_resets(t->a) >= 1);
+	synod_client_stats(t->c, &st);
+	assert_true(st.liveness_drops >= 1);
+	assert_int_equal(r.done, 0); /* the request waits for the next node */
+	/* The client's own close: the fake reads an end of file. */
+	fakectl_on_request(t->a, answer_not_found, NULL);
+	WAIT_FOR(t->a, r.done);
+	assert_int_equal(r.code, SYNOD_ENOT_FOUND);
+	uint64_t resets = fakectl_resets(t->a);
+	synod_client_close(t->c);
+	t->c = NULL;
+	WAIT_FOR(t->a, fakectl_conn_count(t->a) == 0);
+	assert_int_equal(fakectl_resets(t->a), resets);
+	assert_int_equal(finish(t), 0);
+}
+
 /* A client expecting another cluster is refused by the handshake. */
 static void test_cluster_mismatch(void **state)
 {
@@ -601,6 +637,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_client_request, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_client_names, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_liveness_reset, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_cluster_mismatch, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_redirect, setup, teardown),

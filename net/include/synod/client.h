@@ -49,7 +49,8 @@
  * request_timeout_ms is not above liveness_timeout_ms), the node is
  * probed (NODE_STATUS); when neither
  * the probe's answer nor any other byte arrives within another
- * liveness_timeout_ms, the connection is dropped and requests go to
+ * liveness_timeout_ms, the connection is reset (its unsent bytes
+ * discarded, so they never reach that node late) and requests go to
  * another node. A large answer that arrives slowly is thus never dropped
  * as long as its bytes keep coming. A frame above max_frame closes the
  * connection; the request it answered completes with
