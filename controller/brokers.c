@@ -743,6 +743,7 @@ static void heartbeat_now(struct brokers *b, struct sconn *sc,
 		goto free_req;
 	}
 	if (!newest_conn(s, sc)) {
+		b->stats.old_connection_refusals++;
 		log_warn("broker %d: a heartbeat on connection %llu, older "
 			 "than %llu it was heard on since: refused, its "
 			 "session not renewed",
@@ -1297,6 +1298,12 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	m->broker_heartbeats = b->stats.heartbeats;
 	m->brokers_fenced_by_timeout = b->stats.fenced_by_timeout;
 	m->broker_registrations = b->stats.registrations;
+	m->has_broker_stale_epoch_refusals = 1;
+	m->has_broker_duplicate_refusals = 1;
+	m->has_broker_old_connection_refusals = 1;
+	m->broker_stale_epoch_refusals = b->stats.stale_epoch_refusals;
+	m->broker_duplicate_refusals = b->stats.duplicate_refusals;
+	m->broker_old_connection_refusals = b->stats.old_connection_refusals;
 	m->has_pushes = m->has_pushes_dropped = m->has_push_bytes = 1;
 	m->has_push_nudges = 1;
 	m->pushes = b->pub.stats.pushes;

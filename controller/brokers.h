@@ -36,6 +36,7 @@ struct brokers_stats {
 	uint64_t shutdowns;
 	uint64_t stale_epoch_refusals;
 	uint64_t duplicate_refusals;
+	uint64_t old_connection_refusals; /* reliability.md 5.32 */
 };
 /* Bytes of pushes one entry may queue across all brokers for topic events
  * (creations, growth, deletions go to every broker); above it, brokers

@@ -87,6 +87,17 @@ static void metric(struct text *t, const char *name, const char *type,
 		type, name, v);
 }
 
+/* A counter split by one label: n series name{label="values[i]"}. */
+static void counter_by(struct text *t, const char *name, const char *help,
+		       const char *label, const char *const *values,
+		       const uint64_t *counts, unsigned n)
+{
+	tprintf(t, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	for (unsigned i = 0; i < n; i++)
+		tprintf(t, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+			(unsigned long long)counts[i]);
+}
+
 /* One histogram's lines (no HELP/TYPE); labels: "" or `api="X",`. */
 static void hist_lines(struct text *t, const char *name, const char *labels,
 		       const struct hist *h)
@@ -371,6 +382,22 @@ char *http_metrics_text(struct server *s)
 		metric(&t, "synod_broker_registrations_total", "counter",
 		       "Broker registrations handled.",
 		       (double)m->broker_registrations);
+		if (m->has_broker_stale_epoch_refusals) {
+			static const char *const why[] = {
+			    "stale_epoch", "duplicate", "old_connection"};
+			const uint64_t n[] = {
+			    m->broker_stale_epoch_refusals,
+			    m->broker_duplicate_refusals,
+			    m->broker_old_connection_refusals};
+			counter_by(&t, "synod_broker_refusals_total",
+				   "Broker requests refused: a heartbeat with "
+				   "an old broker epoch (stale_epoch), a "
+				   "registration while a live incarnation "
+				   "holds the id (duplicate), a heartbeat on "
+				   "an older connection than the session's "
+				   "latest (old_connection).",
+				   "reason", why, n, 3);
+		}
 	}
 	if (m->has_groups) {
 		metric(&t, "synod_groups", "gauge",
@@ -405,32 +432,20 @@ char *http_metrics_text(struct server *s)
 		       "Client connections open now.", (double)cc->open);
 		metric(&t, "synod_client_connections_accepted_total", "counter",
 		       "Client connections accepted.", (double)cc->accepted);
-		tprintf(
-		    &t,
-		    "# HELP synod_client_connections_closed_total Client "
-		    "connections refused or closed by a limit.\n"
-		    "# TYPE synod_client_connections_closed_total counter\n"
-		    "synod_client_connections_closed_total{reason=\"max_"
-		    "connections\"} %llu\n"
-		    "synod_client_connections_closed_total{reason=\"per_ip\"}"
-		    " %llu\n"
-		    "synod_client_connections_closed_total{reason=\"idle\"} "
-		    "%llu\n"
-		    "synod_client_connections_closed_total{reason=\"partial_"
-		    "frame\"} %llu\n"
-		    "synod_client_connections_closed_total{reason=\"slow_"
-		    "reader\"} %llu\n"
-		    "synod_client_connections_closed_total{reason=\"output_"
-		    "limit\"} %llu\n"
-		    "synod_client_connections_closed_total{reason=\"bad_"
-		    "frame\"} %llu\n",
-		    (unsigned long long)cc->refused_max_connections,
-		    (unsigned long long)cc->refused_per_ip,
-		    (unsigned long long)cc->closed_idle,
-		    (unsigned long long)cc->closed_partial_frame,
-		    (unsigned long long)cc->closed_slow_reader,
-		    (unsigned long long)cc->closed_output_limit,
-		    (unsigned long long)cc->bad_frames);
+		static const char *const why[] = {
+		    "max_connections", "per_ip",      "idle",
+		    "partial_frame",   "slow_reader", "output_limit",
+		    "bad_frame"};
+		const uint64_t n[] = {cc->refused_max_connections,
+				      cc->refused_per_ip,
+				      cc->closed_idle,
+				      cc->closed_partial_frame,
+				      cc->closed_slow_reader,
+				      cc->closed_output_limit,
+				      cc->bad_frames};
+		counter_by(&t, "synod_client_connections_closed_total",
+			   "Client connections refused or closed by a limit.",
+			   "reason", why, n, 7);
 		metric(&t, "synod_client_read_buffer_bytes", "gauge",
 		       "Read-buffer memory of client connections.",
 		       (double)cc->read_buffer_bytes);
@@ -774,27 +789,17 @@ static void route(struct hconn *c)
 			t.p = text;
 			t.len = strlen(text);
 			t.cap = t.len + 1;
-			tprintf(&t,
-				"# HELP synod_http_requests_total HTTP "
-				"requests received.\n"
-				"# TYPE synod_http_requests_total counter\n"
-				"synod_http_requests_total %llu\n"
-				"# HELP synod_http_connections_closed_total "
-				"HTTP connections refused (at the limit, none "
-				"to evict), evicted (the idlest, to admit a "
-				"new one) or timed out.\n"
-				"# TYPE synod_http_connections_closed_total "
-				"counter\n"
-				"synod_http_connections_closed_total{reason="
-				"\"refused\"} %llu\n"
-				"synod_http_connections_closed_total{reason="
-				"\"evicted\"} %llu\n"
-				"synod_http_connections_closed_total{reason="
-				"\"timeout\"} %llu\n",
-				(unsigned long long)h->requests,
-				(unsigned long long)h->refused,
-				(unsigned long long)h->evicted,
-				(unsigned long long)h->timed_out);
+			static const char *const why[] = {"refused", "evicted",
+							  "timeout"};
+			const uint64_t n[] = {h->refused, h->evicted,
+					      h->timed_out};
+			metric(&t, "synod_http_requests_total", "counter",
+			       "HTTP requests received.", (double)h->requests);
+			counter_by(&t, "synod_http_connections_closed_total",
+				   "HTTP connections refused (at the limit, "
+				   "none to evict), evicted (the idlest, to "
+				   "admit a new one) or timed out.",
+				   "reason", why, n, 3);
 		}
 		if (text == NULL || t.failed) {
 			free(t.p);

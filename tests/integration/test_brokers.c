@@ -759,6 +759,26 @@ static void test_fleet(void **state)
 #define B_SESSION_MS 1500
 #define B_HEARTBEAT_MS 200
 
+/* The active controller's refusal counters (NODE_STATUS on fd, a raw
+ * connection to it): [0] stale epoch, [1] duplicate, [2] old connection. */
+static void refusals(int fd, uint32_t corr, uint64_t out[3])
+{
+	Synod__Wire__NodeStatusRequest r =
+	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
+	Synod__Wire__NodeStatusResponse *m =
+	    (Synod__Wire__NodeStatusResponse *)itest_raw_call(
+		fd, SYNOD_API_NODE_STATUS, NULL, corr, &r.base,
+		&synod__wire__node_status_response__descriptor);
+	assert_non_null(m);
+	assert_true(m->has_broker_stale_epoch_refusals &&
+		    m->has_broker_duplicate_refusals &&
+		    m->has_broker_old_connection_refusals);
+	out[0] = m->broker_stale_epoch_refusals;
+	out[1] = m->broker_duplicate_refusals;
+	out[2] = m->broker_old_connection_refusals;
+	synod__wire__node_status_response__free_unpacked(m, NULL);
+}
+
 static void test_zombie_and_duplicate(void **state)
 {
 	struct fixture *f = *state;
@@ -766,11 +786,11 @@ static void test_zombie_and_duplicate(void **state)
 	struct reg g;
 	struct hb_result hb;
 	unsigned a, a2, a3;
-	uint64_t epoch_a, epoch3, e, t_close;
+	uint64_t epoch_a, epoch3, e, t_close, n[3];
 	char *msg;
 	char inc_a[40];
-
-	start(f, 1, B_SESSION_MS, B_HEARTBEAT_MS);
+	struct cluster *c = start(f, 1, B_SESSION_MS, B_HEARTBEAT_MS);
+	int fd;
 
 	a = lib_start(f, 7, NULL, 9092, 0);
 	assert_int_equal(lib_wait(f, a, SYNOD_BROKER_ACTIVE, 10000), 0);
@@ -839,6 +859,15 @@ static void test_zombie_and_duplicate(void **state)
 			 SYNOD_EDUPLICATE_BROKER_REGISTRATION);
 	assert_int_equal(heartbeat(f, 12345, 1, 0, 0, 0, NULL),
 			 SYNOD_EUNKNOWN_BROKER);
+	/* Counted, by reason (synod_broker_refusals_total): three stale
+	 * heartbeats; the duplicates by hand, through a2, of a3 before the
+	 * old session expired and of the zombie. */
+	fd = itest_raw_connect(NULL, c->nodes[0].client_address, 0);
+	refusals(fd, 1, n);
+	close(fd);
+	assert_int_equal(n[0], 3);
+	assert_true(n[1] >= 3);
+	assert_int_equal(n[2], 0);
 	/* The zombie changed nothing. */
 	itest_pump(&f->it.loop, 3 * B_HEARTBEAT_MS);
 	assert_int_equal(describe_broker(f, 7, &l), SYNOD_OK);
@@ -1211,6 +1240,7 @@ static void test_stale_connection_heartbeat(void **state)
 	struct reg g;
 	uint64_t epoch, deadline, version;
 	uint32_t corr = 100;
+	uint64_t n[3];
 	unsigned leader;
 	int fd_a, fd_b, fenced = 0;
 
@@ -1259,6 +1289,11 @@ static void test_stale_connection_heartbeat(void **state)
 		itest_pump(&f->it.loop, 200);
 	}
 	assert_true(any_log_contains(c, "older than"));
+	/* Counted, by reason (synod_broker_refusals_total). */
+	refusals(fd_b, corr++, n);
+	assert_true(n[2] >= 3);
+	assert_int_equal(n[0], 0);
+	assert_int_equal(n[1], 0);
 	close(fd_a);
 	close(fd_b);
 	f->it.passed = 1;
