@@ -350,11 +350,11 @@ static const char *resource_of(unsigned scope, const char *resource)
 	return scope == STORE_SCOPE_CLUSTER || resource == NULL ? "" : resource;
 }
 
-/* strict: the entry's envelope is version 2 or later, whose records are
- * also checked against the partition invariants (store.h). Entries of
- * version 1 replay under the rules they were written with. */
+/* env: the entry's envelope version; records are checked against the
+ * invariants of that version (store.h, ST_ENV_*): entries replay under
+ * the rules they were written with. */
 static int apply_record(struct store *s, const Synod__Rec__Record *r,
-			uint64_t index, uint64_t ts, int strict, int *status)
+			uint64_t index, uint64_t ts, unsigned env, int *status)
 {
 	*status = STORE_R_OK;
 	switch (r->body_case) {
@@ -413,15 +413,15 @@ static int apply_record(struct store *s, const Synod__Rec__Record *r,
 	case SYNOD__REC__RECORD__BODY_BROKER_SHUTDOWN:
 	case SYNOD__REC__RECORD__BODY_UNREGISTER_BROKER:
 		st_cache_drop(s);
-		return st_apply_broker(s, r, index, ts, strict, status);
+		return st_apply_broker(s, r, index, ts, env, status);
 	case SYNOD__REC__RECORD__BODY_CREATE_TOPIC:
 	case SYNOD__REC__RECORD__BODY_CREATE_PARTITIONS:
 	case SYNOD__REC__RECORD__BODY_REMOVE_TOPIC:
 		s->cache_topic_valid = 0;
 		s->topics_gen++;
-		return st_apply_topic(s, r, index, strict, status);
+		return st_apply_topic(s, r, index, env, status);
 	case SYNOD__REC__RECORD__BODY_PARTITION_CHANGE:
-		return st_apply_topic(s, r, index, strict, status);
+		return st_apply_topic(s, r, index, env, status);
 	case SYNOD__REC__RECORD__BODY_GROUP_EPOCH:
 	case SYNOD__REC__RECORD__BODY_GROUP_MEMBER:
 	case SYNOD__REC__RECORD__BODY_GROUP_TARGET:
@@ -554,7 +554,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 			    b->n_records - i - 1, ts, &st, &skip);
 		} else {
 			rv = apply_record(s, b->records[i], index, ts,
-					  b->version >= 2, &st);
+					  b->version, &st);
 		}
 		if (rv != STORE_OK)
 			break;

@@ -27,7 +27,10 @@
 /* Envelope 3: ClientRequest markers (exactly-once client writes); a node
  * of an older build stops at the first such entry instead of applying a
  * resent request twice. */
-#define STORE_ENVELOPE_VERSION 3
+/* Envelope 4: a record that adds a broker to an ISR (a new partition's
+ * ISR, a PartitionChange's members not in the current ISR) is refused
+ * unless the broker is registered, unfenced and not shutting down. */
+#define STORE_ENVELOPE_VERSION 4
 
 /* Function return codes. */
 enum {
@@ -65,6 +68,10 @@ enum {
  * - FenceBroker, BrokerShutdown, UnregisterBroker and a RegisterBroker
  *   (which starts a new, fenced registration) apply only when the broker
  *   leads no partition: the controller moves leaderships away first.
+ * - From envelope 4: a broker joins an ISR (CreateTopic,
+ *   CreatePartitions, a PartitionChange adding it) only while registered,
+ *   unfenced and not shutting down. Members already in the ISR may stay
+ *   (the controller removes departed ones itself).
  * - A GroupCurrent never gives a member a partition (assigned or pending
  *   revocation) that another member of its group holds; a GroupDelete
  *   applies only to a group without members; a GroupEpoch never lowers

@@ -103,11 +103,11 @@ int st_leader_usable(struct store *s, int32_t id, int *ok)
 /* Strict rule for records that fence, shut down, unregister or replace a
  * registration of broker `id`: it must lead nothing any more (the
  * controller moves its leaderships away first). */
-static int refuse_if_leading(struct store *s, int strict, int32_t id,
+static int refuse_if_leading(struct store *s, unsigned env, int32_t id,
 			     int *status)
 {
 	int leads = 0, rv;
-	if (!strict)
+	if (env < ST_ENV_STRICT)
 		return STORE_OK;
 	if ((rv = st_leads_any(s, id, &leads)) != STORE_OK)
 		return rv;
@@ -117,7 +117,7 @@ static int refuse_if_leading(struct store *s, int strict, int32_t id,
 }
 
 int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
-		    uint64_t index, uint64_t ts, int strict, int *status)
+		    uint64_t index, uint64_t ts, unsigned env, int *status)
 {
 	sqlite3_stmt *st;
 	uint64_t cur;
@@ -136,7 +136,7 @@ int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
 			return STORE_OK;
 		}
 		/* A new registration starts fenced. */
-		if ((rv = refuse_if_leading(s, strict, b->broker_id, status)) !=
+		if ((rv = refuse_if_leading(s, env, b->broker_id, status)) !=
 			STORE_OK ||
 		    *status != STORE_R_OK)
 			return rv;
@@ -183,9 +183,9 @@ int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE;
 			return STORE_OK;
 		}
-		if (fence && ((rv = refuse_if_leading(s, strict, id, status)) !=
-				  STORE_OK ||
-			      *status != STORE_R_OK))
+		if (fence &&
+		    ((rv = refuse_if_leading(s, env, id, status)) != STORE_OK ||
+		     *status != STORE_R_OK))
 			return rv;
 		st = s->stmt[ST_BROKER_FENCE];
 		sqlite3_bind_int(st, 1, id);
@@ -206,7 +206,7 @@ int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_STALE;
 			return STORE_OK;
 		}
-		if ((rv = refuse_if_leading(s, strict,
+		if ((rv = refuse_if_leading(s, env,
 					    r->broker_shutdown->broker_id,
 					    status)) != STORE_OK ||
 		    *status != STORE_R_OK)
@@ -229,7 +229,7 @@ int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
 			*status = STORE_R_NOT_FOUND;
 			return STORE_OK;
 		}
-		if ((rv = refuse_if_leading(s, strict, u->broker_id, status)) !=
+		if ((rv = refuse_if_leading(s, env, u->broker_id, status)) !=
 			STORE_OK ||
 		    *status != STORE_R_OK)
 			return rv;

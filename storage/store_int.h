@@ -179,9 +179,14 @@ void st_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
 
 /* ---- brokers (store_brokers.c) ---- */
 
+/* Envelope versions from which apply enforces a rule (store.h); `env` is
+ * the entry's envelope version. */
+#define ST_ENV_STRICT 2	  /* partition states, leaderships */
+#define ST_ENV_ISR_JOIN 4 /* ISR additions of usable brokers only */
+
 /* Apply a broker record (Register/Fence/Unfence/Shutdown/Unregister). */
 int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
-		    uint64_t index, uint64_t ts, int strict, int *status);
+		    uint64_t index, uint64_t ts, unsigned env, int *status);
 /* Forget the per-entry broker cache (start of an entry, broker change). */
 void st_cache_drop(struct store *s);
 /* *ok = broker id may lead: registered, unfenced, not shutting down. */
@@ -201,7 +206,7 @@ void st_groups_free(struct store *s);
 
 /* Apply CreateTopic, CreatePartitions, RemoveTopic, PartitionChange. */
 int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
-		   int strict, int *status);
+		   unsigned env, int *status);
 
 /* End the copies in progress (before the database is replaced or
  * closed). */

@@ -487,14 +487,19 @@ static int id_in(const int32_t *ids, size_t n, int32_t id)
 	return 0;
 }
 
-/* The strict rules for a partition state (store.h): replicas distinct,
- * ISR distinct and within the replicas, the leader (unless -1, offline)
- * in the ISR and registered, unfenced and not shutting down. Sets
- * *status to STORE_R_REFUSED when broken. */
+/* The rules for a partition state (store.h), from envelope
+ * ST_ENV_STRICT: replicas distinct, ISR distinct and within the replicas,
+ * the leader (unless -1, offline) in the ISR and registered, unfenced and
+ * not shutting down; from ST_ENV_ISR_JOIN, every ISR member that is not in
+ * cur_isr[0..n_cur) (a new partition: none is) as usable as the leader.
+ * Sets *status to STORE_R_REFUSED when broken. */
 static int check_state(struct store *s, const Synod__Rec__PartitionRecord *p,
+		       const int32_t *cur_isr, size_t n_cur, unsigned env,
 		       int *status)
 {
 	int ok = 1, rv;
+	if (env < ST_ENV_STRICT)
+		return STORE_OK;
 	for (size_t i = 0; i < p->n_replicas && ok; i++)
 		ok = !id_in(p->replicas, i, p->replicas[i]);
 	for (size_t i = 0; i < p->n_isr && ok; i++)
@@ -505,6 +510,10 @@ static int check_state(struct store *s, const Synod__Rec__PartitionRecord *p,
 	if (ok && p->leader != -1 &&
 	    (rv = st_leader_usable(s, p->leader, &ok)) != STORE_OK)
 		return rv;
+	for (size_t i = 0; ok && env >= ST_ENV_ISR_JOIN && i < p->n_isr; i++)
+		if (!id_in(cur_isr, n_cur, p->isr[i]) &&
+		    (rv = st_leader_usable(s, p->isr[i], &ok)) != STORE_OK)
+			return rv;
 	if (!ok)
 		*status = STORE_R_REFUSED;
 	return STORE_OK;
@@ -546,7 +555,7 @@ static int replica_rows(struct store *s, int stmt, int64_t tid,
 /* Refuse a bad partition before writing anything. */
 static int check_new_partitions(struct store *s, uint32_t first,
 				Synod__Rec__PartitionRecord *const *parts,
-				size_t n, int strict, int *status)
+				size_t n, unsigned env, int *status)
 {
 	int rv;
 	for (size_t i = 0; i < n; i++)
@@ -555,8 +564,9 @@ static int check_new_partitions(struct store *s, uint32_t first,
 			*status = STORE_R_INVALID;
 			return STORE_OK;
 		}
-	for (size_t i = 0; strict && i < n; i++)
-		if ((rv = check_state(s, parts[i], status)) != STORE_OK ||
+	for (size_t i = 0; i < n; i++)
+		if ((rv = check_state(s, parts[i], NULL, 0, env, status)) !=
+			STORE_OK ||
 		    *status != STORE_R_OK)
 			return rv;
 	return STORE_OK;
@@ -592,7 +602,7 @@ static int delete_replica_rows(void *arg, const struct store_topic *t,
 }
 
 int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
-		   int strict, int *status)
+		   unsigned env, int *status)
 {
 	struct store_topic t;
 	sqlite3_stmt *st;
@@ -613,8 +623,8 @@ int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
 			return STORE_OK;
 		}
 		if ((rv = check_new_partitions(s, 0, c->partitions,
-					       c->n_partitions, strict,
-					       status)) != STORE_OK ||
+					       c->n_partitions, env, status)) !=
+			STORE_OK ||
 		    *status != STORE_R_OK)
 			return rv;
 		/* Topic numbers are never reused (a deleted topic's number
@@ -650,8 +660,8 @@ int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
 			return STORE_OK;
 		}
 		if ((rv = check_new_partitions(s, t.n_partitions, c->partitions,
-					       c->n_partitions, strict,
-					       status)) != STORE_OK ||
+					       c->n_partitions, env, status)) !=
+			STORE_OK ||
 		    *status != STORE_R_OK)
 			return rv;
 		rv = add_partitions(s, t.tid, c->partitions, c->n_partitions,
@@ -697,7 +707,7 @@ int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
 		/* Epochs only move forward: the partition epoch by exactly
 		 * one, the leader epoch never back and up with every new
 		 * leader. */
-		if (strict &&
+		if (env >= ST_ENV_STRICT &&
 		    (c->state->partition_epoch != cur.partition_epoch + 1 ||
 		     c->state->leader_epoch < cur.leader_epoch ||
 		     (c->state->leader != cur.leader &&
@@ -705,9 +715,9 @@ int st_apply_topic(struct store *s, const Synod__Rec__Record *r, uint64_t index,
 			*status = STORE_R_REFUSED;
 			return STORE_OK;
 		}
-		if (strict &&
-		    ((rv = check_state(s, c->state, status)) != STORE_OK ||
-		     *status != STORE_R_OK))
+		if ((rv = check_state(s, c->state, cur.isr, cur.n_isr, env,
+				      status)) != STORE_OK ||
+		    *status != STORE_R_OK)
 			return rv;
 		if ((rv = put_partition(s, t.tid, c->state, index)) != 0)
 			return rv;

@@ -13,7 +13,8 @@
 #include "store.h"
 
 /* Envelope version of the entries apply() writes: 1 replays the old
- * rules, 2 adds the invariant checks (STORE_R_REFUSED). */
+ * rules, 2 adds the invariant checks (STORE_R_REFUSED), 4 the check of
+ * brokers joining an ISR. */
 static unsigned g_version = 1;
 
 static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
@@ -60,6 +61,7 @@ static void free_prec(Synod__Rec__PartitionRecord *p)
 
 static uint8_t ID_A[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static uint8_t ID_B[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+static uint8_t ID_C[16] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
 
 static int create(struct store *s, uint64_t index, const char *name,
 		  uint8_t *id, unsigned n)
@@ -448,6 +450,49 @@ static void test_strict_departures(void **state)
 	store_close(s);
 }
 
+/* Invariant (envelope 4): a broker joins an ISR only while registered,
+ * unfenced and not shutting down, at creation or in a PartitionChange;
+ * a member already in the ISR may stay. */
+static void test_strict_isr_join(void **state)
+{
+	struct store *s;
+	struct store_topic t;
+	struct store_partition p;
+	(void)state;
+	g_version = 4;
+	assert_int_equal(store_open(&s), STORE_OK);
+	four_brokers(s);
+	assert_int_equal(create(s, 10, "orders", ID_A, 1), STORE_R_OK);
+	assert_int_equal(store_topic_get(s, "orders", &t), STORE_OK);
+	/* change(): replicas 0,1,2, ISR the first n_isr of them. */
+	assert_int_equal(change(s, 11, ID_A, 0, 0, 0, 0, 1, 1), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 12, FENCE, 2, 3, NULL), STORE_R_OK);
+	/* Broker 2, fenced, may not join; broker 1 may. */
+	assert_int_equal(change(s, 13, ID_A, 0, 1, 0, 0, 2, 3),
+			 STORE_R_REFUSED);
+	assert_int_equal(change(s, 14, ID_A, 0, 1, 0, 0, 2, 2), STORE_R_OK);
+	/* Envelope 3 replays under its own rules: the join applies. */
+	g_version = 3;
+	assert_int_equal(change(s, 15, ID_A, 0, 2, 0, 0, 3, 3), STORE_R_OK);
+	g_version = 4;
+	/* Already a member: it may stay through a later change. */
+	assert_int_equal(change(s, 16, ID_A, 0, 3, 1, 1, 4, 3), STORE_R_OK);
+	assert_int_equal(store_partition_get(s, t.tid, 0, &p), STORE_OK);
+	assert_int_equal(p.n_isr, 3);
+	assert_int_equal(p.partition_epoch, 4);
+	/* A new topic whose ISR holds fenced broker 2 (its leader 0 is
+	 * fine), then one holding shutting-down broker 3. */
+	assert_int_equal(create(s, 17, "b", ID_B, 1), STORE_R_REFUSED);
+	assert_int_equal(broker_rec(s, 18, UNFENCE, 2, 3, NULL), STORE_R_OK);
+	assert_int_equal(broker_rec(s, 19, SHUTDOWN, 3, 4, NULL), STORE_R_OK);
+	assert_int_equal(create(s, 20, "b", ID_B, 2), STORE_R_REFUSED);
+	assert_int_equal(create(s, 21, "b", ID_B, 1), STORE_R_OK);
+	/* Unregistered: broker 3 gone, then a change naming it. */
+	assert_int_equal(broker_rec(s, 22, UNREG, 3, 0, NULL), STORE_R_OK);
+	assert_int_equal(create(s, 23, "c", ID_C, 2), STORE_R_REFUSED);
+	store_close(s);
+}
+
 struct keys {
 	int n;
 	int64_t tid[64];
@@ -530,6 +575,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_create),
 	    cmocka_unit_test(test_strict_change),
 	    cmocka_unit_test(test_strict_departures),
+	    cmocka_unit_test(test_strict_isr_join),
 	    cmocka_unit_test(test_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
