@@ -308,11 +308,13 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 				it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
 			else if (statuses &&
 				 statuses[it->first_rec] == STORE_R_REFUSED) {
-				/* A chosen leader left meanwhile. */
+				/* A chosen leader or ISR member left
+				 * meanwhile. */
 				it->code = SYNOD_EBUSY;
 				snprintf(it->msg, sizeof it->msg,
-					 "a chosen leader left while the "
-					 "topic was created: retry");
+					 "a chosen leader or in-sync replica "
+					 "left while the topic was created: "
+					 "retry");
 			} else if (statuses &&
 				   statuses[it->first_rec] != STORE_R_OK)
 				it->code = SYNOD_EUNKNOWN;
