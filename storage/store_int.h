@@ -154,10 +154,13 @@ struct store {
 	struct store_topic cache_topic;
 	/* Bumped whenever topics may have changed (store_topics_gen). */
 	uint64_t topics_gen;
+	/* By id modulo its size: a creation checks every ISR member
+	 * (envelope 4), so that a few thousand partitions over a fleet of
+	 * brokers take a lookup per broker, not per member. */
 	struct {
 		int32_t id;
 		int usable; /* -1: not cached */
-	} cache_brokers[16];
+	} cache_brokers[256];
 	/* Group reads: decoded partition sets and subscribed names, valid
 	 * during a callback (store_groups.c). */
 	struct st_pset_scratch gscratch[ST_GSCRATCH];

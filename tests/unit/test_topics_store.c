@@ -487,9 +487,14 @@ static void test_strict_isr_join(void **state)
 	assert_int_equal(broker_rec(s, 19, SHUTDOWN, 3, 4, NULL), STORE_R_OK);
 	assert_int_equal(create(s, 20, "b", ID_B, 2), STORE_R_REFUSED);
 	assert_int_equal(create(s, 21, "b", ID_B, 1), STORE_R_OK);
-	/* Unregistered: broker 3 gone, then a change naming it. */
+	/* Unregistered: broker 3 gone, then a topic naming it. */
 	assert_int_equal(broker_rec(s, 22, UNREG, 3, 0, NULL), STORE_R_OK);
 	assert_int_equal(create(s, 23, "c", ID_C, 2), STORE_R_REFUSED);
+	/* Envelope 3 replays a creation under its own rules too (its
+	 * leaders 0 and 1 are usable). */
+	g_version = 3;
+	assert_int_equal(create(s, 24, "c", ID_C, 2), STORE_R_OK);
+	g_version = 4;
 	store_close(s);
 }
 
