@@ -1304,6 +1304,9 @@ static void mod_status(void *self, Synod__Wire__NodeStatusResponse *m)
 	m->broker_stale_epoch_refusals = b->stats.stale_epoch_refusals;
 	m->broker_duplicate_refusals = b->stats.duplicate_refusals;
 	m->broker_old_connection_refusals = b->stats.old_connection_refusals;
+	m->has_broker_unfences = m->has_broker_shutdowns = 1;
+	m->broker_unfences = b->stats.unfenced;
+	m->broker_shutdowns = b->stats.shutdowns;
 	m->has_pushes = m->has_pushes_dropped = m->has_push_bytes = 1;
 	m->has_push_nudges = 1;
 	m->pushes = b->pub.stats.pushes;

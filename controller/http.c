@@ -382,6 +382,15 @@ char *http_metrics_text(struct server *s)
 		metric(&t, "synod_broker_registrations_total", "counter",
 		       "Broker registrations handled.",
 		       (double)m->broker_registrations);
+		if (m->has_broker_unfences) {
+			metric(&t, "synod_broker_unfences_total", "counter",
+			       "Brokers unfenced (caught up after a "
+			       "registration or a fence).",
+			       (double)m->broker_unfences);
+			metric(&t, "synod_broker_shutdowns_total", "counter",
+			       "Controlled shutdowns granted.",
+			       (double)m->broker_shutdowns);
+		}
 		if (m->has_broker_stale_epoch_refusals) {
 			static const char *const why[] = {
 			    "stale_epoch", "duplicate", "old_connection"};

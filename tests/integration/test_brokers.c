@@ -759,9 +759,10 @@ static void test_fleet(void **state)
 #define B_SESSION_MS 1500
 #define B_HEARTBEAT_MS 200
 
-/* The active controller's refusal counters (NODE_STATUS on fd, a raw
- * connection to it): [0] stale epoch, [1] duplicate, [2] old connection. */
-static void refusals(int fd, uint32_t corr, uint64_t out[3])
+/* The active controller's broker counters (NODE_STATUS on fd, a raw
+ * connection to it): refusals [0] stale epoch, [1] duplicate, [2] old
+ * connection; [3] unfences, [4] controlled shutdowns. */
+static void counters(int fd, uint32_t corr, uint64_t out[5])
 {
 	Synod__Wire__NodeStatusRequest r =
 	    SYNOD__WIRE__NODE_STATUS_REQUEST__INIT;
@@ -772,10 +773,13 @@ static void refusals(int fd, uint32_t corr, uint64_t out[3])
 	assert_non_null(m);
 	assert_true(m->has_broker_stale_epoch_refusals &&
 		    m->has_broker_duplicate_refusals &&
-		    m->has_broker_old_connection_refusals);
+		    m->has_broker_old_connection_refusals &&
+		    m->has_broker_unfences && m->has_broker_shutdowns);
 	out[0] = m->broker_stale_epoch_refusals;
 	out[1] = m->broker_duplicate_refusals;
 	out[2] = m->broker_old_connection_refusals;
+	out[3] = m->broker_unfences;
+	out[4] = m->broker_shutdowns;
 	synod__wire__node_status_response__free_unpacked(m, NULL);
 }
 
@@ -786,7 +790,7 @@ static void test_zombie_and_duplicate(void **state)
 	struct reg g;
 	struct hb_result hb;
 	unsigned a, a2, a3;
-	uint64_t epoch_a, epoch3, e, t_close, n[3];
+	uint64_t epoch_a, epoch3, e, t_close, n[5];
 	char *msg;
 	char inc_a[40];
 	struct cluster *c = start(f, 1, B_SESSION_MS, B_HEARTBEAT_MS);
@@ -863,7 +867,7 @@ static void test_zombie_and_duplicate(void **state)
 	 * heartbeats; the duplicates by hand, through a2, of a3 before the
 	 * old session expired and of the zombie. */
 	fd = itest_raw_connect(NULL, c->nodes[0].client_address, 0);
-	refusals(fd, 1, n);
+	counters(fd, 1, n);
 	close(fd);
 	assert_int_equal(n[0], 3);
 	assert_true(n[1] >= 3);
@@ -934,6 +938,12 @@ static void test_zombie_and_duplicate(void **state)
 		list_free(l);
 	}
 	assert_int_equal(lib_state(f, a3), SYNOD_BROKER_ACTIVE);
+	/* Unfenced: a, a3 and broker 20 twice; one controlled shutdown. */
+	fd = itest_raw_connect(NULL, c->nodes[0].client_address, 0);
+	counters(fd, 2, n);
+	close(fd);
+	assert_true(n[3] >= 4);
+	assert_int_equal(n[4], 1);
 	f->it.passed = 1;
 }
 
@@ -1240,7 +1250,7 @@ static void test_stale_connection_heartbeat(void **state)
 	struct reg g;
 	uint64_t epoch, deadline, version;
 	uint32_t corr = 100;
-	uint64_t n[3];
+	uint64_t n[5];
 	unsigned leader;
 	int fd_a, fd_b, fenced = 0;
 
@@ -1290,7 +1300,7 @@ static void test_stale_connection_heartbeat(void **state)
 	}
 	assert_true(any_log_contains(c, "older than"));
 	/* Counted, by reason (synod_broker_refusals_total). */
-	refusals(fd_b, corr++, n);
+	counters(fd_b, corr++, n);
 	assert_true(n[2] >= 3);
 	assert_int_equal(n[0], 0);
 	assert_int_equal(n[1], 0);

@@ -127,6 +127,7 @@ static void test_http(void **state)
 	assert_non_null(strstr(buf, "\nprocess_open_fds "));
 	assert_non_null(strstr(buf, "\nsynod_broker_refusals_total{reason="
 				    "\"old_connection\"} 0\n"));
+	assert_non_null(strstr(buf, "\nsynod_broker_shutdowns_total 0\n"));
 	if (system("command -v promtool >/dev/null 2>&1") == 0) {
 		char path[512], cmd[1024];
 		FILE *fp;
