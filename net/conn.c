@@ -575,26 +575,27 @@ static void on_closed(uv_handle_t *h)
 	free(t);
 }
 
-void conn_close(struct conn *c)
+/* reset: SO_LINGER 0, the kernel drops what it still holds and sends a
+ * reset. That fails before a socket exists (connect not yet started), and
+ * a plain close then has nothing to discard. */
+static void close_conn(struct conn *c, int reset)
 {
 	if (c->closing)
 		return;
 	c->closing = 1;
 	dirty_remove(c);
-	uv_close((uv_handle_t *)&c->tcp, on_closed);
+	if (!reset || uv_tcp_close_reset(&c->tcp, on_closed) != 0)
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void conn_close(struct conn *c)
+{
+	close_conn(c, 0);
 }
 
 void conn_abort(struct conn *c)
 {
-	if (c->closing)
-		return;
-	c->closing = 1;
-	dirty_remove(c);
-	/* SO_LINGER 0: the kernel drops what it still holds and sends a
-	 * reset. It fails before a socket exists (connect not yet started)
-	 * and then a plain close has nothing to discard. */
-	if (uv_tcp_close_reset(&c->tcp, on_closed) != 0)
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
+	close_conn(c, 1);
 }
 
 int conn_tls_attach(struct conn *c, struct tls_ctx *ctx, int server)
