@@ -74,8 +74,9 @@ void st_cache_drop(struct store *s)
 		s->cache_brokers[i].usable = -1;
 }
 
-/* May broker `id` lead: registered, unfenced, not shutting down. */
-int st_leader_usable(struct store *s, int32_t id, int *ok)
+/* May broker `id` lead or join an ISR: registered, unfenced, not shutting
+ * down. */
+int st_broker_usable(struct store *s, int32_t id, int *ok)
 {
 	sqlite3_stmt *st = s->stmt[ST_BROKER_STATE];
 	size_t slot =

@@ -192,8 +192,9 @@ int st_apply_broker(struct store *s, const Synod__Rec__Record *r,
 		    uint64_t index, uint64_t ts, unsigned env, int *status);
 /* Forget the per-entry broker cache (start of an entry, broker change). */
 void st_cache_drop(struct store *s);
-/* *ok = broker id may lead: registered, unfenced, not shutting down. */
-int st_leader_usable(struct store *s, int32_t id, int *ok);
+/* *ok = broker id may lead or join an ISR: registered, unfenced, not
+ * shutting down. */
+int st_broker_usable(struct store *s, int32_t id, int *ok);
 /* *leads = broker id leads at least one partition. */
 int st_leads_any(struct store *s, int32_t id, int *leads);
 

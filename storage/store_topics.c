@@ -508,11 +508,11 @@ static int check_state(struct store *s, const Synod__Rec__PartitionRecord *p,
 	if (ok && p->leader != -1)
 		ok = p->leader >= 0 && id_in(p->isr, p->n_isr, p->leader);
 	if (ok && p->leader != -1 &&
-	    (rv = st_leader_usable(s, p->leader, &ok)) != STORE_OK)
+	    (rv = st_broker_usable(s, p->leader, &ok)) != STORE_OK)
 		return rv;
 	for (size_t i = 0; ok && env >= ST_ENV_ISR_JOIN && i < p->n_isr; i++)
 		if (!id_in(cur_isr, n_cur, p->isr[i]) &&
-		    (rv = st_leader_usable(s, p->isr[i], &ok)) != STORE_OK)
+		    (rv = st_broker_usable(s, p->isr[i], &ok)) != STORE_OK)
 			return rv;
 	if (!ok)
 		*status = STORE_R_REFUSED;
