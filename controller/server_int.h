@@ -84,11 +84,14 @@ void srv_pending_once(struct pending *p);
 /* The same for a waiter of the handler's own (w proposes for the request
  * h; h must outlive the proposal: the pending's header). */
 void srv_waiter_once(struct waiter *w, const struct frame_header *h);
-/* 1 when h carries a client id and that request was applied before (a
- * resend after a lost answer, perhaps to a new controller): a handler
- * whose checks would now refuse it (the topic exists already, or is gone)
- * answers as the first attempt did instead. 0 otherwise, store errors
- * included. */
+/* 1 when h carries a client id and that request was applied before, all
+ * of its records cleanly (a resend after a lost answer, perhaps to a new
+ * controller): a handler whose checks would now refuse it (the topic
+ * exists already, or is gone) answers as the first attempt did instead.
+ * 0 otherwise, store errors included. A request applied before with a
+ * failed record (refused, stale, not found) gives 0: the handler proposes
+ * again, and apply answers the resend with that first outcome (store.h,
+ * STORE_R_DUPLICATE), never with a success. */
 int srv_resend_applied(struct store *st, const struct frame_header *h);
 
 /* A request handler (a module's api table entry). */

@@ -19,20 +19,32 @@
 
 /* Client requests applied (ClientRequest records), for exactly-once
  * writes: kept 10 minutes of entry time. Created if missing (images from
- * older builds). */
+ * older builds). From envelope 5, a request whose records did not all
+ * apply keeps that outcome in client_outcomes (same key, same time), so
+ * that its resend is answered as the first time; requests that applied
+ * cleanly, nearly all, add no row there. */
 #define CREQ_KEEP_MS 600000u
 static const char creq_schema[] =
     "CREATE TABLE IF NOT EXISTS client_requests("
     " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
     " ts INTEGER NOT NULL, PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS client_requests_ts ON client_requests(ts);";
+    "CREATE INDEX IF NOT EXISTS client_requests_ts ON client_requests(ts);"
+    "CREATE TABLE IF NOT EXISTS client_outcomes("
+    " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS client_outcomes_ts ON client_outcomes(ts);";
 
 const char *const st_core_sql[ST_COUNT] = {
-    [ST_CREQ_GET] = "SELECT 1 FROM client_requests WHERE client_id = ?1 AND "
-		    "request = ?2",
+    [ST_CREQ_GET] = "SELECT (SELECT status FROM client_outcomes WHERE "
+		    "client_id = ?1 AND request = ?2) FROM client_requests "
+		    "WHERE client_id = ?1 AND request = ?2",
     [ST_CREQ_PUT] = "INSERT INTO client_requests(client_id, request, ts) "
 		    "VALUES(?1, ?2, ?3)",
     [ST_CREQ_PRUNE] = "DELETE FROM client_requests WHERE ts < ?1",
+    [ST_COUT_PUT] = "INSERT INTO client_outcomes(client_id, request, ts, "
+		    "status) VALUES(?1, ?2, ?3, ?4)",
+    [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
     [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_SET_CONFIG] =
@@ -110,7 +122,11 @@ static const char *const digest_tables[] = {
     "SELECT * FROM cgroup_members ORDER BY group_id, member_id",
     "SELECT * FROM cgroup_owned ORDER BY group_id, topic_id, partition",
     "SELECT * FROM client_requests ORDER BY client_id, request",
+    /* Tables from DIGEST_LAZY_FROM on count only when they hold rows: a
+     * state that does not use them has the digest older builds give. */
+    "SELECT * FROM client_outcomes ORDER BY client_id, request",
 };
+#define DIGEST_LAZY_FROM 12
 
 void st_put_le32(unsigned char *p, uint32_t v)
 {
@@ -454,55 +470,68 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
-int store_client_request_seen(struct store *s, const uint8_t *client_id,
-			      uint64_t request, int *seen)
+/* Whether (client_id, request) is remembered (*seen) and its kept
+ * outcome (*outcome: STORE_R_OK when none was kept). */
+static int creq_get(struct store *s, const uint8_t *client_id, uint64_t request,
+		    int *seen, int *outcome)
 {
 	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
 	int rc;
 	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
 	rc = sqlite3_step(st);
+	*seen = rc == SQLITE_ROW;
+	*outcome = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+		       ? sqlite3_column_int(st, 0)
+		       : STORE_R_OK;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	*seen = rc == SQLITE_ROW;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
 		   ? STORE_OK
 		   : st_dbfail(s, "read client request");
 }
 
-/* A ClientRequest marker: STORE_R_DUPLICATE and *skip = the records it
- * marks when (client, request) was applied before; else remember it (and
- * forget those older than CREQ_KEEP_MS of entry time). */
+int store_client_request_seen(struct store *s, const uint8_t *client_id,
+			      uint64_t request, int *seen, int *outcome)
+{
+	int out;
+	return creq_get(s, client_id, request, seen, outcome ? outcome : &out);
+}
+
+/* A ClientRequest marker: STORE_R_DUPLICATE, *skip = the records it marks
+ * and *replay = the outcome they report (the kept one, else
+ * STORE_R_DUPLICATE) when (client, request) was applied before; else
+ * remember it (and forget those older than CREQ_KEEP_MS of entry time). */
 static int apply_client_request(struct store *s,
 				const Synod__Rec__ClientRequest *c,
 				size_t remaining, uint64_t ts, int *status,
-				unsigned *skip)
+				unsigned *skip, int *replay)
 {
-	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
-	int rc, rv;
+	sqlite3_stmt *st;
+	int rv, seen, outcome;
 	*status = STORE_R_OK;
 	*skip = 0;
 	if (c->client_id.len != 16 || c->records > remaining) {
 		*status = STORE_R_INVALID;
 		return STORE_OK;
 	}
-	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->request);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_ROW) {
+	if ((rv = creq_get(s, c->client_id.data, c->request, &seen,
+			   &outcome)) != STORE_OK)
+		return rv;
+	if (seen) {
 		*status = STORE_R_DUPLICATE;
 		*skip = c->records;
+		*replay = outcome != STORE_R_OK ? outcome : STORE_R_DUPLICATE;
 		return STORE_OK;
 	}
-	if (rc != SQLITE_DONE)
-		return st_dbfail(s, "read client request");
 	if (ts > CREQ_KEEP_MS) {
-		sqlite3_bind_int64(s->stmt[ST_CREQ_PRUNE], 1,
-				   (sqlite3_int64)(ts - CREQ_KEEP_MS));
+		sqlite3_int64 old = (sqlite3_int64)(ts - CREQ_KEEP_MS);
+		sqlite3_bind_int64(s->stmt[ST_CREQ_PRUNE], 1, old);
+		sqlite3_bind_int64(s->stmt[ST_COUT_PRUNE], 1, old);
 		if ((rv = st_step_done(s, ST_CREQ_PRUNE, "prune requests")) !=
-		    STORE_OK)
+			STORE_OK ||
+		    (rv = st_step_done(s, ST_COUT_PRUNE, "prune outcomes")) !=
+			STORE_OK)
 			return rv;
 	}
 	st = s->stmt[ST_CREQ_PUT];
@@ -512,12 +541,26 @@ static int apply_client_request(struct store *s,
 	return st_step_done(s, ST_CREQ_PUT, "put client request");
 }
 
+/* Keep the outcome of client request c: the first of its records' that
+ * was not STORE_R_OK. */
+static int keep_outcome(struct store *s, const Synod__Rec__ClientRequest *c,
+			uint64_t ts, int outcome)
+{
+	sqlite3_stmt *st = s->stmt[ST_COUT_PUT];
+	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->request);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ts);
+	sqlite3_bind_int(st, 4, outcome);
+	return st_step_done(s, ST_COUT_PUT, "put client outcome");
+}
+
 int store_apply_batch(struct store *s, uint64_t index,
 		      const Synod__Rec__RecordBatch *b, int *statuses,
 		      unsigned max_statuses, unsigned *n_records)
 {
-	int rv;
-	unsigned skip = 0;
+	int rv, replay = STORE_R_DUPLICATE, outcome = STORE_R_OK;
+	unsigned skip = 0, marked = 0; /* records left of a marked request */
+	const Synod__Rec__ClientRequest *mark = NULL;
 	if (n_records)
 		*n_records = 0;
 	if (b == NULL) {
@@ -546,15 +589,26 @@ int store_apply_batch(struct store *s, uint64_t index,
 		if (skip > 0) {
 			/* Marked by a ClientRequest applied before. */
 			skip--;
-			st = STORE_R_DUPLICATE;
+			st = replay;
 		} else if (b->records[i]->body_case ==
 			   SYNOD__REC__RECORD__BODY_CLIENT_REQUEST) {
-			rv = apply_client_request(
-			    s, b->records[i]->client_request,
-			    b->n_records - i - 1, ts, &st, &skip);
+			mark = b->records[i]->client_request;
+			rv = apply_client_request(s, mark, b->n_records - i - 1,
+						  ts, &st, &skip, &replay);
+			marked = rv == STORE_OK && st == STORE_R_OK &&
+					 b->version >= ST_ENV_OUTCOME
+				     ? mark->records
+				     : 0;
+			outcome = STORE_R_OK;
 		} else {
 			rv = apply_record(s, b->records[i], index, ts,
 					  b->version, &st);
+			if (rv == STORE_OK && marked > 0) {
+				if (outcome == STORE_R_OK)
+					outcome = st;
+				if (--marked == 0 && outcome != STORE_R_OK)
+					rv = keep_outcome(s, mark, ts, outcome);
+			}
 		}
 		if (rv != STORE_OK)
 			break;
@@ -855,9 +909,13 @@ int store_digest(struct store *s, uint64_t *digest)
 		if (sqlite3_prepare_v2(s->db, digest_tables[t], -1, &st,
 				       NULL) != SQLITE_OK)
 			return st_dbfail(s, "digest");
-		fnv(&h, &t, sizeof t);
-		int rc;
+		int rc, first = 1;
+		if (t < DIGEST_LAZY_FROM)
+			fnv(&h, &t, sizeof t);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (first && t >= DIGEST_LAZY_FROM)
+				fnv(&h, &t, sizeof t);
+			first = 0;
 			int n = sqlite3_column_count(st);
 			for (int c = 0; c < n; c++) {
 				int type = sqlite3_column_type(st, c);

@@ -30,7 +30,11 @@
 /* Envelope 4: a record that adds a broker to an ISR (a new partition's
  * ISR, a PartitionChange's members not in the current ISR) is refused
  * unless the broker is registered, unfenced and not shutting down. */
-#define STORE_ENVELOPE_VERSION 4
+/* Envelope 5: a client request whose records were not all applied (a
+ * record refused, stale, invalid or not found) keeps that first outcome
+ * with its marker, and a resend of it is answered with it again instead
+ * of as a success. */
+#define STORE_ENVELOPE_VERSION 5
 
 /* Function return codes. */
 enum {
@@ -54,7 +58,10 @@ enum {
 	STORE_R_STALE,		   /* epoch precondition failed */
 	STORE_R_REFUSED,	   /* would break an invariant (below) */
 	STORE_R_DUPLICATE, /* a resent client request, applied before: the
-			      records it marks are skipped (ClientRequest) */
+			      records it marks are skipped (ClientRequest);
+			      when the first apply of them had an outcome
+			      other than OK (envelope 5), they report that
+			      outcome instead */
 };
 
 /* Invariants that apply refuses to break, identically on every node, for
@@ -142,9 +149,12 @@ int store_restore(struct store *s, const void *buf, size_t len);
 uint64_t store_applied_index(const struct store *s);
 /* *seen = 1 when the client request (client_id: 16 bytes, request: its
  * correlation id) was applied and is still remembered (ClientRequest
- * markers are kept 10 minutes of entry time), else 0. */
+ * markers are kept 10 minutes of entry time), else 0. When seen,
+ * *outcome (if not NULL) is the first record outcome of that apply that
+ * was not STORE_R_OK, or STORE_R_OK (always for entries older than
+ * envelope 5). */
 int store_client_request_seen(struct store *s, const uint8_t *client_id,
-			      uint64_t request, int *seen);
+			      uint64_t request, int *seen, int *outcome);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */

@@ -39,6 +39,8 @@ enum {
 	ST_CREQ_GET,
 	ST_CREQ_PUT,
 	ST_CREQ_PRUNE,
+	ST_COUT_PUT,
+	ST_COUT_PRUNE,
 	/* brokers (store_brokers.c) */
 	ST_BROKER_EPOCH,
 	ST_BROKER_PUT,
@@ -186,6 +188,7 @@ void st_copy_col(char *dst, size_t size, sqlite3_stmt *st, int col);
  * the entry's envelope version. */
 #define ST_ENV_STRICT 2	  /* partition states, leaderships */
 #define ST_ENV_ISR_JOIN 4 /* ISR additions of usable brokers only */
+#define ST_ENV_OUTCOME 5  /* client requests keep a failed outcome */
 
 /* Apply a broker record (Register/Fence/Unfence/Shutdown/Unregister). */
 int st_apply_broker(struct store *s, const Synod__Rec__Record *r,

@@ -694,7 +694,8 @@ static void expect_reg(struct itest *it, const char *want)
 
 /* Invariant: a write request resent with the same client id and
  * correlation id (a lost answer, a leader change) is applied once. Its
- * resend is answered OK and does not overwrite what another client wrote
+ * resend is answered as the first attempt was (OK, or the failure its
+ * records met at apply) and does not overwrite what another client wrote
  * in between (the chaos suite found such a resend breaking
  * linearizability: docs/reliability.md). Another correlation id, or
  * another client id with the same correlation id, is a new request. */
@@ -729,6 +730,17 @@ static void test_exactly_once(void **state)
 	assert_int_equal(raw_write(fd, SYNOD_API_CONFIG_DELETE, a, 9, &d.base),
 			 SYNOD_OK);
 	expect_reg(&f->it, "500");
+	/* A delete that found nothing, resent after another client set the
+	 * key: NOT_FOUND again (not OK: it deleted nothing), the value
+	 * stays. */
+	assert_int_equal(raw_write(fd, SYNOD_API_CONFIG_DELETE, a, 10, &d.base),
+			 SYNOD_OK);
+	assert_int_equal(raw_write(fd, SYNOD_API_CONFIG_DELETE, a, 11, &d.base),
+			 SYNOD_ENOT_FOUND);
+	assert_int_equal(set_config_topic(&f->it, "600"), SYNOD_OK);
+	assert_int_equal(raw_write(fd, SYNOD_API_CONFIG_DELETE, a, 11, &d.base),
+			 SYNOD_ENOT_FOUND);
+	expect_reg(&f->it, "600");
 	close(fd);
 	f->it.passed = 1;
 }
