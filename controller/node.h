@@ -50,7 +50,8 @@ struct waiter {
 	/* Set (16 bytes, the caller's) for an exactly-once client write:
 	 * node_propose() puts a ClientRequest marker before the records,
 	 * and clears it (one proposal per request). A resend that was
-	 * applied before gets STORE_R_DUPLICATE for its records. */
+	 * applied before gets STORE_R_DUPLICATE for its records, or the
+	 * first apply's last failure (store.h). */
 	const uint8_t *client_id;
 	uint32_t request;
 };

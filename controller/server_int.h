@@ -78,21 +78,25 @@ struct pending {
 
 /* Makes p's first proposal exactly-once when its request carries a client
  * id (FRAME_F_CLIENT_ID): a resend of a request already applied gets
- * STORE_R_DUPLICATE for its records instead of applying them again. Only
+ * STORE_R_DUPLICATE for its records (or the first apply's last failure,
+ * store.h) instead of applying them again. Only
  * for handlers that propose once with p->w. */
 void srv_pending_once(struct pending *p);
 /* The same for a waiter of the handler's own (w proposes for the request
  * h; h must outlive the proposal: the pending's header). */
 void srv_waiter_once(struct waiter *w, const struct frame_header *h);
-/* 1 when h carries a client id and that request was applied before, all
- * of its records cleanly (a resend after a lost answer, perhaps to a new
- * controller): a handler whose checks would now refuse it (the topic
- * exists already, or is gone) answers as the first attempt did instead.
- * 0 otherwise, store errors included. A request applied before with a
- * failed record (refused, stale, not found) gives 0: the handler proposes
- * again, and apply answers the resend with that first outcome (store.h,
- * STORE_R_DUPLICATE), never with a success. */
-int srv_resend_applied(struct store *st, const struct frame_header *h);
+/* 1 when h carries a client id and that request was applied before (a
+ * resend after a lost answer, perhaps to a new controller): a handler
+ * whose checks would now refuse it (the topic exists already, or is gone)
+ * answers as the first attempt did instead. 0 otherwise, store errors
+ * included. With clean_only, a request one of whose records failed at
+ * apply (refused, stale, not found) gives 0 too: the handler proposes
+ * again, and apply answers the resend with that failure (store.h,
+ * STORE_R_DUPLICATE), never with a success. CREATE_TOPICS passes 0: the
+ * topics that exist are answered with their ids, and the ones its first
+ * apply refused are proposed again and get that refusal. */
+int srv_resend_applied(struct store *st, const struct frame_header *h,
+		       int clean_only);
 
 /* A request handler (a module's api table entry). */
 typedef void (*srv_handler)(void *self, struct sconn *sc,

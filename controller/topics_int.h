@@ -75,7 +75,8 @@ struct load_entry {
 
 /* A topic creation in flight, with the request that proposed it (once:
  * it came with a client id; a resend of it is proposed again and the
- * apply answers DUPLICATE, see srv_pending_once). */
+ * apply answers DUPLICATE, or the first apply's failure: see
+ * srv_pending_once). */
 struct tp_pending {
 	char *name;
 	int once;

@@ -20,9 +20,9 @@
 /* Client requests applied (ClientRequest records), for exactly-once
  * writes: kept 10 minutes of entry time. Created if missing (images from
  * older builds). From envelope 5, a request whose records did not all
- * apply keeps that outcome in client_outcomes (same key, same time), so
- * that its resend is answered as the first time; requests that applied
- * cleanly, nearly all, add no row there. */
+ * apply keeps its last failed outcome in client_outcomes (same key, same
+ * time), so that its resend is answered with a failure as the first time
+ * was; requests that applied cleanly, nearly all, add no row there. */
 #define CREQ_KEEP_MS 600000u
 static const char creq_schema[] =
     "CREATE TABLE IF NOT EXISTS client_requests("
@@ -42,8 +42,8 @@ const char *const st_core_sql[ST_COUNT] = {
     [ST_CREQ_PUT] = "INSERT INTO client_requests(client_id, request, ts) "
 		    "VALUES(?1, ?2, ?3)",
     [ST_CREQ_PRUNE] = "DELETE FROM client_requests WHERE ts < ?1",
-    [ST_COUT_PUT] = "INSERT INTO client_outcomes(client_id, request, ts, "
-		    "status) VALUES(?1, ?2, ?3, ?4)",
+    [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
+		    "request, ts, status) VALUES(?1, ?2, ?3, ?4)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
     [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -127,6 +127,9 @@ static const char *const digest_tables[] = {
     "SELECT * FROM client_outcomes ORDER BY client_id, request",
 };
 #define DIGEST_LAZY_FROM 12
+_Static_assert(DIGEST_LAZY_FROM ==
+		   sizeof digest_tables / sizeof *digest_tables - 1,
+	       "client_outcomes is the one table counted lazily");
 
 void st_put_le32(unsigned char *p, uint32_t v)
 {
@@ -541,8 +544,9 @@ static int apply_client_request(struct store *s,
 	return st_step_done(s, ST_CREQ_PUT, "put client request");
 }
 
-/* Keep the outcome of client request c: the first of its records' that
- * was not STORE_R_OK. */
+/* Keep the outcome of client request c: the last of its records' that
+ * was not STORE_R_OK (replacing a row its marker's prune would have
+ * removed, should one be left). */
 static int keep_outcome(struct store *s, const Synod__Rec__ClientRequest *c,
 			uint64_t ts, int outcome)
 {
@@ -591,7 +595,8 @@ int store_apply_batch(struct store *s, uint64_t index,
 			skip--;
 			st = replay;
 		} else if (b->records[i]->body_case ==
-			   SYNOD__REC__RECORD__BODY_CLIENT_REQUEST) {
+			       SYNOD__REC__RECORD__BODY_CLIENT_REQUEST &&
+			   marked == 0) {
 			mark = b->records[i]->client_request;
 			rv = apply_client_request(s, mark, b->n_records - i - 1,
 						  ts, &st, &skip, &replay);
@@ -601,10 +606,19 @@ int store_apply_batch(struct store *s, uint64_t index,
 				     : 0;
 			outcome = STORE_R_OK;
 		} else {
-			rv = apply_record(s, b->records[i], index, ts,
-					  b->version, &st);
+			if (b->records[i]->body_case ==
+			    SYNOD__REC__RECORD__BODY_CLIENT_REQUEST)
+				/* A marker inside a marked request (envelope
+				 * 5; no leader writes one): one of its
+				 * records, invalid. */
+				st = STORE_R_INVALID;
+			else
+				rv = apply_record(s, b->records[i], index, ts,
+						  b->version, &st);
 			if (rv == STORE_OK && marked > 0) {
-				if (outcome == STORE_R_OK)
+				/* The last failure: the one handlers that
+				 * answer one code for a request answer. */
+				if (st != STORE_R_OK)
 					outcome = st;
 				if (--marked == 0 && outcome != STORE_R_OK)
 					rv = keep_outcome(s, mark, ts, outcome);

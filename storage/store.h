@@ -31,9 +31,11 @@
  * ISR, a PartitionChange's members not in the current ISR) is refused
  * unless the broker is registered, unfenced and not shutting down. */
 /* Envelope 5: a client request whose records were not all applied (a
- * record refused, stale, invalid or not found) keeps that first outcome
- * with its marker, and a resend of it is answered with it again instead
- * of as a success. */
+ * record refused, stale, invalid or not found) keeps the last such
+ * outcome with its marker, and a resend of it reports that outcome for
+ * its records instead of STORE_R_DUPLICATE (which handlers answer as a
+ * success); a marker inside a marked request is one of its records,
+ * STORE_R_INVALID. */
 #define STORE_ENVELOPE_VERSION 5
 
 /* Function return codes. */
@@ -59,9 +61,9 @@ enum {
 	STORE_R_REFUSED,	   /* would break an invariant (below) */
 	STORE_R_DUPLICATE, /* a resent client request, applied before: the
 			      records it marks are skipped (ClientRequest);
-			      when the first apply of them had an outcome
-			      other than OK (envelope 5), they report that
-			      outcome instead */
+			      when a record of the first apply failed
+			      (envelope 5), they all report the last such
+			      failure instead */
 };
 
 /* Invariants that apply refuses to break, identically on every node, for
@@ -150,7 +152,7 @@ uint64_t store_applied_index(const struct store *s);
 /* *seen = 1 when the client request (client_id: 16 bytes, request: its
  * correlation id) was applied and is still remembered (ClientRequest
  * markers are kept 10 minutes of entry time), else 0. When seen,
- * *outcome (if not NULL) is the first record outcome of that apply that
+ * *outcome (if not NULL) is the last record outcome of that apply that
  * was not STORE_R_OK, or STORE_R_OK (always for entries older than
  * envelope 5). */
 int store_client_request_seen(struct store *s, const uint8_t *client_id,

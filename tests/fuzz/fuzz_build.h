@@ -354,6 +354,22 @@ static inline Synod__Rec__Record *fb_noop(void)
 	return r;
 }
 
+/* A ClientRequest marker: the next `records` records are request
+ * `request` of client fb_id(client). */
+static inline Synod__Rec__Record *
+fb_client_request(uint8_t client, uint32_t request, uint32_t records)
+{
+	Synod__Rec__Record *r = fb_record();
+	Synod__Rec__ClientRequest *c =
+	    FB_NEW(Synod__Rec__ClientRequest, SYNOD__REC__CLIENT_REQUEST__INIT);
+	c->client_id = fb_id(client);
+	c->request = request;
+	c->records = records;
+	r->body_case = SYNOD__REC__RECORD__BODY_CLIENT_REQUEST;
+	r->client_request = c;
+	return r;
+}
+
 /* Pack records[0..n) as one entry of envelope `version`; *len gets its
  * size. */
 static inline uint8_t *fb_pack(Synod__Rec__Record **records, size_t n,

@@ -12,7 +12,8 @@
  * afterwards: for envelope 2 entries, every partition has distinct
  * replicas, an ISR of distinct replicas, and a leader that is -1 or an
  * ISR member that is registered, unfenced and not shutting down; for
- * every entry, no partition is held by two members of one group. The
+ * every entry, no partition is held by two members of one group; a
+ * client request seen before reports none of its records applied. The
  * reads then walk everything the entry wrote.
  *
  * Every node must apply an entry the same way, malformed or not: the
@@ -85,6 +86,21 @@ apply(struct store *s, const uint8_t *data, size_t size, struct outcome *o)
 			/* A STORE_R_* value (new ones are appended). */
 			FUZZ_CHECK(statuses[i] >= STORE_R_OK &&
 				   statuses[i] < STORE_R_OK + 32);
+		/* A client request seen before (a resend) never reports a
+		 * record as applied: its records say DUPLICATE, or the
+		 * failure their first apply met. */
+		for (unsigned i = 0; i < n && i < MAX_STATUSES; i++) {
+			const Synod__Rec__Record *r = b->records[i];
+			if (r->body_case !=
+				SYNOD__REC__RECORD__BODY_CLIENT_REQUEST ||
+			    statuses[i] != STORE_R_DUPLICATE)
+				continue;
+			for (unsigned j = i + 1;
+			     j <= i + r->client_request->records && j < n &&
+			     j < MAX_STATUSES;
+			     j++)
+				FUZZ_CHECK(statuses[j] != STORE_R_OK);
+		}
 	}
 	o->applied = store_applied_index(s);
 	FUZZ_CHECK(store_digest(s, &o->digest) == STORE_OK);
