@@ -178,15 +178,14 @@ void srv_pending_once(struct pending *p)
 	srv_waiter_once(&p->w, &p->h);
 }
 
-int srv_resend_applied(struct store *st, const struct frame_header *h,
-		       int clean_only)
+int srv_resend_applied(struct store *st, const struct frame_header *h)
 {
 	int seen = 0, outcome = STORE_R_OK;
 	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID) ||
 	    store_client_request_seen(st, h->client_id, h->correlation_id,
 				      &seen, &outcome) != STORE_OK)
 		return 0;
-	return seen && (!clean_only || outcome == STORE_R_OK);
+	return seen && outcome == STORE_R_OK;
 }
 
 struct lease_wait {

@@ -85,18 +85,17 @@ void srv_pending_once(struct pending *p);
 /* The same for a waiter of the handler's own (w proposes for the request
  * h; h must outlive the proposal: the pending's header). */
 void srv_waiter_once(struct waiter *w, const struct frame_header *h);
-/* 1 when h carries a client id and that request was applied before (a
- * resend after a lost answer, perhaps to a new controller): a handler
- * whose checks would now refuse it (the topic exists already, or is gone)
- * answers as the first attempt did instead. 0 otherwise, store errors
- * included. With clean_only, a request one of whose records failed at
- * apply (refused, stale, not found) gives 0 too: the handler proposes
- * again, and apply answers the resend with that failure (store.h,
- * STORE_R_DUPLICATE), never with a success. CREATE_TOPICS passes 0: the
- * topics that exist are answered with their ids, and the ones its first
- * apply refused are proposed again and get that refusal. */
-int srv_resend_applied(struct store *st, const struct frame_header *h,
-		       int clean_only);
+/* 1 when h carries a client id and that request was applied before with
+ * none of its records failing (a resend after a lost answer, perhaps to a
+ * new controller): a handler whose checks would now refuse it (the topic
+ * exists already, or is gone) answers as the first attempt did instead.
+ * 0 otherwise, store errors included. A request one of whose records
+ * failed at apply (refused, stale, not found) gives 0: the handler checks
+ * and proposes again, and apply answers the resend with that failure
+ * (store.h, STORE_R_DUPLICATE), so it is never answered OK for what did
+ * not happen (a topic that a partly refused creation did create is then
+ * answered TOPIC_ALREADY_EXISTS, a wrong error). */
+int srv_resend_applied(struct store *st, const struct frame_header *h);
 
 /* A request handler (a module's api table entry). */
 typedef void (*srv_handler)(void *self, struct sconn *sc,

@@ -495,7 +495,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	}
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint32_t)uv_now(t->node->loop);
-	resent = srv_resend_applied(t->store, h, 0);
+	resent = srv_resend_applied(t->store, h);
 	before = t->n_pending;
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_topics; i++) {
@@ -515,8 +515,9 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		}
 		if (resent && store_topic_get(t->store, ct->name, &existing) ==
 				  STORE_OK) {
-			/* A resend of this creation, applied before (its
-			 * answer was lost): answer as the first time. */
+			/* A resend of this creation, applied before with
+			 * nothing refused (its answer was lost): answer as
+			 * the first time. */
 			memcpy(it->topic_id, existing.topic_id, 16);
 			continue;
 		}
@@ -751,7 +752,7 @@ static void handle_delete(struct topics *t, struct sconn *sc,
 		synod__wire__delete_topics_request__free_unpacked(req, NULL);
 		return;
 	}
-	if (srv_resend_applied(t->store, h, 1)) {
+	if (srv_resend_applied(t->store, h)) {
 		/* Applied before, its answer lost: the topics are gone now
 		 * (UNKNOWN_TOPIC would say this deletion did nothing). */
 		srv_reply_status(sc, h, SYNOD_OK, "done");
@@ -852,7 +853,7 @@ static void handle_grow(struct topics *t, struct sconn *sc,
 		srv_reply_status(sc, h, rv, NULL);
 		goto free_req;
 	}
-	if (srv_resend_applied(t->store, h, 1)) {
+	if (srv_resend_applied(t->store, h)) {
 		srv_reply_status(sc, h, SYNOD_OK, "done");
 		goto free_req;
 	}
