@@ -178,14 +178,20 @@ void srv_pending_once(struct pending *p)
 	srv_waiter_once(&p->w, &p->h);
 }
 
+int srv_resend_lookup(struct store *st, const struct frame_header *h,
+		      struct store_client_request *out)
+{
+	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID) ||
+	    store_client_request_get(st, h->client_id, h->correlation_id,
+				     out) != STORE_OK)
+		memset(out, 0, sizeof *out);
+	return out->seen;
+}
+
 int srv_resend_applied(struct store *st, const struct frame_header *h)
 {
-	int seen = 0, outcome = STORE_R_OK;
-	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID) ||
-	    store_client_request_seen(st, h->client_id, h->correlation_id,
-				      &seen, &outcome) != STORE_OK)
-		return 0;
-	return seen && outcome == STORE_R_OK;
+	struct store_client_request first;
+	return srv_resend_lookup(st, h, &first) && first.outcome == STORE_R_OK;
 }
 
 struct lease_wait {

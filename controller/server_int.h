@@ -88,14 +88,18 @@ void srv_waiter_once(struct waiter *w, const struct frame_header *h);
 /* 1 when h carries a client id and that request was applied before with
  * none of its records failing (a resend after a lost answer, perhaps to a
  * new controller): a handler whose checks would now refuse it (the topic
- * exists already, or is gone) answers as the first attempt did instead.
- * 0 otherwise, store errors included. A request one of whose records
- * failed at apply (refused, stale, not found) gives 0: the handler checks
- * and proposes again, and apply answers the resend with that failure
- * (store.h, STORE_R_DUPLICATE), so it is never answered OK for what did
- * not happen (a topic that a partly refused creation did create is then
- * answered TOPIC_ALREADY_EXISTS, a wrong error). */
+ * is gone, it has the partitions already) answers as the first attempt
+ * did instead. 0 otherwise, store errors included. A request one of whose
+ * records failed at apply (refused, stale, not found) gives 0: the
+ * handler checks and proposes again, and apply answers the resend with
+ * that failure (store.h, STORE_R_DUPLICATE), so it is never answered OK
+ * for what did not happen. */
 int srv_resend_applied(struct store *st, const struct frame_header *h);
+/* *out = what apply remembers of h's request (all zero without a client
+ * id, or on a store error); returns out->seen. CREATE_TOPICS tells the
+ * topics its first attempt created by out->index (store.h). */
+int srv_resend_lookup(struct store *st, const struct frame_header *h,
+		      struct store_client_request *out);
 
 /* A request handler (a module's api table entry). */
 typedef void (*srv_handler)(void *self, struct sconn *sc,

@@ -429,6 +429,20 @@ static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
 	return dup;
 }
 
+/* Whether the request seen before (first) created topic tp: tp was
+ * created in its entry (envelope 5 keeps the index of a request that
+ * created a topic). For an entry of an older envelope (no index), any
+ * topic of a request applied with nothing failing is taken for its own,
+ * as before. A topic it did not create (refused then, created by another
+ * client since, or there before) goes through the checks:
+ * TOPIC_ALREADY_EXISTS. */
+static int created_by(const struct store_client_request *first,
+		      const struct store_topic *tp)
+{
+	if (first->index != 0)
+		return tp->created_index == first->index;
+	return first->outcome == STORE_R_OK;
+}
 void tp_handle_create(struct topics *t, struct sconn *sc,
 		      const struct frame_header *h,
 		      Synod__Wire__CreateTopicsRequest *req)
@@ -440,7 +454,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	struct top *o;
 	unsigned char *dup;
 	int rv = topics_check_active(t);
-	int resent;
+	struct store_client_request first;
 	size_t before;
 	uint32_t seed = 0;
 	if (rv != SYNOD_OK || req->n_topics == 0) {
@@ -495,7 +509,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	}
 	if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
 		seed = (uint32_t)uv_now(t->node->loop);
-	resent = srv_resend_applied(t->store, h);
+	srv_resend_lookup(t->store, h, &first);
 	before = t->n_pending;
 	recbuf_init(&rb);
 	for (size_t i = 0; i < req->n_topics; i++) {
@@ -513,11 +527,13 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				 "not '.' or '..'");
 			continue;
 		}
-		if (resent && store_topic_get(t->store, ct->name, &existing) ==
-				  STORE_OK) {
-			/* A resend of this creation, applied before with
-			 * nothing refused (its answer was lost): answer as
-			 * the first time. */
+		if (first.seen &&
+		    store_topic_get(t->store, ct->name, &existing) ==
+			STORE_OK &&
+		    created_by(&first, &existing)) {
+			/* A resend of the creation of this topic, applied
+			 * before (its answer was lost): answer as the first
+			 * time. */
 			memcpy(it->topic_id, existing.topic_id, 16);
 			continue;
 		}

@@ -22,7 +22,8 @@
  * older builds). From envelope 5, a request whose records did not all
  * apply keeps its last failed outcome in client_outcomes (same key, same
  * time), so that its resend is answered with a failure as the first time
- * was; requests that applied cleanly, nearly all, add no row there. */
+ * was, and one that created a topic keeps its entry's index there (which
+ * topics it created); other requests, nearly all, add no row there. */
 #define CREQ_KEEP_MS 600000u
 static const char creq_schema[] =
     "CREATE TABLE IF NOT EXISTS client_requests("
@@ -31,19 +32,19 @@ static const char creq_schema[] =
     "CREATE INDEX IF NOT EXISTS client_requests_ts ON client_requests(ts);"
     "CREATE TABLE IF NOT EXISTS client_outcomes("
     " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
-    " ts INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, status INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS client_outcomes_ts ON client_outcomes(ts);";
 
 const char *const st_core_sql[ST_COUNT] = {
-    [ST_CREQ_GET] = "SELECT (SELECT status FROM client_outcomes WHERE "
-		    "client_id = ?1 AND request = ?2) FROM client_requests "
-		    "WHERE client_id = ?1 AND request = ?2",
+    [ST_CREQ_GET] = "SELECT o.status, o.idx FROM client_requests r LEFT "
+		    "JOIN client_outcomes o USING (client_id, request) "
+		    "WHERE r.client_id = ?1 AND r.request = ?2",
     [ST_CREQ_PUT] = "INSERT INTO client_requests(client_id, request, ts) "
 		    "VALUES(?1, ?2, ?3)",
     [ST_CREQ_PRUNE] = "DELETE FROM client_requests WHERE ts < ?1",
     [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
-		    "request, ts, status) VALUES(?1, ?2, ?3, ?4)",
+		    "request, ts, status, idx) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
     [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -473,20 +474,21 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
-/* Whether (client_id, request) is remembered (*seen) and its kept
- * outcome (*outcome: STORE_R_OK when none was kept). */
+/* What is remembered of (client_id, request): *out. */
 static int creq_get(struct store *s, const uint8_t *client_id, uint64_t request,
-		    int *seen, int *outcome)
+		    struct store_client_request *out)
 {
 	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
 	int rc;
+	memset(out, 0, sizeof *out);
 	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
 	rc = sqlite3_step(st);
-	*seen = rc == SQLITE_ROW;
-	*outcome = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
-		       ? sqlite3_column_int(st, 0)
-		       : STORE_R_OK;
+	if (rc == SQLITE_ROW) {
+		out->seen = 1;
+		out->outcome = sqlite3_column_int(st, 0); /* NULL: 0, OK */
+		out->index = (uint64_t)sqlite3_column_int64(st, 1);
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
@@ -494,11 +496,10 @@ static int creq_get(struct store *s, const uint8_t *client_id, uint64_t request,
 		   : st_dbfail(s, "read client request");
 }
 
-int store_client_request_seen(struct store *s, const uint8_t *client_id,
-			      uint64_t request, int *seen, int *outcome)
+int store_client_request_get(struct store *s, const uint8_t *client_id,
+			     uint64_t request, struct store_client_request *out)
 {
-	int out;
-	return creq_get(s, client_id, request, seen, outcome ? outcome : &out);
+	return creq_get(s, client_id, request, out);
 }
 
 /* A ClientRequest marker: STORE_R_DUPLICATE, *skip = the records it marks
@@ -511,20 +512,22 @@ static int apply_client_request(struct store *s,
 				unsigned *skip, int *replay)
 {
 	sqlite3_stmt *st;
-	int rv, seen, outcome;
+	struct store_client_request seen;
+	int rv;
 	*status = STORE_R_OK;
 	*skip = 0;
 	if (c->client_id.len != 16 || c->records > remaining) {
 		*status = STORE_R_INVALID;
 		return STORE_OK;
 	}
-	if ((rv = creq_get(s, c->client_id.data, c->request, &seen,
-			   &outcome)) != STORE_OK)
+	if ((rv = creq_get(s, c->client_id.data, c->request, &seen)) !=
+	    STORE_OK)
 		return rv;
-	if (seen) {
+	if (seen.seen) {
 		*status = STORE_R_DUPLICATE;
 		*skip = c->records;
-		*replay = outcome != STORE_R_OK ? outcome : STORE_R_DUPLICATE;
+		*replay = seen.outcome != STORE_R_OK ? seen.outcome
+						     : STORE_R_DUPLICATE;
 		return STORE_OK;
 	}
 	if (ts > CREQ_KEEP_MS) {
@@ -544,17 +547,18 @@ static int apply_client_request(struct store *s,
 	return st_step_done(s, ST_CREQ_PUT, "put client request");
 }
 
-/* Keep the outcome of client request c: the last of its records' that
- * was not STORE_R_OK (replacing a row its marker's prune would have
- * removed, should one be left). */
+/* Keep the outcome of client request c, applied in entry `index`: the
+ * last of its records' that was not STORE_R_OK, or STORE_R_OK (replacing
+ * a row its marker's prune would have removed, should one be left). */
 static int keep_outcome(struct store *s, const Synod__Rec__ClientRequest *c,
-			uint64_t ts, int outcome)
+			uint64_t ts, int outcome, uint64_t index)
 {
 	sqlite3_stmt *st = s->stmt[ST_COUT_PUT];
 	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, c->request);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ts);
 	sqlite3_bind_int(st, 4, outcome);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)index);
 	return st_step_done(s, ST_COUT_PUT, "put client outcome");
 }
 
@@ -562,7 +566,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 		      const Synod__Rec__RecordBatch *b, int *statuses,
 		      unsigned max_statuses, unsigned *n_records)
 {
-	int rv, replay = STORE_R_DUPLICATE, outcome = STORE_R_OK;
+	int rv, replay = STORE_R_DUPLICATE, outcome = STORE_R_OK, created = 0;
 	unsigned skip = 0, marked = 0; /* records left of a marked request */
 	const Synod__Rec__ClientRequest *mark = NULL;
 	if (n_records)
@@ -605,6 +609,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 				     ? mark->records
 				     : 0;
 			outcome = STORE_R_OK;
+			created = 0;
 		} else {
 			if (b->records[i]->body_case ==
 			    SYNOD__REC__RECORD__BODY_CLIENT_REQUEST)
@@ -620,8 +625,13 @@ int store_apply_batch(struct store *s, uint64_t index,
 				 * answer one code for a request answer. */
 				if (st != STORE_R_OK)
 					outcome = st;
-				if (--marked == 0 && outcome != STORE_R_OK)
-					rv = keep_outcome(s, mark, ts, outcome);
+				else if (b->records[i]->body_case ==
+					 SYNOD__REC__RECORD__BODY_CREATE_TOPIC)
+					created = 1;
+				if (--marked == 0 &&
+				    (outcome != STORE_R_OK || created))
+					rv = keep_outcome(s, mark, ts, outcome,
+							  index);
 			}
 		}
 		if (rv != STORE_OK)

@@ -34,8 +34,9 @@
  * record refused, stale, invalid or not found) keeps the last such
  * outcome with its marker, and a resend of it reports that outcome for
  * its records instead of STORE_R_DUPLICATE (which handlers answer as a
- * success); a marker inside a marked request is one of its records,
- * STORE_R_INVALID. */
+ * success); one that created a topic keeps its entry's index (what the
+ * topic's created_index is); a marker inside a marked request is one of
+ * its records, STORE_R_INVALID. */
 #define STORE_ENVELOPE_VERSION 5
 
 /* Function return codes. */
@@ -149,14 +150,22 @@ int store_restore(struct store *s, const void *buf, size_t len);
 
 /* Metadata version: index of the last applied log entry (0 when empty). */
 uint64_t store_applied_index(const struct store *s);
-/* *seen = 1 when the client request (client_id: 16 bytes, request: its
- * correlation id) was applied and is still remembered (ClientRequest
- * markers are kept 10 minutes of entry time), else 0. When seen,
- * *outcome (if not NULL) is the last record outcome of that apply that
- * was not STORE_R_OK, or STORE_R_OK (always for entries older than
- * envelope 5). */
-int store_client_request_seen(struct store *s, const uint8_t *client_id,
-			      uint64_t request, int *seen, int *outcome);
+/* What apply remembers of a client request (ClientRequest markers are
+ * kept 10 minutes of entry time). */
+struct store_client_request {
+	int seen;	/* applied before, still remembered */
+	int outcome;	/* its records' last outcome that was not
+			   STORE_R_OK; STORE_R_OK when none failed (always
+			   for entries older than envelope 5) */
+	uint64_t index; /* the entry it was applied in, kept from envelope 5
+			   for a request that failed or created a topic (a
+			   topic it created has it as created_index); else 0 */
+};
+/* *out = what is remembered of the client request (client_id: 16 bytes,
+ * request: its correlation id); all zero when it is not. */
+int store_client_request_get(struct store *s, const uint8_t *client_id,
+			     uint64_t request,
+			     struct store_client_request *out);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */

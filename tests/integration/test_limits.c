@@ -745,34 +745,49 @@ static void test_exactly_once(void **state)
 	f->it.passed = 1;
 }
 
-/* CREATE_TOPICS of topic `name` (1 partition, 1 replica) as request
- * (cid, corr): the topic's result code, and its id in id[16] (zeros
- * without one). */
-static int raw_create(int fd, const char *cid, uint32_t corr, const char *name,
-		      uint8_t *id)
+/* CREATE_TOPICS of topics names[0..n) (1 partition, 1 replica each) as
+ * request (cid, corr): each topic's result code in codes[], and its id in
+ * ids[] (zeros without one). */
+static void raw_create_n(int fd, const char *cid, uint32_t corr,
+			 const char *const *names, size_t n, int *codes,
+			 uint8_t (*ids)[16])
 {
 	Synod__Wire__CreateTopicsRequest r =
 	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
-	Synod__Wire__CreatableTopic ct = SYNOD__WIRE__CREATABLE_TOPIC__INIT;
-	Synod__Wire__CreatableTopic *ctp = &ct;
+	Synod__Wire__CreatableTopic ct[2], *ctp[2];
 	Synod__Wire__CreateTopicsResponse *resp;
-	int code;
-	ct.name = (char *)name;
-	ct.has_partitions = ct.has_replication_factor = 1;
-	ct.partitions = ct.replication_factor = 1;
-	r.n_topics = 1;
-	r.topics = &ctp;
+	assert_true(n <= 2);
+	for (size_t i = 0; i < n; i++) {
+		synod__wire__creatable_topic__init(&ct[i]);
+		ct[i].name = (char *)names[i];
+		ct[i].has_partitions = ct[i].has_replication_factor = 1;
+		ct[i].partitions = ct[i].replication_factor = 1;
+		ctp[i] = &ct[i];
+	}
+	r.n_topics = n;
+	r.topics = ctp;
 	resp = (Synod__Wire__CreateTopicsResponse *)itest_raw_call(
 	    fd, SYNOD_API_CREATE_TOPICS, cid, corr, &r.base,
 	    &synod__wire__create_topics_response__descriptor);
 	assert_int_equal(resp->status->code, SYNOD_OK);
-	assert_int_equal(resp->n_results, 1);
-	code = resp->results[0]->status->code;
-	memset(id, 0, 16);
-	if (resp->results[0]->has_topic_id &&
-	    resp->results[0]->topic_id.len == 16)
-		memcpy(id, resp->results[0]->topic_id.data, 16);
+	assert_int_equal(resp->n_results, n);
+	for (size_t i = 0; i < n; i++) {
+		codes[i] = resp->results[i]->status->code;
+		memset(ids[i], 0, 16);
+		if (resp->results[i]->has_topic_id &&
+		    resp->results[i]->topic_id.len == 16)
+			memcpy(ids[i], resp->results[i]->topic_id.data, 16);
+	}
 	synod__wire__create_topics_response__free_unpacked(resp, NULL);
+}
+
+/* CREATE_TOPICS of topic `name` alone: its result code, its id in id[16]
+ * (zeros without one). */
+static int raw_create(int fd, const char *cid, uint32_t corr, const char *name,
+		      uint8_t *id)
+{
+	int code;
+	raw_create_n(fd, cid, corr, &name, 1, &code, (uint8_t(*)[16])id);
 	return code;
 }
 
@@ -797,8 +812,9 @@ static int raw_delete(int fd, const char *cid, uint32_t corr, const char *name)
  * and correlation id (its answer lost, perhaps to a controller failover)
  * is answered as the first attempt was: OK, and not TOPIC_ALREADY_EXISTS
  * or UNKNOWN_TOPIC, which would say the request did nothing (the chaos
- * suite's topic checker found such an answer: docs/reliability.md). A new
- * request still gets those errors. */
+ * suite's topic checker found such an answer: docs/reliability.md), and
+ * never OK for a topic it did not create. A new request still gets those
+ * errors. */
 static void test_topic_resends_once(void **state)
 {
 	struct fixture *f = *state;
@@ -848,6 +864,21 @@ static void test_topic_resends_once(void **state)
 	/* A new creation of the name: a new id. */
 	assert_int_equal(raw_create(fd, a, 25, "once", id3), SYNOD_OK);
 	assert_memory_not_equal(id1, id3, 16);
+	/* A creation of two topics, one there already: its resend answers
+	 * as the first attempt did, and not OK for the topic it did not
+	 * create (docs/reliability.md 5.33). */
+	{
+		const char *two[] = {"once", "twice"};
+		int codes[2];
+		uint8_t ids[2][16], again[2][16];
+		raw_create_n(fd, a, 26, two, 2, codes, ids);
+		assert_int_equal(codes[0], SYNOD_ETOPIC_ALREADY_EXISTS);
+		assert_int_equal(codes[1], SYNOD_OK);
+		raw_create_n(fd, a, 26, two, 2, codes, again);
+		assert_int_equal(codes[0], SYNOD_ETOPIC_ALREADY_EXISTS);
+		assert_int_equal(codes[1], SYNOD_OK);
+		assert_memory_equal(ids[1], again[1], 16);
+	}
 	close(fd);
 	f->it.passed = 1;
 }

@@ -1182,15 +1182,24 @@ static void test_note_index(void **state)
 	store_close(s2);
 }
 
+/* What is remembered of (client, request). */
+static struct store_client_request
+seen_request(struct store *s, const char *cid, uint32_t request)
+{
+	struct store_client_request r;
+	memset(&r, 0xff, sizeof r);
+	assert_int_equal(
+	    store_client_request_get(s, (const uint8_t *)cid, request, &r),
+	    STORE_OK);
+	return r;
+}
+
 /* (client, request)'s remembered state: -1 when not seen, else its kept
  * outcome. */
 static int seen_outcome(struct store *s, const char *cid, uint32_t request)
 {
-	int seen = -1, outcome = -1;
-	assert_int_equal(store_client_request_seen(s, (const uint8_t *)cid,
-						   request, &seen, &outcome),
-			 STORE_OK);
-	return seen ? outcome : -1;
+	struct store_client_request r = seen_request(s, cid, request);
+	return r.seen ? r.outcome : -1;
 }
 
 /* Invariant: a resent client request is applied at most once, and never
@@ -1221,6 +1230,9 @@ static void test_resend_outcome(void **state)
 	assert_int_equal(st[0], STORE_R_OK);
 	assert_int_equal(st[1], STORE_R_NOT_FOUND);
 	assert_int_equal(seen_outcome(s, a, 7), STORE_R_NOT_FOUND);
+	assert_int_equal(seen_request(s, a, 7).index, 1); /* its entry */
+	assert_int_equal(seen_request(s, a, 70).seen, 0);
+	assert_int_equal(seen_request(s, a, 70).index, 0);
 
 	/* Another client sets the key; the resend still does nothing and
 	 * reports NOT_FOUND, not DUPLICATE. */
@@ -1249,6 +1261,7 @@ static void test_resend_outcome(void **state)
 	rb_del(&b, STORE_SCOPE_CLUSTER, NULL, "");
 	assert_int_equal(rb_apply(s, &b, 4, NULL, 0, NULL), STORE_OK);
 	assert_int_equal(seen_outcome(s, a, 8), STORE_R_OK);
+	assert_int_equal(seen_request(s, a, 8).index, 0); /* no row */
 	assert_int_equal(seen_outcome(s, a, 9), STORE_R_INVALID);
 	rb_init(&b);
 	rb_timestamp(&b, 1400);
