@@ -91,13 +91,14 @@ void srv_waiter_once(struct waiter *w, const struct frame_header *h);
  * is gone, it has the partitions already) answers as the first attempt
  * did instead. 0 otherwise, store errors included. A request one of whose
  * records failed at apply (refused, stale, not found) gives 0: the
- * handler checks and proposes again, and apply answers the resend with
- * that failure (store.h, STORE_R_DUPLICATE), so it is never answered OK
- * for what did not happen. */
+ * handler checks (which may answer first) and proposes again, and apply
+ * answers the resend with that failure (store.h, STORE_R_DUPLICATE), so
+ * it is never answered OK for what did not happen. */
 int srv_resend_applied(struct store *st, const struct frame_header *h);
 /* *out = what apply remembers of h's request (all zero without a client
  * id, or on a store error); returns out->seen. CREATE_TOPICS tells the
- * topics its first attempt created by out->index (store.h). */
+ * topics its first attempt created by out->index (store.h; topics other
+ * requests of the same entry created share it). */
 int srv_resend_lookup(struct store *st, const struct frame_header *h,
 		      struct store_client_request *out);
 

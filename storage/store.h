@@ -159,7 +159,9 @@ struct store_client_request {
 			   for entries older than envelope 5) */
 	uint64_t index; /* the entry it was applied in, kept from envelope 5
 			   for a request that failed or created a topic (a
-			   topic it created has it as created_index); else 0 */
+			   topic it created has it as created_index, as do
+			   those other requests of the entry created);
+			   else 0 */
 };
 /* *out = what is remembered of the client request (client_id: 16 bytes,
  * request: its correlation id); all zero when it is not. */
