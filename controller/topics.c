@@ -429,19 +429,24 @@ static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
 	return dup;
 }
 
-/* Whether the request seen before (first) created topic tp: tp was
- * created in its entry (envelope 5 keeps the index of a request that
- * created a topic). For an entry of an older envelope (no index), any
+/* Whether the request h, seen before (first), created topic tp: apply
+ * kept the ids of the topics it created (envelope 5: first->index is set
+ * for a request that created one). For an entry of an older envelope, any
  * topic of a request applied with nothing failing is taken for its own,
  * as before. A topic it did not create (refused then, created by another
  * client since, or there before) goes through the checks:
  * TOPIC_ALREADY_EXISTS. */
-static int created_by(const struct store_client_request *first,
+static int created_by(struct topics *t, const struct frame_header *h,
+		      const struct store_client_request *first,
 		      const struct store_topic *tp)
 {
-	if (first->index != 0)
-		return tp->created_index == first->index;
-	return first->outcome == STORE_R_OK;
+	int created = 0;
+	if (first->index == 0)
+		return first->outcome == STORE_R_OK;
+	return store_client_request_created(t->store, h->client_id,
+					    h->correlation_id, tp->topic_id,
+					    &created) == STORE_OK &&
+	       created;
 }
 void tp_handle_create(struct topics *t, struct sconn *sc,
 		      const struct frame_header *h,
@@ -530,7 +535,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		if (first.seen &&
 		    store_topic_get(t->store, ct->name, &existing) ==
 			STORE_OK &&
-		    created_by(&first, &existing)) {
+		    created_by(t, h, &first, &existing)) {
 			/* A resend of the creation of this topic, applied
 			 * before (its answer was lost): answer as the first
 			 * time. */

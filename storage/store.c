@@ -34,7 +34,12 @@ static const char creq_schema[] =
     " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
     " ts INTEGER NOT NULL, status INTEGER NOT NULL, idx INTEGER NOT NULL,"
     " PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS client_outcomes_ts ON client_outcomes(ts);";
+    "CREATE INDEX IF NOT EXISTS client_outcomes_ts ON client_outcomes(ts);"
+    "CREATE TABLE IF NOT EXISTS client_topics("
+    " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
+    " topic_id BLOB NOT NULL, ts INTEGER NOT NULL,"
+    " PRIMARY KEY(client_id, request, topic_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS client_topics_ts ON client_topics(ts);";
 
 const char *const st_core_sql[ST_COUNT] = {
     [ST_CREQ_GET] = "SELECT o.status, o.idx FROM client_requests r LEFT "
@@ -46,6 +51,11 @@ const char *const st_core_sql[ST_COUNT] = {
     [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
 		    "request, ts, status, idx) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
+    [ST_CTOP_GET] = "SELECT 1 FROM client_topics WHERE client_id = ?1 AND "
+		    "request = ?2 AND topic_id = ?3",
+    [ST_CTOP_PUT] = "INSERT OR REPLACE INTO client_topics(client_id, "
+		    "request, topic_id, ts) VALUES(?1, ?2, ?3, ?4)",
+    [ST_CTOP_PRUNE] = "DELETE FROM client_topics WHERE ts < ?1",
     [ST_SET_META] = "INSERT INTO meta(key, value) VALUES(?1, ?2) "
 		    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_SET_CONFIG] =
@@ -126,11 +136,12 @@ static const char *const digest_tables[] = {
     /* Tables from DIGEST_LAZY_FROM on count only when they hold rows: a
      * state that does not use them has the digest older builds give. */
     "SELECT * FROM client_outcomes ORDER BY client_id, request",
+    "SELECT * FROM client_topics ORDER BY client_id, request, topic_id",
 };
 #define DIGEST_LAZY_FROM 12
 _Static_assert(DIGEST_LAZY_FROM ==
-		   sizeof digest_tables / sizeof *digest_tables - 1,
-	       "client_outcomes is the one table counted lazily");
+		   sizeof digest_tables / sizeof *digest_tables - 2,
+	       "client_outcomes and client_topics are counted lazily");
 
 void st_put_le32(unsigned char *p, uint32_t v)
 {
@@ -534,9 +545,12 @@ static int apply_client_request(struct store *s,
 		sqlite3_int64 old = (sqlite3_int64)(ts - CREQ_KEEP_MS);
 		sqlite3_bind_int64(s->stmt[ST_CREQ_PRUNE], 1, old);
 		sqlite3_bind_int64(s->stmt[ST_COUT_PRUNE], 1, old);
+		sqlite3_bind_int64(s->stmt[ST_CTOP_PRUNE], 1, old);
 		if ((rv = st_step_done(s, ST_CREQ_PRUNE, "prune requests")) !=
 			STORE_OK ||
 		    (rv = st_step_done(s, ST_COUT_PRUNE, "prune outcomes")) !=
+			STORE_OK ||
+		    (rv = st_step_done(s, ST_CTOP_PRUNE, "prune topics")) !=
 			STORE_OK)
 			return rv;
 	}
@@ -545,6 +559,36 @@ static int apply_client_request(struct store *s,
 	sqlite3_bind_int64(st, 2, c->request);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ts);
 	return st_step_done(s, ST_CREQ_PUT, "put client request");
+}
+
+/* Keep that client request c created topic `id` (16 bytes). */
+static int keep_topic(struct store *s, const Synod__Rec__ClientRequest *c,
+		      uint64_t ts, const ProtobufCBinaryData *id)
+{
+	sqlite3_stmt *st = s->stmt[ST_CTOP_PUT];
+	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->request);
+	sqlite3_bind_blob(st, 3, id->data, (int)id->len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ts);
+	return st_step_done(s, ST_CTOP_PUT, "put client topic");
+}
+
+int store_client_request_created(struct store *s, const uint8_t *client_id,
+				 uint64_t request, const uint8_t *topic_id,
+				 int *created)
+{
+	sqlite3_stmt *st = s->stmt[ST_CTOP_GET];
+	int rc;
+	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
+	sqlite3_bind_blob(st, 3, topic_id, 16, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	*created = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		   ? STORE_OK
+		   : st_dbfail(s, "read client topic");
 }
 
 /* Keep the outcome of client request c, applied in entry `index`: the
@@ -625,10 +669,16 @@ int store_apply_batch(struct store *s, uint64_t index,
 				 * answer one code for a request answer. */
 				if (st != STORE_R_OK)
 					outcome = st;
-				else if (b->records[i]->body_case ==
-					 SYNOD__REC__RECORD__BODY_CREATE_TOPIC)
+				else if (
+				    b->records[i]->body_case ==
+				    SYNOD__REC__RECORD__BODY_CREATE_TOPIC) {
 					created = 1;
-				if (--marked == 0 &&
+					rv = keep_topic(
+					    s, mark, ts,
+					    &b->records[i]
+						 ->create_topic->topic_id);
+				}
+				if (--marked == 0 && rv == STORE_OK &&
 				    (outcome != STORE_R_OK || created))
 					rv = keep_outcome(s, mark, ts, outcome,
 							  index);

@@ -160,14 +160,19 @@ struct store_client_request {
 	uint64_t index; /* the entry it was applied in, kept from envelope 5
 			   for a request that failed or created a topic (a
 			   topic it created has it as created_index, as do
-			   those other requests of the entry created);
-			   else 0 */
+			   those other requests of the entry created: see
+			   store_client_request_created); else 0 */
 };
 /* *out = what is remembered of the client request (client_id: 16 bytes,
  * request: its correlation id); all zero when it is not. */
 int store_client_request_get(struct store *s, const uint8_t *client_id,
 			     uint64_t request,
 			     struct store_client_request *out);
+/* *created = 1 when that client request created the topic topic_id (16
+ * bytes): kept from envelope 5, as long as the request is remembered. */
+int store_client_request_created(struct store *s, const uint8_t *client_id,
+				 uint64_t request, const uint8_t *topic_id,
+				 int *created);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */

@@ -41,6 +41,9 @@ enum {
 	ST_CREQ_PRUNE,
 	ST_COUT_PUT,
 	ST_COUT_PRUNE,
+	ST_CTOP_GET,
+	ST_CTOP_PUT,
+	ST_CTOP_PRUNE,
 	/* brokers (store_brokers.c) */
 	ST_BROKER_EPOCH,
 	ST_BROKER_PUT,

@@ -514,6 +514,117 @@ static int key_part(void *arg, const struct store_topic *t,
 }
 
 /* Keyset pages visit every row once, in order, whatever the page size. */
+/* A CreateTopic record of `name` (id, 4 partitions led by brokers 0-3);
+ * free with free_create(). */
+static Synod__Rec__Record *create_rec(const char *name, uint8_t *id)
+{
+	Synod__Rec__Record *r = calloc(1, sizeof *r);
+	Synod__Rec__CreateTopic *c = calloc(1, sizeof *c);
+	synod__rec__record__init(r);
+	synod__rec__create_topic__init(c);
+	c->name = (char *)name;
+	c->topic_id.data = id;
+	c->topic_id.len = 16;
+	c->n_partitions = 4;
+	c->partitions = calloc(4, sizeof *c->partitions);
+	for (unsigned i = 0; i < 4; i++)
+		c->partitions[i] =
+		    prec((int32_t)i, (int32_t)(i % 4), (int32_t)((i + 1) % 4),
+			 (int32_t)((i + 2) % 4));
+	r->body_case = SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
+	r->create_topic = c;
+	return r;
+}
+
+static void free_create(Synod__Rec__Record *r)
+{
+	for (unsigned i = 0; i < 4; i++)
+		free_prec(r->create_topic->partitions[i]);
+	free(r->create_topic->partitions);
+	free(r->create_topic);
+	free(r);
+}
+
+static int created(struct store *s, const char *cid, uint32_t request,
+		   const uint8_t *id)
+{
+	int yes = -1;
+	assert_int_equal(store_client_request_created(s, (const uint8_t *)cid,
+						      request, id, &yes),
+			 STORE_OK);
+	return yes;
+}
+
+/* Invariant: a resent CREATE_TOPICS is answered OK only for the topics
+ * its first attempt created. Group commit puts several requests in one
+ * entry, so the entry index (each topic's created_index) cannot tell
+ * them apart: apply keeps, per marked request, the ids of the topics it
+ * created (envelope 5; docs/reliability.md 5.33). */
+static void test_client_topics(void **state)
+{
+	const char *a = "client-aaaaaaaaa", *b = "client-bbbbbbbbb";
+	Synod__Rec__ClientRequest ma = SYNOD__REC__CLIENT_REQUEST__INIT,
+				  mb = SYNOD__REC__CLIENT_REQUEST__INIT;
+	Synod__Rec__Record ra = SYNOD__REC__RECORD__INIT,
+			   rb = SYNOD__REC__RECORD__INIT;
+	Synod__Rec__Record *recs[4];
+	Synod__Rec__RecordBatch batch = SYNOD__REC__RECORD_BATCH__INIT;
+	struct store_client_request first;
+	struct store *s;
+	uint8_t *buf;
+	size_t len;
+	int st[4];
+	(void)state;
+	g_version = 5;
+	assert_int_equal(store_open(&s), STORE_OK);
+	four_brokers(s);
+	ma.client_id.data = (uint8_t *)a;
+	mb.client_id.data = (uint8_t *)b;
+	ma.client_id.len = mb.client_id.len = 16;
+	ma.request = 1;
+	mb.request = 2;
+	ma.records = mb.records = 1;
+	ra.body_case = rb.body_case = SYNOD__REC__RECORD__BODY_CLIENT_REQUEST;
+	ra.client_request = &ma;
+	rb.client_request = &mb;
+	/* One entry: A creates x, B creates y. */
+	recs[0] = &ra;
+	recs[1] = create_rec("x", ID_A);
+	recs[2] = &rb;
+	recs[3] = create_rec("y", ID_B);
+	batch.version = g_version;
+	batch.has_timestamp_ms = 1;
+	batch.timestamp_ms = 1000;
+	batch.n_records = 4;
+	batch.records = recs;
+	len = synod__rec__record_batch__get_packed_size(&batch);
+	buf = malloc(len);
+	synod__rec__record_batch__pack(&batch, buf);
+	assert_int_equal(store_apply(s, 20, buf, len, st, 4, NULL), STORE_OK);
+	free(buf);
+	free_create(recs[1]);
+	free_create(recs[3]);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(st[i], STORE_R_OK);
+	/* Both requests name entry 20, as both topics do. */
+	assert_int_equal(
+	    store_client_request_get(s, (const uint8_t *)a, 1, &first),
+	    STORE_OK);
+	assert_int_equal(first.index, 20);
+	assert_int_equal(
+	    store_client_request_get(s, (const uint8_t *)b, 2, &first),
+	    STORE_OK);
+	assert_int_equal(first.index, 20);
+	/* The topic ids tell them apart. */
+	assert_int_equal(created(s, a, 1, ID_A), 1);
+	assert_int_equal(created(s, a, 1, ID_B), 0);
+	assert_int_equal(created(s, b, 2, ID_B), 1);
+	assert_int_equal(created(s, b, 2, ID_A), 0);
+	assert_int_equal(created(s, a, 2, ID_B), 0);
+	g_version = 1;
+	store_close(s);
+}
+
 static void test_pages(void **state)
 {
 	struct store *s;
@@ -581,6 +692,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_change),
 	    cmocka_unit_test(test_strict_departures),
 	    cmocka_unit_test(test_strict_isr_join),
+	    cmocka_unit_test(test_client_topics),
 	    cmocka_unit_test(test_pages),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
