@@ -96,9 +96,8 @@ void srv_waiter_once(struct waiter *w, const struct frame_header *h);
  * it is never answered OK for what did not happen. */
 int srv_resend_applied(struct store *st, const struct frame_header *h);
 /* *out = what apply remembers of h's request (all zero without a client
- * id, or on a store error); returns out->seen. CREATE_TOPICS tells the
- * topics its first attempt created by out->index (store.h; topics other
- * requests of the same entry created share it). */
+ * id, or on a store error); returns out->seen. CREATE_TOPICS then asks
+ * which topics its first attempt created (store_client_request_created). */
 int srv_resend_lookup(struct store *st, const struct frame_header *h,
 		      struct store_client_request *out);
 

@@ -430,23 +430,22 @@ static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
 }
 
 /* Whether the request h, seen before (first), created topic tp: apply
- * kept the ids of the topics it created (envelope 5: first->index is set
- * for a request that created one). For an entry of an older envelope, any
- * topic of a request applied with nothing failing is taken for its own,
- * as before. A topic it did not create (refused then, created by another
- * client since, or there before) goes through the checks:
- * TOPIC_ALREADY_EXISTS. */
+ * kept the ids of the topics it created (envelope 5). When it kept none
+ * (an entry of an older envelope; a request of envelope 5 that proposed
+ * creations always either created one or failed), any topic of a request
+ * applied with nothing failing is taken for its own, as before. A topic
+ * it did not create (refused then, created by another client since, or
+ * there before) goes through the checks: TOPIC_ALREADY_EXISTS. */
 static int created_by(struct topics *t, const struct frame_header *h,
 		      const struct store_client_request *first,
 		      const struct store_topic *tp)
 {
 	int created = 0;
-	if (first->index == 0)
-		return first->outcome == STORE_R_OK;
-	return store_client_request_created(t->store, h->client_id,
-					    h->correlation_id, tp->topic_id,
-					    &created) == STORE_OK &&
-	       created;
+	if (store_client_request_created(t->store, h->client_id,
+					 h->correlation_id, tp->topic_id,
+					 &created) != STORE_OK)
+		return 0;
+	return created < 0 ? first->outcome == STORE_R_OK : created;
 }
 void tp_handle_create(struct topics *t, struct sconn *sc,
 		      const struct frame_header *h,

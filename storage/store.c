@@ -22,8 +22,8 @@
  * older builds). From envelope 5, a request whose records did not all
  * apply keeps its last failed outcome in client_outcomes (same key, same
  * time), so that its resend is answered with a failure as the first time
- * was, and one that created a topic keeps its entry's index there (which
- * topics it created); other requests, nearly all, add no row there. */
+ * was, and the ids of the topics a request created are kept in
+ * client_topics; other requests, nearly all, add no row to either. */
 #define CREQ_KEEP_MS 600000u
 static const char creq_schema[] =
     "CREATE TABLE IF NOT EXISTS client_requests("
@@ -32,7 +32,7 @@ static const char creq_schema[] =
     "CREATE INDEX IF NOT EXISTS client_requests_ts ON client_requests(ts);"
     "CREATE TABLE IF NOT EXISTS client_outcomes("
     " client_id BLOB NOT NULL, request INTEGER NOT NULL,"
-    " ts INTEGER NOT NULL, status INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " ts INTEGER NOT NULL, status INTEGER NOT NULL,"
     " PRIMARY KEY(client_id, request)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS client_outcomes_ts ON client_outcomes(ts);"
     "CREATE TABLE IF NOT EXISTS client_topics("
@@ -42,17 +42,17 @@ static const char creq_schema[] =
     "CREATE INDEX IF NOT EXISTS client_topics_ts ON client_topics(ts);";
 
 const char *const st_core_sql[ST_COUNT] = {
-    [ST_CREQ_GET] = "SELECT o.status, o.idx FROM client_requests r LEFT "
-		    "JOIN client_outcomes o USING (client_id, request) "
+    [ST_CREQ_GET] = "SELECT o.status FROM client_requests r LEFT JOIN "
+		    "client_outcomes o USING (client_id, request) "
 		    "WHERE r.client_id = ?1 AND r.request = ?2",
     [ST_CREQ_PUT] = "INSERT INTO client_requests(client_id, request, ts) "
 		    "VALUES(?1, ?2, ?3)",
     [ST_CREQ_PRUNE] = "DELETE FROM client_requests WHERE ts < ?1",
     [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
-		    "request, ts, status, idx) VALUES(?1, ?2, ?3, ?4, ?5)",
+		    "request, ts, status) VALUES(?1, ?2, ?3, ?4)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
-    [ST_CTOP_GET] = "SELECT 1 FROM client_topics WHERE client_id = ?1 AND "
-		    "request = ?2 AND topic_id = ?3",
+    [ST_CTOP_GET] = "SELECT count(*), ifnull(max(topic_id = ?3), 0) FROM "
+		    "client_topics WHERE client_id = ?1 AND request = ?2",
     [ST_CTOP_PUT] = "INSERT OR REPLACE INTO client_topics(client_id, "
 		    "request, topic_id, ts) VALUES(?1, ?2, ?3, ?4)",
     [ST_CTOP_PRUNE] = "DELETE FROM client_topics WHERE ts < ?1",
@@ -485,9 +485,8 @@ int store_note_index(struct store *s, uint64_t index)
 	return rv;
 }
 
-/* What is remembered of (client_id, request): *out. */
-static int creq_get(struct store *s, const uint8_t *client_id, uint64_t request,
-		    struct store_client_request *out)
+int store_client_request_get(struct store *s, const uint8_t *client_id,
+			     uint64_t request, struct store_client_request *out)
 {
 	sqlite3_stmt *st = s->stmt[ST_CREQ_GET];
 	int rc;
@@ -498,19 +497,12 @@ static int creq_get(struct store *s, const uint8_t *client_id, uint64_t request,
 	if (rc == SQLITE_ROW) {
 		out->seen = 1;
 		out->outcome = sqlite3_column_int(st, 0); /* NULL: 0, OK */
-		out->index = (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
 		   ? STORE_OK
 		   : st_dbfail(s, "read client request");
-}
-
-int store_client_request_get(struct store *s, const uint8_t *client_id,
-			     uint64_t request, struct store_client_request *out)
-{
-	return creq_get(s, client_id, request, out);
 }
 
 /* A ClientRequest marker: STORE_R_DUPLICATE, *skip = the records it marks
@@ -531,8 +523,8 @@ static int apply_client_request(struct store *s,
 		*status = STORE_R_INVALID;
 		return STORE_OK;
 	}
-	if ((rv = creq_get(s, c->client_id.data, c->request, &seen)) !=
-	    STORE_OK)
+	if ((rv = store_client_request_get(s, c->client_id.data, c->request,
+					   &seen)) != STORE_OK)
 		return rv;
 	if (seen.seen) {
 		*status = STORE_R_DUPLICATE;
@@ -582,8 +574,10 @@ int store_client_request_created(struct store *s, const uint8_t *client_id,
 	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
 	sqlite3_bind_blob(st, 3, topic_id, 16, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*created = rc == SQLITE_ROW;
+	rc = sqlite3_step(st); /* an aggregate: always one row */
+	*created = rc != SQLITE_ROW		    ? 0
+		   : sqlite3_column_int(st, 0) == 0 ? -1
+						    : sqlite3_column_int(st, 1);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE
@@ -591,18 +585,17 @@ int store_client_request_created(struct store *s, const uint8_t *client_id,
 		   : st_dbfail(s, "read client topic");
 }
 
-/* Keep the outcome of client request c, applied in entry `index`: the
- * last of its records' that was not STORE_R_OK, or STORE_R_OK (replacing
- * a row its marker's prune would have removed, should one be left). */
+/* Keep the outcome of client request c: the last of its records' that
+ * was not STORE_R_OK (replacing a row its marker's prune would have
+ * removed, should one be left). */
 static int keep_outcome(struct store *s, const Synod__Rec__ClientRequest *c,
-			uint64_t ts, int outcome, uint64_t index)
+			uint64_t ts, int outcome)
 {
 	sqlite3_stmt *st = s->stmt[ST_COUT_PUT];
 	sqlite3_bind_blob(st, 1, c->client_id.data, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, c->request);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)ts);
 	sqlite3_bind_int(st, 4, outcome);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)index);
 	return st_step_done(s, ST_COUT_PUT, "put client outcome");
 }
 
@@ -610,7 +603,7 @@ int store_apply_batch(struct store *s, uint64_t index,
 		      const Synod__Rec__RecordBatch *b, int *statuses,
 		      unsigned max_statuses, unsigned *n_records)
 {
-	int rv, replay = STORE_R_DUPLICATE, outcome = STORE_R_OK, created = 0;
+	int rv, replay = STORE_R_DUPLICATE, outcome = STORE_R_OK;
 	unsigned skip = 0, marked = 0; /* records left of a marked request */
 	const Synod__Rec__ClientRequest *mark = NULL;
 	if (n_records)
@@ -653,7 +646,6 @@ int store_apply_batch(struct store *s, uint64_t index,
 				     ? mark->records
 				     : 0;
 			outcome = STORE_R_OK;
-			created = 0;
 		} else {
 			if (b->records[i]->body_case ==
 			    SYNOD__REC__RECORD__BODY_CLIENT_REQUEST)
@@ -669,19 +661,15 @@ int store_apply_batch(struct store *s, uint64_t index,
 				 * answer one code for a request answer. */
 				if (st != STORE_R_OK)
 					outcome = st;
-				else if (
-				    b->records[i]->body_case ==
-				    SYNOD__REC__RECORD__BODY_CREATE_TOPIC) {
-					created = 1;
+				else if (b->records[i]->body_case ==
+					 SYNOD__REC__RECORD__BODY_CREATE_TOPIC)
 					rv = keep_topic(
 					    s, mark, ts,
 					    &b->records[i]
 						 ->create_topic->topic_id);
-				}
 				if (--marked == 0 && rv == STORE_OK &&
-				    (outcome != STORE_R_OK || created))
-					rv = keep_outcome(s, mark, ts, outcome,
-							  index);
+				    outcome != STORE_R_OK)
+					rv = keep_outcome(s, mark, ts, outcome);
 			}
 		}
 		if (rv != STORE_OK)

@@ -34,9 +34,8 @@
  * record refused, stale, invalid or not found) keeps the last such
  * outcome with its marker, and a resend of it reports that outcome for
  * its records instead of STORE_R_DUPLICATE (which handlers answer as a
- * success); one that created a topic keeps its entry's index (what the
- * topic's created_index is); a marker inside a marked request is one of
- * its records, STORE_R_INVALID. */
+ * success); one that created topics keeps their ids; a marker inside a
+ * marked request is one of its records, STORE_R_INVALID. */
 #define STORE_ENVELOPE_VERSION 5
 
 /* Function return codes. */
@@ -153,15 +152,10 @@ uint64_t store_applied_index(const struct store *s);
 /* What apply remembers of a client request (ClientRequest markers are
  * kept 10 minutes of entry time). */
 struct store_client_request {
-	int seen;	/* applied before, still remembered */
-	int outcome;	/* its records' last outcome that was not
-			   STORE_R_OK; STORE_R_OK when none failed (always
-			   for entries older than envelope 5) */
-	uint64_t index; /* the entry it was applied in, kept from envelope 5
-			   for a request that failed or created a topic (a
-			   topic it created has it as created_index, as do
-			   those other requests of the entry created: see
-			   store_client_request_created); else 0 */
+	int seen;    /* applied before, still remembered */
+	int outcome; /* its records' last outcome that was not
+			STORE_R_OK; STORE_R_OK when none failed (always
+			for entries older than envelope 5) */
 };
 /* *out = what is remembered of the client request (client_id: 16 bytes,
  * request: its correlation id); all zero when it is not. */
@@ -169,7 +163,9 @@ int store_client_request_get(struct store *s, const uint8_t *client_id,
 			     uint64_t request,
 			     struct store_client_request *out);
 /* *created = 1 when that client request created the topic topic_id (16
- * bytes): kept from envelope 5, as long as the request is remembered. */
+ * bytes), 0 when it created others but not this one, -1 when it is known
+ * to have created none (kept from envelope 5, as long as the request is
+ * remembered: -1 also for entries of older envelopes). */
 int store_client_request_created(struct store *s, const uint8_t *client_id,
 				 uint64_t request, const uint8_t *topic_id,
 				 int *created);
