@@ -52,9 +52,11 @@ cmake --build "$work/old/build" -j"${SYNOD_JOBS:-$(nproc)}" \
 echo "old: $("$work/old/build/synod" --version)"
 echo "new: $("$new/synod" --version) ($(git -C "$src" rev-parse --short HEAD)$(git -C "$src" diff --quiet || echo +changes))"
 
-# A base port whose every listener is free (tests/local_cluster.py).
-base=$(cd "$src/tests" && python3 -c 'from local_cluster import free_base; print(free_base())')
-export SYNOD_CLUSTER_DIR="$work/cluster" SYNOD_BASE_PORT="$base"
+# A slot of ports of its own, every one free (tests/ports.sh).
+source "$src/tests/ports.sh"
+synod_reserve_ports || fail "no free ports"
+base=$SYNOD_BASE_PORT
+export SYNOD_CLUSTER_DIR="$work/cluster"
 export SYNOD_FLAGS="--election-timeout-ms 300 --heartbeat-timeout-ms 50"
 cluster() { "$src/deploy/cluster.sh" "$@"; }
 SYNOD_BUILD_DIR="$work/old/build" cluster start 3 >/dev/null

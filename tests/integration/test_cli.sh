@@ -7,8 +7,9 @@ build="$(cd "${1:?build dir}" && pwd)"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export SYNOD_BUILD_DIR="$build"
 export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-cli-XXXXXX)"
-# A port base of our own (24000-31999, below the ephemeral range), by pid.
-export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 ))
+# A slot of ports of our own, below the ephemeral range (tests/ports.sh).
+source "$root/tests/ports.sh"
+synod_reserve_ports
 export SYNOD_FLAGS="--election-timeout-ms 300"
 # The quorum and synod-sim go with this script even when ctest SIGKILLs it
 # at its timeout and no trap runs (deploy/cluster.sh).

@@ -16,7 +16,10 @@ build="$(cd "${1:?build dir}" && pwd)"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export SYNOD_BUILD_DIR="$build"
 export SYNOD_CLUSTER_DIR="$(mktemp -d /tmp/synod-disk-XXXXXX)"
-export SYNOD_BASE_PORT=$(( 24000 + ($$ % 40) * 200 + 100 ))
+# A slot of ports of our own (tests/ports.sh): this quorum at its base,
+# the others at base + 20, + 40 and + 60, all below base + 500.
+source "$root/tests/ports.sh"
+synod_reserve_ports
 export SYNOD_FLAGS="--election-timeout-ms 300"
 # Its quorums go with this script even when ctest SIGKILLs it at its
 # timeout and no trap runs (deploy/cluster.sh).
