@@ -11,12 +11,17 @@ checks:
    Wing & Gong / Lowe search used by Porcupine: depth-first over the
    operations that may take effect next, memoized over (set of operations
    already linearized, register value). A write whose outcome is unknown
-   (info) may take effect at any point after its invoke, or never.
+   (info) may take effect at any point after its invoke, or never. An
+   unset (the key deleted) that answered "deleted" needs a value there
+   and leaves nothing; one that answered "nothing there" is a read of
+   nothing; one of unknown outcome may delete what is there, or not.
 2. Values: a read may only return a value some write wrote (or nothing,
    the register's initial state); never the value of a write that
    definitely failed.
 3. Durability at the end: the final reads after the last heal agree, and
-   every acknowledged write is visible or superseded by a later write.
+   every acknowledged write is visible or superseded by a later write or
+   unset; a value an acknowledged unset deleted after its write
+   completed never comes back.
 4. Replica agreement: nodes at the same metadata version report the same
    state digest, and every node of the converged snapshot reports one;
    the cluster recovered after the last heal, brokers and partitions too
@@ -42,11 +47,14 @@ input file.
 
 History format (JSON object):
   "events": [ {"index", "type": "invoke"|"ok"|"fail"|"info", "process",
-               "f": "read"|"write"|"create"|"delete"|"exists"|"query",
+               "f": "read"|"write"|"unset"|"create"|"delete"|"exists"|
+                    "query",
                "key",
                "value", "time", "error"?, "node"?}, ... ]
     A write's invoke carries the value written; a read's ok carries the
-    value read (null: nothing stored, the initial state). create, delete
+    value read (null: nothing stored, the initial state); an unset's ok
+    carries true when it deleted a value, false when there was none
+    (a definite answer; its other failures have no effect). create, delete
     and exists are topic operations (check_cluster.py; an exists ok
     carries true or false). A query's ok carries {register: value} of
     the registers its answer held (one absent: nothing stored there).
@@ -98,6 +106,9 @@ class Op:
         ret = "inf" if r == INF else "%.3f" % r
         if self.f == "write":
             what = "write %s" % _fmt(self.value)
+        elif self.f == "unset":
+            what = "unset" + ("" if self.status != "ok" else (
+                " -> deleted" if self.value else " -> nothing there"))
         elif self.f == "query":
             what = "query -> %s" % _fmt(self.value)
         else:
@@ -166,7 +177,7 @@ def ops_from_events(events):
                 op.node = ev.get("node")
             op.error = ev.get("error")
             op.ret_index = ev.get("index")
-            if op.f in ("read", "exists", "query") and t == "ok":
+            if op.f in ("read", "exists", "query", "unset") and t == "ok":
                 op.value = ev.get("value")
             ops.append(op)
         else:
@@ -198,13 +209,28 @@ class SearchResult:
 
 
 def _path_list(path):
-    """(start value, [op indexes]) of a path (linked list, start at root)."""
+    """(start value, [op indexes]) of a path (linked list, start at root);
+    -i - 1 stands for op i of unknown outcome taken as doing nothing."""
     out = []
     while path[0] != "S":
         out.append(path[0])
         path = path[1]
     out.reverse()
     return path[1], out
+
+
+def _step(o):
+    """What op o does to the register in the search: ("r", v) reads v,
+    ("w", v) writes v, ("d", None) needs a value there and deletes it,
+    ("o", None) deletes what is there or does nothing. An unset answered
+    "nothing there" read nothing; one of unknown outcome is "o" (searched
+    only when a later read saw nothing; unsets are not unique, so unlike
+    an info write its effect is never certain)."""
+    if o.f == "unset":
+        if o.status == "ok":
+            return ("d", None) if o.value else ("r", None)
+        return ("o", None)
+    return ("r" if o.f == "read" else "w"), o.value
 
 
 def search(seg, starts, budget):
@@ -217,8 +243,11 @@ def search(seg, starts, budget):
     full = (1 << n) - 1
     calls = [o.call for o in seg]
     rets = [o.ret for o in seg]
-    is_read = [o.f == "read" for o in seg]
-    vals = [o.value for o in seg]
+    steps = [_step(o) for o in seg]
+    is_read = [k == "r" for k, _ in steps]
+    is_del = [k == "d" for k, _ in steps]
+    is_opt = [k == "o" for k, _ in steps]
+    vals = [v for _, v in steps]
     res = SearchResult()
     visited = set()
     stack = []
@@ -271,6 +300,11 @@ def search(seg, starts, budget):
         for c in reversed(cands):
             if is_read[c] and value is not ANY:
                 continue  # inconsistent read: cannot go here
+            if is_del[c] and value is None:
+                continue  # it deleted a value: there was none
+            if is_opt[c]:  # it may have done nothing (path: -c - 1)
+                stack.append((mask | (1 << c), value, (-c - 1, path),
+                              depth + 1))
             stack.append((mask | (1 << c), vals[c], (c, path), depth + 1))
     return res
 
@@ -297,6 +331,7 @@ def check_key(key, ops, budget=2_000_000):
     notes = []
     writes = {}
     failed_writes = {}
+    unsets = [o for o in ops if o.f == "unset" and o.status != "fail"]
     for o in ops:
         if o.f != "write":
             continue
@@ -309,6 +344,10 @@ def check_key(key, ops, budget=2_000_000):
                          (o.value, writes[o.value].id, o.id))
         writes[o.value] = o
     reads = [o for o in ops if o.f == "read" and o.status == "ok"]
+    # Where the register was seen empty: reads of nothing, and unsets
+    # that found nothing there.
+    empty_seen = [o.ret for o in reads if o.value is None] + [
+        o.ret for o in unsets if o.status == "ok" and not o.value]
     observed = {}
     good_reads = []
     for r in reads:
@@ -350,6 +389,22 @@ def check_key(key, ops, budget=2_000_000):
             search_ops.append(c)
         else:
             dropped_info += 1
+    # Unsets: answered ones as they are; one of unknown outcome only when
+    # the register was seen empty after its call, and then by the last
+    # such sight or never (taking effect after it constrains what follows
+    # more than never taking effect).
+    for u in unsets:
+        if u.status == "ok":
+            search_ops.append(u)
+            continue
+        seen = [t for t in empty_seen if t > u.call]
+        if not seen:
+            dropped_info += 1
+            continue
+        c = Op(**{s: getattr(u, s) for s in Op.__slots__})
+        c.orig_ret = u.ret
+        c.ret = max(max(seen), c.call)
+        search_ops.append(c)
     search_ops.sort(key=lambda o: (o.call, o.ret))
     states = {None}
     total_states = 0
@@ -376,13 +431,16 @@ def check_key(key, ops, budget=2_000_000):
 
 def _explain(key, seg, starts, res, writes):
     start, done = _path_list(res.best_path)
-    done_set = set(done)
+    done_set = {i if i >= 0 else -i - 1 for i in done}
     # Replay the longest partial linearization to find the value there.
     vals = list(starts)
     value = start
     for i in done:
-        if seg[i].f == "write" or value is ANY:
-            value = seg[i].value
+        if i < 0:
+            continue  # an unset of unknown outcome that did nothing
+        k, v = _step(seg[i])
+        if k != "r" or value is ANY:
+            value = v
     rest = [o for i, o in enumerate(seg) if i not in done_set]
     # The ops that could come next: the concurrency window at that point.
     minret = min(o.ret for o in rest)
@@ -394,7 +452,7 @@ def _explain(key, seg, starts, res, writes):
            (len(done), len(seg), seg[0].id, seg[-1].id,
             ", ".join(_fmt(v) for v in vals), _fmt(value)))
     shown = []
-    tail = [seg[i] for i in done[-6:]]
+    tail = [seg[i if i >= 0 else -i - 1] for i in done[-6:]]
     for o in tail:
         shown.append("linearized: " + o.describe())
     for o in window[:12]:
@@ -453,9 +511,12 @@ def check_final(ops, final):
     for o in finals:
         by_key.setdefault(o.key, []).append(o)
     writes_by_key = {}
+    unsets_by_key = {}
     for o in ops:
         if o.f == "write":
             writes_by_key.setdefault(o.key, []).append(o)
+        elif o.f == "unset":
+            unsets_by_key.setdefault(o.key, []).append(o)
     for key, frs in sorted(by_key.items()):
         okr = [o for o in frs if o.status == "ok"]
         if not okr:
@@ -465,13 +526,19 @@ def check_final(ops, final):
             continue
         ws = writes_by_key.get(key, [])
         wmap = {w.value: w for w in ws if w.status != "fail"}
+        us = unsets_by_key.get(key, [])
+        # Unsets that may have deleted a value: answered "deleted", or
+        # of unknown outcome (which may take effect at any time).
+        deleting = [u for u in us if u.status == "info" or (
+            u.status == "ok" and u.value)]
         values = [o.value for o in okr]
         if len(set(values)) > 1:
-            # Only a late info write may explain a change between the
-            # final reads.
+            # Only a late info write or unset may explain a change
+            # between the final reads.
             later = [v for v in values[1:] if v != values[0]]
-            if not all(v in wmap and wmap[v].status == "info"
-                       for v in later):
+            if not all((v in wmap and wmap[v].status == "info") or (
+                    v is None and any(u.status == "info" for u in us))
+                    for v in later):
                 viol.append(Violation(
                     "final-reads-disagree", key,
                     "final reads after the heal returned different "
@@ -479,11 +546,19 @@ def check_final(ops, final):
         v = okr[-1].value
         acked = [w for w in ws if w.status == "ok"]
         if v is None:
-            if acked:
+            # Nothing: every acknowledged write deleted since. An unset
+            # may take effect after a write when it had not returned
+            # (info: never returned) before the write was invoked; the
+            # last acknowledged write to be invoked decides.
+            last = max(acked, key=lambda w: w.call) if acked else None
+            if last is not None and not any(
+                    u.status == "info" or u.ret > last.call
+                    for u in deleting):
                 viol.append(Violation(
                     "lost-write", key,
                     "final value is nothing but %d write(s) were "
-                    "acknowledged" % len(acked),
+                    "acknowledged, and no unset came after the last" %
+                    len(acked),
                     [okr[-1]] + sorted(acked, key=lambda w: -w.ret)[:5]))
             continue
         w = wmap.get(v)
@@ -501,6 +576,15 @@ def check_final(ops, final):
                 "final value %r was written by op %d, but %d acknowledged "
                 "write(s) invoked after it completed are gone" %
                 (v, w.id, len(lost)), [okr[-1], w] + lost[:5]))
+        back = [u for u in us if u.status == "ok" and u.value
+                and u.call > w.ret]
+        if back:
+            viol.append(Violation(
+                "lost-unset", key,
+                "final value %r was written by op %d, but %d unset(s) "
+                "invoked after it completed deleted a value and were "
+                "acknowledged" % (v, w.id, len(back)),
+                [okr[-1], w] + back[:5]))
     if final:
         if final.get("recovered") is False:
             viol.append(Violation(
@@ -710,7 +794,7 @@ def check_history(hist, out=sys.stdout, quiet=False):
     for p in problems:
         print("warning: history: %s" % p, file=out)
     viols = []
-    reg_ops = [o for o in ops if o.f in ("read", "write")]
+    reg_ops = [o for o in ops if o.f in ("read", "write", "unset")]
     keys = sorted({o.key for o in reg_ops})
     for key in keys:
         kops = [o for o in reg_ops if o.key == key]

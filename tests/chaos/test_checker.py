@@ -19,7 +19,8 @@ def hist(*ops, final=None):
     """ops: (process, f, key, value, call, ret, status).
 
     For writes, value is the value written; for reads the value returned
-    (None: nothing stored). ret None means no completion was recorded.
+    (None: nothing stored); for an unset's ok, True (deleted a value) or
+    False (nothing was there). ret None means no completion was recorded.
     """
     timeline = []
     for n, (p, f, key, value, call, ret, status) in enumerate(ops):
@@ -31,7 +32,7 @@ def hist(*ops, final=None):
         if ret is not None:
             done = {"type": status, "process": p, "f": f, "key": key,
                     "time": ret}
-            if f in ("read", "query") and status == "ok":
+            if f in ("read", "query", "unset") and status == "ok":
                 done["value"] = value
             if f == "write":
                 done["value"] = value
@@ -163,6 +164,116 @@ class Linearizable(unittest.TestCase):
             t += 2.0
         v, _ = run(hist(*ops))
         self.assertEqual(v, [])
+
+
+class Unsets(unittest.TestCase):
+    """Register deletes (f "unset"): "deleted" needs a value there, "nothing
+    there" is a read of nothing, an unknown outcome may do either. The
+    invariant: a delete's answer says what the register held when it took
+    effect, exactly once (a resend of one that found nothing must not be
+    answered "deleted": reliability.md 5.33)."""
+
+    def test_sequential(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "unset", "k", True, 2, 3, "ok"),
+            ("b", "read", "k", None, 4, 5, "ok"),
+            ("a", "unset", "k", False, 6, 7, "ok"),
+            ("a", "write", "k", "2", 8, 9, "ok"),
+            ("final-1", "read", "k", "2", 10, 11, "ok")))
+        self.assertEqual(v, [])
+
+    def test_deleted_twice(self):
+        # The second unset found nothing there, yet was answered
+        # "deleted": what a resend answered from a kept "seen" does.
+        ops = [("a", "write", "k", "1", 0, 1, "ok"),
+               ("a", "unset", "k", True, 2, 3, "ok"),
+               ("b", "unset", "k", True, 4, 5, "ok")]
+        v, out = run(hist(*ops))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+        self.assertIn("unset -> deleted", out)
+        # Answered "nothing there": linearizable.
+        ops[2] = ("b", "unset", "k", False, 4, 5, "ok")
+        v, _ = run(hist(*ops))
+        self.assertEqual(v, [])
+        # Concurrent with a write, "deleted" fits again.
+        ops[2] = ("b", "unset", "k", True, 4, 7, "ok")
+        ops.append(("c", "write", "k", "2", 5, 6, "ok"))
+        v, _ = run(hist(*ops))
+        self.assertEqual(v, [])
+
+    def test_nothing_there_after_write(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("b", "unset", "k", False, 2, 3, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_failed_unset_has_no_effect(self):
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "unset", "k", None, 2, 3, "fail"),
+            ("b", "read", "k", None, 4, 5, "ok")))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+
+    def test_info_unset_applied(self):
+        ops = [("a", "write", "k", "1", 0, 1, "ok"),
+               ("a", "unset", "k", None, 2, 3, "info"),
+               ("b", "read", "k", None, 10, 11, "ok")]
+        v, _ = run(hist(*ops))
+        self.assertEqual(v, [])
+        # Without the unset, the read of nothing has no explanation.
+        v, _ = run(hist(ops[0], ops[2]))
+        self.assertEqual(kinds(v), ["not-linearizable"])
+        # Never completed at all: the same.
+        v, _ = run(hist(ops[0], ("a", "unset", "k", None, 2, None, "info"),
+                        ops[2]))
+        self.assertEqual(v, [])
+
+    def test_info_unset_seen_by_a_straddling_read(self):
+        # The read of nothing began before the unset was invoked.
+        v, _ = run(hist(
+            ("a", "write", "k", "1", 0, 1, "ok"),
+            ("a", "unset", "k", None, 2, 2.5, "info"),
+            ("b", "read", "k", None, 1.5, 3, "ok")))
+        self.assertEqual(v, [])
+
+    def test_info_unset_that_did_nothing(self):
+        # The only read of nothing after the unset's call is explained
+        # without it (linearized before the write); had the unset taken
+        # effect by then, the read of 1 at 11 could not be.
+        v, _ = run(hist(
+            ("b", "read", "k", None, 0, 10, "ok"),
+            ("c", "write", "k", "1", 2, 3, "ok"),
+            ("a", "unset", "k", None, 5, 6, "info"),
+            ("b", "read", "k", "1", 11, 12, "ok")))
+        self.assertEqual(v, [])
+
+    def test_final_state(self):
+        w = ("a", "write", "k", "1", 0, 1, "ok")
+        # Final nothing: an unset after the last acknowledged write.
+        v, _ = run(hist(w, ("a", "unset", "k", True, 2, 3, "ok"),
+                        ("final-1", "read", "k", None, 10, 11, "ok")))
+        self.assertEqual(v, [])
+        # An acknowledged unset that returned before the write was
+        # invoked cannot explain it.
+        v, _ = run(hist(("b", "write", "k", "0", 0, 1, "ok"),
+                        ("a", "unset", "k", True, 2, 3, "ok"),
+                        ("c", "write", "k", "1", 4, 5, "ok"),
+                        ("final-1", "read", "k", None, 10, 11, "ok")))
+        self.assertIn("lost-write", kinds(v))
+        # A value an acknowledged unset deleted after its write came back.
+        v, _ = run(hist(w, ("a", "unset", "k", True, 2, 3, "ok"),
+                        ("final-1", "read", "k", "1", 10, 11, "ok")))
+        self.assertEqual(kinds(v), ["lost-unset", "not-linearizable"])
+        # Final reads that differ: a late unset of unknown outcome.
+        ops = [w, ("a", "unset", "k", None, 2, 3, "info"),
+               ("final-1", "read", "k", "1", 10, 11, "ok"),
+               ("final-2", "read", "k", None, 12, 13, "ok")]
+        v, _ = run(hist(*ops))
+        self.assertEqual(v, [])
+        ops[1] = ("a", "unset", "k", None, 2, 3, "fail")
+        v, _ = run(hist(*ops))
+        self.assertIn("final-reads-disagree", kinds(v))
 
 
 class Queries(unittest.TestCase):
