@@ -14,7 +14,9 @@ checks:
    (info) may take effect at any point after its invoke, or never. An
    unset (the key deleted) that answered "deleted" needs a value there
    and leaves nothing; one that answered "nothing there" is a read of
-   nothing; one of unknown outcome may delete what is there, or not.
+   nothing; one of unknown outcome may delete what is there, or not. An
+   info write nobody read may still be what an unset deleted (search()
+   says how these optional ops are searched).
 2. Values: a read may only return a value some write wrote (or nothing,
    the register's initial state); never the value of a write that
    definitely failed.
@@ -92,6 +94,17 @@ class _Any:
 ANY = _Any()
 
 
+class _Unread:
+    """Register value: one written by a write of unknown outcome that no
+    read saw (all such writes share it: nothing tells them apart)."""
+
+    def __repr__(self):
+        return "an unread value"
+
+
+UNREAD = _Unread()
+
+
 class Op:
     __slots__ = ("id", "process", "f", "key", "value", "call", "ret",
                  "status", "error", "node", "inv_index", "ret_index",
@@ -124,7 +137,8 @@ class Op:
 
 
 def _fmt(v):
-    return "nothing" if v is None else repr(v)
+    return "nothing" if v is None else (
+        repr(v) if not isinstance(v, _Unread) else str(v))
 
 
 class Violation:
@@ -209,8 +223,7 @@ class SearchResult:
 
 
 def _path_list(path):
-    """(start value, [op indexes]) of a path (linked list, start at root);
-    -i - 1 stands for op i of unknown outcome taken as doing nothing."""
+    """(start value, [op indexes]) of a path (linked list, start at root)."""
     out = []
     while path[0] != "S":
         out.append(path[0])
@@ -221,33 +234,52 @@ def _path_list(path):
 
 def _step(o):
     """What op o does to the register in the search: ("r", v) reads v,
-    ("w", v) writes v, ("d", None) needs a value there and deletes it,
-    ("o", None) deletes what is there or does nothing. An unset answered
-    "nothing there" read nothing; one of unknown outcome is "o" (searched
-    only when a later read saw nothing; unsets are not unique, so unlike
-    an info write its effect is never certain)."""
+    ("w", v) writes v, ("d", None) needs a value there and deletes it.
+    Optional ops may take effect or not: ("o", None) an unset of unknown
+    outcome, ("ow", UNREAD) a write of unknown outcome whose value no read
+    saw (check_key). An unset answered "nothing there" read nothing."""
     if o.f == "unset":
         if o.status == "ok":
             return ("d", None) if o.value else ("r", None)
         return ("o", None)
+    if o.f == "write" and isinstance(o.value, _Unread):
+        return ("ow", UNREAD)
     return ("r" if o.f == "read" else "w"), o.value
+
+
+def _lowest(bits):
+    return (bits & -bits).bit_length() - 1
 
 
 def search(seg, starts, budget):
     """All final register values reachable by linearizing every op of seg.
 
-    seg: ops sorted by call, every one required, finite ret.
+    seg: ops sorted by call, every one required but the optional ones
+    (_step), finite ret.
     starts: iterable of initial register values (ANY allowed).
+
+    An optional op matters only where its effect is needed: an unset of
+    unknown outcome right before a read of nothing (or a NOT_FOUND) when
+    the register holds a value, an unread write of unknown outcome right
+    before a "deleted" when it holds nothing. Any linearization that
+    takes one at another point can move it there, or drop it, and stay
+    valid; optional ops of one kind are interchangeable (the same effect,
+    no deadline: an unknown outcome may land at any time after its call),
+    so the search uses the earliest invoked one not used yet, when no
+    op still pending returned before it was invoked, and never branches
+    on them. The rest are never taken, and constrain nothing.
     """
     n = len(seg)
-    full = (1 << n) - 1
     calls = [o.call for o in seg]
     rets = [o.ret for o in seg]
     steps = [_step(o) for o in seg]
     is_read = [k == "r" for k, _ in steps]
     is_del = [k == "d" for k, _ in steps]
-    is_opt = [k == "o" for k, _ in steps]
     vals = [v for _, v in steps]
+    opt_unset = sum(1 << i for i, (k, _) in enumerate(steps) if k == "o")
+    opt_write = sum(1 << i for i, (k, _) in enumerate(steps) if k == "ow")
+    opt = opt_unset | opt_write
+    full = (1 << n) - 1
     res = SearchResult()
     visited = set()
     stack = []
@@ -266,17 +298,18 @@ def search(seg, starts, budget):
         if depth > res.best_len:
             res.best_len = depth
             res.best_path = path
-        if mask == full:
+        done = mask | opt
+        if done == full:
             res.ends.add(value)
             continue
         # Candidates: not linearized, and no other unlinearized op returned
         # before they were invoked.
-        i = (~mask & (mask + 1)).bit_length() - 1
+        i = _lowest(~done & (done + 1))
         minret = INF
         cands = []
         j = i
         while j < n and calls[j] <= minret:
-            if not (mask >> j) & 1:
+            if not (done >> j) & 1:
                 cands.append(j)
                 if rets[j] < minret:
                     minret = rets[j]
@@ -297,14 +330,28 @@ def search(seg, starts, budget):
             stack.append((mask | (1 << greedy), vals[greedy],
                           (greedy, path), depth + 1))
             continue
+        # The optional op of each kind this step may use.
+        u = _lowest(opt_unset & ~mask)
+        if u >= 0 and calls[u] > minret:
+            u = -1
+        w = _lowest(opt_write & ~mask)
+        if w >= 0 and calls[w] > minret:
+            w = -1
         for c in reversed(cands):
             if is_read[c] and value is not ANY:
+                if vals[c] is None and value is not None and u >= 0:
+                    # nothing read: an unset of unknown outcome took
+                    # effect just before
+                    stack.append((mask | (1 << u) | (1 << c), None,
+                                  (c, (u, path)), depth + 2))
                 continue  # inconsistent read: cannot go here
             if is_del[c] and value is None:
+                if w >= 0:
+                    # deleted a value: a write of unknown outcome no read
+                    # saw took effect just before
+                    stack.append((mask | (1 << w) | (1 << c), None,
+                                  (c, (w, path)), depth + 2))
                 continue  # it deleted a value: there was none
-            if is_opt[c]:  # it may have done nothing (path: -c - 1)
-                stack.append((mask | (1 << c), value, (-c - 1, path),
-                              depth + 1))
             stack.append((mask | (1 << c), vals[c], (c, path), depth + 1))
     return res
 
@@ -377,8 +424,20 @@ def check_key(key, ops, budget=2_000_000):
         observed[r.value] = max(observed.get(r.value, -INF), r.ret)
     # Writes for the search: ok writes; info writes only when observed,
     # then they must take effect before the last read that saw them.
+    # An info write nobody read changes nothing a read saw, but it may be
+    # the value an unset answered "deleted" deleted: then it is optional
+    # (search), of value UNREAD, needed by the last such unset or never.
+    deleted_seen = [o.ret for o in unsets if o.status == "ok" and o.value]
     search_ops = list(good_reads)
     dropped_info = 0
+
+    def optional(o, seen, value):
+        c = Op(**{s: getattr(o, s) for s in Op.__slots__})
+        c.orig_ret = o.ret
+        c.ret = max(max(seen), c.call)
+        c.value = value
+        search_ops.append(c)
+
     for v, w in writes.items():
         if w.status == "ok":
             search_ops.append(w)
@@ -388,23 +447,24 @@ def check_key(key, ops, budget=2_000_000):
             c.ret = max(observed[v], c.call)
             search_ops.append(c)
         else:
-            dropped_info += 1
+            seen = [t for t in deleted_seen if t > w.call]
+            if seen:
+                optional(w, seen, UNREAD)
+            else:
+                dropped_info += 1
     # Unsets: answered ones as they are; one of unknown outcome only when
-    # the register was seen empty after its call, and then by the last
-    # such sight or never (taking effect after it constrains what follows
-    # more than never taking effect).
+    # the register was seen empty after its call, and then as optional,
+    # needed by the last such sight or never (taking effect later
+    # constrains what follows more than never taking effect).
     for u in unsets:
         if u.status == "ok":
             search_ops.append(u)
             continue
         seen = [t for t in empty_seen if t > u.call]
-        if not seen:
+        if seen:
+            optional(u, seen, None)
+        else:
             dropped_info += 1
-            continue
-        c = Op(**{s: getattr(u, s) for s in Op.__slots__})
-        c.orig_ret = u.ret
-        c.ret = max(max(seen), c.call)
-        search_ops.append(c)
     search_ops.sort(key=lambda o: (o.call, o.ret))
     states = {None}
     total_states = 0
@@ -431,17 +491,16 @@ def check_key(key, ops, budget=2_000_000):
 
 def _explain(key, seg, starts, res, writes):
     start, done = _path_list(res.best_path)
-    done_set = {i if i >= 0 else -i - 1 for i in done}
+    done_set = set(done)
     # Replay the longest partial linearization to find the value there.
     vals = list(starts)
     value = start
     for i in done:
-        if i < 0:
-            continue  # an unset of unknown outcome that did nothing
         k, v = _step(seg[i])
         if k != "r" or value is ANY:
             value = v
-    rest = [o for i, o in enumerate(seg) if i not in done_set]
+    rest = [o for i, o in enumerate(seg) if i not in done_set
+            and _step(o)[0] not in ("o", "ow")]
     # The ops that could come next: the concurrency window at that point.
     minret = min(o.ret for o in rest)
     window = [o for o in rest if o.call <= minret]
@@ -452,7 +511,7 @@ def _explain(key, seg, starts, res, writes):
            (len(done), len(seg), seg[0].id, seg[-1].id,
             ", ".join(_fmt(v) for v in vals), _fmt(value)))
     shown = []
-    tail = [seg[i if i >= 0 else -i - 1] for i in done[-6:]]
+    tail = [seg[i] for i in done[-6:]]
     for o in tail:
         shown.append("linearized: " + o.describe())
     for o in window[:12]:

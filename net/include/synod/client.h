@@ -27,9 +27,14 @@
  * SYNOD_ENOT_CONTROLLER (body NULL). UNAVAILABLE and SHUTTING_DOWN answers
  * and lost connections make the client try other bootstrap nodes with a
  * jittered exponential backoff until the request's deadline. A request may
- * thus reach the controller more than once. Config writes are idempotent
- * (a retried set sets the same value; a retried delete may answer
- * NOT_FOUND for its own first attempt); see docs/protocol.md.
+ * thus reach the controller more than once. Every request carries the
+ * client's random id and its correlation id, which a resend keeps: the
+ * controller applies a write once and, for 10 minutes, answers a resend
+ * with the first attempt's outcome (a delete that found nothing is
+ * NOT_FOUND again, one that deleted is OK; docs/protocol.md section 8,
+ * which lists the requests this covers). Without randomness for
+ * the id, config writes are still idempotent, but a retried delete may
+ * answer NOT_FOUND for its own first attempt.
  *
  * Connections: synod_client_generation() counts the connections that
  * became usable. Whenever it changes, later requests (and pushes) travel
