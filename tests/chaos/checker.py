@@ -252,11 +252,14 @@ def _lowest(bits):
 
 
 def search(seg, starts, budget):
-    """All final register values reachable by linearizing every op of seg.
+    """All final states reachable by linearizing every op of seg.
 
     seg: ops sorted by call, every one required but the optional ones
     (_step), finite ret.
-    starts: iterable of initial register values (ANY allowed).
+    starts: iterable of (value, co, cw): a register value (ANY allowed)
+    and how many optional unsets and unread writes earlier pieces left
+    unused (invoked before this piece began: usable at any point of it).
+    res.ends holds states of the same form.
 
     An optional op matters only where its effect is needed: an unset of
     unknown outcome right before a read of nothing (or a NOT_FOUND) when
@@ -264,10 +267,15 @@ def search(seg, starts, budget):
     before a "deleted" when it holds nothing. Any linearization that
     takes one at another point can move it there, or drop it, and stay
     valid; optional ops of one kind are interchangeable (the same effect,
-    no deadline: an unknown outcome may land at any time after its call),
-    so the search uses the earliest invoked one not used yet, when no
-    op still pending returned before it was invoked, and never branches
-    on them. The rest are never taken, and constrain nothing.
+    no deadline: an unknown outcome may land at any time after its call).
+    So the search uses a carried one first, else the earliest invoked one
+    of this piece not used yet, when no op still pending returned before
+    it was invoked; it never branches on them, and the rest are never
+    taken here and constrain nothing. A state with as many optional ops
+    left as another at the same point (mandatory ops linearized, value)
+    is no better, so the memo keeps per point only the best counts: the
+    counts, not which ops, matter (carried first, then earliest first,
+    so a piece's ops are used only once no carried one is left).
     """
     n = len(seg)
     calls = [o.call for o in seg]
@@ -281,16 +289,25 @@ def search(seg, starts, budget):
     opt = opt_unset | opt_write
     full = (1 << n) - 1
     res = SearchResult()
-    visited = set()
+    visited = {}
     stack = []
-    for v in starts:
-        stack.append((0, v, ("S", v), 0))
+    for v, co, cw in starts:
+        stack.append((0, v, co, cw, ("S", v), 0))
     while stack:
-        mask, value, path, depth = stack.pop()
-        key = (mask, value)
-        if key in visited:
-            continue
-        visited.add(key)
+        mask, value, co, cw, path, depth = stack.pop()
+        # Optional ops left: carried ones, or (once none is left) minus
+        # this piece's used; more left dominates.
+        ao = co - bin(mask & opt_unset).count("1")
+        aw = cw - bin(mask & opt_write).count("1")
+        key = (mask & ~opt, value)
+        fr = visited.get(key)
+        if fr is None:
+            visited[key] = [(ao, aw)]
+        else:
+            if any(a >= ao and b >= aw for a, b in fr):
+                continue
+            fr[:] = [(a, b) for a, b in fr if not (ao >= a and aw >= b)]
+            fr.append((ao, aw))
         res.states += 1
         if res.states > budget:
             res.exhausted = True
@@ -300,7 +317,9 @@ def search(seg, starts, budget):
             res.best_path = path
         done = mask | opt
         if done == full:
-            res.ends.add(value)
+            res.ends.add((value,
+                          co + bin(opt_unset & ~mask).count("1"),
+                          cw + bin(opt_write & ~mask).count("1")))
             continue
         # Candidates: not linearized, and no other unlinearized op returned
         # before they were invoked.
@@ -327,10 +346,10 @@ def search(seg, starts, budget):
                     greedy = c
                     break
         if greedy is not None:
-            stack.append((mask | (1 << greedy), vals[greedy],
+            stack.append((mask | (1 << greedy), vals[greedy], co, cw,
                           (greedy, path), depth + 1))
             continue
-        # The optional op of each kind this step may use.
+        # This piece's optional op of each kind this step may use.
         u = _lowest(opt_unset & ~mask)
         if u >= 0 and calls[u] > minret:
             u = -1
@@ -339,25 +358,45 @@ def search(seg, starts, budget):
             w = -1
         for c in reversed(cands):
             if is_read[c] and value is not ANY:
-                if vals[c] is None and value is not None and u >= 0:
+                if vals[c] is None and value is not None:
                     # nothing read: an unset of unknown outcome took
                     # effect just before
-                    stack.append((mask | (1 << u) | (1 << c), None,
-                                  (c, (u, path)), depth + 2))
+                    if co > 0:
+                        stack.append((mask | (1 << c), None, co - 1, cw,
+                                      (c, path), depth + 1))
+                    elif u >= 0:
+                        stack.append((mask | (1 << u) | (1 << c), None, co,
+                                      cw, (c, (u, path)), depth + 2))
                 continue  # inconsistent read: cannot go here
             if is_del[c] and value is None:
-                if w >= 0:
-                    # deleted a value: a write of unknown outcome no read
-                    # saw took effect just before
-                    stack.append((mask | (1 << w) | (1 << c), None,
+                # deleted a value: a write of unknown outcome no read saw
+                # took effect just before
+                if cw > 0:
+                    stack.append((mask | (1 << c), None, co, cw - 1,
+                                  (c, path), depth + 1))
+                elif w >= 0:
+                    stack.append((mask | (1 << w) | (1 << c), None, co, cw,
                                   (c, (w, path)), depth + 2))
                 continue  # it deleted a value: there was none
-            stack.append((mask | (1 << c), vals[c], (c, path), depth + 1))
+            stack.append((mask | (1 << c), vals[c], co, cw, (c, path),
+                          depth + 1))
     return res
 
 
+def _pareto(ends):
+    """Per value, keep the (co, cw) not dominated (more is better)."""
+    out = set()
+    for v, a, b in ends:
+        if not any(v2 == v and a2 >= a and b2 >= b and (a2, b2) != (a, b)
+                   for v2, a2, b2 in ends):
+            out.add((v, a, b))
+    return out
+
+
 def segments(ops):
-    """Split ops (sorted by call, finite rets) where no op spans the cut."""
+    """Split ops (sorted by call, finite rets) where no op spans the cut.
+    Optional ops do not count: one left unused is carried to the pieces
+    after it (search)."""
     seg = []
     horizon = -INF
     for o in ops:
@@ -365,7 +404,8 @@ def segments(ops):
             yield seg
             seg = []
         seg.append(o)
-        horizon = max(horizon, o.ret)
+        if _step(o)[0] not in ("o", "ow"):
+            horizon = max(horizon, o.ret)
     if seg:
         yield seg
 
@@ -447,7 +487,7 @@ def check_key(key, ops, budget=2_000_000):
             c.ret = max(observed[v], c.call)
             search_ops.append(c)
         else:
-            seen = [t for t in deleted_seen if t > w.call]
+            seen = [t for t in deleted_seen if t >= w.call]
             if seen:
                 optional(w, seen, UNREAD)
             else:
@@ -460,15 +500,20 @@ def check_key(key, ops, budget=2_000_000):
         if u.status == "ok":
             search_ops.append(u)
             continue
-        seen = [t for t in empty_seen if t > u.call]
+        seen = [t for t in empty_seen if t >= u.call]
         if seen:
             optional(u, seen, None)
         else:
             dropped_info += 1
     search_ops.sort(key=lambda o: (o.call, o.ret))
-    states = {None}
+    states = {(None, 0, 0)}
     total_states = 0
+    opt_o = opt_w = 0  # optional ops up to the current piece
     for seg in segments(search_ops):
+        for o in seg:
+            k = _step(o)[0]
+            opt_o += k == "o"
+            opt_w += k == "ow"
         res = search(seg, states, budget)
         total_states += res.states
         if res.exhausted:
@@ -477,13 +522,15 @@ def check_key(key, ops, budget=2_000_000):
                 "search budget of %d states exhausted on a segment of %d "
                 "operations (counted as a violation: not checked)" %
                 (budget, len(seg)), seg[:20]))
-            states = {ANY}
+            states = {(ANY, opt_o, opt_w)}
             continue
         if not res.ends:
-            viol.append(_explain(key, seg, states, res, writes))
-            states = {ANY}
+            viol.append(_explain(key, seg, {v for v, _, _ in states}, res,
+                                 writes))
+            # Resume from anything, every optional op so far unused.
+            states = {(ANY, opt_o, opt_w)}
             continue
-        states = res.ends
+        states = _pareto(res.ends)
     return viol, notes, {"ops": len(ops), "searched": len(search_ops),
                          "info_writes_dropped": dropped_info,
                          "states": total_states}
@@ -611,7 +658,7 @@ def check_final(ops, final):
             # last acknowledged write to be invoked decides.
             last = max(acked, key=lambda w: w.call) if acked else None
             if last is not None and not any(
-                    u.status == "info" or u.ret > last.call
+                    u.status == "info" or u.ret >= last.call
                     for u in deleting):
                 viol.append(Violation(
                     "lost-write", key,
