@@ -17,22 +17,31 @@
  * brokers joining an ISR. */
 static unsigned g_version = 1;
 
-static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
+/* Apply the n records as entry `index` (timestamp ts_ms, 0: none);
+ * st[i] = each record's status. */
+static void apply_all(struct store *s, uint64_t index, uint64_t ts_ms,
+		      Synod__Rec__Record **recs, size_t n, int *st)
 {
 	Synod__Rec__RecordBatch b = SYNOD__REC__RECORD_BATCH__INIT;
-	Synod__Rec__Record *rp = r;
 	size_t len;
 	uint8_t *buf;
-	int st = -1;
 	b.version = g_version;
-	b.n_records = 1;
-	b.records = &rp;
+	b.has_timestamp_ms = ts_ms != 0;
+	b.timestamp_ms = ts_ms;
+	b.n_records = n;
+	b.records = recs;
 	len = synod__rec__record_batch__get_packed_size(&b);
 	buf = malloc(len);
 	synod__rec__record_batch__pack(&b, buf);
-	assert_int_equal(store_apply(s, index, buf, len, &st, 1, NULL),
+	assert_int_equal(store_apply(s, index, buf, len, st, (unsigned)n, NULL),
 			 STORE_OK);
 	free(buf);
+}
+
+static int apply(struct store *s, uint64_t index, Synod__Rec__Record *r)
+{
+	int st = -1;
+	apply_all(s, index, 0, &r, 1, &st);
 	return st;
 }
 
@@ -63,26 +72,43 @@ static uint8_t ID_A[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static uint8_t ID_B[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
 static uint8_t ID_C[16] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
 
+/* A CreateTopic record of `name` (id, n partitions led by brokers 0-3
+ * in turn); free with free_create(). */
+static Synod__Rec__Record *create_rec(const char *name, uint8_t *id, unsigned n)
+{
+	Synod__Rec__Record *r = calloc(1, sizeof *r);
+	Synod__Rec__CreateTopic *c = calloc(1, sizeof *c);
+	synod__rec__record__init(r);
+	synod__rec__create_topic__init(c);
+	c->name = (char *)name;
+	c->topic_id.data = id;
+	c->topic_id.len = 16;
+	c->n_partitions = n;
+	c->partitions = calloc(n, sizeof *c->partitions);
+	for (unsigned i = 0; i < n; i++)
+		c->partitions[i] =
+		    prec((int32_t)i, (int32_t)(i % 4), (int32_t)((i + 1) % 4),
+			 (int32_t)((i + 2) % 4));
+	r->body_case = SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
+	r->create_topic = c;
+	return r;
+}
+
+static void free_create(Synod__Rec__Record *r)
+{
+	for (size_t i = 0; i < r->create_topic->n_partitions; i++)
+		free_prec(r->create_topic->partitions[i]);
+	free(r->create_topic->partitions);
+	free(r->create_topic);
+	free(r);
+}
+
 static int create(struct store *s, uint64_t index, const char *name,
 		  uint8_t *id, unsigned n)
 {
-	Synod__Rec__CreateTopic c = SYNOD__REC__CREATE_TOPIC__INIT;
-	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
-	Synod__Rec__PartitionRecord *ps[16];
-	int st;
-	for (unsigned i = 0; i < n; i++)
-		ps[i] = prec((int32_t)i, (int32_t)(i % 4),
-			     (int32_t)((i + 1) % 4), (int32_t)((i + 2) % 4));
-	c.name = (char *)name;
-	c.topic_id.data = id;
-	c.topic_id.len = 16;
-	c.n_partitions = n;
-	c.partitions = ps;
-	r.body_case = SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
-	r.create_topic = &c;
-	st = apply(s, index, &r);
-	for (unsigned i = 0; i < n; i++)
-		free_prec(ps[i]);
+	Synod__Rec__Record *r = create_rec(name, id, n);
+	int st = apply(s, index, r);
+	free_create(r);
 	return st;
 }
 
@@ -513,38 +539,6 @@ static int key_part(void *arg, const struct store_topic *t,
 	return 0;
 }
 
-/* Keyset pages visit every row once, in order, whatever the page size. */
-/* A CreateTopic record of `name` (id, 4 partitions led by brokers 0-3);
- * free with free_create(). */
-static Synod__Rec__Record *create_rec(const char *name, uint8_t *id)
-{
-	Synod__Rec__Record *r = calloc(1, sizeof *r);
-	Synod__Rec__CreateTopic *c = calloc(1, sizeof *c);
-	synod__rec__record__init(r);
-	synod__rec__create_topic__init(c);
-	c->name = (char *)name;
-	c->topic_id.data = id;
-	c->topic_id.len = 16;
-	c->n_partitions = 4;
-	c->partitions = calloc(4, sizeof *c->partitions);
-	for (unsigned i = 0; i < 4; i++)
-		c->partitions[i] =
-		    prec((int32_t)i, (int32_t)(i % 4), (int32_t)((i + 1) % 4),
-			 (int32_t)((i + 2) % 4));
-	r->body_case = SYNOD__REC__RECORD__BODY_CREATE_TOPIC;
-	r->create_topic = c;
-	return r;
-}
-
-static void free_create(Synod__Rec__Record *r)
-{
-	for (unsigned i = 0; i < 4; i++)
-		free_prec(r->create_topic->partitions[i]);
-	free(r->create_topic->partitions);
-	free(r->create_topic);
-	free(r);
-}
-
 static int created(struct store *s, const char *cid, uint32_t request,
 		   const uint8_t *id)
 {
@@ -568,11 +562,8 @@ static void test_client_topics(void **state)
 	Synod__Rec__Record ra = SYNOD__REC__RECORD__INIT,
 			   rb = SYNOD__REC__RECORD__INIT;
 	Synod__Rec__Record *recs[4];
-	Synod__Rec__RecordBatch batch = SYNOD__REC__RECORD_BATCH__INIT;
 	struct store_client_request first;
 	struct store *s;
-	uint8_t *buf;
-	size_t len;
 	int st[4];
 	(void)state;
 	g_version = 5;
@@ -589,19 +580,10 @@ static void test_client_topics(void **state)
 	rb.client_request = &mb;
 	/* One entry: A creates x, B creates y. */
 	recs[0] = &ra;
-	recs[1] = create_rec("x", ID_A);
+	recs[1] = create_rec("x", ID_A, 4);
 	recs[2] = &rb;
-	recs[3] = create_rec("y", ID_B);
-	batch.version = g_version;
-	batch.has_timestamp_ms = 1;
-	batch.timestamp_ms = 1000;
-	batch.n_records = 4;
-	batch.records = recs;
-	len = synod__rec__record_batch__get_packed_size(&batch);
-	buf = malloc(len);
-	synod__rec__record_batch__pack(&batch, buf);
-	assert_int_equal(store_apply(s, 20, buf, len, st, 4, NULL), STORE_OK);
-	free(buf);
+	recs[3] = create_rec("y", ID_B, 4);
+	apply_all(s, 20, 1000, recs, 4, st);
 	free_create(recs[1]);
 	free_create(recs[3]);
 	for (int i = 0; i < 4; i++)
@@ -622,6 +604,7 @@ static void test_client_topics(void **state)
 	store_close(s);
 }
 
+/* Keyset pages visit every row once, in order, whatever the page size. */
 static void test_pages(void **state)
 {
 	struct store *s;
