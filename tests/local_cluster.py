@@ -19,7 +19,8 @@ the test goes, even when ctest SIGKILLs it at its timeout and no finally
 clause runs (deploy/cluster.sh, SYNOD_STOP_WITH).
 
 As a program (tests/ports.sh): `local_cluster.py slots` prints how many
-slots there are; `local_cluster.py slot N` prints slot N's base when every
+slots there are; `local_cluster.py lock N` the path of slot N's lock file
+(made ready); `local_cluster.py slot N` prints slot N's base when every
 port of it is free, else exits 1 (the caller holds the slot's lock)."""
 import fcntl
 import os
@@ -140,10 +141,12 @@ def free_base(extra=0):
 if __name__ == "__main__":
     if len(sys.argv) == 2 and sys.argv[1] == "slots":
         print(slots())
+    elif len(sys.argv) == 3 and sys.argv[1] == "lock":
+        print(lock_path(int(sys.argv[2])))
     elif len(sys.argv) == 3 and sys.argv[1] == "slot":
         b = slot_base(int(sys.argv[2]))
         if b is None:
             sys.exit(1)
         print(b)
     else:
-        sys.exit("usage: local_cluster.py slots | slot N")
+        sys.exit("usage: local_cluster.py slots | slot N | lock N")

@@ -6,15 +6,14 @@
 # while any of them lives, and no other test, of this ctest run or
 # another, is given it. Returns 1 when no slot is free.
 synod_reserve_ports() {
-	local here dir n first i s fd base
+	local here n first i s fd base lock
 	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-	dir="${TMPDIR:-/tmp}/synod-ports"
-	mkdir -p "$dir" || return 1
 	n=$(python3 "$here/local_cluster.py" slots) || return 1
 	first=$((RANDOM % n))
 	for ((i = 0; i < n; i++)); do
 		s=$(((first + i) % n))
-		exec {fd}>>"$dir/slot-$s"
+		lock=$(python3 "$here/local_cluster.py" lock "$s") || return 1
+		exec {fd}>>"$lock"
 		if flock -n "$fd" && base=$(python3 "$here/local_cluster.py" slot "$s"); then
 			export SYNOD_BASE_PORT=$base
 			return 0

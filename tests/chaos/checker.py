@@ -471,10 +471,11 @@ def check_key(key, ops, budget=2_000_000):
     search_ops = list(good_reads)
     dropped_info = 0
 
-    def optional(o, seen, value):
+    def until(o, t, value):
+        """o, of unknown outcome, searched as taking effect by t."""
         c = Op(**{s: getattr(o, s) for s in Op.__slots__})
         c.orig_ret = o.ret
-        c.ret = max(max(seen), c.call)
+        c.ret = max(t, c.call)
         c.value = value
         search_ops.append(c)
 
@@ -482,14 +483,11 @@ def check_key(key, ops, budget=2_000_000):
         if w.status == "ok":
             search_ops.append(w)
         elif v in observed:
-            c = Op(**{s: getattr(w, s) for s in Op.__slots__})
-            c.orig_ret = w.ret
-            c.ret = max(observed[v], c.call)
-            search_ops.append(c)
+            until(w, observed[v], v)
         else:
             seen = [t for t in deleted_seen if t >= w.call]
             if seen:
-                optional(w, seen, UNREAD)
+                until(w, max(seen), UNREAD)
             else:
                 dropped_info += 1
     # Unsets: answered ones as they are; one of unknown outcome only when
@@ -502,7 +500,7 @@ def check_key(key, ops, budget=2_000_000):
             continue
         seen = [t for t in empty_seen if t >= u.call]
         if seen:
-            optional(u, seen, None)
+            until(u, max(seen), None)
         else:
             dropped_info += 1
     search_ops.sort(key=lambda o: (o.call, o.ret))
