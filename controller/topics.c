@@ -271,6 +271,37 @@ partitions_records(struct topics *t, struct recbuf *rb, const int32_t *assign,
 	return prs;
 }
 
+/* What apply kept of the topics the request h created (envelope 5;
+ * store_client_request_created): 1 it created one named `name` (its id,
+ * the first answer's, copied to id[16] even if the topic was deleted or
+ * replaced since), 0 it created others, -1 none kept (it created none,
+ * or was applied in an older envelope), -2 the store failed. */
+static int kept_created(struct topics *t, const struct frame_header *h,
+			const char *name, uint8_t *id)
+{
+	int created = -1;
+	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID))
+		return -1;
+	return store_client_request_created(t->store, h->client_id,
+					    h->correlation_id, name, id,
+					    &created) == STORE_OK
+		   ? created
+		   : -2;
+}
+
+/* A resend of a request applied before that did not create a topic it
+ * names: its first answer for it was an error, and apply skips the
+ * resend's records, so the topic is not proposed again (nor answered OK,
+ * which would say it exists). */
+static void refused_before(struct ct_item *it)
+{
+	it->code = SYNOD_EBUSY;
+	snprintf(it->msg, sizeof it->msg,
+		 "this request was applied before without creating the "
+		 "topic (it was answered an error then): send it again as "
+		 "a new request");
+}
+
 static void create_done(struct node *n, struct waiter *w, int rc,
 			const int *statuses)
 {
@@ -278,6 +309,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	struct topics *t = o->t;
 	struct ct_item *items = o->items;
 	struct store_topic cur;
+	const struct frame_header *h = o->p ? &o->p->h : NULL;
 	Synod__Wire__CreateTopicsResponse r =
 	    SYNOD__WIRE__CREATE_TOPICS_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
@@ -291,13 +323,29 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 		if (it->first_rec != -1u)
 			pending_remove(t, it->name);
 		if (it->code == SYNOD_OK && it->first_rec != -1u) {
+			int st =
+			    statuses ? statuses[it->first_rec] : STORE_R_OK;
+			int made =
+			    st != STORE_R_OK && h
+				? kept_created(t, h, it->name, it->topic_id)
+				: -1;
 			if (rc != SYNOD_OK)
 				it->code = rc;
-			else if (statuses &&
-				 statuses[it->first_rec] == STORE_R_DUPLICATE) {
-				/* A resend of a creation applied before: as
-				 * the first answer, with the id the name has
-				 * now (none if it was deleted since). */
+			else if (made == 1)
+				/* A resend, skipped at apply, of a request
+				 * that created the topic: as the first answer
+				 * (apply skips all of a resend's records, so
+				 * a record that failed now never created it
+				 * and -1 is never taken for 1 here). */
+				;
+			else if (st == STORE_R_DUPLICATE && made == 0)
+				refused_before(it);
+			else if (st == STORE_R_DUPLICATE && made == -2)
+				it->code = SYNOD_EUNKNOWN;
+			else if (st == STORE_R_DUPLICATE) {
+				/* A resend of a request applied in an older
+				 * envelope, nothing of it failed: the id the
+				 * name has now (none if it was deleted). */
 				if (store_topic_get(t->store, it->name, &cur) ==
 				    STORE_OK)
 					memcpy(it->topic_id, cur.topic_id, 16);
@@ -429,24 +477,6 @@ static unsigned char *create_duplicates(Synod__Wire__CreateTopicsRequest *req)
 	return dup;
 }
 
-/* Whether the request h, seen before (first), created topic tp: apply
- * kept the ids of the topics it created (envelope 5). When it kept none
- * (an entry of an older envelope; a request of envelope 5 that proposed
- * creations always either created one or failed), any topic of a request
- * applied with nothing failing is taken for its own, as before. A topic
- * it did not create (refused then, created by another client since, or
- * there before) goes through the checks: TOPIC_ALREADY_EXISTS. */
-static int created_by(struct topics *t, const struct frame_header *h,
-		      const struct store_client_request *first,
-		      const struct store_topic *tp)
-{
-	int created = 0;
-	if (store_client_request_created(t->store, h->client_id,
-					 h->correlation_id, tp->topic_id,
-					 &created) != STORE_OK)
-		return 0;
-	return created < 0 ? first->outcome == STORE_R_OK : created;
-}
 void tp_handle_create(struct topics *t, struct sconn *sc,
 		      const struct frame_header *h,
 		      Synod__Wire__CreateTopicsRequest *req)
@@ -522,6 +552,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		struct store_topic existing;
 		uint32_t np, rf;
 		int32_t *assign = NULL;
+		int made;
 		it->first_rec = -1u;
 		snprintf(it->name, sizeof it->name, "%s", ct->name);
 		if (!topic_name_valid(ct->name)) {
@@ -531,14 +562,27 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				 "not '.' or '..'");
 			continue;
 		}
-		if (first.seen &&
+		made = first.seen ? kept_created(t, h, ct->name, it->topic_id)
+				  : -1;
+		if (made == -1 && first.seen && first.outcome != STORE_R_OK)
+			made = 0; /* kept none, and failed: created none */
+		if (made == -1 && first.seen &&
 		    store_topic_get(t->store, ct->name, &existing) ==
-			STORE_OK &&
-		    created_by(t, h, &first, &existing)) {
-			/* A resend of the creation of this topic, applied
-			 * before (its answer was lost): answer as the first
-			 * time. */
+			STORE_OK) {
+			/* Applied in an older envelope, nothing failed: a
+			 * topic there is taken for its own, as before. */
 			memcpy(it->topic_id, existing.topic_id, 16);
+			made = 1;
+		}
+		if (made == 1)
+			/* A resend of the creation of this topic, applied
+			 * before (its answer was lost): the first answer,
+			 * even if the topic was deleted or replaced since. */
+			continue;
+		if (made == -2) {
+			it->code = SYNOD_EUNKNOWN;
+			snprintf(it->msg, sizeof it->msg,
+				 "could not read the request's outcome");
 			continue;
 		}
 		if (store_topic_get(t->store, ct->name, &existing) ==
@@ -562,6 +606,12 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				it->code = SYNOD_EINVALID_CONFIG;
 		if (it->code)
 			continue;
+		if (made == 0) {
+			/* Not there now, but the first attempt did not
+			 * create it. */
+			refused_before(it);
+			continue;
+		}
 		if (ct->n_assignments > 0) {
 			if (ct->has_partitions || ct->has_replication_factor) {
 				it->code = SYNOD_EINVALID_ARGUMENT;

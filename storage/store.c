@@ -51,8 +51,13 @@ const char *const st_core_sql[ST_COUNT] = {
     [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
 		    "request, ts, status) VALUES(?1, ?2, ?3, ?4)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
-    [ST_CTOP_GET] = "SELECT count(*), ifnull(max(topic_id = ?3), 0) FROM "
-		    "client_topics WHERE client_id = ?1 AND request = ?2",
+    /* The name of a kept topic: its row, or its tombstone once deleted
+     * (deleted_topics keeps every deleted topic's name). */
+    [ST_CTOP_GET] = "SELECT count(*), max(CASE WHEN coalesce(t.name, "
+		    "d.name) = ?3 THEN c.topic_id END) FROM client_topics c "
+		    "LEFT JOIN topics t ON t.topic_id = c.topic_id "
+		    "LEFT JOIN deleted_topics d ON d.topic_id = c.topic_id "
+		    "WHERE c.client_id = ?1 AND c.request = ?2",
     [ST_CTOP_PUT] = "INSERT OR REPLACE INTO client_topics(client_id, "
 		    "request, topic_id, ts) VALUES(?1, ?2, ?3, ?4)",
     [ST_CTOP_PRUNE] = "DELETE FROM client_topics WHERE ts < ?1",
@@ -566,18 +571,22 @@ static int keep_topic(struct store *s, const Synod__Rec__ClientRequest *c,
 }
 
 int store_client_request_created(struct store *s, const uint8_t *client_id,
-				 uint64_t request, const uint8_t *topic_id,
-				 int *created)
+				 uint64_t request, const char *name,
+				 uint8_t *topic_id, int *created)
 {
 	sqlite3_stmt *st = s->stmt[ST_CTOP_GET];
 	int rc;
 	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
-	sqlite3_bind_blob(st, 3, topic_id, 16, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st); /* an aggregate: always one row */
-	*created = rc != SQLITE_ROW		    ? 0
-		   : sqlite3_column_int(st, 0) == 0 ? -1
-						    : sqlite3_column_int(st, 1);
+	*created = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
+		*created = -1;
+	else if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16) {
+		memcpy(topic_id, sqlite3_column_blob(st, 1), 16);
+		*created = 1;
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE

@@ -162,13 +162,15 @@ struct store_client_request {
 int store_client_request_get(struct store *s, const uint8_t *client_id,
 			     uint64_t request,
 			     struct store_client_request *out);
-/* *created = 1 when that client request created the topic topic_id (16
- * bytes), 0 when it created others but not this one, -1 when it is known
- * to have created none (kept from envelope 5, as long as the request is
- * remembered: -1 also for entries of older envelopes). */
+/* *created = 1 when that client request created a topic named `name`,
+ * whether it is there now, was deleted since or replaced by another of
+ * that name (its id is copied to topic_id[16], the caller's); 0 when it
+ * created others but none of that name; -1 when none is kept for it (kept
+ * from envelope 5, as long as the request is remembered: -1 also for
+ * entries of older envelopes). */
 int store_client_request_created(struct store *s, const uint8_t *client_id,
-				 uint64_t request, const uint8_t *topic_id,
-				 int *created);
+				 uint64_t request, const char *name,
+				 uint8_t *topic_id, int *created);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */

@@ -614,17 +614,20 @@ void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
 	free(buf);
 }
 
-void itest_raw_requests(int fd, unsigned n, const uint16_t *api,
-			const uint32_t *corr,
+void itest_raw_requests(int fd, const char *cid, unsigned n,
+			const uint16_t *api, const uint32_t *corr,
 			const ProtobufCMessage *const *msg)
 {
 	size_t total = 0, at = 0;
 	uint8_t *buf;
 	for (unsigned i = 0; i < n; i++) {
 		struct frame_header h = {.kind = FRAME_REQUEST,
+					 .flags = cid ? FRAME_F_CLIENT_ID : 0,
 					 .api = api[i],
 					 .api_version = 1,
 					 .correlation_id = corr[i]};
+		if (cid)
+			memcpy(h.client_id, cid, 16);
 		total += frame_prefix_size(&h) +
 			 protobuf_c_message_get_packed_size(msg[i]);
 	}
@@ -632,9 +635,12 @@ void itest_raw_requests(int fd, unsigned n, const uint16_t *api,
 	assert_non_null(buf);
 	for (unsigned i = 0; i < n; i++) {
 		struct frame_header h = {.kind = FRAME_REQUEST,
+					 .flags = cid ? FRAME_F_CLIENT_ID : 0,
 					 .api = api[i],
 					 .api_version = 1,
 					 .correlation_id = corr[i]};
+		if (cid)
+			memcpy(h.client_id, cid, 16);
 		size_t blen = protobuf_c_message_get_packed_size(msg[i]);
 		size_t pre = frame_prefix_size(&h);
 		frame_put_prefix(buf + at, &h, blen);

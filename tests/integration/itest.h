@@ -197,10 +197,11 @@ int itest_raw_next_response(int fd, uint32_t *corr, uint8_t **body,
  * protobuf_c_message_free_unpacked); or both. */
 void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
 		       const ProtobufCMessage *msg);
-/* Send n requests (api[i], correlation id corr[i], msg[i]; no client
- * id) in one write, so that the server reads them together. */
-void itest_raw_requests(int fd, unsigned n, const uint16_t *api,
-			const uint32_t *corr,
+/* Send n requests (api[i], correlation id corr[i], msg[i]; client id
+ * cid, 16 bytes, unless NULL) in one write, so that the server reads
+ * them together. */
+void itest_raw_requests(int fd, const char *cid, unsigned n,
+			const uint16_t *api, const uint32_t *corr,
 			const ProtobufCMessage *const *msg);
 ProtobufCMessage *itest_raw_answer(int fd, uint32_t corr,
 				   const ProtobufCMessageDescriptor *desc);

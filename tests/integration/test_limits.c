@@ -746,17 +746,20 @@ static void test_exactly_once(void **state)
 }
 
 /* CREATE_TOPICS of topics names[0..n) (1 partition, 1 replica each) as
- * request (cid, corr): each topic's result code in codes[], and its id in
- * ids[] (zeros without one). */
+ * request (cid, corr), sent `copies` times in one write (a resend while
+ * the first is in flight), every copy answered alike: each topic's result
+ * code in codes[], and its id in ids[] (zeros without one). */
 static void raw_create_n(int fd, const char *cid, uint32_t corr,
-			 const char *const *names, size_t n, int *codes,
-			 uint8_t (*ids)[16])
+			 const char *const *names, size_t n, unsigned copies,
+			 int *codes, uint8_t (*ids)[16])
 {
 	Synod__Wire__CreateTopicsRequest r =
 	    SYNOD__WIRE__CREATE_TOPICS_REQUEST__INIT;
 	Synod__Wire__CreatableTopic ct[2], *ctp[2];
-	Synod__Wire__CreateTopicsResponse *resp;
-	assert_true(n <= 2);
+	uint16_t apis[2] = {SYNOD_API_CREATE_TOPICS, SYNOD_API_CREATE_TOPICS};
+	uint32_t corrs[2] = {corr, corr};
+	const ProtobufCMessage *msgs[2] = {&r.base, &r.base};
+	assert_true(n <= 2 && copies >= 1 && copies <= 2);
 	for (size_t i = 0; i < n; i++) {
 		synod__wire__creatable_topic__init(&ct[i]);
 		ct[i].name = (char *)names[i];
@@ -766,19 +769,30 @@ static void raw_create_n(int fd, const char *cid, uint32_t corr,
 	}
 	r.n_topics = n;
 	r.topics = ctp;
-	resp = (Synod__Wire__CreateTopicsResponse *)itest_raw_call(
-	    fd, SYNOD_API_CREATE_TOPICS, cid, corr, &r.base,
-	    &synod__wire__create_topics_response__descriptor);
-	assert_int_equal(resp->status->code, SYNOD_OK);
-	assert_int_equal(resp->n_results, n);
-	for (size_t i = 0; i < n; i++) {
-		codes[i] = resp->results[i]->status->code;
-		memset(ids[i], 0, 16);
-		if (resp->results[i]->has_topic_id &&
-		    resp->results[i]->topic_id.len == 16)
-			memcpy(ids[i], resp->results[i]->topic_id.data, 16);
+	itest_raw_requests(fd, cid, copies, apis, corrs, msgs);
+	for (unsigned c = 0; c < copies; c++) {
+		Synod__Wire__CreateTopicsResponse *resp =
+		    (Synod__Wire__CreateTopicsResponse *)itest_raw_answer(
+			fd, corr,
+			&synod__wire__create_topics_response__descriptor);
+		assert_int_equal(resp->status->code, SYNOD_OK);
+		assert_int_equal(resp->n_results, n);
+		for (size_t i = 0; i < n; i++) {
+			uint8_t id[16] = {0};
+			int code = resp->results[i]->status->code;
+			if (resp->results[i]->has_topic_id &&
+			    resp->results[i]->topic_id.len == 16)
+				memcpy(id, resp->results[i]->topic_id.data, 16);
+			if (c == 0) {
+				codes[i] = code;
+				memcpy(ids[i], id, 16);
+			} else {
+				assert_int_equal(code, codes[i]);
+				assert_memory_equal(id, ids[i], 16);
+			}
+		}
+		synod__wire__create_topics_response__free_unpacked(resp, NULL);
 	}
-	synod__wire__create_topics_response__free_unpacked(resp, NULL);
 }
 
 /* CREATE_TOPICS of topic `name` alone: its result code, its id in id[16]
@@ -787,7 +801,7 @@ static int raw_create(int fd, const char *cid, uint32_t corr, const char *name,
 		      uint8_t *id)
 {
 	int code;
-	raw_create_n(fd, cid, corr, &name, 1, &code, (uint8_t(*)[16])id);
+	raw_create_n(fd, cid, corr, &name, 1, 1, &code, (uint8_t(*)[16])id);
 	return code;
 }
 
@@ -856,14 +870,17 @@ static void test_topic_resends_once(void **state)
 	assert_int_equal(raw_delete(fd, a, 22, "once"), SYNOD_OK);
 	assert_int_equal(raw_delete(fd, a, 23, "once"), SYNOD_EUNKNOWN_TOPIC);
 	/* The first creation resent after the deletion: not applied again
-	 * (no topic comes back), answered OK without an id. */
+	 * (no topic comes back), answered as the first time, with its id. */
 	assert_int_equal(raw_create(fd, a, 20, "once", id2), SYNOD_OK);
-	memset(id3, 0, sizeof id3);
-	assert_memory_equal(id2, id3, 16);
+	assert_memory_equal(id1, id2, 16);
 	assert_int_equal(raw_delete(fd, a, 24, "once"), SYNOD_EUNKNOWN_TOPIC);
 	/* A new creation of the name: a new id. */
 	assert_int_equal(raw_create(fd, a, 25, "once", id3), SYNOD_OK);
 	assert_memory_not_equal(id1, id3, 16);
+	/* The first creation resent once more, the name now another
+	 * topic's: still its first answer, not TOPIC_ALREADY_EXISTS. */
+	assert_int_equal(raw_create(fd, a, 20, "once", id2), SYNOD_OK);
+	assert_memory_equal(id1, id2, 16);
 	/* A creation of two topics, one there already: its resend answers
 	 * as the first attempt did, and not OK for the topic it did not
 	 * create (docs/reliability.md 5.33). */
@@ -871,13 +888,35 @@ static void test_topic_resends_once(void **state)
 		const char *two[] = {"once", "twice"};
 		int codes[2];
 		uint8_t ids[2][16], again[2][16];
-		raw_create_n(fd, a, 26, two, 2, codes, ids);
+		raw_create_n(fd, a, 26, two, 2, 1, codes, ids);
 		assert_int_equal(codes[0], SYNOD_ETOPIC_ALREADY_EXISTS);
 		assert_int_equal(codes[1], SYNOD_OK);
-		raw_create_n(fd, a, 26, two, 2, codes, again);
+		raw_create_n(fd, a, 26, two, 2, 1, codes, again);
 		assert_int_equal(codes[0], SYNOD_ETOPIC_ALREADY_EXISTS);
 		assert_int_equal(codes[1], SYNOD_OK);
 		assert_memory_equal(ids[1], again[1], 16);
+		/* "once" deleted since: the resend neither creates it nor
+		 * answers OK for it (the first attempt did not create it). */
+		assert_int_equal(raw_delete(fd, a, 27, "once"), SYNOD_OK);
+		raw_create_n(fd, a, 26, two, 2, 1, codes, again);
+		assert_int_equal(codes[0], SYNOD_EBUSY);
+		assert_int_equal(codes[1], SYNOD_OK);
+		assert_memory_equal(ids[1], again[1], 16);
+		assert_int_equal(raw_delete(fd, a, 28, "once"),
+				 SYNOD_EUNKNOWN_TOPIC);
+	}
+	/* The same creation twice in one write: the second, a resend while
+	 * the first is in flight, is proposed again and skipped at apply;
+	 * both are answered OK with the one id. */
+	{
+		const char *one[] = {"inflight"};
+		int code;
+		uint8_t ids[1][16], zero[16] = {0};
+		raw_create_n(fd, a, 30, one, 1, 2, &code, ids);
+		assert_int_equal(code, SYNOD_OK);
+		assert_memory_not_equal(ids[0], zero, 16);
+		assert_int_equal(raw_create(fd, a, 31, "inflight", id2),
+				 SYNOD_ETOPIC_ALREADY_EXISTS);
 	}
 	close(fd);
 	f->it.passed = 1;

@@ -2022,7 +2022,7 @@ static void raw_alter(int fd, uint32_t corr, int32_t broker, uint64_t epoch,
 		const uint32_t corrs[3] = {corr, corr + 1, corr + 2};
 		const ProtobufCMessage *const msgs[3] = {&r.base, &r.base,
 							 &b.base};
-		itest_raw_requests(fd, 3, api, corrs, msgs);
+		itest_raw_requests(fd, NULL, 3, api, corrs, msgs);
 	}
 }
 
@@ -2280,7 +2280,7 @@ static void test_removed_topic_drops_changes_in_flight(void **state)
 		d.names = names;
 		d.n_names = 1;
 		alter_req_12(&r, e1, tid, isr12);
-		itest_raw_requests(fd, 2, api, corrs, msgs);
+		itest_raw_requests(fd, NULL, 2, api, corrs, msgs);
 	}
 	while (!got_delete || !got_alter) {
 		uint8_t *body;
@@ -2372,7 +2372,7 @@ static void test_failed_proposal_keeps_changes_in_flight(void **state)
 		alter_req_12(&r, e1, tid, isr12);
 		g.name = "big";
 		g.total = 1000;
-		itest_raw_requests(fd, 3, api, corrs, msgs);
+		itest_raw_requests(fd, NULL, 3, api, corrs, msgs);
 	}
 	while (got < 3) {
 		uint8_t *body;

@@ -112,6 +112,17 @@ static int create(struct store *s, uint64_t index, const char *name,
 	return st;
 }
 
+static int remove_topic(struct store *s, uint64_t index, uint8_t *id)
+{
+	Synod__Rec__RemoveTopic rt = SYNOD__REC__REMOVE_TOPIC__INIT;
+	Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
+	rt.topic_id.data = id;
+	rt.topic_id.len = 16;
+	r.body_case = SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
+	r.remove_topic = &rt;
+	return apply(s, index, &r);
+}
+
 static int change(struct store *s, uint64_t index, uint8_t *id, int32_t part,
 		  uint32_t expected, int32_t leader, uint32_t le, uint32_t pe,
 		  int n_isr)
@@ -266,16 +277,8 @@ static void test_grow_and_remove(void **state)
 		r.set_config = &sc;
 		assert_int_equal(apply(s, 13, &r), STORE_R_OK);
 	}
-	{
-		Synod__Rec__RemoveTopic rt = SYNOD__REC__REMOVE_TOPIC__INIT;
-		Synod__Rec__Record r = SYNOD__REC__RECORD__INIT;
-		rt.topic_id.data = ID_A;
-		rt.topic_id.len = 16;
-		r.body_case = SYNOD__REC__RECORD__BODY_REMOVE_TOPIC;
-		r.remove_topic = &rt;
-		assert_int_equal(apply(s, 14, &r), STORE_R_OK);
-		assert_int_equal(apply(s, 15, &r), STORE_R_NOT_FOUND);
-	}
+	assert_int_equal(remove_topic(s, 14, ID_A), STORE_R_OK);
+	assert_int_equal(remove_topic(s, 15, ID_A), STORE_R_NOT_FOUND);
 	assert_int_equal(store_topic_get(s, "orders", &t), STORE_ENOTFOUND);
 	assert_int_equal(store_config_get(s, 1, "orders", "retention.ms", &v),
 			 STORE_ENOTFOUND);
@@ -539,13 +542,18 @@ static int key_part(void *arg, const struct store_topic *t,
 	return 0;
 }
 
+/* Whether request (cid, request) created a topic named `name` (1, and
+ * then with the id `want`), others (0) or none kept (-1). */
 static int created(struct store *s, const char *cid, uint32_t request,
-		   const uint8_t *id)
+		   const char *name, const uint8_t *want)
 {
-	int yes = -1;
+	uint8_t id[16] = {0};
+	int yes = -2;
 	assert_int_equal(store_client_request_created(s, (const uint8_t *)cid,
-						      request, id, &yes),
+						      request, name, id, &yes),
 			 STORE_OK);
+	if (yes == 1)
+		assert_memory_equal(id, want, 16);
 	return yes;
 }
 
@@ -594,12 +602,20 @@ static void test_client_topics(void **state)
 	    store_client_request_get(s, (const uint8_t *)a, 1, &first),
 	    STORE_OK);
 	assert_true(first.seen && first.outcome == STORE_R_OK);
-	assert_int_equal(created(s, a, 1, ID_A), 1);
-	assert_int_equal(created(s, a, 1, ID_B), 0);
-	assert_int_equal(created(s, b, 2, ID_B), 1);
-	assert_int_equal(created(s, b, 2, ID_A), 0);
+	assert_int_equal(created(s, a, 1, "x", ID_A), 1);
+	assert_int_equal(created(s, a, 1, "y", NULL), 0);
+	assert_int_equal(created(s, b, 2, "y", ID_B), 1);
+	assert_int_equal(created(s, b, 2, "x", NULL), 0);
 	/* A request that kept no topic: unknown (-1). */
-	assert_int_equal(created(s, a, 2, ID_B), -1);
+	assert_int_equal(created(s, a, 2, "y", NULL), -1);
+	/* x deleted, then created again by another request: A still
+	 * created x, with the first id (its first answer), found by the
+	 * name kept with the deleted topic. */
+	assert_int_equal(remove_topic(s, 21, ID_A), STORE_R_OK);
+	assert_int_equal(created(s, a, 1, "x", ID_A), 1);
+	assert_int_equal(create(s, 22, "x", ID_C, 1), STORE_R_OK);
+	assert_int_equal(created(s, a, 1, "x", ID_A), 1);
+	assert_int_equal(created(s, b, 2, "x", NULL), 0);
 	g_version = 1;
 	store_close(s);
 }
