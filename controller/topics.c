@@ -271,22 +271,75 @@ partitions_records(struct topics *t, struct recbuf *rb, const int32_t *assign,
 	return prs;
 }
 
-/* What apply kept of the topics the request h created (envelope 5;
- * store_client_request_created): 1 it created one named `name` (its id,
- * the first answer's, copied to id[16] even if the topic was deleted or
- * replaced since), 0 it created others, -1 none kept (it created none,
- * or was applied in an older envelope), -2 the store failed. */
-static int kept_created(struct topics *t, const struct frame_header *h,
-			const char *name, uint8_t *id)
+/* The topics a request created, as apply kept them (envelope 5), read
+ * once per request: names (owned) and ids, in name order. */
+struct kept_topic {
+	char *name;
+	uint8_t id[16];
+};
+struct kept {
+	int state; /* 0 not read yet, 1 read, -2 the store failed */
+	size_t n, cap;
+	struct kept_topic *v;
+};
+
+static int kept_add(void *arg, const char *name, const uint8_t *id)
 {
-	int created = -1;
+	struct kept *k = arg;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		void *p = realloc(k->v, cap * sizeof *k->v);
+		if (p == NULL)
+			return STORE_ENOMEM;
+		k->v = p;
+		k->cap = cap;
+	}
+	if ((k->v[k->n].name = strdup(name)) == NULL)
+		return STORE_ENOMEM;
+	memcpy(k->v[k->n++].id, id, 16);
+	return 0;
+}
+
+static int kept_cmp(const void *key, const void *e)
+{
+	return strcmp(key, ((const struct kept_topic *)e)->name);
+}
+
+static void kept_free(struct kept *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->v[i].name);
+	free(k->v);
+	memset(k, 0, sizeof *k);
+}
+
+/* What apply kept of the topics the request h created: 1 it created one
+ * named `name` (its id, the first answer's, copied to id[16] even if the
+ * topic was deleted or replaced since), 0 it created others, -1 none kept
+ * (it created none, or was applied in an older envelope; also for h
+ * without a client id), -2 the store failed or no memory. k: the
+ * request's, read at the first call. */
+static int kept_created(struct topics *t, const struct frame_header *h,
+			struct kept *k, const char *name, uint8_t *id)
+{
+	const struct kept_topic *e;
 	if (h->kind != FRAME_REQUEST || !(h->flags & FRAME_F_CLIENT_ID))
 		return -1;
-	return store_client_request_created(t->store, h->client_id,
-					    h->correlation_id, name, id,
-					    &created) == STORE_OK
-		   ? created
-		   : -2;
+	if (k->state == 0)
+		k->state = store_client_request_topics(t->store, h->client_id,
+						       h->correlation_id,
+						       kept_add, k) == STORE_OK
+			       ? 1
+			       : -2;
+	if (k->state != 1)
+		return -2;
+	if (k->n == 0)
+		return -1;
+	e = bsearch(name, k->v, k->n, sizeof *k->v, kept_cmp);
+	if (e == NULL)
+		return 0;
+	memcpy(id, e->id, 16);
+	return 1;
 }
 
 /* A resend of a request applied before that did not create a topic it
@@ -310,6 +363,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	struct ct_item *items = o->items;
 	struct store_topic cur;
 	const struct frame_header *h = o->p ? &o->p->h : NULL;
+	struct kept kept = {0};
 	Synod__Wire__CreateTopicsResponse r =
 	    SYNOD__WIRE__CREATE_TOPICS_RESPONSE__INIT;
 	Synod__Wire__Status st = SYNOD__WIRE__STATUS__INIT;
@@ -325,10 +379,10 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 		if (it->code == SYNOD_OK && it->first_rec != -1u) {
 			int st =
 			    statuses ? statuses[it->first_rec] : STORE_R_OK;
-			int made =
-			    st != STORE_R_OK && h
-				? kept_created(t, h, it->name, it->topic_id)
-				: -1;
+			int made = st != STORE_R_OK && h
+				       ? kept_created(t, h, &kept, it->name,
+						      it->topic_id)
+				       : -1;
 			if (rc != SYNOD_OK)
 				it->code = rc;
 			else if (made == 1)
@@ -370,6 +424,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 				t->stats.topics_created++;
 		}
 	}
+	kept_free(&kept);
 	if (res && rp && sts) {
 		for (unsigned i = 0; i < o->n_items; i++) {
 			synod__wire__topic_result__init(&res[i]);
@@ -489,6 +544,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	unsigned char *dup;
 	int rv = topics_check_active(t);
 	struct store_client_request first;
+	struct kept kept = {0};
 	size_t before;
 	uint32_t seed = 0;
 	if (rv != SYNOD_OK || req->n_topics == 0) {
@@ -562,11 +618,16 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				 "not '.' or '..'");
 			continue;
 		}
-		made = first.seen ? kept_created(t, h, ct->name, it->topic_id)
-				  : -1;
-		if (made == -1 && first.seen && first.outcome != STORE_R_OK)
+		/* A resend of a request applied before (first): a later
+		 * copy of a name it lists twice was refused then, and is
+		 * again below. */
+		made = first.seen && !dup[i]
+			   ? kept_created(t, h, &kept, ct->name, it->topic_id)
+			   : -1;
+		if (made == -1 && first.seen && !dup[i] &&
+		    first.outcome != STORE_R_OK)
 			made = 0; /* kept none, and failed: created none */
-		if (made == -1 && first.seen &&
+		if (made == -1 && first.seen && !dup[i] &&
 		    store_topic_get(t->store, ct->name, &existing) ==
 			STORE_OK) {
 			/* Applied in an older envelope, nothing failed: a
@@ -606,12 +667,6 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 				it->code = SYNOD_EINVALID_CONFIG;
 		if (it->code)
 			continue;
-		if (made == 0) {
-			/* Not there now, but the first attempt did not
-			 * create it. */
-			refused_before(it);
-			continue;
-		}
 		if (ct->n_assignments > 0) {
 			if (ct->has_partitions || ct->has_replication_factor) {
 				it->code = SYNOD_EINVALID_ARGUMENT;
@@ -667,6 +722,13 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 			snprintf(it->msg, sizeof it->msg, "placement failed");
 			continue;
 		}
+		if (made == 0) {
+			/* Passes every check now, but the first attempt did
+			 * not create it. */
+			refused_before(it);
+			free(assign);
+			continue;
+		}
 		if (getrandom(it->topic_id, 16, 0) != 16) {
 			for (int k = 0; k < 16; k++)
 				it->topic_id[k] = (uint8_t)rand();
@@ -714,6 +776,7 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 	if (!req->validate_only)
 		candidates_keep(t, &cand);
 	candidates_free(&cand);
+	kept_free(&kept);
 	free(dup);
 	p = srv_pending_new(sc, h, req, NULL, NULL);
 	o = p ? tp_top_new(t, p, create_done) : NULL;

@@ -51,13 +51,13 @@ const char *const st_core_sql[ST_COUNT] = {
     [ST_COUT_PUT] = "INSERT OR REPLACE INTO client_outcomes(client_id, "
 		    "request, ts, status) VALUES(?1, ?2, ?3, ?4)",
     [ST_COUT_PRUNE] = "DELETE FROM client_outcomes WHERE ts < ?1",
-    /* The name of a kept topic: its row, or its tombstone once deleted
-     * (deleted_topics keeps every deleted topic's name). */
-    [ST_CTOP_GET] = "SELECT count(*), max(CASE WHEN coalesce(t.name, "
-		    "d.name) = ?3 THEN c.topic_id END) FROM client_topics c "
+    /* The names of kept topics: from their rows, or their tombstones
+     * once deleted (deleted_topics keeps every deleted topic's name). */
+    [ST_CTOP_GET] = "SELECT coalesce(t.name, d.name) AS n, c.topic_id FROM "
+		    "client_topics c "
 		    "LEFT JOIN topics t ON t.topic_id = c.topic_id "
 		    "LEFT JOIN deleted_topics d ON d.topic_id = c.topic_id "
-		    "WHERE c.client_id = ?1 AND c.request = ?2",
+		    "WHERE c.client_id = ?1 AND c.request = ?2 ORDER BY n",
     [ST_CTOP_PUT] = "INSERT OR REPLACE INTO client_topics(client_id, "
 		    "request, topic_id, ts) VALUES(?1, ?2, ?3, ?4)",
     [ST_CTOP_PRUNE] = "DELETE FROM client_topics WHERE ts < ?1",
@@ -570,28 +570,26 @@ static int keep_topic(struct store *s, const Synod__Rec__ClientRequest *c,
 	return st_step_done(s, ST_CTOP_PUT, "put client topic");
 }
 
-int store_client_request_created(struct store *s, const uint8_t *client_id,
-				 uint64_t request, const char *name,
-				 uint8_t *topic_id, int *created)
+int store_client_request_topics(struct store *s, const uint8_t *client_id,
+				uint64_t request, store_kept_topic_cb cb,
+				void *arg)
 {
 	sqlite3_stmt *st = s->stmt[ST_CTOP_GET];
-	int rc;
+	int rc, rv = STORE_OK;
 	sqlite3_bind_blob(st, 1, client_id, 16, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)request);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st); /* an aggregate: always one row */
-	*created = 0;
-	if (rc == SQLITE_ROW && sqlite3_column_int(st, 0) == 0)
-		*created = -1;
-	else if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 16) {
-		memcpy(topic_id, sqlite3_column_blob(st, 1), 16);
-		*created = 1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (name == NULL || sqlite3_column_bytes(st, 1) != 16)
+			continue; /* no name known: cannot be asked for */
+		if ((rv = cb(arg, name, sqlite3_column_blob(st, 1))) != 0)
+			break;
 	}
+	if (rv == STORE_OK && rc != SQLITE_DONE)
+		rv = st_dbfail(s, "read client topics");
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE
-		   ? STORE_OK
-		   : st_dbfail(s, "read client topic");
+	return rv;
 }
 
 /* Keep the outcome of client request c: the last of its records' that

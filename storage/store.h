@@ -162,15 +162,17 @@ struct store_client_request {
 int store_client_request_get(struct store *s, const uint8_t *client_id,
 			     uint64_t request,
 			     struct store_client_request *out);
-/* *created = 1 when that client request created a topic named `name`,
- * whether it is there now, was deleted since or replaced by another of
- * that name (its id is copied to topic_id[16], the caller's); 0 when it
- * created others but none of that name; -1 when none is kept for it (kept
- * from envelope 5, as long as the request is remembered: -1 also for
- * entries of older envelopes). */
-int store_client_request_created(struct store *s, const uint8_t *client_id,
-				 uint64_t request, const char *name,
-				 uint8_t *topic_id, int *created);
+/* The topics that client request created (kept from envelope 5, as
+ * long as the request is remembered; none for entries of older
+ * envelopes), in name order: cb(arg, name, topic_id[16]) for each, the
+ * name kept with its tombstone once it was deleted (both the store's,
+ * valid during the call). A nonzero return from cb stops the
+ * walk and is returned. */
+typedef int (*store_kept_topic_cb)(void *arg, const char *name,
+				   const uint8_t *topic_id);
+int store_client_request_topics(struct store *s, const uint8_t *client_id,
+				uint64_t request, store_kept_topic_cb cb,
+				void *arg);
 /* Changes whenever a topic record is applied or an image restored: what a
  * caller cached about topics (ids, partition counts) is stale when it
  * differs from the value it cached it under. */
