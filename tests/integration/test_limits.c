@@ -825,6 +825,22 @@ static int raw_delete(int fd, const char *cid, uint32_t corr, const char *name)
 	return code;
 }
 
+/* CREATE_TOPICS of names[0..2) as request (cid, corr), then its resend:
+ * both times names[0] created (one id) and names[1] refused with code. */
+static void create_resent(int fd, const char *cid, uint32_t corr,
+			  const char *const *names, const uint32_t *parts,
+			  int code)
+{
+	int codes[2];
+	uint8_t ids[2][2][16];
+	for (int k = 0; k < 2; k++) {
+		raw_create_n(fd, cid, corr, names, parts, 2, 1, codes, ids[k]);
+		assert_int_equal(codes[0], SYNOD_OK);
+		assert_int_equal(codes[1], code);
+	}
+	assert_memory_equal(ids[0][0], ids[1][0], 16);
+}
+
 /* Invariant: a topic creation or deletion resent with the same client id
  * and correlation id (its answer lost, perhaps to a controller failover)
  * is answered as the first attempt was: OK, and not TOPIC_ALREADY_EXISTS
@@ -908,29 +924,15 @@ static void test_topic_resends_once(void **state)
 		assert_int_equal(raw_delete(fd, a, 28, "once"),
 				 SYNOD_EUNKNOWN_TOPIC);
 	}
-	/* A topic refused for good (no partitions) and a name listed twice:
-	 * a resend gets the same errors again, not BUSY or OK. */
+	/* A topic refused for good (no partitions), and a name listed twice
+	 * (the second copy taken by the first, in flight): a resend gets
+	 * the same errors again, not BUSY or OK. */
 	{
 		const char *two[] = {"p-ok", "p-bad"}, *dupl[] = {"d1", "d1"};
 		const uint32_t parts[] = {1, 0};
-		int codes[2];
-		uint8_t ids[2][16], again[2][16];
-		for (int k = 0; k < 2; k++) {
-			raw_create_n(fd, a, 32, two, parts, 2, 1, codes,
-				     k ? again : ids);
-			assert_int_equal(codes[0], SYNOD_OK);
-			assert_int_equal(codes[1], SYNOD_EINVALID_PARTITIONS);
-		}
-		assert_memory_equal(ids[0], again[0], 16);
-		/* The second d1: taken by the first (in flight), both
-		 * times. */
-		for (int k = 0; k < 2; k++) {
-			raw_create_n(fd, a, 33, dupl, NULL, 2, 1, codes,
-				     k ? again : ids);
-			assert_int_equal(codes[0], SYNOD_OK);
-			assert_int_equal(codes[1], SYNOD_ETOPIC_ALREADY_EXISTS);
-		}
-		assert_memory_equal(ids[0], again[0], 16);
+		create_resent(fd, a, 32, two, parts, SYNOD_EINVALID_PARTITIONS);
+		create_resent(fd, a, 33, dupl, NULL,
+			      SYNOD_ETOPIC_ALREADY_EXISTS);
 	}
 	/* The same creation twice in one write: the second, a resend while
 	 * the first is in flight, is proposed again and skipped at apply;
