@@ -118,6 +118,8 @@ void cluster_node_status(struct server *s, int with_digest,
 	m->has_entries_proposed = m->has_records_proposed = 1;
 	m->entries_proposed = n->stats.entries_proposed;
 	m->records_proposed = n->stats.records_proposed;
+	m->has_read_slices_deferred = 1;
+	m->read_slices_deferred = n->stats.read_slices_deferred;
 	/* Counting unhealthy partitions is O(their number): a node with a
 	 * million offline partitions and a changing state would count them
 	 * for every liveness probe. Once a CLUSTER_HEALTH_MS at most. */

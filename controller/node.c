@@ -74,18 +74,25 @@ static int lost_code(struct node *n)
 	return n->stopping ? SYNOD_ESHUTTING_DOWN : SYNOD_ENOT_CONTROLLER;
 }
 
-/* Fail what has not been handed to raft yet. */
+/* Fail what has not been handed to raft yet, and the reads a barrier
+ * confirmed that are not answered yet (a module's memory they would read
+ * goes with the leadership). */
 static void fail_unproposed(struct node *n)
 {
-	struct waiter *w = n->batch_waiters, *r = n->reads_next;
+	struct waiter *w = n->batch_waiters, *r = n->reads_next,
+		      *ready = n->reads_ready;
 	n->batch_waiters = NULL;
 	n->batch_tail = &n->batch_waiters;
 	n->batch_len = 0;
 	n->batch_records = 0;
 	n->reads_next = NULL;
 	n->reads_next_tail = &n->reads_next;
+	n->reads_ready = NULL;
+	n->reads_ready_tail = &n->reads_ready;
+	uv_idle_stop(&n->reads_idle);
 	complete_list(n, w, lost_code(n), NULL);
 	complete_list(n, r, lost_code(n), NULL);
+	complete_list(n, ready, lost_code(n), NULL);
 }
 
 /* ---- fsm hooks ---- */
@@ -223,15 +230,58 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	free(p);
 }
 
+/* Answer the reads a barrier confirmed, in order, for at most
+ * READS_SLICE_NS of this loop turn (at least one), the rest on the next
+ * turns: thousands of reads pipelined on one barrier, each a store scan
+ * and an answer, would otherwise hold the loop for seconds (every other
+ * client, broker and raft message waiting). Answering later stays
+ * linearizable: the state read is never older than the barrier's. */
+#define READS_SLICE_NS (2u * 1000 * 1000)
+
+static void on_reads_idle(uv_idle_t *h);
+
+static void serve_ready_reads(struct node *n)
+{
+	uint64_t start = uv_hrtime();
+	while (n->reads_ready) {
+		struct waiter *w = n->reads_ready;
+		if ((n->reads_ready = w->next) == NULL)
+			n->reads_ready_tail = &n->reads_ready;
+		w->next = NULL;
+		w->done(n, w, SYNOD_OK, NULL);
+		if (uv_hrtime() - start >= READS_SLICE_NS)
+			break;
+	}
+	if (n->reads_ready == NULL)
+		uv_idle_stop(&n->reads_idle);
+	else if (!n->stopping) {
+		n->stats.read_slices_deferred++;
+		uv_idle_start(&n->reads_idle, on_reads_idle);
+	}
+}
+
+static void on_reads_idle(uv_idle_t *h)
+{
+	serve_ready_reads(h->data);
+}
+
 static void read_barrier_cb(struct raft_barrier *req, int status)
 {
 	struct read_barrier *b = req->data;
 	struct node *n = b->node;
 	n->read_barriers_inflight--;
-	if (status == 0)
+	if (status == 0 && b->waiters && !n->stopping) {
 		confirm(n, b->proposed_ms);
-	complete_list(n, b->waiters, status == 0 ? SYNOD_OK : lost_code(n),
-		      NULL);
+		*n->reads_ready_tail = b->waiters;
+		while (*n->reads_ready_tail)
+			n->reads_ready_tail = &(*n->reads_ready_tail)->next;
+		serve_ready_reads(n);
+	} else {
+		if (status == 0)
+			confirm(n, b->proposed_ms);
+		complete_list(n, b->waiters,
+			      status == 0 ? SYNOD_OK : lost_code(n), NULL);
+	}
 	free(b);
 }
 
@@ -1388,6 +1438,7 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	n->loop = loop;
 	n->batch_tail = &n->batch_waiters;
 	n->reads_next_tail = &n->reads_next;
+	n->reads_ready_tail = &n->reads_ready;
 	n->stats.start_ms = uv_now(loop);
 	for (unsigned i = 0; i < cfg->n_voters; i++)
 		if (cfg->voters[i].id == cfg->node_id) {
@@ -1505,8 +1556,10 @@ int node_init(struct node *n, uv_loop_t *loop, const struct synod_config *cfg,
 	}
 	uv_check_init(loop, &n->flush_check);
 	uv_idle_init(loop, &n->flush_idle);
+	uv_idle_init(loop, &n->reads_idle);
 	uv_timer_init(loop, &n->poll);
 	n->flush_check.data = n->flush_idle.data = n->poll.data = n;
+	n->reads_idle.data = n;
 	return 0;
 
 err_raft:
@@ -1775,9 +1828,10 @@ void node_stop(struct node *n)
 	n->active = 0;
 	fail_unproposed(n);
 	uv_timer_stop(&n->poll);
-	n->open_handles = 4; /* three handles + raft itself */
+	n->open_handles = 5; /* four handles + raft itself */
 	uv_close((uv_handle_t *)&n->flush_check, handle_closed);
 	uv_close((uv_handle_t *)&n->flush_idle, handle_closed);
+	uv_close((uv_handle_t *)&n->reads_idle, handle_closed);
 	uv_close((uv_handle_t *)&n->poll, handle_closed);
 	n->raft.data = n;
 	raft_close(&n->raft, raft_closed);

@@ -66,8 +66,9 @@ struct node_stats {
 	uint64_t entries_applied;
 	uint64_t reads;
 	uint64_t barriers;
-	uint64_t leader_elected; /* times this node became active */
-	uint64_t term_changes;	 /* terms seen change (elections) */
+	uint64_t read_slices_deferred; /* turns that left reads for the next */
+	uint64_t leader_elected;       /* times this node became active */
+	uint64_t term_changes;	       /* terms seen change (elections) */
 	uint64_t start_ms;
 	uint64_t loop_stall_max_us; /* worst lateness of the poll timer */
 	uint64_t loop_stalls_50ms;  /* times it was more than 50 ms late */
@@ -122,6 +123,9 @@ struct node {
 	struct waiter *reads_next; /* waiting for a barrier not sent yet */
 	struct waiter **reads_next_tail;
 	unsigned read_barriers_inflight;
+	/* confirmed by a barrier, answered a slice per loop turn */
+	struct waiter *reads_ready, **reads_ready_tail;
+	uv_idle_t reads_idle;
 
 	/* membership */
 	struct node_change *change;

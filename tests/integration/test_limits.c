@@ -633,6 +633,14 @@ static void test_slow_reader(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->connections->closed_output_limit, 0);
 	assert_int_equal(s->connections->closed_idle, 0);
+	/* Invariant: reads confirmed by one barrier are answered a slice of
+	 * the loop at a time (3000 lists of 200 configs take far longer than
+	 * one 2 ms slice on any machine), not all in one loop turn. */
+	print_message("read slices deferred %llu, loop stall max %llu us\n",
+		      (unsigned long long)s->read_slices_deferred,
+		      (unsigned long long)s->loop_stall_max_us);
+	assert_true(s->has_read_slices_deferred &&
+		    s->read_slices_deferred >= 1);
 	synod__wire__node_status_response__free_unpacked(s, NULL);
 	close(fd);
 	assert_true(itest_log_contains_after(c, 1, 0,
