@@ -295,7 +295,7 @@ char *http_metrics_text(struct server *s)
 	       "Records in those entries (records per entry: group commit).",
 	       (double)m->records_proposed);
 	metric(&t, "synod_read_slices_deferred_total", "counter",
-	       "Loop turns that left confirmed reads for the next turn (their "
+	       "Loop iterations that left confirmed reads for the next (their "
 	       "answers took longer than a 2 ms slice).",
 	       (double)m->read_slices_deferred);
 	metric(&t, "synod_kafka_connections", "gauge",

@@ -28,6 +28,7 @@ struct proposal {
 	unsigned n_records;
 	int *statuses;
 	struct waiter *waiters;
+	struct waiter *reads; /* reads that ride on this entry */
 };
 
 struct read_barrier {
@@ -203,6 +204,68 @@ static void confirm(struct node *n, uint64_t at)
 		n->confirmed_ms = at;
 }
 
+/* Reads a barrier or an entry confirmed. Each is answered from the
+ * state applied when it is answered, never older than the confirmation,
+ * so answering on a later loop turn stays linearizable. Lease answers
+ * (w->now: srv_with_lease, answered from memory) are answered at once,
+ * as before; the rest go to a queue that the idle handle serves, once a
+ * loop iteration, for at most READS_SLICE_NS (at least one read):
+ * thousands of reads pipelined on one barrier, each a store scan and an
+ * answer, would otherwise hold the loop for seconds (every other client,
+ * broker and raft message waiting). A read answered while this node is
+ * no longer the active controller gets lost_code() (fail_unproposed fails
+ * the queue when the leadership goes). */
+#define READS_SLICE_NS (2u * 1000 * 1000)
+
+static void on_reads_idle(uv_idle_t *h);
+
+static void serve_ready_reads(struct node *n)
+{
+	uint64_t start = uv_hrtime();
+	while (n->reads_ready) {
+		struct waiter *w = n->reads_ready;
+		if ((n->reads_ready = w->next) == NULL)
+			n->reads_ready_tail = &n->reads_ready;
+		w->next = NULL;
+		w->done(n, w,
+			node_check_active(n) == SYNOD_OK ? SYNOD_OK
+							 : lost_code(n),
+			NULL);
+		if (uv_hrtime() - start >= READS_SLICE_NS)
+			break;
+	}
+	if (n->reads_ready == NULL)
+		uv_idle_stop(&n->reads_idle);
+	else
+		n->stats.read_slices_deferred++; /* the idle handle goes on */
+}
+
+static void on_reads_idle(uv_idle_t *h)
+{
+	serve_ready_reads(h->data);
+}
+
+static void confirmed_reads(struct node *n, struct waiter *w)
+{
+	if (n->stopping) {
+		complete_list(n, w, lost_code(n), NULL);
+		return;
+	}
+	while (w) {
+		struct waiter *next = w->next;
+		w->next = NULL;
+		if (w->now) {
+			w->done(n, w, SYNOD_OK, NULL);
+		} else {
+			*n->reads_ready_tail = w;
+			n->reads_ready_tail = &w->next;
+		}
+		w = next;
+	}
+	if (n->reads_ready && !n->stopping)
+		uv_idle_start(&n->reads_idle, on_reads_idle);
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct proposal *p = req->data;
@@ -226,43 +289,12 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		complete_list(n, p->waiters, SYNOD_OK, p->statuses);
 	else
 		complete_list(n, p->waiters, lost_code(n), NULL);
+	if (status == 0)
+		confirmed_reads(n, p->reads);
+	else
+		complete_list(n, p->reads, lost_code(n), NULL);
 	free(p->statuses);
 	free(p);
-}
-
-/* Answer the reads a barrier confirmed, in order, for at most
- * READS_SLICE_NS of this loop turn (at least one), the rest on the next
- * turns: thousands of reads pipelined on one barrier, each a store scan
- * and an answer, would otherwise hold the loop for seconds (every other
- * client, broker and raft message waiting). Answering later stays
- * linearizable: the state read is never older than the barrier's. */
-#define READS_SLICE_NS (2u * 1000 * 1000)
-
-static void on_reads_idle(uv_idle_t *h);
-
-static void serve_ready_reads(struct node *n)
-{
-	uint64_t start = uv_hrtime();
-	while (n->reads_ready) {
-		struct waiter *w = n->reads_ready;
-		if ((n->reads_ready = w->next) == NULL)
-			n->reads_ready_tail = &n->reads_ready;
-		w->next = NULL;
-		w->done(n, w, SYNOD_OK, NULL);
-		if (uv_hrtime() - start >= READS_SLICE_NS)
-			break;
-	}
-	if (n->reads_ready == NULL)
-		uv_idle_stop(&n->reads_idle);
-	else if (!n->stopping) {
-		n->stats.read_slices_deferred++;
-		uv_idle_start(&n->reads_idle, on_reads_idle);
-	}
-}
-
-static void on_reads_idle(uv_idle_t *h)
-{
-	serve_ready_reads(h->data);
 }
 
 static void read_barrier_cb(struct raft_barrier *req, int status)
@@ -270,17 +302,11 @@ static void read_barrier_cb(struct raft_barrier *req, int status)
 	struct read_barrier *b = req->data;
 	struct node *n = b->node;
 	n->read_barriers_inflight--;
-	if (status == 0 && b->waiters && !n->stopping) {
+	if (status == 0) {
 		confirm(n, b->proposed_ms);
-		*n->reads_ready_tail = b->waiters;
-		while (*n->reads_ready_tail)
-			n->reads_ready_tail = &(*n->reads_ready_tail)->next;
-		serve_ready_reads(n);
+		confirmed_reads(n, b->waiters);
 	} else {
-		if (status == 0)
-			confirm(n, b->proposed_ms);
-		complete_list(n, b->waiters,
-			      status == 0 ? SYNOD_OK : lost_code(n), NULL);
+		complete_list(n, b->waiters, lost_code(n), NULL);
 	}
 	free(b);
 }
@@ -339,10 +365,7 @@ static void propose_batch(struct node *n)
 	n->batch_records = 0;
 	/* Reads that arrived so far ride on this entry. */
 	if (n->reads_next) {
-		struct waiter **t = &p->waiters;
-		while (*t)
-			t = &(*t)->next;
-		*t = n->reads_next;
+		p->reads = n->reads_next;
 		n->stats.reads++;
 		n->reads_next = NULL;
 		n->reads_next_tail = &n->reads_next;
@@ -356,10 +379,10 @@ static void propose_batch(struct node *n)
 		if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE ||
 		    rv == RAFT_NOMEM || rv == RAFT_CANTCHANGE)
 			raft_free(buf.base);
-		complete_list(n, p->waiters,
-			      rv == RAFT_NOTLEADER ? SYNOD_ENOT_CONTROLLER
-						   : SYNOD_EUNAVAILABLE,
-			      NULL);
+		rv = rv == RAFT_NOTLEADER ? SYNOD_ENOT_CONTROLLER
+					  : SYNOD_EUNAVAILABLE;
+		complete_list(n, p->waiters, rv, NULL);
+		complete_list(n, p->reads, rv, NULL);
 		free(p->statuses);
 		free(p);
 		return;

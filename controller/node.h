@@ -8,12 +8,18 @@
  * fsm fills each record's status, and the waiters complete, in log order.
  * A waiter completes exactly once: with SYNOD_OK (check its statuses), or
  * SYNOD_ENOT_CONTROLLER when leadership was lost (the outcome is unknown),
- * or SYNOD_ESHUTTING_DOWN.
+ * SYNOD_EUNAVAILABLE when raft refused the entry, or SYNOD_ESHUTTING_DOWN.
  *
  * Reads: node_read() completes its waiter once a barrier entry proposed
  * after the call has been applied, so the read sees every write
  * acknowledged before it (linearizable). One barrier serves all reads that
- * arrive in the same loop iteration.
+ * arrive in the same loop iteration (or they ride on a write entry).
+ * Confirmed reads are answered from an idle handle, in order, at most
+ * 2 ms of each loop iteration, so a waiter may complete some iterations
+ * after its barrier or entry, with the state applied then (or
+ * NOT_CONTROLLER / SHUTTING_DOWN if the leadership or the node went
+ * meanwhile); one with `now` set (a lease answer from memory) completes
+ * in the turn that confirms it.
  *
  * Ownership: the node borrows the config and the loop. Waiters are owned
  * by the caller and must stay valid until their done callback ran.
@@ -54,6 +60,10 @@ struct waiter {
 	 * first apply's last failure (store.h). */
 	const uint8_t *client_id;
 	uint32_t request;
+	/* node_read: complete in the loop turn its barrier or entry
+	 * confirms, not queued behind other reads (lease answers:
+	 * srv_with_lease). */
+	int now;
 };
 
 struct proposal;
@@ -123,7 +133,8 @@ struct node {
 	struct waiter *reads_next; /* waiting for a barrier not sent yet */
 	struct waiter **reads_next_tail;
 	unsigned read_barriers_inflight;
-	/* confirmed by a barrier, answered a slice per loop turn */
+	/* confirmed by a barrier or an entry, answered a slice per loop
+	 * iteration from reads_idle */
 	struct waiter *reads_ready, **reads_ready_tail;
 	uv_idle_t reads_idle;
 

@@ -238,6 +238,7 @@ void srv_with_lease(struct node *n, srv_handler fn, void *self,
 		return;
 	}
 	lw->w.done = lease_confirmed;
+	lw->w.now = 1; /* its lease is the barrier's: not queued */
 	lw->fn = fn;
 	lw->self = self;
 	sc->server->stats.lease_waits++;

@@ -108,7 +108,9 @@ typedef void (*srv_handler)(void *self, struct sconn *sc,
 /* For requests answered from memory (heartbeats): run fn(self, sc, h, msg)
  * now when this node's leadership lease holds (node_lease_valid) or when
  * it is not the active controller (fn answers the refusal); otherwise
- * once a barrier commits (fn then runs without another check), or answer
+ * once a barrier commits (fn then runs without another check, in the
+ * loop turn that confirms it: the waiter is marked `now`, not queued
+ * behind other reads, whose answers may take some turns), or answer
  * the barrier's failure (NOT_CONTROLLER). A deposed controller that has
  * not noticed yet thus never answers from its stale state. fn owns msg,
  * as a handler does. */
