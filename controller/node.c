@@ -217,8 +217,6 @@ static void confirm(struct node *n, uint64_t at)
  * the queue when the leadership goes). */
 #define READS_SLICE_NS (2u * 1000 * 1000)
 
-static void on_reads_idle(uv_idle_t *h);
-
 static void serve_ready_reads(struct node *n)
 {
 	uint64_t start = uv_hrtime();
@@ -245,9 +243,10 @@ static void on_reads_idle(uv_idle_t *h)
 	serve_ready_reads(h->data);
 }
 
-static void confirmed_reads(struct node *n, struct waiter *w)
+/* Reads whose barrier or entry committed (status 0) or failed. */
+static void settle_reads(struct node *n, struct waiter *w, int status)
 {
-	if (n->stopping) {
+	if (status != 0 || n->stopping) {
 		complete_list(n, w, lost_code(n), NULL);
 		return;
 	}
@@ -284,15 +283,11 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		confirm(n, p->proposed_ms);
 		hist_observe(&n->commit_lat,
 			     (double)(uv_hrtime() - p->proposed_ns) / 1e9);
-	}
-	if (status == 0)
 		complete_list(n, p->waiters, SYNOD_OK, p->statuses);
-	else
+	} else {
 		complete_list(n, p->waiters, lost_code(n), NULL);
-	if (status == 0)
-		confirmed_reads(n, p->reads);
-	else
-		complete_list(n, p->reads, lost_code(n), NULL);
+	}
+	settle_reads(n, p->reads, status);
 	free(p->statuses);
 	free(p);
 }
@@ -302,12 +297,9 @@ static void read_barrier_cb(struct raft_barrier *req, int status)
 	struct read_barrier *b = req->data;
 	struct node *n = b->node;
 	n->read_barriers_inflight--;
-	if (status == 0) {
+	if (status == 0)
 		confirm(n, b->proposed_ms);
-		confirmed_reads(n, b->waiters);
-	} else {
-		complete_list(n, b->waiters, lost_code(n), NULL);
-	}
+	settle_reads(n, b->waiters, status);
 	free(b);
 }
 

@@ -342,6 +342,27 @@ static int kept_created(struct topics *t, const struct frame_header *h,
 	return 1;
 }
 
+/* kept_created() for a resend of a request applied before, with what
+ * older envelopes allow when none is kept: a request that failed (failed:
+ * its first apply kept a failure) created none, and one applied with
+ * nothing failing takes a topic there now for its own (its id in id[16]),
+ * as before envelope 5; -1 then only when none is there. */
+static int resend_created(struct topics *t, const struct frame_header *h,
+			  struct kept *k, const char *name, uint8_t *id,
+			  int failed)
+{
+	struct store_topic there;
+	int made = kept_created(t, h, k, name, id);
+	if (made != -1)
+		return made;
+	if (failed)
+		return 0;
+	if (store_topic_get(t->store, name, &there) != STORE_OK)
+		return -1;
+	memcpy(id, there.topic_id, 16);
+	return 1;
+}
+
 /* A resend of a request applied before that did not create a topic it
  * names: its first answer for it was an error, and apply skips the
  * resend's records, so the topic is not proposed again (nor answered OK,
@@ -361,7 +382,6 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 	struct top *o = w->data;
 	struct topics *t = o->t;
 	struct ct_item *items = o->items;
-	struct store_topic cur;
 	const struct frame_header *h = o->p ? &o->p->h : NULL;
 	struct kept kept = {0};
 	Synod__Wire__CreateTopicsResponse r =
@@ -379,37 +399,30 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 		if (it->code == SYNOD_OK && it->first_rec != -1u) {
 			int st =
 			    statuses ? statuses[it->first_rec] : STORE_R_OK;
-			int made = st != STORE_R_OK && h
-				       ? kept_created(t, h, &kept, it->name,
-						      it->topic_id)
-				       : -1;
+			/* A record skipped at apply (DUPLICATE: a resend of
+			 * a request applied before with nothing failed) or
+			 * one that failed: only a kept creation makes it OK
+			 * (apply skips all of a resend's records, so a record
+			 * that failed now never created the topic). */
+			int made = h == NULL || st == STORE_R_OK ? -1
+				   : st == STORE_R_DUPLICATE
+				       ? resend_created(t, h, &kept, it->name,
+							it->topic_id, 0)
+				       : kept_created(t, h, &kept, it->name,
+						      it->topic_id);
 			if (rc != SYNOD_OK)
 				it->code = rc;
 			else if (made == 1)
-				/* A resend, skipped at apply, of a request
-				 * that created the topic: as the first answer
-				 * (apply skips all of a resend's records, so
-				 * a record that failed now never created it
-				 * and -1 is never taken for 1 here). */
-				;
+				; /* the first answer */
 			else if (st == STORE_R_DUPLICATE && made == 0)
 				refused_before(it);
 			else if (st == STORE_R_DUPLICATE && made == -2)
 				it->code = SYNOD_EUNKNOWN;
-			else if (st == STORE_R_DUPLICATE) {
-				/* A resend of a request applied in an older
-				 * envelope, nothing of it failed: the id the
-				 * name has now (none if it was deleted). */
-				if (store_topic_get(t->store, it->name, &cur) ==
-				    STORE_OK)
-					memcpy(it->topic_id, cur.topic_id, 16);
-				else
-					it->no_id = 1;
-			} else if (statuses &&
-				   statuses[it->first_rec] == STORE_R_STALE)
+			else if (st == STORE_R_DUPLICATE)
+				it->no_id = 1; /* older envelope, gone since */
+			else if (st == STORE_R_STALE)
 				it->code = SYNOD_ETOPIC_ALREADY_EXISTS;
-			else if (statuses &&
-				 statuses[it->first_rec] == STORE_R_REFUSED) {
+			else if (st == STORE_R_REFUSED) {
 				/* A chosen leader or ISR member left
 				 * meanwhile. */
 				it->code = SYNOD_EBUSY;
@@ -417,8 +430,7 @@ static void create_done(struct node *n, struct waiter *w, int rc,
 					 "a chosen leader or in-sync replica "
 					 "left while the topic was created: "
 					 "retry");
-			} else if (statuses &&
-				   statuses[it->first_rec] != STORE_R_OK)
+			} else if (st != STORE_R_OK)
 				it->code = SYNOD_EUNKNOWN;
 			else
 				t->stats.topics_created++;
@@ -622,19 +634,9 @@ void tp_handle_create(struct topics *t, struct sconn *sc,
 		 * copy of a name it lists twice was refused then, and is
 		 * again below. */
 		made = first.seen && !dup[i]
-			   ? kept_created(t, h, &kept, ct->name, it->topic_id)
+			   ? resend_created(t, h, &kept, ct->name, it->topic_id,
+					    first.outcome != STORE_R_OK)
 			   : -1;
-		if (made == -1 && first.seen && !dup[i] &&
-		    first.outcome != STORE_R_OK)
-			made = 0; /* kept none, and failed: created none */
-		if (made == -1 && first.seen && !dup[i] &&
-		    store_topic_get(t->store, ct->name, &existing) ==
-			STORE_OK) {
-			/* Applied in an older envelope, nothing failed: a
-			 * topic there is taken for its own, as before. */
-			memcpy(it->topic_id, existing.topic_id, 16);
-			made = 1;
-		}
 		if (made == 1)
 			/* A resend of the creation of this topic, applied
 			 * before (its answer was lost): the first answer,

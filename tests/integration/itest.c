@@ -596,22 +596,22 @@ size_t itest_raw_response(int fd, uint32_t corr, uint8_t **body)
 void itest_raw_request(int fd, uint16_t api, const char *cid, uint32_t corr,
 		       const ProtobufCMessage *msg)
 {
+	itest_raw_requests(fd, cid, 1, &api, &corr, &msg);
+}
+
+/* The header of raw request api (correlation id corr, client id cid
+ * unless NULL). */
+static struct frame_header raw_header(uint16_t api, const char *cid,
+				      uint32_t corr)
+{
 	struct frame_header h = {.kind = FRAME_REQUEST,
 				 .flags = cid ? FRAME_F_CLIENT_ID : 0,
 				 .api = api,
 				 .api_version = 1,
 				 .correlation_id = corr};
-	size_t blen = protobuf_c_message_get_packed_size(msg), pre;
-	uint8_t *buf;
 	if (cid)
 		memcpy(h.client_id, cid, 16);
-	pre = frame_prefix_size(&h);
-	buf = malloc(pre + blen);
-	assert_non_null(buf);
-	frame_put_prefix(buf, &h, blen);
-	protobuf_c_message_pack(msg, buf + pre);
-	itest_raw_send(fd, buf, pre + blen);
-	free(buf);
+	return h;
 }
 
 void itest_raw_requests(int fd, const char *cid, unsigned n,
@@ -621,26 +621,14 @@ void itest_raw_requests(int fd, const char *cid, unsigned n,
 	size_t total = 0, at = 0;
 	uint8_t *buf;
 	for (unsigned i = 0; i < n; i++) {
-		struct frame_header h = {.kind = FRAME_REQUEST,
-					 .flags = cid ? FRAME_F_CLIENT_ID : 0,
-					 .api = api[i],
-					 .api_version = 1,
-					 .correlation_id = corr[i]};
-		if (cid)
-			memcpy(h.client_id, cid, 16);
+		struct frame_header h = raw_header(api[i], cid, corr[i]);
 		total += frame_prefix_size(&h) +
 			 protobuf_c_message_get_packed_size(msg[i]);
 	}
 	buf = malloc(total ? total : 1);
 	assert_non_null(buf);
 	for (unsigned i = 0; i < n; i++) {
-		struct frame_header h = {.kind = FRAME_REQUEST,
-					 .flags = cid ? FRAME_F_CLIENT_ID : 0,
-					 .api = api[i],
-					 .api_version = 1,
-					 .correlation_id = corr[i]};
-		if (cid)
-			memcpy(h.client_id, cid, 16);
+		struct frame_header h = raw_header(api[i], cid, corr[i]);
 		size_t blen = protobuf_c_message_get_packed_size(msg[i]);
 		size_t pre = frame_prefix_size(&h);
 		frame_put_prefix(buf + at, &h, blen);
